@@ -1,0 +1,61 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// One arrow direction: Core (pure) ← Wire (encoding) ← Store (SQLite) ← Node (data directory,
+// configuration, bundles) ← sitesync (command line).
+let package = Package(
+    name: "SiteSync",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "sitesync", targets: ["sitesync"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
+    ],
+    targets: [
+        .target(
+            name: "SiteSyncCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
+            name: "SiteSyncWire",
+            dependencies: ["SiteSyncCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        .target(
+            name: "SiteSyncStore",
+            dependencies: ["SiteSyncCore", "SiteSyncWire", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(
+            name: "SiteSyncNode",
+            dependencies: ["SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "TOMLKit"]
+        ),
+        .executableTarget(
+            name: "sitesync",
+            dependencies: [
+                "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNode",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "SiteSyncCoreTests",
+            dependencies: ["SiteSyncCore", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "SiteSyncStoreTests",
+            dependencies: [
+                "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNode",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "SiteSyncEndToEndTests",
+            dependencies: ["SiteSyncCore"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,32 @@
+/// An error from the core: a value, an edit or a change that breaks the schema or the rules.
+///
+/// The message says what is wrong and what to do; it never contains record payloads beyond the
+/// offending field's name and the text the user typed.
+public struct CoreError: Error, Equatable, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case unknownCollection = "unknown-collection"
+        case unknownField = "unknown-field"
+        case invalidValue = "invalid-value"
+        case invalidRecordID = "invalid-record-id"
+        case missingField = "missing-field"
+        case notFound = "not-found"
+        case permissionDenied = "permission-denied"
+        case immutableField = "immutable-field"
+        case appendOnly = "append-only"
+        /// A change arrived before a change it depends on.
+        case causalityViolation = "causality-violation"
+        /// A change that cannot be interpreted under this schema.
+        case invalidChange = "invalid-change"
+        case nothingToResolve = "nothing-to-resolve"
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,314 @@
+/// Read access to current record states, for planning a local write.
+public protocol RecordReader {
+    /// The state of a record, or `nil` when this replica has never seen it.
+    func state(of key: RecordKey) throws -> RecordState?
+}
+
+/// A checked local write, ready to be given a dot, an HLC time and a context by the store.
+public struct LocalEdit: Hashable, Sendable {
+    public let record: RecordKey
+    public let department: String
+    public let body: Change.Body
+}
+
+/// Turns what a person asked for (`record put`, `record delete`, `resolve`) into a checked
+/// ``LocalEdit``, or explains why it cannot be done.
+///
+/// It enforces the schema (fields, types, constraints, references) and the local role
+/// (DESIGN §1: plan fields and hub-owned collections only for `office` and `hub`, a
+/// department-bound node only in its department, nothing for `auditor`), and it computes the
+/// merge metadata a write needs: the epoch of an `emax` correction, the cycle of a backwards
+/// `state` move, the additions and removals of a set.
+public struct LocalWritePlanner {
+    public let schema: Schema
+    public let writer: WriterIdentity
+
+    /// State values only a `department`, `office` or `hub` node may set (approvals).
+    public static let approvals: [String: [String: Set<String>]] = [
+        "daily_log": ["status": ["approved"]],
+        "activity": ["status": ["accepted"]],
+    ]
+
+    public init(schema: Schema, writer: WriterIdentity) {
+        self.schema = schema
+        self.writer = writer
+    }
+
+    /// Plans a create or update.
+    /// - Parameters:
+    ///   - id: the record id, or `nil` for a new record (a random UUID, or the natural-key id).
+    /// - Returns: `nil` when the record already holds exactly these values.
+    public func planUpsert(
+        collection name: String, id: String?, assignments: [FieldAssignment], reader: some RecordReader
+    ) throws -> LocalEdit? {
+        let collection = try self.collection(named: name)
+        try checkCollectionWritable(collection)
+        var values: [(FieldSpec, FieldAssignment.Operation, FieldValue)] = []
+        var seen: Set<String> = []
+        for assignment in assignments {
+            let spec = try field(assignment.field, in: collection)
+            guard seen.insert(spec.name).inserted else {
+                throw CoreError(.invalidValue, "\(spec.name) is given twice")
+            }
+            try checkFieldWritable(spec, in: collection)
+            if assignment.operation != .set, spec.rule != .orset {
+                throw CoreError(.invalidValue, "\(spec.name) is not a set: use \(spec.name)=value, not += or -=")
+            }
+            let value = try spec.parse(assignment.input)
+            try checkApproval(spec, value, in: collection)
+            values.append((spec, assignment.operation, value))
+        }
+
+        let recordID = try resolveID(id, collection: collection, values: values)
+        let key = RecordKey(collection: collection.code, id: recordID)
+        let current = try reader.state(of: key)
+        let live = current.map { !$0.isDeleted } ?? false
+        if live, collection.kind == .appendOnly {
+            throw CoreError(.appendOnly,
+                "\(collection.name) \(recordID) is an append-only entry and cannot be changed: add a new, correcting entry instead")
+        }
+        if !live {
+            guard !values.isEmpty else { throw CoreError(.missingField, "give at least one field=value to create \(collection.name) \(recordID)") }
+            let missing = collection.fields.filter { spec in
+                spec.isRequired && !values.contains { $0.0.name == spec.name && !$0.2.isNull && $0.2 != .set([]) }
+            }
+            if !missing.isEmpty {
+                throw CoreError(.missingField,
+                    "creating \(collection.name) \(recordID) needs \(missing.map(\.name).joined(separator: ", "))")
+            }
+        }
+
+        let department = try live ? current!.department : newRecordDepartment(collection, values, reader: reader)
+        try checkDepartment(department, collection: collection, id: recordID)
+        for (spec, _, value) in values {
+            try checkReference(spec, value, reader: reader)
+        }
+
+        var writes: [FieldWrite] = []
+        for (spec, operation, value) in values {
+            let versions = live ? current!.versions(of: spec.code) : []
+            if let write = try fieldWrite(spec, operation, value, versions: versions, live: live, recordID: recordID) {
+                writes.append(write)
+            }
+        }
+        // Re-creating a deleted record starts from empty: the deleted values must not come back.
+        if let current, !live {
+            let assigned = Set(values.map(\.0.code))
+            for (code, versions) in current.fields.sorted(by: { $0.key < $1.key }) where !assigned.contains(code) && !versions.isEmpty {
+                guard let spec = collection.field(code: code) else { continue }
+                writes.append(spec.rule == .orset
+                    ? FieldWrite(field: code, .updateSet(add: [], remove: Self.elements(of: versions)))
+                    : .assign(code, .null, supersede: true))
+            }
+        }
+        if writes.isEmpty { return nil }
+        return LocalEdit(record: key, department: department, body: .upsert(writes))
+    }
+
+    /// Plans a deletion (a tombstone).
+    public func planDelete(collection name: String, id: String, reader: some RecordReader) throws -> LocalEdit {
+        let collection = try self.collection(named: name)
+        try checkCollectionWritable(collection)
+        if collection.kind == .appendOnly {
+            throw CoreError(.appendOnly,
+                "\(collection.name) entries are append-only and cannot be deleted: add a correcting entry (for example a negative quantity) instead")
+        }
+        let key = RecordKey(collection: collection.code, id: id)
+        guard let current = try reader.state(of: key), !current.isDeleted else {
+            throw CoreError(.notFound, "there is no \(collection.name) \(id) on this node (check the id with `sitesync record list \(collection.name)`)")
+        }
+        try checkDepartment(current.department, collection: collection, id: id)
+        return LocalEdit(record: key, department: current.department, body: .delete)
+    }
+
+    /// Plans the resolution of a conflict: a write of `input` whose context covers every
+    /// concurrent value of the field, so that it settles the conflict wherever it arrives.
+    public func planResolve(
+        collection name: String, id: String, field fieldName: String, input: FieldAssignment.Input, reader: some RecordReader
+    ) throws -> LocalEdit {
+        let collection = try self.collection(named: name)
+        try checkCollectionWritable(collection)
+        let spec = try field(fieldName, in: collection)
+        try checkFieldWritable(spec, in: collection)
+        let key = RecordKey(collection: collection.code, id: id)
+        guard let current = try reader.state(of: key), !current.isDeleted else {
+            throw CoreError(.notFound, "there is no \(collection.name) \(id) on this node")
+        }
+        try checkDepartment(current.department, collection: collection, id: id)
+        let versions = current.versions(of: spec.code)
+        guard versions.count > 1, spec.rule != .orset else {
+            throw CoreError(.nothingToResolve,
+                "\(collection.name) \(id) has no conflict on \(spec.name); change it with `sitesync record put` instead")
+        }
+        let value = try spec.parse(input)
+        try checkApproval(spec, value, in: collection)
+        try checkReference(spec, value, reader: reader)
+        let tag = Self.tag(for: value, spec: spec, versions: versions)
+        return LocalEdit(record: key, department: current.department,
+                         body: .upsert([.assign(spec.code, value, tag: tag, supersede: true)]))
+    }
+
+    // MARK: - Checks
+
+    func collection(named name: String) throws -> CollectionSpec {
+        guard let collection = schema.collection(named: name) else {
+            throw CoreError(.unknownCollection,
+                "unknown collection '\(name)'; the collections are \(schema.collectionNames.joined(separator: ", "))")
+        }
+        return collection
+    }
+
+    func field(_ name: String, in collection: CollectionSpec) throws -> FieldSpec {
+        guard let spec = collection.field(named: name) else {
+            throw CoreError(.unknownField,
+                "\(collection.name) has no field '\(name)'; its fields are \(collection.fields.map(\.name).joined(separator: ", "))")
+        }
+        return spec
+    }
+
+    func checkCollectionWritable(_ collection: CollectionSpec) throws {
+        if writer.role == .auditor {
+            throw CoreError(.permissionDenied, "this node is an auditor node, which reads everything and writes nothing")
+        }
+        if collection.kind == .hubOwned, !writer.role.writesPlan {
+            throw CoreError(.permissionDenied,
+                "\(collection.name) is hub-owned: only office and hub nodes write it; ask the central office to make this change")
+        }
+    }
+
+    func checkFieldWritable(_ spec: FieldSpec, in collection: CollectionSpec) throws {
+        if spec.isPlan, !writer.role.writesPlan {
+            throw CoreError(.permissionDenied,
+                "\(collection.name).\(spec.name) is a plan field: only office and hub nodes write it; ask the central office to change the plan")
+        }
+    }
+
+    func checkApproval(_ spec: FieldSpec, _ value: FieldValue, in collection: CollectionSpec) throws {
+        guard writer.role == .field, case .symbol(let state) = value,
+              Self.approvals[collection.name]?[spec.name]?.contains(state) == true else { return }
+        throw CoreError(.permissionDenied,
+            "setting \(collection.name).\(spec.name) to \(state) is an approval: only department, office and hub nodes may do it")
+    }
+
+    func checkDepartment(_ department: String, collection: CollectionSpec, id: String) throws {
+        guard writer.role.isDepartmentBound, department != writer.department else { return }
+        throw CoreError(.permissionDenied,
+            "\(collection.name) \(id) belongs to \(department.isEmpty ? "shared reference data" : "department \(department)"); "
+            + "this \(writer.role.rawValue) node writes only department \(writer.department)")
+    }
+
+    func checkReference(_ spec: FieldSpec, _ value: FieldValue, reader: some RecordReader) throws {
+        guard case .ref(let target) = spec.type, case .ref(let id) = value,
+              let targetCollection = schema.collection(named: target) else { return }
+        guard let state = try reader.state(of: RecordKey(collection: targetCollection.code, id: id)), !state.isDeleted else {
+            throw CoreError(.notFound,
+                "\(spec.name) refers to \(target) '\(id)', which is not on this node: create it first, or sync to receive it")
+        }
+    }
+
+    // MARK: - Building writes
+
+    func resolveID(_ id: String?, collection: CollectionSpec, values: [(FieldSpec, FieldAssignment.Operation, FieldValue)]) throws -> String {
+        if let naturalKey = collection.naturalKey {
+            let parts = naturalKey.map { name in values.first { $0.0.name == name }?.2 }
+            if parts.allSatisfy({ $0 != nil && !$0!.isNull }) {
+                let natural = RecordID.natural(collection: collection.name, key: parts.map { $0!.displayText })
+                if let id, id != natural {
+                    throw CoreError(.invalidRecordID,
+                        "\(collection.name) ids come from \(naturalKey.joined(separator: " and ")) so that devices agree on them: "
+                        + "this record's id is \(natural) (or write `new`)")
+                }
+                return natural
+            }
+            if id == nil {
+                throw CoreError(.missingField, "a new \(collection.name) needs \(naturalKey.joined(separator: " and ")), which make its id")
+            }
+        }
+        guard let id else { return RecordID.random() }
+        try RecordID.validate(id)
+        return id
+    }
+
+    func newRecordDepartment(
+        _ collection: CollectionSpec, _ values: [(FieldSpec, FieldAssignment.Operation, FieldValue)], reader: some RecordReader
+    ) throws -> String {
+        switch collection.scope {
+        case .shared:
+            return ""
+        case .field(let name):
+            guard let value = values.first(where: { $0.0.name == name })?.2, !value.isNull else {
+                throw CoreError(.missingField, "a new \(collection.name) needs \(name)")
+            }
+            try DepartmentCode.validate(value.displayText)
+            return value.displayText
+        case .inherited(let name, let optional):
+            let value = values.first(where: { $0.0.name == name })?.2 ?? .null
+            guard case .ref(let id) = value else {
+                if optional { return writer.department }
+                throw CoreError(.missingField, "a new \(collection.name) needs \(name)")
+            }
+            guard case .ref(let target) = collection.field(named: name)?.type,
+                  let targetCollection = schema.collection(named: target),
+                  let parent = try reader.state(of: RecordKey(collection: targetCollection.code, id: id)), !parent.isDeleted else {
+                throw CoreError(.notFound,
+                    "\(name) refers to '\(id)', which is not on this node: create it first, or sync to receive it")
+            }
+            return parent.department
+        }
+    }
+
+    func fieldWrite(
+        _ spec: FieldSpec, _ operation: FieldAssignment.Operation, _ value: FieldValue,
+        versions: [FieldVersion], live: Bool, recordID: String
+    ) throws -> FieldWrite? {
+        if spec.rule == .orset {
+            let present = Set(Self.elements(of: versions))
+            let given: [String]
+            if case .set(let elements) = value { given = elements } else { given = [] }
+            switch operation {
+            case .set:
+                let target = Set(given)
+                let add = target.subtracting(present).sorted(), remove = present.subtracting(target).sorted()
+                if add.isEmpty && remove.isEmpty { return nil }
+                return FieldWrite(field: spec.code, .updateSet(add: add, remove: remove))
+            case .add:
+                let add = Set(given).subtracting(present).sorted()
+                return add.isEmpty ? nil : FieldWrite(field: spec.code, .updateSet(add: add, remove: []))
+            case .remove:
+                let absent = Set(given).subtracting(present)
+                if !absent.isEmpty {
+                    throw CoreError(.invalidValue, "\(spec.name) does not hold \(absent.sorted().joined(separator: ", "))")
+                }
+                return given.isEmpty ? nil : FieldWrite(field: spec.code, .updateSet(add: [], remove: given))
+            }
+        }
+        if spec.rule == .immutable, live, let current = spec.resolve(versions).winner, !current.value.isNull {
+            if current.value == value && versions.count == 1 { return nil }
+            if current.value != value {
+                throw CoreError(.immutableField,
+                    "\(spec.name) of \(recordID) is set once and cannot be changed (it is \(current.value.displayText))")
+            }
+        }
+        let tag = Self.tag(for: value, spec: spec, versions: versions)
+        if versions.count == 1, versions[0].value == value, versions[0].tag == tag { return nil }
+        return .assign(spec.code, value, tag: tag, supersede: !live)
+    }
+
+    /// The epoch or cycle a new value of an `emax` or `state` field needs: unchanged when the
+    /// value rises, one more when it goes backwards (a correction or a reopening), so that the
+    /// deliberate step back wins over concurrent forward steps of the previous epoch.
+    public static func tag(for value: FieldValue, spec: FieldSpec, versions: [FieldVersion]) -> UInt32 {
+        guard spec.rule == .emax || spec.rule == .state, let winner = spec.resolve(versions).winner else { return 0 }
+        if !winner.value.isNull, FieldValue.rankOrder(value, winner.value, type: spec.type) {
+            return winner.tag + 1
+        }
+        return winner.tag
+    }
+
+    static func elements(of versions: [FieldVersion]) -> [String] {
+        Set(versions.compactMap { version -> String? in
+            if case .text(let element) = version.value { return element }
+            return nil
+        }).sorted()
+    }
+}

@@ -1,0 +1,185 @@
+/// The replicated state of one record: every live field version, its tombstones and its
+/// version vector.
+///
+/// The state is a join-semilattice: ``merge(_:)`` is commutative, associative and idempotent,
+/// and applying a change (``apply(_:in:)``) is the same as merging the state with that change
+/// alone. That is what makes every replica that has seen the same changes hold the same state,
+/// whatever order they arrived in and however often. Which value a person sees is then a pure
+/// function of the state (``resolve(_:)``), so it is the same everywhere too.
+public struct RecordState: Hashable, Sendable {
+    public let key: RecordKey
+    /// The department that scopes the record ("" for shared reference data).
+    public private(set) var department: String
+    /// The dots of every change applied to this record.
+    public private(set) var context: VersionVector
+    /// Live versions per field code, each list in canonical order.
+    public private(set) var fields: [UInt16: [FieldVersion]]
+    /// Deletions not yet superseded by a later write, in dot order.
+    public private(set) var tombstones: [Tombstone]
+
+    /// A record nobody has written yet.
+    public init(key: RecordKey) {
+        self.key = key
+        department = ""
+        context = VersionVector()
+        fields = [:]
+        tombstones = []
+    }
+
+    /// A state as stored (used by the store's decoder). Versions are put in canonical order.
+    public init(
+        key: RecordKey, department: String, context: VersionVector,
+        fields: [UInt16: [FieldVersion]], tombstones: [Tombstone]
+    ) {
+        self.key = key
+        self.department = department
+        self.context = context
+        self.fields = fields.filter { !$0.value.isEmpty }.mapValues { $0.sorted(by: FieldVersion.canonicalOrder) }
+        self.tombstones = tombstones.sorted { $0.dot < $1.dot }
+    }
+
+    /// Whether no change has been applied yet.
+    public var isEmpty: Bool { context.isEmpty }
+
+    /// The versions of one field (empty when never written).
+    public func versions(of field: UInt16) -> [FieldVersion] {
+        fields[field] ?? []
+    }
+
+    /// A record is deleted when it has a tombstone and every field version was seen by a
+    /// deletion. An edit concurrent with every deletion keeps the record alive: losing a field
+    /// report is worse than showing one twice.
+    public var isDeleted: Bool {
+        guard !tombstones.isEmpty else { return false }
+        return fields.values.allSatisfy { versions in
+            versions.allSatisfy { version in tombstones.contains { $0.context.contains(version.dot) } }
+        }
+    }
+
+    /// A deletion lost to a concurrent edit: the record stays and the deletion is shown as a
+    /// conflict until a later write settles it.
+    public var hasLostDeletion: Bool { !tombstones.isEmpty && !isDeleted }
+
+    /// Applies one change.
+    /// - Returns: `false` when the change had already been applied (a no-op), `true` otherwise.
+    /// - Throws: ``CoreError/Code/causalityViolation`` when the change's context holds a dot of
+    ///   this record that has not been applied here yet (it must arrive first), and
+    ///   ``CoreError/Code/invalidChange`` when it does not fit the schema.
+    @discardableResult
+    public mutating func apply(_ change: Change, in collection: CollectionSpec) throws(CoreError) -> Bool {
+        guard change.record == key, collection.code == key.collection else {
+            throw CoreError(.invalidChange, "change \(change.dot) does not belong to record \(key)")
+        }
+        if context.contains(change.dot) { return false }
+        guard change.context.isCovered(by: context) else {
+            throw CoreError(.causalityViolation,
+                "change \(change.dot) to \(collection.name) \(key.id) depends on changes not received yet; "
+                + "it must be applied after them (sync again to receive them in order)")
+        }
+        let covered = change.context
+        switch change.body {
+        case .upsert(let writes):
+            guard Set(writes.map(\.field)).count == writes.count else {
+                throw CoreError(.invalidChange, "change \(change.dot) writes the same field twice")
+            }
+            for write in writes {
+                guard let spec = collection.field(code: write.field) else {
+                    throw CoreError(.invalidChange,
+                        "change \(change.dot) writes field \(write.field), unknown in \(collection.name); the sender uses another schema")
+                }
+                var versions = fields[write.field] ?? []
+                switch write.operation {
+                case .assign(let value, let tag, let supersede):
+                    guard spec.rule != .orset, value.conforms(to: spec.type) else {
+                        throw CoreError(.invalidChange, "change \(change.dot) writes a value of the wrong type to \(spec.name)")
+                    }
+                    // An immutable field keeps a differing value as a conflict instead of losing it,
+                    // unless a person resolved that conflict.
+                    if spec.rule == .immutable && !supersede {
+                        versions.removeAll { covered.contains($0.dot) && $0.value == value }
+                    } else {
+                        versions.removeAll { covered.contains($0.dot) }
+                    }
+                    versions.append(FieldVersion(dot: change.dot, hlc: change.hlc, value: value, tag: tag))
+                case .updateSet(let add, let remove):
+                    guard spec.rule == .orset else {
+                        throw CoreError(.invalidChange, "change \(change.dot) updates \(spec.name) as a set, but it is not one")
+                    }
+                    let touched = Set(add).union(remove)
+                    versions.removeAll { version in
+                        guard case .text(let element) = version.value else { return false }
+                        return touched.contains(element) && covered.contains(version.dot)
+                    }
+                    for element in Set(add) {
+                        versions.append(FieldVersion(dot: change.dot, hlc: change.hlc, value: .text(element)))
+                    }
+                }
+                versions.sort(by: FieldVersion.canonicalOrder)
+                fields[write.field] = versions.isEmpty ? nil : versions
+            }
+        case .delete:
+            break
+        }
+        // Any change that had seen a deletion supersedes it: a re-creation or a later edit.
+        tombstones.removeAll { covered.contains($0.dot) }
+        if change.isDelete {
+            tombstones.append(Tombstone(dot: change.dot, hlc: change.hlc, context: change.context))
+            tombstones.sort { $0.dot < $1.dot }
+        }
+        adoptDepartment(change.department, wasEmpty: context.isEmpty)
+        context.insert(change.dot)
+        return true
+    }
+
+    /// Merges another replica's state of the same record: the least upper bound of both.
+    public mutating func merge(_ other: RecordState) {
+        precondition(other.key == key, "merging states of different records")
+        let wasEmpty = context.isEmpty
+        if !other.context.isEmpty { adoptDepartment(other.department, wasEmpty: wasEmpty) }
+        for code in Set(fields.keys).union(other.fields.keys) {
+            let mine = fields[code] ?? [], theirs = other.fields[code] ?? []
+            let merged = Self.join(mine, context, theirs, other.context, dot: \.dot)
+            fields[code] = merged.isEmpty ? nil : merged.sorted(by: FieldVersion.canonicalOrder)
+        }
+        tombstones = Self.join(tombstones, context, other.tombstones, other.context, dot: \.dot).sorted { $0.dot < $1.dot }
+        context.merge(other.context)
+    }
+
+    /// A copy merged with `other`.
+    public func merged(with other: RecordState) -> RecordState {
+        var copy = self
+        copy.merge(other)
+        return copy
+    }
+
+    /// The causal join of two sets of dotted elements: keep what both hold, and what one holds
+    /// that the other has not seen (and so cannot have removed).
+    private static func join<T: Hashable>(
+        _ a: [T], _ contextA: VersionVector, _ b: [T], _ contextB: VersionVector, dot: (T) -> Dot
+    ) -> [T] {
+        let setA = Set(a), setB = Set(b)
+        var result = a.filter { setB.contains($0) || !contextB.contains(dot($0)) }
+        result += b.filter { !setA.contains($0) && !contextA.contains(dot($0)) }
+        return result
+    }
+
+    /// The scoping department never changes after creation; should two replicas ever create
+    /// the same id under different departments, the smaller code wins everywhere.
+    private mutating func adoptDepartment(_ incoming: String, wasEmpty: Bool) {
+        if wasEmpty || incoming.utf8.lexicographicallyPrecedes(department.utf8) {
+            department = incoming
+        }
+    }
+}
+
+extension FieldValue {
+    /// Whether the value may be held by a field of `type`.
+    public func conforms(to type: FieldType) -> Bool {
+        switch (self, type) {
+        case (.null, _): true
+        case (.text, .text), (.int, .int), (.decimal, .decimal), (.date, .date), (.ref, .ref): true
+        case (.symbol(let symbol), .enumeration(let cases)): cases.contains(symbol)
+        default: false
+        }
+    }
+}

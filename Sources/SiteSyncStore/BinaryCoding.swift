@@ -1,0 +1,221 @@
+import SiteSyncCore
+
+/// A little-endian, varint-based writer for the store's compact state blobs.
+struct BinaryWriter {
+    private(set) var bytes: [UInt8] = []
+
+    init(capacity: Int = 128) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    mutating func byte(_ value: UInt8) { bytes.append(value) }
+
+    mutating func varint(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        bytes.append(UInt8(v))
+    }
+
+    mutating func signed(_ value: Int64) {
+        varint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
+    }
+
+    mutating func fixed64(_ value: UInt64) {
+        for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+    }
+
+    mutating func string(_ value: String) {
+        varint(UInt64(value.utf8.count))
+        bytes.append(contentsOf: value.utf8)
+    }
+}
+
+/// Reads what ``BinaryWriter`` wrote; every read is bounds-checked and throws on damage.
+struct BinaryReader {
+    private let bytes: [UInt8]
+    private var offset = 0
+
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    var isAtEnd: Bool { offset == bytes.count }
+
+    mutating func byte() throws(StoreError) -> UInt8 {
+        guard offset < bytes.count else { throw Self.damaged }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    mutating func varint() throws(StoreError) -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let b = try byte()
+            guard shift < 64 else { throw Self.damaged }
+            result |= UInt64(b & 0x7F) << shift
+            if b < 0x80 { return result }
+            shift += 7
+        }
+    }
+
+    mutating func signed() throws(StoreError) -> Int64 {
+        let raw = try varint()
+        return Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1)
+    }
+
+    mutating func fixed64() throws(StoreError) -> UInt64 {
+        guard offset + 8 <= bytes.count else { throw Self.damaged }
+        var value: UInt64 = 0
+        for index in 0..<8 { value |= UInt64(bytes[offset + index]) << UInt64(8 * index) }
+        offset += 8
+        return value
+    }
+
+    mutating func string() throws(StoreError) -> String {
+        let count = Int(try varint())
+        guard count >= 0, offset + count <= bytes.count else { throw Self.damaged }
+        defer { offset += count }
+        return String(decoding: bytes[offset..<(offset + count)], as: UTF8.self)
+    }
+
+    static let damaged = StoreError(.corrupt,
+        "a record's version metadata in the database is damaged; restore the node from a backup or re-initialise it and sync")
+}
+
+/// The storage form of a ``RecordState`` in `sync_record.state`: compact and versioned.
+enum RecordStateCodec {
+    static let formatVersion: UInt8 = 1
+
+    static func encode(_ state: RecordState) -> [UInt8] {
+        var w = BinaryWriter()
+        w.byte(formatVersion)
+        w.string(state.department)
+        encode(state.context, into: &w)
+        let codes = state.fields.keys.sorted()
+        w.varint(UInt64(codes.count))
+        for code in codes {
+            let versions = state.fields[code]!
+            w.varint(UInt64(code))
+            w.varint(UInt64(versions.count))
+            for version in versions {
+                w.fixed64(version.dot.replica.rawValue)
+                w.varint(version.dot.counter)
+                w.fixed64(version.hlc.rawValue)
+                w.varint(UInt64(version.tag))
+                encode(version.value, into: &w)
+            }
+        }
+        w.varint(UInt64(state.tombstones.count))
+        for tombstone in state.tombstones {
+            w.fixed64(tombstone.dot.replica.rawValue)
+            w.varint(tombstone.dot.counter)
+            w.fixed64(tombstone.hlc.rawValue)
+            encode(tombstone.context, into: &w)
+        }
+        return w.bytes
+    }
+
+    static func decode(_ bytes: [UInt8], key: RecordKey) throws(StoreError) -> RecordState {
+        var r = BinaryReader(bytes)
+        guard try r.byte() == formatVersion else { throw BinaryReader.damaged }
+        let department = try r.string()
+        let context = try decodeVector(&r)
+        var fields: [UInt16: [FieldVersion]] = [:]
+        let fieldCount = try r.varint()
+        for _ in 0..<fieldCount {
+            let code = UInt16(truncatingIfNeeded: try r.varint())
+            let count = try r.varint()
+            var versions: [FieldVersion] = []
+            for _ in 0..<count {
+                let replica = try r.fixed64()
+                let counter = try r.varint()
+                let hlc = try r.fixed64()
+                let tag = UInt32(truncatingIfNeeded: try r.varint())
+                let value = try decodeValue(&r)
+                versions.append(FieldVersion(dot: Dot(replica: ReplicaID(rawValue: replica), counter: counter),
+                                             hlc: HLCTimestamp(rawValue: hlc), value: value, tag: tag))
+            }
+            fields[code] = versions
+        }
+        var tombstones: [Tombstone] = []
+        let tombstoneCount = try r.varint()
+        for _ in 0..<tombstoneCount {
+            let replica = try r.fixed64()
+            let counter = try r.varint()
+            let hlc = try r.fixed64()
+            let tombContext = try decodeVector(&r)
+            tombstones.append(Tombstone(dot: Dot(replica: ReplicaID(rawValue: replica), counter: counter),
+                                        hlc: HLCTimestamp(rawValue: hlc), context: tombContext))
+        }
+        guard r.isAtEnd else { throw BinaryReader.damaged }
+        return RecordState(key: key, department: department, context: context, fields: fields, tombstones: tombstones)
+    }
+
+    static func encode(_ vector: VersionVector, into w: inout BinaryWriter) {
+        w.varint(UInt64(vector.entries.count))
+        for entry in vector.entries {
+            w.fixed64(entry.replica.rawValue)
+            w.varint(entry.counter)
+        }
+    }
+
+    static func encode(_ vector: VersionVector) -> [UInt8] {
+        var w = BinaryWriter()
+        encode(vector, into: &w)
+        return w.bytes
+    }
+
+    static func decodeVector(_ r: inout BinaryReader) throws(StoreError) -> VersionVector {
+        let count = try r.varint()
+        guard count < 1_000_000 else { throw BinaryReader.damaged }
+        var pairs: [(ReplicaID, UInt64)] = []
+        for _ in 0..<count {
+            pairs.append((ReplicaID(rawValue: try r.fixed64()), try r.varint()))
+        }
+        return VersionVector(pairs)
+    }
+
+    static func decodeVector(_ bytes: [UInt8]) throws(StoreError) -> VersionVector {
+        var r = BinaryReader(bytes)
+        return try decodeVector(&r)
+    }
+
+    static func encode(_ value: FieldValue, into w: inout BinaryWriter) {
+        switch value {
+        case .null: w.byte(0)
+        case .text(let s): w.byte(1); w.string(s)
+        case .int(let i): w.byte(2); w.signed(i)
+        case .decimal(let d): w.byte(3); w.signed(d.significand); w.byte(d.scale)
+        case .date(let d): w.byte(4); w.signed(Int64(d.daysSinceEpoch))
+        case .symbol(let s): w.byte(5); w.string(s)
+        case .ref(let s): w.byte(6); w.string(s)
+        case .set(let elements): w.byte(7); w.varint(UInt64(elements.count)); elements.forEach { w.string($0) }
+        }
+    }
+
+    static func decodeValue(_ r: inout BinaryReader) throws(StoreError) -> FieldValue {
+        switch try r.byte() {
+        case 0: return .null
+        case 1: return .text(try r.string())
+        case 2: return .int(try r.signed())
+        case 3:
+            let significand = try r.signed()
+            let scale = try r.byte()
+            guard let d = ExactDecimal(normalizing: Int128(significand), scale: Int(scale)) else { throw BinaryReader.damaged }
+            return .decimal(d)
+        case 4: return .date(CalendarDate(daysSinceEpoch: Int(try r.signed())))
+        case 5: return .symbol(try r.string())
+        case 6: return .ref(try r.string())
+        case 7:
+            let count = try r.varint()
+            var elements: [String] = []
+            for _ in 0..<count { elements.append(try r.string()) }
+            return .set(elements)
+        default: throw BinaryReader.damaged
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import GRDB
+import SiteSyncCore
+
+extension ReplicaStore {
+    /// Visits every record in canonical export order (collection name, then id), deleted ones
+    /// included, optionally only those scoped to one department.
+    public func forEachRecord(department: String? = nil, _ body: (CollectionSpec, RecordState) throws -> Void) throws {
+        try StoreError.mapping {
+            try pool.read { db in
+                var sql = "SELECT collection, record_id, state FROM sync_record"
+                var arguments: StatementArguments = []
+                if let department { sql += " WHERE department = ?"; arguments = [department] }
+                sql += " ORDER BY collection, record_id"
+                let cursor = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+                while let row = try cursor.next() {
+                    let name: String = row[0]
+                    guard let collection = self.schema.collection(named: name) else { continue }
+                    let state = try RecordStateCodec.decode([UInt8](row[2] as Data), key: RecordKey(collection: collection.code, id: row[1]))
+                    try body(collection, state)
+                }
+            }
+        }
+    }
+
+    /// The canonical export, one JSON line per record (see ``CanonicalRecord``).
+    public func exportLines(department: String? = nil, _ body: (JSONValue) throws -> Void) throws {
+        try forEachRecord(department: department) { collection, state in
+            try body(CanonicalRecord.json(state, in: collection))
+        }
+    }
+
+    /// The SHA-256 of the canonical export, as 64 hex digits: equal on every replica that
+    /// holds the same changes (within `department`, when given).
+    public func digest(department: String? = nil) throws -> String {
+        var digest = StateDigest()
+        try exportLines(department: department) { digest.add($0) }
+        return digest.finalize()
+    }
+}
+
+/// A peer node as this replica last heard from it.
+public struct PeerRecord: Sendable, Equatable {
+    public let node: String
+    public let replica: ReplicaID
+    public let role: Role
+    public let department: String
+    /// The knowledge the peer reported (what it holds).
+    public let knowledge: VersionVector
+    public let exchangedMilliseconds: UInt64
+    /// How it was heard from: `bundle` or `sync`.
+    public let via: String
+
+    public init(node: String, replica: ReplicaID, role: Role, department: String, knowledge: VersionVector,
+                exchangedMilliseconds: UInt64, via: String) {
+        self.node = node
+        self.replica = replica
+        self.role = role
+        self.department = department
+        self.knowledge = knowledge
+        self.exchangedMilliseconds = exchangedMilliseconds
+        self.via = via
+    }
+
+    /// The scope of records this peer receives.
+    public var scope: ReplicationScope { ReplicationScope(role: role, department: department) }
+}
+
+extension ReplicaStore {
+    /// Records what a peer reported about itself; its knowledge only ever grows here.
+    public func recordPeer(_ peer: PeerRecord) throws {
+        try StoreError.mapping {
+            try pool.write { db in
+                var knowledge = peer.knowledge
+                if let stored = try Data.fetchOne(db, sql: "SELECT knowledge FROM sync_peer WHERE node = ?", arguments: [peer.node]),
+                   let previousReplica = try Int64.fetchOne(db, sql: "SELECT replica FROM sync_peer WHERE node = ?", arguments: [peer.node]),
+                   previousReplica == peer.replica.storageValue {
+                    knowledge.merge(try RecordStateCodec.decodeVector([UInt8](stored)))
+                }
+                try db.execute(sql: """
+                    INSERT INTO sync_peer (node, replica, role, department, knowledge, exchanged_ms, via) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(node) DO UPDATE SET replica = excluded.replica, role = excluded.role,
+                        department = excluded.department, knowledge = excluded.knowledge,
+                        exchanged_ms = excluded.exchanged_ms, via = excluded.via
+                    """, arguments: [peer.node, peer.replica.storageValue, peer.role.rawValue, peer.department,
+                                     Data(RecordStateCodec.encode(knowledge)), Int64(peer.exchangedMilliseconds), peer.via])
+            }
+        }
+    }
+
+    /// Every peer heard from, by node name.
+    public func peers() throws -> [PeerRecord] {
+        try StoreError.mapping {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM sync_peer ORDER BY node").map { row in
+                    PeerRecord(node: row["node"], replica: ReplicaID(storageValue: row["replica"]),
+                               role: Role(rawValue: row["role"]) ?? .field, department: row["department"],
+                               knowledge: try RecordStateCodec.decodeVector([UInt8](row["knowledge"] as Data)),
+                               exchangedMilliseconds: UInt64(max(0, row["exchanged_ms"] as Int64)), via: row["via"])
+                }
+            }
+        }
+    }
+
+    /// Remembers the node names behind origin replicas (learned from bundles and handshakes).
+    public func learnReplicaNames(_ names: [(ReplicaID, String)]) throws {
+        guard !names.isEmpty else { return }
+        let now = Int64(options.wallClock())
+        try StoreError.mapping {
+            try pool.write { db in
+                for (replica, node) in names where !node.isEmpty {
+                    try db.execute(sql: """
+                        INSERT INTO sync_replica (replica, node, learned_ms) VALUES (?, ?, ?)
+                        ON CONFLICT(replica) DO UPDATE SET node = excluded.node
+                        """, arguments: [replica.storageValue, node, now])
+                }
+            }
+        }
+    }
+
+    /// The node name behind each known origin replica.
+    public func replicaNames() throws -> [ReplicaID: String] {
+        try StoreError.mapping {
+            try pool.read { db in
+                var names: [ReplicaID: String] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT replica, node FROM sync_replica WHERE node != ''") {
+                    names[ReplicaID(storageValue: row[0])] = row[1]
+                }
+                return names
+            }
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import GRDB
+import SiteSyncCore
+import SiteSyncWire
+
+/// Reads record states inside a store transaction, for ``LocalWritePlanner``.
+public struct StoreRecordReader: RecordReader {
+    let store: ReplicaStore
+    let db: Database
+
+    public func state(of key: RecordKey) throws -> RecordState? {
+        try store.loadState(db, key)
+    }
+}
+
+/// Local writes inside one transaction: each ``write(_:)`` issues one change with the next
+/// dot. Nothing is visible to others, and nothing is durable, until the transaction commits.
+public final class LocalWriteSession {
+    let store: ReplicaStore
+    let db: Database
+    var counter: UInt64
+    var clock: HybridLogicalClock
+    public private(set) var changes: [Change] = []
+
+    init(store: ReplicaStore, db: Database) throws {
+        self.store = store
+        self.db = db
+        let me = store.identity.replica.storageValue
+        counter = UInt64(bitPattern: try Int64.fetchOne(db, sql: "SELECT counter FROM sync_knowledge WHERE replica = ?", arguments: [me]) ?? 0)
+        clock = try store.loadClock(db)
+    }
+
+    /// A reader of the current states, including this session's own writes.
+    public var reader: StoreRecordReader { StoreRecordReader(store: store, db: db) }
+
+    /// Plans and applies one local edit.
+    /// - Parameter plan: builds the edit from the current states; returns `nil` when there is
+    ///   nothing to change.
+    /// - Returns: the change issued, or `nil` when nothing changed.
+    @discardableResult
+    public func write(_ plan: (StoreRecordReader) throws -> LocalEdit?) throws -> Change? {
+        guard let edit = try plan(reader) else { return nil }
+        let collection = try store.collection(edit.record.collection)
+        let previous = try store.loadState(db, edit.record)
+        var state = previous ?? RecordState(key: edit.record)
+        counter += 1
+        let change = Change(dot: Dot(replica: store.identity.replica, counter: counter), hlc: clock.tick(),
+                            record: edit.record, department: edit.department, context: state.context, body: edit.body)
+        try state.apply(change, in: collection)
+        let now = clock.wallMilliseconds()
+        try store.insertChange(db, change, payload: ChangeCodec.encode(change), now: now)
+        try store.saveState(db, state, previous: previous, settledBy: change.dot, now: now)
+        changes.append(change)
+        return change
+    }
+
+    func finish() throws {
+        guard !changes.isEmpty else { return }
+        try db.cachedStatement(sql: """
+            INSERT INTO sync_knowledge (replica, counter, max_seen) VALUES (?1, ?2, ?2)
+            ON CONFLICT(replica) DO UPDATE SET counter = ?2, max_seen = max(max_seen, ?2)
+            """).execute(arguments: [store.identity.replica.storageValue, Int64(bitPattern: counter)])
+        try store.saveClock(db, clock)
+    }
+}
+
+extension ReplicaStore {
+    /// Runs local writes in one durable transaction: all of them are committed, or none.
+    public func writeLocally<T>(_ body: (LocalWriteSession) throws -> T) throws -> T {
+        try StoreError.mapping {
+            try pool.write { db in
+                let session = try LocalWriteSession(store: self, db: db)
+                let result = try body(session)
+                try session.finish()
+                return result
+            }
+        }
+    }
+
+    /// One local write in its own durable transaction.
+    @discardableResult
+    public func write(_ plan: (StoreRecordReader) throws -> LocalEdit?) throws -> Change? {
+        try writeLocally { session in try session.write(plan) }
+    }
+}

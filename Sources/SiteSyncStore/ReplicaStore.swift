@@ -1,0 +1,265 @@
+import Foundation
+import GRDB
+import SiteSyncCore
+import SiteSyncWire
+
+/// Who this replica is.
+public struct ReplicaIdentity: Sendable, Equatable {
+    public let replica: ReplicaID
+    public let node: String
+}
+
+/// One replica's durable state in one SQLite file: the typed tables people query, and the
+/// version metadata, change log and knowledge that replication needs (DESIGN §4).
+///
+/// Every local write is one transaction that updates the typed row, the record's version
+/// metadata and the change log together. Remote changes are applied in batches, one
+/// transaction per batch, with the replica's knowledge updated in the same transaction, so a
+/// crash at any instant leaves either all of a batch or none of it. Mutable replication state
+/// (the counter, the HLC, the knowledge) is read inside each write transaction and never cached,
+/// so two processes writing the same database cannot issue the same dot.
+public final class ReplicaStore: Sendable {
+    public let path: String
+    public let schema: Schema
+    public let identity: ReplicaIdentity
+    let pool: DatabasePool
+    let options: StoreOptions
+    let writers: [UInt16: TypedTableWriter]
+
+    private init(path: String, schema: Schema, pool: DatabasePool, identity: ReplicaIdentity, options: StoreOptions) {
+        self.path = path
+        self.schema = schema
+        self.pool = pool
+        self.identity = identity
+        self.options = options
+        var writers: [UInt16: TypedTableWriter] = [:]
+        for collection in schema.collections { writers[collection.code] = TypedTableWriter(collection) }
+        self.writers = writers
+    }
+
+    /// Creates a new database for a new replica.
+    /// - Throws: ``StoreError`` when a file already exists at `path` or it cannot be written.
+    public static func create(
+        at path: String, node: String, replica: ReplicaID = .random(), schema: Schema = .siteSync,
+        options: StoreOptions = StoreOptions()
+    ) throws -> ReplicaStore {
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw StoreError(.invalidWrite, "a database already exists at \(path); it was not changed")
+        }
+        let pool = try StoreError.mapping { try DatabasePool(path: path, configuration: configuration(options)) }
+        try StoreError.mapping {
+            try StoreSchema.migrator(schema: schema).migrate(pool)
+            try pool.write { db in
+                let now = options.wallClock()
+                for (key, value) in [
+                    ("format", "sitesync"), ("schema_version", String(schema.version)), ("schema_hash", schema.hash),
+                    ("replica", replica.description), ("node", node), ("created_ms", String(now)), ("hlc", "0"),
+                ] {
+                    try db.execute(sql: "INSERT INTO sync_meta (key, value) VALUES (?, ?)", arguments: [key, value])
+                }
+                try db.execute(sql: "INSERT INTO sync_replica (replica, node, learned_ms) VALUES (?, ?, ?)",
+                               arguments: [replica.storageValue, node, Int64(now)])
+            }
+        }
+        return ReplicaStore(path: path, schema: schema, pool: pool,
+                            identity: ReplicaIdentity(replica: replica, node: node), options: options)
+    }
+
+    /// Opens an existing database, migrating it forward if it was made by an older SiteSync.
+    /// - Throws: ``StoreError`` when there is no database, it is not SiteSync's, or it was
+    ///   written by a newer SiteSync.
+    public static func open(at path: String, schema: Schema = .siteSync, options: StoreOptions = StoreOptions()) throws -> ReplicaStore {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw StoreError(.notFound, "there is no SiteSync database at \(path); create the node with `sitesync init`")
+        }
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration(options))
+            let applicationID = try pool.read { db in try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0 }
+            guard applicationID == StoreSchema.applicationID else {
+                throw StoreError(.notSiteSync, "\(path) is a SQLite database, but not SiteSync's; check --data-dir")
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
+            throw StoreError(.notSiteSync, "\(path) is not a SQLite database; check --data-dir", cause: error)
+        } catch {
+            throw StoreError.wrap(error)
+        }
+        let migrator = StoreSchema.migrator(schema: schema)
+        let identity: ReplicaIdentity = try StoreError.mapping {
+            if try pool.read({ db in try migrator.hasBeenSuperseded(db) }) {
+                throw StoreError(.newerSchema,
+                    "\(path) was written by a newer SiteSync (its schema is newer than \(schema.version)); upgrade sitesync to open it")
+            }
+            let stored = try pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM sync_meta WHERE key = 'schema_version'") }
+            if let stored, let version = UInt32(stored), version > schema.version {
+                throw StoreError(.newerSchema,
+                    "\(path) uses schema version \(version), newer than this sitesync's \(schema.version); upgrade sitesync to open it")
+            }
+            try migrator.migrate(pool)
+            return try pool.read { db in
+                let meta = try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT key, value FROM sync_meta")
+                    .map { ($0["key"] as String, $0["value"] as String) })
+                guard meta["format"] == "sitesync", let replicaText = meta["replica"], let replica = ReplicaID(hex: replicaText),
+                      let node = meta["node"] else {
+                    throw StoreError(.notSiteSync, "\(path) lacks SiteSync's identity records; it is damaged or not SiteSync's")
+                }
+                return ReplicaIdentity(replica: replica, node: node)
+            }
+        }
+        return ReplicaStore(path: path, schema: schema, pool: pool, identity: identity, options: options)
+    }
+
+    static func configuration(_ options: StoreOptions) -> Configuration {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(options.busyTimeout)
+        // GRDB opens DatabasePool writes with BEGIN IMMEDIATE, so two processes never deadlock
+        // upgrading a read lock; the busy timeout makes the second one wait its turn.
+        let synchronous = options.durability.rawValue.uppercased()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        return configuration
+    }
+
+    /// The collection with wire code `code`.
+    func collection(_ code: UInt16) throws -> CollectionSpec {
+        guard let collection = schema.collection(code: code) else {
+            throw StoreError(.rejectedChange, "collection code \(code) is not in schema \(schema.version)")
+        }
+        return collection
+    }
+
+    // MARK: - Reading
+
+    /// The state of one record, or `nil` when this replica has never seen it.
+    public func state(of key: RecordKey) throws -> RecordState? {
+        try StoreError.mapping { try pool.read { db in try self.loadState(db, key) } }
+    }
+
+    /// The replica's knowledge: for each origin, the highest counter held contiguously.
+    public func knowledge() throws -> VersionVector {
+        try StoreError.mapping { try pool.read { db in try self.loadKnowledge(db) } }
+    }
+
+    /// Every live record of a collection (or all records, deleted included), in id order.
+    public func records(in collection: CollectionSpec, includeDeleted: Bool = false, department: String? = nil) throws -> [RecordState] {
+        try StoreError.mapping {
+            try pool.read { db in
+                var sql = "SELECT record_id, state FROM sync_record WHERE collection = ?"
+                var arguments: StatementArguments = [collection.name]
+                if !includeDeleted { sql += " AND deleted = 0" }
+                if let department { sql += " AND department = ?"; arguments += [department] }
+                sql += " ORDER BY record_id"
+                return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                    let key = RecordKey(collection: collection.code, id: row["record_id"])
+                    return try RecordStateCodec.decode([UInt8](row["state"] as Data), key: key)
+                }
+            }
+        }
+    }
+
+    /// Counts of the change log and records, for status lines and tests.
+    public func counts() throws -> (changes: Int, records: Int, openConflicts: Int) {
+        try StoreError.mapping {
+            try pool.read { db in
+                (try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_change") ?? 0,
+                 try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_record WHERE deleted = 0") ?? 0,
+                 try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_conflict WHERE status = 'open' AND active = 1") ?? 0)
+            }
+        }
+    }
+
+    /// Runs SQLite's `PRAGMA integrity_check` and returns its findings ("ok" when sound).
+    public func integrityCheck() throws -> [String] {
+        try StoreError.mapping { try pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") } }
+    }
+
+    // MARK: - Internals shared by the write paths
+
+    func loadState(_ db: Database, _ key: RecordKey) throws -> RecordState? {
+        let collection = try collection(key.collection)
+        let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT state FROM sync_record WHERE collection = ? AND record_id = ?"),
+            arguments: [collection.name, key.id])
+        guard let row else { return nil }
+        return try RecordStateCodec.decode([UInt8](row[0] as Data), key: key)
+    }
+
+    func loadKnowledge(_ db: Database) throws -> VersionVector {
+        VersionVector(try Row.fetchAll(db, sql: "SELECT replica, counter FROM sync_knowledge").map {
+            (ReplicaID(storageValue: $0[0]), UInt64(bitPattern: $0[1] as Int64))
+        })
+    }
+
+    /// Writes a record's new state: its version metadata, its typed row and its conflict log
+    /// entries, all inside the caller's transaction.
+    func saveState(_ db: Database, _ state: RecordState, previous: RecordState?, settledBy dot: Dot?, now: UInt64) throws {
+        let collection = try collection(state.key.collection)
+        let conflicts = state.conflictCount(in: collection)
+        try db.cachedStatement(sql: """
+            INSERT INTO sync_record (collection, record_id, department, deleted, conflicts, state) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT(collection, record_id) DO UPDATE SET department = excluded.department,
+                deleted = excluded.deleted, conflicts = excluded.conflicts, state = excluded.state
+            """).execute(arguments: [collection.name, state.key.id, state.department, state.isDeleted, conflicts,
+                                     Data(RecordStateCodec.encode(state))])
+        try writers[collection.code]!.write(state, db)
+        if conflicts > 0 || (previous.map { $0.conflictCount(in: collection) } ?? 0) > 0 {
+            try ConflictLog.reconcile(db, state: state, collection: collection, settledBy: dot, now: now)
+        }
+    }
+
+    func insertChange(_ db: Database, _ change: Change, payload: Data, now: UInt64) throws {
+        let collection = try collection(change.record.collection)
+        try db.cachedStatement(sql: """
+            INSERT INTO sync_change (replica, counter, hlc, collection, record_id, department, payload, received_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [
+                change.dot.replica.storageValue, Int64(bitPattern: change.dot.counter), Int64(bitPattern: change.hlc.rawValue),
+                collection.name, change.record.id, change.department, payload, Int64(now),
+            ])
+    }
+
+    func loadClock(_ db: Database) throws -> HybridLogicalClock {
+        let text = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM sync_meta WHERE key = 'hlc'")) ?? "0"
+        return HybridLogicalClock(last: HLCTimestamp(rawValue: UInt64(text) ?? 0),
+                                  maxDriftMilliseconds: options.maxClockDriftMilliseconds, wallClock: options.wallClock)
+    }
+
+    func saveClock(_ db: Database, _ clock: HybridLogicalClock) throws {
+        try db.cachedStatement(sql: "UPDATE sync_meta SET value = ? WHERE key = 'hlc'").execute(arguments: [String(clock.last.rawValue)])
+    }
+}
+
+extension StoreError {
+    /// Runs `body`, turning SQLite failures into ``StoreError``s that say what to do.
+    static func mapping<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            throw wrap(error)
+        }
+    }
+
+    static func wrap(_ error: any Error) -> any Error {
+        guard let error = error as? DatabaseError else { return error }
+        switch error.resultCode {
+        case .SQLITE_FULL:
+            return StoreError(.storageFull,
+                "storage full: the disk holding the database has no space left (or its size limit was reached); "
+                + "nothing was written — free some space and retry", cause: error)
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+            return StoreError(.corrupt,
+                "the database file is damaged (\(error.resultCode)); restore it from a backup, or re-initialise the node and sync",
+                cause: error)
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return StoreError(.busy, "another process kept the database busy for too long; retry in a moment", cause: error)
+        case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM:
+            return StoreError(.database,
+                "the database cannot be opened for writing (\(error.resultCode)); check the data directory's permissions", cause: error)
+        default:
+            return StoreError(.database, "database error: \(error.message ?? "\(error.resultCode)")", cause: error)
+        }
+    }
+}

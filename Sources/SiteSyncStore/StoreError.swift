@@ -1,0 +1,38 @@
+/// An error from the store: the database could not be opened, read or written, or a batch of
+/// changes could not be applied. Nothing is half-written when one is thrown: every write is one
+/// transaction that rolls back.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// There is no database where one was expected.
+        case notFound = "not-found"
+        /// The file is not a SQLite database, or not SiteSync's.
+        case notSiteSync = "not-sitesync"
+        /// The database was written by a newer SiteSync.
+        case newerSchema = "newer-schema"
+        /// The disk (or the database's size limit) is full.
+        case storageFull = "storage-full"
+        /// The database file is damaged.
+        case corrupt
+        /// Another process holds the database for too long.
+        case busy
+        /// A change that cannot be applied (out of causal order, or not valid here).
+        case rejectedChange = "rejected-change"
+        /// A write that the schema or the node's role does not allow.
+        case invalidWrite = "invalid-write"
+        /// Any other SQLite failure.
+        case database
+    }
+
+    public let code: Code
+    public let message: String
+    /// The underlying error, for logs.
+    public let cause: (any Error)?
+
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,38 @@
+import Foundation
+
+/// How a store is opened.
+public struct StoreOptions: Sendable {
+    /// SQLite's `synchronous` setting. `full` (the default) makes every commit durable when it
+    /// returns, which DESIGN §4 requires: a lost commit that was already sent would reissue a dot.
+    public enum Durability: String, Sendable, CaseIterable {
+        case full
+        case normal
+        /// For throwaway test databases only.
+        case off
+    }
+
+    public var durability: Durability
+    /// Milliseconds since the Unix epoch; tests inject skewed or fixed clocks.
+    public var wallClock: @Sendable () -> UInt64
+    /// How far ahead of the local clock a remote HLC may be before it is clamped.
+    public var maxClockDriftMilliseconds: UInt64
+    /// How long to wait for another process that holds the database, in seconds.
+    public var busyTimeout: Double
+
+    public init(
+        durability: Durability = .full,
+        wallClock: @escaping @Sendable () -> UInt64 = StoreOptions.systemClock,
+        maxClockDriftMilliseconds: UInt64 = 10 * 60 * 1000,
+        busyTimeout: Double = 10
+    ) {
+        self.durability = durability
+        self.wallClock = wallClock
+        self.maxClockDriftMilliseconds = maxClockDriftMilliseconds
+        self.busyTimeout = busyTimeout
+    }
+
+    /// The system's wall clock in milliseconds.
+    @Sendable public static func systemClock() -> UInt64 {
+        UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+    }
+}

@@ -1,0 +1,170 @@
+import GRDB
+import SiteSyncCore
+
+/// The database layout: one typed table per collection (readable with the plain `sqlite3`
+/// shell) and the replication bookkeeping in tables prefixed `sync_`.
+///
+/// - `sync_meta`: this replica's identity and the schema it was created with.
+/// - `sync_change`: the change log, in the order changes were applied (a causal order), each
+///   change's encoded bytes exactly as its origin wrote them.
+/// - `sync_knowledge`: per origin replica, the highest counter held contiguously (`counter`),
+///   the highest held at all (`max_seen`).
+/// - `sync_record`: per record, its scoping department and its replicated state (every field
+///   version with its dot, the version vector, tombstones) as a compact blob.
+/// - `sync_conflict`: the conflict log: every automatic resolution that had a loser, and every
+///   conflict waiting for a person.
+/// - `sync_replica`: the node name behind each origin replica, as learned.
+/// - `sync_peer`: per peer node, the knowledge it last reported, for bundles cut for it.
+enum StoreSchema {
+    /// The SQLite `application_id` of a SiteSync database ("SSYC").
+    static let applicationID: Int32 = 0x5353_5943
+
+    static func migrator(schema: Schema) -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: "PRAGMA application_id = \(applicationID)")
+            try db.execute(sql: """
+                CREATE TABLE sync_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+                CREATE TABLE sync_change (
+                    seq INTEGER PRIMARY KEY,
+                    replica INTEGER NOT NULL,
+                    counter INTEGER NOT NULL,
+                    hlc INTEGER NOT NULL,
+                    collection TEXT NOT NULL,
+                    record_id TEXT NOT NULL,
+                    department TEXT NOT NULL,
+                    payload BLOB NOT NULL,
+                    received_ms INTEGER NOT NULL,
+                    UNIQUE (replica, counter)
+                );
+                CREATE TABLE sync_knowledge (
+                    replica INTEGER PRIMARY KEY,
+                    counter INTEGER NOT NULL,
+                    max_seen INTEGER NOT NULL
+                );
+                CREATE TABLE sync_record (
+                    collection TEXT NOT NULL,
+                    record_id TEXT NOT NULL,
+                    department TEXT NOT NULL,
+                    deleted INTEGER NOT NULL,
+                    conflicts INTEGER NOT NULL,
+                    state BLOB NOT NULL,
+                    PRIMARY KEY (collection, record_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX sync_record_by_department ON sync_record (department, collection, record_id);
+                CREATE TABLE sync_conflict (
+                    id INTEGER PRIMARY KEY,
+                    collection TEXT NOT NULL,
+                    record_id TEXT NOT NULL,
+                    field TEXT NOT NULL,
+                    rule TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('open', 'auto', 'resolved')),
+                    active INTEGER NOT NULL,
+                    department TEXT NOT NULL,
+                    winner TEXT NOT NULL,
+                    versions TEXT NOT NULL,
+                    detected_ms INTEGER NOT NULL,
+                    updated_ms INTEGER NOT NULL,
+                    settled_ms INTEGER,
+                    settled_by TEXT
+                );
+                CREATE INDEX sync_conflict_by_record ON sync_conflict (collection, record_id, active);
+                CREATE TABLE sync_replica (
+                    replica INTEGER PRIMARY KEY,
+                    node TEXT NOT NULL,
+                    learned_ms INTEGER NOT NULL,
+                    clock_lead_ms INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE TABLE sync_peer (
+                    node TEXT PRIMARY KEY NOT NULL,
+                    replica INTEGER NOT NULL,
+                    role TEXT NOT NULL,
+                    department TEXT NOT NULL,
+                    knowledge BLOB NOT NULL,
+                    exchanged_ms INTEGER NOT NULL,
+                    via TEXT NOT NULL
+                );
+                """)
+            for collection in schema.collections {
+                try db.execute(sql: createTableSQL(collection))
+            }
+        }
+        return migrator
+    }
+
+    /// `CREATE TABLE` for a collection's typed table: `id`, every field with its SQL type, and
+    /// the scoping `department` where the collection has no field of that name.
+    static func createTableSQL(_ collection: CollectionSpec) -> String {
+        var columns = ["id TEXT PRIMARY KEY NOT NULL"]
+        if hasDepartmentColumn(collection) { columns.append("department TEXT NOT NULL") }
+        for field in collection.fields {
+            columns.append("\(quoted(field.name)) \(sqlType(field.type))")
+        }
+        return "CREATE TABLE \(quoted(collection.name)) (\(columns.joined(separator: ", ")))"
+    }
+
+    /// Whether the typed table gets an extra `department` column (not for shared data, and not
+    /// where a field already has that name).
+    static func hasDepartmentColumn(_ collection: CollectionSpec) -> Bool {
+        collection.scope != .shared && collection.field(named: "department") == nil
+    }
+
+    static func sqlType(_ type: FieldType) -> String {
+        switch type {
+        case .int: "INTEGER"
+        default: "TEXT"
+        }
+    }
+
+    static func quoted(_ identifier: String) -> String {
+        "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+/// Writes the visible values of records into their typed tables.
+struct TypedTableWriter {
+    let collection: CollectionSpec
+    let upsertSQL: String
+    let deleteSQL: String
+    private let withDepartment: Bool
+
+    init(_ collection: CollectionSpec) {
+        self.collection = collection
+        withDepartment = StoreSchema.hasDepartmentColumn(collection)
+        var columns = ["id"]
+        if withDepartment { columns.append("department") }
+        columns += collection.fields.map(\.name)
+        let quoted = columns.map(StoreSchema.quoted)
+        let updates = quoted.dropFirst().map { "\($0) = excluded.\($0)" }
+        upsertSQL = "INSERT INTO \(StoreSchema.quoted(collection.name)) (\(quoted.joined(separator: ", "))) "
+            + "VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", "))) "
+            + "ON CONFLICT(id) DO UPDATE SET \(updates.joined(separator: ", "))"
+        deleteSQL = "DELETE FROM \(StoreSchema.quoted(collection.name)) WHERE id = ?"
+    }
+
+    /// Makes the typed row show `state`: upserted when live, removed when deleted.
+    func write(_ state: RecordState, _ db: Database) throws {
+        if state.isDeleted {
+            try db.cachedStatement(sql: deleteSQL).execute(arguments: [state.key.id])
+            return
+        }
+        var values: [DatabaseValue] = [state.key.id.databaseValue]
+        values.reserveCapacity(collection.fields.count + 2)
+        if withDepartment { values.append(state.department.databaseValue) }
+        for field in collection.fields {
+            values.append(Self.databaseValue(state.value(of: field)))
+        }
+        try db.cachedStatement(sql: upsertSQL).execute(arguments: StatementArguments(values))
+    }
+
+    /// A value as its typed column holds it: numbers as INTEGER, decimals and dates as their
+    /// canonical text, sets as a JSON array.
+    static func databaseValue(_ value: FieldValue) -> DatabaseValue {
+        switch value {
+        case .null: .null
+        case .int(let i): i.databaseValue
+        case .set(let elements): JSONValue.array(elements.map { .string($0) }).canonicalText.databaseValue
+        default: value.displayText.databaseValue
+        }
+    }
+}

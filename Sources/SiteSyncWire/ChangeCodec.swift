@@ -1,0 +1,149 @@
+import Foundation
+import SiteSyncCore
+import SwiftProtobuf
+
+/// Encodes changes as `sitesync.v1.Change` and decodes them back, checking everything a
+/// sender could get wrong.
+///
+/// A change's bytes are encoded once, by its origin; stores keep and relay those exact bytes,
+/// so a relayed change is never re-encoded (and its hash never changes).
+public enum ChangeCodec {
+    /// The encoded `Change` message (without its dot, which travels in the envelope).
+    public static func encode(_ change: Change) -> Data {
+        var wire = WireChange()
+        wire.hlc = change.hlc.rawValue
+        wire.collection = UInt32(change.record.collection)
+        if let uuid = RecordID.uuidBytes(change.record.id) {
+            wire.recordUuid = Data(uuid)
+        } else {
+            wire.recordID = change.record.id
+        }
+        wire.department = change.department
+        if !change.context.isEmpty { wire.context = WireVersionVector(change.context) }
+        switch change.body {
+        case .delete:
+            wire.delete = true
+        case .upsert(let writes):
+            wire.writes = writes.map(encode)
+        }
+        // Serialising a plain struct of scalars and strings cannot fail.
+        return try! wire.serializedData()
+    }
+
+    static func encode(_ write: FieldWrite) -> WireFieldWrite {
+        var wire = WireFieldWrite()
+        wire.field = UInt32(write.field)
+        switch write.operation {
+        case .assign(let value, let tag, let supersede):
+            wire.tag = tag
+            wire.supersede = supersede
+            switch value {
+            case .null: wire.nullValue = true
+            case .text(let s): wire.text = s
+            case .int(let i): wire.int = i
+            case .decimal(let d): wire.decimal = d.description
+            case .date(let d): wire.date = Int32(d.daysSinceEpoch)
+            case .symbol(let s): wire.symbol = s
+            case .ref(let s): wire.ref = s
+            case .set(let elements): wire.add = elements  // not produced: sets travel as updates
+            }
+        case .updateSet(let add, let remove):
+            wire.add = add
+            wire.remove = remove
+        }
+        return wire
+    }
+
+    /// Decodes the change with dot `(origin, counter)` from its encoded bytes.
+    /// - Throws: ``WireError`` when the bytes are not a change, or break a rule or a limit.
+    public static func decode(origin: UInt64, counter: UInt64, payload: Data, schema: Schema) throws(WireError) -> Change {
+        guard origin != 0, counter != 0 else {
+            throw WireError(.invalid, "change has no origin replica or a zero counter")
+        }
+        guard payload.count <= WireLimits.maxChangeBytes else {
+            throw WireError(.invalid, "change \(ReplicaID(rawValue: origin)):\(counter) is \(payload.count) bytes, over the limit")
+        }
+        let wire: WireChange
+        do {
+            wire = try WireChange(serializedBytes: payload)
+        } catch {
+            throw WireError(.malformed, "change \(ReplicaID(rawValue: origin)):\(counter) does not decode as a sitesync.v1.Change")
+        }
+        let dot = Dot(replica: ReplicaID(rawValue: origin), counter: counter)
+        guard wire.collection <= UInt32(UInt16.max), let collection = schema.collection(code: UInt16(wire.collection)) else {
+            throw WireError(.invalid, "change \(dot) names collection \(wire.collection), unknown to schema \(schema.version)")
+        }
+        let id: String
+        switch wire.record {
+        case .recordUuid(let bytes)?:
+            guard bytes.count == 16 else { throw WireError(.invalid, "change \(dot) has a record UUID of \(bytes.count) bytes") }
+            id = RecordID.format(Array(bytes))
+        case .recordID(let text)?:
+            do { try RecordID.validate(text) } catch { throw WireError(.invalid, "change \(dot): \(error.message)") }
+            id = text
+        case nil:
+            throw WireError(.invalid, "change \(dot) names no record")
+        }
+        guard wire.department.isEmpty || (try? DepartmentCode.validate(wire.department)) != nil else {
+            throw WireError(.invalid, "change \(dot) has an invalid department code")
+        }
+        let context = try VersionVector(wire: wire.context)
+        let body: Change.Body
+        if wire.delete {
+            guard wire.writes.isEmpty else { throw WireError(.invalid, "change \(dot) is a deletion with field writes") }
+            body = .delete
+        } else {
+            guard !wire.writes.isEmpty, wire.writes.count <= WireLimits.maxWritesPerChange else {
+                throw WireError(.invalid, "change \(dot) has \(wire.writes.count) field writes (1 to \(WireLimits.maxWritesPerChange) allowed)")
+            }
+            var writes: [FieldWrite] = []
+            writes.reserveCapacity(wire.writes.count)
+            for write in wire.writes {
+                writes.append(try decode(write, collection: collection, dot: dot))
+            }
+            body = .upsert(writes)
+        }
+        return Change(dot: dot, hlc: HLCTimestamp(rawValue: wire.hlc), record: RecordKey(collection: collection.code, id: id),
+                      department: wire.department, context: context, body: body)
+    }
+
+    static func decode(_ wire: WireFieldWrite, collection: CollectionSpec, dot: Dot) throws(WireError) -> FieldWrite {
+        guard wire.field <= UInt32(UInt16.max), let spec = collection.field(code: UInt16(wire.field)) else {
+            throw WireError(.invalid, "change \(dot) writes field \(wire.field), unknown in \(collection.name)")
+        }
+        func checked(_ s: String) throws(WireError) -> String {
+            guard s.utf8.count <= WireLimits.maxStringBytes else {
+                throw WireError(.invalid, "change \(dot) has a value of \(spec.name) longer than \(WireLimits.maxStringBytes) bytes")
+            }
+            return s
+        }
+        guard let value = wire.value else {
+            guard spec.rule == .orset else {
+                throw WireError(.invalid, "change \(dot) updates \(spec.name) as a set, but it is not one")
+            }
+            for element in wire.add + wire.remove { _ = try checked(element) }
+            return FieldWrite(field: spec.code, .updateSet(add: wire.add, remove: wire.remove))
+        }
+        let decoded: FieldValue
+        switch value {
+        case .nullValue: decoded = .null
+        case .text(let s): decoded = .text(try checked(s))
+        case .int(let i): decoded = .int(i)
+        case .decimal(let s):
+            guard let d = ExactDecimal(s), d.description == s else {
+                throw WireError(.invalid, "change \(dot) has a non-canonical decimal in \(spec.name)")
+            }
+            decoded = .decimal(d)
+        case .date(let days):
+            let date = CalendarDate(daysSinceEpoch: Int(days))
+            guard (1...9999).contains(date.year) else { throw WireError(.invalid, "change \(dot) has a date out of range in \(spec.name)") }
+            decoded = .date(date)
+        case .symbol(let s): decoded = .symbol(try checked(s))
+        case .ref(let s): decoded = .ref(try checked(s))
+        }
+        guard decoded.conforms(to: spec.type), spec.rule != .orset else {
+            throw WireError(.invalid, "change \(dot) writes a value of the wrong type to \(collection.name).\(spec.name)")
+        }
+        return .assign(spec.code, decoded, tag: wire.tag, supersede: wire.supersede)
+    }
+}

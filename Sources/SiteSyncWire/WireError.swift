@@ -1,0 +1,41 @@
+/// An error decoding or checking something that came from another replica or from a file.
+///
+/// The message names what is wrong and what to do; it never quotes payload bytes.
+public struct WireError: Error, Equatable, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// Bytes that do not decode as the expected message.
+        case malformed
+        /// A message that decodes but breaks a rule (ordering, a limit, an unknown code).
+        case invalid
+        /// A bundle file that ends early or whose checksum does not match.
+        case corrupted
+        /// A file that is not a SiteSync bundle at all.
+        case foreign
+        /// A peer or a bundle built for another protocol or schema version.
+        case incompatible
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// The limits a decoder enforces, so that a hostile or broken peer cannot make it allocate
+/// without bound (protocol/README.md, "Limits").
+public enum WireLimits {
+    public static let maxWritesPerChange = 256
+    public static let maxVectorEntries = 4096
+    public static let maxStringBytes = 65_536
+    public static let maxChangeBytes = 1 << 20
+}
+
+/// The protocol version this build speaks.
+public enum ProtocolVersion {
+    public static let current: UInt32 = 1
+}
