@@ -24,7 +24,11 @@ let package = Package(
         ),
         .target(
             name: "SiteSyncWire",
-            dependencies: ["SiteSyncCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+            dependencies: [
+                "SiteSyncCore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .target(
             name: "SiteSyncStore",
@@ -34,10 +38,14 @@ let package = Package(
             name: "SiteSyncNode",
             dependencies: ["SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "TOMLKit"]
         ),
+        .target(
+            name: "SiteSyncBench",
+            dependencies: ["SiteSyncCore", "SiteSyncWire", "SiteSyncStore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .executableTarget(
             name: "sitesync",
             dependencies: [
-                "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNode",
+                "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNode", "SiteSyncBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -308,6 +308,9 @@ public nonisolated struct WireBundleHeader: Sendable {
 
   public var createdMs: UInt64 = 0
 
+  /// the node behind each origin replica in the bundle, as known
+  public var origins: [WirePeerInfo] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -732,7 +735,7 @@ nonisolated extension WirePeerInfo: SwiftProtobuf.Message, SwiftProtobuf._Messag
 
 nonisolated extension WireBundleHeader: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BundleHeader"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}format_version\0\u{3}protocol_version\0\u{3}schema_version\0\u{3}schema_hash\0\u{1}sender\0\u{1}recipient\0\u{1}base\0\u{3}sender_knowledge\0\u{1}departments\0\u{3}created_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}format_version\0\u{3}protocol_version\0\u{3}schema_version\0\u{3}schema_hash\0\u{1}sender\0\u{1}recipient\0\u{1}base\0\u{3}sender_knowledge\0\u{1}departments\0\u{3}created_ms\0\u{1}origins\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -750,6 +753,7 @@ nonisolated extension WireBundleHeader: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 8: try { try decoder.decodeSingularMessageField(value: &self._senderKnowledge) }()
       case 9: try { try decoder.decodeRepeatedStringField(value: &self.departments) }()
       case 10: try { try decoder.decodeSingularUInt64Field(value: &self.createdMs) }()
+      case 11: try { try decoder.decodeRepeatedMessageField(value: &self.origins) }()
       default: break
       }
     }
@@ -790,6 +794,9 @@ nonisolated extension WireBundleHeader: SwiftProtobuf.Message, SwiftProtobuf._Me
     if self.createdMs != 0 {
       try visitor.visitSingularUInt64Field(value: self.createdMs, fieldNumber: 10)
     }
+    if !self.origins.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.origins, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -804,6 +811,7 @@ nonisolated extension WireBundleHeader: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs._senderKnowledge != rhs._senderKnowledge {return false}
     if lhs.departments != rhs.departments {return false}
     if lhs.createdMs != rhs.createdMs {return false}
+    if lhs.origins != rhs.origins {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,190 @@
+import Foundation
+import GRDB
+import SiteSyncCore
+import SiteSyncStore
+import SiteSyncWire
+
+/// The replica engine's figures of DESIGN §8, each beside the plain baseline it names.
+public struct ReplicaBenchmarkResult: Sendable {
+    /// Remote changes decoded and applied through the store's batch path, per second.
+    public var applyChangesPerSecond: Double
+    /// A plain batched SQLite upsert of the same rows into the same typed table, per second.
+    public var baselineUpsertRowsPerSecond: Double
+    /// One durable local write (plan, apply, change log, commit), median and 99th percentile.
+    public var localWriteP50Milliseconds: Double
+    public var localWriteP99Milliseconds: Double
+    public var changes: Int
+    public var localWrites: Int
+    public var batchSize: Int
+
+    public var applyRatio: Double { applyChangesPerSecond / baselineUpsertRowsPerSecond }
+}
+
+/// Measures the replica engine on this machine, in a temporary directory.
+///
+/// The workload: `changes` remote changes to `activity` records from one origin, three in four
+/// creating a record with seven fields and one in four updating three fields of an earlier one,
+/// applied in batches of `batchSize` (one durable transaction each). The baseline upserts the
+/// same rows (same ids, same values, same order) into the same typed table, with the same
+/// batches and the same `synchronous=FULL`, through a cached prepared statement.
+public enum ReplicaBenchmark {
+    public static func run(changes: Int, localWrites: Int, batchSize: Int = 1000,
+                           progress: (String) -> Void = { _ in }) throws -> ReplicaBenchmarkResult {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-bench-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let schema = Schema.siteSync
+        let activity = schema.collection(named: "activity")!
+
+        progress("generating \(changes) changes")
+        let workload = makeWorkload(count: changes, collection: activity)
+
+        progress("baseline: plain batched upsert of \(changes) rows")
+        let baseline = try measureBaseline(workload, collection: activity, path: directory + "/baseline.db", batchSize: batchSize)
+
+        progress("applying \(changes) changes through the store")
+        let apply = try measureApply(workload, schema: schema, path: directory + "/apply.db", batchSize: batchSize)
+
+        progress("timing \(localWrites) durable local writes")
+        let (p50, p99) = try measureLocalWrites(count: localWrites, schema: schema, path: directory + "/local.db")
+
+        return ReplicaBenchmarkResult(
+            applyChangesPerSecond: Double(changes) / apply, baselineUpsertRowsPerSecond: Double(changes) / baseline,
+            localWriteP50Milliseconds: p50, localWriteP99Milliseconds: p99, changes: changes, localWrites: localWrites,
+            batchSize: batchSize)
+    }
+
+    struct Workload {
+        var envelopes: [(origin: UInt64, counter: UInt64, payload: Data)] = []
+        /// The typed row after each change, for the baseline.
+        var rows: [[DatabaseValue]] = []
+        var knowledge = VersionVector()
+    }
+
+    static func makeWorkload(count: Int, collection: CollectionSpec) -> Workload {
+        var generator = SystemRandomNumberGenerator()
+        let origin = ReplicaID.random()
+        var clock = HybridLogicalClock(wallClock: { UInt64(Date().timeIntervalSince1970 * 1000) })
+        var states: [RecordState] = []
+        var workload = Workload()
+        workload.envelopes.reserveCapacity(count)
+        workload.rows.reserveCapacity(count)
+        let field = { (name: String) in collection.field(named: name)!.code }
+        for counter in 1...UInt64(max(1, count)) {
+            let update = !states.isEmpty && Int.random(in: 0..<4, using: &generator) == 0
+            let index = update ? Int.random(in: 0..<states.count, using: &generator) : states.count
+            var state = update ? states[index] : RecordState(key: RecordKey(collection: collection.code, id: RecordID.random(using: &generator)))
+            let writes: [FieldWrite] = update
+                ? [.assign(field("percent_complete"), .decimal(ExactDecimal(Int64.random(in: 1...100, using: &generator)))),
+                   .assign(field("status"), .symbol("in_progress")),
+                   .assign(field("remarks"), .text("updated on site, batch \(counter)"))]
+                : [.assign(field("project"), .ref("p-\(Int.random(in: 1...500, using: &generator))")),
+                   .assign(field("name"), .text("Activity \(counter): kerbs and drainage")),
+                   .assign(field("budget"), .decimal(ExactDecimal(normalizing: Int128(Int64.random(in: 10_000...9_000_000, using: &generator)), scale: 2)!)),
+                   .assign(field("budget_quantity"), .decimal(ExactDecimal(Int64.random(in: 10...5000, using: &generator)))),
+                   .assign(field("unit"), .text("m3")),
+                   .assign(field("planned_start"), .date(CalendarDate(year: 2026, month: 3, day: 1)!)),
+                   .assign(field("planned_finish"), .date(CalendarDate(year: 2026, month: 9, day: 30)!))]
+            let change = Change(dot: Dot(replica: origin, counter: counter), hlc: clock.tick(), record: state.key,
+                                department: "roads", context: state.context, body: .upsert(writes))
+            try! state.apply(change, in: collection)
+            if update { states[index] = state } else { states.append(state) }
+            workload.envelopes.append((origin.rawValue, counter, ChangeCodec.encode(change)))
+            var row: [DatabaseValue] = [state.key.id.databaseValue, "roads".databaseValue]
+            for spec in collection.fields { row.append(plainValue(state.value(of: spec))) }
+            workload.rows.append(row)
+        }
+        workload.knowledge = VersionVector([(origin, UInt64(count))])
+        return workload
+    }
+
+    static func plainValue(_ value: FieldValue) -> DatabaseValue {
+        switch value {
+        case .null: .null
+        case .int(let i): i.databaseValue
+        default: value.displayText.databaseValue
+        }
+    }
+
+    /// Seconds to upsert every row, batched, into a plain table like the store's typed table.
+    static func measureBaseline(_ workload: Workload, collection: CollectionSpec, path: String, batchSize: Int) throws -> Double {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        let columns = ["id", "department"] + collection.fields.map(\.name)
+        let quoted = columns.map { "\"\($0)\"" }
+        try pool.write { db in
+            try db.execute(sql: "CREATE TABLE activity (id TEXT PRIMARY KEY NOT NULL, department TEXT NOT NULL, "
+                + collection.fields.map { "\"\($0.name)\" \($0.type == .int ? "INTEGER" : "TEXT")" }.joined(separator: ", ") + ")")
+        }
+        let sql = "INSERT INTO activity (\(quoted.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", "))) "
+            + "ON CONFLICT(id) DO UPDATE SET " + quoted.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        let start = DispatchTime.now().uptimeNanoseconds
+        var index = 0
+        while index < workload.rows.count {
+            let end = min(index + batchSize, workload.rows.count)
+            try pool.write { db in
+                let statement = try db.cachedStatement(sql: sql)
+                for row in workload.rows[index..<end] {
+                    try statement.execute(arguments: StatementArguments(row))
+                }
+            }
+            index = end
+        }
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    /// Seconds to decode and apply every change through ``ReplicaStore/apply(_:claim:)``.
+    static func measureApply(_ workload: Workload, schema: Schema, path: String, batchSize: Int) throws -> Double {
+        let store = try ReplicaStore.create(at: path, node: "bench-receiver")
+        let start = DispatchTime.now().uptimeNanoseconds
+        var index = 0
+        while index < workload.envelopes.count {
+            let end = min(index + batchSize, workload.envelopes.count)
+            let batch = try workload.envelopes[index..<end].map {
+                try IncomingChange(origin: $0.origin, counter: $0.counter, payload: $0.payload, schema: schema)
+            }
+            try store.apply(batch, claim: .inOrder(senderKnowledge: workload.knowledge))
+            index = end
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let held = try store.counts().changes
+        guard held == workload.envelopes.count else {
+            throw StoreError(.database, "benchmark check failed: \(held) of \(workload.envelopes.count) changes were stored")
+        }
+        return seconds
+    }
+
+    /// Median and 99th-percentile milliseconds of single durable local writes, each planned
+    /// and checked as `sitesync record put` does, in its own transaction.
+    static func measureLocalWrites(count: Int, schema: Schema, path: String) throws -> (Double, Double) {
+        let store = try ReplicaStore.create(at: path, node: "bench-site")
+        let office = LocalWritePlanner(schema: schema, writer: WriterIdentity(role: .office, department: "roads"))
+        let site = LocalWritePlanner(schema: schema, writer: WriterIdentity(role: .field, department: "roads"))
+        try store.writeLocally { session in
+            try session.write { try office.planUpsert(collection: "department", id: "roads", assignments: [
+                FieldAssignment(field: "name", input: .text("Roads"))], reader: $0) }
+            try session.write { try office.planUpsert(collection: "project", id: "p1", assignments: [
+                FieldAssignment(field: "code", input: .text("R-1")), FieldAssignment(field: "name", input: .text("Ring road")),
+                FieldAssignment(field: "department", input: .text("roads"))], reader: $0) }
+            for n in 0..<20 {
+                try session.write { try office.planUpsert(collection: "activity", id: "a\(n)", assignments: [
+                    FieldAssignment(field: "project", input: .text("p1")), FieldAssignment(field: "name", input: .text("Activity \(n)"))],
+                    reader: $0) }
+            }
+        }
+        var latencies: [Double] = []
+        latencies.reserveCapacity(count)
+        for n in 0..<count {
+            let assignments = [
+                FieldAssignment(field: "percent_complete", input: .text(String(n % 100 + 1))),
+                FieldAssignment(field: "remarks", input: .text("progress report \(n)")),
+            ]
+            let start = DispatchTime.now().uptimeNanoseconds
+            try store.write { try site.planUpsert(collection: "activity", id: "a\(n % 20)", assignments: assignments, reader: $0) }
+            latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        latencies.sort()
+        return (latencies[latencies.count / 2], latencies[min(latencies.count - 1, latencies.count * 99 / 100)])
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import SiteSyncCore
+import SiteSyncStore
+import SiteSyncWire
+
+/// Which peer a bundle is cut for.
+public enum BundleTarget: Sendable, Equatable {
+    /// The hub, as far as this node knows what it holds.
+    case hub
+    /// A named node, per the knowledge it last reported here.
+    case node(String)
+    /// Everything this node holds.
+    case all
+}
+
+/// What `bundle export` wrote.
+public struct BundleExportSummary: Sendable {
+    public let changes: Int
+    public let bytes: Int
+    /// The node it was cut for ("" when for anyone).
+    public let recipient: String
+    /// Said when the bundle holds everything because nothing is known of the recipient.
+    public let note: String?
+}
+
+/// What `bundle import` did.
+public struct BundleImportSummary: Sendable {
+    public let sender: String
+    public let newChanges: Int
+    public let alreadyKnown: Int
+    /// Whether this node could take on the sender's knowledge (the sender's view covers this
+    /// node's scope); otherwise the changes were applied but will be offered again later.
+    public let knowledgeAdopted: Bool
+    /// Said when the bundle was cut for another node.
+    public let note: String?
+}
+
+extension Node {
+    /// Writes the changes `target` lacks, as far as this node knows, to a bundle file.
+    public func exportBundle(to path: String, for target: BundleTarget) throws -> BundleExportSummary {
+        let peers = try store.peers()
+        var base = VersionVector()
+        var scope = ReplicationScope.everything
+        var recipient = ""
+        var note: String?
+        switch target {
+        case .all:
+            break
+        case .hub:
+            if let hub = peers.first(where: { $0.role == .hub }) {
+                base = hub.knowledge
+                recipient = hub.node
+            } else {
+                note = "nothing has been heard from a hub yet, so the bundle holds every change on this node"
+            }
+        case .node(let name):
+            guard name != configuration.name else {
+                throw NodeError(.usage, "\(name) is this node; cut the bundle for the node that will import it")
+            }
+            recipient = name
+            if let peer = peers.first(where: { $0.node == name }) {
+                base = peer.knowledge
+                scope = peer.scope
+            } else {
+                note = "nothing has been heard from \(name) yet, so the bundle holds every change on this node"
+            }
+        }
+        let changes = try store.changes(lackedBy: base, scope: scope)
+        let names = try store.replicaNames()
+        var header = WireBundleHeader()
+        header.formatVersion = BundleCodec.formatVersion
+        header.protocolVersion = ProtocolVersion.current
+        header.schemaVersion = store.schema.version
+        header.schemaHash = store.schema.hash
+        header.sender = selfInfo
+        header.recipient = recipient
+        header.base = WireVersionVector(base)
+        header.senderKnowledge = WireVersionVector(try store.knowledge())
+        if case .department(let department) = scope { header.departments = [department] }
+        header.createdMs = StoreOptions.systemClock()
+        header.origins = Set(changes.map(\.dot.replica)).sorted().map { replica in
+            WirePeerInfo.with { $0.replica = replica.rawValue; $0.node = names[replica] ?? "" }
+        }
+        let envelopes = changes.map { change in
+            WireChangeEnvelope.with {
+                $0.origin = change.dot.replica.rawValue
+                $0.counter = change.dot.counter
+                $0.change = change.payload
+            }
+        }
+        let bytes = try BundleCodec.write(header: header, changes: envelopes, to: path)
+        return BundleExportSummary(changes: changes.count, bytes: bytes, recipient: recipient, note: note)
+    }
+
+    /// This node as a peer sees it.
+    var selfInfo: WirePeerInfo {
+        WirePeerInfo.with {
+            $0.node = configuration.name
+            $0.replica = store.identity.replica.rawValue
+            $0.role = configuration.role.rawValue
+            $0.department = configuration.department
+        }
+    }
+
+    /// Applies a bundle: checks it whole first, then applies its changes in batches (one
+    /// transaction each). Changes already held are skipped, so importing twice is harmless.
+    /// Afterwards this node knows what the sender held, so `bundle export --for SENDER` sends
+    /// exactly what the sender lacks.
+    public func importBundle(from path: String, batchSize: Int = 1000) throws -> BundleImportSummary {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        } catch {
+            throw NodeError(.bundle, "cannot read \(path): check the path (\(error.localizedDescription))")
+        }
+        let bundle = try BundleCodec.read(data, file: path, schema: store.schema)
+        let header = bundle.header
+        guard let senderRole = Role(rawValue: header.sender.role), header.sender.replica != 0, !header.sender.node.isEmpty else {
+            throw NodeError(.bundle, "\(path) does not say which node wrote it; it is damaged")
+        }
+        let base = try VersionVector(wire: header.base)
+        let senderKnowledge = try VersionVector(wire: header.senderKnowledge)
+        let knowledge = try store.knowledge()
+        if let gap = base.entries.first(where: { knowledge[$0.replica] < $0.counter }) {
+            let names = try store.replicaNames()
+            let origin = names[gap.replica].map { "\($0) (\(gap.replica))" } ?? gap.replica.description
+            throw NodeError(.bundle,
+                "\(path) continues from changes this node does not hold yet (\(origin) up to \(gap.counter), "
+                + "this node has \(knowledge[gap.replica])): import the earlier bundle first, "
+                + "or ask \(header.sender.node) for a full one with `sitesync bundle export --all`; nothing was imported")
+        }
+        var incoming: [IncomingChange] = []
+        incoming.reserveCapacity(bundle.changes.count)
+        for (index, envelope) in bundle.changes.enumerated() {
+            do {
+                incoming.append(try IncomingChange(origin: envelope.origin, counter: envelope.counter, payload: envelope.change,
+                                                   schema: store.schema))
+            } catch {
+                throw NodeError(.bundle, "change \(index + 1) of \(path) is invalid (\(error.message)); nothing was imported")
+            }
+        }
+        // Knowledge can be taken on only from a sender whose view covers this node's scope.
+        let senderScope = ReplicationScope(role: senderRole, department: header.sender.department)
+        let bundleScope: ReplicationScope = header.departments.count == 1 ? .department(header.departments[0]) : .everything
+        let adopt = senderScope.covers(scope) && bundleScope.covers(scope)
+        var report = ApplyReport()
+        var start = 0
+        repeat {
+            let end = min(start + batchSize, incoming.count)
+            let last = end == incoming.count
+            let claim: KnowledgeClaim = !adopt ? .none
+                : (last ? .complete(senderKnowledge: senderKnowledge) : .inOrder(senderKnowledge: senderKnowledge))
+            report += try store.apply(Array(incoming[start..<end]), claim: claim)
+            start = end
+        } while start < incoming.count
+        try store.learnReplicaNames(header.origins.map { (ReplicaID(rawValue: $0.replica), $0.node) }
+                                    + [(ReplicaID(rawValue: header.sender.replica), header.sender.node)])
+        if header.sender.node != configuration.name {
+            try store.recordPeer(PeerRecord(
+                node: header.sender.node, replica: ReplicaID(rawValue: header.sender.replica), role: senderRole,
+                department: header.sender.department, knowledge: senderKnowledge,
+                exchangedMilliseconds: StoreOptions.systemClock(), via: "bundle"))
+        }
+        let note = header.recipient.isEmpty || header.recipient == configuration.name
+            ? nil : "this bundle was cut for \(header.recipient), not for this node"
+        return BundleImportSummary(sender: header.sender.node, newChanges: report.applied, alreadyKnown: report.alreadyKnown,
+                                   knowledgeAdopted: adopt, note: note)
+    }
+}

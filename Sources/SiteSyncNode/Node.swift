@@ -1,0 +1,97 @@
+import Foundation
+import SiteSyncCore
+import SiteSyncStore
+
+/// A SiteSync node: a data directory holding `node.toml` and the SQLite database
+/// `sitesync.db`, opened together.
+public final class Node: Sendable {
+    public static let configurationFile = "node.toml"
+    public static let databaseFile = "sitesync.db"
+
+    public let dataDirectory: String
+    public let configuration: NodeConfiguration
+    public let store: ReplicaStore
+
+    init(dataDirectory: String, configuration: NodeConfiguration, store: ReplicaStore) {
+        self.dataDirectory = dataDirectory
+        self.configuration = configuration
+        self.store = store
+    }
+
+    /// Who writes from this node, for the local checks of ``LocalWritePlanner``.
+    public var writer: WriterIdentity { WriterIdentity(role: configuration.role, department: configuration.department) }
+
+    public var planner: LocalWritePlanner { LocalWritePlanner(schema: store.schema, writer: writer) }
+
+    /// The records this node receives (DESIGN §1).
+    public var scope: ReplicationScope { ReplicationScope(role: configuration.role, department: configuration.department) }
+
+    /// Creates a new node: the directory, `node.toml` and a database with a fresh replica id.
+    /// - Throws: ``NodeError`` when the directory already holds a node; nothing is changed then.
+    public static func initialize(
+        at dataDirectory: String, configuration: NodeConfiguration, options: StoreOptions = StoreOptions()
+    ) throws -> Node {
+        let fm = FileManager.default
+        let configPath = dataDirectory + "/" + configurationFile, databasePath = dataDirectory + "/" + databaseFile
+        if fm.fileExists(atPath: configPath) || fm.fileExists(atPath: databasePath) {
+            throw NodeError(.alreadyInitialized,
+                "\(dataDirectory) already holds a SiteSync node; nothing was changed (use another --data-dir for a new node)")
+        }
+        try NodeConfiguration.validateName(configuration.name)
+        try DepartmentCode.validate(configuration.department)
+        var isDirectory: ObjCBool = false
+        let existed = fm.fileExists(atPath: dataDirectory, isDirectory: &isDirectory)
+        if existed && !isDirectory.boolValue {
+            throw NodeError(.usage, "\(dataDirectory) is a file, not a directory; choose another --data-dir")
+        }
+        do {
+            try fm.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw NodeError(.usage, "cannot create \(dataDirectory): \(error.localizedDescription)")
+        }
+        var options = options
+        options.durability = configuration.durability
+        do {
+            guard fm.createFile(atPath: configPath, contents: Data(configuration.tomlText.utf8)) else {
+                throw NodeError(.usage, "cannot write \(configPath); check permissions and free space")
+            }
+            let store = try ReplicaStore.create(at: databasePath, node: configuration.name, options: options)
+            return Node(dataDirectory: dataDirectory, configuration: configuration, store: store)
+        } catch {
+            // Leave the directory as it was: no half-made node.
+            for file in [configPath, databasePath, databasePath + "-wal", databasePath + "-shm"] { try? fm.removeItem(atPath: file) }
+            if !existed { try? fm.removeItem(atPath: dataDirectory) }
+            throw error
+        }
+    }
+
+    /// Opens an existing node.
+    /// - Throws: ``NodeError`` when the directory is missing or not a node, or its
+    ///   configuration is invalid; ``StoreError`` when its database cannot be opened.
+    public static func open(
+        at dataDirectory: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+        options: StoreOptions = StoreOptions()
+    ) throws -> Node {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: dataDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw NodeError(.notANode,
+                "there is no data directory at \(dataDirectory); create a node with `sitesync init --data-dir \(dataDirectory) --node NAME --department DEPT`")
+        }
+        let configPath = dataDirectory + "/" + configurationFile
+        guard fm.fileExists(atPath: configPath) else {
+            throw NodeError(.notANode,
+                "\(dataDirectory) is not a SiteSync data directory (it has no \(configurationFile)); check --data-dir or run `sitesync init`")
+        }
+        let configuration = try NodeConfiguration.load(from: configPath, environment: environment)
+        var options = options
+        options.durability = configuration.durability
+        let store = try ReplicaStore.open(at: dataDirectory + "/" + databaseFile, options: options)
+        guard store.identity.node == configuration.name else {
+            throw NodeError(.configuration,
+                "\(configPath) names the node '\(configuration.name)', but its database belongs to '\(store.identity.node)'; "
+                + "restore the name in \(configurationFile)")
+        }
+        return Node(dataDirectory: dataDirectory, configuration: configuration, store: store)
+    }
+}

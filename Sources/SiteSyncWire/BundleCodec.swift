@@ -1,0 +1,143 @@
+import Crypto
+import Foundation
+import SiteSyncCore
+import SwiftProtobuf
+
+/// A decoded, verified change bundle.
+public struct Bundle: Sendable {
+    public let header: WireBundleHeader
+    public let changes: [WireChangeEnvelope]
+}
+
+/// The change-bundle file format (protocol/README.md, "Bundles"): the 8 bytes `SSBUNDL1`, then
+/// frames, each a varint length and a `BundleFrame`: one header, the changes in the sender's log
+/// order, and a trailer holding the change count and a SHA-256 of every byte before the trailer.
+public enum BundleCodec {
+    public static let magic = Array("SSBUNDL1".utf8)
+    public static let formatVersion: UInt32 = 1
+    static let maxFrameBytes = 16 << 20
+
+    /// Writes a bundle to `path` atomically: into a temporary file beside it, synced, then
+    /// renamed, so that a crash never leaves a half-written bundle under the final name.
+    /// - Returns: the number of bytes written.
+    @discardableResult
+    public static func write(header: WireBundleHeader, changes: [WireChangeEnvelope], to path: String) throws -> Int {
+        var bytes = magic
+        var hasher = SHA256()
+        func frame(_ frame: WireBundleFrame) throws {
+            let body = try frame.serializedBytes() as [UInt8]
+            var framed: [UInt8] = []
+            appendVarint(UInt64(body.count), to: &framed)
+            framed += body
+            bytes += framed
+        }
+        try frame(WireBundleFrame.with { $0.header = header })
+        for change in changes { try frame(WireBundleFrame.with { $0.change = change }) }
+        hasher.update(data: bytes)
+        let digest = Data(hasher.finalize())
+        try frame(WireBundleFrame.with {
+            $0.trailer = WireBundleTrailer.with { $0.changeCount = UInt64(changes.count); $0.sha256 = digest }
+        })
+        let temporary = path + ".partial"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)) else {
+            throw WireError(.invalid, "cannot write \(path): check that the directory exists and is writable, and that the disk has space")
+        }
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: temporary))
+        try handle.synchronize()
+        try handle.close()
+        if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+        try FileManager.default.moveItem(atPath: temporary, toPath: path)
+        return bytes.count
+    }
+
+    /// Reads and verifies a bundle: the magic, every frame, the trailer's count and checksum,
+    /// and the versions in the header.
+    /// - Throws: ``WireError`` `foreign` (not a bundle), `corrupted` (truncated or damaged),
+    ///   `incompatible` (another format, protocol or schema).
+    public static func read(_ data: Data, file: String, schema: Schema) throws(WireError) -> Bundle {
+        let bytes = [UInt8](data)
+        guard bytes.count >= magic.count, Array(bytes[0..<magic.count]) == magic else {
+            throw WireError(.foreign, "\(file) is not a SiteSync bundle (it does not start with SSBUNDL1)")
+        }
+        var offset = magic.count
+        var header: WireBundleHeader?
+        var changes: [WireChangeEnvelope] = []
+        while offset < bytes.count {
+            let frameStart = offset
+            guard let length = readVarint(bytes, &offset), length <= UInt64(maxFrameBytes),
+                  offset + Int(length) <= bytes.count else {
+                throw WireError(.corrupted, "\(file) is truncated or damaged at byte \(frameStart); copy it again from its source")
+            }
+            let body = bytes[offset..<(offset + Int(length))]
+            offset += Int(length)
+            let frame: WireBundleFrame
+            do {
+                frame = try WireBundleFrame(serializedBytes: Array(body))
+            } catch {
+                throw WireError(.corrupted, "\(file) is damaged at byte \(frameStart) (a frame does not decode); copy it again")
+            }
+            switch frame.frame {
+            case .header(let h)?:
+                guard header == nil, changes.isEmpty else {
+                    throw WireError(.corrupted, "\(file) has a second header at byte \(frameStart); it is damaged")
+                }
+                header = h
+                try checkCompatible(h, file: file, schema: schema)
+            case .change(let c)?:
+                guard header != nil else { throw WireError(.corrupted, "\(file) has changes before its header; it is damaged") }
+                changes.append(c)
+            case .trailer(let t)?:
+                guard let header else { throw WireError(.corrupted, "\(file) has no header; it is damaged") }
+                guard offset == bytes.count else {
+                    throw WireError(.corrupted, "\(file) has data after its trailer; it is damaged")
+                }
+                let digest = Data(SHA256.hash(data: bytes[0..<frameStart]))
+                guard t.sha256 == digest, t.changeCount == UInt64(changes.count) else {
+                    throw WireError(.corrupted, "\(file) fails its checksum: it was changed or damaged after it was written; copy it again")
+                }
+                return Bundle(header: header, changes: changes)
+            case nil:
+                throw WireError(.corrupted, "\(file) has an unknown frame at byte \(frameStart); it is damaged or from a newer SiteSync")
+            }
+        }
+        throw WireError(.corrupted, "\(file) ends before its trailer: it is truncated (was the copy interrupted?); copy it again")
+    }
+
+    static func checkCompatible(_ header: WireBundleHeader, file: String, schema: Schema) throws(WireError) {
+        guard header.formatVersion == formatVersion else {
+            throw WireError(.incompatible, "\(file) uses bundle format \(header.formatVersion); this sitesync reads format \(formatVersion)")
+        }
+        guard header.protocolVersion == ProtocolVersion.current else {
+            throw WireError(.incompatible,
+                "\(file) was written with protocol version \(header.protocolVersion); this sitesync speaks \(ProtocolVersion.current): "
+                + "upgrade the older side")
+        }
+        guard header.schemaVersion == schema.version, header.schemaHash == schema.hash else {
+            throw WireError(.incompatible,
+                "\(file) uses schema version \(header.schemaVersion) (\(header.schemaHash.prefix(12))); this sitesync uses "
+                + "\(schema.version) (\(schema.hash.prefix(12))): upgrade the older side")
+        }
+    }
+
+    static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
+        var v = value
+        while v >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        bytes.append(UInt8(v))
+    }
+
+    static func readVarint(_ bytes: [UInt8], _ offset: inout Int) -> UInt64? {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while offset < bytes.count, shift < 64 {
+            let b = bytes[offset]
+            offset += 1
+            result |= UInt64(b & 0x7F) << shift
+            if b < 0x80 { return result }
+            shift += 7
+        }
+        return nil
+    }
+}

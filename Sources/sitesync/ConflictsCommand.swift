@@ -1,0 +1,110 @@
+import ArgumentParser
+import SiteSyncCore
+import SiteSyncNode
+import SiteSyncStore
+
+struct ConflictsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conflicts",
+        abstract: "Show the conflict log: concurrent values, the rule applied, open or auto-resolved.",
+        discussion: """
+            By default: the conflicts whose values are still side by side (open ones wait for \
+            `sitesync resolve`; auto-resolved ones show the value the rule chose). --all shows the \
+            whole log, settled entries included.
+            """
+    )
+
+    @OptionGroup var node: NodeOptions
+    @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Show the whole log, settled entries included.") var all = false
+    @Option(help: "Only entries with this status: open, auto or resolved.") var status: String?
+
+    func validate() throws {
+        if let status, !["open", "auto", "resolved"].contains(status) {
+            throw ValidationError("--status must be open, auto or resolved")
+        }
+    }
+
+    func run() throws {
+        let node = try node.open()
+        let entries = try node.store.conflicts(status: status, activeOnly: !all && status != "resolved")
+        let names = try node.store.replicaNames()
+        func nodeName(_ replica: ReplicaID) -> String { names[replica] ?? replica.description }
+        if json {
+            Output.json(.array(entries.map { entry in
+                .object([
+                    "collection": .string(entry.collection), "id": .string(entry.recordID), "field": .string(entry.field),
+                    "rule": .string(entry.rule), "status": .string(entry.status), "active": .bool(entry.isActive),
+                    "department": .string(entry.department), "value": entry.winner,
+                    "detected_at": .string(Output.timestamp(milliseconds: entry.detectedMilliseconds)),
+                    "settled_at": entry.settledMilliseconds.map { .string(Output.timestamp(milliseconds: $0)) } ?? .null,
+                    "values": .array(entry.versions.map { version in
+                        .object([
+                            "value": version.value, "node": .string(nodeName(version.origin)),
+                            "replica": .string(version.origin.description), "counter": .int(Int64(clamping: version.counter)),
+                            "at": .string(Output.timestamp(milliseconds: version.atMilliseconds)),
+                        ])
+                    }),
+                ])
+            }))
+            return
+        }
+        if entries.isEmpty {
+            print(all ? "the conflict log is empty" : "no conflicts")
+            return
+        }
+        for entry in entries {
+            let state = entry.status == "open" ? "OPEN" : entry.status
+            print("\(entry.collection) \(entry.recordID) \(entry.field): \(state) (\(entry.rule))"
+                  + (entry.isActive ? "" : ", settled"))
+            for version in entry.versions {
+                print("    \(version.value.displayValue)  — \(nodeName(version.origin)) at \(Output.timestamp(milliseconds: version.atMilliseconds))")
+            }
+            if entry.status == "open", entry.isActive {
+                print("    settle it: sitesync resolve \(entry.collection) \(entry.recordID) \(entry.field) --value VALUE")
+            } else if entry.status == "auto" {
+                print("    shown: \(entry.winner.displayValue)")
+            }
+        }
+    }
+}
+
+struct ResolveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resolve",
+        abstract: "Settle a conflict on one field with the value a person chose.",
+        discussion: """
+            The resolution is an ordinary write whose context covers every concurrent value it \
+            replaces, so it clears the conflict on every replica it reaches.
+
+            Example:
+              sitesync resolve activity a-17 remarks --value "Kerbs done; drainage pending"
+            """
+    )
+
+    @OptionGroup var node: NodeOptions
+    @Argument(help: "The collection.") var collection: String
+    @Argument(help: "The record id.") var id: String
+    @Argument(help: "The field in conflict.") var field: String
+    @Option(help: "The value to keep.") var value: String
+
+    func run() throws {
+        let node = try node.open()
+        let planner = node.planner
+        let change = try node.store.write { reader in
+            try planner.planResolve(collection: collection, id: id, field: field, input: .text(value), reader: reader)
+        }
+        print("resolved \(collection) \(id) \(field) (change \(change!.dot)); it settles the conflict wherever it arrives")
+    }
+}
+
+extension JSONValue {
+    /// The value as a person reads it.
+    var displayValue: String {
+        switch self {
+        case .null: "(empty)"
+        case .string(let s): "\"\(s)\""
+        default: canonicalText
+        }
+    }
+}

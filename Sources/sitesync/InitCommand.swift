@@ -1,0 +1,49 @@
+import ArgumentParser
+import SiteSyncCore
+import SiteSyncNode
+
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Create a node: a data directory with node.toml and an empty database.",
+        discussion: """
+            The node gets a fresh random replica id. Its role decides what it may write: field and \
+            department nodes write their own department's actuals, office nodes also the plan \
+            (projects, activities' baselines, goals, KPI definitions), auditors nothing.
+
+            Example:
+              sitesync init --data-dir ./site-a --node site-a --department roads --role field
+            """
+    )
+
+    @OptionGroup var node: NodeOptions
+
+    @Option(name: .customLong("node"), help: ArgumentHelp("This node's name, unique in the fleet.", valueName: "name"))
+    var name: String
+
+    @Option(help: ArgumentHelp("The department code this node belongs to (e.g. roads).", valueName: "code"))
+    var department: String
+
+    @Option(help: ArgumentHelp("field, department, office, auditor or hub.", valueName: "role"))
+    var role: String = "field"
+
+    func validate() throws {
+        guard Role(rawValue: role) != nil else {
+            throw ValidationError("'\(role)' is not a role; use one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        do {
+            try DepartmentCode.validate(department)
+            try NodeConfiguration.validateName(name)
+        } catch let error as CoreError {
+            throw ValidationError(error.message)
+        } catch let error as NodeError {
+            throw ValidationError(error.message)
+        }
+    }
+
+    func run() throws {
+        let configuration = NodeConfiguration(name: name, department: department, role: Role(rawValue: role)!)
+        let created = try Node.initialize(at: node.path, configuration: configuration)
+        print("created node \(name) (\(role), department \(department)) in \(node.path), replica \(created.store.identity.replica)")
+    }
+}

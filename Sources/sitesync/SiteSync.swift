@@ -1,0 +1,18 @@
+import ArgumentParser
+
+@main
+struct SiteSync: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sitesync",
+        abstract: "Offline-first replication for project performance management.",
+        discussion: """
+            Every node is a data directory (--data-dir, default $SITESYNC_DATA_DIR, else ./sitesync-data) \
+            holding node.toml and a SQLite database. Records are versioned with version vectors and merged \
+            field by field, so every replica that has seen the same changes shows the same data.
+            """,
+        subcommands: [
+            InitCommand.self, RecordCommand.self, ExportCommand.self, DigestCommand.self,
+            ConflictsCommand.self, ResolveCommand.self, BundleCommand.self, BenchCommand.self,
+        ]
+    )
+}
