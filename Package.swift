@@ -32,7 +32,11 @@ let package = Package(
         ),
         .target(
             name: "SiteSyncStore",
-            dependencies: ["SiteSyncCore", "SiteSyncWire", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "SiteSyncCore", "SiteSyncWire",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
         ),
         .target(
             name: "SiteSyncNode",

@@ -26,6 +26,9 @@ extension FieldSpec {
         guard !versions.isEmpty else {
             return FieldResolution(value: .null, winner: nil, losers: [], conflict: .none)
         }
+        if versions.count == 1, rule != .orset {
+            return FieldResolution(value: versions[0].value, winner: versions[0], losers: [], conflict: .none)
+        }
         if rule == .orset {
             var elements: Set<String> = []
             for version in versions { if case .text(let element) = version.value { elements.insert(element) } }
@@ -79,7 +82,9 @@ extension RecordState {
 
     /// The visible value of one field.
     public func value(of field: FieldSpec) -> FieldValue {
-        field.resolve(versions(of: field.code)).value
+        guard let versions = fields[field.code] else { return .null }
+        if versions.count == 1, field.rule != .orset { return versions[0].value }
+        return field.resolve(versions).value
     }
 
     /// How many fields hold differing concurrent values, plus one for a deletion lost to an

@@ -79,15 +79,15 @@ public struct RecordState: Hashable, Sendable {
         let covered = change.context
         switch change.body {
         case .upsert(let writes):
-            guard Set(writes.map(\.field)).count == writes.count else {
-                throw CoreError(.invalidChange, "change \(change.dot) writes the same field twice")
+            for (index, write) in writes.enumerated() where writes[..<index].contains(where: { $0.field == write.field }) {
+                throw CoreError(.invalidChange, "change \(change.dot) writes field \(write.field) twice")
             }
             for write in writes {
                 guard let spec = collection.field(code: write.field) else {
                     throw CoreError(.invalidChange,
                         "change \(change.dot) writes field \(write.field), unknown in \(collection.name); the sender uses another schema")
                 }
-                var versions = fields[write.field] ?? []
+                // Mutate the field's versions in place, so the array is not copied.
                 switch write.operation {
                 case .assign(let value, let tag, let supersede):
                     guard spec.rule != .orset, value.conforms(to: spec.type) else {
@@ -95,33 +95,34 @@ public struct RecordState: Hashable, Sendable {
                     }
                     // An immutable field keeps a differing value as a conflict instead of losing it,
                     // unless a person resolved that conflict.
-                    if spec.rule == .immutable && !supersede {
-                        versions.removeAll { covered.contains($0.dot) && $0.value == value }
-                    } else {
-                        versions.removeAll { covered.contains($0.dot) }
+                    let keepsDiffering = spec.rule == .immutable && !supersede
+                    fields[write.field, default: []].removeAll { version in
+                        covered.contains(version.dot) && (!keepsDiffering || version.value == value)
                     }
-                    versions.append(FieldVersion(dot: change.dot, hlc: change.hlc, value: value, tag: tag))
+                    fields[write.field]!.append(FieldVersion(dot: change.dot, hlc: change.hlc, value: value, tag: tag))
                 case .updateSet(let add, let remove):
                     guard spec.rule == .orset else {
                         throw CoreError(.invalidChange, "change \(change.dot) updates \(spec.name) as a set, but it is not one")
                     }
-                    let touched = Set(add).union(remove)
-                    versions.removeAll { version in
+                    fields[write.field, default: []].removeAll { version in
                         guard case .text(let element) = version.value else { return false }
-                        return touched.contains(element) && covered.contains(version.dot)
+                        return covered.contains(version.dot) && (add.contains(element) || remove.contains(element))
                     }
                     for element in Set(add) {
-                        versions.append(FieldVersion(dot: change.dot, hlc: change.hlc, value: .text(element)))
+                        fields[write.field]!.append(FieldVersion(dot: change.dot, hlc: change.hlc, value: .text(element)))
                     }
                 }
-                versions.sort(by: FieldVersion.canonicalOrder)
-                fields[write.field] = versions.isEmpty ? nil : versions
+                if fields[write.field]!.isEmpty {
+                    fields[write.field] = nil
+                } else if fields[write.field]!.count > 1 {
+                    fields[write.field]!.sort(by: FieldVersion.canonicalOrder)
+                }
             }
         case .delete:
             break
         }
         // Any change that had seen a deletion supersedes it: a re-creation or a later edit.
-        tombstones.removeAll { covered.contains($0.dot) }
+        if !tombstones.isEmpty { tombstones.removeAll { covered.contains($0.dot) } }
         if change.isDelete {
             tombstones.append(Tombstone(dot: change.dot, hlc: change.hlc, context: change.context))
             tombstones.sort { $0.dot < $1.dot }

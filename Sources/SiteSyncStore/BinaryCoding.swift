@@ -87,36 +87,60 @@ struct BinaryReader {
 }
 
 /// The storage form of a ``RecordState`` in `sync_record.state`: compact and versioned.
+///
+/// Layout (format 1): department; the version vector; a table of the distinct writes
+/// (replica as an index into the vector, counter, HLC) that produced the live versions and
+/// tombstones; per field its code and versions (write index, tag, value); the tombstones (write
+/// index, context). The versions a change creates share one write entry, which halves the blob
+/// of a typical record.
 enum RecordStateCodec {
     static let formatVersion: UInt8 = 1
 
     static func encode(_ state: RecordState) -> [UInt8] {
-        var w = BinaryWriter()
+        var w = BinaryWriter(capacity: 160)
         w.byte(formatVersion)
         w.string(state.department)
         encode(state.context, into: &w)
+        var writes: [Dot] = []
+        var hlcs: [HLCTimestamp] = []
+        var index: [Dot: Int] = [:]
+        func writeIndex(_ dot: Dot, _ hlc: HLCTimestamp) -> Int {
+            if let last = writes.last, last == dot { return writes.count - 1 }
+            if let found = index[dot] { return found }
+            index[dot] = writes.count
+            writes.append(dot)
+            hlcs.append(hlc)
+            return writes.count - 1
+        }
         let codes = state.fields.keys.sorted()
-        w.varint(UInt64(codes.count))
+        var body = BinaryWriter(capacity: 128)
+        body.varint(UInt64(codes.count))
         for code in codes {
             let versions = state.fields[code]!
-            w.varint(UInt64(code))
-            w.varint(UInt64(versions.count))
+            body.varint(UInt64(code))
+            body.varint(UInt64(versions.count))
             for version in versions {
-                w.fixed64(version.dot.replica.rawValue)
-                w.varint(version.dot.counter)
-                w.fixed64(version.hlc.rawValue)
-                w.varint(UInt64(version.tag))
-                encode(version.value, into: &w)
+                body.varint(UInt64(writeIndex(version.dot, version.hlc)))
+                body.varint(UInt64(version.tag))
+                encode(version.value, into: &body)
             }
         }
-        w.varint(UInt64(state.tombstones.count))
+        body.varint(UInt64(state.tombstones.count))
         for tombstone in state.tombstones {
-            w.fixed64(tombstone.dot.replica.rawValue)
-            w.varint(tombstone.dot.counter)
-            w.fixed64(tombstone.hlc.rawValue)
-            encode(tombstone.context, into: &w)
+            body.varint(UInt64(writeIndex(tombstone.dot, tombstone.hlc)))
+            encode(tombstone.context, into: &body)
         }
-        return w.bytes
+        let entries = state.context.entries
+        w.varint(UInt64(writes.count))
+        for (dot, hlc) in zip(writes, hlcs) {
+            // Every live version's dot is in the record's vector, so its replica is an index.
+            let replicaIndex = entries.firstIndex { $0.replica == dot.replica } ?? entries.count
+            w.varint(UInt64(replicaIndex))
+            if replicaIndex == entries.count { w.fixed64(dot.replica.rawValue) }
+            w.varint(dot.counter)
+            w.fixed64(hlc.rawValue)
+        }
+        return w.bytes + body.bytes
     }
 
     static func decode(_ bytes: [UInt8], key: RecordKey) throws(StoreError) -> RecordState {
@@ -124,32 +148,45 @@ enum RecordStateCodec {
         guard try r.byte() == formatVersion else { throw BinaryReader.damaged }
         let department = try r.string()
         let context = try decodeVector(&r)
+        let entries = context.entries
+        let writeCount = try r.varint()
+        guard writeCount < 1_000_000 else { throw BinaryReader.damaged }
+        var writes: [(Dot, HLCTimestamp)] = []
+        writes.reserveCapacity(Int(writeCount))
+        for _ in 0..<writeCount {
+            let replicaIndex = Int(try r.varint())
+            let replica: ReplicaID
+            if replicaIndex < entries.count {
+                replica = entries[replicaIndex].replica
+            } else {
+                replica = ReplicaID(rawValue: try r.fixed64())
+            }
+            let counter = try r.varint()
+            writes.append((Dot(replica: replica, counter: counter), HLCTimestamp(rawValue: try r.fixed64())))
+        }
+        func write(_ index: UInt64) throws(StoreError) -> (Dot, HLCTimestamp) {
+            guard index < UInt64(writes.count) else { throw BinaryReader.damaged }
+            return writes[Int(index)]
+        }
         var fields: [UInt16: [FieldVersion]] = [:]
         let fieldCount = try r.varint()
         for _ in 0..<fieldCount {
             let code = UInt16(truncatingIfNeeded: try r.varint())
             let count = try r.varint()
             var versions: [FieldVersion] = []
+            versions.reserveCapacity(Int(min(count, 64)))
             for _ in 0..<count {
-                let replica = try r.fixed64()
-                let counter = try r.varint()
-                let hlc = try r.fixed64()
+                let (dot, hlc) = try write(try r.varint())
                 let tag = UInt32(truncatingIfNeeded: try r.varint())
-                let value = try decodeValue(&r)
-                versions.append(FieldVersion(dot: Dot(replica: ReplicaID(rawValue: replica), counter: counter),
-                                             hlc: HLCTimestamp(rawValue: hlc), value: value, tag: tag))
+                versions.append(FieldVersion(dot: dot, hlc: hlc, value: try decodeValue(&r), tag: tag))
             }
             fields[code] = versions
         }
         var tombstones: [Tombstone] = []
         let tombstoneCount = try r.varint()
         for _ in 0..<tombstoneCount {
-            let replica = try r.fixed64()
-            let counter = try r.varint()
-            let hlc = try r.fixed64()
-            let tombContext = try decodeVector(&r)
-            tombstones.append(Tombstone(dot: Dot(replica: ReplicaID(rawValue: replica), counter: counter),
-                                        hlc: HLCTimestamp(rawValue: hlc), context: tombContext))
+            let (dot, hlc) = try write(try r.varint())
+            tombstones.append(Tombstone(dot: dot, hlc: hlc, context: try decodeVector(&r)))
         }
         guard r.isAtEnd else { throw BinaryReader.damaged }
         return RecordState(key: key, department: department, context: context, fields: fields, tombstones: tombstones)

@@ -77,8 +77,20 @@ extension ReplicaStore {
         for row in try Row.fetchAll(db, sql: "SELECT replica, counter, max_seen FROM sync_knowledge") {
             knowledge[ReplicaID(storageValue: row[0])] = (UInt64(bitPattern: row[1]), UInt64(bitPattern: row[2]))
         }
+        // Load every record the batch may touch in a few queries.
+        var candidates: [RecordKey] = []
+        var seenKeys: Set<RecordKey> = []
+        for incoming in batch where incoming.change.dot.counter > (knowledge[incoming.change.dot.replica]?.counter ?? 0) {
+            if seenKeys.insert(incoming.change.record).inserted { candidates.append(incoming.change.record) }
+        }
+        let stored = try loadStored(db, candidates)
+        struct Touched {
+            var state: RecordState
+            let stored: StoredRecord?
+            var lastDot: Dot
+        }
         var lastInBatch: [ReplicaID: UInt64] = [:]
-        var touched: [RecordKey: (state: RecordState, previous: RecordState?, lastDot: Dot)] = [:]
+        var touched: [RecordKey: Touched] = [:]
         var order: [RecordKey] = []
         var clockLeads: [ReplicaID: UInt64] = [:]
         for incoming in batch {
@@ -99,18 +111,14 @@ extension ReplicaStore {
                 continue
             }
             let collection = try collection(change.record.collection)
-            var entry: (state: RecordState, previous: RecordState?, lastDot: Dot)
-            if let cached = touched[change.record] {
-                entry = cached
-            } else {
-                let previous = try loadState(db, change.record)
-                entry = (previous ?? RecordState(key: change.record), previous, change.dot)
-                order.append(change.record)
-            }
-            var state = entry.state
+            let first = touched[change.record] == nil
+            var entry = touched[change.record] ?? {
+                let previous = stored[change.record]
+                return Touched(state: previous?.state ?? RecordState(key: change.record), stored: previous, lastDot: change.dot)
+            }()
             let applied: Bool
             do {
-                applied = try state.apply(change, in: collection)
+                applied = try entry.state.apply(change, in: collection)
             } catch {
                 throw StoreError(.rejectedChange, error.message + "; nothing of this batch was applied", cause: error)
             }
@@ -118,9 +126,9 @@ extension ReplicaStore {
                 report.alreadyKnown += 1
                 continue
             }
-            entry.state = state
             entry.lastDot = change.dot
             touched[change.record] = entry
+            if first { order.append(change.record) }
             try insertChange(db, change, payload: incoming.payload, now: now)
             knowledge[origin] = (known.counter, max(known.maxSeen, change.dot.counter))
             if let lead = clock.observe(change.hlc) { clockLeads[origin] = max(clockLeads[origin] ?? 0, lead) }
@@ -128,7 +136,7 @@ extension ReplicaStore {
         }
         for key in order {
             let entry = touched[key]!
-            try saveState(db, entry.state, previous: entry.previous, settledBy: entry.lastDot, now: now)
+            try saveState(db, entry.state, stored: entry.stored, settledBy: entry.lastDot, now: now)
         }
         switch claim {
         case .none:

@@ -41,7 +41,8 @@ public final class LocalWriteSession {
     public func write(_ plan: (StoreRecordReader) throws -> LocalEdit?) throws -> Change? {
         guard let edit = try plan(reader) else { return nil }
         let collection = try store.collection(edit.record.collection)
-        let previous = try store.loadState(db, edit.record)
+        let stored = try store.loadStored(db, edit.record)
+        let previous = stored?.state
         var state = previous ?? RecordState(key: edit.record)
         counter += 1
         let change = Change(dot: Dot(replica: store.identity.replica, counter: counter), hlc: clock.tick(),
@@ -49,7 +50,7 @@ public final class LocalWriteSession {
         try state.apply(change, in: collection)
         let now = clock.wallMilliseconds()
         try store.insertChange(db, change, payload: ChangeCodec.encode(change), now: now)
-        try store.saveState(db, state, previous: previous, settledBy: change.dot, now: now)
+        try store.saveState(db, state, stored: stored, settledBy: change.dot, now: now)
         changes.append(change)
         return change
     }

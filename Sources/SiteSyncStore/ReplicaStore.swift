@@ -24,7 +24,7 @@ public final class ReplicaStore: Sendable {
     public let identity: ReplicaIdentity
     let pool: DatabasePool
     let options: StoreOptions
-    let writers: [UInt16: TypedTableWriter]
+    let tables: [UInt16: RecordTable]
 
     private init(path: String, schema: Schema, pool: DatabasePool, identity: ReplicaIdentity, options: StoreOptions) {
         self.path = path
@@ -32,9 +32,9 @@ public final class ReplicaStore: Sendable {
         self.pool = pool
         self.identity = identity
         self.options = options
-        var writers: [UInt16: TypedTableWriter] = [:]
-        for collection in schema.collections { writers[collection.code] = TypedTableWriter(collection) }
-        self.writers = writers
+        var tables: [UInt16: RecordTable] = [:]
+        for collection in schema.collections { tables[collection.code] = RecordTable(collection) }
+        self.tables = tables
     }
 
     /// Creates a new database for a new replica.
@@ -147,15 +147,17 @@ public final class ReplicaStore: Sendable {
     public func records(in collection: CollectionSpec, includeDeleted: Bool = false, department: String? = nil) throws -> [RecordState] {
         try StoreError.mapping {
             try pool.read { db in
-                var sql = "SELECT record_id, state FROM sync_record WHERE collection = ?"
-                var arguments: StatementArguments = [collection.name]
-                if !includeDeleted { sql += " AND deleted = 0" }
-                if let department { sql += " AND department = ?"; arguments += [department] }
-                sql += " ORDER BY record_id"
-                return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                    let key = RecordKey(collection: collection.code, id: row["record_id"])
-                    return try RecordStateCodec.decode([UInt8](row["state"] as Data), key: key)
+                var states = try self.tables[collection.code]!.live(db)
+                if includeDeleted {
+                    let rows = try Row.fetchAll(db, sql: "SELECT record_id, state FROM sync_record WHERE collection = ? AND deleted = 1",
+                                                arguments: [collection.name])
+                    states += try rows.map {
+                        try RecordStateCodec.decode([UInt8]($0[1] as Data), key: RecordKey(collection: collection.code, id: $0[0]))
+                    }
+                    states.sort { $0.key.id.utf8.lexicographicallyPrecedes($1.key.id.utf8) }
                 }
+                if let department { states.removeAll { $0.department != department } }
+                return states
             }
         }
     }
@@ -179,12 +181,26 @@ public final class ReplicaStore: Sendable {
     // MARK: - Internals shared by the write paths
 
     func loadState(_ db: Database, _ key: RecordKey) throws -> RecordState? {
-        let collection = try collection(key.collection)
-        let row = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT state FROM sync_record WHERE collection = ? AND record_id = ?"),
-            arguments: [collection.name, key.id])
-        guard let row else { return nil }
-        return try RecordStateCodec.decode([UInt8](row[0] as Data), key: key)
+        try loadStored(db, key)?.state
+    }
+
+    /// A record's stored state, or `nil` when never seen.
+    func loadStored(_ db: Database, _ key: RecordKey) throws -> StoredRecord? {
+        guard let table = tables[key.collection] else { throw StoreError(.rejectedChange, "collection code \(key.collection) is unknown") }
+        return try table.load(db, ids: [key.id])[key.id]
+    }
+
+    /// The stored states of many records at once, a few queries per collection, for the batch
+    /// apply path.
+    func loadStored(_ db: Database, _ keys: [RecordKey]) throws -> [RecordKey: StoredRecord] {
+        var result: [RecordKey: StoredRecord] = [:]
+        for (code, keys) in Dictionary(grouping: keys, by: \.collection) {
+            guard let table = tables[code] else { throw StoreError(.rejectedChange, "collection code \(code) is unknown") }
+            for (id, stored) in try table.load(db, ids: keys.map(\.id)) {
+                result[RecordKey(collection: code, id: id)] = stored
+            }
+        }
+        return result
     }
 
     func loadKnowledge(_ db: Database) throws -> VersionVector {
@@ -195,30 +211,31 @@ public final class ReplicaStore: Sendable {
 
     /// Writes a record's new state: its version metadata, its typed row and its conflict log
     /// entries, all inside the caller's transaction.
-    func saveState(_ db: Database, _ state: RecordState, previous: RecordState?, settledBy dot: Dot?, now: UInt64) throws {
+    /// - Parameter stored: the record as it was stored before, `nil` when new.
+    func saveState(_ db: Database, _ state: RecordState, stored: StoredRecord?, settledBy dot: Dot?, now: UInt64) throws {
         let collection = try collection(state.key.collection)
         let conflicts = state.conflictCount(in: collection)
-        try db.cachedStatement(sql: """
-            INSERT INTO sync_record (collection, record_id, department, deleted, conflicts, state) VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT(collection, record_id) DO UPDATE SET department = excluded.department,
-                deleted = excluded.deleted, conflicts = excluded.conflicts, state = excluded.state
-            """).execute(arguments: [collection.name, state.key.id, state.department, state.isDeleted, conflicts,
-                                     Data(RecordStateCodec.encode(state))])
-        try writers[collection.code]!.write(state, db)
-        if conflicts > 0 || (previous.map { $0.conflictCount(in: collection) } ?? 0) > 0 {
+        try tables[collection.code]!.save(db, state, stored: stored, conflicts: conflicts)
+        if conflicts > 0 || (stored.map { $0.state.conflictCount(in: collection) } ?? 0) > 0 {
             try ConflictLog.reconcile(db, state: state, collection: collection, settledBy: dot, now: now)
         }
     }
 
     func insertChange(_ db: Database, _ change: Change, payload: Data, now: UInt64) throws {
         let collection = try collection(change.record.collection)
-        try db.cachedStatement(sql: """
+        let insert = try RawStatement(db, sql: """
             INSERT INTO sync_change (replica, counter, hlc, collection, record_id, department, payload, received_ms)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [
-                change.dot.replica.storageValue, Int64(bitPattern: change.dot.counter), Int64(bitPattern: change.hlc.rawValue),
-                collection.name, change.record.id, change.department, payload, Int64(now),
-            ])
+            """)
+        insert.bind(1, change.dot.replica.storageValue)
+        insert.bind(2, Int64(bitPattern: change.dot.counter))
+        insert.bind(3, Int64(bitPattern: change.hlc.rawValue))
+        insert.bind(4, collection.name)
+        insert.bind(5, change.record.id)
+        insert.bind(6, change.department)
+        insert.bind(7, blob: payload)
+        insert.bind(8, Int64(now))
+        try insert.run()
     }
 
     func loadClock(_ db: Database) throws -> HybridLogicalClock {

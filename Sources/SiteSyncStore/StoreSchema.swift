@@ -10,7 +10,10 @@ import SiteSyncCore
 /// - `sync_knowledge`: per origin replica, the highest counter held contiguously (`counter`),
 ///   the highest held at all (`max_seen`).
 /// - `sync_record`: per record, its scoping department and its replicated state (every field
-///   version with its dot, the version vector, tombstones) as a compact blob.
+///   version with its dot, the version vector, tombstones) as a compact blob. A live record's
+///   typed row has the same rowid as its `sync_record` row, so the typed table's `id` index is
+///   the only index a new record touches at a random place; deleted records (no typed row) are
+///   found through a partial index. See ``RecordTable``.
 /// - `sync_conflict`: the conflict log: every automatic resolution that had a loser, and every
 ///   conflict waiting for a person.
 /// - `sync_replica`: the node name behind each origin replica, as learned.
@@ -43,15 +46,15 @@ enum StoreSchema {
                     max_seen INTEGER NOT NULL
                 );
                 CREATE TABLE sync_record (
+                    id INTEGER PRIMARY KEY,
                     collection TEXT NOT NULL,
                     record_id TEXT NOT NULL,
                     department TEXT NOT NULL,
                     deleted INTEGER NOT NULL,
                     conflicts INTEGER NOT NULL,
-                    state BLOB NOT NULL,
-                    PRIMARY KEY (collection, record_id)
-                ) WITHOUT ROWID;
-                CREATE INDEX sync_record_by_department ON sync_record (department, collection, record_id);
+                    state BLOB NOT NULL
+                );
+                CREATE UNIQUE INDEX sync_record_deleted ON sync_record (collection, record_id) WHERE deleted = 1;
                 CREATE TABLE sync_conflict (
                     id INTEGER PRIMARY KEY,
                     collection TEXT NOT NULL,
@@ -118,53 +121,5 @@ enum StoreSchema {
 
     static func quoted(_ identifier: String) -> String {
         "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-}
-
-/// Writes the visible values of records into their typed tables.
-struct TypedTableWriter {
-    let collection: CollectionSpec
-    let upsertSQL: String
-    let deleteSQL: String
-    private let withDepartment: Bool
-
-    init(_ collection: CollectionSpec) {
-        self.collection = collection
-        withDepartment = StoreSchema.hasDepartmentColumn(collection)
-        var columns = ["id"]
-        if withDepartment { columns.append("department") }
-        columns += collection.fields.map(\.name)
-        let quoted = columns.map(StoreSchema.quoted)
-        let updates = quoted.dropFirst().map { "\($0) = excluded.\($0)" }
-        upsertSQL = "INSERT INTO \(StoreSchema.quoted(collection.name)) (\(quoted.joined(separator: ", "))) "
-            + "VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", "))) "
-            + "ON CONFLICT(id) DO UPDATE SET \(updates.joined(separator: ", "))"
-        deleteSQL = "DELETE FROM \(StoreSchema.quoted(collection.name)) WHERE id = ?"
-    }
-
-    /// Makes the typed row show `state`: upserted when live, removed when deleted.
-    func write(_ state: RecordState, _ db: Database) throws {
-        if state.isDeleted {
-            try db.cachedStatement(sql: deleteSQL).execute(arguments: [state.key.id])
-            return
-        }
-        var values: [DatabaseValue] = [state.key.id.databaseValue]
-        values.reserveCapacity(collection.fields.count + 2)
-        if withDepartment { values.append(state.department.databaseValue) }
-        for field in collection.fields {
-            values.append(Self.databaseValue(state.value(of: field)))
-        }
-        try db.cachedStatement(sql: upsertSQL).execute(arguments: StatementArguments(values))
-    }
-
-    /// A value as its typed column holds it: numbers as INTEGER, decimals and dates as their
-    /// canonical text, sets as a JSON array.
-    static func databaseValue(_ value: FieldValue) -> DatabaseValue {
-        switch value {
-        case .null: .null
-        case .int(let i): i.databaseValue
-        case .set(let elements): JSONValue.array(elements.map { .string($0) }).canonicalText.databaseValue
-        default: value.displayText.databaseValue
-        }
     }
 }

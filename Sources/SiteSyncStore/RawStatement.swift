@@ -1,0 +1,80 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+import SiteSyncCore
+
+/// Binds values straight into a cached GRDB statement through the SQLite C API and steps it.
+///
+/// The store's hot write paths (a typed row, a `sync_record` row and a `sync_change` row per
+/// applied change) run hundreds of thousands of times in a bulk apply; GRDB's general argument
+/// handling allocates on every call, which costs more than SQLite itself here. Statements still
+/// come from `Database.cachedStatement`, so GRDB owns their lifetime, and errors become
+/// `DatabaseError`s like any other. The corresponding C functions are `sqlite3_bind_*`,
+/// `sqlite3_step` and `sqlite3_reset`.
+struct RawStatement {
+    let statement: Statement
+    let db: Database
+    private var handle: SQLiteStatement { statement.sqliteStatement }
+
+    init(_ db: Database, sql: String) throws {
+        self.db = db
+        statement = try db.cachedStatement(sql: sql)
+        sqlite3_reset(statement.sqliteStatement)
+        sqlite3_clear_bindings(statement.sqliteStatement)
+    }
+
+    /// SQLite copies bound text and blobs, so Swift buffers need not outlive the call.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    func bind(_ index: Int32, _ value: Int64) {
+        sqlite3_bind_int64(handle, index, value)
+    }
+
+    func bind(_ index: Int32, _ value: String) {
+        var text = value
+        text.withUTF8 { buffer in
+            _ = sqlite3_bind_text(handle, index, UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self),
+                                  Int32(buffer.count), Self.transient)
+        }
+    }
+
+    func bind(_ index: Int32, blob: [UInt8]) {
+        blob.withUnsafeBytes { buffer in
+            _ = sqlite3_bind_blob(handle, index, buffer.baseAddress, Int32(buffer.count), Self.transient)
+        }
+    }
+
+    func bind(_ index: Int32, blob: Data) {
+        blob.withUnsafeBytes { buffer in
+            _ = sqlite3_bind_blob(handle, index, buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(buffer.count), Self.transient)
+        }
+    }
+
+    func bindNull(_ index: Int32) {
+        sqlite3_bind_null(handle, index)
+    }
+
+    /// Binds a field's visible value as its typed column holds it (see ``RecordTable``).
+    func bind(_ index: Int32, _ value: FieldValue) {
+        switch value {
+        case .null: bindNull(index)
+        case .int(let i): bind(index, i)
+        case .text(let s), .symbol(let s), .ref(let s): bind(index, s)
+        case .set(let elements): bind(index, JSONValue.array(elements.map { .string($0) }).canonicalText)
+        default: bind(index, value.displayText)
+        }
+    }
+
+    /// Steps the statement to completion, then resets it.
+    func run() throws {
+        let code = sqlite3_step(handle)
+        defer {
+            sqlite3_reset(handle)
+            sqlite3_clear_bindings(handle)
+        }
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
+                                sql: statement.sql)
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import GRDB
+import SiteSyncCore
+
+/// A record's state as stored, with its `sync_record` rowid (also its typed row's rowid).
+struct StoredRecord {
+    let rowID: Int64
+    var state: RecordState
+}
+
+/// Where records live, and how they are found and saved.
+///
+/// A live record has a typed row (what people query) and a `sync_record` row (its replicated
+/// state) with the same rowid; a deleted record has only its `sync_record` row, flagged
+/// `deleted`, and is found through the partial index `sync_record_deleted`. Looking a record up
+/// by id therefore goes through the typed table's `id` index, the one index a plain table of
+/// the same rows has too; a new record's `sync_record` row is an append. Nothing but the store
+/// writes these tables; people and scripts read them.
+struct RecordTable {
+    let collection: CollectionSpec
+    private let withDepartment: Bool
+    private let insertSQL: String
+    private let updateSQL: String
+    private let deleteSQL: String
+    private let loadSQL: String
+    private let loadDeletedSQL: String
+
+    init(_ collection: CollectionSpec) {
+        self.collection = collection
+        withDepartment = StoreSchema.hasDepartmentColumn(collection)
+        let table = StoreSchema.quoted(collection.name)
+        let valueColumns = (withDepartment ? ["department"] : []) + collection.fields.map(\.name)
+        let quoted = valueColumns.map(StoreSchema.quoted)
+        insertSQL = "INSERT INTO \(table) (rowid, id, \(quoted.joined(separator: ", "))) VALUES (?, ?, "
+            + Array(repeating: "?", count: quoted.count).joined(separator: ", ") + ")"
+        updateSQL = "UPDATE \(table) SET " + quoted.map { "\($0) = ?" }.joined(separator: ", ") + " WHERE rowid = ?"
+        deleteSQL = "DELETE FROM \(table) WHERE rowid = ?"
+        loadSQL = "SELECT r.id, t.id, r.state FROM \(table) AS t JOIN sync_record AS r ON r.id = t.rowid WHERE t.id IN "
+        loadDeletedSQL = "SELECT id, record_id, state FROM sync_record WHERE collection = ? AND deleted = 1 AND record_id IN "
+    }
+
+    /// The stored records with these ids (live or deleted); ids never seen are absent.
+    func load(_ db: Database, ids: [String]) throws -> [String: StoredRecord] {
+        var result: [String: StoredRecord] = [:]
+        var start = 0
+        while start < ids.count {
+            let chunk = Array(ids[start..<min(start + 500, ids.count)])
+            start += chunk.count
+            let list = "(" + Array(repeating: "?", count: chunk.count).joined(separator: ",") + ")"
+            let single = chunk.count == 1
+            let live = single ? try db.cachedStatement(sql: loadSQL + list) : try db.makeStatement(sql: loadSQL + list)
+            try collect(Row.fetchCursor(live, arguments: StatementArguments(chunk)), into: &result)
+            if result.count < ids.count {
+                let deleted = single ? try db.cachedStatement(sql: loadDeletedSQL + list)
+                                     : try db.makeStatement(sql: loadDeletedSQL + list)
+                try collect(Row.fetchCursor(deleted, arguments: StatementArguments([collection.name] + chunk)), into: &result)
+            }
+        }
+        return result
+    }
+
+    private func collect(_ rows: RowCursor, into result: inout [String: StoredRecord]) throws {
+        while let row = try rows.next() {
+            let id: String = row[1]
+            let key = RecordKey(collection: collection.code, id: id)
+            result[id] = StoredRecord(rowID: row[0], state: try RecordStateCodec.decode([UInt8](row[2] as Data), key: key))
+        }
+    }
+
+    /// Saves a record's new state and makes its typed row show it.
+    /// - Parameters:
+    ///   - stored: the record as loaded before the change, `nil` when new.
+    ///   - conflicts: the record's number of fields in conflict, kept beside the state.
+    func save(_ db: Database, _ state: RecordState, stored: StoredRecord?, conflicts: Int) throws {
+        let blob = RecordStateCodec.encode(state)
+        let live = !state.isDeleted
+        let wasLive = stored.map { !$0.state.isDeleted } ?? false
+        let rowID: Int64
+        if let stored {
+            rowID = stored.rowID
+            let update = try RawStatement(db, sql: "UPDATE sync_record SET department = ?, deleted = ?, conflicts = ?, state = ? WHERE id = ?")
+            update.bind(1, state.department)
+            update.bind(2, live ? 0 : 1)
+            update.bind(3, Int64(conflicts))
+            update.bind(4, blob: blob)
+            update.bind(5, rowID)
+            try update.run()
+        } else {
+            let insert = try RawStatement(db, sql: """
+                INSERT INTO sync_record (collection, record_id, department, deleted, conflicts, state) VALUES (?, ?, ?, ?, ?, ?)
+                """)
+            insert.bind(1, collection.name)
+            insert.bind(2, state.key.id)
+            insert.bind(3, state.department)
+            insert.bind(4, live ? 0 : 1)
+            insert.bind(5, Int64(conflicts))
+            insert.bind(6, blob: blob)
+            try insert.run()
+            rowID = db.lastInsertedRowID
+        }
+        switch (wasLive, live) {
+        case (true, true):
+            let update = try RawStatement(db, sql: updateSQL)
+            let next = bindValues(of: state, to: update, from: 1)
+            update.bind(next, rowID)
+            try update.run()
+        case (false, true):
+            let insert = try RawStatement(db, sql: insertSQL)
+            insert.bind(1, rowID)
+            insert.bind(2, state.key.id)
+            _ = bindValues(of: state, to: insert, from: 3)
+            try insert.run()
+        case (true, false):
+            let delete = try RawStatement(db, sql: deleteSQL)
+            delete.bind(1, rowID)
+            try delete.run()
+        case (false, false):
+            break
+        }
+    }
+
+    /// Binds the typed row's values (the department where the table has that column, then
+    /// every field's visible value) from parameter `index` on; returns the next index.
+    private func bindValues(of state: RecordState, to statement: RawStatement, from index: Int32) -> Int32 {
+        var index = index
+        if withDepartment {
+            statement.bind(index, state.department)
+            index += 1
+        }
+        for field in collection.fields {
+            statement.bind(index, state.value(of: field))
+            index += 1
+        }
+        return index
+    }
+
+    /// Every live record, in id order.
+    func live(_ db: Database) throws -> [RecordState] {
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT t.id, r.state FROM \(StoreSchema.quoted(collection.name)) AS t JOIN sync_record AS r ON r.id = t.rowid ORDER BY t.id
+            """)
+        var result: [RecordState] = []
+        while let row = try rows.next() {
+            result.append(try RecordStateCodec.decode([UInt8](row[1] as Data), key: RecordKey(collection: collection.code, id: row[0])))
+        }
+        return result
+    }
+}
