@@ -28,7 +28,7 @@ public struct ReplicaBenchmarkResult: Sendable {
 /// same rows (same ids, same values, same order) into the same typed table, with the same
 /// batches and the same `synchronous=FULL`, through a cached prepared statement.
 public enum ReplicaBenchmark {
-    public static func run(changes: Int, localWrites: Int, batchSize: Int = 1000,
+    public static func run(changes: Int, localWrites: Int, batchSize: Int = 1000, rounds: Int = 2,
                            progress: (String) -> Void = { _ in }) throws -> ReplicaBenchmarkResult {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-bench-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -39,11 +39,16 @@ public enum ReplicaBenchmark {
         progress("generating \(changes) changes")
         let workload = makeWorkload(count: changes, collection: activity)
 
-        progress("baseline: plain batched upsert of \(changes) rows")
-        let baseline = try measureBaseline(workload, collection: activity, path: directory + "/baseline.db", batchSize: batchSize)
-
-        progress("applying \(changes) changes through the store")
-        let apply = try measureApply(workload, schema: schema, path: directory + "/apply.db", batchSize: batchSize)
+        // Two rounds, alternating, each on fresh files; the faster of each counts, so that a
+        // slow moment of the machine does not land on one side only.
+        var baseline = Double.infinity, apply = Double.infinity
+        for round in 1...rounds {
+            progress("round \(round)/\(rounds): plain batched upsert of \(changes) rows")
+            baseline = min(baseline, try measureBaseline(workload, collection: activity, path: directory + "/baseline\(round).db",
+                                                         batchSize: batchSize))
+            progress("round \(round)/\(rounds): applying \(changes) changes through the store")
+            apply = min(apply, try measureApply(workload, schema: schema, path: directory + "/apply\(round).db", batchSize: batchSize))
+        }
 
         progress("timing \(localWrites) durable local writes")
         let (p50, p99) = try measureLocalWrites(count: localWrites, schema: schema, path: directory + "/local.db")

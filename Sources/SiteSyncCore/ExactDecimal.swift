@@ -60,14 +60,39 @@ public struct ExactDecimal: Hashable, Comparable, Sendable, CustomStringConverti
 
     /// The canonical text form: `-12.5`, `3`, `0.125`.
     public var description: String {
-        let negative = significand < 0
-        let magnitude = String(significand.magnitude)
-        guard scale > 0 else { return (negative ? "-" : "") + magnitude }
-        let padded = magnitude.count <= Int(scale)
-            ? String(repeating: "0", count: Int(scale) - magnitude.count + 1) + magnitude
-            : magnitude
-        let split = padded.index(padded.endIndex, offsetBy: -Int(scale))
-        return (negative ? "-" : "") + padded[..<split] + "." + padded[split...]
+        // Written digit by digit into a small buffer: this runs for every decimal a store writes.
+        var digits: [UInt8] = []
+        digits.reserveCapacity(24)
+        var magnitude = significand.magnitude
+        var written = 0
+        repeat {
+            digits.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+            written += 1
+            if written == Int(scale) { digits.append(UInt8(ascii: ".")) }
+        } while magnitude > 0 || written <= Int(scale)
+        if digits.last == UInt8(ascii: ".") { digits.append(UInt8(ascii: "0")) }
+        if significand < 0 { digits.append(UInt8(ascii: "-")) }
+        digits.reverse()
+        return String(decoding: digits, as: UTF8.self)
+    }
+
+    /// Whether `text` is exactly the canonical form of the decimal it denotes: no sign but a
+    /// leading `-`, no leading zeros, no trailing zeros after the point, no bare point.
+    public static func isCanonical(_ text: String) -> Bool {
+        var bytes = Substring(text).utf8[...]
+        if bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+        guard let first = bytes.first, first != UInt8(ascii: ".") else { return false }
+        if let point = bytes.firstIndex(of: UInt8(ascii: ".")) {
+            let fraction = bytes[bytes.index(after: point)...]
+            guard let last = fraction.last, last != UInt8(ascii: "0") else { return false }
+            let integral = bytes[..<point]
+            if integral.count > 1 && first == UInt8(ascii: "0") { return false }
+        } else if bytes.count > 1 && first == UInt8(ascii: "0") {
+            return false
+        }
+        if text == "-0" { return false }
+        return true
     }
 
     public var isNegative: Bool { significand < 0 }

@@ -16,9 +16,9 @@ struct RawStatement {
     let db: Database
     private var handle: SQLiteStatement { statement.sqliteStatement }
 
-    init(_ db: Database, sql: String) throws {
+    init(_ db: Database, sql: String, cached: Bool = true) throws {
         self.db = db
-        statement = try db.cachedStatement(sql: sql)
+        statement = cached ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
         sqlite3_reset(statement.sqliteStatement)
         sqlite3_clear_bindings(statement.sqliteStatement)
     }
@@ -63,6 +63,38 @@ struct RawStatement {
         case .set(let elements): bind(index, JSONValue.array(elements.map { .string($0) }).canonicalText)
         default: bind(index, value.displayText)
         }
+    }
+
+    /// Steps to the next row: `true` when there is one, `false` when done (then resets).
+    func step() throws -> Bool {
+        let code = sqlite3_step(handle)
+        if code == SQLITE_ROW { return true }
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
+                                sql: statement.sql)
+        }
+        return false
+    }
+
+    /// Column `index` (from 0) of the current row as an integer.
+    func int64(_ index: Int32) -> Int64 {
+        sqlite3_column_int64(handle, index)
+    }
+
+    /// Column `index` of the current row as text.
+    func text(_ index: Int32) -> String {
+        guard let pointer = sqlite3_column_text(handle, index) else { return "" }
+        let count = Int(sqlite3_column_bytes(handle, index))
+        return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
+    }
+
+    /// Column `index` of the current row as bytes.
+    func bytes(_ index: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(handle, index))
+        guard count > 0, let pointer = sqlite3_column_blob(handle, index) else { return [] }
+        return [UInt8](UnsafeRawBufferPointer(start: pointer, count: count))
     }
 
     /// Steps the statement to completion, then resets it.

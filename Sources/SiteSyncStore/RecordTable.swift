@@ -36,7 +36,7 @@ struct RecordTable {
         updateSQL = "UPDATE \(table) SET " + quoted.map { "\($0) = ?" }.joined(separator: ", ") + " WHERE rowid = ?"
         deleteSQL = "DELETE FROM \(table) WHERE rowid = ?"
         loadSQL = "SELECT r.id, t.id, r.state FROM \(table) AS t JOIN sync_record AS r ON r.id = t.rowid WHERE t.id IN "
-        loadDeletedSQL = "SELECT id, record_id, state FROM sync_record WHERE collection = ? AND deleted = 1 AND record_id IN "
+        loadDeletedSQL = "SELECT id, record_id, state FROM sync_record WHERE collection = ?1 AND deleted = 1 AND record_id IN "
     }
 
     /// The stored records with these ids (live or deleted); ids never seen are absent.
@@ -44,26 +44,31 @@ struct RecordTable {
         var result: [String: StoredRecord] = [:]
         var start = 0
         while start < ids.count {
-            let chunk = Array(ids[start..<min(start + 500, ids.count)])
+            let chunk = ids[start..<min(start + Self.chunk, ids.count)]
             start += chunk.count
+            // Full chunks and single lookups reuse cached statements; other sizes are compiled once.
+            let cached = chunk.count == Self.chunk || chunk.count == 1
             let list = "(" + Array(repeating: "?", count: chunk.count).joined(separator: ",") + ")"
-            let single = chunk.count == 1
-            let live = single ? try db.cachedStatement(sql: loadSQL + list) : try db.makeStatement(sql: loadSQL + list)
-            try collect(Row.fetchCursor(live, arguments: StatementArguments(chunk)), into: &result)
+            let live = try RawStatement(db, sql: loadSQL + list, cached: cached)
+            for (index, id) in zip(Int32(1)..., chunk) { live.bind(index, id) }
+            try collect(live, into: &result)
             if result.count < ids.count {
-                let deleted = single ? try db.cachedStatement(sql: loadDeletedSQL + list)
-                                     : try db.makeStatement(sql: loadDeletedSQL + list)
-                try collect(Row.fetchCursor(deleted, arguments: StatementArguments([collection.name] + chunk)), into: &result)
+                let deleted = try RawStatement(db, sql: loadDeletedSQL + list, cached: cached)
+                deleted.bind(1, collection.name)
+                for (index, id) in zip(Int32(2)..., chunk) { deleted.bind(index, id) }
+                try collect(deleted, into: &result)
             }
         }
         return result
     }
 
-    private func collect(_ rows: RowCursor, into result: inout [String: StoredRecord]) throws {
-        while let row = try rows.next() {
-            let id: String = row[1]
+    static let chunk = 500
+
+    private func collect(_ statement: RawStatement, into result: inout [String: StoredRecord]) throws {
+        while try statement.step() {
+            let id = statement.text(1)
             let key = RecordKey(collection: collection.code, id: id)
-            result[id] = StoredRecord(rowID: row[0], state: try RecordStateCodec.decode([UInt8](row[2] as Data), key: key))
+            result[id] = StoredRecord(rowID: statement.int64(0), state: try RecordStateCodec.decode(statement.bytes(2), key: key))
         }
     }
 

@@ -222,19 +222,15 @@ public final class ReplicaStore: Sendable {
     }
 
     func insertChange(_ db: Database, _ change: Change, payload: Data, now: UInt64) throws {
-        let collection = try collection(change.record.collection)
         let insert = try RawStatement(db, sql: """
-            INSERT INTO sync_change (replica, counter, hlc, collection, record_id, department, payload, received_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO sync_change (replica, counter, hlc, department, payload, received_ms) VALUES (?, ?, ?, ?, ?, ?)
             """)
         insert.bind(1, change.dot.replica.storageValue)
         insert.bind(2, Int64(bitPattern: change.dot.counter))
         insert.bind(3, Int64(bitPattern: change.hlc.rawValue))
-        insert.bind(4, collection.name)
-        insert.bind(5, change.record.id)
-        insert.bind(6, change.department)
-        insert.bind(7, blob: payload)
-        insert.bind(8, Int64(now))
+        insert.bind(4, change.department)
+        insert.bind(5, blob: payload)
+        insert.bind(6, Int64(now))
         try insert.run()
     }
 

@@ -6,7 +6,8 @@ import SiteSyncCore
 ///
 /// - `sync_meta`: this replica's identity and the schema it was created with.
 /// - `sync_change`: the change log, in the order changes were applied (a causal order), each
-///   change's encoded bytes exactly as its origin wrote them.
+///   change's encoded bytes exactly as its origin wrote them (`payload`, a `sitesync.v1.Change`
+///   which names the record), with the department that scopes it for filtered sends.
 /// - `sync_knowledge`: per origin replica, the highest counter held contiguously (`counter`),
 ///   the highest held at all (`max_seen`).
 /// - `sync_record`: per record, its scoping department and its replicated state (every field
@@ -33,8 +34,6 @@ enum StoreSchema {
                     replica INTEGER NOT NULL,
                     counter INTEGER NOT NULL,
                     hlc INTEGER NOT NULL,
-                    collection TEXT NOT NULL,
-                    record_id TEXT NOT NULL,
                     department TEXT NOT NULL,
                     payload BLOB NOT NULL,
                     received_ms INTEGER NOT NULL,

@@ -130,7 +130,7 @@ public enum ChangeCodec {
         case .text(let s): decoded = .text(try checked(s))
         case .int(let i): decoded = .int(i)
         case .decimal(let s):
-            guard let d = ExactDecimal(s), d.description == s else {
+            guard ExactDecimal.isCanonical(s), let d = ExactDecimal(s) else {
                 throw WireError(.invalid, "change \(dot) has a non-canonical decimal in \(spec.name)")
             }
             decoded = .decimal(d)

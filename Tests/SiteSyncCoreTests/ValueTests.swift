@@ -67,3 +67,16 @@ import Testing
         }
     }
 }
+
+@Suite struct CanonicalDecimalTests {
+    @Test(arguments: ["0", "12.5", "-3", "0.125", "100", "-0.5", "123456789012345678"])
+    func canonicalTextIsRecognised(text: String) {
+        #expect(ExactDecimal.isCanonical(text))
+        #expect(ExactDecimal(text)?.description == text)
+    }
+
+    @Test(arguments: ["012", "1.50", "+1", "-0", ".5", "1.", "00", "0.10", "-01"])
+    func nonCanonicalTextIsRefused(text: String) {
+        #expect(!ExactDecimal.isCanonical(text))
+    }
+}
