@@ -114,7 +114,11 @@ public enum ReplicaBenchmark {
     /// Seconds to upsert every row, batched, into a plain table like the store's typed table.
     static func measureBaseline(_ workload: Workload, collection: CollectionSpec, path: String, batchSize: Int) throws -> Double {
         var configuration = Configuration()
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        configuration.prepareDatabase { db in
+            // The same durability and page cache as the store's connections.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA cache_size = -65536")
+        }
         let pool = try DatabasePool(path: path, configuration: configuration)
         let columns = ["id", "department"] + collection.fields.map(\.name)
         let quoted = columns.map { "\"\($0)\"" }

@@ -97,42 +97,25 @@ enum RecordStateCodec {
     static let formatVersion: UInt8 = 1
 
     static func encode(_ state: RecordState) -> [UInt8] {
-        var w = BinaryWriter(capacity: 160)
+        // The distinct writes, in first-use order; records have few, so a linear search is fastest.
+        var writes: [(dot: Dot, hlc: HLCTimestamp)] = []
+        func writeIndex(_ dot: Dot) -> Int {
+            for index in writes.indices.reversed() where writes[index].dot == dot { return index }
+            return -1
+        }
+        let codes = state.fields.keys.sorted()
+        for code in codes {
+            for version in state.fields[code]! where writeIndex(version.dot) < 0 { writes.append((version.dot, version.hlc)) }
+        }
+        for tombstone in state.tombstones where writeIndex(tombstone.dot) < 0 { writes.append((tombstone.dot, tombstone.hlc)) }
+
+        var w = BinaryWriter(capacity: 192)
         w.byte(formatVersion)
         w.string(state.department)
         encode(state.context, into: &w)
-        var writes: [Dot] = []
-        var hlcs: [HLCTimestamp] = []
-        var index: [Dot: Int] = [:]
-        func writeIndex(_ dot: Dot, _ hlc: HLCTimestamp) -> Int {
-            if let last = writes.last, last == dot { return writes.count - 1 }
-            if let found = index[dot] { return found }
-            index[dot] = writes.count
-            writes.append(dot)
-            hlcs.append(hlc)
-            return writes.count - 1
-        }
-        let codes = state.fields.keys.sorted()
-        var body = BinaryWriter(capacity: 128)
-        body.varint(UInt64(codes.count))
-        for code in codes {
-            let versions = state.fields[code]!
-            body.varint(UInt64(code))
-            body.varint(UInt64(versions.count))
-            for version in versions {
-                body.varint(UInt64(writeIndex(version.dot, version.hlc)))
-                body.varint(UInt64(version.tag))
-                encode(version.value, into: &body)
-            }
-        }
-        body.varint(UInt64(state.tombstones.count))
-        for tombstone in state.tombstones {
-            body.varint(UInt64(writeIndex(tombstone.dot, tombstone.hlc)))
-            encode(tombstone.context, into: &body)
-        }
         let entries = state.context.entries
         w.varint(UInt64(writes.count))
-        for (dot, hlc) in zip(writes, hlcs) {
+        for (dot, hlc) in writes {
             // Every live version's dot is in the record's vector, so its replica is an index.
             let replicaIndex = entries.firstIndex { $0.replica == dot.replica } ?? entries.count
             w.varint(UInt64(replicaIndex))
@@ -140,7 +123,23 @@ enum RecordStateCodec {
             w.varint(dot.counter)
             w.fixed64(hlc.rawValue)
         }
-        return w.bytes + body.bytes
+        w.varint(UInt64(codes.count))
+        for code in codes {
+            let versions = state.fields[code]!
+            w.varint(UInt64(code))
+            w.varint(UInt64(versions.count))
+            for version in versions {
+                w.varint(UInt64(writeIndex(version.dot)))
+                w.varint(UInt64(version.tag))
+                encode(version.value, into: &w)
+            }
+        }
+        w.varint(UInt64(state.tombstones.count))
+        for tombstone in state.tombstones {
+            w.varint(UInt64(writeIndex(tombstone.dot)))
+            encode(tombstone.context, into: &w)
+        }
+        return w.bytes
     }
 
     static func decode(_ bytes: [UInt8], key: RecordKey) throws(StoreError) -> RecordState {

@@ -23,7 +23,6 @@ struct RecordTable {
     private let updateSQL: String
     private let deleteSQL: String
     private let loadSQL: String
-    private let loadDeletedSQL: String
 
     init(_ collection: CollectionSpec) {
         self.collection = collection
@@ -35,41 +34,27 @@ struct RecordTable {
             + Array(repeating: "?", count: quoted.count).joined(separator: ", ") + ")"
         updateSQL = "UPDATE \(table) SET " + quoted.map { "\($0) = ?" }.joined(separator: ", ") + " WHERE rowid = ?"
         deleteSQL = "DELETE FROM \(table) WHERE rowid = ?"
-        loadSQL = "SELECT r.id, t.id, r.state FROM \(table) AS t JOIN sync_record AS r ON r.id = t.rowid WHERE t.id IN "
-        loadDeletedSQL = "SELECT id, record_id, state FROM sync_record WHERE collection = ?1 AND deleted = 1 AND record_id IN "
+        // A live record through its typed row, else a deleted one through the partial index.
+        loadSQL = "SELECT r.id, r.state FROM \(table) AS t JOIN sync_record AS r ON r.id = t.rowid WHERE t.id = ?1 "
+            + "UNION ALL SELECT id, state FROM sync_record WHERE collection = ?2 AND deleted = 1 AND record_id = ?1"
     }
 
     /// The stored records with these ids (live or deleted); ids never seen are absent.
+    ///
+    /// One cached single-row probe per id: cheaper than an `IN` list, which makes SQLite sort
+    /// the list into a temporary b-tree first.
     func load(_ db: Database, ids: [String]) throws -> [String: StoredRecord] {
         var result: [String: StoredRecord] = [:]
-        var start = 0
-        while start < ids.count {
-            let chunk = ids[start..<min(start + Self.chunk, ids.count)]
-            start += chunk.count
-            // Full chunks and single lookups reuse cached statements; other sizes are compiled once.
-            let cached = chunk.count == Self.chunk || chunk.count == 1
-            let list = "(" + Array(repeating: "?", count: chunk.count).joined(separator: ",") + ")"
-            let live = try RawStatement(db, sql: loadSQL + list, cached: cached)
-            for (index, id) in zip(Int32(1)..., chunk) { live.bind(index, id) }
-            try collect(live, into: &result)
-            if result.count < ids.count {
-                let deleted = try RawStatement(db, sql: loadDeletedSQL + list, cached: cached)
-                deleted.bind(1, collection.name)
-                for (index, id) in zip(Int32(2)..., chunk) { deleted.bind(index, id) }
-                try collect(deleted, into: &result)
+        let probe = try RawStatement(db, sql: loadSQL)
+        for id in ids {
+            probe.bind(1, id)
+            probe.bind(2, collection.name)
+            while try probe.step() {
+                let key = RecordKey(collection: collection.code, id: id)
+                result[id] = StoredRecord(rowID: probe.int64(0), state: try RecordStateCodec.decode(probe.bytes(1), key: key))
             }
         }
         return result
-    }
-
-    static let chunk = 500
-
-    private func collect(_ statement: RawStatement, into result: inout [String: StoredRecord]) throws {
-        while try statement.step() {
-            let id = statement.text(1)
-            let key = RecordKey(collection: collection.code, id: id)
-            result[id] = StoredRecord(rowID: statement.int64(0), state: try RecordStateCodec.decode(statement.bytes(2), key: key))
-        }
     }
 
     /// Saves a record's new state and makes its typed row show it.

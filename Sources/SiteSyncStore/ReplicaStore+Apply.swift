@@ -129,7 +129,7 @@ extension ReplicaStore {
             entry.lastDot = change.dot
             touched[change.record] = entry
             if first { order.append(change.record) }
-            try insertChange(db, change, payload: incoming.payload, now: now)
+            try insertChange(db, change, payload: incoming.payload)
             knowledge[origin] = (known.counter, max(known.maxSeen, change.dot.counter))
             if let lead = clock.observe(change.hlc) { clockLeads[origin] = max(clockLeads[origin] ?? 0, lead) }
             report.applied += 1

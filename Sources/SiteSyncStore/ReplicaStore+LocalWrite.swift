@@ -49,7 +49,7 @@ public final class LocalWriteSession {
                             record: edit.record, department: edit.department, context: state.context, body: edit.body)
         try state.apply(change, in: collection)
         let now = clock.wallMilliseconds()
-        try store.insertChange(db, change, payload: ChangeCodec.encode(change), now: now)
+        try store.insertChange(db, change, payload: ChangeCodec.encode(change))
         try store.saveState(db, state, stored: stored, settledBy: change.dot, now: now)
         changes.append(change)
         return change

@@ -33,10 +33,8 @@ enum StoreSchema {
                     seq INTEGER PRIMARY KEY,
                     replica INTEGER NOT NULL,
                     counter INTEGER NOT NULL,
-                    hlc INTEGER NOT NULL,
                     department TEXT NOT NULL,
                     payload BLOB NOT NULL,
-                    received_ms INTEGER NOT NULL,
                     UNIQUE (replica, counter)
                 );
                 CREATE TABLE sync_knowledge (
