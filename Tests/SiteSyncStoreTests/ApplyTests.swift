@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+@testable import SiteSyncCore
+@testable import SiteSyncStore
+@testable import SiteSyncWire
+
+@Suite struct ApplyTests {
+    @Test func reapplyingKnownChangesIsANoOp() throws {
+        let office = try TestReplica(name: "office"), site = try TestReplica(name: "site", role: .field)
+        try seedPlan(office, sendTo: [])
+        let batch = try office.changes(lackedBy: VersionVector())
+        #expect(try site.store.apply(batch) == ApplyReport(applied: 5, alreadyKnown: 0))
+        let digest = try site.store.digest()
+        #expect(try site.store.apply(batch) == ApplyReport(applied: 0, alreadyKnown: 5))
+        #expect(try site.store.digest() == digest)
+        #expect(try site.store.counts().changes == 5)
+    }
+
+    @Test func aBatchOutOfOrderIsRefusedWhole() throws {
+        let office = try TestReplica(name: "office"), site = try TestReplica(name: "site")
+        try seedPlan(office, sendTo: [])
+        let batch = try office.changes(lackedBy: VersionVector())
+        let digest = try site.store.digest()
+        #expect { try site.store.apply(Array(batch.reversed())) } throws: { ($0 as? StoreError)?.code == .rejectedChange }
+        // A change to a record before the change that created it is refused too.
+        try office.put("activity", "a1", "percent_complete=10")
+        let update = try office.changes(lackedBy: VersionVector([(office.store.identity.replica, UInt64(5))]))
+        #expect(update.count == 1)
+        #expect { try site.store.apply([batch[0], batch[1], batch[2]] + update) } throws: { ($0 as? StoreError)?.code == .rejectedChange }
+        #expect(try site.store.digest() == digest)
+        #expect(try site.store.counts().changes == 0)
+        #expect(try site.store.knowledge().isEmpty)
+    }
+
+    @Test func knowledgeRisesOnlyAsFarAsTheSenderVouchesFor() throws {
+        let office = try TestReplica(name: "office"), site = try TestReplica(name: "site")
+        try seedPlan(office, sendTo: [])
+        let batch = try office.changes(lackedBy: VersionVector())
+        let me = office.store.identity.replica
+        try site.store.apply(Array(batch.prefix(2)), claim: .inOrder(senderKnowledge: office.store.knowledge()))
+        #expect(try site.store.knowledge()[me] == 2)
+        try site.store.apply(Array(batch.dropFirst(2)), claim: .none)
+        #expect(try site.store.knowledge()[me] == 2, "no claim: held, but not vouched for")
+        // Offered again (as a hub would), the changes are recognised as held.
+        #expect(try site.store.apply(batch, claim: .complete(senderKnowledge: office.store.knowledge())).applied == 0)
+        #expect(try site.store.knowledge()[me] == 5)
+    }
+
+    @Test func anEditConcurrentWithADeleteWinsAndTheDeleteIsLogged() throws {
+        let office = try TestReplica(name: "office"), site = try TestReplica(name: "site", role: .field)
+        try seedPlan(office, sendTo: [site])
+        try office.delete("activity", "a1")
+        try site.put("activity", "a1", "percent_complete=60")
+        try office.send(to: site)
+        try site.send(to: office)
+        #expect(try office.store.digest() == site.store.digest())
+        #expect(try office.value("activity", "a1", "percent_complete") == .decimal(ExactDecimal(60)))
+        #expect(try office.value("activity", "a1", "name") == .text("Earthworks"))
+        let logged = try office.store.conflicts(activeOnly: true)
+        #expect(logged.contains { $0.recordID == "a1" && $0.rule == "delete" })
+    }
+
+    @Test func theConflictLogKeepsAutoResolutionsAndOpenConflictsUntilResolved() throws {
+        let office = try TestReplica(name: "office"), site = try TestReplica(name: "site", role: .field)
+        try seedPlan(office, sendTo: [site])
+        try office.put("activity", "a1", "remarks=office view")
+        try site.put("activity", "a1", "remarks=site view", "actual_finish=2026-07-01")
+        try office.put("activity", "a1", "actual_finish=2026-07-02")
+        try office.send(to: site)
+        try site.send(to: office)
+        for replica in [office, site] {
+            let open = try replica.store.conflicts(status: "open", activeOnly: true)
+            #expect(open.map(\.field) == ["remarks"])
+            #expect(open.first?.versions.count == 2)
+            let auto = try replica.store.conflicts(status: "auto", activeOnly: true)
+            #expect(auto.map(\.field) == ["actual_finish"])
+        }
+        try site.resolve("activity", "a1", "remarks", "agreed view")
+        try site.send(to: office)
+        for replica in [office, site] {
+            #expect(try replica.store.conflicts(status: "open", activeOnly: true).isEmpty)
+            #expect(try replica.store.conflicts(status: "resolved").map(\.field) == ["remarks"])
+            #expect(try replica.value("activity", "a1", "remarks") == .text("agreed view"))
+        }
+        #expect(try office.store.digest() == site.store.digest())
+    }
+
+    @Test func exportLinesHashToTheDigest() throws {
+        let office = try TestReplica(name: "office")
+        try seedPlan(office, sendTo: [])
+        var bytes: [UInt8] = []
+        try office.store.exportLines { line in
+            line.write(to: &bytes)
+            bytes.append(0x0A)
+        }
+        #expect(SHA256Hex.digest(of: bytes) == (try office.store.digest()))
+        #expect(try office.store.digest().count == 64)
+    }
+
+    @Test func aDepartmentDigestMatchesBetweenAFieldNodeAndTheFullReplica() throws {
+        let office = try TestReplica(name: "office")
+        try seedPlan(office, sendTo: [])
+        try office.put("project", "p2", "code=W-001", "name=Mains", "department=water")
+        let site = try TestReplica(name: "site", role: .field, department: "roads")
+        let roadsOnly = try office.store.changes(lackedBy: VersionVector(), scope: .department("roads")).map {
+            try IncomingChange(origin: $0.dot.replica.rawValue, counter: $0.dot.counter, payload: $0.payload, schema: .siteSync)
+        }
+        try site.store.apply(roadsOnly)
+        #expect(try site.store.digest(department: "roads") == office.store.digest(department: "roads"))
+        #expect(try site.store.digest() != office.store.digest())
+    }
+}

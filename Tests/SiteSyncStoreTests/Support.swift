@@ -1,0 +1,95 @@
+import Foundation
+import SiteSyncCore
+import SiteSyncStore
+import SiteSyncWire
+
+/// A seedable generator (SplitMix64): every random schedule replays from its seed.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// A temporary directory removed when the value is released.
+final class TemporaryDirectory {
+    let path: String
+
+    init() {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-test-\(UUID().uuidString)").path
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func file(_ name: String) -> String { path + "/" + name }
+}
+
+/// A store in a temporary directory, for tests (durability off: nothing here tests fsync).
+struct TestReplica {
+    let directory: TemporaryDirectory
+    let store: ReplicaStore
+    let planner: LocalWritePlanner
+
+    init(name: String, role: Role = .office, department: String = "roads", replica: ReplicaID = .random(),
+         clock: @escaping @Sendable () -> UInt64 = { 1_700_000_000_000 }) throws {
+        directory = TemporaryDirectory()
+        store = try ReplicaStore.create(at: directory.file("sitesync.db"), node: name, replica: replica,
+                                        options: StoreOptions(durability: .off, wallClock: clock))
+        planner = LocalWritePlanner(schema: .siteSync, writer: WriterIdentity(role: role, department: department))
+    }
+
+    /// `record put` in code: `put("activity", "a1", "name=Kerbs", "budget=12.5")`.
+    @discardableResult
+    func put(_ collection: String, _ id: String?, _ assignments: String...) throws -> Change? {
+        let parsed = try assignments.map { try FieldAssignment(parsing: $0) }
+        return try store.write { try planner.planUpsert(collection: collection, id: id, assignments: parsed, reader: $0) }
+    }
+
+    @discardableResult
+    func delete(_ collection: String, _ id: String) throws -> Change? {
+        try store.write { try planner.planDelete(collection: collection, id: id, reader: $0) }
+    }
+
+    @discardableResult
+    func resolve(_ collection: String, _ id: String, _ field: String, _ value: String) throws -> Change? {
+        try store.write { try planner.planResolve(collection: collection, id: id, field: field, input: .text(value), reader: $0) }
+    }
+
+    /// What a replica holding `base` lacks, decoded as a receiver would.
+    func changes(lackedBy base: VersionVector, limit: Int = .max) throws -> [IncomingChange] {
+        try store.changes(lackedBy: base, limit: limit).map {
+            try IncomingChange(origin: $0.dot.replica.rawValue, counter: $0.dot.counter, payload: $0.payload, schema: .siteSync)
+        }
+    }
+
+    /// Sends everything `other` lacks to it, in one batch, as a sync round would.
+    func send(to other: TestReplica) throws {
+        let batch = try changes(lackedBy: other.store.knowledge())
+        try other.store.apply(batch, claim: .complete(senderKnowledge: store.knowledge()))
+    }
+
+    func value(_ collection: String, _ id: String, _ field: String) throws -> FieldValue {
+        let spec = Schema.siteSync.collection(named: collection)!
+        guard let state = try store.state(of: RecordKey(collection: spec.code, id: id)) else { return .null }
+        return state.value(of: spec.field(named: field)!)
+    }
+}
+
+/// A plan most tests start from: a department, a project and two activities, written by an
+/// office replica and sent to the others.
+func seedPlan(_ office: TestReplica, sendTo others: [TestReplica]) throws {
+    try office.put("department", "roads", "name=Roads Bureau")
+    try office.put("department", "water", "name=Water Bureau")
+    try office.put("project", "p1", "code=R-001", "name=Ring road", "department=roads", "budget=1200000.50",
+                   "planned_start=2026-03-01", "planned_finish=2026-12-31")
+    try office.put("activity", "a1", "project=p1", "name=Earthworks", "budget=300000", "budget_quantity=5000", "unit=m3",
+                   "ev_method=units", "planned_start=2026-03-01", "planned_finish=2026-06-30")
+    try office.put("activity", "a2", "project=p1", "name=Kerbs", "budget=80000", "ev_method=manual")
+    for other in others { try office.send(to: other) }
+}
