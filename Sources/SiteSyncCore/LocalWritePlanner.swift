@@ -44,19 +44,35 @@ public struct LocalWritePlanner {
         let collection = try self.collection(named: name)
         try checkCollectionWritable(collection)
         var values: [(FieldSpec, FieldAssignment.Operation, FieldValue)] = []
-        var seen: Set<String> = []
+        var setUpdates: [String: (add: [String], remove: [String])] = [:]
         for assignment in assignments {
             let spec = try field(assignment.field, in: collection)
-            guard seen.insert(spec.name).inserted else {
-                throw CoreError(.invalidValue, "\(spec.name) is given twice")
-            }
             try checkFieldWritable(spec, in: collection)
             if assignment.operation != .set, spec.rule != .orset {
                 throw CoreError(.invalidValue, "\(spec.name) is not a set: use \(spec.name)=value, not += or -=")
             }
             let value = try spec.parse(assignment.input)
             try checkApproval(spec, value, in: collection)
+            // Several += and -= of one set combine into one update; anything else may appear once.
+            if assignment.operation != .set, case .set(let elements) = value, !values.contains(where: { $0.0.name == spec.name }) {
+                var update = setUpdates[spec.name] ?? ([], [])
+                if assignment.operation == .add { update.add += elements } else { update.remove += elements }
+                setUpdates[spec.name] = update
+                continue
+            }
+            guard !values.contains(where: { $0.0.name == spec.name }), setUpdates[spec.name] == nil else {
+                throw CoreError(.invalidValue, "\(spec.name) is given twice")
+            }
             values.append((spec, assignment.operation, value))
+        }
+        for (name, update) in setUpdates.sorted(by: { $0.key < $1.key }) {
+            let both = Set(update.add).intersection(update.remove)
+            guard both.isEmpty else {
+                throw CoreError(.invalidValue, "\(name): \(both.sorted().joined(separator: ", ")) is both added and removed")
+            }
+            let spec = collection.field(named: name)!
+            if !update.add.isEmpty { values.append((spec, .add, .set(update.add))) }
+            if !update.remove.isEmpty { values.append((spec, .remove, .set(update.remove))) }
         }
 
         let recordID = try resolveID(id, collection: collection, values: values)
@@ -87,7 +103,12 @@ public struct LocalWritePlanner {
         var writes: [FieldWrite] = []
         for (spec, operation, value) in values {
             let versions = live ? current!.versions(of: spec.code) : []
-            if let write = try fieldWrite(spec, operation, value, versions: versions, live: live, recordID: recordID) {
+            guard let write = try fieldWrite(spec, operation, value, versions: versions, live: live, recordID: recordID) else { continue }
+            // An add and a remove of the same set travel as one update.
+            if let index = writes.firstIndex(where: { $0.field == write.field }),
+               case .updateSet(let add, let remove) = writes[index].operation, case .updateSet(let add2, let remove2) = write.operation {
+                writes[index] = FieldWrite(field: write.field, .updateSet(add: add + add2, remove: remove + remove2))
+            } else {
                 writes.append(write)
             }
         }

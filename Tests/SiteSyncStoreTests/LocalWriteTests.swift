@@ -117,3 +117,17 @@ import Testing
         #expect(try office.value("activity", "a2", "name") == .text("Kerbs again"))
     }
 }
+
+@Suite struct SetEditTests {
+    @Test func addsAndRemovesOfOneSetCombineIntoOneChange() throws {
+        let office = try TestReplica(name: "office")
+        try seedPlan(office, sendTo: [])
+        try office.put("issue", "i1", "project=p1", "title=Drain", "assignees=wang,zhao")
+        let change = try #require(try office.put("issue", "i1", "assignees+=li", "assignees-=wang", "assignees+=chen"))
+        guard case .upsert(let writes) = change.body else { Issue.record("not an upsert"); return }
+        #expect(writes.count == 1)
+        #expect(try office.value("issue", "i1", "assignees") == .set(["chen", "li", "zhao"]))
+        #expect { try office.put("issue", "i1", "assignees+=li", "assignees-=li") } throws: { ($0 as? CoreError)?.code == .invalidValue }
+        #expect { try office.put("issue", "i1", "assignees-=nobody") } throws: { ($0 as? CoreError)?.code == .invalidValue }
+    }
+}
