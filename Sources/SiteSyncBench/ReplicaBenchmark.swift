@@ -153,7 +153,7 @@ public enum ReplicaBenchmark {
             let batch = try workload.envelopes[index..<end].map {
                 try IncomingChange(origin: $0.origin, counter: $0.counter, payload: $0.payload, schema: schema)
             }
-            try store.apply(batch, claim: .inOrder(senderKnowledge: workload.knowledge))
+            try store.apply(batch, claim: .inOrder(vouched: workload.knowledge))
             index = end
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

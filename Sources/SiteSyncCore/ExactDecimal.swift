@@ -82,7 +82,8 @@ public struct ExactDecimal: Hashable, Comparable, Sendable, CustomStringConverti
     public static func isCanonical(_ text: String) -> Bool {
         var bytes = Substring(text).utf8[...]
         if bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
-        guard let first = bytes.first, first != UInt8(ascii: ".") else { return false }
+        guard let first = bytes.first, first != UInt8(ascii: "."),
+              bytes.allSatisfy({ ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: ".") }) else { return false }
         if let point = bytes.firstIndex(of: UInt8(ascii: ".")) {
             let fraction = bytes[bytes.index(after: point)...]
             guard let last = fraction.last, last != UInt8(ascii: "0") else { return false }

@@ -28,8 +28,9 @@ public struct BundleImportSummary: Sendable {
     public let sender: String
     public let newChanges: Int
     public let alreadyKnown: Int
-    /// Whether this node could take on the sender's knowledge (the sender's view covers this
-    /// node's scope); otherwise the changes were applied but will be offered again later.
+    /// Whether this node could take on all of the sender's knowledge (the sender's view covers
+    /// this node's scope); otherwise only the sender's own changes count as complete, and
+    /// others' may be offered again later (and skipped then).
     public let knowledgeAdopted: Bool
     /// Said when the bundle was cut for another node.
     public let note: String?
@@ -139,17 +140,16 @@ extension Node {
                 throw NodeError(.bundle, "change \(index + 1) of \(path) is invalid (\(error.message)); nothing was imported")
             }
         }
-        // Knowledge can be taken on only from a sender whose view covers this node's scope.
-        let senderScope = ReplicationScope(role: senderRole, department: header.sender.department)
-        let bundleScope: ReplicationScope = header.departments.count == 1 ? .department(header.departments[0]) : .everything
-        let adopt = senderScope.covers(scope) && bundleScope.covers(scope)
+        let vouched = KnowledgeClaim.vouched(
+            senderKnowledge: senderKnowledge, sender: ReplicaID(rawValue: header.sender.replica),
+            senderScope: ReplicationScope(role: senderRole, department: header.sender.department),
+            cutFor: header.departments.count == 1 ? .department(header.departments[0]) : .everything, receiverScope: scope)
         var report = ApplyReport()
         var start = 0
         repeat {
             let end = min(start + batchSize, incoming.count)
             let last = end == incoming.count
-            let claim: KnowledgeClaim = !adopt ? .none
-                : (last ? .complete(senderKnowledge: senderKnowledge) : .inOrder(senderKnowledge: senderKnowledge))
+            let claim: KnowledgeClaim = last ? .complete(vouched: vouched) : .inOrder(vouched: vouched)
             report += try store.apply(Array(incoming[start..<end]), claim: claim)
             start = end
         } while start < incoming.count
@@ -164,6 +164,6 @@ extension Node {
         let note = header.recipient.isEmpty || header.recipient == configuration.name
             ? nil : "this bundle was cut for \(header.recipient), not for this node"
         return BundleImportSummary(sender: header.sender.node, newChanges: report.applied, alreadyKnown: report.alreadyKnown,
-                                   knowledgeAdopted: adopt, note: note)
+                                   knowledgeAdopted: vouched == senderKnowledge, note: note)
     }
 }

@@ -22,18 +22,35 @@ public struct IncomingChange: Sendable {
 }
 
 /// What a batch lets the receiver claim about its own knowledge.
+///
+/// Knowledge `n` for an origin means "every change of that origin up to `n`, within my scope,
+/// is here". A batch may raise it only for the origins its sender vouches for (see
+/// ``vouched(senderKnowledge:sender:senderScope:cutFor:receiverScope:)``); overstating it
+/// would lose changes, understating it only resends a few.
 public enum KnowledgeClaim: Sendable {
-    /// Nothing: the sender's view may be narrower than the receiver's scope, so holding a
-    /// change of an origin does not prove holding that origin's earlier ones.
+    /// Nothing: the changes are held, but prove nothing about earlier ones.
     case none
-    /// The sender sends everything the receiver lacks in the receiver's scope, in log order,
-    /// and holds every change up to `senderKnowledge`. After the batch the receiver may raise
-    /// each origin in the batch to the highest counter received, but not beyond the sender's
-    /// knowledge.
-    case inOrder(senderKnowledge: VersionVector)
-    /// As `inOrder`, and this batch ends a complete transfer: the receiver now holds everything
-    /// the sender knew, and takes on the sender's knowledge.
-    case complete(senderKnowledge: VersionVector)
+    /// The sender sends, in its log order, every change it holds in the receiver's scope that
+    /// the receiver lacks, and holds every change of each origin in `vouched` up to its
+    /// counter. After the batch the receiver raises each origin in the batch to the highest
+    /// counter received, but not beyond what is vouched for.
+    case inOrder(vouched: VersionVector)
+    /// As `inOrder`, and this batch ends a complete transfer: the receiver takes on all of
+    /// `vouched`.
+    case complete(vouched: VersionVector)
+
+    /// The part of a sender's knowledge it can vouch for to a receiver: all of it when the
+    /// sender's view covers the receiver's scope; otherwise only its own changes, which a
+    /// replica always holds completely; nothing when the changes were cut for a narrower
+    /// scope than the receiver's.
+    public static func vouched(
+        senderKnowledge: VersionVector, sender: ReplicaID, senderScope: ReplicationScope,
+        cutFor batchScope: ReplicationScope, receiverScope: ReplicationScope
+    ) -> VersionVector {
+        guard batchScope.covers(receiverScope) else { return VersionVector() }
+        if senderScope.covers(receiverScope) { return senderKnowledge }
+        return VersionVector([(sender, senderKnowledge[sender])])
+    }
 }
 
 /// The outcome of applying one batch.
@@ -141,10 +158,10 @@ extension ReplicaStore {
         switch claim {
         case .none:
             break
-        case .inOrder(let sender):
+        case .inOrder(let vouched):
             for (origin, last) in lastInBatch {
                 let current = knowledge[origin] ?? (0, 0)
-                knowledge[origin] = (max(current.counter, min(last, sender[origin])), current.maxSeen)
+                knowledge[origin] = (max(current.counter, min(last, vouched[origin])), current.maxSeen)
             }
         case .complete(let sender):
             for (origin, last) in lastInBatch {

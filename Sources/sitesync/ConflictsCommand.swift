@@ -27,7 +27,9 @@ struct ConflictsCommand: ParsableCommand {
 
     func run() throws {
         let node = try node.open()
+        // Conflicts waiting for a person first, then the rest, newest first within each.
         let entries = try node.store.conflicts(status: status, activeOnly: !all && status != "resolved")
+            .sorted { ($0.status == "open" && $0.isActive ? 0 : 1, -$0.id) < ($1.status == "open" && $1.isActive ? 0 : 1, -$1.id) }
         let names = try node.store.replicaNames()
         func nodeName(_ replica: ReplicaID) -> String { names[replica] ?? replica.description }
         if json {
@@ -103,7 +105,7 @@ extension JSONValue {
     var displayValue: String {
         switch self {
         case .null: "(empty)"
-        case .string(let s): "\"\(s)\""
+        case .string(let s): s
         default: canonicalText
         }
     }

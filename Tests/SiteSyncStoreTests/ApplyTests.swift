@@ -37,12 +37,12 @@ import Testing
         try seedPlan(office, sendTo: [])
         let batch = try office.changes(lackedBy: VersionVector())
         let me = office.store.identity.replica
-        try site.store.apply(Array(batch.prefix(2)), claim: .inOrder(senderKnowledge: office.store.knowledge()))
+        try site.store.apply(Array(batch.prefix(2)), claim: .inOrder(vouched: office.store.knowledge()))
         #expect(try site.store.knowledge()[me] == 2)
         try site.store.apply(Array(batch.dropFirst(2)), claim: .none)
         #expect(try site.store.knowledge()[me] == 2, "no claim: held, but not vouched for")
         // Offered again (as a hub would), the changes are recognised as held.
-        #expect(try site.store.apply(batch, claim: .complete(senderKnowledge: office.store.knowledge())).applied == 0)
+        #expect(try site.store.apply(batch, claim: .complete(vouched: office.store.knowledge())).applied == 0)
         #expect(try site.store.knowledge()[me] == 5)
     }
 

@@ -45,8 +45,12 @@ import Testing
         #expect(back.newChanges == 1)
         #expect(!back.knowledgeAdopted, "a field site's view does not cover the office's scope")
         #expect(try office.store.digest() == site.store.digest())
-        // And the office, having heard from the site, sends it nothing it already has.
+        // And the office, having heard from the site, sends it nothing it already has...
         #expect(try office.exportBundle(to: root.file("o2.bundle"), for: .node("site-a")).changes == 0)
+        // ...and once the site hears back, it does not resend its own changes either: a
+        // replica vouches for its own changes even where its view is narrower.
+        _ = try site.importBundle(from: root.file("o2.bundle"))
+        #expect(try site.exportBundle(to: root.file("s2.bundle"), for: .node("office")).changes == 0)
     }
 
     @Test func aTruncatedCorruptedOrForeignBundleIsRefusedAndChangesNothing() throws {

@@ -41,6 +41,15 @@ import Testing
         }
     }
 
+    /// A field site's view covers only its department, so to the office it vouches only for
+    /// its own changes.
+    static func vouched(_ sender: TestReplica, to receiver: TestReplica, fromOffice: Bool, toOffice: Bool) throws -> VersionVector {
+        KnowledgeClaim.vouched(
+            senderKnowledge: try sender.store.knowledge(), sender: sender.store.identity.replica,
+            senderScope: fromOffice ? .everything : .department("roads"), cutFor: .everything,
+            receiverScope: toOffice ? .everything : .department("roads"))
+    }
+
     static func run(seed: UInt64, steps: Int = 120) throws -> [TestReplica] {
         var g = SeededGenerator(seed: seed)
         let office = try TestReplica(name: "office", role: .office)
@@ -63,11 +72,8 @@ import Testing
                 guard from != to else { continue }
                 let lacking = try replicas[from].changes(lackedBy: views[from][to])
                 let count = Int.random(in: 0...lacking.count, using: &g)
-                let knowledge = try replicas[from].store.knowledge()
-                // A field site's view covers only its department, so the office cannot take its word.
-                let vouches = from == 0 || to != 0
-                let claim: KnowledgeClaim = !vouches ? .none
-                    : (count == lacking.count ? .complete(senderKnowledge: knowledge) : .inOrder(senderKnowledge: knowledge))
+                let vouched = try Self.vouched(replicas[from], to: replicas[to], fromOffice: from == 0, toOffice: to == 0)
+                let claim: KnowledgeClaim = count == lacking.count ? .complete(vouched: vouched) : .inOrder(vouched: vouched)
                 network.append(Message(to: to, base: views[from][to], changes: Array(lacking.prefix(count)), claim: claim))
             case 7..<9:
                 guard !network.isEmpty else { continue }
@@ -85,7 +91,8 @@ import Testing
             for from in 0..<n {
                 for to in 0..<n where from != to {
                     let batch = try replicas[from].changes(lackedBy: replicas[to].store.knowledge())
-                    let claim: KnowledgeClaim = (from == 0 || to != 0) ? .complete(senderKnowledge: try replicas[from].store.knowledge()) : .none
+                    let claim = KnowledgeClaim.complete(vouched: try Self.vouched(replicas[from], to: replicas[to], fromOffice: from == 0,
+                                                                                  toOffice: to == 0))
                     try replicas[to].store.apply(batch, claim: claim)
                 }
             }

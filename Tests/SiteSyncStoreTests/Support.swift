@@ -71,7 +71,7 @@ struct TestReplica {
     /// Sends everything `other` lacks to it, in one batch, as a sync round would.
     func send(to other: TestReplica) throws {
         let batch = try changes(lackedBy: other.store.knowledge())
-        try other.store.apply(batch, claim: .complete(senderKnowledge: store.knowledge()))
+        try other.store.apply(batch, claim: .complete(vouched: store.knowledge()))
     }
 
     func value(_ collection: String, _ id: String, _ field: String) throws -> FieldValue {

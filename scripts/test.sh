@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command: set up, build, run every test (unit, property-based, end-to-end through
+# the built binary). Usage: scripts/test.sh [extra swift test arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+swift build --build-tests
+swift test --skip-build "$@"
