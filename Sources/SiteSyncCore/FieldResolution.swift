@@ -22,12 +22,12 @@ public struct FieldResolution: Hashable, Sendable {
 extension FieldSpec {
     /// Resolves a field's versions by this field's merge rule. Deterministic: it depends only on
     /// the versions, never on arrival order or on which replica computes it.
-    public func resolve(_ versions: [FieldVersion]) -> FieldResolution {
+    public func resolve(_ versions: some RandomAccessCollection<FieldVersion>) -> FieldResolution {
         guard !versions.isEmpty else {
             return FieldResolution(value: .null, winner: nil, losers: [], conflict: .none)
         }
-        if versions.count == 1, rule != .orset {
-            return FieldResolution(value: versions[0].value, winner: versions[0], losers: [], conflict: .none)
+        if versions.count == 1, rule != .orset, let only = versions.first {
+            return FieldResolution(value: only.value, winner: only, losers: [], conflict: .none)
         }
         if rule == .orset {
             var elements: Set<String> = []
@@ -47,7 +47,7 @@ extension FieldSpec {
             }!
         case .min:
             // A cleared value does not beat a reported one.
-            let candidates = versions.contains { !$0.value.isNull } ? versions.filter { !$0.value.isNull } : versions
+            let candidates = versions.contains { !$0.value.isNull } ? versions.filter { !$0.value.isNull } : Array(versions)
             winner = candidates.min { a, b in
                 if a.value != b.value { return FieldValue.rankOrder(a.value, b.value, type: type) }
                 return FieldVersion.writtenBefore(b, a)
@@ -75,24 +75,37 @@ extension RecordState {
     /// The visible value of every field that has one, by field code.
     public func resolvedFields(in collection: CollectionSpec) -> [(FieldSpec, FieldResolution)] {
         collection.fields.compactMap { spec in
-            guard let versions = fields[spec.code] else { return nil }
-            return (spec, spec.resolve(versions))
+            let versions = versions(of: spec.code)
+            return versions.isEmpty ? nil : (spec, spec.resolve(versions))
         }
     }
 
     /// The visible value of one field.
     public func value(of field: FieldSpec) -> FieldValue {
-        guard let versions = fields[field.code] else { return .null }
-        if versions.count == 1, field.rule != .orset { return versions[0].value }
+        let versions = versions(of: field.code)
+        if versions.count == 1, field.rule != .orset { return versions.first!.value }
         return field.resolve(versions).value
+    }
+
+    /// The visible value of every field of `collection`, in the collection's field order, in
+    /// one pass over the versions (the typed row the store writes).
+    public func values(in collection: CollectionSpec) -> [FieldValue] {
+        collection.fields.map { value(of: $0) }
     }
 
     /// How many fields hold differing concurrent values, plus one for a deletion lost to an
     /// edit: the record's entries in the conflict log.
     public func conflictCount(in collection: CollectionSpec) -> Int {
         var count = hasLostDeletion ? 1 : 0
-        for (code, versions) in fields where versions.count > 1 {
-            if let spec = collection.field(code: code), spec.resolve(versions).conflict != .none { count += 1 }
+        var start = 0
+        while start < versions.count {
+            var end = start + 1
+            while end < versions.count && versions[end].field == versions[start].field { end += 1 }
+            if end - start > 1, let spec = collection.field(code: versions[start].field),
+               spec.resolve(versions[start..<end]).conflict != .none {
+                count += 1
+            }
+            start = end
         }
         return count
     }

@@ -4,22 +4,26 @@
 /// a later write that had seen them all replaces them. An `orset` field holds one version per
 /// element addition.
 public struct FieldVersion: Hashable, Sendable {
+    /// The field's wire code.
+    public let field: UInt16
     public let dot: Dot
     public let hlc: HLCTimestamp
     public let value: FieldValue
     /// The epoch of an `emax` field, the cycle of a `state` field, 0 otherwise.
     public let tag: UInt32
 
-    public init(dot: Dot, hlc: HLCTimestamp, value: FieldValue, tag: UInt32 = 0) {
+    public init(field: UInt16, dot: Dot, hlc: HLCTimestamp, value: FieldValue, tag: UInt32 = 0) {
+        self.field = field
         self.dot = dot
         self.hlc = hlc
         self.value = value
         self.tag = tag
     }
 
-    /// The canonical order of versions within a field: by dot, then by value for `orset`
-    /// elements added by the same change.
+    /// The canonical order of a record's versions: by field, then by dot, then by value for
+    /// `orset` elements added by the same change.
     static func canonicalOrder(_ a: FieldVersion, _ b: FieldVersion) -> Bool {
+        if a.field != b.field { return a.field < b.field }
         if a.dot != b.dot { return a.dot < b.dot }
         return a.value.displayText.utf8.lexicographicallyPrecedes(b.value.displayText.utf8)
     }

@@ -102,7 +102,7 @@ public struct LocalWritePlanner {
 
         var writes: [FieldWrite] = []
         for (spec, operation, value) in values {
-            let versions = live ? current!.versions(of: spec.code) : []
+            let versions = live ? current!.versions(of: spec.code) : ArraySlice()
             guard let write = try fieldWrite(spec, operation, value, versions: versions, live: live, recordID: recordID) else { continue }
             // An add and a remove of the same set travel as one update.
             if let index = writes.firstIndex(where: { $0.field == write.field }),
@@ -115,8 +115,9 @@ public struct LocalWritePlanner {
         // Re-creating a deleted record starts from empty: the deleted values must not come back.
         if let current, !live {
             let assigned = Set(values.map(\.0.code))
-            for (code, versions) in current.fields.sorted(by: { $0.key < $1.key }) where !assigned.contains(code) && !versions.isEmpty {
+            for code in current.fieldCodes where !assigned.contains(code) {
                 guard let spec = collection.field(code: code) else { continue }
+                let versions = current.versions(of: code)
                 writes.append(spec.rule == .orset
                     ? FieldWrite(field: code, .updateSet(add: [], remove: Self.elements(of: versions)))
                     : .assign(code, .null, supersede: true))
@@ -280,7 +281,7 @@ public struct LocalWritePlanner {
 
     func fieldWrite(
         _ spec: FieldSpec, _ operation: FieldAssignment.Operation, _ value: FieldValue,
-        versions: [FieldVersion], live: Bool, recordID: String
+        versions: ArraySlice<FieldVersion>, live: Bool, recordID: String
     ) throws -> FieldWrite? {
         if spec.rule == .orset {
             let present = Set(Self.elements(of: versions))
@@ -311,14 +312,14 @@ public struct LocalWritePlanner {
             }
         }
         let tag = Self.tag(for: value, spec: spec, versions: versions)
-        if versions.count == 1, versions[0].value == value, versions[0].tag == tag { return nil }
+        if versions.count == 1, let only = versions.first, only.value == value, only.tag == tag { return nil }
         return .assign(spec.code, value, tag: tag, supersede: !live)
     }
 
     /// The epoch or cycle a new value of an `emax` or `state` field needs: unchanged when the
     /// value rises, one more when it goes backwards (a correction or a reopening), so that the
     /// deliberate step back wins over concurrent forward steps of the previous epoch.
-    public static func tag(for value: FieldValue, spec: FieldSpec, versions: [FieldVersion]) -> UInt32 {
+    public static func tag(for value: FieldValue, spec: FieldSpec, versions: some RandomAccessCollection<FieldVersion>) -> UInt32 {
         guard spec.rule == .emax || spec.rule == .state, let winner = spec.resolve(versions).winner else { return 0 }
         if !winner.value.isNull, FieldValue.rankOrder(value, winner.value, type: spec.type) {
             return winner.tag + 1
@@ -326,7 +327,7 @@ public struct LocalWritePlanner {
         return winner.tag
     }
 
-    static func elements(of versions: [FieldVersion]) -> [String] {
+    static func elements(of versions: some Collection<FieldVersion>) -> [String] {
         Set(versions.compactMap { version -> String? in
             if case .text(let element) = version.value { return element }
             return nil

@@ -5,15 +5,18 @@
 /// and applying a change (``apply(_:in:)``) is the same as merging the state with that change
 /// alone. That is what makes every replica that has seen the same changes hold the same state,
 /// whatever order they arrived in and however often. Which value a person sees is then a pure
-/// function of the state (``resolve(_:)``), so it is the same everywhere too.
+/// function of the state (``FieldSpec/resolve(_:)``), so it is the same everywhere too.
+///
+/// The versions of all fields live in one array sorted by field code, so a record costs one
+/// allocation, not one per field: applying changes is the store's hottest path.
 public struct RecordState: Hashable, Sendable {
     public let key: RecordKey
     /// The department that scopes the record ("" for shared reference data).
     public private(set) var department: String
     /// The dots of every change applied to this record.
     public private(set) var context: VersionVector
-    /// Live versions per field code, each list in canonical order.
-    public private(set) var fields: [UInt16: [FieldVersion]]
+    /// Every live version, in canonical order (field, then dot).
+    public private(set) var versions: [FieldVersion]
     /// Deletions not yet superseded by a later write, in dot order.
     public private(set) var tombstones: [Tombstone]
 
@@ -22,19 +25,16 @@ public struct RecordState: Hashable, Sendable {
         self.key = key
         department = ""
         context = VersionVector()
-        fields = [:]
+        versions = []
         tombstones = []
     }
 
     /// A state as stored (used by the store's decoder). Versions are put in canonical order.
-    public init(
-        key: RecordKey, department: String, context: VersionVector,
-        fields: [UInt16: [FieldVersion]], tombstones: [Tombstone]
-    ) {
+    public init(key: RecordKey, department: String, context: VersionVector, versions: [FieldVersion], tombstones: [Tombstone]) {
         self.key = key
         self.department = department
         self.context = context
-        self.fields = fields.filter { !$0.value.isEmpty }.mapValues { $0.sorted(by: FieldVersion.canonicalOrder) }
+        self.versions = versions.sorted(by: FieldVersion.canonicalOrder)
         self.tombstones = tombstones.sorted { $0.dot < $1.dot }
     }
 
@@ -42,8 +42,28 @@ public struct RecordState: Hashable, Sendable {
     public var isEmpty: Bool { context.isEmpty }
 
     /// The versions of one field (empty when never written).
-    public func versions(of field: UInt16) -> [FieldVersion] {
-        fields[field] ?? []
+    public func versions(of field: UInt16) -> ArraySlice<FieldVersion> {
+        let start = firstIndex(of: field)
+        var end = start
+        while end < versions.count && versions[end].field == field { end += 1 }
+        return versions[start..<end]
+    }
+
+    /// The field codes that hold versions, ascending.
+    public var fieldCodes: [UInt16] {
+        var codes: [UInt16] = []
+        for version in versions where codes.last != version.field { codes.append(version.field) }
+        return codes
+    }
+
+    /// The index of the first version of `field`, or where it would go.
+    private func firstIndex(of field: UInt16) -> Int {
+        var low = 0, high = versions.count
+        while low < high {
+            let mid = (low + high) / 2
+            if versions[mid].field < field { low = mid + 1 } else { high = mid }
+        }
+        return low
     }
 
     /// A record is deleted when it has a tombstone and every field version was seen by a
@@ -51,9 +71,7 @@ public struct RecordState: Hashable, Sendable {
     /// report is worse than showing one twice.
     public var isDeleted: Bool {
         guard !tombstones.isEmpty else { return false }
-        return fields.values.allSatisfy { versions in
-            versions.allSatisfy { version in tombstones.contains { $0.context.contains(version.dot) } }
-        }
+        return versions.allSatisfy { version in tombstones.contains { $0.context.contains(version.dot) } }
     }
 
     /// A deletion lost to a concurrent edit: the record stays and the deletion is shown as a
@@ -82,12 +100,12 @@ public struct RecordState: Hashable, Sendable {
             for (index, write) in writes.enumerated() where writes[..<index].contains(where: { $0.field == write.field }) {
                 throw CoreError(.invalidChange, "change \(change.dot) writes field \(write.field) twice")
             }
+            if versions.isEmpty { versions.reserveCapacity(writes.count) }
             for write in writes {
                 guard let spec = collection.field(code: write.field) else {
                     throw CoreError(.invalidChange,
                         "change \(change.dot) writes field \(write.field), unknown in \(collection.name); the sender uses another schema")
                 }
-                // Mutate the field's versions in place, so the array is not copied.
                 switch write.operation {
                 case .assign(let value, let tag, let supersede):
                     guard spec.rule != .orset, value.conforms(to: spec.type) else {
@@ -96,26 +114,18 @@ public struct RecordState: Hashable, Sendable {
                     // An immutable field keeps a differing value as a conflict instead of losing it,
                     // unless a person resolved that conflict.
                     let keepsDiffering = spec.rule == .immutable && !supersede
-                    fields[write.field, default: []].removeAll { version in
-                        covered.contains(version.dot) && (!keepsDiffering || version.value == value)
+                    replace(in: write.field, adding: [FieldVersion(field: write.field, dot: change.dot, hlc: change.hlc, value: value, tag: tag)]) {
+                        covered.contains($0.dot) && (!keepsDiffering || $0.value == value)
                     }
-                    fields[write.field]!.append(FieldVersion(dot: change.dot, hlc: change.hlc, value: value, tag: tag))
                 case .updateSet(let add, let remove):
                     guard spec.rule == .orset else {
                         throw CoreError(.invalidChange, "change \(change.dot) updates \(spec.name) as a set, but it is not one")
                     }
-                    fields[write.field, default: []].removeAll { version in
+                    let added = Set(add).map { FieldVersion(field: write.field, dot: change.dot, hlc: change.hlc, value: .text($0)) }
+                    replace(in: write.field, adding: added) { version in
                         guard case .text(let element) = version.value else { return false }
                         return covered.contains(version.dot) && (add.contains(element) || remove.contains(element))
                     }
-                    for element in Set(add) {
-                        fields[write.field]!.append(FieldVersion(dot: change.dot, hlc: change.hlc, value: .text(element)))
-                    }
-                }
-                if fields[write.field]!.isEmpty {
-                    fields[write.field] = nil
-                } else if fields[write.field]!.count > 1 {
-                    fields[write.field]!.sort(by: FieldVersion.canonicalOrder)
                 }
             }
         case .delete:
@@ -132,16 +142,28 @@ public struct RecordState: Hashable, Sendable {
         return true
     }
 
+    /// Removes the versions of `field` that `removed` selects and inserts `added`, keeping the
+    /// canonical order.
+    private mutating func replace(in field: UInt16, adding added: [FieldVersion], removing removed: (FieldVersion) -> Bool) {
+        let start = firstIndex(of: field)
+        var end = start
+        while end < versions.count && versions[end].field == field {
+            if removed(versions[end]) { versions.remove(at: end) } else { end += 1 }
+        }
+        for version in added {
+            var position = start
+            while position < end && FieldVersion.canonicalOrder(versions[position], version) { position += 1 }
+            versions.insert(version, at: position)
+            end += 1
+        }
+    }
+
     /// Merges another replica's state of the same record: the least upper bound of both.
     public mutating func merge(_ other: RecordState) {
         precondition(other.key == key, "merging states of different records")
         let wasEmpty = context.isEmpty
         if !other.context.isEmpty { adoptDepartment(other.department, wasEmpty: wasEmpty) }
-        for code in Set(fields.keys).union(other.fields.keys) {
-            let mine = fields[code] ?? [], theirs = other.fields[code] ?? []
-            let merged = Self.join(mine, context, theirs, other.context, dot: \.dot)
-            fields[code] = merged.isEmpty ? nil : merged.sorted(by: FieldVersion.canonicalOrder)
-        }
+        versions = Self.join(versions, context, other.versions, other.context, dot: \.dot).sorted(by: FieldVersion.canonicalOrder)
         tombstones = Self.join(tombstones, context, other.tombstones, other.context, dot: \.dot).sorted { $0.dot < $1.dot }
         context.merge(other.context)
     }

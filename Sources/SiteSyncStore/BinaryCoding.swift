@@ -103,10 +103,7 @@ enum RecordStateCodec {
             for index in writes.indices.reversed() where writes[index].dot == dot { return index }
             return -1
         }
-        let codes = state.fields.keys.sorted()
-        for code in codes {
-            for version in state.fields[code]! where writeIndex(version.dot) < 0 { writes.append((version.dot, version.hlc)) }
-        }
+        for version in state.versions where writeIndex(version.dot) < 0 { writes.append((version.dot, version.hlc)) }
         for tombstone in state.tombstones where writeIndex(tombstone.dot) < 0 { writes.append((tombstone.dot, tombstone.hlc)) }
 
         var w = BinaryWriter(capacity: 192)
@@ -123,16 +120,20 @@ enum RecordStateCodec {
             w.varint(dot.counter)
             w.fixed64(hlc.rawValue)
         }
+        let codes = state.fieldCodes
         w.varint(UInt64(codes.count))
+        var index = 0
         for code in codes {
-            let versions = state.fields[code]!
+            var end = index
+            while end < state.versions.count && state.versions[end].field == code { end += 1 }
             w.varint(UInt64(code))
-            w.varint(UInt64(versions.count))
-            for version in versions {
+            w.varint(UInt64(end - index))
+            for version in state.versions[index..<end] {
                 w.varint(UInt64(writeIndex(version.dot)))
                 w.varint(UInt64(version.tag))
                 encode(version.value, into: &w)
             }
+            index = end
         }
         w.varint(UInt64(state.tombstones.count))
         for tombstone in state.tombstones {
@@ -167,19 +168,16 @@ enum RecordStateCodec {
             guard index < UInt64(writes.count) else { throw BinaryReader.damaged }
             return writes[Int(index)]
         }
-        var fields: [UInt16: [FieldVersion]] = [:]
+        var versions: [FieldVersion] = []
         let fieldCount = try r.varint()
         for _ in 0..<fieldCount {
             let code = UInt16(truncatingIfNeeded: try r.varint())
             let count = try r.varint()
-            var versions: [FieldVersion] = []
-            versions.reserveCapacity(Int(min(count, 64)))
             for _ in 0..<count {
                 let (dot, hlc) = try write(try r.varint())
                 let tag = UInt32(truncatingIfNeeded: try r.varint())
-                versions.append(FieldVersion(dot: dot, hlc: hlc, value: try decodeValue(&r), tag: tag))
+                versions.append(FieldVersion(field: code, dot: dot, hlc: hlc, value: try decodeValue(&r), tag: tag))
             }
-            fields[code] = versions
         }
         var tombstones: [Tombstone] = []
         let tombstoneCount = try r.varint()
@@ -188,7 +186,7 @@ enum RecordStateCodec {
             tombstones.append(Tombstone(dot: dot, hlc: hlc, context: try decodeVector(&r)))
         }
         guard r.isAtEnd else { throw BinaryReader.damaged }
-        return RecordState(key: key, department: department, context: context, fields: fields, tombstones: tombstones)
+        return RecordState(key: key, department: department, context: context, versions: versions, tombstones: tombstones)
     }
 
     static func encode(_ vector: VersionVector, into w: inout BinaryWriter) {

@@ -74,7 +74,7 @@ import Testing
 
     @Test func plannedTagsBumpTheEpochOnlyForDecreases() {
         let percent = Self.field("percent")
-        let current = [FieldVersion(dot: Dot(replica: ReplicaID(rawValue: 1), counter: 1), hlc: .zero, value: .decimal(ExactDecimal(60)), tag: 2)]
+        let current = [FieldVersion(field: percent.code, dot: Dot(replica: ReplicaID(rawValue: 1), counter: 1), hlc: .zero, value: .decimal(ExactDecimal(60)), tag: 2)]
         #expect(LocalWritePlanner.tag(for: .decimal(ExactDecimal(70)), spec: percent, versions: current) == 2)
         #expect(LocalWritePlanner.tag(for: .decimal(ExactDecimal(50)), spec: percent, versions: current) == 3)
     }
