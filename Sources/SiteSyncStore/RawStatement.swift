@@ -16,9 +16,13 @@ struct RawStatement {
     let db: Database
     private var handle: SQLiteStatement { statement.sqliteStatement }
 
-    init(_ db: Database, sql: String, cached: Bool = true) throws {
+    init(_ db: Database, sql: String) throws {
+        self.init(db, try db.cachedStatement(sql: sql))
+    }
+
+    init(_ db: Database, _ statement: Statement) {
         self.db = db
-        statement = cached ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
+        self.statement = statement
         sqlite3_reset(statement.sqliteStatement)
         sqlite3_clear_bindings(statement.sqliteStatement)
     }
@@ -108,5 +112,24 @@ struct RawStatement {
             throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
                                 sql: statement.sql)
         }
+    }
+}
+
+/// The statements one transaction uses, prepared once and found again by a small integer key
+/// instead of by hashing their SQL text on every row.
+final class PreparedStatements {
+    let db: Database
+    private var statements: [Int: Statement] = [:]
+
+    init(_ db: Database) {
+        self.db = db
+    }
+
+    /// The statement for `key`, prepared from `sql` the first time.
+    func statement(_ key: Int, _ sql: @autoclosure () -> String) throws -> RawStatement {
+        if let statement = statements[key] { return RawStatement(db, statement) }
+        let statement = try db.cachedStatement(sql: sql())
+        statements[key] = statement
+        return RawStatement(db, statement)
     }
 }

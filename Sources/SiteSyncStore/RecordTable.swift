@@ -43,9 +43,9 @@ struct RecordTable {
     ///
     /// One cached single-row probe per id: cheaper than an `IN` list, which makes SQLite sort
     /// the list into a temporary b-tree first.
-    func load(_ db: Database, ids: [String]) throws -> [String: StoredRecord] {
+    func load(_ statements: PreparedStatements, ids: [String]) throws -> [String: StoredRecord] {
         var result: [String: StoredRecord] = [:]
-        let probe = try RawStatement(db, sql: loadSQL)
+        let probe = try statements.statement(key(.load), loadSQL)
         for id in ids {
             probe.bind(1, id)
             probe.bind(2, collection.name)
@@ -61,14 +61,15 @@ struct RecordTable {
     /// - Parameters:
     ///   - stored: the record as loaded before the change, `nil` when new.
     ///   - conflicts: the record's number of fields in conflict, kept beside the state.
-    func save(_ db: Database, _ state: RecordState, stored: StoredRecord?, conflicts: Int) throws {
+    func save(_ statements: PreparedStatements, _ state: RecordState, stored: StoredRecord?, conflicts: Int) throws {
         let blob = RecordStateCodec.encode(state)
         let live = !state.isDeleted
         let wasLive = stored.map { !$0.state.isDeleted } ?? false
         let rowID: Int64
         if let stored {
             rowID = stored.rowID
-            let update = try RawStatement(db, sql: "UPDATE sync_record SET department = ?, deleted = ?, conflicts = ?, state = ? WHERE id = ?")
+            let update = try statements.statement(key(.updateState),
+                "UPDATE sync_record SET department = ?, deleted = ?, conflicts = ?, state = ? WHERE id = ?")
             update.bind(1, state.department)
             update.bind(2, live ? 0 : 1)
             update.bind(3, Int64(conflicts))
@@ -76,9 +77,8 @@ struct RecordTable {
             update.bind(5, rowID)
             try update.run()
         } else {
-            let insert = try RawStatement(db, sql: """
-                INSERT INTO sync_record (collection, record_id, department, deleted, conflicts, state) VALUES (?, ?, ?, ?, ?, ?)
-                """)
+            let insert = try statements.statement(key(.insertState),
+                "INSERT INTO sync_record (collection, record_id, department, deleted, conflicts, state) VALUES (?, ?, ?, ?, ?, ?)")
             insert.bind(1, collection.name)
             insert.bind(2, state.key.id)
             insert.bind(3, state.department)
@@ -86,22 +86,22 @@ struct RecordTable {
             insert.bind(5, Int64(conflicts))
             insert.bind(6, blob: blob)
             try insert.run()
-            rowID = db.lastInsertedRowID
+            rowID = statements.db.lastInsertedRowID
         }
         switch (wasLive, live) {
         case (true, true):
-            let update = try RawStatement(db, sql: updateSQL)
+            let update = try statements.statement(key(.updateRow), updateSQL)
             let next = bindValues(of: state, to: update, from: 1)
             update.bind(next, rowID)
             try update.run()
         case (false, true):
-            let insert = try RawStatement(db, sql: insertSQL)
+            let insert = try statements.statement(key(.insertRow), insertSQL)
             insert.bind(1, rowID)
             insert.bind(2, state.key.id)
             _ = bindValues(of: state, to: insert, from: 3)
             try insert.run()
         case (true, false):
-            let delete = try RawStatement(db, sql: deleteSQL)
+            let delete = try statements.statement(key(.deleteRow), deleteSQL)
             delete.bind(1, rowID)
             try delete.run()
         case (false, false):
@@ -123,6 +123,13 @@ struct RecordTable {
         }
         return index
     }
+
+    private enum Statement: Int {
+        case load, updateState, insertState, updateRow, insertRow, deleteRow
+    }
+
+    /// A statement's key: unique per collection and purpose.
+    private func key(_ statement: Statement) -> Int { Int(collection.code) << 8 | statement.rawValue }
 
     /// Every live record, in id order.
     func live(_ db: Database) throws -> [RecordState] {

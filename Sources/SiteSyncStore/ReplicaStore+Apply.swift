@@ -100,7 +100,8 @@ extension ReplicaStore {
         for incoming in batch where incoming.change.dot.counter > (knowledge[incoming.change.dot.replica]?.counter ?? 0) {
             if seenKeys.insert(incoming.change.record).inserted { candidates.append(incoming.change.record) }
         }
-        let stored = try loadStored(db, candidates)
+        let statements = PreparedStatements(db)
+        let stored = try loadStored(statements, candidates)
         struct Touched {
             var state: RecordState
             let stored: StoredRecord?
@@ -146,14 +147,14 @@ extension ReplicaStore {
             entry.lastDot = change.dot
             touched[change.record] = entry
             if first { order.append(change.record) }
-            try insertChange(db, change, payload: incoming.payload)
+            try insertChange(statements, change, payload: incoming.payload)
             knowledge[origin] = (known.counter, max(known.maxSeen, change.dot.counter))
             if let lead = clock.observe(change.hlc) { clockLeads[origin] = max(clockLeads[origin] ?? 0, lead) }
             report.applied += 1
         }
         for key in order {
             let entry = touched[key]!
-            try saveState(db, entry.state, stored: entry.stored, settledBy: entry.lastDot, now: now)
+            try saveState(statements, entry.state, stored: entry.stored, settledBy: entry.lastDot, now: now)
         }
         switch claim {
         case .none:

@@ -18,6 +18,7 @@ public struct StoreRecordReader: RecordReader {
 public final class LocalWriteSession {
     let store: ReplicaStore
     let db: Database
+    let statements: PreparedStatements
     var counter: UInt64
     var clock: HybridLogicalClock
     public private(set) var changes: [Change] = []
@@ -25,6 +26,7 @@ public final class LocalWriteSession {
     init(store: ReplicaStore, db: Database) throws {
         self.store = store
         self.db = db
+        statements = PreparedStatements(db)
         let me = store.identity.replica.storageValue
         counter = UInt64(bitPattern: try Int64.fetchOne(db, sql: "SELECT counter FROM sync_knowledge WHERE replica = ?", arguments: [me]) ?? 0)
         clock = try store.loadClock(db)
@@ -41,7 +43,7 @@ public final class LocalWriteSession {
     public func write(_ plan: (StoreRecordReader) throws -> LocalEdit?) throws -> Change? {
         guard let edit = try plan(reader) else { return nil }
         let collection = try store.collection(edit.record.collection)
-        let stored = try store.loadStored(db, edit.record)
+        let stored = try store.loadStored(statements, edit.record)
         let previous = stored?.state
         var state = previous ?? RecordState(key: edit.record)
         counter += 1
@@ -49,8 +51,8 @@ public final class LocalWriteSession {
                             record: edit.record, department: edit.department, context: state.context, body: edit.body)
         try state.apply(change, in: collection)
         let now = clock.wallMilliseconds()
-        try store.insertChange(db, change, payload: ChangeCodec.encode(change))
-        try store.saveState(db, state, stored: stored, settledBy: change.dot, now: now)
+        try store.insertChange(statements, change, payload: ChangeCodec.encode(change))
+        try store.saveState(statements, state, stored: stored, settledBy: change.dot, now: now)
         changes.append(change)
         return change
     }

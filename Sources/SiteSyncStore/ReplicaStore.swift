@@ -184,22 +184,20 @@ public final class ReplicaStore: Sendable {
     // MARK: - Internals shared by the write paths
 
     func loadState(_ db: Database, _ key: RecordKey) throws -> RecordState? {
-        try loadStored(db, key)?.state
+        try loadStored(PreparedStatements(db), key)?.state
     }
 
     /// A record's stored state, or `nil` when never seen.
-    func loadStored(_ db: Database, _ key: RecordKey) throws -> StoredRecord? {
-        guard let table = tables[key.collection] else { throw StoreError(.rejectedChange, "collection code \(key.collection) is unknown") }
-        return try table.load(db, ids: [key.id])[key.id]
+    func loadStored(_ statements: PreparedStatements, _ key: RecordKey) throws -> StoredRecord? {
+        try loadStored(statements, [key])[key]
     }
 
-    /// The stored states of many records at once, a few queries per collection, for the batch
-    /// apply path.
-    func loadStored(_ db: Database, _ keys: [RecordKey]) throws -> [RecordKey: StoredRecord] {
+    /// The stored states of many records, for the batch apply path.
+    func loadStored(_ statements: PreparedStatements, _ keys: [RecordKey]) throws -> [RecordKey: StoredRecord] {
         var result: [RecordKey: StoredRecord] = [:]
         for (code, keys) in Dictionary(grouping: keys, by: \.collection) {
             guard let table = tables[code] else { throw StoreError(.rejectedChange, "collection code \(code) is unknown") }
-            for (id, stored) in try table.load(db, ids: keys.map(\.id)) {
+            for (id, stored) in try table.load(statements, ids: keys.map(\.id)) {
                 result[RecordKey(collection: code, id: id)] = stored
             }
         }
@@ -215,19 +213,17 @@ public final class ReplicaStore: Sendable {
     /// Writes a record's new state: its version metadata, its typed row and its conflict log
     /// entries, all inside the caller's transaction.
     /// - Parameter stored: the record as it was stored before, `nil` when new.
-    func saveState(_ db: Database, _ state: RecordState, stored: StoredRecord?, settledBy dot: Dot?, now: UInt64) throws {
+    func saveState(_ statements: PreparedStatements, _ state: RecordState, stored: StoredRecord?, settledBy dot: Dot?, now: UInt64) throws {
         let collection = try collection(state.key.collection)
         let conflicts = state.conflictCount(in: collection)
-        try tables[collection.code]!.save(db, state, stored: stored, conflicts: conflicts)
+        try tables[collection.code]!.save(statements, state, stored: stored, conflicts: conflicts)
         if conflicts > 0 || (stored.map { $0.state.conflictCount(in: collection) } ?? 0) > 0 {
-            try ConflictLog.reconcile(db, state: state, collection: collection, settledBy: dot, now: now)
+            try ConflictLog.reconcile(statements.db, state: state, collection: collection, settledBy: dot, now: now)
         }
     }
 
-    func insertChange(_ db: Database, _ change: Change, payload: Data) throws {
-        let insert = try RawStatement(db, sql: """
-            INSERT INTO sync_change (replica, counter, department, payload) VALUES (?, ?, ?, ?)
-            """)
+    func insertChange(_ statements: PreparedStatements, _ change: Change, payload: Data) throws {
+        let insert = try statements.statement(0, "INSERT INTO sync_change (replica, counter, department, payload) VALUES (?, ?, ?, ?)")
         insert.bind(1, change.dot.replica.storageValue)
         insert.bind(2, Int64(bitPattern: change.dot.counter))
         insert.bind(3, change.department)
