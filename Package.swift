@@ -58,6 +58,10 @@ let package = Package(
             dependencies: ["SiteSyncCore", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
+            name: "SiteSyncWireTests",
+            dependencies: ["SiteSyncCore", "SiteSyncWire", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
             name: "SiteSyncStoreTests",
             dependencies: [
                 "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNode",

@@ -60,56 +60,59 @@ public enum ChangeCodec {
         guard origin != 0, counter != 0 else {
             throw WireError(.invalid, "change has no origin replica or a zero counter")
         }
-        guard payload.count <= WireLimits.maxChangeBytes else {
-            throw WireError(.invalid, "change \(ReplicaID(rawValue: origin)):\(counter) is \(payload.count) bytes, over the limit")
-        }
-        let wire: WireChange
-        do {
-            wire = try WireChange(serializedBytes: payload)
-        } catch {
-            throw WireError(.malformed, "change \(ReplicaID(rawValue: origin)):\(counter) does not decode as a sitesync.v1.Change")
-        }
         let dot = Dot(replica: ReplicaID(rawValue: origin), counter: counter)
-        guard wire.collection <= UInt32(UInt16.max), let collection = schema.collection(code: UInt16(wire.collection)) else {
-            throw WireError(.invalid, "change \(dot) names collection \(wire.collection), unknown to schema \(schema.version)")
+        guard payload.count <= WireLimits.maxChangeBytes else {
+            throw WireError(.invalid, "change \(dot) is \(payload.count) bytes, over the limit")
+        }
+        let decoded: Result<ChangeDecoder.RawChange, ChangeDecoder.Malformed> = payload.withUnsafeBytes { bytes in
+            var decoder = ChangeDecoder(bytes)
+            return Result { () throws(ChangeDecoder.Malformed) in try decoder.change() }
+        }
+        guard case .success(let raw) = decoded else {
+            throw WireError(.malformed, "change \(dot) does not decode as a sitesync.v1.Change")
+        }
+        guard raw.collection <= UInt64(UInt16.max), let collection = schema.collection(code: UInt16(raw.collection)) else {
+            throw WireError(.invalid, "change \(dot) names collection \(raw.collection), unknown to schema \(schema.version)")
         }
         let id: String
-        switch wire.record {
-        case .recordUuid(let bytes)?:
-            guard bytes.count == 16 else { throw WireError(.invalid, "change \(dot) has a record UUID of \(bytes.count) bytes") }
-            id = RecordID.format(Array(bytes))
-        case .recordID(let text)?:
+        if let uuid = raw.recordUUID {
+            guard uuid.count == 16 else { throw WireError(.invalid, "change \(dot) has a record UUID of \(uuid.count) bytes") }
+            id = RecordID.format(uuid)
+        } else if let text = raw.recordID {
             do { try RecordID.validate(text) } catch { throw WireError(.invalid, "change \(dot): \(error.message)") }
             id = text
-        case nil:
+        } else {
             throw WireError(.invalid, "change \(dot) names no record")
         }
-        guard wire.department.isEmpty || (try? DepartmentCode.validate(wire.department)) != nil else {
+        guard raw.department.isEmpty || (try? DepartmentCode.validate(raw.department)) != nil else {
             throw WireError(.invalid, "change \(dot) has an invalid department code")
         }
-        let context = try VersionVector(wire: wire.context)
+        var vector = WireVersionVector()
+        vector.replicas = raw.replicas
+        vector.counters = raw.counters
+        let context = try VersionVector(wire: vector)
         let body: Change.Body
-        if wire.delete {
-            guard wire.writes.isEmpty else { throw WireError(.invalid, "change \(dot) is a deletion with field writes") }
+        if raw.isDelete {
+            guard raw.writes.isEmpty else { throw WireError(.invalid, "change \(dot) is a deletion with field writes") }
             body = .delete
         } else {
-            guard !wire.writes.isEmpty, wire.writes.count <= WireLimits.maxWritesPerChange else {
-                throw WireError(.invalid, "change \(dot) has \(wire.writes.count) field writes (1 to \(WireLimits.maxWritesPerChange) allowed)")
+            guard !raw.writes.isEmpty, raw.writes.count <= WireLimits.maxWritesPerChange else {
+                throw WireError(.invalid, "change \(dot) has \(raw.writes.count) field writes (1 to \(WireLimits.maxWritesPerChange) allowed)")
             }
             var writes: [FieldWrite] = []
-            writes.reserveCapacity(wire.writes.count)
-            for write in wire.writes {
+            writes.reserveCapacity(raw.writes.count)
+            for write in raw.writes {
                 writes.append(try decode(write, collection: collection, dot: dot))
             }
             body = .upsert(writes)
         }
-        return Change(dot: dot, hlc: HLCTimestamp(rawValue: wire.hlc), record: RecordKey(collection: collection.code, id: id),
-                      department: wire.department, context: context, body: body)
+        return Change(dot: dot, hlc: HLCTimestamp(rawValue: raw.hlc), record: RecordKey(collection: collection.code, id: id),
+                      department: raw.department, context: context, body: body)
     }
 
-    static func decode(_ wire: WireFieldWrite, collection: CollectionSpec, dot: Dot) throws(WireError) -> FieldWrite {
-        guard wire.field <= UInt32(UInt16.max), let spec = collection.field(code: UInt16(wire.field)) else {
-            throw WireError(.invalid, "change \(dot) writes field \(wire.field), unknown in \(collection.name)")
+    static func decode(_ raw: ChangeDecoder.RawWrite, collection: CollectionSpec, dot: Dot) throws(WireError) -> FieldWrite {
+        guard raw.field <= UInt64(UInt16.max), let spec = collection.field(code: UInt16(raw.field)) else {
+            throw WireError(.invalid, "change \(dot) writes field \(raw.field), unknown in \(collection.name)")
         }
         func checked(_ s: String) throws(WireError) -> String {
             guard s.utf8.count <= WireLimits.maxStringBytes else {
@@ -117,16 +120,16 @@ public enum ChangeCodec {
             }
             return s
         }
-        guard let value = wire.value else {
+        guard let value = raw.value else {
             guard spec.rule == .orset else {
                 throw WireError(.invalid, "change \(dot) updates \(spec.name) as a set, but it is not one")
             }
-            for element in wire.add + wire.remove { _ = try checked(element) }
-            return FieldWrite(field: spec.code, .updateSet(add: wire.add, remove: wire.remove))
+            for element in raw.add + raw.remove { _ = try checked(element) }
+            return FieldWrite(field: spec.code, .updateSet(add: raw.add, remove: raw.remove))
         }
         let decoded: FieldValue
         switch value {
-        case .nullValue: decoded = .null
+        case .null: decoded = .null
         case .text(let s): decoded = .text(try checked(s))
         case .int(let i): decoded = .int(i)
         case .decimal(let s):
@@ -144,6 +147,6 @@ public enum ChangeCodec {
         guard decoded.conforms(to: spec.type), spec.rule != .orset else {
             throw WireError(.invalid, "change \(dot) writes a value of the wrong type to \(collection.name).\(spec.name)")
         }
-        return .assign(spec.code, decoded, tag: wire.tag, supersede: wire.supersede)
+        return .assign(spec.code, decoded, tag: UInt32(raw.tag), supersede: raw.supersede)
     }
 }
