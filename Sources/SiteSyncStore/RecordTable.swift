@@ -19,6 +19,8 @@ struct StoredRecord {
 struct RecordTable {
     let collection: CollectionSpec
     private let withDepartment: Bool
+    /// The fields in code order, each with its position among the typed columns.
+    private let fieldsByCode: [(FieldSpec, Int32)]
     private let insertSQL: String
     private let updateSQL: String
     private let deleteSQL: String
@@ -27,6 +29,7 @@ struct RecordTable {
     init(_ collection: CollectionSpec) {
         self.collection = collection
         withDepartment = StoreSchema.hasDepartmentColumn(collection)
+        fieldsByCode = collection.fields.enumerated().map { ($1, Int32($0)) }.sorted { $0.0.code < $1.0.code }
         let table = StoreSchema.quoted(collection.name)
         let valueColumns = (withDepartment ? ["department"] : []) + collection.fields.map(\.name)
         let quoted = valueColumns.map(StoreSchema.quoted)
@@ -39,20 +42,18 @@ struct RecordTable {
             + "UNION ALL SELECT id, state FROM sync_record WHERE collection = ?2 AND deleted = 1 AND record_id = ?1"
     }
 
-    /// The stored records with these ids (live or deleted); ids never seen are absent.
+    /// The stored record with this id (live or deleted), or `nil` when never seen.
     ///
-    /// One cached single-row probe per id: cheaper than an `IN` list, which makes SQLite sort
+    /// One prepared single-row probe per id: cheaper than an `IN` list, which makes SQLite sort
     /// the list into a temporary b-tree first.
-    func load(_ statements: PreparedStatements, ids: [String]) throws -> [String: StoredRecord] {
-        var result: [String: StoredRecord] = [:]
+    func load(_ statements: PreparedStatements, id: String) throws -> StoredRecord? {
         let probe = try statements.statement(key(.load), loadSQL)
-        for id in ids {
-            probe.bind(1, id)
-            probe.bind(2, collection.name)
-            while try probe.step() {
-                let key = RecordKey(collection: collection.code, id: id)
-                result[id] = StoredRecord(rowID: probe.int64(0), state: try RecordStateCodec.decode(probe.bytes(1), key: key))
-            }
+        probe.bind(1, id)
+        probe.bind(2, collection.name)
+        var result: StoredRecord?
+        while try probe.step() {
+            let key = RecordKey(collection: collection.code, id: id)
+            result = StoredRecord(rowID: probe.int64(0), state: try RecordStateCodec.decode(probe.bytes(1), key: key))
         }
         return result
     }
@@ -112,16 +113,29 @@ struct RecordTable {
     /// Binds the typed row's values (the department where the table has that column, then
     /// every field's visible value) from parameter `index` on; returns the next index.
     private func bindValues(of state: RecordState, to statement: RawStatement, from index: Int32) -> Int32 {
-        var index = index
+        var first = index
         if withDepartment {
-            statement.bind(index, state.department)
-            index += 1
+            statement.bind(first, state.department)
+            first += 1
         }
-        for field in collection.fields {
-            statement.bind(index, state.value(of: field))
-            index += 1
+        // One walk over the record's versions (sorted by field code) binds every column; a
+        // column with no version stays NULL.
+        let versions = state.versions
+        var cursor = 0
+        for (spec, column) in fieldsByCode {
+            while cursor < versions.count && versions[cursor].field < spec.code { cursor += 1 }
+            var end = cursor
+            while end < versions.count && versions[end].field == spec.code { end += 1 }
+            if end == cursor {
+                statement.bindNull(first + column)
+            } else if end - cursor == 1 && spec.rule != .orset {
+                statement.bind(first + column, versions[cursor].value)
+            } else {
+                statement.bind(first + column, spec.resolve(versions[cursor..<end]).value)
+            }
+            cursor = end
         }
-        return index
+        return first + Int32(collection.fields.count)
     }
 
     private enum Statement: Int {

@@ -94,24 +94,28 @@ extension ReplicaStore {
         for row in try Row.fetchAll(db, sql: "SELECT replica, counter, max_seen FROM sync_knowledge") {
             knowledge[ReplicaID(storageValue: row[0])] = (UInt64(bitPattern: row[1]), UInt64(bitPattern: row[2]))
         }
-        // Load every record the batch may touch in a few queries.
-        var candidates: [RecordKey] = []
-        var seenKeys: Set<RecordKey> = []
-        for incoming in batch where incoming.change.dot.counter > (knowledge[incoming.change.dot.replica]?.counter ?? 0) {
-            if seenKeys.insert(incoming.change.record).inserted { candidates.append(incoming.change.record) }
+        // Each record the batch may touch gets a slot; all are loaded before any is changed.
+        var slotOf: [RecordKey: Int] = [:]
+        var keys: [RecordKey] = []
+        var changeSlots = [Int](repeating: -1, count: batch.count)
+        for (index, incoming) in batch.enumerated()
+        where incoming.change.dot.counter > (knowledge[incoming.change.dot.replica]?.counter ?? 0) {
+            let key = incoming.change.record
+            if let slot = slotOf[key] {
+                changeSlots[index] = slot
+            } else {
+                changeSlots[index] = keys.count
+                slotOf[key] = keys.count
+                keys.append(key)
+            }
         }
         let statements = PreparedStatements(db)
-        let stored = try loadStored(statements, candidates)
-        struct Touched {
-            var state: RecordState
-            let stored: StoredRecord?
-            var lastDot: Dot
-        }
+        let stored = try loadStored(statements, keys)
+        var states = zip(keys, stored).map { key, stored in stored?.state ?? RecordState(key: key) }
+        var lastDots = [Dot?](repeating: nil, count: keys.count)
         var lastInBatch: [ReplicaID: UInt64] = [:]
-        var touched: [RecordKey: Touched] = [:]
-        var order: [RecordKey] = []
         var clockLeads: [ReplicaID: UInt64] = [:]
-        for incoming in batch {
+        for (index, incoming) in batch.enumerated() {
             let change = incoming.change
             let origin = change.dot.replica
             if let last = lastInBatch[origin], change.dot.counter <= last {
@@ -129,14 +133,10 @@ extension ReplicaStore {
                 continue
             }
             let collection = try collection(change.record.collection)
-            let first = touched[change.record] == nil
-            var entry = touched[change.record] ?? {
-                let previous = stored[change.record]
-                return Touched(state: previous?.state ?? RecordState(key: change.record), stored: previous, lastDot: change.dot)
-            }()
+            let slot = changeSlots[index]
             let applied: Bool
             do {
-                applied = try entry.state.apply(change, in: collection)
+                applied = try states[slot].apply(change, in: collection)
             } catch {
                 throw StoreError(.rejectedChange, error.message + "; nothing of this batch was applied", cause: error)
             }
@@ -144,17 +144,14 @@ extension ReplicaStore {
                 report.alreadyKnown += 1
                 continue
             }
-            entry.lastDot = change.dot
-            touched[change.record] = entry
-            if first { order.append(change.record) }
+            lastDots[slot] = change.dot
             try insertChange(statements, change, payload: incoming.payload)
             knowledge[origin] = (known.counter, max(known.maxSeen, change.dot.counter))
             if let lead = clock.observe(change.hlc) { clockLeads[origin] = max(clockLeads[origin] ?? 0, lead) }
             report.applied += 1
         }
-        for key in order {
-            let entry = touched[key]!
-            try saveState(statements, entry.state, stored: entry.stored, settledBy: entry.lastDot, now: now)
+        for slot in keys.indices where lastDots[slot] != nil {
+            try saveState(statements, states[slot], stored: stored[slot], settledBy: lastDots[slot], now: now)
         }
         switch claim {
         case .none:

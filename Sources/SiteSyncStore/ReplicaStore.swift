@@ -189,19 +189,17 @@ public final class ReplicaStore: Sendable {
 
     /// A record's stored state, or `nil` when never seen.
     func loadStored(_ statements: PreparedStatements, _ key: RecordKey) throws -> StoredRecord? {
-        try loadStored(statements, [key])[key]
+        try loadStored(statements, [key])[0]
     }
 
-    /// The stored states of many records, for the batch apply path.
-    func loadStored(_ statements: PreparedStatements, _ keys: [RecordKey]) throws -> [RecordKey: StoredRecord] {
-        var result: [RecordKey: StoredRecord] = [:]
-        for (code, keys) in Dictionary(grouping: keys, by: \.collection) {
-            guard let table = tables[code] else { throw StoreError(.rejectedChange, "collection code \(code) is unknown") }
-            for (id, stored) in try table.load(statements, ids: keys.map(\.id)) {
-                result[RecordKey(collection: code, id: id)] = stored
+    /// The stored states of many records, in the order of `keys` (`nil` where never seen).
+    func loadStored(_ statements: PreparedStatements, _ keys: [RecordKey]) throws -> [StoredRecord?] {
+        try keys.map { key in
+            guard let table = tables[key.collection] else {
+                throw StoreError(.rejectedChange, "collection code \(key.collection) is unknown")
             }
+            return try table.load(statements, id: key.id)
         }
-        return result
     }
 
     func loadKnowledge(_ db: Database) throws -> VersionVector {
