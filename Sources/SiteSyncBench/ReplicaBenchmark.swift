@@ -59,6 +59,11 @@ public enum ReplicaBenchmark {
             batchSize: batchSize)
     }
 
+    /// The hand-over of one decoded batch between threads; `group.wait()` orders the accesses.
+    final class DecodedBatch: @unchecked Sendable {
+        var result: Result<[IncomingChange], any Error>?
+    }
+
     struct Workload {
         var envelopes: [(origin: UInt64, counter: UInt64, payload: Data)] = []
         /// The typed row after each change, for the baseline.
@@ -144,17 +149,30 @@ public enum ReplicaBenchmark {
     }
 
     /// Seconds to decode and apply every change through ``ReplicaStore/apply(_:claim:)``.
+    ///
+    /// As a sync session does, the next batch is decoded on another core while SQLite applies
+    /// the current one.
     static func measureApply(_ workload: Workload, schema: Schema, path: String, batchSize: Int) throws -> Double {
         let store = try ReplicaStore.create(at: path, node: "bench-receiver")
+        let batches = stride(from: 0, to: workload.envelopes.count, by: batchSize).map {
+            Array(workload.envelopes[$0..<min($0 + batchSize, workload.envelopes.count)])
+        }
+        let decode = { @Sendable (batch: [(origin: UInt64, counter: UInt64, payload: Data)]) throws -> [IncomingChange] in
+            try batch.map { try IncomingChange(origin: $0.origin, counter: $0.counter, payload: $0.payload, schema: schema) }
+        }
         let start = DispatchTime.now().uptimeNanoseconds
-        var index = 0
-        while index < workload.envelopes.count {
-            let end = min(index + batchSize, workload.envelopes.count)
-            let batch = try workload.envelopes[index..<end].map {
-                try IncomingChange(origin: $0.origin, counter: $0.counter, payload: $0.payload, schema: schema)
+        var next = try decode(batches[0])
+        for index in batches.indices {
+            let current = next
+            let decoded = DecodedBatch()
+            let group = DispatchGroup()
+            if index + 1 < batches.count {
+                let upcoming = batches[index + 1]
+                DispatchQueue.global().async(group: group) { decoded.result = Result { try decode(upcoming) } }
             }
-            try store.apply(batch, claim: .inOrder(vouched: workload.knowledge))
-            index = end
+            try store.apply(current, claim: .inOrder(vouched: workload.knowledge))
+            group.wait()
+            if index + 1 < batches.count { next = try decoded.result!.get() }
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let held = try store.counts().changes
