@@ -28,7 +28,7 @@ public struct ReplicaBenchmarkResult: Sendable {
 /// same rows (same ids, same values, same order) into the same typed table, with the same
 /// batches and the same `synchronous=FULL`, through a cached prepared statement.
 public enum ReplicaBenchmark {
-    public static func run(changes: Int, localWrites: Int, batchSize: Int = 1000, rounds: Int = 2,
+    public static func run(changes: Int, localWrites: Int, batchSize: Int = 1000, rounds: Int = 3,
                            progress: (String) -> Void = { _ in }) throws -> ReplicaBenchmarkResult {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-bench-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -39,7 +39,7 @@ public enum ReplicaBenchmark {
         progress("generating \(changes) changes")
         let workload = makeWorkload(count: changes, collection: activity)
 
-        // Two rounds, alternating, each on fresh files; the faster of each counts, so that a
+        // Several rounds, alternating, each on fresh files; the fastest of each side counts, so a
         // slow moment of the machine does not land on one side only.
         var baseline = Double.infinity, apply = Double.infinity
         for round in 1...rounds {

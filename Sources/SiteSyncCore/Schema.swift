@@ -201,3 +201,24 @@ public struct Schema: Sendable {
         return SHA256Hex.digest(of: Array(text.utf8))
     }
 }
+
+extension Schema {
+    /// The schema as a Markdown table (collection code, name, kind, and every field's code,
+    /// name, type, rule and plan flag), as printed in `protocol/README.md`.
+    public var markdownTable: String {
+        var lines = ["| code | collection | kind | fields: code `name` type rule |", "|---|---|---|---|"]
+        for collection in collections.sorted(by: { $0.code < $1.code }) {
+            let fields = collection.fields.sorted { $0.code < $1.code }.map { field -> String in
+                var type = field.type.name
+                switch field.type {
+                case .enumeration(let cases): type = "enum(" + cases.joined(separator: " < ") + ")"
+                case .ref(let target): type = "ref(" + target + ")"
+                default: break
+                }
+                return "\(field.code) `\(field.name)` \(type) \(field.rule.rawValue)" + (field.isPlan ? " plan" : "")
+            }
+            lines.append("| \(collection.code) | `\(collection.name)` | \(collection.kind.rawValue) | \(fields.joined(separator: "; ")) |")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
