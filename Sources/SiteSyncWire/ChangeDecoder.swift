@@ -31,7 +31,6 @@ struct ChangeDecoder {
         while offset < end {
             let byte = bytes[offset]
             offset += 1
-            if shift == 63 && byte > 1 { throw Malformed() }
             result |= UInt64(byte & 0x7F) << shift
             if byte < 0x80 { return result }
             shift += 7
@@ -64,6 +63,28 @@ struct ChangeDecoder {
     }
 
     /// Skips an unknown field's value; a (deprecated) group is skipped up to its end tag.
+    /// A field's tag: its number and wire type. As protobuf runtimes read it: at most five
+    /// bytes holding 32 bits, a non-zero field number, a wire type from 0 to 5.
+    mutating func tag() throws(Malformed) -> (field: UInt64, wireType: UInt64) {
+        var key: UInt64 = 0
+        for index in 0..<5 {
+            guard offset < end else { throw Malformed() }
+            let byte = bytes[offset]
+            offset += 1
+            if index == 4 && byte > 15 { throw Malformed() }
+            key |= UInt64(byte & 0x7F) << UInt64(7 * index)
+            if byte < 0x80 { break }
+        }
+        guard key >> 3 != 0, key & 7 < 6 else { throw Malformed() }
+        return (key >> 3, key & 7)
+    }
+
+    /// Skips a field this decoder does not interpret. A known field that arrives with another
+    /// wire type than its declared one is unknown too, as in protobuf runtimes.
+    mutating func skipUnknown(field: UInt64, wireType: UInt64) throws(Malformed) {
+        try skip(wireType: wireType, field: field)
+    }
+
     mutating func skip(wireType: UInt64, field: UInt64 = 0, depth: Int = 0) throws(Malformed) {
         switch wireType {
         case 0: _ = try varint()
@@ -72,13 +93,11 @@ struct ChangeDecoder {
         case 3:
             guard depth < 64 else { throw Malformed() }
             while true {
-                let key = try varint()
-                let (inner, innerType) = (key >> 3, key & 7)
+                let (inner, innerType) = try tag()
                 if innerType == 4 {
                     guard inner == field else { throw Malformed() }
                     return
                 }
-                guard inner != 0 else { throw Malformed() }
                 try skip(wireType: innerType, field: inner, depth: depth + 1)
             }
         case 5: guard end - offset >= 4 else { throw Malformed() }; offset += 4
@@ -115,8 +134,7 @@ struct ChangeDecoder {
     mutating func change() throws(Malformed) -> RawChange {
         var raw = RawChange()
         while !isAtEnd {
-            let key = try varint()
-            let (field, wireType) = (key >> 3, key & 7)
+            let (field, wireType) = try tag()
             switch (field, wireType) {
             case (1, 1): raw.hlc = try fixed64()
             case (2, 0): raw.collection = UInt64(UInt32(truncatingIfNeeded: try varint()))  // uint32, as protobuf reads it
@@ -134,9 +152,7 @@ struct ChangeDecoder {
                 var inner = ChangeDecoder(bytes, from: range.lowerBound, to: range.upperBound)
                 raw.writes.append(try inner.write())
             case (8, 0): raw.isDelete = try varint() != 0
-            default:
-                guard field != 0 else { throw Malformed() }
-                try skip(wireType: wireType, field: field)
+            default: try skipUnknown(field: field, wireType: wireType)
             }
         }
         return raw
@@ -145,8 +161,7 @@ struct ChangeDecoder {
     /// A VersionVector message; several occurrences of the field merge, as protobuf requires.
     mutating func vector(into raw: inout RawChange) throws(Malformed) {
         while !isAtEnd {
-            let key = try varint()
-            let (field, wireType) = (key >> 3, key & 7)
+            let (field, wireType) = try tag()
             switch (field, wireType) {
             case (1, 1): raw.replicas.append(try fixed64())
             case (1, 2):
@@ -159,9 +174,7 @@ struct ChangeDecoder {
                 let range = try delimited()
                 var inner = ChangeDecoder(bytes, from: range.lowerBound, to: range.upperBound)
                 while !inner.isAtEnd { raw.counters.append(try inner.varint()) }
-            default:
-                guard field != 0 else { throw Malformed() }
-                try skip(wireType: wireType, field: field)
+            default: try skipUnknown(field: field, wireType: wireType)
             }
         }
     }
@@ -169,8 +182,7 @@ struct ChangeDecoder {
     mutating func write() throws(Malformed) -> RawWrite {
         var write = RawWrite()
         while !isAtEnd {
-            let key = try varint()
-            let (field, wireType) = (key >> 3, key & 7)
+            let (field, wireType) = try tag()
             switch (field, wireType) {
             case (1, 0): write.field = UInt64(UInt32(truncatingIfNeeded: try varint()))
             case (2, 0): _ = try varint(); write.value = .null
@@ -189,9 +201,7 @@ struct ChangeDecoder {
             case (10, 0): write.supersede = try varint() != 0
             case (11, 2): write.add.append(try string())
             case (12, 2): write.remove.append(try string())
-            default:
-                guard field != 0 else { throw Malformed() }
-                try skip(wireType: wireType, field: field)
+            default: try skipUnknown(field: field, wireType: wireType)
             }
         }
         return write
