@@ -53,18 +53,21 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(name: "SiteSyncTestSupport", path: "Tests/SiteSyncTestSupport"),
         .testTarget(
             name: "SiteSyncCoreTests",
-            dependencies: ["SiteSyncCore", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: ["SiteSyncCore", "SiteSyncTestSupport", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "SiteSyncWireTests",
-            dependencies: ["SiteSyncCore", "SiteSyncWire", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: [
+                "SiteSyncCore", "SiteSyncWire", "SiteSyncTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(
             name: "SiteSyncStoreTests",
             dependencies: [
-                "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNode",
+                "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNode", "SiteSyncTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -1,8 +1,18 @@
+/// What every SiteSync error type shares: a message that says what happened and what to do
+/// next. Each module has one error type of its own, with its own codes.
+public protocol SiteSyncError: Error, Sendable, CustomStringConvertible {
+    var message: String { get }
+}
+
+extension SiteSyncError {
+    public var description: String { message }
+}
+
 /// An error from the core: a value, an edit or a change that breaks the schema or the rules.
 ///
 /// The message says what is wrong and what to do; it never contains record payloads beyond the
 /// offending field's name and the text the user typed.
-public struct CoreError: Error, Equatable, Sendable, CustomStringConvertible {
+public struct CoreError: SiteSyncError, Equatable {
     public enum Code: String, Sendable {
         case unknownCollection = "unknown-collection"
         case unknownField = "unknown-field"
@@ -28,5 +38,4 @@ public struct CoreError: Error, Equatable, Sendable, CustomStringConvertible {
         self.message = message
     }
 
-    public var description: String { message }
 }

@@ -1,5 +1,7 @@
+import SiteSyncCore
+
 /// An error about a node's data directory, its configuration or a bundle.
-public struct NodeError: Error, Sendable, CustomStringConvertible {
+public struct NodeError: SiteSyncError {
     public enum Code: String, Sendable {
         /// The data directory is missing or is not a SiteSync node.
         case notANode = "not-a-node"
@@ -21,5 +23,4 @@ public struct NodeError: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
 
-    public var description: String { message }
 }

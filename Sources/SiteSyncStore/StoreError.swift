@@ -1,7 +1,9 @@
+import SiteSyncCore
+
 /// An error from the store: the database could not be opened, read or written, or a batch of
 /// changes could not be applied. Nothing is half-written when one is thrown: every write is one
 /// transaction that rolls back.
-public struct StoreError: Error, Sendable, CustomStringConvertible {
+public struct StoreError: SiteSyncError {
     public enum Code: String, Sendable {
         /// There is no database where one was expected.
         case notFound = "not-found"
@@ -34,5 +36,4 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         self.cause = cause
     }
 
-    public var description: String { message }
 }

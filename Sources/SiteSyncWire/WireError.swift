@@ -1,7 +1,9 @@
+import SiteSyncCore
+
 /// An error decoding or checking something that came from another replica or from a file.
 ///
 /// The message names what is wrong and what to do; it never quotes payload bytes.
-public struct WireError: Error, Equatable, Sendable, CustomStringConvertible {
+public struct WireError: SiteSyncError, Equatable {
     public enum Code: String, Sendable {
         /// Bytes that do not decode as the expected message.
         case malformed
@@ -23,7 +25,6 @@ public struct WireError: Error, Equatable, Sendable, CustomStringConvertible {
         self.message = message
     }
 
-    public var description: String { message }
 }
 
 /// The limits a decoder enforces, so that a hostile or broken peer cannot make it allocate

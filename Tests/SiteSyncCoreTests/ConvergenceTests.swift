@@ -1,4 +1,5 @@
 import PropertyBased
+import SiteSyncTestSupport
 import Testing
 @testable import SiteSyncCore
 

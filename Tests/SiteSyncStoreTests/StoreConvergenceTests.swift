@@ -1,5 +1,6 @@
 import Foundation
 import PropertyBased
+import SiteSyncTestSupport
 import Testing
 @testable import SiteSyncCore
 @testable import SiteSyncStore
