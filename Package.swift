@@ -16,8 +16,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
     ],
     targets: [
+        .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
         .target(
             name: "SiteSyncCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
@@ -39,8 +41,16 @@ let package = Package(
             ]
         ),
         .target(
+            name: "SiteSyncNet",
+            dependencies: [
+                "CZeroMQ", "SiteSyncCore", "SiteSyncWire", "SiteSyncStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "SiteSyncNode",
-            dependencies: ["SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "TOMLKit"]
+            dependencies: ["SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNet", "TOMLKit",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "SiteSyncBench",

@@ -11,58 +11,48 @@ public struct LoggedChange: Sendable, Equatable {
     public let payload: Data
 }
 
-/// Which records a receiver is entitled to and wants.
-public enum ReplicationScope: Sendable, Equatable {
-    /// Every department.
-    case everything
-    /// One department's records plus shared reference data.
-    case department(String)
-
-    /// The scope of a node with `role` in `department` (DESIGN §1).
-    public init(role: Role, department: String) {
-        self = role.readsEverything ? .everything : .department(department)
-    }
-
-    public func includes(department: String) -> Bool {
-        switch self {
-        case .everything: true
-        case .department(let own): department.isEmpty || department == own
-        }
-    }
-
-    /// Whether everything in `other` is also in `self`.
-    public func covers(_ other: ReplicationScope) -> Bool {
-        switch (self, other) {
-        case (.everything, _): true
-        case (.department, .everything): false
-        case let (.department(a), .department(b)): a == b
-        }
-    }
+/// A page of the change log, for sending.
+public struct LogPage: Sendable {
+    public let changes: [LoggedChange]
+    /// The position scanned up to: the next page continues after it.
+    public let cursor: Int64
+    /// Whether the scan reached the end of the log.
+    public let exhausted: Bool
 }
 
 extension ReplicaStore {
     /// Every change this replica holds that a receiver with knowledge `base` lacks, within
     /// `scope`, in log order (so every change comes after the changes it depends on).
-    /// - Parameters:
-    ///   - after: resume after this log position (0 for the start).
-    ///   - limit: at most this many changes.
-    public func changes(lackedBy base: VersionVector, scope: ReplicationScope = .everything,
-                        after: Int64 = 0, limit: Int = .max) throws -> [LoggedChange] {
+    public func changes(lackedBy base: VersionVector, scope: ReplicationScope = .everything) throws -> [LoggedChange] {
+        try page(lackedBy: base, scope: scope, after: 0, limit: .max, maxBytes: .max).changes
+    }
+
+    /// One page of what a receiver with knowledge `base` lacks: at most `limit` changes and
+    /// about `maxBytes` of encoded changes, after log position `after`.
+    public func page(lackedBy base: VersionVector, scope: ReplicationScope, after: Int64, limit: Int, maxBytes: Int) throws -> LogPage {
         try StoreError.mapping {
             try pool.read { db in
                 let start = try max(after, self.firstLackingSequence(db, base: base) - 1)
                 var result: [LoggedChange] = []
-                let cursor = try Row.fetchCursor(db, sql: """
+                var bytes = 0
+                var cursor = after
+                let rows = try Row.fetchCursor(db, sql: """
                     SELECT seq, replica, counter, department, payload FROM sync_change WHERE seq > ? ORDER BY seq
                     """, arguments: [start])
-                while result.count < limit, let row = try cursor.next() {
+                while let row = try rows.next() {
+                    let payload: Data = row[4]
+                    if !result.isEmpty && (result.count >= limit || bytes + payload.count > maxBytes) {
+                        return LogPage(changes: result, cursor: cursor, exhausted: false)
+                    }
+                    cursor = row[0]
                     let dot = Dot(replica: ReplicaID(storageValue: row[1]), counter: UInt64(bitPattern: row[2]))
                     guard dot.counter > base[dot.replica] else { continue }
                     let department: String = row[3]
                     guard scope.includes(department: department) else { continue }
-                    result.append(LoggedChange(sequence: row[0], dot: dot, department: department, payload: row[4]))
+                    result.append(LoggedChange(sequence: cursor, dot: dot, department: department, payload: payload))
+                    bytes += payload.count
                 }
-                return result
+                return LogPage(changes: result, cursor: cursor, exhausted: true)
             }
         }
     }

@@ -61,7 +61,7 @@ public enum ChangeCodec {
             throw WireError(.invalid, "change has no origin replica or a zero counter")
         }
         let dot = Dot(replica: ReplicaID(rawValue: origin), counter: counter)
-        guard payload.count <= WireLimits.maxChangeBytes else {
+        guard payload.count <= DecodeLimits.maxChangeBytes else {
             throw WireError(.invalid, "change \(dot) is \(payload.count) bytes, over the limit")
         }
         let decoded: Result<ChangeDecoder.RawChange, ChangeDecoder.Malformed> = payload.withUnsafeBytes { bytes in
@@ -70,6 +70,14 @@ public enum ChangeCodec {
         }
         guard case .success(let raw) = decoded else {
             throw WireError(.malformed, "change \(dot) does not decode as a sitesync.v1.Change")
+        }
+        return try change(from: raw, dot: dot, schema: schema)
+    }
+
+    /// Checks the parts of a decoded change against the schema and the limits and builds it.
+    static func change(from raw: ChangeDecoder.RawChange, dot: Dot, schema: Schema) throws(WireError) -> Change {
+        guard dot.replica.rawValue != 0, dot.counter != 0 else {
+            throw WireError(.invalid, "change has no origin replica or a zero counter")
         }
         guard raw.collection <= UInt64(UInt16.max), let collection = schema.collection(code: UInt16(raw.collection)) else {
             throw WireError(.invalid, "change \(dot) names collection \(raw.collection), unknown to schema \(schema.version)")
@@ -96,8 +104,8 @@ public enum ChangeCodec {
             guard raw.writes.isEmpty else { throw WireError(.invalid, "change \(dot) is a deletion with field writes") }
             body = .delete
         } else {
-            guard !raw.writes.isEmpty, raw.writes.count <= WireLimits.maxWritesPerChange else {
-                throw WireError(.invalid, "change \(dot) has \(raw.writes.count) field writes (1 to \(WireLimits.maxWritesPerChange) allowed)")
+            guard !raw.writes.isEmpty, raw.writes.count <= DecodeLimits.maxWritesPerChange else {
+                throw WireError(.invalid, "change \(dot) has \(raw.writes.count) field writes (1 to \(DecodeLimits.maxWritesPerChange) allowed)")
             }
             var writes: [FieldWrite] = []
             writes.reserveCapacity(raw.writes.count)
@@ -115,8 +123,8 @@ public enum ChangeCodec {
             throw WireError(.invalid, "change \(dot) writes field \(raw.field), unknown in \(collection.name)")
         }
         func checked(_ s: String) throws(WireError) -> String {
-            guard s.utf8.count <= WireLimits.maxStringBytes else {
-                throw WireError(.invalid, "change \(dot) has a value of \(spec.name) longer than \(WireLimits.maxStringBytes) bytes")
+            guard s.utf8.count <= DecodeLimits.maxStringBytes else {
+                throw WireError(.invalid, "change \(dot) has a value of \(spec.name) longer than \(DecodeLimits.maxStringBytes) bytes")
             }
             return s
         }

@@ -39,6 +39,23 @@ struct ChangeDecoder {
         throw Malformed()
     }
 
+    mutating func byte() throws(Malformed) -> UInt8 {
+        guard offset < end else { throw Malformed() }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    mutating func fixedBytes(_ count: Int) throws(Malformed) -> [UInt8] {
+        guard end - offset >= count else { throw Malformed() }
+        defer { offset += count }
+        return Array(bytes[offset..<(offset + count)])
+    }
+
+    mutating func signed() throws(Malformed) -> Int64 {
+        let zigzag = try varint()
+        return Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1)
+    }
+
     mutating func fixed64() throws(Malformed) -> UInt64 {
         guard end - offset >= 8 else { throw Malformed() }
         var value: UInt64 = 0
@@ -107,6 +124,9 @@ struct ChangeDecoder {
 
     /// The raw parts of a Change, before the checks of ``ChangeCodec/decode``.
     struct RawChange {
+        /// The dot, when the encoding carries it (compact batches); a Change message has none.
+        var origin: UInt64 = 0
+        var counter: UInt64 = 0
         var hlc: UInt64 = 0
         var collection: UInt64 = 0
         var recordUUID: [UInt8]?

@@ -16,8 +16,8 @@ extension VersionVector {
         guard wire.replicas.count == wire.counters.count else {
             throw WireError(.invalid, "version vector has \(wire.replicas.count) replicas but \(wire.counters.count) counters")
         }
-        guard wire.replicas.count <= WireLimits.maxVectorEntries else {
-            throw WireError(.invalid, "version vector has \(wire.replicas.count) entries, more than the limit of \(WireLimits.maxVectorEntries)")
+        guard wire.replicas.count <= DecodeLimits.maxVectorEntries else {
+            throw WireError(.invalid, "version vector has \(wire.replicas.count) entries, more than the limit of \(DecodeLimits.maxVectorEntries)")
         }
         var previous: UInt64 = 0
         for (replica, counter) in zip(wire.replicas, wire.counters) {

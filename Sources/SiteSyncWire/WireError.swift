@@ -29,7 +29,7 @@ public struct WireError: SiteSyncError, Equatable {
 
 /// The limits a decoder enforces, so that a hostile or broken peer cannot make it allocate
 /// without bound (protocol/README.md, "Limits").
-public enum WireLimits {
+public enum DecodeLimits {
     public static let maxWritesPerChange = 256
     public static let maxVectorEntries = 4096
     public static let maxStringBytes = 65_536

@@ -50,8 +50,8 @@ struct TestReplica {
     }
 
     /// What a replica holding `base` lacks, decoded as a receiver would.
-    func changes(lackedBy base: VersionVector, limit: Int = .max) throws -> [IncomingChange] {
-        try store.changes(lackedBy: base, limit: limit).map {
+    func changes(lackedBy base: VersionVector) throws -> [IncomingChange] {
+        try store.changes(lackedBy: base).map {
             try IncomingChange(origin: $0.dot.replica.rawValue, counter: $0.dot.counter, payload: $0.payload, schema: .siteSync)
         }
     }

@@ -30,19 +30,19 @@ enum ReferenceDecoder {
             return Change(dot: dot, hlc: HLCTimestamp(rawValue: wire.hlc), record: RecordKey(collection: collection.code, id: id),
                           department: wire.department, context: context, body: .delete)
         }
-        guard !wire.writes.isEmpty, wire.writes.count <= WireLimits.maxWritesPerChange else { throw WireError(.invalid, "writes") }
+        guard !wire.writes.isEmpty, wire.writes.count <= DecodeLimits.maxWritesPerChange else { throw WireError(.invalid, "writes") }
         var writes: [FieldWrite] = []
         for write in wire.writes {
             guard write.field <= UInt32(UInt16.max), let spec = collection.field(code: UInt16(write.field)) else { throw WireError(.invalid, "field") }
             guard let value = write.value else {
                 guard spec.rule == .orset else { throw WireError(.invalid, "set") }
-                guard (write.add + write.remove).allSatisfy({ $0.utf8.count <= WireLimits.maxStringBytes }) else { throw WireError(.invalid, "len") }
+                guard (write.add + write.remove).allSatisfy({ $0.utf8.count <= DecodeLimits.maxStringBytes }) else { throw WireError(.invalid, "len") }
                 writes.append(FieldWrite(field: spec.code, .updateSet(add: write.add, remove: write.remove)))
                 continue
             }
             let decoded: FieldValue
             func checked(_ s: String) throws -> String {
-                guard s.utf8.count <= WireLimits.maxStringBytes else { throw WireError(.invalid, "len") }
+                guard s.utf8.count <= DecodeLimits.maxStringBytes else { throw WireError(.invalid, "len") }
                 return s
             }
             switch value {

@@ -216,7 +216,7 @@ public nonisolated struct WireChange: Sendable {
   fileprivate var _context: WireVersionVector? = nil
 }
 
-/// A change as stored and relayed: its dot and its encoded Change, byte for byte.
+/// A change as stored and relayed in a bundle: its dot and its encoded Change, byte for byte.
 public nonisolated struct WireChangeEnvelope: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -378,6 +378,385 @@ public nonisolated struct WireBundleFrame: Sendable {
   }
 
   public init() {}
+}
+
+public nonisolated struct WireSyncMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var body: WireSyncMessage.OneOf_Body? = nil
+
+  public var hello: WireHello {
+    get {
+      if case .hello(let v)? = body {return v}
+      return WireHello()
+    }
+    set {body = .hello(newValue)}
+  }
+
+  public var welcome: WireWelcome {
+    get {
+      if case .welcome(let v)? = body {return v}
+      return WireWelcome()
+    }
+    set {body = .welcome(newValue)}
+  }
+
+  public var failure: WireFailure {
+    get {
+      if case .failure(let v)? = body {return v}
+      return WireFailure()
+    }
+    set {body = .failure(newValue)}
+  }
+
+  public var batch: WireBatch {
+    get {
+      if case .batch(let v)? = body {return v}
+      return WireBatch()
+    }
+    set {body = .batch(newValue)}
+  }
+
+  public var ack: WireAck {
+    get {
+      if case .ack(let v)? = body {return v}
+      return WireAck()
+    }
+    set {body = .ack(newValue)}
+  }
+
+  public var pull: WirePull {
+    get {
+      if case .pull(let v)? = body {return v}
+      return WirePull()
+    }
+    set {body = .pull(newValue)}
+  }
+
+  public var bye: WireBye {
+    get {
+      if case .bye(let v)? = body {return v}
+      return WireBye()
+    }
+    set {body = .bye(newValue)}
+  }
+
+  public var hint: WireHint {
+    get {
+      if case .hint(let v)? = body {return v}
+      return WireHint()
+    }
+    set {body = .hint(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Body: Equatable, Sendable {
+    case hello(WireHello)
+    case welcome(WireWelcome)
+    case failure(WireFailure)
+    case batch(WireBatch)
+    case ack(WireAck)
+    case pull(WirePull)
+    case bye(WireBye)
+    case hint(WireHint)
+
+  }
+
+  public init() {}
+}
+
+/// Client to server: opens a session.
+public nonisolated struct WireHello: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var protocolVersion: UInt32 = 0
+
+  public var schemaVersion: UInt32 = 0
+
+  public var schemaHash: String = String()
+
+  /// the client
+  public var peer: WirePeerInfo {
+    get {_peer ?? WirePeerInfo()}
+    set {_peer = newValue}
+  }
+  /// Returns true if `peer` has been explicitly set.
+  public var hasPeer: Bool {self._peer != nil}
+  /// Clears the value of `peer`. Subsequent reads from it will return its default value.
+  public mutating func clearPeer() {self._peer = nil}
+
+  /// what the client holds
+  public var knowledge: WireVersionVector {
+    get {_knowledge ?? WireVersionVector()}
+    set {_knowledge = newValue}
+  }
+  /// Returns true if `knowledge` has been explicitly set.
+  public var hasKnowledge: Bool {self._knowledge != nil}
+  /// Clears the value of `knowledge`. Subsequent reads from it will return its default value.
+  public mutating func clearKnowledge() {self._knowledge = nil}
+
+  /// chosen by the client at random; every message repeats it
+  public var session: UInt64 = 0
+
+  /// what the client accepts from the server
+  public var limits: WireLimits {
+    get {_limits ?? WireLimits()}
+    set {_limits = newValue}
+  }
+  /// Returns true if `limits` has been explicitly set.
+  public var hasLimits: Bool {self._limits != nil}
+  /// Clears the value of `limits`. Subsequent reads from it will return its default value.
+  public mutating func clearLimits() {self._limits = nil}
+
+  /// send Hints on this connection while it stays open
+  public var subscribe: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _peer: WirePeerInfo? = nil
+  fileprivate var _knowledge: WireVersionVector? = nil
+  fileprivate var _limits: WireLimits? = nil
+}
+
+/// How much a receiver accepts: batches of at most `batch_changes` changes and `batch_bytes`
+/// encoded bytes, with at most `window` batches sent and not yet acknowledged.
+public nonisolated struct WireLimits: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var batchChanges: UInt32 = 0
+
+  public var batchBytes: UInt32 = 0
+
+  public var window: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Server to client: accepts a session.
+public nonisolated struct WireWelcome: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var protocolVersion: UInt32 = 0
+
+  public var schemaVersion: UInt32 = 0
+
+  public var schemaHash: String = String()
+
+  /// the server
+  public var peer: WirePeerInfo {
+    get {_peer ?? WirePeerInfo()}
+    set {_peer = newValue}
+  }
+  /// Returns true if `peer` has been explicitly set.
+  public var hasPeer: Bool {self._peer != nil}
+  /// Clears the value of `peer`. Subsequent reads from it will return its default value.
+  public mutating func clearPeer() {self._peer = nil}
+
+  /// what the server holds
+  public var knowledge: WireVersionVector {
+    get {_knowledge ?? WireVersionVector()}
+    set {_knowledge = newValue}
+  }
+  /// Returns true if `knowledge` has been explicitly set.
+  public var hasKnowledge: Bool {self._knowledge != nil}
+  /// Clears the value of `knowledge`. Subsequent reads from it will return its default value.
+  public mutating func clearKnowledge() {self._knowledge = nil}
+
+  public var session: UInt64 = 0
+
+  /// what the server accepts from the client
+  public var limits: WireLimits {
+    get {_limits ?? WireLimits()}
+    set {_limits = newValue}
+  }
+  /// Returns true if `limits` has been explicitly set.
+  public var hasLimits: Bool {self._limits != nil}
+  /// Clears the value of `limits`. Subsequent reads from it will return its default value.
+  public mutating func clearLimits() {self._limits = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _peer: WirePeerInfo? = nil
+  fileprivate var _knowledge: WireVersionVector? = nil
+  fileprivate var _limits: WireLimits? = nil
+}
+
+/// Either side: the session (or one request) cannot go on. Codes in protocol/README.md.
+public nonisolated struct WireFailure: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var code: UInt32 = 0
+
+  public var reason: String = String()
+
+  public var session: UInt64 = 0
+
+  /// the batch concerned, when one is
+  public var sequence: UInt64 = 0
+
+  /// the sender's versions, so both sides can name both
+  public var protocolVersion: UInt32 = 0
+
+  public var schemaVersion: UInt32 = 0
+
+  public var schemaHash: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Either side: changes, in the sender's log order. `changes` is the compact encoding of
+/// protocol/README.md "Batch encoding": it decodes to whole sitesync.v1.Change messages.
+public nonisolated struct WireBatch: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var session: UInt64 = 0
+
+  /// false: client to server (push); true: server to client (pull)
+  public var pull: Bool = false
+
+  /// 1, 2, 3... within the session and direction
+  public var sequence: UInt64 = 0
+
+  public var changes: Data = Data()
+
+  /// the number of changes in `changes`
+  public var count: UInt32 = 0
+
+  /// what the sender vouches the receiver now holds, per origin
+  public var vouched: WireVersionVector {
+    get {_vouched ?? WireVersionVector()}
+    set {_vouched = newValue}
+  }
+  /// Returns true if `vouched` has been explicitly set.
+  public var hasVouched: Bool {self._vouched != nil}
+  /// Clears the value of `vouched`. Subsequent reads from it will return its default value.
+  public mutating func clearVouched() {self._vouched = nil}
+
+  /// the last batch of this direction in this session
+  public var last: Bool = false
+
+  /// the node behind origins, as the sender knows them
+  public var origins: [WirePeerInfo] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _vouched: WireVersionVector? = nil
+}
+
+/// The receiver of a batch: applied (durably), or already held.
+public nonisolated struct WireAck: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var session: UInt64 = 0
+
+  public var pull: Bool = false
+
+  public var sequence: UInt64 = 0
+
+  /// the receiver's knowledge after the batch
+  public var knowledge: WireVersionVector {
+    get {_knowledge ?? WireVersionVector()}
+    set {_knowledge = newValue}
+  }
+  /// Returns true if `knowledge` has been explicitly set.
+  public var hasKnowledge: Bool {self._knowledge != nil}
+  /// Clears the value of `knowledge`. Subsequent reads from it will return its default value.
+  public mutating func clearKnowledge() {self._knowledge = nil}
+
+  public var applied: UInt32 = 0
+
+  public var known: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _knowledge: WireVersionVector? = nil
+}
+
+/// Client to server: send what I lack.
+public nonisolated struct WirePull: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var session: UInt64 = 0
+
+  public var knowledge: WireVersionVector {
+    get {_knowledge ?? WireVersionVector()}
+    set {_knowledge = newValue}
+  }
+  /// Returns true if `knowledge` has been explicitly set.
+  public var hasKnowledge: Bool {self._knowledge != nil}
+  /// Clears the value of `knowledge`. Subsequent reads from it will return its default value.
+  public mutating func clearKnowledge() {self._knowledge = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _knowledge: WireVersionVector? = nil
+}
+
+/// Client to server: the session is over.
+public nonisolated struct WireBye: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var session: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Server to a subscribed client: new data in your scope; pull soon. Hints may be lost.
+public nonisolated struct WireHint: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the server's knowledge
+  public var knowledge: WireVersionVector {
+    get {_knowledge ?? WireVersionVector()}
+    set {_knowledge = newValue}
+  }
+  /// Returns true if `knowledge` has been explicitly set.
+  public var hasKnowledge: Bool {self._knowledge != nil}
+  /// Clears the value of `knowledge`. Subsequent reads from it will return its default value.
+  public mutating func clearKnowledge() {self._knowledge = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _knowledge: WireVersionVector? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -931,6 +1310,639 @@ nonisolated extension WireBundleFrame: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
   public static func ==(lhs: WireBundleFrame, rhs: WireBundleFrame) -> Bool {
     if lhs.frame != rhs.frame {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WireSyncMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SyncMessage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hello\0\u{1}welcome\0\u{1}failure\0\u{1}batch\0\u{1}ack\0\u{1}pull\0\u{1}bye\0\u{1}hint\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try {
+        var v: WireHello?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .hello(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .hello(v)
+        }
+      }()
+      case 2: try {
+        var v: WireWelcome?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .welcome(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .welcome(v)
+        }
+      }()
+      case 3: try {
+        var v: WireFailure?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .failure(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .failure(v)
+        }
+      }()
+      case 4: try {
+        var v: WireBatch?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .batch(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .batch(v)
+        }
+      }()
+      case 5: try {
+        var v: WireAck?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .ack(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .ack(v)
+        }
+      }()
+      case 6: try {
+        var v: WirePull?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .pull(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .pull(v)
+        }
+      }()
+      case 7: try {
+        var v: WireBye?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .bye(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .bye(v)
+        }
+      }()
+      case 8: try {
+        var v: WireHint?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .hint(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .hint(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    switch self.body {
+    case .hello?: try {
+      guard case .hello(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    }()
+    case .welcome?: try {
+      guard case .welcome(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case .failure?: try {
+      guard case .failure(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case .batch?: try {
+      guard case .batch(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
+    case .ack?: try {
+      guard case .ack(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    }()
+    case .pull?: try {
+      guard case .pull(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    }()
+    case .bye?: try {
+      guard case .bye(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    }()
+    case .hint?: try {
+      guard case .hint(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    }()
+    case nil: break
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WireSyncMessage, rhs: WireSyncMessage) -> Bool {
+    if lhs.body != rhs.body {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WireHello: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Hello"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}schema_version\0\u{3}schema_hash\0\u{1}peer\0\u{1}knowledge\0\u{1}session\0\u{1}limits\0\u{1}subscribe\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.protocolVersion) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.schemaHash) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._peer) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._knowledge) }()
+      case 6: try { try decoder.decodeSingularFixed64Field(value: &self.session) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._limits) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.subscribe) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.protocolVersion != 0 {
+      try visitor.visitSingularUInt32Field(value: self.protocolVersion, fieldNumber: 1)
+    }
+    if self.schemaVersion != 0 {
+      try visitor.visitSingularUInt32Field(value: self.schemaVersion, fieldNumber: 2)
+    }
+    if !self.schemaHash.isEmpty {
+      try visitor.visitSingularStringField(value: self.schemaHash, fieldNumber: 3)
+    }
+    try { if let v = self._peer {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._knowledge {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    if self.session != 0 {
+      try visitor.visitSingularFixed64Field(value: self.session, fieldNumber: 6)
+    }
+    try { if let v = self._limits {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    if self.subscribe != false {
+      try visitor.visitSingularBoolField(value: self.subscribe, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WireHello, rhs: WireHello) -> Bool {
+    if lhs.protocolVersion != rhs.protocolVersion {return false}
+    if lhs.schemaVersion != rhs.schemaVersion {return false}
+    if lhs.schemaHash != rhs.schemaHash {return false}
+    if lhs._peer != rhs._peer {return false}
+    if lhs._knowledge != rhs._knowledge {return false}
+    if lhs.session != rhs.session {return false}
+    if lhs._limits != rhs._limits {return false}
+    if lhs.subscribe != rhs.subscribe {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WireLimits: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Limits"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}batch_changes\0\u{3}batch_bytes\0\u{1}window\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.batchChanges) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.batchBytes) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.window) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.batchChanges != 0 {
+      try visitor.visitSingularUInt32Field(value: self.batchChanges, fieldNumber: 1)
+    }
+    if self.batchBytes != 0 {
+      try visitor.visitSingularUInt32Field(value: self.batchBytes, fieldNumber: 2)
+    }
+    if self.window != 0 {
+      try visitor.visitSingularUInt32Field(value: self.window, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WireLimits, rhs: WireLimits) -> Bool {
+    if lhs.batchChanges != rhs.batchChanges {return false}
+    if lhs.batchBytes != rhs.batchBytes {return false}
+    if lhs.window != rhs.window {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WireWelcome: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Welcome"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}schema_version\0\u{3}schema_hash\0\u{1}peer\0\u{1}knowledge\0\u{1}session\0\u{1}limits\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.protocolVersion) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.schemaHash) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._peer) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._knowledge) }()
+      case 6: try { try decoder.decodeSingularFixed64Field(value: &self.session) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._limits) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.protocolVersion != 0 {
+      try visitor.visitSingularUInt32Field(value: self.protocolVersion, fieldNumber: 1)
+    }
+    if self.schemaVersion != 0 {
+      try visitor.visitSingularUInt32Field(value: self.schemaVersion, fieldNumber: 2)
+    }
+    if !self.schemaHash.isEmpty {
+      try visitor.visitSingularStringField(value: self.schemaHash, fieldNumber: 3)
+    }
+    try { if let v = self._peer {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._knowledge {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    if self.session != 0 {
+      try visitor.visitSingularFixed64Field(value: self.session, fieldNumber: 6)
+    }
+    try { if let v = self._limits {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WireWelcome, rhs: WireWelcome) -> Bool {
+    if lhs.protocolVersion != rhs.protocolVersion {return false}
+    if lhs.schemaVersion != rhs.schemaVersion {return false}
+    if lhs.schemaHash != rhs.schemaHash {return false}
+    if lhs._peer != rhs._peer {return false}
+    if lhs._knowledge != rhs._knowledge {return false}
+    if lhs.session != rhs.session {return false}
+    if lhs._limits != rhs._limits {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WireFailure: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Failure"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}reason\0\u{1}session\0\u{1}sequence\0\u{3}protocol_version\0\u{3}schema_version\0\u{3}schema_hash\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.code) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 3: try { try decoder.decodeSingularFixed64Field(value: &self.session) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.sequence) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.protocolVersion) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.schemaHash) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.code != 0 {
+      try visitor.visitSingularUInt32Field(value: self.code, fieldNumber: 1)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 2)
+    }
+    if self.session != 0 {
+      try visitor.visitSingularFixed64Field(value: self.session, fieldNumber: 3)
+    }
+    if self.sequence != 0 {
+      try visitor.visitSingularUInt64Field(value: self.sequence, fieldNumber: 4)
+    }
+    if self.protocolVersion != 0 {
+      try visitor.visitSingularUInt32Field(value: self.protocolVersion, fieldNumber: 5)
+    }
+    if self.schemaVersion != 0 {
+      try visitor.visitSingularUInt32Field(value: self.schemaVersion, fieldNumber: 6)
+    }
+    if !self.schemaHash.isEmpty {
+      try visitor.visitSingularStringField(value: self.schemaHash, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WireFailure, rhs: WireFailure) -> Bool {
+    if lhs.code != rhs.code {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.session != rhs.session {return false}
+    if lhs.sequence != rhs.sequence {return false}
+    if lhs.protocolVersion != rhs.protocolVersion {return false}
+    if lhs.schemaVersion != rhs.schemaVersion {return false}
+    if lhs.schemaHash != rhs.schemaHash {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WireBatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Batch"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}session\0\u{1}pull\0\u{1}sequence\0\u{1}changes\0\u{1}count\0\u{1}vouched\0\u{1}last\0\u{1}origins\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularFixed64Field(value: &self.session) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.pull) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.sequence) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.changes) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.count) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._vouched) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.last) }()
+      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.origins) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.session != 0 {
+      try visitor.visitSingularFixed64Field(value: self.session, fieldNumber: 1)
+    }
+    if self.pull != false {
+      try visitor.visitSingularBoolField(value: self.pull, fieldNumber: 2)
+    }
+    if self.sequence != 0 {
+      try visitor.visitSingularUInt64Field(value: self.sequence, fieldNumber: 3)
+    }
+    if !self.changes.isEmpty {
+      try visitor.visitSingularBytesField(value: self.changes, fieldNumber: 4)
+    }
+    if self.count != 0 {
+      try visitor.visitSingularUInt32Field(value: self.count, fieldNumber: 5)
+    }
+    try { if let v = self._vouched {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
+    if self.last != false {
+      try visitor.visitSingularBoolField(value: self.last, fieldNumber: 7)
+    }
+    if !self.origins.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.origins, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WireBatch, rhs: WireBatch) -> Bool {
+    if lhs.session != rhs.session {return false}
+    if lhs.pull != rhs.pull {return false}
+    if lhs.sequence != rhs.sequence {return false}
+    if lhs.changes != rhs.changes {return false}
+    if lhs.count != rhs.count {return false}
+    if lhs._vouched != rhs._vouched {return false}
+    if lhs.last != rhs.last {return false}
+    if lhs.origins != rhs.origins {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WireAck: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Ack"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}session\0\u{1}pull\0\u{1}sequence\0\u{1}knowledge\0\u{1}applied\0\u{1}known\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularFixed64Field(value: &self.session) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.pull) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.sequence) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._knowledge) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.applied) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.known) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.session != 0 {
+      try visitor.visitSingularFixed64Field(value: self.session, fieldNumber: 1)
+    }
+    if self.pull != false {
+      try visitor.visitSingularBoolField(value: self.pull, fieldNumber: 2)
+    }
+    if self.sequence != 0 {
+      try visitor.visitSingularUInt64Field(value: self.sequence, fieldNumber: 3)
+    }
+    try { if let v = self._knowledge {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if self.applied != 0 {
+      try visitor.visitSingularUInt32Field(value: self.applied, fieldNumber: 5)
+    }
+    if self.known != 0 {
+      try visitor.visitSingularUInt32Field(value: self.known, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WireAck, rhs: WireAck) -> Bool {
+    if lhs.session != rhs.session {return false}
+    if lhs.pull != rhs.pull {return false}
+    if lhs.sequence != rhs.sequence {return false}
+    if lhs._knowledge != rhs._knowledge {return false}
+    if lhs.applied != rhs.applied {return false}
+    if lhs.known != rhs.known {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WirePull: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Pull"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}session\0\u{1}knowledge\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularFixed64Field(value: &self.session) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._knowledge) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.session != 0 {
+      try visitor.visitSingularFixed64Field(value: self.session, fieldNumber: 1)
+    }
+    try { if let v = self._knowledge {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WirePull, rhs: WirePull) -> Bool {
+    if lhs.session != rhs.session {return false}
+    if lhs._knowledge != rhs._knowledge {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WireBye: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Bye"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}session\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularFixed64Field(value: &self.session) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.session != 0 {
+      try visitor.visitSingularFixed64Field(value: self.session, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WireBye, rhs: WireBye) -> Bool {
+    if lhs.session != rhs.session {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WireHint: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Hint"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}knowledge\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._knowledge) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._knowledge {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WireHint, rhs: WireHint) -> Bool {
+    if lhs._knowledge != rhs._knowledge {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,193 @@
+/// The client side of one sync round (protocol/README.md, "Dialogs"): greet, push what the
+/// server lacks, pull what this side lacks, say goodbye.
+///
+/// A pure state machine: feed it ``SessionEvent``s, carry out the ``SessionEffect``s it returns.
+/// Tests drive it without sockets; SiteSyncNet drives it with ZeroMQ and a store.
+public struct ClientSession: Sendable {
+    public enum Phase: Sendable, Equatable { case greeting, pushing, pulling, done, failed }
+
+    public let session: UInt64
+    public let me: PeerIdentity
+    public let versions: ProtocolVersions
+    /// What this side accepts from the server.
+    public let limits: SessionLimits
+    public let subscribe: Bool
+    public private(set) var phase: Phase = .greeting
+    public private(set) var server: SyncMessage.Welcome?
+    public private(set) var summary = SessionSummary()
+    private var knowledge: VersionVector
+    private var push = BatchWindow(window: 1)
+    private var pushCursor: Int64 = 0
+    private var reading = false
+    private var pushExhausted = false
+    private var pull = BatchSequencer()
+
+    public init(session: UInt64, me: PeerIdentity, versions: ProtocolVersions, knowledge: VersionVector,
+                limits: SessionLimits = SessionLimits(), subscribe: Bool = false) {
+        self.session = session
+        self.me = me
+        self.versions = versions
+        self.knowledge = knowledge
+        self.limits = limits
+        self.subscribe = subscribe
+    }
+
+    public var isOver: Bool { phase == .done || phase == .failed }
+
+    /// The first effect: the greeting.
+    public func start() -> [SessionEffect] {
+        [.send(.hello(SyncMessage.Hello(versions: versions, peer: me, knowledge: knowledge, session: session,
+                                        limits: limits, subscribe: subscribe)))]
+    }
+
+    public mutating func handle(_ event: SessionEvent) -> [SessionEffect] {
+        guard !isOver else { return [] }
+        switch event {
+        case .message(let message):
+            return receive(message)
+        case .read(let result):
+            return pushRead(result)
+        case .applied(let outcome):
+            return pulled(outcome)
+        case .storeFailed(let reason, let retryLater):
+            return fail(.store(retryLater: retryLater), reason)
+        case .tick:
+            return []
+        }
+    }
+
+    /// The driver gave up waiting for the server.
+    public mutating func timedOut() -> [SessionEffect] {
+        guard !isOver else { return [] }
+        return fail(.silent, "the peer stopped answering in the middle of the session")
+    }
+
+    private mutating func receive(_ message: SyncMessage) -> [SessionEffect] {
+        guard message.session == session || { if case .hint = message { return true } else { return false } }() else {
+            return []  // a late answer to an earlier session
+        }
+        switch (phase, message) {
+        case (_, .failure(let failure)):
+            var reason = "the peer refused: \(failure.reason) (\(failure.code))"
+            if let theirs = failure.versions, failure.code == .upgradeRequired {
+                reason = "version mismatch: this node speaks \(versions), the peer \(theirs); upgrade the older one"
+            }
+            return fail(.refused(failure.code), reason)
+        case (.greeting, .welcome(let welcome)):
+            guard welcome.versions == versions else {
+                return fail(.refused(.upgradeRequired),
+                            "version mismatch: this node speaks \(versions), the peer \(welcome.versions); upgrade the older one")
+            }
+            server = welcome
+            summary.peer = welcome.peer
+            push = BatchWindow(window: welcome.limits.window)
+            phase = .pushing
+            return readMore()
+        case (.pushing, .ack(let ack)) where !ack.pull:
+            guard push.acknowledge(ack.sequence) else {
+                return violation("acknowledgement of push batch \(ack.sequence) out of order")
+            }
+            summary.pushedApplied += ack.applied
+            summary.pushedKnown += ack.known
+            return continuePushing()
+        case (.pulling, .batch(let batch)) where batch.pull:
+            guard pull.receive(batch) == .accepted else {
+                return violation("pull batch \(batch.sequence) out of order (expected \(pull.expected))")
+            }
+            return applyNext()
+        case (_, .hint):
+            return []
+        default:
+            return violation("unexpected \(Self.name(message)) while \(phase)")
+        }
+    }
+
+    private mutating func readMore() -> [SessionEffect] {
+        guard let server, push.hasRoom, !reading, !pushExhausted else { return [] }
+        reading = true
+        return [.read(ReadRequest(after: pushCursor, base: server.knowledge, scope: server.peer.scope, limits: server.limits))]
+    }
+
+    private mutating func pushRead(_ result: ReadResult) -> [SessionEffect] {
+        guard phase == .pushing, let server else { return [] }
+        reading = false
+        knowledge = knowledge.merged(with: result.knowledge)
+        pushCursor = result.cursor
+        pushExhausted = result.exhausted
+        var effects: [SessionEffect] = []
+        // Nothing to push at all: go straight to pulling.
+        if result.changes.isEmpty && result.exhausted && push.nextSequence == 1 {
+            return startPull()
+        }
+        if !result.changes.isEmpty || result.exhausted {
+            let sequence = push.send(last: result.exhausted)
+            summary.pushedSent += result.changes.count
+            summary.pushBatches += 1
+            effects.append(.send(.batch(SyncMessage.Batch(
+                session: session, pull: false, sequence: sequence, changes: result.changes,
+                vouched: KnowledgeClaim.vouched(senderKnowledge: result.knowledge, sender: me.replica, senderScope: me.scope,
+                                                cutFor: server.peer.scope, receiverScope: server.peer.scope),
+                last: result.exhausted))))
+        }
+        return effects + continuePushing()
+    }
+
+    private mutating func continuePushing() -> [SessionEffect] {
+        if push.isComplete { return startPull() }
+        return readMore()
+    }
+
+    private mutating func startPull() -> [SessionEffect] {
+        phase = .pulling
+        return [.send(.pull(SyncMessage.Pull(session: session, knowledge: knowledge)))]
+    }
+
+    private mutating func applyNext() -> [SessionEffect] {
+        guard let server, let batch = pull.next() else { return [] }
+        let vouched = KnowledgeClaim.vouched(senderKnowledge: batch.vouched, sender: server.peer.replica,
+                                             senderScope: server.peer.scope, cutFor: me.scope, receiverScope: me.scope)
+        return [.apply(sequence: batch.sequence, changes: batch.changes,
+                       claim: batch.last ? .complete(vouched: vouched) : .inOrder(vouched: vouched), origins: batch.origins)]
+    }
+
+    private mutating func pulled(_ outcome: ApplyOutcome) -> [SessionEffect] {
+        guard phase == .pulling, let batch = pull.finishApplying(), batch.sequence == outcome.sequence else { return [] }
+        summary.pulledApplied += outcome.applied
+        summary.pulledKnown += outcome.known
+        summary.pullBatches += 1
+        knowledge = knowledge.merged(with: outcome.knowledge)
+        var effects: [SessionEffect] = [.send(.ack(SyncMessage.Ack(
+            session: session, pull: true, sequence: outcome.sequence, knowledge: outcome.knowledge,
+            applied: outcome.applied, known: outcome.known)))]
+        if pull.isFinished {
+            phase = .done
+            effects += [.send(.bye(session: session)), .finish(summary)]
+            return effects
+        }
+        return effects + applyNext()
+    }
+
+    private mutating func violation(_ reason: String) -> [SessionEffect] {
+        var effects: [SessionEffect] = [.send(.failure(SyncMessage.Failure(code: .malformed, reason: reason, session: session)))]
+        effects += fail(.violation, "the peer broke the protocol: \(reason)")
+        return effects
+    }
+
+    private mutating func fail(_ kind: SessionFailure.Kind, _ reason: String) -> [SessionEffect] {
+        phase = .failed
+        return [.fail(SessionFailure(kind, reason))]
+    }
+
+    static func name(_ message: SyncMessage) -> String {
+        switch message {
+        case .hello: "Hello"
+        case .welcome: "Welcome"
+        case .failure: "Failure"
+        case .batch(let b): b.pull ? "pull Batch" : "push Batch"
+        case .ack(let a): a.pull ? "pull Ack" : "push Ack"
+        case .pull: "Pull"
+        case .bye: "Bye"
+        case .hint: "Hint"
+        }
+    }
+}

@@ -1,0 +1,156 @@
+/// The server side of one client's sync round (protocol/README.md, "Dialogs"): take the
+/// client's push batches in order, applying each before acknowledging it; stream what the
+/// client lacks when it pulls, within its window; end on Bye.
+///
+/// A pure state machine, like ``ClientSession``; a listener keeps one per open session.
+public struct ServerSession: Sendable {
+    public let session: UInt64
+    public let me: PeerIdentity
+    public let client: PeerIdentity
+    /// What the client accepts from this side.
+    public let clientLimits: SessionLimits
+    public let subscribe: Bool
+    public private(set) var isClosed = false
+    public private(set) var summary = SessionSummary()
+    private var push = BatchSequencer()
+    private var pull: BatchWindow?
+    private var pullBase = VersionVector()
+    private var pullCursor: Int64 = 0
+    private var reading = false
+    private var pullExhausted = false
+    private let limits: SessionLimits
+
+    private init(session: UInt64, me: PeerIdentity, client: PeerIdentity, clientLimits: SessionLimits, limits: SessionLimits,
+                 subscribe: Bool) {
+        self.session = session
+        self.me = me
+        self.client = client
+        self.clientLimits = clientLimits
+        self.limits = limits
+        self.subscribe = subscribe
+        summary.peer = client
+    }
+
+    /// Answers a greeting: a new session and its Welcome, or no session and a Failure naming
+    /// both sides' versions.
+    public static func accept(
+        _ hello: SyncMessage.Hello, me: PeerIdentity, versions: ProtocolVersions, knowledge: VersionVector, limits: SessionLimits
+    ) -> (ServerSession?, [SessionEffect]) {
+        guard hello.versions == versions else {
+            let failure = SyncMessage.Failure(
+                code: .upgradeRequired,
+                reason: "this peer speaks \(versions); the client speaks \(hello.versions): upgrade the older one",
+                session: hello.session, versions: versions)
+            return (nil, [.send(.failure(failure)),
+                          .fail(SessionFailure(.refused(.upgradeRequired), "\(hello.peer.node) speaks \(hello.versions), this node \(versions)"))])
+        }
+        let session = ServerSession(session: hello.session, me: me, client: hello.peer, clientLimits: hello.limits, limits: limits,
+                                    subscribe: hello.subscribe)
+        return (session, [.send(.welcome(SyncMessage.Welcome(versions: versions, peer: me, knowledge: knowledge,
+                                                             session: hello.session, limits: limits)))])
+    }
+
+    public mutating func handle(_ event: SessionEvent) -> [SessionEffect] {
+        guard !isClosed else { return [] }
+        switch event {
+        case .message(let message):
+            return receive(message)
+        case .applied(let outcome):
+            guard let batch = push.finishApplying(), batch.sequence == outcome.sequence else { return [] }
+            summary.pushedApplied += outcome.applied
+            summary.pushedKnown += outcome.known
+            summary.pushBatches += 1
+            return [.send(.ack(SyncMessage.Ack(session: session, pull: false, sequence: outcome.sequence, knowledge: outcome.knowledge,
+                                               applied: outcome.applied, known: outcome.known)))] + applyNext()
+        case .read(let result):
+            return pullRead(result)
+        case .storeFailed(let reason, let retryLater):
+            return refuse(retryLater ? .unavailable : .outOfOrder, reason, sequence: push.applying?.sequence ?? 0,
+                          kind: .store(retryLater: retryLater))
+        case .tick:
+            return []
+        }
+    }
+
+    /// The driver gave up on a silent client: forget the session.
+    public mutating func expire() -> [SessionEffect] {
+        guard !isClosed else { return [] }
+        isClosed = true
+        return [.fail(SessionFailure(.silent, "\(client.node) went silent in the middle of a session"))]
+    }
+
+    private mutating func receive(_ message: SyncMessage) -> [SessionEffect] {
+        switch message {
+        case .batch(let batch) where !batch.pull:
+            guard batch.changes.count <= limits.batchChanges else {
+                return refuse(.tooLarge, "push batch \(batch.sequence) holds \(batch.changes.count) changes, over the limit of \(limits.batchChanges)",
+                              sequence: batch.sequence, kind: .violation)
+            }
+            guard push.receive(batch) == .accepted else {
+                return refuse(.outOfOrder, "push batch \(batch.sequence) out of order (expected \(push.expected))",
+                              sequence: batch.sequence, kind: .violation)
+            }
+            return applyNext()
+        case .pull(let request) where pull == nil:
+            pull = BatchWindow(window: clientLimits.window)
+            pullBase = request.knowledge
+            return readMore()
+        case .ack(let ack) where ack.pull:
+            guard pull?.acknowledge(ack.sequence) == true else {
+                return refuse(.malformed, "acknowledgement of pull batch \(ack.sequence) out of order", sequence: ack.sequence,
+                              kind: .violation)
+            }
+            summary.pulledApplied += ack.applied
+            summary.pulledKnown += ack.known
+            return readMore()
+        case .bye:
+            isClosed = true
+            return [.finish(summary)]
+        case .failure(let failure):
+            isClosed = true
+            return [.fail(SessionFailure(.refused(failure.code), "\(client.node) gave up: \(failure.reason)"))]
+        default:
+            return refuse(.malformed, "unexpected \(ClientSession.name(message)) in an open session", sequence: 0, kind: .violation)
+        }
+    }
+
+    private mutating func applyNext() -> [SessionEffect] {
+        guard let batch = push.next() else { return [] }
+        let vouched = KnowledgeClaim.vouched(senderKnowledge: batch.vouched, sender: client.replica, senderScope: client.scope,
+                                             cutFor: me.scope, receiverScope: me.scope)
+        return [.apply(sequence: batch.sequence, changes: batch.changes,
+                       claim: batch.last ? .complete(vouched: vouched) : .inOrder(vouched: vouched), origins: batch.origins)]
+    }
+
+    private mutating func readMore() -> [SessionEffect] {
+        guard let pull, pull.hasRoom, !reading, !pullExhausted else { return [] }
+        reading = true
+        return [.read(ReadRequest(after: pullCursor, base: pullBase, scope: client.scope, limits: clientLimits))]
+    }
+
+    private mutating func pullRead(_ result: ReadResult) -> [SessionEffect] {
+        guard var window = pull else { return [] }
+        reading = false
+        pullCursor = result.cursor
+        pullExhausted = result.exhausted
+        var effects: [SessionEffect] = []
+        // Every pull ends with a batch flagged last, empty if need be, so the client knows.
+        if !result.changes.isEmpty || result.exhausted {
+            let sequence = window.send(last: result.exhausted)
+            summary.pullBatches += 1
+            effects.append(.send(.batch(SyncMessage.Batch(
+                session: session, pull: true, sequence: sequence, changes: result.changes,
+                vouched: KnowledgeClaim.vouched(senderKnowledge: result.knowledge, sender: me.replica, senderScope: me.scope,
+                                                cutFor: client.scope, receiverScope: client.scope),
+                last: result.exhausted))))
+        }
+        pull = window
+        return effects + readMore()
+    }
+
+    private mutating func refuse(_ code: FailureCode, _ reason: String, sequence: UInt64, kind: SessionFailure.Kind) -> [SessionEffect] {
+        isClosed = true
+        return [.send(.failure(SyncMessage.Failure(code: code, reason: reason, session: session, sequence: sequence))),
+                .fail(SessionFailure(kind, "\(client.node): \(reason)"))]
+    }
+}

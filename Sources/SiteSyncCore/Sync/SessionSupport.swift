@@ -1,0 +1,169 @@
+/// What a session asks its driver to do: send a message, read or apply changes through the
+/// store, or report that it is over. The machines do no I/O themselves.
+public enum SessionEffect: Sendable, Equatable {
+    case send(SyncMessage)
+    /// Read up to `request.limits` changes after log position `request.after` that a replica
+    /// holding `request.base` lacks, within `request.scope`; answer with ``SessionEvent/read``.
+    case read(ReadRequest)
+    /// Apply a batch in one transaction; answer with ``SessionEvent/applied`` (or `storeFailed`).
+    case apply(sequence: UInt64, changes: [Change], claim: KnowledgeClaim, origins: [PeerIdentity])
+    /// The session ended well.
+    case finish(SessionSummary)
+    /// The session ended badly.
+    case fail(SessionFailure)
+}
+
+/// What happened to a session: a message, a store answer, or time passing.
+public enum SessionEvent: Sendable {
+    case message(SyncMessage)
+    case read(ReadResult)
+    case applied(ApplyOutcome)
+    case storeFailed(String, retryLater: Bool)
+    case tick
+}
+
+public struct ReadRequest: Sendable, Equatable {
+    public let after: Int64
+    public let base: VersionVector
+    public let scope: ReplicationScope
+    public let limits: SessionLimits
+}
+
+public struct ReadResult: Sendable {
+    public let changes: [Change]
+    /// The log position of the last change read (the next read continues after it).
+    public let cursor: Int64
+    /// Whether the log held nothing more to send.
+    public let exhausted: Bool
+    /// The reader's knowledge when it read: what it vouches for.
+    public let knowledge: VersionVector
+
+    public init(changes: [Change], cursor: Int64, exhausted: Bool, knowledge: VersionVector) {
+        self.changes = changes
+        self.cursor = cursor
+        self.exhausted = exhausted
+        self.knowledge = knowledge
+    }
+}
+
+public struct ApplyOutcome: Sendable, Equatable {
+    public let sequence: UInt64
+    public let applied: Int
+    public let known: Int
+    /// The knowledge after the batch, for the acknowledgement.
+    public let knowledge: VersionVector
+
+    public init(sequence: UInt64, applied: Int, known: Int, knowledge: VersionVector) {
+        self.sequence = sequence
+        self.applied = applied
+        self.known = known
+        self.knowledge = knowledge
+    }
+}
+
+/// What a finished session moved.
+public struct SessionSummary: Sendable, Equatable {
+    public var peer: PeerIdentity?
+    /// Changes sent to the peer, those it found new, those it already held.
+    public var pushedSent = 0, pushedApplied = 0, pushedKnown = 0
+    /// Changes received from the peer, those new here, those already held.
+    public var pulledApplied = 0, pulledKnown = 0
+    public var pushBatches = 0, pullBatches = 0
+
+    public init() {}
+}
+
+/// Why a session ended badly.
+public struct SessionFailure: Sendable, Equatable, Error, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// The peer said why.
+        case refused(FailureCode)
+        /// The peer stopped answering.
+        case silent
+        /// The peer broke the protocol.
+        case violation
+        /// The local store failed (for example a full disk).
+        case store(retryLater: Bool)
+    }
+
+    public let kind: Kind
+    public let reason: String
+
+    public init(_ kind: Kind, _ reason: String) {
+        self.kind = kind
+        self.reason = reason
+    }
+
+    public var description: String { reason }
+}
+
+/// The sending side of one direction: batches numbered 1, 2, 3…, at most `window` sent and
+/// not yet acknowledged, acknowledged in order, the last one flagged.
+public struct BatchWindow: Sendable, Equatable {
+    public let window: Int
+    public private(set) var nextSequence: UInt64 = 1
+    public private(set) var unacknowledged: [UInt64] = []
+    public private(set) var lastSent = false
+
+    public init(window: Int) {
+        self.window = max(1, window)
+    }
+
+    public var hasRoom: Bool { !lastSent && unacknowledged.count < window }
+    public var isComplete: Bool { lastSent && unacknowledged.isEmpty }
+
+    /// Numbers the next batch.
+    public mutating func send(last: Bool) -> UInt64 {
+        precondition(hasRoom, "sending beyond the window")
+        let sequence = nextSequence
+        nextSequence += 1
+        unacknowledged.append(sequence)
+        if last { lastSent = true }
+        return sequence
+    }
+
+    /// Records an acknowledgement; `false` when it is not for the oldest batch in flight.
+    public mutating func acknowledge(_ sequence: UInt64) -> Bool {
+        guard unacknowledged.first == sequence else { return false }
+        unacknowledged.removeFirst()
+        return true
+    }
+}
+
+/// The receiving side of one direction: batches must come numbered 1, 2, 3… and are applied
+/// one at a time, in order.
+public struct BatchSequencer: Sendable {
+    public enum Verdict: Equatable { case accepted, outOfOrder }
+
+    public private(set) var expected: UInt64 = 1
+    /// Batches received and not yet applied, oldest first.
+    public private(set) var waiting: [SyncMessage.Batch] = []
+    public private(set) var applying: SyncMessage.Batch?
+    public private(set) var sawLast = false
+
+    public init() {}
+
+    public var isIdle: Bool { applying == nil && waiting.isEmpty }
+    public var isFinished: Bool { sawLast && isIdle }
+
+    public mutating func receive(_ batch: SyncMessage.Batch) -> Verdict {
+        guard batch.sequence == expected, !sawLast else { return .outOfOrder }
+        expected += 1
+        if batch.last { sawLast = true }
+        waiting.append(batch)
+        return .accepted
+    }
+
+    /// The next batch to apply, when none is being applied.
+    public mutating func next() -> SyncMessage.Batch? {
+        guard applying == nil, !waiting.isEmpty else { return nil }
+        applying = waiting.removeFirst()
+        return applying
+    }
+
+    /// The batch being applied is done.
+    public mutating func finishApplying() -> SyncMessage.Batch? {
+        defer { applying = nil }
+        return applying
+    }
+}

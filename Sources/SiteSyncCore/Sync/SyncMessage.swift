@@ -1,0 +1,211 @@
+/// Who is speaking in a session: a node's name, its current replica, role and department.
+public struct PeerIdentity: Hashable, Sendable {
+    public let node: String
+    public let replica: ReplicaID
+    public let role: Role
+    public let department: String
+
+    public init(node: String, replica: ReplicaID, role: Role, department: String) {
+        self.node = node
+        self.replica = replica
+        self.role = role
+        self.department = department
+    }
+
+    /// The records this peer receives.
+    public var scope: ReplicationScope { ReplicationScope(role: role, department: department) }
+}
+
+/// What a receiver accepts: batches of at most `batchChanges` changes and `batchBytes` bytes,
+/// at most `window` of them sent and not yet acknowledged.
+public struct SessionLimits: Hashable, Sendable {
+    public let batchChanges: Int
+    public let batchBytes: Int
+    public let window: Int
+
+    public init(batchChanges: Int = 1000, batchBytes: Int = 512 * 1024, window: Int = 4) {
+        self.batchChanges = max(1, batchChanges)
+        self.batchBytes = max(4096, batchBytes)
+        self.window = max(1, window)
+    }
+
+    /// The smaller of two limits, field by field: what both sides accept.
+    public func narrowed(to other: SessionLimits) -> SessionLimits {
+        SessionLimits(batchChanges: min(batchChanges, other.batchChanges), batchBytes: min(batchBytes, other.batchBytes),
+                      window: min(window, other.window))
+    }
+}
+
+/// The versions a peer speaks: both sides must agree on all three.
+public struct ProtocolVersions: Hashable, Sendable, CustomStringConvertible {
+    public let protocolVersion: UInt32
+    public let schemaVersion: UInt32
+    public let schemaHash: String
+
+    public init(protocolVersion: UInt32, schemaVersion: UInt32, schemaHash: String) {
+        self.protocolVersion = protocolVersion
+        self.schemaVersion = schemaVersion
+        self.schemaHash = schemaHash
+    }
+
+    public var description: String {
+        "protocol \(protocolVersion), schema \(schemaVersion) (\(schemaHash.prefix(12)))"
+    }
+}
+
+/// The messages of a sync session (protocol/README.md, "Session"), as the state machines see
+/// them; SiteSyncWire maps them to and from frames.
+public enum SyncMessage: Hashable, Sendable {
+    case hello(Hello)
+    case welcome(Welcome)
+    case failure(Failure)
+    case batch(Batch)
+    case ack(Ack)
+    case pull(Pull)
+    case bye(session: UInt64)
+    case hint(knowledge: VersionVector)
+
+    public struct Hello: Hashable, Sendable {
+        public let versions: ProtocolVersions
+        public let peer: PeerIdentity
+        public let knowledge: VersionVector
+        public let session: UInt64
+        public let limits: SessionLimits
+        public let subscribe: Bool
+
+        public init(versions: ProtocolVersions, peer: PeerIdentity, knowledge: VersionVector, session: UInt64,
+                    limits: SessionLimits, subscribe: Bool = false) {
+            self.versions = versions
+            self.peer = peer
+            self.knowledge = knowledge
+            self.session = session
+            self.limits = limits
+            self.subscribe = subscribe
+        }
+    }
+
+    public struct Welcome: Hashable, Sendable {
+        public let versions: ProtocolVersions
+        public let peer: PeerIdentity
+        public let knowledge: VersionVector
+        public let session: UInt64
+        public let limits: SessionLimits
+
+        public init(versions: ProtocolVersions, peer: PeerIdentity, knowledge: VersionVector, session: UInt64, limits: SessionLimits) {
+            self.versions = versions
+            self.peer = peer
+            self.knowledge = knowledge
+            self.session = session
+            self.limits = limits
+        }
+    }
+
+    public struct Failure: Hashable, Sendable {
+        public let code: FailureCode
+        public let reason: String
+        public let session: UInt64
+        public let sequence: UInt64
+        public let versions: ProtocolVersions?
+
+        public init(code: FailureCode, reason: String, session: UInt64, sequence: UInt64 = 0, versions: ProtocolVersions? = nil) {
+            self.code = code
+            self.reason = reason
+            self.session = session
+            self.sequence = sequence
+            self.versions = versions
+        }
+    }
+
+    public struct Batch: Hashable, Sendable {
+        public let session: UInt64
+        public let pull: Bool
+        public let sequence: UInt64
+        public let changes: [Change]
+        public let vouched: VersionVector
+        public let last: Bool
+        public let origins: [PeerIdentity]
+
+        public init(session: UInt64, pull: Bool, sequence: UInt64, changes: [Change], vouched: VersionVector, last: Bool,
+                    origins: [PeerIdentity] = []) {
+            self.session = session
+            self.pull = pull
+            self.sequence = sequence
+            self.changes = changes
+            self.vouched = vouched
+            self.last = last
+            self.origins = origins
+        }
+    }
+
+    public struct Ack: Hashable, Sendable {
+        public let session: UInt64
+        public let pull: Bool
+        public let sequence: UInt64
+        public let knowledge: VersionVector
+        public let applied: Int
+        public let known: Int
+
+        public init(session: UInt64, pull: Bool, sequence: UInt64, knowledge: VersionVector, applied: Int, known: Int) {
+            self.session = session
+            self.pull = pull
+            self.sequence = sequence
+            self.knowledge = knowledge
+            self.applied = applied
+            self.known = known
+        }
+    }
+
+    public struct Pull: Hashable, Sendable {
+        public let session: UInt64
+        public let knowledge: VersionVector
+
+        public init(session: UInt64, knowledge: VersionVector) {
+            self.session = session
+            self.knowledge = knowledge
+        }
+    }
+
+    /// The session a message belongs to (0 for hints).
+    public var session: UInt64 {
+        switch self {
+        case .hello(let m): m.session
+        case .welcome(let m): m.session
+        case .failure(let m): m.session
+        case .batch(let m): m.session
+        case .ack(let m): m.session
+        case .pull(let m): m.session
+        case .bye(let session): session
+        case .hint: 0
+        }
+    }
+}
+
+/// Why a session failed (protocol/README.md, "Errors"); numbered like HTTP statuses.
+public enum FailureCode: UInt32, Hashable, Sendable, CustomStringConvertible {
+    /// A message that does not decode, or breaks a rule of the protocol.
+    case malformed = 400
+    /// The peer refuses this node (unknown key, revoked, wrong department).
+    case forbidden = 403
+    /// A message for a session the receiver does not know (it expired, or the peer restarted).
+    case unknownSession = 404
+    /// A batch out of order, or changes that depend on changes not sent.
+    case outOfOrder = 409
+    /// The message is larger than the receiver accepts.
+    case tooLarge = 413
+    /// The peers speak different protocol or schema versions.
+    case upgradeRequired = 426
+    /// The receiver could not apply the changes (for example its disk is full); retry later.
+    case unavailable = 503
+
+    public var description: String {
+        switch self {
+        case .malformed: "400 malformed"
+        case .forbidden: "403 forbidden"
+        case .unknownSession: "404 unknown session"
+        case .outOfOrder: "409 out of order"
+        case .tooLarge: "413 too large"
+        case .upgradeRequired: "426 upgrade required"
+        case .unavailable: "503 unavailable"
+        }
+    }
+}

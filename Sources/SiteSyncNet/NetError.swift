@@ -1,0 +1,41 @@
+import CZeroMQ
+import SiteSyncCore
+
+/// An error from the network layer: a ZeroMQ call that failed (with `zmq_strerror`'s text), a
+/// peer that did not answer, or one that answered with a failure.
+public struct NetError: SiteSyncError {
+    public enum Code: String, Sendable {
+        /// A libzmq call failed.
+        case zmq
+        /// An endpoint that is not `tcp://HOST:PORT` (or `ipc://`, `inproc://`).
+        case badEndpoint = "bad-endpoint"
+        /// The peer did not answer within the time allowed.
+        case unreachable
+        /// The peer went silent in the middle of a session.
+        case silent
+        /// The peer answered with a failure.
+        case refused
+        /// The peers speak different protocol or schema versions.
+        case incompatible
+        /// The peer broke the protocol.
+        case protocolViolation = "protocol-violation"
+        /// The local store could not do its part.
+        case store
+    }
+
+    public let code: Code
+    public let message: String
+    /// The errno of a failed libzmq call.
+    public let errno: Int32?
+
+    public init(_ code: Code, _ message: String, errno: Int32? = nil) {
+        self.code = code
+        self.message = message
+        self.errno = errno
+    }
+
+    /// The error of the libzmq call `call` that just failed, with `zmq_strerror`'s text.
+    static func zmq(_ call: String, errno: Int32 = sitesync_errno()) -> NetError {
+        NetError(.zmq, "\(call) failed: \(String(cString: zmq_strerror(errno)))", errno: errno)
+    }
+}
