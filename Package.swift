@@ -59,8 +59,9 @@ let package = Package(
         .executableTarget(
             name: "sitesync",
             dependencies: [
-                "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNode", "SiteSyncBench",
+                "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNode", "SiteSyncBench", "SiteSyncNet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(name: "SiteSyncTestSupport", path: "Tests/SiteSyncTestSupport"),

@@ -23,14 +23,15 @@ public enum ZMQSocketType: Int32, Sendable {
     case router = 6
 }
 
-/// One message: its frames, and the metadata libzmq attached to it (the ZAP `User-Id`).
+/// One message: its frames, and the metadata libzmq attached to it (the peer's address, the
+/// ZAP `User-Id`).
 public struct ZMQMessage: Sendable {
     public var frames: [Data]
-    public var userID: String?
+    public var metadata: [String: String]
 
-    public init(frames: [Data], userID: String? = nil) {
+    public init(frames: [Data], metadata: [String: String] = [:]) {
         self.frames = frames
-        self.userID = userID
+        self.metadata = metadata
     }
 }
 
@@ -40,6 +41,8 @@ public struct ZMQMessage: Sendable {
 public final class ZMQSocket {
     let handle: UnsafeMutableRawPointer
     public let type: ZMQSocketType
+    /// Held so that the context outlives its sockets: `zmq_ctx_term` waits for every socket.
+    private let context: ZMQContext
     private var closed = false
 
     /// The most frames a message may have; the rest of a longer one is read and dropped.
@@ -49,6 +52,7 @@ public final class ZMQSocket {
         guard let handle = zmq_socket(context.handle, type.rawValue) else { throw NetError.zmq("zmq_socket") }
         self.handle = handle
         self.type = type
+        self.context = context
         try set(ZMQ_LINGER, Int32(0))
     }
 
@@ -118,9 +122,10 @@ public final class ZMQSocket {
     }
 
     /// Receives one whole message, or `nil` when none is waiting.
-    public func receive(userID: Bool = false) throws(NetError) -> ZMQMessage? {
+    /// - Parameter metadata: the properties to read (`Peer-Address`, `User-Id`…).
+    public func receive(metadata keys: [String] = []) throws(NetError) -> ZMQMessage? {
         var frames: [Data] = []
-        var user: String?
+        var metadata: [String: String] = [:]
         while true {
             var message = zmq_msg_t()
             zmq_msg_init(&message)
@@ -137,12 +142,13 @@ public final class ZMQSocket {
             if frames.count < Self.maxFrames {
                 frames.append(Data(bytes: zmq_msg_data(&message), count: zmq_msg_size(&message)))
             }
-            if userID && user == nil, let value = zmq_msg_gets(&message, "User-Id") {
-                user = String(cString: value)
+            // The routing id frame a ROUTER adds carries no metadata; the peer's frames do.
+            for key in keys where metadata[key] == nil {
+                if let value = zmq_msg_gets(&message, key) { metadata[key] = String(cString: value) }
             }
             if zmq_msg_more(&message) == 0 { break }
         }
-        return ZMQMessage(frames: frames, userID: user)
+        return ZMQMessage(frames: frames, metadata: metadata)
     }
 
     /// Whether a message can be read now (`ZMQ_EVENTS` has `ZMQ_POLLIN`).

@@ -15,18 +15,53 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var role: Role
     /// `[storage] durability`: SQLite's synchronous mode; `full` unless you know why not.
     public var durability: StoreOptions.Durability
+    /// `[sync]`: where and how this node replicates.
+    public var sync: SyncSettings
 
-    public init(name: String, department: String, role: Role, durability: StoreOptions.Durability = .full) {
+    /// The `[sync]` section.
+    public struct SyncSettings: Sendable, Equatable {
+        /// `hub`: the hub's endpoint, `tcp://HOST:PORT`; none for a hub or an unconnected node.
+        public var hub: String?
+        /// `listen`: where this node listens (a hub; or a node open to peers).
+        public var listen: String?
+        /// `insecure`: plaintext instead of CURVE, for local experiments only.
+        public var insecure: Bool
+        /// `interval_seconds`: how often `sitesync run` syncs when nothing prompts it.
+        public var intervalSeconds: Int
+        /// `timeout_seconds`: how long one sync round may take before it gives up.
+        public var timeoutSeconds: Int
+        /// `batch_changes`, `batch_bytes`, `window`: what this node accepts per batch and in flight.
+        public var batchChanges: Int
+        public var batchBytes: Int
+        public var window: Int
+
+        public init(hub: String? = nil, listen: String? = nil, insecure: Bool = false, intervalSeconds: Int = 30,
+                    timeoutSeconds: Int = 30, batchChanges: Int = 1000, batchBytes: Int = 512 * 1024, window: Int = 4) {
+            self.hub = hub
+            self.listen = listen
+            self.insecure = insecure
+            self.intervalSeconds = intervalSeconds
+            self.timeoutSeconds = timeoutSeconds
+            self.batchChanges = batchChanges
+            self.batchBytes = batchBytes
+            self.window = window
+        }
+    }
+
+    public init(name: String, department: String, role: Role, durability: StoreOptions.Durability = .full,
+                sync: SyncSettings = SyncSettings()) {
         self.name = name
         self.department = department
         self.role = role
         self.durability = durability
+        self.sync = sync
     }
 
     /// The keys this version understands, by section.
     static let knownKeys: [String: Set<String>] = [
         "node": ["name", "department", "role"],
         "storage": ["durability"],
+        "sync": ["hub", "listen", "insecure", "interval_seconds", "timeout_seconds", "batch_changes", "batch_bytes", "window"],
     ]
 
     /// Validates a node name: 1–64 characters of letters, digits, `.`, `_` and `-`.
@@ -40,7 +75,8 @@ public struct NodeConfiguration: Sendable, Equatable {
     }
 
     /// Loads and checks `node.toml`, then applies environment overrides.
-    /// - Throws: ``NodeError`` naming the file, the line and the key of a bad value.
+    /// - Throws: ``NodeError`` naming the file, the line and the key of a bad value (or the
+    ///   environment variable it came from).
     public static func load(from path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> NodeConfiguration {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw NodeError(.notANode, "cannot read \(path); is this a SiteSync data directory? (create one with `sitesync init`)")
@@ -51,70 +87,157 @@ public struct NodeConfiguration: Sendable, Equatable {
         } catch let error as TOMLParseError {
             throw NodeError(.configuration, "\(path):\(error.source.begin.line): \(error.description)")
         }
-        func fail(_ section: String, _ key: String, _ message: String) -> NodeError {
-            NodeError(.configuration, "\(path):\(line(of: key, in: section, text: text)): [\(section)] \(key): \(message)")
-        }
-        for section in table.keys {
-            guard let known = knownKeys[section] else {
-                throw NodeError(.configuration,
-                    "\(path):\(line(ofSection: section, text: text)): unknown section [\(section)]; the sections are \(knownKeys.keys.sorted().joined(separator: ", "))")
+        let reader = Reader(path: path, text: text, table: table, environment: environment)
+        try reader.checkKeys()
+        let name = try reader.required("node", "name") { try validateName($0); return $0 }
+        let department = try reader.required("node", "department") { try DepartmentCode.validate($0); return $0 }
+        let role = try reader.required("node", "role") { text -> Role in
+            guard let role = Role(rawValue: text) else {
+                throw NodeError(.configuration, "'\(text)' is not a role; use one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            guard let inner = table[section]?.table else {
-                throw NodeError(.configuration, "\(path): \(section) must be a [section]")
-            }
-            for key in inner.keys where !known.contains(key) {
-                throw fail(section, key, "unknown key; the keys of [\(section)] are \(known.sorted().joined(separator: ", "))")
-            }
+            return role
         }
-        func variable(_ section: String, _ key: String) -> String { "SITESYNC_\(section.uppercased())_\(key.uppercased())" }
-        func string(_ section: String, _ key: String) throws -> String? {
-            if let value = environment[variable(section, key)] { return value }
-            guard let value = table[section]?.table?[key] else { return nil }
-            guard let s = value.string else { throw fail(section, key, "must be a quoted string") }
-            return s
-        }
-        func required(_ section: String, _ key: String) throws -> String {
-            guard let value = try string(section, key) else {
-                throw NodeError(.configuration, "\(path): [\(section)] \(key) is missing; see config/node.example.toml")
+        let durability = try reader.optional("storage", "durability") { text -> StoreOptions.Durability in
+            guard let value = StoreOptions.Durability(rawValue: text) else {
+                throw NodeError(.configuration, "'\(text)' is not a durability; use full, normal or off")
             }
             return value
+        } ?? .full
+        let defaults = SyncSettings()
+        let endpoint = { (text: String) throws -> String in
+            guard text.hasPrefix("tcp://") || text.hasPrefix("ipc://") || text.hasPrefix("inproc://") else {
+                throw NodeError(.configuration, "'\(text)' is not an endpoint; write it as tcp://HOST:PORT")
+            }
+            return text
         }
-        /// Runs a check, naming where a bad value came from: the environment or the file's line.
+        let sync = SyncSettings(
+            hub: try reader.optional("sync", "hub", endpoint),
+            listen: try reader.optional("sync", "listen", endpoint),
+            insecure: try reader.optionalBool("sync", "insecure") ?? defaults.insecure,
+            intervalSeconds: try reader.optionalInt("sync", "interval_seconds", in: 1...86_400) ?? defaults.intervalSeconds,
+            timeoutSeconds: try reader.optionalInt("sync", "timeout_seconds", in: 1...3_600) ?? defaults.timeoutSeconds,
+            batchChanges: try reader.optionalInt("sync", "batch_changes", in: 1...10_000) ?? defaults.batchChanges,
+            batchBytes: try reader.optionalInt("sync", "batch_bytes", in: 4_096...4_194_304) ?? defaults.batchBytes,
+            window: try reader.optionalInt("sync", "window", in: 1...16) ?? defaults.window)
+        return NodeConfiguration(name: name, department: department, role: role, durability: durability, sync: sync)
+    }
+
+    /// Reads typed values from the TOML table or their environment overrides, naming where a
+    /// bad value came from.
+    struct Reader {
+        let path: String
+        let text: String
+        let table: TOMLTable
+        let environment: [String: String]
+
+        func variable(_ section: String, _ key: String) -> String { "SITESYNC_\(section.uppercased())_\(key.uppercased())" }
+
+        func checkKeys() throws {
+            for section in table.keys {
+                guard let known = knownKeys[section] else {
+                    throw NodeError(.configuration,
+                        "\(path):\(line(ofSection: section)): unknown section [\(section)]; the sections are \(knownKeys.keys.sorted().joined(separator: ", "))")
+                }
+                guard let inner = table[section]?.table else {
+                    throw NodeError(.configuration, "\(path): \(section) must be a [section]")
+                }
+                for key in inner.keys where !known.contains(key) {
+                    throw fail(section, key, "unknown key; the keys of [\(section)] are \(known.sorted().joined(separator: ", "))")
+                }
+            }
+        }
+
+        func fail(_ section: String, _ key: String, _ message: String) -> NodeError {
+            if environment[variable(section, key)] != nil {
+                return NodeError(.configuration, "environment variable \(variable(section, key)): \(message)")
+            }
+            return NodeError(.configuration, "\(path):\(line(of: key, in: section)): [\(section)] \(key): \(message)")
+        }
+
+        /// The raw value: the environment's text, or the file's value.
+        enum Raw { case text(String), value(any TOMLValueConvertible) }
+
+        func raw(_ section: String, _ key: String) -> Raw? {
+            if let value = environment[variable(section, key)] { return .text(value) }
+            return table[section]?.table?[key].map { .value($0) }
+        }
+
         func check<T>(_ section: String, _ key: String, _ body: () throws -> T) throws -> T {
             do {
                 return try body()
             } catch {
                 let message = (error as? NodeError)?.message ?? (error as? CoreError)?.message ?? "\(error)"
-                if environment[variable(section, key)] != nil {
-                    throw NodeError(.configuration, "environment variable \(variable(section, key)): \(message)")
-                }
                 throw fail(section, key, message)
             }
         }
-        let name = try required("node", "name")
-        try check("node", "name") { try validateName(name) }
-        let department = try required("node", "department")
-        try check("node", "department") { try DepartmentCode.validate(department) }
-        let roleText = try required("node", "role")
-        let role = try check("node", "role") { () throws -> Role in
-            guard let role = Role(rawValue: roleText) else {
-                throw NodeError(.configuration, "'\(roleText)' is not a role; use one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+
+        func optional<T>(_ section: String, _ key: String, _ parse: (String) throws -> T) throws -> T? {
+            switch raw(section, key) {
+            case nil: return nil
+            case .text(let text)?: return try check(section, key) { try parse(text) }
+            case .value(let value)?:
+                guard let text = value.string else { throw fail(section, key, "must be a quoted string") }
+                return try check(section, key) { try parse(text) }
             }
-            return role
         }
-        let durabilityText = try string("storage", "durability") ?? "full"
-        let durability = try check("storage", "durability") { () throws -> StoreOptions.Durability in
-            guard let value = StoreOptions.Durability(rawValue: durabilityText) else {
-                throw NodeError(.configuration, "'\(durabilityText)' is not a durability; use full, normal or off")
+
+        func required<T>(_ section: String, _ key: String, _ parse: (String) throws -> T) throws -> T {
+            guard let value = try optional(section, key, parse) else {
+                throw NodeError(.configuration, "\(path): [\(section)] \(key) is missing; see config/node.example.toml")
             }
             return value
         }
-        return NodeConfiguration(name: name, department: department, role: role, durability: durability)
+
+        func optionalInt(_ section: String, _ key: String, in range: ClosedRange<Int>) throws -> Int? {
+            let number: Int?
+            switch raw(section, key) {
+            case nil: return nil
+            case .text(let text)?: number = Int(text)
+            case .value(let value)?: number = value.int
+            }
+            guard let number, range.contains(number) else {
+                throw fail(section, key, "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return number
+        }
+
+        func optionalBool(_ section: String, _ key: String) throws -> Bool? {
+            switch raw(section, key) {
+            case nil: return nil
+            case .text(let text)?:
+                guard text == "true" || text == "false" else { throw fail(section, key, "must be true or false") }
+                return text == "true"
+            case .value(let value)?:
+                guard let flag = value.bool else { throw fail(section, key, "must be true or false") }
+                return flag
+            }
+        }
+
+        func line(of key: String, in section: String) -> String {
+            var current = ""
+            for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let line = raw.trimmingCharacters(in: .whitespaces)
+                if line.hasPrefix("[") { current = line.trimmingCharacters(in: CharacterSet(charactersIn: "[] ")) }
+                if current == section, line.hasPrefix(key), line.dropFirst(key.count).trimmingCharacters(in: .whitespaces).hasPrefix("=") {
+                    return String(index + 1)
+                }
+            }
+            return "?"
+        }
+
+        func line(ofSection section: String) -> String {
+            for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            where raw.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "[] ")) == section {
+                return String(index + 1)
+            }
+            return "?"
+        }
     }
 
     /// The text of a fresh `node.toml`, with a comment on every key.
     public var tomlText: String {
-        """
+        func quoted(_ value: String?) -> String { value.map { "\"\($0)\"" } ?? "\"\"" }
+        return """
         # SiteSync node configuration. Every key is documented in config/node.example.toml;
         # each can be overridden by an environment variable SITESYNC_<SECTION>_<KEY>.
 
@@ -130,26 +253,19 @@ public struct NodeConfiguration: Sendable, Equatable {
         # SQLite synchronous mode: full (every write durable when the command returns), normal, off.
         durability = "\(durability.rawValue)"
 
+        [sync]
+        \(sync.hub.map { "# The hub this node syncs with.\nhub = \(quoted($0))" } ?? "# The hub this node syncs with, tcp://HOST:PORT (none yet).\n# hub = \"tcp://hub.example:7700\"")
+        \(sync.listen.map { "# Where this node listens (a hub, or a node open to peers).\nlisten = \(quoted($0))" } ?? "# Where this node listens, if it does (a hub, or a node open to peers).\n# listen = \"tcp://0.0.0.0:7700\"")
+        # Plaintext instead of CURVE encryption: for local experiments only.
+        insecure = \(sync.insecure)
+        # How often `sitesync run` syncs when nothing prompts it, and how long a round may take.
+        interval_seconds = \(sync.intervalSeconds)
+        timeout_seconds = \(sync.timeoutSeconds)
+        # What this node accepts per batch, and how many batches may be in flight.
+        batch_changes = \(sync.batchChanges)
+        batch_bytes = \(sync.batchBytes)
+        window = \(sync.window)
+
         """
-    }
-
-    static func line(of key: String, in section: String, text: String) -> String {
-        var current = ""
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.hasPrefix("[") { current = line.trimmingCharacters(in: CharacterSet(charactersIn: "[] ")) }
-            if current == section, line.hasPrefix(key), line.dropFirst(key.count).trimmingCharacters(in: .whitespaces).hasPrefix("=") {
-                return String(index + 1)
-            }
-        }
-        return "?"
-    }
-
-    static func line(ofSection section: String, text: String) -> String {
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
-        where raw.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "[] ")) == section {
-            return String(index + 1)
-        }
-        return "?"
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SiteSyncCore
+import SiteSyncNet
 import SiteSyncNode
 
 struct InitCommand: ParsableCommand {
@@ -12,7 +13,8 @@ struct InitCommand: ParsableCommand {
             (projects, activities' baselines, goals, KPI definitions), auditors nothing.
 
             Example:
-              sitesync init --data-dir ./site-a --node site-a --department roads --role field
+              sitesync init --data-dir ./hub --node hub-1 --department office --role hub --listen tcp://0.0.0.0:7700
+              sitesync init --data-dir ./site-a --node site-a --department roads --hub tcp://hub.example:7700
             """
     )
 
@@ -27,6 +29,15 @@ struct InitCommand: ParsableCommand {
     @Option(help: ArgumentHelp("field, department, office, auditor or hub.", valueName: "role"))
     var role: String = "field"
 
+    @Option(help: ArgumentHelp("The hub this node syncs with, tcp://HOST:PORT.", valueName: "endpoint"))
+    var hub: String?
+
+    @Option(help: ArgumentHelp("Where this node listens: a hub, or a node open to peers (tcp://HOST:PORT).", valueName: "endpoint"))
+    var listen: String?
+
+    @Flag(help: "Sync in plaintext instead of CURVE: for local experiments only.")
+    var insecure = false
+
     func validate() throws {
         guard Role(rawValue: role) != nil else {
             throw ValidationError("'\(role)' is not a role; use one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -34,6 +45,9 @@ struct InitCommand: ParsableCommand {
         do {
             try DepartmentCode.validate(department)
             try NodeConfiguration.validateName(name)
+            for endpoint in [hub, listen].compactMap({ $0 }) { try Endpoint.validate(endpoint) }
+        } catch let error as NetError {
+            throw ValidationError(error.message)
         } catch let error as CoreError {
             throw ValidationError(error.message)
         } catch let error as NodeError {
@@ -42,7 +56,9 @@ struct InitCommand: ParsableCommand {
     }
 
     func run() throws {
-        let configuration = NodeConfiguration(name: name, department: department, role: Role(rawValue: role)!)
+        let configuration = NodeConfiguration(
+            name: name, department: department, role: Role(rawValue: role)!,
+            sync: NodeConfiguration.SyncSettings(hub: hub, listen: listen, insecure: insecure))
         let created = try Node.initialize(at: node.path, configuration: configuration)
         print("created node \(name) (\(role), department \(department)) in \(node.path), replica \(created.store.identity.replica)")
     }

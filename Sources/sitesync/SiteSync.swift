@@ -12,7 +12,8 @@ struct SiteSync: ParsableCommand {
             """,
         subcommands: [
             InitCommand.self, RecordCommand.self, ExportCommand.self, DigestCommand.self,
-            ConflictsCommand.self, ResolveCommand.self, BundleCommand.self, BenchCommand.self,
+            ConflictsCommand.self, ResolveCommand.self, BundleCommand.self, ServeCommand.self, SyncCommand.self,
+            RunCommand.self, BenchCommand.self,
         ]
     )
 }

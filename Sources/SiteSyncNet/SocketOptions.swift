@@ -1,0 +1,33 @@
+import CZeroMQ
+import SiteSyncWire
+
+/// The options DESIGN §5 requires, set before `bind`/`connect` (libzmq copies some at that
+/// moment: `ZMQ_MAXMSGSIZE` set later has no effect).
+enum SocketOptions {
+    /// A listener's ROUTER: unroutable replies are errors, not silent drops; oversized messages
+    /// are refused; ZMTP heartbeats detect a dead peer within seconds.
+    static func listener(_ socket: ZMQSocket) throws(NetError) {
+        try socket.set(ZMQ_ROUTER_MANDATORY, Int32(1))
+        try common(socket)
+    }
+
+    /// A connecting DEALER: reconnects with a capped backoff, queues nothing for a connection
+    /// that is not up yet.
+    static func client(_ socket: ZMQSocket) throws(NetError) {
+        try socket.set(ZMQ_IMMEDIATE, Int32(1))
+        try socket.set(ZMQ_RECONNECT_IVL, Int32(100))
+        try socket.set(ZMQ_RECONNECT_IVL_MAX, Int32(5_000))
+        try common(socket)
+    }
+
+    private static func common(_ socket: ZMQSocket) throws(NetError) {
+        try socket.set(ZMQ_MAXMSGSIZE, Int64(SyncFrames.maxMessageBytes))
+        try socket.set(ZMQ_HEARTBEAT_IVL, Int32(1_000))
+        try socket.set(ZMQ_HEARTBEAT_TIMEOUT, Int32(3_000))
+        try socket.set(ZMQ_HEARTBEAT_TTL, Int32(10_000))
+        try socket.set(ZMQ_HANDSHAKE_IVL, Int32(5_000))
+        try socket.set(ZMQ_SNDHWM, Int32(1_000))
+        try socket.set(ZMQ_RCVHWM, Int32(1_000))
+        try socket.set(ZMQ_LINGER, Int32(0))
+    }
+}

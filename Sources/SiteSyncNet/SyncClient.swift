@@ -1,0 +1,237 @@
+import CZeroMQ
+import Dispatch
+import Foundation
+import Logging
+import SiteSyncCore
+import SiteSyncStore
+import SiteSyncWire
+
+/// How a client syncs.
+public struct SyncClientOptions: Sendable {
+    /// What this side accepts from the peer.
+    public var limits = SessionLimits()
+    /// Give up waiting for the peer's first answer after this long (milliseconds).
+    public var connectTimeout: UInt64 = 10_000
+    /// Give up on a peer silent this long in the middle of a session (milliseconds).
+    public var silenceTimeout: UInt64 = 10_000
+    /// The whole round may take at most this long, restarts included (milliseconds).
+    public var deadline: UInt64 = 30_000
+    /// Ask the peer for hints on this connection (the long-running node).
+    public var subscribe = false
+
+    public init() {}
+}
+
+/// What a round did.
+public struct SyncOutcome: Sendable {
+    public var summary = SessionSummary()
+    /// Sessions started: more than one when the peer restarted or went silent mid-round.
+    public var sessions = 0
+    public var milliseconds: UInt64 = 0
+    /// Changes sent in sessions that did not complete (re-sent afterwards, or not needed).
+    public var resent = 0
+}
+
+/// A node's side of sync rounds with one peer (the hub, or another node) over a DEALER socket.
+///
+/// The socket stays open between rounds, so a subscribed peer can hint; each round is a
+/// ``ClientSession`` driven on the calling thread, with store work on a worker queue so that
+/// receiving the next batch overlaps applying the current one.
+public final class SyncClient {
+    public let endpoint: String
+    let store: ReplicaStore
+    let me: PeerIdentity
+    let options: SyncClientOptions
+    let logger: Logger
+    let context: ZMQContext
+    let socket: ZMQSocket
+    let loop: NetLoop<SessionEvent>
+    private let worker = DispatchQueue(label: "sitesync.client.store")
+    /// Hints received between rounds.
+    public private(set) var hinted = false
+
+    public static var versions: ProtocolVersions {
+        ProtocolVersions(protocolVersion: ProtocolVersion.current, schemaVersion: Schema.siteSync.version, schemaHash: Schema.siteSync.hash)
+    }
+
+    public init(store: ReplicaStore, me: PeerIdentity, endpoint: String, options: SyncClientOptions = SyncClientOptions(),
+                context: ZMQContext? = nil, logger: Logger) throws(NetError) {
+        try Endpoint.validate(endpoint)
+        self.endpoint = endpoint
+        self.store = store
+        self.me = me
+        self.options = options
+        self.logger = logger
+        if let context {
+            self.context = context
+        } else {
+            self.context = try ZMQContext()
+        }
+        socket = try ZMQSocket(self.context, .dealer)
+        try SocketOptions.client(socket)
+        try socket.connect(endpoint)
+        loop = try NetLoop()
+    }
+
+    /// Runs one round: greet, push, pull. Restarts the session (resuming from what the peer
+    /// acknowledged) when the peer restarts or goes silent, until the deadline.
+    /// - Throws: ``NetError`` when the peer is unreachable, refuses, or the deadline passes;
+    ///   whatever was acknowledged stays applied, and nothing unsent is lost.
+    public func round() throws(NetError) -> SyncOutcome {
+        let start = monotonicMilliseconds()
+        var outcome = SyncOutcome()
+        hinted = false
+        var lastError = NetError(.unreachable, "no answer from \(endpoint)")
+        while monotonicMilliseconds() - start < options.deadline {
+            outcome.sessions += 1
+            switch try session(deadline: start + options.deadline, heardBefore: outcome.sessions > 1) {
+            case .finished(let summary):
+                outcome.summary.pushedSent += summary.pushedSent
+                outcome.summary.pushedApplied += summary.pushedApplied
+                outcome.summary.pushedKnown += summary.pushedKnown
+                outcome.summary.pulledApplied += summary.pulledApplied
+                outcome.summary.pulledKnown += summary.pulledKnown
+                outcome.summary.peer = summary.peer
+                outcome.milliseconds = monotonicMilliseconds() - start
+                return outcome
+            case .interrupted(let error, let sent):
+                // Start over from what the peer acknowledged; what it had not is sent again.
+                outcome.resent += sent
+                lastError = error
+                logger.info("sync session with \(endpoint) interrupted; resuming", metadata: ["reason": "\(error.message)"])
+            }
+        }
+        throw lastError
+    }
+
+    private enum SessionEnd {
+        case finished(SessionSummary)
+        /// The peer restarted (it forgot the session) or went silent: worth starting over.
+        case interrupted(NetError, sent: Int)
+    }
+
+    private func session(deadline: UInt64, heardBefore: Bool) throws(NetError) -> SessionEnd {
+        let knowledge: VersionVector
+        do { knowledge = try store.knowledge() } catch { throw NetError(.store, "\(error)") }
+        var machine = ClientSession(session: UInt64.random(in: 1...UInt64.max), me: me, versions: Self.versions,
+                                    knowledge: knowledge, limits: options.limits, subscribe: options.subscribe)
+        var outbox: [[Data]] = []
+        var result: Result<SessionSummary, NetError>?
+        var heard = false
+        var lastHeard = monotonicMilliseconds()
+        var busy = 0
+        let storeAdapter = SessionStore(store)
+
+        func perform(_ effects: [SessionEffect]) {
+            for effect in effects {
+                switch effect {
+                case .send(let message):
+                    outbox.append(SyncFrames.encode(message))
+                case .read(let request):
+                    busy += 1
+                    worker.async { [loop] in
+                        do { loop.post(.read(try storeAdapter.read(request))) } catch { loop.post(SessionStore.failure(error)) }
+                    }
+                case .apply(let sequence, let changes, let claim, let origins):
+                    busy += 1
+                    worker.async { [loop] in
+                        do {
+                            loop.post(.applied(try storeAdapter.apply(sequence: sequence, changes: changes, claim: claim, origins: origins)))
+                        } catch {
+                            loop.post(SessionStore.failure(error))
+                        }
+                    }
+                case .finish(let summary):
+                    result = .success(summary)
+                case .fail(let failure):
+                    result = .failure(Self.error(failure, endpoint: endpoint))
+                }
+            }
+        }
+        perform(machine.start())
+        while true {
+            // Send what is queued; a full or not-yet-connected pipe keeps it for the next turn.
+            while let frames = outbox.first {
+                if try socket.send(frames) { outbox.removeFirst() } else { break }
+            }
+            if let result {
+                // Let the last messages (Bye, Failure) leave before returning.
+                if !outbox.isEmpty { continue }
+                switch result {
+                case .success(let summary): return .finished(summary)
+                case .failure(let error):
+                    if error.code == .silent || (error.code == .refused && error.message.contains("unknown session")) {
+                        return .interrupted(error, sent: machine.summary.pushedSent)
+                    }
+                    throw error
+                }
+            }
+            let now = monotonicMilliseconds()
+            if now >= deadline {
+                throw heard ? NetError(.silent, "the sync with \(endpoint) did not finish in time; what was acknowledged is kept, the rest is sent next time")
+                    : Self.unreachable(endpoint, options.deadline)
+            }
+            let waitedFor = now - lastHeard
+            if busy == 0 {
+                if !heard && !heardBefore && waitedFor >= options.connectTimeout {
+                    throw Self.unreachable(endpoint, options.connectTimeout)
+                }
+                if (heard || heardBefore) && waitedFor >= options.silenceTimeout {
+                    perform(machine.timedOut())
+                    continue
+                }
+            }
+            let (readable, events) = try loop.wait([socket], timeout: outbox.isEmpty ? 100 : 5)
+            for event in events {
+                busy -= 1
+                perform(machine.handle(event))
+            }
+            guard readable[0] || socket.isReadable else { continue }
+            while let message = try socket.receive() {
+                lastHeard = monotonicMilliseconds()
+                heard = true
+                do {
+                    let decoded = try SyncFrames.decode(message.frames, schema: store.schema)
+                    if case .hint = decoded {
+                        hinted = true
+                        continue
+                    }
+                    perform(machine.handle(.message(decoded)))
+                } catch {
+                    logger.warning("bad message from \(endpoint)", metadata: ["error": "\(error.message)"])
+                    perform([.send(.failure(SyncMessage.Failure(code: .malformed, reason: error.message, session: machine.session))),
+                             .fail(SessionFailure(.violation, "the peer sent a bad message: \(error.message)"))])
+                }
+            }
+        }
+    }
+
+    /// Waits up to `milliseconds` for a hint (or any message) from the peer between rounds.
+    /// - Returns: whether a hint arrived.
+    public func waitForHint(milliseconds: Int) throws(NetError) -> Bool {
+        let (readable, _) = try loop.wait([socket], timeout: milliseconds)
+        guard readable[0] || socket.isReadable else { return false }
+        while let message = try socket.receive() {
+            if case .hint? = try? SyncFrames.decode(message.frames, schema: store.schema) { hinted = true }
+        }
+        return hinted
+    }
+
+    static func unreachable(_ endpoint: String, _ milliseconds: UInt64) -> NetError {
+        NetError(.unreachable,
+            "no answer from \(endpoint) within \(milliseconds / 1000) s: is the hub running and reachable? "
+            + "Nothing was lost; unsent changes stay on this node and go with the next sync")
+    }
+
+    static func error(_ failure: SessionFailure, endpoint: String) -> NetError {
+        switch failure.kind {
+        case .refused(.upgradeRequired): NetError(.incompatible, failure.reason + "; this node keeps working offline and keeps its changes")
+        case .refused(.forbidden): NetError(.refused, failure.reason)
+        case .refused(.unknownSession): NetError(.refused, "unknown session: " + failure.reason)
+        case .refused: NetError(.refused, "\(endpoint): " + failure.reason)
+        case .silent: NetError(.silent, "\(endpoint) went silent in the middle of the sync")
+        case .violation: NetError(.protocolViolation, "\(endpoint): " + failure.reason)
+        case .store: NetError(.store, failure.reason)
+        }
+    }
+}

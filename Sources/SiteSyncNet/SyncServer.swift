@@ -1,0 +1,272 @@
+import CZeroMQ
+import Dispatch
+import Foundation
+import Logging
+import SiteSyncCore
+import SiteSyncStore
+import SiteSyncWire
+import Synchronization
+
+/// How a listener serves.
+public struct SyncServerOptions: Sendable {
+    /// What this side accepts from clients.
+    public var limits = SessionLimits()
+    /// Forget a session whose client has been silent this long (milliseconds).
+    public var sessionTimeout: UInt64 = 60_000
+    /// Forget a subscriber not heard from this long (milliseconds).
+    public var subscriberTimeout: UInt64 = 300_000
+
+    public init() {}
+}
+
+/// The listener: a ROUTER socket serving any number of sync sessions (the hub, or a node open
+/// to peers). One thread owns the socket and the sessions' state machines; applies run on one
+/// writer queue and reads on a concurrent one, so a slow apply never stalls the others' I/O.
+public final class SyncServer: @unchecked Sendable {
+    // @unchecked: every mutable field is touched only by the loop thread, except `stopping`
+    // (a Mutex) and `boundEndpoint` (written before `start` returns, read after).
+    public private(set) var boundEndpoint = ""
+    let store: ReplicaStore
+    let me: PeerIdentity
+    let options: SyncServerOptions
+    let logger: Logger
+    let context: ZMQContext
+    private let loop: NetLoop<Posted>
+    private let writer = DispatchQueue(label: "sitesync.server.apply")
+    private let readers = DispatchQueue(label: "sitesync.server.read", attributes: .concurrent)
+    private let stopping = Mutex(false)
+    private let finished = DispatchSemaphore(value: 0)
+    private var thread: Thread?
+
+    private struct Key: Hashable {
+        let peer: Data
+        let session: UInt64
+    }
+
+    private enum Posted: Sendable {
+        case event(peer: Data, session: UInt64, SessionEvent, departments: Set<String>)
+        case stop
+    }
+
+    private struct Live {
+        var machine: ServerSession
+        var lastHeard: UInt64
+        var busy: Int
+        let address: String
+    }
+
+    public init(store: ReplicaStore, me: PeerIdentity, options: SyncServerOptions = SyncServerOptions(), context: ZMQContext? = nil,
+                logger: Logger) throws(NetError) {
+        self.store = store
+        self.me = me
+        self.options = options
+        self.logger = logger
+        if let context {
+            self.context = context
+        } else {
+            self.context = try ZMQContext()
+        }
+        loop = try NetLoop()
+    }
+
+    /// Binds `endpoint` and starts serving on a thread of its own.
+    /// - Returns: the endpoint bound (a `*` port resolved).
+    @discardableResult
+    public func start(endpoint: String) throws(NetError) -> String {
+        try Endpoint.validate(endpoint)
+        let socket = try ZMQSocket(context, .router)
+        try SocketOptions.listener(socket)
+        boundEndpoint = try socket.bind(endpoint)
+        // The socket moves to the loop thread and is used only there from now on.
+        nonisolated(unsafe) let owned = socket
+        let thread = Thread { [self] in
+            serve(owned)
+            finished.signal()
+        }
+        thread.name = "sitesync-listener"
+        thread.start()
+        self.thread = thread
+        logger.info("listening on \(boundEndpoint)", metadata: ["node": "\(me.node)", "role": "\(me.role.rawValue)"])
+        return boundEndpoint
+    }
+
+    /// Stops taking messages, lets store work in progress finish, closes the socket.
+    public func stop() {
+        let first = stopping.withLock { stopping in
+            defer { stopping = true }
+            return !stopping
+        }
+        if first { loop.post(.stop) }
+    }
+
+    /// Blocks until the listener has stopped.
+    public func wait() {
+        finished.wait()
+        finished.signal()
+    }
+
+    private func serve(_ socket: ZMQSocket) {
+        var sessions: [Key: Live] = [:]
+        var subscribers: [Data: (scope: ReplicationScope, lastHeard: UInt64)] = [:]
+        var stopRequested = false
+        let storeAdapter = SessionStore(store)
+
+        func send(_ peer: Data, _ message: SyncMessage) -> Bool {
+            do {
+                return try socket.send([peer] + SyncFrames.encode(message))
+            } catch {
+                logger.warning("cannot send to a peer", metadata: ["error": "\(error.message)"])
+                return false
+            }
+        }
+
+        func run(_ effects: [SessionEffect], key: Key) {
+            for effect in effects {
+                switch effect {
+                case .send(let message):
+                    if !send(key.peer, message), sessions[key] != nil {
+                        logger.info("peer gone; dropping its session", metadata: ["peer.node": "\(sessions[key]!.machine.client.node)"])
+                        sessions[key] = nil
+                        return
+                    }
+                case .read(let request):
+                    sessions[key]?.busy += 1
+                    readers.async { [loop] in
+                        let event: SessionEvent
+                        do { event = .read(try storeAdapter.read(request)) } catch { event = SessionStore.failure(error) }
+                        loop.post(.event(peer: key.peer, session: key.session, event, departments: []))
+                    }
+                case .apply(let sequence, let changes, let claim, let origins):
+                    sessions[key]?.busy += 1
+                    let departments = Set(changes.map(\.department))
+                    writer.async { [loop] in
+                        let event: SessionEvent
+                        do {
+                            event = .applied(try storeAdapter.apply(sequence: sequence, changes: changes, claim: claim, origins: origins))
+                        } catch {
+                            event = SessionStore.failure(error)
+                        }
+                        loop.post(.event(peer: key.peer, session: key.session, event, departments: departments))
+                    }
+                case .finish(let summary):
+                    if let live = sessions.removeValue(forKey: key) {
+                        logger.info("sync with \(live.machine.client.node) done", metadata: [
+                            "peer.node": "\(live.machine.client.node)", "peer.address": "\(live.address)",
+                            "push.applied": "\(summary.pushedApplied)", "push.known": "\(summary.pushedKnown)",
+                            "pull.applied": "\(summary.pulledApplied)",
+                        ])
+                    }
+                case .fail(let failure):
+                    let live = sessions.removeValue(forKey: key)
+                    logger.warning("sync session failed", metadata: [
+                        "peer.node": "\(live?.machine.client.node ?? "?")", "peer.address": "\(live?.address ?? "?")",
+                        "reason": "\(failure.reason)",
+                    ])
+                }
+            }
+        }
+
+        func hint(after departments: Set<String>, from peer: Data) {
+            guard !departments.isEmpty, let knowledge = try? store.knowledge() else { return }
+            for (subscriber, entry) in subscribers where subscriber != peer
+            && departments.contains(where: { entry.scope.includes(department: $0) }) {
+                if !send(subscriber, .hint(knowledge: knowledge)) { subscribers[subscriber] = nil }
+            }
+        }
+
+        func receive(_ message: ZMQMessage) {
+            guard message.frames.count >= 2 else { return }
+            let peer = message.frames[0]
+            let address = message.metadata["Peer-Address"] ?? "?"
+            let decoded: SyncMessage
+            do {
+                decoded = try SyncFrames.decode(Array(message.frames.dropFirst()), schema: store.schema)
+            } catch {
+                logger.warning("bad message", metadata: ["peer.address": "\(address)", "error": "\(error.message)"])
+                _ = send(peer, .failure(SyncMessage.Failure(code: .malformed, reason: error.message, session: 0)))
+                return
+            }
+            let now = monotonicMilliseconds()
+            if case .hello(let hello) = decoded {
+                guard !stopRequested else {
+                    _ = send(peer, .failure(SyncMessage.Failure(code: .unavailable, reason: "the listener is stopping; retry shortly",
+                                                                session: hello.session)))
+                    return
+                }
+                let knowledge: VersionVector
+                do { knowledge = try store.knowledge() } catch {
+                    _ = send(peer, .failure(SyncMessage.Failure(code: .unavailable, reason: "the store cannot be read", session: hello.session)))
+                    return
+                }
+                let key = Key(peer: peer, session: hello.session)
+                let (machine, effects) = ServerSession.accept(hello, me: me, versions: SyncClient.versions, knowledge: knowledge,
+                                                              limits: options.limits)
+                if let machine {
+                    sessions[key] = Live(machine: machine, lastHeard: now, busy: 0, address: address)
+                    if hello.subscribe { subscribers[peer] = (hello.peer.scope, now) }
+                }
+                run(effects, key: key)
+                return
+            }
+            if subscribers[peer] != nil { subscribers[peer]?.lastHeard = now }
+            let key = Key(peer: peer, session: decoded.session)
+            guard var live = sessions[key] else {
+                if case .failure = decoded { return }
+                _ = send(peer, .failure(SyncMessage.Failure(code: .unknownSession,
+                    reason: "unknown session (it expired, or this listener restarted): start a new one", session: decoded.session)))
+                return
+            }
+            live.lastHeard = now
+            let effects = live.machine.handle(.message(decoded))
+            sessions[key] = live
+            run(effects, key: key)
+        }
+
+        var lastSweep = monotonicMilliseconds()
+        while true {
+            let waited: (readable: [Bool], items: [Posted])
+            do {
+                waited = try loop.wait([socket], timeout: 250)
+            } catch {
+                logger.error("the listener's poll failed; stopping", metadata: ["error": "\(error.message)"])
+                break
+            }
+            for item in waited.items {
+                switch item {
+                case .stop:
+                    stopRequested = true
+                case .event(let peer, let session, let event, let departments):
+                    let key = Key(peer: peer, session: session)
+                    if case .applied(let outcome) = event, outcome.applied > 0 { hint(after: departments, from: peer) }
+                    guard var live = sessions[key] else { continue }
+                    live.busy -= 1
+                    let effects = live.machine.handle(event)
+                    sessions[key] = live
+                    run(effects, key: key)
+                }
+            }
+            if !stopRequested && (waited.readable[0] || socket.isReadable) {
+                // At most a few hundred messages per turn, so posted store results keep flowing.
+                for _ in 0..<256 {
+                    guard let message = try? socket.receive(metadata: ["Peer-Address"]) else { break }
+                    receive(message)
+                }
+            }
+            let now = monotonicMilliseconds()
+            if now - lastSweep > 1_000 {
+                lastSweep = now
+                for (key, live) in sessions where live.busy == 0 && now - live.lastHeard > options.sessionTimeout {
+                    var expired = live
+                    run(expired.machine.expire(), key: key)
+                }
+                subscribers = subscribers.filter { now - $0.value.lastHeard <= options.subscriberTimeout }
+            }
+            if stopRequested && sessions.values.allSatisfy({ $0.busy == 0 }) {
+                break
+            }
+        }
+        writer.sync {}
+        socket.close()
+        logger.info("listener stopped", metadata: ["node": "\(me.node)"])
+    }
+}

@@ -1,0 +1,134 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import SiteSyncCore
+import SiteSyncNet
+import SiteSyncNode
+
+/// Logs to standard error, once per process.
+enum Logs {
+    nonisolated(unsafe) private static var bootstrapped = false
+
+    static func logger(_ label: String, level: Logger.Level) -> Logger {
+        if !bootstrapped {
+            bootstrapped = true
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = .trace
+                return handler
+            }
+        }
+        var logger = Logger(label: label)
+        logger.logLevel = level
+        return logger
+    }
+}
+
+/// Calls `body` on SIGTERM or SIGINT (instead of dying), so long-running commands stop cleanly.
+enum Signals {
+    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+
+    static func onTerminate(_ body: @escaping @Sendable () -> Void) {
+        for number in [SIGTERM, SIGINT] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler(handler: body)
+            source.resume()
+            sources.append(source)
+        }
+    }
+}
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Listen for sync sessions: run the hub, or open a node to its peers.",
+        discussion: """
+            Binds the node's `listen` endpoint (or --listen) and serves any number of sessions at once \
+            until SIGTERM or SIGINT, then lets work in progress finish and stops. Logs go to stderr, \
+            one line per session and one per bad message (naming the peer).
+            """
+    )
+
+    @OptionGroup var node: NodeOptions
+    @Option(help: ArgumentHelp("Listen here instead of the configured endpoint (tcp://HOST:PORT).", valueName: "endpoint"))
+    var listen: String?
+    @Flag(help: "Log less: warnings only.") var quiet = false
+
+    func run() throws {
+        let node = try node.open()
+        let logger = Logs.logger("sitesync.serve", level: quiet ? .warning : .info)
+        let server = try node.startListener(on: listen, logger: logger)
+        Signals.onTerminate { server.stop() }
+        // Written unbuffered: a script waiting for this line must see it at once.
+        FileHandle.standardOutput.write(Data("listening on \(server.boundEndpoint)\n".utf8))
+        server.wait()
+    }
+}
+
+struct SyncCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "One sync round with the hub (or a peer): push what it lacks, pull what this node lacks.",
+        discussion: """
+            Prints one line: what went up and what came down. If the peer is unreachable or goes \
+            silent, exits non-zero within the configured timeout (default 30 s); nothing is lost: \
+            what was acknowledged stays applied and unsent changes go with the next sync.
+            """
+    )
+
+    @OptionGroup var node: NodeOptions
+    @Option(help: ArgumentHelp("Sync with this node instead of the hub (tcp://HOST:PORT).", valueName: "endpoint"))
+    var peer: String?
+    @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Log the sessions to stderr.") var verbose = false
+
+    func run() throws {
+        let node = try node.open()
+        let logger = Logs.logger("sitesync.sync", level: verbose ? .info : .error)
+        let client = try node.syncClient(peer: peer, logger: logger)
+        let outcome = try client.round()
+        node.remember(outcome, via: "sync")
+        let summary = outcome.summary
+        if json {
+            Output.json(.object([
+                "peer": .string(summary.peer?.node ?? ""), "endpoint": .string(client.endpoint),
+                "pushed": .int(Int64(summary.pushedApplied + summary.pushedKnown)), "pushed_new": .int(Int64(summary.pushedApplied)),
+                "pulled": .int(Int64(summary.pulledApplied + summary.pulledKnown)), "pulled_new": .int(Int64(summary.pulledApplied)),
+                "sent": .int(Int64(summary.pushedSent + outcome.resent)), "resent": .int(Int64(outcome.resent)),
+                "sessions": .int(Int64(outcome.sessions)), "milliseconds": .int(Int64(outcome.milliseconds)),
+            ]))
+            return
+        }
+        print("synced with \(summary.peer?.node ?? "?") (\(client.endpoint)) in \(String(format: "%.1f", Double(outcome.milliseconds) / 1000)) s: "
+              + "pushed \(summary.pushedApplied + summary.pushedKnown) (\(summary.pushedApplied) new), "
+              + "pulled \(summary.pulledApplied + summary.pulledKnown) (\(summary.pulledApplied) new)"
+              + (outcome.sessions > 1 ? "; resumed \(outcome.sessions - 1) time\(outcome.sessions == 2 ? "" : "s")" : ""))
+    }
+}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the node: sync with the hub on an interval, soon after local changes, and when the hub has news.",
+        discussion: """
+            Keeps a connection to the hub open: the hub hints when it receives data for this node's \
+            department, and the node pulls within about a second (the periodic sync converges even \
+            if hints are lost). Retries with a backoff capped at 30 s while the hub is away. With \
+            --listen (or `listen` in node.toml) it also serves peers. Stops on SIGTERM or SIGINT.
+            """
+    )
+
+    @OptionGroup var node: NodeOptions
+    @Flag(help: "Also listen for peers on the configured `listen` endpoint.") var listen = false
+    @Flag(help: "Log less: warnings only.") var quiet = false
+
+    func run() throws {
+        let node = try node.open()
+        let logger = Logs.logger("sitesync.run", level: quiet ? .warning : .info)
+        let runner = NodeRunner(node: node, logger: logger)
+        Signals.onTerminate { runner.stop() }
+        try runner.run(listen: listen || node.configuration.sync.listen != nil && node.configuration.sync.hub != nil)
+    }
+}
