@@ -84,7 +84,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SiteSyncEndToEndTests",
-            dependencies: ["SiteSyncCore"]
+            dependencies: [
+                "SiteSyncCore", "SiteSyncWire", "SiteSyncNet", "SiteSyncTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -28,7 +28,8 @@ public struct SyncOutcome: Sendable {
     /// Sessions started: more than one when the peer restarted or went silent mid-round.
     public var sessions = 0
     public var milliseconds: UInt64 = 0
-    /// Changes sent in sessions that did not complete (re-sent afterwards, or not needed).
+    /// Changes sent in sessions that did not complete and not acknowledged there: sent again
+    /// (at most the window in flight when the session broke).
     public var resent = 0
 }
 
@@ -45,6 +46,7 @@ public final class SyncClient {
     let logger: Logger
     let context: ZMQContext
     let socket: ZMQSocket
+    let monitor: SocketMonitor
     let loop: NetLoop<SessionEvent>
     private let worker = DispatchQueue(label: "sitesync.client.store")
     /// Hints received between rounds.
@@ -69,6 +71,7 @@ public final class SyncClient {
         }
         socket = try ZMQSocket(self.context, .dealer)
         try SocketOptions.client(socket)
+        monitor = try SocketMonitor(watching: socket, context: self.context)
         try socket.connect(endpoint)
         loop = try NetLoop()
     }
@@ -94,9 +97,10 @@ public final class SyncClient {
                 outcome.summary.peer = summary.peer
                 outcome.milliseconds = monotonicMilliseconds() - start
                 return outcome
-            case .interrupted(let error, let sent):
+            case .interrupted(let error, let sent, let acknowledged):
                 // Start over from what the peer acknowledged; what it had not is sent again.
-                outcome.resent += sent
+                outcome.summary.pushedSent += sent
+                outcome.resent += sent - acknowledged
                 lastError = error
                 logger.info("sync session with \(endpoint) interrupted; resuming", metadata: ["reason": "\(error.message)"])
             }
@@ -107,7 +111,7 @@ public final class SyncClient {
     private enum SessionEnd {
         case finished(SessionSummary)
         /// The peer restarted (it forgot the session) or went silent: worth starting over.
-        case interrupted(NetError, sent: Int)
+        case interrupted(NetError, sent: Int, acknowledged: Int)
     }
 
     private func session(deadline: UInt64, heardBefore: Bool) throws(NetError) -> SessionEnd {
@@ -120,6 +124,7 @@ public final class SyncClient {
         var heard = false
         var lastHeard = monotonicMilliseconds()
         var busy = 0
+        var connectionDropped = false
         let storeAdapter = SessionStore(store)
 
         func perform(_ effects: [SessionEffect]) {
@@ -161,7 +166,7 @@ public final class SyncClient {
                 case .success(let summary): return .finished(summary)
                 case .failure(let error):
                     if error.code == .silent || (error.code == .refused && error.message.contains("unknown session")) {
-                        return .interrupted(error, sent: machine.summary.pushedSent)
+                        return .interrupted(error, sent: machine.summary.pushedSent, acknowledged: machine.summary.pushedApplied + machine.summary.pushedKnown)
                     }
                     throw error
                 }
@@ -181,10 +186,21 @@ public final class SyncClient {
                     continue
                 }
             }
-            let (readable, events) = try loop.wait([socket], timeout: outbox.isEmpty ? 100 : 5)
+            let (readable, events) = try loop.wait([socket, monitor.socket], timeout: outbox.isEmpty ? 100 : 5)
             for event in events {
                 busy -= 1
                 perform(machine.handle(event))
+            }
+            for event in monitor.events() where event.kind == ZMQ_EVENT_DISCONNECTED && !machine.isOver {
+                // The connection dropped: whatever was in flight is lost. Start over as soon as
+                // the store work in progress is done.
+                if busy == 0 {
+                    return .interrupted(NetError(.silent, "the connection to \(endpoint) dropped"), sent: machine.summary.pushedSent, acknowledged: machine.summary.pushedApplied + machine.summary.pushedKnown)
+                }
+                connectionDropped = true
+            }
+            if connectionDropped && busy == 0 {
+                return .interrupted(NetError(.silent, "the connection to \(endpoint) dropped"), sent: machine.summary.pushedSent, acknowledged: machine.summary.pushedApplied + machine.summary.pushedKnown)
             }
             guard readable[0] || socket.isReadable else { continue }
             while let message = try socket.receive() {
@@ -209,7 +225,8 @@ public final class SyncClient {
     /// Waits up to `milliseconds` for a hint (or any message) from the peer between rounds.
     /// - Returns: whether a hint arrived.
     public func waitForHint(milliseconds: Int) throws(NetError) -> Bool {
-        let (readable, _) = try loop.wait([socket], timeout: milliseconds)
+        let (readable, _) = try loop.wait([socket, monitor.socket], timeout: milliseconds)
+        _ = monitor.events()
         guard readable[0] || socket.isReadable else { return false }
         while let message = try socket.receive() {
             if case .hint? = try? SyncFrames.decode(message.frames, schema: store.schema) { hinted = true }

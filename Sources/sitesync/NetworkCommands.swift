@@ -96,7 +96,7 @@ struct SyncCommand: ParsableCommand {
                 "peer": .string(summary.peer?.node ?? ""), "endpoint": .string(client.endpoint),
                 "pushed": .int(Int64(summary.pushedApplied + summary.pushedKnown)), "pushed_new": .int(Int64(summary.pushedApplied)),
                 "pulled": .int(Int64(summary.pulledApplied + summary.pulledKnown)), "pulled_new": .int(Int64(summary.pulledApplied)),
-                "sent": .int(Int64(summary.pushedSent + outcome.resent)), "resent": .int(Int64(outcome.resent)),
+                "sent": .int(Int64(summary.pushedSent)), "resent": .int(Int64(outcome.resent)),
                 "sessions": .int(Int64(outcome.sessions)), "milliseconds": .int(Int64(outcome.milliseconds)),
             ]))
             return
