@@ -54,7 +54,11 @@ let package = Package(
         ),
         .target(
             name: "SiteSyncBench",
-            dependencies: ["SiteSyncCore", "SiteSyncWire", "SiteSyncStore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNet", "SiteSyncNode",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "sitesync",

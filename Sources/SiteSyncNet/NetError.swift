@@ -1,4 +1,4 @@
-import CZeroMQ
+internal import CZeroMQ
 import SiteSyncCore
 
 /// An error from the network layer: a ZeroMQ call that failed (with `zmq_strerror`'s text), a

@@ -1,4 +1,4 @@
-import CZeroMQ
+internal import CZeroMQ
 import SiteSyncWire
 
 /// The options DESIGN §5 requires, set before `bind`/`connect` (libzmq copies some at that

@@ -1,4 +1,4 @@
-import CZeroMQ
+internal import CZeroMQ
 import Dispatch
 import Foundation
 import Logging
@@ -28,6 +28,9 @@ public struct SyncOutcome: Sendable {
     /// Sessions started: more than one when the peer restarted or went silent mid-round.
     public var sessions = 0
     public var milliseconds: UInt64 = 0
+    /// Bytes of the messages sent and received (ZeroMQ frames, before TCP).
+    public var bytesSent = 0
+    public var bytesReceived = 0
     /// Changes sent in sessions that did not complete and not acknowledged there: sent again
     /// (at most the window in flight when the session broke).
     public var resent = 0
@@ -84,6 +87,7 @@ public final class SyncClient {
         let start = monotonicMilliseconds()
         var outcome = SyncOutcome()
         hinted = false
+        traffic = (0, 0)
         var lastError = NetError(.unreachable, "no answer from \(endpoint)")
         while monotonicMilliseconds() - start < options.deadline {
             outcome.sessions += 1
@@ -96,6 +100,8 @@ public final class SyncClient {
                 outcome.summary.pulledKnown += summary.pulledKnown
                 outcome.summary.peer = summary.peer
                 outcome.milliseconds = monotonicMilliseconds() - start
+                outcome.bytesSent = traffic.sent
+                outcome.bytesReceived = traffic.received
                 return outcome
             case .interrupted(let error, let sent, let acknowledged):
                 // Start over from what the peer acknowledged; what it had not is sent again.
@@ -113,6 +119,9 @@ public final class SyncClient {
         /// The peer restarted (it forgot the session) or went silent: worth starting over.
         case interrupted(NetError, sent: Int, acknowledged: Int)
     }
+
+    /// Bytes moved by the current round.
+    private var traffic = (sent: 0, received: 0)
 
     private func session(deadline: UInt64, heardBefore: Bool) throws(NetError) -> SessionEnd {
         let knowledge: VersionVector
@@ -139,9 +148,10 @@ public final class SyncClient {
                     }
                 case .apply(let sequence, let changes, let claim, let origins):
                     busy += 1
+                    let incoming = SessionStore.incoming(changes)
                     worker.async { [loop] in
                         do {
-                            loop.post(.applied(try storeAdapter.apply(sequence: sequence, changes: changes, claim: claim, origins: origins)))
+                            loop.post(.applied(try storeAdapter.apply(sequence: sequence, incoming: incoming, claim: claim, origins: origins)))
                         } catch {
                             loop.post(SessionStore.failure(error))
                         }
@@ -157,7 +167,9 @@ public final class SyncClient {
         while true {
             // Send what is queued; a full or not-yet-connected pipe keeps it for the next turn.
             while let frames = outbox.first {
-                if try socket.send(frames) { outbox.removeFirst() } else { break }
+                guard try socket.send(frames) else { break }
+                outbox.removeFirst()
+                traffic.sent += frames.reduce(0) { $0 + $1.count }
             }
             if let result {
                 // Let the last messages (Bye, Failure) leave before returning.
@@ -206,6 +218,7 @@ public final class SyncClient {
             while let message = try socket.receive() {
                 lastHeard = monotonicMilliseconds()
                 heard = true
+                traffic.received += message.frames.reduce(0) { $0 + $1.count }
                 do {
                     let decoded = try SyncFrames.decode(message.frames, schema: store.schema)
                     if case .hint = decoded {

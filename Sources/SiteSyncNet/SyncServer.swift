@@ -1,4 +1,4 @@
-import CZeroMQ
+internal import CZeroMQ
 import Dispatch
 import Foundation
 import Logging
@@ -139,10 +139,11 @@ public final class SyncServer: @unchecked Sendable {
                 case .apply(let sequence, let changes, let claim, let origins):
                     sessions[key]?.busy += 1
                     let departments = Set(changes.map(\.department))
+                    let incoming = SessionStore.incoming(changes)
                     writer.async { [loop] in
                         let event: SessionEvent
                         do {
-                            event = .applied(try storeAdapter.apply(sequence: sequence, changes: changes, claim: claim, origins: origins))
+                            event = .applied(try storeAdapter.apply(sequence: sequence, incoming: incoming, claim: claim, origins: origins))
                         } catch {
                             event = SessionStore.failure(error)
                         }

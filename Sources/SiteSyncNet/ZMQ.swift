@@ -1,4 +1,4 @@
-import CZeroMQ
+internal import CZeroMQ
 import Foundation
 
 /// A ZeroMQ context. The corresponding C functions are `zmq_ctx_new` and `zmq_ctx_term`.

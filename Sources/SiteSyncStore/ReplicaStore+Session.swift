@@ -30,9 +30,20 @@ public struct SessionStore: Sendable {
         return ReadResult(changes: changes, cursor: page.cursor, exhausted: page.exhausted, knowledge: knowledge)
     }
 
+    /// The changes of a received batch with the bytes the log stores for each: the canonical
+    /// encoding, which is what their origin stored. Done before ``apply(sequence:incoming:claim:origins:)``
+    /// and off the thread that writes, so that the writer only writes.
+    public static func incoming(_ changes: [Change]) -> [IncomingChange] {
+        changes.map { IncomingChange(change: $0, payload: ChangeCodec.encode($0)) }
+    }
+
     /// Applies one received batch in one transaction and reports the knowledge after it.
     public func apply(sequence: UInt64, changes: [Change], claim: KnowledgeClaim, origins: [PeerIdentity]) throws -> ApplyOutcome {
-        let incoming = changes.map { IncomingChange(change: $0, payload: ChangeCodec.encode($0)) }
+        try apply(sequence: sequence, incoming: Self.incoming(changes), claim: claim, origins: origins)
+    }
+
+    /// Applies one received batch, already prepared, in one transaction.
+    public func apply(sequence: UInt64, incoming: [IncomingChange], claim: KnowledgeClaim, origins: [PeerIdentity]) throws -> ApplyOutcome {
         let report = try store.apply(incoming, claim: claim)
         if !origins.isEmpty {
             try store.learnReplicaNames(origins.map { ($0.replica, $0.node) })

@@ -2,22 +2,35 @@ import ArgumentParser
 import Foundation
 import SiteSyncBench
 import SiteSyncCore
+import Foundation
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the replica engine against a plain SQLite baseline (DESIGN §8).",
         discussion: """
-            Prints apply_changes_per_s (remote changes decoded and applied through the store's batch \
-            path), baseline_upsert_rows_per_s (a plain batched upsert of the same rows into the same \
-            table, in the same run), apply_ratio (the first over the second; target at least 0.5) \
-            and local_write_p50_ms (one durable single-record write; target at most 1 ms). Use a \
-            release build for figures: swift run -c release sitesync bench. --quick finishes within \
-            a minute. Runs in a temporary directory and removes it.
+            The replica engine: apply_changes_per_s (remote changes decoded and applied through the \
+            store's batch path), baseline_upsert_rows_per_s (a plain batched upsert of the same rows \
+            into the same table, in the same run), apply_ratio (target at least 0.5), \
+            local_write_p50_ms (one durable single-record write; target at most 1 ms).
+
+            Replication, with a hub in a process of its own on loopback ZeroMQ: sync_changes_per_s \
+            (changes pushed node → hub, applied and acknowledged; target at least 0.8 × \
+            apply_changes_per_s, reported as sync_ratio), wire_overhead_bytes_per_change (bytes on \
+            the wire beyond the values; target at most 48), converge_seconds (nodes of four \
+            departments with offline edits reconnecting together until every digest matches the \
+            hub's; target 30 s for 20 × 5,000), hub_peak_rss_mb (the hub's peak memory while a node \
+            pulls; target 256 MiB for 1,000,000 changes).
+
+            Full scale: 200,000 applied changes; 100,000 pushed; 20 nodes × 5,000 edits; 1,000,000 \
+            pulled (several minutes). --quick: 20,000; 20,000; 8 nodes × 1,000; 100,000 (about a \
+            minute). Use a release build for figures: swift build -c release && .build/release/sitesync bench. \
+            Runs in a temporary directory and removes it.
             """
     )
 
-    @Flag(help: "A shorter run (20,000 changes, 300 local writes).") var quick = false
+    @Flag(help: "A shorter run at smaller, stated scales.") var quick = false
+    @Flag(help: "Only the replica engine, no network.") var noNetwork = false
     @Flag(help: "Print JSON.") var json = false
     @Option(help: ArgumentHelp("Number of remote changes (overrides --quick).", valueName: "n")) var changes: Int?
     @Option(help: ArgumentHelp("Changes per applied batch (one transaction each).", valueName: "n")) var batchSize = 1000
@@ -33,28 +46,43 @@ struct BenchCommand: ParsableCommand {
         let result = try ReplicaBenchmark.run(changes: count, localWrites: localWrites, batchSize: batchSize) { step in
             if !json { Output.note("bench: \(step)") }
         }
+        var network: NetworkBenchmarkResult?
+        if !noNetwork {
+            let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            network = try NetworkBenchmark.run(executable: executable, scale: quick ? .quick : .full) { step in
+                if !json { Output.note("bench: \(step)") }
+            }
+        }
         func rounded(_ value: Double, _ places: Int) -> JSONValue {
             .number(String(format: "%.\(places)f", value))
         }
+        var figures: [(String, JSONValue, String)] = [
+            ("apply_changes_per_s", rounded(result.applyChangesPerSecond, 0), ""),
+            ("baseline_upsert_rows_per_s", rounded(result.baselineUpsertRowsPerSecond, 0), "(plain SQLite, same rows)"),
+            ("apply_ratio", rounded(result.applyRatio, 3), ">= 0.5"),
+            ("local_write_p50_ms", rounded(result.localWriteP50Milliseconds, 3), "<= 1"),
+            ("local_write_p99_ms", rounded(result.localWriteP99Milliseconds, 3), ""),
+            ("changes", .int(Int64(result.changes)), ""),
+            ("local_writes", .int(Int64(result.localWrites)), ""),
+            ("batch_size", .int(Int64(result.batchSize)), ""),
+        ]
+        if let network {
+            figures += [
+                ("sync_changes_per_s", rounded(network.syncChangesPerSecond, 0), ""),
+                ("sync_ratio", rounded(network.syncChangesPerSecond / result.applyChangesPerSecond, 3), ">= 0.8 (of apply_changes_per_s)"),
+                ("sync_changes", .int(Int64(network.syncChanges)), ""),
+                ("wire_overhead_bytes_per_change", rounded(network.wireOverheadBytesPerChange, 1), "<= 48"),
+                ("converge_seconds", rounded(network.convergeSeconds, 2), "<= 30 (20 nodes x 5,000)"),
+                ("converge_nodes", .int(Int64(network.convergeNodes)), ""),
+                ("converge_edits_per_node", .int(Int64(network.convergeEditsPerNode)), ""),
+                ("hub_peak_rss_mb", rounded(network.hubPeakRSSMegabytes, 1), "<= 256 (1,000,000 changes)"),
+                ("rss_changes", .int(Int64(network.rssChanges)), ""),
+            ]
+        }
         if json {
-            Output.json(.object([
-                "apply_changes_per_s": rounded(result.applyChangesPerSecond, 0),
-                "baseline_upsert_rows_per_s": rounded(result.baselineUpsertRowsPerSecond, 0),
-                "apply_ratio": rounded(result.applyRatio, 3),
-                "local_write_p50_ms": rounded(result.localWriteP50Milliseconds, 3),
-                "local_write_p99_ms": rounded(result.localWriteP99Milliseconds, 3),
-                "changes": .int(Int64(result.changes)), "local_writes": .int(Int64(result.localWrites)),
-                "batch_size": .int(Int64(result.batchSize)),
-            ]))
+            Output.json(.object(Dictionary(uniqueKeysWithValues: figures.map { ($0.0, $0.1) })))
             return
         }
-        print(Output.table([
-            ["figure", "measured", "target"],
-            ["apply_changes_per_s", String(format: "%.0f", result.applyChangesPerSecond), ""],
-            ["baseline_upsert_rows_per_s", String(format: "%.0f", result.baselineUpsertRowsPerSecond), "(plain SQLite, same rows)"],
-            ["apply_ratio", String(format: "%.3f", result.applyRatio), ">= 0.5"],
-            ["local_write_p50_ms", String(format: "%.3f", result.localWriteP50Milliseconds), "<= 1"],
-            ["local_write_p99_ms", String(format: "%.3f", result.localWriteP99Milliseconds), ""],
-        ]))
+        print(Output.table([["figure", "measured", "target"]] + figures.map { [$0.0, $0.1.canonicalText, $0.2] }))
     }
 }

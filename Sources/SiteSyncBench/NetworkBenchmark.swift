@@ -1,0 +1,245 @@
+import Dispatch
+import Foundation
+import Logging
+import SiteSyncCore
+import SiteSyncNet
+import SiteSyncNode
+import SiteSyncStore
+import SiteSyncWire
+
+/// The network figures of DESIGN §8, measured with a real hub process on loopback ZeroMQ.
+public struct NetworkBenchmarkResult: Sendable {
+    /// Changes pushed node → hub per second, end to end (read, encoded, sent, decoded,
+    /// applied, acknowledged).
+    public var syncChangesPerSecond: Double
+    public var syncChanges: Int
+    /// Bytes on the wire per change beyond its field values, in that push.
+    public var wireOverheadBytesPerChange: Double
+    /// Seconds until 20 nodes in 4 departments, each with offline edits, all hold the hub's
+    /// data of their department after reconnecting together.
+    public var convergeSeconds: Double
+    public var convergeNodes: Int
+    public var convergeEditsPerNode: Int
+    /// The hub process's peak resident memory while a node pulls `rssChanges` changes.
+    public var hubPeakRSSMegabytes: Double
+    public var rssChanges: Int
+}
+
+/// Scales for the network benchmark: the full one of DESIGN §8, or a quick one.
+public struct NetworkBenchmarkScale: Sendable {
+    public var syncChanges: Int
+    public var nodes: Int
+    public var departments: Int
+    public var editsPerNode: Int
+    public var rssChanges: Int
+
+    public static let full = NetworkBenchmarkScale(syncChanges: 100_000, nodes: 20, departments: 4, editsPerNode: 5_000,
+                                                   rssChanges: 1_000_000)
+    public static let quick = NetworkBenchmarkScale(syncChanges: 20_000, nodes: 8, departments: 4, editsPerNode: 1_000,
+                                                    rssChanges: 100_000)
+}
+
+public enum NetworkBenchmark {
+    /// Runs the three network measurements in a temporary directory.
+    /// - Parameter executable: this `sitesync` binary, started as the hub (`sitesync serve`).
+    public static func run(executable: URL, scale: NetworkBenchmarkScale, progress: (String) -> Void) throws -> NetworkBenchmarkResult {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-netbench-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var logger = Logger(label: "sitesync.bench")
+        logger.logLevel = .error
+
+        progress("push: \(scale.syncChanges) changes node → hub")
+        let (rate, overhead) = try measurePush(directory: directory + "/push", count: scale.syncChanges, executable: executable, logger: logger)
+        progress("converge: \(scale.nodes) nodes × \(scale.editsPerNode) offline edits")
+        let converge = try measureConvergence(directory: directory + "/converge", scale: scale, executable: executable, logger: logger)
+        progress("hub memory: a node pulls \(scale.rssChanges) changes")
+        let rss = try measureHubMemory(directory: directory + "/rss", count: scale.rssChanges, executable: executable, logger: logger)
+        return NetworkBenchmarkResult(
+            syncChangesPerSecond: rate, syncChanges: scale.syncChanges, wireOverheadBytesPerChange: overhead,
+            convergeSeconds: converge, convergeNodes: scale.nodes, convergeEditsPerNode: scale.editsPerNode,
+            hubPeakRSSMegabytes: rss, rssChanges: scale.rssChanges)
+    }
+
+    /// A hub in a process of its own.
+    final class HubProcess {
+        let process = Process()
+        let endpoint: String
+
+        init(executable: URL, dataDirectory: String) throws {
+            process.executableURL = executable
+            process.arguments = ["serve", "--data-dir", dataDirectory, "--quiet"]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            var line = Data()
+            while !line.contains(UInt8(ascii: "\n")) {
+                let chunk = output.fileHandleForReading.availableData
+                guard !chunk.isEmpty else { throw StoreError(.database, "the hub process did not start") }
+                line.append(chunk)
+            }
+            let text = String(decoding: line, as: UTF8.self)
+            guard let range = text.range(of: "listening on ") else { throw StoreError(.database, "the hub process did not start") }
+            endpoint = String(text[range.upperBound...].prefix { $0 != "\n" })
+        }
+
+        /// The process's peak resident memory so far (`VmHWM`), in MiB.
+        var peakRSSMegabytes: Double {
+            guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+                  let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+                  let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+            return kilobytes / 1024
+        }
+
+        func stop() {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    static func hubNode(_ path: String) throws -> Node {
+        try Node.initialize(at: path, configuration: NodeConfiguration(
+            name: "hub-1", department: "office", role: .hub,
+            sync: NodeConfiguration.SyncSettings(listen: "tcp://127.0.0.1:*", insecure: true)))
+    }
+
+    static func node(_ path: String, name: String, role: Role, department: String, hub: String) throws -> Node {
+        try Node.initialize(at: path, configuration: NodeConfiguration(
+            name: name, department: department, role: role,
+            sync: NodeConfiguration.SyncSettings(hub: hub, insecure: true, timeoutSeconds: 600)))
+    }
+
+    /// Fills a store with `count` generated changes (the apply benchmark's workload).
+    static func fill(_ store: ReplicaStore, count: Int) throws -> ReplicaBenchmark.Workload {
+        let workload = ReplicaBenchmark.makeWorkload(count: count, collection: Schema.siteSync.collection(named: "activity")!)
+        var index = 0
+        while index < workload.envelopes.count {
+            let end = min(index + 2000, workload.envelopes.count)
+            let batch = try workload.envelopes[index..<end].map {
+                try IncomingChange(origin: $0.origin, counter: $0.counter, payload: $0.payload, schema: store.schema)
+            }
+            try store.apply(batch, claim: .inOrder(vouched: workload.knowledge))
+            index = end
+        }
+        return workload
+    }
+
+    static func measurePush(directory: String, count: Int, executable: URL, logger: Logger) throws -> (Double, Double) {
+        let hubNode = try hubNode(directory + "/hub")
+        let hub = try HubProcess(executable: executable, dataDirectory: hubNode.dataDirectory)
+        defer { hub.stop() }
+        // An office node (it vouches for everything it holds) with `count` changes to push.
+        let office = try node(directory + "/office", name: "office-1", role: .office, department: "office", hub: hub.endpoint)
+        let workload = try fill(office.store, count: count)
+        let client = try office.syncClient(logger: logger)
+        let outcome = try client.round()
+        guard outcome.summary.pushedApplied == count else {
+            throw StoreError(.database, "benchmark check failed: the hub applied \(outcome.summary.pushedApplied) of \(count)")
+        }
+        let valueBytes = try workload.envelopes.reduce(0) { total, envelope in
+            total + BatchCodec.valueBytes(try ChangeCodec.decode(origin: envelope.origin, counter: envelope.counter,
+                                                                 payload: envelope.payload, schema: .siteSync))
+        }
+        let overhead = Double(outcome.bytesSent + outcome.bytesReceived - valueBytes) / Double(count)
+        return (Double(count) / (Double(outcome.milliseconds) / 1000), overhead)
+    }
+
+    static func measureConvergence(directory: String, scale: NetworkBenchmarkScale, executable: URL, logger: Logger) throws -> Double {
+        let hubNode = try hubNode(directory + "/hub")
+        let hub = try HubProcess(executable: executable, dataDirectory: hubNode.dataDirectory)
+        defer { hub.stop() }
+        let departments = (1...scale.departments).map { "dept\($0)" }
+        // The office plans one project and activity per department.
+        let office = try node(directory + "/office", name: "office-1", role: .office, department: "office", hub: hub.endpoint)
+        let planner = office.planner
+        try office.store.writeLocally { session in
+            for department in departments {
+                let assignments: [(String, String?, [String])] = [
+                    ("department", department, ["name=\(department)"]),
+                    ("project", "p-\(department)", ["code=\(department.uppercased())", "name=Works of \(department)", "department=\(department)"]),
+                    ("activity", "a-\(department)", ["project=p-\(department)", "name=Main works", "ev_method=units"]),
+                ]
+                for (collection, id, fields) in assignments {
+                    let parsed = try fields.map { try FieldAssignment(parsing: $0) }
+                    try session.write { try planner.planUpsert(collection: collection, id: id, assignments: parsed, reader: $0) }
+                }
+            }
+        }
+        _ = try office.syncClient(logger: logger).round()
+        // The field nodes take the plan, then write offline.
+        let nodes = try (0..<scale.nodes).map { index in
+            try node(directory + "/n\(index)", name: "site-\(index)", role: .field, department: departments[index % departments.count],
+                     hub: hub.endpoint)
+        }
+        for node in nodes {
+            _ = try node.syncClient(logger: logger).round()
+            let department = node.configuration.department
+            let planner = node.planner
+            try node.store.writeLocally { session in
+                for n in 0..<scale.editsPerNode {
+                    let fields = try ["activity=a-\(department)", "date=2026-11-\(n % 20 + 10)", "quantity=\(n % 90 + 1).25",
+                                      "note=\(node.configuration.name) load \(n)"].map { try FieldAssignment(parsing: $0) }
+                    try session.write { try planner.planUpsert(collection: "quantity_entry", id: nil, assignments: fields, reader: $0) }
+                }
+            }
+        }
+        let hubStore = try ReplicaStore.open(at: hubNode.store.path)
+        // All reconnect at once; each keeps syncing until its department matches the hub's.
+        let start = DispatchTime.now().uptimeNanoseconds
+        let group = DispatchGroup()
+        let failures = FailureBox()
+        for node in nodes {
+            DispatchQueue.global().async(group: group) {
+                do {
+                    let client = try node.syncClient(logger: logger)
+                    let department = node.configuration.department
+                    for _ in 0..<50 {
+                        _ = try client.round()
+                        if try node.store.digest(department: department) == hubStore.digest(department: department),
+                           try hubStore.knowledge()[node.store.identity.replica] == UInt64(scale.editsPerNode) {
+                            // Done unless a peer's push reaches the hub later: checked below.
+                            return
+                        }
+                    }
+                } catch {
+                    failures.record("\(error)")
+                }
+            }
+        }
+        group.wait()
+        // Nodes that finished early may have missed pushes that landed after them.
+        while true {
+            var behind: [Node] = []
+            for node in nodes where try node.store.digest(department: node.configuration.department)
+                != hubStore.digest(department: node.configuration.department) {
+                behind.append(node)
+            }
+            if behind.isEmpty { break }
+            for node in behind { _ = try node.syncClient(logger: logger).round() }
+        }
+        if let failure = failures.first { throw StoreError(.database, "benchmark sync failed: \(failure)") }
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    static func measureHubMemory(directory: String, count: Int, executable: URL, logger: Logger) throws -> Double {
+        let hubNode = try hubNode(directory + "/hub")
+        _ = try fill(hubNode.store, count: count)
+        let hub = try HubProcess(executable: executable, dataDirectory: hubNode.dataDirectory)
+        defer { hub.stop() }
+        let reader = try node(directory + "/reader", name: "reader", role: .office, department: "office", hub: hub.endpoint)
+        let outcome = try reader.syncClient(logger: logger).round()
+        guard outcome.summary.pulledApplied == count else {
+            throw StoreError(.database, "benchmark check failed: pulled \(outcome.summary.pulledApplied) of \(count)")
+        }
+        return hub.peakRSSMegabytes
+    }
+
+    final class FailureBox: @unchecked Sendable {
+        // @unchecked: guarded by `lock`.
+        private let lock = NSLock()
+        private var failures: [String] = []
+        func record(_ failure: String) { lock.lock(); failures.append(failure); lock.unlock() }
+        var first: String? { lock.lock(); defer { lock.unlock() }; return failures.first }
+    }
+}
