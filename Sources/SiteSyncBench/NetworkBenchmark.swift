@@ -49,8 +49,14 @@ public enum NetworkBenchmark {
         var logger = Logger(label: "sitesync.bench")
         logger.logLevel = .error
 
-        progress("push: \(scale.syncChanges) changes node → hub")
-        let (rate, overhead) = try measurePush(directory: directory + "/push", count: scale.syncChanges, executable: executable, logger: logger)
+        // Twice, on fresh nodes; the faster counts, as in the replica benchmark.
+        var rate = 0.0, overhead = 0.0
+        for round in 1...2 {
+            progress("push \(round)/2: \(scale.syncChanges) changes node → hub")
+            let (r, o) = try measurePush(directory: directory + "/push\(round)", count: scale.syncChanges, executable: executable,
+                                         logger: logger)
+            if r > rate { (rate, overhead) = (r, o) }
+        }
         progress("converge: \(scale.nodes) nodes × \(scale.editsPerNode) offline edits")
         let converge = try measureConvergence(directory: directory + "/converge", scale: scale, executable: executable, logger: logger)
         progress("hub memory: a node pulls \(scale.rssChanges) changes")
@@ -185,41 +191,50 @@ public enum NetworkBenchmark {
             }
         }
         let hubStore = try ReplicaStore.open(at: hubNode.store.path)
-        // All reconnect at once; each keeps syncing until its department matches the hub's.
+        // All reconnect at once. Each sync round pushes a node's edits and pulls what the hub has
+        // by then; rounds repeat, all nodes at once, until one moves nothing anywhere.
+        let clients = Clients(try nodes.map { try $0.syncClient(logger: logger) })
         let start = DispatchTime.now().uptimeNanoseconds
-        let group = DispatchGroup()
-        let failures = FailureBox()
-        for node in nodes {
-            DispatchQueue.global().async(group: group) {
+        var rounds = 0
+        while true {
+            rounds += 1
+            let moved = MovedCounter()
+            let failures = FailureBox()
+            DispatchQueue.concurrentPerform(iterations: clients.all.count) { index in
                 do {
-                    let client = try node.syncClient(logger: logger)
-                    let department = node.configuration.department
-                    for _ in 0..<50 {
-                        _ = try client.round()
-                        if try node.store.digest(department: department) == hubStore.digest(department: department),
-                           try hubStore.knowledge()[node.store.identity.replica] == UInt64(scale.editsPerNode) {
-                            // Done unless a peer's push reaches the hub later: checked below.
-                            return
-                        }
-                    }
+                    let outcome = try clients.all[index].round()
+                    moved.add(outcome.summary.pushedApplied + outcome.summary.pulledApplied)
                 } catch {
                     failures.record("\(error)")
                 }
             }
+            if let failure = failures.first { throw StoreError(.database, "benchmark sync failed: \(failure)") }
+            if moved.total == 0 || rounds > 20 { break }
         }
-        group.wait()
-        // Nodes that finished early may have missed pushes that landed after them.
-        while true {
-            var behind: [Node] = []
-            for node in nodes where try node.store.digest(department: node.configuration.department)
-                != hubStore.digest(department: node.configuration.department) {
-                behind.append(node)
+        // Converged means equal digests, department by department.
+        for node in nodes {
+            let department = node.configuration.department
+            guard try node.store.digest(department: department) == hubStore.digest(department: department) else {
+                throw StoreError(.database, "benchmark check failed: \(node.configuration.name) differs from the hub after \(rounds) rounds")
             }
-            if behind.isEmpty { break }
-            for node in behind { _ = try node.syncClient(logger: logger).round() }
         }
-        if let failure = failures.first { throw StoreError(.database, "benchmark sync failed: \(failure)") }
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    /// The nodes' clients, handed to the threads that sync them.
+    // @unchecked: a client owns a socket and must stay on one thread; each is used only by the
+    // iteration of its own index, and one iteration at a time.
+    struct Clients: @unchecked Sendable {
+        let all: [SyncClient]
+        init(_ all: [SyncClient]) { self.all = all }
+    }
+
+    final class MovedCounter: @unchecked Sendable {
+        // @unchecked: guarded by `lock`.
+        private let lock = NSLock()
+        private var value = 0
+        func add(_ count: Int) { lock.lock(); value += count; lock.unlock() }
+        var total: Int { lock.lock(); defer { lock.unlock() }; return value }
     }
 
     static func measureHubMemory(directory: String, count: Int, executable: URL, logger: Logger) throws -> Double {
