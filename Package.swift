@@ -87,6 +87,13 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "SiteSyncNetTests",
+            dependencies: [
+                "SiteSyncCore", "SiteSyncStore", "SiteSyncNet", "SiteSyncNode", "SiteSyncTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "SiteSyncEndToEndTests",
             dependencies: [
                 "SiteSyncCore", "SiteSyncWire", "SiteSyncNet", "SiteSyncTestSupport",

@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+@testable import SiteSyncCore
+@testable import SiteSyncWire
+
+/// The golden messages of `protocol/examples/`: every file decodes to the message described in
+/// it and re-encodes to the same bytes, frame for frame. `SITESYNC_WRITE_EXAMPLES=1` rewrites
+/// them after a deliberate change of the protocol.
+@Suite struct ProtocolExamplesTests {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("protocol/examples")
+
+    static let versions = ProtocolVersions(protocolVersion: 1, schemaVersion: Schema.siteSync.version, schemaHash: Schema.siteSync.hash)
+    static let site = PeerIdentity(node: "site-a", replica: ReplicaID(rawValue: 0x5A17_E0A0_0000_0001), role: .field, department: "roads")
+    static let hub = PeerIdentity(node: "hub-1", replica: ReplicaID(rawValue: 0x4855_4200_0000_0001), role: .hub, department: "office")
+    static let session: UInt64 = 0x0123_4567_89AB_CDEF
+
+    /// Three changes of site-a: a new quantity entry, an update of an activity it had seen, and
+    /// an assignee added to an issue.
+    static var changes: [Change] {
+        let activity = Schema.siteSync.collection(named: "activity")!, entry = Schema.siteSync.collection(named: "quantity_entry")!
+        let issue = Schema.siteSync.collection(named: "issue")!
+        let office = ReplicaID(rawValue: 0x0FF1_CE00_0000_0001)
+        let hlc = HLCTimestamp(milliseconds: 1_764_489_600_000, logical: 0)
+        return [
+            Change(dot: Dot(replica: site.replica, counter: 41), hlc: hlc,
+                   record: RecordKey(collection: entry.code, id: "0b6f2c1e-6d2a-4e3b-9a61-3c7d2f0e8b15"), department: "roads",
+                   context: VersionVector(),
+                   body: .upsert([.assign(1, .ref("a1")), .assign(2, .date(CalendarDate("2026-11-30")!)),
+                                  .assign(3, .decimal(ExactDecimal("120.5")!)), .assign(4, .text("kerb stones, north side"))])),
+            Change(dot: Dot(replica: site.replica, counter: 42), hlc: HLCTimestamp(rawValue: hlc.rawValue + 1),
+                   record: RecordKey(collection: activity.code, id: "a1"), department: "roads",
+                   context: VersionVector([(office, UInt64(3)), (site.replica, UInt64(17))]),
+                   body: .upsert([.assign(11, .decimal(ExactDecimal(40))), .assign(10, .symbol("in_progress"), tag: 0),
+                                  .assign(12, .date(CalendarDate("2026-03-05")!))])),
+            Change(dot: Dot(replica: site.replica, counter: 43), hlc: HLCTimestamp(rawValue: hlc.rawValue + 2),
+                   record: RecordKey(collection: issue.code, id: "i1"), department: "roads",
+                   context: VersionVector([(office, UInt64(5))]),
+                   body: .upsert([FieldWrite(field: 6, .updateSet(add: ["chen"], remove: []))])),
+        ]
+    }
+
+    static var examples: [(name: String, about: String, message: SyncMessage)] {
+        let knowledge = VersionVector([(ReplicaID(rawValue: 0x0FF1_CE00_0000_0001), UInt64(5)), (site.replica, UInt64(40))])
+        return [
+            ("01-hello", "site-a (field, roads) opens a session; it holds office:5, site-a:40; accepts batches of 1000 changes, 512 KiB, 4 in flight",
+             .hello(SyncMessage.Hello(versions: versions, peer: site, knowledge: knowledge, session: session, limits: SessionLimits()))),
+            ("02-welcome", "the hub accepts; it holds office:5, site-a:40",
+             .welcome(SyncMessage.Welcome(versions: versions, peer: hub, knowledge: knowledge, session: session, limits: SessionLimits()))),
+            ("03-batch-push", "site-a pushes its changes 41 to 43 (a new quantity entry, an activity update, an assignee added), the last push batch; it vouches for site-a:43",
+             .batch(SyncMessage.Batch(session: session, pull: false, sequence: 1, changes: changes,
+                                      vouched: VersionVector([(site.replica, UInt64(43))]), last: true))),
+            ("04-ack-push", "the hub applied push batch 1: 3 new changes; it now holds office:5, site-a:43",
+             .ack(SyncMessage.Ack(session: session, pull: false, sequence: 1,
+                                  knowledge: VersionVector([(ReplicaID(rawValue: 0x0FF1_CE00_0000_0001), UInt64(5)), (site.replica, UInt64(43))]),
+                                  applied: 3, known: 0))),
+            ("05-pull", "site-a asks for what it lacks, holding office:5, site-a:43",
+             .pull(SyncMessage.Pull(session: session, knowledge: VersionVector([(ReplicaID(rawValue: 0x0FF1_CE00_0000_0001), UInt64(5)),
+                                                                                (site.replica, UInt64(43))])))),
+            ("06-batch-pull", "the hub has nothing more for site-a: an empty last pull batch",
+             .batch(SyncMessage.Batch(session: session, pull: true, sequence: 1, changes: [],
+                                      vouched: VersionVector([(ReplicaID(rawValue: 0x0FF1_CE00_0000_0001), UInt64(5))]), last: true))),
+            ("07-ack-pull", "site-a applied pull batch 1 (nothing new)",
+             .ack(SyncMessage.Ack(session: session, pull: true, sequence: 1, knowledge: knowledge, applied: 0, known: 0))),
+            ("08-bye", "site-a ends the session", .bye(session: session)),
+            ("09-failure-426", "a listener refuses a client of another protocol version, naming its own",
+             .failure(SyncMessage.Failure(code: .upgradeRequired,
+                                          reason: "this peer speaks protocol 1; the client speaks protocol 2: upgrade the older one",
+                                          session: session, versions: versions))),
+            ("10-hint", "the hub has new data for a subscribed client", .hint(knowledge: knowledge)),
+        ]
+    }
+
+    static func text(_ about: String, _ message: SyncMessage) -> String {
+        var lines = ["# " + about, "# Each line: one ZeroMQ frame, in hex (a ROUTER also sees the peer's routing id first)."]
+        for frame in SyncFrames.encode(message) {
+            lines.append("frame " + frame.map { String(format: "%02x", $0) }.joined())
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func frames(_ text: String) -> [Data] {
+        text.split(separator: "\n").filter { $0.hasPrefix("frame ") }.map { line in
+            let hex = Array(line.dropFirst(6))
+            return Data(stride(from: 0, to: hex.count, by: 2).map { UInt8(String(hex[$0...$0 + 1]), radix: 16)! })
+        }
+    }
+
+    @Test func everyGoldenMessageDecodesToItsDescriptionAndReencodesByteForByte() throws {
+        if ProcessInfo.processInfo.environment["SITESYNC_WRITE_EXAMPLES"] == "1" {
+            try FileManager.default.createDirectory(at: Self.directory, withIntermediateDirectories: true)
+            for example in Self.examples {
+                try Self.text(example.about, example.message).write(to: Self.directory.appendingPathComponent(example.name + ".txt"),
+                                                                    atomically: true, encoding: .utf8)
+            }
+        }
+        for example in Self.examples {
+            let text = try String(contentsOf: Self.directory.appendingPathComponent(example.name + ".txt"), encoding: .utf8)
+            let frames = Self.frames(text)
+            #expect(frames.count == 2 && frames[0] == Data("SSP1".utf8), "\(example.name)")
+            let decoded = try SyncFrames.decode(frames, schema: .siteSync)
+            #expect(decoded == example.message, "\(example.name) decodes to another message than it describes")
+            #expect(SyncFrames.encode(decoded) == frames, "\(example.name) does not re-encode byte for byte")
+        }
+    }
+}
