@@ -72,3 +72,22 @@ run conflicts --data-dir site-b
 
 step "Every replica that has seen the same changes shows the same data"
 for node in office site-a site-b; do printf '%-8s ' "$node"; "$bin" digest --data-dir "$node"; done
+
+step "With a network: a hub at the central office, on loopback ZeroMQ"
+run init --data-dir hub --node hub-1 --department office --role hub --listen 'tcp://127.0.0.1:*' --insecure
+"$bin" serve --data-dir hub --quiet > hub.out 2> hub.log &
+hub_pid=$!
+trap 'kill $hub_pid 2>/dev/null; wait $hub_pid 2>/dev/null; rm -rf "$work"' EXIT
+while ! grep -q 'listening on' hub.out; do sleep 0.1; done
+endpoint=$(sed -n 's/listening on //p' hub.out)
+echo "hub listening on $endpoint"
+for node in office site-a site-b; do
+    sed -i "s|^\[sync\]|[sync]\nhub = \"$endpoint\"|; s|^insecure = false|insecure = true|" "$node/node.toml"
+done
+run sync --data-dir office
+run record put --data-dir site-b activity a1 status=completed percent_complete=100 actual_finish=2026-11-30
+run sync --data-dir site-b
+run sync --data-dir site-a
+run sync --data-dir office
+run record get --data-dir site-a activity a1
+for node in hub office site-a site-b; do printf '%-8s ' "$node"; "$bin" digest --data-dir "$node" --department roads; done
