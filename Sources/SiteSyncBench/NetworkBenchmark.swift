@@ -116,16 +116,15 @@ public enum NetworkBenchmark {
             sync: NodeConfiguration.SyncSettings(hub: hub, insecure: true, timeoutSeconds: 600)))
     }
 
-    /// Fills a store with `count` generated changes (the apply benchmark's workload).
-    static func fill(_ store: ReplicaStore, count: Int) throws -> ReplicaBenchmark.Workload {
-        let workload = ReplicaBenchmark.makeWorkload(count: count, collection: Schema.siteSync.collection(named: "activity")!)
+    /// Fills a node's store with `count` generated changes (the apply benchmark's workload),
+    /// signed with the node's key as its own replica's, as if it had written them.
+    static func fill(_ node: Node, count: Int) throws -> ReplicaBenchmark.Workload {
+        let workload = ReplicaBenchmark.makeWorkload(count: count, collection: Schema.siteSync.collection(named: "activity")!,
+                                                     key: node.key!, credential: node.store.identity.credential)
         var index = 0
         while index < workload.envelopes.count {
             let end = min(index + 2000, workload.envelopes.count)
-            let batch = try workload.envelopes[index..<end].map {
-                try IncomingChange(origin: $0.origin, counter: $0.counter, payload: $0.payload, schema: store.schema)
-            }
-            try store.apply(batch, claim: .inOrder(vouched: workload.knowledge))
+            try node.store.apply(workload.batch(index..<end, schema: node.store.schema), claim: .inOrder(vouched: workload.knowledge))
             index = end
         }
         return workload
@@ -137,7 +136,7 @@ public enum NetworkBenchmark {
         defer { hub.stop() }
         // An office node (it vouches for everything it holds) with `count` changes to push.
         let office = try node(directory + "/office", name: "office-1", role: .office, department: "office", hub: hub.endpoint)
-        let workload = try fill(office.store, count: count)
+        let workload = try fill(office, count: count)
         let client = try office.syncClient(logger: logger)
         let outcome = try client.round()
         guard outcome.summary.pushedApplied == count else {
@@ -239,7 +238,7 @@ public enum NetworkBenchmark {
 
     static func measureHubMemory(directory: String, count: Int, executable: URL, logger: Logger) throws -> Double {
         let hubNode = try hubNode(directory + "/hub")
-        _ = try fill(hubNode.store, count: count)
+        _ = try fill(hubNode, count: count)
         let hub = try HubProcess(executable: executable, dataDirectory: hubNode.dataDirectory)
         defer { hub.stop() }
         let reader = try node(directory + "/reader", name: "reader", role: .office, department: "office", hub: hub.endpoint)

@@ -37,7 +37,7 @@ public enum ReplicaBenchmark {
         let activity = schema.collection(named: "activity")!
 
         progress("generating \(changes) changes")
-        let workload = makeWorkload(count: changes, collection: activity)
+        let workload = makeWorkload(count: changes, collection: activity, key: NodeSecretKey.generate())
 
         // Several rounds, alternating, each on fresh files; the fastest of each side counts, so a
         // slow moment of the machine does not land on one side only.
@@ -59,24 +59,50 @@ public enum ReplicaBenchmark {
             batchSize: batchSize)
     }
 
-    /// The hand-over of one decoded batch between threads; `group.wait()` orders the accesses.
+    /// The hand-over of one checked batch between threads; `group.wait()` orders the accesses.
     final class DecodedBatch: @unchecked Sendable {
-        var result: Result<[IncomingChange], any Error>?
+        var result: Result<CheckedBatch, any Error>?
     }
 
-    struct Workload {
+    /// Changes of one origin, signed as its local writes would be: one chain (department
+    /// roads), sealed every ``sealInterval`` changes.
+    struct Workload: Sendable {
+        static let sealInterval = 250
         var envelopes: [(origin: UInt64, counter: UInt64, payload: Data)] = []
+        /// The chain link after each change.
+        var links: [ChainHash] = []
+        var seals: [UInt64: Seal] = [:]
+        var credential: ReplicaCredential
         /// The typed row after each change, for the baseline.
         var rows: [[DatabaseValue]] = []
         var knowledge = VersionVector()
+
+        /// The proof for the changes at `range` (which must end on a sealed change).
+        func proof(_ range: Range<Int>) -> BatchProof {
+            let chain = ChainKey(origin: credential.replica, department: "roads")
+            let start = range.lowerBound == 0 ? ChainStart(chain: chain, counter: 0, link: .genesis)
+                : ChainStart(chain: chain, counter: envelopes[range.lowerBound - 1].counter, link: links[range.lowerBound - 1])
+            return BatchProof(starts: [start], seals: [seals[envelopes[range.upperBound - 1].counter]!], credentials: [credential])
+        }
+
+        /// Decodes and checks the changes at `range`, as a receiver does.
+        func batch(_ range: Range<Int>, schema: Schema) throws -> CheckedBatch {
+            try CheckedBatch(changes: envelopes[range].map {
+                try IncomingChange(origin: $0.origin, counter: $0.counter, payload: $0.payload, schema: schema)
+            }, proof: proof(range))
+        }
     }
 
-    static func makeWorkload(count: Int, collection: CollectionSpec) -> Workload {
+    /// `count` changes signed by `key`, as the replica `credential` (a fresh one by default).
+    static func makeWorkload(count: Int, collection: CollectionSpec, key: NodeSecretKey, credential: ReplicaCredential? = nil) -> Workload {
         var generator = SystemRandomNumberGenerator()
-        let origin = ReplicaID.random()
+        let credential = credential ?? ReplicaCredential.issue(node: "bench-origin", signingKey: key.publicKey.signing)
+        let origin = credential.replica
+        let chain = ChainKey(origin: origin, department: "roads")
+        var link = ChainHash.genesis
         var clock = HybridLogicalClock(wallClock: { UInt64(Date().timeIntervalSince1970 * 1000) })
         var states: [RecordState] = []
-        var workload = Workload()
+        var workload = Workload(credential: credential)
         workload.envelopes.reserveCapacity(count)
         workload.rows.reserveCapacity(count)
         let field = { (name: String) in collection.field(named: name)!.code }
@@ -99,7 +125,13 @@ public enum ReplicaBenchmark {
                                 department: "roads", context: state.context, body: .upsert(writes))
             try! state.apply(change, in: collection)
             if update { states[index] = state } else { states.append(state) }
-            workload.envelopes.append((origin.rawValue, counter, ChangeCodec.encode(change)))
+            let payload = ChangeCodec.encode(change)
+            workload.envelopes.append((origin.rawValue, counter, payload))
+            link = ChainHash.link(after: link, dot: change.dot, payloadHash: .of(payload: payload))
+            workload.links.append(link)
+            if counter % UInt64(Workload.sealInterval) == 0 || counter == UInt64(max(1, count)) {
+                workload.seals[counter] = Seal.make(chain: chain, counter: counter, link: link, key: key)
+            }
             var row: [DatabaseValue] = [state.key.id.databaseValue, "roads".databaseValue]
             for spec in collection.fields { row.append(plainValue(state.value(of: spec))) }
             workload.rows.append(row)
@@ -148,18 +180,14 @@ public enum ReplicaBenchmark {
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
-    /// Seconds to decode and apply every change through ``ReplicaStore/apply(_:claim:)``.
+    /// Seconds to decode, check and apply every change through ``ReplicaStore/apply(_:claim:authorizer:)``.
     ///
-    /// As a sync session does, the next batch is decoded on another core while SQLite applies
-    /// the current one.
+    /// As a sync session does, the next batch is decoded and its signatures checked on another
+    /// core while SQLite applies the current one.
     static func measureApply(_ workload: Workload, schema: Schema, path: String, batchSize: Int) throws -> Double {
-        let store = try ReplicaStore.create(at: path, node: "bench-receiver")
-        let batches = stride(from: 0, to: workload.envelopes.count, by: batchSize).map {
-            Array(workload.envelopes[$0..<min($0 + batchSize, workload.envelopes.count)])
-        }
-        let decode = { @Sendable (batch: [(origin: UInt64, counter: UInt64, payload: Data)]) throws -> [IncomingChange] in
-            try batch.map { try IncomingChange(origin: $0.origin, counter: $0.counter, payload: $0.payload, schema: schema) }
-        }
+        let store = try ReplicaStore.create(at: path, node: "bench-receiver", key: NodeSecretKey.generate())
+        let batches = stride(from: 0, to: workload.envelopes.count, by: batchSize).map { $0..<min($0 + batchSize, workload.envelopes.count) }
+        let decode = { @Sendable (range: Range<Int>) throws -> CheckedBatch in try workload.batch(range, schema: schema) }
         let start = DispatchTime.now().uptimeNanoseconds
         var next = try decode(batches[0])
         for index in batches.indices {
@@ -185,7 +213,7 @@ public enum ReplicaBenchmark {
     /// Median and 99th-percentile milliseconds of single durable local writes, each planned
     /// and checked as `sitesync record put` does, in its own transaction.
     static func measureLocalWrites(count: Int, schema: Schema, path: String) throws -> (Double, Double) {
-        let store = try ReplicaStore.create(at: path, node: "bench-site")
+        let store = try ReplicaStore.create(at: path, node: "bench-site", key: NodeSecretKey.generate())
         let office = LocalWritePlanner(schema: schema, writer: WriterIdentity(role: .office, department: "roads"))
         let site = LocalWritePlanner(schema: schema, writer: WriterIdentity(role: .field, department: "roads"))
         try store.writeLocally { session in

@@ -28,6 +28,8 @@ public struct CoreError: SiteSyncError, Equatable {
         /// A change that cannot be interpreted under this schema.
         case invalidChange = "invalid-change"
         case nothingToResolve = "nothing-to-resolve"
+        /// A change that does not match its origin's signature, or comes without one.
+        case badSignature = "bad-signature"
     }
 
     public let code: Code

@@ -142,6 +142,14 @@ public struct RecordState: Hashable, Sendable {
         return true
     }
 
+    /// Takes `dot` as seen but without effect: a change withheld everywhere (refused by the hub,
+    /// or retracted). Changes made on top of it then apply, and it can never apply later.
+    public mutating func withhold(_ dot: Dot) {
+        versions.removeAll { $0.dot == dot }
+        tombstones.removeAll { $0.dot == dot }
+        context.insert(dot)
+    }
+
     /// Removes the versions of `field` that `removed` selects and inserts `added`, keeping the
     /// canonical order.
     private mutating func replace(in field: UInt16, adding added: [FieldVersion], removing removed: (FieldVersion) -> Bool) {

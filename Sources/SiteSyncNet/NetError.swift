@@ -21,6 +21,12 @@ public struct NetError: SiteSyncError {
         case protocolViolation = "protocol-violation"
         /// The local store could not do its part.
         case store
+        /// The peer's security refused this node's key (ZAP 400: unknown or revoked).
+        case keyRefused = "key-refused"
+        /// The peer does not hold the key this node trusts for it (repeated failed handshakes).
+        case keyMismatch = "key-mismatch"
+        /// The security set-up failed (the ZAP handler, or its start-up self-test).
+        case security
     }
 
     public let code: Code

@@ -18,6 +18,10 @@ public struct SyncClientOptions: Sendable {
     public var deadline: UInt64 = 30_000
     /// Ask the peer for hints on this connection (the long-running node).
     public var subscribe = false
+    /// CURVE keys; `nil` syncs in plaintext (`insecure`).
+    public var security: ClientSecurity?
+    /// What received changes are checked against besides their signatures.
+    public var access: AccessPolicy?
 
     public init() {}
 }
@@ -52,6 +56,9 @@ public final class SyncClient {
     let monitor: SocketMonitor
     let loop: NetLoop<SessionEvent>
     private let worker = DispatchQueue(label: "sitesync.client.store")
+    private let checker = DispatchQueue(label: "sitesync.client.check")
+    /// Handshakes that failed without a reason, and for a protocol reason, in this round.
+    private var failedHandshakes = (noDetail: 0, protocol: 0)
     /// Hints received between rounds.
     public private(set) var hinted = false
 
@@ -74,6 +81,9 @@ public final class SyncClient {
         }
         socket = try ZMQSocket(self.context, .dealer)
         try SocketOptions.client(socket)
+        if let security = options.security {
+            try SocketOptions.curveClient(socket, key: security.key, serverKey: security.serverKey)
+        }
         monitor = try SocketMonitor(watching: socket, context: self.context)
         try socket.connect(endpoint)
         loop = try NetLoop()
@@ -88,6 +98,7 @@ public final class SyncClient {
         var outcome = SyncOutcome()
         hinted = false
         traffic = (0, 0)
+        failedHandshakes = (0, 0)
         var lastError = NetError(.unreachable, "no answer from \(endpoint)")
         while monotonicMilliseconds() - start < options.deadline {
             outcome.sessions += 1
@@ -98,6 +109,7 @@ public final class SyncClient {
                 outcome.summary.pushedKnown += summary.pushedKnown
                 outcome.summary.pulledApplied += summary.pulledApplied
                 outcome.summary.pulledKnown += summary.pulledKnown
+                outcome.summary.refused += summary.refused
                 outcome.summary.peer = summary.peer
                 outcome.milliseconds = monotonicMilliseconds() - start
                 outcome.bytesSent = traffic.sent
@@ -126,15 +138,17 @@ public final class SyncClient {
     private func session(deadline: UInt64, heardBefore: Bool) throws(NetError) -> SessionEnd {
         let knowledge: VersionVector
         do { knowledge = try store.knowledge() } catch { throw NetError(.store, "\(error)") }
+        let directoryDigest = (try? store.directory()).map { $0.isEmpty ? "" : $0.digest } ?? ""
         var machine = ClientSession(session: UInt64.random(in: 1...UInt64.max), me: me, versions: Self.versions,
-                                    knowledge: knowledge, limits: options.limits, subscribe: options.subscribe)
+                                    knowledge: knowledge, limits: options.limits, subscribe: options.subscribe,
+                                    credential: store.identity.credential, directoryDigest: directoryDigest)
         var outbox: [[Data]] = []
         var result: Result<SessionSummary, NetError>?
         var heard = false
         var lastHeard = monotonicMilliseconds()
         var busy = 0
         var connectionDropped = false
-        let storeAdapter = SessionStore(store)
+        let storeAdapter = SessionStore(store, access: options.access)
 
         func perform(_ effects: [SessionEffect]) {
             for effect in effects {
@@ -146,14 +160,23 @@ public final class SyncClient {
                     worker.async { [loop] in
                         do { loop.post(.read(try storeAdapter.read(request))) } catch { loop.post(SessionStore.failure(error)) }
                     }
-                case .apply(let sequence, let changes, let claim, let origins):
+                case .apply(let request):
                     busy += 1
-                    let incoming = SessionStore.incoming(changes)
-                    worker.async { [loop] in
-                        do {
-                            loop.post(.applied(try storeAdapter.apply(sequence: sequence, incoming: incoming, claim: claim, origins: origins)))
-                        } catch {
+                    // Signatures are checked on a thread of their own, so the store only writes.
+                    checker.async { [loop, worker] in
+                        let checked: CheckedBatch
+                        do { checked = try SessionStore.check(request) } catch {
                             loop.post(SessionStore.failure(error))
+                            return
+                        }
+                        worker.async {
+                            do { loop.post(.applied(try storeAdapter.apply(request, checked: checked))) } catch { loop.post(SessionStore.failure(error)) }
+                        }
+                    }
+                case .rejected, .welcomed:
+                    worker.async { [logger] in
+                        do { try storeAdapter.record(effect) } catch {
+                            logger.error("could not record what the peer said", metadata: ["error": "\(error)"])
                         }
                     }
                 case .finish(let summary):
@@ -178,7 +201,7 @@ public final class SyncClient {
                 case .success(let summary): return .finished(summary)
                 case .failure(let error):
                     if error.code == .silent || (error.code == .refused && error.message.contains("unknown session")) {
-                        return .interrupted(error, sent: machine.summary.pushedSent, acknowledged: machine.summary.pushedApplied + machine.summary.pushedKnown)
+                        return .interrupted(error, sent: machine.summary.pushedSent, acknowledged: machine.summary.pushedAcknowledged)
                     }
                     throw error
                 }
@@ -203,16 +226,18 @@ public final class SyncClient {
                 busy -= 1
                 perform(machine.handle(event))
             }
-            for event in monitor.events() where event.kind == ZMQ_EVENT_DISCONNECTED && !machine.isOver {
+            let connectionEvents = monitor.events()
+            try checkHandshakes(connectionEvents)
+            for event in connectionEvents where event.kind == ZMQ_EVENT_DISCONNECTED && !machine.isOver {
                 // The connection dropped: whatever was in flight is lost. Start over as soon as
                 // the store work in progress is done.
                 if busy == 0 {
-                    return .interrupted(NetError(.silent, "the connection to \(endpoint) dropped"), sent: machine.summary.pushedSent, acknowledged: machine.summary.pushedApplied + machine.summary.pushedKnown)
+                    return .interrupted(NetError(.silent, "the connection to \(endpoint) dropped"), sent: machine.summary.pushedSent, acknowledged: machine.summary.pushedAcknowledged)
                 }
                 connectionDropped = true
             }
             if connectionDropped && busy == 0 {
-                return .interrupted(NetError(.silent, "the connection to \(endpoint) dropped"), sent: machine.summary.pushedSent, acknowledged: machine.summary.pushedApplied + machine.summary.pushedKnown)
+                return .interrupted(NetError(.silent, "the connection to \(endpoint) dropped"), sent: machine.summary.pushedSent, acknowledged: machine.summary.pushedAcknowledged)
             }
             guard readable[0] || socket.isReadable else { continue }
             while let message = try socket.receive() {
@@ -235,14 +260,56 @@ public final class SyncClient {
         }
     }
 
+    /// Turns handshake failures into errors that say what to do: a refused key at once, a
+    /// wrong server key or a plaintext/CURVE mismatch after a few attempts (libzmq would retry
+    /// them forever in silence).
+    private func checkHandshakes(_ events: [SocketMonitor.Event]) throws(NetError) {
+        for event in events {
+            switch event.kind {
+            case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+                throw NetError(.keyRefused, options.security?.refusedAdvice ?? "\(endpoint) refused this node's key")
+            case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+                failedHandshakes.noDetail += 1
+            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+                failedHandshakes.protocol += 1
+            default:
+                break
+            }
+        }
+        if failedHandshakes.noDetail >= 3 && options.security == nil {
+            throw NetError(.keyMismatch,
+                "\(endpoint) uses CURVE but this node is set to plaintext (`insecure = true`): set both the same way "
+                + "(a hub needs its allow-list and this node the hub's key: `sitesync keys trust-hub`)")
+        }
+        if failedHandshakes.noDetail >= 3 {
+            throw NetError(.keyMismatch,
+                "hub key mismatch: \(endpoint) does not hold the key this node trusts for it "
+                + "(\(options.security?.serverKey.fingerprint ?? "none")…); check the key with the hub operator "
+                + "(`sitesync keys show` at the hub) and set it with `sitesync keys trust-hub`")
+        }
+        if failedHandshakes.protocol >= 3 {
+            throw NetError(.keyMismatch,
+                "\(endpoint) and this node disagree on security: one of them is set to plaintext (`insecure = true`) "
+                + "and the other to CURVE; set both the same way")
+        }
+    }
+
     /// Waits up to `milliseconds` for a hint (or any message) from the peer between rounds.
     /// - Returns: whether a hint arrived.
     public func waitForHint(milliseconds: Int) throws(NetError) -> Bool {
         let (readable, _) = try loop.wait([socket, monitor.socket], timeout: milliseconds)
-        _ = monitor.events()
+        try checkHandshakes(monitor.events())
         guard readable[0] || socket.isReadable else { return false }
         while let message = try socket.receive() {
-            if case .hint? = try? SyncFrames.decode(message.frames, schema: store.schema) { hinted = true }
+            switch try? SyncFrames.decode(message.frames, schema: store.schema) {
+            case .hint?:
+                hinted = true
+            case .failure(let failure)? where failure.session == 0 && failure.code == .forbidden:
+                // The hub cut this node off (its key was revoked).
+                throw NetError(.refused, "\(endpoint) refused this node: \(failure.reason)")
+            default:
+                break
+            }
         }
         return hinted
     }

@@ -15,6 +15,13 @@ public struct SyncServerOptions: Sendable {
     public var sessionTimeout: UInt64 = 60_000
     /// Forget a subscriber not heard from this long (milliseconds).
     public var subscriberTimeout: UInt64 = 300_000
+    /// CURVE and the allow-list; `nil` serves in plaintext (`insecure`).
+    public var security: ServerSecurity?
+    /// What received changes are checked against besides their signatures.
+    public var access: AccessPolicy?
+    /// Hand the allow-list to clients whose copy differs (the hub does; a node open to peers
+    /// does not, its copy may be behind).
+    public var sharesDirectory = false
 
     public init() {}
 }
@@ -37,6 +44,7 @@ public final class SyncServer: @unchecked Sendable {
     private let stopping = Mutex(false)
     private let finished = DispatchSemaphore(value: 0)
     private var thread: Thread?
+    private var zap: ZAPHandler?
 
     private struct Key: Hashable {
         let peer: Data
@@ -76,6 +84,13 @@ public final class SyncServer: @unchecked Sendable {
         try Endpoint.validate(endpoint)
         let socket = try ZMQSocket(context, .router)
         try SocketOptions.listener(socket)
+        if let security = options.security {
+            // Order matters (reliability.md §8.2): the handler runs and refuses a stranger
+            // before the listener's options are set and it binds.
+            zap = try ZAPHandler(context: context, allowList: security.allowList, logger: logger)
+            try SecuritySelfTest.run(context: context, key: security.key)
+            try SocketOptions.curveServer(socket, key: security.key)
+        }
         boundEndpoint = try socket.bind(endpoint)
         // The socket moves to the loop thread and is used only there from now on.
         nonisolated(unsafe) let owned = socket
@@ -86,7 +101,9 @@ public final class SyncServer: @unchecked Sendable {
         thread.name = "sitesync-listener"
         thread.start()
         self.thread = thread
-        logger.info("listening on \(boundEndpoint)", metadata: ["node": "\(me.node)", "role": "\(me.role.rawValue)"])
+        logger.info("listening on \(boundEndpoint)", metadata: [
+            "node": "\(me.node)", "role": "\(me.role.rawValue)", "security": "\(options.security == nil ? "plaintext" : "CURVE")",
+        ])
         return boundEndpoint
     }
 
@@ -105,11 +122,23 @@ public final class SyncServer: @unchecked Sendable {
         finished.signal()
     }
 
+    deinit {
+        zap?.stop()
+    }
+
+    static func revokedReason(_ node: String) -> String {
+        "this node's key (\(node.isEmpty ? "unknown" : node)) is no longer on the hub's allow-list: it was revoked; "
+            + "its changes stay on the node; ask the hub operator"
+    }
+
     private func serve(_ socket: ZMQSocket) {
         var sessions: [Key: Live] = [:]
         var subscribers: [Data: (scope: ReplicationScope, lastHeard: UInt64)] = [:]
         var stopRequested = false
-        let storeAdapter = SessionStore(store)
+        let storeAdapter = SessionStore(store, access: options.access)
+        /// The routing ids each authenticated node is connected with, to cut a revoked one off.
+        var connections: [String: Set<Data>] = [:]
+        var socket = socket
 
         func send(_ peer: Data, _ message: SyncMessage) -> Bool {
             do {
@@ -136,18 +165,27 @@ public final class SyncServer: @unchecked Sendable {
                         do { event = .read(try storeAdapter.read(request)) } catch { event = SessionStore.failure(error) }
                         loop.post(.event(peer: key.peer, session: key.session, event, departments: []))
                     }
-                case .apply(let sequence, let changes, let claim, let origins):
+                case .apply(let request):
                     sessions[key]?.busy += 1
-                    let departments = Set(changes.map(\.department))
-                    let incoming = SessionStore.incoming(changes)
-                    writer.async { [loop] in
-                        let event: SessionEvent
+                    let departments = Set(request.changes.map(\.department))
+                    // Signatures are checked on a reader thread, so the writer only writes.
+                    readers.async { [loop, writer] in
+                        let checked: CheckedBatch
                         do {
-                            event = .applied(try storeAdapter.apply(sequence: sequence, incoming: incoming, claim: claim, origins: origins))
+                            checked = try SessionStore.check(request)
                         } catch {
-                            event = SessionStore.failure(error)
+                            loop.post(.event(peer: key.peer, session: key.session, SessionStore.failure(error), departments: []))
+                            return
                         }
-                        loop.post(.event(peer: key.peer, session: key.session, event, departments: departments))
+                        writer.async {
+                            let event: SessionEvent
+                            do {
+                                event = .applied(try storeAdapter.apply(request, checked: checked))
+                            } catch {
+                                event = SessionStore.failure(error)
+                            }
+                            loop.post(.event(peer: key.peer, session: key.session, event, departments: departments))
+                        }
                     }
                 case .finish(let summary):
                     if let live = sessions.removeValue(forKey: key) {
@@ -157,6 +195,8 @@ public final class SyncServer: @unchecked Sendable {
                             "pull.applied": "\(summary.pulledApplied)",
                         ])
                     }
+                case .rejected, .welcomed:
+                    break
                 case .fail(let failure):
                     let live = sessions.removeValue(forKey: key)
                     logger.warning("sync session failed", metadata: [
@@ -179,6 +219,19 @@ public final class SyncServer: @unchecked Sendable {
             guard message.frames.count >= 2 else { return }
             let peer = message.frames[0]
             let address = message.metadata["Peer-Address"] ?? "?"
+            // Who the peer is comes from the key it connected with (ZAP's User-Id), never from
+            // what its messages claim.
+            var authenticated: DirectoryEntry?
+            if let security = options.security {
+                let node = message.metadata["User-Id"] ?? ""
+                guard let entry = security.allowList().entry(node: node), entry.active else {
+                    logger.warning("message from a key no longer allowed", metadata: ["peer.address": "\(address)", "node": "\(node)"])
+                    _ = send(peer, .failure(SyncMessage.Failure(code: .forbidden, reason: Self.revokedReason(node), session: 0)))
+                    return
+                }
+                authenticated = entry
+                connections[node, default: []].insert(peer)
+            }
             let decoded: SyncMessage
             do {
                 decoded = try SyncFrames.decode(Array(message.frames.dropFirst()), schema: store.schema)
@@ -200,11 +253,13 @@ public final class SyncServer: @unchecked Sendable {
                     return
                 }
                 let key = Key(peer: peer, session: hello.session)
-                let (machine, effects) = ServerSession.accept(hello, me: me, versions: SyncClient.versions, knowledge: knowledge,
-                                                              limits: options.limits)
+                let (machine, effects) = ServerSession.accept(
+                    hello, me: me, versions: SyncClient.versions, knowledge: knowledge, limits: options.limits,
+                    authenticated: authenticated, credential: store.identity.credential,
+                    directory: options.sharesDirectory ? options.security?.allowList() : nil)
                 if let machine {
                     sessions[key] = Live(machine: machine, lastHeard: now, busy: 0, address: address)
-                    if hello.subscribe { subscribers[peer] = (hello.peer.scope, now) }
+                    if hello.subscribe { subscribers[peer] = (machine.client.scope, now) }
                 }
                 run(effects, key: key)
                 return
@@ -221,6 +276,51 @@ public final class SyncServer: @unchecked Sendable {
             let effects = live.machine.handle(.message(decoded))
             sessions[key] = live
             run(effects, key: key)
+        }
+
+        /// A key revoked while connected loses its connection, not only future ones: it is told
+        /// so, then the listener re-binds, which closes every connection (the others reconnect
+        /// at once and resume; the revoked key's handshake is refused from now on).
+        func cutOffRevoked(_ security: ServerSecurity) {
+            let allowList = security.allowList()
+            let revoked = connections.keys.filter { allowList.entry(node: $0)?.active != true }
+            guard !revoked.isEmpty else { return }
+            for node in revoked {
+                for peer in connections.removeValue(forKey: node) ?? [] {
+                    _ = send(peer, .failure(SyncMessage.Failure(code: .forbidden, reason: Self.revokedReason(node), session: 0)))
+                    subscribers[peer] = nil
+                    for key in sessions.keys where key.peer == peer { sessions[key] = nil }
+                }
+                logger.warning("cut off a revoked node", metadata: ["peer.node": "\(node)"])
+            }
+            do {
+                try socket.unbind(boundEndpoint)
+                // libzmq closes the listener in its I/O thread: the port frees a moment later.
+                var attempts = 0
+                while true {
+                    do {
+                        try socket.bind(boundEndpoint)
+                        break
+                    } catch where error.errno == EADDRINUSE && attempts < 300 {
+                        attempts += 1
+                        usleep(10_000)
+                    }
+                }
+            } catch {
+                // The connections may be half-closed; a fresh socket closes them for sure.
+                logger.error("could not re-bind after a revocation; restarting the listener socket", metadata: ["error": "\(error.message)"])
+                socket.close()
+                do {
+                    let fresh = try ZMQSocket(context, .router)
+                    try SocketOptions.listener(fresh)
+                    try SocketOptions.curveServer(fresh, key: security.key)
+                    try fresh.bind(boundEndpoint)
+                    socket = fresh
+                } catch {
+                    logger.critical("cannot listen again after a revocation; stopping", metadata: ["error": "\(error.message)"])
+                    exit(70)
+                }
+            }
         }
 
         var lastSweep = monotonicMilliseconds()
@@ -249,7 +349,7 @@ public final class SyncServer: @unchecked Sendable {
             if !stopRequested && (waited.readable[0] || socket.isReadable) {
                 // At most a few hundred messages per turn, so posted store results keep flowing.
                 for _ in 0..<256 {
-                    guard let message = try? socket.receive(metadata: ["Peer-Address"]) else { break }
+                    guard let message = try? socket.receive(metadata: ["Peer-Address", "User-Id"]) else { break }
                     receive(message)
                 }
             }
@@ -261,11 +361,15 @@ public final class SyncServer: @unchecked Sendable {
                     run(expired.machine.expire(), key: key)
                 }
                 subscribers = subscribers.filter { now - $0.value.lastHeard <= options.subscriberTimeout }
+                if let security = options.security {
+                    cutOffRevoked(security)
+                }
             }
             if stopRequested && sessions.values.allSatisfy({ $0.busy == 0 }) {
                 break
             }
         }
+        readers.sync(flags: .barrier) {}
         writer.sync {}
         socket.close()
         logger.info("listener stopped", metadata: ["node": "\(me.node)"])

@@ -19,6 +19,7 @@ public final class ZMQContext: @unchecked Sendable {
 /// The socket types SiteSync uses.
 public enum ZMQSocketType: Int32, Sendable {
     case pair = 0
+    case rep = 4
     case dealer = 5
     case router = 6
 }
@@ -93,6 +94,11 @@ public final class ZMQSocket {
         var size = buffer.count
         guard zmq_getsockopt(handle, ZMQ_LAST_ENDPOINT, &buffer, &size) == 0 else { return endpoint }
         return String(cString: buffer)
+    }
+
+    /// Stops listening on `endpoint` and closes every connection accepted there.
+    public func unbind(_ endpoint: String) throws(NetError) {
+        guard zmq_unbind(handle, endpoint) == 0 else { throw NetError.zmq("zmq_unbind(\(endpoint))") }
     }
 
     public func connect(_ endpoint: String) throws(NetError) {

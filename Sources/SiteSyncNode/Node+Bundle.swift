@@ -32,11 +32,29 @@ public struct BundleImportSummary: Sendable {
     /// this node's scope); otherwise only the sender's own changes count as complete, and
     /// others' may be offered again later (and skipped then).
     public let knowledgeAdopted: Bool
+    /// Changes this node refused (a hub: by its allow-list), each with the reason.
+    public let refusedHere: [Refusal]
+    /// This node's changes the sender said it refused, now marked rejected here.
+    public let rejectedBySender: Int
     /// Said when the bundle was cut for another node.
     public let note: String?
 }
 
 extension Node {
+    /// What received changes are checked against, besides their signatures: at the hub its
+    /// allow-list (final), at a node its copy of it (refusing only what it can tell is wrong).
+    var accessPolicy: AccessPolicy? {
+        if configuration.sync.insecure { return nil }
+        if isHub {
+            let file = allowList
+            return AccessPolicy(authoritative: true) { file.current() }
+        }
+        return AccessPolicy(authoritative: false) { [store] in
+            guard let directory = try? store.directory(), !directory.isEmpty else { return nil }
+            return directory
+        }
+    }
+
     /// Writes the changes `target` lacks, as far as this node knows, to a bundle file.
     public func exportBundle(to path: String, for target: BundleTarget) throws -> BundleExportSummary {
         let peers = try store.peers()
@@ -66,7 +84,8 @@ extension Node {
                 note = "nothing has been heard from \(name) yet, so the bundle holds every change on this node"
             }
         }
-        let changes = try store.changes(lackedBy: base, scope: scope)
+        let page = try store.changes(lackedBy: base, scope: scope)
+        let changes = page.changes
         let names = try store.replicaNames()
         var header = WireBundleHeader()
         header.formatVersion = BundleCodec.formatVersion
@@ -79,9 +98,11 @@ extension Node {
         header.senderKnowledge = WireVersionVector(try store.knowledge())
         if case .department(let department) = scope { header.departments = [department] }
         header.createdMs = StoreOptions.systemClock()
-        header.origins = Set(changes.map(\.dot.replica)).sorted().map { replica in
+        header.origins = Set(changes.map(\.dot.replica) + page.holes.map(\.dot.replica)).sorted().map { replica in
             WirePeerInfo.with { $0.replica = replica.rawValue; $0.node = names[replica] ?? "" }
         }
+        // A hub tells the recipient which of its changes it refused (they come back in no other way).
+        if !recipient.isEmpty { header.refusals = try store.refusalsIssued(to: recipient).map(WireRefusal.init) }
         let envelopes = changes.map { change in
             WireChangeEnvelope.with {
                 $0.origin = change.dot.replica.rawValue
@@ -89,7 +110,7 @@ extension Node {
                 $0.change = change.payload
             }
         }
-        let bytes = try BundleCodec.write(header: header, changes: envelopes, to: path)
+        let bytes = try BundleCodec.write(Bundle(header: header, changes: envelopes, holes: page.holes, proof: page.proof), to: path)
         return BundleExportSummary(changes: changes.count, bytes: bytes, recipient: recipient, note: note)
     }
 
@@ -140,19 +161,30 @@ extension Node {
                 throw NodeError(.bundle, "change \(index + 1) of \(path) is invalid (\(error.message)); nothing was imported")
             }
         }
+        let checked: CheckedBatch
+        do {
+            checked = try CheckedBatch(changes: incoming, holes: bundle.holes, proof: bundle.proof)
+        } catch {
+            throw NodeError(.bundle, "\(path) does not match the signatures of the nodes that wrote its changes: it was altered "
+                            + "after it was written (\(error.message)); get a fresh copy from \(header.sender.node)")
+        }
         let vouched = KnowledgeClaim.vouched(
             senderKnowledge: senderKnowledge, sender: ReplicaID(rawValue: header.sender.replica),
             senderScope: ReplicationScope(role: senderRole, department: header.sender.department),
             cutFor: header.departments.count == 1 ? .department(header.departments[0]) : .everything, receiverScope: scope)
         var report = ApplyReport()
-        var start = 0
-        repeat {
-            let end = min(start + batchSize, incoming.count)
-            let last = end == incoming.count
-            let claim: KnowledgeClaim = last ? .complete(vouched: vouched) : .inOrder(vouched: vouched)
-            report += try store.apply(Array(incoming[start..<end]), claim: claim)
-            start = end
-        } while start < incoming.count
+        let chunks = checked.chunks(of: batchSize)
+        let authorizer = SessionStore(store, access: accessPolicy).authorizer(for: checked.proof.credentials)
+        for (index, chunk) in chunks.enumerated() {
+            let claim: KnowledgeClaim = index == chunks.count - 1 ? .complete(vouched: vouched) : .inOrder(vouched: vouched)
+            report += try store.apply(chunk, claim: claim, authorizer: authorizer)
+        }
+        var refused = 0
+        if !header.refusals.isEmpty {
+            var refusals: [Refusal] = []
+            for refusal in header.refusals { refusals.append(try Refusal(wire: refusal)) }
+            refused = try store.markRejected(refusals, by: header.sender.node)
+        }
         try store.learnReplicaNames(header.origins.map { (ReplicaID(rawValue: $0.replica), $0.node) }
                                     + [(ReplicaID(rawValue: header.sender.replica), header.sender.node)])
         if header.sender.node != configuration.name {
@@ -164,6 +196,7 @@ extension Node {
         let note = header.recipient.isEmpty || header.recipient == configuration.name
             ? nil : "this bundle was cut for \(header.recipient), not for this node"
         return BundleImportSummary(sender: header.sender.node, newChanges: report.applied, alreadyKnown: report.alreadyKnown,
-                                   knowledgeAdopted: vouched == senderKnowledge, note: note)
+                                   knowledgeAdopted: vouched == senderKnowledge, refusedHere: report.refusals,
+                                   rejectedBySender: refused, note: note)
     }
 }

@@ -6,10 +6,11 @@ import SiteSyncStore
 import Synchronization
 
 extension Node {
-    /// This node as its peers see it.
+    /// This node as its peers see it. Behind CURVE the hub ignores the role and department
+    /// claimed here and takes them from the node's key.
     public var identity: PeerIdentity {
-        PeerIdentity(node: configuration.name, replica: store.identity.replica, role: configuration.role,
-                     department: configuration.department)
+        let writer = writer
+        return PeerIdentity(node: configuration.name, replica: store.identity.replica, role: writer.role, department: writer.department)
     }
 
     /// The limits this node asks its peers to respect.
@@ -18,19 +19,30 @@ extension Node {
                       window: configuration.sync.window)
     }
 
-    /// Refuses to talk over the network until the transport is secure or plaintext was chosen.
-    func checkTransport() throws {
-        guard configuration.sync.insecure else {
+    /// Whether this node is the hub (its allow-list decides who may sync and write what).
+    public var isHub: Bool { configuration.role == .hub }
+
+    /// The hub's allow-list file, with the hub's own entry.
+    public var allowList: AllowListFile {
+        AllowListFile(path: dataDirectory + "/" + AllowListFile.name, hub: key.map {
+            DirectoryEntry(node: configuration.name, role: .hub, department: configuration.department, key: $0.publicKey)
+        })
+    }
+
+    /// The node's keys, or why the network cannot be used without them.
+    func requireKey() throws -> NodeSecretKey {
+        guard let key else {
             throw NodeError(.configuration,
-                "this node is not set up for plaintext, and CURVE encryption needs keys this node does not have: "
-                + "for a local experiment, set `insecure = true` under [sync] in \(dataDirectory)/node.toml "
-                + "(or create the node with `sitesync init --insecure`)")
+                "\(keyPath) is missing, so this node can neither sign its changes nor connect securely: restore it from the node's "
+                + "backup (a node that lost its key must be re-created with `sitesync init` and allowed again at the hub)")
         }
+        return key
     }
 
     /// A client for sync rounds with `endpoint` (default: the configured hub).
-    public func syncClient(peer endpoint: String? = nil, subscribe: Bool = false, logger: Logger) throws -> SyncClient {
-        try checkTransport()
+    /// - Parameter peerKey: the key of the node at `endpoint` when it is not the hub.
+    public func syncClient(peer endpoint: String? = nil, peerKey: NodePublicKey? = nil, subscribe: Bool = false,
+                           logger: Logger) throws -> SyncClient {
         guard let endpoint = endpoint ?? configuration.sync.hub else {
             throw NodeError(.usage,
                 "no hub is configured: set `hub` under [sync] in \(dataDirectory)/node.toml, or give --peer tcp://HOST:PORT")
@@ -41,18 +53,55 @@ extension Node {
         options.connectTimeout = min(options.deadline, 10_000)
         options.silenceTimeout = min(options.deadline, 10_000)
         options.subscribe = subscribe
+        let toHub = endpoint == configuration.sync.hub && peerKey == nil
+        // What the hub sends, it has checked against its allow-list (the last word); what a peer
+        // sends is checked here against this node's copy of it. Signatures are checked always.
+        options.access = toHub ? nil : accessPolicy
+        if !configuration.sync.insecure {
+            let key = try requireKey()
+            guard let serverKey = peerKey ?? (toHub ? configuration.sync.hubKey : nil) else {
+                throw NodeError(.configuration, toHub
+                    ? "this node does not know the hub's key, so it cannot check it is talking to the real hub: "
+                        + "run `sitesync keys trust-hub --data-dir \(dataDirectory) KEY` with the key `sitesync keys show` prints at the hub "
+                        + "(or set `insecure = true` on both sides for a local experiment)"
+                    : "give the peer's key with --peer-key (what `sitesync keys show` prints on that node)")
+            }
+            let writer = writer
+            options.security = ClientSecurity(key: key, serverKey: serverKey, refusedAdvice:
+                "\(toHub ? "the hub" : "the peer") refused this node's key (it is not on the allow-list, or it was revoked); "
+                + "ask the hub operator to run `sitesync keys allow --data-dir HUB --node \(configuration.name) "
+                + "--department \(writer.department) --role \(writer.role.rawValue) --key \(key.publicKey)`")
+        }
         return try SyncClient(store: store, me: identity, endpoint: endpoint, options: options, logger: logger)
     }
 
-    /// A listener on `endpoint` (default: the configured `listen`), started.
+    /// A listener on `endpoint` (default: the configured `listen`), started. The hub checks
+    /// keys against its allow-list and hands it to nodes; a node open to peers checks them
+    /// against its copy of that list.
     public func startListener(on endpoint: String? = nil, logger: Logger) throws -> SyncServer {
-        try checkTransport()
         guard let endpoint = endpoint ?? configuration.sync.listen else {
             throw NodeError(.usage,
                 "nowhere to listen: set `listen` under [sync] in \(dataDirectory)/node.toml (e.g. tcp://0.0.0.0:7700), or give --listen")
         }
         var options = SyncServerOptions()
         options.limits = limits
+        if !configuration.sync.insecure {
+            let key = try requireKey()
+            let list: @Sendable () -> Directory
+            if isHub {
+                let file = allowList
+                if (try AllowListFile.read(file.path)).isEmpty {
+                    logger.warning("the allow-list is empty: no node can sync until one is allowed with `sitesync keys allow`")
+                }
+                list = { file.current() }
+            } else {
+                let copy = DirectoryCopy(store: store)
+                list = { copy.current() }
+            }
+            options.security = ServerSecurity(key: key, allowList: list)
+            options.access = AccessPolicy(authoritative: isHub) { list() }
+            options.sharesDirectory = isHub
+        }
         let server = try SyncServer(store: store, me: identity, options: options, logger: logger)
         try server.start(endpoint: endpoint)
         return server
@@ -65,9 +114,31 @@ extension Node {
     }
 }
 
+/// A node's copy of the hub's allow-list, re-read from its database at most once a second.
+final class DirectoryCopy: Sendable {
+    let store: ReplicaStore
+    private let cache = Mutex<(checked: UInt64, directory: Directory)>((0, Directory()))
+
+    init(store: ReplicaStore) {
+        self.store = store
+    }
+
+    func current() -> Directory {
+        let now = DispatchTime.now().uptimeNanoseconds / 1_000_000
+        return cache.withLock { cache in
+            if cache.checked == 0 || now - cache.checked >= 1_000 {
+                cache.checked = now
+                if let directory = try? store.directory() { cache.directory = directory }
+            }
+            return cache.directory
+        }
+    }
+}
+
 /// The long-running node (`sitesync run`): syncs with the hub on an interval, soon after a
 /// local change, and at once when the hub hints that it has new data; retries with a capped
-/// backoff while the hub is away; optionally listens for peers.
+/// backoff while the hub is away; optionally listens for peers. Stops with an error when the
+/// hub refuses its key or does not hold the key it trusts: retrying cannot fix those.
 public final class NodeRunner: Sendable {
     let node: Node
     let logger: Logger
@@ -105,11 +176,13 @@ public final class NodeRunner: Sendable {
                     node.remember(outcome, via: "sync")
                     logger.info("synced with \(outcome.summary.peer?.node ?? client.endpoint)", metadata: [
                         "push.applied": "\(outcome.summary.pushedApplied)", "pull.applied": "\(outcome.summary.pulledApplied)",
-                        "ms": "\(outcome.milliseconds)",
+                        "refused": "\(outcome.summary.refused.count)", "ms": "\(outcome.milliseconds)",
                     ])
                     backoff = 1_000
                     nextRound = monotonicNow() + UInt64(node.configuration.sync.intervalSeconds) * 1000
                     lastLocal = max(lastLocal, (try? node.store.knowledge()[me]) ?? lastLocal)
+                } catch let error as NetError where Self.isPermanent(error) {
+                    throw error
                 } catch {
                     logger.warning("sync with \(client.endpoint) failed; retrying in \(backoff / 1000) s", metadata: ["error": "\(error)"])
                     nextRound = monotonicNow() + backoff
@@ -119,10 +192,14 @@ public final class NodeRunner: Sendable {
                 continue
             }
             // Between rounds: a hint from the hub, or a local write, brings the next round forward.
-            if (try? client.waitForHint(milliseconds: 200)) == true {
-                nextRound = min(nextRound, monotonicNow())
-                continue
-            }
+            do {
+                if try client.waitForHint(milliseconds: 200) {
+                    nextRound = min(nextRound, monotonicNow())
+                    continue
+                }
+            } catch where Self.isPermanent(error) {
+                throw error
+            } catch {}
             if let counter = try? node.store.knowledge()[me], counter > lastLocal {
                 lastLocal = counter
                 localChangeSeen = localChangeSeen ?? monotonicNow()
@@ -133,6 +210,11 @@ public final class NodeRunner: Sendable {
             }
         }
         logger.info("stopping", metadata: ["node": "\(node.configuration.name)"])
+    }
+
+    /// Failures that need a person: a key refused or revoked, a hub key that does not match.
+    static func isPermanent(_ error: NetError) -> Bool {
+        error.code == .keyRefused || error.code == .keyMismatch || (error.code == .refused && error.message.contains("revoked"))
     }
 
     private func monotonicNow() -> UInt64 { DispatchTime.now().uptimeNanoseconds / 1_000_000 }

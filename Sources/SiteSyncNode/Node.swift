@@ -2,8 +2,8 @@ import Foundation
 import SiteSyncCore
 import SiteSyncStore
 
-/// A SiteSync node: a data directory holding `node.toml` and the SQLite database
-/// `sitesync.db`, opened together.
+/// A SiteSync node: a data directory holding `node.toml`, the secret keys `node.key` and the
+/// SQLite database `sitesync.db`, opened together.
 public final class Node: Sendable {
     public static let configurationFile = "node.toml"
     public static let databaseFile = "sitesync.db"
@@ -11,29 +11,39 @@ public final class Node: Sendable {
     public let dataDirectory: String
     public let configuration: NodeConfiguration
     public let store: ReplicaStore
+    /// The node's keys (`nil` when its key file is missing: it can then read, but not write or sync).
+    public let key: NodeSecretKey?
 
-    init(dataDirectory: String, configuration: NodeConfiguration, store: ReplicaStore) {
+    init(dataDirectory: String, configuration: NodeConfiguration, store: ReplicaStore, key: NodeSecretKey?) {
         self.dataDirectory = dataDirectory
         self.configuration = configuration
         self.store = store
+        self.key = key
     }
 
-    /// Who writes from this node, for the local checks of ``LocalWritePlanner``.
-    public var writer: WriterIdentity { WriterIdentity(role: configuration.role, department: configuration.department) }
+    public var keyPath: String { dataDirectory + "/" + NodeKeyFile.name }
+
+    /// Who writes from this node, for the local checks of ``LocalWritePlanner``: the role and
+    /// department the hub knows its key by, once the hub has said; until then, its configuration.
+    public var writer: WriterIdentity {
+        (try? store.authorizedIdentity()) ?? WriterIdentity(role: configuration.role, department: configuration.department)
+    }
 
     public var planner: LocalWritePlanner { LocalWritePlanner(schema: store.schema, writer: writer) }
 
     /// The records this node receives (DESIGN §1).
     public var scope: ReplicationScope { ReplicationScope(role: configuration.role, department: configuration.department) }
 
-    /// Creates a new node: the directory, `node.toml` and a database with a fresh replica id.
+    /// Creates a new node: the directory, `node.toml`, fresh keys in `node.key` (mode 0600) and
+    /// a database whose replica id derives from them.
     /// - Throws: ``NodeError`` when the directory already holds a node; nothing is changed then.
     public static func initialize(
         at dataDirectory: String, configuration: NodeConfiguration, options: StoreOptions = StoreOptions()
     ) throws -> Node {
         let fm = FileManager.default
         let configPath = dataDirectory + "/" + configurationFile, databasePath = dataDirectory + "/" + databaseFile
-        if fm.fileExists(atPath: configPath) || fm.fileExists(atPath: databasePath) {
+        let keyPath = dataDirectory + "/" + NodeKeyFile.name
+        if fm.fileExists(atPath: configPath) || fm.fileExists(atPath: databasePath) || fm.fileExists(atPath: keyPath) {
             throw NodeError(.alreadyInitialized,
                 "\(dataDirectory) already holds a SiteSync node; nothing was changed (use another --data-dir for a new node)")
         }
@@ -55,11 +65,12 @@ public final class Node: Sendable {
             guard fm.createFile(atPath: configPath, contents: Data(configuration.tomlText.utf8)) else {
                 throw NodeError(.usage, "cannot write \(configPath); check permissions and free space")
             }
-            let store = try ReplicaStore.create(at: databasePath, node: configuration.name, options: options)
-            return Node(dataDirectory: dataDirectory, configuration: configuration, store: store)
+            let key = try NodeKeyFile.create(at: keyPath)
+            let store = try ReplicaStore.create(at: databasePath, node: configuration.name, key: key, options: options)
+            return Node(dataDirectory: dataDirectory, configuration: configuration, store: store, key: key)
         } catch {
             // Leave the directory as it was: no half-made node.
-            for file in [configPath, databasePath, databasePath + "-wal", databasePath + "-shm"] { try? fm.removeItem(atPath: file) }
+            for file in [configPath, keyPath, databasePath, databasePath + "-wal", databasePath + "-shm"] { try? fm.removeItem(atPath: file) }
             if !existed { try? fm.removeItem(atPath: dataDirectory) }
             throw error
         }
@@ -84,14 +95,16 @@ public final class Node: Sendable {
                 "\(dataDirectory) is not a SiteSync data directory (it has no \(configurationFile)); check --data-dir or run `sitesync init`")
         }
         let configuration = try NodeConfiguration.load(from: configPath, environment: environment)
+        let key = try NodeKeyFile.load(at: dataDirectory + "/" + NodeKeyFile.name)
         var options = options
         options.durability = configuration.durability
+        options.signer = key
         let store = try ReplicaStore.open(at: dataDirectory + "/" + databaseFile, options: options)
         guard store.identity.node == configuration.name else {
             throw NodeError(.configuration,
                 "\(configPath) names the node '\(configuration.name)', but its database belongs to '\(store.identity.node)'; "
                 + "restore the name in \(configurationFile)")
         }
-        return Node(dataDirectory: dataDirectory, configuration: configuration, store: store)
+        return Node(dataDirectory: dataDirectory, configuration: configuration, store: store, key: key)
     }
 }

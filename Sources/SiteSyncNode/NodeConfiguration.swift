@@ -24,6 +24,9 @@ public struct NodeConfiguration: Sendable, Equatable {
         public var hub: String?
         /// `listen`: where this node listens (a hub; or a node open to peers).
         public var listen: String?
+        /// `hub_key`: the hub's public key (80 Z85 characters, as `sitesync keys show` prints
+        /// it at the hub): the only hub this node will talk to.
+        public var hubKey: NodePublicKey?
         /// `insecure`: plaintext instead of CURVE, for local experiments only.
         public var insecure: Bool
         /// `interval_seconds`: how often `sitesync run` syncs when nothing prompts it.
@@ -35,9 +38,11 @@ public struct NodeConfiguration: Sendable, Equatable {
         public var batchBytes: Int
         public var window: Int
 
-        public init(hub: String? = nil, listen: String? = nil, insecure: Bool = false, intervalSeconds: Int = 30,
-                    timeoutSeconds: Int = 30, batchChanges: Int = 1000, batchBytes: Int = 512 * 1024, window: Int = 4) {
+        public init(hub: String? = nil, listen: String? = nil, hubKey: NodePublicKey? = nil, insecure: Bool = false,
+                    intervalSeconds: Int = 30, timeoutSeconds: Int = 30, batchChanges: Int = 1000, batchBytes: Int = 512 * 1024,
+                    window: Int = 4) {
             self.hub = hub
+            self.hubKey = hubKey
             self.listen = listen
             self.insecure = insecure
             self.intervalSeconds = intervalSeconds
@@ -61,7 +66,7 @@ public struct NodeConfiguration: Sendable, Equatable {
     static let knownKeys: [String: Set<String>] = [
         "node": ["name", "department", "role"],
         "storage": ["durability"],
-        "sync": ["hub", "listen", "insecure", "interval_seconds", "timeout_seconds", "batch_changes", "batch_bytes", "window"],
+        "sync": ["hub", "listen", "hub_key", "insecure", "interval_seconds", "timeout_seconds", "batch_changes", "batch_bytes", "window"],
     ]
 
     /// Validates a node name: 1–64 characters of letters, digits, `.`, `_` and `-`.
@@ -113,6 +118,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         let sync = SyncSettings(
             hub: try reader.optional("sync", "hub", endpoint),
             listen: try reader.optional("sync", "listen", endpoint),
+            hubKey: try reader.optional("sync", "hub_key") { try NodePublicKey.parse($0, what: "hub key") },
             insecure: try reader.optionalBool("sync", "insecure") ?? defaults.insecure,
             intervalSeconds: try reader.optionalInt("sync", "interval_seconds", in: 1...86_400) ?? defaults.intervalSeconds,
             timeoutSeconds: try reader.optionalInt("sync", "timeout_seconds", in: 1...3_600) ?? defaults.timeoutSeconds,
@@ -234,6 +240,33 @@ public struct NodeConfiguration: Sendable, Equatable {
         }
     }
 
+    /// `text` (a `node.toml`) with `[sync] hub_key` set to `key`: the line replaced where there
+    /// is one, else added under `[sync]`; the rest of the file, comments included, unchanged.
+    static func settingHubKey(_ key: NodePublicKey, in text: String) -> String {
+        var lines = text.components(separatedBy: "\n")
+        let line = "hub_key = \"\(key)\""
+        var section = ""
+        var syncHeader: Int?
+        for (index, raw) in lines.enumerated() {
+            let trimmed = raw.trimmingCharacters(in: .whitespaces)
+            if trimmed.hasPrefix("[") {
+                section = trimmed.trimmingCharacters(in: CharacterSet(charactersIn: "[] "))
+                if section == "sync" { syncHeader = index }
+                continue
+            }
+            if section == "sync", trimmed.hasPrefix("hub_key"), trimmed.dropFirst(7).trimmingCharacters(in: .whitespaces).hasPrefix("=") {
+                lines[index] = line
+                return lines.joined(separator: "\n")
+            }
+        }
+        if let syncHeader {
+            lines.insert(line, at: syncHeader + 1)
+        } else {
+            lines += ["", "[sync]", line, ""]
+        }
+        return lines.joined(separator: "\n")
+    }
+
     /// The text of a fresh `node.toml`, with a comment on every key.
     public var tomlText: String {
         func quoted(_ value: String?) -> String { value.map { "\"\($0)\"" } ?? "\"\"" }
@@ -256,7 +289,8 @@ public struct NodeConfiguration: Sendable, Equatable {
         [sync]
         \(sync.hub.map { "# The hub this node syncs with.\nhub = \(quoted($0))" } ?? "# The hub this node syncs with, tcp://HOST:PORT (none yet).\n# hub = \"tcp://hub.example:7700\"")
         \(sync.listen.map { "# Where this node listens (a hub, or a node open to peers).\nlisten = \(quoted($0))" } ?? "# Where this node listens, if it does (a hub, or a node open to peers).\n# listen = \"tcp://0.0.0.0:7700\"")
-        # Plaintext instead of CURVE encryption: for local experiments only.
+        \(sync.hubKey.map { "# The hub's public key (`sitesync keys show` at the hub); set with `sitesync keys trust-hub`.\nhub_key = \(quoted($0.description))" } ?? "# The hub's public key (`sitesync keys show` at the hub); set it with `sitesync keys trust-hub`.\n# hub_key = \"...80 characters...\"")
+        # Plaintext instead of CURVE encryption: for local experiments only, on both sides.
         insecure = \(sync.insecure)
         # How often `sitesync run` syncs when nothing prompts it, and how long a round may take.
         interval_seconds = \(sync.intervalSeconds)

@@ -110,6 +110,17 @@ struct RecordTable {
         }
     }
 
+    /// Removes a record entirely: its typed row and its state (a record whose every change
+    /// was retracted).
+    func remove(_ statements: PreparedStatements, _ stored: StoredRecord) throws {
+        if !stored.state.isDeleted {
+            let delete = try statements.statement(key(.deleteRow), deleteSQL)
+            delete.bind(1, stored.rowID)
+            try delete.run()
+        }
+        try statements.db.execute(sql: "DELETE FROM sync_record WHERE id = ?", arguments: [stored.rowID])
+    }
+
     /// Binds the typed row's values (the department where the table has that column, then
     /// every field's visible value) from parameter `index` on; returns the next index.
     private func bindValues(of state: RecordState, to statement: RawStatement, from index: Int32) -> Int32 {
@@ -138,8 +149,23 @@ struct RecordTable {
         return first + Int32(collection.fields.count)
     }
 
+    /// Whether the typed row with `rowID` shows exactly what `state` says (for `audit verify`):
+    /// the same binding as a save, compared with `IS` so that NULLs compare equal.
+    func rowMatches(_ statements: PreparedStatements, _ state: RecordState, rowID: Int64) throws -> Bool {
+        let valueColumns = (withDepartment ? ["department"] : []) + collection.fields.map(\.name)
+        let conditions = valueColumns.enumerated().map { "\(StoreSchema.quoted($1)) IS ?\($0 + 1)" }
+        let check = try statements.statement(key(.checkRow), "SELECT 1 FROM \(StoreSchema.quoted(collection.name)) WHERE "
+            + (conditions + ["rowid = ?\(valueColumns.count + 1)", "id = ?\(valueColumns.count + 2)"]).joined(separator: " AND "))
+        let next = bindValues(of: state, to: check, from: 1)
+        check.bind(next, rowID)
+        check.bind(next + 1, state.key.id)
+        var found = false
+        while try check.step() { found = true }
+        return found
+    }
+
     private enum Statement: Int {
-        case load, updateState, insertState, updateRow, insertRow, deleteRow
+        case load, updateState, insertState, updateRow, insertRow, deleteRow, checkRow
     }
 
     /// A statement's key: unique per collection and purpose.

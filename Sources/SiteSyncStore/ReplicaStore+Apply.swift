@@ -21,40 +21,103 @@ public struct IncomingChange: Sendable {
     }
 }
 
+/// A received batch whose changes and holes hash, chain by chain, to seals their origins
+/// signed: nothing in it was altered on the way. Checked off the thread that writes.
+public struct CheckedBatch: Sendable {
+    public let changes: [IncomingChange]
+    public let holes: [Hole]
+    public let proof: BatchProof
+    /// The link of every change and hole in its origin's chain.
+    let links: [Dot: ChainHash]
+
+    /// Checks `changes` and `holes` against `proof`.
+    /// - Throws: ``StoreError`` `tampered` naming the first chain that does not check out.
+    public init(changes: [IncomingChange], holes: [Hole] = [], proof: BatchProof) throws(StoreError) {
+        var entries = changes.map { ChainEntry(dot: $0.change.dot, department: $0.change.department, payloadHash: .of(payload: $0.payload)) }
+        entries += holes.map { ChainEntry(dot: $0.dot, department: $0.department, payloadHash: $0.payloadHash) }
+        do {
+            links = try ChainVerifier.links(of: entries, proof: proof)
+        } catch {
+            throw StoreError(.tampered, error.message + "; nothing of it was applied")
+        }
+        self.changes = changes
+        self.holes = holes
+        self.proof = proof
+    }
+
+    private init(changes: [IncomingChange], holes: [Hole], proof: BatchProof, links: [Dot: ChainHash]) {
+        self.changes = changes
+        self.holes = holes
+        self.proof = proof
+        self.links = links
+    }
+
+    /// The batch cut into batches of at most `size` changes (each with the holes that go
+    /// between them), to apply one transaction at a time.
+    public func chunks(of size: Int) -> [CheckedBatch] {
+        var result: [CheckedBatch] = []
+        var start = 0
+        repeat {
+            let end = min(start + max(1, size), changes.count)
+            let last = end == changes.count
+            let holes = self.holes.filter { $0.position >= start && ($0.position < end || last) }.map { $0.at($0.position - start) }
+            result.append(CheckedBatch(changes: Array(changes[start..<end]), holes: holes, proof: proof, links: links))
+            start = end
+        } while start < changes.count
+        return result
+    }
+
+    /// A batch already in a log (for tests and tools that move a page between stores).
+    public init(_ page: LogPage, schema: Schema) throws {
+        try self.init(changes: page.changes.map {
+            try IncomingChange(origin: $0.dot.replica.rawValue, counter: $0.dot.counter, payload: $0.payload, schema: schema)
+        }, holes: page.holes, proof: page.proof)
+    }
+}
+
 /// The outcome of applying one batch.
 public struct ApplyReport: Sendable, Equatable {
     /// Changes that were new here.
     public var applied = 0
     /// Changes already held (re-sent or duplicated), skipped.
     public var alreadyKnown = 0
+    /// Changes refused, with the reasons (held nowhere here, only their place in the chain).
+    public var refusals: [Refusal] = []
 
-    public init(applied: Int = 0, alreadyKnown: Int = 0) {
+    public init(applied: Int = 0, alreadyKnown: Int = 0, refusals: [Refusal] = []) {
         self.applied = applied
         self.alreadyKnown = alreadyKnown
+        self.refusals = refusals
     }
 
     public static func += (lhs: inout ApplyReport, rhs: ApplyReport) {
         lhs.applied += rhs.applied
         lhs.alreadyKnown += rhs.alreadyKnown
+        lhs.refusals += rhs.refusals
     }
 }
 
 extension ReplicaStore {
-    /// Applies a batch of remote changes in one transaction, with the knowledge update.
+    /// Applies a checked batch of remote changes in one transaction, with the knowledge update.
     ///
     /// Changes already held are skipped, so delivery may repeat freely. Each origin's changes
     /// must come in counter order, and each change after the changes to its record that its
-    /// context names; otherwise the whole batch is refused and nothing is written.
+    /// context names; otherwise the whole batch is refused and nothing is written. A chain
+    /// segment that does not continue the chain held here (a fork) is refused too.
+    ///
+    /// With an `authorizer`, each change is checked against what its origin may write: a
+    /// refused change is not applied, only its place in its chain is kept (a hole), and the
+    /// report lists it with the reason.
     /// - Throws: ``StoreError`` with code `rejectedChange` for a batch out of order or invalid
-    ///   here, or a storage error; the replica is then exactly as before.
+    ///   here, `tampered` for a fork, or a storage error; the replica is then exactly as before.
     @discardableResult
-    public func apply(_ batch: [IncomingChange], claim: KnowledgeClaim = .none) throws -> ApplyReport {
+    public func apply(_ batch: CheckedBatch, claim: KnowledgeClaim = .none, authorizer: ChangeAuthorizer? = nil) throws -> ApplyReport {
         try StoreError.mapping {
-            try pool.write { db in try self.apply(batch, claim: claim, db) }
+            try pool.write { db in try self.apply(batch, claim: claim, authorizer: authorizer, db) }
         }
     }
 
-    func apply(_ batch: [IncomingChange], claim: KnowledgeClaim, _ db: Database) throws -> ApplyReport {
+    func apply(_ batch: CheckedBatch, claim: KnowledgeClaim, authorizer: ChangeAuthorizer?, _ db: Database) throws -> ApplyReport {
         var report = ApplyReport()
         var clock = try loadClock(db)
         let now = clock.wallMilliseconds()
@@ -62,28 +125,78 @@ extension ReplicaStore {
         for row in try Row.fetchAll(db, sql: "SELECT replica, counter, max_seen FROM sync_knowledge") {
             knowledge[ReplicaID(storageValue: row[0])] = (UInt64(bitPattern: row[1]), UInt64(bitPattern: row[2]))
         }
+        try learnCredentials(db, batch.proof.credentials, now: now)
+        try checkContinuity(db, batch.proof.starts)
         // Each record the batch may touch gets a slot; all are loaded before any is changed.
         var slotOf: [RecordKey: Int] = [:]
         var keys: [RecordKey] = []
-        var changeSlots = [Int](repeating: -1, count: batch.count)
-        for (index, incoming) in batch.enumerated()
-        where incoming.change.dot.counter > (knowledge[incoming.change.dot.replica]?.counter ?? 0) {
-            let key = incoming.change.record
-            if let slot = slotOf[key] {
-                changeSlots[index] = slot
-            } else {
-                changeSlots[index] = keys.count
-                slotOf[key] = keys.count
-                keys.append(key)
-            }
+        func slot(_ key: RecordKey) -> Int {
+            if let slot = slotOf[key] { return slot }
+            slotOf[key] = keys.count
+            keys.append(key)
+            return keys.count - 1
         }
+        var changeSlots = [Int](repeating: -1, count: batch.changes.count)
+        for (index, incoming) in batch.changes.enumerated()
+        where incoming.change.dot.counter > (knowledge[incoming.change.dot.replica]?.counter ?? 0) {
+            changeSlots[index] = slot(incoming.change.record)
+        }
+        let holeSlots = batch.holes.map { slot($0.record) }
         let statements = PreparedStatements(db)
         let stored = try loadStored(statements, keys)
         var states = zip(keys, stored).map { key, stored in stored?.state ?? RecordState(key: key) }
+        var dirty = [Bool](repeating: false, count: keys.count)
         var lastDots = [Dot?](repeating: nil, count: keys.count)
         var lastInBatch: [ReplicaID: UInt64] = [:]
+        var highest: [ReplicaID: UInt64] = [:]
         var clockLeads: [ReplicaID: UInt64] = [:]
-        for (index, incoming) in batch.enumerated() {
+        var retracted: Set<RecordKey> = []
+
+        func held(_ dot: Dot) -> Bool {
+            dot.counter <= (knowledge[dot.replica]?.counter ?? 0)
+        }
+        func noteHeld(_ dot: Dot) {
+            let known = knowledge[dot.replica] ?? (0, 0)
+            knowledge[dot.replica] = (known.counter, max(known.maxSeen, dot.counter))
+            highest[dot.replica] = max(highest[dot.replica] ?? 0, dot.counter)
+        }
+        /// Keeps a withheld change's place in its chain; its dot stops counting in its record.
+        func withhold(_ hole: Hole, slot: Int, refusal: Refusal?) throws {
+            let link = batch.links[hole.dot] ?? .genesis
+            try insertChange(statements, dot: hole.dot, department: hole.department, payload: HoleCodec.encode(hole.at(0)), link: link,
+                             status: 1)
+            if !states[slot].isEmpty {
+                states[slot].withhold(hole.dot)
+                dirty[slot] = true
+            }
+            if let refusal {
+                try recordRejection(db, refusal, record: hole.record, refusedBy: "", now: now)
+                report.refusals.append(refusal)
+            }
+            noteHeld(hole.dot)
+        }
+        func applyHole(_ index: Int) throws {
+            let hole = batch.holes[index]
+            if held(hole.dot) || hole.dot.counter <= (knowledge[hole.dot.replica]?.maxSeen ?? 0), let status = try entryStatus(db, hole.dot) {
+                report.alreadyKnown += 1
+                // A change held here that the hub refused: retract it.
+                if status == 0 {
+                    try db.execute(sql: "UPDATE sync_change SET status = 2 WHERE replica = ? AND counter = ?",
+                                   arguments: [hole.dot.replica.storageValue, Int64(bitPattern: hole.dot.counter)])
+                    retracted.insert(hole.record)
+                }
+                return
+            }
+            try withhold(hole, slot: holeSlots[index], refusal: nil)
+        }
+
+        var nextHole = 0
+        let holeOrder = batch.holes.indices.sorted { batch.holes[$0].position < batch.holes[$1].position }
+        for (index, incoming) in batch.changes.enumerated() {
+            while nextHole < holeOrder.count, batch.holes[holeOrder[nextHole]].position <= index {
+                try applyHole(holeOrder[nextHole])
+                nextHole += 1
+            }
             let change = incoming.change
             let origin = change.dot.replica
             if let last = lastInBatch[origin], change.dot.counter <= last {
@@ -91,21 +204,32 @@ extension ReplicaStore {
                     "the batch holds changes of replica \(origin) out of counter order (\(change.dot.counter) after \(last)); nothing was applied")
             }
             lastInBatch[origin] = change.dot.counter
+            highest[origin] = max(highest[origin] ?? 0, change.dot.counter)
             let known = knowledge[origin] ?? (0, 0)
-            if change.dot.counter <= known.counter {
+            let alreadyHeld = try change.dot.counter <= known.counter || (change.dot.counter <= known.maxSeen && entryStatus(db, change.dot) != nil)
+            if alreadyHeld {
                 report.alreadyKnown += 1
-                continue
-            }
-            if change.dot.counter <= known.maxSeen, try changeExists(db, change.dot) {
-                report.alreadyKnown += 1
+                if authorizer?.authoritative == true, let refusal = try refusal(db, change.dot) { report.refusals.append(refusal) }
                 continue
             }
             let collection = try collection(change.record.collection)
             let slot = changeSlots[index]
+            let hole = Hole(dot: change.dot, department: change.department, record: change.record, payloadHash: .of(payload: incoming.payload))
+            if let authorizer, let refusal = authorizer.refusal(for: change, recordDepartment: states[slot].isEmpty ? nil : states[slot].department,
+                                                                schema: schema) {
+                try withhold(hole, slot: slot, refusal: refusal)
+                continue
+            }
             let applied: Bool
             do {
                 applied = try states[slot].apply(change, in: collection)
             } catch {
+                // At the hub, a change made on top of a refused one is refused in turn.
+                if error.code == .causalityViolation, authorizer?.authoritative == true, try dependsOnWithheld(db, change, state: states[slot]) {
+                    try withhold(hole, slot: slot, refusal: Refusal(dot: change.dot, code: .dependsOnRefused,
+                        reason: "\(collection.name) \(change.record.id): it was made on top of a change that was refused"))
+                    continue
+                }
                 throw StoreError(.rejectedChange, error.message + "; nothing of this batch was applied", cause: error)
             }
             guard applied else {
@@ -113,24 +237,32 @@ extension ReplicaStore {
                 continue
             }
             lastDots[slot] = change.dot
-            try insertChange(statements, change, payload: incoming.payload)
-            knowledge[origin] = (known.counter, max(known.maxSeen, change.dot.counter))
+            dirty[slot] = true
+            try insertChange(statements, dot: change.dot, department: change.department, payload: incoming.payload,
+                             link: batch.links[change.dot] ?? .genesis)
+            noteHeld(change.dot)
             if let lead = clock.observe(change.hlc) { clockLeads[origin] = max(clockLeads[origin] ?? 0, lead) }
             report.applied += 1
         }
-        for slot in keys.indices where lastDots[slot] != nil {
+        while nextHole < holeOrder.count {
+            try applyHole(holeOrder[nextHole])
+            nextHole += 1
+        }
+        for seal in batch.proof.seals { try insertSeal(db, seal) }
+        for slot in keys.indices where dirty[slot] {
             try saveState(statements, states[slot], stored: stored[slot], settledBy: lastDots[slot], now: now)
         }
+        if !retracted.isEmpty { try rebuild(db, retracted, now: now) }
         switch claim {
         case .none:
             break
         case .inOrder(let vouched):
-            for (origin, last) in lastInBatch {
+            for (origin, last) in highest {
                 let current = knowledge[origin] ?? (0, 0)
                 knowledge[origin] = (max(current.counter, min(last, vouched[origin])), current.maxSeen)
             }
         case .complete(let sender):
-            for (origin, last) in lastInBatch {
+            for (origin, last) in highest {
                 let current = knowledge[origin] ?? (0, 0)
                 knowledge[origin] = (max(current.counter, min(last, sender[origin])), current.maxSeen)
             }
@@ -156,8 +288,72 @@ extension ReplicaStore {
         return report
     }
 
+    /// The status of a log entry (0 in force, 1 withheld, 2 retracted), or `nil` when not held.
+    func entryStatus(_ db: Database, _ dot: Dot) throws -> Int64? {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT status FROM sync_change WHERE replica = ? AND counter = ?"),
+                           arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)])
+    }
+
+    /// The refusal this hub gave a change before, to repeat it when the change comes again.
+    func refusal(_ db: Database, _ dot: Dot) throws -> Refusal? {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT code, reason FROM sync_rejected WHERE replica = ? AND counter = ? AND refused_by = ''
+            """), arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)]),
+              let code = RefusalCode(rawValue: row[0]) else { return nil }
+        return Refusal(dot: dot, code: code, reason: row[1])
+    }
+
+    /// Whether a change that does not follow its record's context names a change withheld here.
+    func dependsOnWithheld(_ db: Database, _ change: Change, state: RecordState) throws -> Bool {
+        for entry in change.context.entries where entry.counter > state.context[entry.replica] {
+            if try Int.fetchOne(db.cachedStatement(sql: """
+                SELECT 1 FROM sync_change WHERE replica = ? AND counter > ? AND counter <= ? AND status <> 0 LIMIT 1
+                """), arguments: [entry.replica.storageValue, Int64(bitPattern: state.context[entry.replica]),
+                                  Int64(bitPattern: entry.counter)]) != nil {
+                return true
+            }
+        }
+        return false
+    }
+
+    /// Remembers the key behind each origin replica, for relaying its changes with proof.
+    func learnCredentials(_ db: Database, _ credentials: [ReplicaCredential], now: UInt64) throws {
+        for credential in credentials {
+            try db.cachedStatement(sql: """
+                INSERT INTO sync_replica (replica, node, learned_ms, signing_key, salt) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(replica) DO UPDATE SET signing_key = excluded.signing_key, salt = excluded.salt,
+                    node = CASE WHEN node = '' THEN excluded.node ELSE node END
+                """).execute(arguments: [credential.replica.storageValue, credential.node, Int64(now),
+                                         Data(credential.signingKey), Data(credential.salt)])
+        }
+    }
+
+    /// Refuses a segment that does not continue the chain held here: the same origin's chain
+    /// forked, which only a forger or a replica restored behind its own back can cause.
+    func checkContinuity(_ db: Database, _ starts: [ChainStart]) throws {
+        for start in starts {
+            guard start.counter > 0, let link = try Data.fetchOne(db.cachedStatement(sql: """
+                SELECT link FROM sync_change WHERE replica = ? AND counter = ? AND department = ?
+                """), arguments: [start.chain.origin.storageValue, Int64(bitPattern: start.counter), start.chain.department]) else {
+                // This node's holding of the chain begins here.
+                try recordChainStart(db, start)
+                continue
+            }
+            guard Array(link) == start.link.bytes else {
+                throw StoreError(.tampered,
+                    "the changes of chain \(start.chain) after \(start.counter) do not continue the chain this node holds: "
+                    + "someone altered that origin's history; nothing of the batch was applied")
+            }
+        }
+    }
+
+    func recordChainStart(_ db: Database, _ start: ChainStart) throws {
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO sync_chain_start (replica, department, counter, link) VALUES (?, ?, ?, ?)")
+            .execute(arguments: [start.chain.origin.storageValue, start.chain.department, Int64(bitPattern: start.counter),
+                                 Data(start.link.bytes)])
+    }
+
     func changeExists(_ db: Database, _ dot: Dot) throws -> Bool {
-        try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM sync_change WHERE replica = ? AND counter = ?"),
-                         arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)]) != nil
+        try entryStatus(db, dot) != nil
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SiteSyncCore
+import SiteSyncWire
 
 /// A change as the log holds it: its position, its dot and its bytes.
 public struct LoggedChange: Sendable, Equatable {
@@ -11,9 +12,12 @@ public struct LoggedChange: Sendable, Equatable {
     public let payload: Data
 }
 
-/// A page of the change log, for sending.
+/// A page of the change log, for sending: the changes in force, the changes withheld (sent as
+/// holes), and the proof a receiver checks them against.
 public struct LogPage: Sendable {
     public let changes: [LoggedChange]
+    public let holes: [Hole]
+    public let proof: BatchProof
     /// The position scanned up to: the next page continues after it.
     public let cursor: Int64
     /// Whether the scan reached the end of the log.
@@ -23,38 +27,140 @@ public struct LogPage: Sendable {
 extension ReplicaStore {
     /// Every change this replica holds that a receiver with knowledge `base` lacks, within
     /// `scope`, in log order (so every change comes after the changes it depends on).
-    public func changes(lackedBy base: VersionVector, scope: ReplicationScope = .everything) throws -> [LoggedChange] {
-        try page(lackedBy: base, scope: scope, after: 0, limit: .max, maxBytes: .max).changes
+    public func changes(lackedBy base: VersionVector, scope: ReplicationScope = .everything) throws -> LogPage {
+        try page(lackedBy: base, scope: scope, after: 0, limit: .max, maxBytes: .max)
     }
 
-    /// One page of what a receiver with knowledge `base` lacks: at most `limit` changes and
-    /// about `maxBytes` of encoded changes, after log position `after`.
+    /// One page of what a receiver with knowledge `base` lacks: about `limit` changes and
+    /// `maxBytes` of encoded changes, after log position `after`.
+    ///
+    /// A page ends where every chain it holds ends on a sealed change, so the receiver can check
+    /// all of it; to get there it may stop short of the limits, or run past them (a chain is
+    /// sealed at least every ``LocalWriteSession/sealInterval`` changes, and at the end of every
+    /// batch a replica applied).
     public func page(lackedBy base: VersionVector, scope: ReplicationScope, after: Int64, limit: Int, maxBytes: Int) throws -> LogPage {
         try StoreError.mapping {
             try pool.read { db in
                 let start = try max(after, self.firstLackingSequence(db, base: base) - 1)
-                var result: [LoggedChange] = []
+                var entries: [PageEntry] = []
                 var bytes = 0
                 var cursor = after
+                var unsealed: Set<ChainKey> = []
+                var clean = (count: 0, cursor: after)
                 let rows = try Row.fetchCursor(db, sql: """
-                    SELECT seq, replica, counter, department, payload FROM sync_change WHERE seq > ? ORDER BY seq
+                    SELECT c.seq, c.replica, c.counter, c.department, c.payload, c.status, c.link, s.signature
+                    FROM sync_change c
+                    LEFT JOIN sync_seal s ON s.replica = c.replica AND s.department = c.department AND s.counter = c.counter
+                    WHERE c.seq > ? ORDER BY c.seq
                     """, arguments: [start])
+                var exhausted = true
                 while let row = try rows.next() {
                     let payload: Data = row[4]
-                    if !result.isEmpty && (result.count >= limit || bytes + payload.count > maxBytes) {
-                        return LogPage(changes: result, cursor: cursor, exhausted: false)
+                    if !entries.isEmpty && (entries.count >= limit || bytes + payload.count > maxBytes) {
+                        if clean.count > 0 {
+                            exhausted = false
+                            break
+                        }
+                        // No clean end yet: run on until the chains are sealed, within bounds.
+                        if entries.count >= limit.multipliedReportingOverflow(by: 8).partialValue || bytes > 6 << 20 {
+                            throw StoreError(.corrupt,
+                                "the log holds a run of more than \(entries.count) changes without a seal; the database is damaged")
+                        }
                     }
-                    cursor = row[0]
+                    let seq: Int64 = row[0]
+                    cursor = seq
                     let dot = Dot(replica: ReplicaID(storageValue: row[1]), counter: UInt64(bitPattern: row[2]))
                     guard dot.counter > base[dot.replica] else { continue }
                     let department: String = row[3]
                     guard scope.includes(department: department) else { continue }
-                    result.append(LoggedChange(sequence: cursor, dot: dot, department: department, payload: payload))
+                    let chain = ChainKey(origin: dot.replica, department: department)
+                    let signature: Data? = row[7]
+                    entries.append(PageEntry(sequence: seq, dot: dot, department: department, payload: payload,
+                                             status: row[5], link: ChainHash(Array(row[6] as Data)) ?? .genesis, signature: signature))
                     bytes += payload.count
+                    if signature == nil { unsealed.insert(chain) } else { unsealed.remove(chain) }
+                    if unsealed.isEmpty { clean = (entries.count, seq) }
                 }
-                return LogPage(changes: result, cursor: cursor, exhausted: true)
+                if !exhausted || !unsealed.isEmpty {
+                    guard clean.count > 0 || entries.isEmpty else {
+                        throw StoreError(.corrupt, "the log ends with changes of chain \(unsealed.first!) that were never sealed; the database is damaged")
+                    }
+                    if clean.count < entries.count { exhausted = false }
+                    entries.removeLast(entries.count - clean.count)
+                    cursor = clean.cursor
+                }
+                return try self.makePage(db, entries, cursor: cursor, exhausted: exhausted)
             }
         }
+    }
+
+    private struct PageEntry {
+        let sequence: Int64
+        let dot: Dot
+        let department: String
+        let payload: Data
+        let status: Int64
+        let link: ChainHash
+        let signature: Data?
+
+        var chain: ChainKey { ChainKey(origin: dot.replica, department: department) }
+    }
+
+    /// Splits the entries into changes and holes and adds the proof: where each chain segment
+    /// starts, the seal at its end, and each origin's credential.
+    private func makePage(_ db: Database, _ entries: [PageEntry], cursor: Int64, exhausted: Bool) throws -> LogPage {
+        var changes: [LoggedChange] = []
+        changes.reserveCapacity(entries.count)
+        var holes: [Hole] = []
+        var first: [ChainKey: UInt64] = [:]
+        var last: [ChainKey: PageEntry] = [:]
+        for entry in entries {
+            if first[entry.chain] == nil { first[entry.chain] = entry.dot.counter }
+            last[entry.chain] = entry
+            switch entry.status {
+            case 0:
+                changes.append(LoggedChange(sequence: entry.sequence, dot: entry.dot, department: entry.department, payload: entry.payload))
+            case 1:
+                holes.append(try HoleCodec.decode(entry.payload).at(changes.count))
+            default:
+                let change = try ChangeCodec.decode(origin: entry.dot.replica.rawValue, counter: entry.dot.counter, payload: entry.payload,
+                                                    schema: schema)
+                holes.append(Hole(dot: entry.dot, department: entry.department, record: change.record,
+                                  payloadHash: .of(payload: entry.payload), position: changes.count))
+            }
+        }
+        var proof = BatchProof()
+        for (chain, counter) in first.sorted(by: { $0.key < $1.key }) {
+            let head = try chainHead(db, chain, before: counter)
+            proof.starts.append(ChainStart(chain: chain, counter: head.counter, link: head.link))
+            let end = last[chain]!
+            proof.seals.append(Seal(chain: chain, counter: end.dot.counter, link: end.link, signature: Array(end.signature ?? Data())))
+        }
+        for origin in Set(first.keys.map(\.origin)).sorted() {
+            guard let credential = try credential(db, origin) else {
+                throw StoreError(.corrupt, "this replica holds changes of \(origin) but not its key; the database is damaged")
+            }
+            proof.credentials.append(credential)
+        }
+        return LogPage(changes: changes, holes: holes, proof: proof, cursor: cursor, exhausted: exhausted)
+    }
+
+    /// The last entry of `chain` before `counter`: its counter and link (0 and the genesis
+    /// link when there is none).
+    func chainHead(_ db: Database, _ chain: ChainKey, before counter: UInt64) throws -> (counter: UInt64, link: ChainHash) {
+        let row = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT counter, link FROM sync_change WHERE replica = ? AND department = ? AND counter < ? ORDER BY counter DESC LIMIT 1
+            """), arguments: [chain.origin.storageValue, chain.department, Int64(bitPattern: counter)])
+        guard let row, let link = ChainHash(Array(row[1] as Data)) else { return (0, .genesis) }
+        return (UInt64(bitPattern: row[0]), link)
+    }
+
+    /// The credential of an origin replica, as learned.
+    func credential(_ db: Database, _ replica: ReplicaID) throws -> ReplicaCredential? {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT node, signing_key, salt FROM sync_replica WHERE replica = ?"),
+                                         arguments: [replica.storageValue]),
+              let key = row[1] as Data?, let salt = row[2] as Data? else { return nil }
+        return ReplicaCredential(replica: replica, node: row[0], signingKey: Array(key), salt: Array(salt))
     }
 
     /// The log position of the first change a receiver with knowledge `base` lacks, found

@@ -1,15 +1,34 @@
 import Foundation
+import GRDB
 import SiteSyncCore
 import SiteSyncWire
 
-/// Carries out a sync session's store effects (``SessionEffect/read`` and
-/// ``SessionEffect/apply``) on a store: the one place where sessions meet SQLite, used by the
-/// network drivers and by the tests that run sessions without sockets.
+/// What a receiver checks each received change against, beyond its signature.
+public struct AccessPolicy: Sendable {
+    /// The allow-list in force now (`nil`: none applies, changes are checked only against
+    /// their signatures).
+    public let directory: @Sendable () -> Directory?
+    /// Whether the list is the last word (the hub's), or a node's copy that may be behind (see
+    /// ``ChangeAuthorizer/authoritative``).
+    public let authoritative: Bool
+
+    public init(authoritative: Bool, directory: @escaping @Sendable () -> Directory?) {
+        self.authoritative = authoritative
+        self.directory = directory
+    }
+}
+
+/// Carries out a sync session's store effects (``SessionEffect/read``,
+/// ``SessionEffect/apply``, ``SessionEffect/rejected``, ``SessionEffect/welcomed``) on a
+/// store: the one place where sessions meet SQLite, used by the network drivers and by the
+/// tests that run sessions without sockets.
 public struct SessionStore: Sendable {
     public let store: ReplicaStore
+    public let access: AccessPolicy?
 
-    public init(_ store: ReplicaStore) {
+    public init(_ store: ReplicaStore, access: AccessPolicy? = nil) {
         self.store = store
+        self.access = access
     }
 
     /// Reads one page of what the peer lacks and decodes it for sending.
@@ -27,28 +46,53 @@ public struct SessionStore: Sendable {
                 throw StoreError(.corrupt, "change \(logged.dot) in the log does not decode (\(error.message)); the database is damaged")
             }
         }
-        return ReadResult(changes: changes, cursor: page.cursor, exhausted: page.exhausted, knowledge: knowledge)
+        return ReadResult(changes: changes, holes: page.holes, proof: page.proof, cursor: page.cursor, exhausted: page.exhausted,
+                          knowledge: knowledge)
     }
 
-    /// The changes of a received batch with the bytes the log stores for each: the canonical
-    /// encoding, which is what their origin stored. Done before ``apply(sequence:incoming:claim:origins:)``
-    /// and off the thread that writes, so that the writer only writes.
-    public static func incoming(_ changes: [Change]) -> [IncomingChange] {
-        changes.map { IncomingChange(change: $0, payload: ChangeCodec.encode($0)) }
+    /// Checks a received batch against its origins' signatures, with the bytes the log stores
+    /// for each change: the canonical encoding, which is what their origin stored and signed.
+    /// Done before ``apply(_:checked:)`` and off the thread that writes, so that the writer only
+    /// writes.
+    public static func check(_ request: ApplyRequest) throws -> CheckedBatch {
+        try CheckedBatch(changes: request.changes.map { IncomingChange(change: $0, payload: ChangeCodec.encode($0)) },
+                         holes: request.holes, proof: request.proof)
     }
 
-    /// Applies one received batch in one transaction and reports the knowledge after it.
-    public func apply(sequence: UInt64, changes: [Change], claim: KnowledgeClaim, origins: [PeerIdentity]) throws -> ApplyOutcome {
-        try apply(sequence: sequence, incoming: Self.incoming(changes), claim: claim, origins: origins)
-    }
-
-    /// Applies one received batch, already prepared, in one transaction.
-    public func apply(sequence: UInt64, incoming: [IncomingChange], claim: KnowledgeClaim, origins: [PeerIdentity]) throws -> ApplyOutcome {
-        let report = try store.apply(incoming, claim: claim)
-        if !origins.isEmpty {
-            try store.learnReplicaNames(origins.map { ($0.replica, $0.node) })
+    /// Applies one received, checked batch in one transaction and reports the knowledge after it.
+    public func apply(_ request: ApplyRequest, checked: CheckedBatch) throws -> ApplyOutcome {
+        let report = try store.apply(checked, claim: request.claim, authorizer: authorizer(for: checked.proof.credentials))
+        if !request.origins.isEmpty {
+            try store.learnReplicaNames(request.origins.map { ($0.replica, $0.node) })
         }
-        return ApplyOutcome(sequence: sequence, applied: report.applied, known: report.alreadyKnown, knowledge: try store.knowledge())
+        return ApplyOutcome(sequence: request.sequence, applied: report.applied, known: report.alreadyKnown,
+                            knowledge: try store.knowledge(), refusals: report.refusals)
+    }
+
+    /// Checks and applies in one go (for tests and single-threaded drivers).
+    public func apply(_ request: ApplyRequest) throws -> ApplyOutcome {
+        try apply(request, checked: Self.check(request))
+    }
+
+    /// Who may have written each origin's changes, by the allow-list in force.
+    public func authorizer(for credentials: [ReplicaCredential]) -> ChangeAuthorizer? {
+        guard let access, let directory = access.directory() else { return nil }
+        let (known, unknown) = directory.writers(of: credentials)
+        return ChangeAuthorizer(writers: known, unknown: unknown, authoritative: access.authoritative)
+    }
+
+    /// Carries out the bookkeeping effects of a client session: refusals of this node's
+    /// changes, and what the server's Welcome says.
+    public func record(_ effect: SessionEffect) throws {
+        switch effect {
+        case .rejected(let refusals, let peer):
+            try store.markRejected(refusals, by: peer.node)
+        case .welcomed(let welcome):
+            if let directory = welcome.directory { try store.saveDirectory(directory) }
+            if let me = welcome.client { try store.saveAuthorizedIdentity(role: me.role, department: me.department) }
+        default:
+            break
+        }
     }
 
     /// The store failure as a session sees it: worth retrying later, or a refusal.
@@ -60,5 +104,55 @@ public struct SessionStore: Sendable {
             }
         }
         return .storeFailed("\(error)", retryLater: true)
+    }
+}
+
+extension ReplicaStore {
+    /// Keeps the hub's allow-list as received, to check what peers send.
+    public func saveDirectory(_ directory: Directory) throws {
+        try StoreError.mapping {
+            try pool.write { db in
+                try db.execute(sql: "DELETE FROM sync_directory")
+                for entry in directory.entries {
+                    try db.execute(sql: "INSERT INTO sync_directory (node, role, department, key, active) VALUES (?, ?, ?, ?, ?)",
+                                   arguments: [entry.node, entry.role.rawValue, entry.department, entry.key.description, entry.active])
+                }
+            }
+        }
+    }
+
+    /// The hub's allow-list as last received (empty when never).
+    public func directory() throws -> Directory {
+        try StoreError.mapping {
+            try pool.read { db in
+                Directory(try Row.fetchAll(db, sql: "SELECT node, role, department, key, active FROM sync_directory").compactMap { row in
+                    guard let role = Role(rawValue: row[1]), let key = NodePublicKey(text: row[3]) else { return nil }
+                    return DirectoryEntry(node: row[0], role: role, department: row[2], key: key, active: row[4])
+                })
+            }
+        }
+    }
+
+    /// Records the role and department the hub knows this node by (from its key).
+    public func saveAuthorizedIdentity(role: Role, department: String) throws {
+        try StoreError.mapping {
+            try pool.write { db in
+                for (key, value) in [("authorized_role", role.rawValue), ("authorized_department", department)] {
+                    try db.execute(sql: "INSERT OR REPLACE INTO sync_meta (key, value) VALUES (?, ?)", arguments: [key, value])
+                }
+            }
+        }
+    }
+
+    /// The role and department the hub last said this node has, if it did.
+    public func authorizedIdentity() throws -> WriterIdentity? {
+        try StoreError.mapping {
+            try pool.read { db in
+                guard let role = try String.fetchOne(db, sql: "SELECT value FROM sync_meta WHERE key = 'authorized_role'").flatMap(Role.init),
+                      let department = try String.fetchOne(db, sql: "SELECT value FROM sync_meta WHERE key = 'authorized_department'")
+                else { return nil }
+                return WriterIdentity(role: role, department: department)
+            }
+        }
     }
 }

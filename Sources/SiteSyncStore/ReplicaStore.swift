@@ -3,10 +3,11 @@ import GRDB
 import SiteSyncCore
 import SiteSyncWire
 
-/// Who this replica is.
+/// Who this replica is, and the proof that its id is its node's key's.
 public struct ReplicaIdentity: Sendable, Equatable {
     public let replica: ReplicaID
     public let node: String
+    public let credential: ReplicaCredential
 }
 
 /// One replica's durable state in one SQLite file: the typed tables people query, and the
@@ -37,12 +38,16 @@ public final class ReplicaStore: Sendable {
         self.tables = tables
     }
 
-    /// Creates a new database for a new replica.
+    /// Creates a new database for a new replica of the node holding `key`; the replica id
+    /// derives from the key and a fresh salt (``ReplicaCredential``).
     /// - Throws: ``StoreError`` when a file already exists at `path` or it cannot be written.
     public static func create(
-        at path: String, node: String, replica: ReplicaID = .random(), schema: Schema = .siteSync,
-        options: StoreOptions = StoreOptions()
+        at path: String, node: String, key: NodeSecretKey, schema: Schema = .siteSync, options: StoreOptions = StoreOptions()
     ) throws -> ReplicaStore {
+        var options = options
+        options.signer = key
+        let credential = ReplicaCredential.issue(node: node, signingKey: key.publicKey.signing)
+        let replica = credential.replica
         guard !FileManager.default.fileExists(atPath: path) else {
             throw StoreError(.invalidWrite, "a database already exists at \(path); it was not changed")
         }
@@ -54,15 +59,16 @@ public final class ReplicaStore: Sendable {
                 for (key, value) in [
                     ("format", "sitesync"), ("schema_version", String(schema.version)), ("schema_hash", schema.hash),
                     ("replica", replica.description), ("node", node), ("created_ms", String(now)), ("hlc", "0"),
+                    ("signing_key", SHA256Hex.hex(credential.signingKey)), ("salt", SHA256Hex.hex(credential.salt)),
                 ] {
                     try db.execute(sql: "INSERT INTO sync_meta (key, value) VALUES (?, ?)", arguments: [key, value])
                 }
-                try db.execute(sql: "INSERT INTO sync_replica (replica, node, learned_ms) VALUES (?, ?, ?)",
-                               arguments: [replica.storageValue, node, Int64(now)])
+                try db.execute(sql: "INSERT INTO sync_replica (replica, node, learned_ms, signing_key, salt) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [replica.storageValue, node, Int64(now), Data(credential.signingKey), Data(credential.salt)])
             }
         }
         return ReplicaStore(path: path, schema: schema, pool: pool,
-                            identity: ReplicaIdentity(replica: replica, node: node), options: options)
+                            identity: ReplicaIdentity(replica: replica, node: node, credential: credential), options: options)
     }
 
     /// Opens an existing database, migrating it forward if it was made by an older SiteSync.
@@ -102,11 +108,20 @@ public final class ReplicaStore: Sendable {
                 let meta = try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT key, value FROM sync_meta")
                     .map { ($0["key"] as String, $0["value"] as String) })
                 guard meta["format"] == "sitesync", let replicaText = meta["replica"], let replica = ReplicaID(hex: replicaText),
-                      let node = meta["node"] else {
+                      let node = meta["node"], let key = meta["signing_key"].flatMap(hexBytes), let salt = meta["salt"].flatMap(hexBytes) else {
                     throw StoreError(.notSiteSync, "\(path) lacks SiteSync's identity records; it is damaged or not SiteSync's")
                 }
-                return ReplicaIdentity(replica: replica, node: node)
+                let credential = ReplicaCredential(replica: replica, node: node, signingKey: key, salt: salt)
+                guard credential.isValid else {
+                    throw StoreError(.corrupt, "\(path): the replica id does not derive from the node's key; the database was altered")
+                }
+                return ReplicaIdentity(replica: replica, node: node, credential: credential)
             }
+        }
+        if let signer = options.signer, signer.publicKey.signing != identity.credential.signingKey {
+            throw StoreError(.key,
+                "the node's key file holds another key than the one \(path) was created with: restore the node's own key file "
+                + "(node.key) from its backup; a database cannot change keys")
         }
         return ReplicaStore(path: path, schema: schema, pool: pool, identity: identity, options: options)
     }
@@ -220,13 +235,26 @@ public final class ReplicaStore: Sendable {
         }
     }
 
-    func insertChange(_ statements: PreparedStatements, _ change: Change, payload: Data) throws {
-        let insert = try statements.statement(0, "INSERT INTO sync_change (replica, counter, department, payload) VALUES (?, ?, ?, ?)")
-        insert.bind(1, change.dot.replica.storageValue)
-        insert.bind(2, Int64(bitPattern: change.dot.counter))
-        insert.bind(3, change.department)
+    /// Appends an entry to the log: a change in force (`status` 0), withheld (1) or retracted (2).
+    func insertChange(_ statements: PreparedStatements, dot: Dot, department: String, payload: Data, link: ChainHash,
+                      status: Int64 = 0) throws {
+        let insert = try statements.statement(0,
+            "INSERT INTO sync_change (replica, counter, department, payload, link, status) VALUES (?, ?, ?, ?, ?, ?)")
+        insert.bind(1, dot.replica.storageValue)
+        insert.bind(2, Int64(bitPattern: dot.counter))
+        insert.bind(3, department)
         insert.bind(4, blob: payload)
+        insert.bind(5, blob: link.bytes)
+        insert.bind(6, status)
         try insert.run()
+    }
+
+    /// Stores an origin's seal over one of its chains (once).
+    func insertSeal(_ db: Database, _ seal: Seal) throws {
+        try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO sync_seal (replica, department, counter, link, signature) VALUES (?, ?, ?, ?, ?)
+            """).execute(arguments: [seal.chain.origin.storageValue, seal.chain.department, Int64(bitPattern: seal.counter),
+                                     Data(seal.link.bytes), Data(seal.signature)])
     }
 
     func loadClock(_ db: Database) throws -> HybridLogicalClock {
@@ -238,6 +266,19 @@ public final class ReplicaStore: Sendable {
     func saveClock(_ db: Database, _ clock: HybridLogicalClock) throws {
         try db.cachedStatement(sql: "UPDATE sync_meta SET value = ? WHERE key = 'hlc'").execute(arguments: [String(clock.last.rawValue)])
     }
+}
+
+/// Bytes from lower-case hex, or `nil`.
+func hexBytes(_ text: String) -> [UInt8]? {
+    let digits = Array(text.utf8)
+    guard digits.count % 2 == 0 else { return nil }
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(digits.count / 2)
+    for index in stride(from: 0, to: digits.count, by: 2) {
+        guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
+        bytes.append(byte)
+    }
+    return bytes
 }
 
 extension StoreError {

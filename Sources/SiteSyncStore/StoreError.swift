@@ -21,6 +21,10 @@ public struct StoreError: SiteSyncError {
         case rejectedChange = "rejected-change"
         /// A write that the schema or the node's role does not allow.
         case invalidWrite = "invalid-write"
+        /// Changes that do not match their origin's signature, or a chain that forks.
+        case tampered
+        /// The node's key is missing, or is not the one its database was made with.
+        case key
         /// Any other SQLite failure.
         case database
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SiteSyncCore
 
 /// How a store is opened.
 public struct StoreOptions: Sendable {
@@ -18,13 +19,18 @@ public struct StoreOptions: Sendable {
     public var maxClockDriftMilliseconds: UInt64
     /// How long to wait for another process that holds the database, in seconds.
     public var busyTimeout: Double
+    /// The node's keys: local writes are signed with them. Without them the store can receive
+    /// and serve changes but not write locally.
+    public var signer: NodeSecretKey?
 
     public init(
         durability: Durability = .full,
         wallClock: @escaping @Sendable () -> UInt64 = StoreOptions.systemClock,
         maxClockDriftMilliseconds: UInt64 = 10 * 60 * 1000,
-        busyTimeout: Double = 10
+        busyTimeout: Double = 10,
+        signer: NodeSecretKey? = nil
     ) {
+        self.signer = signer
         self.durability = durability
         self.wallClock = wallClock
         self.maxClockDriftMilliseconds = maxClockDriftMilliseconds

@@ -7,7 +7,14 @@ import SiteSyncCore
 /// - `sync_meta`: this replica's identity and the schema it was created with.
 /// - `sync_change`: the change log, in the order changes were applied (a causal order), each
 ///   change's encoded bytes exactly as its origin wrote them (`payload`, a `sitesync.v1.Change`
-///   which names the record), with the department that scopes it for filtered sends.
+///   which names the record), with the department that scopes it for filtered sends and its
+///   `link` in its origin's hash chain. `status` 0 is a change in force; 1 a change withheld
+///   here (refused by this hub, or refused elsewhere and never held: `payload` is then a
+///   `sitesync.v1.Hole`); 2 a change held but retracted (refused by the hub after it was
+///   written or applied here: kept, shown, sent on only as a hole).
+/// - `sync_seal`: origins' signatures over heads of their chains (one origin, one department).
+/// - `sync_chain_start`: where this replica's holding of a chain begins (counter 0: at the
+///   chain's beginning), so `audit verify` can check every link from there.
 /// - `sync_knowledge`: per origin replica, the highest counter held contiguously (`counter`),
 ///   the highest held at all (`max_seen`).
 /// - `sync_record`: per record, its scoping department and its replicated state (every field
@@ -17,7 +24,11 @@ import SiteSyncCore
 ///   found through a partial index. See ``RecordTable``.
 /// - `sync_conflict`: the conflict log: every automatic resolution that had a loser, and every
 ///   conflict waiting for a person.
-/// - `sync_replica`: the node name behind each origin replica, as learned.
+/// - `sync_replica`: the node name behind each origin replica, as learned, and the key and salt
+///   its id derives from.
+/// - `sync_rejected`: changes refused: this node's, as the peer that refused them said; or, at
+///   a hub, the ones it refused, with the reason (their content is not kept there).
+/// - `sync_directory`: the hub's allow-list as this node last received it.
 /// - `sync_peer`: per peer node, the knowledge it last reported, for bundles cut for it.
 enum StoreSchema {
     /// The SQLite `application_id` of a SiteSync database ("SSYC").
@@ -35,8 +46,25 @@ enum StoreSchema {
                     counter INTEGER NOT NULL,
                     department TEXT NOT NULL,
                     payload BLOB NOT NULL,
+                    link BLOB NOT NULL,
+                    status INTEGER NOT NULL DEFAULT 0,
                     UNIQUE (replica, counter)
                 );
+                CREATE TABLE sync_seal (
+                    replica INTEGER NOT NULL,
+                    department TEXT NOT NULL,
+                    counter INTEGER NOT NULL,
+                    link BLOB NOT NULL,
+                    signature BLOB NOT NULL,
+                    PRIMARY KEY (replica, department, counter)
+                ) WITHOUT ROWID;
+                CREATE TABLE sync_chain_start (
+                    replica INTEGER NOT NULL,
+                    department TEXT NOT NULL,
+                    counter INTEGER NOT NULL,
+                    link BLOB NOT NULL,
+                    PRIMARY KEY (replica, department, counter)
+                ) WITHOUT ROWID;
                 CREATE TABLE sync_knowledge (
                     replica INTEGER PRIMARY KEY,
                     counter INTEGER NOT NULL,
@@ -73,7 +101,27 @@ enum StoreSchema {
                     replica INTEGER PRIMARY KEY,
                     node TEXT NOT NULL,
                     learned_ms INTEGER NOT NULL,
-                    clock_lead_ms INTEGER NOT NULL DEFAULT 0
+                    clock_lead_ms INTEGER NOT NULL DEFAULT 0,
+                    signing_key BLOB,
+                    salt BLOB
+                );
+                CREATE TABLE sync_rejected (
+                    replica INTEGER NOT NULL,
+                    counter INTEGER NOT NULL,
+                    code TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    refused_by TEXT NOT NULL,
+                    collection TEXT NOT NULL,
+                    record_id TEXT NOT NULL,
+                    rejected_ms INTEGER NOT NULL,
+                    PRIMARY KEY (replica, counter)
+                );
+                CREATE TABLE sync_directory (
+                    node TEXT PRIMARY KEY NOT NULL,
+                    role TEXT NOT NULL,
+                    department TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    active INTEGER NOT NULL
                 );
                 CREATE TABLE sync_peer (
                     node TEXT PRIMARY KEY NOT NULL,

@@ -3,15 +3,26 @@ import Foundation
 import SiteSyncCore
 import SwiftProtobuf
 
-/// A decoded, verified change bundle.
+/// A decoded change bundle, its checksum verified (its signatures are checked on import).
 public struct Bundle: Sendable {
     public let header: WireBundleHeader
     public let changes: [WireChangeEnvelope]
+    public let holes: [Hole]
+    public let proof: BatchProof
+
+    public init(header: WireBundleHeader, changes: [WireChangeEnvelope], holes: [Hole] = [], proof: BatchProof = BatchProof()) {
+        self.header = header
+        self.changes = changes
+        self.holes = holes
+        self.proof = proof
+    }
 }
 
 /// The change-bundle file format (protocol/README.md, "Bundles"): the 8 bytes `SSBUNDL1`, then
-/// frames, each a varint length and a `BundleFrame`: one header, the changes in the sender's log
-/// order, and a trailer holding the change count and a SHA-256 of every byte before the trailer.
+/// frames, each a varint length and a `BundleFrame`: one header; the origins' credentials and
+/// the start of each chain; the changes and withheld changes in the sender's log order; the
+/// seal of each chain; and a trailer holding the change count and a SHA-256 of every byte
+/// before the trailer.
 public enum BundleCodec {
     public static let magic = Array("SSBUNDL1".utf8)
     public static let formatVersion: UInt32 = 1
@@ -21,7 +32,8 @@ public enum BundleCodec {
     /// renamed, so that a crash never leaves a half-written bundle under the final name.
     /// - Returns: the number of bytes written.
     @discardableResult
-    public static func write(header: WireBundleHeader, changes: [WireChangeEnvelope], to path: String) throws -> Int {
+    public static func write(_ bundle: Bundle, to path: String) throws -> Int {
+        let changes = bundle.changes
         var bytes = magic
         var hasher = SHA256()
         func frame(_ frame: WireBundleFrame) throws {
@@ -31,8 +43,12 @@ public enum BundleCodec {
             framed += body
             bytes += framed
         }
-        try frame(WireBundleFrame.with { $0.header = header })
+        try frame(WireBundleFrame.with { $0.header = bundle.header })
+        for credential in bundle.proof.credentials { try frame(WireBundleFrame.with { $0.credential = WireReplicaCredential(credential) }) }
+        for start in bundle.proof.starts { try frame(WireBundleFrame.with { $0.start = WireChainStart(start) }) }
         for change in changes { try frame(WireBundleFrame.with { $0.change = change }) }
+        for hole in bundle.holes { try frame(WireBundleFrame.with { $0.hole = WireHole(hole) }) }
+        for seal in bundle.proof.seals { try frame(WireBundleFrame.with { $0.seal = WireSeal(seal) }) }
         hasher.update(data: bytes)
         let digest = Data(hasher.finalize())
         try frame(WireBundleFrame.with {
@@ -62,6 +78,8 @@ public enum BundleCodec {
         var offset = magic.count
         var header: WireBundleHeader?
         var changes: [WireChangeEnvelope] = []
+        var holes: [Hole] = []
+        var proof = BatchProof()
         while offset < bytes.count {
             let frameStart = offset
             guard let length = readVarint(bytes, &offset), length <= UInt64(maxFrameBytes),
@@ -86,6 +104,18 @@ public enum BundleCodec {
             case .change(let c)?:
                 guard header != nil else { throw WireError(.corrupted, "\(file) has changes before its header; it is damaged") }
                 changes.append(c)
+            case .hole(let h)?:
+                guard header != nil else { throw WireError(.corrupted, "\(file) has records before its header; it is damaged") }
+                holes.append(try Hole(wire: h))
+            case .start(let c)?:
+                guard header != nil else { throw WireError(.corrupted, "\(file) has records before its header; it is damaged") }
+                proof.starts.append(try ChainStart(wire: c))
+            case .seal(let c)?:
+                guard header != nil else { throw WireError(.corrupted, "\(file) has records before its header; it is damaged") }
+                proof.seals.append(try Seal(wire: c))
+            case .credential(let c)?:
+                guard header != nil else { throw WireError(.corrupted, "\(file) has records before its header; it is damaged") }
+                proof.credentials.append(try ReplicaCredential(wire: c))
             case .trailer(let t)?:
                 guard let header else { throw WireError(.corrupted, "\(file) has no header; it is damaged") }
                 guard offset == bytes.count else {
@@ -95,7 +125,7 @@ public enum BundleCodec {
                 guard t.sha256 == digest, t.changeCount == UInt64(changes.count) else {
                     throw WireError(.corrupted, "\(file) fails its checksum: it was changed or damaged after it was written; copy it again")
                 }
-                return Bundle(header: header, changes: changes)
+                return Bundle(header: header, changes: changes, holes: holes, proof: proof)
             case nil:
                 throw WireError(.corrupted, "\(file) has an unknown frame at byte \(frameStart); it is damaged or from a newer SiteSync")
             }

@@ -22,6 +22,8 @@ public enum SyncFrames {
                 $0.session = hello.session
                 $0.limits = WireLimits(hello.limits)
                 $0.subscribe = hello.subscribe
+                if let credential = hello.credential { $0.credential = WireReplicaCredential(credential) }
+                $0.directoryDigest = hello.directoryDigest
             }
         case .welcome(let welcome):
             wire.welcome = WireWelcome.with {
@@ -32,6 +34,9 @@ public enum SyncFrames {
                 $0.knowledge = WireVersionVector(welcome.knowledge)
                 $0.session = welcome.session
                 $0.limits = WireLimits(welcome.limits)
+                if let credential = welcome.credential { $0.credential = WireReplicaCredential(credential) }
+                if let client = welcome.client { $0.client = WirePeerInfo(client) }
+                if let directory = welcome.directory { $0.directory = WireDirectory(directory) }
             }
         case .failure(let failure):
             wire.failure = WireFailure.with {
@@ -55,6 +60,10 @@ public enum SyncFrames {
                 if !batch.vouched.isEmpty { $0.vouched = WireVersionVector(batch.vouched) }
                 $0.last = batch.last
                 $0.origins = batch.origins.map(WirePeerInfo.init)
+                $0.holes = batch.holes.map(WireHole.init)
+                $0.starts = batch.proof.starts.map(WireChainStart.init)
+                $0.seals = batch.proof.seals.map(WireSeal.init)
+                $0.credentials = batch.proof.credentials.map(WireReplicaCredential.init)
             }
         case .ack(let ack):
             wire.ack = WireAck.with {
@@ -64,6 +73,7 @@ public enum SyncFrames {
                 $0.knowledge = WireVersionVector(ack.knowledge)
                 $0.applied = UInt32(clamping: ack.applied)
                 $0.known = UInt32(clamping: ack.known)
+                $0.refusals = ack.refusals.map(WireRefusal.init)
             }
         case .pull(let pull):
             wire.pull = WirePull.with {
@@ -97,12 +107,17 @@ public enum SyncFrames {
             return .hello(SyncMessage.Hello(
                 versions: ProtocolVersions(protocolVersion: m.protocolVersion, schemaVersion: m.schemaVersion, schemaHash: m.schemaHash),
                 peer: try PeerIdentity(wire: m.peer), knowledge: try VersionVector(wire: m.knowledge), session: m.session,
-                limits: SessionLimits(wire: m.limits), subscribe: m.subscribe))
+                limits: SessionLimits(wire: m.limits), subscribe: m.subscribe,
+                credential: m.hasCredential ? try ReplicaCredential(wire: m.credential) : nil,
+                directoryDigest: String(m.directoryDigest.prefix(64))))
         case .welcome(let m)?:
             return .welcome(SyncMessage.Welcome(
                 versions: ProtocolVersions(protocolVersion: m.protocolVersion, schemaVersion: m.schemaVersion, schemaHash: m.schemaHash),
                 peer: try PeerIdentity(wire: m.peer), knowledge: try VersionVector(wire: m.knowledge), session: m.session,
-                limits: SessionLimits(wire: m.limits)))
+                limits: SessionLimits(wire: m.limits),
+                credential: m.hasCredential ? try ReplicaCredential(wire: m.credential) : nil,
+                client: m.hasClient ? try PeerIdentity(wire: m.client) : nil,
+                directory: m.hasDirectory ? try Directory(wire: m.directory) : nil))
         case .failure(let m)?:
             guard let code = FailureCode(rawValue: m.code) else {
                 throw WireError(.invalid, "a Failure has the unknown code \(m.code)")
@@ -116,12 +131,18 @@ public enum SyncFrames {
             let changes = try BatchCodec.decode(m.changes, count: Int(m.count), schema: schema)
             var origins: [PeerIdentity] = []
             for origin in m.origins.prefix(4096) { origins.append(try PeerIdentity(wire: origin)) }
+            guard m.holes.count <= 100_000 else { throw WireError(.invalid, "a batch carries \(m.holes.count) withheld changes") }
+            var holes: [Hole] = []
+            for hole in m.holes { holes.append(try Hole(wire: hole)) }
             return .batch(SyncMessage.Batch(
                 session: m.session, pull: m.pull, sequence: m.sequence, changes: changes, vouched: try VersionVector(wire: m.vouched),
-                last: m.last, origins: origins))
+                last: m.last, origins: origins, holes: holes,
+                proof: try BatchProof(starts: m.starts, seals: m.seals, credentials: m.credentials)))
         case .ack(let m)?:
+            var refusals: [Refusal] = []
+            for refusal in m.refusals.prefix(100_000) { refusals.append(try Refusal(wire: refusal)) }
             return .ack(SyncMessage.Ack(session: m.session, pull: m.pull, sequence: m.sequence, knowledge: try VersionVector(wire: m.knowledge),
-                                        applied: Int(m.applied), known: Int(m.known)))
+                                        applied: Int(m.applied), known: Int(m.known), refusals: refusals))
         case .pull(let m)?:
             return .pull(SyncMessage.Pull(session: m.session, knowledge: try VersionVector(wire: m.knowledge)))
         case .bye(let m)?:

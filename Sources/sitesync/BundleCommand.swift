@@ -40,8 +40,10 @@ struct BundleCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Apply a bundle file; changes already held are skipped.",
             discussion: """
-                The bundle is checked whole (format, checksum, versions, every change) before \
-                anything is written. Afterwards this node knows what the bundle's writer holds, so \
+                The bundle is checked whole (format, checksum, versions, every change, and each \
+                origin's signatures: an altered bundle is refused) before anything is written. At the \
+                hub each change is also checked against what its origin may write (the allow-list); \
+                refused ones are listed, and the reply bundle tells their node. Afterwards this node knows what the bundle's writer holds, so \
                 `bundle export --for WRITER` answers with exactly what it lacks; --reply FILE writes \
                 that answer at once.
                 """
@@ -57,6 +59,13 @@ struct BundleCommand: ParsableCommand {
             if let note = summary.note { Output.note("note: \(note)") }
             print("imported \(summary.newChanges + summary.alreadyKnown) changes from \(summary.sender): "
                   + "\(summary.newChanges) new, \(summary.alreadyKnown) already known")
+            for refusal in summary.refusedHere {
+                print("refused change \(refusal.dot) (\(refusal.code.rawValue)): \(refusal.reason)")
+            }
+            if summary.rejectedBySender > 0 {
+                print("\(summary.sender) refused \(summary.rejectedBySender) of this node's changes; they stay here as rejected "
+                      + "(`sitesync conflicts --rejected`)")
+            }
             if let reply {
                 let answer = try node.exportBundle(to: reply, for: .node(summary.sender))
                 print("wrote \(answer.changes) change\(answer.changes == 1 ? "" : "s") for \(summary.sender) to \(reply)")

@@ -10,7 +10,9 @@ struct ConflictsCommand: ParsableCommand {
         discussion: """
             By default: the conflicts whose values are still side by side (open ones wait for \
             `sitesync resolve`; auto-resolved ones show the value the rule chose). --all shows the \
-            whole log, settled entries included.
+            whole log, settled entries included. --rejected lists instead the changes refused: \
+            this node's changes the hub (or a peer) refused, kept here and not sent again; at the \
+            hub, the changes it refused.
             """
     )
 
@@ -18,6 +20,7 @@ struct ConflictsCommand: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
     @Flag(help: "Show the whole log, settled entries included.") var all = false
     @Option(help: "Only entries with this status: open, auto or resolved.") var status: String?
+    @Flag(help: "List the changes refused (by the hub, or at the hub) instead.") var rejected = false
 
     func validate() throws {
         if let status, !["open", "auto", "resolved"].contains(status) {
@@ -27,6 +30,7 @@ struct ConflictsCommand: ParsableCommand {
 
     func run() throws {
         let node = try node.open()
+        if rejected { return try listRejected(node) }
         // Conflicts waiting for a person first, then the rest, newest first within each.
         let entries = try node.store.conflicts(status: status, activeOnly: !all && status != "resolved")
             .sorted { ($0.status == "open" && $0.isActive ? 0 : 1, -$0.id) < ($1.status == "open" && $1.isActive ? 0 : 1, -$1.id) }
@@ -67,6 +71,32 @@ struct ConflictsCommand: ParsableCommand {
             } else if entry.status == "auto" {
                 print("    shown: \(entry.winner.displayValue)")
             }
+        }
+    }
+}
+
+extension ConflictsCommand {
+    func listRejected(_ node: Node) throws {
+        let entries = try node.store.rejectedChanges()
+        if json {
+            Output.json(.array(entries.map { entry in
+                .object([
+                    "change": .string(entry.dot.description), "collection": .string(entry.collection), "id": .string(entry.recordID),
+                    "code": .string(entry.code.rawValue), "reason": .string(entry.reason),
+                    "refused_by": .string(entry.refusedBy.isEmpty ? node.configuration.name : entry.refusedBy),
+                    "at": .string(Output.timestamp(milliseconds: entry.rejectedMilliseconds)),
+                ])
+            }))
+            return
+        }
+        guard !entries.isEmpty else {
+            print("no rejected changes")
+            return
+        }
+        for entry in entries {
+            let by = entry.refusedBy.isEmpty ? "refused here" : "REJECTED by \(entry.refusedBy)"
+            print("\(entry.collection) \(entry.recordID): \(by) (\(entry.code.rawValue)) at \(Output.timestamp(milliseconds: entry.rejectedMilliseconds))")
+            print("    \(entry.reason)")
         }
     }
 }

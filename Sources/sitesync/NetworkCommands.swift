@@ -72,22 +72,31 @@ struct SyncCommand: ParsableCommand {
         commandName: "sync",
         abstract: "One sync round with the hub (or a peer): push what it lacks, pull what this node lacks.",
         discussion: """
-            Prints one line: what went up and what came down. If the peer is unreachable or goes \
-            silent, exits non-zero within the configured timeout (default 30 s); nothing is lost: \
-            what was acknowledged stays applied and unsent changes go with the next sync.
+            Prints one line: what went up and what came down, and a line for each change of this \
+            node the peer refused (kept here as rejected: `sitesync conflicts --rejected`). If the \
+            peer is unreachable or goes silent, exits non-zero within the configured timeout \
+            (default 30 s); nothing is lost: what was acknowledged stays applied and unsent changes \
+            go with the next sync. A refused key, or a hub that does not hold the key this node \
+            trusts, fails within seconds and says what to do.
             """
     )
 
     @OptionGroup var node: NodeOptions
     @Option(help: ArgumentHelp("Sync with this node instead of the hub (tcp://HOST:PORT).", valueName: "endpoint"))
     var peer: String?
+    @Option(name: .customLong("peer-key"), help: ArgumentHelp(
+        "The peer's public key (what `sitesync keys show` prints on it); needed with --peer unless insecure.", valueName: "key"))
+    var peerKey: String?
     @Flag(help: "Print JSON.") var json = false
     @Flag(help: "Log the sessions to stderr.") var verbose = false
 
     func run() throws {
         let node = try node.open()
         let logger = Logs.logger("sitesync.sync", level: verbose ? .info : .error)
-        let client = try node.syncClient(peer: peer, logger: logger)
+        if let peerKey, NodePublicKey(text: peerKey) == nil {
+            throw ValidationError("--peer-key '\(peerKey.prefix(90))' is not a SiteSync key: it must be the 80 characters `sitesync keys show` prints")
+        }
+        let client = try node.syncClient(peer: peer, peerKey: peerKey.flatMap(NodePublicKey.init(text:)), logger: logger)
         let outcome = try client.round()
         node.remember(outcome, via: "sync")
         let summary = outcome.summary
@@ -98,13 +107,24 @@ struct SyncCommand: ParsableCommand {
                 "pulled": .int(Int64(summary.pulledApplied + summary.pulledKnown)), "pulled_new": .int(Int64(summary.pulledApplied)),
                 "sent": .int(Int64(summary.pushedSent)), "resent": .int(Int64(outcome.resent)),
                 "sessions": .int(Int64(outcome.sessions)), "milliseconds": .int(Int64(outcome.milliseconds)),
+                "refused": .array(summary.refused.map { .object([
+                    "change": .string($0.dot.description), "code": .string($0.code.rawValue), "reason": .string($0.reason),
+                ]) }),
             ]))
             return
         }
         print("synced with \(summary.peer?.node ?? "?") (\(client.endpoint)) in \(String(format: "%.1f", Double(outcome.milliseconds) / 1000)) s: "
-              + "pushed \(summary.pushedApplied + summary.pushedKnown) (\(summary.pushedApplied) new), "
+              + "pushed \(summary.pushedApplied + summary.pushedKnown + summary.refused.count) (\(summary.pushedApplied) new"
+              + (summary.refused.isEmpty ? "" : ", \(summary.refused.count) refused") + "), "
               + "pulled \(summary.pulledApplied + summary.pulledKnown) (\(summary.pulledApplied) new)"
               + (outcome.sessions > 1 ? "; resumed \(outcome.sessions - 1) time\(outcome.sessions == 2 ? "" : "s")" : ""))
+        for refusal in summary.refused {
+            print("refused by \(summary.peer?.node ?? "the peer"): change \(refusal.dot.counter) (\(refusal.code.rawValue)): \(refusal.reason)")
+        }
+        if !summary.refused.isEmpty {
+            print("\(summary.refused.count) change\(summary.refused.count == 1 ? " was" : "s were") refused; they stay on this node as rejected "
+                  + "(`sitesync conflicts --rejected`) and are not sent again")
+        }
     }
 }
 

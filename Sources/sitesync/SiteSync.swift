@@ -7,13 +7,13 @@ struct SiteSync: ParsableCommand {
         abstract: "Offline-first replication for project performance management.",
         discussion: """
             Every node is a data directory (--data-dir, default $SITESYNC_DATA_DIR, else ./sitesync-data) \
-            holding node.toml and a SQLite database. Records are versioned with version vectors and merged \
+            holding node.toml, its secret keys (node.key) and a SQLite database. Records are versioned with version vectors and merged \
             field by field, so every replica that has seen the same changes shows the same data.
             """,
         subcommands: [
             InitCommand.self, RecordCommand.self, ExportCommand.self, DigestCommand.self,
             ConflictsCommand.self, ResolveCommand.self, BundleCommand.self, ServeCommand.self, SyncCommand.self,
-            RunCommand.self, BenchCommand.self,
+            RunCommand.self, KeysCommand.self, AuditCommand.self, BenchCommand.self,
         ]
     )
 }

@@ -12,6 +12,9 @@ public struct ClientSession: Sendable {
     /// What this side accepts from the server.
     public let limits: SessionLimits
     public let subscribe: Bool
+    /// This side's replica credential and the digest of its copy of the allow-list, for the Hello.
+    public let credential: ReplicaCredential?
+    public let directoryDigest: String
     public private(set) var phase: Phase = .greeting
     public private(set) var server: SyncMessage.Welcome?
     public private(set) var summary = SessionSummary()
@@ -23,8 +26,11 @@ public struct ClientSession: Sendable {
     private var pull = BatchSequencer()
 
     public init(session: UInt64, me: PeerIdentity, versions: ProtocolVersions, knowledge: VersionVector,
-                limits: SessionLimits = SessionLimits(), subscribe: Bool = false) {
+                limits: SessionLimits = SessionLimits(), subscribe: Bool = false, credential: ReplicaCredential? = nil,
+                directoryDigest: String = "") {
         self.session = session
+        self.credential = credential
+        self.directoryDigest = directoryDigest
         self.me = me
         self.versions = versions
         self.knowledge = knowledge
@@ -34,10 +40,13 @@ public struct ClientSession: Sendable {
 
     public var isOver: Bool { phase == .done || phase == .failed }
 
+    /// The records this side receives: as the server authenticated it, else as it believes.
+    var scope: ReplicationScope { server?.client?.scope ?? me.scope }
+
     /// The first effect: the greeting.
     public func start() -> [SessionEffect] {
         [.send(.hello(SyncMessage.Hello(versions: versions, peer: me, knowledge: knowledge, session: session,
-                                        limits: limits, subscribe: subscribe)))]
+                                        limits: limits, subscribe: subscribe, credential: credential, directoryDigest: directoryDigest)))]
     }
 
     public mutating func handle(_ event: SessionEvent) -> [SessionEffect] {
@@ -63,8 +72,12 @@ public struct ClientSession: Sendable {
     }
 
     private mutating func receive(_ message: SyncMessage) -> [SessionEffect] {
-        guard message.session == session || { if case .hint = message { return true } else { return false } }() else {
-            return []  // a late answer to an earlier session
+        // A hint, or a failure of the whole connection (session 0: a revoked key), concern any
+        // session; anything else of another session is a late answer to an earlier one.
+        switch message {
+        case .hint: break
+        case .failure(let failure) where failure.session == 0 && failure.code == .forbidden: break
+        default: guard message.session == session else { return [] }
         }
         switch (phase, message) {
         case (_, .failure(let failure)):
@@ -82,14 +95,16 @@ public struct ClientSession: Sendable {
             summary.peer = welcome.peer
             push = BatchWindow(window: welcome.limits.window)
             phase = .pushing
-            return readMore()
+            return [.welcomed(welcome)] + readMore()
         case (.pushing, .ack(let ack)) where !ack.pull:
             guard push.acknowledge(ack.sequence) else {
                 return violation("acknowledgement of push batch \(ack.sequence) out of order")
             }
             summary.pushedApplied += ack.applied
             summary.pushedKnown += ack.known
-            return continuePushing()
+            let mine = ack.refusals.filter { $0.dot.replica == me.replica }
+            summary.refused += mine
+            return (mine.isEmpty ? [] : [.rejected(mine, by: server!.peer)]) + continuePushing()
         case (.pulling, .batch(let batch)) where batch.pull:
             guard pull.receive(batch) == .accepted else {
                 return violation("pull batch \(batch.sequence) out of order (expected \(pull.expected))")
@@ -119,15 +134,15 @@ public struct ClientSession: Sendable {
         if result.changes.isEmpty && result.exhausted && push.nextSequence == 1 {
             return startPull()
         }
-        if !result.changes.isEmpty || result.exhausted {
+        if !result.changes.isEmpty || !result.holes.isEmpty || result.exhausted {
             let sequence = push.send(last: result.exhausted)
             summary.pushedSent += result.changes.count
             summary.pushBatches += 1
             effects.append(.send(.batch(SyncMessage.Batch(
                 session: session, pull: false, sequence: sequence, changes: result.changes,
-                vouched: KnowledgeClaim.vouched(senderKnowledge: result.knowledge, sender: me.replica, senderScope: me.scope,
+                vouched: KnowledgeClaim.vouched(senderKnowledge: result.knowledge, sender: me.replica, senderScope: scope,
                                                 cutFor: server.peer.scope, receiverScope: server.peer.scope),
-                last: result.exhausted))))
+                last: result.exhausted, holes: result.holes, proof: result.proof))))
         }
         return effects + continuePushing()
     }
@@ -145,9 +160,9 @@ public struct ClientSession: Sendable {
     private mutating func applyNext() -> [SessionEffect] {
         guard let server, let batch = pull.next() else { return [] }
         let vouched = KnowledgeClaim.vouched(senderKnowledge: batch.vouched, sender: server.peer.replica,
-                                             senderScope: server.peer.scope, cutFor: me.scope, receiverScope: me.scope)
-        return [.apply(sequence: batch.sequence, changes: batch.changes,
-                       claim: batch.last ? .complete(vouched: vouched) : .inOrder(vouched: vouched), origins: batch.origins)]
+                                             senderScope: server.peer.scope, cutFor: scope, receiverScope: scope)
+        return [.apply(ApplyRequest(batch, claim: batch.last ? .complete(vouched: vouched) : .inOrder(vouched: vouched),
+                                    sender: server.peer))]
     }
 
     private mutating func pulled(_ outcome: ApplyOutcome) -> [SessionEffect] {

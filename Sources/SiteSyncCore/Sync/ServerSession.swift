@@ -32,9 +32,15 @@ public struct ServerSession: Sendable {
     }
 
     /// Answers a greeting: a new session and its Welcome, or no session and a Failure naming
-    /// both sides' versions.
+    /// both sides' versions, or why the client may not sync.
+    /// - Parameters:
+    ///   - authenticated: the allow-list entry of the key the client connected with, where keys
+    ///     are checked; the client is then who the entry says, whatever its Hello claims.
+    ///   - credential: this side's replica credential, for the Welcome.
+    ///   - directory: the allow-list to hand a client whose copy differs.
     public static func accept(
-        _ hello: SyncMessage.Hello, me: PeerIdentity, versions: ProtocolVersions, knowledge: VersionVector, limits: SessionLimits
+        _ hello: SyncMessage.Hello, me: PeerIdentity, versions: ProtocolVersions, knowledge: VersionVector, limits: SessionLimits,
+        authenticated: DirectoryEntry? = nil, credential: ReplicaCredential? = nil, directory: Directory? = nil
     ) -> (ServerSession?, [SessionEffect]) {
         guard hello.versions == versions else {
             let failure = SyncMessage.Failure(
@@ -44,10 +50,24 @@ public struct ServerSession: Sendable {
             return (nil, [.send(.failure(failure)),
                           .fail(SessionFailure(.refused(.upgradeRequired), "\(hello.peer.node) speaks \(hello.versions), this node \(versions)"))])
         }
-        let session = ServerSession(session: hello.session, me: me, client: hello.peer, clientLimits: hello.limits, limits: limits,
+        var client = hello.peer
+        if let entry = authenticated {
+            guard let offered = hello.credential, offered.isValid, offered.replica == hello.peer.replica,
+                  offered.signingKey == entry.key.signing else {
+                let reason = "replica \(hello.peer.replica) is not one of \(entry.node)'s: its credential does not match the key "
+                    + "\(entry.node) connected with"
+                return (nil, [.send(.failure(SyncMessage.Failure(code: .forbidden, reason: reason, session: hello.session))),
+                              .fail(SessionFailure(.refused(.forbidden), "\(entry.node): \(reason)"))])
+            }
+            client = PeerIdentity(node: entry.node, replica: hello.peer.replica, role: entry.role, department: entry.department)
+        }
+        let session = ServerSession(session: hello.session, me: me, client: client, clientLimits: hello.limits, limits: limits,
                                     subscribe: hello.subscribe)
-        return (session, [.send(.welcome(SyncMessage.Welcome(versions: versions, peer: me, knowledge: knowledge,
-                                                             session: hello.session, limits: limits)))])
+        let welcome = SyncMessage.Welcome(
+            versions: versions, peer: me, knowledge: knowledge, session: hello.session, limits: limits, credential: credential,
+            client: authenticated == nil ? nil : client,
+            directory: directory.flatMap { $0.digest == hello.directoryDigest ? nil : $0 })
+        return (session, [.send(.welcome(welcome))])
     }
 
     public mutating func handle(_ event: SessionEvent) -> [SessionEffect] {
@@ -61,7 +81,8 @@ public struct ServerSession: Sendable {
             summary.pushedKnown += outcome.known
             summary.pushBatches += 1
             return [.send(.ack(SyncMessage.Ack(session: session, pull: false, sequence: outcome.sequence, knowledge: outcome.knowledge,
-                                               applied: outcome.applied, known: outcome.known)))] + applyNext()
+                                               applied: outcome.applied, known: outcome.known, refusals: outcome.refusals)))]
+                + applyNext()
         case .read(let result):
             return pullRead(result)
         case .storeFailed(let reason, let retryLater):
@@ -118,8 +139,7 @@ public struct ServerSession: Sendable {
         guard let batch = push.next() else { return [] }
         let vouched = KnowledgeClaim.vouched(senderKnowledge: batch.vouched, sender: client.replica, senderScope: client.scope,
                                              cutFor: me.scope, receiverScope: me.scope)
-        return [.apply(sequence: batch.sequence, changes: batch.changes,
-                       claim: batch.last ? .complete(vouched: vouched) : .inOrder(vouched: vouched), origins: batch.origins)]
+        return [.apply(ApplyRequest(batch, claim: batch.last ? .complete(vouched: vouched) : .inOrder(vouched: vouched), sender: client))]
     }
 
     private mutating func readMore() -> [SessionEffect] {
@@ -135,14 +155,14 @@ public struct ServerSession: Sendable {
         pullExhausted = result.exhausted
         var effects: [SessionEffect] = []
         // Every pull ends with a batch flagged last, empty if need be, so the client knows.
-        if !result.changes.isEmpty || result.exhausted {
+        if !result.changes.isEmpty || !result.holes.isEmpty || result.exhausted {
             let sequence = window.send(last: result.exhausted)
             summary.pullBatches += 1
             effects.append(.send(.batch(SyncMessage.Batch(
                 session: session, pull: true, sequence: sequence, changes: result.changes,
                 vouched: KnowledgeClaim.vouched(senderKnowledge: result.knowledge, sender: me.replica, senderScope: me.scope,
                                                 cutFor: client.scope, receiverScope: client.scope),
-                last: result.exhausted))))
+                last: result.exhausted, holes: result.holes, proof: result.proof))))
         }
         pull = window
         return effects + readMore()

@@ -5,8 +5,13 @@ public enum SessionEffect: Sendable, Equatable {
     /// Read up to `request.limits` changes after log position `request.after` that a replica
     /// holding `request.base` lacks, within `request.scope`; answer with ``SessionEvent/read``.
     case read(ReadRequest)
-    /// Apply a batch in one transaction; answer with ``SessionEvent/applied`` (or `storeFailed`).
-    case apply(sequence: UInt64, changes: [Change], claim: KnowledgeClaim, origins: [PeerIdentity])
+    /// Check a batch against its proof and apply it in one transaction; answer with
+    /// ``SessionEvent/applied`` (or `storeFailed`).
+    case apply(ApplyRequest)
+    /// The peer refused these changes of this node's: mark them rejected (kept, not resent).
+    case rejected([Refusal], by: PeerIdentity)
+    /// The server answered: learn what it says of this node and of its allow-list.
+    case welcomed(SyncMessage.Welcome)
     /// The session ended well.
     case finish(SessionSummary)
     /// The session ended badly.
@@ -29,8 +34,40 @@ public struct ReadRequest: Sendable, Equatable {
     public let limits: SessionLimits
 }
 
+/// A received batch to check and apply.
+public struct ApplyRequest: Sendable, Equatable {
+    public let sequence: UInt64
+    public let changes: [Change]
+    public let holes: [Hole]
+    public let proof: BatchProof
+    public let claim: KnowledgeClaim
+    public let origins: [PeerIdentity]
+    /// The node that sent the batch (its authenticated identity where keys are checked).
+    public let sender: PeerIdentity
+
+    public init(sequence: UInt64, changes: [Change], holes: [Hole] = [], proof: BatchProof = BatchProof(), claim: KnowledgeClaim,
+                origins: [PeerIdentity] = [], sender: PeerIdentity) {
+        self.sequence = sequence
+        self.changes = changes
+        self.holes = holes
+        self.proof = proof
+        self.claim = claim
+        self.origins = origins
+        self.sender = sender
+    }
+
+    init(_ batch: SyncMessage.Batch, claim: KnowledgeClaim, sender: PeerIdentity) {
+        self.init(sequence: batch.sequence, changes: batch.changes, holes: batch.holes, proof: batch.proof, claim: claim,
+                  origins: batch.origins, sender: sender)
+    }
+}
+
 public struct ReadResult: Sendable {
     public let changes: [Change]
+    /// Changes withheld (refused or retracted) in the same stretch of the log.
+    public let holes: [Hole]
+    /// What the receiver needs to check `changes` and `holes`.
+    public let proof: BatchProof
     /// The log position of the last change read (the next read continues after it).
     public let cursor: Int64
     /// Whether the log held nothing more to send.
@@ -38,8 +75,11 @@ public struct ReadResult: Sendable {
     /// The reader's knowledge when it read: what it vouches for.
     public let knowledge: VersionVector
 
-    public init(changes: [Change], cursor: Int64, exhausted: Bool, knowledge: VersionVector) {
+    public init(changes: [Change], holes: [Hole] = [], proof: BatchProof = BatchProof(), cursor: Int64, exhausted: Bool,
+                knowledge: VersionVector) {
         self.changes = changes
+        self.holes = holes
+        self.proof = proof
         self.cursor = cursor
         self.exhausted = exhausted
         self.knowledge = knowledge
@@ -52,12 +92,15 @@ public struct ApplyOutcome: Sendable, Equatable {
     public let known: Int
     /// The knowledge after the batch, for the acknowledgement.
     public let knowledge: VersionVector
+    /// The changes refused, each with its reason.
+    public let refusals: [Refusal]
 
-    public init(sequence: UInt64, applied: Int, known: Int, knowledge: VersionVector) {
+    public init(sequence: UInt64, applied: Int, known: Int, knowledge: VersionVector, refusals: [Refusal] = []) {
         self.sequence = sequence
         self.applied = applied
         self.known = known
         self.knowledge = knowledge
+        self.refusals = refusals
     }
 }
 
@@ -69,6 +112,11 @@ public struct SessionSummary: Sendable, Equatable {
     /// Changes received from the peer, those new here, those already held.
     public var pulledApplied = 0, pulledKnown = 0
     public var pushBatches = 0, pullBatches = 0
+    /// This node's changes the peer refused.
+    public var refused: [Refusal] = []
+
+    /// Changes sent that the peer acknowledged: applied, already held or refused.
+    public var pushedAcknowledged: Int { pushedApplied + pushedKnown + refused.count }
 
     public init() {}
 }

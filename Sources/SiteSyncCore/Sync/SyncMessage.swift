@@ -72,15 +72,21 @@ public enum SyncMessage: Hashable, Sendable {
         public let session: UInt64
         public let limits: SessionLimits
         public let subscribe: Bool
+        /// The proof that the client's replica is its key's.
+        public let credential: ReplicaCredential?
+        /// The digest of the client's copy of the allow-list ("" when it has none).
+        public let directoryDigest: String
 
         public init(versions: ProtocolVersions, peer: PeerIdentity, knowledge: VersionVector, session: UInt64,
-                    limits: SessionLimits, subscribe: Bool = false) {
+                    limits: SessionLimits, subscribe: Bool = false, credential: ReplicaCredential? = nil, directoryDigest: String = "") {
             self.versions = versions
             self.peer = peer
             self.knowledge = knowledge
             self.session = session
             self.limits = limits
             self.subscribe = subscribe
+            self.credential = credential
+            self.directoryDigest = directoryDigest
         }
     }
 
@@ -90,13 +96,24 @@ public enum SyncMessage: Hashable, Sendable {
         public let knowledge: VersionVector
         public let session: UInt64
         public let limits: SessionLimits
+        /// The proof that the server's replica is its key's.
+        public let credential: ReplicaCredential?
+        /// The client as the server authenticated it (its role and department from its key),
+        /// when the server checks keys: what the client may write and receives.
+        public let client: PeerIdentity?
+        /// The server's allow-list, when the client's copy is not current.
+        public let directory: Directory?
 
-        public init(versions: ProtocolVersions, peer: PeerIdentity, knowledge: VersionVector, session: UInt64, limits: SessionLimits) {
+        public init(versions: ProtocolVersions, peer: PeerIdentity, knowledge: VersionVector, session: UInt64, limits: SessionLimits,
+                    credential: ReplicaCredential? = nil, client: PeerIdentity? = nil, directory: Directory? = nil) {
             self.versions = versions
             self.peer = peer
             self.knowledge = knowledge
             self.session = session
             self.limits = limits
+            self.credential = credential
+            self.client = client
+            self.directory = directory
         }
     }
 
@@ -124,9 +141,13 @@ public enum SyncMessage: Hashable, Sendable {
         public let vouched: VersionVector
         public let last: Bool
         public let origins: [PeerIdentity]
+        /// Changes withheld (refused or retracted), by their place in their chains.
+        public let holes: [Hole]
+        /// What the receiver checks the changes and holes against.
+        public let proof: BatchProof
 
         public init(session: UInt64, pull: Bool, sequence: UInt64, changes: [Change], vouched: VersionVector, last: Bool,
-                    origins: [PeerIdentity] = []) {
+                    origins: [PeerIdentity] = [], holes: [Hole] = [], proof: BatchProof = BatchProof()) {
             self.session = session
             self.pull = pull
             self.sequence = sequence
@@ -134,6 +155,8 @@ public enum SyncMessage: Hashable, Sendable {
             self.vouched = vouched
             self.last = last
             self.origins = origins
+            self.holes = holes
+            self.proof = proof
         }
     }
 
@@ -144,14 +167,18 @@ public enum SyncMessage: Hashable, Sendable {
         public let knowledge: VersionVector
         public let applied: Int
         public let known: Int
+        /// The changes of the batch the receiver refused, each with its reason.
+        public let refusals: [Refusal]
 
-        public init(session: UInt64, pull: Bool, sequence: UInt64, knowledge: VersionVector, applied: Int, known: Int) {
+        public init(session: UInt64, pull: Bool, sequence: UInt64, knowledge: VersionVector, applied: Int, known: Int,
+                    refusals: [Refusal] = []) {
             self.session = session
             self.pull = pull
             self.sequence = sequence
             self.knowledge = knowledge
             self.applied = applied
             self.known = known
+            self.refusals = refusals
         }
     }
 
@@ -184,7 +211,8 @@ public enum SyncMessage: Hashable, Sendable {
 public enum FailureCode: UInt32, Hashable, Sendable, CustomStringConvertible {
     /// A message that does not decode, or breaks a rule of the protocol.
     case malformed = 400
-    /// The peer refuses this node (unknown key, revoked, wrong department).
+    /// The peer refuses this node (unknown key, revoked, a replica that is not its own), or a
+    /// batch that does not match its origins' signatures.
     case forbidden = 403
     /// A message for a session the receiver does not know (it expired, or the peer restarted).
     case unknownSession = 404

@@ -257,70 +257,247 @@ public nonisolated struct WirePeerInfo: Sendable {
 }
 
 /// The first frame of a change bundle.
-public nonisolated struct WireBundleHeader: Sendable {
+public nonisolated struct WireBundleHeader: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// 1
-  public var formatVersion: UInt32 = 0
+  public var formatVersion: UInt32 {
+    get {_storage._formatVersion}
+    set {_uniqueStorage()._formatVersion = newValue}
+  }
 
-  public var protocolVersion: UInt32 = 0
+  public var protocolVersion: UInt32 {
+    get {_storage._protocolVersion}
+    set {_uniqueStorage()._protocolVersion = newValue}
+  }
 
-  public var schemaVersion: UInt32 = 0
+  public var schemaVersion: UInt32 {
+    get {_storage._schemaVersion}
+    set {_uniqueStorage()._schemaVersion = newValue}
+  }
 
   /// 64 hex digits
-  public var schemaHash: String = String()
+  public var schemaHash: String {
+    get {_storage._schemaHash}
+    set {_uniqueStorage()._schemaHash = newValue}
+  }
 
   public var sender: WirePeerInfo {
-    get {_sender ?? WirePeerInfo()}
-    set {_sender = newValue}
+    get {_storage._sender ?? WirePeerInfo()}
+    set {_uniqueStorage()._sender = newValue}
   }
   /// Returns true if `sender` has been explicitly set.
-  public var hasSender: Bool {self._sender != nil}
+  public var hasSender: Bool {_storage._sender != nil}
   /// Clears the value of `sender`. Subsequent reads from it will return its default value.
-  public mutating func clearSender() {self._sender = nil}
+  public mutating func clearSender() {_uniqueStorage()._sender = nil}
 
   /// the node the bundle was cut for; "" when for anyone
-  public var recipient: String = String()
+  public var recipient: String {
+    get {_storage._recipient}
+    set {_uniqueStorage()._recipient = newValue}
+  }
 
   /// the bundle holds every change (in scope) above this
   public var base: WireVersionVector {
-    get {_base ?? WireVersionVector()}
-    set {_base = newValue}
+    get {_storage._base ?? WireVersionVector()}
+    set {_uniqueStorage()._base = newValue}
   }
   /// Returns true if `base` has been explicitly set.
-  public var hasBase: Bool {self._base != nil}
+  public var hasBase: Bool {_storage._base != nil}
   /// Clears the value of `base`. Subsequent reads from it will return its default value.
-  public mutating func clearBase() {self._base = nil}
+  public mutating func clearBase() {_uniqueStorage()._base = nil}
 
   public var senderKnowledge: WireVersionVector {
-    get {_senderKnowledge ?? WireVersionVector()}
-    set {_senderKnowledge = newValue}
+    get {_storage._senderKnowledge ?? WireVersionVector()}
+    set {_uniqueStorage()._senderKnowledge = newValue}
   }
   /// Returns true if `senderKnowledge` has been explicitly set.
-  public var hasSenderKnowledge: Bool {self._senderKnowledge != nil}
+  public var hasSenderKnowledge: Bool {_storage._senderKnowledge != nil}
   /// Clears the value of `senderKnowledge`. Subsequent reads from it will return its default value.
-  public mutating func clearSenderKnowledge() {self._senderKnowledge = nil}
+  public mutating func clearSenderKnowledge() {_uniqueStorage()._senderKnowledge = nil}
 
   /// the departments included; empty means all
-  public var departments: [String] = []
+  public var departments: [String] {
+    get {_storage._departments}
+    set {_uniqueStorage()._departments = newValue}
+  }
 
-  public var createdMs: UInt64 = 0
+  public var createdMs: UInt64 {
+    get {_storage._createdMs}
+    set {_uniqueStorage()._createdMs = newValue}
+  }
 
   /// the node behind each origin replica in the bundle, as known
-  public var origins: [WirePeerInfo] = []
+  public var origins: [WirePeerInfo] {
+    get {_storage._origins}
+    set {_uniqueStorage()._origins = newValue}
+  }
+
+  /// the recipient's changes the sender (a hub) refused
+  public var refusals: [WireRefusal] {
+    get {_storage._refusals}
+    set {_uniqueStorage()._refusals = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _sender: WirePeerInfo? = nil
-  fileprivate var _base: WireVersionVector? = nil
-  fileprivate var _senderKnowledge: WireVersionVector? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// The last frame of a change bundle.
+/// Security (protocol/README.md, "Security"): the proof that a replica id is its key's, the
+/// start and the origin's seal of each chain segment sent, changes withheld, refusals, and the
+/// hub's allow-list as it hands it to nodes.
+public nonisolated struct WireReplicaCredential: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// = first 8 bytes of SHA-256("sitesync/replica/v1" || signing_key || salt)
+  public var replica: UInt64 = 0
+
+  public var node: String = String()
+
+  /// Ed25519 public key, 32 bytes
+  public var signingKey: Data = Data()
+
+  /// 8 bytes
+  public var salt: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WireChainStart: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var origin: UInt64 = 0
+
+  /// the chain: one origin's changes of one department
+  public var department: String = String()
+
+  /// the change before the segment (0: the chain's beginning)
+  public var counter: UInt64 = 0
+
+  /// its link (32 zero bytes at the beginning)
+  public var link: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WireSeal: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var origin: UInt64 = 0
+
+  public var department: String = String()
+
+  /// the sealed change
+  public var counter: UInt64 = 0
+
+  /// its link, 32 bytes
+  public var link: Data = Data()
+
+  /// Ed25519 by the origin, 64 bytes
+  public var signature: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WireHole: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// a change withheld: refused by the hub, or retracted
+  public var origin: UInt64 = 0
+
+  public var counter: UInt64 = 0
+
+  public var department: String = String()
+
+  /// the record it was for
+  public var collection: UInt32 = 0
+
+  public var recordID: String = String()
+
+  /// SHA-256 of its encoded Change, 32 bytes
+  public var payloadHash: Data = Data()
+
+  /// in a Batch: how many of its changes come before this one
+  public var position: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WireRefusal: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var origin: UInt64 = 0
+
+  public var counter: UInt64 = 0
+
+  /// forbidden-department | plan-field | hub-owned | approval | read-only | foreign-actor | depends-on-refused
+  public var code: String = String()
+
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WireDirectoryEntry: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var node: String = String()
+
+  public var role: String = String()
+
+  public var department: String = String()
+
+  /// 80 Z85 characters: CURVE public key || Ed25519 public key
+  public var key: String = String()
+
+  /// false once revoked
+  public var active: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WireDirectory: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var entries: [WireDirectoryEntry] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct WireBundleTrailer: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -368,12 +545,54 @@ public nonisolated struct WireBundleFrame: Sendable {
     set {frame = .trailer(newValue)}
   }
 
+  /// in log order with the changes
+  public var hole: WireHole {
+    get {
+      if case .hole(let v)? = frame {return v}
+      return WireHole()
+    }
+    set {frame = .hole(newValue)}
+  }
+
+  /// before the changes
+  public var start: WireChainStart {
+    get {
+      if case .start(let v)? = frame {return v}
+      return WireChainStart()
+    }
+    set {frame = .start(newValue)}
+  }
+
+  /// after the changes
+  public var seal: WireSeal {
+    get {
+      if case .seal(let v)? = frame {return v}
+      return WireSeal()
+    }
+    set {frame = .seal(newValue)}
+  }
+
+  public var credential: WireReplicaCredential {
+    get {
+      if case .credential(let v)? = frame {return v}
+      return WireReplicaCredential()
+    }
+    set {frame = .credential(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Frame: Equatable, Sendable {
     case header(WireBundleHeader)
     case change(WireChangeEnvelope)
     case trailer(WireBundleTrailer)
+    /// in log order with the changes
+    case hole(WireHole)
+    /// before the changes
+    case start(WireChainStart)
+    /// after the changes
+    case seal(WireSeal)
+    case credential(WireReplicaCredential)
 
   }
 
@@ -469,60 +688,89 @@ public nonisolated struct WireSyncMessage: Sendable {
 }
 
 /// Client to server: opens a session.
-public nonisolated struct WireHello: Sendable {
+public nonisolated struct WireHello: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var protocolVersion: UInt32 = 0
+  public var protocolVersion: UInt32 {
+    get {_storage._protocolVersion}
+    set {_uniqueStorage()._protocolVersion = newValue}
+  }
 
-  public var schemaVersion: UInt32 = 0
+  public var schemaVersion: UInt32 {
+    get {_storage._schemaVersion}
+    set {_uniqueStorage()._schemaVersion = newValue}
+  }
 
-  public var schemaHash: String = String()
+  public var schemaHash: String {
+    get {_storage._schemaHash}
+    set {_uniqueStorage()._schemaHash = newValue}
+  }
 
   /// the client
   public var peer: WirePeerInfo {
-    get {_peer ?? WirePeerInfo()}
-    set {_peer = newValue}
+    get {_storage._peer ?? WirePeerInfo()}
+    set {_uniqueStorage()._peer = newValue}
   }
   /// Returns true if `peer` has been explicitly set.
-  public var hasPeer: Bool {self._peer != nil}
+  public var hasPeer: Bool {_storage._peer != nil}
   /// Clears the value of `peer`. Subsequent reads from it will return its default value.
-  public mutating func clearPeer() {self._peer = nil}
+  public mutating func clearPeer() {_uniqueStorage()._peer = nil}
 
   /// what the client holds
   public var knowledge: WireVersionVector {
-    get {_knowledge ?? WireVersionVector()}
-    set {_knowledge = newValue}
+    get {_storage._knowledge ?? WireVersionVector()}
+    set {_uniqueStorage()._knowledge = newValue}
   }
   /// Returns true if `knowledge` has been explicitly set.
-  public var hasKnowledge: Bool {self._knowledge != nil}
+  public var hasKnowledge: Bool {_storage._knowledge != nil}
   /// Clears the value of `knowledge`. Subsequent reads from it will return its default value.
-  public mutating func clearKnowledge() {self._knowledge = nil}
+  public mutating func clearKnowledge() {_uniqueStorage()._knowledge = nil}
 
   /// chosen by the client at random; every message repeats it
-  public var session: UInt64 = 0
+  public var session: UInt64 {
+    get {_storage._session}
+    set {_uniqueStorage()._session = newValue}
+  }
 
   /// what the client accepts from the server
   public var limits: WireLimits {
-    get {_limits ?? WireLimits()}
-    set {_limits = newValue}
+    get {_storage._limits ?? WireLimits()}
+    set {_uniqueStorage()._limits = newValue}
   }
   /// Returns true if `limits` has been explicitly set.
-  public var hasLimits: Bool {self._limits != nil}
+  public var hasLimits: Bool {_storage._limits != nil}
   /// Clears the value of `limits`. Subsequent reads from it will return its default value.
-  public mutating func clearLimits() {self._limits = nil}
+  public mutating func clearLimits() {_uniqueStorage()._limits = nil}
 
   /// send Hints on this connection while it stays open
-  public var subscribe: Bool = false
+  public var subscribe: Bool {
+    get {_storage._subscribe}
+    set {_uniqueStorage()._subscribe = newValue}
+  }
+
+  /// the client's replica is its key's
+  public var credential: WireReplicaCredential {
+    get {_storage._credential ?? WireReplicaCredential()}
+    set {_uniqueStorage()._credential = newValue}
+  }
+  /// Returns true if `credential` has been explicitly set.
+  public var hasCredential: Bool {_storage._credential != nil}
+  /// Clears the value of `credential`. Subsequent reads from it will return its default value.
+  public mutating func clearCredential() {_uniqueStorage()._credential = nil}
+
+  /// the client's copy of the allow-list ("" when none)
+  public var directoryDigest: String {
+    get {_storage._directoryDigest}
+    set {_uniqueStorage()._directoryDigest = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _peer: WirePeerInfo? = nil
-  fileprivate var _knowledge: WireVersionVector? = nil
-  fileprivate var _limits: WireLimits? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// How much a receiver accepts: batches of at most `batch_changes` changes and `batch_bytes`
@@ -544,56 +792,96 @@ public nonisolated struct WireLimits: Sendable {
 }
 
 /// Server to client: accepts a session.
-public nonisolated struct WireWelcome: Sendable {
+public nonisolated struct WireWelcome: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var protocolVersion: UInt32 = 0
+  public var protocolVersion: UInt32 {
+    get {_storage._protocolVersion}
+    set {_uniqueStorage()._protocolVersion = newValue}
+  }
 
-  public var schemaVersion: UInt32 = 0
+  public var schemaVersion: UInt32 {
+    get {_storage._schemaVersion}
+    set {_uniqueStorage()._schemaVersion = newValue}
+  }
 
-  public var schemaHash: String = String()
+  public var schemaHash: String {
+    get {_storage._schemaHash}
+    set {_uniqueStorage()._schemaHash = newValue}
+  }
 
   /// the server
   public var peer: WirePeerInfo {
-    get {_peer ?? WirePeerInfo()}
-    set {_peer = newValue}
+    get {_storage._peer ?? WirePeerInfo()}
+    set {_uniqueStorage()._peer = newValue}
   }
   /// Returns true if `peer` has been explicitly set.
-  public var hasPeer: Bool {self._peer != nil}
+  public var hasPeer: Bool {_storage._peer != nil}
   /// Clears the value of `peer`. Subsequent reads from it will return its default value.
-  public mutating func clearPeer() {self._peer = nil}
+  public mutating func clearPeer() {_uniqueStorage()._peer = nil}
 
   /// what the server holds
   public var knowledge: WireVersionVector {
-    get {_knowledge ?? WireVersionVector()}
-    set {_knowledge = newValue}
+    get {_storage._knowledge ?? WireVersionVector()}
+    set {_uniqueStorage()._knowledge = newValue}
   }
   /// Returns true if `knowledge` has been explicitly set.
-  public var hasKnowledge: Bool {self._knowledge != nil}
+  public var hasKnowledge: Bool {_storage._knowledge != nil}
   /// Clears the value of `knowledge`. Subsequent reads from it will return its default value.
-  public mutating func clearKnowledge() {self._knowledge = nil}
+  public mutating func clearKnowledge() {_uniqueStorage()._knowledge = nil}
 
-  public var session: UInt64 = 0
+  public var session: UInt64 {
+    get {_storage._session}
+    set {_uniqueStorage()._session = newValue}
+  }
 
   /// what the server accepts from the client
   public var limits: WireLimits {
-    get {_limits ?? WireLimits()}
-    set {_limits = newValue}
+    get {_storage._limits ?? WireLimits()}
+    set {_uniqueStorage()._limits = newValue}
   }
   /// Returns true if `limits` has been explicitly set.
-  public var hasLimits: Bool {self._limits != nil}
+  public var hasLimits: Bool {_storage._limits != nil}
   /// Clears the value of `limits`. Subsequent reads from it will return its default value.
-  public mutating func clearLimits() {self._limits = nil}
+  public mutating func clearLimits() {_uniqueStorage()._limits = nil}
+
+  /// the server's replica is its key's
+  public var credential: WireReplicaCredential {
+    get {_storage._credential ?? WireReplicaCredential()}
+    set {_uniqueStorage()._credential = newValue}
+  }
+  /// Returns true if `credential` has been explicitly set.
+  public var hasCredential: Bool {_storage._credential != nil}
+  /// Clears the value of `credential`. Subsequent reads from it will return its default value.
+  public mutating func clearCredential() {_uniqueStorage()._credential = nil}
+
+  /// the client as its key says (role, department), where keys are checked
+  public var client: WirePeerInfo {
+    get {_storage._client ?? WirePeerInfo()}
+    set {_uniqueStorage()._client = newValue}
+  }
+  /// Returns true if `client` has been explicitly set.
+  public var hasClient: Bool {_storage._client != nil}
+  /// Clears the value of `client`. Subsequent reads from it will return its default value.
+  public mutating func clearClient() {_uniqueStorage()._client = nil}
+
+  /// the allow-list, when the client's copy differs
+  public var directory: WireDirectory {
+    get {_storage._directory ?? WireDirectory()}
+    set {_uniqueStorage()._directory = newValue}
+  }
+  /// Returns true if `directory` has been explicitly set.
+  public var hasDirectory: Bool {_storage._directory != nil}
+  /// Clears the value of `directory`. Subsequent reads from it will return its default value.
+  public mutating func clearDirectory() {_uniqueStorage()._directory = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _peer: WirePeerInfo? = nil
-  fileprivate var _knowledge: WireVersionVector? = nil
-  fileprivate var _limits: WireLimits? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// Either side: the session (or one request) cannot go on. Codes in protocol/README.md.
@@ -659,6 +947,18 @@ public nonisolated struct WireBatch: Sendable {
   /// the node behind origins, as the sender knows them
   public var origins: [WirePeerInfo] = []
 
+  /// changes withheld in the same stretch of the log
+  public var holes: [WireHole] = []
+
+  /// one per chain in the batch
+  public var starts: [WireChainStart] = []
+
+  /// one per chain: at its last change in the batch
+  public var seals: [WireSeal] = []
+
+  /// one per origin in the batch
+  public var credentials: [WireReplicaCredential] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -691,6 +991,9 @@ public nonisolated struct WireAck: Sendable {
   public var applied: UInt32 = 0
 
   public var known: UInt32 = 0
+
+  /// the batch's changes refused, each with its reason
+  public var refusals: [WireRefusal] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1114,7 +1417,154 @@ nonisolated extension WirePeerInfo: SwiftProtobuf.Message, SwiftProtobuf._Messag
 
 nonisolated extension WireBundleHeader: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BundleHeader"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}format_version\0\u{3}protocol_version\0\u{3}schema_version\0\u{3}schema_hash\0\u{1}sender\0\u{1}recipient\0\u{1}base\0\u{3}sender_knowledge\0\u{1}departments\0\u{3}created_ms\0\u{1}origins\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}format_version\0\u{3}protocol_version\0\u{3}schema_version\0\u{3}schema_hash\0\u{1}sender\0\u{1}recipient\0\u{1}base\0\u{3}sender_knowledge\0\u{1}departments\0\u{3}created_ms\0\u{1}origins\0\u{1}refusals\0")
+
+  fileprivate class _StorageClass {
+    var _formatVersion: UInt32 = 0
+    var _protocolVersion: UInt32 = 0
+    var _schemaVersion: UInt32 = 0
+    var _schemaHash: String = String()
+    var _sender: WirePeerInfo? = nil
+    var _recipient: String = String()
+    var _base: WireVersionVector? = nil
+    var _senderKnowledge: WireVersionVector? = nil
+    var _departments: [String] = []
+    var _createdMs: UInt64 = 0
+    var _origins: [WirePeerInfo] = []
+    var _refusals: [WireRefusal] = []
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _formatVersion = source._formatVersion
+      _protocolVersion = source._protocolVersion
+      _schemaVersion = source._schemaVersion
+      _schemaHash = source._schemaHash
+      _sender = source._sender
+      _recipient = source._recipient
+      _base = source._base
+      _senderKnowledge = source._senderKnowledge
+      _departments = source._departments
+      _createdMs = source._createdMs
+      _origins = source._origins
+      _refusals = source._refusals
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularUInt32Field(value: &_storage._formatVersion) }()
+        case 2: try { try decoder.decodeSingularUInt32Field(value: &_storage._protocolVersion) }()
+        case 3: try { try decoder.decodeSingularUInt32Field(value: &_storage._schemaVersion) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._schemaHash) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._sender) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._recipient) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._base) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._senderKnowledge) }()
+        case 9: try { try decoder.decodeRepeatedStringField(value: &_storage._departments) }()
+        case 10: try { try decoder.decodeSingularUInt64Field(value: &_storage._createdMs) }()
+        case 11: try { try decoder.decodeRepeatedMessageField(value: &_storage._origins) }()
+        case 12: try { try decoder.decodeRepeatedMessageField(value: &_storage._refusals) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._formatVersion != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._formatVersion, fieldNumber: 1)
+      }
+      if _storage._protocolVersion != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._protocolVersion, fieldNumber: 2)
+      }
+      if _storage._schemaVersion != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._schemaVersion, fieldNumber: 3)
+      }
+      if !_storage._schemaHash.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._schemaHash, fieldNumber: 4)
+      }
+      try { if let v = _storage._sender {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
+      if !_storage._recipient.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._recipient, fieldNumber: 6)
+      }
+      try { if let v = _storage._base {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      try { if let v = _storage._senderKnowledge {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      if !_storage._departments.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._departments, fieldNumber: 9)
+      }
+      if _storage._createdMs != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._createdMs, fieldNumber: 10)
+      }
+      if !_storage._origins.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._origins, fieldNumber: 11)
+      }
+      if !_storage._refusals.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._refusals, fieldNumber: 12)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WireBundleHeader, rhs: WireBundleHeader) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._formatVersion != rhs_storage._formatVersion {return false}
+        if _storage._protocolVersion != rhs_storage._protocolVersion {return false}
+        if _storage._schemaVersion != rhs_storage._schemaVersion {return false}
+        if _storage._schemaHash != rhs_storage._schemaHash {return false}
+        if _storage._sender != rhs_storage._sender {return false}
+        if _storage._recipient != rhs_storage._recipient {return false}
+        if _storage._base != rhs_storage._base {return false}
+        if _storage._senderKnowledge != rhs_storage._senderKnowledge {return false}
+        if _storage._departments != rhs_storage._departments {return false}
+        if _storage._createdMs != rhs_storage._createdMs {return false}
+        if _storage._origins != rhs_storage._origins {return false}
+        if _storage._refusals != rhs_storage._refusals {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WireReplicaCredential: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReplicaCredential"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}replica\0\u{1}node\0\u{3}signing_key\0\u{1}salt\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1122,75 +1572,316 @@ nonisolated extension WireBundleHeader: SwiftProtobuf.Message, SwiftProtobuf._Me
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.formatVersion) }()
-      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.protocolVersion) }()
-      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.schemaHash) }()
-      case 5: try { try decoder.decodeSingularMessageField(value: &self._sender) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.recipient) }()
-      case 7: try { try decoder.decodeSingularMessageField(value: &self._base) }()
-      case 8: try { try decoder.decodeSingularMessageField(value: &self._senderKnowledge) }()
-      case 9: try { try decoder.decodeRepeatedStringField(value: &self.departments) }()
-      case 10: try { try decoder.decodeSingularUInt64Field(value: &self.createdMs) }()
-      case 11: try { try decoder.decodeRepeatedMessageField(value: &self.origins) }()
+      case 1: try { try decoder.decodeSingularFixed64Field(value: &self.replica) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.node) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.signingKey) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.salt) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.formatVersion != 0 {
-      try visitor.visitSingularUInt32Field(value: self.formatVersion, fieldNumber: 1)
+    if self.replica != 0 {
+      try visitor.visitSingularFixed64Field(value: self.replica, fieldNumber: 1)
     }
-    if self.protocolVersion != 0 {
-      try visitor.visitSingularUInt32Field(value: self.protocolVersion, fieldNumber: 2)
+    if !self.node.isEmpty {
+      try visitor.visitSingularStringField(value: self.node, fieldNumber: 2)
     }
-    if self.schemaVersion != 0 {
-      try visitor.visitSingularUInt32Field(value: self.schemaVersion, fieldNumber: 3)
+    if !self.signingKey.isEmpty {
+      try visitor.visitSingularBytesField(value: self.signingKey, fieldNumber: 3)
     }
-    if !self.schemaHash.isEmpty {
-      try visitor.visitSingularStringField(value: self.schemaHash, fieldNumber: 4)
-    }
-    try { if let v = self._sender {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-    } }()
-    if !self.recipient.isEmpty {
-      try visitor.visitSingularStringField(value: self.recipient, fieldNumber: 6)
-    }
-    try { if let v = self._base {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
-    } }()
-    try { if let v = self._senderKnowledge {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
-    } }()
-    if !self.departments.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.departments, fieldNumber: 9)
-    }
-    if self.createdMs != 0 {
-      try visitor.visitSingularUInt64Field(value: self.createdMs, fieldNumber: 10)
-    }
-    if !self.origins.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.origins, fieldNumber: 11)
+    if !self.salt.isEmpty {
+      try visitor.visitSingularBytesField(value: self.salt, fieldNumber: 4)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: WireBundleHeader, rhs: WireBundleHeader) -> Bool {
-    if lhs.formatVersion != rhs.formatVersion {return false}
-    if lhs.protocolVersion != rhs.protocolVersion {return false}
-    if lhs.schemaVersion != rhs.schemaVersion {return false}
-    if lhs.schemaHash != rhs.schemaHash {return false}
-    if lhs._sender != rhs._sender {return false}
-    if lhs.recipient != rhs.recipient {return false}
-    if lhs._base != rhs._base {return false}
-    if lhs._senderKnowledge != rhs._senderKnowledge {return false}
-    if lhs.departments != rhs.departments {return false}
-    if lhs.createdMs != rhs.createdMs {return false}
-    if lhs.origins != rhs.origins {return false}
+  public static func ==(lhs: WireReplicaCredential, rhs: WireReplicaCredential) -> Bool {
+    if lhs.replica != rhs.replica {return false}
+    if lhs.node != rhs.node {return false}
+    if lhs.signingKey != rhs.signingKey {return false}
+    if lhs.salt != rhs.salt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WireChainStart: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ChainStart"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}origin\0\u{1}department\0\u{1}counter\0\u{1}link\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularFixed64Field(value: &self.origin) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.department) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.counter) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.link) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.origin != 0 {
+      try visitor.visitSingularFixed64Field(value: self.origin, fieldNumber: 1)
+    }
+    if !self.department.isEmpty {
+      try visitor.visitSingularStringField(value: self.department, fieldNumber: 2)
+    }
+    if self.counter != 0 {
+      try visitor.visitSingularUInt64Field(value: self.counter, fieldNumber: 3)
+    }
+    if !self.link.isEmpty {
+      try visitor.visitSingularBytesField(value: self.link, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WireChainStart, rhs: WireChainStart) -> Bool {
+    if lhs.origin != rhs.origin {return false}
+    if lhs.department != rhs.department {return false}
+    if lhs.counter != rhs.counter {return false}
+    if lhs.link != rhs.link {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WireSeal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Seal"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}origin\0\u{1}department\0\u{1}counter\0\u{1}link\0\u{1}signature\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularFixed64Field(value: &self.origin) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.department) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.counter) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.link) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.signature) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.origin != 0 {
+      try visitor.visitSingularFixed64Field(value: self.origin, fieldNumber: 1)
+    }
+    if !self.department.isEmpty {
+      try visitor.visitSingularStringField(value: self.department, fieldNumber: 2)
+    }
+    if self.counter != 0 {
+      try visitor.visitSingularUInt64Field(value: self.counter, fieldNumber: 3)
+    }
+    if !self.link.isEmpty {
+      try visitor.visitSingularBytesField(value: self.link, fieldNumber: 4)
+    }
+    if !self.signature.isEmpty {
+      try visitor.visitSingularBytesField(value: self.signature, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WireSeal, rhs: WireSeal) -> Bool {
+    if lhs.origin != rhs.origin {return false}
+    if lhs.department != rhs.department {return false}
+    if lhs.counter != rhs.counter {return false}
+    if lhs.link != rhs.link {return false}
+    if lhs.signature != rhs.signature {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WireHole: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Hole"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}origin\0\u{1}counter\0\u{1}department\0\u{1}collection\0\u{3}record_id\0\u{3}payload_hash\0\u{1}position\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularFixed64Field(value: &self.origin) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.counter) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.department) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.collection) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.recordID) }()
+      case 6: try { try decoder.decodeSingularBytesField(value: &self.payloadHash) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.position) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.origin != 0 {
+      try visitor.visitSingularFixed64Field(value: self.origin, fieldNumber: 1)
+    }
+    if self.counter != 0 {
+      try visitor.visitSingularUInt64Field(value: self.counter, fieldNumber: 2)
+    }
+    if !self.department.isEmpty {
+      try visitor.visitSingularStringField(value: self.department, fieldNumber: 3)
+    }
+    if self.collection != 0 {
+      try visitor.visitSingularUInt32Field(value: self.collection, fieldNumber: 4)
+    }
+    if !self.recordID.isEmpty {
+      try visitor.visitSingularStringField(value: self.recordID, fieldNumber: 5)
+    }
+    if !self.payloadHash.isEmpty {
+      try visitor.visitSingularBytesField(value: self.payloadHash, fieldNumber: 6)
+    }
+    if self.position != 0 {
+      try visitor.visitSingularUInt32Field(value: self.position, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WireHole, rhs: WireHole) -> Bool {
+    if lhs.origin != rhs.origin {return false}
+    if lhs.counter != rhs.counter {return false}
+    if lhs.department != rhs.department {return false}
+    if lhs.collection != rhs.collection {return false}
+    if lhs.recordID != rhs.recordID {return false}
+    if lhs.payloadHash != rhs.payloadHash {return false}
+    if lhs.position != rhs.position {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WireRefusal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Refusal"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}origin\0\u{1}counter\0\u{1}code\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularFixed64Field(value: &self.origin) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.counter) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.code) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.origin != 0 {
+      try visitor.visitSingularFixed64Field(value: self.origin, fieldNumber: 1)
+    }
+    if self.counter != 0 {
+      try visitor.visitSingularUInt64Field(value: self.counter, fieldNumber: 2)
+    }
+    if !self.code.isEmpty {
+      try visitor.visitSingularStringField(value: self.code, fieldNumber: 3)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WireRefusal, rhs: WireRefusal) -> Bool {
+    if lhs.origin != rhs.origin {return false}
+    if lhs.counter != rhs.counter {return false}
+    if lhs.code != rhs.code {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WireDirectoryEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DirectoryEntry"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0\u{1}role\0\u{1}department\0\u{1}key\0\u{1}active\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.node) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.role) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.department) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.active) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.node.isEmpty {
+      try visitor.visitSingularStringField(value: self.node, fieldNumber: 1)
+    }
+    if !self.role.isEmpty {
+      try visitor.visitSingularStringField(value: self.role, fieldNumber: 2)
+    }
+    if !self.department.isEmpty {
+      try visitor.visitSingularStringField(value: self.department, fieldNumber: 3)
+    }
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 4)
+    }
+    if self.active != false {
+      try visitor.visitSingularBoolField(value: self.active, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WireDirectoryEntry, rhs: WireDirectoryEntry) -> Bool {
+    if lhs.node != rhs.node {return false}
+    if lhs.role != rhs.role {return false}
+    if lhs.department != rhs.department {return false}
+    if lhs.key != rhs.key {return false}
+    if lhs.active != rhs.active {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WireDirectory: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Directory"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}entries\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.entries) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.entries.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.entries, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WireDirectory, rhs: WireDirectory) -> Bool {
+    if lhs.entries != rhs.entries {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1233,7 +1924,7 @@ nonisolated extension WireBundleTrailer: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension WireBundleFrame: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BundleFrame"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}header\0\u{1}change\0\u{1}trailer\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}header\0\u{1}change\0\u{1}trailer\0\u{1}hole\0\u{1}start\0\u{1}seal\0\u{1}credential\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1280,6 +1971,58 @@ nonisolated extension WireBundleFrame: SwiftProtobuf.Message, SwiftProtobuf._Mes
           self.frame = .trailer(v)
         }
       }()
+      case 4: try {
+        var v: WireHole?
+        var hadOneofValue = false
+        if let current = self.frame {
+          hadOneofValue = true
+          if case .hole(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.frame = .hole(v)
+        }
+      }()
+      case 5: try {
+        var v: WireChainStart?
+        var hadOneofValue = false
+        if let current = self.frame {
+          hadOneofValue = true
+          if case .start(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.frame = .start(v)
+        }
+      }()
+      case 6: try {
+        var v: WireSeal?
+        var hadOneofValue = false
+        if let current = self.frame {
+          hadOneofValue = true
+          if case .seal(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.frame = .seal(v)
+        }
+      }()
+      case 7: try {
+        var v: WireReplicaCredential?
+        var hadOneofValue = false
+        if let current = self.frame {
+          hadOneofValue = true
+          if case .credential(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.frame = .credential(v)
+        }
+      }()
       default: break
       }
     }
@@ -1302,6 +2045,22 @@ nonisolated extension WireBundleFrame: SwiftProtobuf.Message, SwiftProtobuf._Mes
     case .trailer?: try {
       guard case .trailer(let v)? = self.frame else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case .hole?: try {
+      guard case .hole(let v)? = self.frame else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
+    case .start?: try {
+      guard case .start(let v)? = self.frame else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    }()
+    case .seal?: try {
+      guard case .seal(let v)? = self.frame else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    }()
+    case .credential?: try {
+      guard case .credential(let v)? = self.frame else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
     }()
     case nil: break
     }
@@ -1486,68 +2245,132 @@ nonisolated extension WireSyncMessage: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension WireHello: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Hello"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}schema_version\0\u{3}schema_hash\0\u{1}peer\0\u{1}knowledge\0\u{1}session\0\u{1}limits\0\u{1}subscribe\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}schema_version\0\u{3}schema_hash\0\u{1}peer\0\u{1}knowledge\0\u{1}session\0\u{1}limits\0\u{1}subscribe\0\u{1}credential\0\u{3}directory_digest\0")
+
+  fileprivate class _StorageClass {
+    var _protocolVersion: UInt32 = 0
+    var _schemaVersion: UInt32 = 0
+    var _schemaHash: String = String()
+    var _peer: WirePeerInfo? = nil
+    var _knowledge: WireVersionVector? = nil
+    var _session: UInt64 = 0
+    var _limits: WireLimits? = nil
+    var _subscribe: Bool = false
+    var _credential: WireReplicaCredential? = nil
+    var _directoryDigest: String = String()
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _protocolVersion = source._protocolVersion
+      _schemaVersion = source._schemaVersion
+      _schemaHash = source._schemaHash
+      _peer = source._peer
+      _knowledge = source._knowledge
+      _session = source._session
+      _limits = source._limits
+      _subscribe = source._subscribe
+      _credential = source._credential
+      _directoryDigest = source._directoryDigest
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.protocolVersion) }()
-      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.schemaHash) }()
-      case 4: try { try decoder.decodeSingularMessageField(value: &self._peer) }()
-      case 5: try { try decoder.decodeSingularMessageField(value: &self._knowledge) }()
-      case 6: try { try decoder.decodeSingularFixed64Field(value: &self.session) }()
-      case 7: try { try decoder.decodeSingularMessageField(value: &self._limits) }()
-      case 8: try { try decoder.decodeSingularBoolField(value: &self.subscribe) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularUInt32Field(value: &_storage._protocolVersion) }()
+        case 2: try { try decoder.decodeSingularUInt32Field(value: &_storage._schemaVersion) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._schemaHash) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._peer) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._knowledge) }()
+        case 6: try { try decoder.decodeSingularFixed64Field(value: &_storage._session) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._limits) }()
+        case 8: try { try decoder.decodeSingularBoolField(value: &_storage._subscribe) }()
+        case 9: try { try decoder.decodeSingularMessageField(value: &_storage._credential) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._directoryDigest) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.protocolVersion != 0 {
-      try visitor.visitSingularUInt32Field(value: self.protocolVersion, fieldNumber: 1)
-    }
-    if self.schemaVersion != 0 {
-      try visitor.visitSingularUInt32Field(value: self.schemaVersion, fieldNumber: 2)
-    }
-    if !self.schemaHash.isEmpty {
-      try visitor.visitSingularStringField(value: self.schemaHash, fieldNumber: 3)
-    }
-    try { if let v = self._peer {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    } }()
-    try { if let v = self._knowledge {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-    } }()
-    if self.session != 0 {
-      try visitor.visitSingularFixed64Field(value: self.session, fieldNumber: 6)
-    }
-    try { if let v = self._limits {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
-    } }()
-    if self.subscribe != false {
-      try visitor.visitSingularBoolField(value: self.subscribe, fieldNumber: 8)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._protocolVersion != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._protocolVersion, fieldNumber: 1)
+      }
+      if _storage._schemaVersion != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._schemaVersion, fieldNumber: 2)
+      }
+      if !_storage._schemaHash.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._schemaHash, fieldNumber: 3)
+      }
+      try { if let v = _storage._peer {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      try { if let v = _storage._knowledge {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
+      if _storage._session != 0 {
+        try visitor.visitSingularFixed64Field(value: _storage._session, fieldNumber: 6)
+      }
+      try { if let v = _storage._limits {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      if _storage._subscribe != false {
+        try visitor.visitSingularBoolField(value: _storage._subscribe, fieldNumber: 8)
+      }
+      try { if let v = _storage._credential {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+      } }()
+      if !_storage._directoryDigest.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._directoryDigest, fieldNumber: 10)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: WireHello, rhs: WireHello) -> Bool {
-    if lhs.protocolVersion != rhs.protocolVersion {return false}
-    if lhs.schemaVersion != rhs.schemaVersion {return false}
-    if lhs.schemaHash != rhs.schemaHash {return false}
-    if lhs._peer != rhs._peer {return false}
-    if lhs._knowledge != rhs._knowledge {return false}
-    if lhs.session != rhs.session {return false}
-    if lhs._limits != rhs._limits {return false}
-    if lhs.subscribe != rhs.subscribe {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._protocolVersion != rhs_storage._protocolVersion {return false}
+        if _storage._schemaVersion != rhs_storage._schemaVersion {return false}
+        if _storage._schemaHash != rhs_storage._schemaHash {return false}
+        if _storage._peer != rhs_storage._peer {return false}
+        if _storage._knowledge != rhs_storage._knowledge {return false}
+        if _storage._session != rhs_storage._session {return false}
+        if _storage._limits != rhs_storage._limits {return false}
+        if _storage._subscribe != rhs_storage._subscribe {return false}
+        if _storage._credential != rhs_storage._credential {return false}
+        if _storage._directoryDigest != rhs_storage._directoryDigest {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1595,63 +2418,132 @@ nonisolated extension WireLimits: SwiftProtobuf.Message, SwiftProtobuf._MessageI
 
 nonisolated extension WireWelcome: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Welcome"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}schema_version\0\u{3}schema_hash\0\u{1}peer\0\u{1}knowledge\0\u{1}session\0\u{1}limits\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}schema_version\0\u{3}schema_hash\0\u{1}peer\0\u{1}knowledge\0\u{1}session\0\u{1}limits\0\u{1}credential\0\u{1}client\0\u{1}directory\0")
+
+  fileprivate class _StorageClass {
+    var _protocolVersion: UInt32 = 0
+    var _schemaVersion: UInt32 = 0
+    var _schemaHash: String = String()
+    var _peer: WirePeerInfo? = nil
+    var _knowledge: WireVersionVector? = nil
+    var _session: UInt64 = 0
+    var _limits: WireLimits? = nil
+    var _credential: WireReplicaCredential? = nil
+    var _client: WirePeerInfo? = nil
+    var _directory: WireDirectory? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _protocolVersion = source._protocolVersion
+      _schemaVersion = source._schemaVersion
+      _schemaHash = source._schemaHash
+      _peer = source._peer
+      _knowledge = source._knowledge
+      _session = source._session
+      _limits = source._limits
+      _credential = source._credential
+      _client = source._client
+      _directory = source._directory
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.protocolVersion) }()
-      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.schemaHash) }()
-      case 4: try { try decoder.decodeSingularMessageField(value: &self._peer) }()
-      case 5: try { try decoder.decodeSingularMessageField(value: &self._knowledge) }()
-      case 6: try { try decoder.decodeSingularFixed64Field(value: &self.session) }()
-      case 7: try { try decoder.decodeSingularMessageField(value: &self._limits) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularUInt32Field(value: &_storage._protocolVersion) }()
+        case 2: try { try decoder.decodeSingularUInt32Field(value: &_storage._schemaVersion) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._schemaHash) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._peer) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._knowledge) }()
+        case 6: try { try decoder.decodeSingularFixed64Field(value: &_storage._session) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._limits) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._credential) }()
+        case 9: try { try decoder.decodeSingularMessageField(value: &_storage._client) }()
+        case 10: try { try decoder.decodeSingularMessageField(value: &_storage._directory) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.protocolVersion != 0 {
-      try visitor.visitSingularUInt32Field(value: self.protocolVersion, fieldNumber: 1)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._protocolVersion != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._protocolVersion, fieldNumber: 1)
+      }
+      if _storage._schemaVersion != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._schemaVersion, fieldNumber: 2)
+      }
+      if !_storage._schemaHash.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._schemaHash, fieldNumber: 3)
+      }
+      try { if let v = _storage._peer {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      try { if let v = _storage._knowledge {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
+      if _storage._session != 0 {
+        try visitor.visitSingularFixed64Field(value: _storage._session, fieldNumber: 6)
+      }
+      try { if let v = _storage._limits {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      try { if let v = _storage._credential {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      try { if let v = _storage._client {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+      } }()
+      try { if let v = _storage._directory {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      } }()
     }
-    if self.schemaVersion != 0 {
-      try visitor.visitSingularUInt32Field(value: self.schemaVersion, fieldNumber: 2)
-    }
-    if !self.schemaHash.isEmpty {
-      try visitor.visitSingularStringField(value: self.schemaHash, fieldNumber: 3)
-    }
-    try { if let v = self._peer {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    } }()
-    try { if let v = self._knowledge {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-    } }()
-    if self.session != 0 {
-      try visitor.visitSingularFixed64Field(value: self.session, fieldNumber: 6)
-    }
-    try { if let v = self._limits {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: WireWelcome, rhs: WireWelcome) -> Bool {
-    if lhs.protocolVersion != rhs.protocolVersion {return false}
-    if lhs.schemaVersion != rhs.schemaVersion {return false}
-    if lhs.schemaHash != rhs.schemaHash {return false}
-    if lhs._peer != rhs._peer {return false}
-    if lhs._knowledge != rhs._knowledge {return false}
-    if lhs.session != rhs.session {return false}
-    if lhs._limits != rhs._limits {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._protocolVersion != rhs_storage._protocolVersion {return false}
+        if _storage._schemaVersion != rhs_storage._schemaVersion {return false}
+        if _storage._schemaHash != rhs_storage._schemaHash {return false}
+        if _storage._peer != rhs_storage._peer {return false}
+        if _storage._knowledge != rhs_storage._knowledge {return false}
+        if _storage._session != rhs_storage._session {return false}
+        if _storage._limits != rhs_storage._limits {return false}
+        if _storage._credential != rhs_storage._credential {return false}
+        if _storage._client != rhs_storage._client {return false}
+        if _storage._directory != rhs_storage._directory {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1719,7 +2611,7 @@ nonisolated extension WireFailure: SwiftProtobuf.Message, SwiftProtobuf._Message
 
 nonisolated extension WireBatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Batch"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}session\0\u{1}pull\0\u{1}sequence\0\u{1}changes\0\u{1}count\0\u{1}vouched\0\u{1}last\0\u{1}origins\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}session\0\u{1}pull\0\u{1}sequence\0\u{1}changes\0\u{1}count\0\u{1}vouched\0\u{1}last\0\u{1}origins\0\u{1}holes\0\u{1}starts\0\u{1}seals\0\u{1}credentials\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1735,6 +2627,10 @@ nonisolated extension WireBatch: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
       case 6: try { try decoder.decodeSingularMessageField(value: &self._vouched) }()
       case 7: try { try decoder.decodeSingularBoolField(value: &self.last) }()
       case 8: try { try decoder.decodeRepeatedMessageField(value: &self.origins) }()
+      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.holes) }()
+      case 10: try { try decoder.decodeRepeatedMessageField(value: &self.starts) }()
+      case 11: try { try decoder.decodeRepeatedMessageField(value: &self.seals) }()
+      case 12: try { try decoder.decodeRepeatedMessageField(value: &self.credentials) }()
       default: break
       }
     }
@@ -1769,6 +2665,18 @@ nonisolated extension WireBatch: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
     if !self.origins.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.origins, fieldNumber: 8)
     }
+    if !self.holes.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.holes, fieldNumber: 9)
+    }
+    if !self.starts.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.starts, fieldNumber: 10)
+    }
+    if !self.seals.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.seals, fieldNumber: 11)
+    }
+    if !self.credentials.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.credentials, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1781,6 +2689,10 @@ nonisolated extension WireBatch: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
     if lhs._vouched != rhs._vouched {return false}
     if lhs.last != rhs.last {return false}
     if lhs.origins != rhs.origins {return false}
+    if lhs.holes != rhs.holes {return false}
+    if lhs.starts != rhs.starts {return false}
+    if lhs.seals != rhs.seals {return false}
+    if lhs.credentials != rhs.credentials {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1788,7 +2700,7 @@ nonisolated extension WireBatch: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
 
 nonisolated extension WireAck: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Ack"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}session\0\u{1}pull\0\u{1}sequence\0\u{1}knowledge\0\u{1}applied\0\u{1}known\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}session\0\u{1}pull\0\u{1}sequence\0\u{1}knowledge\0\u{1}applied\0\u{1}known\0\u{1}refusals\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1802,6 +2714,7 @@ nonisolated extension WireAck: SwiftProtobuf.Message, SwiftProtobuf._MessageImpl
       case 4: try { try decoder.decodeSingularMessageField(value: &self._knowledge) }()
       case 5: try { try decoder.decodeSingularUInt32Field(value: &self.applied) }()
       case 6: try { try decoder.decodeSingularUInt32Field(value: &self.known) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.refusals) }()
       default: break
       }
     }
@@ -1830,6 +2743,9 @@ nonisolated extension WireAck: SwiftProtobuf.Message, SwiftProtobuf._MessageImpl
     if self.known != 0 {
       try visitor.visitSingularUInt32Field(value: self.known, fieldNumber: 6)
     }
+    if !self.refusals.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.refusals, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1840,6 +2756,7 @@ nonisolated extension WireAck: SwiftProtobuf.Message, SwiftProtobuf._MessageImpl
     if lhs._knowledge != rhs._knowledge {return false}
     if lhs.applied != rhs.applied {return false}
     if lhs.known != rhs.known {return false}
+    if lhs.refusals != rhs.refusals {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,82 @@
+/// Why a receiver refused one change (protocol/README.md, "Refusals").
+public enum RefusalCode: String, Sendable, CaseIterable, Codable {
+    /// A record of another department, from a node bound to its own.
+    case forbiddenDepartment = "forbidden-department"
+    /// A plan field, from a node whose role does not write the plan.
+    case planField = "plan-field"
+    /// A hub-owned collection, from a node that is not the hub or the office.
+    case hubOwned = "hub-owned"
+    /// An approval, from a field node.
+    case approval = "approval"
+    /// Anything, from an auditor.
+    case readOnly = "read-only"
+    /// A change whose origin replica is not the sending node's, and whose origin is not on the
+    /// allow-list.
+    case foreignActor = "foreign-actor"
+    /// A change that could only apply on top of a change refused earlier.
+    case dependsOnRefused = "depends-on-refused"
+}
+
+/// A change a receiver refused: answered to the sender, stored nowhere.
+public struct Refusal: Hashable, Sendable, CustomStringConvertible {
+    public let dot: Dot
+    public let code: RefusalCode
+    public let reason: String
+
+    public init(dot: Dot, code: RefusalCode, reason: String) {
+        self.dot = dot
+        self.code = code
+        self.reason = reason
+    }
+
+    public var description: String { "\(dot) \(code.rawValue): \(reason)" }
+}
+
+/// Who may write what (DESIGN §1), applied by a receiver to each change according to the
+/// authenticated role and department of the change's origin, never to what the change claims.
+/// The same rules ``LocalWritePlanner`` applies before a local write.
+public enum WritePolicy {
+    /// Why `writer` may not have made `change`, or `nil` when it may.
+    /// - Parameter recordDepartment: the department of the record as the receiver holds it
+    ///   (`nil` for a record it has never seen).
+    public static func refusal(for change: Change, by writer: WriterIdentity, recordDepartment: String?, schema: Schema) -> Refusal? {
+        func refuse(_ code: RefusalCode, _ reason: String) -> Refusal { Refusal(dot: change.dot, code: code, reason: reason) }
+        guard let collection = schema.collection(code: change.record.collection) else { return nil }
+        let what = "\(collection.name) \(change.record.id)"
+        if writer.role == .auditor {
+            return refuse(.readOnly, "\(what): auditor nodes write nothing")
+        }
+        if collection.kind == .hubOwned, !writer.role.writesPlan {
+            return refuse(.hubOwned, "\(what): \(collection.name) is hub-owned; only office and hub nodes write it")
+        }
+        if let recordDepartment, recordDepartment != change.department {
+            return refuse(.forbiddenDepartment,
+                "\(what) belongs to \(name(recordDepartment)), but the change claims \(name(change.department))")
+        }
+        if writer.role.isDepartmentBound, change.department != writer.department {
+            return refuse(.forbiddenDepartment,
+                "\(what) belongs to \(name(change.department)); this \(writer.role.rawValue) node writes only department \(writer.department)")
+        }
+        guard case .upsert(let writes) = change.body else { return nil }
+        for write in writes {
+            guard let spec = collection.field(code: write.field) else { continue }
+            if spec.isPlan, !writer.role.writesPlan {
+                return refuse(.planField, "\(collection.name).\(spec.name) is a plan field; only office and hub nodes write it")
+            }
+            if spec.name == "department", case .assign(let value, _, _) = write.operation, value != .text(change.department),
+               value != .symbol(change.department), value != .ref(change.department) {
+                return refuse(.forbiddenDepartment, "\(what): the department field disagrees with the change's department")
+            }
+            if writer.role == .field, case .assign(.symbol(let state), _, _) = write.operation,
+               LocalWritePlanner.approvals[collection.name]?[spec.name]?.contains(state) == true {
+                return refuse(.approval,
+                    "setting \(collection.name).\(spec.name) to \(state) is an approval; only department, office and hub nodes may")
+            }
+        }
+        return nil
+    }
+
+    private static func name(_ department: String) -> String {
+        department.isEmpty ? "shared reference data" : "department \(department)"
+    }
+}

@@ -1,0 +1,164 @@
+internal import CZeroMQ
+import Foundation
+import Logging
+import SiteSyncCore
+import Synchronization
+
+/// How a listener authenticates: CURVE with this node's secret key, every client key checked by
+/// a ZAP handler against the allow-list in force (DESIGN §6, reliability.md §8.2).
+public struct ServerSecurity: Sendable {
+    public let key: NodeSecretKey
+    /// The allow-list in force now (re-read on every handshake, so a revocation counts at once).
+    public let allowList: @Sendable () -> Directory
+
+    public init(key: NodeSecretKey, allowList: @escaping @Sendable () -> Directory) {
+        self.key = key
+        self.allowList = allowList
+    }
+}
+
+/// How a client authenticates: CURVE with this node's keys, and the key it trusts for its peer.
+public struct ClientSecurity: Sendable {
+    public let key: NodeSecretKey
+    public let serverKey: NodePublicKey
+    /// What to tell the user when the peer refuses this node's key.
+    public let refusedAdvice: String
+
+    public init(key: NodeSecretKey, serverKey: NodePublicKey, refusedAdvice: String) {
+        self.key = key
+        self.serverKey = serverKey
+        self.refusedAdvice = refusedAdvice
+    }
+}
+
+extension SocketOptions {
+    /// The ZAP domain every SiteSync listener uses.
+    static let zapDomain = "sitesync"
+
+    /// CURVE server options, set before `bind` (libzmq snapshots them there): the secret key,
+    /// the ZAP domain, and ZAP_ENFORCE_DOMAIN so that a missing handler refuses everyone
+    /// instead of letting everyone in.
+    static func curveServer(_ socket: ZMQSocket, key: NodeSecretKey) throws(NetError) {
+        try socket.set(ZMQ_CURVE_SERVER, Int32(1))
+        try socket.set(ZMQ_CURVE_SECRETKEY, bytes: key.curveSecret)
+        try socket.set(ZMQ_ZAP_DOMAIN, string: zapDomain)
+        try socket.set(SITESYNC_ZMQ_ZAP_ENFORCE_DOMAIN, Int32(1))
+    }
+
+    /// CURVE client options, set before `connect`.
+    static func curveClient(_ socket: ZMQSocket, key: NodeSecretKey, serverKey: NodePublicKey) throws(NetError) {
+        try socket.set(ZMQ_CURVE_SERVERKEY, bytes: serverKey.curve)
+        try socket.set(ZMQ_CURVE_PUBLICKEY, bytes: key.publicKey.curve)
+        try socket.set(ZMQ_CURVE_SECRETKEY, bytes: key.curveSecret)
+    }
+}
+
+/// The ZAP handler (ZeroMQ RFC 27) of one context: a thread answering libzmq's authentication
+/// requests on `inproc://zeromq.zap.01`, accepting a CURVE key only when it is active on the
+/// allow-list, with the node's name as the connection's `User-Id`.
+///
+/// It must run before any listener binds; if it stops unexpectedly the process exits, because
+/// without it libzmq would let every key through (ZAP_ENFORCE_DOMAIN closes that gap too).
+final class ZAPHandler: @unchecked Sendable {
+    // @unchecked: the socket is touched only by the handler thread; `stopping` is a Mutex.
+    static let endpoint = "inproc://zeromq.zap.01"
+    private let socket: ZMQSocket
+    private let allowList: @Sendable () -> Directory
+    private let logger: Logger
+    private let stopping = Mutex(false)
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// Binds the handler's socket and starts answering.
+    init(context: ZMQContext, allowList: @escaping @Sendable () -> Directory, logger: Logger) throws(NetError) {
+        socket = try ZMQSocket(context, .rep)
+        do {
+            try socket.bind(Self.endpoint)
+        } catch {
+            throw NetError(.security, "cannot start the ZAP handler (\(error.message)); is another one running in this process?")
+        }
+        self.allowList = allowList
+        self.logger = logger
+        nonisolated(unsafe) let handler = self
+        let thread = Thread {
+            handler.serve()
+            handler.finished.signal()
+        }
+        thread.name = "sitesync-zap"
+        thread.start()
+    }
+
+    func stop() {
+        stopping.withLock { $0 = true }
+        finished.wait()
+    }
+
+    private func serve() {
+        while !stopping.withLock({ $0 }) {
+            do {
+                guard try zmqPoll([socket], timeout: 200)[0] else { continue }
+                guard let request = try socket.receive() else { continue }
+                try socket.send(answer(request.frames), dontWait: false)
+            } catch {
+                // Without its handler a CURVE listener must not go on: stop the process.
+                logger.critical("the ZAP handler failed; stopping so that no key goes unchecked", metadata: ["error": "\(error)"])
+                exit(70)
+            }
+        }
+        socket.close()
+    }
+
+    /// The reply to one request: [version, request id, status, text, user id, metadata].
+    func answer(_ frames: [Data]) -> [Data] {
+        let version = Data("1.0".utf8)
+        guard frames.count >= 6, frames[0] == version else {
+            return [version, frames.count > 1 ? frames[1] : Data(), Data("500".utf8), Data("malformed ZAP request".utf8), Data(), Data()]
+        }
+        let requestID = frames[1]
+        func reply(_ status: String, _ text: String, user: String = "") -> [Data] {
+            [version, requestID, Data(status.utf8), Data(text.utf8), Data(user.utf8), Data()]
+        }
+        let domain = String(decoding: frames[2], as: UTF8.self), address = String(decoding: frames[3], as: UTF8.self)
+        let mechanism = String(decoding: frames[5], as: UTF8.self)
+        guard domain == SocketOptions.zapDomain, mechanism == "CURVE", frames.count >= 7, frames[6].count == 32 else {
+            logger.warning("refused a connection: not CURVE in our domain", metadata: ["peer.address": "\(address)", "mechanism": "\(mechanism)"])
+            return reply("400", "CURVE only")
+        }
+        let key = [UInt8](frames[6])
+        guard let entry = allowList().active(curveKey: key) else {
+            logger.warning("refused a key not on the allow-list", metadata: [
+                "peer.address": "\(address)", "key": "\(Z85.encode(key).prefix(12))",
+            ])
+            return reply("400", "key not allowed")
+        }
+        return reply("200", "OK", user: entry.node)
+    }
+}
+
+/// Checks, before a CURVE listener binds its real endpoint, that a key not on the allow-list
+/// is refused: a listener whose ZAP handler is missing or lets everyone in must not serve.
+enum SecuritySelfTest {
+    static func run(context: ZMQContext, key: NodeSecretKey) throws(NetError) {
+        let server = try ZMQSocket(context, .router)
+        try SocketOptions.curveServer(server, key: key)
+        let endpoint = try server.bind("tcp://127.0.0.1:*")
+        let client = try ZMQSocket(context, .dealer)
+        try SocketOptions.curveClient(client, key: NodeSecretKey.generate(), serverKey: key.publicKey)
+        let monitor = try SocketMonitor(watching: client, context: context)
+        try client.connect(endpoint)
+        _ = try client.send([Data("SSP1".utf8), Data()])
+        let deadline = monotonicMilliseconds() + 5_000
+        while monotonicMilliseconds() < deadline {
+            _ = try zmqPoll([monitor.socket], timeout: 100)
+            for event in monitor.events() {
+                if event.kind == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH { return }
+                if event.kind == ZMQ_EVENT_HANDSHAKE_SUCCEEDED {
+                    throw NetError(.security, "self-test failed: a key not on the allow-list was let in; the listener will not serve")
+                }
+            }
+            if (try? server.receive()) != nil {
+                throw NetError(.security, "self-test failed: a message from a key not on the allow-list got through; the listener will not serve")
+            }
+        }
+        throw NetError(.security, "self-test failed: a key not on the allow-list was neither refused nor let in within 5 s; the listener will not serve")
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import SiteSyncCore
+import Synchronization
+import TOMLKit
+
+/// The hub's allow-list: `allow-list.toml` in its data directory (format in
+/// `config/allow-list.example.toml`), managed with `sitesync keys allow` and `keys revoke`, and
+/// readable (and editable) by the operator. A running hub re-reads it when it changes, so a
+/// revocation takes effect within a second.
+public final class AllowListFile: Sendable {
+    public static let name = "allow-list.toml"
+    public let path: String
+    /// The hub's own entry, part of the list it hands out (nodes check the hub's changes too).
+    let hub: DirectoryEntry?
+    private let cache = Mutex<(version: [Int], directory: Directory)>(([], Directory()))
+
+    public init(path: String, hub: DirectoryEntry? = nil) {
+        self.path = path
+        self.hub = hub
+    }
+
+    /// The list as the file says now: re-read whenever the file changed (one `stat` per call
+    /// otherwise, so a key allowed a moment ago is let in at once). A file that does not parse
+    /// keeps the last good list in force, and says so on stderr.
+    public func current() -> Directory {
+        var info = stat()
+        let version = stat(path, &info) == 0
+            ? [Int(info.st_ino), Int(info.st_size), Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec)] : [0]
+        return cache.withLock { cache in
+            guard version != cache.version else { return cache.directory }
+            do {
+                var directory = try Self.read(path)
+                if let hub, directory.entry(node: hub.node) == nil { directory.upsert(hub) }
+                cache.directory = directory
+                cache.version = version
+            } catch {
+                FileHandle.standardError.write(Data("sitesync: \(error); the previous allow-list stays in force\n".utf8))
+            }
+            return cache.directory
+        }
+    }
+
+    /// Reads the file (an empty list when it does not exist).
+    public static func read(_ path: String) throws -> Directory {
+        guard FileManager.default.fileExists(atPath: path) else { return Directory() }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw NodeError(.configuration, "cannot read \(path); check its permissions")
+        }
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw NodeError(.configuration, "\(path):\(error.source.begin.line): \(error.description)")
+        }
+        var entries: [DirectoryEntry] = []
+        for (index, item) in (table["node"]?.array ?? TOMLArray()).enumerated() {
+            let number = index + 1
+            guard let node = item.table else { throw NodeError(.configuration, "\(path): [[node]] \(number) is not a table") }
+            func text(_ key: String) throws -> String {
+                guard let value = node[key]?.string else {
+                    throw NodeError(.configuration, "\(path): [[node]] \(number) lacks `\(key)` (a quoted string)")
+                }
+                return value
+            }
+            let name = try text("name")
+            try NodeConfiguration.validateName(name)
+            guard let role = Role(rawValue: try text("role")) else {
+                throw NodeError(.configuration, "\(path): [[node]] \(name): '\(try text("role"))' is not a role")
+            }
+            let department = try text("department")
+            if (try? DepartmentCode.validate(department)) == nil {
+                throw NodeError(.configuration, "\(path): [[node]] \(name): '\(department)' is not a department code")
+            }
+            guard let key = NodePublicKey(text: try text("key")) else {
+                throw NodeError(.configuration,
+                    "\(path): [[node]] \(name): the key is not a SiteSync node key (the 80 characters `sitesync keys show` prints)")
+            }
+            let status = node["status"]?.string ?? "active"
+            guard status == "active" || status == "revoked" else {
+                throw NodeError(.configuration, "\(path): [[node]] \(name): status must be active or revoked")
+            }
+            guard !entries.contains(where: { $0.node == name }) else {
+                throw NodeError(.configuration, "\(path): node \(name) is listed twice")
+            }
+            guard !entries.contains(where: { $0.key.curve == key.curve || $0.key.signing == key.signing }) else {
+                throw NodeError(.configuration, "\(path): node \(name) has the same key as another node; every node needs its own")
+            }
+            entries.append(DirectoryEntry(node: name, role: role, department: department, key: key, active: status == "active"))
+        }
+        return Directory(entries)
+    }
+
+    /// Writes the list atomically (a temporary file, synced, renamed over the old one).
+    public static func write(_ directory: Directory, to path: String) throws {
+        var text = """
+            # SiteSync allow-list: the nodes this hub accepts, by key. Managed with
+            # `sitesync keys allow` and `sitesync keys revoke`; the format is in
+            # config/allow-list.example.toml. A running hub re-reads this file within a second.
+
+            """
+        for entry in directory.entries {
+            text += """
+
+                [[node]]
+                name = "\(entry.node)"
+                department = "\(entry.department)"
+                role = "\(entry.role.rawValue)"
+                key = "\(entry.key)"
+                status = "\(entry.active ? "active" : "revoked")"
+
+                """
+        }
+        let temporary = path + ".partial"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8)) else {
+            throw NodeError(.usage, "cannot write \(temporary); check permissions and free space")
+        }
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: temporary))
+        try handle.synchronize()
+        try handle.close()
+        guard rename(temporary, path) == 0 else {
+            throw NodeError(.usage, "cannot replace \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}
