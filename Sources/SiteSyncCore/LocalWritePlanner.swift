@@ -9,6 +9,13 @@ public struct LocalEdit: Hashable, Sendable {
     public let record: RecordKey
     public let department: String
     public let body: Change.Body
+
+    /// An edit the software itself makes (a record the hub derives), not one typed by a person.
+    public init(record: RecordKey, department: String, body: Change.Body) {
+        self.record = record
+        self.department = department
+        self.body = body
+    }
 }
 
 /// Turns what a person asked for (`record put`, `record delete`, `resolve`) into a checked
@@ -195,6 +202,9 @@ public struct LocalWritePlanner {
         if collection.kind == .hubOwned, !writer.role.writesPlan {
             throw CoreError(.permissionDenied,
                 "\(collection.name) is hub-owned: only office and hub nodes write it; ask the central office to make this change")
+        }
+        if collection.kind == .hubOnly {
+            throw CoreError(.permissionDenied, "\(collection.name) records are written by the hub itself, not by hand")
         }
     }
 

@@ -92,6 +92,8 @@ public enum CollectionKind: String, Hashable, Sendable {
     case appendOnly = "append-only"
     /// Written only by the `office` and `hub` roles.
     case hubOwned = "hub-owned"
+    /// Written only by the hub itself: what it derives or decides (refusals).
+    case hubOnly = "hub-only"
 }
 
 /// Where a record's scoping department comes from.

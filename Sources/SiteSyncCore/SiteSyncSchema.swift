@@ -95,5 +95,16 @@ extension Schema {
             FieldSpec("value", code: 3, .decimal, .immutable, required: true),
             FieldSpec("source", code: 4, .text, .immutable),
         ]),
+        // A change the hub refused (its id is the change's dot, `origin:counter`): every replica
+        // of the department learns of it, and one that took the change from a peer retracts it.
+        CollectionSpec("refusal", code: 12, kind: .hubOnly, scope: .field("department"), fields: [
+            FieldSpec("change", code: 1, .text, .immutable, plan: true, required: true),
+            FieldSpec("node", code: 2, .text, .immutable, plan: true),
+            FieldSpec("collection", code: 3, .text, .immutable, plan: true, required: true),
+            FieldSpec("record", code: 4, .text, .immutable, plan: true, required: true),
+            FieldSpec("department", code: 5, .text, .immutable, plan: true),
+            FieldSpec("code", code: 6, .enumeration(RefusalCode.allCases.map(\.rawValue)), .immutable, plan: true, required: true),
+            FieldSpec("reason", code: 7, .text, .immutable, plan: true),
+        ]),
     ])
 }

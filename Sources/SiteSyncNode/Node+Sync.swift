@@ -181,7 +181,7 @@ public final class NodeRunner: Sendable {
                     backoff = 1_000
                     nextRound = monotonicNow() + UInt64(node.configuration.sync.intervalSeconds) * 1000
                     lastLocal = max(lastLocal, (try? node.store.knowledge()[me]) ?? lastLocal)
-                } catch let error as NetError where Self.isPermanent(error) {
+                } catch where Self.isPermanent(error) {
                     throw error
                 } catch {
                     logger.warning("sync with \(client.endpoint) failed; retrying in \(backoff / 1000) s", metadata: ["error": "\(error)"])

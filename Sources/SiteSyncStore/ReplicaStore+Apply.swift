@@ -151,6 +151,11 @@ extension ReplicaStore {
         var highest: [ReplicaID: UInt64] = [:]
         var clockLeads: [ReplicaID: UInt64] = [:]
         var retracted: Set<RecordKey> = []
+        // Changes the hub refused (learned from refusal records or acknowledgements) never apply.
+        let refused = try Set(Row.fetchAll(db, sql: "SELECT replica, counter FROM sync_rejected").map {
+            Dot(replica: ReplicaID(storageValue: $0[0]), counter: UInt64(bitPattern: $0[1]))
+        })
+        var refusalRecords: [Change] = []
 
         func held(_ dot: Dot) -> Bool {
             dot.counter <= (knowledge[dot.replica]?.counter ?? 0)
@@ -215,6 +220,10 @@ extension ReplicaStore {
             let collection = try collection(change.record.collection)
             let slot = changeSlots[index]
             let hole = Hole(dot: change.dot, department: change.department, record: change.record, payloadHash: .of(payload: incoming.payload))
+            if refused.contains(change.dot) {
+                try withhold(hole, slot: slot, refusal: nil)
+                continue
+            }
             if let authorizer, let refusal = authorizer.refusal(for: change, recordDepartment: states[slot].isEmpty ? nil : states[slot].department,
                                                                 schema: schema) {
                 try withhold(hole, slot: slot, refusal: refusal)
@@ -238,6 +247,7 @@ extension ReplicaStore {
             }
             lastDots[slot] = change.dot
             dirty[slot] = true
+            if collection.kind == .hubOnly && collection.name == RefusalRecord.collection { refusalRecords.append(change) }
             try insertChange(statements, dot: change.dot, department: change.department, payload: incoming.payload,
                              link: batch.links[change.dot] ?? .genesis)
             noteHeld(change.dot)
@@ -251,6 +261,9 @@ extension ReplicaStore {
         for seal in batch.proof.seals { try insertSeal(db, seal) }
         for slot in keys.indices where dirty[slot] {
             try saveState(statements, states[slot], stored: stored[slot], settledBy: lastDots[slot], now: now)
+        }
+        for record in refusalRecords {
+            if let key = try learnRefusal(db, record, now: now) { retracted.insert(key) }
         }
         if !retracted.isEmpty { try rebuild(db, retracted, now: now) }
         switch claim {
@@ -285,6 +298,10 @@ extension ReplicaStore {
                 """, arguments: [replica.storageValue, Int64(now), Int64(clamping: lead)])
         }
         try saveClock(db, clock)
+        if authorizer?.authoritative == true, !report.refusals.isEmpty {
+            try publishRefusals(db, report.refusals, records: Dictionary(batch.changes.map { ($0.change.dot, $0.change) }) { a, _ in a },
+                                nodes: Dictionary(batch.proof.credentials.map { ($0.replica, $0.node) }) { a, _ in a })
+        }
         return report
     }
 

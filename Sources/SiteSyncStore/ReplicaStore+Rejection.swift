@@ -16,7 +16,70 @@ public struct RejectedChange: Sendable, Equatable {
     public let rejectedMilliseconds: UInt64
 }
 
+/// The `refusal` records a hub writes, one per change it refused (id `origin:counter`).
+enum RefusalRecord {
+    static let collection = "refusal"
+
+    static func id(_ dot: Dot) -> String { "\(dot.replica):\(dot.counter)" }
+
+    static func dot(_ id: String) -> Dot? {
+        let parts = id.split(separator: ":")
+        guard parts.count == 2, let replica = ReplicaID(hex: String(parts[0])), let counter = UInt64(parts[1]), counter > 0 else { return nil }
+        return Dot(replica: replica, counter: counter)
+    }
+}
+
 extension ReplicaStore {
+    /// At the hub: writes a `refusal` record for each change refused (signed like any local
+    /// write), so every replica of the department learns of it — also one that took the change
+    /// from a peer before the hub saw it, which then retracts it.
+    func publishRefusals(_ db: Database, _ refusals: [Refusal], records: [Dot: Change], nodes: [ReplicaID: String]) throws {
+        guard options.signer != nil, let collection = schema.collection(named: RefusalRecord.collection) else { return }
+        let session = try LocalWriteSession(store: self, db: db)
+        for refusal in refusals {
+            guard let change = records[refusal.dot] else { continue }
+            let key = RecordKey(collection: collection.code, id: RefusalRecord.id(refusal.dot))
+            guard try loadState(db, key) == nil else { continue }
+            let target = schema.collection(code: change.record.collection)?.name ?? "\(change.record.collection)"
+            func text(_ name: String, _ value: FieldValue) -> FieldWrite { .assign(collection.field(named: name)!.code, value) }
+            try session.write { _ in
+                LocalEdit(record: key, department: change.department, body: .upsert([
+                    text("change", .text(key.id)), text("node", .text(nodes[refusal.dot.replica] ?? "")),
+                    text("collection", .text(target)), text("record", .text(change.record.id)),
+                    text("department", .text(change.department)), text("code", .symbol(refusal.code.rawValue)),
+                    text("reason", .text(refusal.reason)),
+                ]))
+            }
+        }
+        try session.finish()
+    }
+
+    /// Takes in a `refusal` record received from the hub: the change it names never applies
+    /// here, and is retracted if it already did.
+    /// - Returns: the record to rebuild, when a change was retracted.
+    func learnRefusal(_ db: Database, _ record: Change, now: UInt64) throws -> RecordKey? {
+        guard case .upsert(let writes) = record.body, let refusals = schema.collection(named: RefusalRecord.collection) else { return nil }
+        func text(_ name: String) -> String? {
+            guard let code = refusals.field(named: name)?.code,
+                  case .assign(let value, _, _)? = writes.first(where: { $0.field == code })?.operation else { return nil }
+            return value.displayText
+        }
+        guard let dot = text("change").flatMap(RefusalRecord.dot), let collectionName = text("collection"),
+              let target = schema.collection(named: collectionName), let id = text("record"),
+              let code = text("code").flatMap(RefusalCode.init(rawValue:)) else { return nil }
+        let key = RecordKey(collection: target.code, id: id)
+        let by = try String.fetchOne(db, sql: "SELECT node FROM sync_replica WHERE replica = ?", arguments: [record.dot.replica.storageValue]) ?? ""
+        try db.execute(sql: """
+            INSERT OR IGNORE INTO sync_rejected (replica, counter, code, reason, refused_by, collection, record_id, rejected_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter), code.rawValue, text("reason") ?? "",
+                             by.isEmpty ? "hub" : by, collectionName, id, Int64(now)])
+        guard try entryStatus(db, dot) == 0 else { return nil }
+        try db.execute(sql: "UPDATE sync_change SET status = 2 WHERE replica = ? AND counter = ?",
+                       arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)])
+        return key
+    }
+
     /// Marks this node's changes that `peer` refused as rejected: they stay in the log (shown by
     /// `conflicts --rejected`, never sent again except as holes), and the records they touched
     /// are rebuilt without them, so this node shows what the hub holds.

@@ -21,12 +21,14 @@ import Testing
         try seedPlan(office, sendTo: [])
         let batch = try office.changes(lackedBy: VersionVector())
         let digest = try site.store.digest()
-        #expect { try site.store.apply(Array(batch.reversed())) } throws: { ($0 as? StoreError)?.code == .rejectedChange }
-        // A change to a record before the change that created it is refused too.
+        let reversed = try CheckedBatch(changes: batch.changes.reversed(), proof: batch.proof)
+        #expect { try site.store.apply(reversed) } throws: { ($0 as? StoreError)?.code == .rejectedChange }
+        // A change sent without those before it in its chain does not even check out.
         try office.put("activity", "a1", "percent_complete=10")
         let update = try office.changes(lackedBy: VersionVector([(office.store.identity.replica, UInt64(5))]))
-        #expect(update.count == 1)
-        #expect { try site.store.apply([batch[0], batch[1], batch[2]] + update) } throws: { ($0 as? StoreError)?.code == .rejectedChange }
+        #expect(update.changes.count == 1)
+        #expect { try CheckedBatch(changes: Array(batch.changes.prefix(3)) + update.changes, proof: update.proof) }
+            throws: { ($0 as? StoreError)?.code == .tampered }
         #expect(try site.store.digest() == digest)
         #expect(try site.store.counts().changes == 0)
         #expect(try site.store.knowledge().isEmpty)
@@ -37,9 +39,10 @@ import Testing
         try seedPlan(office, sendTo: [])
         let batch = try office.changes(lackedBy: VersionVector())
         let me = office.store.identity.replica
-        try site.store.apply(Array(batch.prefix(2)), claim: .inOrder(vouched: office.store.knowledge()))
+        let pages = try office.batches(lackedBy: VersionVector(), size: 2)
+        try site.store.apply(pages[0], claim: .inOrder(vouched: office.store.knowledge()))
         #expect(try site.store.knowledge()[me] == 2)
-        try site.store.apply(Array(batch.dropFirst(2)), claim: .none)
+        for page in pages.dropFirst() { try site.store.apply(page, claim: .none) }
         #expect(try site.store.knowledge()[me] == 2, "no claim: held, but not vouched for")
         // Offered again (as a hub would), the changes are recognised as held.
         #expect(try site.store.apply(batch, claim: .complete(vouched: office.store.knowledge())).applied == 0)
@@ -102,10 +105,7 @@ import Testing
         try seedPlan(office, sendTo: [])
         try office.put("project", "p2", "code=W-001", "name=Mains", "department=water")
         let site = try TestReplica(name: "site", role: .field, department: "roads")
-        let roadsOnly = try office.store.changes(lackedBy: VersionVector(), scope: .department("roads")).map {
-            try IncomingChange(origin: $0.dot.replica.rawValue, counter: $0.dot.counter, payload: $0.payload, schema: .siteSync)
-        }
-        try site.store.apply(roadsOnly)
+        try site.store.apply(office.changes(lackedBy: VersionVector(), scope: .department("roads")))
         #expect(try site.store.digest(department: "roads") == office.store.digest(department: "roads"))
         #expect(try site.store.digest() != office.store.digest())
     }

@@ -91,7 +91,7 @@ import Testing
         header.schemaHash = String(repeating: "ab", count: 32)
         header.sender = WirePeerInfo.with { $0.node = "future"; $0.replica = 7; $0.role = "office" }
         let file = root.file("future.bundle")
-        try BundleCodec.write(header: header, changes: [], to: file)
+        try BundleCodec.write(Bundle(header: header, changes: []), to: file)
         do {
             _ = try site.importBundle(from: file)
             Issue.record("a bundle of schema 99 was accepted")

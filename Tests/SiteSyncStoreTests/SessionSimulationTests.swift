@@ -50,6 +50,8 @@ import Testing
                         if isClient { outcome = true }
                     case .fail:
                         if isClient { outcome = false }
+                    case .rejected, .welcomed:
+                        if isClient { try? client.store.record(effect) }
                     }
                 }
             }
@@ -57,8 +59,8 @@ import Testing
                 do {
                     switch effect {
                     case .read(let request): return .read(try party.store.read(request))
-                    case .apply(let sequence, let changes, let claim, let origins):
-                        return .applied(try party.store.apply(sequence: sequence, changes: changes, claim: claim, origins: origins))
+                    case .apply(let request):
+                        return .applied(try party.store.apply(request))
                     default: preconditionFailure()
                     }
                 } catch {
@@ -132,10 +134,7 @@ import Testing
             try office.put("project", "w1", "code=W-1", "name=Mains", "department=water")
             try office.put("activity", "w-a", "project=w1", "name=Trench")
             try office.send(to: hub)
-            let roadsOnly = try office.store.changes(lackedBy: VersionVector(), scope: .department("roads")).map {
-                try IncomingChange(origin: $0.dot.replica.rawValue, counter: $0.dot.counter, payload: $0.payload, schema: .siteSync)
-            }
-            try site.store.apply(roadsOnly)
+            try site.store.apply(office.changes(lackedBy: VersionVector(), scope: .department("roads")))
             // Offline: the site reports a lot; the office edits the plan.
             let edits = Int.random(in: 20...120, using: &g)
             for n in 0..<edits {

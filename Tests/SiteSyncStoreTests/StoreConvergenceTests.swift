@@ -12,7 +12,7 @@ import Testing
     struct Message {
         let to: Int
         let base: VersionVector
-        let changes: [IncomingChange]
+        let changes: CheckedBatch
         let claim: KnowledgeClaim
     }
 
@@ -71,11 +71,13 @@ import Testing
             case 4..<7:
                 let from = Int.random(in: 0..<n, using: &g), to = Int.random(in: 0..<n, using: &g)
                 guard from != to else { continue }
-                let lacking = try replicas[from].changes(lackedBy: views[from][to])
-                let count = Int.random(in: 0...lacking.count, using: &g)
+                // A random prefix of what the receiver lacks, cut (as every page is) where its chains are sealed.
+                let lacking = try replicas[from].store.changes(lackedBy: views[from][to]).changes.count
+                let page = try replicas[from].store.page(lackedBy: views[from][to], scope: .everything, after: 0,
+                                                         limit: Int.random(in: 0...lacking, using: &g), maxBytes: .max)
                 let vouched = try Self.vouched(replicas[from], to: replicas[to], fromOffice: from == 0, toOffice: to == 0)
-                let claim: KnowledgeClaim = count == lacking.count ? .complete(vouched: vouched) : .inOrder(vouched: vouched)
-                network.append(Message(to: to, base: views[from][to], changes: Array(lacking.prefix(count)), claim: claim))
+                let claim: KnowledgeClaim = page.exhausted ? .complete(vouched: vouched) : .inOrder(vouched: vouched)
+                network.append(Message(to: to, base: views[from][to], changes: try CheckedBatch(page, schema: .siteSync), claim: claim))
             case 7..<9:
                 guard !network.isEmpty else { continue }
                 let index = Int.random(in: 0..<network.count, using: &g)

@@ -24,10 +24,10 @@ struct TestReplica {
     let store: ReplicaStore
     let planner: LocalWritePlanner
 
-    init(name: String, role: Role = .office, department: String = "roads", replica: ReplicaID = .random(),
+    init(name: String, role: Role = .office, department: String = "roads", key: NodeSecretKey = .generate(),
          clock: @escaping @Sendable () -> UInt64 = { 1_700_000_000_000 }) throws {
         directory = TemporaryDirectory()
-        store = try ReplicaStore.create(at: directory.file("sitesync.db"), node: name, replica: replica,
+        store = try ReplicaStore.create(at: directory.file("sitesync.db"), node: name, key: key,
                                         options: StoreOptions(durability: .off, wallClock: clock))
         planner = LocalWritePlanner(schema: .siteSync, writer: WriterIdentity(role: role, department: department))
     }
@@ -49,10 +49,20 @@ struct TestReplica {
         try store.write { try planner.planResolve(collection: collection, id: id, field: field, input: .text(value), reader: $0) }
     }
 
-    /// What a replica holding `base` lacks, decoded as a receiver would.
-    func changes(lackedBy base: VersionVector) throws -> [IncomingChange] {
-        try store.changes(lackedBy: base).map {
-            try IncomingChange(origin: $0.dot.replica.rawValue, counter: $0.dot.counter, payload: $0.payload, schema: .siteSync)
+    /// What a replica holding `base` lacks, decoded and checked as a receiver would.
+    func changes(lackedBy base: VersionVector, scope: ReplicationScope = .everything) throws -> CheckedBatch {
+        try CheckedBatch(store.changes(lackedBy: base, scope: scope), schema: .siteSync)
+    }
+
+    /// The same, in pages of about `size` changes (each ending where its chains are sealed).
+    func batches(lackedBy base: VersionVector, size: Int) throws -> [CheckedBatch] {
+        var result: [CheckedBatch] = []
+        var after: Int64 = 0
+        while true {
+            let page = try store.page(lackedBy: base, scope: .everything, after: after, limit: size, maxBytes: .max)
+            if !page.changes.isEmpty || !page.holes.isEmpty { result.append(try CheckedBatch(page, schema: .siteSync)) }
+            if page.exhausted { return result }
+            after = page.cursor
         }
     }
 

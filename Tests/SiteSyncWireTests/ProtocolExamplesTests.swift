@@ -11,8 +11,20 @@ import Testing
         .deletingLastPathComponent().appendingPathComponent("protocol/examples")
 
     static let versions = ProtocolVersions(protocolVersion: 1, schemaVersion: Schema.siteSync.version, schemaHash: Schema.siteSync.hash)
-    static let site = PeerIdentity(node: "site-a", replica: ReplicaID(rawValue: 0x5A17_E0A0_0000_0001), role: .field, department: "roads")
-    static let hub = PeerIdentity(node: "hub-1", replica: ReplicaID(rawValue: 0x4855_4200_0000_0001), role: .hub, department: "office")
+    /// Fixed keys, so that every signature in the examples is the same on every run (Ed25519
+    /// signatures are deterministic).
+    static let siteKey = try! NodeSecretKey(curveSecret: [UInt8](repeating: 0x51, count: 32), signingSecret: [UInt8](repeating: 0x52, count: 32))
+    static let hubKey = try! NodeSecretKey(curveSecret: [UInt8](repeating: 0x48, count: 32), signingSecret: [UInt8](repeating: 0x49, count: 32))
+    static let siteCredential = ReplicaCredential.issue(node: "site-a", signingKey: siteKey.publicKey.signing,
+                                                        salt: [0x5A, 0x17, 0xE0, 0xA0, 0, 0, 0, 1])
+    static let hubCredential = ReplicaCredential.issue(node: "hub-1", signingKey: hubKey.publicKey.signing,
+                                                       salt: [0x48, 0x55, 0x42, 0, 0, 0, 0, 1])
+    static let site = PeerIdentity(node: "site-a", replica: siteCredential.replica, role: .field, department: "roads")
+    static let hub = PeerIdentity(node: "hub-1", replica: hubCredential.replica, role: .hub, department: "office")
+    static let allowList = Directory([
+        DirectoryEntry(node: "hub-1", role: .hub, department: "office", key: hubKey.publicKey),
+        DirectoryEntry(node: "site-a", role: .field, department: "roads", key: siteKey.publicKey),
+    ])
     static let session: UInt64 = 0x0123_4567_89AB_CDEF
 
     /// Three changes of site-a: a new quantity entry, an update of an activity it had seen, and
@@ -40,16 +52,29 @@ import Testing
         ]
     }
 
+    /// The proof of ``changes``: their chain (site-a, roads) continues from change 17, whose
+    /// link is given, and site-a's seal covers change 43.
+    static var proof: BatchProof {
+        let chain = ChainKey(origin: site.replica, department: "roads")
+        let start = ChainStart(chain: chain, counter: 17, link: ChainHash.of(payload: Array("site-a:17".utf8)))
+        var link = start.link
+        for change in changes { link = ChainHash.link(after: link, dot: change.dot, payloadHash: .of(payload: ChangeCodec.encode(change))) }
+        return BatchProof(starts: [start], seals: [Seal.make(chain: chain, counter: 43, link: link, key: siteKey)],
+                          credentials: [siteCredential])
+    }
+
     static var examples: [(name: String, about: String, message: SyncMessage)] {
         let knowledge = VersionVector([(ReplicaID(rawValue: 0x0FF1_CE00_0000_0001), UInt64(5)), (site.replica, UInt64(40))])
         return [
-            ("01-hello", "site-a (field, roads) opens a session; it holds office:5, site-a:40; accepts batches of 1000 changes, 512 KiB, 4 in flight",
-             .hello(SyncMessage.Hello(versions: versions, peer: site, knowledge: knowledge, session: session, limits: SessionLimits()))),
-            ("02-welcome", "the hub accepts; it holds office:5, site-a:40",
-             .welcome(SyncMessage.Welcome(versions: versions, peer: hub, knowledge: knowledge, session: session, limits: SessionLimits()))),
-            ("03-batch-push", "site-a pushes its changes 41 to 43 (a new quantity entry, an activity update, an assignee added), the last push batch; it vouches for site-a:43",
+            ("01-hello", "site-a (field, roads) opens a session; it holds office:5, site-a:40; accepts batches of 1000 changes, 512 KiB, 4 in flight; it proves its replica id is its key's and has no copy of the allow-list yet",
+             .hello(SyncMessage.Hello(versions: versions, peer: site, knowledge: knowledge, session: session, limits: SessionLimits(),
+                                      credential: siteCredential))),
+            ("02-welcome", "the hub accepts; it holds office:5, site-a:40; it knows site-a's key as field of roads, and hands over its allow-list",
+             .welcome(SyncMessage.Welcome(versions: versions, peer: hub, knowledge: knowledge, session: session, limits: SessionLimits(),
+                                          credential: hubCredential, client: site, directory: allowList))),
+            ("03-batch-push", "site-a pushes its changes 41 to 43 (a new quantity entry, an activity update, an assignee added), the last push batch; it vouches for site-a:43; the chain (site-a, roads) continues from change 17 and site-a's seal covers 43",
              .batch(SyncMessage.Batch(session: session, pull: false, sequence: 1, changes: changes,
-                                      vouched: VersionVector([(site.replica, UInt64(43))]), last: true))),
+                                      vouched: VersionVector([(site.replica, UInt64(43))]), last: true, proof: proof))),
             ("04-ack-push", "the hub applied push batch 1: 3 new changes; it now holds office:5, site-a:43",
              .ack(SyncMessage.Ack(session: session, pull: false, sequence: 1,
                                   knowledge: VersionVector([(ReplicaID(rawValue: 0x0FF1_CE00_0000_0001), UInt64(5)), (site.replica, UInt64(43))]),
@@ -68,6 +93,16 @@ import Testing
                                           reason: "this peer speaks protocol 1; the client speaks protocol 2: upgrade the older one",
                                           session: session, versions: versions))),
             ("10-hint", "the hub has new data for a subscribed client", .hint(knowledge: knowledge)),
+            ("11-ack-refused", "the hub applied push batch 2 but refused change 44 of site-a: a plan field",
+             .ack(SyncMessage.Ack(session: session, pull: false, sequence: 2,
+                                  knowledge: VersionVector([(ReplicaID(rawValue: 0x0FF1_CE00_0000_0001), UInt64(5)), (site.replica, UInt64(44))]),
+                                  applied: 0, known: 0,
+                                  refusals: [Refusal(dot: Dot(replica: site.replica, counter: 44), code: .planField,
+                                                     reason: "activity.budget is a plan field; only office and hub nodes write it")]))),
+            ("12-failure-403-revoked", "the hub tells a node whose key was revoked, before it closes the connection",
+             .failure(SyncMessage.Failure(code: .forbidden,
+                                          reason: "this node's key (site-a) is no longer on the hub's allow-list: it was revoked; its changes stay on the node; ask the hub operator",
+                                          session: 0))),
         ]
     }
 
@@ -84,6 +119,12 @@ import Testing
             let hex = Array(line.dropFirst(6))
             return Data(stride(from: 0, to: hex.count, by: 2).map { UInt8(String(hex[$0...$0 + 1]), radix: 16)! })
         }
+    }
+
+    @Test func theExamplesSignaturesCheckOut() throws {
+        let entries = Self.changes.map { ChainEntry(dot: $0.dot, department: $0.department, payloadHash: .of(payload: ChangeCodec.encode($0))) }
+        #expect(try ChainVerifier.links(of: entries, proof: Self.proof).count == 3)
+        #expect(Self.siteCredential.isValid && Self.hubCredential.isValid)
     }
 
     @Test func everyGoldenMessageDecodesToItsDescriptionAndReencodesByteForByte() throws {

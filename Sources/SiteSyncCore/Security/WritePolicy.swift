@@ -49,6 +49,9 @@ public enum WritePolicy {
         if collection.kind == .hubOwned, !writer.role.writesPlan {
             return refuse(.hubOwned, "\(what): \(collection.name) is hub-owned; only office and hub nodes write it")
         }
+        if collection.kind == .hubOnly, writer.role != .hub {
+            return refuse(.hubOwned, "\(what): only the hub writes \(collection.name) records")
+        }
         if let recordDepartment, recordDepartment != change.department {
             return refuse(.forbiddenDepartment,
                 "\(what) belongs to \(name(recordDepartment)), but the change claims \(name(change.department))")

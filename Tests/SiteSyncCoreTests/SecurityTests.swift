@@ -1,0 +1,113 @@
+import Testing
+@testable import SiteSyncCore
+
+@Suite struct SecurityTests {
+    @Test func z85MatchesTheRFCTestVectorAndRoundTrips() {
+        // ZeroMQ RFC 32's example.
+        #expect(Z85.encode([0x86, 0x4F, 0xD2, 0x6F, 0xB5, 0x59, 0xF7, 0x5B]) == "HelloWorld")
+        #expect(Z85.decode("HelloWorld") == [0x86, 0x4F, 0xD2, 0x6F, 0xB5, 0x59, 0xF7, 0x5B])
+        let key = NodeSecretKey.generate().publicKey
+        #expect(NodePublicKey(text: key.description) == key)
+        #expect(key.description.count == 80)
+        #expect(Z85.decode("Hello World") == nil)
+        #expect(Z85.decode("Hell\"") == nil)
+        #expect(NodePublicKey(text: String(key.description.dropLast())) == nil)
+    }
+
+    @Test func aReplicaIdIsItsKeysAndNoOneElsesToClaim() {
+        let key = NodeSecretKey.generate(), other = NodeSecretKey.generate()
+        let credential = ReplicaCredential.issue(node: "site-a", signingKey: key.publicKey.signing)
+        #expect(credential.isValid)
+        #expect(ReplicaCredential.issue(node: "site-a", signingKey: key.publicKey.signing).replica != credential.replica,
+                "each replica of a node gets its own id")
+        // Another key claiming the id, or the same key with another salt, does not check out.
+        #expect(!ReplicaCredential(replica: credential.replica, node: "site-a", signingKey: other.publicKey.signing, salt: credential.salt).isValid)
+        #expect(!ReplicaCredential(replica: credential.replica, node: "site-a", signingKey: key.publicKey.signing, salt: [1, 2, 3, 4, 5, 6, 7, 8]).isValid)
+    }
+
+    /// A chain of `count` changes of one origin with a seal at the end.
+    static func chain(count: Int, key: NodeSecretKey) -> (entries: [ChainEntry], proof: BatchProof) {
+        let credential = ReplicaCredential.issue(node: "site-a", signingKey: key.publicKey.signing)
+        let chain = ChainKey(origin: credential.replica, department: "roads")
+        var link = ChainHash.genesis
+        var entries: [ChainEntry] = []
+        for counter in 1...UInt64(count) {
+            let entry = ChainEntry(dot: Dot(replica: credential.replica, counter: counter), department: "roads",
+                                   payloadHash: .of(payload: Array("change \(counter)".utf8)))
+            link = ChainHash.link(after: link, dot: entry.dot, payloadHash: entry.payloadHash)
+            entries.append(entry)
+        }
+        let seal = Seal.make(chain: chain, counter: UInt64(count), link: link, key: key)
+        return (entries, BatchProof(starts: [ChainStart(chain: chain, counter: 0, link: .genesis)], seals: [seal], credentials: [credential]))
+    }
+
+    @Test func aSealedChainChecksOutAndAnyAlterationDoesNot() throws {
+        let key = NodeSecretKey.generate()
+        let (entries, proof) = Self.chain(count: 5, key: key)
+        #expect(try ChainVerifier.links(of: entries, proof: proof).count == 5)
+        #expect(try ChainVerifier.links(of: entries.shuffled(), proof: proof).count == 5, "order within a batch is free; the chain orders")
+
+        func refused(_ entries: [ChainEntry], _ proof: BatchProof) -> Bool {
+            do { _ = try ChainVerifier.links(of: entries, proof: proof); return false } catch { return error.code == .badSignature }
+        }
+        var altered = entries
+        altered[2] = ChainEntry(dot: entries[2].dot, department: "roads", payloadHash: .of(payload: Array("forged".utf8)))
+        #expect(refused(altered, proof), "an altered change")
+        #expect(refused(Array(entries.dropLast()), proof), "a change withheld from the end")
+        #expect(refused(entries.enumerated().filter { $0.offset != 2 }.map(\.element), proof), "a change removed from the middle")
+        #expect(refused(entries, BatchProof(starts: proof.starts, seals: [], credentials: proof.credentials)), "no seal")
+        let forgedSeal = Seal.make(chain: proof.seals[0].chain, counter: 5, link: proof.seals[0].link, key: NodeSecretKey.generate())
+        #expect(refused(entries, BatchProof(starts: proof.starts, seals: [forgedSeal], credentials: proof.credentials)), "a seal by another key")
+        let otherCredential = ReplicaCredential.issue(node: "mallory", signingKey: NodeSecretKey.generate().publicKey.signing)
+        #expect(refused(entries, BatchProof(starts: proof.starts, seals: proof.seals, credentials: [otherCredential])), "no key for the origin")
+        let fake = ReplicaCredential(replica: proof.credentials[0].replica, node: "mallory",
+                                     signingKey: NodeSecretKey.generate().publicKey.signing, salt: proof.credentials[0].salt)
+        #expect(refused(entries, BatchProof(starts: proof.starts, seals: proof.seals, credentials: [fake])), "a key that does not make the id")
+        #expect(refused(entries + [entries[0]], proof), "a change repeated")
+    }
+
+    @Test(arguments: [
+        // role, its department, collection, change department, written field, refusal
+        (Role.field, "roads", "project", "roads", "budget", RefusalCode?.some(.planField)),
+        (.field, "roads", "project", "water", "stage", .forbiddenDepartment),
+        (.field, "roads", "activity", "roads", "percent_complete", nil),
+        (.field, "roads", "department", "", "name", .hubOwned),
+        (.field, "roads", "daily_log", "roads", "status=approved", .approval),
+        (.department, "roads", "daily_log", "roads", "status=approved", nil),
+        (.office, "office", "project", "water", "budget", nil),
+        (.office, "office", "department", "", "name", nil),
+        (.auditor, "audit", "activity", "roads", "remarks", .readOnly),
+    ])
+    func whoMayWriteWhatFollowsTheRoleOfTheOrigin(role: Role, home: String, collection: String, department: String, field: String,
+                                                 refusal: RefusalCode?) throws {
+        let schema = Schema.siteSync
+        let spec = schema.collection(named: collection)!
+        let (name, state) = field.contains("=") ? (String(field.split(separator: "=")[0]), String(field.split(separator: "=")[1])) : (field, "")
+        let fieldSpec = spec.field(named: name)!
+        let value: FieldValue = state.isEmpty ? .text("x") : .symbol(state)
+        let change = Change(dot: Dot(replica: ReplicaID(rawValue: 7), counter: 1), hlc: HLCTimestamp(rawValue: 1),
+                            record: RecordKey(collection: spec.code, id: "r1"), department: department, context: VersionVector(),
+                            body: .upsert([.assign(fieldSpec.code, value)]))
+        let writer = WriterIdentity(role: role, department: home)
+        #expect(WritePolicy.refusal(for: change, by: writer, recordDepartment: nil, schema: schema)?.code == refusal)
+    }
+
+    @Test func aChangeClaimingAnotherDepartmentThanItsRecordsIsRefusedEvenFromTheOffice() {
+        let schema = Schema.siteSync
+        let project = schema.collection(named: "project")!
+        let change = Change(dot: Dot(replica: ReplicaID(rawValue: 7), counter: 1), hlc: HLCTimestamp(rawValue: 1),
+                            record: RecordKey(collection: project.code, id: "p1"), department: "roads", context: VersionVector(),
+                            body: .upsert([.assign(project.field(named: "stage")!.code, .symbol("execution"))]))
+        let office = WriterIdentity(role: .office, department: "office")
+        #expect(WritePolicy.refusal(for: change, by: office, recordDepartment: "water", schema: schema)?.code == .forbiddenDepartment)
+        #expect(WritePolicy.refusal(for: change, by: office, recordDepartment: "roads", schema: schema) == nil)
+    }
+
+    @Test func onlyTheHubsListIsTheLastWordOnAnOriginItDoesNotKnow() {
+        let change = Change(dot: Dot(replica: ReplicaID(rawValue: 7), counter: 1), hlc: HLCTimestamp(rawValue: 1),
+                            record: RecordKey(collection: 3, id: "a1"), department: "roads", context: VersionVector(), body: .delete)
+        let hub = ChangeAuthorizer(writers: [:], authoritative: true), node = ChangeAuthorizer(writers: [:], authoritative: false)
+        #expect(hub.refusal(for: change, recordDepartment: nil, schema: .siteSync)?.code == .foreignActor)
+        #expect(node.refusal(for: change, recordDepartment: nil, schema: .siteSync) == nil)
+    }
+}
