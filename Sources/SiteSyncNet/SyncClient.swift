@@ -187,6 +187,7 @@ public final class SyncClient {
             }
         }
         perform(machine.start())
+        var farewellUntil: UInt64?
         while true {
             // Send what is queued; a full or not-yet-connected pipe keeps it for the next turn.
             while let frames = outbox.first {
@@ -195,8 +196,14 @@ public final class SyncClient {
                 traffic.sent += frames.reduce(0) { $0 + $1.count }
             }
             if let result {
-                // Let the last messages (Bye, Failure) leave before returning.
-                if !outbox.isEmpty { continue }
+                // Let the last messages (Bye, Failure) leave before returning, for a moment at
+                // most: with no connection (a refused handshake) they never can.
+                let now = monotonicMilliseconds()
+                farewellUntil = farewellUntil ?? now + 1_000
+                if !outbox.isEmpty && now < farewellUntil! {
+                    Thread.sleep(forTimeInterval: 0.005)
+                    continue
+                }
                 switch result {
                 case .success(let summary): return .finished(summary)
                 case .failure(let error):
@@ -276,21 +283,19 @@ public final class SyncClient {
                 break
             }
         }
-        if failedHandshakes.noDetail >= 3 && options.security == nil {
-            throw NetError(.keyMismatch,
-                "\(endpoint) uses CURVE but this node is set to plaintext (`insecure = true`): set both the same way "
-                + "(a hub needs its allow-list and this node the hub's key: `sitesync keys trust-hub`)")
+        // libzmq does not reconnect after a protocol error (such as one side speaking CURVE and
+        // the other plaintext), so the first one is final.
+        if failedHandshakes.protocol > 0 || (failedHandshakes.noDetail >= 3 && options.security == nil) {
+            throw NetError(.keyMismatch, options.security == nil
+                ? "\(endpoint) uses CURVE but this node is set to plaintext (`insecure = true`): set both the same way "
+                    + "(a hub needs its allow-list and this node the hub's key: `sitesync keys trust-hub`)"
+                : "\(endpoint) is set to plaintext (`--insecure`) but this node uses CURVE: set both the same way")
         }
         if failedHandshakes.noDetail >= 3 {
             throw NetError(.keyMismatch,
                 "hub key mismatch: \(endpoint) does not hold the key this node trusts for it "
                 + "(\(options.security?.serverKey.fingerprint ?? "none")…); check the key with the hub operator "
                 + "(`sitesync keys show` at the hub) and set it with `sitesync keys trust-hub`")
-        }
-        if failedHandshakes.protocol >= 3 {
-            throw NetError(.keyMismatch,
-                "\(endpoint) and this node disagree on security: one of them is set to plaintext (`insecure = true`) "
-                + "and the other to CURVE; set both the same way")
         }
     }
 

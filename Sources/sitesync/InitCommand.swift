@@ -38,7 +38,7 @@ struct InitCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where this node listens: a hub, or a node open to peers (tcp://HOST:PORT).", valueName: "endpoint"))
     var listen: String?
 
-    @Option(name: .customLong("hub-key"), help: ArgumentHelp(
+    @Option(name: .customLong("hub-key"), parsing: .unconditional, help: ArgumentHelp(
         "The hub's public key (what `sitesync keys show` prints at the hub).", valueName: "key"))
     var hubKey: String?
 

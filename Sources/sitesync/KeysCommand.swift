@@ -35,8 +35,10 @@ struct KeysCommand: ParsableCommand {
             abstract: "Pin the hub's public key: this node talks to no other hub.",
             discussion: "Writes `hub_key` under [sync] in node.toml; the rest of the file is kept as it is.")
         @OptionGroup var node: NodeOptions
-        @Argument(help: ArgumentHelp("The hub's key, as `sitesync keys show` prints it at the hub.", valueName: "key"))
-        var key: String
+        // A Z85 key may begin with '-', which would otherwise read as an option.
+        @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The hub's key, as `sitesync keys show` prints it at the hub.", valueName: "key"))
+        var keyWords: [String]
+        var key: String { keyWords.joined(separator: " ") }
 
         func validate() throws {
             guard NodePublicKey(text: key) != nil else {
@@ -65,7 +67,7 @@ struct KeysCommand: ParsableCommand {
         @Option(name: .customLong("node"), help: ArgumentHelp("The node's name.", valueName: "name")) var name: String
         @Option(help: ArgumentHelp("Its department code.", valueName: "code")) var department: String
         @Option(help: ArgumentHelp("field, department, office or auditor.", valueName: "role")) var role: String
-        @Option(help: ArgumentHelp("Its key, as `sitesync keys show` prints it on the node.", valueName: "key")) var key: String
+        @Option(parsing: .unconditional, help: ArgumentHelp("Its key, as `sitesync keys show` prints it on the node.", valueName: "key")) var key: String
 
         func validate() throws {
             guard let parsed = Role(rawValue: role), parsed != .hub else {

@@ -84,7 +84,7 @@ struct SyncCommand: ParsableCommand {
     @OptionGroup var node: NodeOptions
     @Option(help: ArgumentHelp("Sync with this node instead of the hub (tcp://HOST:PORT).", valueName: "endpoint"))
     var peer: String?
-    @Option(name: .customLong("peer-key"), help: ArgumentHelp(
+    @Option(name: .customLong("peer-key"), parsing: .unconditional, help: ArgumentHelp(
         "The peer's public key (what `sitesync keys show` prints on it); needed with --peer unless insecure.", valueName: "key"))
     var peerKey: String?
     @Flag(help: "Print JSON.") var json = false
