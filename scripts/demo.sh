@@ -73,8 +73,16 @@ run conflicts --data-dir site-b
 step "Every replica that has seen the same changes shows the same data"
 for node in office site-a site-b; do printf '%-8s ' "$node"; "$bin" digest --data-dir "$node"; done
 
-step "With a network: a hub at the central office, on loopback ZeroMQ"
-run init --data-dir hub --node hub-1 --department office --role hub --listen 'tcp://127.0.0.1:*' --insecure
+step "With a network: a hub at the central office, on loopback ZeroMQ, CURVE and signed changes"
+run init --data-dir hub --node hub-1 --department office --role hub --listen 'tcp://127.0.0.1:*'
+hub_key=$("$bin" keys show --data-dir hub)
+# The hub allows each node's key with the role and department it gets; each node pins the hub's key.
+for spec in "office office-1 office office" "site-a site-a field roads" "site-b site-b field roads"; do
+    read -r dir name role department <<< "$spec"
+    run keys trust-hub --data-dir "$dir" "$hub_key"
+    run keys allow --data-dir hub --node "$name" --department "$department" --role "$role" --key "$("$bin" keys show --data-dir "$dir")"
+done
+run keys list --data-dir hub
 "$bin" serve --data-dir hub --quiet > hub.out 2> hub.log &
 hub_pid=$!
 trap 'kill $hub_pid 2>/dev/null; wait $hub_pid 2>/dev/null; rm -rf "$work"' EXIT
@@ -82,7 +90,7 @@ while ! grep -q 'listening on' hub.out; do sleep 0.1; done
 endpoint=$(sed -n 's/listening on //p' hub.out)
 echo "hub listening on $endpoint"
 for node in office site-a site-b; do
-    sed -i "s|^\[sync\]|[sync]\nhub = \"$endpoint\"|; s|^insecure = false|insecure = true|" "$node/node.toml"
+    sed -i "s|^\[sync\]|[sync]\nhub = \"$endpoint\"|" "$node/node.toml"
 done
 run sync --data-dir office
 run record put --data-dir site-b activity a1 status=completed percent_complete=100 actual_finish=2026-11-30

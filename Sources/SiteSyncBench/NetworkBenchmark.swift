@@ -7,11 +7,14 @@ import SiteSyncNode
 import SiteSyncStore
 import SiteSyncWire
 
-/// The network figures of DESIGN §8, measured with a real hub process on loopback ZeroMQ.
+/// The network figures of DESIGN §8, measured with a real hub process on loopback ZeroMQ,
+/// with security on (CURVE, the allow-list, signed and chained changes) as nodes run.
 public struct NetworkBenchmarkResult: Sendable {
     /// Changes pushed node → hub per second, end to end (read, encoded, sent, decoded,
-    /// applied, acknowledged).
+    /// signatures checked, authorized, applied, acknowledged).
     public var syncChangesPerSecond: Double
+    /// The same push in plaintext (`insecure`), for `security_overhead_ratio`.
+    public var insecureSyncChangesPerSecond: Double
     public var syncChanges: Int
     /// Bytes on the wire per change beyond its field values, in that push.
     public var wireOverheadBytesPerChange: Double
@@ -49,20 +52,24 @@ public enum NetworkBenchmark {
         var logger = Logger(label: "sitesync.bench")
         logger.logLevel = .error
 
-        // Twice, on fresh nodes; the faster counts, as in the replica benchmark.
-        var rate = 0.0, overhead = 0.0
+        // Twice each, on fresh nodes, alternating; the faster counts, as in the replica benchmark.
+        var rate = 0.0, overhead = 0.0, insecureRate = 0.0
         for round in 1...2 {
-            progress("push \(round)/2: \(scale.syncChanges) changes node → hub")
+            progress("push \(round)/2: \(scale.syncChanges) changes node → hub, CURVE and signatures")
             let (r, o) = try measurePush(directory: directory + "/push\(round)", count: scale.syncChanges, executable: executable,
-                                         logger: logger)
+                                         secure: true, logger: logger)
             if r > rate { (rate, overhead) = (r, o) }
+            progress("push \(round)/2: \(scale.syncChanges) changes node → hub, plaintext")
+            let (plain, _) = try measurePush(directory: directory + "/plain\(round)", count: scale.syncChanges, executable: executable,
+                                             secure: false, logger: logger)
+            insecureRate = max(insecureRate, plain)
         }
         progress("converge: \(scale.nodes) nodes × \(scale.editsPerNode) offline edits")
         let converge = try measureConvergence(directory: directory + "/converge", scale: scale, executable: executable, logger: logger)
         progress("hub memory: a node pulls \(scale.rssChanges) changes")
         let rss = try measureHubMemory(directory: directory + "/rss", count: scale.rssChanges, executable: executable, logger: logger)
         return NetworkBenchmarkResult(
-            syncChangesPerSecond: rate, syncChanges: scale.syncChanges, wireOverheadBytesPerChange: overhead,
+            syncChangesPerSecond: rate, insecureSyncChangesPerSecond: insecureRate, syncChanges: scale.syncChanges, wireOverheadBytesPerChange: overhead,
             convergeSeconds: converge, convergeNodes: scale.nodes, convergeEditsPerNode: scale.editsPerNode,
             hubPeakRSSMegabytes: rss, rssChanges: scale.rssChanges)
     }
@@ -104,16 +111,22 @@ public enum NetworkBenchmark {
         }
     }
 
-    static func hubNode(_ path: String) throws -> Node {
+    static func hubNode(_ path: String, secure: Bool = true) throws -> Node {
         try Node.initialize(at: path, configuration: NodeConfiguration(
             name: "hub-1", department: "office", role: .hub,
-            sync: NodeConfiguration.SyncSettings(listen: "tcp://127.0.0.1:*", insecure: true)))
+            sync: NodeConfiguration.SyncSettings(listen: "tcp://127.0.0.1:*", insecure: !secure)))
     }
 
-    static func node(_ path: String, name: String, role: Role, department: String, hub: String) throws -> Node {
-        try Node.initialize(at: path, configuration: NodeConfiguration(
+    /// A node of the hub; when secure, it trusts the hub's key and the hub allows its own (the
+    /// running hub rereads its allow-list when the file changes).
+    static func node(_ path: String, name: String, role: Role, department: String, hub: String, hubNode: Node,
+                     secure: Bool = true) throws -> Node {
+        let node = try Node.initialize(at: path, configuration: NodeConfiguration(
             name: name, department: department, role: role,
-            sync: NodeConfiguration.SyncSettings(hub: hub, insecure: true, timeoutSeconds: 600)))
+            sync: NodeConfiguration.SyncSettings(hub: hub, hubKey: secure ? try hubNode.publicKey() : nil, insecure: !secure,
+                                                 timeoutSeconds: 600)))
+        if secure { _ = try hubNode.allow(node: name, role: role, department: department, key: try node.publicKey()) }
+        return node
     }
 
     /// Fills a node's store with `count` generated changes (the apply benchmark's workload),
@@ -130,12 +143,13 @@ public enum NetworkBenchmark {
         return workload
     }
 
-    static func measurePush(directory: String, count: Int, executable: URL, logger: Logger) throws -> (Double, Double) {
-        let hubNode = try hubNode(directory + "/hub")
+    static func measurePush(directory: String, count: Int, executable: URL, secure: Bool, logger: Logger) throws -> (Double, Double) {
+        let hubNode = try hubNode(directory + "/hub", secure: secure)
         let hub = try HubProcess(executable: executable, dataDirectory: hubNode.dataDirectory)
         defer { hub.stop() }
         // An office node (it vouches for everything it holds) with `count` changes to push.
-        let office = try node(directory + "/office", name: "office-1", role: .office, department: "office", hub: hub.endpoint)
+        let office = try node(directory + "/office", name: "office-1", role: .office, department: "office", hub: hub.endpoint,
+                              hubNode: hubNode, secure: secure)
         let workload = try fill(office, count: count)
         let client = try office.syncClient(logger: logger)
         let outcome = try client.round()
@@ -156,7 +170,8 @@ public enum NetworkBenchmark {
         defer { hub.stop() }
         let departments = (1...scale.departments).map { "dept\($0)" }
         // The office plans one project and activity per department.
-        let office = try node(directory + "/office", name: "office-1", role: .office, department: "office", hub: hub.endpoint)
+        let office = try node(directory + "/office", name: "office-1", role: .office, department: "office", hub: hub.endpoint,
+                              hubNode: hubNode)
         let planner = office.planner
         try office.store.writeLocally { session in
             for department in departments {
@@ -175,7 +190,7 @@ public enum NetworkBenchmark {
         // The field nodes take the plan, then write offline.
         let nodes = try (0..<scale.nodes).map { index in
             try node(directory + "/n\(index)", name: "site-\(index)", role: .field, department: departments[index % departments.count],
-                     hub: hub.endpoint)
+                     hub: hub.endpoint, hubNode: hubNode)
         }
         for node in nodes {
             _ = try node.syncClient(logger: logger).round()
@@ -241,7 +256,8 @@ public enum NetworkBenchmark {
         _ = try fill(hubNode, count: count)
         let hub = try HubProcess(executable: executable, dataDirectory: hubNode.dataDirectory)
         defer { hub.stop() }
-        let reader = try node(directory + "/reader", name: "reader", role: .office, department: "office", hub: hub.endpoint)
+        let reader = try node(directory + "/reader", name: "reader", role: .office, department: "office", hub: hub.endpoint,
+                              hubNode: hubNode)
         let outcome = try reader.syncClient(logger: logger).round()
         guard outcome.summary.pulledApplied == count else {
             throw StoreError(.database, "benchmark check failed: pulled \(outcome.summary.pulledApplied) of \(count)")

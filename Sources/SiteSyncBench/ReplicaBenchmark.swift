@@ -82,7 +82,9 @@ public enum ReplicaBenchmark {
             let chain = ChainKey(origin: credential.replica, department: "roads")
             let start = range.lowerBound == 0 ? ChainStart(chain: chain, counter: 0, link: .genesis)
                 : ChainStart(chain: chain, counter: envelopes[range.lowerBound - 1].counter, link: links[range.lowerBound - 1])
-            return BatchProof(starts: [start], seals: [seals[envelopes[range.upperBound - 1].counter]!], credentials: [credential])
+            let counters = UInt64(envelopes[range.lowerBound].counter)...UInt64(envelopes[range.upperBound - 1].counter)
+            return BatchProof(starts: [start], seals: seals.filter { counters.contains($0.key) }.sorted { $0.key < $1.key }.map(\.value),
+                              credentials: [credential])
         }
 
         /// Decodes and checks the changes at `range`, as a receiver does.

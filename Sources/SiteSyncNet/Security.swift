@@ -67,6 +67,8 @@ final class ZAPHandler: @unchecked Sendable {
     private let logger: Logger
     private let stopping = Mutex(false)
     private let finished = DispatchSemaphore(value: 0)
+    /// The key of the start-up self-test, refused quietly (it is no intruder).
+    let selfTestKey = Mutex<[UInt8]?>(nil)
 
     /// Binds the handler's socket and starts answering.
     init(context: ZMQContext, allowList: @escaping @Sendable () -> Directory, logger: Logger) throws(NetError) {
@@ -125,6 +127,10 @@ final class ZAPHandler: @unchecked Sendable {
         }
         let key = [UInt8](frames[6])
         guard let entry = allowList().active(curveKey: key) else {
+            if selfTestKey.withLock({ $0 == key }) {
+                logger.debug("self-test: a key not on the allow-list was refused, as it must be")
+                return reply("400", "key not allowed")
+            }
             logger.warning("refused a key not on the allow-list", metadata: [
                 "peer.address": "\(address)", "key": "\(Z85.encode(key).prefix(12))",
             ])
@@ -137,12 +143,14 @@ final class ZAPHandler: @unchecked Sendable {
 /// Checks, before a CURVE listener binds its real endpoint, that a key not on the allow-list
 /// is refused: a listener whose ZAP handler is missing or lets everyone in must not serve.
 enum SecuritySelfTest {
-    static func run(context: ZMQContext, key: NodeSecretKey) throws(NetError) {
+    static func run(context: ZMQContext, key: NodeSecretKey, handler: ZAPHandler) throws(NetError) {
+        let stranger = NodeSecretKey.generate()
+        handler.selfTestKey.withLock { $0 = stranger.publicKey.curve }
         let server = try ZMQSocket(context, .router)
         try SocketOptions.curveServer(server, key: key)
         let endpoint = try server.bind("tcp://127.0.0.1:*")
         let client = try ZMQSocket(context, .dealer)
-        try SocketOptions.curveClient(client, key: NodeSecretKey.generate(), serverKey: key.publicKey)
+        try SocketOptions.curveClient(client, key: stranger, serverKey: key.publicKey)
         let monitor = try SocketMonitor(watching: client, context: context)
         try client.connect(endpoint)
         _ = try client.send([Data("SSP1".utf8), Data()])

@@ -87,8 +87,9 @@ public final class SyncServer: @unchecked Sendable {
         if let security = options.security {
             // Order matters (reliability.md §8.2): the handler runs and refuses a stranger
             // before the listener's options are set and it binds.
-            zap = try ZAPHandler(context: context, allowList: security.allowList, logger: logger)
-            try SecuritySelfTest.run(context: context, key: security.key)
+            let handler = try ZAPHandler(context: context, allowList: security.allowList, logger: logger)
+            zap = handler
+            try SecuritySelfTest.run(context: context, key: security.key, handler: handler)
             try SocketOptions.curveServer(socket, key: security.key)
         }
         boundEndpoint = try socket.bind(endpoint)
@@ -128,7 +129,7 @@ public final class SyncServer: @unchecked Sendable {
 
     static func revokedReason(_ node: String) -> String {
         "this node's key (\(node.isEmpty ? "unknown" : node)) is no longer on the hub's allow-list: it was revoked; "
-            + "its changes stay on the node; ask the hub operator"
+            + "its changes stay on the node; if that was a mistake, ask the hub operator to allow its key again (`sitesync keys allow`)"
     }
 
     private func serve(_ socket: ZMQSocket) {

@@ -64,8 +64,13 @@ public final class AllowListFile: Sendable {
             }
             let name = try text("name")
             try NodeConfiguration.validateName(name)
-            guard let role = Role(rawValue: try text("role")) else {
-                throw NodeError(.configuration, "\(path): [[node]] \(name): '\(try text("role"))' is not a role")
+            // A misspelt key (`stauts = "revoked"`) must not leave a node allowed by mistake.
+            for key in node.keys where !["name", "role", "department", "key", "status"].contains(key) {
+                throw NodeError(.configuration, "\(path): [[node]] \(name): unknown key `\(key)` (the keys are name, role, department, key, status)")
+            }
+            guard let role = Role(rawValue: try text("role")), role != .hub else {
+                throw NodeError(.configuration,
+                    "\(path): [[node]] \(name): '\(try text("role"))' is not a role a node can be allowed as (field, department, office, auditor)")
             }
             let department = try text("department")
             if (try? DepartmentCode.validate(department)) == nil {

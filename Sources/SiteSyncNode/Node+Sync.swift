@@ -70,7 +70,7 @@ extension Node {
             options.security = ClientSecurity(key: key, serverKey: serverKey, refusedAdvice:
                 "\(toHub ? "the hub" : "the peer") refused this node's key (it is not on the allow-list, or it was revoked); "
                 + "ask the hub operator to run `sitesync keys allow --data-dir HUB --node \(configuration.name) "
-                + "--department \(writer.department) --role \(writer.role.rawValue) --key \(key.publicKey)`")
+                + "--department \(writer.department) --role \(writer.role.rawValue) --key '\(key.publicKey)'`")
         }
         return try SyncClient(store: store, me: identity, endpoint: endpoint, options: options, logger: logger)
     }

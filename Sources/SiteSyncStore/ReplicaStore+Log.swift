@@ -107,16 +107,21 @@ extension ReplicaStore {
     }
 
     /// Splits the entries into changes and holes and adds the proof: where each chain segment
-    /// starts, the seal at its end, and each origin's credential.
+    /// starts, its seals (one at least at its end), and each origin's credential.
     private func makePage(_ db: Database, _ entries: [PageEntry], cursor: Int64, exhausted: Bool) throws -> LogPage {
         var changes: [LoggedChange] = []
         changes.reserveCapacity(entries.count)
         var holes: [Hole] = []
         var first: [ChainKey: UInt64] = [:]
-        var last: [ChainKey: PageEntry] = [:]
+        // Every seal in the page, not only the last of each chain: the receiver keeps them, so it
+        // can cut its own pages as finely as the origin sealed (its receivers may take smaller
+        // batches than this one).
+        var sealed: [Seal] = []
         for entry in entries {
             if first[entry.chain] == nil { first[entry.chain] = entry.dot.counter }
-            last[entry.chain] = entry
+            if let signature = entry.signature {
+                sealed.append(Seal(chain: entry.chain, counter: entry.dot.counter, link: entry.link, signature: Array(signature)))
+            }
             switch entry.status {
             case 0:
                 changes.append(LoggedChange(sequence: entry.sequence, dot: entry.dot, department: entry.department, payload: entry.payload))
@@ -133,9 +138,8 @@ extension ReplicaStore {
         for (chain, counter) in first.sorted(by: { $0.key < $1.key }) {
             let head = try chainHead(db, chain, before: counter)
             proof.starts.append(ChainStart(chain: chain, counter: head.counter, link: head.link))
-            let end = last[chain]!
-            proof.seals.append(Seal(chain: chain, counter: end.dot.counter, link: end.link, signature: Array(end.signature ?? Data())))
         }
+        proof.seals = sealed
         for origin in Set(first.keys.map(\.origin)).sorted() {
             guard let credential = try credential(db, origin) else {
                 throw StoreError(.corrupt, "this replica holds changes of \(origin) but not its key; the database is damaged")

@@ -97,29 +97,29 @@ public enum BundleCodec {
             switch frame.frame {
             case .header(let h)?:
                 guard header == nil, changes.isEmpty else {
-                    throw WireError(.corrupted, "\(file) has a second header at byte \(frameStart); it is damaged")
+                    throw WireError(.corrupted, "\(file) has a second header at byte \(frameStart); it is damaged: copy it again from its source")
                 }
                 header = h
                 try checkCompatible(h, file: file, schema: schema)
             case .change(let c)?:
-                guard header != nil else { throw WireError(.corrupted, "\(file) has changes before its header; it is damaged") }
+                guard header != nil else { throw WireError(.corrupted, "\(file) has changes before its header; it is damaged: copy it again from its source") }
                 changes.append(c)
             case .hole(let h)?:
-                guard header != nil else { throw WireError(.corrupted, "\(file) has records before its header; it is damaged") }
+                guard header != nil else { throw WireError(.corrupted, "\(file) has records before its header; it is damaged: copy it again from its source") }
                 holes.append(try Hole(wire: h))
             case .start(let c)?:
-                guard header != nil else { throw WireError(.corrupted, "\(file) has records before its header; it is damaged") }
+                guard header != nil else { throw WireError(.corrupted, "\(file) has records before its header; it is damaged: copy it again from its source") }
                 proof.starts.append(try ChainStart(wire: c))
             case .seal(let c)?:
-                guard header != nil else { throw WireError(.corrupted, "\(file) has records before its header; it is damaged") }
+                guard header != nil else { throw WireError(.corrupted, "\(file) has records before its header; it is damaged: copy it again from its source") }
                 proof.seals.append(try Seal(wire: c))
             case .credential(let c)?:
-                guard header != nil else { throw WireError(.corrupted, "\(file) has records before its header; it is damaged") }
+                guard header != nil else { throw WireError(.corrupted, "\(file) has records before its header; it is damaged: copy it again from its source") }
                 proof.credentials.append(try ReplicaCredential(wire: c))
             case .trailer(let t)?:
-                guard let header else { throw WireError(.corrupted, "\(file) has no header; it is damaged") }
+                guard let header else { throw WireError(.corrupted, "\(file) has no header; it is damaged: copy it again from its source") }
                 guard offset == bytes.count else {
-                    throw WireError(.corrupted, "\(file) has data after its trailer; it is damaged")
+                    throw WireError(.corrupted, "\(file) has data after its trailer; it is damaged: copy it again from its source")
                 }
                 let digest = Data(SHA256.hash(data: bytes[0..<frameStart]))
                 guard t.sha256 == digest, t.changeCount == UInt64(changes.count) else {
@@ -127,7 +127,7 @@ public enum BundleCodec {
                 }
                 return Bundle(header: header, changes: changes, holes: holes, proof: proof)
             case nil:
-                throw WireError(.corrupted, "\(file) has an unknown frame at byte \(frameStart); it is damaged or from a newer SiteSync")
+                throw WireError(.corrupted, "\(file) has an unknown frame at byte \(frameStart); it is damaged (copy it again from its source) or from a newer SiteSync")
             }
         }
         throw WireError(.corrupted, "\(file) ends before its trailer: it is truncated (was the copy interrupted?); copy it again")

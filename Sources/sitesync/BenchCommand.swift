@@ -14,9 +14,11 @@ struct BenchCommand: ParsableCommand {
             into the same table, in the same run), apply_ratio (target at least 0.5), \
             local_write_p50_ms (one durable single-record write; target at most 1 ms).
 
-            Replication, with a hub in a process of its own on loopback ZeroMQ: sync_changes_per_s \
-            (changes pushed node → hub, applied and acknowledged; target at least 0.8 × \
-            apply_changes_per_s, reported as sync_ratio), wire_overhead_bytes_per_change (bytes on \
+            Replication, with a hub in a process of its own on loopback ZeroMQ, with CURVE, the \
+            allow-list and signed changes on: sync_changes_per_s (changes pushed node → hub, \
+            checked, applied and acknowledged; target at least 0.8 × apply_changes_per_s, reported \
+            as sync_ratio), sync_changes_per_s_insecure (the same push in plaintext) and \
+            security_overhead_ratio (secure over plaintext throughput), wire_overhead_bytes_per_change (bytes on \
             the wire beyond the values; target at most 48), converge_seconds (nodes of four \
             departments with offline edits reconnecting together until every digest matches the \
             hub's; target 30 s for 20 × 5,000), hub_peak_rss_mb (the hub's peak memory while a node \
@@ -71,6 +73,9 @@ struct BenchCommand: ParsableCommand {
                 ("sync_changes_per_s", rounded(network.syncChangesPerSecond, 0), ""),
                 ("sync_ratio", rounded(network.syncChangesPerSecond / result.applyChangesPerSecond, 3), ">= 0.8 (of apply_changes_per_s)"),
                 ("sync_changes", .int(Int64(network.syncChanges)), ""),
+                ("sync_changes_per_s_insecure", rounded(network.insecureSyncChangesPerSecond, 0), "(plaintext, no allow-list)"),
+                ("security_overhead_ratio", rounded(network.syncChangesPerSecond / network.insecureSyncChangesPerSecond, 3),
+                 "secure / insecure throughput"),
                 ("wire_overhead_bytes_per_change", rounded(network.wireOverheadBytesPerChange, 1), "<= 48"),
                 ("converge_seconds", rounded(network.convergeSeconds, 2), "<= 30 (20 nodes x 5,000)"),
                 ("converge_nodes", .int(Int64(network.convergeNodes)), ""),

@@ -64,6 +64,19 @@ import Testing
                                      signingKey: NodeSecretKey.generate().publicKey.signing, salt: proof.credentials[0].salt)
         #expect(refused(entries, BatchProof(starts: proof.starts, seals: proof.seals, credentials: [fake])), "a key that does not make the id")
         #expect(refused(entries + [entries[0]], proof), "a change repeated")
+        // Seals before the end travel too (the receiver keeps them to cut its own pages there):
+        // each is checked like the last.
+        let link3 = try ChainVerifier.links(of: entries, proof: proof)[entries[2].dot]!
+        let middle = Seal.make(chain: proof.seals[0].chain, counter: 3, link: link3, key: key)
+        #expect(try ChainVerifier.links(of: entries, proof: BatchProof(starts: proof.starts, seals: [middle] + proof.seals,
+                                                                       credentials: proof.credentials)).count == 5)
+        let wrongMiddle = Seal.make(chain: proof.seals[0].chain, counter: 3, link: proof.seals[0].link, key: key)
+        #expect(refused(entries, BatchProof(starts: proof.starts, seals: [wrongMiddle] + proof.seals, credentials: proof.credentials)),
+                "a seal before the end that does not match its change")
+        let elsewhere = Seal.make(chain: ChainKey(origin: proof.seals[0].chain.origin, department: "water"), counter: 5,
+                                  link: proof.seals[0].link, key: key)
+        #expect(refused(entries, BatchProof(starts: proof.starts, seals: proof.seals + [elsewhere], credentials: proof.credentials)),
+                "a seal for a chain the batch does not hold")
     }
 
     @Test(arguments: [

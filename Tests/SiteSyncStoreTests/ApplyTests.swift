@@ -34,6 +34,24 @@ import Testing
         #expect(try site.store.knowledge().isEmpty)
     }
 
+    /// A relay keeps every seal it receives, so it can pass a long run on in batches smaller
+    /// than the one it came in (its receivers may accept fewer changes than its sender sent).
+    @Test func aRelayCutsPagesWhereTheOriginSealedNotOnlyWhereItReceivedThem() throws {
+        let office = try TestReplica(name: "office"), hub = try TestReplica(name: "hub", role: .hub)
+        try office.store.writeLocally { session in
+            for n in 0..<600 {
+                let name = try FieldAssignment(parsing: "name=Department \(n)")
+                try session.write { try office.planner.planUpsert(collection: "department", id: "d\(n)", assignments: [name], reader: $0) }
+            }
+        }
+        try office.send(to: hub)
+        let pages = try hub.batches(lackedBy: VersionVector(), size: 300)
+        #expect(pages.map(\.changes.count) == [256, 256, 88], "sealed every 256 changes and at the end of the transaction")
+        let site = try TestReplica(name: "site", role: .office)
+        for page in pages { try site.store.apply(page, claim: .inOrder(vouched: hub.store.knowledge())) }
+        #expect(try site.store.digest() == office.store.digest())
+    }
+
     @Test func knowledgeRisesOnlyAsFarAsTheSenderVouchesFor() throws {
         let office = try TestReplica(name: "office"), site = try TestReplica(name: "site")
         try seedPlan(office, sendTo: [])

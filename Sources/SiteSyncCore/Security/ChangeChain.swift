@@ -209,14 +209,21 @@ public enum ChainVerifier {
             guard let key = keys[chain.origin] else {
                 throw CoreError(.badSignature, "no key is offered for replica \(chain.origin), so its changes cannot be checked")
             }
-            guard let seal = seals[chain]?[counter] else {
+            guard seals[chain]?[counter] != nil else {
                 throw CoreError(.badSignature, "the changes of chain \(chain) up to \(counter) come without their origin's seal")
             }
-            guard seal.link == link, seal.isValid(signingKey: key) else {
-                throw CoreError(.badSignature,
-                    "the changes of chain \(chain) up to \(counter) do not match their origin's signature: "
-                    + "they were altered after they were written")
+            // Every seal is checked, the last and any before it (they are kept, and vouch for
+            // the changes before them to whoever this replica passes them on to).
+            for (sealedCounter, seal) in seals[chain]!.sorted(by: { $0.key < $1.key }) {
+                guard links[Dot(replica: chain.origin, counter: sealedCounter)] == seal.link, seal.isValid(signingKey: key) else {
+                    throw CoreError(.badSignature,
+                        "the changes of chain \(chain) up to \(sealedCounter) do not match their origin's signature: "
+                        + "they were altered after they were written")
+                }
             }
+        }
+        for chain in seals.keys where byChain[chain] == nil {
+            throw CoreError(.badSignature, "a seal is offered for chain \(chain), which has no changes in the batch")
         }
         return links
     }

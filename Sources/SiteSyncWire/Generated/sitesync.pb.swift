@@ -348,7 +348,6 @@ public nonisolated struct WireBundleHeader: @unchecked Sendable {
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
-/// The last frame of a change bundle.
 /// Security (protocol/README.md, "Security"): the proof that a replica id is its key's, the
 /// start and the origin's seal of each chain segment sent, changes withheld, refusals, and the
 /// hub's allow-list as it hands it to nodes.
@@ -498,6 +497,7 @@ public nonisolated struct WireDirectory: Sendable {
   public init() {}
 }
 
+/// The last frame of a change bundle.
 public nonisolated struct WireBundleTrailer: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
