@@ -24,6 +24,7 @@ let package = Package(
             name: "SiteSyncCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
+        .target(name: "SiteSyncPerformance", dependencies: ["SiteSyncCore"]),
         .target(
             name: "SiteSyncWire",
             dependencies: [
@@ -73,6 +74,7 @@ let package = Package(
             name: "SiteSyncCoreTests",
             dependencies: ["SiteSyncCore", "SiteSyncTestSupport", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
+        .testTarget(name: "SiteSyncPerformanceTests", dependencies: ["SiteSyncPerformance", "SiteSyncCore"]),
         .testTarget(
             name: "SiteSyncWireTests",
             dependencies: [

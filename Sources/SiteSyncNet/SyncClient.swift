@@ -59,6 +59,9 @@ public final class SyncClient {
     private let checker = DispatchQueue(label: "sitesync.client.check")
     /// Handshakes that failed without a reason, and for a protocol reason, in this round.
     private var failedHandshakes = (noDetail: 0, protocol: 0)
+    /// When the current connection was made, to tell a refused handshake (at once) from one that
+    /// only timed out (a hub too busy to answer is no key mismatch).
+    private var connectedAt: UInt64 = 0
     /// Hints received between rounds.
     public private(set) var hinted = false
 
@@ -275,8 +278,12 @@ public final class SyncClient {
             switch event.kind {
             case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
                 throw NetError(.keyRefused, options.security?.refusedAdvice ?? "\(endpoint) refused this node's key")
+            case ZMQ_EVENT_CONNECTED:
+                connectedAt = monotonicMilliseconds()
             case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
-                failedHandshakes.noDetail += 1
+                // A CURVE server that cannot read the client's HELLO (the client trusts another
+                // server key) drops the connection within moments.
+                if monotonicMilliseconds() - connectedAt < 2_000 { failedHandshakes.noDetail += 1 }
             case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
                 failedHandshakes.protocol += 1
             default:

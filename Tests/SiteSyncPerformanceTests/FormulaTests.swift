@@ -1,0 +1,171 @@
+import SiteSyncCore
+import Testing
+@testable import SiteSyncPerformance
+
+/// Every formula against examples computed by hand (domain.md §2).
+struct FormulaTests {
+    static func day(_ text: String) -> CalendarDate { CalendarDate(text)! }
+
+    /// 1,000 budgeted over ten days, 1–10 November: 100 a day.
+    static func kerbs(_ method: EarnedValueMethod = .units, status: ActivityStatus = .inProgress) -> ActivityInput {
+        ActivityInput(id: "a1", budget: 1000, budgetQuantity: 200, plannedStart: day("2026-11-01"), plannedFinish: day("2026-11-10"),
+                      method: method, status: status,
+                      quantities: [DatedAmount(day("2026-11-02"), 50), DatedAmount(day("2026-11-04"), 30), DatedAmount(day("2026-11-06"), 40)],
+                      costs: [DatedAmount(day("2026-11-03"), 300), DatedAmount(day("2026-11-07"), 200)])
+    }
+
+    @Test func plannedValueIsTheBudgetSpreadLinearlyOverThePlannedDays() {
+        let a = Self.kerbs()
+        #expect(ActivityEarnedValue.plannedValue(a, asOf: Self.day("2026-10-31")) == 0)
+        #expect(ActivityEarnedValue.plannedValue(a, asOf: Self.day("2026-11-01")) == 100, "the start day's work is due at its end")
+        #expect(ActivityEarnedValue.plannedValue(a, asOf: Self.day("2026-11-05")) == 500)
+        #expect(ActivityEarnedValue.plannedValue(a, asOf: Self.day("2026-11-10")) == 1000)
+        #expect(ActivityEarnedValue.plannedValue(a, asOf: Self.day("2026-12-01")) == 1000)
+        var undated = a
+        undated.plannedFinish = nil
+        #expect(ActivityEarnedValue.plannedValue(undated, asOf: Self.day("2026-12-01")) == 0, "without dates nothing is due")
+    }
+
+    @Test func unitsCountInstalledQuantitiesUpToTheCutOff() {
+        let a = Self.kerbs()
+        #expect(ActivityEarnedValue.fractionComplete(a, asOf: Self.day("2026-11-05")) == 0.4, "80 of 200")
+        #expect(ActivityEarnedValue.earnedValue(a, asOf: Self.day("2026-11-05")) == 400)
+        #expect(ActivityEarnedValue.fractionComplete(a, asOf: Self.day("2026-11-30")) == 0.6, "120 of 200")
+        var over = a
+        over.quantities.append(DatedAmount(Self.day("2026-11-08"), 500))
+        #expect(ActivityEarnedValue.fractionComplete(over, asOf: Self.day("2026-11-30")) == 1, "capped at 1")
+        var unplanned = a
+        unplanned.budgetQuantity = nil
+        #expect(ActivityEarnedValue.fractionComplete(unplanned, asOf: Self.day("2026-11-30")) == 0, "no quantity plan: nothing earned…")
+        unplanned.status = .completed
+        #expect(ActivityEarnedValue.fractionComplete(unplanned, asOf: Self.day("2026-11-30")) == 1, "…until it is finished")
+    }
+
+    @Test func eachMethodEarnsAsDeclared() {
+        var manual = Self.kerbs(.manual)
+        manual.percentComplete = 35
+        #expect(ActivityEarnedValue.fractionComplete(manual, asOf: Self.day("2026-11-05")) == 0.35)
+        #expect(ActivityEarnedValue.fractionComplete(Self.kerbs(.zeroHundred), asOf: Self.day("2026-11-05")) == 0)
+        var done = Self.kerbs(.zeroHundred, status: .completed)
+        done.actualFinish = Self.day("2026-11-09")
+        #expect(ActivityEarnedValue.fractionComplete(done, asOf: Self.day("2026-11-08")) == 0, "finished after the cut-off")
+        #expect(ActivityEarnedValue.fractionComplete(done, asOf: Self.day("2026-11-09")) == 1)
+        var half = Self.kerbs(.fiftyFifty, status: .notStarted)
+        half.quantities = []
+        half.costs = []
+        #expect(ActivityEarnedValue.fractionComplete(half, asOf: Self.day("2026-11-05")) == 0)
+        half.actualStart = Self.day("2026-11-03")
+        #expect(ActivityEarnedValue.fractionComplete(half, asOf: Self.day("2026-11-02")) == 0)
+        #expect(ActivityEarnedValue.fractionComplete(half, asOf: Self.day("2026-11-03")) == 0.5)
+        let effort = Self.kerbs(.levelOfEffort)
+        #expect(ActivityEarnedValue.earnedValue(effort, asOf: Self.day("2026-11-05"))
+                == ActivityEarnedValue.plannedValue(effort, asOf: Self.day("2026-11-05")), "EV := PV")
+    }
+
+    @Test func indicesFollowFromTheSums() {
+        let f = ActivityEarnedValue.figures(Self.kerbs(), asOf: Self.day("2026-11-05"))
+        #expect(f == EarnedValueFigures(budget: 1000, plannedValue: 500, earnedValue: 400, actualCost: 300))
+        #expect(f.schedulePerformanceIndex == 0.8)
+        #expect(f.costPerformanceIndex! == 400.0 / 300)
+        #expect(f.scheduleVariance == -100 && f.costVariance == 100)
+        #expect(abs(f.estimateAtCompletion! - 750) < 1e-9, "EAC = BAC / CPI = 1000 / (4/3)")
+        #expect(f.percentComplete == 40)
+    }
+
+    @Test func nothingDueOrSpentOrBudgetedIsNotADivisionByZero() {
+        let early = ActivityEarnedValue.figures(Self.kerbs(), asOf: Self.day("2026-10-01"))
+        #expect(early.plannedValue == 0 && early.schedulePerformanceIndex == nil, "PV = 0: not yet due")
+        #expect(early.costPerformanceIndex == nil && early.estimateAtCompletion == nil)
+        var free = Self.kerbs()
+        free.budget = 0
+        let f = ActivityEarnedValue.figures(free, asOf: Self.day("2026-11-05"))
+        #expect(f.earnedValue == 0 && f.percentComplete == 0 && f.schedulePerformanceIndex == nil)
+        #expect(f.costPerformanceIndex == 0 && f.estimateAtCompletion == nil, "spent on zero budget: CPI 0, no EAC")
+    }
+
+    @Test func rollUpsAreRatiosOfSumsNotAveragesOfRatios() {
+        let small = EarnedValueFigures(budget: 200, plannedValue: 100, earnedValue: 50, actualCost: 100)
+        let large = EarnedValueFigures(budget: 1800, plannedValue: 900, earnedValue: 900, actualCost: 600)
+        let total = EarnedValueFigures.sum([small, large])
+        #expect(total.schedulePerformanceIndex == 0.95, "950 / 1000, not (0.5 + 1.0) / 2")
+        #expect(total.costPerformanceIndex == 950.0 / 700)
+        #expect(total.percentComplete == 47.5)
+    }
+
+    @Test func earnedScheduleFindsWhenTheEarnedValueWasPlanned() {
+        let start = Self.day("2026-11-01"), finish = Self.day("2026-11-10")
+        let pv: (CalendarDate) -> Double = { ActivityEarnedValue.plannedValue(Self.kerbs(), asOf: $0) }
+        #expect(EarnedSchedule.earnedDays(earnedValue: 400, start: start, finish: finish, plannedValue: pv) == 4)
+        #expect(EarnedSchedule.earnedDays(earnedValue: 450, start: start, finish: finish, plannedValue: pv) == 4.5)
+        #expect(EarnedSchedule.index(earnedValue: 400, start: start, finish: finish, asOf: Self.day("2026-11-05"), plannedValue: pv) == 0.8)
+        // Five days after the planned finish with 90 % earned: plain SPI says 0.9, SPI(t) 9 / 15.
+        #expect(EarnedSchedule.index(earnedValue: 900, start: start, finish: finish, asOf: Self.day("2026-11-15"), plannedValue: pv) == 0.6)
+        #expect(EarnedSchedule.index(earnedValue: 0, start: start, finish: finish, asOf: Self.day("2026-10-20"), plannedValue: pv) == nil)
+    }
+
+    @Test func kpiAchievementFollowsItsDirectionAndIsCapped() {
+        #expect(KPIScore.achievement(value: 80, baseline: 0, target: 100, direction: .higherBetter) == 0.8)
+        #expect(KPIScore.achievement(value: 4, baseline: 10, target: 2, direction: .lowerBetter) == 0.75, "accidents 10 → 2, now 4")
+        #expect(KPIScore.achievement(value: 5, baseline: 5, target: 5, direction: .higherBetter) == nil, "target = baseline")
+        #expect(KPIScore.score(achievement: 1.2, cap: 1) == 100)
+        #expect(abs(KPIScore.score(achievement: 1.3, cap: 1.2) - 120) < 1e-9)
+        #expect(KPIScore.score(achievement: -0.5, cap: 1) == 0)
+        let kpis = [KPIInput(id: "k1", name: "Investment", direction: .higherBetter, baseline: 0, target: 100, weight: 2, value: 80),
+                    KPIInput(id: "k2", name: "Accidents", direction: .lowerBetter, baseline: 10, target: 2, weight: 1, value: nil)]
+        let score = KPIScore.weighted(kpis.map { ($0.weight, $0.score(cap: 1)) })!
+        #expect(abs(score - 160.0 / 3) < 1e-9, "a missing reading scores 0: (2 × 80 + 1 × 0) / 3")
+        #expect(KPIScore.weighted([(1, nil), (0, 50)]) == nil)
+    }
+
+    @Test func gradesAndColoursUseTheConfiguredBands() {
+        #expect([90, 89.99, 80, 79.99, 60, 59.9].map { Grade.of(score: $0) } == [.excellent, .good, .good, .fair, .fair, .poor])
+        #expect(Color.of(0.95, green: 0.95, amber: 0.85) == .green && Color.of(0.9, green: 0.95, amber: 0.85) == .amber)
+        #expect([Color.green, .red, .amber].max() == .red)
+        var strict = Thresholds()
+        strict.excellent = 95
+        #expect(Grade.of(score: 92, thresholds: strict) == .good)
+    }
+
+    @Test func warningsAreDeterministicAndExplained() {
+        let asOf = Self.day("2026-11-20")
+        var late = Self.kerbs()
+        late.id = "a7"
+        let overdue = WarningRules.activities([late], names: ["a7": "Kerbs"], asOf: asOf, period: "2026-11")
+        #expect(overdue.map(\.id) == ["overdue/a7/2026-11"] && overdue[0].level == .red)
+        #expect(overdue[0].reason == "Kerbs (a7) was due 2026-11-10 and is not finished (10 days late)")
+        #expect(WarningRules.slipTrend(project: "p1", history: [1.0, 0.95, 0.88], period: "2026-11")?.level == .amber)
+        #expect(WarningRules.slipTrend(project: "p1", history: [1.0, 0.99, 0.98], period: "2026-11") == nil)
+        let risks = [RiskInput(id: "r1", title: "Flooding", probability: 4, impact: 4),
+                     RiskInput(id: "r2", title: "Late steel", probability: 2, impact: 5),
+                     RiskInput(id: "r3", title: "Strike", probability: 5, impact: 5, closed: true)]
+        #expect(WarningRules.risks(project: "p1", risks, period: "2026-11", thresholds: .standard).map(\.id) == ["risk/r1/2026-11"])
+        #expect(WarningRules.stale(project: "p1", lastEntry: Self.day("2026-11-10"), underWay: true, asOf: asOf, period: "2026-11",
+                                   thresholds: .standard)?.reason == "no field entry for 10 days (the last on 2026-11-10)")
+        #expect(WarningRules.cost(project: "p1", figures: EarnedValueFigures(budget: 100, plannedValue: 10, earnedValue: 10, actualCost: 20),
+                                  period: "2026-11", thresholds: .standard) == nil, "CPI is judged only after 15 % done")
+    }
+
+    /// A project row checked against a hand calculation: two activities at 5 November.
+    @Test func aProjectsAssessmentMatchesAHandCalculation() {
+        var paving = Self.kerbs(.manual)
+        paving.id = "a2"
+        paving.budget = 3000
+        paving.percentComplete = 10
+        paving.plannedStart = Self.day("2026-11-01")
+        paving.plannedFinish = Self.day("2026-11-30")
+        paving.costs = [DatedAmount(Self.day("2026-11-04"), 400)]
+        let project = ProjectInput(id: "p1", code: "R-001", name: "Ring road", department: "roads",
+                                   activities: [Self.kerbs(), paving], lastEntry: Self.day("2026-11-04"))
+        let row = ProjectAssessor.assess(project, asOf: Self.day("2026-11-05"))
+        // PV = 500 + 3000 × 5/30 = 1000; EV = 400 + 300 = 700; AC = 300 + 400 = 700.
+        #expect(abs(row.figures.plannedValue - 1000) < 1e-9)
+        #expect(row.figures.earnedValue == 700 && row.figures.actualCost == 700)
+        #expect(abs(row.figures.schedulePerformanceIndex! - 0.7) < 1e-9 && row.figures.costPerformanceIndex == 1)
+        #expect(row.figures.percentComplete == 17.5, "700 of 4,000")
+        // PV by day: 100 + 100 a day for d ≤ 10: 200 at the end of day 1, … 1,000 at day 5.
+        // EV 700 was planned at day 3.5 (PV(3) = 600, PV(4) = 800): SPI(t) = 3.5 / 5 = 0.7.
+        #expect(abs(row.scheduleIndexByTime! - 0.7) < 1e-9)
+        #expect(abs(row.score! - 70) < 1e-9 && row.grade == .fair)
+        #expect(row.color == .red && row.warnings.first?.id == "schedule/p1/2026-11")
+    }
+}
