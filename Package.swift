@@ -50,7 +50,7 @@ let package = Package(
         ),
         .target(
             name: "SiteSyncNode",
-            dependencies: ["SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNet", "TOMLKit",
+            dependencies: ["SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNet", "SiteSyncPerformance", "TOMLKit",
                            .product(name: "Logging", package: "swift-log")]
         ),
         .target(
@@ -64,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "sitesync",
             dependencies: [
-                "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNode", "SiteSyncBench", "SiteSyncNet",
+                "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNode", "SiteSyncBench", "SiteSyncNet", "SiteSyncPerformance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -78,7 +78,7 @@ public struct ActivityInput: Sendable {
     func isStarted(by date: CalendarDate) -> Bool {
         if let actualStart { return actualStart <= date }
         if isFinished(by: date) { return true }
-        if status != .notStarted { return true }
+        if status != .notStarted || (percentComplete ?? 0) > 0 { return true }
         return quantities.contains { $0.date <= date } || costs.contains { $0.date <= date }
     }
 }

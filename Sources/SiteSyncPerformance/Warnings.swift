@@ -57,8 +57,8 @@ public enum WarningRules {
         let level = Color.of(spiT, green: thresholds.scheduleGreen, amber: thresholds.scheduleAmber)
         guard level != .green else { return nil }
         return EarlyWarning(rule: .schedule, level: level, subject: project, period: period,
-                            reason: "SPI(t) \(format(spiT)) is below \(format(level == .red ? thresholds.scheduleAmber : thresholds.scheduleGreen)): "
-                                + "the work done was planned \(Int(((1 - spiT) * 100).rounded()))% earlier")
+                            reason: "SPI(t) \(String(format: "%.3f", spiT)) is below \(format(level == .red ? thresholds.scheduleAmber : thresholds.scheduleGreen)): "
+                                + "the work done so far was planned to take \(String(format: "%.1f", spiT * 100))% of the time it took")
     }
 
     /// CPI below the thresholds, judged only once enough work is done for CPI to be stable.

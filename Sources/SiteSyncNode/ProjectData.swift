@@ -1,0 +1,100 @@
+import SiteSyncCore
+import SiteSyncPerformance
+import SiteSyncStore
+
+/// Reads what the performance formulas need from a node's typed tables: every project it holds
+/// with its activities, field entries, risks and KPIs, as of a cut-off date.
+public enum ProjectData {
+    /// The cut-offs at which entries are summed: the date itself, and 30 and 60 days before it
+    /// (for the slip trend). Each activity's entries are summed in SQL up to each cut-off and
+    /// handed on as three dated amounts, which give the formulas exactly the sums they need at
+    /// those dates without reading every entry.
+    static func cutOffs(_ asOf: CalendarDate) -> [CalendarDate] { [asOf.adding(days: -60), asOf.adding(days: -30), asOf] }
+
+    public static func load(_ store: ReplicaStore, asOf: CalendarDate) throws -> [ProjectInput] {
+        let cuts = cutOffs(asOf).map(\.description)
+        func sums(_ table: String, _ column: String) -> (sql: String, arguments: [String]) {
+            ("""
+             SELECT activity,
+                    total(CASE WHEN date <= ?1 THEN CAST(\(column) AS REAL) END),
+                    total(CASE WHEN date <= ?2 THEN CAST(\(column) AS REAL) END),
+                    total(CASE WHEN date <= ?3 THEN CAST(\(column) AS REAL) END),
+                    max(CASE WHEN date <= ?3 THEN date END)
+             FROM \(table) GROUP BY activity
+             """, cuts)
+        }
+        let result = try store.rows([
+            ("SELECT id, code, name, department FROM project ORDER BY code, id", []),
+            ("""
+             SELECT id, project, name, budget, budget_quantity, planned_start, planned_finish, ev_method, status,
+                    percent_complete, actual_start, actual_finish FROM activity ORDER BY id
+             """, []),
+            sums("quantity_entry", "quantity"),
+            sums("cost_entry", "amount"),
+            ("SELECT project, max(date) FROM daily_log WHERE date <= ?1 GROUP BY project", [asOf.description]),
+            ("SELECT id, project, title, probability, impact, status FROM risk", []),
+            ("SELECT id, project, name, direction, baseline, target, weight FROM kpi", []),
+            ("SELECT kpi, value FROM kpi_reading WHERE period <= ?1 ORDER BY kpi, period", [String(asOf.description.prefix(7))]),
+        ])
+        let (projectRows, activityRows, quantityRows, costRows, logRows, riskRows, kpiRows, readingRows) =
+            (result[0], result[1], result[2], result[3], result[4], result[5], result[6], result[7])
+
+        func number(_ text: String?) -> Double? { text.flatMap(Double.init) }
+        func date(_ text: String?) -> CalendarDate? { text.flatMap(CalendarDate.init) }
+        let cutDates = cutOffs(asOf)
+        var lastEntry: [String: CalendarDate] = [:]
+        func amounts(_ rows: [[String?]]) -> [String: [DatedAmount]] {
+            var byActivity: [String: [DatedAmount]] = [:]
+            for row in rows {
+                guard let activity = row[0] else { continue }
+                let cumulative = (1...3).map { number(row[$0]) ?? 0 }
+                byActivity[activity] = zip(cutDates, zip(cumulative, [0] + cumulative.dropLast())).compactMap { cut, pair in
+                    pair.0 == pair.1 ? nil : DatedAmount(cut, pair.0 - pair.1)
+                }
+                if let last = date(row[4]) { lastEntry[activity] = max(lastEntry[activity] ?? last, last) }
+            }
+            return byActivity
+        }
+        let quantities = amounts(quantityRows), costs = amounts(costRows)
+
+        var activities: [String: [ActivityInput]] = [:]
+        var names: [String: [String: String]] = [:]
+        var projectLastEntry: [String: CalendarDate] = [:]
+        for row in activityRows {
+            guard let id = row[0], let project = row[1] else { continue }
+            let activity = ActivityInput(
+                id: id, budget: number(row[3]) ?? 0, budgetQuantity: number(row[4]), plannedStart: date(row[5]),
+                plannedFinish: date(row[6]), method: row[7].flatMap(EarnedValueMethod.init(rawValue:)) ?? .units,
+                status: row[8].flatMap(ActivityStatus.init(rawValue:)) ?? .notStarted, percentComplete: number(row[9]),
+                actualStart: date(row[10]), actualFinish: date(row[11]), quantities: quantities[id] ?? [], costs: costs[id] ?? [])
+            activities[project, default: []].append(activity)
+            names[project, default: [:]][id] = row[2] ?? id
+            if let last = lastEntry[id] { projectLastEntry[project] = max(projectLastEntry[project] ?? last, last) }
+        }
+        for row in logRows {
+            guard let project = row[0], let last = date(row[1]) else { continue }
+            projectLastEntry[project] = max(projectLastEntry[project] ?? last, last)
+        }
+        var risks: [String: [RiskInput]] = [:]
+        for row in riskRows {
+            guard let id = row[0], let project = row[1] else { continue }
+            risks[project, default: []].append(RiskInput(id: id, title: row[2] ?? id, probability: Int(row[3] ?? "") ?? 0,
+                                                         impact: Int(row[4] ?? "") ?? 0, closed: row[5] == "closed"))
+        }
+        var latest: [String: Double] = [:]
+        for row in readingRows { if let kpi = row[0], let value = number(row[1]) { latest[kpi] = value } }
+        var kpis: [String: [KPIInput]] = [:]
+        for row in kpiRows {
+            guard let id = row[0], let project = row[1], let baseline = number(row[4]), let target = number(row[5]) else { continue }
+            kpis[project, default: []].append(KPIInput(
+                id: id, name: row[2] ?? id, direction: row[3].flatMap(KPIDirection.init(rawValue:)) ?? .higherBetter,
+                baseline: baseline, target: target, weight: number(row[6]) ?? 1, value: latest[id]))
+        }
+        return projectRows.compactMap { row in
+            guard let id = row[0] else { return nil }
+            return ProjectInput(id: id, code: row[1] ?? id, name: row[2] ?? "", department: row[3] ?? "",
+                                activities: activities[id] ?? [], activityNames: names[id] ?? [:], risks: risks[id] ?? [],
+                                kpis: kpis[id] ?? [], lastEntry: projectLastEntry[id])
+        }
+    }
+}

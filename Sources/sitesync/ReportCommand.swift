@@ -1,0 +1,118 @@
+import ArgumentParser
+import Foundation
+import SiteSyncCore
+import SiteSyncNode
+import SiteSyncPerformance
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Earned value, scores and early warnings over the projects this node holds.",
+        subcommands: [Projects.self]
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case table, json, csv
+    }
+
+    struct Projects: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "One row per project: percent complete, PV, EV, AC, SPI, CPI, SPI(t), score, grade, colour, warnings.",
+            discussion: """
+                Figures are as of the end of --as-of (default: today, UTC): entries dated later do not \
+                count. PV spreads each activity's budget linearly over its planned days; EV follows the \
+                activity's ev_method (units: installed quantity over planned quantity); AC sums reported \
+                costs. SPI and CPI are ratios of the sums (empty while PV or AC is 0: not yet due). The \
+                score is the weighted KPI score when the project has KPIs (a missing reading scores 0), \
+                else 100 × min(SPI(t), 1); grades 优 ≥ 90, 良 ≥ 80, 中 ≥ 60, 差 below. The colour is the \
+                worst of the project's warnings. At a field or department node the report covers only \
+                what the node holds (its department), and says so.
+
+                JSON (an array, one object per project): project, code, name, department, \
+                percent_complete (0–100), bac, pv, ev, ac, spi, cpi, spi_t, eac (numbers, or null when \
+                not defined), score, grade, color (green|amber|red), warnings (id, rule, level, subject, \
+                reason). CSV is UTF-8 with a byte-order mark, so spreadsheets open it as such.
+                """)
+        @OptionGroup var node: NodeOptions
+        @Option(help: ArgumentHelp("The cut-off date (YYYY-MM-DD); default today (UTC).", valueName: "date")) var asOf: String?
+        @Option(help: "table, json or csv.") var format: Format = .table
+
+        func validate() throws {
+            if let asOf, CalendarDate(asOf) == nil { throw ValidationError("--as-of '\(asOf)' is not a date: write YYYY-MM-DD") }
+        }
+
+        func run() throws {
+            let node = try node.open()
+            let asOf = asOf.flatMap(CalendarDate.init) ?? CalendarDate(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
+            let rows = try ProjectData.load(node.store, asOf: asOf).map { ProjectAssessor.assess($0, asOf: asOf) }
+            let writer = node.writer
+            let scopeNote = writer.role.isDepartmentBound
+                ? "covers department \(writer.department) only: what this \(writer.role.rawValue) node holds" : nil
+            switch format {
+            case .json:
+                if let scopeNote { Output.note("report: \(scopeNote)") }
+                print(JSONValue.array(rows.map(Self.json)).canonicalText)
+            case .csv:
+                if let scopeNote { Output.note("report: \(scopeNote)") }
+                var text = "\u{FEFF}" + Self.csvHeader.joined(separator: ",") + "\r\n"
+                for row in rows { text += Self.csv(row).map(Self.csvField).joined(separator: ",") + "\r\n" }
+                FileHandle.standardOutput.write(Data(text.utf8))
+            case .table:
+                print("projects as of \(asOf)\(scopeNote.map { " (\($0))" } ?? ""):")
+                var table = [["code", "name", "dept", "done %", "PV", "EV", "AC", "SPI", "CPI", "SPI(t)", "score", "grade", "colour", "warnings"]]
+                for row in rows {
+                    table.append([row.project.code, String(row.project.name.prefix(28)), row.project.department]
+                        + Self.figureColumns(row).map { $0.isEmpty ? "—" : $0 }
+                        + [row.score.map { Self.fixed($0, 1) } ?? "not due", row.grade?.rawValue ?? "—", row.color.rawValue, String(row.warnings.count)])
+                }
+                print(Output.table(table))
+                for row in rows where !row.warnings.isEmpty {
+                    print("\n\(row.project.code) \(row.project.name):")
+                    for warning in row.warnings { print("  \(warning.level.rawValue): \(warning.reason)") }
+                }
+            }
+        }
+
+        static func fixed(_ value: Double, _ places: Int) -> String { String(format: "%.\(places)f", value) }
+
+        static func json(_ row: ProjectAssessment) -> JSONValue {
+            func number(_ value: Double?, _ places: Int) -> JSONValue { value.map { .number(fixed($0, places)) } ?? .null }
+            let f = row.figures
+            return .object([
+                "project": .string(row.project.id), "code": .string(row.project.code), "name": .string(row.project.name),
+                "department": .string(row.project.department), "as_of": .string(row.asOf.description),
+                "percent_complete": number(f.percentComplete, 1), "bac": number(f.budget, 2), "pv": number(f.plannedValue, 2),
+                "ev": number(f.earnedValue, 2), "ac": number(f.actualCost, 2), "spi": number(f.schedulePerformanceIndex, 3),
+                "cpi": number(f.costPerformanceIndex, 3), "spi_t": number(row.scheduleIndexByTime, 3),
+                "eac": number(f.estimateAtCompletion, 2), "score": number(row.score, 1),
+                "grade": row.grade.map { .string($0.rawValue) } ?? .null, "color": .string(row.color.rawValue),
+                "warnings": .array(row.warnings.map {
+                    .object(["id": .string($0.id), "rule": .string($0.rule.rawValue), "level": .string($0.level.rawValue),
+                             "subject": .string($0.subject), "reason": .string($0.reason)])
+                }),
+            ])
+        }
+
+        static let csvHeader = ["project", "code", "name", "department", "percent_complete", "pv", "ev", "ac", "spi", "cpi", "spi_t",
+                                "score", "grade", "color", "warnings"]
+
+        /// percent_complete, pv, ev, ac, spi, cpi, spi_t; "" where not defined.
+        static func figureColumns(_ row: ProjectAssessment) -> [String] {
+            let f = row.figures
+            func optional(_ value: Double?) -> String { value.map { fixed($0, 3) } ?? "" }
+            return [fixed(f.percentComplete, 1), fixed(f.plannedValue, 2), fixed(f.earnedValue, 2), fixed(f.actualCost, 2),
+                    optional(f.schedulePerformanceIndex), optional(f.costPerformanceIndex), optional(row.scheduleIndexByTime)]
+        }
+
+        static func csv(_ row: ProjectAssessment) -> [String] {
+            [row.project.id, row.project.code, row.project.name, row.project.department] + figureColumns(row)
+                + [row.score.map { fixed($0, 1) } ?? "", row.grade?.rawValue ?? "", row.color.rawValue,
+                   row.warnings.map(\.reason).joined(separator: "; ")]
+        }
+
+        static func csvField(_ text: String) -> String {
+            guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+            return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }
+    }
+}

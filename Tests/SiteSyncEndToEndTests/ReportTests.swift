@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+
+/// `sitesync report projects` over data replicated between real processes.
+@Suite(.serialized) struct ReportTests {
+    /// Ring road: kerbs (1,000 over 1–10 November, 200 m planned, by units) and paving (3,000
+    /// over November, entered percentage 10 %).
+    static func plan(_ cli: SiteSyncBinary, office: String) throws {
+        try cli.ok("record", "import", "--data-dir", office, "-", stdin: """
+            {"collection": "department", "id": "roads", "fields": {"name": "Roads Bureau"}}
+            {"collection": "department", "id": "water", "fields": {"name": "Water Bureau"}}
+            {"collection": "project", "id": "p1", "fields": {"code": "R-001", "name": "Ring road", "department": "roads"}}
+            {"collection": "project", "id": "p2", "fields": {"code": "W-001", "name": "Mains renewal", "department": "water"}}
+            {"collection": "activity", "id": "a1", "fields": {"project": "p1", "name": "Kerbs", "ev_method": "units", "budget": "1000", "budget_quantity": "200", "unit": "m", "planned_start": "2026-11-01", "planned_finish": "2026-11-10"}}
+            {"collection": "activity", "id": "a2", "fields": {"project": "p1", "name": "Paving", "ev_method": "manual", "budget": "3000", "planned_start": "2026-11-01", "planned_finish": "2026-11-30", "percent_complete": "10"}}
+            {"collection": "activity", "id": "w1", "fields": {"project": "p2", "name": "Trench", "budget": "500", "planned_start": "2026-12-01", "planned_finish": "2026-12-31"}}
+            """)
+    }
+
+    static func row(_ cli: SiteSyncBinary, _ node: String, _ project: String) throws -> [String: Any] {
+        let rows = try #require(try cli.json("report", "projects", "--data-dir", node, "--as-of", "2026-11-05", "--format", "json") as? [[String: Any]])
+        return try #require(rows.first { $0["project"] as? String == project })
+    }
+
+    @Test func quantitiesFromTwoSitesCountOnceAndTheRowMatchesAHandCalculation() throws {
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        let (hub, endpoint) = try NetworkSyncTests.startHub(cli)
+        defer { hub.terminate() }
+        try NetworkSyncTests.node(cli, "office", department: "office", role: "office", hub: endpoint)
+        try Self.plan(cli, office: "office")
+        try cli.ok("sync", "--data-dir", "office")
+        for site in ["r1", "r2"] {
+            try NetworkSyncTests.node(cli, site, department: "roads", hub: endpoint)
+            try cli.ok("sync", "--data-dir", site)
+        }
+        // Offline, each site records part of the kerbs and a cost.
+        try cli.ok("record", "put", "--data-dir", "r1", "quantity_entry", "new", "activity=a1", "date=2026-11-02", "quantity=50")
+        try cli.ok("record", "put", "--data-dir", "r1", "cost_entry", "new", "activity=a1", "date=2026-11-03", "amount=300")
+        try cli.ok("record", "put", "--data-dir", "r2", "quantity_entry", "new", "activity=a1", "date=2026-11-04", "quantity=30")
+        try cli.ok("record", "put", "--data-dir", "r2", "cost_entry", "new", "activity=a2", "date=2026-11-04", "amount=400")
+        try cli.ok("record", "put", "--data-dir", "r2", "quantity_entry", "new", "activity=a1", "date=2026-11-06", "quantity=40")
+        for _ in 0..<2 { for node in ["r1", "r2", "office"] { try cli.ok("sync", "--data-dir", node) } }
+
+        // By hand, at the end of 5 November: PV = 1000 × 5/10 + 3000 × 5/30 = 1000;
+        // EV = 1000 × 80/200 + 3000 × 10 % = 700 (the 40 m of the 6th do not count yet);
+        // AC = 300 + 400 = 700; SPI 0.7; CPI 1; done 700 / 4000 = 17.5 %; the plan called for
+        // 700 by day 3.5 (200 a day), so SPI(t) = 3.5 / 5 = 0.7 and the score 70.
+        for node in ["hub", "office", "r1", "r2"] {
+            let row = try Self.row(cli, node, "p1")
+            #expect(row["pv"] as? Double == 1000 && row["ev"] as? Double == 700 && row["ac"] as? Double == 700, "\(node): \(row)")
+            #expect(row["spi"] as? Double == 0.7 && row["cpi"] as? Double == 1 && row["spi_t"] as? Double == 0.7)
+            #expect(row["percent_complete"] as? Double == 17.5 && row["score"] as? Double == 70)
+            #expect(row["grade"] as? String == "中" && row["color"] as? String == "red")
+            let warnings = try #require(row["warnings"] as? [[String: Any]])
+            #expect(warnings.first?["id"] as? String == "schedule/p1/2026-11")
+        }
+        // Not yet due: PV = 0 gives no SPI and no score, not a division by zero.
+        let water = try Self.row(cli, "hub", "p2")
+        #expect(water["pv"] as? Double == 0 && water["spi"] is NSNull && water["score"] is NSNull && water["color"] as? String == "green")
+        // A field node reports what it holds, and says so.
+        let field = try cli.run(["report", "projects", "--data-dir", "r1", "--as-of", "2026-11-05", "--format", "json"])
+        #expect(field.stderr.contains("covers department roads only"))
+        #expect(!field.stdout.contains("W-001"))
+        // CSV opens in spreadsheets: UTF-8 with a byte-order mark.
+        let csv = try cli.ok("report", "projects", "--data-dir", "hub", "--as-of", "2026-11-05", "--format", "csv")
+        #expect(csv.hasPrefix("\u{FEFF}project,code,name,department,percent_complete"))
+        #expect(try cli.fails("report", "projects", "--data-dir", "hub", "--as-of", "5 Nov").contains("YYYY-MM-DD"))
+    }
+}
