@@ -8,11 +8,104 @@ struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: "Earned value, scores and early warnings over the projects this node holds.",
-        subcommands: [Projects.self]
+        subcommands: [Projects.self, Departments.self]
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case table, json, csv
+    }
+
+    /// The options every report shares.
+    struct Cut: ParsableArguments {
+        @OptionGroup var node: NodeOptions
+        @Option(help: ArgumentHelp("The cut-off date (YYYY-MM-DD); default today (UTC).", valueName: "date")) var asOf: String?
+        @Option(help: "table, json or csv.") var format: Format = .table
+
+        func validate() throws {
+            if let asOf, CalendarDate(asOf) == nil { throw ValidationError("--as-of '\(asOf)' is not a date: write YYYY-MM-DD") }
+        }
+
+        var date: CalendarDate {
+            asOf.flatMap(CalendarDate.init) ?? CalendarDate(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
+        }
+
+        /// Every project the node holds, assessed; and what the report covers, at a node that
+        /// holds one department only.
+        func assess() throws -> (rows: [ProjectAssessment], scope: String?) {
+            let node = try node.open()
+            let asOf = date
+            let rows = try ProjectData.load(node.store, asOf: asOf).map { ProjectAssessor.assess($0, asOf: asOf) }
+            let writer = node.writer
+            return (rows, writer.role.isDepartmentBound
+                ? "covers department \(writer.department) only: what this \(writer.role.rawValue) node holds" : nil)
+        }
+    }
+
+    static func fixed(_ value: Double, _ places: Int) -> String { String(format: "%.\(places)f", value) }
+
+    static func csvField(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// CSV as spreadsheets open it: UTF-8 with a byte-order mark, CRLF line ends.
+    static func writeCSV(_ rows: [[String]]) {
+        let text = "\u{FEFF}" + rows.map { $0.map(csvField).joined(separator: ",") + "\r\n" }.joined()
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    struct Departments: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "One row per department, and the city: the projects' sums, indices of the sums, budget-weighted score.",
+            discussion: """
+                PV, EV, AC and BAC are the sums of the department's projects; SPI, CPI and percent complete \
+                are ratios of those sums, never averages of the projects' ratios; SPI(t) is that of all the \
+                department's activities together. The score is the projects' scores weighted by budget. \
+                The last row ("city") covers every department the node holds.
+
+                JSON (an array): department ("" for the city), projects, percent_complete, bac, pv, ev, ac, \
+                spi, cpi, spi_t, score, grade, green, amber, red (project counts), warnings.
+                """)
+        @OptionGroup var cut: Cut
+
+        func run() throws {
+            let (rows, scope) = try cut.assess()
+            let rollUps = RollUp.byDepartment(rows, asOf: cut.date)
+            func number(_ value: Double?, _ places: Int) -> String { value.map { fixed($0, places) } ?? "" }
+            func columns(_ r: RollUp) -> [String] {
+                [r.department.isEmpty ? "city" : r.department, String(r.projects), fixed(r.figures.percentComplete, 1),
+                 fixed(r.figures.budget, 2), fixed(r.figures.plannedValue, 2), fixed(r.figures.earnedValue, 2),
+                 fixed(r.figures.actualCost, 2), number(r.figures.schedulePerformanceIndex, 3),
+                 number(r.figures.costPerformanceIndex, 3), number(r.scheduleIndexByTime, 3), number(r.score, 1),
+                 r.grade?.rawValue ?? "", String(r.colors[.green] ?? 0), String(r.colors[.amber] ?? 0), String(r.colors[.red] ?? 0),
+                 String(r.warnings)]
+            }
+            let header = ["department", "projects", "percent_complete", "bac", "pv", "ev", "ac", "spi", "cpi", "spi_t", "score", "grade",
+                          "green", "amber", "red", "warnings"]
+            switch cut.format {
+            case .json:
+                if let scope { Output.note("report: \(scope)") }
+                print(JSONValue.array(rollUps.map { r in
+                    let values = columns(r)
+                    var object: [String: JSONValue] = [:]
+                    for (index, key) in header.enumerated() {
+                        let value = values[index]
+                        switch key {
+                        case "department": object[key] = .string(r.department)
+                        case "grade": object[key] = value.isEmpty ? .null : .string(value)
+                        default: object[key] = value.isEmpty ? .null : .number(value)
+                        }
+                    }
+                    return .object(object)
+                }).canonicalText)
+            case .csv:
+                if let scope { Output.note("report: \(scope)") }
+                writeCSV([header] + rollUps.map(columns))
+            case .table:
+                print("departments as of \(cut.date)\(scope.map { " (\($0))" } ?? ""):")
+                print(Output.table([header] + rollUps.map { columns($0).map { $0.isEmpty ? "—" : $0 } }))
+            }
+        }
     }
 
     struct Projects: ParsableCommand {
@@ -33,37 +126,26 @@ struct ReportCommand: ParsableCommand {
                 not defined), score, grade, color (green|amber|red), warnings (id, rule, level, subject, \
                 reason). CSV is UTF-8 with a byte-order mark, so spreadsheets open it as such.
                 """)
-        @OptionGroup var node: NodeOptions
-        @Option(help: ArgumentHelp("The cut-off date (YYYY-MM-DD); default today (UTC).", valueName: "date")) var asOf: String?
-        @Option(help: "table, json or csv.") var format: Format = .table
-
-        func validate() throws {
-            if let asOf, CalendarDate(asOf) == nil { throw ValidationError("--as-of '\(asOf)' is not a date: write YYYY-MM-DD") }
-        }
+        @OptionGroup var cut: Cut
 
         func run() throws {
-            let node = try node.open()
-            let asOf = asOf.flatMap(CalendarDate.init) ?? CalendarDate(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
-            let rows = try ProjectData.load(node.store, asOf: asOf).map { ProjectAssessor.assess($0, asOf: asOf) }
-            let writer = node.writer
-            let scopeNote = writer.role.isDepartmentBound
-                ? "covers department \(writer.department) only: what this \(writer.role.rawValue) node holds" : nil
-            switch format {
+            let (rows, scopeNote) = try cut.assess()
+            let asOf = cut.date
+            switch cut.format {
             case .json:
                 if let scopeNote { Output.note("report: \(scopeNote)") }
                 print(JSONValue.array(rows.map(Self.json)).canonicalText)
             case .csv:
                 if let scopeNote { Output.note("report: \(scopeNote)") }
-                var text = "\u{FEFF}" + Self.csvHeader.joined(separator: ",") + "\r\n"
-                for row in rows { text += Self.csv(row).map(Self.csvField).joined(separator: ",") + "\r\n" }
-                FileHandle.standardOutput.write(Data(text.utf8))
+                writeCSV([Self.csvHeader] + rows.map(Self.csv))
             case .table:
                 print("projects as of \(asOf)\(scopeNote.map { " (\($0))" } ?? ""):")
                 var table = [["code", "name", "dept", "done %", "PV", "EV", "AC", "SPI", "CPI", "SPI(t)", "score", "grade", "colour", "warnings"]]
                 for row in rows {
-                    table.append([row.project.code, String(row.project.name.prefix(28)), row.project.department]
-                        + Self.figureColumns(row).map { $0.isEmpty ? "—" : $0 }
-                        + [row.score.map { Self.fixed($0, 1) } ?? "not due", row.grade?.rawValue ?? "—", row.color.rawValue, String(row.warnings.count)])
+                    let names: [String] = [row.project.code, String(row.project.name.prefix(28)), row.project.department]
+                    let figures: [String] = Self.figureColumns(row).map { $0.isEmpty ? "—" : $0 }
+                    let score: String = row.score.map { fixed($0, 1) } ?? "not due"
+                    table.append(names + figures + [score, row.grade?.rawValue ?? "—", row.color.rawValue, String(row.warnings.count)])
                 }
                 print(Output.table(table))
                 for row in rows where !row.warnings.isEmpty {
@@ -72,8 +154,6 @@ struct ReportCommand: ParsableCommand {
                 }
             }
         }
-
-        static func fixed(_ value: Double, _ places: Int) -> String { String(format: "%.\(places)f", value) }
 
         static func json(_ row: ProjectAssessment) -> JSONValue {
             func number(_ value: Double?, _ places: Int) -> JSONValue { value.map { .number(fixed($0, places)) } ?? .null }
@@ -110,9 +190,5 @@ struct ReportCommand: ParsableCommand {
                    row.warnings.map(\.reason).joined(separator: "; ")]
         }
 
-        static func csvField(_ text: String) -> String {
-            guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-            return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-        }
     }
 }

@@ -89,7 +89,9 @@ import Testing
         defer { cli.remove() }
         for command in [[], ["init"], ["record"], ["record", "put"], ["record", "get"], ["record", "list"], ["record", "delete"],
                         ["record", "import"], ["export"], ["digest"], ["conflicts"], ["resolve"], ["bundle"], ["bundle", "export"],
-                        ["bundle", "import"], ["bench"]] {
+                        ["bundle", "import"], ["serve"], ["sync"], ["run"], ["keys"], ["keys", "show"], ["keys", "trust-hub"],
+                        ["keys", "allow"], ["keys", "revoke"], ["keys", "list"], ["audit"], ["audit", "verify"], ["report"],
+                        ["report", "projects"], ["report", "departments"], ["bench"]] {
             let result = try cli.run(command + ["--help"])
             #expect(result.status == 0, "\(command)")
             #expect(result.stdout.contains("USAGE"), "\(command)")

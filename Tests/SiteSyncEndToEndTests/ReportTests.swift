@@ -58,6 +58,12 @@ import Testing
         // Not yet due: PV = 0 gives no SPI and no score, not a division by zero.
         let water = try Self.row(cli, "hub", "p2")
         #expect(water["pv"] as? Double == 0 && water["spi"] is NSNull && water["score"] is NSNull && water["color"] as? String == "green")
+        // Departments and the city: sums of their projects, indices of the sums.
+        let departments = try #require(try cli.json("report", "departments", "--data-dir", "hub", "--as-of", "2026-11-05",
+                                                    "--format", "json") as? [[String: Any]])
+        #expect(departments.compactMap { $0["department"] as? String } == ["roads", "water", ""])
+        #expect(departments[0]["pv"] as? Double == 1000 && departments[0]["spi"] as? Double == 0.7 && departments[0]["red"] as? Int == 1)
+        #expect(departments[2]["bac"] as? Double == 4500 && departments[2]["projects"] as? Int == 2)
         // A field node reports what it holds, and says so.
         let field = try cli.run(["report", "projects", "--data-dir", "r1", "--as-of", "2026-11-05", "--format", "json"])
         #expect(field.stderr.contains("covers department roads only"))

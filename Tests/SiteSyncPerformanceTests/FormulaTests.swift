@@ -169,3 +169,33 @@ struct FormulaTests {
         #expect(row.color == .red && row.warnings.first?.id == "schedule/p1/2026-11")
     }
 }
+
+extension FormulaTests {
+    @Test func departmentsRollUpAsRatiosOfSumsAndBudgetWeightedScores() {
+        let asOf = Self.day("2026-11-05")
+        var small = Self.kerbs()
+        small.budget = 100
+        small.budgetQuantity = 10
+        small.quantities = [DatedAmount(Self.day("2026-11-02"), 1)]
+        var large = Self.kerbs()
+        large.id = "a2"
+        large.budget = 900
+        large.budgetQuantity = 100
+        large.quantities = [DatedAmount(Self.day("2026-11-02"), 50)]
+        let projects = [ProjectInput(id: "p1", code: "R-1", name: "Small", department: "roads", activities: [small]),
+                        ProjectInput(id: "p2", code: "R-2", name: "Large", department: "roads", activities: [large]),
+                        ProjectInput(id: "p3", code: "W-1", name: "Later", department: "water", activities: [])]
+            .map { ProjectAssessor.assess($0, asOf: asOf) }
+        let rollUps = RollUp.byDepartment(projects, asOf: asOf)
+        #expect(rollUps.map(\.department) == ["roads", "water", ""])
+        let roads = rollUps[0]
+        // PV 50 + 450 = 500; EV 10 + 450 = 460: SPI 0.92, not the mean of 0.2 and 1.0.
+        #expect(roads.figures.plannedValue == 500 && roads.figures.earnedValue == 460)
+        #expect(roads.figures.schedulePerformanceIndex == 0.92)
+        // Scores 100 × SPI(t): small 1 / 5 → 20 (its EV of 10 was planned by the end of day 1);
+        // large 5 / 5 → 100; weighted by budget: (100 × 20 + 900 × 100) / 1000 = 92.
+        #expect(abs(roads.score! - 92) < 1e-9)
+        #expect(rollUps[1].score == nil && rollUps[1].projects == 1, "nothing due in water yet")
+        #expect(rollUps[2].projects == 3 && rollUps[2].figures.earnedValue == 460)
+    }
+}
