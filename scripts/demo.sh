@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job: set up, build, and run a short scripted tour of the replica engine in a
-# temporary directory: an office node and two field sites edit offline, exchange change
-# bundles (no network at all), show and resolve a conflict, and end with equal digests.
+# The main job: set up, build, and run a short scripted tour in a temporary directory: an
+# office node and two field sites edit offline, exchange change bundles (no network at all),
+# show and resolve a conflict and end with equal digests; then a hub on loopback with CURVE
+# keys and an allow-list, syncs, and the hub's reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -99,3 +100,8 @@ run sync --data-dir site-a
 run sync --data-dir office
 run record get --data-dir site-a activity a1
 for node in hub office site-a site-b; do printf '%-8s ' "$node"; "$bin" digest --data-dir "$node" --department roads; done
+
+step "At the hub: earned value, scores and early warnings over every department"
+run report projects --data-dir hub --as-of 2026-05-15
+run report departments --data-dir hub --as-of 2026-05-15
+run audit verify --data-dir hub

@@ -80,7 +80,7 @@ final class ZAPHandler: @unchecked Sendable {
         }
         self.allowList = allowList
         self.logger = logger
-        nonisolated(unsafe) let handler = self
+        let handler = self
         let thread = Thread {
             handler.serve()
             handler.finished.signal()

@@ -93,7 +93,7 @@ public final class ZMQSocket {
         var buffer = [CChar](repeating: 0, count: 256)
         var size = buffer.count
         guard zmq_getsockopt(handle, ZMQ_LAST_ENDPOINT, &buffer, &size) == 0 else { return endpoint }
-        return String(cString: buffer)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Stops listening on `endpoint` and closes every connection accepted there.
