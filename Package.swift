@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "SiteSyncBench",
             dependencies: [
-                "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNet", "SiteSyncNode",
+                "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNet", "SiteSyncNode", "SiteSyncPerformance",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -24,6 +24,10 @@ struct BenchCommand: ParsableCommand {
             hub's; target 30 s for 20 × 5,000), hub_peak_rss_mb (the hub's peak memory while a node \
             pulls; target 256 MiB for 1,000,000 changes).
 
+            The report: report_seconds_500_projects, the time `report projects` takes at the hub over \
+            500 projects × 40 activities × 90 days of quantity entries (1.8 million) and weekly costs; \
+            target at most 2 s (--quick: report_seconds_100_projects).
+
             Full scale: 200,000 applied changes; 100,000 pushed; 20 nodes × 5,000 edits; 1,000,000 \
             pulled (several minutes). --quick: 20,000; 20,000; 8 nodes × 1,000; 100,000 (about a \
             minute). Use a release build for figures: swift build -c release && .build/release/sitesync bench. \
@@ -48,6 +52,9 @@ struct BenchCommand: ParsableCommand {
         let result = try ReplicaBenchmark.run(changes: count, localWrites: localWrites, batchSize: batchSize) { step in
             if !json { Output.note("bench: \(step)") }
         }
+        let reportSeconds = try ReportBenchmark.run(scale: quick ? .quick : .full) { step in
+            if !json { Output.note("bench: \(step)") }
+        }
         var network: NetworkBenchmarkResult?
         if !noNetwork {
             let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
@@ -67,6 +74,8 @@ struct BenchCommand: ParsableCommand {
             ("changes", .int(Int64(result.changes)), ""),
             ("local_writes", .int(Int64(result.localWrites)), ""),
             ("batch_size", .int(Int64(result.batchSize)), ""),
+            (quick ? "report_seconds_100_projects" : "report_seconds_500_projects", rounded(reportSeconds, 3),
+             quick ? "(quick scale)" : "<= 2 (x 40 activities x 90 days)"),
         ]
         if let network {
             figures += [
