@@ -73,4 +73,30 @@ import Testing
         #expect(csv.hasPrefix("\u{FEFF}project,code,name,department,percent_complete"))
         #expect(try cli.fails("report", "projects", "--data-dir", "hub", "--as-of", "5 Nov").contains("YYYY-MM-DD"))
     }
+
+    @Test func progressIsOneShortCommandAndBadInputChangesNothing() throws {
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        try cli.ok("init", "--data-dir", "site", "--node", "site", "--department", "roads", "--role", "department")
+        try cli.ok("init", "--data-dir", "office", "--node", "office", "--department", "office", "--role", "office")
+        try Self.plan(cli, office: "office")
+        try cli.ok("record", "put", "--data-dir", "office", "activity", "w2", "project=p2", "name=Kerbs", "unit=m")
+        try cli.ok("bundle", "export", "--data-dir", "office", "--all", "--output", cli.file("plan.bundle"))
+        try cli.ok("bundle", "import", "--data-dir", "site", cli.file("plan.bundle"))
+        #expect(try cli.fails("progress", "--data-dir", "site", "Kerbs", "--qty", "5").contains("names 2 activities"))
+        #expect(try cli.ok("progress", "--data-dir", "site", "R-001/Kerbs", "--qty", "12.5m", "--date", "2026-11-02")
+                == "R-001/Kerbs: 12.50 of 200 m installed (6%)\n")
+        #expect(try cli.ok("progress", "--data-dir", "site", "a1", "--qty", "37.5", "--date", "2026-11-03", "--note", "north side")
+                .contains("50 of 200 m installed (25%)"))
+        let activity = try cli.ok("record", "get", "--data-dir", "site", "activity", "a1")
+        #expect(activity.contains("in_progress") && activity.contains("2026-11-02"), "the first progress starts it")
+        #expect(try cli.ok("progress", "--data-dir", "site", "Paving", "--percent", "35") == "R-001/Paving: 35% complete\n")
+        let before = try cli.digest("site")
+        #expect(try cli.fails("progress", "--data-dir", "site", "R-001/Kerbs", "--qty", "3m3").contains("is measured in m, not m3"))
+        #expect(try cli.fails("progress", "--data-dir", "site", "R-001/Kerbs", "--qty", "3", "--date", "2099-01-01").contains("in the future"))
+        #expect(try cli.fails("progress", "--data-dir", "site", "X-404/Kerbs", "--qty", "3").contains("no activity 'X-404/Kerbs'"))
+        #expect(try cli.fails("progress", "--data-dir", "site", "a1", "--percent", "140").contains("from 0 to 100"))
+        #expect(try cli.fails("progress", "--data-dir", "site", "a1", "--qty", "-3").contains("positive number"))
+        #expect(try cli.digest("site") == before, "refused input changes nothing")
+    }
 }

@@ -1,0 +1,130 @@
+import Foundation
+import SiteSyncCore
+import SiteSyncStore
+
+/// A crew's progress on one activity, as `sitesync progress` takes it.
+public struct ProgressEntry: Sendable {
+    /// The activity: its id, its name, or `PROJECT-CODE/name` where names repeat.
+    public var activity: String
+    /// Installed quantity, optionally with the activity's unit (`12.5`, `12.5m`, `12.5 m`).
+    public var quantity: String?
+    public var percent: String?
+    public var status: String?
+    public var date: CalendarDate
+    public var finished: Bool
+    public var note: String?
+
+    public init(activity: String, quantity: String? = nil, percent: String? = nil, status: String? = nil, date: CalendarDate,
+                finished: Bool = false, note: String? = nil) {
+        self.activity = activity
+        self.quantity = quantity
+        self.percent = percent
+        self.status = status
+        self.date = date
+        self.finished = finished
+        self.note = note
+    }
+}
+
+/// What `progress` wrote, to tell the crew.
+public struct ProgressOutcome: Sendable {
+    public let activity: String
+    public let name: String
+    public let project: String
+    public let unit: String
+    public let installed: Double
+    public let planned: Double?
+    /// The activity's percent complete as now recorded, if any.
+    public let percent: Double?
+    public let changes: Int
+}
+
+extension Node {
+    /// An activity named by id, name or `CODE/name`.
+    public func findActivity(_ text: String) throws -> (id: String, name: String, project: String, unit: String, status: String,
+                                                          actualStart: String?) {
+        let rows = try store.rows([("""
+            SELECT a.id, coalesce(a.name, ''), coalesce(p.code, a.project, ''), coalesce(a.unit, ''), coalesce(a.status, 'not_started'),
+                   a.actual_start
+            FROM activity a LEFT JOIN project p ON p.id = a.project ORDER BY p.code, a.name
+            """, [])])[0]
+        let all = rows.map { (id: $0[0]!, name: $0[1]!, project: $0[2]!, unit: $0[3]!, status: $0[4]!, actualStart: $0[5]) }
+        if let exact = all.first(where: { $0.id == text }) { return exact }
+        let matches: [(id: String, name: String, project: String, unit: String, status: String, actualStart: String?)]
+        if let slash = text.firstIndex(of: "/") {
+            let code = text[..<slash].lowercased(), name = text[text.index(after: slash)...].lowercased()
+            matches = all.filter { $0.project.lowercased() == code && $0.name.lowercased() == name }
+        } else {
+            matches = all.filter { $0.name.lowercased() == text.lowercased() }
+        }
+        guard let match = matches.first else {
+            throw NodeError(.usage, "no activity '\(text)' on this node: give its id, its name or PROJECT-CODE/name "
+                            + "(`sitesync record list activity` lists them; sync first if the plan has not arrived)")
+        }
+        guard matches.count == 1 else {
+            throw NodeError(.usage, "'\(text)' names \(matches.count) activities (\(matches.map { "\($0.project)/\($0.name)" }.joined(separator: ", "))): "
+                            + "write PROJECT-CODE/name, or the id")
+        }
+        return match
+    }
+
+    /// Records progress on an activity in one durable transaction: a quantity entry, and the
+    /// activity's percentage, status and actual dates. The first progress on an activity not
+    /// yet started marks it in progress from that date.
+    public func recordProgress(_ entry: ProgressEntry, today: CalendarDate) throws -> ProgressOutcome {
+        guard entry.date <= today else {
+            throw NodeError(.usage, "\(entry.date) is in the future: progress is recorded for today (\(today)) or earlier")
+        }
+        let activity = try findActivity(entry.activity)
+        var quantity: String?
+        if let text = entry.quantity?.trimmingCharacters(in: .whitespaces) {
+            let number = String(text.prefix { $0.isNumber || $0 == "." || $0 == "-" })
+            let unit = text.dropFirst(number.count).trimmingCharacters(in: .whitespaces)
+            guard ExactDecimal(number) != nil, let value = Double(number), value > 0 else {
+                throw NodeError(.usage, "'\(text)' is not a quantity: write a positive number, optionally with the unit (12.5 or 12.5\(activity.unit))")
+            }
+            guard unit.isEmpty || unit.lowercased() == activity.unit.lowercased() else {
+                throw NodeError(.usage, "\(activity.name) (\(activity.project)) is measured in \(activity.unit.isEmpty ? "no unit" : activity.unit), "
+                                + "not \(unit): convert the quantity first")
+            }
+            quantity = ExactDecimal(number)!.description
+        }
+        var updates: [String] = []
+        if let percent = entry.percent { updates.append("percent_complete=\(percent)") }
+        var status = entry.status
+        if entry.finished {
+            status = status ?? "completed"
+            updates.append("actual_finish=\(entry.date)")
+        }
+        if status == nil, activity.status == "not_started", quantity != nil || entry.percent != nil { status = "in_progress" }
+        if let status { updates.append("status=\(status)") }
+        if activity.actualStart == nil, status != nil || quantity != nil || entry.percent != nil { updates.append("actual_start=\(entry.date)") }
+        let planner = self.planner
+        let changes = try store.writeLocally { session -> Int in
+            var written = 0
+            if let quantity {
+                var fields = ["activity=\(activity.id)", "date=\(entry.date)", "quantity=\(quantity)"]
+                if let note = entry.note { fields.append("note=\(note)") }
+                let parsed = try fields.map { try FieldAssignment(parsing: $0) }
+                if try session.write({ try planner.planUpsert(collection: "quantity_entry", id: nil, assignments: parsed, reader: $0) }) != nil {
+                    written += 1
+                }
+            }
+            if !updates.isEmpty {
+                let parsed = try updates.map { try FieldAssignment(parsing: $0) }
+                if try session.write({ try planner.planUpsert(collection: "activity", id: activity.id, assignments: parsed, reader: $0) }) != nil {
+                    written += 1
+                }
+            }
+            return written
+        }
+        let totals = try store.rows([("""
+            SELECT total(CAST(q.quantity AS REAL)), (SELECT CAST(budget_quantity AS REAL) FROM activity WHERE id = ?1),
+                   (SELECT CAST(percent_complete AS REAL) FROM activity WHERE id = ?1)
+            FROM quantity_entry q WHERE q.activity = ?1
+            """, [activity.id])])[0][0]
+        return ProgressOutcome(activity: activity.id, name: activity.name, project: activity.project, unit: activity.unit,
+                               installed: Double(totals[0] ?? "0") ?? 0, planned: totals[1].flatMap(Double.init),
+                               percent: totals[2].flatMap(Double.init), changes: changes)
+    }
+}
