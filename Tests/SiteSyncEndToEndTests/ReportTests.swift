@@ -97,6 +97,25 @@ import Testing
         #expect(try cli.fails("progress", "--data-dir", "site", "X-404/Kerbs", "--qty", "3").contains("no activity 'X-404/Kerbs'"))
         #expect(try cli.fails("progress", "--data-dir", "site", "a1", "--percent", "140").contains("from 0 to 100"))
         #expect(try cli.fails("progress", "--data-dir", "site", "a1", "--qty", "-3").contains("positive number"))
+        #expect(try cli.fails("log", "--data-dir", "site", "X-404", "--crew", "3").contains("no project 'X-404'"))
+        #expect(try cli.fails("cost", "--data-dir", "site", "a1", "0").contains("positive decimal"))
+        #expect(try cli.fails("risk", "--data-dir", "site", "R-001", "Flood", "--probability", "9", "--impact", "1").contains("from 1 to 5"))
         #expect(try cli.digest("site") == before, "refused input changes nothing")
+
+        // The day's log, a cost, a risk and an issue, each one short command.
+        try cli.ok("log", "--data-dir", "site", "r-001", "--date", "2026-11-03", "--weather", "rain", "--crew", "12", "--summary", "kerbs north")
+        try cli.ok("log", "--data-dir", "site", "R-001", "--date", "2026-11-03", "--crew", "9", "--submit")
+        let logs = try cli.ok("record", "list", "--json", "--data-dir", "site", "daily_log")
+        #expect(logs.split(separator: "\n").count == 1 && logs.contains("\"crew_count\":9") && logs.contains("submitted")
+                && logs.contains("kerbs north"), "one log per project and day; a later write on the same laptop corrects it: \(logs)")
+        try cli.ok("cost", "--data-dir", "site", "R-001/Kerbs", "250.50", "--date", "2026-11-03")
+        try cli.ok("risk", "--data-dir", "site", "R-001", "Flooding of the trench", "--probability", "4", "--impact", "4")
+        #expect(try cli.ok("issue", "--data-dir", "site", "R-001", "Cracked kerbs", "--assign", "Li Wei", "--assign", "Zhang San")
+                .hasPrefix("opened issue "))
+        let row = try Self.row(cli, "site", "p1")
+        #expect(row["ac"] as? Double == 250.5)
+        let warnings = try #require(row["warnings"] as? [[String: Any]]).compactMap { $0["reason"] as? String }
+        #expect(warnings.contains { $0.contains("Flooding of the trench") && $0.contains("scores 16") }, "\(warnings)")
+        #expect(try cli.ok("record", "list", "--json", "--data-dir", "site", "issue").contains("Zhang San"))
     }
 }
