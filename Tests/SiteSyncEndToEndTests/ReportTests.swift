@@ -118,4 +118,38 @@ import Testing
         #expect(warnings.contains { $0.contains("Flooding of the trench") && $0.contains("scores 16") }, "\(warnings)")
         #expect(try cli.ok("record", "list", "--json", "--data-dir", "site", "issue").contains("Zhang San"))
     }
+
+    @Test func theOfficePlansWithCommandsAPersonTypesAndTheScoresFollow() throws {
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        try cli.ok("init", "--data-dir", "office", "--node", "office", "--department", "office", "--role", "office")
+        try cli.ok("record", "put", "--data-dir", "office", "department", "roads", "name=Roads Bureau")
+        try cli.ok("project", "add", "--data-dir", "office", "R-002", "Ring road, east", "--department", "roads", "--budget", "2500000",
+                   "--start", "2026-03-01", "--finish", "2026-10-31")
+        #expect(try cli.fails("project", "add", "--data-dir", "office", "r-002", "Again", "--department", "roads").contains("already exists"))
+        #expect(try cli.fails("project", "add", "--data-dir", "office", "R-003", "X", "--department", "roads", "--start", "2026-05-01",
+                              "--finish", "2026-04-01").contains("before --start"))
+        try cli.ok("activity", "add", "--data-dir", "office", "R-002", "Kerbs", "--budget", "120000", "--quantity", "800", "--unit", "m",
+                   "--start", "2026-04-01", "--finish", "2026-04-30")
+        try cli.ok("kpi", "define", "--data-dir", "office", "R-002", "Accidents", "--direction", "lower_better", "--baseline", "6",
+                   "--target", "0", "--weight", "2")
+        try cli.ok("kpi", "define", "--data-dir", "office", "R-002", "Local hires", "--direction", "higher_better", "--baseline", "0",
+                   "--target", "50")
+        try cli.ok("progress", "--data-dir", "office", "R-002/Kerbs", "--qty", "400", "--date", "2026-04-15")
+        try cli.ok("kpi", "read", "--data-dir", "office", "R-002/Accidents", "3", "--period", "2026-04")
+        #expect(try cli.ok("project", "list", "--data-dir", "office").contains("R-002  Ring road, east  roads"))
+        #expect(try cli.ok("activity", "list", "--data-dir", "office", "R-002").contains("400.0"))
+        #expect(try cli.ok("project", "show", "--data-dir", "office", "R-002").contains("Kerbs"))
+        // Accidents 6 → 3 against a target of 0: achievement 0.5, score 50, weight 2; local hires
+        // not reported: 0, weight 1. The project scores (2 × 50 + 0) / 3.
+        let rows = try #require(try cli.json("report", "projects", "--data-dir", "office", "--as-of", "2026-04-30", "--format", "json")
+                                as? [[String: Any]])
+        #expect(rows.first?["score"] as? Double == 33.3 && rows.first?["grade"] as? String == "差")
+        #expect(rows.first?["ev"] as? Double == 60000 && rows.first?["pv"] as? Double == 120000)
+        // A field laptop cannot plan.
+        try cli.ok("init", "--data-dir", "site", "--node", "site", "--department", "roads")
+        try cli.ok("bundle", "export", "--data-dir", "office", "--all", "--output", cli.file("plan.bundle"))
+        try cli.ok("bundle", "import", "--data-dir", "site", cli.file("plan.bundle"))
+        #expect(try cli.fails("activity", "add", "--data-dir", "site", "R-002", "Lights", "--budget", "5").contains("plan field"))
+    }
 }

@@ -1,0 +1,254 @@
+import ArgumentParser
+import Foundation
+import SiteSyncCore
+import SiteSyncNode
+import SiteSyncPerformance
+
+private func checkDate(_ text: String?, _ option: String) throws {
+    if let text, CalendarDate(text) == nil { throw ValidationError("\(option) '\(text)' is not a date: write YYYY-MM-DD") }
+}
+
+private func checkAmount(_ text: String?, _ option: String) throws {
+    if let text, ExactDecimal(text).map({ $0 >= .zero }) != true {
+        throw ValidationError("\(option) '\(text)' is not an amount: write a decimal of 0 or more, such as 250000 or 12.5")
+    }
+}
+
+struct ProjectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "project",
+        abstract: "Plan projects (office nodes) and see them.",
+        subcommands: [Add.self, List.self, Show.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a project: its code, name, department and baseline (plan fields: office nodes only).",
+            discussion: "Example: sitesync project add R-002 \"Ring road, east\" --department roads --budget 2500000 --start 2026-03-01 --finish 2026-10-31")
+        @OptionGroup var node: NodeOptions
+        @Argument(help: ArgumentHelp("Its code, unique in the city (R-002).", valueName: "code")) var code: String
+        @Argument(help: ArgumentHelp("Its name.", valueName: "name")) var name: String
+        @Option(help: ArgumentHelp("The department it belongs to.", valueName: "dept")) var department: String
+        @Option(help: ArgumentHelp("Budget at completion.", valueName: "amount")) var budget: String?
+        @Option(help: ArgumentHelp("Planned start (YYYY-MM-DD).", valueName: "date")) var start: String?
+        @Option(help: ArgumentHelp("Planned finish (YYYY-MM-DD).", valueName: "date")) var finish: String?
+
+        func validate() throws {
+            try checkAmount(budget, "--budget")
+            try checkDate(start, "--start")
+            try checkDate(finish, "--finish")
+            if let start, let finish, finish < start { throw ValidationError("--finish \(finish) is before --start \(start)") }
+        }
+
+        func run() throws {
+            let node = try node.open()
+            if let existing = try? node.findProject(code), existing.code.lowercased() == code.lowercased() {
+                throw NodeError(.usage, "project \(existing.code) already exists (\(existing.name)); codes are unique")
+            }
+            var fields = ["code=\(code)", "name=\(name)", "department=\(department)", "stage=initiation"]
+            if let budget { fields.append("budget=\(budget)") }
+            if let start { fields.append("planned_start=\(start)") }
+            if let finish { fields.append("planned_finish=\(finish)") }
+            let written = try node.writeEntry("project", fields)
+            print("created project \(code) (\(written.id))")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The projects this node holds.")
+        @OptionGroup var node: NodeOptions
+
+        func run() throws {
+            let node = try node.open()
+            let rows = try node.store.rows([("""
+                SELECT p.code, p.name, p.department, coalesce(p.stage, ''), coalesce(p.budget, ''), coalesce(p.planned_start, ''),
+                       coalesce(p.planned_finish, ''), (SELECT count(*) FROM activity a WHERE a.project = p.id)
+                FROM project p ORDER BY p.code
+                """, [])])[0]
+            print(Output.table([["code", "name", "department", "stage", "budget", "start", "finish", "activities"]]
+                               + rows.map { $0.map { $0 ?? "" } }))
+            print("\(rows.count) project\(rows.count == 1 ? "" : "s")")
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One project: its plan, its activities' progress, and how it stands today.")
+        @OptionGroup var node: NodeOptions
+        @Argument(help: ArgumentHelp("The project: its code or id.", valueName: "project")) var project: String
+
+        func run() throws {
+            let node = try node.open()
+            let found = try node.findProject(project)
+            let asOf = CalendarDate(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
+            guard let input = try ProjectData.load(node.store, asOf: asOf).first(where: { $0.id == found.id }) else { return }
+            let row = ProjectAssessor.assess(input, asOf: asOf)
+            print("\(found.code) \(found.name) (\(input.department)), as of \(asOf)")
+            let f = row.figures
+            print(String(format: "  done %.1f%%  PV %.2f  EV %.2f  AC %.2f", f.percentComplete, f.plannedValue, f.earnedValue, f.actualCost)
+                  + "  SPI \(f.schedulePerformanceIndex.map { String(format: "%.3f", $0) } ?? "not yet due")"
+                  + "  CPI \(f.costPerformanceIndex.map { String(format: "%.3f", $0) } ?? "—")"
+                  + "  score \(row.score.map { String(format: "%.1f", $0) } ?? "not yet due") \(row.grade?.rawValue ?? "")  \(row.color.rawValue)")
+            var table = [["activity", "name", "method", "status", "planned", "done %", "PV", "EV", "AC"]]
+            for activity in input.activities {
+                let figures = ActivityEarnedValue.figures(activity, asOf: asOf)
+                table.append([activity.id, input.activityNames[activity.id] ?? "", activity.method.rawValue, activity.status.rawValue,
+                              "\(activity.plannedStart?.description ?? "?")…\(activity.plannedFinish?.description ?? "?")",
+                              String(format: "%.1f", 100 * ActivityEarnedValue.fractionComplete(activity, asOf: asOf)),
+                              String(format: "%.2f", figures.plannedValue), String(format: "%.2f", figures.earnedValue),
+                              String(format: "%.2f", figures.actualCost)])
+            }
+            print(Output.table(table))
+            for warning in row.warnings { print("  \(warning.level.rawValue): \(warning.reason)") }
+        }
+    }
+}
+
+struct ActivityCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "activity",
+        abstract: "Plan a project's activities (office nodes) and list them.",
+        subcommands: [Add.self, List.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add an activity to a project, with its budget, quantity and dates (plan fields: office nodes only).",
+            discussion: """
+                --method says how progress earns value: units (installed quantity over --quantity, the \
+                default when a quantity is planned), manual (a percentage), zero_hundred, fifty_fifty, \
+                level_of_effort. Example: sitesync activity add R-002 Kerbs --budget 120000 --quantity 800 --unit m \
+                --start 2026-04-01 --finish 2026-05-15
+                """)
+        @OptionGroup var node: NodeOptions
+        @Argument(help: ArgumentHelp("The project: its code or id.", valueName: "project")) var project: String
+        @Argument(help: ArgumentHelp("The activity's name.", valueName: "name")) var name: String
+        @Option(help: ArgumentHelp("Its budget.", valueName: "amount")) var budget: String?
+        @Option(help: ArgumentHelp("The planned quantity.", valueName: "quantity")) var quantity: String?
+        @Option(help: ArgumentHelp("The quantity's unit (m, m3, t).", valueName: "unit")) var unit: String?
+        @Option(help: ArgumentHelp("Planned start (YYYY-MM-DD).", valueName: "date")) var start: String?
+        @Option(help: ArgumentHelp("Planned finish (YYYY-MM-DD).", valueName: "date")) var finish: String?
+        @Option(help: ArgumentHelp("units, manual, zero_hundred, fifty_fifty or level_of_effort.", valueName: "method")) var method: String?
+
+        func validate() throws {
+            try checkAmount(budget, "--budget")
+            try checkAmount(quantity, "--quantity")
+            try checkDate(start, "--start")
+            try checkDate(finish, "--finish")
+            if let start, let finish, finish < start { throw ValidationError("--finish \(finish) is before --start \(start)") }
+            if let method, EarnedValueMethod(rawValue: method) == nil {
+                throw ValidationError("--method '\(method)' is not one of \(EarnedValueMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+
+        func run() throws {
+            let node = try node.open()
+            let project = try node.findProject(self.project)
+            var fields = ["project=\(project.id)", "name=\(name)", "status=not_started",
+                          "ev_method=\(method ?? (quantity == nil ? "manual" : "units"))"]
+            if let budget { fields.append("budget=\(budget)") }
+            if let quantity { fields.append("budget_quantity=\(quantity)") }
+            if let unit { fields.append("unit=\(unit)") }
+            if let start { fields.append("planned_start=\(start)") }
+            if let finish { fields.append("planned_finish=\(finish)") }
+            let written = try node.writeEntry("activity", fields)
+            print("added \(project.code)/\(name) (\(written.id))")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Activities, with quantities installed so far.")
+        @OptionGroup var node: NodeOptions
+        @Argument(help: ArgumentHelp("Only this project (code or id).", valueName: "project")) var project: String?
+
+        func run() throws {
+            let node = try node.open()
+            let projectID = try project.map { try node.findProject($0).id }
+            let rows = try node.store.rows([("""
+                SELECT a.id, coalesce(p.code, a.project), coalesce(a.name, ''), coalesce(a.status, ''), coalesce(a.unit, ''),
+                       coalesce(a.budget_quantity, ''),
+                       (SELECT total(CAST(q.quantity AS REAL)) FROM quantity_entry q WHERE q.activity = a.id),
+                       coalesce(a.percent_complete, ''), coalesce(a.planned_start, ''), coalesce(a.planned_finish, '')
+                FROM activity a LEFT JOIN project p ON p.id = a.project
+                WHERE ?1 IS NULL OR a.project = ?1 ORDER BY p.code, a.name
+                """, projectID.map { [$0] } ?? [])])
+            let body = rows[0].map { row in row.map { $0 ?? "" } }
+            print(Output.table([["id", "project", "name", "status", "unit", "planned", "installed", "percent", "start", "finish"]] + body))
+            print("\(body.count) activit\(body.count == 1 ? "y" : "ies")")
+        }
+    }
+}
+
+struct KPICommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kpi",
+        abstract: "Define a project's KPIs (office nodes) and record their readings.",
+        subcommands: [Define.self, Read.self])
+
+    struct Define: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Define a KPI: direction, baseline, target, weight.",
+            discussion: """
+                Achievement is (value − baseline) / (target − baseline) when higher is better, (baseline − \
+                value) / (baseline − target) when lower is better; the score is 100 × achievement, capped; \
+                a project's score weights its KPIs' scores. Example: sitesync kpi define R-002 "Lost-time \
+                accidents" --direction lower_better --baseline 6 --target 0 --weight 2
+                """)
+        @OptionGroup var node: NodeOptions
+        @Argument(help: ArgumentHelp("The project: its code or id.", valueName: "project")) var project: String
+        @Argument(help: ArgumentHelp("The KPI's name.", valueName: "name")) var name: String
+        @Option(help: ArgumentHelp("higher_better or lower_better.", valueName: "direction")) var direction: String
+        @Option(help: ArgumentHelp("Where it starts.", valueName: "value")) var baseline: String
+        @Option(help: ArgumentHelp("What it should reach.", valueName: "value")) var target: String
+        @Option(help: ArgumentHelp("Its weight in the project's score (default 1).", valueName: "weight")) var weight: String = "1"
+        @Option(help: ArgumentHelp("Its unit.", valueName: "unit")) var unit: String?
+
+        func validate() throws {
+            guard KPIDirection(rawValue: direction) != nil else { throw ValidationError("--direction must be higher_better or lower_better") }
+            for (option, value) in [("--baseline", baseline), ("--target", target)] where ExactDecimal(value) == nil {
+                throw ValidationError("\(option) '\(value)' is not a number")
+            }
+            guard baseline != target else { throw ValidationError("--target equals --baseline: there is nothing to achieve") }
+            try checkAmount(weight, "--weight")
+        }
+
+        func run() throws {
+            let node = try node.open()
+            let project = try node.findProject(self.project)
+            var fields = ["project=\(project.id)", "name=\(name)", "direction=\(direction)", "baseline=\(baseline)", "target=\(target)",
+                          "weight=\(weight)"]
+            if let unit { fields.append("unit=\(unit)") }
+            let written = try node.writeEntry("kpi", fields)
+            print("defined KPI \(project.code)/\(name) (\(written.id))")
+        }
+    }
+
+    struct Read: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record a KPI's value for a month.",
+            discussion: "Example: sitesync kpi read \"R-002/Lost-time accidents\" 1 --period 2026-11")
+        @OptionGroup var node: NodeOptions
+        @Argument(help: ArgumentHelp("The KPI: its id, or PROJECT-CODE/name.", valueName: "kpi")) var kpi: String
+        @Argument(help: ArgumentHelp("The value measured.", valueName: "value")) var value: String
+        @Option(help: ArgumentHelp("The month (YYYY-MM); default this month.", valueName: "month")) var period: String?
+        @Option(help: ArgumentHelp("Where the value comes from.", valueName: "text")) var source: String?
+
+        func validate() throws {
+            guard ExactDecimal(value) != nil else { throw ValidationError("'\(value)' is not a number") }
+            if let period, CalendarDate(period + "-01") == nil { throw ValidationError("--period '\(period)' is not a month: write YYYY-MM") }
+        }
+
+        func run() throws {
+            let node = try node.open()
+            let rows = try node.store.rows([("""
+                SELECT k.id, coalesce(p.code, k.project), coalesce(k.name, '') FROM kpi k LEFT JOIN project p ON p.id = k.project
+                """, [])])[0]
+            let matches = rows.filter { $0[0] == kpi || "\($0[1] ?? "")/\($0[2] ?? "")".lowercased() == kpi.lowercased() }
+            guard matches.count == 1, let id = matches[0][0] else {
+                throw NodeError(.usage, "no KPI '\(kpi)' on this node: give its id or PROJECT-CODE/name (one project's KPI names are unique)")
+            }
+            let month = period ?? String(CalendarDate(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)).description.prefix(7))
+            var fields = ["kpi=\(id)", "period=\(month)", "value=\(ExactDecimal(value)!)"]
+            if let source { fields.append("source=\(source)") }
+            try node.writeEntry("kpi_reading", fields)
+            print("recorded \(matches[0][1] ?? "")/\(matches[0][2] ?? "") = \(ExactDecimal(value)!) for \(month)")
+        }
+    }
+}
