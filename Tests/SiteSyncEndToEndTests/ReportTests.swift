@@ -152,4 +152,29 @@ import Testing
         try cli.ok("bundle", "import", "--data-dir", "site", cli.file("plan.bundle"))
         #expect(try cli.fails("activity", "add", "--data-dir", "site", "R-002", "Lights", "--budget", "5").contains("plan field"))
     }
+
+    @Test func aPlanSpreadsheetImportsAllOrNothingAndTwiceChangesNothing() throws {
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        try cli.ok("init", "--data-dir", "office", "--node", "office", "--department", "office", "--role", "office")
+        try cli.ok("record", "put", "--data-dir", "office", "department", "roads", "name=Roads Bureau")
+        try cli.ok("record", "put", "--data-dir", "office", "department", "water", "name=Water Bureau")
+        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../config/plan.example.csv").path
+        #expect(try cli.ok("import", "plan", "--data-dir", "office", example).contains("2 new projects, 2 new goals, 7 new activities"))
+        let imported = try cli.digest("office")
+        #expect(try cli.ok("import", "plan", "--data-dir", "office", example).contains("0 new projects, 0 new goals, 0 new activities"))
+        #expect(try cli.digest("office") == imported, "the same sheet again changes nothing")
+        // A wrong row stops everything, named; so does a missing column.
+        let header = "project_code,project_name,department,activity,start\n"
+        let bad = "\u{FEFF}" + header + "R-020,New road,roads,Survey,2026-05-01\nR-020,New road,roads,Design,2026-13-01\n"
+        try bad.write(toFile: cli.file("bad.csv"), atomically: true, encoding: .utf8)
+        let error = try cli.fails("import", "plan", "--data-dir", "office", cli.file("bad.csv"))
+        #expect(error.contains("line 3") && error.contains("nothing was imported"), "\(error)")
+        try "project_code,project_name,activity\nR-021,X,Y\n".write(toFile: cli.file("short.csv"), atomically: true, encoding: .utf8)
+        #expect(try cli.fails("import", "plan", "--data-dir", "office", cli.file("short.csv")).contains("the column department is missing"))
+        try "project_code,project_name,department,activity\nR-022,X,parks,Y\n".write(toFile: cli.file("dept.csv"), atomically: true, encoding: .utf8)
+        #expect(try cli.fails("import", "plan", "--data-dir", "office", cli.file("dept.csv")).contains("line 2"))
+        #expect(try cli.digest("office") == imported, "nothing of a refused sheet was written")
+        #expect(try cli.ok("project", "list", "--data-dir", "office").contains("Jianshe Road, widening"))
+    }
 }
