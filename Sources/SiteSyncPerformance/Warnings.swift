@@ -93,8 +93,9 @@ public enum WarningRules {
     public static func activities(_ activities: [ActivityInput], names: [String: String], asOf: CalendarDate,
                                   period: String) -> [EarlyWarning] {
         var warnings: [EarlyWarning] = []
-        for activity in activities {
-            let name = names[activity.id].map { "\($0) (\(activity.id))" } ?? activity.id
+        // Level-of-effort work (supervision, management) earns by time; it is never late or unstarted.
+        for activity in activities where activity.method != .levelOfEffort {
+            let name = names[activity.id] ?? activity.id
             if let finish = activity.plannedFinish, finish < asOf, !activity.isFinished(by: asOf) {
                 warnings.append(EarlyWarning(rule: .overdue, level: .red, subject: activity.id, period: period,
                     reason: "\(name) was due \(finish) and is not finished (\(asOf.daysSinceEpoch - finish.daysSinceEpoch) days late)"))

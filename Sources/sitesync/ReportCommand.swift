@@ -8,7 +8,7 @@ struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: "Earned value, scores and early warnings over the projects this node holds.",
-        subcommands: [Projects.self, Departments.self]
+        subcommands: [Projects.self, Departments.self, Monthly.self]
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -52,6 +52,49 @@ struct ReportCommand: ParsableCommand {
     static func writeCSV(_ rows: [[String]]) {
         let text = "\u{FEFF}" + rows.map { $0.map(csvField).joined(separator: ",") + "\r\n" }.joined()
         FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    struct Monthly: ParsableCommand {
+        enum Format: String, ExpressibleByArgument, CaseIterable { case md, html }
+
+        static let configuration = CommandConfiguration(
+            abstract: "The monthly review for the leadership: headline, league table, 红榜/黑榜, lagging projects, KPIs, data quality.",
+            discussion: """
+                As of the month's last day (or today, for the month under way). Markdown, or one \
+                self-contained HTML file with inline SVG charts (the S-curve of PV, EV and AC by month, and \
+                projects by colour per department) that prints well. 红榜 lists projects graded 优, 黑榜 \
+                those graded 差; lagging projects are those not green, each with its reasons and owner (its \
+                department). Data quality gives each site's last sync with this node.
+
+                Example: sitesync report monthly --period 2026-11 --format html --output review-2026-11.html
+                """)
+        @OptionGroup var node: NodeOptions
+        @Option(help: ArgumentHelp("The month (YYYY-MM).", valueName: "month")) var period: String
+        @Option(help: "md or html.") var format: Format = .md
+        @Option(help: ArgumentHelp("Write to this file instead of standard output.", valueName: "file")) var output: String?
+
+        func validate() throws {
+            guard period.count == 7, CalendarDate(period + "-01") != nil else {
+                throw ValidationError("--period '\(period)' is not a month: write YYYY-MM")
+            }
+        }
+
+        func run() throws {
+            let node = try node.open()
+            let writer = node.writer
+            let scope = writer.role.isDepartmentBound
+                ? "covers department \(writer.department) only: what this \(writer.role.rawValue) node holds" : nil
+            let report = try MonthlyReport.gather(node: node, period: period, scope: scope)
+            let text = format == .md ? report.markdown : report.html
+            if let output {
+                guard FileManager.default.createFile(atPath: output, contents: Data(text.utf8)) else {
+                    throw NodeError(.usage, "cannot write \(output): check the directory and free space")
+                }
+                print("wrote the \(period) review to \(output)")
+            } else {
+                print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
+            }
+        }
     }
 
     struct Departments: ParsableCommand {

@@ -177,4 +177,24 @@ import Testing
         #expect(try cli.digest("office") == imported, "nothing of a refused sheet was written")
         #expect(try cli.ok("project", "list", "--data-dir", "office").contains("Jianshe Road, widening"))
     }
+
+    @Test func theMonthlyReviewIsMarkdownOrOneSelfContainedHTMLFile() throws {
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        try cli.ok("init", "--data-dir", "office", "--node", "office", "--department", "office", "--role", "office")
+        try Self.plan(cli, office: "office")
+        try cli.ok("progress", "--data-dir", "office", "R-001/Kerbs", "--qty", "80", "--date", "2026-11-02")
+        let markdown = try cli.ok("report", "monthly", "--data-dir", "office", "--period", "2026-11")
+        for part in ["# Monthly review 2026-11", "## Headline", "## League table of departments", "## 红榜", "## 黑榜",
+                     "## Lagging projects and why", "### R-001 Ring road — red", "Kerbs was due 2026-11-10", "## KPI scorecard",
+                     "## Data quality"] {
+            #expect(markdown.contains(part), "\(part)")
+        }
+        try cli.ok("report", "monthly", "--data-dir", "office", "--period", "2026-11", "--format", "html", "--output", cli.file("review.html"))
+        let html = try String(contentsOfFile: cli.file("review.html"), encoding: .utf8)
+        #expect(html.hasPrefix("<!DOCTYPE html>") && html.contains("<svg") && html.contains("@media print"))
+        #expect(html.components(separatedBy: "<svg").count == 3, "the S-curve and the colours by department")
+        #expect(!html.contains("src=") && !html.contains("href="), "one self-contained file")
+        #expect(try cli.fails("report", "monthly", "--data-dir", "office", "--period", "2026-13").contains("YYYY-MM"))
+    }
 }

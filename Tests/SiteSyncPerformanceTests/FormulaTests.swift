@@ -132,7 +132,10 @@ struct FormulaTests {
         late.id = "a7"
         let overdue = WarningRules.activities([late], names: ["a7": "Kerbs"], asOf: asOf, period: "2026-11")
         #expect(overdue.map(\.id) == ["overdue/a7/2026-11"] && overdue[0].level == .red)
-        #expect(overdue[0].reason == "Kerbs (a7) was due 2026-11-10 and is not finished (10 days late)")
+        #expect(overdue[0].reason == "Kerbs was due 2026-11-10 and is not finished (10 days late)")
+        var supervision = late
+        supervision.method = .levelOfEffort
+        #expect(WarningRules.activities([supervision], names: [:], asOf: asOf, period: "2026-11").isEmpty, "level of effort is never late")
         #expect(WarningRules.slipTrend(project: "p1", history: [1.0, 0.95, 0.88], period: "2026-11")?.level == .amber)
         #expect(WarningRules.slipTrend(project: "p1", history: [1.0, 0.99, 0.98], period: "2026-11") == nil)
         let risks = [RiskInput(id: "r1", title: "Flooding", probability: 4, impact: 4),
