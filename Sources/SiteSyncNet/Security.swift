@@ -152,6 +152,12 @@ enum SecuritySelfTest {
         let client = try ZMQSocket(context, .dealer)
         try SocketOptions.curveClient(client, key: stranger, serverKey: key.publicKey)
         let monitor = try SocketMonitor(watching: client, context: context)
+        // Torn down in this order, whatever happens: see SocketMonitor.close().
+        defer {
+            monitor.close()
+            client.close()
+            server.close()
+        }
         try client.connect(endpoint)
         _ = try client.send([Data("SSP1".utf8), Data()])
         let deadline = monotonicMilliseconds() + 5_000

@@ -13,15 +13,29 @@ final class SocketMonitor {
     }
 
     let socket: ZMQSocket
+    /// Held so that the watched socket outlives the monitor: see ``close()``.
+    private let watched: ZMQSocket
     private static let counter = Atomic<Int>(0)
 
     init(watching watched: ZMQSocket, context: ZMQContext) throws(NetError) {
+        self.watched = watched
         let endpoint = "inproc://sitesync-monitor-\(getpid())-\(Self.counter.add(1, ordering: .relaxed).newValue)"
         let events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
             | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
         guard zmq_socket_monitor(watched.handle, endpoint, Int32(events)) == 0 else { throw NetError.zmq("zmq_socket_monitor") }
         socket = try ZMQSocket(context, .pair)
         try socket.connect(endpoint)
+    }
+
+    deinit { close() }
+
+    /// Stops monitoring, then closes the reading end. The order matters: libzmq's I/O thread
+    /// sends each event to the monitor's PAIR socket and blocks while no reader is connected,
+    /// so a reader closed while the watched socket still makes events (reconnecting, closing)
+    /// would stall every connection of the context — a hub's handshakes included.
+    func close() {
+        if !watched.closed { zmq_socket_monitor(watched.handle, nil, 0) }
+        socket.close()
     }
 
     /// The events that arrived since the last call.

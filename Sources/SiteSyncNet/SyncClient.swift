@@ -92,6 +92,12 @@ public final class SyncClient {
         loop = try NetLoop()
     }
 
+    deinit {
+        // The monitor first: see SocketMonitor.close().
+        monitor.close()
+        socket.close()
+    }
+
     /// Runs one round: greet, push, pull. Restarts the session (resuming from what the peer
     /// acknowledged) when the peer restarts or goes silent, until the deadline.
     /// - Throws: ``NetError`` when the peer is unreachable, refuses, or the deadline passes;

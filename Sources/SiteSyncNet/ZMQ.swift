@@ -44,7 +44,7 @@ public final class ZMQSocket {
     public let type: ZMQSocketType
     /// Held so that the context outlives its sockets: `zmq_ctx_term` waits for every socket.
     private let context: ZMQContext
-    private var closed = false
+    private(set) var closed = false
 
     /// The most frames a message may have; the rest of a longer one is read and dropped.
     public static let maxFrames = 8

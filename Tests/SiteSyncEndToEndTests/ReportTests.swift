@@ -198,3 +198,43 @@ import Testing
         #expect(try cli.fails("report", "monthly", "--data-dir", "office", "--period", "2026-13").contains("YYYY-MM"))
     }
 }
+
+/// `sitesync demo`, the README's first command.
+@Suite struct DemoTests {
+    @Test func theDemoPlaysTheWholeStoryAndLeavesNothingRunning() throws {
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        let started = Date()
+        let output = try cli.ok("demo", "--dir", cli.file("city"))
+        if !output.contains("the data stays in") {
+            print((try? String(contentsOfFile: cli.file("city/hub.log"), encoding: .utf8)) ?? "no hub.log")
+        }
+        #expect(Date().timeIntervalSince(started) < 120)
+        for part in ["import plan", "conflicts --data-dir hub", "OPEN (mv)", "auto (min)", "resolve --data-dir office",
+                     "report projects --data-dir hub", "R-101", "D-201", "P-301", "ok:", "the data stays in"] {
+            #expect(output.contains(part), "\(part)")
+        }
+        // The roads digests printed are equal.
+        let digests = output.split(separator: "\n").filter { $0.hasPrefix("hub      ") || $0.hasPrefix("site-r1 ") || $0.hasPrefix("site-r2 ") }
+            .map { $0.split(separator: " ").last! }
+        #expect(digests.count == 3 && Set(digests).count == 1, "\(digests)")
+        // The hub is gone: its port refuses connections.
+        let endpoint = try #require(output.split(separator: "\n").first { $0.hasPrefix("hub listening on tcp://") })
+        let port = try #require(UInt16(endpoint.split(separator: ":").last!))
+        #expect(!Self.accepts(port: port))
+        #expect(FileManager.default.fileExists(atPath: cli.file("city/site-w1/sitesync.db")))
+        #expect(try cli.fails("demo", "--dir", cli.file("city")).contains("is not empty"))
+    }
+
+    static func accepts(port: UInt16) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}

@@ -1,0 +1,217 @@
+import ArgumentParser
+import Foundation
+import SiteSyncCore
+import SiteSyncNode
+import Synchronization
+
+/// `sitesync demo`: the whole system on one machine, with the real commands shown as they run.
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run a city in miniature on this machine: a hub, an office and three field sites on loopback.",
+        discussion: """
+            Starts a hub (CURVE keys and an allow-list), an office and three field laptops of two \
+            departments; the office imports road, drainage and park plans; the sites record several \
+            days of progress offline — two crews on the same activity — then sync; the conflicts and \
+            their resolution are shown, and the hub's reports printed. Every step is a real `sitesync` \
+            command, printed before it runs. The data directories stay (their place is printed at the \
+            end) so you can try more commands on them; no process is left running.
+            """)
+    @Option(help: ArgumentHelp("Where to put the data directories (default: a new directory under /tmp).", valueName: "dir"))
+    var dir: String?
+
+    func run() throws {
+        let base = dir ?? FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-demo-\(Int(Date().timeIntervalSince1970))").path
+        guard (try? FileManager.default.contentsOfDirectory(atPath: base))?.isEmpty ?? true else {
+            throw NodeError(.usage, "\(base) is not empty: give an empty or new directory with --dir")
+        }
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        let demo = Demo(base: base)
+        defer { demo.stopHub() }
+        // Interrupted (Ctrl-C), the demo stops its hub too: it leaves no process running.
+        let hubPID = Mutex<Int32>(0)
+        demo.onHubStarted = { pid in hubPID.withLock { $0 = pid } }
+        Signals.onTerminate {
+            let pid = hubPID.withLock { $0 }
+            if pid > 0 { kill(pid, SIGTERM) }
+            Foundation.exit(130)
+        }
+        try demo.play()
+    }
+}
+
+/// The demo's steps, each a `sitesync` run in a child process.
+final class Demo {
+    let base: String
+    let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    var hub: Process?
+    var onHubStarted: (Int32) -> Void = { _ in }
+    let today = CalendarDate(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
+
+    init(base: String) { self.base = base }
+
+    func day(_ offset: Int) -> String { today.adding(days: offset).description }
+
+    func step(_ title: String) { print("\n\u{1B}[1m== \(title)\u{1B}[0m") }
+
+    /// Runs `sitesync ARGS` in the demo directory, printing the command and its output.
+    @discardableResult
+    func run(_ arguments: String..., quiet: Bool = false) throws -> String {
+        if !quiet { print("$ sitesync " + arguments.map { $0.contains(" ") || $0.isEmpty ? "'\($0)'" : $0 }.joined(separator: " ")) }
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: base)
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let problems = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        if !quiet { print(text, terminator: "") }
+        guard process.terminationStatus == 0 else {
+            throw NodeError(.usage, "the demo stopped: `sitesync \(arguments.joined(separator: " "))` failed: \(problems)")
+        }
+        return text
+    }
+
+    func startHub() throws -> String {
+        print("$ sitesync serve --data-dir hub &")
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["serve", "--data-dir", "hub"]
+        process.currentDirectoryURL = URL(fileURLWithPath: base)
+        let output = Pipe()
+        process.standardOutput = output
+        // The hub's log stays beside the data, for the curious.
+        _ = FileManager.default.createFile(atPath: base + "/hub.log", contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: base + "/hub.log")
+        try process.run()
+        hub = process
+        onHubStarted(process.processIdentifier)
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = output.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { throw NodeError(.usage, "the demo hub did not start") }
+            line.append(chunk)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard let range = text.range(of: "listening on ") else { throw NodeError(.usage, "the demo hub did not start: \(text)") }
+        let endpoint = String(text[range.upperBound...].prefix { $0 != "\n" })
+        print("hub listening on \(endpoint)")
+        return endpoint
+    }
+
+    func stopHub() {
+        guard let hub, hub.isRunning else { return }
+        hub.terminate()
+        hub.waitUntilExit()
+    }
+
+    /// The office's plan: a road, a drainage culvert and a park, scheduled around today.
+    var planCSV: String {
+        """
+        project_code,project_name,department,project_budget,project_start,project_finish,goal,activity,activity_budget,quantity,unit,start,finish,method
+        R-101,"Jianshe Road, widening",roads,4200000,\(day(-90)),\(day(120)),Carriageway,Earthworks,900000,12000,m3,\(day(-90)),\(day(-10)),units
+        R-101,"Jianshe Road, widening",roads,4200000,\(day(-90)),\(day(120)),Carriageway,Base course,1400000,18000,m2,\(day(-30)),\(day(60)),units
+        R-101,"Jianshe Road, widening",roads,4200000,\(day(-90)),\(day(120)),Footways,Kerbs,350000,5200,m,\(day(0)),\(day(90)),units
+        D-201,Xiangjiang drainage culvert,water,1800000,\(day(-60)),\(day(60)),,Excavation,400000,3500,m3,\(day(-60)),\(day(0)),units
+        D-201,Xiangjiang drainage culvert,water,1800000,\(day(-60)),\(day(60)),,Precast culvert,1100000,240,m,\(day(-20)),\(day(50)),units
+        D-201,Xiangjiang drainage culvert,water,1800000,\(day(-60)),\(day(60)),,Supervision,300000,,,\(day(-60)),\(day(60)),level_of_effort
+        P-301,Riverside park,parks,2600000,\(day(30)),\(day(300)),,Landscaping,2600000,42000,m2,\(day(30)),\(day(300)),units
+
+        """
+    }
+
+    func play() throws {
+        step("A hub at the central office, with its key")
+        try run("init", "--data-dir", "hub", "--node", "hub-1", "--department", "office", "--role", "hub", "--listen", "tcp://127.0.0.1:*")
+        let hubKey = try run("keys", "show", "--data-dir", "hub", quiet: true).trimmingCharacters(in: .whitespacesAndNewlines)
+        let endpoint = try startHub()
+
+        step("The office and three field laptops (two road crews, one drainage crew), each allowed by key at the hub")
+        for (name, role, department) in [("office", "office", "office"), ("site-r1", "field", "roads"), ("site-r2", "field", "roads"),
+                                         ("site-w1", "field", "water")] {
+            try run("init", "--data-dir", name, "--node", name, "--department", department, "--role", role, "--hub", endpoint,
+                    "--hub-key", hubKey)
+            let key = try run("keys", "show", "--data-dir", name, quiet: true).trimmingCharacters(in: .whitespacesAndNewlines)
+            try run("keys", "allow", "--data-dir", "hub", "--node", name, "--department", department, "--role", role, "--key", key)
+        }
+
+        step("The office plans: departments, the plan spreadsheet, KPIs")
+        for (code, name) in [("roads", "Roads Bureau"), ("water", "Water Bureau"), ("parks", "Parks Bureau")] {
+            try run("record", "put", "--data-dir", "office", "department", code, "name=\(name)")
+        }
+        try planCSV.write(toFile: base + "/plan.csv", atomically: true, encoding: .utf8)
+        try run("import", "plan", "--data-dir", "office", "plan.csv")
+        try run("kpi", "define", "--data-dir", "office", "R-101", "Lost-time accidents", "--direction", "lower_better", "--baseline", "4",
+                "--target", "0", "--weight", "2")
+        try run("kpi", "define", "--data-dir", "office", "R-101", "Local hires", "--direction", "higher_better", "--baseline", "0",
+                "--target", "40")
+        try run("project", "list", "--data-dir", "office")
+        try run("sync", "--data-dir", "office")
+        for site in ["site-r1", "site-r2", "site-w1"] { try run("sync", "--data-dir", site) }
+
+        step("What the crews had on paper goes in first")
+        try run("progress", "--data-dir", "site-r1", "R-101/Earthworks", "--qty", "7400", "--date", day(-6), "--note", "to date, from the paper logs")
+        try run("progress", "--data-dir", "site-w1", "D-201/Excavation", "--qty", "2300", "--date", day(-6))
+        try run("kpi", "read", "--data-dir", "office", "R-101/Lost-time accidents", "1")
+        try run("kpi", "read", "--data-dir", "office", "R-101/Local hires", "31")
+
+        step("Five days offline: both road crews work on the earthworks, the drainage crew digs")
+        let earthworks = try Node.open(at: base + "/site-r1").findActivity("R-101/Earthworks").id
+        for offset in -4...0 {
+            try run("progress", "--data-dir", "site-r1", "R-101/Earthworks", "--qty", "\(620 + 15 * offset)m3", "--date", day(offset))
+            try run("progress", "--data-dir", "site-r2", "R-101/Earthworks", "--qty", "\(540 - 10 * offset)", "--date", day(offset),
+                    quiet: offset != 0)
+            try run("progress", "--data-dir", "site-w1", "Excavation", "--qty", "\(95 + offset)", "--date", day(offset), quiet: offset != 0)
+            try run("log", "--data-dir", "site-r1", "R-101", "--date", day(offset), "--crew", "\(14 + offset)", "--weather", "overcast",
+                    quiet: offset != 0)
+        }
+        try run("cost", "--data-dir", "site-r1", "R-101/Earthworks", "182500", "--date", day(-2), "--note", "haulage, week 47")
+        try run("cost", "--data-dir", "site-w1", "D-201/Excavation", "61800", "--date", day(-1))
+        try run("risk", "--data-dir", "site-w1", "D-201", "Groundwater in the trench", "--probability", "4", "--impact", "4")
+        // The same activity edited on both laptops: each crew writes its own remark, and each
+        // noted a different first day on site.
+        try run("record", "put", "--data-dir", "site-r1", "activity", earthworks, "remarks=North half compacted; south pending tests")
+        try run("record", "put", "--data-dir", "site-r2", "activity", earthworks, "remarks=South half: rock at 1.2 m, breaker needed")
+        try run("record", "put", "--data-dir", "site-r2", "activity", earthworks, "actual_start=\(day(-88))")
+
+        step("The drainage site has no link today: its work goes to the hub on a USB stick")
+        try run("bundle", "export", "--data-dir", "site-w1", "--all", "--output", "usb-site-w1.bundle")
+        try run("bundle", "import", "--data-dir", "hub", "usb-site-w1.bundle")
+
+        step("The road crews are back in range: everyone syncs with the hub")
+        for site in ["site-r1", "site-r2", "site-w1", "office", "site-r1", "site-r2", "site-w1"] { try run("sync", "--data-dir", site) }
+
+        step("Conflicts: each was detected and resolved by the field's rule; the remarks wait for a person")
+        try run("conflicts", "--data-dir", "hub", "--all")
+        try run("resolve", "--data-dir", "office", "activity", earthworks, "remarks",
+                "--value", "North half compacted; south: rock at 1.2 m, breaker ordered")
+        for site in ["office", "site-r1", "site-r2"] { try run("sync", "--data-dir", site) }
+        try run("conflicts", "--data-dir", "site-r2")
+
+        step("Every replica that has seen the same changes shows the same data")
+        for node in ["hub", "site-r1", "site-r2"] {
+            print("\(node.padding(toLength: 8, withPad: " ", startingAt: 0)) "
+                  + (try run("digest", "--data-dir", node, "--department", "roads", quiet: true)), terminator: "")
+        }
+
+        step("At the hub: the city's projects and departments")
+        try run("report", "projects", "--data-dir", "hub")
+        try run("report", "departments", "--data-dir", "hub")
+        try run("audit", "verify", "--data-dir", "hub")
+        stopHub()
+
+        step("Done: the hub is stopped; the data stays in \(base) (the hub's log in hub.log)")
+        print("""
+            Try:
+              sitesync report monthly --data-dir \(base)/hub --period \(day(0).prefix(7)) --format html --output review.html
+              sitesync project show --data-dir \(base)/hub R-101
+              sitesync activity list --data-dir \(base)/site-r1
+              sitesync conflicts --data-dir \(base)/hub --all
+              sitesync keys list --data-dir \(base)/hub
+            """)
+    }
+}
