@@ -1,5 +1,6 @@
 import Foundation
 import SiteSyncCore
+import SiteSyncPerformance
 import SiteSyncStore
 import TOMLKit
 
@@ -17,6 +18,8 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var durability: StoreOptions.Durability
     /// `[sync]`: where and how this node replicates.
     public var sync: SyncSettings
+    /// Grade, colour and warning thresholds for the reports (`[report]`).
+    public var report: Thresholds
 
     /// The `[sync]` section.
     public struct SyncSettings: Sendable, Equatable {
@@ -54,19 +57,29 @@ public struct NodeConfiguration: Sendable, Equatable {
     }
 
     public init(name: String, department: String, role: Role, durability: StoreOptions.Durability = .full,
-                sync: SyncSettings = SyncSettings()) {
+                sync: SyncSettings = SyncSettings(), report: Thresholds = .standard) {
         self.name = name
         self.department = department
         self.role = role
         self.durability = durability
         self.sync = sync
+        self.report = report
     }
+
+    /// The `[report]` keys: each threshold of ``Thresholds`` under its own name.
+    static var reportKeys: [(key: String, path: WritableKeyPath<Thresholds, Double>, range: ClosedRange<Double>)] { [
+        ("grade_excellent", \.excellent, 0...200), ("grade_good", \.good, 0...200), ("grade_fair", \.fair, 0...200),
+        ("schedule_green", \.scheduleGreen, 0...2), ("schedule_amber", \.scheduleAmber, 0...2),
+        ("cost_green", \.costGreen, 0...2), ("cost_amber", \.costAmber, 0...2), ("cost_from_percent", \.costFromPercent, 0...100),
+        ("score_green", \.scoreGreen, 0...200), ("score_amber", \.scoreAmber, 0...200), ("kpi_cap", \.kpiCap, 0.5...2),
+    ] }
 
     /// The keys this version understands, by section.
     static let knownKeys: [String: Set<String>] = [
         "node": ["name", "department", "role"],
         "storage": ["durability"],
         "sync": ["hub", "listen", "hub_key", "insecure", "interval_seconds", "timeout_seconds", "batch_changes", "batch_bytes", "window"],
+        "report": Set(reportKeys.map(\.key) + ["stale_days", "risk_high", "risk_elevated"]),
     ]
 
     /// Validates a node name: 1–64 characters of letters, digits, `.`, `_` and `-`.
@@ -125,7 +138,19 @@ public struct NodeConfiguration: Sendable, Equatable {
             batchChanges: try reader.optionalInt("sync", "batch_changes", in: 1...10_000) ?? defaults.batchChanges,
             batchBytes: try reader.optionalInt("sync", "batch_bytes", in: 4_096...4_194_304) ?? defaults.batchBytes,
             window: try reader.optionalInt("sync", "window", in: 1...16) ?? defaults.window)
-        return NodeConfiguration(name: name, department: department, role: role, durability: durability, sync: sync)
+        var report = Thresholds.standard
+        for (key, path, range) in reportKeys {
+            if let value = try reader.optionalNumber("report", key, in: range) { report[keyPath: path] = value }
+        }
+        report.staleDays = try reader.optionalInt("report", "stale_days", in: 1...365) ?? report.staleDays
+        report.riskHigh = try reader.optionalInt("report", "risk_high", in: 1...25) ?? report.riskHigh
+        report.riskElevated = try reader.optionalInt("report", "risk_elevated", in: 1...25) ?? report.riskElevated
+        guard report.excellent >= report.good, report.good >= report.fair, report.scheduleGreen >= report.scheduleAmber,
+              report.costGreen >= report.costAmber, report.scoreGreen >= report.scoreAmber, report.riskHigh >= report.riskElevated else {
+            throw NodeError(.configuration, "\(path): [report] thresholds must not cross: grade_excellent ≥ grade_good ≥ grade_fair, "
+                            + "each *_green ≥ its *_amber, risk_high ≥ risk_elevated")
+        }
+        return NodeConfiguration(name: name, department: department, role: role, durability: durability, sync: sync, report: report)
     }
 
     /// Reads typed values from the TOML table or their environment overrides, naming where a
@@ -203,6 +228,19 @@ public struct NodeConfiguration: Sendable, Equatable {
             }
             guard let number, range.contains(number) else {
                 throw fail(section, key, "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return number
+        }
+
+        func optionalNumber(_ section: String, _ key: String, in range: ClosedRange<Double>) throws -> Double? {
+            let number: Double?
+            switch raw(section, key) {
+            case nil: return nil
+            case .text(let text)?: number = Double(text)
+            case .value(let value)?: number = value.double ?? value.int.map(Double.init)
+            }
+            guard let number, range.contains(number) else {
+                throw fail(section, key, "must be a number from \(range.lowerBound) to \(range.upperBound)")
             }
             return number
         }

@@ -143,4 +143,9 @@ public enum ActivityEarnedValue {
         EarnedValueFigures(budget: activity.budget, plannedValue: plannedValue(activity, asOf: date),
                            earnedValue: earnedValue(activity, asOf: date), actualCost: actualCost(activity, asOf: date))
     }
+
+    /// PV, EV and AC of a project: the sums of its activities'.
+    public static func figuresOf(_ project: ProjectInput, asOf date: CalendarDate) -> EarnedValueFigures {
+        .sum(project.activities.map { figures($0, asOf: date) })
+    }
 }

@@ -35,12 +35,13 @@ struct MonthlyReport {
         let today = CalendarDate(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
         let monthEnd = first.adding(days: CalendarDate.daysIn(month: first.month, year: first.year) - 1)
         let asOf = min(monthEnd, today)
-        let projects = try ProjectData.load(node.store, asOf: asOf).map { ProjectAssessor.assess($0, asOf: asOf) }
+        let thresholds = node.configuration.report
+        let projects = try ProjectData.load(node.store, asOf: asOf).map { ProjectAssessor.assess($0, asOf: asOf, thresholds: thresholds) }
         var curve: [CurvePoint] = []
         for month in 1...first.month {
             let start = CalendarDate(year: first.year, month: month, day: 1)!
             let end = min(start.adding(days: CalendarDate.daysIn(month: month, year: first.year) - 1), asOf)
-            let figures = try ProjectData.load(node.store, asOf: end).map { ProjectAssessor.assess($0, asOf: end).figures }
+            let figures = try ProjectData.load(node.store, asOf: end).map { ActivityEarnedValue.figuresOf($0, asOf: end) }
             curve.append(CurvePoint(month: String(start.description.prefix(7)), figures: .sum(figures)))
         }
         let rows = try node.store.rows([
@@ -53,7 +54,7 @@ struct MonthlyReport {
                       daysSinceSync: Int64(row[3] ?? "").map { Int((nowMilliseconds - $0) / 86_400_000) })
         }
         return MonthlyReport(period: period, asOf: asOf, scope: scope, projects: projects,
-                             departments: RollUp.byDepartment(projects, asOf: asOf), curve: curve, freshness: freshness,
+                             departments: RollUp.byDepartment(projects, asOf: asOf, thresholds: thresholds), curve: curve, freshness: freshness,
                              departmentNames: Dictionary(rows[1].map { ($0[0] ?? "", $0[1] ?? "") }) { a, _ in a })
     }
 

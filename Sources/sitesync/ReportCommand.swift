@@ -31,13 +31,14 @@ struct ReportCommand: ParsableCommand {
 
         /// Every project the node holds, assessed; and what the report covers, at a node that
         /// holds one department only.
-        func assess() throws -> (rows: [ProjectAssessment], scope: String?) {
+        func assess() throws -> (rows: [ProjectAssessment], scope: String?, thresholds: Thresholds) {
             let node = try node.open()
             let asOf = date
-            let rows = try ProjectData.load(node.store, asOf: asOf).map { ProjectAssessor.assess($0, asOf: asOf) }
+            let thresholds = node.configuration.report
+            let rows = try ProjectData.load(node.store, asOf: asOf).map { ProjectAssessor.assess($0, asOf: asOf, thresholds: thresholds) }
             let writer = node.writer
             return (rows, writer.role.isDepartmentBound
-                ? "covers department \(writer.department) only: what this \(writer.role.rawValue) node holds" : nil)
+                ? "covers department \(writer.department) only: what this \(writer.role.rawValue) node holds" : nil, thresholds)
         }
     }
 
@@ -112,8 +113,8 @@ struct ReportCommand: ParsableCommand {
         @OptionGroup var cut: Cut
 
         func run() throws {
-            let (rows, scope) = try cut.assess()
-            let rollUps = RollUp.byDepartment(rows, asOf: cut.date)
+            let (rows, scope, thresholds) = try cut.assess()
+            let rollUps = RollUp.byDepartment(rows, asOf: cut.date, thresholds: thresholds)
             func number(_ value: Double?, _ places: Int) -> String { value.map { fixed($0, places) } ?? "" }
             func columns(_ r: RollUp) -> [String] {
                 [r.department.isEmpty ? "city" : r.department, String(r.projects), fixed(r.figures.percentComplete, 1),
@@ -172,7 +173,7 @@ struct ReportCommand: ParsableCommand {
         @OptionGroup var cut: Cut
 
         func run() throws {
-            let (rows, scopeNote) = try cut.assess()
+            let (rows, scopeNote, _) = try cut.assess()
             let asOf = cut.date
             switch cut.format {
             case .json:

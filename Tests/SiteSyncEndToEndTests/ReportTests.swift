@@ -72,6 +72,15 @@ import Testing
         let csv = try cli.ok("report", "projects", "--data-dir", "hub", "--as-of", "2026-11-05", "--format", "csv")
         #expect(csv.hasPrefix("\u{FEFF}project,code,name,department,percent_complete"))
         #expect(try cli.fails("report", "projects", "--data-dir", "hub", "--as-of", "5 Nov").contains("YYYY-MM-DD"))
+        // Thresholds are configuration: with 中 from 75, a score of 70 grades 差.
+        let config = cli.file("office/node.toml")
+        let original = try String(contentsOfFile: config, encoding: .utf8)
+        try (original + "\n[report]\ngrade_fair = 75\n").write(toFile: config, atomically: true, encoding: .utf8)
+        #expect(try Self.row(cli, "office", "p1")["grade"] as? String == "差")
+        try (original + "\n[report]\ngrade_fair = 95\n").write(toFile: config, atomically: true, encoding: .utf8)
+        #expect(try cli.fails("report", "projects", "--data-dir", "office").contains("thresholds must not cross"))
+        try (original + "\n[report]\nschedule_green = \"high\"\n").write(toFile: config, atomically: true, encoding: .utf8)
+        #expect(try cli.fails("report", "projects", "--data-dir", "office").contains("[report] schedule_green: must be a number"))
     }
 
     @Test func progressIsOneShortCommandAndBadInputChangesNothing() throws {
