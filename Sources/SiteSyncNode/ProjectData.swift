@@ -27,7 +27,7 @@ public enum ProjectData {
             ("SELECT id, code, name, department FROM project ORDER BY code, id", []),
             ("""
              SELECT id, project, name, budget, budget_quantity, planned_start, planned_finish, ev_method, status,
-                    percent_complete, actual_start, actual_finish FROM activity ORDER BY id
+                    percent_complete, actual_start, actual_finish, goal FROM activity ORDER BY id
              """, []),
             sums("quantity_entry", "quantity"),
             sums("cost_entry", "amount"),
@@ -35,6 +35,7 @@ public enum ProjectData {
             ("SELECT id, project, title, probability, impact, status FROM risk", []),
             ("SELECT id, project, name, direction, baseline, target, weight FROM kpi", []),
             ("SELECT kpi, value FROM kpi_reading WHERE period <= ?1 ORDER BY kpi, period", [String(asOf.description.prefix(7))]),
+            ("SELECT id, project, parent, coalesce(title, id), weight FROM goal ORDER BY id", []),
         ])
         let (projectRows, activityRows, quantityRows, costRows, logRows, riskRows, kpiRows, readingRows) =
             (result[0], result[1], result[2], result[3], result[4], result[5], result[6], result[7])
@@ -57,6 +58,12 @@ public enum ProjectData {
         }
         let quantities = amounts(quantityRows), costs = amounts(costRows)
 
+        var goals: [String: [GoalInput]] = [:]
+        for row in result[8] {
+            guard let id = row[0], let project = row[1] else { continue }
+            goals[project, default: []].append(GoalInput(id: id, parent: row[2], title: row[3] ?? id, weight: number(row[4]) ?? 1))
+        }
+        var activityGoals: [String: [String: String]] = [:]
         var activities: [String: [ActivityInput]] = [:]
         var names: [String: [String: String]] = [:]
         var projectLastEntry: [String: CalendarDate] = [:]
@@ -68,6 +75,7 @@ public enum ProjectData {
                 status: row[8].flatMap(ActivityStatus.init(rawValue:)) ?? .notStarted, percentComplete: number(row[9]),
                 actualStart: date(row[10]), actualFinish: date(row[11]), quantities: quantities[id] ?? [], costs: costs[id] ?? [])
             activities[project, default: []].append(activity)
+            if let goal = row[12] { activityGoals[project, default: [:]][id] = goal }
             names[project, default: [:]][id] = row[2] ?? id
             if let last = lastEntry[id] { projectLastEntry[project] = max(projectLastEntry[project] ?? last, last) }
         }
@@ -94,7 +102,8 @@ public enum ProjectData {
             guard let id = row[0] else { return nil }
             return ProjectInput(id: id, code: row[1] ?? id, name: row[2] ?? "", department: row[3] ?? "",
                                 activities: activities[id] ?? [], activityNames: names[id] ?? [:], risks: risks[id] ?? [],
-                                kpis: kpis[id] ?? [], lastEntry: projectLastEntry[id])
+                                kpis: kpis[id] ?? [], lastEntry: projectLastEntry[id], goals: goals[id] ?? [],
+                                activityGoals: activityGoals[id] ?? [:])
         }
     }
 }

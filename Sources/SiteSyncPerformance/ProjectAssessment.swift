@@ -43,9 +43,13 @@ public struct ProjectInput: Sendable {
     public var kpis: [KPIInput]
     /// The date of the latest field entry (quantity, cost, daily log).
     public var lastEntry: CalendarDate?
+    /// The project's goal tree, and the goal each activity serves.
+    public var goals: [GoalInput]
+    public var activityGoals: [String: String]
 
     public init(id: String, code: String, name: String, department: String, activities: [ActivityInput],
-                activityNames: [String: String] = [:], risks: [RiskInput] = [], kpis: [KPIInput] = [], lastEntry: CalendarDate? = nil) {
+                activityNames: [String: String] = [:], risks: [RiskInput] = [], kpis: [KPIInput] = [], lastEntry: CalendarDate? = nil,
+                goals: [GoalInput] = [], activityGoals: [String: String] = [:]) {
         self.id = id
         self.code = code
         self.name = name
@@ -55,6 +59,8 @@ public struct ProjectInput: Sendable {
         self.risks = risks
         self.kpis = kpis
         self.lastEntry = lastEntry
+        self.goals = goals
+        self.activityGoals = activityGoals
     }
 
     /// The planned window: the earliest planned start to the latest planned finish.
@@ -72,8 +78,11 @@ public struct ProjectAssessment: Sendable {
     public let figures: EarnedValueFigures
     /// SPI(t); `nil` before the planned start ("not yet due").
     public let scheduleIndexByTime: Double?
-    /// 0–100 (KPIs' weighted score, or schedule performance without KPIs); `nil` while nothing is due.
+    /// 0–100: the KPIs' weighted score; without KPIs the goal tree's; without either, schedule
+    /// performance. `nil` while nothing is due.
     public let score: Double?
+    /// Each goal's score (goals with nothing due are absent).
+    public let goalScores: [String: Double]
     public let grade: Grade?
     public let color: Color
     public let warnings: [EarlyWarning]
@@ -94,7 +103,8 @@ public enum ProjectAssessor {
 
     /// Assesses a project at the end of `asOf`.
     /// - Score: the weighted KPI score when the project has KPIs (a missing reading scores 0);
-    ///   without KPIs, schedule performance `100 × min(SPI(t), 1)`.
+    ///   else its goal tree's weighted score (``GoalTree``); else schedule performance
+    ///   `100 × min(SPI(t), 1)`.
     /// - Colour: the worst level of its performance warnings (schedule, cost, slip trend,
     ///   overdue or unstarted activities, risks); green with none. Stale reporting is a
     ///   data-quality warning and does not colour the project.
@@ -102,11 +112,14 @@ public enum ProjectAssessor {
         let figures = EarnedValueFigures.sum(project.activities.map { ActivityEarnedValue.figures($0, asOf: asOf) })
         let spiT = scheduleIndexByTime(project, asOf: asOf)
         let period = period(of: asOf)
+        let goalTree = GoalTree.scores(goals: project.goals, activityGoals: project.activityGoals, activities: project.activities, asOf: asOf)
         let score: Double?
-        if project.kpis.isEmpty {
-            score = spiT.map { 100 * min(max($0, 0), 1) }
-        } else {
+        if !project.kpis.isEmpty {
             score = KPIScore.weighted(project.kpis.map { ($0.weight, $0.score(cap: thresholds.kpiCap)) })
+        } else if !project.goals.isEmpty {
+            score = goalTree.tree
+        } else {
+            score = spiT.map { 100 * min(max($0, 0), 1) }
         }
         var warnings: [EarlyWarning] = []
         if let warning = WarningRules.schedule(project: project.id, spiT: spiT, period: period, thresholds: thresholds) { warnings.append(warning) }
@@ -121,6 +134,7 @@ public enum ProjectAssessor {
         let color = warnings.map(\.level).max() ?? .green
         if let stale { warnings.append(stale) }
         return ProjectAssessment(project: project, asOf: asOf, figures: figures, scheduleIndexByTime: spiT, score: score,
+                                 goalScores: goalTree.goals,
                                  grade: score.map { Grade.of(score: $0, thresholds: thresholds) }, color: color,
                                  warnings: warnings.sorted())
     }

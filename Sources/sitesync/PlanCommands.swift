@@ -87,6 +87,15 @@ struct ProjectCommand: ParsableCommand {
                   + "  SPI \(f.schedulePerformanceIndex.map { String(format: "%.3f", $0) } ?? "not yet due")"
                   + "  CPI \(f.costPerformanceIndex.map { String(format: "%.3f", $0) } ?? "—")"
                   + "  score \(row.score.map { String(format: "%.1f", $0) } ?? "not yet due") \(row.grade?.rawValue ?? "")  \(row.color.rawValue)")
+            // The goal tree, each goal under its parent with its weight and score.
+            func printGoals(under parent: String?, depth: Int) {
+                for goal in input.goals where goal.parent == parent && goal.id != parent {
+                    let score = row.goalScores[goal.id].map { String(format: "%.1f", $0) } ?? "not yet due"
+                    print(String(repeating: "  ", count: depth + 1) + "goal \(goal.title) (weight \(goal.weight)): \(score)")
+                    if depth < 8 { printGoals(under: goal.id, depth: depth + 1) }
+                }
+            }
+            printGoals(under: nil, depth: 0)
             var table = [["activity", "name", "method", "status", "planned", "done %", "PV", "EV", "AC"]]
             for activity in input.activities {
                 let figures = ActivityEarnedValue.figures(activity, asOf: asOf)

@@ -161,8 +161,10 @@ struct ReportCommand: ParsableCommand {
                 activity's ev_method (units: installed quantity over planned quantity); AC sums reported \
                 costs. SPI and CPI are ratios of the sums (empty while PV or AC is 0: not yet due). The \
                 score is the weighted KPI score when the project has KPIs (a missing reading scores 0), \
-                else 100 × min(SPI(t), 1); grades 优 ≥ 90, 良 ≥ 80, 中 ≥ 60, 差 below. The colour is the \
-                worst of the project's warnings. At a field or department node the report covers only \
+                else its goal tree's (each goal the weighted mean of its sub-goals; a goal without \
+                sub-goals scores 100 × min(SPI, 1) of its activities), else 100 × min(SPI(t), 1); grades \
+                优 ≥ 90, 良 ≥ 80, 中 ≥ 60, 差 below (thresholds under [report] in node.toml). The colour is \
+                the worst of the project's warnings. At a field or department node the report covers only \
                 what the node holds (its department), and says so.
 
                 JSON (an array, one object per project): project, code, name, department, \

@@ -202,3 +202,33 @@ extension FormulaTests {
         #expect(rollUps[2].projects == 3 && rollUps[2].figures.earnedValue == 460)
     }
 }
+
+extension FormulaTests {
+    @Test func goalTreeScoresAreWeightedMeansOfSubGoalsAndLeavesScoreTheirWork() {
+        let asOf = Self.day("2026-11-05")
+        // Carriageway (weight 3) has two sub-goals: earthworks (2) on plan, drainage (1) at half plan.
+        // Footways (weight 1) is not due yet.
+        var onPlan = Self.kerbs()
+        onPlan.id = "x1"
+        onPlan.quantities = [DatedAmount(Self.day("2026-11-02"), 100)]   // EV 500 = PV 500
+        var behind = Self.kerbs()
+        behind.id = "x2"
+        behind.quantities = [DatedAmount(Self.day("2026-11-02"), 50)]    // EV 250, PV 500
+        var later = Self.kerbs()
+        later.id = "x3"
+        later.plannedStart = Self.day("2026-12-01")
+        later.plannedFinish = Self.day("2026-12-31")
+        let goals = [GoalInput(id: "g1", title: "Carriageway", weight: 3), GoalInput(id: "g2", title: "Footways", weight: 1),
+                     GoalInput(id: "g11", parent: "g1", title: "Earthworks", weight: 2),
+                     GoalInput(id: "g12", parent: "g1", title: "Drainage", weight: 1)]
+        let (scores, tree) = GoalTree.scores(goals: goals, activityGoals: ["x1": "g11", "x2": "g12", "x3": "g2"],
+                                             activities: [onPlan, behind, later], asOf: asOf)
+        #expect(scores["g11"] == 100 && scores["g12"] == 50)
+        #expect(abs(scores["g1"]! - 250.0 / 3) < 1e-9, "(2 × 100 + 1 × 50) / 3")
+        #expect(scores["g2"] == nil, "not yet due")
+        #expect(abs(tree! - 250.0 / 3) < 1e-9, "the roots with a score, renormalised")
+        // A cycle of parents does not hang.
+        let cyclic = [GoalInput(id: "a", parent: "b", title: "A"), GoalInput(id: "b", parent: "a", title: "B")]
+        #expect(GoalTree.scores(goals: cyclic, activityGoals: [:], activities: [], asOf: asOf).tree == nil)
+    }
+}
