@@ -113,14 +113,14 @@ extension ReplicaStore {
         changes.reserveCapacity(entries.count)
         var holes: [Hole] = []
         var first: [ChainKey: UInt64] = [:]
-        // Every seal in the page, not only the last of each chain: the receiver keeps them, so it
-        // can cut its own pages as finely as the origin sealed (its receivers may take smaller
-        // batches than this one).
-        var sealed: [Seal] = []
+        var seals: [ChainKey: [(position: Int, seal: Seal)]] = [:]
+        var positions: [ChainKey: Int] = [:]
         for entry in entries {
             if first[entry.chain] == nil { first[entry.chain] = entry.dot.counter }
+            positions[entry.chain, default: 0] += 1
             if let signature = entry.signature {
-                sealed.append(Seal(chain: entry.chain, counter: entry.dot.counter, link: entry.link, signature: Array(signature)))
+                seals[entry.chain, default: []].append((positions[entry.chain]!, Seal(chain: entry.chain, counter: entry.dot.counter,
+                                                                                       link: entry.link, signature: Array(signature))))
             }
             switch entry.status {
             case 0:
@@ -139,7 +139,7 @@ extension ReplicaStore {
             let head = try chainHead(db, chain, before: counter)
             proof.starts.append(ChainStart(chain: chain, counter: head.counter, link: head.link))
         }
-        proof.seals = sealed
+        proof.seals = seals.keys.sorted().flatMap { Self.sparse(seals[$0]!) }
         for origin in Set(first.keys.map(\.origin)).sorted() {
             guard let credential = try credential(db, origin) else {
                 throw StoreError(.corrupt, "this replica holds changes of \(origin) but not its key; the database is damaged")
@@ -147,6 +147,27 @@ extension ReplicaStore {
             proof.credentials.append(credential)
         }
         return LogPage(changes: changes, holes: holes, proof: proof, cursor: cursor, exhausted: exhausted)
+    }
+
+    /// Changes a relay may need between two seals of a chain to cut pages for its receivers.
+    static let relaySealSpacing = 256
+
+    /// A chain's seals in a page, thinned: the last (which the receiver needs), and on the way
+    /// the fewest that keep runs between kept seals within ``relaySealSpacing`` changes where the
+    /// origin sealed often enough. The receiver keeps them, so it can cut its own pages that
+    /// finely (its receivers may take smaller batches than this one); sending every seal would
+    /// cost ~100 bytes per transaction of the origin.
+    static func sparse(_ seals: [(position: Int, seal: Seal)]) -> [Seal] {
+        var kept: [Seal] = []
+        var keptAt = 0
+        for (index, candidate) in seals.enumerated() {
+            guard index + 1 < seals.count else { kept.append(candidate.seal); break }
+            if seals[index + 1].position - keptAt > relaySealSpacing {
+                kept.append(candidate.seal)
+                keptAt = candidate.position
+            }
+        }
+        return kept
     }
 
     /// The last entry of `chain` before `counter`: its counter and link (0 and the genesis

@@ -52,6 +52,21 @@ import Testing
         #expect(try site.store.digest() == office.store.digest())
     }
 
+    /// An origin seals every transaction; a page carries only the seals a relay needs (one at
+    /// least every 256 changes, and the last), not ~100 bytes per transaction.
+    @Test func aPageCarriesTheSealsARelayNeedsNotEveryOne() throws {
+        let office = try TestReplica(name: "office"), hub = try TestReplica(name: "hub", role: .hub)
+        for n in 0..<600 { try office.put("department", "d\(n)", "name=Department \(n)") }
+        let batch = try office.changes(lackedBy: VersionVector())
+        #expect(batch.changes.count == 600 && (2...4).contains(batch.proof.seals.count), "\(batch.proof.seals.count) seals")
+        try office.send(to: hub)
+        let pages = try hub.batches(lackedBy: VersionVector(), size: 300)
+        #expect(pages.allSatisfy { $0.changes.count <= 300 } && pages.reduce(0) { $0 + $1.changes.count } == 600)
+        let site = try TestReplica(name: "site", role: .office)
+        for page in pages { try site.store.apply(page, claim: .inOrder(vouched: hub.store.knowledge())) }
+        #expect(try site.store.digest() == office.store.digest())
+    }
+
     @Test func knowledgeRisesOnlyAsFarAsTheSenderVouchesFor() throws {
         let office = try TestReplica(name: "office"), site = try TestReplica(name: "site")
         try seedPlan(office, sendTo: [])
