@@ -123,6 +123,12 @@ public final class SyncClient {
                 outcome.milliseconds = monotonicMilliseconds() - start
                 outcome.bytesSent = traffic.sent
                 outcome.bytesReceived = traffic.received
+                if let peer = summary.peer {
+                    // When this node last synced with whom (its knowledge is learned elsewhere).
+                    try? store.recordPeer(PeerRecord(node: peer.node, replica: peer.replica, role: peer.role, department: peer.department,
+                                                     knowledge: VersionVector(), exchangedMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000),
+                                                     via: "sync"))
+                }
                 return outcome
             case .interrupted(let error, let sent, let acknowledged):
                 // Start over from what the peer acknowledged; what it had not is sent again.

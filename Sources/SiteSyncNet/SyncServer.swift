@@ -190,6 +190,13 @@ public final class SyncServer: @unchecked Sendable {
                     }
                 case .finish(let summary):
                     if let live = sessions.removeValue(forKey: key) {
+                        // Remembered for the reports' sync freshness (and the fleet view).
+                        let client = live.machine.client, knowledge = live.machine.clientKnowledge, store = self.store
+                        writer.async {
+                            try? store.recordPeer(PeerRecord(node: client.node, replica: client.replica, role: client.role,
+                                                             department: client.department, knowledge: knowledge,
+                                                             exchangedMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000), via: "sync"))
+                        }
                         logger.info("sync with \(live.machine.client.node) done", metadata: [
                             "peer.node": "\(live.machine.client.node)", "peer.address": "\(live.address)",
                             "push.applied": "\(summary.pushedApplied)", "push.known": "\(summary.pushedKnown)",

@@ -233,6 +233,11 @@ import Testing
         #expect(!Self.accepts(port: port))
         #expect(FileManager.default.fileExists(atPath: cli.file("city/site-w1/sitesync.db")))
         #expect(try cli.fails("demo", "--dir", cli.file("city")).contains("is not empty"))
+        // The hub remembers when each site last synced: the monthly review's data quality.
+        let month = String(ISO8601DateFormatter().string(from: Date()).prefix(7))
+        let review = try cli.ok("report", "monthly", "--data-dir", cli.file("city/hub"), "--period", month)
+        for site in ["site-r1", "site-r2", "site-w1", "office"] { #expect(review.contains("| \(site) |"), "\(site)") }
+        #expect(review.contains("| today | ok |"))
     }
 
     static func accepts(port: UInt16) -> Bool {

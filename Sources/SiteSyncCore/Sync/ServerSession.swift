@@ -15,6 +15,8 @@ public struct ServerSession: Sendable {
     private var push = BatchSequencer()
     private var pull: BatchWindow?
     private var pullBase = VersionVector()
+    /// What the client held when it asked to pull (a lower bound of its knowledge after).
+    public var clientKnowledge: VersionVector { pullBase }
     private var pullCursor: Int64 = 0
     private var reading = false
     private var pullExhausted = false
