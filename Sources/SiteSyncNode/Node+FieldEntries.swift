@@ -19,15 +19,17 @@ extension Node {
     /// - Returns: the record's id, and whether anything changed.
     @discardableResult
     public func writeEntry(_ collection: String, id: String? = nil, _ fields: [String]) throws -> (id: String, changed: Bool) {
-        let parsed = try fields.map { try FieldAssignment(parsing: $0) }
         let planner = self.planner
-        var key: String?
-        let change = try store.write { reader in
-            let edit = try planner.planUpsert(collection: collection, id: id, assignments: parsed, reader: reader)
-            key = edit?.record.id
-            return edit
-        }
-        return (change?.record.id ?? key ?? id ?? "", change != nil)
+        return try store.writeLocally { session in try Self.upsert(collection, id: id, fields, planner: planner, in: session) }
+    }
+
+    /// One upsert from `field=value` texts inside a local write session.
+    /// - Returns: the record's id (`id`, or the one made for a new record), and whether anything changed.
+    static func upsert(_ collection: String, id: String?, _ fields: [String], planner: LocalWritePlanner,
+                       in session: LocalWriteSession) throws -> (id: String, changed: Bool) {
+        let parsed = try fields.map { try FieldAssignment(parsing: $0) }
+        let change = try session.write { reader in try planner.planUpsert(collection: collection, id: id, assignments: parsed, reader: reader) }
+        return (change?.record.id ?? id ?? "", change != nil)
     }
 
     /// Refuses a date after today for something that happened.

@@ -105,16 +105,10 @@ extension Node {
             if let quantity {
                 var fields = ["activity=\(activity.id)", "date=\(entry.date)", "quantity=\(quantity)"]
                 if let note = entry.note { fields.append("note=\(note)") }
-                let parsed = try fields.map { try FieldAssignment(parsing: $0) }
-                if try session.write({ try planner.planUpsert(collection: "quantity_entry", id: nil, assignments: parsed, reader: $0) }) != nil {
-                    written += 1
-                }
+                if try Self.upsert("quantity_entry", id: nil, fields, planner: planner, in: session).changed { written += 1 }
             }
-            if !updates.isEmpty {
-                let parsed = try updates.map { try FieldAssignment(parsing: $0) }
-                if try session.write({ try planner.planUpsert(collection: "activity", id: activity.id, assignments: parsed, reader: $0) }) != nil {
-                    written += 1
-                }
+            if !updates.isEmpty, try Self.upsert("activity", id: activity.id, updates, planner: planner, in: session).changed {
+                written += 1
             }
             return written
         }

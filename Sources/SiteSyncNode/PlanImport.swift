@@ -99,14 +99,7 @@ extension Node {
         try store.writeLocally { session in
             func write(_ collection: String, _ id: String?, _ fields: [String], line: Int) throws -> String {
                 do {
-                    let parsed = try fields.map { try FieldAssignment(parsing: $0) }
-                    var key: String?
-                    _ = try session.write { reader in
-                        let edit = try planner.planUpsert(collection: collection, id: id, assignments: parsed, reader: reader)
-                        key = edit?.record.id
-                        return edit
-                    }
-                    return key ?? id ?? ""
+                    return try Node.upsert(collection, id: id, fields, planner: planner, in: session).id
                 } catch let error as CoreError {
                     throw NodeError(.usage, "line \(line): \(error.message); nothing was imported")
                 }

@@ -46,7 +46,7 @@ final class Demo {
     let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
     var hub: Process?
     var onHubStarted: (Int32) -> Void = { _ in }
-    let today = CalendarDate(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
+    let today = CalendarDate.today
 
     init(base: String) { self.base = base }
 

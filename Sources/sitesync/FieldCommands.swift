@@ -3,18 +3,11 @@ import Foundation
 import SiteSyncCore
 import SiteSyncNode
 
-/// Today by the node's clock (UTC), the default date of field entries.
-private func today() -> CalendarDate { CalendarDate(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)) }
-
 /// `--date` as given, or today; never in the future.
 private func entryDate(_ text: String?, what: String) throws -> CalendarDate {
-    let date = text.flatMap(CalendarDate.init) ?? today()
-    try Node.checkNotFuture(date, today: today(), what: what)
+    let date = text.flatMap(CalendarDate.init) ?? .today
+    try Node.checkNotFuture(date, today: .today, what: what)
     return date
-}
-
-private func validateDate(_ text: String?) throws {
-    if let text, CalendarDate(text) == nil { throw ValidationError("--date '\(text)' is not a date: write YYYY-MM-DD") }
 }
 
 struct LogCommand: ParsableCommand {
@@ -38,7 +31,7 @@ struct LogCommand: ParsableCommand {
     @Flag(help: "Mark the log submitted.") var submit = false
 
     func validate() throws {
-        try validateDate(date)
+        try OptionCheck.date(date, "--date")
         if let crew, crew < 0 { throw ValidationError("--crew must be 0 or more") }
         if weather == nil && crew == nil && summary == nil && !submit {
             throw ValidationError("say what to log: --weather, --crew, --summary or --submit")
@@ -71,7 +64,7 @@ struct CostCommand: ParsableCommand {
     @Option(help: ArgumentHelp("What it was for.", valueName: "text")) var note: String?
 
     func validate() throws {
-        try validateDate(date)
+        try OptionCheck.date(date, "--date")
         guard let value = ExactDecimal(amount), value > .zero else {
             throw ValidationError("'\(amount)' is not an amount: write a positive decimal such as 1250.50")
         }
@@ -147,7 +140,7 @@ struct IssueCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Details.", valueName: "text")) var description: String?
 
     func validate() throws {
-        if let due, CalendarDate(due) == nil { throw ValidationError("--due '\(due)' is not a date: write YYYY-MM-DD") }
+        try OptionCheck.date(due, "--due")
         if id == nil && title == nil { throw ValidationError("a new issue needs a title (or give --id to update one)") }
     }
 

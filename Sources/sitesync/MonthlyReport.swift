@@ -32,7 +32,7 @@ struct MonthlyReport {
     /// month under way). The S-curve takes PV, EV and AC at each month end of the year so far.
     static func gather(node: Node, period: String, scope: String?) throws -> MonthlyReport {
         guard let first = CalendarDate(period + "-01") else { throw NodeError(.usage, "--period '\(period)' is not a month: write YYYY-MM") }
-        let today = CalendarDate(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
+        let today = CalendarDate.today
         let monthEnd = first.adding(days: CalendarDate.daysIn(month: first.month, year: first.year) - 1)
         let asOf = min(monthEnd, today)
         let thresholds = node.configuration.report

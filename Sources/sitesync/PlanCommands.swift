@@ -4,16 +4,6 @@ import SiteSyncCore
 import SiteSyncNode
 import SiteSyncPerformance
 
-private func checkDate(_ text: String?, _ option: String) throws {
-    if let text, CalendarDate(text) == nil { throw ValidationError("\(option) '\(text)' is not a date: write YYYY-MM-DD") }
-}
-
-private func checkAmount(_ text: String?, _ option: String) throws {
-    if let text, ExactDecimal(text).map({ $0 >= .zero }) != true {
-        throw ValidationError("\(option) '\(text)' is not an amount: write a decimal of 0 or more, such as 250000 or 12.5")
-    }
-}
-
 struct ProjectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "project",
@@ -33,9 +23,9 @@ struct ProjectCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Planned finish (YYYY-MM-DD).", valueName: "date")) var finish: String?
 
         func validate() throws {
-            try checkAmount(budget, "--budget")
-            try checkDate(start, "--start")
-            try checkDate(finish, "--finish")
+            try OptionCheck.amount(budget, "--budget")
+            try OptionCheck.date(start, "--start")
+            try OptionCheck.date(finish, "--finish")
             if let start, let finish, finish < start { throw ValidationError("--finish \(finish) is before --start \(start)") }
         }
 
@@ -78,7 +68,7 @@ struct ProjectCommand: ParsableCommand {
         func run() throws {
             let node = try node.open()
             let found = try node.findProject(project)
-            let asOf = CalendarDate(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
+            let asOf = CalendarDate.today
             guard let input = try ProjectData.load(node.store, asOf: asOf).first(where: { $0.id == found.id }) else { return }
             let row = ProjectAssessor.assess(input, asOf: asOf)
             print("\(found.code) \(found.name) (\(input.department)), as of \(asOf)")
@@ -137,10 +127,10 @@ struct ActivityCommand: ParsableCommand {
         @Option(help: ArgumentHelp("units, manual, zero_hundred, fifty_fifty or level_of_effort.", valueName: "method")) var method: String?
 
         func validate() throws {
-            try checkAmount(budget, "--budget")
-            try checkAmount(quantity, "--quantity")
-            try checkDate(start, "--start")
-            try checkDate(finish, "--finish")
+            try OptionCheck.amount(budget, "--budget")
+            try OptionCheck.amount(quantity, "--quantity")
+            try OptionCheck.date(start, "--start")
+            try OptionCheck.date(finish, "--finish")
             if let start, let finish, finish < start { throw ValidationError("--finish \(finish) is before --start \(start)") }
             if let method, EarnedValueMethod(rawValue: method) == nil {
                 throw ValidationError("--method '\(method)' is not one of \(EarnedValueMethod.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -215,7 +205,7 @@ struct KPICommand: ParsableCommand {
                 throw ValidationError("\(option) '\(value)' is not a number")
             }
             guard baseline != target else { throw ValidationError("--target equals --baseline: there is nothing to achieve") }
-            try checkAmount(weight, "--weight")
+            try OptionCheck.amount(weight, "--weight")
         }
 
         func run() throws {
@@ -253,7 +243,7 @@ struct KPICommand: ParsableCommand {
             guard matches.count == 1, let id = matches[0][0] else {
                 throw NodeError(.usage, "no KPI '\(kpi)' on this node: give its id or PROJECT-CODE/name (one project's KPI names are unique)")
             }
-            let month = period ?? String(CalendarDate(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)).description.prefix(7))
+            let month = period ?? String(CalendarDate.today.description.prefix(7))
             var fields = ["kpi=\(id)", "period=\(month)", "value=\(ExactDecimal(value)!)"]
             if let source { fields.append("source=\(source)") }
             try node.writeEntry("kpi_reading", fields)

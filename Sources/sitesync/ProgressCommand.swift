@@ -31,7 +31,7 @@ struct ProgressCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A note with the quantity.", valueName: "text")) var note: String?
 
     func validate() throws {
-        if let date, CalendarDate(date) == nil { throw ValidationError("--date '\(date)' is not a date: write YYYY-MM-DD") }
+        try OptionCheck.date(date, "--date")
         if let percent, ExactDecimal(percent).map({ $0 >= .zero && $0 <= ExactDecimal(100) }) != true {
             throw ValidationError("--percent '\(percent)' is not a percentage from 0 to 100")
         }
@@ -43,7 +43,7 @@ struct ProgressCommand: ParsableCommand {
 
     func run() throws {
         let node = try node.open()
-        let today = CalendarDate(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
+        let today = CalendarDate.today
         let outcome = try node.recordProgress(ProgressEntry(activity: activity, quantity: quantity, percent: percent, status: status,
                                                             date: date.flatMap(CalendarDate.init) ?? today, finished: finished, note: note),
                                               today: today)

@@ -22,11 +22,11 @@ struct ReportCommand: ParsableCommand {
         @Option(help: "table, json or csv.") var format: Format = .table
 
         func validate() throws {
-            if let asOf, CalendarDate(asOf) == nil { throw ValidationError("--as-of '\(asOf)' is not a date: write YYYY-MM-DD") }
+            try OptionCheck.date(asOf, "--as-of")
         }
 
         var date: CalendarDate {
-            asOf.flatMap(CalendarDate.init) ?? CalendarDate(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
+            asOf.flatMap(CalendarDate.init) ?? CalendarDate.today
         }
 
         /// Every project the node holds, assessed; and what the report covers, at a node that
