@@ -22,8 +22,25 @@ public struct SyncClientOptions: Sendable {
     public var security: ClientSecurity?
     /// What received changes are checked against besides their signatures.
     public var access: AccessPolicy?
+    /// Told how far the round has got, on the calling thread, after each batch.
+    public var progress: (@Sendable (SyncProgress) -> Void)?
 
     public init() {}
+}
+
+/// How far a round has got: changes acknowledged by the peer (push) or applied here (pull),
+/// out of how many were expected when the session began (0: not known).
+public struct SyncProgress: Sendable, Equatable {
+    public enum Direction: Sendable { case push, pull }
+    public let direction: Direction
+    public let done: Int
+    public let total: Int
+
+    public init(direction: Direction, done: Int, total: Int) {
+        self.direction = direction
+        self.done = done
+        self.total = total
+    }
 }
 
 /// What a round did.
@@ -38,6 +55,9 @@ public struct SyncOutcome: Sendable {
     /// Changes sent in sessions that did not complete and not acknowledged there: sent again
     /// (at most the window in flight when the session broke).
     public var resent = 0
+    /// The peer's wall clock minus this node's, measured at its Welcome (half the round trip
+    /// is within the error: milliseconds on a LAN).
+    public var peerClockOffset: Int64?
 }
 
 /// A node's side of sync rounds with one peer (the hub, or another node) over a DEALER socket.
@@ -107,6 +127,7 @@ public final class SyncClient {
         var outcome = SyncOutcome()
         hinted = false
         traffic = (0, 0)
+        clockOffset = nil
         failedHandshakes = (0, 0)
         var lastError = NetError(.unreachable, "no answer from \(endpoint)")
         while monotonicMilliseconds() - start < options.deadline {
@@ -120,15 +141,11 @@ public final class SyncClient {
                 outcome.summary.pulledKnown += summary.pulledKnown
                 outcome.summary.refused += summary.refused
                 outcome.summary.peer = summary.peer
+                outcome.summary.peerKnowledge.merge(summary.peerKnowledge)
                 outcome.milliseconds = monotonicMilliseconds() - start
                 outcome.bytesSent = traffic.sent
                 outcome.bytesReceived = traffic.received
-                if let peer = summary.peer {
-                    // When this node last synced with whom (its knowledge is learned elsewhere).
-                    try? store.recordPeer(PeerRecord(node: peer.node, replica: peer.replica, role: peer.role, department: peer.department,
-                                                     knowledge: VersionVector(), exchangedMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000),
-                                                     via: "sync"))
-                }
+                outcome.peerClockOffset = clockOffset
                 return outcome
             case .interrupted(let error, let sent, let acknowledged):
                 // Start over from what the peer acknowledged; what it had not is sent again.
@@ -149,6 +166,12 @@ public final class SyncClient {
 
     /// Bytes moved by the current round.
     private var traffic = (sent: 0, received: 0)
+    /// The peer's clock minus ours, from the last Welcome.
+    private var clockOffset: Int64?
+    /// Changes to push and to pull, as the current session began.
+    private var totals = (push: 0, pull: 0)
+
+    static func wallClock() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
 
     private func session(deadline: UInt64, heardBefore: Bool) throws(NetError) -> SessionEnd {
         let knowledge: VersionVector
@@ -156,7 +179,8 @@ public final class SyncClient {
         let directoryDigest = (try? store.directory()).map { $0.isEmpty ? "" : $0.digest } ?? ""
         var machine = ClientSession(session: UInt64.random(in: 1...UInt64.max), me: me, versions: Self.versions,
                                     knowledge: knowledge, limits: options.limits, subscribe: options.subscribe,
-                                    credential: store.identity.credential, directoryDigest: directoryDigest)
+                                    credential: store.identity.credential, directoryDigest: directoryDigest,
+                                    wallClock: Self.wallClock())
         var outbox: [[Data]] = []
         var result: Result<SessionSummary, NetError>?
         var heard = false
@@ -164,6 +188,7 @@ public final class SyncClient {
         var busy = 0
         var connectionDropped = false
         let storeAdapter = SessionStore(store, access: options.access)
+        var reported = (push: 0, pull: 0)
 
         func perform(_ effects: [SessionEffect]) {
             for effect in effects {
@@ -188,7 +213,12 @@ public final class SyncClient {
                             do { loop.post(.applied(try storeAdapter.apply(request, checked: checked))) } catch { loop.post(SessionStore.failure(error)) }
                         }
                     }
-                case .rejected, .welcomed:
+                case .welcomed(let welcome):
+                    if welcome.wallClock > 0 { clockOffset = Int64(bitPattern: welcome.wallClock &- Self.wallClock()) }
+                    totals = (push: (try? store.backlog(beyond: welcome.knowledge, scope: welcome.peer.scope).count) ?? 0,
+                              pull: Int(clamping: welcome.pullEstimate))
+                    fallthrough
+                case .rejected:
                     worker.async { [logger] in
                         do { try storeAdapter.record(effect) } catch {
                             logger.error("could not record what the peer said", metadata: ["error": "\(error)"])
@@ -247,6 +277,19 @@ public final class SyncClient {
             for event in events {
                 busy -= 1
                 perform(machine.handle(event))
+                if let progress = options.progress {
+                    // Each direction whose count moved (the last push acknowledgement also starts the pull).
+                    let summary = machine.summary
+                    let pulled = summary.pulledApplied + summary.pulledKnown
+                    if summary.pushedAcknowledged != reported.push {
+                        reported.push = summary.pushedAcknowledged
+                        progress(SyncProgress(direction: .push, done: reported.push, total: totals.push))
+                    }
+                    if pulled != reported.pull {
+                        reported.pull = pulled
+                        progress(SyncProgress(direction: .pull, done: pulled, total: totals.pull))
+                    }
+                }
             }
             let connectionEvents = monitor.events()
             try checkHandshakes(connectionEvents)

@@ -61,6 +61,25 @@ public final class SyncServer: @unchecked Sendable {
         var lastHeard: UInt64
         var busy: Int
         let address: String
+        /// Wall-clock start, and the client's clock minus ours from its Hello.
+        let started: UInt64
+        let clockOffset: Int64?
+    }
+
+    /// A session served, for the sync history (pushed and pulled from the client's side).
+    private static func served(_ live: Live, summary: SessionSummary, ended: UInt64, failure: SessionFailure?) -> SyncHistoryEntry {
+        var entry = SyncHistoryEntry(kind: .served, startedMilliseconds: live.started, endedMilliseconds: ended,
+                                     peer: live.machine.client.node, endpoint: live.address, ok: failure == nil)
+        entry.pushed = summary.pushedApplied + summary.pushedKnown
+        entry.pushedNew = summary.pushedApplied
+        entry.pulled = summary.pulledApplied + summary.pulledKnown
+        entry.pulledNew = summary.pulledApplied
+        entry.clockOffsetMilliseconds = live.clockOffset
+        if let failure {
+            entry.errorCode = failure.code
+            entry.error = failure.reason
+        }
+        return entry
     }
 
     public init(store: ReplicaStore, me: PeerIdentity, options: SyncServerOptions = SyncServerOptions(), context: ZMQContext? = nil,
@@ -190,12 +209,14 @@ public final class SyncServer: @unchecked Sendable {
                     }
                 case .finish(let summary):
                     if let live = sessions.removeValue(forKey: key) {
-                        // Remembered for the reports' sync freshness (and the fleet view).
+                        // Remembered for the reports' sync freshness, the fleet view and the history.
                         let client = live.machine.client, knowledge = live.machine.clientKnowledge, store = self.store
+                        let now = SyncClient.wallClock()
                         writer.async {
                             try? store.recordPeer(PeerRecord(node: client.node, replica: client.replica, role: client.role,
                                                              department: client.department, knowledge: knowledge,
-                                                             exchangedMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000), via: "sync"))
+                                                             exchangedMilliseconds: now, via: "sync", syncedMilliseconds: now))
+                            try? store.recordHistory(Self.served(live, summary: summary, ended: now, failure: nil))
                         }
                         logger.info("sync with \(live.machine.client.node) done", metadata: [
                             "peer.node": "\(live.machine.client.node)", "peer.address": "\(live.address)",
@@ -207,6 +228,11 @@ public final class SyncServer: @unchecked Sendable {
                     break
                 case .fail(let failure):
                     let live = sessions.removeValue(forKey: key)
+                    if let live {
+                        let store = self.store, entry = Self.served(live, summary: live.machine.summary, ended: SyncClient.wallClock(),
+                                                                    failure: failure)
+                        writer.async { try? store.recordHistory(entry) }
+                    }
                     logger.warning("sync session failed", metadata: [
                         "peer.node": "\(live?.machine.client.node ?? "?")", "peer.address": "\(live?.address ?? "?")",
                         "reason": "\(failure.reason)",
@@ -261,12 +287,25 @@ public final class SyncServer: @unchecked Sendable {
                     return
                 }
                 let key = Key(peer: peer, session: hello.session)
+                let store = store, wallClock = SyncClient.wallClock()
                 let (machine, effects) = ServerSession.accept(
                     hello, me: me, versions: SyncClient.versions, knowledge: knowledge, limits: options.limits,
                     authenticated: authenticated, credential: store.identity.credential,
-                    directory: options.sharesDirectory ? options.security?.allowList() : nil)
+                    directory: options.sharesDirectory ? options.security?.allowList() : nil,
+                    wallClock: wallClock, pullEstimate: { client in
+                        UInt64((try? store.backlog(beyond: hello.knowledge, scope: client.scope).count) ?? 0)
+                    })
                 if let machine {
-                    sessions[key] = Live(machine: machine, lastHeard: now, busy: 0, address: address)
+                    let clockOffset = hello.wallClock > 0 ? Int64(bitPattern: hello.wallClock &- wallClock) : nil
+                    sessions[key] = Live(machine: machine, lastHeard: now, busy: 0, address: address, started: wallClock,
+                                         clockOffset: clockOffset)
+                    // Heard from, whether or not the session completes: the fleet view's "last seen".
+                    let client = machine.client
+                    writer.async {
+                        try? store.recordPeer(PeerRecord(node: client.node, replica: client.replica, role: client.role,
+                                                         department: client.department, knowledge: hello.knowledge,
+                                                         exchangedMilliseconds: wallClock, via: "sync", clockOffsetMilliseconds: clockOffset))
+                    }
                     if hello.subscribe { subscribers[peer] = (machine.client.scope, now) }
                 }
                 run(effects, key: key)

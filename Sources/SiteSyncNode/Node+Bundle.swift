@@ -38,6 +38,8 @@ public struct BundleImportSummary: Sendable {
     public let rejectedBySender: Int
     /// Said when the bundle was cut for another node.
     public let note: String?
+    /// The bundle's size.
+    public let bytes: Int
 }
 
 extension Node {
@@ -111,6 +113,11 @@ extension Node {
             }
         }
         let bytes = try BundleCodec.write(Bundle(header: header, changes: envelopes, holes: page.holes, proof: page.proof), to: path)
+        var entry = SyncHistoryEntry(kind: .bundleOut, startedMilliseconds: header.createdMs, endedMilliseconds: StoreOptions.systemClock(),
+                                     peer: recipient, endpoint: path, ok: true)
+        entry.pushed = changes.count
+        entry.bytesSent = bytes
+        try? store.recordHistory(entry)
         return BundleExportSummary(changes: changes.count, bytes: bytes, recipient: recipient, note: note)
     }
 
@@ -128,7 +135,31 @@ extension Node {
     /// transaction each). Changes already held are skipped, so importing twice is harmless.
     /// Afterwards this node knows what the sender held, so `bundle export --for SENDER` sends
     /// exactly what the sender lacks.
-    public func importBundle(from path: String, batchSize: Int = 1000) throws -> BundleImportSummary {
+    /// - Parameter progress: told (changes applied, changes in the bundle) after each batch.
+    public func importBundle(from path: String, batchSize: Int = 1000,
+                             progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> BundleImportSummary {
+        let started = StoreOptions.systemClock()
+        do {
+            let summary = try applyBundle(from: path, batchSize: batchSize, progress: progress)
+            var entry = SyncHistoryEntry(kind: .bundleIn, startedMilliseconds: started, endedMilliseconds: StoreOptions.systemClock(),
+                                         peer: summary.sender, endpoint: path, ok: true)
+            entry.pulled = summary.newChanges + summary.alreadyKnown
+            entry.pulledNew = summary.newChanges
+            entry.refused = summary.rejectedBySender
+            entry.bytesReceived = summary.bytes
+            try? store.recordHistory(entry)
+            return summary
+        } catch {
+            var entry = SyncHistoryEntry(kind: .bundleIn, startedMilliseconds: started, endedMilliseconds: StoreOptions.systemClock(),
+                                         peer: "", endpoint: path, ok: false)
+            entry.errorCode = "bundle"
+            entry.error = "\(error)"
+            try? store.recordHistory(entry)
+            throw error
+        }
+    }
+
+    private func applyBundle(from path: String, batchSize: Int, progress: ((Int, Int) -> Void)?) throws -> BundleImportSummary {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
@@ -178,6 +209,7 @@ extension Node {
         for (index, chunk) in chunks.enumerated() {
             let claim: KnowledgeClaim = index == chunks.count - 1 ? .complete(vouched: vouched) : .inOrder(vouched: vouched)
             report += try store.apply(chunk, claim: claim, authorizer: authorizer)
+            progress?(report.applied + report.alreadyKnown + report.refusals.count, incoming.count)
         }
         var refused = 0
         if !header.refusals.isEmpty {
@@ -191,12 +223,12 @@ extension Node {
             try store.recordPeer(PeerRecord(
                 node: header.sender.node, replica: ReplicaID(rawValue: header.sender.replica), role: senderRole,
                 department: header.sender.department, knowledge: senderKnowledge,
-                exchangedMilliseconds: StoreOptions.systemClock(), via: "bundle"))
+                exchangedMilliseconds: StoreOptions.systemClock(), via: "bundle", syncedMilliseconds: StoreOptions.systemClock()))
         }
         let note = header.recipient.isEmpty || header.recipient == configuration.name
             ? nil : "this bundle was cut for \(header.recipient), not for this node"
         return BundleImportSummary(sender: header.sender.node, newChanges: report.applied, alreadyKnown: report.alreadyKnown,
                                    knowledgeAdopted: vouched == senderKnowledge, refusedHere: report.refusals,
-                                   rejectedBySender: refused, note: note)
+                                   rejectedBySender: refused, note: note, bytes: data.count)
     }
 }

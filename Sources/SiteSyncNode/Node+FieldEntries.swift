@@ -39,3 +39,23 @@ extension Node {
         }
     }
 }
+
+extension Node {
+    /// The ids of a project's records: the project, what names it (`project` field), and what
+    /// names one of its activities (`activity` field) — for filtering the conflict review.
+    public func recordIDs(ofProject projectID: String) throws -> Set<String> {
+        var ids: Set<String> = [projectID]
+        let collections = store.schema.collections
+        let byProject = collections.filter { $0.field(named: "project") != nil && $0.name != "project" }
+        let byActivity = collections.filter { $0.field(named: "activity") != nil && $0.name != "activity" }
+        let results = try store.rows(byProject.map { ("SELECT id FROM \"\($0.name)\" WHERE project = ?", [projectID]) })
+        for rows in results { for row in rows { if let id = row[0] { ids.insert(id) } } }
+        let activities = try store.rows([("SELECT id FROM activity WHERE project = ?", [projectID])])[0].compactMap { $0[0] }
+        guard !activities.isEmpty else { return ids }
+        let marks = activities.map { _ in "?" }.joined(separator: ", ")
+        for rows in try store.rows(byActivity.map { ("SELECT id FROM \"\($0.name)\" WHERE activity IN (\(marks))", activities) }) {
+            for row in rows { if let id = row[0] { ids.insert(id) } }
+        }
+        return ids
+    }
+}

@@ -41,8 +41,9 @@ extension Node {
 
     /// A client for sync rounds with `endpoint` (default: the configured hub).
     /// - Parameter peerKey: the key of the node at `endpoint` when it is not the hub.
+    /// - Parameter progress: told how far each round has got, after each batch.
     public func syncClient(peer endpoint: String? = nil, peerKey: NodePublicKey? = nil, subscribe: Bool = false,
-                           logger: Logger) throws -> SyncClient {
+                           progress: (@Sendable (SyncProgress) -> Void)? = nil, logger: Logger) throws -> SyncClient {
         guard let endpoint = endpoint ?? configuration.sync.hub else {
             throw NodeError(.usage,
                 "no hub is configured: set `hub` under [sync] in \(dataDirectory)/node.toml, or give --peer tcp://HOST:PORT")
@@ -53,6 +54,7 @@ extension Node {
         options.connectTimeout = min(options.deadline, 10_000)
         options.silenceTimeout = min(options.deadline, 10_000)
         options.subscribe = subscribe
+        options.progress = progress
         let toHub = endpoint == configuration.sync.hub && peerKey == nil
         // What the hub sends, it has checked against its allow-list (the last word); what a peer
         // sends is checked here against this node's copy of it. Signatures are checked always.
@@ -107,10 +109,43 @@ extension Node {
         return server
     }
 
-    /// Records a completed round with a peer, so bundles and status know what it holds.
-    public func remember(_ outcome: SyncOutcome, via: String) {
-        guard let peer = outcome.summary.peer else { return }
-        try? store.learnReplicaNames([(peer.replica, peer.node)])
+    /// Runs one round with `client`'s peer and records it: in the sync history (a failure too,
+    /// with its reason), and when it completes, what the peer holds and how far its clock is
+    /// off this node's (for `status`: what is pending, when it last synced).
+    public func syncRound(_ client: SyncClient) throws(NetError) -> SyncOutcome {
+        let started = StoreOptions.systemClock()
+        let outcome: SyncOutcome
+        do {
+            outcome = try client.round()
+        } catch {
+            let known = try? store.history(limit: 100, kinds: [.sync]).first { $0.endpoint == client.endpoint && !$0.peer.isEmpty }
+            var entry = SyncHistoryEntry(kind: .sync, startedMilliseconds: started, endedMilliseconds: StoreOptions.systemClock(),
+                                         peer: known?.peer ?? "", endpoint: client.endpoint, ok: false)
+            entry.errorCode = error.code.rawValue
+            entry.error = error.message
+            try? store.recordHistory(entry)
+            throw error
+        }
+        let summary = outcome.summary
+        let ended = StoreOptions.systemClock()
+        if let peer = summary.peer {
+            try? store.learnReplicaNames([(peer.replica, peer.node)])
+            try? store.recordPeer(PeerRecord(node: peer.node, replica: peer.replica, role: peer.role, department: peer.department,
+                                             knowledge: summary.peerKnowledge, exchangedMilliseconds: ended, via: "sync",
+                                             syncedMilliseconds: ended, clockOffsetMilliseconds: outcome.peerClockOffset))
+        }
+        var entry = SyncHistoryEntry(kind: .sync, startedMilliseconds: started, endedMilliseconds: ended, peer: summary.peer?.node ?? "",
+                                     endpoint: client.endpoint, ok: true)
+        entry.pushed = summary.pushedApplied + summary.pushedKnown + summary.refused.count
+        entry.pushedNew = summary.pushedApplied
+        entry.pulled = summary.pulledApplied + summary.pulledKnown
+        entry.pulledNew = summary.pulledApplied
+        entry.refused = summary.refused.count
+        entry.bytesSent = outcome.bytesSent
+        entry.bytesReceived = outcome.bytesReceived
+        entry.clockOffsetMilliseconds = outcome.peerClockOffset
+        try? store.recordHistory(entry)
+        return outcome
     }
 }
 
@@ -172,8 +207,7 @@ public final class NodeRunner: Sendable {
             let now = monotonicNow()
             if now >= nextRound {
                 do {
-                    let outcome = try client.round()
-                    node.remember(outcome, via: "sync")
+                    let outcome = try node.syncRound(client)
                     logger.info("synced with \(outcome.summary.peer?.node ?? client.endpoint)", metadata: [
                         "push.applied": "\(outcome.summary.pushedApplied)", "pull.applied": "\(outcome.summary.pulledApplied)",
                         "refused": "\(outcome.summary.refused.count)", "ms": "\(outcome.milliseconds)",

@@ -40,10 +40,14 @@ public struct NodeConfiguration: Sendable, Equatable {
         public var batchChanges: Int
         public var batchBytes: Int
         public var window: Int
+        /// `stale_after`: a node not synced for longer than this is stale (in `status`, and at
+        /// the hub in the fleet view).
+        public var staleAfterSeconds: Int
 
         public init(hub: String? = nil, listen: String? = nil, hubKey: NodePublicKey? = nil, insecure: Bool = false,
                     intervalSeconds: Int = 30, timeoutSeconds: Int = 30, batchChanges: Int = 1000, batchBytes: Int = 512 * 1024,
-                    window: Int = 4) {
+                    window: Int = 4, staleAfterSeconds: Int = 86_400) {
+            self.staleAfterSeconds = staleAfterSeconds
             self.hub = hub
             self.hubKey = hubKey
             self.listen = listen
@@ -78,7 +82,7 @@ public struct NodeConfiguration: Sendable, Equatable {
     static let knownKeys: [String: Set<String>] = [
         "node": ["name", "department", "role"],
         "storage": ["durability"],
-        "sync": ["hub", "listen", "hub_key", "insecure", "interval_seconds", "timeout_seconds", "batch_changes", "batch_bytes", "window"],
+        "sync": ["hub", "listen", "hub_key", "insecure", "interval_seconds", "timeout_seconds", "batch_changes", "batch_bytes", "window", "stale_after"],
         "report": Set(reportKeys.map(\.key) + ["stale_days", "risk_high", "risk_elevated"]),
     ]
 
@@ -137,7 +141,8 @@ public struct NodeConfiguration: Sendable, Equatable {
             timeoutSeconds: try reader.optionalInt("sync", "timeout_seconds", in: 1...3_600) ?? defaults.timeoutSeconds,
             batchChanges: try reader.optionalInt("sync", "batch_changes", in: 1...10_000) ?? defaults.batchChanges,
             batchBytes: try reader.optionalInt("sync", "batch_bytes", in: 4_096...4_194_304) ?? defaults.batchBytes,
-            window: try reader.optionalInt("sync", "window", in: 1...16) ?? defaults.window)
+            window: try reader.optionalInt("sync", "window", in: 1...16) ?? defaults.window,
+            staleAfterSeconds: try reader.optional("sync", "stale_after") { try DurationText.seconds($0) } ?? defaults.staleAfterSeconds)
         var report = Thresholds.standard
         for (key, path, range) in reportKeys {
             if let value = try reader.optionalNumber("report", key, in: range) { report[keyPath: path] = value }
@@ -337,6 +342,8 @@ public struct NodeConfiguration: Sendable, Equatable {
         batch_changes = \(sync.batchChanges)
         batch_bytes = \(sync.batchBytes)
         window = \(sync.window)
+        # A node not synced for longer than this is stale (`sitesync status`, the hub's fleet view): 90s, 30m, 6h, 2d, 1w.
+        stale_after = "\(DurationText.text(sync.staleAfterSeconds))"
 
         """
     }

@@ -50,9 +50,18 @@ public struct PeerRecord: Sendable, Equatable {
     public let exchangedMilliseconds: UInt64
     /// How it was heard from: `bundle` or `sync`.
     public let via: String
+    /// When an exchange with it last completed (`nil`: none did yet).
+    public let syncedMilliseconds: UInt64?
+    /// Its wall clock minus ours, as last measured (`nil`: unknown).
+    public let clockOffsetMilliseconds: Int64?
 
+    /// - Parameters:
+    ///   - exchangedMilliseconds: when it was last heard from.
+    ///   - syncedMilliseconds: when an exchange with it completed, if this one did.
     public init(node: String, replica: ReplicaID, role: Role, department: String, knowledge: VersionVector,
-                exchangedMilliseconds: UInt64, via: String) {
+                exchangedMilliseconds: UInt64, via: String, syncedMilliseconds: UInt64? = nil, clockOffsetMilliseconds: Int64? = nil) {
+        self.syncedMilliseconds = syncedMilliseconds
+        self.clockOffsetMilliseconds = clockOffsetMilliseconds
         self.node = node
         self.replica = replica
         self.role = role
@@ -67,7 +76,8 @@ public struct PeerRecord: Sendable, Equatable {
 }
 
 extension ReplicaStore {
-    /// Records what a peer reported about itself; its knowledge only ever grows here.
+    /// Records what a peer reported about itself; its knowledge only ever grows here (while it
+    /// keeps its replica), and a completion or clock reading is kept until a newer one.
     public func recordPeer(_ peer: PeerRecord) throws {
         try StoreError.mapping {
             try pool.write { db in
@@ -78,12 +88,16 @@ extension ReplicaStore {
                     knowledge.merge(try RecordStateCodec.decodeVector([UInt8](stored)))
                 }
                 try db.execute(sql: """
-                    INSERT INTO sync_peer (node, replica, role, department, knowledge, exchanged_ms, via) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO sync_peer (node, replica, role, department, knowledge, exchanged_ms, via, synced_ms, clock_offset_ms)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(node) DO UPDATE SET replica = excluded.replica, role = excluded.role,
                         department = excluded.department, knowledge = excluded.knowledge,
-                        exchanged_ms = excluded.exchanged_ms, via = excluded.via
+                        exchanged_ms = max(exchanged_ms, excluded.exchanged_ms), via = excluded.via,
+                        synced_ms = coalesce(excluded.synced_ms, synced_ms),
+                        clock_offset_ms = coalesce(excluded.clock_offset_ms, clock_offset_ms)
                     """, arguments: [peer.node, peer.replica.storageValue, peer.role.rawValue, peer.department,
-                                     Data(RecordStateCodec.encode(knowledge)), Int64(peer.exchangedMilliseconds), peer.via])
+                                     Data(RecordStateCodec.encode(knowledge)), Int64(peer.exchangedMilliseconds), peer.via,
+                                     peer.syncedMilliseconds.map(Int64.init), peer.clockOffsetMilliseconds])
             }
         }
     }
@@ -96,7 +110,9 @@ extension ReplicaStore {
                     PeerRecord(node: row["node"], replica: ReplicaID(storageValue: row["replica"]),
                                role: Role(rawValue: row["role"]) ?? .field, department: row["department"],
                                knowledge: try RecordStateCodec.decodeVector([UInt8](row["knowledge"] as Data)),
-                               exchangedMilliseconds: UInt64(max(0, row["exchanged_ms"] as Int64)), via: row["via"])
+                               exchangedMilliseconds: UInt64(max(0, row["exchanged_ms"] as Int64)), via: row["via"],
+                               syncedMilliseconds: (row["synced_ms"] as Int64?).map { UInt64(max(0, $0)) },
+                               clockOffsetMilliseconds: row["clock_offset_ms"])
                 }
             }
         }

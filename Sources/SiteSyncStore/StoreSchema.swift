@@ -29,7 +29,12 @@ import SiteSyncCore
 /// - `sync_rejected`: changes refused: this node's, as the peer that refused them said; or, at
 ///   a hub, the ones it refused, with the reason (their content is not kept there).
 /// - `sync_directory`: the hub's allow-list as this node last received it.
-/// - `sync_peer`: per peer node, the knowledge it last reported, for bundles cut for it.
+/// - `sync_peer`: per peer node, the knowledge it last reported or acknowledged (for bundles
+///   cut for it and the fleet view), when it was last heard from (`exchanged_ms`), when a
+///   session with it last completed (`synced_ms`), and how far its clock was off ours then.
+/// - `sync_session` (v2): the sync history: each session this node ran or served and each
+///   bundle it wrote or read, with counts, bytes, duration and outcome. Consecutive idle rounds
+///   with one peer share a row (`repeats`); the oldest rows go beyond ``SyncHistory/keep``.
 enum StoreSchema {
     /// The SQLite `application_id` of a SiteSync database ("SSYC").
     static let applicationID: Int32 = 0x5353_5943
@@ -136,6 +141,33 @@ enum StoreSchema {
             for collection in schema.collections {
                 try db.execute(sql: createTableSQL(collection))
             }
+        }
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: """
+                CREATE TABLE sync_session (
+                    id INTEGER PRIMARY KEY,
+                    started_ms INTEGER NOT NULL,
+                    ended_ms INTEGER NOT NULL,
+                    duration_ms INTEGER NOT NULL,
+                    kind TEXT NOT NULL CHECK (kind IN ('sync', 'served', 'bundle-in', 'bundle-out')),
+                    peer TEXT NOT NULL,
+                    endpoint TEXT NOT NULL,
+                    pushed INTEGER NOT NULL,
+                    pushed_new INTEGER NOT NULL,
+                    pulled INTEGER NOT NULL,
+                    pulled_new INTEGER NOT NULL,
+                    refused INTEGER NOT NULL,
+                    bytes_sent INTEGER NOT NULL,
+                    bytes_received INTEGER NOT NULL,
+                    ok INTEGER NOT NULL,
+                    error_code TEXT,
+                    error TEXT,
+                    clock_offset_ms INTEGER,
+                    repeats INTEGER NOT NULL DEFAULT 1
+                );
+                ALTER TABLE sync_peer ADD COLUMN synced_ms INTEGER;
+                ALTER TABLE sync_peer ADD COLUMN clock_offset_ms INTEGER;
+                """)
         }
         return migrator
     }

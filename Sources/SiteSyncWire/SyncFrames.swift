@@ -24,6 +24,7 @@ public enum SyncFrames {
                 $0.subscribe = hello.subscribe
                 if let credential = hello.credential { $0.credential = WireReplicaCredential(credential) }
                 $0.directoryDigest = hello.directoryDigest
+                $0.wallClockMs = hello.wallClock
             }
         case .welcome(let welcome):
             wire.welcome = WireWelcome.with {
@@ -37,6 +38,8 @@ public enum SyncFrames {
                 if let credential = welcome.credential { $0.credential = WireReplicaCredential(credential) }
                 if let client = welcome.client { $0.client = WirePeerInfo(client) }
                 if let directory = welcome.directory { $0.directory = WireDirectory(directory) }
+                $0.wallClockMs = welcome.wallClock
+                $0.pullEstimate = welcome.pullEstimate
             }
         case .failure(let failure):
             wire.failure = WireFailure.with {
@@ -109,7 +112,7 @@ public enum SyncFrames {
                 peer: try PeerIdentity(wire: m.peer), knowledge: try VersionVector(wire: m.knowledge), session: m.session,
                 limits: SessionLimits(wire: m.limits), subscribe: m.subscribe,
                 credential: m.hasCredential ? try ReplicaCredential(wire: m.credential) : nil,
-                directoryDigest: String(m.directoryDigest.prefix(64))))
+                directoryDigest: String(m.directoryDigest.prefix(64)), wallClock: m.wallClockMs))
         case .welcome(let m)?:
             return .welcome(SyncMessage.Welcome(
                 versions: ProtocolVersions(protocolVersion: m.protocolVersion, schemaVersion: m.schemaVersion, schemaHash: m.schemaHash),
@@ -117,7 +120,8 @@ public enum SyncFrames {
                 limits: SessionLimits(wire: m.limits),
                 credential: m.hasCredential ? try ReplicaCredential(wire: m.credential) : nil,
                 client: m.hasClient ? try PeerIdentity(wire: m.client) : nil,
-                directory: m.hasDirectory ? try Directory(wire: m.directory) : nil))
+                directory: m.hasDirectory ? try Directory(wire: m.directory) : nil,
+                wallClock: m.wallClockMs, pullEstimate: m.pullEstimate))
         case .failure(let m)?:
             guard let code = FailureCode(rawValue: m.code) else {
                 throw WireError(.invalid, "a Failure has the unknown code \(m.code)")

@@ -55,7 +55,9 @@ struct BundleCommand: ParsableCommand {
 
         func run() throws {
             let node = try node.open()
-            let summary = try node.importBundle(from: file)
+            let progress = ProgressDisplay("importing")
+            let summary = try node.importBundle(from: file) { progress.update(done: $0, total: $1) }
+            progress.finish()
             if let note = summary.note { Output.note("note: \(note)") }
             print("imported \(summary.newChanges + summary.alreadyKnown) changes from \(summary.sender): "
                   + "\(summary.newChanges) new, \(summary.alreadyKnown) already known")

@@ -6,11 +6,13 @@ import SiteSyncStore
 struct ConflictsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conflicts",
-        abstract: "Show the conflict log: concurrent values, the rule applied, open or auto-resolved.",
+        abstract: "Review conflicts: who wrote which value, on which node, when; the rule applied; open or auto-resolved.",
         discussion: """
-            By default: the conflicts whose values are still side by side (open ones wait for \
-            `sitesync resolve`; auto-resolved ones show the value the rule chose). --all shows the \
-            whole log, settled entries included. --rejected lists instead the changes refused: \
+            A review queue: the conflicts waiting for a person first (settle each with `sitesync \
+            resolve`), then those a rule settled (the value it chose is shown; a person may still \
+            overrule it with `resolve`), newest first. Each shows every concurrent value with the node \
+            that wrote it and when. --all shows the whole log, settled entries included; --state and \
+            --project narrow it. --rejected lists instead the changes refused: \
             this node's changes the hub (or a peer) refused, kept here and not sent again; at the \
             hub, the changes it refused.
             """
@@ -19,12 +21,15 @@ struct ConflictsCommand: ParsableCommand {
     @OptionGroup var node: NodeOptions
     @Flag(help: "Print JSON.") var json = false
     @Flag(help: "Show the whole log, settled entries included.") var all = false
-    @Option(help: "Only entries with this status: open, auto or resolved.") var status: String?
+    @Option(name: [.customLong("state"), .customLong("status")],
+            help: ArgumentHelp("Only entries in this state: open, auto or resolved (--status is the same).", valueName: "state"))
+    var status: String?
+    @Option(help: ArgumentHelp("Only conflicts on this project's records (its code or id).", valueName: "project")) var project: String?
     @Flag(help: "List the changes refused (by the hub, or at the hub) instead.") var rejected = false
 
     func validate() throws {
         if let status, !["open", "auto", "resolved"].contains(status) {
-            throw ValidationError("--status must be open, auto or resolved")
+            throw ValidationError("--state must be open, auto or resolved")
         }
     }
 
@@ -32,7 +37,8 @@ struct ConflictsCommand: ParsableCommand {
         let node = try node.open()
         if rejected { return try listRejected(node) }
         // Conflicts waiting for a person first, then the rest, newest first within each.
-        let entries = try node.store.conflicts(status: status, activeOnly: !all && status != "resolved")
+        let recordIDs = try project.map { try node.recordIDs(ofProject: node.findProject($0).id) }
+        let entries = try node.store.conflicts(status: status, activeOnly: !all && status != "resolved", recordIDs: recordIDs)
             .sorted { ($0.status == "open" && $0.isActive ? 0 : 1, -$0.id) < ($1.status == "open" && $1.isActive ? 0 : 1, -$1.id) }
         let names = try node.store.replicaNames()
         func nodeName(_ replica: ReplicaID) -> String { names[replica] ?? replica.description }
@@ -40,7 +46,8 @@ struct ConflictsCommand: ParsableCommand {
             Output.json(.array(entries.map { entry in
                 .object([
                     "collection": .string(entry.collection), "id": .string(entry.recordID), "field": .string(entry.field),
-                    "rule": .string(entry.rule), "status": .string(entry.status), "active": .bool(entry.isActive),
+                    "rule": .string(entry.rule), "status": .string(entry.status), "state": .string(entry.status),
+                    "active": .bool(entry.isActive),
                     "department": .string(entry.department), "value": entry.winner,
                     "detected_at": .string(Output.timestamp(milliseconds: entry.detectedMilliseconds)),
                     "settled_at": entry.settledMilliseconds.map { .string(Output.timestamp(milliseconds: $0)) } ?? .null,
@@ -59,10 +66,13 @@ struct ConflictsCommand: ParsableCommand {
             print(all ? "the conflict log is empty" : "no conflicts")
             return
         }
+        let now = StoreOptions.systemClock()
+        let open = entries.filter { $0.status == "open" && $0.isActive }.count
+        print("\(entries.count) conflict\(entries.count == 1 ? "" : "s"), \(open) waiting for a person")
         for entry in entries {
-            let state = entry.status == "open" ? "OPEN" : entry.status
-            print("\(entry.collection) \(entry.recordID) \(entry.field): \(state) (\(entry.rule))"
-                  + (entry.isActive ? "" : ", settled"))
+            let state = entry.status == "open" && entry.isActive ? Terminal.paint("OPEN", .red) : entry.status
+            print("\(entry.collection) \(entry.recordID) \(entry.field): \(state) (rule \(entry.rule), department \(entry.department), "
+                  + "detected \(Terminal.ago(entry.detectedMilliseconds, now: now)))" + (entry.isActive ? "" : ", settled"))
             for version in entry.versions {
                 print("    \(version.value.displayValue)  — \(nodeName(version.origin)) at \(Output.timestamp(milliseconds: version.atMilliseconds))")
             }

@@ -52,11 +52,12 @@ final class Demo {
 
     func day(_ offset: Int) -> String { today.adding(days: offset).description }
 
-    func step(_ title: String) { print("\n\u{1B}[1m== \(title)\u{1B}[0m") }
+    func step(_ title: String) { print("\n" + Terminal.paint("== \(title)", .bold)) }
 
     /// Runs `sitesync ARGS` in the demo directory, printing the command and its output.
     @discardableResult
-    func run(_ arguments: String..., quiet: Bool = false) throws -> String {
+    /// - Parameter allowed: the exit statuses that are no failure (`status` answers with its own).
+    func run(_ arguments: String..., quiet: Bool = false, allowed: Set<Int32> = [0]) throws -> String {
         if !quiet { print("$ sitesync " + arguments.map { $0.contains(" ") || $0.isEmpty ? "'\($0)'" : $0 }.joined(separator: " ")) }
         let process = Process()
         process.executableURL = executable
@@ -70,7 +71,7 @@ final class Demo {
         let problems = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         if !quiet { print(text, terminator: "") }
-        guard process.terminationStatus == 0 else {
+        guard allowed.contains(process.terminationStatus) else {
             throw NodeError(.usage, "the demo stopped: `sitesync \(arguments.joined(separator: " "))` failed: \(problems)")
         }
         return text
@@ -178,6 +179,9 @@ final class Demo {
         try run("record", "put", "--data-dir", "site-r2", "activity", earthworks, "remarks=South half: rock at 1.2 m, breaker needed")
         try run("record", "put", "--data-dir", "site-r2", "activity", earthworks, "actual_start=\(day(-88))")
 
+        step("A site manager asks: am I in sync? (exit status 2: changes wait to go up)")
+        try run("status", "--data-dir", "site-r1", allowed: [2])
+
         step("The drainage site has no link today: its work goes to the hub on a USB stick")
         try run("bundle", "export", "--data-dir", "site-w1", "--all", "--output", "usb-site-w1.bundle")
         try run("bundle", "import", "--data-dir", "hub", "usb-site-w1.bundle")
@@ -185,12 +189,17 @@ final class Demo {
         step("The road crews are back in range: everyone syncs with the hub")
         for site in ["site-r1", "site-r2", "site-w1", "office", "site-r1", "site-r2", "site-w1"] { try run("sync", "--data-dir", site) }
 
+        step("The central office sees every site at a glance: who is behind, who is stale, who has conflicts")
+        try run("status", "--data-dir", "hub", "--fleet", allowed: [0, 2, 3])
+
         step("Conflicts: each was detected and resolved by the field's rule; the remarks wait for a person")
         try run("conflicts", "--data-dir", "hub", "--all")
         try run("resolve", "--data-dir", "office", "activity", earthworks, "remarks",
                 "--value", "North half compacted; south: rock at 1.2 m, breaker ordered")
         for site in ["office", "site-r1", "site-r2"] { try run("sync", "--data-dir", site) }
         try run("conflicts", "--data-dir", "site-r2")
+        try run("status", "--data-dir", "site-r2")
+        try run("log", "--data-dir", "site-r2", "--limit", "4")
 
         step("Every replica that has seen the same changes shows the same data")
         for node in ["hub", "site-r1", "site-r2"] {
@@ -211,6 +220,7 @@ final class Demo {
               sitesync project show --data-dir \(base)/hub R-101
               sitesync activity list --data-dir \(base)/site-r1
               sitesync conflicts --data-dir \(base)/hub --all
+              sitesync status --data-dir \(base)/hub --fleet
               sitesync keys list --data-dir \(base)/hub
             """)
     }

@@ -96,9 +96,17 @@ struct SyncCommand: ParsableCommand {
         if let peerKey, NodePublicKey(text: peerKey) == nil {
             throw ValidationError("--peer-key '\(peerKey.prefix(90))' is not a SiteSync key: it must be the 80 characters `sitesync keys show` prints")
         }
-        let client = try node.syncClient(peer: peer, peerKey: peerKey.flatMap(NodePublicKey.init(text:)), logger: logger)
-        let outcome = try client.round()
-        node.remember(outcome, via: "sync")
+        let progress = SyncProgressDisplay()
+        let client = try node.syncClient(peer: peer, peerKey: peerKey.flatMap(NodePublicKey.init(text:)),
+                                         progress: { progress.update($0) }, logger: logger)
+        let outcome: SyncOutcome
+        do {
+            outcome = try node.syncRound(client)
+            progress.finish()
+        } catch {
+            progress.finish()
+            throw error
+        }
         let summary = outcome.summary
         if json {
             Output.json(.object([
@@ -125,6 +133,27 @@ struct SyncCommand: ParsableCommand {
             print("\(summary.refused.count) change\(summary.refused.count == 1 ? " was" : "s were") refused; they stay on this node as rejected "
                   + "(`sitesync conflicts --rejected`) and are not sent again")
         }
+    }
+}
+
+/// A progress bar per direction of a sync round (push, then pull), shown once a direction has
+/// changes to move.
+final class SyncProgressDisplay: @unchecked Sendable {
+    // @unchecked: called on the syncing thread only.
+    private var current: (direction: SyncProgress.Direction, display: ProgressDisplay)?
+
+    func update(_ progress: SyncProgress) {
+        guard progress.total > 0 || progress.done > 0 else { return }
+        if current?.direction != progress.direction {
+            current?.display.finish()
+            current = (progress.direction, ProgressDisplay(progress.direction == .push ? "pushing" : "pulling"))
+        }
+        current?.display.update(done: progress.done, total: progress.total)
+    }
+
+    func finish() {
+        current?.display.finish()
+        current = nil
     }
 }
 

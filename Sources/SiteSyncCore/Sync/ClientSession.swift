@@ -15,6 +15,8 @@ public struct ClientSession: Sendable {
     /// This side's replica credential and the digest of its copy of the allow-list, for the Hello.
     public let credential: ReplicaCredential?
     public let directoryDigest: String
+    /// This side's wall clock for the Hello (milliseconds since 1970).
+    public let wallClock: UInt64
     public private(set) var phase: Phase = .greeting
     public private(set) var server: SyncMessage.Welcome?
     public private(set) var summary = SessionSummary()
@@ -27,8 +29,9 @@ public struct ClientSession: Sendable {
 
     public init(session: UInt64, me: PeerIdentity, versions: ProtocolVersions, knowledge: VersionVector,
                 limits: SessionLimits = SessionLimits(), subscribe: Bool = false, credential: ReplicaCredential? = nil,
-                directoryDigest: String = "") {
+                directoryDigest: String = "", wallClock: UInt64 = 0) {
         self.session = session
+        self.wallClock = wallClock
         self.credential = credential
         self.directoryDigest = directoryDigest
         self.me = me
@@ -46,7 +49,8 @@ public struct ClientSession: Sendable {
     /// The first effect: the greeting.
     public func start() -> [SessionEffect] {
         [.send(.hello(SyncMessage.Hello(versions: versions, peer: me, knowledge: knowledge, session: session,
-                                        limits: limits, subscribe: subscribe, credential: credential, directoryDigest: directoryDigest)))]
+                                        limits: limits, subscribe: subscribe, credential: credential, directoryDigest: directoryDigest,
+                                        wallClock: wallClock)))]
     }
 
     public mutating func handle(_ event: SessionEvent) -> [SessionEffect] {
@@ -93,6 +97,7 @@ public struct ClientSession: Sendable {
             }
             server = welcome
             summary.peer = welcome.peer
+            summary.peerKnowledge = welcome.knowledge
             push = BatchWindow(window: welcome.limits.window)
             phase = .pushing
             return [.welcomed(welcome)] + readMore()
@@ -102,6 +107,7 @@ public struct ClientSession: Sendable {
             }
             summary.pushedApplied += ack.applied
             summary.pushedKnown += ack.known
+            summary.peerKnowledge.merge(ack.knowledge)
             let mine = ack.refusals.filter { $0.dot.replica == me.replica }
             summary.refused += mine
             return (mine.isEmpty ? [] : [.rejected(mine, by: server!.peer)]) + continuePushing()
@@ -159,6 +165,7 @@ public struct ClientSession: Sendable {
 
     private mutating func applyNext() -> [SessionEffect] {
         guard let server, let batch = pull.next() else { return [] }
+        summary.peerKnowledge.merge(batch.vouched)
         let vouched = KnowledgeClaim.vouched(senderKnowledge: batch.vouched, sender: server.peer.replica,
                                              senderScope: server.peer.scope, cutFor: scope, receiverScope: scope)
         return [.apply(ApplyRequest(batch, claim: batch.last ? .complete(vouched: vouched) : .inOrder(vouched: vouched),

@@ -15,8 +15,9 @@ public struct ServerSession: Sendable {
     private var push = BatchSequencer()
     private var pull: BatchWindow?
     private var pullBase = VersionVector()
-    /// What the client held when it asked to pull (a lower bound of its knowledge after).
-    public var clientKnowledge: VersionVector { pullBase }
+    /// The last pull batch sent (flagged last) and what it vouched: once the client
+    /// acknowledges it, the client holds all that.
+    private var finalPull: (sequence: UInt64, vouched: VersionVector)?
     private var pullCursor: Int64 = 0
     private var reading = false
     private var pullExhausted = false
@@ -33,6 +34,10 @@ public struct ServerSession: Sendable {
         summary.peer = client
     }
 
+    /// What the client holds, as far as this side knows: what it said in its Hello and Pull,
+    /// and, once it acknowledged the whole pull, what that pull vouched for.
+    public var clientKnowledge: VersionVector { summary.peerKnowledge }
+
     /// Answers a greeting: a new session and its Welcome, or no session and a Failure naming
     /// both sides' versions, or why the client may not sync.
     /// - Parameters:
@@ -42,7 +47,8 @@ public struct ServerSession: Sendable {
     ///   - directory: the allow-list to hand a client whose copy differs.
     public static func accept(
         _ hello: SyncMessage.Hello, me: PeerIdentity, versions: ProtocolVersions, knowledge: VersionVector, limits: SessionLimits,
-        authenticated: DirectoryEntry? = nil, credential: ReplicaCredential? = nil, directory: Directory? = nil
+        authenticated: DirectoryEntry? = nil, credential: ReplicaCredential? = nil, directory: Directory? = nil,
+        wallClock: UInt64 = 0, pullEstimate: ((PeerIdentity) -> UInt64)? = nil
     ) -> (ServerSession?, [SessionEffect]) {
         guard hello.versions == versions else {
             let failure = SyncMessage.Failure(
@@ -63,12 +69,14 @@ public struct ServerSession: Sendable {
             }
             client = PeerIdentity(node: entry.node, replica: hello.peer.replica, role: entry.role, department: entry.department)
         }
-        let session = ServerSession(session: hello.session, me: me, client: client, clientLimits: hello.limits, limits: limits,
+        var session = ServerSession(session: hello.session, me: me, client: client, clientLimits: hello.limits, limits: limits,
                                     subscribe: hello.subscribe)
+        session.summary.peerKnowledge = hello.knowledge
         let welcome = SyncMessage.Welcome(
             versions: versions, peer: me, knowledge: knowledge, session: hello.session, limits: limits, credential: credential,
             client: authenticated == nil ? nil : client,
-            directory: directory.flatMap { $0.digest == hello.directoryDigest ? nil : $0 })
+            directory: directory.flatMap { $0.digest == hello.directoryDigest ? nil : $0 },
+            wallClock: wallClock, pullEstimate: pullEstimate?(client) ?? 0)
         return (session, [.send(.welcome(welcome))])
     }
 
@@ -117,6 +125,7 @@ public struct ServerSession: Sendable {
         case .pull(let request) where pull == nil:
             pull = BatchWindow(window: clientLimits.window)
             pullBase = request.knowledge
+            summary.peerKnowledge.merge(request.knowledge)
             return readMore()
         case .ack(let ack) where ack.pull:
             guard pull?.acknowledge(ack.sequence) == true else {
@@ -125,6 +134,7 @@ public struct ServerSession: Sendable {
             }
             summary.pulledApplied += ack.applied
             summary.pulledKnown += ack.known
+            if let finalPull, finalPull.sequence == ack.sequence { summary.peerKnowledge.merge(finalPull.vouched) }
             return readMore()
         case .bye:
             isClosed = true
@@ -160,10 +170,11 @@ public struct ServerSession: Sendable {
         if !result.changes.isEmpty || !result.holes.isEmpty || result.exhausted {
             let sequence = window.send(last: result.exhausted)
             summary.pullBatches += 1
+            let vouched = KnowledgeClaim.vouched(senderKnowledge: result.knowledge, sender: me.replica, senderScope: me.scope,
+                                                 cutFor: client.scope, receiverScope: client.scope)
+            if result.exhausted { finalPull = (sequence, vouched) }
             effects.append(.send(.batch(SyncMessage.Batch(
-                session: session, pull: true, sequence: sequence, changes: result.changes,
-                vouched: KnowledgeClaim.vouched(senderKnowledge: result.knowledge, sender: me.replica, senderScope: me.scope,
-                                                cutFor: client.scope, receiverScope: client.scope),
+                session: session, pull: true, sequence: sequence, changes: result.changes, vouched: vouched,
                 last: result.exhausted, holes: result.holes, proof: result.proof))))
         }
         pull = window

@@ -114,6 +114,10 @@ public struct SessionSummary: Sendable, Equatable {
     public var pushBatches = 0, pullBatches = 0
     /// This node's changes the peer refused.
     public var refused: [Refusal] = []
+    /// What the peer is known to hold by the end: at a client, the server's knowledge as its
+    /// Welcome, acknowledgements and pull batches said; at a server, what the client said it
+    /// held and then acknowledged receiving.
+    public var peerKnowledge = VersionVector()
 
     /// Changes sent that the peer acknowledged: applied, already held or refused.
     public var pushedAcknowledged: Int { pushedApplied + pushedKnown + refused.count }
@@ -143,6 +147,16 @@ public struct SessionFailure: Sendable, Equatable, Error, CustomStringConvertibl
     }
 
     public var description: String { reason }
+
+    /// A short name of what went wrong, for logs and the sync history.
+    public var code: String {
+        switch kind {
+        case .refused(let code): "refused (\(code))"
+        case .silent: "silent"
+        case .violation: "protocol"
+        case .store: "store"
+        }
+    }
 }
 
 /// The sending side of one direction: batches numbered 1, 2, 3…, at most `window` sent and

@@ -76,9 +76,14 @@ public enum SyncMessage: Hashable, Sendable {
         public let credential: ReplicaCredential?
         /// The digest of the client's copy of the allow-list ("" when it has none).
         public let directoryDigest: String
+        /// The client's wall clock as it sent this (milliseconds since 1970; 0 unknown): how
+        /// far its clock is off the server's, shown in the hub's fleet view.
+        public let wallClock: UInt64
 
         public init(versions: ProtocolVersions, peer: PeerIdentity, knowledge: VersionVector, session: UInt64,
-                    limits: SessionLimits, subscribe: Bool = false, credential: ReplicaCredential? = nil, directoryDigest: String = "") {
+                    limits: SessionLimits, subscribe: Bool = false, credential: ReplicaCredential? = nil, directoryDigest: String = "",
+                    wallClock: UInt64 = 0) {
+            self.wallClock = wallClock
             self.versions = versions
             self.peer = peer
             self.knowledge = knowledge
@@ -103,9 +108,17 @@ public enum SyncMessage: Hashable, Sendable {
         public let client: PeerIdentity?
         /// The server's allow-list, when the client's copy is not current.
         public let directory: Directory?
+        /// The server's wall clock as it sent this (milliseconds since 1970; 0 unknown).
+        public let wallClock: UInt64
+        /// How many changes the client lacks, within its scope, as the session began (for
+        /// progress; 0 unknown).
+        public let pullEstimate: UInt64
 
         public init(versions: ProtocolVersions, peer: PeerIdentity, knowledge: VersionVector, session: UInt64, limits: SessionLimits,
-                    credential: ReplicaCredential? = nil, client: PeerIdentity? = nil, directory: Directory? = nil) {
+                    credential: ReplicaCredential? = nil, client: PeerIdentity? = nil, directory: Directory? = nil,
+                    wallClock: UInt64 = 0, pullEstimate: UInt64 = 0) {
+            self.wallClock = wallClock
+            self.pullEstimate = pullEstimate
             self.versions = versions
             self.peer = peer
             self.knowledge = knowledge

@@ -766,6 +766,12 @@ public nonisolated struct WireHello: @unchecked Sendable {
     set {_uniqueStorage()._directoryDigest = newValue}
   }
 
+  /// the client's wall clock when it sent this (ms since 1970; 0 unknown)
+  public var wallClockMs: UInt64 {
+    get {_storage._wallClockMs}
+    set {_uniqueStorage()._wallClockMs = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -876,6 +882,18 @@ public nonisolated struct WireWelcome: @unchecked Sendable {
   public var hasDirectory: Bool {_storage._directory != nil}
   /// Clears the value of `directory`. Subsequent reads from it will return its default value.
   public mutating func clearDirectory() {_uniqueStorage()._directory = nil}
+
+  /// the server's wall clock when it sent this (ms since 1970; 0 unknown)
+  public var wallClockMs: UInt64 {
+    get {_storage._wallClockMs}
+    set {_uniqueStorage()._wallClockMs = newValue}
+  }
+
+  /// changes the client lacks, within its scope, as the session began
+  public var pullEstimate: UInt64 {
+    get {_storage._pullEstimate}
+    set {_uniqueStorage()._pullEstimate = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2245,7 +2263,7 @@ nonisolated extension WireSyncMessage: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension WireHello: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Hello"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}schema_version\0\u{3}schema_hash\0\u{1}peer\0\u{1}knowledge\0\u{1}session\0\u{1}limits\0\u{1}subscribe\0\u{1}credential\0\u{3}directory_digest\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}schema_version\0\u{3}schema_hash\0\u{1}peer\0\u{1}knowledge\0\u{1}session\0\u{1}limits\0\u{1}subscribe\0\u{1}credential\0\u{3}directory_digest\0\u{3}wall_clock_ms\0")
 
   fileprivate class _StorageClass {
     var _protocolVersion: UInt32 = 0
@@ -2258,6 +2276,7 @@ nonisolated extension WireHello: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
     var _subscribe: Bool = false
     var _credential: WireReplicaCredential? = nil
     var _directoryDigest: String = String()
+    var _wallClockMs: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2278,6 +2297,7 @@ nonisolated extension WireHello: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
       _subscribe = source._subscribe
       _credential = source._credential
       _directoryDigest = source._directoryDigest
+      _wallClockMs = source._wallClockMs
     }
   }
 
@@ -2306,6 +2326,7 @@ nonisolated extension WireHello: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
         case 8: try { try decoder.decodeSingularBoolField(value: &_storage._subscribe) }()
         case 9: try { try decoder.decodeSingularMessageField(value: &_storage._credential) }()
         case 10: try { try decoder.decodeSingularStringField(value: &_storage._directoryDigest) }()
+        case 11: try { try decoder.decodeSingularUInt64Field(value: &_storage._wallClockMs) }()
         default: break
         }
       }
@@ -2348,6 +2369,9 @@ nonisolated extension WireHello: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
       if !_storage._directoryDigest.isEmpty {
         try visitor.visitSingularStringField(value: _storage._directoryDigest, fieldNumber: 10)
       }
+      if _storage._wallClockMs != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._wallClockMs, fieldNumber: 11)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2367,6 +2391,7 @@ nonisolated extension WireHello: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
         if _storage._subscribe != rhs_storage._subscribe {return false}
         if _storage._credential != rhs_storage._credential {return false}
         if _storage._directoryDigest != rhs_storage._directoryDigest {return false}
+        if _storage._wallClockMs != rhs_storage._wallClockMs {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2418,7 +2443,7 @@ nonisolated extension WireLimits: SwiftProtobuf.Message, SwiftProtobuf._MessageI
 
 nonisolated extension WireWelcome: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Welcome"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}schema_version\0\u{3}schema_hash\0\u{1}peer\0\u{1}knowledge\0\u{1}session\0\u{1}limits\0\u{1}credential\0\u{1}client\0\u{1}directory\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}schema_version\0\u{3}schema_hash\0\u{1}peer\0\u{1}knowledge\0\u{1}session\0\u{1}limits\0\u{1}credential\0\u{1}client\0\u{1}directory\0\u{3}wall_clock_ms\0\u{3}pull_estimate\0")
 
   fileprivate class _StorageClass {
     var _protocolVersion: UInt32 = 0
@@ -2431,6 +2456,8 @@ nonisolated extension WireWelcome: SwiftProtobuf.Message, SwiftProtobuf._Message
     var _credential: WireReplicaCredential? = nil
     var _client: WirePeerInfo? = nil
     var _directory: WireDirectory? = nil
+    var _wallClockMs: UInt64 = 0
+    var _pullEstimate: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2451,6 +2478,8 @@ nonisolated extension WireWelcome: SwiftProtobuf.Message, SwiftProtobuf._Message
       _credential = source._credential
       _client = source._client
       _directory = source._directory
+      _wallClockMs = source._wallClockMs
+      _pullEstimate = source._pullEstimate
     }
   }
 
@@ -2479,6 +2508,8 @@ nonisolated extension WireWelcome: SwiftProtobuf.Message, SwiftProtobuf._Message
         case 8: try { try decoder.decodeSingularMessageField(value: &_storage._credential) }()
         case 9: try { try decoder.decodeSingularMessageField(value: &_storage._client) }()
         case 10: try { try decoder.decodeSingularMessageField(value: &_storage._directory) }()
+        case 11: try { try decoder.decodeSingularUInt64Field(value: &_storage._wallClockMs) }()
+        case 12: try { try decoder.decodeSingularUInt64Field(value: &_storage._pullEstimate) }()
         default: break
         }
       }
@@ -2521,6 +2552,12 @@ nonisolated extension WireWelcome: SwiftProtobuf.Message, SwiftProtobuf._Message
       try { if let v = _storage._directory {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
       } }()
+      if _storage._wallClockMs != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._wallClockMs, fieldNumber: 11)
+      }
+      if _storage._pullEstimate != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._pullEstimate, fieldNumber: 12)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2540,6 +2577,8 @@ nonisolated extension WireWelcome: SwiftProtobuf.Message, SwiftProtobuf._Message
         if _storage._credential != rhs_storage._credential {return false}
         if _storage._client != rhs_storage._client {return false}
         if _storage._directory != rhs_storage._directory {return false}
+        if _storage._wallClockMs != rhs_storage._wallClockMs {return false}
+        if _storage._pullEstimate != rhs_storage._pullEstimate {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -1,0 +1,166 @@
+import Foundation
+import SiteSyncCore
+import SiteSyncNet
+import SiteSyncStore
+
+/// What `sitesync status` tells about one node: is it in sync, what waits to go up, what needs
+/// a person, and the facts behind those answers.
+public struct NodeStatus: Sendable {
+    /// The one-word answer, most urgent first; it sets `status`'s exit code.
+    public enum Verdict: String, Sendable {
+        /// Open conflicts or rejected changes wait for a person.
+        case review
+        /// Changes wait to go up, or the last completed exchange with the hub is too old (or
+        /// never happened); at the hub: a node is stale.
+        case behind
+        case inSync = "in-sync"
+    }
+
+    public let node: String
+    public let department: String
+    public let role: Role
+    public let replica: ReplicaID
+    public let isHub: Bool
+    /// When this was measured.
+    public let now: UInt64
+    /// The hub's endpoint (a hub: where it listens).
+    public let hubEndpoint: String?
+    /// Whether the hub answered the last time this node tried (`nil`: never tried).
+    public let hubReachable: Bool?
+    /// The last sync round this node ran, and the last that completed.
+    public let lastAttempt: SyncHistoryEntry?
+    public let lastSuccess: SyncHistoryEntry?
+    /// When an exchange with the hub (a sync, or a bundle either way) last completed.
+    public let lastSynced: UInt64?
+    /// Changes held here that the hub has not acknowledged (as of the last exchange).
+    public let pending: Backlog
+    public let peers: [PeerStatus]
+    public let openConflicts: Int
+    public let rejected: Int
+    public let databaseBytes: Int
+    /// The hub's wall clock minus this node's, from the last session with it.
+    public let hubClockOffset: Int64?
+    public let staleAfterSeconds: Int
+    /// At the hub: how many known nodes are stale.
+    public let staleNodes: Int
+    public let knownNodes: Int
+
+    /// Whether the last completed exchange with the hub is older than `stale_after` (or none
+    /// ever completed); never for the hub itself.
+    public var isStale: Bool {
+        guard !isHub else { return false }
+        guard let lastSynced else { return true }
+        return now > lastSynced && now - lastSynced > UInt64(staleAfterSeconds) * 1000
+    }
+
+    public var verdict: Verdict {
+        if openConflicts > 0 || rejected > 0 { return .review }
+        if pending.count > 0 || isStale || staleNodes > 0 { return .behind }
+        return .inSync
+    }
+}
+
+/// A peer as this node knows it, and how much of this node's data it lacks.
+public struct PeerStatus: Sendable {
+    public let record: PeerRecord
+    /// Changes held here, within the peer's scope, beyond what it acknowledged.
+    public let lacks: Backlog
+}
+
+/// One node in the hub's fleet view.
+public struct FleetMember: Sendable {
+    public let node: String
+    public let department: String
+    public let role: Role
+    public let replica: ReplicaID?
+    /// On the allow-list and active (`nil`: no allow-list here, an insecure hub).
+    public let allowed: Bool?
+    /// Last heard from (any session start, or a bundle), and last completed exchange.
+    public let lastSeen: UInt64?
+    public let lastSynced: UInt64?
+    /// Changes held here, in the node's scope, that it has not acknowledged.
+    public let behind: Backlog
+    /// Changes the node said it holds that are not here (`nil`: never heard from).
+    public let ahead: Int?
+    public let stale: Bool
+    public let openConflicts: Int
+    public let rejected: Int
+    /// Its clock minus the hub's, as last measured.
+    public let clockOffset: Int64?
+
+    /// The change log below what every node acknowledged can be compacted; a node that lacks
+    /// changes keeps them (and everything after) in the log.
+    public var holdsBackCompaction: Bool { behind.count > 0 }
+}
+
+public struct FleetStatus: Sendable {
+    public let now: UInt64
+    public let staleAfterSeconds: Int
+    public let members: [FleetMember]
+}
+
+extension Node {
+    /// This node's status, measured now.
+    public func status(now: UInt64 = StoreOptions.systemClock()) throws -> NodeStatus {
+        let peers = try store.peers()
+        let hubPeer = peers.first { $0.role == .hub }
+        let attempts = try store.history(limit: 200, kinds: [.sync])
+        let lastAttempt = attempts.first
+        let lastSuccess = attempts.first { $0.ok }
+        var hubReachable: Bool?
+        if let hub = configuration.sync.hub, let tried = attempts.first(where: { $0.endpoint == hub }) {
+            hubReachable = tried.ok || (tried.errorCode != NetError.Code.unreachable.rawValue && tried.errorCode != NetError.Code.silent.rawValue)
+        }
+        let pending = isHub ? Backlog() : try store.backlog(beyond: hubPeer?.knowledge ?? VersionVector())
+        var peerStatuses: [PeerStatus] = []
+        for peer in peers {
+            peerStatuses.append(PeerStatus(record: peer, lacks: try store.backlog(beyond: peer.knowledge, scope: peer.scope)))
+        }
+        let fleet = isHub ? try self.fleet(now: now) : nil
+        return NodeStatus(
+            node: configuration.name, department: configuration.department, role: configuration.role, replica: store.identity.replica,
+            isHub: isHub, now: now, hubEndpoint: isHub ? configuration.sync.listen : configuration.sync.hub, hubReachable: hubReachable,
+            lastAttempt: lastAttempt, lastSuccess: lastSuccess, lastSynced: hubPeer?.syncedMilliseconds, pending: pending,
+            peers: peerStatuses, openConflicts: try store.counts().openConflicts, rejected: try store.rejectedCount(),
+            databaseBytes: store.databaseBytes(), hubClockOffset: hubPeer?.clockOffsetMilliseconds,
+            staleAfterSeconds: configuration.sync.staleAfterSeconds,
+            staleNodes: fleet?.members.filter(\.stale).count ?? 0, knownNodes: fleet?.members.count ?? 0)
+    }
+
+    /// Every node this node knows (at the hub: its allow-list and every node heard from), with
+    /// how far behind each is.
+    /// - Parameter staleAfter: seconds without contact after which a node is stale (default
+    ///   the configured `stale_after`).
+    public func fleet(now: UInt64 = StoreOptions.systemClock(), staleAfter: Int? = nil) throws -> FleetStatus {
+        let staleAfter = staleAfter ?? configuration.sync.staleAfterSeconds
+        let peers = Dictionary(try store.peers().map { ($0.node, $0) }, uniquingKeysWith: { a, _ in a })
+        let listed = isHub ? try AllowListFile.read(allowList.path).entries : []
+        let names = try store.replicaNames()
+        // Open conflicts and refused changes, counted by the node behind each version.
+        var conflictsByNode: [String: Int] = [:]
+        for entry in try store.conflicts(status: "open", activeOnly: true) {
+            for node in Set(entry.versions.compactMap({ names[$0.origin] })) { conflictsByNode[node, default: 0] += 1 }
+        }
+        var rejectedByNode: [String: Int] = [:]
+        for entry in try store.rejectedChanges() {
+            if let node = names[entry.dot.replica] { rejectedByNode[node, default: 0] += 1 }
+        }
+        var members: [FleetMember] = []
+        for name in Set(listed.map(\.node)).union(peers.keys).sorted() where name != configuration.name {
+            let entry = listed.first { $0.node == name }
+            let peer = peers[name]
+            let role = entry?.role ?? peer?.role ?? .field
+            let department = entry?.department ?? peer?.department ?? ""
+            let scope = ReplicationScope(role: role, department: department)
+            let behind = try store.backlog(beyond: peer?.knowledge ?? VersionVector(), scope: scope)
+            let lastSeen = peer?.exchangedMilliseconds
+            let stale = lastSeen.map { now > $0 && now - $0 > UInt64(staleAfter) * 1000 } ?? true
+            members.append(FleetMember(
+                node: name, department: department, role: role, replica: peer?.replica, allowed: isHub && !configuration.sync.insecure ? (entry?.active ?? false) : nil,
+                lastSeen: lastSeen, lastSynced: peer?.syncedMilliseconds, behind: behind,
+                ahead: try peer.map { try store.knowledgeGap($0.knowledge) }, stale: stale,
+                openConflicts: conflictsByNode[name] ?? 0, rejected: rejectedByNode[name] ?? 0, clockOffset: peer?.clockOffsetMilliseconds))
+        }
+        return FleetStatus(now: now, staleAfterSeconds: staleAfter, members: members)
+    }
+}

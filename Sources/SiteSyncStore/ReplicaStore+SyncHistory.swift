@@ -1,0 +1,204 @@
+import Foundation
+import GRDB
+import SiteSyncCore
+import SiteSyncWire
+
+/// One entry of the sync history: a session this node ran (`sync`) or served (`served`), or a
+/// bundle it read (`bundle-in`) or wrote (`bundle-out`).
+public struct SyncHistoryEntry: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case sync, served
+        case bundleIn = "bundle-in"
+        case bundleOut = "bundle-out"
+    }
+
+    public var id: Int64 = 0
+    public var kind: Kind
+    public var startedMilliseconds: UInt64
+    public var endedMilliseconds: UInt64
+    /// The peer's node name ("" when it never answered).
+    public var peer: String
+    /// Where: the endpoint dialled, the peer's address, or the bundle's path.
+    public var endpoint: String
+    /// Changes sent (and of those, new to the receiver), received (and new here), and this
+    /// node's changes the peer refused.
+    public var pushed = 0, pushedNew = 0, pulled = 0, pulledNew = 0, refused = 0
+    public var bytesSent = 0, bytesReceived = 0
+    public var ok: Bool
+    /// Why it failed (`nil` when it did not): a short code and the message.
+    public var errorCode: String?
+    public var error: String?
+    /// The peer's wall clock minus ours, when it said.
+    public var clockOffsetMilliseconds: Int64?
+    /// How many consecutive idle sessions with this peer the entry stands for.
+    public var repeats = 1
+
+    public init(kind: Kind, startedMilliseconds: UInt64, endedMilliseconds: UInt64, peer: String, endpoint: String, ok: Bool) {
+        self.kind = kind
+        self.startedMilliseconds = startedMilliseconds
+        self.endedMilliseconds = endedMilliseconds
+        self.peer = peer
+        self.endpoint = endpoint
+        self.ok = ok
+        durationMilliseconds = endedMilliseconds >= startedMilliseconds ? endedMilliseconds - startedMilliseconds : 0
+    }
+
+    /// How long it took (the last of repeated idle sessions: the entry's start is the first's).
+    public var durationMilliseconds: UInt64
+
+    /// A successful session that moved nothing.
+    public var isIdle: Bool { ok && pushed == 0 && pulled == 0 && refused == 0 }
+}
+
+/// Changes one replica holds that another has not acknowledged.
+public struct Backlog: Sendable, Equatable {
+    public var count = 0
+    /// Their encoded size.
+    public var bytes = 0
+    /// When the oldest of them was written (its HLC time), if any.
+    public var oldestMilliseconds: UInt64?
+
+    public init() {}
+}
+
+public enum SyncHistory {
+    /// Entries kept; older ones are dropped.
+    public static let keep = 5_000
+}
+
+extension ReplicaStore {
+    /// Adds an entry to the sync history. An idle session right after an idle one with the
+    /// same peer and kind extends that entry instead (a long-running node syncs every few
+    /// seconds; the history should show what happened, not a wall of no-ops).
+    public func recordHistory(_ entry: SyncHistoryEntry) throws {
+        try StoreError.mapping {
+            try pool.write { db in
+                if entry.isIdle, let last = try Row.fetchOne(db, sql: "SELECT * FROM sync_session ORDER BY id DESC LIMIT 1"),
+                   Self.historyEntry(last).isIdle, last["kind"] == entry.kind.rawValue, last["peer"] == entry.peer,
+                   last["endpoint"] == entry.endpoint {
+                    try db.execute(sql: """
+                        UPDATE sync_session SET ended_ms = ?, duration_ms = ?, repeats = repeats + 1, clock_offset_ms = coalesce(?, clock_offset_ms),
+                            bytes_sent = bytes_sent + ?, bytes_received = bytes_received + ? WHERE id = ?
+                        """, arguments: [Int64(entry.endedMilliseconds), Int64(entry.durationMilliseconds), entry.clockOffsetMilliseconds, entry.bytesSent,
+                                         entry.bytesReceived, last["id"] as Int64])
+                    return
+                }
+                try db.execute(sql: """
+                    INSERT INTO sync_session (started_ms, ended_ms, duration_ms, kind, peer, endpoint, pushed, pushed_new, pulled, pulled_new, refused,
+                        bytes_sent, bytes_received, ok, error_code, error, clock_offset_ms, repeats)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [Int64(entry.startedMilliseconds), Int64(entry.endedMilliseconds), Int64(entry.durationMilliseconds),
+                                     entry.kind.rawValue, entry.peer,
+                                     entry.endpoint, entry.pushed, entry.pushedNew, entry.pulled, entry.pulledNew, entry.refused,
+                                     entry.bytesSent, entry.bytesReceived, entry.ok, entry.errorCode, entry.error.map { String($0.prefix(1000)) },
+                                     entry.clockOffsetMilliseconds, entry.repeats])
+                try db.execute(sql: "DELETE FROM sync_session WHERE id <= (SELECT max(id) FROM sync_session) - ?",
+                               arguments: [SyncHistory.keep])
+            }
+        }
+    }
+
+    /// The sync history, newest first.
+    /// - Parameter kinds: only these kinds (all when empty).
+    public func history(limit: Int = 50, kinds: Set<SyncHistoryEntry.Kind> = []) throws -> [SyncHistoryEntry] {
+        try StoreError.mapping {
+            try pool.read { db in
+                var sql = "SELECT * FROM sync_session"
+                if !kinds.isEmpty { sql += " WHERE kind IN (\(kinds.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")))" }
+                sql += " ORDER BY id DESC LIMIT ?"
+                return try Row.fetchAll(db, sql: sql, arguments: [limit]).map(Self.historyEntry)
+            }
+        }
+    }
+
+    static func historyEntry(_ row: Row) -> SyncHistoryEntry {
+        var entry = SyncHistoryEntry(
+            kind: SyncHistoryEntry.Kind(rawValue: row["kind"]) ?? .sync,
+            startedMilliseconds: UInt64(max(0, row["started_ms"] as Int64)), endedMilliseconds: UInt64(max(0, row["ended_ms"] as Int64)),
+            peer: row["peer"], endpoint: row["endpoint"], ok: row["ok"])
+        entry.id = row["id"]
+        entry.durationMilliseconds = UInt64(max(0, row["duration_ms"] as Int64))
+        entry.pushed = row["pushed"]
+        entry.pushedNew = row["pushed_new"]
+        entry.pulled = row["pulled"]
+        entry.pulledNew = row["pulled_new"]
+        entry.refused = row["refused"]
+        entry.bytesSent = row["bytes_sent"]
+        entry.bytesReceived = row["bytes_received"]
+        entry.errorCode = row["error_code"]
+        entry.error = row["error"]
+        entry.clockOffsetMilliseconds = row["clock_offset_ms"]
+        entry.repeats = row["repeats"]
+        return entry
+    }
+
+    /// The changes this replica holds in force within `scope` that a replica with knowledge
+    /// `acknowledged` lacks: what is waiting to go up to the hub, or what a node is behind.
+    ///
+    /// Counted per origin through the (replica, counter) index, so it costs one index range
+    /// per origin, not a scan of the log.
+    public func backlog(beyond acknowledged: VersionVector, scope: ReplicationScope = .everything) throws -> Backlog {
+        try StoreError.mapping {
+            try pool.read { db in
+                var backlog = Backlog()
+                var oldest: (seq: Int64, replica: Int64, counter: Int64, payload: Data)?
+                var scopeSQL = ""
+                var scopeArguments: StatementArguments = []
+                if case .department(let department) = scope {
+                    scopeSQL = " AND (department = '' OR department = ?)"
+                    scopeArguments = [department]
+                }
+                for origin in try Int64.fetchAll(db, sql: "SELECT replica FROM sync_knowledge") {
+                    let after = Int64(bitPattern: acknowledged[ReplicaID(storageValue: origin)])
+                    let arguments: StatementArguments = [origin, after] + scopeArguments
+                    if let row = try Row.fetchOne(db, sql: """
+                        SELECT count(*), coalesce(sum(length(payload)), 0) FROM sync_change
+                        WHERE replica = ? AND counter > ? AND status = 0\(scopeSQL)
+                        """, arguments: arguments), (row[0] as Int) > 0 {
+                        backlog.count += row[0]
+                        backlog.bytes += row[1]
+                        if let first = try Row.fetchOne(db, sql: """
+                            SELECT seq, replica, counter, payload FROM sync_change
+                            WHERE replica = ? AND counter > ? AND status = 0\(scopeSQL) ORDER BY counter LIMIT 1
+                            """, arguments: arguments), oldest == nil || (first[0] as Int64) < oldest!.seq {
+                            oldest = (first[0], first[1], first[2], first[3])
+                        }
+                    }
+                }
+                if let oldest, let change = try? ChangeCodec.decode(origin: UInt64(bitPattern: oldest.replica), counter: UInt64(bitPattern: oldest.counter),
+                                                                   payload: oldest.payload, schema: schema) {
+                    backlog.oldestMilliseconds = change.hlc.milliseconds
+                }
+                return backlog
+            }
+        }
+    }
+
+    /// How many changes of each origin `acknowledged` lacks that this replica holds, summed:
+    /// a cheap count from knowledge alone (no scope, no log), for "ahead" in the fleet view.
+    public func knowledgeGap(_ other: VersionVector) throws -> Int {
+        let mine = try knowledge()
+        var gap: UInt64 = 0
+        for entry in other.entries where entry.counter > mine[entry.replica] { gap += entry.counter - mine[entry.replica] }
+        return Int(clamping: gap)
+    }
+
+    /// The size of the database on disk, its write-ahead log included.
+    public func databaseBytes() -> Int {
+        [path, path + "-wal"].reduce(0) { total, file in
+            total + ((try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0)
+        }
+    }
+
+    /// Changes this node wrote that a peer refused (kept here, not sent again).
+    public func rejectedCount(origin: ReplicaID? = nil) throws -> Int {
+        try StoreError.mapping {
+            try pool.read { db in
+                if let origin {
+                    return try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_rejected WHERE replica = ?", arguments: [origin.storageValue]) ?? 0
+                }
+                return try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_rejected") ?? 0
+            }
+        }
+    }
+}
