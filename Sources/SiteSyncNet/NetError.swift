@@ -27,6 +27,9 @@ public struct NetError: SiteSyncError {
         case keyMismatch = "key-mismatch"
         /// The security set-up failed (the ZAP handler, or its start-up self-test).
         case security
+        /// The peer found this replica's change ids reused (its database was restored from an
+        /// old copy): the store took a new epoch; open the node again and sync again.
+        case newEpoch = "new-epoch"
     }
 
     public let code: Code

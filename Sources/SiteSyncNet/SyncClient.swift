@@ -177,10 +177,11 @@ public final class SyncClient {
         let knowledge: VersionVector
         do { knowledge = try store.knowledge() } catch { throw NetError(.store, "\(error)") }
         let directoryDigest = (try? store.directory()).map { $0.isEmpty ? "" : $0.digest } ?? ""
+        let acknowledgedOwn = Dictionary(((try? store.peers()) ?? []).map { ($0.node, $0.knowledge[me.replica]) }) { a, b in max(a, b) }
         var machine = ClientSession(session: UInt64.random(in: 1...UInt64.max), me: me, versions: Self.versions,
                                     knowledge: knowledge, limits: options.limits, subscribe: options.subscribe,
                                     credential: store.identity.credential, directoryDigest: directoryDigest,
-                                    wallClock: Self.wallClock())
+                                    wallClock: Self.wallClock(), acknowledgedOwn: acknowledgedOwn)
         var outbox: [[Data]] = []
         var result: Result<SessionSummary, NetError>?
         var heard = false
@@ -249,6 +250,8 @@ public final class SyncClient {
                     Thread.sleep(forTimeInterval: 0.005)
                     continue
                 }
+                // What the peer said is recorded before the round ends (a new epoch must be in place).
+                worker.sync {}
                 switch result {
                 case .success(let summary): return .finished(summary)
                 case .failure(let error):
@@ -396,6 +399,7 @@ public final class SyncClient {
         case .silent: NetError(.silent, "\(endpoint) went silent in the middle of the sync")
         case .violation: NetError(.protocolViolation, "\(endpoint): " + failure.reason)
         case .store: NetError(.store, failure.reason)
+        case .newEpoch: NetError(.newEpoch, failure.reason)
         }
     }
 }

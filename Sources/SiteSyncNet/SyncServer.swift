@@ -74,6 +74,7 @@ public final class SyncServer: @unchecked Sendable {
         entry.pushedNew = summary.pushedApplied
         entry.pulled = summary.pulledApplied + summary.pulledKnown
         entry.pulledNew = summary.pulledApplied
+        entry.refused = summary.refused.count
         entry.clockOffsetMilliseconds = live.clockOffset
         if let failure {
             entry.errorCode = failure.code
@@ -293,7 +294,7 @@ public final class SyncServer: @unchecked Sendable {
                     authenticated: authenticated, credential: store.identity.credential,
                     directory: options.sharesDirectory ? options.security?.allowList() : nil,
                     wallClock: wallClock, pullEstimate: { client in
-                        UInt64((try? store.backlog(beyond: hello.knowledge, scope: client.scope).count) ?? 0)
+                        UInt64((try? store.backlog(beyond: hello.knowledge, scope: client.scope, detailed: false).count) ?? 0)
                     })
                 if let machine {
                     let clockOffset = hello.wallClock > 0 ? Int64(bitPattern: hello.wallClock &- wallClock) : nil

@@ -223,7 +223,8 @@ extension Node {
             try store.recordPeer(PeerRecord(
                 node: header.sender.node, replica: ReplicaID(rawValue: header.sender.replica), role: senderRole,
                 department: header.sender.department, knowledge: senderKnowledge,
-                exchangedMilliseconds: StoreOptions.systemClock(), via: "bundle", syncedMilliseconds: StoreOptions.systemClock()))
+                // As of when the sender wrote the bundle: an old bundle does not make its sender look fresh.
+                exchangedMilliseconds: header.createdMs, via: "bundle", syncedMilliseconds: header.createdMs))
         }
         let note = header.recipient.isEmpty || header.recipient == configuration.name
             ? nil : "this bundle was cut for \(header.recipient), not for this node"

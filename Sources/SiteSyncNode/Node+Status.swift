@@ -75,11 +75,12 @@ public struct FleetMember: Sendable {
     public let replica: ReplicaID?
     /// On the allow-list and active (`nil`: no allow-list here, an insecure hub).
     public let allowed: Bool?
-    /// Last heard from (any session start, or a bundle), and last completed exchange.
+    /// Last heard from (any session start, or a bundle's creation), and last completed exchange.
     public let lastSeen: UInt64?
     public let lastSynced: UInt64?
     /// Changes held here, in the node's scope, that it has not acknowledged.
     public let behind: Backlog
+    public var neverSeen: Bool { lastSeen == nil }
     /// Changes the node said it holds that are not here (`nil`: never heard from).
     public let ahead: Int?
     public let stale: Bool
@@ -88,8 +89,8 @@ public struct FleetMember: Sendable {
     /// Its clock minus the hub's, as last measured.
     public let clockOffset: Int64?
 
-    /// The change log below what every node acknowledged can be compacted; a node that lacks
-    /// changes keeps them (and everything after) in the log.
+    /// Whether the node lacks changes, which the change log must therefore keep for it: a
+    /// node behind holds back any compaction of the log (`behind` > 0).
     public var holdsBackCompaction: Bool { behind.count > 0 }
 }
 
@@ -100,16 +101,19 @@ public struct FleetStatus: Sendable {
 }
 
 extension Node {
+    /// Errors of a sync round that mean the peer answered (it was reachable).
+    static let answeredCodes: Set<String> = [NetError.Code.refused, .incompatible, .keyRefused, .protocolViolation, .newEpoch].map(\.rawValue)
+        .reduce(into: []) { $0.insert($1) }
+
     /// This node's status, measured now.
     public func status(now: UInt64 = StoreOptions.systemClock()) throws -> NodeStatus {
         let peers = try store.peers()
         let hubPeer = peers.first { $0.role == .hub }
-        let attempts = try store.history(limit: 200, kinds: [.sync])
-        let lastAttempt = attempts.first
-        let lastSuccess = attempts.first { $0.ok }
+        let lastAttempt = try store.lastHistory(.sync)
+        let lastSuccess = try store.lastHistory(.sync, ok: true)
         var hubReachable: Bool?
-        if let hub = configuration.sync.hub, let tried = attempts.first(where: { $0.endpoint == hub }) {
-            hubReachable = tried.ok || (tried.errorCode != NetError.Code.unreachable.rawValue && tried.errorCode != NetError.Code.silent.rawValue)
+        if let hub = configuration.sync.hub, let tried = try store.history(limit: 500, kinds: [.sync]).first(where: { $0.endpoint == hub }) {
+            hubReachable = tried.ok || Self.answeredCodes.contains(tried.errorCode ?? "")
         }
         let pending = isHub ? Backlog() : try store.backlog(beyond: hubPeer?.knowledge ?? VersionVector())
         var peerStatuses: [PeerStatus] = []
@@ -121,7 +125,8 @@ extension Node {
             node: configuration.name, department: configuration.department, role: configuration.role, replica: store.identity.replica,
             isHub: isHub, now: now, hubEndpoint: isHub ? configuration.sync.listen : configuration.sync.hub, hubReachable: hubReachable,
             lastAttempt: lastAttempt, lastSuccess: lastSuccess, lastSynced: hubPeer?.syncedMilliseconds, pending: pending,
-            peers: peerStatuses, openConflicts: try store.counts().openConflicts, rejected: try store.rejectedCount(),
+            peers: peerStatuses, openConflicts: try store.counts().openConflicts,
+            rejected: try store.unacknowledgedRejections(refusedHere: isHub),
             databaseBytes: store.databaseBytes(), hubClockOffset: hubPeer?.clockOffsetMilliseconds,
             staleAfterSeconds: configuration.sync.staleAfterSeconds,
             staleNodes: fleet?.members.filter(\.stale).count ?? 0, knownNodes: fleet?.members.count ?? 0)
@@ -142,8 +147,8 @@ extension Node {
             for node in Set(entry.versions.compactMap({ names[$0.origin] })) { conflictsByNode[node, default: 0] += 1 }
         }
         var rejectedByNode: [String: Int] = [:]
-        for entry in try store.rejectedChanges() {
-            if let node = names[entry.dot.replica] { rejectedByNode[node, default: 0] += 1 }
+        for (replica, count) in try store.unacknowledgedRefusalsByOrigin() {
+            if let node = names[replica] { rejectedByNode[node, default: 0] += count }
         }
         var members: [FleetMember] = []
         for name in Set(listed.map(\.node)).union(peers.keys).sorted() where name != configuration.name {
@@ -154,7 +159,9 @@ extension Node {
             let scope = ReplicationScope(role: role, department: department)
             let behind = try store.backlog(beyond: peer?.knowledge ?? VersionVector(), scope: scope)
             let lastSeen = peer?.exchangedMilliseconds
-            let stale = lastSeen.map { now > $0 && now - $0 > UInt64(staleAfter) * 1000 } ?? true
+            // A revoked node is not expected to sync, and one never seen has no contact to age.
+            let revoked = isHub && entry != nil && entry?.active == false
+            let stale = !revoked && lastSeen.map { now > $0 && now - $0 > UInt64(staleAfter) * 1000 } ?? false
             members.append(FleetMember(
                 node: name, department: department, role: role, replica: peer?.replica, allowed: isHub && !configuration.sync.insecure ? (entry?.active ?? false) : nil,
                 lastSeen: lastSeen, lastSynced: peer?.syncedMilliseconds, behind: behind,

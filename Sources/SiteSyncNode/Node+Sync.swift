@@ -246,9 +246,11 @@ public final class NodeRunner: Sendable {
         logger.info("stopping", metadata: ["node": "\(node.configuration.name)"])
     }
 
-    /// Failures that need a person: a key refused or revoked, a hub key that does not match.
+    /// Failures a retry cannot fix: those that need a person (a key refused or revoked, a hub
+    /// key that does not match), and a new epoch (the node must be opened again).
     static func isPermanent(_ error: NetError) -> Bool {
-        error.code == .keyRefused || error.code == .keyMismatch || (error.code == .refused && error.message.contains("revoked"))
+        error.code == .keyRefused || error.code == .keyMismatch || error.code == .newEpoch
+            || (error.code == .refused && error.message.contains("revoked"))
     }
 
     private func monotonicNow() -> UInt64 { DispatchTime.now().uptimeNanoseconds / 1_000_000 }

@@ -98,6 +98,7 @@ public final class Node: Sendable {
         let key = try NodeKeyFile.load(at: dataDirectory + "/" + NodeKeyFile.name)
         var options = options
         options.durability = configuration.durability
+        options.maxBytes = configuration.maxMegabytes > 0 ? configuration.maxMegabytes << 20 : nil
         options.signer = key
         let store = try ReplicaStore.open(at: dataDirectory + "/" + databaseFile, options: options)
         guard store.identity.node == configuration.name else {
@@ -105,6 +106,9 @@ public final class Node: Sendable {
                 "\(configPath) names the node '\(configuration.name)', but its database belongs to '\(store.identity.node)'; "
                 + "restore the name in \(configurationFile)")
         }
+        // Work set aside when this database's change ids were found reused goes out again
+        // under its new replica id (see ReplicaStore+Epoch).
+        if key != nil { try store.reissueCollided() }
         return Node(dataDirectory: dataDirectory, configuration: configuration, store: store, key: key)
     }
 }

@@ -16,6 +16,9 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var role: Role
     /// `[storage] durability`: SQLite's synchronous mode; `full` unless you know why not.
     public var durability: StoreOptions.Durability
+    /// `[storage] max_megabytes`: the most the database may grow to (0: as far as the disk
+    /// allows); past it, writes fail with "storage full" and nothing partial is kept.
+    public var maxMegabytes: Int = 0
     /// `[sync]`: where and how this node replicates.
     public var sync: SyncSettings
     /// Grade, colour and warning thresholds for the reports (`[report]`).
@@ -81,7 +84,7 @@ public struct NodeConfiguration: Sendable, Equatable {
     /// The keys this version understands, by section.
     static let knownKeys: [String: Set<String>] = [
         "node": ["name", "department", "role"],
-        "storage": ["durability"],
+        "storage": ["durability", "max_megabytes"],
         "sync": ["hub", "listen", "hub_key", "insecure", "interval_seconds", "timeout_seconds", "batch_changes", "batch_bytes", "window", "stale_after"],
         "report": Set(reportKeys.map(\.key) + ["stale_days", "risk_high", "risk_elevated"]),
     ]
@@ -155,7 +158,9 @@ public struct NodeConfiguration: Sendable, Equatable {
             throw NodeError(.configuration, "\(path): [report] thresholds must not cross: grade_excellent ≥ grade_good ≥ grade_fair, "
                             + "each *_green ≥ its *_amber, risk_high ≥ risk_elevated")
         }
-        return NodeConfiguration(name: name, department: department, role: role, durability: durability, sync: sync, report: report)
+        var configuration = NodeConfiguration(name: name, department: department, role: role, durability: durability, sync: sync, report: report)
+        configuration.maxMegabytes = try reader.optionalInt("storage", "max_megabytes", in: 0...10_000_000) ?? 0
+        return configuration
     }
 
     /// Reads typed values from the TOML table or their environment overrides, naming where a
@@ -328,6 +333,8 @@ public struct NodeConfiguration: Sendable, Equatable {
         [storage]
         # SQLite synchronous mode: full (every write durable when the command returns), normal, off.
         durability = "\(durability.rawValue)"
+        # The most the database may grow to, in megabytes (0: as far as the disk allows).
+        max_megabytes = \(maxMegabytes)
 
         [sync]
         \(sync.hub.map { "# The hub this node syncs with.\nhub = \(quoted($0))" } ?? "# The hub this node syncs with, tcp://HOST:PORT (none yet).\n# hub = \"tcp://hub.example:7700\"")

@@ -156,6 +156,20 @@ extension ReplicaStore {
             Dot(replica: ReplicaID(storageValue: $0[0]), counter: UInt64(bitPattern: $0[1]))
         })
         var refusalRecords: [Change] = []
+        // Origins whose change ids were found reused: from the first such id on, their changes
+        // continue a history this replica does not hold, and are refused.
+        var reusedFrom = try self.reusedFrom(db)
+        func refuseReused(_ incoming: IncomingChange, held: Bool) throws {
+            let dot = incoming.change.dot
+            try keepCollision(db, dot, payload: incoming.payload, now: now)
+            reusedFrom[dot.replica] = min(reusedFrom[dot.replica] ?? .max, dot.counter)
+            let refusal = Refusal(dot: dot, code: .reusedID, reason: held
+                ? "change \(dot) was already received with other content: the sending node's database was restored from an old copy; "
+                    + "it takes a new replica id and re-issues its work (both contents are kept)"
+                : "change \(dot) follows a reused change id of its origin; it is kept aside, and its work re-issued under a new replica id")
+            try recordRejection(db, refusal, record: incoming.change.record, refusedBy: "", now: now)
+            report.refusals.append(refusal)
+        }
 
         func held(_ dot: Dot) -> Bool {
             dot.counter <= (knowledge[dot.replica]?.counter ?? 0)
@@ -182,6 +196,7 @@ extension ReplicaStore {
         }
         func applyHole(_ index: Int) throws {
             let hole = batch.holes[index]
+            if let from = reusedFrom[hole.dot.replica], hole.dot.counter >= from { return }
             if held(hole.dot) || hole.dot.counter <= (knowledge[hole.dot.replica]?.maxSeen ?? 0), let status = try entryStatus(db, hole.dot) {
                 report.alreadyKnown += 1
                 // A change held here that the hub refused: retract it.
@@ -212,6 +227,14 @@ extension ReplicaStore {
             highest[origin] = max(highest[origin] ?? 0, change.dot.counter)
             let known = knowledge[origin] ?? (0, 0)
             let alreadyHeld = try change.dot.counter <= known.counter || (change.dot.counter <= known.maxSeen && entryStatus(db, change.dot) != nil)
+            if alreadyHeld, try isReused(db, change.dot, payload: incoming.payload) {
+                try refuseReused(incoming, held: true)
+                continue
+            }
+            if !alreadyHeld, let from = reusedFrom[origin], change.dot.counter >= from {
+                try refuseReused(incoming, held: false)
+                continue
+            }
             if alreadyHeld {
                 report.alreadyKnown += 1
                 if authorizer?.authoritative == true, let refusal = try refusal(db, change.dot) { report.refusals.append(refusal) }
@@ -270,16 +293,16 @@ extension ReplicaStore {
         case .none:
             break
         case .inOrder(let vouched):
-            for (origin, last) in highest {
+            for (origin, last) in highest where reusedFrom[origin] == nil {
                 let current = knowledge[origin] ?? (0, 0)
                 knowledge[origin] = (max(current.counter, min(last, vouched[origin])), current.maxSeen)
             }
         case .complete(let sender):
-            for (origin, last) in highest {
+            for (origin, last) in highest where reusedFrom[origin] == nil {
                 let current = knowledge[origin] ?? (0, 0)
                 knowledge[origin] = (max(current.counter, min(last, sender[origin])), current.maxSeen)
             }
-            for entry in sender.entries {
+            for entry in sender.entries where reusedFrom[entry.replica] == nil {
                 let current = knowledge[entry.replica] ?? (0, 0)
                 knowledge[entry.replica] = (max(current.counter, entry.counter), max(current.maxSeen, entry.counter))
             }
@@ -298,8 +321,10 @@ extension ReplicaStore {
                 """, arguments: [replica.storageValue, Int64(now), Int64(clamping: lead)])
         }
         try saveClock(db, clock)
-        if authorizer?.authoritative == true, !report.refusals.isEmpty {
-            try publishRefusals(db, report.refusals, records: Dictionary(batch.changes.map { ($0.change.dot, $0.change) }) { a, _ in a },
+        // Refusals for reused ids are not published: the content held for those ids stands.
+        let published = report.refusals.filter { $0.code != .reusedID }
+        if authorizer?.authoritative == true, !published.isEmpty {
+            try publishRefusals(db, published, records: Dictionary(batch.changes.map { ($0.change.dot, $0.change) }) { a, _ in a },
                                 nodes: Dictionary(batch.proof.credentials.map { ($0.replica, $0.node) }) { a, _ in a })
         }
         return report

@@ -85,9 +85,16 @@ extension ReplicaStore {
     /// are rebuilt without them, so this node shows what the hub holds.
     /// - Returns: how many changes were newly marked.
     @discardableResult
+    ///
+    /// Refusals `reused-id` mean this database was restored from an old copy behind SiteSync's
+    /// back: its work from the first reused id on is set aside and the replica takes a new
+    /// epoch (``setAsideReused(_:_:)``); the store must then be opened again, which re-issues it.
     public func markRejected(_ refusals: [Refusal], by peer: String) throws -> Int {
         let mine = refusals.filter { $0.dot.replica == identity.replica }
         guard !mine.isEmpty else { return 0 }
+        if mine.contains(where: { $0.code == .reusedID }) {
+            return try StoreError.mapping { try pool.write { db in try setAsideReused(db, mine) } }
+        }
         return try StoreError.mapping {
             try pool.write { db in
                 let now = options.wallClock()

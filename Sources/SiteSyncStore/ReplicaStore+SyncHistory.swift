@@ -46,7 +46,8 @@ public struct SyncHistoryEntry: Sendable, Equatable {
     /// How long it took (the last of repeated idle sessions: the entry's start is the first's).
     public var durationMilliseconds: UInt64
 
-    /// A successful session that moved nothing.
+    /// A successful session that moved nothing (consecutive ones share an entry, as do
+    /// consecutive failures for one reason).
     public var isIdle: Bool { ok && pushed == 0 && pulled == 0 && refused == 0 }
 }
 
@@ -73,16 +74,19 @@ extension ReplicaStore {
     public func recordHistory(_ entry: SyncHistoryEntry) throws {
         try StoreError.mapping {
             try pool.write { db in
-                if entry.isIdle, let last = try Row.fetchOne(db, sql: "SELECT * FROM sync_session ORDER BY id DESC LIMIT 1"),
-                   Self.historyEntry(last).isIdle, last["kind"] == entry.kind.rawValue, last["peer"] == entry.peer,
-                   last["endpoint"] == entry.endpoint {
+                if entry.isIdle || !entry.ok, let row = try Row.fetchOne(db, sql: "SELECT * FROM sync_session ORDER BY id DESC LIMIT 1") {
+                    let last = Self.historyEntry(row)
+                    let repeated = entry.ok ? last.isIdle : !last.ok && last.errorCode == entry.errorCode
+                    guard repeated, last.kind == entry.kind, last.peer == entry.peer, last.endpoint == entry.endpoint else { return try insert() }
                     try db.execute(sql: """
                         UPDATE sync_session SET ended_ms = ?, duration_ms = ?, repeats = repeats + 1, clock_offset_ms = coalesce(?, clock_offset_ms),
                             bytes_sent = bytes_sent + ?, bytes_received = bytes_received + ? WHERE id = ?
                         """, arguments: [Int64(entry.endedMilliseconds), Int64(entry.durationMilliseconds), entry.clockOffsetMilliseconds, entry.bytesSent,
-                                         entry.bytesReceived, last["id"] as Int64])
+                                         entry.bytesReceived, last.id])
                     return
                 }
+                try insert()
+                func insert() throws {
                 try db.execute(sql: """
                     INSERT INTO sync_session (started_ms, ended_ms, duration_ms, kind, peer, endpoint, pushed, pushed_new, pulled, pulled_new, refused,
                         bytes_sent, bytes_received, ok, error_code, error, clock_offset_ms, repeats)
@@ -94,6 +98,7 @@ extension ReplicaStore {
                                      entry.clockOffsetMilliseconds, entry.repeats])
                 try db.execute(sql: "DELETE FROM sync_session WHERE id <= (SELECT max(id) FROM sync_session) - ?",
                                arguments: [SyncHistory.keep])
+                }
             }
         }
     }
@@ -107,6 +112,16 @@ extension ReplicaStore {
                 if !kinds.isEmpty { sql += " WHERE kind IN (\(kinds.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")))" }
                 sql += " ORDER BY id DESC LIMIT ?"
                 return try Row.fetchAll(db, sql: sql, arguments: [limit]).map(Self.historyEntry)
+            }
+        }
+    }
+
+    /// The last entry of `kind` that succeeded (or failed), however old.
+    public func lastHistory(_ kind: SyncHistoryEntry.Kind, ok: Bool? = nil) throws -> SyncHistoryEntry? {
+        try StoreError.mapping {
+            try pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT * FROM sync_session WHERE kind = ?" + (ok.map { " AND ok = \($0 ? 1 : 0)" } ?? "")
+                                 + " ORDER BY id DESC LIMIT 1", arguments: [kind.rawValue]).map(Self.historyEntry)
             }
         }
     }
@@ -137,11 +152,11 @@ extension ReplicaStore {
     ///
     /// Counted per origin through the (replica, counter) index, so it costs one index range
     /// per origin, not a scan of the log.
-    public func backlog(beyond acknowledged: VersionVector, scope: ReplicationScope = .everything) throws -> Backlog {
+    /// - Parameter detailed: also sum the bytes and find the oldest (otherwise only count).
+    public func backlog(beyond acknowledged: VersionVector, scope: ReplicationScope = .everything, detailed: Bool = true) throws -> Backlog {
         try StoreError.mapping {
             try pool.read { db in
                 var backlog = Backlog()
-                var oldest: (seq: Int64, replica: Int64, counter: Int64, payload: Data)?
                 var scopeSQL = ""
                 var scopeArguments: StatementArguments = []
                 if case .department(let department) = scope {
@@ -151,23 +166,23 @@ extension ReplicaStore {
                 for origin in try Int64.fetchAll(db, sql: "SELECT replica FROM sync_knowledge") {
                     let after = Int64(bitPattern: acknowledged[ReplicaID(storageValue: origin)])
                     let arguments: StatementArguments = [origin, after] + scopeArguments
-                    if let row = try Row.fetchOne(db, sql: """
-                        SELECT count(*), coalesce(sum(length(payload)), 0) FROM sync_change
+                    guard let row = try Row.fetchOne(db, sql: """
+                        SELECT count(*)\(detailed ? ", coalesce(sum(length(payload)), 0)" : "") FROM sync_change
                         WHERE replica = ? AND counter > ? AND status = 0\(scopeSQL)
-                        """, arguments: arguments), (row[0] as Int) > 0 {
-                        backlog.count += row[0]
-                        backlog.bytes += row[1]
-                        if let first = try Row.fetchOne(db, sql: """
-                            SELECT seq, replica, counter, payload FROM sync_change
-                            WHERE replica = ? AND counter > ? AND status = 0\(scopeSQL) ORDER BY counter LIMIT 1
-                            """, arguments: arguments), oldest == nil || (first[0] as Int64) < oldest!.seq {
-                            oldest = (first[0], first[1], first[2], first[3])
-                        }
+                        """, arguments: arguments), (row[0] as Int) > 0 else { continue }
+                    backlog.count += row[0]
+                    guard detailed else { continue }
+                    backlog.bytes += row[1]
+                    // An origin's first change is its oldest (its HLC rises); the oldest of all is
+                    // the oldest of those firsts.
+                    if let first = try Row.fetchOne(db, sql: """
+                        SELECT counter, payload FROM sync_change
+                        WHERE replica = ? AND counter > ? AND status = 0\(scopeSQL) ORDER BY counter LIMIT 1
+                        """, arguments: arguments),
+                       let change = try? ChangeCodec.decode(origin: UInt64(bitPattern: origin), counter: UInt64(bitPattern: first[0]),
+                                                            payload: first[1], schema: schema) {
+                        backlog.oldestMilliseconds = min(backlog.oldestMilliseconds ?? .max, change.hlc.milliseconds)
                     }
-                }
-                if let oldest, let change = try? ChangeCodec.decode(origin: UInt64(bitPattern: oldest.replica), counter: UInt64(bitPattern: oldest.counter),
-                                                                   payload: oldest.payload, schema: schema) {
-                    backlog.oldestMilliseconds = change.hlc.milliseconds
                 }
                 return backlog
             }
@@ -190,14 +205,45 @@ extension ReplicaStore {
         }
     }
 
-    /// Changes this node wrote that a peer refused (kept here, not sent again).
-    public func rejectedCount(origin: ReplicaID? = nil) throws -> Int {
+    /// Rejected changes no person has acknowledged yet (`conflicts --rejected --acknowledge`):
+    /// this node's own (any of its replica ids) that a peer refused, or, with `refusedHere`,
+    /// those this node refused (a hub).
+    public func unacknowledgedRejections(refusedHere: Bool = false) throws -> Int {
         try StoreError.mapping {
             try pool.read { db in
-                if let origin {
-                    return try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_rejected WHERE replica = ?", arguments: [origin.storageValue]) ?? 0
+                try Int.fetchOne(db, sql: refusedHere
+                    ? "SELECT count(*) FROM sync_rejected WHERE refused_by = '' AND acknowledged_ms IS NULL"
+                    : """
+                        SELECT count(*) FROM sync_rejected WHERE refused_by != '' AND acknowledged_ms IS NULL
+                        AND replica IN (SELECT replica FROM sync_replica WHERE node = ?)
+                        """, arguments: refusedHere ? [] : [identity.node]) ?? 0
+            }
+        }
+    }
+
+    /// Per origin replica, the changes this node refused that no person has acknowledged.
+    public func unacknowledgedRefusalsByOrigin() throws -> [ReplicaID: Int] {
+        try StoreError.mapping {
+            try pool.read { db in
+                var counts: [ReplicaID: Int] = [:]
+                for row in try Row.fetchAll(db, sql: """
+                    SELECT replica, count(*) FROM sync_rejected WHERE refused_by = '' AND acknowledged_ms IS NULL GROUP BY replica
+                    """) {
+                    counts[ReplicaID(storageValue: row[0])] = row[1]
                 }
-                return try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_rejected") ?? 0
+                return counts
+            }
+        }
+    }
+
+    /// Marks every rejected change as seen by a person; returns how many were not yet.
+    @discardableResult
+    public func acknowledgeRejections() throws -> Int {
+        try StoreError.mapping {
+            try pool.write { db in
+                try db.execute(sql: "UPDATE sync_rejected SET acknowledged_ms = ? WHERE acknowledged_ms IS NULL",
+                               arguments: [Int64(options.wallClock())])
+                return db.changesCount
             }
         }
     }

@@ -132,8 +132,12 @@ public final class ReplicaStore: Sendable {
         // GRDB opens DatabasePool writes with BEGIN IMMEDIATE, so two processes never deadlock
         // upgrading a read lock; the busy timeout makes the second one wait its turn.
         let synchronous = options.durability.rawValue.uppercased()
+        let maxBytes = options.maxBytes
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            if let maxBytes, let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size"), pageSize > 0 {
+                try db.execute(sql: "PRAGMA max_page_count = \(max(1, maxBytes / pageSize))")
+            }
             // 64 MiB of page cache (allocated only as used): index pages of a bulk apply stay in
             // memory instead of being read back from the OS on every batch.
             try db.execute(sql: "PRAGMA cache_size = -65536")

@@ -19,6 +19,9 @@ public struct StoreOptions: Sendable {
     public var maxClockDriftMilliseconds: UInt64
     /// How long to wait for another process that holds the database, in seconds.
     public var busyTimeout: Double
+    /// The most the database may grow to, in bytes (`nil`: no limit but the disk's). Past it a
+    /// write fails with ``StoreError/Code/storageFull``, as on a full disk.
+    public var maxBytes: Int?
     /// The node's keys: local writes are signed with them. Without them the store can receive
     /// and serve changes but not write locally.
     public var signer: NodeSecretKey?

@@ -35,6 +35,10 @@ import SiteSyncCore
 /// - `sync_session` (v2): the sync history: each session this node ran or served and each
 ///   bundle it wrote or read, with counts, bytes, duration and outcome. Consecutive idle rounds
 ///   with one peer share a row (`repeats`); the oldest rows go beyond ``SyncHistory/keep``.
+/// - `sync_collision` (v2): change ids found reused with other content (a database restored
+///   by copying it back): `kept`, the other content received for an id held here; `pending`
+///   and `reissued`, this node's own work set aside to be re-issued under a new replica id
+///   (see ``ReplicaStore/takeNewEpoch()``).
 enum StoreSchema {
     /// The SQLite `application_id` of a SiteSync database ("SSYC").
     static let applicationID: Int32 = 0x5353_5943
@@ -165,6 +169,16 @@ enum StoreSchema {
                     clock_offset_ms INTEGER,
                     repeats INTEGER NOT NULL DEFAULT 1
                 );
+                CREATE TABLE sync_collision (
+                    replica INTEGER NOT NULL,
+                    counter INTEGER NOT NULL,
+                    payload BLOB NOT NULL,
+                    detected_ms INTEGER NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('kept', 'pending', 'reissued')),
+                    reissued_as TEXT,
+                    PRIMARY KEY (replica, counter)
+                );
+                ALTER TABLE sync_rejected ADD COLUMN acknowledged_ms INTEGER;
                 ALTER TABLE sync_peer ADD COLUMN synced_ms INTEGER;
                 ALTER TABLE sync_peer ADD COLUMN clock_offset_ms INTEGER;
                 """)

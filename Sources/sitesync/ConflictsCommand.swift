@@ -26,6 +26,7 @@ struct ConflictsCommand: ParsableCommand {
     var status: String?
     @Option(help: ArgumentHelp("Only conflicts on this project's records (its code or id).", valueName: "project")) var project: String?
     @Flag(help: "List the changes refused (by the hub, or at the hub) instead.") var rejected = false
+    @Flag(help: "With --rejected: mark them all as seen by a person (status stops counting them).") var acknowledge = false
 
     func validate() throws {
         if let status, !["open", "auto", "resolved"].contains(status) {
@@ -35,6 +36,13 @@ struct ConflictsCommand: ParsableCommand {
 
     func run() throws {
         let node = try node.open()
+        if acknowledge {
+            guard rejected else { throw ValidationError("--acknowledge goes with --rejected") }
+            let count = try node.store.acknowledgeRejections()
+            print(count == 0 ? "no rejected change waited for acknowledgement"
+                  : "acknowledged \(count) rejected change\(count == 1 ? "" : "s"); `sitesync status` no longer counts \(count == 1 ? "it" : "them")")
+            return
+        }
         if rejected { return try listRejected(node) }
         // Conflicts waiting for a person first, then the rest, newest first within each.
         let recordIDs = try project.map { try node.recordIDs(ofProject: node.findProject($0).id) }

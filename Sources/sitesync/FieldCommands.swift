@@ -42,13 +42,14 @@ struct LogCommand: ParsableCommand {
     @Flag(help: "History: print JSON.") var json = false
     @Option(help: ArgumentHelp("History: show at most this many entries (default 20).", valueName: "n")) var limit = 20
 
-    var writesDailyLog: Bool { weather != nil || crew != nil || summary != nil || submit || date != nil }
+    /// Whether anything to write in a daily log was given (`--date` alone says when, not what).
+    var writesDailyLog: Bool { weather != nil || crew != nil || summary != nil || submit }
 
     func validate() throws {
         try OptionCheck.date(date, "--date")
         if let crew, crew < 0 { throw ValidationError("--crew must be 0 or more") }
         if limit < 1 { throw ValidationError("--limit must be 1 or more") }
-        if project == nil && writesDailyLog {
+        if project == nil && (writesDailyLog || date != nil) {
             throw ValidationError("name the project whose daily log to write: sitesync log PROJECT --crew 14 …")
         }
         if project != nil && !writesDailyLog {
@@ -98,7 +99,8 @@ struct LogCommand: ParsableCommand {
         var rows = [["WHEN", "KIND", "PEER", "UP", "DOWN", "BYTES", "TOOK", "OUTCOME"]]
         for entry in entries {
             let direction: (up: String, down: String) = switch entry.kind {
-            case .sync, .bundleOut, .bundleIn: ("\(entry.pushed) (\(entry.pushedNew) new)", "\(entry.pulled) (\(entry.pulledNew) new)")
+            case .bundleOut: ("\(entry.pushed)", "-")
+            case .sync, .bundleIn: ("\(entry.pushed) (\(entry.pushedNew) new)", "\(entry.pulled) (\(entry.pulledNew) new)")
             // Served: what the peer pushed came down here, what it pulled went up from here.
             case .served: ("\(entry.pulled) (\(entry.pulledNew) new)", "\(entry.pushed) (\(entry.pushedNew) new)")
             }

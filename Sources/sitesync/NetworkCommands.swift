@@ -5,6 +5,7 @@ import Logging
 import SiteSyncCore
 import SiteSyncNet
 import SiteSyncNode
+import Synchronization
 
 /// Logs to standard error, once per process.
 enum Logs {
@@ -58,6 +59,8 @@ struct ServeCommand: ParsableCommand {
 
     func run() throws {
         let node = try node.open()
+        let lock = try NodeLock(dataDirectory: node.dataDirectory, exclusive: false)
+        defer { _ = lock }
         let logger = Logs.logger("sitesync.serve", level: quiet ? .warning : .info)
         let server = try node.startListener(on: listen, logger: logger)
         Signals.onTerminate { server.stop() }
@@ -91,22 +94,24 @@ struct SyncCommand: ParsableCommand {
     @Flag(help: "Log the sessions to stderr.") var verbose = false
 
     func run() throws {
-        let node = try node.open()
         let logger = Logs.logger("sitesync.sync", level: verbose ? .info : .error)
         if let peerKey, NodePublicKey(text: peerKey) == nil {
             throw ValidationError("--peer-key '\(peerKey.prefix(90))' is not a SiteSync key: it must be the 80 characters `sitesync keys show` prints")
         }
+        var node = try self.node.open()
         let progress = SyncProgressDisplay()
-        let client = try node.syncClient(peer: peer, peerKey: peerKey.flatMap(NodePublicKey.init(text:)),
-                                         progress: { progress.update($0) }, logger: logger)
-        let outcome: SyncOutcome
+        var round: (client: SyncClient, outcome: SyncOutcome)
         do {
-            outcome = try node.syncRound(client)
-            progress.finish()
+            round = try syncOnce(node, progress: progress, logger: logger)
         } catch {
-            progress.finish()
-            throw error
+            guard let error = error as? NetError, error.code == .newEpoch else { throw error }
+            // This database had been restored from an old copy: it took a new replica id; opened
+            // again, it re-issues its work under it, and the round goes on with that.
+            Output.note("note: \(error.message)")
+            node = try self.node.open()
+            round = try syncOnce(node, progress: progress, logger: logger)
         }
+        let (client, outcome) = round
         let summary = outcome.summary
         if json {
             Output.json(.object([
@@ -157,6 +162,15 @@ final class SyncProgressDisplay: @unchecked Sendable {
     }
 }
 
+extension SyncCommand {
+    func syncOnce(_ node: Node, progress: SyncProgressDisplay, logger: Logger) throws -> (client: SyncClient, outcome: SyncOutcome) {
+        let client = try node.syncClient(peer: peer, peerKey: peerKey.flatMap(NodePublicKey.init(text:)),
+                                         progress: { progress.update($0) }, logger: logger)
+        defer { progress.finish() }
+        return (client, try node.syncRound(client))
+    }
+}
+
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
@@ -174,10 +188,27 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Log less: warnings only.") var quiet = false
 
     func run() throws {
-        let node = try node.open()
         let logger = Logs.logger("sitesync.run", level: quiet ? .warning : .info)
-        let runner = NodeRunner(node: node, logger: logger)
-        Signals.onTerminate { runner.stop() }
-        try runner.run(listen: listen || node.configuration.sync.listen != nil && node.configuration.sync.hub != nil)
+        let lock = try NodeLock(dataDirectory: node.path, exclusive: false)
+        defer { _ = lock }
+        let stopped = Mutex(false)
+        let current = Mutex<NodeRunner?>(nil)
+        Signals.onTerminate {
+            stopped.withLock { $0 = true }
+            current.withLock { $0?.stop() }
+        }
+        while !stopped.withLock({ $0 }) {
+            let node = try node.open()
+            let runner = NodeRunner(node: node, logger: logger)
+            current.withLock { $0 = runner }
+            if stopped.withLock({ $0 }) { break }
+            do {
+                try runner.run(listen: listen || node.configuration.sync.listen != nil && node.configuration.sync.hub != nil)
+                return
+            } catch let error as NetError where error.code == .newEpoch {
+                // Opened again, the node re-issues its work under its new replica id.
+                logger.warning("\(error.message); reopening the node")
+            }
+        }
     }
 }

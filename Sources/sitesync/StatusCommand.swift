@@ -19,8 +19,9 @@ struct StatusCommand: ParsableCommand {
             --fleet (at the hub) lists every node on the allow-list or heard from: last seen, `behind` \
             (changes the hub holds that the node has not acknowledged), `ahead` (changes it reported \
             holding that the hub lacks), stale (no contact for longer than --stale-after, default \
-            `stale_after` in node.toml), open conflicts and rejected changes involving it, and whether \
-            it holds back compaction of the change log (it lacks changes the log must keep for it).
+            `stale_after` in node.toml; never for a revoked node or one never heard from), open \
+            conflicts and unacknowledged rejected changes involving it, and whether it holds back \
+            compaction of the change log (it lacks changes the log must keep for it).
 
             --json is documented in config/README.md ("status --json") and stays stable.
 
@@ -28,7 +29,8 @@ struct StatusCommand: ParsableCommand {
               0  in sync (the hub: no node stale)
               2  changes pending, or the last exchange with the hub is older than stale_after (or
                  none yet); with --fleet or at the hub: a node is stale
-              3  open conflicts or rejected changes wait for a person (`sitesync conflicts`)
+              3  open conflicts or rejected changes wait for a person (`sitesync conflicts`;
+                 `sitesync conflicts --rejected --acknowledge` once the refusals were read)
               4  the node could not be read (the error says why)
               64 a bad flag
             """
@@ -88,8 +90,10 @@ struct StatusCommand: ParsableCommand {
         if status.openConflicts > 0 { reasons.append(plural(status.openConflicts, "open conflict")) }
         if status.rejected > 0 { reasons.append(plural(status.rejected, "rejected change")) }
         if status.verdict == .review {
-            return Terminal.paint("NEEDS REVIEW", .red) + " — " + reasons.joined(separator: ", ") + ": see `sitesync conflicts`"
-                + (status.rejected > 0 ? " and `sitesync conflicts --rejected`" : "")
+            return Terminal.paint("NEEDS REVIEW", .red) + " — " + reasons.joined(separator: ", ") + ": see "
+                + (status.openConflicts > 0 ? "`sitesync conflicts`" : "")
+                + (status.openConflicts > 0 && status.rejected > 0 ? " and " : "")
+                + (status.rejected > 0 ? "`sitesync conflicts --rejected` (then `--rejected --acknowledge`)" : "")
         }
         if status.isHub {
             let line = "hub of \(plural(status.knownNodes, "node"))"

@@ -15,6 +15,10 @@ public enum RefusalCode: String, Sendable, CaseIterable, Codable {
     case foreignActor = "foreign-actor"
     /// A change that could only apply on top of a change refused earlier.
     case dependsOnRefused = "depends-on-refused"
+    /// A change id this receiver holds with other content, or a later change of that origin:
+    /// the sender's database was restored from an old copy behind its back. The sender must
+    /// take a new replica id and re-issue its work under it.
+    case reusedID = "reused-id"
 }
 
 /// A change a receiver refused: answered to the sender, stored nowhere.

@@ -17,6 +17,13 @@ public struct ClientSession: Sendable {
     public let directoryDigest: String
     /// This side's wall clock for the Hello (milliseconds since 1970).
     public let wallClock: UInt64
+    /// Per peer node, the last counter of this replica it was seen to acknowledge. A peer that
+    /// holds more of this replica than that may hold other content for those ids (this
+    /// database was restored from a copy): they are pushed again, for the peer to compare.
+    public let acknowledgedOwn: [String: UInt64]
+    /// Where this session's push starts for this replica's own changes, if lower than the
+    /// peer's knowledge.
+    private var recheckFrom: UInt64?
     public private(set) var phase: Phase = .greeting
     public private(set) var server: SyncMessage.Welcome?
     public private(set) var summary = SessionSummary()
@@ -29,9 +36,10 @@ public struct ClientSession: Sendable {
 
     public init(session: UInt64, me: PeerIdentity, versions: ProtocolVersions, knowledge: VersionVector,
                 limits: SessionLimits = SessionLimits(), subscribe: Bool = false, credential: ReplicaCredential? = nil,
-                directoryDigest: String = "", wallClock: UInt64 = 0) {
+                directoryDigest: String = "", wallClock: UInt64 = 0, acknowledgedOwn: [String: UInt64] = [:]) {
         self.session = session
         self.wallClock = wallClock
+        self.acknowledgedOwn = acknowledgedOwn
         self.credential = credential
         self.directoryDigest = directoryDigest
         self.me = me
@@ -99,6 +107,10 @@ public struct ClientSession: Sendable {
             summary.peer = welcome.peer
             summary.peerKnowledge = welcome.knowledge
             push = BatchWindow(window: welcome.limits.window)
+            let acknowledged = acknowledgedOwn[welcome.peer.node] ?? 0
+            if welcome.knowledge[me.replica] > acknowledged && knowledge[me.replica] > acknowledged {
+                recheckFrom = acknowledged
+            }
             phase = .pushing
             return [.welcomed(welcome)] + readMore()
         case (.pushing, .ack(let ack)) where !ack.pull:
@@ -110,6 +122,14 @@ public struct ClientSession: Sendable {
             summary.peerKnowledge.merge(ack.knowledge)
             let mine = ack.refusals.filter { $0.dot.replica == me.replica }
             summary.refused += mine
+            if mine.contains(where: { $0.code == .reusedID }) {
+                // Nothing more of this replica can go: the store sets its work aside and takes
+                // a new epoch; the next session re-issues it under the new replica id.
+                return [.rejected(mine, by: server!.peer), .send(.failure(SyncMessage.Failure(
+                    code: .unavailable, reason: "this node takes a new replica id (its change ids were found reused)", session: session)))]
+                    + fail(.newEpoch, "\(server!.peer.node) holds other content for change ids of this node: its database was restored "
+                           + "from an old copy; it took a new replica id and re-issues its work — sync again")
+            }
             return (mine.isEmpty ? [] : [.rejected(mine, by: server!.peer)]) + continuePushing()
         case (.pulling, .batch(let batch)) where batch.pull:
             guard pull.receive(batch) == .accepted else {
@@ -126,7 +146,11 @@ public struct ClientSession: Sendable {
     private mutating func readMore() -> [SessionEffect] {
         guard let server, push.hasRoom, !reading, !pushExhausted else { return [] }
         reading = true
-        return [.read(ReadRequest(after: pushCursor, base: server.knowledge, scope: server.peer.scope, limits: server.limits))]
+        var base = server.knowledge
+        if let recheckFrom {
+            base = VersionVector(base.entries.map { ($0.replica, $0.replica == me.replica ? recheckFrom : $0.counter) })
+        }
+        return [.read(ReadRequest(after: pushCursor, base: base, scope: server.peer.scope, limits: server.limits))]
     }
 
     private mutating func pushRead(_ result: ReadResult) -> [SessionEffect] {

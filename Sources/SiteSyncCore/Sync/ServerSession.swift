@@ -89,6 +89,7 @@ public struct ServerSession: Sendable {
             guard let batch = push.finishApplying(), batch.sequence == outcome.sequence else { return [] }
             summary.pushedApplied += outcome.applied
             summary.pushedKnown += outcome.known
+            summary.refused += outcome.refusals
             summary.pushBatches += 1
             return [.send(.ack(SyncMessage.Ack(session: session, pull: false, sequence: outcome.sequence, knowledge: outcome.knowledge,
                                                applied: outcome.applied, known: outcome.known, refusals: outcome.refusals)))]

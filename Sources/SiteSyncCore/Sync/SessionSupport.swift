@@ -136,6 +136,8 @@ public struct SessionFailure: Sendable, Equatable, Error, CustomStringConvertibl
         case violation
         /// The local store failed (for example a full disk).
         case store(retryLater: Bool)
+        /// The peer found this replica's change ids reused; the store took a new epoch.
+        case newEpoch
     }
 
     public let kind: Kind
@@ -155,6 +157,7 @@ public struct SessionFailure: Sendable, Equatable, Error, CustomStringConvertibl
         case .silent: "silent"
         case .violation: "protocol"
         case .store: "store"
+        case .newEpoch: "new-epoch"
         }
     }
 }
