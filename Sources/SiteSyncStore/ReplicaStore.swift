@@ -295,7 +295,8 @@ extension StoreError {
         }
     }
 
-    static func wrap(_ error: any Error) -> any Error {
+    /// `error` as a ``StoreError`` when it is a SQLite failure; otherwise as it is.
+    public static func wrap(_ error: any Error) -> any Error {
         guard let error = error as? DatabaseError else { return error }
         switch error.resultCode {
         case .SQLITE_FULL:

@@ -169,6 +169,8 @@ struct RecordCommand: ParsableCommand {
                         }
                         if change == nil { unchanged += 1 } else { written += 1 }
                     } catch {
+                        // A full disk is about the node, not the line: say so as such.
+                        if let full = StoreError.wrap(error) as? StoreError, full.code == .storageFull { throw full }
                         throw ValidationError("line \(index + 1): \(error); nothing of \(file) was written")
                     }
                 }
