@@ -171,7 +171,6 @@ public final class SyncClient {
     /// Changes to push and to pull, as the current session began.
     private var totals = (push: 0, pull: 0)
 
-    static func wallClock() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
 
     private func session(deadline: UInt64, heardBefore: Bool) throws(NetError) -> SessionEnd {
         let knowledge: VersionVector
@@ -181,7 +180,7 @@ public final class SyncClient {
         var machine = ClientSession(session: UInt64.random(in: 1...UInt64.max), me: me, versions: Self.versions,
                                     knowledge: knowledge, limits: options.limits, subscribe: options.subscribe,
                                     credential: store.identity.credential, directoryDigest: directoryDigest,
-                                    wallClock: Self.wallClock(), acknowledgedOwn: acknowledgedOwn)
+                                    wallClock: store.wallClock(), acknowledgedOwn: acknowledgedOwn)
         var outbox: [[Data]] = []
         var result: Result<SessionSummary, NetError>?
         var heard = false
@@ -215,7 +214,7 @@ public final class SyncClient {
                         }
                     }
                 case .welcomed(let welcome):
-                    if welcome.wallClock > 0 { clockOffset = Int64(bitPattern: welcome.wallClock &- Self.wallClock()) }
+                    if welcome.wallClock > 0 { clockOffset = Int64(bitPattern: welcome.wallClock &- store.wallClock()) }
                     totals = (push: (try? store.backlog(beyond: welcome.knowledge, scope: welcome.peer.scope).count) ?? 0,
                               pull: Int(clamping: welcome.pullEstimate))
                     fallthrough

@@ -212,7 +212,7 @@ public final class SyncServer: @unchecked Sendable {
                     if let live = sessions.removeValue(forKey: key) {
                         // Remembered for the reports' sync freshness, the fleet view and the history.
                         let client = live.machine.client, knowledge = live.machine.clientKnowledge, store = self.store
-                        let now = SyncClient.wallClock()
+                        let now = store.wallClock()
                         writer.async {
                             try? store.recordPeer(PeerRecord(node: client.node, replica: client.replica, role: client.role,
                                                              department: client.department, knowledge: knowledge,
@@ -230,7 +230,7 @@ public final class SyncServer: @unchecked Sendable {
                 case .fail(let failure):
                     let live = sessions.removeValue(forKey: key)
                     if let live {
-                        let store = self.store, entry = Self.served(live, summary: live.machine.summary, ended: SyncClient.wallClock(),
+                        let store = self.store, entry = Self.served(live, summary: live.machine.summary, ended: store.wallClock(),
                                                                     failure: failure)
                         writer.async { try? store.recordHistory(entry) }
                     }
@@ -288,7 +288,7 @@ public final class SyncServer: @unchecked Sendable {
                     return
                 }
                 let key = Key(peer: peer, session: hello.session)
-                let store = store, wallClock = SyncClient.wallClock()
+                let store = store, wallClock = store.wallClock()
                 let (machine, effects) = ServerSession.accept(
                     hello, me: me, versions: SyncClient.versions, knowledge: knowledge, limits: options.limits,
                     authenticated: authenticated, credential: store.identity.credential,

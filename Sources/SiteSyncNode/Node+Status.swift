@@ -45,6 +45,9 @@ public struct NodeStatus: Sendable {
     public let staleNodes: Int
     public let knownNodes: Int
 
+    /// Whether this device's clock is off the hub's by more than the drift tolerated (10 min).
+    public let clockFlagged: Bool
+
     /// Whether the last completed exchange with the hub is older than `stale_after` (or none
     /// ever completed); never for the hub itself.
     public var isStale: Bool {
@@ -88,6 +91,9 @@ public struct FleetMember: Sendable {
     public let rejected: Int
     /// Its clock minus the hub's, as last measured.
     public let clockOffset: Int64?
+    /// Its clock is off by more than the drift tolerated, or its changes came stamped that far
+    /// in the future (their times were clamped here).
+    public let clockFlagged: Bool
 
     /// Whether the node lacks changes, which the change log must therefore keep for it: a
     /// node behind holds back any compaction of the log (`behind` > 0).
@@ -129,7 +135,8 @@ extension Node {
             rejected: try store.unacknowledgedRejections(refusedHere: isHub),
             databaseBytes: store.databaseBytes(), hubClockOffset: hubPeer?.clockOffsetMilliseconds,
             staleAfterSeconds: configuration.sync.staleAfterSeconds,
-            staleNodes: fleet?.members.filter(\.stale).count ?? 0, knownNodes: fleet?.members.count ?? 0)
+            staleNodes: fleet?.members.filter(\.stale).count ?? 0, knownNodes: fleet?.members.count ?? 0,
+            clockFlagged: (hubPeer?.clockOffsetMilliseconds).map { $0.magnitude > store.clockTolerance } ?? false)
     }
 
     /// Every node this node knows (at the hub: its allow-list and every node heard from), with
@@ -150,6 +157,7 @@ extension Node {
         for (replica, count) in try store.unacknowledgedRefusalsByOrigin() {
             if let node = names[replica] { rejectedByNode[node, default: 0] += count }
         }
+        let leads = try store.clockLeads()
         var members: [FleetMember] = []
         for name in Set(listed.map(\.node)).union(peers.keys).sorted() where name != configuration.name {
             let entry = listed.first { $0.node == name }
@@ -166,7 +174,9 @@ extension Node {
                 node: name, department: department, role: role, replica: peer?.replica, allowed: isHub && !configuration.sync.insecure ? (entry?.active ?? false) : nil,
                 lastSeen: lastSeen, lastSynced: peer?.syncedMilliseconds, behind: behind,
                 ahead: try peer.map { try store.knowledgeGap($0.knowledge) }, stale: stale,
-                openConflicts: conflictsByNode[name] ?? 0, rejected: rejectedByNode[name] ?? 0, clockOffset: peer?.clockOffsetMilliseconds))
+                openConflicts: conflictsByNode[name] ?? 0, rejected: rejectedByNode[name] ?? 0, clockOffset: peer?.clockOffsetMilliseconds,
+                clockFlagged: (peer?.clockOffsetMilliseconds).map { $0.magnitude > store.clockTolerance } ?? false
+                    || leads.contains { names[$0.key] == name }))
         }
         return FleetStatus(now: now, staleAfterSeconds: staleAfter, members: members)
     }

@@ -34,11 +34,22 @@ public final class Node: Sendable {
     /// The records this node receives (DESIGN §1).
     public var scope: ReplicationScope { ReplicationScope(role: configuration.role, department: configuration.department) }
 
+    /// The device's wall clock: the system's, or — for drills and tests of what a wrong clock
+    /// does — off by `SITESYNC_CLOCK_OFFSET_SECONDS` (may be negative).
+    static func deviceClock(_ environment: [String: String]) throws -> @Sendable () -> UInt64 {
+        guard let text = environment["SITESYNC_CLOCK_OFFSET_SECONDS"] else { return StoreOptions.systemClock }
+        guard let seconds = Int64(text), seconds.magnitude <= 10 * 365 * 86_400 else {
+            throw NodeError(.configuration, "SITESYNC_CLOCK_OFFSET_SECONDS: '\(text)' is not a whole number of seconds within ten years")
+        }
+        return { UInt64(max(0, Int64(StoreOptions.systemClock()) + seconds * 1000)) }
+    }
+
     /// Creates a new node: the directory, `node.toml`, fresh keys in `node.key` (mode 0600) and
     /// a database whose replica id derives from them.
     /// - Throws: ``NodeError`` when the directory already holds a node; nothing is changed then.
     public static func initialize(
-        at dataDirectory: String, configuration: NodeConfiguration, options: StoreOptions = StoreOptions()
+        at dataDirectory: String, configuration: NodeConfiguration, options: StoreOptions = StoreOptions(),
+        environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> Node {
         let fm = FileManager.default
         let configPath = dataDirectory + "/" + configurationFile, databasePath = dataDirectory + "/" + databaseFile
@@ -61,6 +72,7 @@ public final class Node: Sendable {
         }
         var options = options
         options.durability = configuration.durability
+        options.wallClock = try Self.deviceClock(environment)
         do {
             guard fm.createFile(atPath: configPath, contents: Data(configuration.tomlText.utf8)) else {
                 throw NodeError(.usage, "cannot write \(configPath); check permissions and free space")
@@ -98,6 +110,7 @@ public final class Node: Sendable {
         let key = try NodeKeyFile.load(at: dataDirectory + "/" + NodeKeyFile.name)
         var options = options
         options.durability = configuration.durability
+        options.wallClock = try Self.deviceClock(environment)
         options.maxBytes = configuration.maxMegabytes > 0 ? configuration.maxMegabytes << 20 : nil
         options.signer = key
         let store = try ReplicaStore.open(at: dataDirectory + "/" + databaseFile, options: options)

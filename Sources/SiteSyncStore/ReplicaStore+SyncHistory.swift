@@ -236,6 +236,24 @@ extension ReplicaStore {
         }
     }
 
+    /// Per origin replica, how far ahead of this replica's clock its changes' times were seen,
+    /// beyond what is taken as drift (their times were clamped here): only replicas seen ahead.
+    public func clockLeads() throws -> [ReplicaID: UInt64] {
+        try StoreError.mapping {
+            try pool.read { db in
+                var leads: [ReplicaID: UInt64] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT replica, clock_lead_ms FROM sync_replica WHERE clock_lead_ms > 0") {
+                    leads[ReplicaID(storageValue: row[0])] = UInt64(max(0, row[1] as Int64))
+                }
+                return leads
+            }
+        }
+    }
+
+    /// How far apart two clocks may be before a device is flagged (as far as a remote HLC may
+    /// lead before it is clamped).
+    public var clockTolerance: UInt64 { options.maxClockDriftMilliseconds }
+
     /// Marks every rejected change as seen by a person; returns how many were not yet.
     @discardableResult
     public func acknowledgeRejections() throws -> Int {

@@ -25,6 +25,9 @@ public final class ReplicaStore: Sendable {
     public let identity: ReplicaIdentity
     let pool: DatabasePool
     let options: StoreOptions
+
+    /// This device's wall clock, in milliseconds since 1970 (as the store was opened with it).
+    public func wallClock() -> UInt64 { options.wallClock() }
     let tables: [UInt16: RecordTable]
 
     private init(path: String, schema: Schema, pool: DatabasePool, identity: ReplicaIdentity, options: StoreOptions) {

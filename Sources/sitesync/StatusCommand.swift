@@ -166,7 +166,8 @@ struct StatusCommand: ParsableCommand {
         rows.append(["versions", "schema \(Schema.siteSync.version) (\(Schema.siteSync.hash.prefix(12))), protocol \(ProtocolVersion.current)"])
         rows.append(["database", Terminal.bytes(status.databaseBytes)])
         if let offset = status.hubClockOffset {
-            rows.append(["clock", Self.clockText(offset, of: "the hub")])
+            let text = Self.clockText(offset, of: "the hub")
+            rows.append(["clock", status.clockFlagged ? Terminal.paint(text, .yellow) : text])
         }
         print(Output.table(rows))
     }
@@ -176,7 +177,7 @@ struct StatusCommand: ParsableCommand {
         let size = Terminal.duration(offset.magnitude)
         if offset.magnitude < 2_000 { return "\(whom)'s clock agrees with this node's (within \(size))" }
         return "\(whom)'s clock is \(size) \(offset > 0 ? "ahead of" : "behind") this node's"
-            + (offset.magnitude > 3_600_000 ? " — check the date and time settings" : "")
+            + (offset.magnitude > 600_000 ? " — check this device's date and time" : "")
     }
 
     func printFleet(_ fleet: FleetStatus) {
@@ -201,7 +202,8 @@ struct StatusCommand: ParsableCommand {
                 member.openConflicts > 0 ? Terminal.paint("\(member.openConflicts)", .red) : "0",
                 member.rejected > 0 ? Terminal.paint("\(member.rejected)", .red) : "0",
                 member.holdsBackCompaction ? "yes" : "no",
-                member.clockOffset.map { ($0 >= 0 ? "+" : "-") + Terminal.duration($0.magnitude) } ?? "?",
+                (member.clockOffset.map { ($0 >= 0 ? "+" : "-") + Terminal.duration($0.magnitude) } ?? "?")
+                    + (member.clockFlagged ? Terminal.paint(" WRONG CLOCK", .yellow) : ""),
             ])
         }
         print(Output.table(rows))
@@ -235,6 +237,7 @@ struct StatusCommand: ParsableCommand {
                 "reachable": status.hubReachable.map(JSONValue.bool) ?? .null,
                 "clock_offset_ms": status.hubClockOffset.map(JSONValue.int) ?? .null,
             ]),
+            "clock_flagged": .bool(status.clockFlagged),
             "last_sync": json(status.lastAttempt), "last_successful_sync": json(status.lastSuccess),
             "last_exchange_at": time(status.lastSynced), "stale": .bool(status.isStale),
             "stale_after_seconds": .int(Int64(status.staleAfterSeconds)),
@@ -271,6 +274,7 @@ struct StatusCommand: ParsableCommand {
                     "rejected_changes": .int(Int64(member.rejected)),
                     "holds_back_compaction": .bool(member.holdsBackCompaction),
                     "clock_offset_ms": member.clockOffset.map(JSONValue.int) ?? .null,
+                    "clock_flagged": .bool(member.clockFlagged),
                 ])
             }),
         ])

@@ -203,6 +203,34 @@ import Testing
         for node in ["hub", "north", "south"] { try cli.ok("audit", "verify", "--data-dir", node) }
     }
 
+    @Test func aDeviceWhoseClockIsAMonthAheadIsFlaggedAndDoesNotDragTheHubsClock() throws {
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        let fleet = try Self.start(cli)
+        defer { fleet.stop() }
+        let month = ["SITESYNC_CLOCK_OFFSET_SECONDS": "\(30 * 86_400)"]
+        #expect(try cli.run(["record", "put", "--data-dir", "north", "activity", "a1", "remarks=from the future"], environment: month).status == 0)
+        #expect(try cli.run(["sync", "--data-dir", "north"], environment: month).status == 0)
+        let result = try cli.run(["status", "--data-dir", "hub", "--fleet", "--json"])
+        let fleetView = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let north = (fleetView?["nodes"] as? [[String: Any]])?.first { $0["node"] as? String == "north" }
+        #expect(north?["clock_flagged"] as? Bool == true, "\(result.stdout)")
+        #expect(((north?["clock_offset_ms"] as? Int) ?? 0) > 29 * 86_400_000)
+        #expect(try cli.run(["status", "--data-dir", "hub", "--fleet"]).stdout.contains("WRONG CLOCK"))
+        let own = try cli.run(["status", "--data-dir", "north", "--json"], environment: month)
+        let status = try JSONSerialization.jsonObject(with: Data(own.stdout.utf8)) as? [String: Any]
+        #expect(status?["clock_flagged"] as? Bool == true)
+        // The hub's clock stays its own: the month-ahead time was clamped, not adopted.
+        let hlc = UInt64(try Self.sqlite(cli, "hub", "SELECT value FROM sync_meta WHERE key = 'hlc'")[0][0] as String) ?? 0
+        let hubMilliseconds = hlc >> 16
+        #expect(hubMilliseconds > 0 && hubMilliseconds < UInt64(Date().timeIntervalSince1970 * 1000) + 11 * 60_000, "the hub's HLC jumped ahead")
+        // A correct-clock node that saw the remark and wrote after it still wins: causality, not clocks.
+        try cli.ok("sync", "--data-dir", "office")
+        try cli.ok("record", "put", "--data-dir", "office", "activity", "a1", "remarks=corrected today")
+        try fleet.converge(["hub", "office", "north"])
+        #expect(try Self.field(cli, "north", "activity", "a1", "remarks") == "corrected today")
+    }
+
     @Test func aFullDiskRefusesTheWriteExplicitlyAndLosesNothing() throws {
         let cli = try SiteSyncBinary()
         defer { cli.remove() }
