@@ -111,6 +111,13 @@ public enum NetworkBenchmark {
         }
     }
 
+    /// A logger for the bench's own sync rounds: errors only.
+    static var quietLogger: Logger {
+        var logger = Logger(label: "sitesync.bench")
+        logger.logLevel = .error
+        return logger
+    }
+
     static func hubNode(_ path: String, secure: Bool = true) throws -> Node {
         try Node.initialize(at: path, configuration: NodeConfiguration(
             name: "hub-1", department: "office", role: .hub,

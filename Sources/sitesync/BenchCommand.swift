@@ -32,7 +32,10 @@ struct BenchCommand: ParsableCommand {
             pulled (several minutes). --quick: 20,000; 20,000; 8 nodes × 1,000; 100,000 (about a \
             minute). Use a release build for figures: swift build -c release && .build/release/sitesync bench. \
             Runs in a temporary directory and removes it.
-            """
+
+            `sitesync bench soak` is the fault soak: see `sitesync bench soak --help`.
+            """,
+        subcommands: [Soak.self]
     )
 
     @Flag(help: "A shorter run at smaller, stated scales.") var quick = false
@@ -98,5 +101,61 @@ struct BenchCommand: ParsableCommand {
             return
         }
         print(Output.table([["figure", "measured", "target"]] + figures.map { [$0.0, $0.1.canonicalText, $0.2] }))
+    }
+}
+
+extension BenchCommand {
+    struct Soak: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "soak",
+            abstract: "A bounded fault soak on loopback: nodes write while nodes and the hub are killed, restarted and have their clocks jump.",
+            discussion: """
+                A hub and N field nodes in 4 departments (plus an office), each a `sitesync` process of \
+                its own (`serve`, `run`), CURVE on, on 127.0.0.1 only. For --minutes, this process writes \
+                on random nodes (each committed write noted in a ledger) and every 4-10 s SIGKILLs a node \
+                (restarted 0.5-2 s later), restarts one with its clock 1-14 days off either way, or — in \
+                the first half only — SIGKILLs the hub. Then writes and faults stop.
+
+                Figures: soak_lost_writes (ledger entries the hub lacks at the end; target 0), \
+                soak_converge_seconds (from the last fault until every node shows the hub's data of its \
+                department and the office all of it; target 60 s for 20 nodes x 10 min), \
+                soak_rss_growth_pct (the hub's resident memory over the last half; target < 10 %), with \
+                the counts of faults injected. Exits non-zero when a write was lost or the replicas did not \
+                agree within 300 s. Use a release build.
+                """)
+        @Option(help: ArgumentHelp("Field nodes (2-50).", valueName: "n")) var nodes = 20
+        @Option(help: ArgumentHelp("Minutes of writes and faults (0.1-120).", valueName: "m")) var minutes = 10.0
+        @Option(help: ArgumentHelp("Seed of the schedule of writes and faults.", valueName: "n")) var seed: UInt64 = 2026
+        @Flag(help: "Print JSON.") var json = false
+
+        func validate() throws {
+            if !(2...50).contains(nodes) { throw ValidationError("--nodes must be from 2 to 50") }
+            if !(0.1...120).contains(minutes) { throw ValidationError("--minutes must be from 0.1 to 120") }
+        }
+
+        func run() throws {
+            let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            let result = try SoakBenchmark.run(executable: executable, nodes: nodes, minutes: minutes, seed: seed) { step in
+                if !json { Output.note("bench: \(step)") }
+            }
+            let figures: [(String, JSONValue, String)] = [
+                ("soak_lost_writes", .int(Int64(result.lostWrites)), "= 0"),
+                ("soak_acknowledged_writes", .int(Int64(result.acknowledgedWrites)), ""),
+                ("soak_converge_seconds", .number(String(format: "%.1f", result.convergeSeconds)), "<= 60 (20 nodes x 10 min)"),
+                ("soak_rss_growth_pct", .number(String(format: "%.1f", result.rssGrowthPercent)), "< 10 (last half)"),
+                ("soak_hub_rss_mb", .number(String(format: "%.1f", result.hubRSSMegabytes)), ""),
+                ("soak_node_kills", .int(Int64(result.nodeKills)), ""),
+                ("soak_hub_kills", .int(Int64(result.hubKills)), ""),
+                ("soak_clock_jumps", .int(Int64(result.clockJumps)), ""),
+                ("soak_nodes", .int(Int64(result.nodes)), ""),
+                ("soak_minutes", .number(String(format: "%g", result.minutes)), ""),
+            ]
+            if json {
+                Output.json(.object(Dictionary(uniqueKeysWithValues: figures.map { ($0.0, $0.1) })))
+            } else {
+                print(Output.table(figures.map { [$0.0, $0.1.canonicalText, $0.2] }))
+            }
+            if result.lostWrites > 0 { throw ExitCode(1) }
+        }
     }
 }

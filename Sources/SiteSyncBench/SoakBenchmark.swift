@@ -1,0 +1,284 @@
+import Dispatch
+import Foundation
+import SiteSyncCore
+import SiteSyncNode
+import SiteSyncStore
+
+/// What `bench soak` measured (`reference/reliability.md` §7).
+public struct SoakResult: Sendable {
+    public var nodes = 0
+    public var minutes = 0.0
+    /// Local writes acknowledged (committed) on the nodes, and those of them the hub lacks at
+    /// the end (target 0).
+    public var acknowledgedWrites = 0
+    public var lostWrites = 0
+    /// Seconds from the last fault (and the last write) until every replica showed the hub's
+    /// data of its scope (target 60 s for 20 nodes × 10 minutes).
+    public var convergeSeconds = 0.0
+    /// The hub's resident memory, and its growth over the last half of the run (target < 10 %).
+    public var hubRSSMegabytes = 0.0
+    public var rssGrowthPercent = 0.0
+    public var nodeKills = 0, hubKills = 0, clockJumps = 0
+}
+
+/// A bounded soak on loopback: a hub and N nodes as processes of their own (`sitesync serve`,
+/// `sitesync run`), CURVE on, while this process writes on the nodes (each committed write
+/// noted in a ledger) and, every few seconds, SIGKILLs a node or the hub and starts it again, or
+/// restarts a node with its clock days off. Then the faults and writes stop and it measures how
+/// long until every replica agrees, and checks the ledger against the hub.
+public enum SoakBenchmark {
+    /// A `sitesync` child process, restartable.
+    final class Child {
+        let executable: URL
+        let arguments: [String]
+        let log: String
+        var environment: [String: String]
+        private(set) var process: Process?
+
+        init(executable: URL, arguments: [String], log: String, environment: [String: String] = [:]) {
+            self.executable = executable
+            self.arguments = arguments
+            self.log = log
+            self.environment = environment
+        }
+
+        func start() throws {
+            let process = Process()
+            process.executableURL = executable
+            process.arguments = arguments
+            var env = ProcessInfo.processInfo.environment
+            env["SITESYNC_DATA_DIR"] = nil
+            for (key, value) in environment { env[key] = value }
+            process.environment = env
+            if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            handle.seekToEndOfFile()
+            process.standardOutput = handle
+            process.standardError = handle
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            self.process = process
+        }
+
+        func kill() {
+            guard let process, process.isRunning else { return }
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+
+        func stop() {
+            guard let process, process.isRunning else { return }
+            process.terminate()
+            process.waitUntilExit()
+        }
+
+        /// Resident memory now (`VmRSS`), in MiB.
+        var rssMegabytes: Double {
+            guard let process, let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+                  let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+                  let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+            return kilobytes / 1024
+        }
+    }
+
+    public static func run(executable: URL, nodes count: Int, minutes: Double, seed: UInt64,
+                           progress: (String) -> Void) throws -> SoakResult {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-soak-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var random = SoakRandom(seed: seed)
+        var result = SoakResult()
+        result.nodes = count
+        result.minutes = minutes
+
+        // The hub, on a port of its own that it keeps across restarts.
+        let hubNode = try NetworkBenchmark.hubNode(directory + "/hub")
+        let first = try NetworkBenchmark.HubProcess(executable: executable, dataDirectory: hubNode.dataDirectory)
+        let endpoint = first.endpoint
+        first.stop()
+        let hub = Child(executable: executable, arguments: ["serve", "--data-dir", hubNode.dataDirectory, "--listen", endpoint, "--quiet"],
+                        log: directory + "/hub.log")
+        try hub.start()
+        defer { hub.stop() }
+        Thread.sleep(forTimeInterval: 0.5)
+
+        progress("soak: a hub, an office and \(count) nodes in 4 departments")
+        let departments = (1...4).map { "dept\($0)" }
+        let office = try NetworkBenchmark.node(directory + "/office", name: "office-1", role: .office, department: "office", hub: endpoint,
+                                               hubNode: hubNode)
+        let planner = office.planner
+        try office.store.writeLocally { session in
+            for department in departments {
+                for (collection, id, fields) in [
+                    ("department", department, ["name=\(department)"]),
+                    ("project", "p-\(department)", ["code=\(department.uppercased())", "name=Works of \(department)", "department=\(department)"]),
+                    ("activity", "a-\(department)", ["project=p-\(department)", "name=Main works", "ev_method=units"]),
+                ] {
+                    let parsed = try fields.map { try FieldAssignment(parsing: $0) }
+                    try session.write { try planner.planUpsert(collection: collection, id: id, assignments: parsed, reader: $0) }
+                }
+            }
+        }
+        let logger = NetworkBenchmark.quietLogger
+        _ = try office.syncRound(office.syncClient(logger: logger))
+        var nodes: [Node] = []
+        for index in 0..<count {
+            let node = try NetworkBenchmark.node(directory + "/n\(index)", name: "site-\(index)", role: .field,
+                                                 department: departments[index % departments.count], hub: endpoint, hubNode: hubNode)
+            _ = try node.syncRound(node.syncClient(logger: logger))
+            nodes.append(node)
+        }
+        // Each node runs as `sitesync run`: it syncs on change, on the hub's hints, every 2 s.
+        let runEnvironment = ["SITESYNC_SYNC_INTERVAL_SECONDS": "2", "SITESYNC_SYNC_TIMEOUT_SECONDS": "20"]
+        // (The office runs too, never faulted: it must end with everything.)
+        let runners = (nodes + [office]).map { node in
+            Child(executable: executable, arguments: ["run", "--data-dir", node.dataDirectory, "--quiet"],
+                  log: node.dataDirectory + "/run.log", environment: runEnvironment)
+        }
+        for runner in runners { try runner.start() }
+        defer { for runner in runners { runner.stop() } }
+
+        progress("soak: \(minutes) min of writes with kills, restarts and clock jumps")
+        var ledger: [String: Set<String>] = [:]   // department → quantity entry ids acknowledged
+        var sequence = 0
+        let start = Date()
+        let end = start.addingTimeInterval(minutes * 60)
+        let half = start.addingTimeInterval(minutes * 30)
+        var nextFault = start.addingTimeInterval(random.seconds(3...8))
+        var rssSamples: [(at: Date, megabytes: Double)] = []
+        var lastSample = Date.distantPast
+        var lastFault = start
+        while Date() < end {
+            // A node writes: a few quantity entries in one transaction, noted once committed.
+            let index = random.int(0..<count)
+            let node = nodes[index]
+            let department = node.configuration.department
+            let planner = node.planner
+            do {
+                let ids = try node.store.writeLocally { session -> [String] in
+                    var ids: [String] = []
+                    for _ in 0..<random.int(1..<4) {
+                        sequence += 1
+                        let fields = try ["activity=a-\(department)", "date=2026-11-\(sequence % 20 + 10)", "quantity=\(sequence % 90 + 1)",
+                                          "note=soak \(sequence)"].map { try FieldAssignment(parsing: $0) }
+                        if let change = try session.write({ try planner.planUpsert(collection: "quantity_entry", id: nil, assignments: fields,
+                                                                                   reader: $0) }) {
+                            ids.append(change.record.id)
+                        }
+                    }
+                    if random.int(0..<4) == 0 {
+                        // A shared record edited from many sites: real concurrency.
+                        let remark = try FieldAssignment(parsing: "remarks=\(node.configuration.name) at \(sequence)")
+                        try session.write { try planner.planUpsert(collection: "activity", id: "a-\(department)", assignments: [remark],
+                                                                   reader: $0) }
+                    }
+                    return ids
+                }
+                ledger[department, default: []].formUnion(ids)
+                result.acknowledgedWrites += ids.count
+            } catch {
+                // A write the store refused (busy beyond its timeout): not acknowledged, not in the ledger.
+            }
+            if Date() >= nextFault {
+                let target = random.int(0..<count)
+                switch random.int(0..<(Date() < half ? 3 : 2)) {
+                case 0:
+                    runners[target].kill()
+                    result.nodeKills += 1
+                    Thread.sleep(forTimeInterval: random.seconds(0.5...2))
+                    try runners[target].start()
+                case 1:
+                    // The clock jumps by days, either way; the node restarts with it.
+                    let days = random.int(1..<15) * (random.int(0..<2) == 0 ? 1 : -1)
+                    runners[target].kill()
+                    runners[target].environment["SITESYNC_CLOCK_OFFSET_SECONDS"] = "\(days * 86_400)"
+                    nodes[target] = try Node.open(at: nodes[target].dataDirectory,
+                                                  environment: ProcessInfo.processInfo.environment.merging(
+                                                      ["SITESYNC_CLOCK_OFFSET_SECONDS": "\(days * 86_400)"]) { _, new in new })
+                    try runners[target].start()
+                    result.clockJumps += 1
+                default:
+                    // The hub, only in the first half: memory is measured over the second.
+                    hub.kill()
+                    result.hubKills += 1
+                    Thread.sleep(forTimeInterval: random.seconds(0.5...2))
+                    try hub.start()
+                }
+                lastFault = Date()
+                nextFault = Date().addingTimeInterval(random.seconds(4...10))
+            }
+            if Date().timeIntervalSince(lastSample) >= 1 {
+                lastSample = Date()
+                rssSamples.append((lastSample, hub.rssMegabytes))
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let quiet = Date()
+        progress("soak: writes and faults stopped; waiting for every replica to agree")
+        let hubStore = try ReplicaStore.open(at: hubNode.store.path)
+        let deadline = quiet.addingTimeInterval(300)
+        var converged = false
+        while Date() < deadline {
+            if try agree(hub: hubStore, office: office, nodes: nodes) {
+                converged = true
+                break
+            }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        result.convergeSeconds = converged ? Date().timeIntervalSince(max(lastFault, quiet)) : -1
+        // The ledger against the hub.
+        let held = Set(try hubStore.rows([("SELECT id FROM quantity_entry", [])])[0].compactMap { $0[0] })
+        result.lostWrites = ledger.values.reduce(0) { $0 + $1.subtracting(held).count }
+        // Memory over the last half: the mean of the last tenth of the samples against that of
+        // the tenth after the midpoint.
+        let second = rssSamples.filter { $0.at >= half }.map(\.megabytes).filter { $0 > 0 }
+        if second.count >= 4 {
+            let slice = max(1, second.count / 5)
+            let early = second.prefix(slice).reduce(0, +) / Double(slice)
+            let late = second.suffix(slice).reduce(0, +) / Double(slice)
+            result.rssGrowthPercent = early > 0 ? (late - early) / early * 100 : 0
+            result.hubRSSMegabytes = second.last ?? 0
+        }
+        if !converged {
+            throw StoreError(.database, "soak: the replicas did not agree within 300 s of the last fault; logs in \(directory) "
+                             + "(kept: nothing was removed)")
+        }
+        return result
+    }
+
+    /// Whether every node shows the hub's data of its department, and the office all of it.
+    static func agree(hub: ReplicaStore, office: Node, nodes: [Node]) throws -> Bool {
+        guard try office.store.digest() == hub.digest() else { return false }
+        var hubDigests: [String: String] = [:]
+        for node in nodes {
+            let department = node.configuration.department
+            let expected = try hubDigests[department] ?? hub.digest(department: department)
+            hubDigests[department] = expected
+            guard try node.store.digest(department: department) == expected else { return false }
+        }
+        return true
+    }
+}
+
+/// A small seeded generator (SplitMix64), so a soak's schedule of faults can be replayed.
+struct SoakRandom {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func int(_ range: Range<Int>) -> Int {
+        range.lowerBound + Int(next() % UInt64(range.count))
+    }
+
+    mutating func seconds(_ range: ClosedRange<Double>) -> Double {
+        range.lowerBound + Double(next() % 1_000_000) / 1_000_000 * (range.upperBound - range.lowerBound)
+    }
+}
