@@ -70,6 +70,8 @@ let package = Package(
             ]
         ),
         .target(name: "SiteSyncTestSupport", path: "Tests/SiteSyncTestSupport"),
+        // A test-only SQLite VFS modelling a power cut (what survives is what was synced).
+        .target(name: "CPowerCut", path: "Tests/CPowerCut", linkerSettings: [.linkedLibrary("sqlite3")]),
         .testTarget(
             name: "SiteSyncCoreTests",
             dependencies: ["SiteSyncCore", "SiteSyncTestSupport", .product(name: "PropertyBased", package: "swift-property-based")]
@@ -84,7 +86,7 @@ let package = Package(
         .testTarget(
             name: "SiteSyncStoreTests",
             dependencies: [
-                "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNode", "SiteSyncTestSupport",
+                "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNode", "SiteSyncTestSupport", "CPowerCut",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
