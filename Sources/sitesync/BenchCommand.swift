@@ -2,105 +2,112 @@ import ArgumentParser
 import Foundation
 import SiteSyncBench
 import SiteSyncCore
-import Foundation
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure the replica engine against a plain SQLite baseline (DESIGN §8).",
-        discussion: """
-            The replica engine: apply_changes_per_s (remote changes decoded and applied through the \
-            store's batch path), baseline_upsert_rows_per_s (a plain batched upsert of the same rows \
-            into the same table, in the same run), apply_ratio (target at least 0.5), \
-            local_write_p50_ms (one durable single-record write; target at most 1 ms).
-
-            Replication, with a hub in a process of its own on loopback ZeroMQ, with CURVE, the \
-            allow-list and signed changes on: sync_changes_per_s (changes pushed node → hub, \
-            checked, applied and acknowledged; target at least 0.8 × apply_changes_per_s, reported \
-            as sync_ratio), sync_changes_per_s_insecure (the same push in plaintext) and \
-            security_overhead_ratio (secure over plaintext throughput), wire_overhead_bytes_per_change (bytes on \
-            the wire beyond the values; target at most 48), converge_seconds (nodes of four \
-            departments with offline edits reconnecting together until every digest matches the \
-            hub's; target 30 s for 20 × 5,000), hub_peak_rss_mb (the hub's peak memory while a node \
-            pulls; target 256 MiB for 1,000,000 changes).
-
-            The report: report_seconds_500_projects, the time `report projects` takes at the hub over \
-            500 projects × 40 activities × 90 days of quantity entries (1.8 million) and weekly costs; \
-            target at most 2 s (--quick: report_seconds_100_projects).
-
-            Full scale: 200,000 applied changes; 100,000 pushed; 20 nodes × 5,000 edits; 1,000,000 \
-            pulled (several minutes). --quick: 20,000; 20,000; 8 nodes × 1,000; 100,000 (about a \
-            minute). Use a release build for figures: swift build -c release && .build/release/sitesync bench. \
-            Runs in a temporary directory and removes it.
-
-            `sitesync bench soak` is the fault soak: see `sitesync bench soak --help`.
-            """,
-        subcommands: [Soak.self]
+        abstract: "Benchmarks: the figures of DESIGN §8 (the default), or a fault soak (`bench soak`).",
+        subcommands: [Figures.self, Soak.self],
+        defaultSubcommand: Figures.self
     )
+}
 
-    @Flag(help: "A shorter run at smaller, stated scales.") var quick = false
-    @Flag(help: "Only the replica engine, no network.") var noNetwork = false
-    @Flag(help: "Print JSON.") var json = false
-    @Option(help: ArgumentHelp("Number of remote changes (overrides --quick).", valueName: "n")) var changes: Int?
-    @Option(help: ArgumentHelp("Changes per applied batch (one transaction each).", valueName: "n")) var batchSize = 1000
+extension BenchCommand {
+    struct Figures: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "figures",
+            abstract: "Measure the replica engine against a plain SQLite baseline (DESIGN §8); `sitesync bench` runs this.",
+            discussion: """
+                The replica engine: apply_changes_per_s (remote changes decoded and applied through the \
+                store's batch path), baseline_upsert_rows_per_s (a plain batched upsert of the same rows \
+                into the same table, in the same run), apply_ratio (target at least 0.5), \
+                local_write_p50_ms (one durable single-record write; target at most 1 ms).
 
-    func validate() throws {
-        if let changes, changes < 100 { throw ValidationError("--changes must be at least 100") }
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
-    }
+                Replication, with a hub in a process of its own on loopback ZeroMQ, with CURVE, the \
+                allow-list and signed changes on: sync_changes_per_s (changes pushed node → hub, \
+                checked, applied and acknowledged; target at least 0.8 × apply_changes_per_s, reported \
+                as sync_ratio), sync_changes_per_s_insecure (the same push in plaintext) and \
+                security_overhead_ratio (secure over plaintext throughput), wire_overhead_bytes_per_change (bytes on \
+                the wire beyond the values; target at most 48), converge_seconds (nodes of four \
+                departments with offline edits reconnecting together until every digest matches the \
+                hub's; target 30 s for 20 × 5,000), hub_peak_rss_mb (the hub's peak memory while a node \
+                pulls; target 256 MiB for 1,000,000 changes).
 
-    func run() throws {
-        let count = changes ?? (quick ? 20_000 : 200_000)
-        let localWrites = quick ? 300 : 2000
-        let result = try ReplicaBenchmark.run(changes: count, localWrites: localWrites, batchSize: batchSize) { step in
-            if !json { Output.note("bench: \(step)") }
+                The report: report_seconds_500_projects, the time `report projects` takes at the hub over \
+                500 projects × 40 activities × 90 days of quantity entries (1.8 million) and weekly costs; \
+                target at most 2 s (--quick: report_seconds_100_projects).
+
+                Full scale: 200,000 applied changes; 100,000 pushed; 20 nodes × 5,000 edits; 1,000,000 \
+                pulled (several minutes). --quick: 20,000; 20,000; 8 nodes × 1,000; 100,000 (about a \
+                minute). Use a release build for figures: swift build -c release && .build/release/sitesync bench. \
+                Runs in a temporary directory and removes it.
+                """
+        )
+
+        @Flag(help: "A shorter run at smaller, stated scales.") var quick = false
+        @Flag(help: "Only the replica engine, no network.") var noNetwork = false
+        @Flag(help: "Print JSON.") var json = false
+        @Option(help: ArgumentHelp("Number of remote changes (overrides --quick).", valueName: "n")) var changes: Int?
+        @Option(help: ArgumentHelp("Changes per applied batch (one transaction each).", valueName: "n")) var batchSize = 1000
+
+        func validate() throws {
+            if let changes, changes < 100 { throw ValidationError("--changes must be at least 100") }
+            if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
         }
-        let reportSeconds = try ReportBenchmark.run(scale: quick ? .quick : .full) { step in
-            if !json { Output.note("bench: \(step)") }
-        }
-        var network: NetworkBenchmarkResult?
-        if !noNetwork {
-            let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-            network = try NetworkBenchmark.run(executable: executable, scale: quick ? .quick : .full) { step in
+
+        func run() throws {
+            let count = changes ?? (quick ? 20_000 : 200_000)
+            let localWrites = quick ? 300 : 2000
+            let result = try ReplicaBenchmark.run(changes: count, localWrites: localWrites, batchSize: batchSize) { step in
                 if !json { Output.note("bench: \(step)") }
             }
-        }
-        func rounded(_ value: Double, _ places: Int) -> JSONValue {
-            .number(String(format: "%.\(places)f", value))
-        }
-        var figures: [(String, JSONValue, String)] = [
-            ("apply_changes_per_s", rounded(result.applyChangesPerSecond, 0), ""),
-            ("baseline_upsert_rows_per_s", rounded(result.baselineUpsertRowsPerSecond, 0), "(plain SQLite, same rows)"),
-            ("apply_ratio", rounded(result.applyRatio, 3), ">= 0.5"),
-            ("local_write_p50_ms", rounded(result.localWriteP50Milliseconds, 3), "<= 1"),
-            ("local_write_p99_ms", rounded(result.localWriteP99Milliseconds, 3), ""),
-            ("changes", .int(Int64(result.changes)), ""),
-            ("local_writes", .int(Int64(result.localWrites)), ""),
-            ("batch_size", .int(Int64(result.batchSize)), ""),
-            (quick ? "report_seconds_100_projects" : "report_seconds_500_projects", rounded(reportSeconds, 3),
-             quick ? "(quick scale)" : "<= 2 (x 40 activities x 90 days)"),
-        ]
-        if let network {
-            figures += [
-                ("sync_changes_per_s", rounded(network.syncChangesPerSecond, 0), ""),
-                ("sync_ratio", rounded(network.syncChangesPerSecond / result.applyChangesPerSecond, 3), ">= 0.8 (of apply_changes_per_s)"),
-                ("sync_changes", .int(Int64(network.syncChanges)), ""),
-                ("sync_changes_per_s_insecure", rounded(network.insecureSyncChangesPerSecond, 0), "(plaintext, no allow-list)"),
-                ("security_overhead_ratio", rounded(network.syncChangesPerSecond / network.insecureSyncChangesPerSecond, 3),
-                 "secure / insecure throughput"),
-                ("wire_overhead_bytes_per_change", rounded(network.wireOverheadBytesPerChange, 1), "<= 48"),
-                ("converge_seconds", rounded(network.convergeSeconds, 2), "<= 30 (20 nodes x 5,000)"),
-                ("converge_nodes", .int(Int64(network.convergeNodes)), ""),
-                ("converge_edits_per_node", .int(Int64(network.convergeEditsPerNode)), ""),
-                ("hub_peak_rss_mb", rounded(network.hubPeakRSSMegabytes, 1), "<= 256 (1,000,000 changes)"),
-                ("rss_changes", .int(Int64(network.rssChanges)), ""),
+            let reportSeconds = try ReportBenchmark.run(scale: quick ? .quick : .full) { step in
+                if !json { Output.note("bench: \(step)") }
+            }
+            var network: NetworkBenchmarkResult?
+            if !noNetwork {
+                let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+                network = try NetworkBenchmark.run(executable: executable, scale: quick ? .quick : .full) { step in
+                    if !json { Output.note("bench: \(step)") }
+                }
+            }
+            func rounded(_ value: Double, _ places: Int) -> JSONValue {
+                .number(String(format: "%.\(places)f", value))
+            }
+            var figures: [(String, JSONValue, String)] = [
+                ("apply_changes_per_s", rounded(result.applyChangesPerSecond, 0), ""),
+                ("baseline_upsert_rows_per_s", rounded(result.baselineUpsertRowsPerSecond, 0), "(plain SQLite, same rows)"),
+                ("apply_ratio", rounded(result.applyRatio, 3), ">= 0.5"),
+                ("local_write_p50_ms", rounded(result.localWriteP50Milliseconds, 3), "<= 1"),
+                ("local_write_p99_ms", rounded(result.localWriteP99Milliseconds, 3), ""),
+                ("changes", .int(Int64(result.changes)), ""),
+                ("local_writes", .int(Int64(result.localWrites)), ""),
+                ("batch_size", .int(Int64(result.batchSize)), ""),
+                (quick ? "report_seconds_100_projects" : "report_seconds_500_projects", rounded(reportSeconds, 3),
+                 quick ? "(quick scale)" : "<= 2 (x 40 activities x 90 days)"),
             ]
+            if let network {
+                figures += [
+                    ("sync_changes_per_s", rounded(network.syncChangesPerSecond, 0), ""),
+                    ("sync_ratio", rounded(network.syncChangesPerSecond / result.applyChangesPerSecond, 3), ">= 0.8 (of apply_changes_per_s)"),
+                    ("sync_changes", .int(Int64(network.syncChanges)), ""),
+                    ("sync_changes_per_s_insecure", rounded(network.insecureSyncChangesPerSecond, 0), "(plaintext, no allow-list)"),
+                    ("security_overhead_ratio", rounded(network.syncChangesPerSecond / network.insecureSyncChangesPerSecond, 3),
+                     "secure / insecure throughput"),
+                    ("wire_overhead_bytes_per_change", rounded(network.wireOverheadBytesPerChange, 1), "<= 48"),
+                    ("converge_seconds", rounded(network.convergeSeconds, 2), "<= 30 (20 nodes x 5,000)"),
+                    ("converge_nodes", .int(Int64(network.convergeNodes)), ""),
+                    ("converge_edits_per_node", .int(Int64(network.convergeEditsPerNode)), ""),
+                    ("hub_peak_rss_mb", rounded(network.hubPeakRSSMegabytes, 1), "<= 256 (1,000,000 changes)"),
+                    ("rss_changes", .int(Int64(network.rssChanges)), ""),
+                ]
+            }
+            if json {
+                Output.json(.object(Dictionary(uniqueKeysWithValues: figures.map { ($0.0, $0.1) })))
+                return
+            }
+            print(Output.table([["figure", "measured", "target"]] + figures.map { [$0.0, $0.1.canonicalText, $0.2] }))
         }
-        if json {
-            Output.json(.object(Dictionary(uniqueKeysWithValues: figures.map { ($0.0, $0.1) })))
-            return
-        }
-        print(Output.table([["figure", "measured", "target"]] + figures.map { [$0.0, $0.1.canonicalText, $0.2] }))
     }
 }
 

@@ -272,6 +272,24 @@ import Testing
     }
 }
 
+extension FaultToleranceTests {
+    /// A short `bench soak`: nodes and the hub killed and restarted, clocks jumping, while the
+    /// nodes write; nothing acknowledged is lost and all agree soon after the last fault.
+    @Test func aShortSoakLosesNothingAndConverges() throws {
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        let result = try cli.run(["bench", "soak", "--nodes", "3", "--minutes", "0.4", "--seed", "7", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let figures = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
+        #expect(figures["soak_lost_writes"] as? Int == 0)
+        #expect((figures["soak_acknowledged_writes"] as? Int ?? 0) > 100)
+        let converge = (figures["soak_converge_seconds"] as? Double) ?? Double(figures["soak_converge_seconds"] as? Int ?? -1)
+        #expect(converge >= 0 && converge < 60, "\(figures)")
+        let faults = ["soak_node_kills", "soak_hub_kills", "soak_clock_jumps"].reduce(0) { $0 + (figures[$1] as? Int ?? 0) }
+        #expect(faults >= 2, "\(figures)")
+    }
+}
+
 /// A hub and its nodes, healed and synced until they agree.
 final class Fleet: @unchecked Sendable {
     let cli: SiteSyncBinary
