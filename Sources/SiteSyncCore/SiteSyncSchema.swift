@@ -103,7 +103,7 @@ extension Schema {
             FieldSpec("collection", code: 3, .text, .immutable, plan: true, required: true),
             FieldSpec("record", code: 4, .text, .immutable, plan: true, required: true),
             FieldSpec("department", code: 5, .text, .immutable, plan: true),
-            FieldSpec("code", code: 6, .enumeration(RefusalCode.allCases.map(\.rawValue)), .immutable, plan: true, required: true),
+            FieldSpec("code", code: 6, .enumeration(RefusalCode.published.map(\.rawValue)), .immutable, plan: true, required: true),
             FieldSpec("reason", code: 7, .text, .immutable, plan: true),
         ]),
     ])

@@ -189,6 +189,7 @@ public final class SyncClient {
         var connectionDropped = false
         let storeAdapter = SessionStore(store, access: options.access)
         var reported = (push: 0, pull: 0)
+        var recorded = 0
 
         func perform(_ effects: [SessionEffect]) {
             for effect in effects {
@@ -228,6 +229,32 @@ public final class SyncClient {
                     result = .success(summary)
                 case .fail(let failure):
                     result = .failure(Self.error(failure, endpoint: endpoint))
+                }
+            }
+        }
+        /// After the machine handled something: record what the peer acknowledged, and tell progress.
+        func noteProgress() {
+            if machine.summary.pushedAcknowledged != recorded, let server = machine.server {
+                // What the peer acknowledged is recorded as it comes, so a session broken off
+                // resumes from there without re-checking what was already acknowledged.
+                recorded = machine.summary.pushedAcknowledged
+                let peer = server.peer, knowledge = machine.summary.peerKnowledge, now = store.wallClock()
+                worker.async { [store] in
+                    try? store.recordPeer(PeerRecord(node: peer.node, replica: peer.replica, role: peer.role, department: peer.department,
+                                                     knowledge: knowledge, exchangedMilliseconds: now, via: "sync"))
+                }
+            }
+            if let progress = options.progress {
+                // Each direction whose count moved (the last push acknowledgement also starts the pull).
+                let summary = machine.summary
+                let pulled = summary.pulledApplied + summary.pulledKnown
+                if summary.pushedAcknowledged != reported.push {
+                    reported.push = summary.pushedAcknowledged
+                    progress(SyncProgress(direction: .push, done: reported.push, total: totals.push))
+                }
+                if pulled != reported.pull {
+                    reported.pull = pulled
+                    progress(SyncProgress(direction: .pull, done: pulled, total: totals.pull))
                 }
             }
         }
@@ -279,19 +306,7 @@ public final class SyncClient {
             for event in events {
                 busy -= 1
                 perform(machine.handle(event))
-                if let progress = options.progress {
-                    // Each direction whose count moved (the last push acknowledgement also starts the pull).
-                    let summary = machine.summary
-                    let pulled = summary.pulledApplied + summary.pulledKnown
-                    if summary.pushedAcknowledged != reported.push {
-                        reported.push = summary.pushedAcknowledged
-                        progress(SyncProgress(direction: .push, done: reported.push, total: totals.push))
-                    }
-                    if pulled != reported.pull {
-                        reported.pull = pulled
-                        progress(SyncProgress(direction: .pull, done: pulled, total: totals.pull))
-                    }
-                }
+                noteProgress()
             }
             let connectionEvents = monitor.events()
             try checkHandshakes(connectionEvents)
@@ -318,6 +333,7 @@ public final class SyncClient {
                         continue
                     }
                     perform(machine.handle(.message(decoded)))
+                    noteProgress()
                 } catch {
                     logger.warning("bad message from \(endpoint)", metadata: ["error": "\(error.message)"])
                     perform([.send(.failure(SyncMessage.Failure(code: .malformed, reason: error.message, session: machine.session))),

@@ -75,6 +75,7 @@ import Testing
 
     /// The model has teeth: without syncs (`durability = off`), a cut loses acknowledged writes.
     @Test func withoutSyncsAPowerCutLosesAcknowledgedWrites() throws {
+        #expect(Self.installed)
         let directory = TemporaryDirectory()
         sitesync_powercut_watch(directory.path + "/")
         let key = NodeSecretKey.generate()

@@ -19,6 +19,12 @@ public enum RefusalCode: String, Sendable, CaseIterable, Codable {
     /// the sender's database was restored from an old copy behind its back. The sender must
     /// take a new replica id and re-issue its work under it.
     case reusedID = "reused-id"
+
+    /// The refusals a hub publishes as `refusal` records (so every replica retracts the change).
+    /// A reused id is not one of them: the content held for that id stands.
+    public static let published: [RefusalCode] = [
+        .forbiddenDepartment, .planField, .hubOwned, .approval, .readOnly, .foreignActor, .dependsOnRefused,
+    ]
 }
 
 /// A change a receiver refused: answered to the sender, stored nowhere.

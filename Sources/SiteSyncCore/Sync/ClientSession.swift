@@ -17,9 +17,10 @@ public struct ClientSession: Sendable {
     public let directoryDigest: String
     /// This side's wall clock for the Hello (milliseconds since 1970).
     public let wallClock: UInt64
-    /// Per peer node, the last counter of this replica it was seen to acknowledge. A peer that
-    /// holds more of this replica than that may hold other content for those ids (this
-    /// database was restored from a copy): they are pushed again, for the peer to compare.
+    /// Per peer node, the last counter of this replica it was seen to acknowledge, as recorded
+    /// in this database (after every acknowledged batch). A peer that holds more of this
+    /// replica than that may hold other content for those ids (this database was restored from
+    /// a copy): they are pushed again, for the peer to compare.
     public let acknowledgedOwn: [String: UInt64]
     /// Where this session's push starts for this replica's own changes, if lower than the
     /// peer's knowledge.
@@ -107,9 +108,14 @@ public struct ClientSession: Sendable {
             summary.peer = welcome.peer
             summary.peerKnowledge = welcome.knowledge
             push = BatchWindow(window: welcome.limits.window)
-            let acknowledged = acknowledgedOwn[welcome.peer.node] ?? 0
-            if welcome.knowledge[me.replica] > acknowledged && knowledge[me.replica] > acknowledged {
-                recheckFrom = acknowledged
+            // The peer holds more of this replica than it was seen to acknowledge (or more than
+            // this replica holds): this database may have been restored from a copy, and the
+            // peer may hold other content for those ids. They go again, for the peer to compare.
+            let holdsMore = welcome.knowledge[me.replica] > knowledge[me.replica]
+            if let acknowledged = acknowledgedOwn[welcome.peer.node], welcome.knowledge[me.replica] > acknowledged || holdsMore {
+                recheckFrom = min(acknowledged, knowledge[me.replica])
+            } else if holdsMore {
+                recheckFrom = 0
             }
             phase = .pushing
             return [.welcomed(welcome)] + readMore()
