@@ -83,12 +83,12 @@ extension ReplicaStore {
     /// Marks this node's changes that `peer` refused as rejected: they stay in the log (shown by
     /// `conflicts --rejected`, never sent again except as holes), and the records they touched
     /// are rebuilt without them, so this node shows what the hub holds.
-    /// - Returns: how many changes were newly marked.
-    @discardableResult
     ///
     /// Refusals `reused-id` mean this database was restored from an old copy behind SiteSync's
     /// back: its work from the first reused id on is set aside and the replica takes a new
     /// epoch (``setAsideReused(_:_:)``); the store must then be opened again, which re-issues it.
+    /// - Returns: how many changes were newly marked (or set aside).
+    @discardableResult
     public func markRejected(_ refusals: [Refusal], by peer: String) throws -> Int {
         let mine = refusals.filter { $0.dot.replica == identity.replica }
         guard !mine.isEmpty else { return 0 }
