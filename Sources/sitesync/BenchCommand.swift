@@ -121,7 +121,8 @@ extension BenchCommand {
                 its own (`serve`, `run`), CURVE on, on 127.0.0.1 only. For --minutes, this process writes \
                 on random nodes (each committed write noted in a ledger) and every 4-10 s SIGKILLs a node \
                 (restarted 0.5-2 s later), restarts one with its clock 1-14 days off either way, or — in \
-                the first half only — SIGKILLs the hub. Then writes and faults stop.
+                the first 40 % only, so the hub's memory over the second half is not a fresh process \
+                warming up — SIGKILLs the hub. Then writes and faults stop.
 
                 Figures: soak_lost_writes (ledger entries the hub lacks at the end; target 0), \
                 soak_converge_seconds (from the last fault until every node shows the hub's data of its \
