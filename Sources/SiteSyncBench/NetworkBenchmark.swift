@@ -49,8 +49,7 @@ public enum NetworkBenchmark {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-netbench-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var logger = Logger(label: "sitesync.bench")
-        logger.logLevel = .error
+        let logger = quietLogger
 
         // Twice each, on fresh nodes, alternating; the faster counts, as in the replica benchmark.
         var rate = 0.0, overhead = 0.0, insecureRate = 0.0
@@ -136,6 +135,24 @@ public enum NetworkBenchmark {
         return node
     }
 
+    /// The office plans one project (`p-DEPT`) and activity (`a-DEPT`) per department.
+    static func plan(_ office: Node, departments: [String]) throws {
+        let planner = office.planner
+        try office.store.writeLocally { session in
+            for department in departments {
+                let assignments: [(String, String?, [String])] = [
+                    ("department", department, ["name=\(department)"]),
+                    ("project", "p-\(department)", ["code=\(department.uppercased())", "name=Works of \(department)", "department=\(department)"]),
+                    ("activity", "a-\(department)", ["project=p-\(department)", "name=Main works", "ev_method=units"]),
+                ]
+                for (collection, id, fields) in assignments {
+                    let parsed = try fields.map { try FieldAssignment(parsing: $0) }
+                    try session.write { try planner.planUpsert(collection: collection, id: id, assignments: parsed, reader: $0) }
+                }
+            }
+        }
+    }
+
     /// Fills a node's store with `count` generated changes (the apply benchmark's workload),
     /// signed with the node's key as its own replica's, as if it had written them.
     static func fill(_ node: Node, count: Int) throws -> ReplicaBenchmark.Workload {
@@ -176,23 +193,9 @@ public enum NetworkBenchmark {
         let hub = try HubProcess(executable: executable, dataDirectory: hubNode.dataDirectory)
         defer { hub.stop() }
         let departments = (1...scale.departments).map { "dept\($0)" }
-        // The office plans one project and activity per department.
         let office = try node(directory + "/office", name: "office-1", role: .office, department: "office", hub: hub.endpoint,
                               hubNode: hubNode)
-        let planner = office.planner
-        try office.store.writeLocally { session in
-            for department in departments {
-                let assignments: [(String, String?, [String])] = [
-                    ("department", department, ["name=\(department)"]),
-                    ("project", "p-\(department)", ["code=\(department.uppercased())", "name=Works of \(department)", "department=\(department)"]),
-                    ("activity", "a-\(department)", ["project=p-\(department)", "name=Main works", "ev_method=units"]),
-                ]
-                for (collection, id, fields) in assignments {
-                    let parsed = try fields.map { try FieldAssignment(parsing: $0) }
-                    try session.write { try planner.planUpsert(collection: collection, id: id, assignments: parsed, reader: $0) }
-                }
-            }
-        }
+        try plan(office, departments: departments)
         _ = try office.syncClient(logger: logger).round()
         // The field nodes take the plan, then write offline.
         let nodes = try (0..<scale.nodes).map { index in

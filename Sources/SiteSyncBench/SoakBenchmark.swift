@@ -106,19 +106,7 @@ public enum SoakBenchmark {
         let departments = (1...4).map { "dept\($0)" }
         let office = try NetworkBenchmark.node(directory + "/office", name: "office-1", role: .office, department: "office", hub: endpoint,
                                                hubNode: hubNode)
-        let planner = office.planner
-        try office.store.writeLocally { session in
-            for department in departments {
-                for (collection, id, fields) in [
-                    ("department", department, ["name=\(department)"]),
-                    ("project", "p-\(department)", ["code=\(department.uppercased())", "name=Works of \(department)", "department=\(department)"]),
-                    ("activity", "a-\(department)", ["project=p-\(department)", "name=Main works", "ev_method=units"]),
-                ] {
-                    let parsed = try fields.map { try FieldAssignment(parsing: $0) }
-                    try session.write { try planner.planUpsert(collection: collection, id: id, assignments: parsed, reader: $0) }
-                }
-            }
-        }
+        try NetworkBenchmark.plan(office, departments: departments)
         let logger = NetworkBenchmark.quietLogger
         _ = try office.syncRound(office.syncClient(logger: logger))
         var nodes: [Node] = []

@@ -71,9 +71,9 @@ extension Node {
             throw NodeError(.notANode, "\(dataDirectory) is not a SiteSync data directory (it has no \(configurationFile)); check --data-dir")
         }
         let configuration = try NodeConfiguration.load(from: configPath, environment: environment)
-        let name = configuration.name, durability = configuration.durability
-        let maxBytes = configuration.maxMegabytes > 0 ? configuration.maxMegabytes << 20 : nil
+        let name = configuration.name
         let key = try NodeKeyFile.load(at: dataDirectory + "/" + NodeKeyFile.name)
+        let options = try storeOptions(configuration: configuration, key: key, environment: environment)
         let databasePath = dataDirectory + "/" + databaseFile
         let lock = try NodeLock(dataDirectory: dataDirectory, exclusive: true)
         defer { _ = lock }
@@ -86,10 +86,6 @@ extension Node {
         var previous: ReplicaID
         var changes = 0
         do {
-            var options = StoreOptions()
-            options.durability = durability
-            options.maxBytes = maxBytes
-            options.signer = key
             let copy = try ReplicaStore.open(at: staging, options: options)
             guard copy.identity.node == name else {
                 throw NodeError(.usage, "\(backup) is a backup of node '\(copy.identity.node)', not of '\(name)'; nothing was changed")
@@ -117,10 +113,6 @@ extension Node {
         let replica: ReplicaID
         let epoch: Int
         do {
-            var options = StoreOptions()
-            options.durability = durability
-            options.maxBytes = maxBytes
-            options.signer = key
             let store = try ReplicaStore.open(at: databasePath, options: options)
             replica = try store.takeNewEpoch()
             epoch = try store.epoch()

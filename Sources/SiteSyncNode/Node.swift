@@ -34,6 +34,18 @@ public final class Node: Sendable {
     /// The records this node receives (DESIGN §1).
     public var scope: ReplicationScope { ReplicationScope(role: configuration.role, department: configuration.department) }
 
+    /// How this node's database is opened: `base` with the configuration's durability and size
+    /// limit, the device's clock and the node's key.
+    static func storeOptions(_ base: StoreOptions = StoreOptions(), configuration: NodeConfiguration, key: NodeSecretKey?,
+                             environment: [String: String]) throws -> StoreOptions {
+        var options = base
+        options.durability = configuration.durability
+        options.maxBytes = configuration.maxMegabytes > 0 ? configuration.maxMegabytes << 20 : nil
+        options.wallClock = try deviceClock(environment)
+        options.signer = key
+        return options
+    }
+
     /// The device's wall clock: the system's, or — for drills and tests of what a wrong clock
     /// does — off by `SITESYNC_CLOCK_OFFSET_SECONDS` (may be negative).
     static func deviceClock(_ environment: [String: String]) throws -> @Sendable () -> UInt64 {
@@ -70,9 +82,7 @@ public final class Node: Sendable {
         } catch {
             throw NodeError(.usage, "cannot create \(dataDirectory): \(error.localizedDescription)")
         }
-        var options = options
-        options.durability = configuration.durability
-        options.wallClock = try Self.deviceClock(environment)
+        let options = try storeOptions(options, configuration: configuration, key: nil, environment: environment)
         do {
             guard fm.createFile(atPath: configPath, contents: Data(configuration.tomlText.utf8)) else {
                 throw NodeError(.usage, "cannot write \(configPath); check permissions and free space")
@@ -108,11 +118,7 @@ public final class Node: Sendable {
         }
         let configuration = try NodeConfiguration.load(from: configPath, environment: environment)
         let key = try NodeKeyFile.load(at: dataDirectory + "/" + NodeKeyFile.name)
-        var options = options
-        options.durability = configuration.durability
-        options.wallClock = try Self.deviceClock(environment)
-        options.maxBytes = configuration.maxMegabytes > 0 ? configuration.maxMegabytes << 20 : nil
-        options.signer = key
+        let options = try storeOptions(options, configuration: configuration, key: key, environment: environment)
         let store = try ReplicaStore.open(at: dataDirectory + "/" + databaseFile, options: options)
         guard store.identity.node == configuration.name else {
             throw NodeError(.configuration,

@@ -23,6 +23,16 @@ import Testing
         try cli.ok("init", "--data-dir", name, "--node", name, "--department", department, "--role", role, "--hub", hub, "--insecure")
     }
 
+    /// A hub, an office holding the plan and field sites of `roads`, all synced.
+    static func plannedHub(_ cli: SiteSyncBinary, sites: [String], environment: [String: String] = [:]) throws -> (BackgroundProcess, String) {
+        let (hub, endpoint) = try startHub(cli, environment: environment)
+        try node(cli, "office", department: "office", role: "office", hub: endpoint)
+        for site in sites { try node(cli, site, department: "roads", hub: endpoint) }
+        try plan(cli, office: "office")
+        for node in ["office"] + sites { try cli.ok("sync", "--data-dir", node) }
+        return (hub, endpoint)
+    }
+
     /// Writes `count` quantity entries for activity `activity` through one `record import`.
     static func importEntries(_ cli: SiteSyncBinary, _ node: String, activity: String, count: Int, from start: Int = 0) throws {
         let lines = (start..<(start + count)).map { n in

@@ -4,15 +4,9 @@ import Testing
 /// `sitesync status`, the hub's fleet view, the sync history and progress, on real processes
 /// syncing over loopback.
 @Suite(.serialized) struct StatusTests {
-    /// A hub, an office node holding the plan, and two field sites of one department, all synced.
+    /// A hub, an office holding the plan, and two field sites of one department, all synced.
     static func fleet(_ cli: SiteSyncBinary) throws -> (BackgroundProcess, String) {
-        let (hub, endpoint) = try NetworkSyncTests.startHub(cli)
-        try NetworkSyncTests.node(cli, "office", department: "office", role: "office", hub: endpoint)
-        try NetworkSyncTests.node(cli, "north", department: "roads", hub: endpoint)
-        try NetworkSyncTests.node(cli, "south", department: "roads", hub: endpoint)
-        try NetworkSyncTests.plan(cli, office: "office")
-        for node in ["office", "north", "south"] { try cli.ok("sync", "--data-dir", node) }
-        return (hub, endpoint)
+        try NetworkSyncTests.plannedHub(cli, sites: ["north", "south"])
     }
 
     /// `status --json` of a node, with its exit status.
