@@ -216,13 +216,14 @@ public final class SyncServer: @unchecked Sendable {
                         writer.async {
                             try? store.recordPeer(PeerRecord(node: client.node, replica: client.replica, role: client.role,
                                                              department: client.department, knowledge: knowledge,
-                                                             exchangedMilliseconds: now, via: "sync", syncedMilliseconds: now))
+                                                             exchangedMilliseconds: now, via: "sync", syncedMilliseconds: now,
+                                                             stableKnowledge: summary.peerStableKnowledge))
                             try? store.recordHistory(Self.served(live, summary: summary, ended: now, failure: nil))
                         }
                         logger.info("sync with \(live.machine.client.node) done", metadata: [
                             "peer.node": "\(live.machine.client.node)", "peer.address": "\(live.address)",
                             "push.applied": "\(summary.pushedApplied)", "push.known": "\(summary.pushedKnown)",
-                            "pull.applied": "\(summary.pulledApplied)",
+                            "pull.applied": "\(summary.pulledApplied)", "pull.states": "\(summary.pulledStates)",
                         ])
                     }
                 case .rejected, .welcomed:

@@ -86,6 +86,14 @@ extension Node {
                 note = "nothing has been heard from \(name) yet, so the bundle holds every change on this node"
             }
         }
+        // A bundle carries changes, not record state: one cut for a node that lacks changes
+        // this node compacted away would leave that node short without its knowing.
+        if try store.lacksCompacted(base, scope: scope) {
+            throw NodeError(.usage, (recipient.isEmpty ? "a bundle for anyone" : "a bundle for \(recipient)")
+                + " would need changes this node no longer logs (they were compacted; every node the frontier counted holds them): "
+                + "sync \(recipient.isEmpty ? "the node" : recipient) over the network once, which transfers the records' state, "
+                + "or cut the bundle with --for NODE for a node whose knowledge this node has recorded")
+        }
         let page = try store.changes(lackedBy: base, scope: scope)
         let changes = page.changes
         let names = try store.replicaNames()
@@ -224,7 +232,9 @@ extension Node {
                 node: header.sender.node, replica: ReplicaID(rawValue: header.sender.replica), role: senderRole,
                 department: header.sender.department, knowledge: senderKnowledge,
                 // As of when the sender wrote the bundle: an old bundle does not make its sender look fresh.
-                exchangedMilliseconds: header.createdMs, via: "bundle", syncedMilliseconds: header.createdMs))
+                exchangedMilliseconds: header.createdMs, via: "bundle", syncedMilliseconds: header.createdMs,
+                // Everything the sender wrote up to its knowledge was in the bundle, applied now.
+                stableKnowledge: senderKnowledge))
         }
         let note = header.recipient.isEmpty || header.recipient == configuration.name
             ? nil : "this bundle was cut for \(header.recipient), not for this node"

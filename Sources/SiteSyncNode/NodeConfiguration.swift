@@ -23,6 +23,19 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var sync: SyncSettings
     /// Grade, colour and warning thresholds for the reports (`[report]`).
     public var report: Thresholds
+    /// `[compaction]`: when the hub lets go of changes every node holds.
+    public var compaction = CompactionSettings()
+
+    /// The `[compaction]` section (read by the hub; other nodes keep their whole log).
+    public struct CompactionSettings: Sendable, Equatable {
+        /// `horizon`: a node whose last completed sync is older than this no longer holds log
+        /// compaction back; when it returns, a state transfer brings it up to date.
+        public var horizonSeconds = 90 * 86_400
+        /// `interval`: how often `serve` compacts (0, written `off`: only `sitesync compact`).
+        public var intervalSeconds = 6 * 3_600
+
+        public init() {}
+    }
 
     /// The `[sync]` section.
     public struct SyncSettings: Sendable, Equatable {
@@ -86,6 +99,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         "node": ["name", "department", "role"],
         "storage": ["durability", "max_megabytes"],
         "sync": ["hub", "listen", "hub_key", "insecure", "interval_seconds", "timeout_seconds", "batch_changes", "batch_bytes", "window", "stale_after"],
+        "compaction": ["horizon", "interval"],
         "report": Set(reportKeys.map(\.key) + ["stale_days", "risk_high", "risk_elevated"]),
     ]
 
@@ -160,6 +174,11 @@ public struct NodeConfiguration: Sendable, Equatable {
         }
         var configuration = NodeConfiguration(name: name, department: department, role: role, durability: durability, sync: sync, report: report)
         configuration.maxMegabytes = try reader.optionalInt("storage", "max_megabytes", in: 0...10_000_000) ?? 0
+        configuration.compaction.horizonSeconds = try reader.optional("compaction", "horizon") { try DurationText.seconds($0) }
+            ?? configuration.compaction.horizonSeconds
+        configuration.compaction.intervalSeconds = try reader.optional("compaction", "interval") {
+            $0.trimmingCharacters(in: .whitespaces).lowercased() == "off" ? 0 : try DurationText.seconds($0)
+        } ?? configuration.compaction.intervalSeconds
         return configuration
     }
 
@@ -351,6 +370,13 @@ public struct NodeConfiguration: Sendable, Equatable {
         window = \(sync.window)
         # A node not synced for longer than this is stale (`sitesync status`, the hub's fleet view): 90s, 30m, 6h, 2d, 1w.
         stale_after = "\(DurationText.text(sync.staleAfterSeconds))"
+
+        [compaction]
+        # The hub lets go of changes every registered node holds. A node not synced for longer
+        # than the horizon stops holding that back, and gets a state transfer when it returns.
+        horizon = "\(DurationText.text(compaction.horizonSeconds))"
+        # How often `sitesync serve` compacts (off: only `sitesync compact`).
+        interval = "\(compaction.intervalSeconds == 0 ? "off" : DurationText.text(compaction.intervalSeconds))"
 
         """
     }

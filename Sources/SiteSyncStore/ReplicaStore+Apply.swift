@@ -227,7 +227,7 @@ extension ReplicaStore {
             highest[origin] = max(highest[origin] ?? 0, change.dot.counter)
             let known = knowledge[origin] ?? (0, 0)
             let alreadyHeld = try change.dot.counter <= known.counter || (change.dot.counter <= known.maxSeen && entryStatus(db, change.dot) != nil)
-            if alreadyHeld, try isReused(db, change.dot, payload: incoming.payload) {
+            if alreadyHeld, try isReused(db, change.dot, department: change.department, payload: incoming.payload) {
                 try refuseReused(incoming, held: true)
                 continue
             }
@@ -266,6 +266,13 @@ extension ReplicaStore {
             }
             guard applied else {
                 report.alreadyKnown += 1
+                // Held as record state (received by state transfer) but not yet in the log:
+                // log it now, so the chain held here goes on without a gap.
+                if try entryStatus(db, change.dot) == nil {
+                    try insertChange(statements, dot: change.dot, department: change.department, payload: incoming.payload,
+                                     link: batch.links[change.dot] ?? .genesis)
+                    noteHeld(change.dot)
+                }
                 continue
             }
             lastDots[slot] = change.dot
@@ -374,9 +381,12 @@ extension ReplicaStore {
     /// forked, which only a forger or a replica restored behind its own back can cause.
     func checkContinuity(_ db: Database, _ starts: [ChainStart]) throws {
         for start in starts {
+            let arguments: StatementArguments = [start.chain.origin.storageValue, Int64(bitPattern: start.counter), start.chain.department]
             guard start.counter > 0, let link = try Data.fetchOne(db.cachedStatement(sql: """
                 SELECT link FROM sync_change WHERE replica = ? AND counter = ? AND department = ?
-                """), arguments: [start.chain.origin.storageValue, Int64(bitPattern: start.counter), start.chain.department]) else {
+                """), arguments: arguments) ?? Data.fetchOne(db.cachedStatement(sql: """
+                SELECT link FROM sync_chain_start WHERE replica = ? AND counter = ? AND department = ?
+                """), arguments: arguments) else {
                 // This node's holding of the chain begins here.
                 try recordChainStart(db, start)
                 continue

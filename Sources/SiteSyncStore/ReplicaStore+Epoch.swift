@@ -145,10 +145,17 @@ extension ReplicaStore {
             """, arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter), payload, Int64(now)])
     }
 
-    /// Whether `payload` is other content than what this replica holds for `dot`.
-    func isReused(_ db: Database, _ dot: Dot, payload: Data) throws -> Bool {
+    /// Whether `payload` is other content than what this replica holds for `dot`. A change
+    /// this replica compacted away cannot be compared, and it is never sent again in the
+    /// normal course (every registered node held it): its origin sending it again means its
+    /// database went back in time, so it counts as reused and the origin takes a new epoch.
+    func isReused(_ db: Database, _ dot: Dot, department: String, payload: Data) throws -> Bool {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT payload, status FROM sync_change WHERE replica = ? AND counter = ?"),
-                                         arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)]) else { return false }
+                                         arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)]) else {
+            return try Int.fetchOne(db.cachedStatement(sql: """
+                SELECT 1 FROM sync_chain_start WHERE replica = ? AND department = ? AND counter >= ? AND counter > 0
+                """), arguments: [dot.replica.storageValue, department, Int64(bitPattern: dot.counter)]) != nil
+        }
         let held: Data = row[0]
         if (row[1] as Int64) == 1 {
             return try HoleCodec.decode(held).payloadHash != ChainHash.of(payload: payload)

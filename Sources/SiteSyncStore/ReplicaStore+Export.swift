@@ -54,12 +54,17 @@ public struct PeerRecord: Sendable, Equatable {
     public let syncedMilliseconds: UInt64?
     /// Its wall clock minus ours, as last measured (`nil`: unknown).
     public let clockOffsetMilliseconds: Int64?
+    /// What it held once its last push was through (`nil`: no session with it completed
+    /// since this was kept): what it counts for in the stability frontier.
+    public var stableKnowledge: VersionVector?
 
     /// - Parameters:
     ///   - exchangedMilliseconds: when it was last heard from.
     ///   - syncedMilliseconds: when an exchange with it completed, if this one did.
     public init(node: String, replica: ReplicaID, role: Role, department: String, knowledge: VersionVector,
-                exchangedMilliseconds: UInt64, via: String, syncedMilliseconds: UInt64? = nil, clockOffsetMilliseconds: Int64? = nil) {
+                exchangedMilliseconds: UInt64, via: String, syncedMilliseconds: UInt64? = nil, clockOffsetMilliseconds: Int64? = nil,
+                stableKnowledge: VersionVector? = nil) {
+        self.stableKnowledge = stableKnowledge
         self.syncedMilliseconds = syncedMilliseconds
         self.clockOffsetMilliseconds = clockOffsetMilliseconds
         self.node = node
@@ -82,22 +87,31 @@ extension ReplicaStore {
         try StoreError.mapping {
             try pool.write { db in
                 var knowledge = peer.knowledge
-                if let stored = try Data.fetchOne(db, sql: "SELECT knowledge FROM sync_peer WHERE node = ?", arguments: [peer.node]),
-                   let previousReplica = try Int64.fetchOne(db, sql: "SELECT replica FROM sync_peer WHERE node = ?", arguments: [peer.node]),
-                   previousReplica == peer.replica.storageValue {
-                    knowledge.merge(try RecordStateCodec.decodeVector([UInt8](stored)))
+                var stable = peer.stableKnowledge
+                if let row = try Row.fetchOne(db, sql: "SELECT knowledge, replica, stable_knowledge FROM sync_peer WHERE node = ?",
+                                              arguments: [peer.node]),
+                   (row[1] as Int64) == peer.replica.storageValue {
+                    knowledge.merge(try RecordStateCodec.decodeVector([UInt8](row[0] as Data)))
+                    if let kept = row[2] as Data? {
+                        stable = try RecordStateCodec.decodeVector([UInt8](kept)).merged(with: stable ?? VersionVector())
+                    }
                 }
+                // A new replica (a new epoch) starts its stable knowledge afresh.
                 try db.execute(sql: """
-                    INSERT INTO sync_peer (node, replica, role, department, knowledge, exchanged_ms, via, synced_ms, clock_offset_ms)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO sync_peer (node, replica, role, department, knowledge, exchanged_ms, via, synced_ms, clock_offset_ms,
+                                           stable_knowledge)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(node) DO UPDATE SET replica = excluded.replica, role = excluded.role,
                         department = excluded.department, knowledge = excluded.knowledge,
                         exchanged_ms = max(exchanged_ms, excluded.exchanged_ms), via = excluded.via,
                         synced_ms = coalesce(excluded.synced_ms, synced_ms),
-                        clock_offset_ms = coalesce(excluded.clock_offset_ms, clock_offset_ms)
+                        clock_offset_ms = coalesce(excluded.clock_offset_ms, clock_offset_ms),
+                        stable_knowledge = CASE WHEN replica = excluded.replica THEN coalesce(excluded.stable_knowledge, stable_knowledge)
+                                                ELSE excluded.stable_knowledge END
                     """, arguments: [peer.node, peer.replica.storageValue, peer.role.rawValue, peer.department,
                                      Data(RecordStateCodec.encode(knowledge)), Int64(peer.exchangedMilliseconds), peer.via,
-                                     peer.syncedMilliseconds.map(Int64.init), peer.clockOffsetMilliseconds])
+                                     peer.syncedMilliseconds.map(Int64.init), peer.clockOffsetMilliseconds,
+                                     stable.map { Data(RecordStateCodec.encode($0)) }])
             }
         }
     }
@@ -112,7 +126,8 @@ extension ReplicaStore {
                                knowledge: try RecordStateCodec.decodeVector([UInt8](row["knowledge"] as Data)),
                                exchangedMilliseconds: UInt64(max(0, row["exchanged_ms"] as Int64)), via: row["via"],
                                syncedMilliseconds: (row["synced_ms"] as Int64?).map { UInt64(max(0, $0)) },
-                               clockOffsetMilliseconds: row["clock_offset_ms"])
+                               clockOffsetMilliseconds: row["clock_offset_ms"],
+                               stableKnowledge: try (row["stable_knowledge"] as Data?).map { try RecordStateCodec.decodeVector([UInt8]($0)) })
                 }
             }
         }

@@ -170,14 +170,19 @@ extension ReplicaStore {
         return kept
     }
 
-    /// The last entry of `chain` before `counter`: its counter and link (0 and the genesis
-    /// link when there is none).
+    /// The last entry of `chain` before `counter`: its counter and link; where the log holds
+    /// none (it was compacted, or the holding here begins later), where the holding begins;
+    /// 0 and the genesis link when there is nothing.
     func chainHead(_ db: Database, _ chain: ChainKey, before counter: UInt64) throws -> (counter: UInt64, link: ChainHash) {
-        let row = try Row.fetchOne(db.cachedStatement(sql: """
-            SELECT counter, link FROM sync_change WHERE replica = ? AND department = ? AND counter < ? ORDER BY counter DESC LIMIT 1
-            """), arguments: [chain.origin.storageValue, chain.department, Int64(bitPattern: counter)])
-        guard let row, let link = ChainHash(Array(row[1] as Data)) else { return (0, .genesis) }
-        return (UInt64(bitPattern: row[0]), link)
+        let arguments: StatementArguments = [chain.origin.storageValue, chain.department, Int64(bitPattern: counter)]
+        for table in ["sync_change", "sync_chain_start"] {
+            if let row = try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT counter, link FROM \(table) WHERE replica = ? AND department = ? AND counter < ? ORDER BY counter DESC LIMIT 1
+                """), arguments: arguments), let link = ChainHash(Array(row[1] as Data)) {
+                return (UInt64(bitPattern: row[0]), link)
+            }
+        }
+        return (0, .genesis)
     }
 
     /// The credential of an origin replica, as learned.

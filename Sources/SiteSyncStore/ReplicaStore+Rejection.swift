@@ -159,9 +159,16 @@ extension ReplicaStore {
 
     /// Recomputes records from the log, in log order, with every withheld or retracted change
     /// taken as seen but without effect. A record left with no change in force disappears.
+    ///
+    /// A record whose earlier changes are no longer logged (compacted, or received as state)
+    /// cannot be replayed: its stored state is kept, with the withheld changes' versions taken
+    /// out. What such a change had overwritten does not come back then; that is the price of a
+    /// log that is not kept whole.
     func rebuild(_ db: Database, _ records: Set<RecordKey>, now: UInt64) throws {
         var states: [RecordKey: RecordState] = [:]
         var inForce: Set<RecordKey> = []
+        var withheld: [RecordKey: [Dot]] = [:]
+        let partial = try compactedChains(db)
         let rows = try Row.fetchCursor(db, sql: "SELECT replica, counter, payload, status FROM sync_change ORDER BY seq")
         while let row = try rows.next() {
             let dot = Dot(replica: ReplicaID(storageValue: row[0]), counter: UInt64(bitPattern: row[1]))
@@ -176,6 +183,7 @@ extension ReplicaStore {
                 change = decoded
             }
             guard records.contains(record) else { continue }
+            if status != 0 { withheld[record, default: []].append(dot) }
             var state = states[record] ?? RecordState(key: record)
             if status == 0, let change {
                 _ = try state.apply(change, in: collection(record.collection))
@@ -188,7 +196,11 @@ extension ReplicaStore {
         let statements = PreparedStatements(db)
         for record in records {
             let stored = try loadStored(statements, record)
-            if inForce.contains(record), let state = states[record] {
+            if let stored, partial.contains(where: { $0.chain.department == stored.state.department && stored.state.context[$0.chain.origin] > 0 }) {
+                var state = stored.state
+                for dot in withheld[record] ?? [] { state.withhold(dot) }
+                try saveState(statements, state, stored: stored, settledBy: nil, now: now)
+            } else if inForce.contains(record), let state = states[record] {
                 try saveState(statements, state, stored: stored, settledBy: nil, now: now)
             } else if let stored {
                 try tables[record.collection]!.remove(statements, stored)

@@ -33,6 +33,21 @@ public struct SessionStore: Sendable {
 
     /// Reads one page of what the peer lacks and decodes it for sending.
     public func read(_ request: ReadRequest) throws -> ReadResult {
+        if request.states {
+            let page = try store.statePage(after: request.after, scope: request.scope, limit: request.limits.batchChanges,
+                                           maxBytes: request.limits.batchBytes, standing: request.base.isEmpty ? nil : request.base)
+            var result = ReadResult(changes: [], cursor: page.cursor, exhausted: page.exhausted, knowledge: page.knowledge)
+            result.states = page.states
+            result.heads = page.heads
+            return result
+        }
+        // The first read of a pull: a receiver that lacks changes this replica no longer logs
+        // needs the records' state first.
+        if request.after == 0, try store.lacksCompacted(request.base, scope: request.scope) {
+            var result = ReadResult(changes: [], cursor: 0, exhausted: false, knowledge: try store.knowledge())
+            result.needsStates = true
+            return result
+        }
         let knowledge = try store.knowledge()
         let page = try store.page(lackedBy: request.base, scope: request.scope, after: request.after,
                                   limit: request.limits.batchChanges, maxBytes: request.limits.batchBytes)
@@ -61,6 +76,12 @@ public struct SessionStore: Sendable {
 
     /// Applies one received, checked batch in one transaction and reports the knowledge after it.
     public func apply(_ request: ApplyRequest, checked: CheckedBatch) throws -> ApplyOutcome {
+        if request.isStateTransfer {
+            var vouched = VersionVector()
+            if case .inOrder(let claimed) = request.claim { vouched = claimed }
+            let report = try store.applyStates(request.states, complete: request.statesComplete, heads: request.heads, vouched: vouched)
+            return ApplyOutcome(sequence: request.sequence, applied: report.applied, known: report.alreadyKnown, knowledge: try store.knowledge())
+        }
         let report = try store.apply(checked, claim: request.claim, authorizer: authorizer(for: checked.proof.credentials))
         if !request.origins.isEmpty {
             try store.learnReplicaNames(request.origins.map { ($0.replica, $0.node) })

@@ -14,7 +14,8 @@ import SiteSyncCore
 ///   written or applied here: kept, shown, sent on only as a hole).
 /// - `sync_seal`: origins' signatures over heads of their chains (one origin, one department).
 /// - `sync_chain_start`: where this replica's holding of a chain begins (counter 0: at the
-///   chain's beginning), so `audit verify` can check every link from there.
+///   chain's beginning), so `audit verify` can check every link from there. Compaction and
+///   state transfer move it up: the changes below are held as record state only.
 /// - `sync_knowledge`: per origin replica, the highest counter held contiguously (`counter`),
 ///   the highest held at all (`max_seen`).
 /// - `sync_record`: per record, its scoping department and its replicated state (every field
@@ -31,7 +32,9 @@ import SiteSyncCore
 /// - `sync_directory`: the hub's allow-list as this node last received it.
 /// - `sync_peer`: per peer node, the knowledge it last reported or acknowledged (for bundles
 ///   cut for it and the fleet view), when it was last heard from (`exchanged_ms`), when a
-///   session with it last completed (`synced_ms`), and how far its clock was off ours then.
+///   session with it last completed (`synced_ms`), and how far its clock was off ours then;
+///   (v3) `stable_knowledge`, what it held once its last push was through, which is what
+///   counts towards the stability frontier log compaction stays below.
 /// - `sync_session` (v2): the sync history: each session this node ran or served and each
 ///   bundle it wrote or read, with counts, bytes, duration and outcome. Consecutive idle rounds
 ///   with one peer share a row (`repeats`); the oldest rows go beyond ``SyncHistory/keep``.
@@ -182,6 +185,9 @@ enum StoreSchema {
                 ALTER TABLE sync_peer ADD COLUMN synced_ms INTEGER;
                 ALTER TABLE sync_peer ADD COLUMN clock_offset_ms INTEGER;
                 """)
+        }
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: "ALTER TABLE sync_peer ADD COLUMN stable_knowledge BLOB")
         }
         return migrator
     }

@@ -67,6 +67,9 @@ public enum SyncFrames {
                 $0.starts = batch.proof.starts.map(WireChainStart.init)
                 $0.seals = batch.proof.seals.map(WireSeal.init)
                 $0.credentials = batch.proof.credentials.map(WireReplicaCredential.init)
+                $0.states = batch.states.map(StateCodec.encode)
+                $0.statesComplete = batch.statesComplete
+                $0.heads = batch.heads.map(WireChainStart.init)
             }
         case .ack(let ack):
             wire.ack = WireAck.with {
@@ -138,10 +141,18 @@ public enum SyncFrames {
             guard m.holes.count <= 100_000 else { throw WireError(.invalid, "a batch carries \(m.holes.count) withheld changes") }
             var holes: [Hole] = []
             for hole in m.holes { holes.append(try Hole(wire: hole)) }
+            guard m.states.count <= 100_000, m.heads.count <= 100_000 else {
+                throw WireError(.invalid, "a batch carries \(m.states.count) record states and \(m.heads.count) chain heads")
+            }
+            var states: [RecordState] = []
+            for state in m.states { states.append(try StateCodec.decode(state, schema: schema)) }
+            var heads: [ChainStart] = []
+            for head in m.heads { heads.append(try ChainStart(wire: head)) }
             return .batch(SyncMessage.Batch(
                 session: m.session, pull: m.pull, sequence: m.sequence, changes: changes, vouched: try VersionVector(wire: m.vouched),
                 last: m.last, origins: origins, holes: holes,
-                proof: try BatchProof(starts: m.starts, seals: m.seals, credentials: m.credentials)))
+                proof: try BatchProof(starts: m.starts, seals: m.seals, credentials: m.credentials),
+                states: states, statesComplete: m.statesComplete, heads: heads))
         case .ack(let m)?:
             var refusals: [Refusal] = []
             for refusal in m.refusals.prefix(100_000) { refusals.append(try Refusal(wire: refusal)) }

@@ -28,13 +28,19 @@ struct AuditCommand: ParsableCommand {
                 Output.json(.object([
                     "ok": .bool(report.broken == nil), "chains": .int(Int64(report.chains)), "changes": .int(Int64(report.entries)),
                     "seals": .int(Int64(report.seals)), "records": .int(Int64(report.records)),
+                    "partial_records": .int(Int64(report.partialRecords)),
                     "broken": report.broken.map { .string($0) } ?? .null,
                 ]))
             } else if let broken = report.broken {
                 print("FAILED: \(broken)")
             } else {
+                var notes: [String] = []
+                if report.partialChains > 0 { notes.append("\(report.partialChains) chains held from their middle") }
+                if report.partialRecords > 0 {
+                    notes.append("\(report.partialRecords) records made partly by compacted changes, checked to hold the logged ones")
+                }
                 print("ok: \(report.entries) changes in \(report.chains) chains, \(report.seals) seals, \(report.records) records verified"
-                      + (report.partialChains > 0 ? " (\(report.partialChains) chains held from their middle)" : ""))
+                      + (notes.isEmpty ? "" : " (" + notes.joined(separator: "; ") + ")"))
             }
             if report.broken != nil { throw ExitCode(1) }
         }

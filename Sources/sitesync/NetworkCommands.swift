@@ -48,7 +48,8 @@ struct ServeCommand: ParsableCommand {
         discussion: """
             Binds the node's `listen` endpoint (or --listen) and serves any number of sessions at once \
             until SIGTERM or SIGINT, then lets work in progress finish and stops. Logs go to stderr, \
-            one line per session and one per bad message (naming the peer).
+            one line per session and one per bad message (naming the peer). The hub also compacts its \
+            change log every `[compaction] interval` (see `sitesync compact`).
             """
     )
 
@@ -63,7 +64,12 @@ struct ServeCommand: ParsableCommand {
         defer { _ = lock }
         let logger = Logs.logger("sitesync.serve", level: quiet ? .warning : .info)
         let server = try node.startListener(on: listen, logger: logger)
-        Signals.onTerminate { server.stop() }
+        let compaction = PeriodicCompaction(node: node, logger: logger)
+        compaction.start()
+        Signals.onTerminate {
+            compaction.stop()
+            server.stop()
+        }
         // Written unbuffered: a script waiting for this line must see it at once.
         FileHandle.standardOutput.write(Data("listening on \(server.boundEndpoint)\n".utf8))
         server.wait()

@@ -138,6 +138,9 @@ public struct ClientSession: Sendable {
             }
             return (mine.isEmpty ? [] : [.rejected(mine, by: server!.peer)]) + continuePushing()
         case (.pulling, .batch(let batch)) where batch.pull:
+            guard batch.states.isEmpty && !batch.statesComplete || server?.peer.role == .hub else {
+                return violation("a state transfer from \(server?.peer.node ?? "a peer") that is not the hub")
+            }
             guard pull.receive(batch) == .accepted else {
                 return violation("pull batch \(batch.sequence) out of order (expected \(pull.expected))")
             }
@@ -162,6 +165,11 @@ public struct ClientSession: Sendable {
     private mutating func pushRead(_ result: ReadResult) -> [SessionEffect] {
         guard phase == .pushing, let server else { return [] }
         reading = false
+        if result.needsStates {
+            return fail(.store(retryLater: false),
+                        "\(server.peer.node) lacks changes this node holds only as record state (it received them by state transfer): "
+                        + "it must catch up from the hub, not from this node")
+        }
         knowledge = knowledge.merged(with: result.knowledge)
         pushCursor = result.cursor
         pushExhausted = result.exhausted
@@ -204,8 +212,12 @@ public struct ClientSession: Sendable {
 
     private mutating func pulled(_ outcome: ApplyOutcome) -> [SessionEffect] {
         guard phase == .pulling, let batch = pull.finishApplying(), batch.sequence == outcome.sequence else { return [] }
-        summary.pulledApplied += outcome.applied
-        summary.pulledKnown += outcome.known
+        if batch.states.isEmpty && !batch.statesComplete {
+            summary.pulledApplied += outcome.applied
+            summary.pulledKnown += outcome.known
+        } else {
+            summary.pulledStates += batch.states.count
+        }
         summary.pullBatches += 1
         knowledge = knowledge.merged(with: outcome.knowledge)
         var effects: [SessionEffect] = [.send(.ack(SyncMessage.Ack(

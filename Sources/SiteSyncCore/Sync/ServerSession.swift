@@ -21,6 +21,9 @@ public struct ServerSession: Sendable {
     private var pullCursor: Int64 = 0
     private var reading = false
     private var pullExhausted = false
+    /// A state transfer in progress: the record position read up to, and the knowledge it
+    /// stands at (taken on its first read).
+    private var transfer: (cursor: Int64, knowledge: VersionVector?)?
     private let limits: SessionLimits
 
     private init(session: UInt64, me: PeerIdentity, client: PeerIdentity, clientLimits: SessionLimits, limits: SessionLimits,
@@ -127,6 +130,7 @@ public struct ServerSession: Sendable {
             pull = BatchWindow(window: clientLimits.window)
             pullBase = request.knowledge
             summary.peerKnowledge.merge(request.knowledge)
+            summary.peerStableKnowledge = request.knowledge
             return readMore()
         case .ack(let ack) where ack.pull:
             guard pull?.acknowledge(ack.sequence) == true else {
@@ -158,10 +162,27 @@ public struct ServerSession: Sendable {
     private mutating func readMore() -> [SessionEffect] {
         guard let pull, pull.hasRoom, !reading, !pullExhausted else { return [] }
         reading = true
+        if let transfer {
+            return [.read(ReadRequest(after: transfer.cursor, base: transfer.knowledge ?? VersionVector(), scope: client.scope,
+                                      limits: clientLimits, states: true))]
+        }
         return [.read(ReadRequest(after: pullCursor, base: pullBase, scope: client.scope, limits: clientLimits))]
     }
 
     private mutating func pullRead(_ result: ReadResult) -> [SessionEffect] {
+        guard pull != nil else { return [] }
+        if result.needsStates {
+            reading = false
+            // Only the hub transfers state: a receiver takes records without their origins'
+            // signatures only from the peer its key pins as the hub.
+            guard me.role == .hub else {
+                return refuse(.unavailable, "this node compacted changes \(client.node) lacks, and only the hub transfers state: "
+                              + "sync \(client.node) with the hub first", sequence: 0, kind: .violation)
+            }
+            transfer = (0, nil)
+            return readMore()
+        }
+        if transfer != nil { return stateRead(result) }
         guard var window = pull else { return [] }
         reading = false
         pullCursor = result.cursor
@@ -180,6 +201,32 @@ public struct ServerSession: Sendable {
         }
         pull = window
         return effects + readMore()
+    }
+
+    /// One page of a state transfer sent; after the last, the pull goes on with the changes
+    /// beyond the knowledge the transfer stood at.
+    private mutating func stateRead(_ result: ReadResult) -> [SessionEffect] {
+        guard var window = pull, var current = transfer else { return [] }
+        reading = false
+        if current.knowledge == nil { current.knowledge = result.knowledge }
+        current.cursor = result.cursor
+        var vouched = VersionVector()
+        if result.exhausted {
+            vouched = KnowledgeClaim.vouched(senderKnowledge: current.knowledge!, sender: me.replica, senderScope: me.scope,
+                                             cutFor: client.scope, receiverScope: client.scope)
+            pullBase.merge(vouched)
+            pullCursor = 0
+            transfer = nil
+        } else {
+            transfer = current
+        }
+        let sequence = window.send(last: false)
+        summary.pullBatches += 1
+        summary.pulledStates += result.states.count
+        pull = window
+        return [.send(.batch(SyncMessage.Batch(session: session, pull: true, sequence: sequence, changes: [], vouched: vouched, last: false,
+                                               states: result.states, statesComplete: result.exhausted, heads: result.heads)))]
+            + readMore()
     }
 
     private mutating func refuse(_ code: FailureCode, _ reason: String, sequence: UInt64, kind: SessionFailure.Kind) -> [SessionEffect] {

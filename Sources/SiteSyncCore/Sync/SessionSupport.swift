@@ -32,6 +32,17 @@ public struct ReadRequest: Sendable, Equatable {
     public let base: VersionVector
     public let scope: ReplicationScope
     public let limits: SessionLimits
+    /// Read record states (a state transfer) instead of changes: `after` is then a record
+    /// position, and `base` the knowledge the transfer stands at (empty on its first read).
+    public var states = false
+
+    public init(after: Int64, base: VersionVector, scope: ReplicationScope, limits: SessionLimits, states: Bool = false) {
+        self.after = after
+        self.base = base
+        self.scope = scope
+        self.limits = limits
+        self.states = states
+    }
 }
 
 /// A received batch to check and apply.
@@ -44,6 +55,12 @@ public struct ApplyRequest: Sendable, Equatable {
     public let origins: [PeerIdentity]
     /// The node that sent the batch (its authenticated identity where keys are checked).
     public let sender: PeerIdentity
+
+    /// A state transfer's records, and on its last batch where each chain stands (see
+    /// ``SyncMessage/Batch/states``).
+    public var states: [RecordState] = []
+    public var statesComplete = false
+    public var heads: [ChainStart] = []
 
     public init(sequence: UInt64, changes: [Change], holes: [Hole] = [], proof: BatchProof = BatchProof(), claim: KnowledgeClaim,
                 origins: [PeerIdentity] = [], sender: PeerIdentity) {
@@ -59,7 +76,13 @@ public struct ApplyRequest: Sendable, Equatable {
     init(_ batch: SyncMessage.Batch, claim: KnowledgeClaim, sender: PeerIdentity) {
         self.init(sequence: batch.sequence, changes: batch.changes, holes: batch.holes, proof: batch.proof, claim: claim,
                   origins: batch.origins, sender: sender)
+        states = batch.states
+        statesComplete = batch.statesComplete
+        heads = batch.heads
     }
+
+    /// Whether this is part of a state transfer rather than changes.
+    public var isStateTransfer: Bool { !states.isEmpty || statesComplete }
 }
 
 public struct ReadResult: Sendable {
@@ -74,6 +97,12 @@ public struct ReadResult: Sendable {
     public let exhausted: Bool
     /// The reader's knowledge when it read: what it vouches for.
     public let knowledge: VersionVector
+    /// The receiver lacks changes this side no longer holds (its log was compacted below
+    /// them): it needs a state transfer first. Nothing else is set then.
+    public var needsStates = false
+    /// Of a state read: the records, and on the last page where each chain stands.
+    public var states: [RecordState] = []
+    public var heads: [ChainStart] = []
 
     public init(changes: [Change], holes: [Hole] = [], proof: BatchProof = BatchProof(), cursor: Int64, exhausted: Bool,
                 knowledge: VersionVector) {
@@ -118,6 +147,12 @@ public struct SessionSummary: Sendable, Equatable {
     /// Welcome, acknowledgements and pull batches said; at a server, what the client said it
     /// held and then acknowledged receiving.
     public var peerKnowledge = VersionVector()
+    /// At a server: what the client held once its push was through (its Pull). Everything the
+    /// client wrote before it learned of any change in there has reached this side, which is
+    /// what makes it safe to count towards the stability frontier (see `sitesync compact`).
+    public var peerStableKnowledge: VersionVector?
+    /// Records received by state transfer (this side's log lacked what the peer compacted).
+    public var pulledStates = 0
 
     /// Changes sent that the peer acknowledged: applied, already held or refused.
     public var pushedAcknowledged: Int { pushedApplied + pushedKnown + refused.count }

@@ -158,9 +158,19 @@ public enum SyncMessage: Hashable, Sendable {
         public let holes: [Hole]
         /// What the receiver checks the changes and holes against.
         public let proof: BatchProof
+        /// A state transfer (instead of changes): records as the sender holds them.
+        public let states: [RecordState]
+        /// The last batch of a state transfer: the receiver then holds everything `vouched`
+        /// says, and each chain in its scope continues from `heads`.
+        public let statesComplete: Bool
+        public let heads: [ChainStart]
 
         public init(session: UInt64, pull: Bool, sequence: UInt64, changes: [Change], vouched: VersionVector, last: Bool,
-                    origins: [PeerIdentity] = [], holes: [Hole] = [], proof: BatchProof = BatchProof()) {
+                    origins: [PeerIdentity] = [], holes: [Hole] = [], proof: BatchProof = BatchProof(),
+                    states: [RecordState] = [], statesComplete: Bool = false, heads: [ChainStart] = []) {
+            self.states = states
+            self.statesComplete = statesComplete
+            self.heads = heads
             self.session = session
             self.pull = pull
             self.sequence = sequence

@@ -977,11 +977,135 @@ public nonisolated struct WireBatch: Sendable {
   /// one per origin in the batch
   public var credentials: [WireReplicaCredential] = []
 
+  /// a state transfer: records as the sender holds them (no changes then)
+  public var states: [WireRecordState] = []
+
+  /// the last batch of the state transfer: `vouched` and `heads` apply
+  public var statesComplete: Bool = false
+
+  /// where each chain in scope stands at `vouched`, for the receiver to continue it
+  public var heads: [WireChainStart] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _vouched: WireVersionVector? = nil
+}
+
+/// A record's replicated state, sent instead of the changes that made it when the sender no
+/// longer holds them (its log was compacted): see protocol/README.md "State transfer".
+public nonisolated struct WireRecordState: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var collection: UInt32 = 0
+
+  public var record: WireRecordState.OneOf_Record? = nil
+
+  /// as in Change
+  public var recordUuid: Data {
+    get {
+      if case .recordUuid(let v)? = record {return v}
+      return Data()
+    }
+    set {record = .recordUuid(newValue)}
+  }
+
+  public var recordID: String {
+    get {
+      if case .recordID(let v)? = record {return v}
+      return String()
+    }
+    set {record = .recordID(newValue)}
+  }
+
+  public var department: String = String()
+
+  /// the dots of every change applied to the record
+  public var context: WireVersionVector {
+    get {_context ?? WireVersionVector()}
+    set {_context = newValue}
+  }
+  /// Returns true if `context` has been explicitly set.
+  public var hasContext: Bool {self._context != nil}
+  /// Clears the value of `context`. Subsequent reads from it will return its default value.
+  public mutating func clearContext() {self._context = nil}
+
+  public var versions: [WireStateVersion] = []
+
+  public var tombstones: [WireStateTombstone] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Record: Equatable, Sendable {
+    /// as in Change
+    case recordUuid(Data)
+    case recordID(String)
+
+  }
+
+  public init() {}
+
+  fileprivate var _context: WireVersionVector? = nil
+}
+
+/// One live version of one field: the write that made it, with its dot.
+public nonisolated struct WireStateVersion: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var origin: UInt64 = 0
+
+  public var counter: UInt64 = 0
+
+  public var hlc: UInt64 = 0
+
+  /// field, value (an orset element as `text`) and tag
+  public var write: WireFieldWrite {
+    get {_write ?? WireFieldWrite()}
+    set {_write = newValue}
+  }
+  /// Returns true if `write` has been explicitly set.
+  public var hasWrite: Bool {self._write != nil}
+  /// Clears the value of `write`. Subsequent reads from it will return its default value.
+  public mutating func clearWrite() {self._write = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _write: WireFieldWrite? = nil
+}
+
+/// A deletion not yet superseded.
+public nonisolated struct WireStateTombstone: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var origin: UInt64 = 0
+
+  public var counter: UInt64 = 0
+
+  public var hlc: UInt64 = 0
+
+  public var context: WireVersionVector {
+    get {_context ?? WireVersionVector()}
+    set {_context = newValue}
+  }
+  /// Returns true if `context` has been explicitly set.
+  public var hasContext: Bool {self._context != nil}
+  /// Clears the value of `context`. Subsequent reads from it will return its default value.
+  public mutating func clearContext() {self._context = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _context: WireVersionVector? = nil
 }
 
 /// The receiver of a batch: applied (durably), or already held.
@@ -2650,7 +2774,7 @@ nonisolated extension WireFailure: SwiftProtobuf.Message, SwiftProtobuf._Message
 
 nonisolated extension WireBatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Batch"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}session\0\u{1}pull\0\u{1}sequence\0\u{1}changes\0\u{1}count\0\u{1}vouched\0\u{1}last\0\u{1}origins\0\u{1}holes\0\u{1}starts\0\u{1}seals\0\u{1}credentials\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}session\0\u{1}pull\0\u{1}sequence\0\u{1}changes\0\u{1}count\0\u{1}vouched\0\u{1}last\0\u{1}origins\0\u{1}holes\0\u{1}starts\0\u{1}seals\0\u{1}credentials\0\u{1}states\0\u{3}states_complete\0\u{1}heads\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2670,6 +2794,9 @@ nonisolated extension WireBatch: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
       case 10: try { try decoder.decodeRepeatedMessageField(value: &self.starts) }()
       case 11: try { try decoder.decodeRepeatedMessageField(value: &self.seals) }()
       case 12: try { try decoder.decodeRepeatedMessageField(value: &self.credentials) }()
+      case 13: try { try decoder.decodeRepeatedMessageField(value: &self.states) }()
+      case 14: try { try decoder.decodeSingularBoolField(value: &self.statesComplete) }()
+      case 15: try { try decoder.decodeRepeatedMessageField(value: &self.heads) }()
       default: break
       }
     }
@@ -2716,6 +2843,15 @@ nonisolated extension WireBatch: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
     if !self.credentials.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.credentials, fieldNumber: 12)
     }
+    if !self.states.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.states, fieldNumber: 13)
+    }
+    if self.statesComplete != false {
+      try visitor.visitSingularBoolField(value: self.statesComplete, fieldNumber: 14)
+    }
+    if !self.heads.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.heads, fieldNumber: 15)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2732,6 +2868,189 @@ nonisolated extension WireBatch: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
     if lhs.starts != rhs.starts {return false}
     if lhs.seals != rhs.seals {return false}
     if lhs.credentials != rhs.credentials {return false}
+    if lhs.states != rhs.states {return false}
+    if lhs.statesComplete != rhs.statesComplete {return false}
+    if lhs.heads != rhs.heads {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WireRecordState: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RecordState"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}collection\0\u{3}record_uuid\0\u{3}record_id\0\u{1}department\0\u{1}context\0\u{1}versions\0\u{1}tombstones\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.collection) }()
+      case 2: try {
+        var v: Data?
+        try decoder.decodeSingularBytesField(value: &v)
+        if let v = v {
+          if self.record != nil {try decoder.handleConflictingOneOf()}
+          self.record = .recordUuid(v)
+        }
+      }()
+      case 3: try {
+        var v: String?
+        try decoder.decodeSingularStringField(value: &v)
+        if let v = v {
+          if self.record != nil {try decoder.handleConflictingOneOf()}
+          self.record = .recordID(v)
+        }
+      }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.department) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._context) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.versions) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.tombstones) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.collection != 0 {
+      try visitor.visitSingularUInt32Field(value: self.collection, fieldNumber: 1)
+    }
+    switch self.record {
+    case .recordUuid?: try {
+      guard case .recordUuid(let v)? = self.record else { preconditionFailure() }
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 2)
+    }()
+    case .recordID?: try {
+      guard case .recordID(let v)? = self.record else { preconditionFailure() }
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    }()
+    case nil: break
+    }
+    if !self.department.isEmpty {
+      try visitor.visitSingularStringField(value: self.department, fieldNumber: 4)
+    }
+    try { if let v = self._context {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    if !self.versions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.versions, fieldNumber: 6)
+    }
+    if !self.tombstones.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.tombstones, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WireRecordState, rhs: WireRecordState) -> Bool {
+    if lhs.collection != rhs.collection {return false}
+    if lhs.record != rhs.record {return false}
+    if lhs.department != rhs.department {return false}
+    if lhs._context != rhs._context {return false}
+    if lhs.versions != rhs.versions {return false}
+    if lhs.tombstones != rhs.tombstones {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WireStateVersion: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StateVersion"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}origin\0\u{1}counter\0\u{1}hlc\0\u{1}write\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularFixed64Field(value: &self.origin) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.counter) }()
+      case 3: try { try decoder.decodeSingularFixed64Field(value: &self.hlc) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._write) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.origin != 0 {
+      try visitor.visitSingularFixed64Field(value: self.origin, fieldNumber: 1)
+    }
+    if self.counter != 0 {
+      try visitor.visitSingularUInt64Field(value: self.counter, fieldNumber: 2)
+    }
+    if self.hlc != 0 {
+      try visitor.visitSingularFixed64Field(value: self.hlc, fieldNumber: 3)
+    }
+    try { if let v = self._write {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WireStateVersion, rhs: WireStateVersion) -> Bool {
+    if lhs.origin != rhs.origin {return false}
+    if lhs.counter != rhs.counter {return false}
+    if lhs.hlc != rhs.hlc {return false}
+    if lhs._write != rhs._write {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WireStateTombstone: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StateTombstone"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}origin\0\u{1}counter\0\u{1}hlc\0\u{1}context\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularFixed64Field(value: &self.origin) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.counter) }()
+      case 3: try { try decoder.decodeSingularFixed64Field(value: &self.hlc) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._context) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.origin != 0 {
+      try visitor.visitSingularFixed64Field(value: self.origin, fieldNumber: 1)
+    }
+    if self.counter != 0 {
+      try visitor.visitSingularUInt64Field(value: self.counter, fieldNumber: 2)
+    }
+    if self.hlc != 0 {
+      try visitor.visitSingularFixed64Field(value: self.hlc, fieldNumber: 3)
+    }
+    try { if let v = self._context {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WireStateTombstone, rhs: WireStateTombstone) -> Bool {
+    if lhs.origin != rhs.origin {return false}
+    if lhs.counter != rhs.counter {return false}
+    if lhs.hlc != rhs.hlc {return false}
+    if lhs._context != rhs._context {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,120 @@
+import Foundation
+import SiteSyncCore
+
+/// Encodes a record's replicated state as `sitesync.v1.RecordState` and decodes it back, with
+/// the same checks as a change's fields: a state transfer sends records this way when the
+/// sender's log no longer holds the changes that made them (protocol/README.md §8.4).
+///
+/// Each version travels as the write that made it (`FieldWrite`) with its dot and clock; an
+/// element of an `orset` field as a one-element `add`, as the change that added it wrote it.
+public enum StateCodec {
+    public static func encode(_ state: RecordState) -> WireRecordState {
+        var wire = WireRecordState()
+        wire.collection = UInt32(state.key.collection)
+        if let uuid = RecordID.uuidBytes(state.key.id) {
+            wire.recordUuid = Data(uuid)
+        } else {
+            wire.recordID = state.key.id
+        }
+        wire.department = state.department
+        wire.context = WireVersionVector(state.context)
+        wire.versions = state.versions.map { version in
+            WireStateVersion.with {
+                $0.origin = version.dot.replica.rawValue
+                $0.counter = version.dot.counter
+                $0.hlc = version.hlc.rawValue
+                $0.write = WireFieldWrite.with { write in
+                    write.field = UInt32(version.field)
+                    write.tag = version.tag
+                    switch version.value {
+                    case .null: write.nullValue = true
+                    case .text(let s): write.text = s
+                    case .int(let i): write.int = i
+                    case .decimal(let d): write.decimal = d.description
+                    case .date(let d): write.date = Int32(d.daysSinceEpoch)
+                    case .symbol(let s): write.symbol = s
+                    case .ref(let s): write.ref = s
+                    case .set(let elements): write.add = elements
+                    }
+                }
+            }
+        }
+        wire.tombstones = state.tombstones.map { tombstone in
+            WireStateTombstone.with {
+                $0.origin = tombstone.dot.replica.rawValue
+                $0.counter = tombstone.dot.counter
+                $0.hlc = tombstone.hlc.rawValue
+                $0.context = WireVersionVector(tombstone.context)
+            }
+        }
+        return wire
+    }
+
+    /// - Throws: ``WireError`` when the state names an unknown collection or field, holds a
+    ///   value of the wrong type, or breaks a limit.
+    public static func decode(_ wire: WireRecordState, schema: Schema) throws(WireError) -> RecordState {
+        guard wire.collection <= UInt32(UInt16.max), let collection = schema.collection(code: UInt16(wire.collection)) else {
+            throw WireError(.invalid, "a record state names collection \(wire.collection), unknown to schema \(schema.version)")
+        }
+        let id: String
+        switch wire.record {
+        case .recordUuid(let uuid)?:
+            guard uuid.count == 16 else { throw WireError(.invalid, "a record state has a record UUID of \(uuid.count) bytes") }
+            id = RecordID.format(Array(uuid))
+        case .recordID(let text)?:
+            do { try RecordID.validate(text) } catch { throw WireError(.invalid, "a record state: \(error.message)") }
+            id = text
+        case nil:
+            throw WireError(.invalid, "a record state names no record")
+        }
+        guard wire.department.isEmpty || (try? DepartmentCode.validate(wire.department)) != nil else {
+            throw WireError(.invalid, "the record state of \(collection.name) \(id) has an invalid department code")
+        }
+        guard wire.versions.count <= 100_000, wire.tombstones.count <= 10_000 else {
+            throw WireError(.invalid, "the record state of \(collection.name) \(id) holds too many versions")
+        }
+        var versions: [FieldVersion] = []
+        for version in wire.versions {
+            guard version.origin != 0, version.counter != 0 else {
+                throw WireError(.invalid, "a version in the record state of \(collection.name) \(id) has no dot")
+            }
+            let dot = Dot(replica: ReplicaID(rawValue: version.origin), counter: version.counter)
+            var raw = ChangeDecoder.RawWrite()
+            raw.field = UInt64(version.write.field)
+            raw.tag = UInt64(version.write.tag)
+            raw.add = version.write.add
+            switch version.write.value {
+            case .nullValue?: raw.value = .null
+            case .text(let s)?: raw.value = .text(s)
+            case .int(let i)?: raw.value = .int(i)
+            case .decimal(let s)?: raw.value = .decimal(s)
+            case .date(let d)?: raw.value = .date(d)
+            case .symbol(let s)?: raw.value = .symbol(s)
+            case .ref(let s)?: raw.value = .ref(s)
+            case nil: raw.value = nil
+            }
+            let value: FieldValue
+            switch try ChangeCodec.decode(raw, collection: collection, dot: dot).operation {
+            case .assign(let assigned, _, _):
+                value = assigned
+            case .updateSet(let add, let remove):
+                guard add.count == 1, remove.isEmpty else {
+                    throw WireError(.invalid, "a set version in the record state of \(collection.name) \(id) is not one element")
+                }
+                value = .text(add[0])
+            }
+            versions.append(FieldVersion(field: UInt16(version.write.field), dot: dot, hlc: HLCTimestamp(rawValue: version.hlc),
+                                         value: value, tag: version.write.tag))
+        }
+        var tombstones: [Tombstone] = []
+        for tombstone in wire.tombstones {
+            guard tombstone.origin != 0, tombstone.counter != 0 else {
+                throw WireError(.invalid, "a deletion in the record state of \(collection.name) \(id) has no dot")
+            }
+            tombstones.append(Tombstone(dot: Dot(replica: ReplicaID(rawValue: tombstone.origin), counter: tombstone.counter),
+                                        hlc: HLCTimestamp(rawValue: tombstone.hlc), context: try VersionVector(wire: tombstone.context)))
+        }
+        return RecordState(key: RecordKey(collection: collection.code, id: id), department: wire.department,
+                           context: try VersionVector(wire: wire.context), versions: versions, tombstones: tombstones)
+    }
+}
