@@ -69,7 +69,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "SiteSyncTestSupport", path: "Tests/SiteSyncTestSupport"),
+        .target(name: "SiteSyncTestSupport", dependencies: [.product(name: "PropertyBased", package: "swift-property-based")],
+                path: "Tests/SiteSyncTestSupport"),
         // A test-only SQLite VFS modelling a power cut (what survives is what was synced).
         .target(name: "CPowerCut", path: "Tests/CPowerCut", linkerSettings: [.linkedLibrary("sqlite3")]),
         .testTarget(

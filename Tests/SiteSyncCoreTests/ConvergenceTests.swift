@@ -64,7 +64,7 @@ import Testing
     }
 
     @Test func fiveReplicasConvergeUnderRandomSchedules() async {
-        await propertyCheck(count: 150, input: Gen.uint64(in: 0...UInt64.max)) { seed in
+        await seededCheck(count: 150) { seed in
             let replicas = try Self.run(seed: seed)
             let reference = canonicalLines(replicas[0].states)
             for replica in replicas.dropFirst() {
@@ -76,7 +76,7 @@ import Testing
     }
 
     @Test func noWriteIsLostOnlySuperseded() async {
-        await propertyCheck(count: 100, input: Gen.uint64(in: 0...UInt64.max)) { seed in
+        await seededCheck(count: 100) { seed in
             let replicas = try Self.run(seed: seed)
             let final = replicas[0]
             let allChanges = replicas.flatMap(\.log)
