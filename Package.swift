@@ -15,7 +15,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
-        .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
     ],
     targets: [
@@ -69,26 +68,24 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "SiteSyncTestSupport", dependencies: [.product(name: "PropertyBased", package: "swift-property-based")],
-                path: "Tests/SiteSyncTestSupport"),
+        .target(name: "SiteSyncTestSupport", path: "Tests/SiteSyncTestSupport"),
         // A test-only SQLite VFS modelling a power cut (what survives is what was synced).
         .target(name: "CPowerCut", path: "Tests/CPowerCut", linkerSettings: [.linkedLibrary("sqlite3")]),
         .testTarget(
             name: "SiteSyncCoreTests",
-            dependencies: ["SiteSyncCore", "SiteSyncTestSupport", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: ["SiteSyncCore", "SiteSyncTestSupport"]
         ),
         .testTarget(name: "SiteSyncPerformanceTests", dependencies: ["SiteSyncPerformance", "SiteSyncCore"]),
         .testTarget(
             name: "SiteSyncWireTests",
             dependencies: [
-                "SiteSyncCore", "SiteSyncWire", "SiteSyncTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+                "SiteSyncCore", "SiteSyncWire", "SiteSyncTestSupport",
             ]
         ),
         .testTarget(
             name: "SiteSyncStoreTests",
             dependencies: [
                 "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNode", "SiteSyncTestSupport", "CPowerCut",
-                .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
         .testTarget(

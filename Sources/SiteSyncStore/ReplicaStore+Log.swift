@@ -61,8 +61,11 @@ extension ReplicaStore {
                             exhausted = false
                             break
                         }
-                        // No clean end yet: run on until the chains are sealed, within bounds.
-                        if entries.count >= limit.multipliedReportingOverflow(by: 8).partialValue || bytes > 6 << 20 {
+                        // No clean end yet: run on until the chains are sealed, within bounds. An
+                        // origin seals at least every `sealInterval` changes, so a healthy run
+                        // is that long at most per chain, whatever the receiver's batch size.
+                        let bound = max(limit.multipliedReportingOverflow(by: 8).partialValue, 16 * LocalWriteSession.sealInterval)
+                        if entries.count >= bound || bytes > 6 << 20 {
                             throw StoreError(.corrupt,
                                 "the log holds a run of more than \(entries.count) changes without a seal; the database is damaged")
                         }

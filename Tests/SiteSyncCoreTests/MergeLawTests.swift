@@ -1,4 +1,3 @@
-import PropertyBased
 import SiteSyncTestSupport
 import Testing
 @testable import SiteSyncCore

@@ -1,6 +1,5 @@
 import Foundation
 import GRDB
-import PropertyBased
 import SiteSyncTestSupport
 import Testing
 @testable import SiteSyncCore

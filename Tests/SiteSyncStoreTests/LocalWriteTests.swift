@@ -21,6 +21,38 @@ import Testing
         #expect(row?["ev_method"] == "units")
     }
 
+    /// A bulk import is one transaction, sealed every 256 changes. A receiver that takes small
+    /// batches gets pages that run on to the next seal; the log was once called damaged when
+    /// such a run was longer than 8 of its batches (found when the property tests stopped
+    /// dropping errors).
+    @Test func smallPagesOverABulkImportRunOnToTheNextSeal() throws {
+        let office = try TestReplica(name: "office")
+        try seedPlan(office, sendTo: [])
+        let entry = try FieldAssignment(parsing: "activity=a1"), date = try FieldAssignment(parsing: "date=2026-11-02")
+        try office.store.writeLocally { session in
+            for n in 0..<600 {
+                try session.write {
+                    try office.planner.planUpsert(collection: "quantity_entry", id: "q\(n)",
+                                                  assignments: [entry, date, try FieldAssignment(parsing: "quantity=\(n + 1)")], reader: $0)
+                }
+            }
+        }
+        let site = try TestReplica(name: "site", role: .field)
+        var after: Int64 = 0
+        var pages = 0
+        while true {
+            let page = try office.store.page(lackedBy: site.store.knowledge(), scope: .everything, after: after, limit: 1, maxBytes: .max)
+            if !page.changes.isEmpty {
+                try site.store.apply(try CheckedBatch(page, schema: .siteSync), claim: .inOrder(vouched: office.store.knowledge()))
+                pages += 1
+            }
+            if page.exhausted { break }
+            after = page.cursor
+        }
+        #expect(try site.store.digest() == office.store.digest())
+        #expect(pages >= 3, "pages end at the seals: every 256 changes and at the end")
+    }
+
     @Test func writingTheSameValuesAgainIssuesNoChange() throws {
         let office = try TestReplica(name: "office")
         try seedPlan(office, sendTo: [])

@@ -1,5 +1,4 @@
 import Foundation
-import PropertyBased
 import SiteSyncTestSupport
 import Testing
 @testable import SiteSyncCore
