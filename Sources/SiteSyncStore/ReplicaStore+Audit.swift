@@ -123,6 +123,8 @@ extension ReplicaStore {
     private func auditRecords(_ db: Database, _ report: inout AuditReport) throws -> String? {
         var states: [RecordKey: RecordState] = [:]
         var inForce: Set<RecordKey> = []
+        var logged: [RecordKey: VersionVector] = [:]
+        var unreplayable: Set<RecordKey> = []
         let rows = try Row.fetchCursor(db, sql: "SELECT replica, counter, payload, status FROM sync_change ORDER BY seq")
         while let row = try rows.next() {
             let dot = Dot(replica: ReplicaID(storageValue: row[0]), counter: UInt64(bitPattern: row[1]))
@@ -133,9 +135,17 @@ extension ReplicaStore {
                 continue
             }
             let change = try ChangeCodec.decode(origin: dot.replica.rawValue, counter: dot.counter, payload: row[2], schema: schema)
+            logged[change.record, default: VersionVector()].insert(dot)
+            guard !unreplayable.contains(change.record) else { continue }
             var state = states[change.record] ?? RecordState(key: change.record)
             if status == 0 {
-                _ = try state.apply(change, in: collection(change.record.collection))
+                do {
+                    _ = try state.apply(change, in: collection(change.record.collection))
+                } catch let error as CoreError where error.code == .causalityViolation {
+                    // Its earlier changes are no longer logged (compacted, or received as state).
+                    unreplayable.insert(change.record)
+                    continue
+                }
                 inForce.insert(change.record)
             } else {
                 state.withhold(dot)
@@ -150,12 +160,12 @@ extension ReplicaStore {
             guard let collection = schema.collection(named: row[1]) else { continue }
             let key = RecordKey(collection: collection.code, id: row[2])
             let state = try RecordStateCodec.decode([UInt8](row[4] as Data), key: key)
-            if inForce.contains(key), states[key] == state {
+            if inForce.contains(key), !unreplayable.contains(key), states[key] == state {
                 seen += 1
             } else if partial.contains(where: { $0.chain.department == state.department && state.context[$0.chain.origin] > 0 }) {
                 // Made partly by changes no longer logged (compacted, or received as state): the
                 // changes that are logged must all be in it.
-                guard states[key].map({ $0.context.isCovered(by: state.context) }) ?? true else {
+                guard logged[key].map({ $0.isCovered(by: state.context) }) ?? true else {
                     return "record \(collection.name) \(key.id): its state in sync_record lacks changes of it the log holds: it was altered"
                 }
                 report.partialRecords += 1

@@ -186,7 +186,11 @@ extension ReplicaStore {
             if status != 0 { withheld[record, default: []].append(dot) }
             var state = states[record] ?? RecordState(key: record)
             if status == 0, let change {
-                _ = try state.apply(change, in: collection(record.collection))
+                do {
+                    _ = try state.apply(change, in: collection(record.collection))
+                } catch let error as CoreError where error.code == .causalityViolation && !partial.isEmpty {
+                    continue  // its earlier changes are no longer logged: it keeps its stored state below
+                }
                 inForce.insert(record)
             } else {
                 state.withhold(dot)
