@@ -139,6 +139,7 @@ public final class SyncClient {
                 outcome.summary.pushedKnown += summary.pushedKnown
                 outcome.summary.pulledApplied += summary.pulledApplied
                 outcome.summary.pulledKnown += summary.pulledKnown
+                outcome.summary.pulledStates += summary.pulledStates
                 outcome.summary.refused += summary.refused
                 outcome.summary.peer = summary.peer
                 outcome.summary.peerKnowledge.merge(summary.peerKnowledge)

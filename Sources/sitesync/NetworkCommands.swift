@@ -124,6 +124,7 @@ struct SyncCommand: ParsableCommand {
                 "peer": .string(summary.peer?.node ?? ""), "endpoint": .string(client.endpoint),
                 "pushed": .int(Int64(summary.pushedApplied + summary.pushedKnown)), "pushed_new": .int(Int64(summary.pushedApplied)),
                 "pulled": .int(Int64(summary.pulledApplied + summary.pulledKnown)), "pulled_new": .int(Int64(summary.pulledApplied)),
+                "pulled_states": .int(Int64(summary.pulledStates)),
                 "sent": .int(Int64(summary.pushedSent)), "resent": .int(Int64(outcome.resent)),
                 "sessions": .int(Int64(outcome.sessions)), "milliseconds": .int(Int64(outcome.milliseconds)),
                 "refused": .array(summary.refused.map { .object([
@@ -136,6 +137,7 @@ struct SyncCommand: ParsableCommand {
               + "pushed \(summary.pushedApplied + summary.pushedKnown + summary.refused.count) (\(summary.pushedApplied) new"
               + (summary.refused.isEmpty ? "" : ", \(summary.refused.count) refused") + "), "
               + "pulled \(summary.pulledApplied + summary.pulledKnown) (\(summary.pulledApplied) new)"
+              + (summary.pulledStates > 0 ? "; \(summary.pulledStates) records by state transfer (the hub no longer logs changes this node lacked)" : "")
               + (outcome.sessions > 1 ? "; resumed \(outcome.sessions - 1) time\(outcome.sessions == 2 ? "" : "s")" : ""))
         for refusal in summary.refused {
             print("refused by \(summary.peer?.node ?? "the peer"): change \(refusal.dot.counter) (\(refusal.code.rawValue)): \(refusal.reason)")
