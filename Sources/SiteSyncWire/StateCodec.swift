@@ -5,8 +5,8 @@ import SiteSyncCore
 /// the same checks as a change's fields: a state transfer sends records this way when the
 /// sender's log no longer holds the changes that made them (protocol/README.md §8.4).
 ///
-/// Each version travels as the write that made it (`FieldWrite`) with its dot and clock; an
-/// element of an `orset` field as a one-element `add`, as the change that added it wrote it.
+/// Each version travels as the value it holds (`FieldWrite`: field, value, tag) with its dot
+/// and clock; an element of an `orset` field as its `text`.
 public enum StateCodec {
     public static func encode(_ state: RecordState) -> WireRecordState {
         var wire = WireRecordState()
@@ -82,7 +82,6 @@ public enum StateCodec {
             var raw = ChangeDecoder.RawWrite()
             raw.field = UInt64(version.write.field)
             raw.tag = UInt64(version.write.tag)
-            raw.add = version.write.add
             switch version.write.value {
             case .nullValue?: raw.value = .null
             case .text(let s)?: raw.value = .text(s)
@@ -94,14 +93,19 @@ public enum StateCodec {
             case nil: raw.value = nil
             }
             let value: FieldValue
+            if collection.field(code: UInt16(clamping: version.write.field))?.rule == .orset {
+                guard case .text(let element)? = version.write.value, element.utf8.count <= DecodeLimits.maxStringBytes else {
+                    throw WireError(.invalid, "a set version in the record state of \(collection.name) \(id) is not one text element")
+                }
+                versions.append(FieldVersion(field: UInt16(version.write.field), dot: dot, hlc: HLCTimestamp(rawValue: version.hlc),
+                                             value: .text(element)))
+                continue
+            }
             switch try ChangeCodec.decode(raw, collection: collection, dot: dot).operation {
             case .assign(let assigned, _, _):
                 value = assigned
-            case .updateSet(let add, let remove):
-                guard add.count == 1, remove.isEmpty else {
-                    throw WireError(.invalid, "a set version in the record state of \(collection.name) \(id) is not one element")
-                }
-                value = .text(add[0])
+            case .updateSet:
+                throw WireError(.invalid, "a version in the record state of \(collection.name) \(id) holds no value")
             }
             versions.append(FieldVersion(field: UInt16(version.write.field), dot: dot, hlc: HLCTimestamp(rawValue: version.hlc),
                                          value: value, tag: version.write.tag))

@@ -77,7 +77,7 @@ import Testing
                     entries.insert(id)
                 case 4:
                     let id = "i-\(step)"
-                    try site.replica.put("issue", id, "project=p1", "title=Issue \(step)", "priority=medium")
+                    try site.replica.put("issue", id, "project=p1", "title=Issue \(step)", "priority=medium", "assignees+=\(site.name)")
                     issues.append(id)
                 case 5:
                     // Edit or delete an issue, if this site holds it live (it may be behind, or away).

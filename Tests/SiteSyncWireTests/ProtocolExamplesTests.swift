@@ -103,7 +103,30 @@ import Testing
              .failure(SyncMessage.Failure(code: .forbidden,
                                           reason: "this node's key (site-a) is no longer on the hub's allow-list: it was revoked; its changes stay on the node; ask the hub operator",
                                           session: 0))),
+            ("13-batch-state-transfer", "a state transfer: site-a lacked changes the hub compacted, so the hub sends issue i-7 as it holds it (title by office:3, the assignee 'lin' added by site-a:12, a deletion by office:5 that lost to that concurrent edit); the transfer's last batch: it stands at office:5, site-a:43, and the chain (office, roads) continues from change 5",
+             .batch(SyncMessage.Batch(session: session, pull: true, sequence: 1, changes: [],
+                                      vouched: knowledgeAfterTransfer, last: false, states: [stateOfAnIssue], statesComplete: true,
+                                      heads: [ChainStart(chain: ChainKey(origin: office, department: "roads"), counter: 5,
+                                                         link: ChainHash(Array(repeating: 0xAB, count: 32))!)]))),
         ]
+    }
+
+    static let office = ReplicaID(rawValue: 0x0FF1_CE00_0000_0001)
+    static var knowledgeAfterTransfer: VersionVector { VersionVector([(office, UInt64(5)), (site.replica, UInt64(43))]) }
+
+    /// An issue as the hub holds it: two live versions and a deletion that lost to an edit.
+    static var stateOfAnIssue: RecordState {
+        let issue = Schema.siteSync.collection(named: "issue")!
+        let hlc = HLCTimestamp(rawValue: 1_780_000_000_000 << 16)
+        return RecordState(
+            key: RecordKey(collection: issue.code, id: "i-7"), department: "roads",
+            context: VersionVector([(office, UInt64(5)), (site.replica, UInt64(12))]),
+            versions: [FieldVersion(field: issue.field(named: "title")!.code, dot: Dot(replica: office, counter: 3), hlc: hlc,
+                                    value: .text("Drain blocked")),
+                       FieldVersion(field: issue.field(named: "assignees")!.code, dot: Dot(replica: site.replica, counter: 12), hlc: hlc,
+                                    value: .text("lin"))],
+            tombstones: [Tombstone(dot: Dot(replica: office, counter: 5), hlc: hlc,
+                                   context: VersionVector([(office, UInt64(3))]))])
     }
 
     static func text(_ about: String, _ message: SyncMessage) -> String {
