@@ -95,9 +95,11 @@ public struct FleetMember: Sendable {
     /// in the future (their times were clamped here).
     public let clockFlagged: Bool
 
-    /// Whether the node lacks changes, which the change log must therefore keep for it: a
-    /// node behind holds back any compaction of the log (`behind` > 0).
-    public var holdsBackCompaction: Bool { behind.count > 0 }
+    /// Where it stands for log compaction at the hub (`nil` elsewhere): counted, beyond the
+    /// horizon, or never synced.
+    public var compaction: CompactionPlan.Member.Standing?
+    /// It counts for compaction and lacked changes after its last push: the log keeps them for it.
+    public var holdsBackCompaction = false
 }
 
 public struct FleetStatus: Sendable {
@@ -158,6 +160,7 @@ extension Node {
             if let node = names[replica] { rejectedByNode[node, default: 0] += count }
         }
         let leads = try store.clockLeads()
+        let compaction = isHub ? Dictionary(try compactionPlan(now: now).members.map { ($0.node, $0) }) { a, _ in a } : [:]
         var members: [FleetMember] = []
         for name in Set(listed.map(\.node)).union(peers.keys).sorted() where name != configuration.name {
             let entry = listed.first { $0.node == name }
@@ -177,6 +180,8 @@ extension Node {
                 openConflicts: conflictsByNode[name] ?? 0, rejected: rejectedByNode[name] ?? 0, clockOffset: peer?.clockOffsetMilliseconds,
                 clockFlagged: (peer?.clockOffsetMilliseconds).map { $0.magnitude > store.clockTolerance } ?? false
                     || leads.contains { names[$0.key] == name }))
+            members[members.count - 1].compaction = compaction[name]?.standing
+            members[members.count - 1].holdsBackCompaction = compaction[name].map { $0.standing == .counted && $0.holdsBack > 0 } ?? false
         }
         return FleetStatus(now: now, staleAfterSeconds: staleAfter, members: members)
     }

@@ -201,7 +201,7 @@ struct StatusCommand: ParsableCommand {
                 member.stale ? Terminal.paint("STALE", .yellow) : "no",
                 member.openConflicts > 0 ? Terminal.paint("\(member.openConflicts)", .red) : "0",
                 member.rejected > 0 ? Terminal.paint("\(member.rejected)", .red) : "0",
-                member.holdsBackCompaction ? "yes" : "no",
+                member.holdsBackCompaction ? "yes" : member.compaction == .beyondHorizon ? "beyond horizon" : "no",
                 (member.clockOffset.map { ($0 >= 0 ? "+" : "-") + Terminal.duration($0.magnitude) } ?? "?")
                     + (member.clockFlagged ? Terminal.paint(" WRONG CLOCK", .yellow) : ""),
             ])
@@ -273,6 +273,7 @@ struct StatusCommand: ParsableCommand {
                     "stale": .bool(member.stale), "open_conflicts": .int(Int64(member.openConflicts)),
                     "rejected_changes": .int(Int64(member.rejected)),
                     "holds_back_compaction": .bool(member.holdsBackCompaction),
+                    "compaction": member.compaction.map { .string($0.rawValue) } ?? .null,
                     "clock_offset_ms": member.clockOffset.map(JSONValue.int) ?? .null,
                     "clock_flagged": .bool(member.clockFlagged),
                 ])

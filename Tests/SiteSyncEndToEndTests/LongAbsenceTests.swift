@@ -67,6 +67,9 @@ import Testing
         #expect(Self.standing(beyond, "b")?.standing == "counted", "\(beyond)")
         #expect((beyond["removed_changes"] as? Int ?? 0) > 0)
         #expect(try Self.loggedChanges(cli, of: "b") == 0, "B's deletion of i2 is compacted away: only B counted")
+        let fleet = try cli.run(["status", "--data-dir", "hub", "--fleet", "--json"], environment: ["SITESYNC_COMPACTION_HORIZON": "2s"])
+        let members = (try JSONSerialization.jsonObject(with: Data(fleet.stdout.utf8)) as? [String: Any])?["nodes"] as? [[String: Any]] ?? []
+        #expect(members.first { $0["node"] as? String == "a" }?["compaction"] as? String == "beyond-horizon", "\(fleet.stdout)")
         let rebased = try #require(try cli.json("sync", "--data-dir", "a", "--json") as? [String: Any])
         #expect((rebased["pulled_states"] as? Int ?? 0) > 0, "A lacked compacted changes: it got the records' state: \(rebased)")
         #expect(try Fault.field(cli, "a", "issue", "i2", "title") == "Fence down near the school", "A's edit is kept")
