@@ -19,6 +19,9 @@ public struct SoakResult: Sendable {
     public var hubRSSMegabytes = 0.0
     public var rssGrowthPercent = 0.0
     public var nodeKills = 0, hubKills = 0, clockJumps = 0
+    /// At the end: the changes the hub holds, and those still in its log (the rest compacted,
+    /// the hub compacting every ``compactionInterval`` as it serves).
+    public var hubChanges = 0, hubLoggedChanges = 0
 }
 
 /// A bounded soak on loopback: a hub and N nodes as processes of their own (`sitesync serve`,
@@ -81,6 +84,9 @@ public enum SoakBenchmark {
         }
     }
 
+    /// How often the soak's hub compacts its change log.
+    public static let compactionInterval = "15s"
+
     public static func run(executable: URL, nodes count: Int, minutes: Double, seed: UInt64,
                            progress: (String) -> Void) throws -> SoakResult {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-soak-\(UUID().uuidString)").path
@@ -96,8 +102,9 @@ public enum SoakBenchmark {
         let first = try NetworkBenchmark.HubProcess(executable: executable, dataDirectory: hubNode.dataDirectory)
         let endpoint = first.endpoint
         first.stop()
+        // The hub compacts its log as it serves, often, so that compaction runs amid the faults.
         let hub = Child(executable: executable, arguments: ["serve", "--data-dir", hubNode.dataDirectory, "--listen", endpoint, "--quiet"],
-                        log: directory + "/hub.log")
+                        log: directory + "/hub.log", environment: ["SITESYNC_COMPACTION_INTERVAL": Self.compactionInterval])
         try hub.start()
         defer { hub.stop() }
         Thread.sleep(forTimeInterval: 0.5)
@@ -220,8 +227,10 @@ public enum SoakBenchmark {
         // The ledger against the hub.
         let held = Set(try hubStore.rows([("SELECT id FROM quantity_entry", [])])[0].compactMap { $0[0] })
         result.lostWrites = ledger.values.reduce(0) { $0 + $1.subtracting(held).count }
-        // Memory over the last half: the mean of the last tenth of the samples against that of
-        // the tenth after the midpoint.
+        result.hubChanges = Int(try hubStore.knowledge().entries.reduce(0) { $0 + $1.counter })
+        result.hubLoggedChanges = try hubStore.counts().changes
+        // Memory over the last half: the mean of the last fifth of the samples against that of
+        // the fifth after the midpoint.
         let second = rssSamples.filter { $0.at >= half }.map(\.megabytes).filter { $0 > 0 }
         if second.count >= 4 {
             let slice = max(1, second.count / 5)

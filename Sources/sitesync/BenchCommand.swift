@@ -122,13 +122,14 @@ extension BenchCommand {
                 on random nodes (each committed write noted in a ledger) and every 4-10 s SIGKILLs a node \
                 (restarted 0.5-2 s later), restarts one with its clock 1-14 days off either way, or — in \
                 the first 40 % only, so the hub's memory over the second half is not a fresh process \
-                warming up — SIGKILLs the hub. Then writes and faults stop.
+                warming up — SIGKILLs the hub. The hub compacts its change log every 15 s meanwhile. \
+                Then writes and faults stop.
 
                 Figures: soak_lost_writes (ledger entries the hub lacks at the end; target 0), \
                 soak_converge_seconds (from the last fault until every node shows the hub's data of its \
                 department and the office all of it; target 60 s for 20 nodes x 10 min), \
                 soak_rss_growth_pct (the hub's resident memory over the last half; target < 10 %), with \
-                the counts of faults injected. Exits non-zero when a write was lost or the replicas did not \
+                the counts of faults injected, and the changes the hub holds and still logs at the end. Exits non-zero when a write was lost or the replicas did not \
                 agree within 300 s. Use a release build.
                 """)
         @Option(help: ArgumentHelp("Field nodes (2-50).", valueName: "n")) var nodes = 20
@@ -155,6 +156,8 @@ extension BenchCommand {
                 ("soak_node_kills", .int(Int64(result.nodeKills)), ""),
                 ("soak_hub_kills", .int(Int64(result.hubKills)), ""),
                 ("soak_clock_jumps", .int(Int64(result.clockJumps)), ""),
+                ("soak_hub_changes", .int(Int64(result.hubChanges)), ""),
+                ("soak_hub_logged_changes", .int(Int64(result.hubLoggedChanges)), "(the rest compacted)"),
                 ("soak_nodes", .int(Int64(result.nodes)), ""),
                 ("soak_minutes", .number(String(format: "%g", result.minutes)), ""),
             ]
