@@ -77,6 +77,11 @@ public struct SessionStore: Sendable {
     /// Applies one received, checked batch in one transaction and reports the knowledge after it.
     public func apply(_ request: ApplyRequest, checked: CheckedBatch) throws -> ApplyOutcome {
         if request.isStateTransfer {
+            // Records carry no origin signatures: they are taken only from the hub, whose key
+            // this node pins (a peer's batches are checked against the allow-list instead).
+            guard access == nil else {
+                throw StoreError(.rejectedChange, "\(request.sender.node) sent records' state, which only the hub may send; nothing was applied")
+            }
             var vouched = VersionVector()
             if case .inOrder(let claimed) = request.claim { vouched = claimed }
             let report = try store.applyStates(request.states, complete: request.statesComplete, heads: request.heads, vouched: vouched)

@@ -177,7 +177,7 @@ public struct ServerSession: Sendable {
             // signatures only from the peer its key pins as the hub.
             guard me.role == .hub else {
                 return refuse(.unavailable, "this node compacted changes \(client.node) lacks, and only the hub transfers state: "
-                              + "sync \(client.node) with the hub first", sequence: 0, kind: .violation)
+                              + "sync \(client.node) with the hub first", sequence: 0, kind: .store(retryLater: false))
             }
             transfer = (0, nil)
             return readMore()
