@@ -121,7 +121,7 @@ extension BenchCommand {
                 its own (`serve`, `run`), CURVE on, on 127.0.0.1 only. For --minutes, this process writes \
                 on random nodes (each committed write noted in a ledger) and every 4-10 s SIGKILLs a node \
                 (restarted 0.5-2 s later), restarts one with its clock 1-14 days off either way, or — in \
-                the first 40 % only, so the hub's memory over the second half is not a fresh process \
+                the first 30 % only, so the hub's memory over the second half is not a fresh process \
                 warming up — SIGKILLs the hub. The hub compacts its change log every 15 s meanwhile. \
                 Then writes and faults stop.
 
