@@ -136,7 +136,7 @@ public final class ReplicaStore: Sendable {
     ///
     /// The writer gets 64 MiB of page cache (allocated only as used): the index pages of a bulk
     /// apply stay in memory instead of being read back on every batch. Readers, up to five at
-    /// a hub serving many pulls at once, get 8 MiB each: they mostly scan the log once.
+    /// a hub serving many pulls at once, get ``StoreOptions/readerCacheKibibytes`` each.
     static func makePool(_ path: String, _ options: StoreOptions) throws -> DatabasePool {
         let pool = try DatabasePool(path: path, configuration: configuration(options))
         try pool.writeWithoutTransaction { db in
@@ -153,13 +153,14 @@ public final class ReplicaStore: Sendable {
         // upgrading a read lock; the busy timeout makes the second one wait its turn.
         let synchronous = options.durability.rawValue.uppercased()
         let maxBytes = options.maxBytes
+        let readerCache = options.readerCacheKibibytes
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
             if let maxBytes, let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size"), pageSize > 0 {
                 try db.execute(sql: "PRAGMA max_page_count = \(max(1, maxBytes / pageSize))")
             }
             // Readers' page cache; the writer's is set in makePool.
-            try db.execute(sql: "PRAGMA cache_size = -8192")
+            try db.execute(sql: "PRAGMA cache_size = -\(readerCache)")
         }
         return configuration
     }

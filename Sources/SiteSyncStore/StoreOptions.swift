@@ -25,6 +25,10 @@ public struct StoreOptions: Sendable {
     /// The node's keys: local writes are signed with them. Without them the store can receive
     /// and serve changes but not write locally.
     public var signer: NodeSecretKey?
+    /// Page cache of each reader connection, in KiB (allocated only as used; the writer's is
+    /// 64 MiB). A listener serving many pulls keeps it small: its readers scan the log once,
+    /// and several of them would each cache the same recent pages.
+    public var readerCacheKibibytes = 8192
 
     public init(
         durability: Durability = .full,

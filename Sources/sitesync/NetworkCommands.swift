@@ -5,6 +5,7 @@ import Logging
 import SiteSyncCore
 import SiteSyncNet
 import SiteSyncNode
+import SiteSyncStore
 import Synchronization
 
 /// Logs to standard error, once per process.
@@ -59,7 +60,12 @@ struct ServeCommand: ParsableCommand {
     @Flag(help: "Log less: warnings only.") var quiet = false
 
     func run() throws {
-        let node = try node.open()
+        // A listener's readers serve pulls: each scans the log once, and with 8 MiB apiece
+        // five of them would each cache the same recent pages, so that the hub's memory grew
+        // with its data several times over (seen in the soak). 2 MiB each is plenty.
+        var options = StoreOptions()
+        options.readerCacheKibibytes = 2048
+        let node = try node.open(options: options)
         let lock = try NodeLock(dataDirectory: node.dataDirectory, exclusive: false)
         defer { _ = lock }
         let logger = Logs.logger("sitesync.serve", level: quiet ? .warning : .info)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SiteSyncNode
+import SiteSyncStore
 
 /// `--data-dir`, shared by every command that works on a node.
 struct NodeOptions: ParsableArguments {
@@ -12,7 +13,7 @@ struct NodeOptions: ParsableArguments {
         dataDirectory ?? ProcessInfo.processInfo.environment["SITESYNC_DATA_DIR"] ?? "./sitesync-data"
     }
 
-    func open() throws -> Node {
-        try Node.open(at: path)
+    func open(options: StoreOptions = StoreOptions()) throws -> Node {
+        try Node.open(at: path, options: options)
     }
 }
