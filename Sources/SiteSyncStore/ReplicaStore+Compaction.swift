@@ -35,7 +35,7 @@ public struct CompactionReport: Sendable, Equatable {
 ///
 /// Records themselves, deleted ones included, are never removed: a deleted record's state is
 /// its tombstone, and its version vector is what tells a late concurrent edit from a
-/// re-creation (see `protocol/README.md` §8.4).
+/// re-creation (see `protocol/README.md` §9.6).
 extension ReplicaStore {
     /// Removes every log entry of origin `o` with counter up to `frontier[o]`.
     /// - Parameter dryRun: count what would go, change nothing.

@@ -82,16 +82,7 @@ public enum ChangeCodec {
         guard raw.collection <= UInt64(UInt16.max), let collection = schema.collection(code: UInt16(raw.collection)) else {
             throw WireError(.invalid, "change \(dot) names collection \(raw.collection), unknown to schema \(schema.version)")
         }
-        let id: String
-        if let uuid = raw.recordUUID {
-            guard uuid.count == 16 else { throw WireError(.invalid, "change \(dot) has a record UUID of \(uuid.count) bytes") }
-            id = RecordID.format(uuid)
-        } else if let text = raw.recordID {
-            do { try RecordID.validate(text) } catch { throw WireError(.invalid, "change \(dot): \(error.message)") }
-            id = text
-        } else {
-            throw WireError(.invalid, "change \(dot) names no record")
-        }
+        let id = try recordID(uuid: raw.recordUUID, text: raw.recordID, in: "change \(dot)")
         guard raw.department.isEmpty || (try? DepartmentCode.validate(raw.department)) != nil else {
             throw WireError(.invalid, "change \(dot) has an invalid department code")
         }
@@ -116,6 +107,18 @@ public enum ChangeCodec {
         }
         return Change(dot: dot, hlc: HLCTimestamp(rawValue: raw.hlc), record: RecordKey(collection: collection.code, id: id),
                       department: raw.department, context: context, body: body)
+    }
+
+    /// A record id as it travels: 16 bytes when it is a canonical UUID, else its text.
+    /// - Parameter what: the message it came in, for the error.
+    static func recordID(uuid: [UInt8]?, text: String?, in what: String) throws(WireError) -> String {
+        if let uuid {
+            guard uuid.count == 16 else { throw WireError(.invalid, "\(what) has a record UUID of \(uuid.count) bytes") }
+            return RecordID.format(uuid)
+        }
+        guard let text else { throw WireError(.invalid, "\(what) names no record") }
+        do { try RecordID.validate(text) } catch { throw WireError(.invalid, "\(what): \(error.message)") }
+        return text
     }
 
     static func decode(_ raw: ChangeDecoder.RawWrite, collection: CollectionSpec, dot: Dot) throws(WireError) -> FieldWrite {

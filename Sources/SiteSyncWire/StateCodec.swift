@@ -3,7 +3,7 @@ import SiteSyncCore
 
 /// Encodes a record's replicated state as `sitesync.v1.RecordState` and decodes it back, with
 /// the same checks as a change's fields: a state transfer sends records this way when the
-/// sender's log no longer holds the changes that made them (protocol/README.md §8.4).
+/// sender's log no longer holds the changes that made them (protocol/README.md §9.6).
 ///
 /// Each version travels as the value it holds (`FieldWrite`: field, value, tag) with its dot
 /// and clock; an element of an `orset` field as its `text`.
@@ -23,20 +23,8 @@ public enum StateCodec {
                 $0.origin = version.dot.replica.rawValue
                 $0.counter = version.dot.counter
                 $0.hlc = version.hlc.rawValue
-                $0.write = WireFieldWrite.with { write in
-                    write.field = UInt32(version.field)
-                    write.tag = version.tag
-                    switch version.value {
-                    case .null: write.nullValue = true
-                    case .text(let s): write.text = s
-                    case .int(let i): write.int = i
-                    case .decimal(let d): write.decimal = d.description
-                    case .date(let d): write.date = Int32(d.daysSinceEpoch)
-                    case .symbol(let s): write.symbol = s
-                    case .ref(let s): write.ref = s
-                    case .set(let elements): write.add = elements
-                    }
-                }
+                // The value as a change assigning it would carry it (a set element as text).
+                $0.write = ChangeCodec.encode(.assign(version.field, version.value, tag: version.tag))
             }
         }
         wire.tombstones = state.tombstones.map { tombstone in
@@ -56,17 +44,13 @@ public enum StateCodec {
         guard wire.collection <= UInt32(UInt16.max), let collection = schema.collection(code: UInt16(wire.collection)) else {
             throw WireError(.invalid, "a record state names collection \(wire.collection), unknown to schema \(schema.version)")
         }
-        let id: String
+        var uuid: [UInt8]?, text: String?
         switch wire.record {
-        case .recordUuid(let uuid)?:
-            guard uuid.count == 16 else { throw WireError(.invalid, "a record state has a record UUID of \(uuid.count) bytes") }
-            id = RecordID.format(Array(uuid))
-        case .recordID(let text)?:
-            do { try RecordID.validate(text) } catch { throw WireError(.invalid, "a record state: \(error.message)") }
-            id = text
-        case nil:
-            throw WireError(.invalid, "a record state names no record")
+        case .recordUuid(let bytes)?: uuid = Array(bytes)
+        case .recordID(let id)?: text = id
+        case nil: break
         }
+        let id = try ChangeCodec.recordID(uuid: uuid, text: text, in: "a record state")
         guard wire.department.isEmpty || (try? DepartmentCode.validate(wire.department)) != nil else {
             throw WireError(.invalid, "the record state of \(collection.name) \(id) has an invalid department code")
         }
