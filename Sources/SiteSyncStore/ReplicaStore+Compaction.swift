@@ -84,13 +84,10 @@ extension ReplicaStore {
     }
 
     /// Each chain held from the middle: where its holding here begins.
-    func compactedChains(_ db: Database) throws -> [ChainStart] {
+    func compactedChains(_ db: Database) throws -> [(chain: ChainKey, counter: UInt64)] {
         try Row.fetchAll(db.cachedStatement(sql: """
             SELECT replica, department, min(counter) FROM sync_chain_start GROUP BY replica, department HAVING min(counter) > 0
-            """)).map {
-            ChainStart(chain: ChainKey(origin: ReplicaID(storageValue: $0[0]), department: $0[1]), counter: UInt64(bitPattern: $0[2]),
-                       link: .genesis)
-        }
+            """)).map { (ChainKey(origin: ReplicaID(storageValue: $0[0]), department: $0[1]), UInt64(bitPattern: $0[2])) }
     }
 
     /// One page of a state transfer: the records in `scope` after record position `after`,

@@ -15,7 +15,7 @@ import Testing
     /// A field site in the simulated fleet.
     final class Site {
         let name: String
-        var replica: TestReplica
+        let replica: TestReplica
         /// Away: it writes but does not sync, and the frontier no longer counts it.
         var away = false
         /// What it held once its last push was through, as the hub recorded it.
