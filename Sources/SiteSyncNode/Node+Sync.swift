@@ -22,13 +22,6 @@ extension Node {
     /// Whether this node is the hub (its allow-list decides who may sync and write what).
     public var isHub: Bool { configuration.role == .hub }
 
-    /// The hub's allow-list file, with the hub's own entry.
-    public var allowList: AllowListFile {
-        AllowListFile(path: dataDirectory + "/" + AllowListFile.name, hub: key.map {
-            DirectoryEntry(node: configuration.name, role: .hub, department: configuration.department, key: $0.publicKey)
-        })
-    }
-
     /// The node's keys, or why the network cannot be used without them.
     func requireKey() throws -> NodeSecretKey {
         guard let key else {

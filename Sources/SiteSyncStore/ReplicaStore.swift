@@ -134,14 +134,13 @@ public final class ReplicaStore: Sendable {
     /// is made again here (caught by the power-cut test: under NORMAL a commit that returned can
     /// be lost, and a sent change id reissued).
     ///
-    /// The writer gets 64 MiB of page cache (allocated only as used): the index pages of a bulk
-    /// apply stay in memory instead of being read back on every batch. Readers, up to five at
+    /// The writer's page cache is ``StoreOptions/writerCacheKibibytes``; readers, up to five at
     /// a hub serving many pulls at once, get ``StoreOptions/readerCacheKibibytes`` each.
     static func makePool(_ path: String, _ options: StoreOptions) throws -> DatabasePool {
         let pool = try DatabasePool(path: path, configuration: configuration(options))
         try pool.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = \(options.durability.rawValue.uppercased())")
-            try db.execute(sql: "PRAGMA cache_size = -65536")
+            try db.execute(sql: "PRAGMA cache_size = -\(options.writerCacheKibibytes)")
         }
         return pool
     }

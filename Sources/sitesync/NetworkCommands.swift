@@ -29,16 +29,26 @@ enum Logs {
 
 /// Calls `body` on SIGTERM or SIGINT (instead of dying), so long-running commands stop cleanly.
 enum Signals {
-    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
-
+    /// Call it first, before anything starts a thread. The two signals are blocked in this
+    /// thread, and so in every thread started after it (threads inherit the mask), and one thread
+    /// takes them with `sigwait`. A thread started earlier could otherwise receive the signal
+    /// itself and lose it: a hub that had started its compaction thread first once ignored a
+    /// SIGTERM and ran on (seen in the soak, with libdispatch's signal sources).
     static func onTerminate(_ body: @escaping @Sendable () -> Void) {
-        for number in [SIGTERM, SIGINT] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler(handler: body)
-            source.resume()
-            sources.append(source)
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        let waiter = Thread { [signals] in
+            var signals = signals
+            while true {
+                var received: Int32 = 0
+                if sigwait(&signals, &received) == 0 { body() }
+            }
         }
+        waiter.name = "sitesync-signals"
+        waiter.start()
     }
 }
 
@@ -60,21 +70,30 @@ struct ServeCommand: ParsableCommand {
     @Flag(help: "Log less: warnings only.") var quiet = false
 
     func run() throws {
-        // A listener's readers serve pulls: each scans the log once, and with 8 MiB apiece
-        // five of them would each cache the same recent pages, so that the hub's memory grew
-        // with its data several times over (seen in the soak). 2 MiB each is plenty.
-        var options = StoreOptions()
-        options.readerCacheKibibytes = 2048
-        let node = try node.open(options: options)
+        // A signal that comes before the listener runs stops it as soon as it does.
+        let stopping = Mutex<(requested: Bool, stop: (@Sendable () -> Void)?)>((false, nil))
+        Signals.onTerminate {
+            stopping.withLock { state in
+                state.requested = true
+                return state.stop
+            }?()
+        }
+        let node = try node.open(options: .listener)
         let lock = try NodeLock(dataDirectory: node.dataDirectory, exclusive: false)
         defer { _ = lock }
         let logger = Logs.logger("sitesync.serve", level: quiet ? .warning : .info)
         let server = try node.startListener(on: listen, logger: logger)
         let compaction = PeriodicCompaction(node: node, logger: logger)
         compaction.start()
-        Signals.onTerminate {
+        let stop: @Sendable () -> Void = {
             compaction.stop()
             server.stop()
+        }
+        if stopping.withLock({ state in
+            state.stop = stop
+            return state.requested
+        }) {
+            stop()
         }
         // Written unbuffered: a script waiting for this line must see it at once.
         FileHandle.standardOutput.write(Data("listening on \(server.boundEndpoint)\n".utf8))

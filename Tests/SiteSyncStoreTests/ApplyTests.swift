@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 @testable import SiteSyncCore
 @testable import SiteSyncStore
@@ -141,5 +142,20 @@ import Testing
         try site.store.apply(office.changes(lackedBy: VersionVector(), scope: .department("roads")))
         #expect(try site.store.digest(department: "roads") == office.store.digest(department: "roads"))
         #expect(try site.store.digest() != office.store.digest())
+    }
+}
+
+/// How much page cache a store's connections may hold.
+@Suite struct PageCacheTests {
+    /// A listener (the hub) caps every connection at 2 MiB, so that its memory does not grow
+    /// with its database; other commands keep the writer's 64 MiB for bulk applies.
+    @Test func aListenersConnectionsHoldTwoMebibytesAndOtherStoresTheDefaults() throws {
+        let directory = TemporaryDirectory()
+        for (name, options, writer, reader) in [("listener", StoreOptions.listener, -2048, -2048),
+                                                ("default", StoreOptions(), -65536, -8192)] {
+            let store = try ReplicaStore.create(at: directory.file("\(name).db"), node: name, key: .generate(), options: options)
+            #expect(try store.pool.write { try Int.fetchOne($0, sql: "PRAGMA cache_size") } == writer, "\(name)")
+            #expect(try store.pool.read { try Int.fetchOne($0, sql: "PRAGMA cache_size") } == reader, "\(name)")
+        }
     }
 }
