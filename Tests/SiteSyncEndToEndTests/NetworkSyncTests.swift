@@ -75,17 +75,18 @@ import Testing
         let (first, _) = try Self.startHub(cli)
         first.process.terminate()
         #expect(try first.waitForExit(seconds: 10) == 0)
-        for round in 0..<10 {
+        // Signals every 10 ms of start-up, so that some come while the node opens.
+        for round in 0..<40 {
             // The compaction thread runs from the start, as at a hub that compacts often.
             let hub = try BackgroundProcess(cli, ["serve", "--data-dir", "hub", "--listen", "tcp://127.0.0.1:*"],
                                             environment: ["SITESYNC_COMPACTION_INTERVAL": "1s"])
-            if round.isMultiple(of: 2) {
+            if round.isMultiple(of: 4) {
                 _ = try hub.waitForLine("listening on ")
             } else {
-                Thread.sleep(forTimeInterval: 0.03 * Double(round))
+                Thread.sleep(forTimeInterval: 0.01 * Double(round))
             }
             hub.process.terminate()
-            let status = try hub.waitForExit(seconds: 10)
+            let status = try hub.waitForExit(seconds: 5)
             // Before its handler is in place the default action ends it; after, it exits cleanly.
             if hub.process.terminationReason == .uncaughtSignal {
                 #expect(status == SIGTERM, "round \(round)")
