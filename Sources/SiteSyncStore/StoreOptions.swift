@@ -49,9 +49,9 @@ public struct StoreOptions: Sendable {
     /// writer and for each reader, so that its memory stays flat however large its database
     /// grows, and the operating system's file cache holds the rest. With the defaults the
     /// writer's cache grew with the database up to 64 MiB, which the soak saw as the hub's
-    /// memory rising by as much as its data; pushes to the hub cost about 5 % for it
-    /// (`bench`'s `sync_ratio`). Readers scan the log once per pull; several of them with
-    /// large caches would each hold the same recent pages.
+    /// memory rising by as much as its data; `bench`'s pushes to the hub are as fast with the
+    /// cap. Readers scan the log once per pull; several of them with large caches would each
+    /// hold the same recent pages.
     public static var listener: StoreOptions {
         var options = StoreOptions()
         options.writerCacheKibibytes = 2048
