@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Logging
 import SiteSyncCore
 import SiteSyncNode
 import SiteSyncStore
@@ -19,6 +20,10 @@ public struct SoakResult: Sendable {
     public var hubRSSMegabytes = 0.0
     public var rssGrowthPercent = 0.0
     public var nodeKills = 0, hubKills = 0, clockJumps = 0
+    /// Nodes restored from their backup (each takes a new replica epoch), and the replica ids
+    /// the hub's knowledge names at the end: one per node and epoch, which is how epochs grow
+    /// every version vector (`reference/reliability.md` §11).
+    public var restores = 0, hubReplicaIDs = 0
     /// At the end: the changes the hub holds, and those still in its log (the rest compacted,
     /// the hub compacting every ``compactionInterval`` as it serves).
     public var hubChanges = 0, hubLoggedChanges = 0
@@ -26,8 +31,9 @@ public struct SoakResult: Sendable {
 
 /// A bounded soak on loopback: a hub and N nodes as processes of their own (`sitesync serve`,
 /// `sitesync run`), CURVE on, while this process writes on the nodes (each committed write
-/// noted in a ledger) and, every few seconds, SIGKILLs a node or the hub and starts it again, or
-/// restarts a node with its clock days off. Then the faults and writes stop and it measures how
+/// noted in a ledger) and, every few seconds, SIGKILLs a node or the hub and starts it again,
+/// restarts a node with its clock days off, or restores a node from the backup taken at its
+/// start. Then the faults and writes stop and it measures how
 /// long until every replica agrees, and checks the ledger against the hub.
 public enum SoakBenchmark {
     /// A `sitesync` child process, restartable.
@@ -93,6 +99,9 @@ public enum SoakBenchmark {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var random = SoakRandom(seed: seed)
+        // The faults draw from a generator of their own, so that a seed gives the same faults
+        // in the same order however many writes fit between them.
+        var faults = SoakRandom(seed: seed ^ 0xFA17)
         var result = SoakResult()
         result.nodes = count
         result.minutes = minutes
@@ -121,6 +130,7 @@ public enum SoakBenchmark {
             let node = try NetworkBenchmark.node(directory + "/n\(index)", name: "site-\(index)", role: .field,
                                                  department: departments[index % departments.count], hub: endpoint, hubNode: hubNode)
             _ = try node.syncRound(node.syncClient(logger: logger))
+            _ = try node.backup(to: node.dataDirectory + "/start.backup")
             nodes.append(node)
         }
         // Each node runs as `sitesync run`: it syncs on change, on the hub's hints, every 2 s.
@@ -144,7 +154,7 @@ public enum SoakBenchmark {
         // process warming up (a restart at 40 % left the midpoint a minute into its warm-up,
         // which alone made the growth figure swing between 3 % and 12 % from run to run).
         let hubFaultsUntil = start.addingTimeInterval(minutes * 18)
-        var nextFault = start.addingTimeInterval(random.seconds(3...8))
+        var nextFault = start.addingTimeInterval(faults.seconds(3...8))
         var rssSamples: [(at: Date, megabytes: Double)] = []
         var lastSample = Date.distantPast
         var lastFault = start
@@ -180,16 +190,16 @@ public enum SoakBenchmark {
                 // A write the store refused (busy beyond its timeout): not acknowledged, not in the ledger.
             }
             if Date() >= nextFault {
-                let target = random.int(0..<count)
-                switch random.int(0..<(Date() < hubFaultsUntil ? 3 : 2)) {
+                let target = faults.int(0..<count)
+                switch faults.int(0..<(Date() < hubFaultsUntil ? 4 : 3)) {
                 case 0:
                     runners[target].kill()
                     result.nodeKills += 1
-                    Thread.sleep(forTimeInterval: random.seconds(0.5...2))
+                    Thread.sleep(forTimeInterval: faults.seconds(0.5...2))
                     try runners[target].start()
                 case 1:
                     // The clock jumps by days, either way; the node restarts with it.
-                    let days = random.int(1..<15) * (random.int(0..<2) == 0 ? 1 : -1)
+                    let days = faults.int(1..<15) * (faults.int(0..<2) == 0 ? 1 : -1)
                     runners[target].kill()
                     runners[target].environment["SITESYNC_CLOCK_OFFSET_SECONDS"] = "\(days * 86_400)"
                     nodes[target] = try Node.open(at: nodes[target].dataDirectory,
@@ -197,15 +207,26 @@ public enum SoakBenchmark {
                                                       ["SITESYNC_CLOCK_OFFSET_SECONDS": "\(days * 86_400)"]) { _, new in new })
                     try runners[target].start()
                     result.clockJumps += 1
+                case 2 where faults.int(0..<2) == 0:
+                    if try restore(target, nodes: &nodes, runner: runners[target], logger: logger) {
+                        result.restores += 1
+                    } else {
+                        result.nodeKills += 1
+                    }
+                case 2:
+                    runners[target].kill()
+                    result.nodeKills += 1
+                    Thread.sleep(forTimeInterval: faults.seconds(0.5...2))
+                    try runners[target].start()
                 default:
                     // The hub, only in the first 30 %: memory is measured over the second half.
                     hub.kill()
                     result.hubKills += 1
-                    Thread.sleep(forTimeInterval: random.seconds(0.5...2))
+                    Thread.sleep(forTimeInterval: faults.seconds(0.5...2))
                     try hub.start()
                 }
                 lastFault = Date()
-                nextFault = Date().addingTimeInterval(random.seconds(4...10))
+                nextFault = Date().addingTimeInterval(faults.seconds(4...10))
             }
             if Date().timeIntervalSince(lastSample) >= 1 {
                 lastSample = Date()
@@ -231,6 +252,7 @@ public enum SoakBenchmark {
         result.lostWrites = ledger.values.reduce(0) { $0 + $1.subtracting(held).count }
         result.hubChanges = Int(try hubStore.knowledge().entries.reduce(0) { $0 + $1.counter })
         result.hubLoggedChanges = try hubStore.counts().changes
+        result.hubReplicaIDs = try hubStore.knowledge().entries.count
         // Memory over the last half: the mean of the last fifth of the samples against that of
         // the fifth after the midpoint.
         let second = rssSamples.filter { $0.at >= half }.map(\.megabytes).filter { $0 > 0 }
@@ -246,6 +268,30 @@ public enum SoakBenchmark {
                              + "(kept: nothing was removed)")
         }
         return result
+    }
+
+    /// Restores node `target` from the backup taken at its start, as an operator would after a
+    /// lost disk: the node is stopped, and first pushes what it has (what it had not pushed
+    /// would be lost with the disk, and the ledger would count it lost); then `restore` gives it
+    /// a new epoch, and the changes since the backup come back from the hub. Returns false, the
+    /// node merely restarted, when the push did not go through (the hub restarting).
+    static func restore(_ target: Int, nodes: inout [Node], runner: Child, logger: Logger) throws -> Bool {
+        runner.kill()
+        let directory = nodes[target].dataDirectory
+        let environment = ProcessInfo.processInfo.environment.merging(runner.environment) { _, new in new }
+        var pushed = false
+        for _ in 0..<3 where !pushed {
+            pushed = (try? nodes[target].syncRound(nodes[target].syncClient(logger: logger))) != nil
+            if !pushed { Thread.sleep(forTimeInterval: 1) }
+        }
+        if pushed {
+            // This process's own handle is closed first (see ReplicaStore.close).
+            try nodes[target].store.close()
+            _ = try Node.restore(at: directory, from: directory + "/start.backup", environment: environment)
+            nodes[target] = try Node.open(at: directory, environment: environment)
+        }
+        try runner.start()
+        return pushed
     }
 
     /// Whether every node shows the hub's data of its department, and the office all of it.

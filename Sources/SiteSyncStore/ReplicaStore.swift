@@ -219,6 +219,13 @@ public final class ReplicaStore: Sendable {
         try StoreError.mapping { try pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") } }
     }
 
+    /// Closes the database now, instead of whenever the last reference goes. A process that
+    /// replaces the file (a restore) must close its handles first: SQLite removes a WAL file by
+    /// name when its last connection closes, and that name would then be the new database's.
+    public func close() throws {
+        try StoreError.mapping { try pool.close() }
+    }
+
     // MARK: - Internals shared by the write paths
 
     func loadState(_ db: Database, _ key: RecordKey) throws -> RecordState? {

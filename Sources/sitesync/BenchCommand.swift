@@ -120,7 +120,8 @@ extension BenchCommand {
                 A hub and N field nodes in 4 departments (plus an office), each a `sitesync` process of \
                 its own (`serve`, `run`), CURVE on, on 127.0.0.1 only. For --minutes, this process writes \
                 on random nodes (each committed write noted in a ledger) and every 4-10 s SIGKILLs a node \
-                (restarted 0.5-2 s later), restarts one with its clock 1-14 days off either way, or — in \
+                (restarted 0.5-2 s later), restarts one with its clock 1-14 days off either way, restores \
+                one from the backup taken at its start (after it pushed what it had), or — in \
                 the first 30 % only, so the hub's memory over the second half is not a fresh process \
                 warming up — SIGKILLs the hub. The hub compacts its change log every 15 s meanwhile. \
                 Then writes and faults stop.
@@ -129,7 +130,8 @@ extension BenchCommand {
                 soak_converge_seconds (from the last fault until every node shows the hub's data of its \
                 department and the office all of it; target 60 s for 20 nodes x 10 min), \
                 soak_rss_growth_pct (the hub's resident memory over the last half; target < 10 %), with \
-                the counts of faults injected, and the changes the hub holds and still logs at the end. Exits non-zero when a write was lost or the replicas did not \
+                the counts of faults injected, the replica ids the hub's knowledge names (nodes and their \
+                epochs), and the changes the hub holds and still logs at the end. Exits non-zero when a write was lost or the replicas did not \
                 agree within 300 s. Use a release build.
                 """)
         @Option(help: ArgumentHelp("Field nodes (2-50).", valueName: "n")) var nodes = 20
@@ -156,6 +158,8 @@ extension BenchCommand {
                 ("soak_node_kills", .int(Int64(result.nodeKills)), ""),
                 ("soak_hub_kills", .int(Int64(result.hubKills)), ""),
                 ("soak_clock_jumps", .int(Int64(result.clockJumps)), ""),
+                ("soak_restores", .int(Int64(result.restores)), "(each a new replica epoch)"),
+                ("soak_hub_replica_ids", .int(Int64(result.hubReplicaIDs)), "(in the hub's knowledge: nodes and their epochs)"),
                 ("soak_hub_changes", .int(Int64(result.hubChanges)), ""),
                 ("soak_hub_logged_changes", .int(Int64(result.hubLoggedChanges)), "(the rest compacted)"),
                 ("soak_nodes", .int(Int64(result.nodes)), ""),
