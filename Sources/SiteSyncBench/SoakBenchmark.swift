@@ -192,11 +192,6 @@ public enum SoakBenchmark {
             if Date() >= nextFault {
                 let target = faults.int(0..<count)
                 switch faults.int(0..<(Date() < hubFaultsUntil ? 4 : 3)) {
-                case 0:
-                    runners[target].kill()
-                    result.nodeKills += 1
-                    Thread.sleep(forTimeInterval: faults.seconds(0.5...2))
-                    try runners[target].start()
                 case 1:
                     // The clock jumps by days, either way; the node restarts with it.
                     let days = faults.int(1..<15) * (faults.int(0..<2) == 0 ? 1 : -1)
@@ -208,12 +203,14 @@ public enum SoakBenchmark {
                     try runners[target].start()
                     result.clockJumps += 1
                 case 2 where faults.int(0..<2) == 0:
+                    // Half of these faults restore the node from its backup; the rest, and
+                    // fault 0, kill it and start it again.
                     if try restore(target, nodes: &nodes, runner: runners[target], logger: logger) {
                         result.restores += 1
                     } else {
                         result.nodeKills += 1
                     }
-                case 2:
+                case 0, 2:
                     runners[target].kill()
                     result.nodeKills += 1
                     Thread.sleep(forTimeInterval: faults.seconds(0.5...2))
@@ -250,9 +247,10 @@ public enum SoakBenchmark {
         // The ledger against the hub.
         let held = Set(try hubStore.rows([("SELECT id FROM quantity_entry", [])])[0].compactMap { $0[0] })
         result.lostWrites = ledger.values.reduce(0) { $0 + $1.subtracting(held).count }
-        result.hubChanges = Int(try hubStore.knowledge().entries.reduce(0) { $0 + $1.counter })
+        let knowledge = try hubStore.knowledge()
+        result.hubChanges = Int(knowledge.entries.reduce(0) { $0 + $1.counter })
+        result.hubReplicaIDs = knowledge.entries.count
         result.hubLoggedChanges = try hubStore.counts().changes
-        result.hubReplicaIDs = try hubStore.knowledge().entries.count
         // Memory over the last half: the mean of the last fifth of the samples against that of
         // the fifth after the midpoint.
         let second = rssSamples.filter { $0.at >= half }.map(\.megabytes).filter { $0 > 0 }

@@ -15,7 +15,7 @@ public final class Node: Sendable {
     public let key: NodeSecretKey?
     /// The hub's allow-list file, with the hub's own entry. One per node, so that its cache
     /// holds: every parse of the file leaks the parsed table inside TOMLKit 0.6.0, so a list
-    /// read afresh for each compaction or session made a hub's memory grow (seen in the soak).
+    /// read afresh for each compaction made a hub's memory grow (seen in the soak).
     public let allowList: AllowListFile
 
     init(dataDirectory: String, configuration: NodeConfiguration, store: ReplicaStore, key: NodeSecretKey?) {

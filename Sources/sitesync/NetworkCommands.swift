@@ -33,7 +33,8 @@ enum Signals {
     /// thread, and so in every thread started after it (threads inherit the mask), and one thread
     /// takes them with `sigwait`. A thread started earlier could otherwise receive the signal
     /// itself and lose it: a hub that had started its compaction thread first once ignored a
-    /// SIGTERM and ran on (seen in the soak, with libdispatch's signal sources).
+    /// SIGTERM and ran on (seen in the soak, with libdispatch's signal sources). Child
+    /// processes inherit the blocked mask, as they inherited the ignored signals before.
     static func onTerminate(_ body: @escaping @Sendable () -> Void) {
         var signals = sigset_t()
         sigemptyset(&signals)
