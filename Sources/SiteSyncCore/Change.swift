@@ -23,6 +23,17 @@ public struct FieldWrite: Hashable, Sendable {
     public static func assign(_ field: UInt16, _ value: FieldValue, tag: UInt32 = 0, supersede: Bool = false) -> FieldWrite {
         FieldWrite(field: field, .assign(value, tag: tag, supersede: supersede))
     }
+
+    /// The strings the write carries (a text, a symbol, a record id, set elements), each of
+    /// which travels within the protocol's per-value limit.
+    public var strings: [String] {
+        switch operation {
+        case .assign(.text(let s), _, _), .assign(.symbol(let s), _, _), .assign(.ref(let s), _, _): [s]
+        case .assign(.set(let elements), _, _): elements
+        case .assign: []
+        case .updateSet(let add, let remove): add + remove
+        }
+    }
 }
 
 /// One change: a replica's write to one record, identified forever by its dot.

@@ -22,6 +22,9 @@ public struct SyncClientOptions: Sendable {
     public var security: ClientSecurity?
     /// What received changes are checked against besides their signatures.
     public var access: AccessPolicy?
+    /// Whether the peer is this node's hub, whose word it takes beyond the changes it sends
+    /// (see ``SessionStore/peerIsHub``).
+    public var peerIsHub = false
     /// Told how far the round has got, on the calling thread, after each batch.
     public var progress: (@Sendable (SyncProgress) -> Void)?
 
@@ -188,7 +191,7 @@ public final class SyncClient {
         var lastHeard = monotonicMilliseconds()
         var busy = 0
         var connectionDropped = false
-        let storeAdapter = SessionStore(store, access: options.access)
+        let storeAdapter = SessionStore(store, access: options.access, peerIsHub: options.peerIsHub)
         var reported = (push: 0, pull: 0)
         var recorded = 0
 

@@ -36,6 +36,8 @@ public struct BundleImportSummary: Sendable {
     public let refusedHere: [Refusal]
     /// This node's changes the sender said it refused, now marked rejected here.
     public let rejectedBySender: Int
+    /// Refusals the bundle listed but this node did not act on: only the hub's count.
+    public let refusalsIgnored: Int
     /// Said when the bundle was cut for another node.
     public let note: String?
     /// The bundle's size.
@@ -120,13 +122,34 @@ extension Node {
                 $0.change = change.payload
             }
         }
-        let bytes = try BundleCodec.write(Bundle(header: header, changes: envelopes, holes: page.holes, proof: page.proof), to: path)
+        let signer = BundleSigner(credential: store.identity.credential, key: try requireKey())
+        let bytes = try BundleCodec.write(Bundle(header: header, changes: envelopes, holes: page.holes, proof: page.proof),
+                                          signedBy: signer, to: path)
         var entry = SyncHistoryEntry(kind: .bundleOut, startedMilliseconds: header.createdMs, endedMilliseconds: StoreOptions.systemClock(),
                                      peer: recipient, endpoint: path, ok: true)
         entry.pushed = changes.count
         entry.bytesSent = bytes
         try? store.recordHistory(entry)
         return BundleExportSummary(changes: changes.count, bytes: bytes, recipient: recipient, note: note)
+    }
+
+    /// Whether a bundle signed by `signer` comes from this node's hub: the key this node pins as
+    /// the hub's, or the hub's entry in its copy of the allow-list. Only in plaintext mode,
+    /// where no key is checked anywhere, is a signed claim to be the hub taken as it stands.
+    func isHubSigner(_ signer: ReplicaCredential, claimedRole: Role) -> Bool {
+        if isHub { return false }
+        if configuration.sync.hubKey?.signing == signer.signingKey { return true }
+        if let entry = try? store.directory().entry(signingKey: signer.signingKey), entry.active, entry.node == signer.node {
+            return entry.role == .hub
+        }
+        return configuration.sync.insecure && claimedRole == .hub
+    }
+
+    /// The role to remember a bundle's sender by: the allow-list's, or what it claims when the
+    /// allow-list does not know it — except the hub's, which must be proven (`nil` then).
+    func verifiedRole(of signer: ReplicaCredential, claimed: Role) -> Role? {
+        if let entry = try? store.directory().entry(signingKey: signer.signingKey), entry.node == signer.node { return entry.role }
+        return claimed == .hub ? nil : claimed
     }
 
     /// This node as a peer sees it.
@@ -176,9 +199,13 @@ extension Node {
         }
         let bundle = try BundleCodec.read(data, file: path, schema: store.schema)
         let header = bundle.header
-        guard let senderRole = Role(rawValue: header.sender.role), header.sender.replica != 0, !header.sender.node.isEmpty else {
+        guard let claimedRole = Role(rawValue: header.sender.role), let signer = bundle.signer else {
             throw NodeError(.bundle, "\(path) does not say which node wrote it; it is damaged")
         }
+        // The signature proves which replica wrote the file, not what that node may do: its
+        // role comes from the allow-list, and only the hub's claims are acted on.
+        let fromHub = isHubSigner(signer, claimedRole: claimedRole)
+        let senderRole: Role? = fromHub ? .hub : verifiedRole(of: signer, claimed: claimedRole)
         let base = try VersionVector(wire: header.base)
         let senderKnowledge = try VersionVector(wire: header.senderKnowledge)
         let knowledge = try store.knowledge()
@@ -207,27 +234,30 @@ extension Node {
             throw NodeError(.bundle, "\(path) does not match the signatures of the nodes that wrote its changes: it was altered "
                             + "after it was written (\(error.message)); get a fresh copy from \(header.sender.node)")
         }
-        let vouched = KnowledgeClaim.vouched(
+        // Knowledge beyond the changes this node holds is taken only from the hub; from anyone
+        // else it is a hint of what to send back, and this node's knowledge rises only through
+        // the changes it now holds.
+        let vouched = fromHub ? KnowledgeClaim.vouched(
             senderKnowledge: senderKnowledge, sender: ReplicaID(rawValue: header.sender.replica),
-            senderScope: ReplicationScope(role: senderRole, department: header.sender.department),
-            cutFor: header.departments.count == 1 ? .department(header.departments[0]) : .everything, receiverScope: scope)
+            senderScope: ReplicationScope(role: .hub, department: header.sender.department),
+            cutFor: header.departments.count == 1 ? .department(header.departments[0]) : .everything, receiverScope: scope) : nil
         var report = ApplyReport()
         let chunks = checked.chunks(of: batchSize)
         let authorizer = SessionStore(store, access: accessPolicy).authorizer(for: checked.proof.credentials)
         for (index, chunk) in chunks.enumerated() {
-            let claim: KnowledgeClaim = index == chunks.count - 1 ? .complete(vouched: vouched) : .inOrder(vouched: vouched)
+            let claim: KnowledgeClaim = vouched.map { index == chunks.count - 1 ? .complete(vouched: $0) : .inOrder(vouched: $0) } ?? .none
             report += try store.apply(chunk, claim: claim, authorizer: authorizer)
             progress?(report.applied + report.alreadyKnown + report.refusals.count, incoming.count)
         }
         var refused = 0
-        if !header.refusals.isEmpty {
+        if !header.refusals.isEmpty && fromHub {
             var refusals: [Refusal] = []
             for refusal in header.refusals { refusals.append(try Refusal(wire: refusal)) }
             refused = try store.markRejected(refusals, by: header.sender.node)
         }
         try store.learnReplicaNames(header.origins.map { (ReplicaID(rawValue: $0.replica), $0.node) }
                                     + [(ReplicaID(rawValue: header.sender.replica), header.sender.node)])
-        if header.sender.node != configuration.name {
+        if header.sender.node != configuration.name, let senderRole {
             try store.recordPeer(PeerRecord(
                 node: header.sender.node, replica: ReplicaID(rawValue: header.sender.replica), role: senderRole,
                 department: header.sender.department, knowledge: senderKnowledge,
@@ -240,6 +270,7 @@ extension Node {
             ? nil : "this bundle was cut for \(header.recipient), not for this node"
         return BundleImportSummary(sender: header.sender.node, newChanges: report.applied, alreadyKnown: report.alreadyKnown,
                                    knowledgeAdopted: vouched == senderKnowledge, refusedHere: report.refusals,
-                                   rejectedBySender: refused, note: note, bytes: data.count)
+                                   rejectedBySender: refused, refusalsIgnored: fromHub ? 0 : header.refusals.count, note: note,
+                                   bytes: data.count)
     }
 }

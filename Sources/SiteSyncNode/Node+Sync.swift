@@ -52,6 +52,7 @@ extension Node {
         // What the hub sends, it has checked against its allow-list (the last word); what a peer
         // sends is checked here against this node's copy of it. Signatures are checked always.
         options.access = toHub ? nil : accessPolicy
+        options.peerIsHub = toHub
         if !configuration.sync.insecure {
             let key = try requireKey()
             guard let serverKey = peerKey ?? (toHub ? configuration.sync.hubKey : nil) else {

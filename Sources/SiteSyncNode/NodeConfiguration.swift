@@ -156,7 +156,7 @@ public struct NodeConfiguration: Sendable, Equatable {
             insecure: try reader.optionalBool("sync", "insecure") ?? defaults.insecure,
             intervalSeconds: try reader.optionalInt("sync", "interval_seconds", in: 1...86_400) ?? defaults.intervalSeconds,
             timeoutSeconds: try reader.optionalInt("sync", "timeout_seconds", in: 1...3_600) ?? defaults.timeoutSeconds,
-            batchChanges: try reader.optionalInt("sync", "batch_changes", in: 1...10_000) ?? defaults.batchChanges,
+            batchChanges: try reader.optionalInt("sync", "batch_changes", in: 256...10_000) ?? defaults.batchChanges,
             batchBytes: try reader.optionalInt("sync", "batch_bytes", in: 4_096...4_194_304) ?? defaults.batchBytes,
             window: try reader.optionalInt("sync", "window", in: 1...16) ?? defaults.window,
             staleAfterSeconds: try reader.optional("sync", "stale_after") { try DurationText.seconds($0) } ?? defaults.staleAfterSeconds)

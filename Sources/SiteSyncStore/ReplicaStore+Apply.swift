@@ -210,6 +210,27 @@ extension ReplicaStore {
             try withhold(hole, slot: holeSlots[index], refusal: nil)
         }
 
+        /// Why `change` may not point where it does, by the department of each record it points
+        /// at as held here (this batch's earlier changes included). A target not held yet is
+        /// decided when it arrives: the hub notes it, and refuses the change then if need be.
+        func referenceRefusal(_ change: Change, authoritative: Bool) throws -> Refusal? {
+            for (field, target) in ReferencePolicy.targets(of: change, schema: schema) {
+                var held = slotOf[target].map { states[$0] }.flatMap { $0.isEmpty ? nil : $0 }
+                if held == nil { held = try loadState(db, target) }
+                guard let held else {
+                    if authoritative { try notePendingReference(db, change.dot, target: target) }
+                    continue
+                }
+                if let refusal = ReferencePolicy.refusal(
+                    change.dot, what: "\(try collection(change.record.collection).name) \(change.record.id)", field: field,
+                    target: try collection(target.collection).name, targetID: target.id, department: change.department,
+                    targetDepartment: held.department) {
+                    return refusal
+                }
+            }
+            return nil
+        }
+
         var nextHole = 0
         let holeOrder = batch.holes.indices.sorted { batch.holes[$0].position < batch.holes[$1].position }
         for (index, incoming) in batch.changes.enumerated() {
@@ -249,6 +270,10 @@ extension ReplicaStore {
             }
             if let authorizer, let refusal = authorizer.refusal(for: change, recordDepartment: states[slot].isEmpty ? nil : states[slot].department,
                                                                 schema: schema) {
+                try withhold(hole, slot: slot, refusal: refusal)
+                continue
+            }
+            if let authorizer, let refusal = try referenceRefusal(change, authoritative: authorizer.authoritative) {
                 try withhold(hole, slot: slot, refusal: refusal)
                 continue
             }
@@ -295,6 +320,13 @@ extension ReplicaStore {
         for record in refusalRecords {
             if let key = try learnRefusal(db, record, now: now) { retracted.insert(key) }
         }
+        // Changes taken earlier that point at a record that has arrived now, in another department.
+        var late: [(refusal: Refusal, change: Change)] = []
+        if authorizer?.authoritative == true {
+            late = try refusePendingReferences(db, arrived: keys.indices.filter { dirty[$0] }.map { (keys[$0], states[$0].department) },
+                                               now: now)
+            retracted.formUnion(late.map(\.change.record))
+        }
         if !retracted.isEmpty { try rebuild(db, retracted, now: now) }
         switch claim {
         case .none:
@@ -313,6 +345,11 @@ extension ReplicaStore {
                 let current = knowledge[entry.replica] ?? (0, 0)
                 knowledge[entry.replica] = (max(current.counter, entry.counter), max(current.maxSeen, entry.counter))
             }
+        }
+        // Whatever the sender claimed, the changes held here in an unbroken run prove themselves.
+        for origin in highest.keys where reusedFrom[origin] == nil && origin != identity.replica {
+            guard let current = knowledge[origin], current.maxSeen > current.counter else { continue }
+            knowledge[origin] = (try heldRun(db, origin, after: current.counter), current.maxSeen)
         }
         let statement = try db.cachedStatement(sql: """
             INSERT INTO sync_knowledge (replica, counter, max_seen) VALUES (?, ?, ?)
@@ -334,7 +371,22 @@ extension ReplicaStore {
             try publishRefusals(db, published, records: Dictionary(batch.changes.map { ($0.change.dot, $0.change) }) { a, _ in a },
                                 nodes: Dictionary(batch.proof.credentials.map { ($0.replica, $0.node) }) { a, _ in a })
         }
+        if !late.isEmpty {
+            try publishRefusals(db, late.map(\.refusal), records: Dictionary(late.map { ($0.change.dot, $0.change) }) { a, _ in a },
+                                nodes: try replicaNames(db))
+        }
         return report
+    }
+
+    /// The end of the unbroken run of `origin`'s counters held in the log after `counter`: how
+    /// far this replica's knowledge of it rises on the changes alone, with no one's word for it.
+    func heldRun(_ db: Database, _ origin: ReplicaID, after counter: UInt64) throws -> UInt64 {
+        var end = counter
+        let counters = try Int64.fetchCursor(db.cachedStatement(sql: """
+            SELECT counter FROM sync_change WHERE replica = ? AND counter > ? ORDER BY counter
+            """), arguments: [origin.storageValue, Int64(bitPattern: counter)])
+        while let next = try counters.next(), UInt64(bitPattern: next) == end + 1 { end += 1 }
+        return end
     }
 
     /// The status of a log entry (0 in force, 1 withheld, 2 retracted), or `nil` when not held.

@@ -152,13 +152,7 @@ extension ReplicaStore {
     /// The node name behind each known origin replica.
     public func replicaNames() throws -> [ReplicaID: String] {
         try StoreError.mapping {
-            try pool.read { db in
-                var names: [ReplicaID: String] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT replica, node FROM sync_replica WHERE node != ''") {
-                    names[ReplicaID(storageValue: row[0])] = row[1]
-                }
-                return names
-            }
+            try pool.read { db in try replicaNames(db) }
         }
     }
 }

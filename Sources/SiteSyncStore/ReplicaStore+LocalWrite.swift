@@ -16,11 +16,22 @@ public struct StoreRecordReader: RecordReader {
 /// Local writes inside one transaction: each ``write(_:)`` issues one change with the next
 /// dot and links it into this replica's hash chain for its department. Nothing is visible to
 /// others, and nothing is durable, until the transaction commits; the chains touched are sealed
-/// (signed) then, and every ``sealInterval`` changes on the way, so a receiver never waits for
-/// a very long unsealed run.
+/// (signed) then.
+///
+/// A long transaction is also sealed on the way, every ``sealInterval`` changes or
+/// ``sealBytes`` bytes of changes, and then every chain it left unsealed at once: a batch may
+/// end only where every chain in it ends on a seal (protocol §16.4), so seals made at the same
+/// point are what lets a transaction of any size, over any mix of departments, be cut into
+/// batches within a receiver's limits.
+///
+/// Every change is checked against the limits a receiver enforces (protocol §15) before it is
+/// written: what the node accepts, it can send.
 public final class LocalWriteSession {
-    /// How many changes of one chain may go unsealed inside a long transaction.
+    /// How many changes may go unsealed inside a long transaction.
     static let sealInterval = 256
+    /// How many bytes of encoded changes may go unsealed inside a long transaction: half the
+    /// default batch of 512 KiB, so a cut point always falls within a default batch.
+    static let sealBytes = 256 << 10
 
     let store: ReplicaStore
     let db: Database
@@ -28,8 +39,10 @@ public final class LocalWriteSession {
     let signer: NodeSecretKey
     var counter: UInt64
     var clock: HybridLogicalClock
-    /// Each chain written in this session: its head, and how many changes since its last seal.
-    private var chains: [ChainKey: (counter: UInt64, link: ChainHash, unsealed: Int)] = [:]
+    /// Each chain written in this session: its head, and whether it is sealed there.
+    private var chains: [ChainKey: (counter: UInt64, link: ChainHash, sealed: Bool)] = [:]
+    /// Changes and their bytes since every chain was last sealed at once.
+    private var unsealed = (changes: 0, bytes: 0)
     public private(set) var changes: [Change] = []
 
     init(store: ReplicaStore, db: Database) throws {
@@ -63,33 +76,72 @@ public final class LocalWriteSession {
         counter += 1
         let change = Change(dot: Dot(replica: store.identity.replica, counter: counter), hlc: clock.tick(),
                             record: edit.record, department: edit.department, context: state.context, body: edit.body)
+        let payload = ChangeCodec.encode(change)
+        try Self.checkTravels(change, payload: payload, schema: store.schema)
         try state.apply(change, in: collection)
         let now = clock.wallMilliseconds()
-        let payload = ChangeCodec.encode(change)
         let chain = ChainKey(origin: change.dot.replica, department: change.department)
         var head = try chains[chain] ?? {
             let stored = try store.chainHead(db, chain, before: counter)
             if stored.counter == 0 { try store.recordChainStart(db, ChainStart(chain: chain, counter: 0, link: .genesis)) }
-            return (stored.counter, stored.link, 0)
+            return (stored.counter, stored.link, true)
         }()
-        head = (counter, ChainHash.link(after: head.link, dot: change.dot, payloadHash: .of(payload: payload)), head.unsealed + 1)
+        head = (counter, ChainHash.link(after: head.link, dot: change.dot, payloadHash: .of(payload: payload)), false)
         chains[chain] = head
         try store.insertChange(statements, dot: change.dot, department: change.department, payload: payload, link: head.link)
-        if head.unsealed >= Self.sealInterval { try seal(chain) }
+        unsealed = (unsealed.changes + 1, unsealed.bytes + payload.count)
+        if unsealed.changes >= Self.sealInterval || unsealed.bytes >= Self.sealBytes { try sealAll() }
         try store.saveState(statements, state, stored: stored, settledBy: change.dot, now: now)
         changes.append(change)
         return change
     }
 
-    private func seal(_ chain: ChainKey) throws {
-        guard let head = chains[chain], head.unsealed > 0 else { return }
-        try store.insertSeal(db, Seal.make(chain: chain, counter: head.counter, link: head.link, key: signer))
-        chains[chain] = (head.counter, head.link, 0)
+    /// Seals every chain this session left unsealed, at the change written last.
+    private func sealAll() throws {
+        for (chain, head) in chains where !head.sealed {
+            try store.insertSeal(db, Seal.make(chain: chain, counter: head.counter, link: head.link, key: signer))
+            chains[chain] = (head.counter, head.link, true)
+        }
+        unsealed = (0, 0)
+    }
+
+    /// Refuses a change a receiver would refuse (protocol §15): a value over 64 KiB, over 256
+    /// field writes, over 1 MiB encoded, or anything else its decoder rejects. Checked before
+    /// anything is written, so nothing is left in the log that could never be sent.
+    static func checkTravels(_ change: Change, payload: Data, schema: Schema) throws {
+        let collection = schema.collection(code: change.record.collection)?.name ?? "record"
+        if case .upsert(let writes) = change.body {
+            for write in writes {
+                let field = schema.collection(code: change.record.collection)?.field(code: write.field)?.name ?? "field \(write.field)"
+                let longest = write.strings.map(\.utf8.count).max() ?? 0
+                guard longest <= DecodeLimits.maxStringBytes else {
+                    throw StoreError(.invalidWrite,
+                        "\(collection).\(field) would hold \(longest) bytes; a value may hold at most \(DecodeLimits.maxStringBytes) bytes "
+                        + "(64 KiB) so that every node can receive it: shorten it, or split it over several records; nothing was written")
+                }
+            }
+            guard writes.count <= DecodeLimits.maxWritesPerChange else {
+                throw StoreError(.invalidWrite, "one write to \(collection) \(change.record.id) sets \(writes.count) fields; at most "
+                                 + "\(DecodeLimits.maxWritesPerChange) travel in one change: split it; nothing was written")
+            }
+        }
+        guard payload.count <= DecodeLimits.maxChangeBytes else {
+            throw StoreError(.invalidWrite,
+                "one write to \(collection) \(change.record.id) would be \(payload.count) bytes encoded; a change may be at most "
+                + "\(DecodeLimits.maxChangeBytes) bytes (1 MiB) so that every node can receive it: write its fields in several "
+                + "commands; nothing was written")
+        }
+        do {
+            _ = try ChangeCodec.decode(origin: change.dot.replica.rawValue, counter: change.dot.counter, payload: payload, schema: schema)
+        } catch {
+            throw StoreError(.invalidWrite, "\(collection) \(change.record.id) could not be received by other nodes (\(error.message)); "
+                             + "nothing was written")
+        }
     }
 
     func finish() throws {
         guard !changes.isEmpty else { return }
-        for chain in chains.keys { try seal(chain) }
+        try sealAll()
         try db.cachedStatement(sql: """
             INSERT INTO sync_knowledge (replica, counter, max_seen) VALUES (?1, ?2, ?2)
             ON CONFLICT(replica) DO UPDATE SET counter = ?2, max_seen = max(max_seen, ?2)

@@ -35,9 +35,9 @@ extension ReplicaStore {
     /// `maxBytes` of encoded changes, after log position `after`.
     ///
     /// A page ends where every chain it holds ends on a sealed change, so the receiver can check
-    /// all of it; to get there it may stop short of the limits, or run past them (a chain is
-    /// sealed at least every ``LocalWriteSession/sealInterval`` changes, and at the end of every
-    /// batch a replica applied).
+    /// all of it; to get there it may stop short of the limits, or run past them: an origin
+    /// seals every chain it left open at once at least every ``LocalWriteSession/sealInterval``
+    /// changes or ``LocalWriteSession/sealBytes`` bytes, and relays pass those points on.
     public func page(lackedBy base: VersionVector, scope: ReplicationScope, after: Int64, limit: Int, maxBytes: Int) throws -> LogPage {
         try StoreError.mapping {
             try pool.read { db in
@@ -61,13 +61,14 @@ extension ReplicaStore {
                             exhausted = false
                             break
                         }
-                        // No clean end yet: run on until the chains are sealed, within bounds. An
-                        // origin seals at least every `sealInterval` changes, so a healthy run
-                        // is that long at most per chain, whatever the receiver's batch size.
-                        let bound = max(limit.multipliedReportingOverflow(by: 8).partialValue, 16 * LocalWriteSession.sealInterval)
-                        if entries.count >= bound || bytes > 6 << 20 {
-                            throw StoreError(.corrupt,
-                                "the log holds a run of more than \(entries.count) changes without a seal; the database is damaged")
+                        // No clean end yet: run on until the chains are sealed, within what any
+                        // receiver accepts (protocol §15: 10,000 changes, 8 MiB messages).
+                        if entries.count >= 10_000 || bytes > 6 << 20 {
+                            throw StoreError(.unsendable,
+                                "the log holds a run of \(entries.count) changes (\(bytes) bytes) with no point where all of its chains are "
+                                + "sealed, so it cannot be cut into batches a receiver accepts; it was written by an older SiteSync or "
+                                + "relayed from a node that does not seal its transactions. Nothing is lost: carry it by "
+                                + "`sitesync bundle export`, or ask for the node that wrote it to be upgraded and the changes re-issued")
                         }
                     }
                     let seq: Int64 = row[0]
@@ -86,7 +87,9 @@ extension ReplicaStore {
                 }
                 if !exhausted || !unsealed.isEmpty {
                     guard clean.count > 0 || entries.isEmpty else {
-                        throw StoreError(.corrupt, "the log ends with changes of chain \(unsealed.first!) that were never sealed; the database is damaged")
+                        // Every transaction is sealed when it commits: an unsealed end is damage.
+                        throw StoreError(.corrupt, "the log ends with changes of chain \(unsealed.first!) that were never sealed; "
+                                         + "the database is damaged: run `sitesync audit verify` and restore from a backup")
                     }
                     if clean.count < entries.count { exhausted = false }
                     entries.removeLast(entries.count - clean.count)
@@ -116,15 +119,8 @@ extension ReplicaStore {
         changes.reserveCapacity(entries.count)
         var holes: [Hole] = []
         var first: [ChainKey: UInt64] = [:]
-        var seals: [ChainKey: [(position: Int, seal: Seal)]] = [:]
-        var positions: [ChainKey: Int] = [:]
         for entry in entries {
             if first[entry.chain] == nil { first[entry.chain] = entry.dot.counter }
-            positions[entry.chain, default: 0] += 1
-            if let signature = entry.signature {
-                seals[entry.chain, default: []].append((positions[entry.chain]!, Seal(chain: entry.chain, counter: entry.dot.counter,
-                                                                                       link: entry.link, signature: Array(signature))))
-            }
             switch entry.status {
             case 0:
                 changes.append(LoggedChange(sequence: entry.sequence, dot: entry.dot, department: entry.department, payload: entry.payload))
@@ -142,7 +138,7 @@ extension ReplicaStore {
             let head = try chainHead(db, chain, before: counter)
             proof.starts.append(ChainStart(chain: chain, counter: head.counter, link: head.link))
         }
-        proof.seals = seals.keys.sorted().flatMap { Self.sparse(seals[$0]!) }
+        proof.seals = Self.sealsToSend(entries)
         for origin in Set(first.keys.map(\.origin)).sorted() {
             guard let credential = try credential(db, origin) else {
                 throw StoreError(.corrupt, "this replica holds changes of \(origin) but not its key; the database is damaged")
@@ -152,25 +148,44 @@ extension ReplicaStore {
         return LogPage(changes: changes, holes: holes, proof: proof, cursor: cursor, exhausted: exhausted)
     }
 
-    /// Changes a relay may need between two seals of a chain to cut pages for its receivers.
-    static let relaySealSpacing = 256
+    /// How far apart, in changes and in bytes, a relay keeps points where it can cut pages.
+    static let relaySealSpacing = (changes: LocalWriteSession.sealInterval, bytes: LocalWriteSession.sealBytes)
 
-    /// A chain's seals in a page, thinned: the last (which the receiver needs), and on the way
-    /// the fewest that keep runs between kept seals within ``relaySealSpacing`` changes where the
-    /// origin sealed often enough. The receiver keeps them, so it can cut its own pages that
-    /// finely (its receivers may take smaller batches than this one); sending every seal would
-    /// cost ~100 bytes per transaction of the origin.
-    static func sparse(_ seals: [(position: Int, seal: Seal)]) -> [Seal] {
-        var kept: [Seal] = []
-        var keptAt = 0
-        for (index, candidate) in seals.enumerated() {
-            guard index + 1 < seals.count else { kept.append(candidate.seal); break }
-            if seals[index + 1].position - keptAt > relaySealSpacing {
-                kept.append(candidate.seal)
-                keptAt = candidate.position
-            }
+    /// The seals a page carries: each chain's at its last entry (the receiver needs them), and on
+    /// the way those of every chain at the fewest **cut points** (where every chain of the page
+    /// is sealed at once) that keep cut points within ``relaySealSpacing`` where the log allows.
+    /// The receiver keeps them, so it can cut its own pages that finely for receivers with
+    /// smaller batches than this one. Seals kept per chain on their own would fall at different
+    /// points and cut nothing; sending every seal would cost ~100 bytes per transaction.
+    private static func sealsToSend(_ entries: [PageEntry]) -> [Seal] {
+        var latest: [ChainKey: Seal] = [:]
+        var open: Set<ChainKey> = []
+        var kept: [ChainKey: [Seal]] = [:]
+        var lastCut = (index: 0, bytes: 0)
+        var candidate: (index: Int, bytes: Int, seals: [Seal])?
+        var bytes = 0
+        func keep(_ seals: [Seal]) {
+            for seal in seals where kept[seal.chain]?.last?.counter != seal.counter { kept[seal.chain, default: []].append(seal) }
         }
-        return kept
+        for (index, entry) in entries.enumerated() {
+            bytes += entry.payload.count
+            if let signature = entry.signature {
+                latest[entry.chain] = Seal(chain: entry.chain, counter: entry.dot.counter, link: entry.link, signature: Array(signature))
+                open.remove(entry.chain)
+            } else {
+                latest[entry.chain] = nil
+                open.insert(entry.chain)
+            }
+            guard open.isEmpty else { continue }
+            let far = index + 1 - lastCut.index > relaySealSpacing.changes || bytes - lastCut.bytes > relaySealSpacing.bytes
+            if far, let chosen = candidate {
+                keep(chosen.seals)
+                lastCut = (chosen.index, chosen.bytes)
+            }
+            candidate = (index + 1, bytes, Array(latest.values))
+        }
+        keep(Array(latest.values))
+        return kept.keys.sorted().flatMap { kept[$0]!.sorted { $0.counter < $1.counter } }
     }
 
     /// The last entry of `chain` before `counter`: its counter and link; where the log holds

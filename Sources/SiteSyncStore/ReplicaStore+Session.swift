@@ -25,10 +25,16 @@ public struct AccessPolicy: Sendable {
 public struct SessionStore: Sendable {
     public let store: ReplicaStore
     public let access: AccessPolicy?
+    /// Whether the peer is this node's hub (the listener whose key it pins): the one peer whose
+    /// word this node takes for more than its changes — knowledge beyond the changes held here,
+    /// refusals of this node's changes, records' state, this node's role and the allow-list.
+    /// From any other peer (and at a listener, from every client) only changes count.
+    public let peerIsHub: Bool
 
-    public init(_ store: ReplicaStore, access: AccessPolicy? = nil) {
+    public init(_ store: ReplicaStore, access: AccessPolicy? = nil, peerIsHub: Bool = false) {
         self.store = store
         self.access = access
+        self.peerIsHub = peerIsHub
     }
 
     /// Reads one page of what the peer lacks and decodes it for sending.
@@ -79,7 +85,7 @@ public struct SessionStore: Sendable {
         if request.isStateTransfer {
             // Records carry no origin signatures: they are taken only from the hub, whose key
             // this node pins (a peer's batches are checked against the allow-list instead).
-            guard access == nil else {
+            guard peerIsHub else {
                 throw StoreError(.rejectedChange, "\(request.sender.node) sent records' state, which only the hub may send; nothing was applied")
             }
             var vouched = VersionVector()
@@ -87,7 +93,7 @@ public struct SessionStore: Sendable {
             let report = try store.applyStates(request.states, complete: request.statesComplete, heads: request.heads, vouched: vouched)
             return ApplyOutcome(sequence: request.sequence, applied: report.applied, known: report.alreadyKnown, knowledge: try store.knowledge())
         }
-        let report = try store.apply(checked, claim: request.claim, authorizer: authorizer(for: checked.proof.credentials))
+        let report = try store.apply(checked, claim: peerIsHub ? request.claim : .none, authorizer: authorizer(for: checked.proof.credentials))
         if !request.origins.isEmpty {
             try store.learnReplicaNames(request.origins.map { ($0.replica, $0.node) })
         }
@@ -112,8 +118,12 @@ public struct SessionStore: Sendable {
     public func record(_ effect: SessionEffect) throws {
         switch effect {
         case .rejected(let refusals, let peer):
-            try store.markRejected(refusals, by: peer.node)
-        case .welcomed(let welcome):
+            // Only the hub's refusals are final; a peer's copy of the allow-list may be behind
+            // (the hub decides when the change reaches it). A reused id is a fact any receiver
+            // can see, and answering it costs only a new epoch.
+            let final = peerIsHub ? refusals : refusals.filter { $0.code == .reusedID }
+            try store.markRejected(final, by: peer.node)
+        case .welcomed(let welcome) where peerIsHub:
             if let directory = welcome.directory { try store.saveDirectory(directory) }
             if let me = welcome.client { try store.saveAuthorizedIdentity(role: me.role, department: me.department) }
         default:

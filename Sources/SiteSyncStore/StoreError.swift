@@ -25,6 +25,9 @@ public struct StoreError: SiteSyncError {
         case tampered
         /// The node's key is missing, or is not the one its database was made with.
         case key
+        /// Changes that cannot be cut into batches any receiver accepts (never sealed at a
+        /// common point by an older writer): nothing is lost, but they cannot be sent as they are.
+        case unsendable
         /// Any other SQLite failure.
         case database
     }

@@ -189,6 +189,17 @@ enum StoreSchema {
         migrator.registerMigration("v3") { db in
             try db.execute(sql: "ALTER TABLE sync_peer ADD COLUMN stable_knowledge BLOB")
         }
+        migrator.registerMigration("v4") { db in
+            // At the hub: changes taken before the record they point at arrived, to be checked
+            // against its department when it does (protocol §16.3).
+            try db.execute(sql: """
+                CREATE TABLE sync_pending_reference (
+                    replica INTEGER NOT NULL, counter INTEGER NOT NULL,
+                    target_collection INTEGER NOT NULL, target_id TEXT NOT NULL,
+                    PRIMARY KEY (target_collection, target_id, replica, counter)
+                ) WITHOUT ROWID
+                """)
+        }
         return migrator
     }
 

@@ -3,36 +3,53 @@ import Foundation
 import SiteSyncCore
 import SwiftProtobuf
 
-/// A decoded change bundle, its checksum verified (its signatures are checked on import).
+/// A decoded change bundle: its checksum and its sender's signature verified (the changes'
+/// own chains and seals are checked on import).
 public struct Bundle: Sendable {
     public let header: WireBundleHeader
     public let changes: [WireChangeEnvelope]
     public let holes: [Hole]
     public let proof: BatchProof
+    /// The sender's replica, whose key signed the whole file (set by ``BundleCodec/read``).
+    public let signer: ReplicaCredential?
 
-    public init(header: WireBundleHeader, changes: [WireChangeEnvelope], holes: [Hole] = [], proof: BatchProof = BatchProof()) {
+    public init(header: WireBundleHeader, changes: [WireChangeEnvelope], holes: [Hole] = [], proof: BatchProof = BatchProof(),
+                signer: ReplicaCredential? = nil) {
         self.header = header
         self.changes = changes
         self.holes = holes
         self.proof = proof
+        self.signer = signer
+    }
+}
+
+/// Who signs a bundle: the sender's current replica and its secret key.
+public struct BundleSigner: Sendable {
+    public let credential: ReplicaCredential
+    public let key: NodeSecretKey
+
+    public init(credential: ReplicaCredential, key: NodeSecretKey) {
+        self.credential = credential
+        self.key = key
     }
 }
 
 /// The change-bundle file format (protocol/README.md, "Bundles"): the 8 bytes `SSBUNDL1`, then
 /// frames, each a varint length and a `BundleFrame`: one header; the origins' credentials and
 /// the start of each chain; the changes and withheld changes in the sender's log order; the
-/// seal of each chain; and a trailer holding the change count and a SHA-256 of every byte
-/// before the trailer.
+/// seal of each chain; and a trailer holding the change count, a SHA-256 of every byte before
+/// the trailer, and the sender's signature of that digest (so nothing in the file, its header
+/// included, can be changed by whoever carries it).
 public enum BundleCodec {
     public static let magic = Array("SSBUNDL1".utf8)
-    public static let formatVersion: UInt32 = 1
+    public static let formatVersion: UInt32 = 2
     static let maxFrameBytes = 16 << 20
 
     /// Writes a bundle to `path` atomically: into a temporary file beside it, synced, then
     /// renamed, so that a crash never leaves a half-written bundle under the final name.
     /// - Returns: the number of bytes written.
     @discardableResult
-    public static func write(_ bundle: Bundle, to path: String) throws -> Int {
+    public static func write(_ bundle: Bundle, signedBy signer: BundleSigner, to path: String) throws -> Int {
         let changes = bundle.changes
         var bytes = magic
         var hasher = SHA256()
@@ -50,9 +67,14 @@ public enum BundleCodec {
         for hole in bundle.holes { try frame(WireBundleFrame.with { $0.hole = WireHole(hole) }) }
         for seal in bundle.proof.seals { try frame(WireBundleFrame.with { $0.seal = WireSeal(seal) }) }
         hasher.update(data: bytes)
-        let digest = Data(hasher.finalize())
+        let digest = Array(hasher.finalize())
         try frame(WireBundleFrame.with {
-            $0.trailer = WireBundleTrailer.with { $0.changeCount = UInt64(changes.count); $0.sha256 = digest }
+            $0.trailer = WireBundleTrailer.with {
+                $0.changeCount = UInt64(changes.count)
+                $0.sha256 = Data(digest)
+                $0.signer = WireReplicaCredential(signer.credential)
+                $0.signature = Data(BundleSignature.sign(digest: digest, key: signer.key))
+            }
         })
         let temporary = path + ".partial"
         guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)) else {
@@ -67,9 +89,11 @@ public enum BundleCodec {
     }
 
     /// Reads and verifies a bundle: the magic, every frame, the trailer's count and checksum,
-    /// and the versions in the header.
+    /// the sender's signature of that checksum (by the replica the header names as sender), and
+    /// the versions in the header.
     /// - Throws: ``WireError`` `foreign` (not a bundle), `corrupted` (truncated or damaged),
-    ///   `incompatible` (another format, protocol or schema).
+    ///   `tampered` (not signed by the sender it names), `incompatible` (another format,
+    ///   protocol or schema).
     public static func read(_ data: Data, file: String, schema: Schema) throws(WireError) -> Bundle {
         let bytes = [UInt8](data)
         guard bytes.count >= magic.count, Array(bytes[0..<magic.count]) == magic else {
@@ -121,11 +145,12 @@ public enum BundleCodec {
                 guard offset == bytes.count else {
                     throw WireError(.corrupted, "\(file) has data after its trailer; it is damaged: copy it again from its source")
                 }
-                let digest = Data(SHA256.hash(data: bytes[0..<frameStart]))
-                guard t.sha256 == digest, t.changeCount == UInt64(changes.count) else {
+                let digest = Array(SHA256.hash(data: bytes[0..<frameStart]))
+                guard t.sha256 == Data(digest), t.changeCount == UInt64(changes.count) else {
                     throw WireError(.corrupted, "\(file) fails its checksum: it was changed or damaged after it was written; copy it again")
                 }
-                return Bundle(header: header, changes: changes, holes: holes, proof: proof)
+                let signer = try checkSignature(t, digest: digest, header: header, file: file)
+                return Bundle(header: header, changes: changes, holes: holes, proof: proof, signer: signer)
             case nil:
                 throw WireError(.corrupted, "\(file) has an unknown frame at byte \(frameStart); it is damaged (copy it again from its source) or from a newer SiteSync")
             }
@@ -133,9 +158,26 @@ public enum BundleCodec {
         throw WireError(.corrupted, "\(file) ends before its trailer: it is truncated (was the copy interrupted?); copy it again")
     }
 
+    /// The sender's credential, once its signature of the file's digest checks out and it is the
+    /// replica the header names as the sender.
+    static func checkSignature(_ trailer: WireBundleTrailer, digest: [UInt8], header: WireBundleHeader,
+                               file: String) throws(WireError) -> ReplicaCredential {
+        let altered = "\(file) is not signed by the node it names as its sender (\(header.sender.node.isEmpty ? "none" : header.sender.node)): "
+            + "it was altered after it was written; nothing was imported. Get a fresh copy from its sender"
+        guard trailer.hasSigner, let signer = try? ReplicaCredential(wire: trailer.signer) else {
+            throw WireError(.tampered, altered)
+        }
+        guard signer.replica.rawValue == header.sender.replica, signer.node == header.sender.node,
+              BundleSignature.isValid(Array(trailer.signature), digest: digest, signer: signer) else {
+            throw WireError(.tampered, altered)
+        }
+        return signer
+    }
+
     static func checkCompatible(_ header: WireBundleHeader, file: String, schema: Schema) throws(WireError) {
         guard header.formatVersion == formatVersion else {
-            throw WireError(.incompatible, "\(file) uses bundle format \(header.formatVersion); this sitesync reads format \(formatVersion)")
+            throw WireError(.incompatible, "\(file) uses bundle format \(header.formatVersion); this sitesync reads format \(formatVersion) "
+                            + "(signed bundles): export it again with the same SiteSync version as this node")
         }
         guard header.protocolVersion == ProtocolVersion.current else {
             throw WireError(.incompatible,

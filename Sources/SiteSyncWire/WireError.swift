@@ -13,6 +13,8 @@ public struct WireError: SiteSyncError, Equatable {
         case corrupted
         /// A file that is not a SiteSync bundle at all.
         case foreign
+        /// A bundle not signed by the node it names as its sender: altered by whoever carried it.
+        case tampered
         /// A peer or a bundle built for another protocol or schema version.
         case incompatible
     }

@@ -211,7 +211,13 @@ import Testing
         var changes = honest.changes
         let index = try #require(changes.firstIndex { $0.change.range(of: Data("exactly this".utf8)) != nil })
         changes[index].change = Data(changes[index].change).replacing(Data("exactly this".utf8), with: Data("exactly that".utf8))
-        try BundleCodec.write(Bundle(header: honest.header, changes: changes, holes: honest.holes, proof: honest.proof), to: cli.file("tampered.bundle"))
+        // Whoever carries the stick can sign only with a key of their own, under a name of their own.
+        let courier = BundleSigner.stranger(named: "courier")
+        var header = honest.header
+        header.sender.node = courier.credential.node
+        header.sender.replica = courier.credential.replica.rawValue
+        try BundleCodec.write(Bundle(header: header, changes: changes, holes: honest.holes, proof: honest.proof), signedBy: courier,
+                              to: cli.file("tampered.bundle"))
         try Self.node(cli, "r2", claims: ("field", "roads"), allowed: ("field", "roads"), hub: hub)
         let refused = try cli.fails("bundle", "import", "--data-dir", "r2", cli.file("tampered.bundle"))
         #expect(refused.contains("does not match the signatures") && refused.contains("nothing"), "\(refused)")
@@ -315,5 +321,13 @@ enum Forgery {
                            arguments: [Int64(counter), Int64(counter), victim.storageValue])
         }
         try queue.close()
+    }
+}
+
+extension BundleSigner {
+    /// A key of no node on any allow-list, such as whoever carries a USB stick can make.
+    static func stranger(named node: String) -> BundleSigner {
+        let key = NodeSecretKey.generate()
+        return BundleSigner(credential: .issue(node: node, signingKey: key.publicKey.signing), key: key)
     }
 }

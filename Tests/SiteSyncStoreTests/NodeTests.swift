@@ -89,9 +89,11 @@ import Testing
         header.protocolVersion = ProtocolVersion.current
         header.schemaVersion = 99
         header.schemaHash = String(repeating: "ab", count: 32)
-        header.sender = WirePeerInfo.with { $0.node = "future"; $0.replica = 7; $0.role = "office" }
+        let key = NodeSecretKey.generate()
+        let signer = BundleSigner(credential: .issue(node: "future", signingKey: key.publicKey.signing), key: key)
+        header.sender = WirePeerInfo.with { $0.node = "future"; $0.replica = signer.credential.replica.rawValue; $0.role = "office" }
         let file = root.file("future.bundle")
-        try BundleCodec.write(Bundle(header: header, changes: []), to: file)
+        try BundleCodec.write(Bundle(header: header, changes: []), signedBy: signer, to: file)
         do {
             _ = try site.importBundle(from: file)
             Issue.record("a bundle of schema 99 was accepted")

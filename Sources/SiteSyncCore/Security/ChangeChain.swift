@@ -228,3 +228,23 @@ public enum ChainVerifier {
         return links
     }
 }
+
+/// A bundle's signature: its sender's Ed25519 signature of the SHA-256 of every byte before its
+/// trailer (protocol §13). Without it, whoever carries the file could rewrite its header (who
+/// sent it, what the sender holds, which changes the hub refused) and fix up the checksum.
+public enum BundleSignature {
+    /// Signs a bundle's digest with the sender's key.
+    public static func sign(digest: [UInt8], key: NodeSecretKey) -> [UInt8] {
+        key.sign(signedBytes(digest: digest))
+    }
+
+    /// Whether `signature` is `signer`'s signature of the digest, and the credential is sound.
+    public static func isValid(_ signature: [UInt8], digest: [UInt8], signer: ReplicaCredential) -> Bool {
+        signer.isValid && NodeSecretKey.verify(signature, of: signedBytes(digest: digest), by: signer.signingKey)
+    }
+
+    /// "sitesync/bundle/v1" ‖ the 32-byte digest.
+    static func signedBytes(digest: [UInt8]) -> [UInt8] {
+        Array("sitesync/bundle/v1".utf8) + digest
+    }
+}

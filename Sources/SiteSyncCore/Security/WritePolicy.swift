@@ -93,3 +93,31 @@ public enum WritePolicy {
         department.isEmpty ? "shared reference data" : "department \(department)"
     }
 }
+
+/// Where a record may point (protocol §16.3): a reference is authorized by the department of
+/// what it points at. A record may point at a record of its own department, at shared reference
+/// data, or at a department (the city's tree of departments); never into another department,
+/// whoever writes it — an entry of roads at an activity of parks would move parks' figures at
+/// every replica that holds both, and at none of parks' own nodes.
+public enum ReferencePolicy {
+    /// The records `change` points at, each with the collection it must be in.
+    public static func targets(of change: Change, schema: Schema) -> [(field: String, key: RecordKey)] {
+        guard case .upsert(let writes) = change.body, let collection = schema.collection(code: change.record.collection) else { return [] }
+        return writes.compactMap { write in
+            guard let spec = collection.field(code: write.field), case .ref(let target) = spec.type,
+                  case .assign(.ref(let id), _, _) = write.operation, let targetCollection = schema.collection(named: target),
+                  target != "department" else { return nil }
+            return (spec.name, RecordKey(collection: targetCollection.code, id: id))
+        }
+    }
+
+    /// Why a record of `department` may not point at a record of `targetDepartment`, or `nil`.
+    public static func refusal(_ dot: Dot, what: String, field: String, target: String, targetID: String,
+                               department: String, targetDepartment: String) -> Refusal? {
+        guard targetDepartment != department, !targetDepartment.isEmpty else { return nil }
+        return Refusal(dot: dot, code: .forbiddenDepartment, reason:
+            "\(what): \(field) points at \(target) \(targetID) of department \(targetDepartment), but the record belongs to "
+            + (department.isEmpty ? "shared reference data" : "department \(department)")
+            + "; a record may point only at records of its own department or at shared reference data")
+    }
+}

@@ -508,9 +508,24 @@ public nonisolated struct WireBundleTrailer: Sendable {
   /// over every byte of the file before this frame
   public var sha256: Data = Data()
 
+  /// the sender's current replica (= header.sender)
+  public var signer: WireReplicaCredential {
+    get {_signer ?? WireReplicaCredential()}
+    set {_signer = newValue}
+  }
+  /// Returns true if `signer` has been explicitly set.
+  public var hasSigner: Bool {self._signer != nil}
+  /// Clears the value of `signer`. Subsequent reads from it will return its default value.
+  public mutating func clearSigner() {self._signer = nil}
+
+  /// Ed25519 by signer.signing_key of "sitesync/bundle/v1" || sha256
+  public var signature: Data = Data()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _signer: WireReplicaCredential? = nil
 }
 
 /// Every frame of a bundle file after the 8-byte magic "SSBUNDL1": a varint length, then this.
@@ -2031,7 +2046,7 @@ nonisolated extension WireDirectory: SwiftProtobuf.Message, SwiftProtobuf._Messa
 
 nonisolated extension WireBundleTrailer: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BundleTrailer"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}change_count\0\u{1}sha256\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}change_count\0\u{1}sha256\0\u{1}signer\0\u{1}signature\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2041,17 +2056,29 @@ nonisolated extension WireBundleTrailer: SwiftProtobuf.Message, SwiftProtobuf._M
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.changeCount) }()
       case 2: try { try decoder.decodeSingularBytesField(value: &self.sha256) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._signer) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.signature) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.changeCount != 0 {
       try visitor.visitSingularUInt64Field(value: self.changeCount, fieldNumber: 1)
     }
     if !self.sha256.isEmpty {
       try visitor.visitSingularBytesField(value: self.sha256, fieldNumber: 2)
+    }
+    try { if let v = self._signer {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    if !self.signature.isEmpty {
+      try visitor.visitSingularBytesField(value: self.signature, fieldNumber: 4)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2059,6 +2086,8 @@ nonisolated extension WireBundleTrailer: SwiftProtobuf.Message, SwiftProtobuf._M
   public static func ==(lhs: WireBundleTrailer, rhs: WireBundleTrailer) -> Bool {
     if lhs.changeCount != rhs.changeCount {return false}
     if lhs.sha256 != rhs.sha256 {return false}
+    if lhs._signer != rhs._signer {return false}
+    if lhs.signature != rhs.signature {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

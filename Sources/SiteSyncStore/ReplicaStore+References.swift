@@ -1,0 +1,59 @@
+import Foundation
+import GRDB
+import SiteSyncCore
+import SiteSyncWire
+
+/// References decided late, at the hub: a change that points at a record the hub has not
+/// received yet (it travelled by another path) is taken, noted, and checked against the
+/// department of that record when it arrives; if it points into another department it is
+/// refused then, retracted here and, through the published refusal, at every replica.
+extension ReplicaStore {
+    func notePendingReference(_ db: Database, _ dot: Dot, target: RecordKey) throws {
+        try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO sync_pending_reference (replica, counter, target_collection, target_id) VALUES (?, ?, ?, ?)
+            """).execute(arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter), Int(target.collection), target.id])
+    }
+
+    /// Decides the noted changes that point at the records that have just arrived (each with
+    /// its department): those pointing into another department are retracted and returned
+    /// with their refusal, for the caller to rebuild their records and publish the refusals.
+    func refusePendingReferences(_ db: Database, arrived: [(key: RecordKey, department: String)],
+                                 now: UInt64) throws -> [(refusal: Refusal, change: Change)] {
+        var refused: [(refusal: Refusal, change: Change)] = []
+        for (target, department) in arrived {
+            let arguments: StatementArguments = [Int(target.collection), target.id]
+            let pending = try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT replica, counter FROM sync_pending_reference WHERE target_collection = ? AND target_id = ?
+                """), arguments: arguments)
+            guard !pending.isEmpty else { continue }
+            try db.cachedStatement(sql: "DELETE FROM sync_pending_reference WHERE target_collection = ? AND target_id = ?")
+                .execute(arguments: arguments)
+            for row in pending {
+                let dot = Dot(replica: ReplicaID(storageValue: row[0]), counter: UInt64(bitPattern: row[1]))
+                guard let entry = try Row.fetchOne(db.cachedStatement(sql: """
+                    SELECT payload FROM sync_change WHERE replica = ? AND counter = ? AND status = 0
+                    """), arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)]) else { continue }
+                let change = try ChangeCodec.decode(origin: dot.replica.rawValue, counter: dot.counter, payload: entry[0], schema: schema)
+                guard let field = ReferencePolicy.targets(of: change, schema: schema).first(where: { $0.key == target })?.field,
+                      let refusal = ReferencePolicy.refusal(
+                          dot, what: "\(try collection(change.record.collection).name) \(change.record.id)", field: field,
+                          target: try collection(target.collection).name, targetID: target.id, department: change.department,
+                          targetDepartment: department) else { continue }
+                try db.execute(sql: "UPDATE sync_change SET status = 2 WHERE replica = ? AND counter = ?",
+                               arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)])
+                try recordRejection(db, refusal, record: change.record, refusedBy: "", now: now)
+                refused.append((refusal, change))
+            }
+        }
+        return refused
+    }
+
+    /// The node behind each replica, as learned.
+    func replicaNames(_ db: Database) throws -> [ReplicaID: String] {
+        var names: [ReplicaID: String] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT replica, node FROM sync_replica WHERE node != ''") {
+            names[ReplicaID(storageValue: row[0])] = row[1]
+        }
+        return names
+    }
+}
