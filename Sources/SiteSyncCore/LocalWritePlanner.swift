@@ -104,7 +104,7 @@ public struct LocalWritePlanner {
         let department = try live ? current!.department : newRecordDepartment(collection, values, reader: reader)
         try checkDepartment(department, collection: collection, id: recordID)
         for (spec, _, value) in values {
-            try checkReference(spec, value, reader: reader)
+            try checkReference(spec, value, from: (collection.name, recordID, department), reader: reader)
         }
 
         var writes: [FieldWrite] = []
@@ -171,7 +171,7 @@ public struct LocalWritePlanner {
         }
         let value = try spec.parse(input)
         try checkApproval(spec, value, in: collection)
-        try checkReference(spec, value, reader: reader)
+        try checkReference(spec, value, from: (collection.name, id, current.department), reader: reader)
         let tag = Self.tag(for: value, spec: spec, versions: versions)
         return LocalEdit(record: key, department: current.department,
                          body: .upsert([.assign(spec.code, value, tag: tag, supersede: true)]))
@@ -229,13 +229,21 @@ public struct LocalWritePlanner {
             + "this \(writer.role.rawValue) node writes only department \(writer.department)")
     }
 
-    func checkReference(_ spec: FieldSpec, _ value: FieldValue, reader: some RecordReader) throws {
+    /// A reference must name a record this node holds, of a department the record may point
+    /// into (``ReferencePolicy``): the same rule every receiver applies.
+    func checkReference(_ spec: FieldSpec, _ value: FieldValue, from record: (collection: String, id: String, department: String)?,
+                        reader: some RecordReader) throws {
         guard case .ref(let target) = spec.type, case .ref(let id) = value,
               let targetCollection = schema.collection(named: target) else { return }
         guard let state = try reader.state(of: RecordKey(collection: targetCollection.code, id: id)), !state.isDeleted else {
             throw CoreError(.notFound,
                 "\(spec.name) refers to \(target) '\(id)', which is not on this node: create it first, or sync to receive it")
         }
+        guard let record, target != "department",
+              let refusal = ReferencePolicy.refusal(Dot(replica: ReplicaID(rawValue: 1), counter: 1), what: "\(record.collection) \(record.id)",
+                                                    field: spec.name, target: target, targetID: id, department: record.department,
+                                                    targetDepartment: state.department) else { return }
+        throw CoreError(.permissionDenied, refusal.reason)
     }
 
     // MARK: - Building writes

@@ -68,6 +68,10 @@ struct BundleCommand: ParsableCommand {
                 print("\(summary.sender) refused \(summary.rejectedBySender) of this node's changes; they stay here as rejected "
                       + "(`sitesync conflicts --rejected`)")
             }
+            if summary.refusalsIgnored > 0 {
+                print("the bundle lists \(summary.refusalsIgnored) refusal\(summary.refusalsIgnored == 1 ? "" : "s") of changes, ignored: "
+                      + "\(summary.sender) is not this node's hub, and only the hub's refusals count")
+            }
             if let reply {
                 let answer = try node.exportBundle(to: reply, for: .node(summary.sender))
                 print("wrote \(answer.changes) change\(answer.changes == 1 ? "" : "s") for \(summary.sender) to \(reply)")

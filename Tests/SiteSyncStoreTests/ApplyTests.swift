@@ -74,10 +74,15 @@ import Testing
         let batch = try office.changes(lackedBy: VersionVector())
         let me = office.store.identity.replica
         let pages = try office.batches(lackedBy: VersionVector(), size: 2)
+        #expect(pages.map(\.changes.count) == [2, 2, 1])
         try site.store.apply(pages[0], claim: .inOrder(vouched: office.store.knowledge()))
         #expect(try site.store.knowledge()[me] == 2)
-        for page in pages.dropFirst() { try site.store.apply(page, claim: .none) }
-        #expect(try site.store.knowledge()[me] == 2, "no claim: held, but not vouched for")
+        // No one's word: change 5 is held, but 3 and 4 are not, so knowledge stays at 2.
+        try site.store.apply(pages[2], claim: .none)
+        #expect(try site.store.knowledge()[me] == 2, "no claim: held, but past a gap")
+        // Once the gap is filled, the changes held in an unbroken run prove themselves.
+        try site.store.apply(pages[1], claim: .none)
+        #expect(try site.store.knowledge()[me] == 5, "the run 1…5 is held")
         // Offered again (as a hub would), the changes are recognised as held.
         #expect(try site.store.apply(batch, claim: .complete(vouched: office.store.knowledge())).applied == 0)
         #expect(try site.store.knowledge()[me] == 5)

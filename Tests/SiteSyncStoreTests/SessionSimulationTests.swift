@@ -15,7 +15,11 @@ import Testing
     struct Party {
         let replica: TestReplica
         let identity: PeerIdentity
-        var store: SessionStore { SessionStore(replica.store) }
+        /// The party's store in a session with `peer`: a client takes the hub's word (knowledge
+        /// it vouches for, refusals, records' state) and only the changes of anyone else.
+        func store(with peer: Party) -> SessionStore {
+            SessionStore(replica.store, peerIsHub: peer.identity.role == .hub && identity.role != .hub)
+        }
     }
 
     static func party(_ replica: TestReplica, role: Role, department: String) -> Party {
@@ -53,16 +57,16 @@ import Testing
                     case .fail:
                         if isClient { outcome = false }
                     case .rejected, .welcomed:
-                        if isClient { try? client.store.record(effect) }
+                        if isClient { try? client.store(with: server).record(effect) }
                     }
                 }
             }
             func perform(_ effect: SessionEffect, on party: Party) -> SessionEvent {
                 do {
                     switch effect {
-                    case .read(let request): return .read(try party.store.read(request))
+                    case .read(let request): return .read(try party.store(with: party.identity == client.identity ? server : client).read(request))
                     case .apply(let request):
-                        return .applied(try party.store.apply(request))
+                        return .applied(try party.store(with: party.identity == client.identity ? server : client).apply(request))
                     default: preconditionFailure()
                     }
                 } catch {
