@@ -343,6 +343,9 @@ extension ReplicaStore {
             }
             for entry in sender.entries where reusedFrom[entry.replica] == nil {
                 let current = knowledge[entry.replica] ?? (0, 0)
+                if entry.counter > current.counter, entry.counter > (highest[entry.replica] ?? 0) {
+                    try recordVouch(db, entry.replica, entry.counter, now: now)
+                }
                 knowledge[entry.replica] = (max(current.counter, entry.counter), max(current.maxSeen, entry.counter))
             }
         }
@@ -376,6 +379,16 @@ extension ReplicaStore {
                                 nodes: try replicaNames(db))
         }
         return report
+    }
+
+    /// Remembers that a sender this replica takes the word of (the hub) vouched for `origin` up
+    /// to `counter` beyond the changes held here, so that an audit can tell such knowledge from
+    /// knowledge nothing backs.
+    func recordVouch(_ db: Database, _ origin: ReplicaID, _ counter: UInt64, now: UInt64) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO sync_vouch (replica, counter, vouched_ms) VALUES (?, ?, ?)
+            ON CONFLICT(replica) DO UPDATE SET counter = max(counter, excluded.counter), vouched_ms = excluded.vouched_ms
+            """).execute(arguments: [origin.storageValue, Int64(bitPattern: counter), Int64(now)])
     }
 
     /// The end of the unbroken run of `origin`'s counters held in the log after `counter`: how

@@ -24,6 +24,9 @@ extension ReplicaStore {
     ///   every seal is its origin's signature over the link held at its counter;
     /// - every record: its state is what its changes in the log make, and its typed row shows
     ///   that state.
+    /// - the knowledge: for every origin, the changes (or holes) held of it, where the holding
+    ///   of its chains begins, or the hub's word recorded when it was taken, reach as far as
+    ///   the knowledge claims, so that no inflated knowledge stops this node pulling.
     /// Stops at the first broken link and names it.
     public func audit() throws -> AuditReport {
         let names = try replicaNames()
@@ -31,7 +34,7 @@ extension ReplicaStore {
             try pool.read { db in
                 var report = AuditReport()
                 func origin(_ replica: ReplicaID) -> String { names[replica].map { "\(replica) (\($0))" } ?? "\(replica)" }
-                if let broken = try self.auditChains(db, &report, origin) {
+                if let broken = try self.auditChains(db, &report, origin) ?? self.auditKnowledge(db, origin) {
                     report.broken = broken
                     return report
                 }
@@ -114,6 +117,28 @@ extension ReplicaStore {
                 SELECT 1 FROM sync_seal WHERE replica = ? AND department = ? AND counter >= ?
                 """, arguments: [chain.origin.storageValue, chain.department, Int64(bitPattern: head)]) != nil else {
                 return "chain \(chain) of \(origin(chain.origin)) ends with changes no seal covers: they were added behind SiteSync's back"
+            }
+        }
+        return nil
+    }
+
+    /// Finds knowledge that nothing backs: an origin known further than any change, hole or
+    /// chain start held of it, and further than the hub ever vouched for.
+    private func auditKnowledge(_ db: Database, _ origin: (ReplicaID) -> String) throws -> String? {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT k.replica, k.counter,
+                   max(coalesce((SELECT max(counter) FROM sync_change c WHERE c.replica = k.replica), 0),
+                       coalesce((SELECT max(counter) FROM sync_chain_start s WHERE s.replica = k.replica), 0),
+                       coalesce((SELECT counter FROM sync_vouch v WHERE v.replica = k.replica), 0))
+            FROM sync_knowledge k WHERE k.counter > 0
+            """)
+        for row in rows {
+            let replica = ReplicaID(storageValue: row[0])
+            let (counter, backed) = (UInt64(bitPattern: row[1]), UInt64(bitPattern: row[2]))
+            guard counter <= backed else {
+                return "this node's knowledge of \(origin(replica)) stands at \(counter), but it holds that origin's changes only up to "
+                    + "\(backed) and no hub vouched for more: sync_knowledge was raised on someone's word or altered, and this node "
+                    + "would not pull what it lacks; restore it from a backup, or ask for a new node to be set up"
             }
         }
         return nil

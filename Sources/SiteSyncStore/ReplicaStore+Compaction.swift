@@ -175,6 +175,7 @@ extension ReplicaStore {
                     """)
                 for entry in vouched.entries where entry.counter > 0 {
                     try statement.execute(arguments: [entry.replica.storageValue, Int64(bitPattern: entry.counter)])
+                    if entry.counter > knowledge[entry.replica] { try self.recordVouch(db, entry.replica, entry.counter, now: now) }
                 }
                 return report
             }

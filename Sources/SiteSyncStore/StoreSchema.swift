@@ -197,7 +197,12 @@ enum StoreSchema {
                     replica INTEGER NOT NULL, counter INTEGER NOT NULL,
                     target_collection INTEGER NOT NULL, target_id TEXT NOT NULL,
                     PRIMARY KEY (target_collection, target_id, replica, counter)
-                ) WITHOUT ROWID
+                ) WITHOUT ROWID;
+                -- How far the hub vouched for each origin beyond the changes held here (knowledge
+                -- no change backs: the hub's word for changes outside this node's scope).
+                CREATE TABLE sync_vouch (replica INTEGER PRIMARY KEY NOT NULL, counter INTEGER NOT NULL, vouched_ms INTEGER NOT NULL);
+                -- Knowledge taken before vouches were recorded stands as vouched (at time 0).
+                INSERT INTO sync_vouch (replica, counter, vouched_ms) SELECT replica, counter, 0 FROM sync_knowledge WHERE counter > 0;
                 """)
         }
         return migrator
