@@ -50,6 +50,7 @@ public final class Node: Sendable {
         options.maxBytes = configuration.maxMegabytes > 0 ? configuration.maxMegabytes << 20 : nil
         options.wallClock = try deviceClock(environment)
         options.signer = key
+        options.hubSigningKey = configuration.sync.hubKey?.signing
         return options
     }
 

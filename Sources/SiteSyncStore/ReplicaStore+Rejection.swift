@@ -55,9 +55,11 @@ extension ReplicaStore {
     }
 
     /// Takes in a `refusal` record received from the hub: the change it names never applies
-    /// here, and is retracted if it already did.
+    /// here, and is retracted if it already did. A refusal record written by anyone but the
+    /// hub changes nothing (only the hub's refusals are final).
     /// - Returns: the record to rebuild, when a change was retracted.
     func learnRefusal(_ db: Database, _ record: Change, now: UInt64) throws -> RecordKey? {
+        guard try isHubReplica(db, record.dot.replica) else { return nil }
         guard case .upsert(let writes) = record.body, let refusals = schema.collection(named: RefusalRecord.collection) else { return nil }
         func text(_ name: String) -> String? {
             guard let code = refusals.field(named: name)?.code,
@@ -78,6 +80,18 @@ extension ReplicaStore {
         try db.execute(sql: "UPDATE sync_change SET status = 2 WHERE replica = ? AND counter = ?",
                        arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)])
         return key
+    }
+
+    /// Whether `replica` is the hub's, by the key it signs with: the hub key this node trusts,
+    /// or the hub's entry in its copy of the allow-list. Where it has neither (plaintext, where
+    /// no key is checked), every replica is taken as it presents itself.
+    func isHubReplica(_ db: Database, _ replica: ReplicaID) throws -> Bool {
+        let hubKeys = try String.fetchAll(db, sql: "SELECT key FROM sync_directory WHERE role = 'hub' AND active")
+            .compactMap { NodePublicKey(text: $0)?.signing } + [options.hubSigningKey].compactMap { $0 }
+        guard !hubKeys.isEmpty else { return true }
+        guard let key = try Data.fetchOne(db, sql: "SELECT signing_key FROM sync_replica WHERE replica = ?",
+                                          arguments: [replica.storageValue]) else { return false }
+        return hubKeys.contains(Array(key))
     }
 
     /// Marks this node's changes that `peer` refused as rejected: they stay in the log (shown by

@@ -25,6 +25,9 @@ public struct StoreOptions: Sendable {
     /// The node's keys: local writes are signed with them. Without them the store can receive
     /// and serve changes but not write locally.
     public var signer: NodeSecretKey?
+    /// The Ed25519 key of the hub this node trusts (from its configuration), to tell the hub's
+    /// refusals from anyone else's; `nil` when none is configured.
+    public var hubSigningKey: [UInt8]?
     /// Page cache of the writer connection, in KiB (allocated only as used). 64 MiB keeps the
     /// index pages of a bulk apply in memory instead of reading them back on every batch.
     public var writerCacheKibibytes = 65536
