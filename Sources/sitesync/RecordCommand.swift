@@ -171,7 +171,7 @@ struct RecordCommand: ParsableCommand {
                     } catch {
                         // A full disk is about the node, not the line: say so as such.
                         if let full = StoreError.wrap(error) as? StoreError, full.code == .storageFull { throw full }
-                        throw ValidationError("line \(index + 1): \(error); nothing of \(file) was written")
+                        throw NodeError(.usage, "line \(index + 1): \(error); nothing of \(file) was written")
                     }
                 }
                 return (written, unchanged)

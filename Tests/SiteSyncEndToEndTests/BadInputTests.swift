@@ -55,6 +55,27 @@ import Testing
         #expect(notJSON.contains("line 1") && notJSON.contains("JSON"))
     }
 
+    /// Before, a value of 65,537 bytes was written and then blocked the node for good: every
+    /// later sync failed on it, and bundles of it were refused whole by every importer.
+    @Test func aValueOverTheTravelLimitIsRefusedAndOneAtItTravels() throws {
+        let cli = try prepared()
+        defer { cli.remove() }
+        let before = try cli.digest("site")
+        let over = try cli.fails("record", "put", "--data-dir", "site", "activity", "a1", "remarks=" + String(repeating: "x", count: 65_537))
+        #expect(over.contains("at most 65536 bytes") && over.contains("nothing was written"), "\(over)")
+        let megabyte = #"{"collection": "activity", "id": "a1", "fields": {"remarks": "\#(String(repeating: "y", count: 1_000_000))"}}"#
+        let imported = try cli.run(["record", "import", "--data-dir", "site", "-"], stdin: megabyte)
+        #expect(imported.status == 1 && imported.stderr.contains("line 1") && imported.stderr.contains("at most 65536 bytes"),
+                "\(imported.stderr)")
+        #expect(!imported.stderr.contains("Usage:"), "a bad line is not a usage error")
+        #expect(try cli.digest("site") == before)
+        let atLimit = String(repeating: "z", count: 65_536)
+        try cli.ok("record", "put", "--data-dir", "site", "activity", "a1", "remarks=" + atLimit)
+        try cli.ok("bundle", "export", "--data-dir", "site", "--all", "--output", "site.bundle")
+        try cli.ok("bundle", "import", "--data-dir", "office", "site.bundle")
+        #expect(try cli.ok("record", "get", "--data-dir", "office", "activity", "a1").contains(atLimit))
+    }
+
     @Test func damagedForeignOrMissingBundlesAreRefused() throws {
         let cli = try prepared()
         defer { cli.remove() }
