@@ -124,3 +124,33 @@ import Testing
         #expect(node.refusal(for: change, recordDepartment: nil, schema: .siteSync) == nil)
     }
 }
+
+/// Every reference field of the schema, pointing at a record of its own department, of another,
+/// and of shared reference data: only the other department is refused, for every role.
+@Suite struct ReferencePolicyTests {
+    @Test func everyReferenceIsAuthorizedByTheDepartmentOfItsTarget() throws {
+        var checked = 0
+        for collection in Schema.siteSync.collections {
+            for field in collection.fields {
+                guard case .ref(let target) = field.type else { continue }
+                for (targetDepartment, refused) in [("roads", false), ("water", true), ("", false)] {
+                    let change = Change(dot: Dot(replica: ReplicaID(rawValue: 9), counter: 1), hlc: HLCTimestamp(rawValue: 1),
+                                        record: RecordKey(collection: collection.code, id: "r1"), department: "roads",
+                                        context: VersionVector(), body: .upsert([.assign(field.code, .ref("t1"))]))
+                    let targets = ReferencePolicy.targets(of: change, schema: .siteSync)
+                    if target == "department" {
+                        #expect(targets.isEmpty, "\(collection.name).\(field.name) points at the tree of departments")
+                        continue
+                    }
+                    let found = try #require(targets.first, "\(collection.name).\(field.name)")
+                    #expect(found.field == field.name && found.key.id == "t1")
+                    let refusal = ReferencePolicy.refusal(change.dot, what: "\(collection.name) r1", field: field.name, target: target,
+                                                          targetID: "t1", department: change.department, targetDepartment: targetDepartment)
+                    #expect((refusal?.code == .forbiddenDepartment) == refused, "\(collection.name).\(field.name) → \(targetDepartment)")
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked >= 30, "every reference field, three ways: \(checked)")
+    }
+}
