@@ -133,23 +133,24 @@ extension Node {
         return BundleExportSummary(changes: changes.count, bytes: bytes, recipient: recipient, note: note)
     }
 
-    /// Whether a bundle signed by `signer` comes from this node's hub: the key this node pins as
-    /// the hub's, or the hub's entry in its copy of the allow-list. Only in plaintext mode,
-    /// where no key is checked anywhere, is a signed claim to be the hub taken as it stands.
-    func isHubSigner(_ signer: ReplicaCredential, claimedRole: Role) -> Bool {
-        if isHub { return false }
-        if configuration.sync.hubKey?.signing == signer.signingKey { return true }
-        if let entry = try? store.directory().entry(signingKey: signer.signingKey), entry.active, entry.node == signer.node {
-            return entry.role == .hub
+    /// Who signed a bundle, as far as this node can tell: whether it is this node's hub (the
+    /// only sender whose knowledge and refusals it takes), and the role to remember it by
+    /// (`nil`: not to be remembered as a peer at all).
+    ///
+    /// The allow-list decides (the hub's own, or a node's copy of it): the signer's key must be
+    /// the entry of the node it names. A node with no copy yet knows its hub by the key it pins;
+    /// anyone else it remembers by the role claimed, never as a hub. Only in plaintext mode,
+    /// where no key is checked anywhere, is a claim to be the hub taken as it stands.
+    func bundleSender(_ signer: ReplicaCredential, claimed: Role) -> (isHub: Bool, role: Role?) {
+        let directory = isHub ? allowList.current() : ((try? store.directory()) ?? Directory())
+        if let entry = directory.entry(signingKey: signer.signingKey), entry.node == signer.node {
+            return entry.active ? (entry.role == .hub && !isHub, entry.role) : (false, nil)
         }
-        return configuration.sync.insecure && claimedRole == .hub
-    }
-
-    /// The role to remember a bundle's sender by: the allow-list's, or what it claims when the
-    /// allow-list does not know it — except the hub's, which must be proven (`nil` then).
-    func verifiedRole(of signer: ReplicaCredential, claimed: Role) -> Role? {
-        if let entry = try? store.directory().entry(signingKey: signer.signingKey), entry.node == signer.node { return entry.role }
-        return claimed == .hub ? nil : claimed
+        if configuration.sync.hubKey?.signing == signer.signingKey { return (!isHub, .hub) }
+        // A key the allow-list does not give this name: a stranger, or someone else's name.
+        if !directory.isEmpty { return (false, nil) }
+        if configuration.sync.insecure { return (claimed == .hub && !isHub, claimed) }
+        return (false, claimed == .hub ? nil : claimed)
     }
 
     /// This node as a peer sees it.
@@ -204,8 +205,7 @@ extension Node {
         }
         // The signature proves which replica wrote the file, not what that node may do: its
         // role comes from the allow-list, and only the hub's claims are acted on.
-        let fromHub = isHubSigner(signer, claimedRole: claimedRole)
-        let senderRole: Role? = fromHub ? .hub : verifiedRole(of: signer, claimed: claimedRole)
+        let (fromHub, senderRole) = bundleSender(signer, claimed: claimedRole)
         let base = try VersionVector(wire: header.base)
         let senderKnowledge = try VersionVector(wire: header.senderKnowledge)
         let knowledge = try store.knowledge()
