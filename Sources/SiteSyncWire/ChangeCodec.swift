@@ -158,6 +158,10 @@ public enum ChangeCodec {
         guard decoded.conforms(to: spec.type), spec.rule != .orset else {
             throw WireError(.invalid, "change \(dot) writes a value of the wrong type to \(collection.name).\(spec.name)")
         }
-        return .assign(spec.code, decoded, tag: UInt32(raw.tag), supersede: raw.supersede)
+        // A compact batch carries the tag as a full varint; a Change message holds 32 bits.
+        guard let tag = UInt32(exactly: raw.tag) else {
+            throw WireError(.invalid, "change \(dot) gives \(spec.name) the tag \(raw.tag), more than the 32 bits a tag holds")
+        }
+        return .assign(spec.code, decoded, tag: tag, supersede: raw.supersede)
     }
 }
