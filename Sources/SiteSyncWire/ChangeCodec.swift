@@ -117,7 +117,10 @@ public enum ChangeCodec {
             return RecordID.format(uuid)
         }
         guard let text else { throw WireError(.invalid, "\(what) names no record") }
-        do { try RecordID.validate(text) } catch { throw WireError(.invalid, "\(what): \(error.message)") }
+        guard (try? RecordID.validate(text)) != nil else {
+            throw WireError(.invalid, "\(what) names the record '\(WireError.printable(text))', which is not a record id "
+                            + "(1 to 128 letters, digits and . _ : @ -, starting with a letter or digit)")
+        }
         return text
     }
 

@@ -104,6 +104,10 @@ struct FuzzReport {
             } catch let error as WireError {
                 report.refused += 1
                 if error.message.isEmpty { Issue.record("\(target.name): a refusal without a message for \(hex(input))") }
+                // A message goes to logs and terminals: a peer's bytes must not put escape sequences there.
+                if error.message.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                    Issue.record("\(target.name): the refusal \(error.message.debugDescription) quotes control characters of \(hex(input))")
+                }
             } catch {
                 Issue.record("\(target.name) input \(report.ran), \(hex(input)): \(type(of: error)): \(error)")
             }
@@ -148,7 +152,39 @@ struct FuzzReport {
     func inputsThatOnceCrashedAreRefused(_ index: Int) throws {
         let regression = Self.regressions[index]
         let target = try #require(Self.targets.first { $0.name == regression.target })
-        #expect(throws: WireError.self, "\(regression.note)") { try target.decode(unhex(regression.hex)) }
+        do {
+            try target.decode(unhex(regression.hex))
+            Issue.record("\(regression.note): not refused")
+        } catch let error as WireError {
+            #expect(!error.message.isEmpty && !error.message.unicodeScalars.contains { $0.properties.generalCategory == .control })
+        }
+    }
+
+    /// Found by the fuzz: a refusal quoted a peer's text as it came, escape sequences and line
+    /// breaks included, into logs and terminals.
+    @Test func refusalsShowAPeersControlCharactersAsQuestionMarks() throws {
+        let hostile = "\u{1B}]0;owned\u{07}\u{1B}[2J\n\u{202E}"
+        func refusal(_ decode: () throws -> Void) -> String {
+            do { try decode() } catch let error as WireError { return error.message } catch { Issue.record("\(error)") }
+            Issue.record("not refused with a WireError")
+            return ""
+        }
+        var wireRefusal = WireRefusal()
+        (wireRefusal.origin, wireRefusal.counter, wireRefusal.code) = (1, 1, hostile)
+        #expect(refusal { _ = try Refusal(wire: wireRefusal) } == "a refusal lacks its dot or has the unknown code '?]0;owned??[2J??'")
+
+        var change = WireChange()
+        change.collection = UInt32(Schema.siteSync.collection(named: "issue")!.code)
+        change.recordID = "i" + hostile
+        #expect(refusal { _ = try ChangeCodec.decode(origin: 1, counter: 1, payload: change.serializedData(), schema: .siteSync) }
+                == "change 0000000000000001:1 names the record 'i?]0;owned??[2J??', which is not a record id "
+                + "(1 to 128 letters, digits and . _ : @ -, starting with a letter or digit)")
+
+        var header = try FuzzSeeds.bundles()[0].header
+        header.schemaHash = hostile
+        let file = try FuzzSeeds.sealed(BundleCodec.magic + FuzzSeeds.framed(WireBundleFrame.with { $0.header = header }))
+        let message = refusal { _ = try BundleCodec.read(Data(file), file: "x.bundle", schema: .siteSync) }
+        #expect(message.hasPrefix("x.bundle uses schema version \(Schema.siteSync.version) (?]0;owned??[); this sitesync uses"))
     }
 
     @Test func framesWithoutTheSignatureOrOfAnotherCountAreForeign() {
@@ -295,8 +331,8 @@ enum FuzzDecode {
 enum FuzzSeeds {
     typealias Examples = ProtocolExamplesTests
 
-    /// A bundle file, and its bytes before the trailer.
-    static func bundles() throws -> [(file: [UInt8], unsealed: [UInt8])] {
+    /// A bundle file, its bytes before the trailer, and its header.
+    static func bundles() throws -> [(file: [UInt8], unsealed: [UInt8], header: WireBundleHeader)] {
         var header = WireBundleHeader()
         header.formatVersion = BundleCodec.formatVersion
         header.protocolVersion = ProtocolVersion.current
@@ -325,7 +361,7 @@ enum FuzzSeeds {
             let file = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
             let unsealed = try unsealedBytes(bundle)
             try require(sealed(unsealed) == file, "the test's framing of bundle \(index) differs from BundleCodec.write")
-            return (file, unsealed)
+            return (file, unsealed, header)
         }
     }
 
