@@ -15,6 +15,8 @@ struct FuzzTarget: Sendable, CustomTestStringConvertible {
     /// Throws ``WireError`` when the input is refused, ``FuzzFinding`` when something decoded
     /// that breaks a property.
     let decode: @Sendable ([UInt8]) throws -> Void
+    /// Whether some mutants should decode (a bundle's checksum refuses nearly all of them).
+    var someMutantsDecode = true
 
     var testDescription: String { name }
 }
@@ -56,7 +58,8 @@ struct FuzzReport {
     static let trace = environment["SITESYNC_FUZZ_TRACE"]
 
     static let targets: [FuzzTarget] = [
-        FuzzTarget(name: "bundle file", seeds: { try FuzzSeeds.bundles().map { $0.file } }, decode: FuzzDecode.bundle),
+        FuzzTarget(name: "bundle file", seeds: { try FuzzSeeds.bundles().map { $0.file } }, decode: FuzzDecode.bundle,
+                   someMutantsDecode: false),
         FuzzTarget(name: "bundle frames, resealed", seeds: { try FuzzSeeds.bundles().map { $0.unsealed } }, decode: FuzzDecode.resealedBundle),
         FuzzTarget(name: "change", seeds: FuzzSeeds.changes, decode: FuzzDecode.change),
         FuzzTarget(name: "compact batch", seeds: FuzzSeeds.compactBatches, decode: FuzzDecode.compactBatch),
@@ -75,9 +78,10 @@ struct FuzzReport {
         }
         let report = Self.fuzz(target, seeds: seeds, seed: Self.seed)
         print("fuzz \(target.name): \(report.ran) inputs in at most \(Self.budget) (\(report.accepted) decoded, "
-              + "\(report.refused) refused), slowest \(report.slowest)")
+              + "\(report.refused) refused), slowest \(report.slowest), process peak \(Self.peakResidentMegabytes()) MB")
         #expect(report.ran >= min(Self.iterations, 300), "\(target.name) ran only \(report.ran) inputs")
-        #expect(report.refused > 0 && report.accepted > 0, "\(target.name): the mutations should give both outcomes")
+        #expect(report.refused > 0, "\(target.name): no mutant was refused")
+        #expect(report.accepted > 0 || !target.someMutantsDecode, "\(target.name): no mutant decoded, so none reached the checks after decoding")
     }
 
     /// Runs mutants of `seeds` through `target`: each mutant comes from a seed or from an
@@ -117,6 +121,14 @@ struct FuzzReport {
             report.ran += 1
         }
         return report
+    }
+
+    /// The test process's peak resident memory (all tests, not only this one): a decoder that
+    /// allocates by a length it was handed shows here first.
+    static func peakResidentMegabytes() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss / 1024
     }
 
     /// Inputs that crashed a decoder once, each with the target it crashed.
