@@ -80,6 +80,9 @@ let package = Package(
             name: "SiteSyncWireTests",
             dependencies: [
                 "SiteSyncCore", "SiteSyncWire", "SiteSyncTestSupport",
+                // The fuzz tests run what follows decoding too: the chain check of a received batch.
+                "SiteSyncStore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
         .testTarget(

@@ -101,6 +101,7 @@ public enum BatchCodec {
     /// Decodes `count` changes and checks each as ``ChangeCodec/decode`` does.
     /// - Throws: ``WireError`` when the bytes do not decode to exactly `count` valid changes.
     public static func decode(_ data: Data, count: Int, schema: Schema) throws(WireError) -> [Change] {
+        guard count >= 0 else { throw WireError(.invalid, "a batch claims \(count) changes; a count cannot be negative") }
         let result: Result<[ChangeDecoder.RawChange], ChangeDecoder.Malformed> = data.withUnsafeBytes { bytes in
             var reader = ChangeDecoder(bytes)
             return Result { () throws(ChangeDecoder.Malformed) in try reader.compactBatch(count: count) }
@@ -165,6 +166,10 @@ public enum BatchCodec {
 }
 
 extension ChangeDecoder {
+    /// The fewest bytes a change takes in a compact batch: origin, counter, clock, flags,
+    /// collection, record id and department of one byte each.
+    static let minimumCompactChangeBytes = 7
+
     /// Reads a compact batch into the same raw parts the protobuf decoder produces, so that one
     /// set of checks serves both.
     mutating func compactBatch(count: Int) throws(Malformed) -> [RawChange] {
@@ -184,7 +189,8 @@ extension ChangeDecoder {
         var lastCounter: [UInt64: UInt64] = [:]
         var lastHLC: UInt64 = 0
         var changes: [RawChange] = []
-        changes.reserveCapacity(min(count, 100_000))
+        // Room for the changes the bytes can hold, not for the count a peer claims.
+        changes.reserveCapacity(min(count, remaining / Self.minimumCompactChangeBytes))
         for _ in 0..<count {
             var raw = RawChange()
             let origin = try replica(try varint())

@@ -186,7 +186,7 @@ public enum BundleCodec {
         }
         guard header.schemaVersion == schema.version, header.schemaHash == schema.hash else {
             throw WireError(.incompatible,
-                "\(file) uses schema version \(header.schemaVersion) (\(header.schemaHash.prefix(12))); this sitesync uses "
+                "\(file) uses schema version \(header.schemaVersion) (\(WireError.printable(header.schemaHash, limit: 12))); this sitesync uses "
                 + "\(schema.version) (\(schema.hash.prefix(12))): upgrade the older side")
         }
     }

@@ -117,7 +117,10 @@ public enum ChangeCodec {
             return RecordID.format(uuid)
         }
         guard let text else { throw WireError(.invalid, "\(what) names no record") }
-        do { try RecordID.validate(text) } catch { throw WireError(.invalid, "\(what): \(error.message)") }
+        guard (try? RecordID.validate(text)) != nil else {
+            throw WireError(.invalid, "\(what) names the record '\(WireError.printable(text))', which is not a record id "
+                            + "(1 to 128 letters, digits and . _ : @ -, starting with a letter or digit)")
+        }
         return text
     }
 
@@ -158,6 +161,10 @@ public enum ChangeCodec {
         guard decoded.conforms(to: spec.type), spec.rule != .orset else {
             throw WireError(.invalid, "change \(dot) writes a value of the wrong type to \(collection.name).\(spec.name)")
         }
-        return .assign(spec.code, decoded, tag: UInt32(raw.tag), supersede: raw.supersede)
+        // A compact batch carries the tag as a full varint; a Change message holds 32 bits.
+        guard let tag = UInt32(exactly: raw.tag) else {
+            throw WireError(.invalid, "change \(dot) gives \(spec.name) the tag \(raw.tag), more than the 32 bits a tag holds")
+        }
+        return .assign(spec.code, decoded, tag: tag, supersede: raw.supersede)
     }
 }

@@ -23,6 +23,9 @@ struct ChangeDecoder {
 
     var isAtEnd: Bool { offset >= end }
 
+    /// The bytes left to read.
+    var remaining: Int { end - offset }
+
     struct Malformed: Error {}
 
     mutating func varint() throws(Malformed) -> UInt64 {

@@ -102,7 +102,7 @@ extension WireRefusal {
 extension Refusal {
     public init(wire: WireRefusal) throws(WireError) {
         guard wire.origin != 0, wire.counter > 0, let code = RefusalCode(rawValue: wire.code) else {
-            throw WireError(.invalid, "a refusal lacks its dot or has the unknown code '\(wire.code.prefix(40))'")
+            throw WireError(.invalid, "a refusal lacks its dot or has the unknown code '\(WireError.printable(wire.code))'")
         }
         self.init(dot: Dot(replica: ReplicaID(rawValue: wire.origin), counter: wire.counter), code: code,
                   reason: String(wire.reason.prefix(500)))

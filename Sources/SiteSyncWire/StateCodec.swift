@@ -77,12 +77,11 @@ public enum StateCodec {
             case nil: raw.value = nil
             }
             let value: FieldValue
-            if collection.field(code: UInt16(clamping: version.write.field))?.rule == .orset {
+            if let code = UInt16(exactly: version.write.field), collection.field(code: code)?.rule == .orset {
                 guard case .text(let element)? = version.write.value, element.utf8.count <= DecodeLimits.maxStringBytes else {
                     throw WireError(.invalid, "a set version in the record state of \(collection.name) \(id) is not one text element")
                 }
-                versions.append(FieldVersion(field: UInt16(version.write.field), dot: dot, hlc: HLCTimestamp(rawValue: version.hlc),
-                                             value: .text(element)))
+                versions.append(FieldVersion(field: code, dot: dot, hlc: HLCTimestamp(rawValue: version.hlc), value: .text(element)))
                 continue
             }
             switch try ChangeCodec.decode(raw, collection: collection, dot: dot).operation {

@@ -27,6 +27,19 @@ public struct WireError: SiteSyncError, Equatable {
         self.message = message
     }
 
+    /// Text from a peer or a file, fit to quote in a message: at most `limit` characters, its
+    /// control and formatting characters (escape sequences, line breaks, direction overrides)
+    /// shown as `?`, so that quoting it cannot rewrite a terminal or forge a log line.
+    public static func printable(_ text: some StringProtocol, limit: Int = 40) -> String {
+        var scalars = String.UnicodeScalarView()
+        for scalar in String(text.prefix(limit)).unicodeScalars {
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator: scalars.append("?")
+            default: scalars.append(scalar)
+            }
+        }
+        return String(scalars)
+    }
 }
 
 /// The limits a decoder enforces, so that a hostile or broken peer cannot make it allocate
