@@ -26,6 +26,9 @@ public struct NetworkBenchmarkResult: Sendable {
     /// The hub process's peak resident memory while a node pulls `rssChanges` changes.
     public var hubPeakRSSMegabytes: Double
     public var rssChanges: Int
+    /// Seconds that pull took: a fresh node joining a hub of `rssChanges` changes in one
+    /// `sync` round, its default timeout and window in force.
+    public var joinSeconds: Double
 }
 
 /// Scales for the network benchmark: the full one of DESIGN §8, or a quick one.
@@ -66,11 +69,11 @@ public enum NetworkBenchmark {
         progress("converge: \(scale.nodes) nodes × \(scale.editsPerNode) offline edits")
         let converge = try measureConvergence(directory: directory + "/converge", scale: scale, executable: executable, logger: logger)
         progress("hub memory: a node pulls \(scale.rssChanges) changes")
-        let rss = try measureHubMemory(directory: directory + "/rss", count: scale.rssChanges, executable: executable, logger: logger)
+        let (rss, join) = try measureHubMemory(directory: directory + "/rss", count: scale.rssChanges, executable: executable, logger: logger)
         return NetworkBenchmarkResult(
             syncChangesPerSecond: rate, insecureSyncChangesPerSecond: insecureRate, syncChanges: scale.syncChanges, wireOverheadBytesPerChange: overhead,
             convergeSeconds: converge, convergeNodes: scale.nodes, convergeEditsPerNode: scale.editsPerNode,
-            hubPeakRSSMegabytes: rss, rssChanges: scale.rssChanges)
+            hubPeakRSSMegabytes: rss, rssChanges: scale.rssChanges, joinSeconds: join)
     }
 
     /// A hub in a process of its own.
@@ -126,11 +129,11 @@ public enum NetworkBenchmark {
     /// A node of the hub; when secure, it trusts the hub's key and the hub allows its own (the
     /// running hub rereads its allow-list when the file changes).
     static func node(_ path: String, name: String, role: Role, department: String, hub: String, hubNode: Node,
-                     secure: Bool = true) throws -> Node {
+                     secure: Bool = true, timeoutSeconds: Int = 600) throws -> Node {
         let node = try Node.initialize(at: path, configuration: NodeConfiguration(
             name: name, department: department, role: role,
             sync: NodeConfiguration.SyncSettings(hub: hub, hubKey: secure ? try hubNode.publicKey() : nil, insecure: !secure,
-                                                 timeoutSeconds: 600)))
+                                                 timeoutSeconds: timeoutSeconds)))
         if secure { _ = try hubNode.allow(node: name, role: role, department: department, key: try node.publicKey()) }
         return node
     }
@@ -261,18 +264,21 @@ public enum NetworkBenchmark {
         var total: Int { lock.lock(); defer { lock.unlock() }; return value }
     }
 
-    static func measureHubMemory(directory: String, count: Int, executable: URL, logger: Logger) throws -> Double {
+    /// The hub's peak memory while a fresh node joins it (pulls all `count` changes in one
+    /// round), and the seconds the join took.
+    static func measureHubMemory(directory: String, count: Int, executable: URL, logger: Logger) throws -> (Double, Double) {
         let hubNode = try hubNode(directory + "/hub")
         _ = try fill(hubNode, count: count)
         let hub = try HubProcess(executable: executable, dataDirectory: hubNode.dataDirectory)
         defer { hub.stop() }
         let reader = try node(directory + "/reader", name: "reader", role: .office, department: "office", hub: hub.endpoint,
-                              hubNode: hubNode)
+                              hubNode: hubNode, timeoutSeconds: NodeConfiguration.SyncSettings().timeoutSeconds)
         let outcome = try reader.syncClient(logger: logger).round()
-        guard outcome.summary.pulledApplied == count else {
-            throw StoreError(.database, "benchmark check failed: pulled \(outcome.summary.pulledApplied) of \(count)")
+        guard outcome.summary.pulledApplied == count, outcome.sessions == 1 else {
+            throw StoreError(.database, "benchmark check failed: pulled \(outcome.summary.pulledApplied) of \(count) "
+                             + "in \(outcome.sessions) sessions")
         }
-        return hub.peakRSSMegabytes
+        return (hub.peakRSSMegabytes, Double(outcome.milliseconds) / 1000)
     }
 
     final class FailureBox: @unchecked Sendable {

@@ -91,8 +91,8 @@ public struct RecordState: Hashable, Sendable {
         if context.contains(change.dot) { return false }
         guard change.context.isCovered(by: context) else {
             throw CoreError(.causalityViolation,
-                "change \(change.dot) to \(collection.name) \(key.id) depends on changes not received yet; "
-                + "it must be applied after them (sync again to receive them in order)")
+                "change \(change.dot) to \(collection.name) \(key.id) depends on changes to that record that this replica "
+                + "does not hold, and cannot be applied before them (whoever sent it should have sent them first)")
         }
         let covered = change.context
         switch change.body {

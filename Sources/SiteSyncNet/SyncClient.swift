@@ -10,12 +10,20 @@ import SiteSyncWire
 public struct SyncClientOptions: Sendable {
     /// What this side accepts from the peer.
     public var limits = SessionLimits()
-    /// Give up waiting for the peer's first answer after this long (milliseconds).
+    /// Report the peer unreachable when nothing at all has come from it this long after the
+    /// round began (milliseconds).
     public var connectTimeout: UInt64 = 10_000
-    /// Give up on a peer silent this long in the middle of a session (milliseconds).
+    /// Start a new session (protocol §9.2) when the peer has sent nothing for this long while
+    /// this side waits on it in the middle of one (milliseconds).
     public var silenceTimeout: UInt64 = 10_000
-    /// The whole round may take at most this long, restarts included (milliseconds).
-    public var deadline: UInt64 = 30_000
+    /// Give up the round when the peer has moved nothing (no batch, no acknowledgement) for
+    /// this long while this side waited on it, new sessions included (milliseconds). Time spent
+    /// applying here does not count, and a round that keeps moving is never cut off: a fresh
+    /// node's first pull of a big hub may take many minutes.
+    public var stallTimeout: UInt64 = 30_000
+    /// Give up the round after this many sessions in a row that ended without moving anything
+    /// (a peer that answers and then forgets every session, a link that keeps dropping).
+    public var idleSessionLimit = 3
     /// Ask the peer for hints on this connection (the long-running node).
     public var subscribe = false
     /// CURVE keys; `nil` syncs in plaintext (`insecure`).
@@ -121,9 +129,13 @@ public final class SyncClient {
         socket.close()
     }
 
-    /// Runs one round: greet, push, pull. Restarts the session (resuming from what the peer
-    /// acknowledged) when the peer restarts or goes silent, until the deadline.
-    /// - Throws: ``NetError`` when the peer is unreachable, refuses, or the deadline passes;
+    /// Runs one round: greet, push, pull. Starts a new session (resuming from what the peer
+    /// acknowledged, protocol §9.2) when the peer restarts, the connection drops or the peer
+    /// goes silent for ``SyncClientOptions/silenceTimeout``. The round has no limit on its total
+    /// time: it gives up only on a peer never heard from (``SyncClientOptions/connectTimeout``)
+    /// or one that moved nothing for ``SyncClientOptions/stallTimeout`` or in
+    /// ``SyncClientOptions/idleSessionLimit`` sessions in a row.
+    /// - Throws: ``NetError`` when the peer is unreachable, refuses, or stops moving the round;
     ///   whatever was acknowledged stays applied, and nothing unsent is lost.
     public func round() throws(NetError) -> SyncOutcome {
         let start = monotonicMilliseconds()
@@ -132,10 +144,11 @@ public final class SyncClient {
         traffic = (0, 0)
         clockOffset = nil
         failedHandshakes = (0, 0)
-        var lastError = NetError(.unreachable, "no answer from \(endpoint)")
-        while monotonicMilliseconds() - start < options.deadline {
+        watch = RoundWatch(start: start)
+        var idleSessions = 0
+        while true {
             outcome.sessions += 1
-            switch try session(deadline: start + options.deadline, heardBefore: outcome.sessions > 1) {
+            switch try session() {
             case .finished(let summary):
                 outcome.summary.pushedSent += summary.pushedSent
                 outcome.summary.pushedApplied += summary.pushedApplied
@@ -151,23 +164,43 @@ public final class SyncClient {
                 outcome.bytesReceived = traffic.received
                 outcome.peerClockOffset = clockOffset
                 return outcome
-            case .interrupted(let error, let sent, let acknowledged):
+            case .interrupted(let error, let sent, let acknowledged, let moved):
                 // Start over from what the peer acknowledged; what it had not is sent again.
                 outcome.summary.pushedSent += sent
                 outcome.resent += sent - acknowledged
-                lastError = error
+                idleSessions = moved ? 0 : idleSessions + 1
+                let still = monotonicMilliseconds() - watch.lastMoved
+                if idleSessions >= options.idleSessionLimit || still >= options.stallTimeout {
+                    throw Self.stalled(endpoint, error, stillFor: still, sessions: outcome.sessions)
+                }
                 logger.info("sync session with \(endpoint) interrupted; resuming", metadata: ["reason": "\(error.message)"])
             }
         }
-        throw lastError
     }
 
     private enum SessionEnd {
         case finished(SessionSummary)
-        /// The peer restarted (it forgot the session) or went silent: worth starting over.
-        case interrupted(NetError, sent: Int, acknowledged: Int)
+        /// The peer restarted (it forgot the session), the connection dropped, or the peer went
+        /// silent: worth starting over. `moved`: the session received a batch or acknowledgement.
+        case interrupted(NetError, sent: Int, acknowledged: Int, moved: Bool)
     }
 
+    /// What the round has had from the peer, across its sessions.
+    private struct RoundWatch {
+        let start: UInt64
+        /// Whether anything at all came from the peer: one never heard from is unreachable.
+        var heard = false
+        /// When this side last began waiting on the peer: its last batch or acknowledgement, or
+        /// the end of this side's last store work (applying here is not the peer's silence).
+        var lastMoved: UInt64
+
+        init(start: UInt64) {
+            self.start = start
+            lastMoved = start
+        }
+    }
+
+    private var watch = RoundWatch(start: 0)
     /// Bytes moved by the current round.
     private var traffic = (sent: 0, received: 0)
     /// The peer's clock minus ours, from the last Welcome.
@@ -176,9 +209,11 @@ public final class SyncClient {
     private var totals = (push: 0, pull: 0)
 
 
-    private func session(deadline: UInt64, heardBefore: Bool) throws(NetError) -> SessionEnd {
+    private func session() throws(NetError) -> SessionEnd {
         let knowledge: VersionVector
-        do { knowledge = try store.knowledge() } catch { throw NetError(.store, "\(error)") }
+        do { knowledge = try store.knowledge() } catch {
+            throw NetError(.store, "this node could not read its own database to sync with \(endpoint) (the peer was not asked): \(error)")
+        }
         let directoryDigest = (try? store.directory()).map { $0.isEmpty ? "" : $0.digest } ?? ""
         let acknowledgedOwn = Dictionary(((try? store.peers()) ?? []).map { ($0.node, $0.knowledge[me.replica]) }) { a, b in max(a, b) }
         var machine = ClientSession(session: UInt64.random(in: 1...UInt64.max), me: me, versions: Self.versions,
@@ -187,7 +222,9 @@ public final class SyncClient {
                                     wallClock: store.wallClock(), acknowledgedOwn: acknowledgedOwn)
         var outbox: [[Data]] = []
         var result: Result<SessionSummary, NetError>?
-        var heard = false
+        /// A batch or acknowledgement of this session came from the peer.
+        var moved = false
+        /// The peer's last message, or the end of this side's last store work.
         var lastHeard = monotonicMilliseconds()
         var busy = 0
         var connectionDropped = false
@@ -286,22 +323,20 @@ public final class SyncClient {
                 case .success(let summary): return .finished(summary)
                 case .failure(let error):
                     if error.code == .silent || (error.code == .refused && error.message.contains("unknown session")) {
-                        return .interrupted(error, sent: machine.summary.pushedSent, acknowledged: machine.summary.pushedAcknowledged)
+                        return .interrupted(error, sent: machine.summary.pushedSent, acknowledged: machine.summary.pushedAcknowledged,
+                                            moved: moved)
                     }
                     throw error
                 }
             }
-            let now = monotonicMilliseconds()
-            if now >= deadline {
-                throw heard ? NetError(.silent, "the sync with \(endpoint) did not finish in time; what was acknowledged is kept, the rest is sent next time")
-                    : Self.unreachable(endpoint, options.deadline)
-            }
-            let waitedFor = now - lastHeard
+            // Only time spent waiting on the peer counts: while this side reads or applies, the
+            // peer is waiting on it.
             if busy == 0 {
-                if !heard && !heardBefore && waitedFor >= options.connectTimeout {
+                let now = monotonicMilliseconds()
+                if !watch.heard && now - watch.start >= options.connectTimeout {
                     throw Self.unreachable(endpoint, options.connectTimeout)
                 }
-                if (heard || heardBefore) && waitedFor >= options.silenceTimeout {
+                if watch.heard && (now - lastHeard >= options.silenceTimeout || now - watch.lastMoved >= options.stallTimeout) {
                     perform(machine.timedOut())
                     continue
                 }
@@ -309,6 +344,9 @@ public final class SyncClient {
             let (readable, events) = try loop.wait([socket, monitor.socket], timeout: outbox.isEmpty ? 100 : 5)
             for event in events {
                 busy -= 1
+                // The store work is done: from now on this side waits on the peer again.
+                lastHeard = monotonicMilliseconds()
+                watch.lastMoved = lastHeard
                 perform(machine.handle(event))
                 noteProgress()
             }
@@ -318,23 +356,29 @@ public final class SyncClient {
                 // The connection dropped: whatever was in flight is lost. Start over as soon as
                 // the store work in progress is done.
                 if busy == 0 {
-                    return .interrupted(NetError(.silent, "the connection to \(endpoint) dropped"), sent: machine.summary.pushedSent, acknowledged: machine.summary.pushedAcknowledged)
+                    return .interrupted(NetError(.silent, "the connection to \(endpoint) dropped"), sent: machine.summary.pushedSent,
+                                        acknowledged: machine.summary.pushedAcknowledged, moved: moved)
                 }
                 connectionDropped = true
             }
             if connectionDropped && busy == 0 {
-                return .interrupted(NetError(.silent, "the connection to \(endpoint) dropped"), sent: machine.summary.pushedSent, acknowledged: machine.summary.pushedAcknowledged)
+                return .interrupted(NetError(.silent, "the connection to \(endpoint) dropped"), sent: machine.summary.pushedSent,
+                                    acknowledged: machine.summary.pushedAcknowledged, moved: moved)
             }
             guard readable[0] || socket.isReadable else { continue }
             while let message = try socket.receive() {
                 lastHeard = monotonicMilliseconds()
-                heard = true
+                watch.heard = true
                 traffic.received += message.frames.reduce(0) { $0 + $1.count }
                 do {
                     let decoded = try SyncFrames.decode(message.frames, schema: store.schema)
                     if case .hint = decoded {
                         hinted = true
                         continue
+                    }
+                    if Self.movesTheRound(decoded, session: machine.session) {
+                        moved = true
+                        watch.lastMoved = lastHeard
                     }
                     perform(machine.handle(.message(decoded)))
                     noteProgress()
@@ -403,6 +447,24 @@ public final class SyncClient {
         return hinted
     }
 
+    /// Whether a message moves the round on: a batch or an acknowledgement of this session.
+    /// Greetings and hints say the peer is alive, not that the sync gets anywhere.
+    static func movesTheRound(_ message: SyncMessage, session: UInt64) -> Bool {
+        switch message {
+        case .batch(let batch): batch.session == session
+        case .ack(let ack): ack.session == session
+        default: false
+        }
+    }
+
+    /// The round gave up on a peer that stopped moving it.
+    static func stalled(_ endpoint: String, _ last: NetError, stillFor milliseconds: UInt64, sessions: Int) -> NetError {
+        NetError(.silent,
+            "\(endpoint) stopped answering in the middle of the sync: nothing moved for \(milliseconds / 1000) s over "
+            + "\(sessions) session\(sessions == 1 ? "" : "s") (last: \(last.message)). What was acknowledged is kept on both sides "
+            + "and the rest goes with the next sync; if this repeats, check that the peer is running and reachable")
+    }
+
     static func unreachable(_ endpoint: String, _ milliseconds: UInt64) -> NetError {
         NetError(.unreachable,
             "no answer from \(endpoint) within \(milliseconds / 1000) s: is the hub running and reachable? "
@@ -414,6 +476,9 @@ public final class SyncClient {
         case .refused(.upgradeRequired): NetError(.incompatible, failure.reason + "; this node keeps working offline and keeps its changes")
         case .refused(.forbidden): NetError(.refused, failure.reason)
         case .refused(.unknownSession): NetError(.refused, "unknown session: " + failure.reason)
+        case .refused(.outOfOrder):
+            NetError(.refused, "\(endpoint): " + failure.reason + "; syncing again sends the same changes: run `sitesync audit verify` "
+                     + "on this node and tell the operator of \(endpoint)")
         case .refused: NetError(.refused, "\(endpoint): " + failure.reason)
         case .silent: NetError(.silent, "\(endpoint) went silent in the middle of the sync")
         case .violation: NetError(.protocolViolation, "\(endpoint): " + failure.reason)

@@ -25,7 +25,9 @@ public struct NodeStatus: Sendable {
     public let now: UInt64
     /// The hub's endpoint (a hub: where it listens).
     public let hubEndpoint: String?
-    /// Whether the hub answered the last time this node tried (`nil`: never tried).
+    /// Whether the hub answered the last time this node tried it (`nil`: never tried); a try
+    /// that failed on this node's own side (its database) says nothing of the hub and is passed
+    /// over.
     public let hubReachable: Bool?
     /// The last sync round this node ran, and the last that completed.
     public let lastAttempt: SyncHistoryEntry?
@@ -54,6 +56,13 @@ public struct NodeStatus: Sendable {
         guard !isHub else { return false }
         guard let lastSynced else { return true }
         return now > lastSynced && now - lastSynced > UInt64(staleAfterSeconds) * 1000
+    }
+
+    /// Whether the last sync round with the hub failed on this node's own side (its database),
+    /// not for want of an answer.
+    public var lastTryFailedHere: Bool {
+        guard !isHub, let attempt = lastAttempt, !attempt.ok, attempt.endpoint == hubEndpoint else { return false }
+        return Node.localCodes.contains(attempt.errorCode ?? "")
     }
 
     public var verdict: Verdict {
@@ -112,6 +121,8 @@ extension Node {
     /// Errors of a sync round that mean the peer answered (it was reachable).
     static let answeredCodes: Set<String> = [NetError.Code.refused, .incompatible, .keyRefused, .protocolViolation, .newEpoch].map(\.rawValue)
         .reduce(into: []) { $0.insert($1) }
+    /// Errors of a sync round on this node's own side: they say nothing of whether the peer answered.
+    static let localCodes: Set<String> = [NetError.Code.store.rawValue]
 
     /// This node's status, measured now.
     public func status(now: UInt64 = StoreOptions.systemClock()) throws -> NodeStatus {
@@ -120,7 +131,7 @@ extension Node {
         let lastAttempt = try store.lastHistory(.sync)
         let lastSuccess = try store.lastHistory(.sync, ok: true)
         var hubReachable: Bool?
-        if let hub = configuration.sync.hub, let tried = try store.history(limit: 500, kinds: [.sync]).first(where: { $0.endpoint == hub }) {
+        if let hub = configuration.sync.hub, let tried = try store.history(limit: 500, kinds: [.sync]).first(where: { $0.endpoint == hub && !Self.localCodes.contains($0.errorCode ?? "") }) {
             hubReachable = tried.ok || Self.answeredCodes.contains(tried.errorCode ?? "")
         }
         let pending = isHub ? Backlog() : try store.backlog(beyond: hubPeer?.knowledge ?? VersionVector())

@@ -43,9 +43,11 @@ extension Node {
         }
         var options = SyncClientOptions()
         options.limits = limits
-        options.deadline = UInt64(configuration.sync.timeoutSeconds) * 1000
-        options.connectTimeout = min(options.deadline, 10_000)
-        options.silenceTimeout = min(options.deadline, 10_000)
+        // `timeout_seconds` is how long the hub may move nothing before the round gives up; a
+        // round that keeps moving has no limit (a fresh node's first pull may take minutes).
+        options.stallTimeout = UInt64(configuration.sync.timeoutSeconds) * 1000
+        options.connectTimeout = min(options.stallTimeout, 10_000)
+        options.silenceTimeout = min(options.stallTimeout, 10_000)
         options.subscribe = subscribe
         options.progress = progress
         let toHub = endpoint == configuration.sync.hub && peerKey == nil

@@ -50,7 +50,8 @@ public struct NodeConfiguration: Sendable, Equatable {
         public var insecure: Bool
         /// `interval_seconds`: how often `sitesync run` syncs when nothing prompts it.
         public var intervalSeconds: Int
-        /// `timeout_seconds`: how long one sync round may take before it gives up.
+        /// `timeout_seconds`: how long a sync round waits while the peer moves nothing before it
+        /// gives up (a round that keeps moving is never cut off).
         public var timeoutSeconds: Int
         /// `batch_changes`, `batch_bytes`, `window`: what this node accepts per batch and in flight.
         public var batchChanges: Int
@@ -361,7 +362,8 @@ public struct NodeConfiguration: Sendable, Equatable {
         \(sync.hubKey.map { "# The hub's public key (`sitesync keys show` at the hub); set with `sitesync keys trust-hub`.\nhub_key = \(quoted($0.description))" } ?? "# The hub's public key (`sitesync keys show` at the hub); set it with `sitesync keys trust-hub`.\n# hub_key = \"...80 characters...\"")
         # Plaintext instead of CURVE encryption: for local experiments only, on both sides.
         insecure = \(sync.insecure)
-        # How often `sitesync run` syncs when nothing prompts it, and how long a round may take.
+        # How often `sitesync run` syncs when nothing prompts it, and how long a round waits while
+        # the peer moves nothing (a round that keeps moving is never cut off).
         interval_seconds = \(sync.intervalSeconds)
         timeout_seconds = \(sync.timeoutSeconds)
         # What this node accepts per batch, and how many batches may be in flight.

@@ -107,15 +107,22 @@ extension ReplicaStore {
                 let rows = try Row.fetchCursor(db, sql: "SELECT id, collection, record_id, department, state FROM sync_record WHERE id > ? ORDER BY id",
                                                arguments: [after])
                 while let row = try rows.next() {
-                    if states.count >= limit || bytes >= maxBytes {
+                    guard scope.includes(department: row[3]), let collection = self.schema.collection(named: row[1]) else {
+                        cursor = row[0]
+                        continue
+                    }
+                    let blob: Data = row[4]
+                    let state = try RecordStateCodec.decode([UInt8](blob), key: RecordKey(collection: collection.code, id: row[2]))
+                    // Measured as it travels (with its field's tag and length), so that the whole
+                    // message stays within the receiver's bytes, a little kept for the batch's own.
+                    let size = ((try? StateCodec.encode(state).serializedBytes() as [UInt8])?.count ?? blob.count) + 6
+                    if !states.isEmpty && (states.count >= limit || bytes + size > maxBytes - min(maxBytes / 8, 4096)) {
                         exhausted = false
                         break
                     }
                     cursor = row[0]
-                    guard scope.includes(department: row[3]), let collection = self.schema.collection(named: row[1]) else { continue }
-                    let blob: Data = row[4]
-                    states.append(try RecordStateCodec.decode([UInt8](blob), key: RecordKey(collection: collection.code, id: row[2])))
-                    bytes += blob.count
+                    states.append(state)
+                    bytes += size
                 }
                 var heads: [ChainStart] = []
                 if exhausted {

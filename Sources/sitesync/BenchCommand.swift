@@ -31,7 +31,8 @@ extension BenchCommand {
                 the wire beyond the values; target at most 48), converge_seconds (nodes of four \
                 departments with offline edits reconnecting together until every digest matches the \
                 hub's; target 30 s for 20 × 5,000), hub_peak_rss_mb (the hub's peak memory while a node \
-                pulls; target 256 MiB for 1,000,000 changes).
+                pulls; target 256 MiB for 1,000,000 changes) and join_seconds (that pull: a fresh node \
+                joining the hub in one `sync` round, with the default timeout and window).
 
                 The report: report_seconds_500_projects, the time `report projects` takes at the hub over \
                 500 projects × 40 activities × 90 days of quantity entries (1.8 million) and weekly costs; \
@@ -100,6 +101,7 @@ extension BenchCommand {
                     ("converge_edits_per_node", .int(Int64(network.convergeEditsPerNode)), ""),
                     ("hub_peak_rss_mb", rounded(network.hubPeakRSSMegabytes, 1), "<= 256 (1,000,000 changes)"),
                     ("rss_changes", .int(Int64(network.rssChanges)), ""),
+                    ("join_seconds", rounded(network.joinSeconds, 1), "one sync (a fresh node pulls rss_changes)"),
                 ]
             }
             if json {

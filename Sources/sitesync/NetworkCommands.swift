@@ -108,11 +108,14 @@ struct SyncCommand: ParsableCommand {
         abstract: "One sync round with the hub (or a peer): push what it lacks, pull what this node lacks.",
         discussion: """
             Prints one line: what went up and what came down, and a line for each change of this \
-            node the peer refused (kept here as rejected: `sitesync conflicts --rejected`). If the \
-            peer is unreachable or goes silent, exits non-zero within the configured timeout \
-            (default 30 s); nothing is lost: what was acknowledged stays applied and unsent changes \
-            go with the next sync. A refused key, or a hub that does not hold the key this node \
-            trusts, fails within seconds and says what to do.
+            node the peer refused (kept here as rejected: `sitesync conflicts --rejected`). A round \
+            that keeps moving is never cut off, however long a fresh node's first pull takes. A peer \
+            that never answers fails the round after 10 s (unreachable); a session in which the peer \
+            falls silent for 10 s is started over from what was acknowledged; the round gives up \
+            (silent) once the peer has moved nothing for `timeout_seconds` (default 30 s; time spent \
+            applying here does not count) or in 3 sessions in a row. Nothing is lost: what was \
+            acknowledged stays applied and unsent changes go with the next sync. A refused key, or a \
+            hub that does not hold the key this node trusts, fails within seconds and says what to do.
             """
     )
 

@@ -115,7 +115,11 @@ struct StatusCommand: ParsableCommand {
         } else {
             why.append("never synced with the hub")
         }
-        if status.hubReachable == false { why.append("the hub did not answer at the last try") }
+        if status.lastTryFailedHere {
+            why.append("the last sync failed on this node's side, not the hub's: see `last try`")
+        } else if status.hubReachable == false {
+            why.append("the hub did not answer at the last try")
+        }
         return Terminal.paint("NOT IN SYNC", .yellow) + " — " + why.joined(separator: "; ")
     }
 
@@ -128,10 +132,14 @@ struct StatusCommand: ParsableCommand {
             rows.append(["listens", status.hubEndpoint ?? "nowhere configured (`listen` in node.toml)"])
         } else {
             var hub = status.hubEndpoint ?? "none configured (`hub` in node.toml)"
-            switch status.hubReachable {
-            case true?: hub += " — answered at the last try"
-            case false?: hub += " — did not answer at the last try"
-            case nil: if status.hubEndpoint != nil { hub += " — not tried yet" }
+            if status.lastTryFailedHere {
+                hub += " — the last try failed on this node, not at the hub"
+            } else {
+                switch status.hubReachable {
+                case true?: hub += " — answered at the last try"
+                case false?: hub += " — did not answer at the last try"
+                case nil: if status.hubEndpoint != nil { hub += " — not tried yet" }
+                }
             }
             rows.append(["hub", hub])
         }

@@ -369,7 +369,7 @@ enum FuzzSeeds {
         defer { try? FileManager.default.removeItem(at: directory) }
         return try bundles.enumerated().map { index, bundle in
             let path = directory.appendingPathComponent("\(index).bundle").path
-            try BundleCodec.write(bundle, to: path)
+            try BundleCodec.write(bundle, signedBy: BundleSigner(credential: Examples.siteCredential, key: Examples.siteKey), to: path)
             let file = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
             let unsealed = try unsealedBytes(bundle)
             try require(sealed(unsealed) == file, "the test's framing of bundle \(index) differs from BundleCodec.write")
@@ -422,7 +422,8 @@ enum FuzzSeeds {
     }
 
     /// `unsealed` with the trailer it calls for: the number of change frames it holds (as far
-    /// as its frames read) and the SHA-256 of all of it.
+    /// as its frames read), the SHA-256 of all of it, and the signature of the seeds' sender
+    /// (so that mutants reach past it, as a bundle re-signed by its own sender would).
     static func sealed(_ unsealed: [UInt8]) throws -> [UInt8] {
         var changes: UInt64 = 0
         var offset = BundleCodec.magic.count
@@ -435,6 +436,8 @@ enum FuzzSeeds {
             $0.trailer = WireBundleTrailer.with {
                 $0.changeCount = changes
                 $0.sha256 = Data(ChainHash.of(payload: unsealed).bytes)
+                $0.signer = WireReplicaCredential(Examples.siteCredential)
+                $0.signature = Data(BundleSignature.sign(digest: ChainHash.of(payload: unsealed).bytes, key: Examples.siteKey))
             }
         }
         return unsealed + (try framed(trailer))

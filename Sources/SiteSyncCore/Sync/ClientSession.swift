@@ -72,7 +72,7 @@ public struct ClientSession: Sendable {
         case .applied(let outcome):
             return pulled(outcome)
         case .storeFailed(let reason, let retryLater):
-            return fail(.store(retryLater: retryLater), reason)
+            return storeFailed(reason, retryLater: retryLater)
         case .tick:
             return []
         }
@@ -229,6 +229,28 @@ public struct ClientSession: Sendable {
             return effects
         }
         return effects + applyNext()
+    }
+
+    /// This side's store failed in the middle of the session. The peer is told (it need not
+    /// wait for the session to time out), and the error says which side of the exchange failed
+    /// and what helps: time for a full disk or a busy database, a person for the rest, since
+    /// syncing again would meet the same failure.
+    private mutating func storeFailed(_ reason: String, retryLater: Bool) -> [SessionEffect] {
+        let peer = server?.peer.node ?? "the peer"
+        let applying = phase == .pulling
+        var message = applying ? "this node could not apply what \(peer) sent: \(reason)"
+            : "this node could not read its own changes to send to \(peer), so \(peer) is not at fault: \(reason)"
+        if retryLater {
+            message += "; nothing was lost: sync again once that is cleared"
+        } else if applying {
+            message += "; syncing again brings the same batch: run `sitesync audit verify` on this node and tell \(peer)'s operator"
+        } else {
+            message += "; syncing again will not help: run `sitesync audit verify` on this node and restore it from its backup "
+                + "(`sitesync restore`) if the check fails"
+        }
+        let notice = SyncMessage.Failure(code: .unavailable, reason: applying ? "the client could not apply a batch: \(reason)"
+                                            : "the client could not read its log: \(reason)", session: session)
+        return [.send(.failure(notice))] + fail(.store(retryLater: retryLater), message)
     }
 
     private mutating func violation(_ reason: String) -> [SessionEffect] {

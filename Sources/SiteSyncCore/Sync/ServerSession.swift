@@ -7,7 +7,9 @@ public struct ServerSession: Sendable {
     public let session: UInt64
     public let me: PeerIdentity
     public let client: PeerIdentity
-    /// What the client accepts from this side.
+    /// What this side sends the client within: the client's limits narrowed to this side's own
+    /// (protocol §15), so a pull never holds more than this side's `window` batches of its
+    /// `batch_bytes` in flight, whatever a client asks for.
     public let clientLimits: SessionLimits
     public let subscribe: Bool
     public private(set) var isClosed = false
@@ -72,8 +74,8 @@ public struct ServerSession: Sendable {
             }
             client = PeerIdentity(node: entry.node, replica: hello.peer.replica, role: entry.role, department: entry.department)
         }
-        var session = ServerSession(session: hello.session, me: me, client: client, clientLimits: hello.limits, limits: limits,
-                                    subscribe: hello.subscribe)
+        var session = ServerSession(session: hello.session, me: me, client: client, clientLimits: hello.limits.narrowed(to: limits),
+                                    limits: limits, subscribe: hello.subscribe)
         session.summary.peerKnowledge = hello.knowledge
         let welcome = SyncMessage.Welcome(
             versions: versions, peer: me, knowledge: knowledge, session: hello.session, limits: limits, credential: credential,
