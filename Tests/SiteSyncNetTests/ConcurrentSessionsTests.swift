@@ -30,12 +30,7 @@ import Testing
         let office = try Self.node(root, "office", role: .office, department: "office", hub: server.boundEndpoint)
         let planner = office.planner
         try office.store.writeLocally { session in
-            for (collection, id, fields) in [("department", "roads", ["name=Roads"]),
-                                             ("project", "p1", ["code=R-1", "name=Ring", "department=roads"]),
-                                             ("activity", "a1", ["project=p1", "name=Earthworks"])] {
-                let parsed = try fields.map { try FieldAssignment(parsing: $0) }
-                try session.write { try planner.planUpsert(collection: collection, id: id, assignments: parsed, reader: $0) }
-            }
+            try Self.writePlan(session, planner)
         }
         _ = try office.syncClient(logger: Self.logger).round()
         let sites = try (0..<50).map { try Self.node(root, "site-\($0)", role: .field, department: "roads", hub: server.boundEndpoint) }
@@ -70,5 +65,15 @@ import Testing
         private var list: [String] = []
         func add(_ error: String) { lock.lock(); list.append(error); lock.unlock() }
         var all: [String] { lock.lock(); defer { lock.unlock() }; return list }
+    }
+
+    /// A department, a project and an activity, written in `session`.
+    static func writePlan(_ session: LocalWriteSession, _ planner: LocalWritePlanner) throws {
+        for (collection, id, fields) in [("department", "roads", ["name=Roads"]),
+                                         ("project", "p1", ["code=R-1", "name=Ring", "department=roads"]),
+                                         ("activity", "a1", ["project=p1", "name=Earthworks"])] {
+            let parsed = try fields.map { try FieldAssignment(parsing: $0) }
+            try session.write { try planner.planUpsert(collection: collection, id: id, assignments: parsed, reader: $0) }
+        }
     }
 }

@@ -36,12 +36,7 @@ import Testing
         let perWrite = fill == .sealedEach ? 1 : 256
         var written = 0
         try office.store.writeLocally { session in
-            for (collection, id, fields) in [("department", "roads", ["name=Roads"]),
-                                             ("project", "p1", ["code=R-1", "name=Ring", "department=roads"]),
-                                             ("activity", "a1", ["project=p1", "name=Earthworks"])] {
-                let parsed = try fields.map { try FieldAssignment(parsing: $0) }
-                try session.write { try planner.planUpsert(collection: collection, id: id, assignments: parsed, reader: $0) }
-            }
+            try ConcurrentSessionsTests.writePlan(session, planner)
         }
         while written < count {
             try office.store.writeLocally { session in

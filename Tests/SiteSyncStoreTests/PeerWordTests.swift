@@ -9,9 +9,6 @@ import Testing
 /// a peer's `Welcome` cannot change the node's role or its allow-list copy, its refusals retract
 /// nothing, and what it vouches for does not raise the node's knowledge past the changes held.
 @Suite struct PeerWordTests {
-    static let versions = ProtocolVersions(protocolVersion: ProtocolVersion.current, schemaVersion: Schema.siteSync.version,
-                                           schemaHash: Schema.siteSync.hash)
-
     @Test func aPeersWelcomeRefusalsAndVouchesChangeNothingTheHubsDo() throws {
         let office = try TestReplica(name: "office", role: .office, department: "office")
         let site = try TestReplica(name: "site", role: .field, department: "roads")
@@ -19,7 +16,7 @@ import Testing
         try office.put("project", "w1", "code=W-1", "name=Mains", "department=water")
         let peer = PeerIdentity(node: "mallory", replica: ReplicaID(rawValue: 77), role: .office, department: "office")
         let welcome = SyncMessage.Welcome(
-            versions: Self.versions, peer: peer, knowledge: VersionVector(), session: 1, limits: SessionLimits(),
+            versions: SessionSimulationTests.versions, peer: peer, knowledge: VersionVector(), session: 1, limits: SessionLimits(),
             client: PeerIdentity(node: "site", replica: site.store.identity.replica, role: .office, department: "office"),
             directory: Directory([DirectoryEntry(node: "mallory", role: .hub, department: "office", key: NodeSecretKey.generate().publicKey)]))
         // The roads part of the office's plan, vouched for as if it were all of it.
