@@ -119,10 +119,15 @@ import Testing
                 due += interval
             }
             while let message = try client.socket.receive() {
-                switch try SyncFrames.decode(message.frames, schema: schema) {
-                case .welcome: answers.welcome()
-                case .failure(let failure): answers.refused("\(failure.code) \(failure.reason)")
-                default: break
+                // A Welcome is told by its first tag (field 2 of SyncMessage, protocol/sitesync.proto)
+                // and not decoded: with the allow-list it carries, decoding it in a debug build
+                // would slow this client down to the hub's pace, and it would flood no more.
+                guard message.frames.count == 2, message.frames[1].first != 2 << 3 | 2 else {
+                    answers.welcome()
+                    continue
+                }
+                if case .failure(let failure) = try SyncFrames.decode(message.frames, schema: schema) {
+                    answers.refused("\(failure.code) \(failure.reason)")
                 }
             }
             let (welcomes, refusals) = answers.counts
