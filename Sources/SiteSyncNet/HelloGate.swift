@@ -57,12 +57,22 @@ struct HelloGate {
             return .admitted
         }
         let retryAfter = UInt64(((1 - bucket.tokens) / limits.hellosPerSecond * 1000).rounded(.up))
+        return .refused(retryAfterMilliseconds: retryAfter, report: Self.count(&bucket, now: now))
+    }
+
+    /// Counts a Hello of `node` refused for another reason (its sessions cap).
+    /// - Returns: how many were refused since the last report, when it is time to log it again.
+    mutating func refused(_ node: String, now: UInt64) -> Int? {
+        guard var bucket = buckets[node] else { return 1 }
+        defer { buckets[node] = bucket }
+        return Self.count(&bucket, now: now)
+    }
+
+    private static func count(_ bucket: inout Bucket, now: UInt64) -> Int? {
         bucket.unreported += 1
-        guard bucket.reportedAt.map({ now - $0 >= Self.reportEvery }) ?? true else {
-            return .refused(retryAfterMilliseconds: retryAfter, report: nil)
-        }
+        guard bucket.reportedAt.map({ now - $0 >= reportEvery }) ?? true else { return nil }
         defer { bucket.unreported = 0; bucket.reportedAt = now }
-        return .refused(retryAfterMilliseconds: retryAfter, report: bucket.unreported)
+        return bucket.unreported
     }
 
     /// Forgets the nodes whose bucket is full again: they are as if never heard from, and the

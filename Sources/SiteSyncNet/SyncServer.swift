@@ -294,9 +294,11 @@ public final class SyncServer: @unchecked Sendable {
             case .failure(let refusal): return run(refusal.effects, key: key)
             }
             guard makeRoom(for: client.node) else {
-                logger.warning("refused a Hello from \(client.node): its sessions are all busy", metadata: [
-                    "peer.node": "\(client.node)", "peer.address": "\(address)", "sessions": "\(options.admission.sessionsPerNode)",
-                ])
+                if let report = gate.refused(client.node, now: now) {
+                    logger.warning("refusing Hellos from \(client.node): its \(options.admission.sessionsPerNode) sessions are all busy", metadata: [
+                        "peer.node": "\(client.node)", "peer.address": "\(address)", "refused": "\(report)",
+                    ])
+                }
                 return refuse(HelloGate.capReason(node: client.node, limits: options.admission))
             }
             greetings[key] = Greeting(hello: hello, client: client, authenticated: authenticated, address: address)
