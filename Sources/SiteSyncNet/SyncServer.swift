@@ -410,16 +410,14 @@ public final class SyncServer: @unchecked Sendable {
         }
 
         /// Forgets the routing ids of connections with no session, greeting or subscription: a
-        /// node that reconnects for every Hello would otherwise grow its set without end. (Its
-        /// open connections are still closed if it is revoked: the listener re-binds.)
+        /// node that reconnects for every Hello would otherwise grow its set without end. The
+        /// node's name stays, so that if it is revoked the listener still re-binds, closing its
+        /// connections (only those with a session or subscription are told why first).
         func forgetIdleConnections() {
             var inUse = Set(subscribers.keys)
             for key in sessions.keys { inUse.insert(key.peer) }
             for key in greetings.keys { inUse.insert(key.peer) }
-            connections = connections.compactMapValues { peers in
-                let kept = peers.intersection(inUse)
-                return kept.isEmpty ? nil : kept
-            }
+            connections = connections.mapValues { $0.intersection(inUse) }
         }
 
         /// A key revoked while connected loses its connection, not only future ones: it is told
