@@ -22,6 +22,9 @@ public struct SyncServerOptions: Sendable {
     /// Hand the allow-list to clients whose copy differs (the hub does; a node open to peers
     /// does not, its copy may be behind).
     public var sharesDirectory = false
+    /// How many sessions, and how many Hellos a second, one node may open: one node's flood of
+    /// Hellos is refused cheaply instead of queueing everyone else behind it.
+    public var admission = NodeAdmissionLimits()
 
     public init() {}
 }
@@ -42,6 +45,7 @@ public final class SyncServer: @unchecked Sendable {
     private let writer = DispatchQueue(label: "sitesync.server.apply")
     private let readers = DispatchQueue(label: "sitesync.server.read", attributes: .concurrent)
     private let stopping = Mutex(false)
+    private let digests = DirectoryDigests()
     private let finished = DispatchSemaphore(value: 0)
     private var thread: Thread?
     private var zap: ZAPHandler?
@@ -53,7 +57,18 @@ public final class SyncServer: @unchecked Sendable {
 
     private enum Posted: Sendable {
         case event(peer: Data, session: UInt64, SessionEvent, departments: Set<String>)
+        /// What the Welcome of a greeting needs, read; `nil` when the store could not be read.
+        case greeted(peer: Data, session: UInt64, WelcomeFacts?)
         case stop
+    }
+
+    /// A Hello that passed its cheap checks, its Welcome being prepared on a reader thread.
+    /// It counts towards its node's sessions cap, so a flood cannot pile up greetings either.
+    private struct Greeting {
+        let hello: SyncMessage.Hello
+        let client: PeerIdentity
+        let authenticated: DirectoryEntry?
+        let address: String
     }
 
     private struct Live {
@@ -154,6 +169,8 @@ public final class SyncServer: @unchecked Sendable {
 
     private func serve(_ socket: ZMQSocket) {
         var sessions: [Key: Live] = [:]
+        var greetings: [Key: Greeting] = [:]
+        var gate = HelloGate(limits: options.admission)
         var subscribers: [Data: (scope: ReplicationScope, lastHeard: UInt64)] = [:]
         var stopRequested = false
         let storeAdapter = SessionStore(store, access: options.access)
@@ -251,6 +268,103 @@ public final class SyncServer: @unchecked Sendable {
             }
         }
 
+        /// Answers a Hello in steps of rising cost, each refusing before the next: the node's
+        /// Hello rate (a counter), the Hello's own checks (a hash), the node's sessions cap; only
+        /// then the store, on a reader thread, and the Welcome when that is read (``welcome``).
+        /// A node flooding Hellos gets cheap 503s and never holds the loop or the store.
+        func greet(_ hello: SyncMessage.Hello, peer: Data, address: String, authenticated: DirectoryEntry?, now: UInt64) {
+            let key = Key(peer: peer, session: hello.session)
+            func refuse(_ reason: String) {
+                _ = send(peer, .failure(SyncMessage.Failure(code: .unavailable, reason: reason, session: hello.session)))
+            }
+            guard !stopRequested else { return refuse("the listener is stopping; retry shortly") }
+            let node = authenticated?.node ?? hello.peer.node
+            if case .refused(let retryAfter, let report) = gate.hello(from: node, now: now) {
+                if let report {
+                    let limits = options.admission
+                    logger.warning("refusing Hellos from \(node): over \(limits.helloBurst) at once or \(limits.hellosPerSecond) a second", metadata: [
+                        "peer.node": "\(node)", "peer.address": "\(address)", "refused": "\(report)",
+                    ])
+                }
+                return refuse(HelloGate.rateReason(node: node, limits: options.admission, retryAfterMilliseconds: retryAfter))
+            }
+            let client: PeerIdentity
+            switch ServerSession.admit(hello, versions: SyncClient.versions, authenticated: authenticated) {
+            case .success(let admitted): client = admitted
+            case .failure(let refusal): return run(refusal.effects, key: key)
+            }
+            guard makeRoom(for: client.node) else {
+                if let report = gate.refused(client.node, now: now) {
+                    logger.warning("refusing Hellos from \(client.node): its \(options.admission.sessionsPerNode) sessions are all busy", metadata: [
+                        "peer.node": "\(client.node)", "peer.address": "\(address)", "refused": "\(report)",
+                    ])
+                }
+                return refuse(HelloGate.capReason(node: client.node, limits: options.admission))
+            }
+            greetings[key] = Greeting(hello: hello, client: client, authenticated: authenticated, address: address)
+            let store = store, digests = digests
+            let directory = options.sharesDirectory ? options.security?.allowList() : nil
+            readers.async { [loop] in
+                let facts = try? WelcomeFacts.gather(for: hello, client: client, store: store, directory: directory, digests: digests)
+                loop.post(.greeted(peer: peer, session: hello.session, facts))
+            }
+        }
+
+        /// Makes room for one more session of `node` under its cap: at the cap, closes its
+        /// session heard from least recently among those waiting on their client (none of its
+        /// store work in flight): an abandoned one, as a rule, which a live client would only
+        /// notice as a 404 and start over.
+        /// - Returns: `false` when every one is busy; the Hello is then refused.
+        func makeRoom(for node: String) -> Bool {
+            let open = sessions.filter { $0.value.machine.client.node == node }
+            let greeting = greetings.values.filter { $0.client.node == node }.count
+            guard open.count + greeting >= options.admission.sessionsPerNode else { return true }
+            guard let oldest = open.filter({ $0.value.busy == 0 }).min(by: { $0.value.lastHeard < $1.value.lastHeard }) else {
+                return false
+            }
+            sessions[oldest.key] = nil
+            let failure = SessionFailure(.silent, "closed: \(node) opened a new session while \(options.admission.sessionsPerNode) were open, "
+                                         + "and this one was silent the longest")
+            let store = self.store, entry = Self.served(oldest.value, summary: oldest.value.machine.summary, ended: store.wallClock(),
+                                                        failure: failure)
+            writer.async { try? store.recordHistory(entry) }
+            logger.info("closed \(node)'s session silent the longest, for a new one", metadata: [
+                "peer.node": "\(node)", "peer.address": "\(oldest.value.address)", "sessions": "\(options.admission.sessionsPerNode)",
+            ])
+            return true
+        }
+
+        /// Sends the Welcome of a greeting whose facts were read, and opens its session.
+        func welcome(_ key: Key, _ facts: WelcomeFacts?) {
+            // Gone when its connection was cut off (a revoked key) meanwhile.
+            guard let greeting = greetings.removeValue(forKey: key) else { return }
+            let hello = greeting.hello
+            guard !stopRequested, let facts else {
+                let reason = stopRequested ? "the listener is stopping; retry shortly" : "the store cannot be read; retry later"
+                _ = send(key.peer, .failure(SyncMessage.Failure(code: .unavailable, reason: reason, session: hello.session)))
+                return
+            }
+            let store = store, wallClock = store.wallClock(), now = monotonicMilliseconds()
+            let (machine, effects) = ServerSession.accept(
+                hello, me: me, versions: SyncClient.versions, knowledge: facts.knowledge, limits: options.limits,
+                authenticated: greeting.authenticated, credential: store.identity.credential, directory: facts.directory,
+                directoryDigest: facts.directoryDigest, wallClock: wallClock, pullEstimate: { _ in facts.pullEstimate })
+            if let machine {
+                let clockOffset = hello.wallClock > 0 ? Int64(bitPattern: hello.wallClock &- wallClock) : nil
+                sessions[key] = Live(machine: machine, lastHeard: now, busy: 0, address: greeting.address, started: wallClock,
+                                     clockOffset: clockOffset)
+                // Heard from, whether or not the session completes: the fleet view's "last seen".
+                let client = machine.client
+                writer.async {
+                    try? store.recordPeer(PeerRecord(node: client.node, replica: client.replica, role: client.role,
+                                                     department: client.department, knowledge: hello.knowledge,
+                                                     exchangedMilliseconds: wallClock, via: "sync", clockOffsetMilliseconds: clockOffset))
+                }
+                if hello.subscribe { subscribers[key.peer] = (machine.client.scope, now) }
+            }
+            run(effects, key: key)
+        }
+
         func receive(_ message: ZMQMessage) {
             guard message.frames.count >= 2 else { return }
             let peer = message.frames[0]
@@ -278,39 +392,7 @@ public final class SyncServer: @unchecked Sendable {
             }
             let now = monotonicMilliseconds()
             if case .hello(let hello) = decoded {
-                guard !stopRequested else {
-                    _ = send(peer, .failure(SyncMessage.Failure(code: .unavailable, reason: "the listener is stopping; retry shortly",
-                                                                session: hello.session)))
-                    return
-                }
-                let knowledge: VersionVector
-                do { knowledge = try store.knowledge() } catch {
-                    _ = send(peer, .failure(SyncMessage.Failure(code: .unavailable, reason: "the store cannot be read", session: hello.session)))
-                    return
-                }
-                let key = Key(peer: peer, session: hello.session)
-                let store = store, wallClock = store.wallClock()
-                let (machine, effects) = ServerSession.accept(
-                    hello, me: me, versions: SyncClient.versions, knowledge: knowledge, limits: options.limits,
-                    authenticated: authenticated, credential: store.identity.credential,
-                    directory: options.sharesDirectory ? options.security?.allowList() : nil,
-                    wallClock: wallClock, pullEstimate: { client in
-                        UInt64((try? store.backlog(beyond: hello.knowledge, scope: client.scope, detailed: false).count) ?? 0)
-                    })
-                if let machine {
-                    let clockOffset = hello.wallClock > 0 ? Int64(bitPattern: hello.wallClock &- wallClock) : nil
-                    sessions[key] = Live(machine: machine, lastHeard: now, busy: 0, address: address, started: wallClock,
-                                         clockOffset: clockOffset)
-                    // Heard from, whether or not the session completes: the fleet view's "last seen".
-                    let client = machine.client
-                    writer.async {
-                        try? store.recordPeer(PeerRecord(node: client.node, replica: client.replica, role: client.role,
-                                                         department: client.department, knowledge: hello.knowledge,
-                                                         exchangedMilliseconds: wallClock, via: "sync", clockOffsetMilliseconds: clockOffset))
-                    }
-                    if hello.subscribe { subscribers[peer] = (machine.client.scope, now) }
-                }
-                run(effects, key: key)
+                greet(hello, peer: peer, address: address, authenticated: authenticated, now: now)
                 return
             }
             if subscribers[peer] != nil { subscribers[peer]?.lastHeard = now }
@@ -327,6 +409,17 @@ public final class SyncServer: @unchecked Sendable {
             run(effects, key: key)
         }
 
+        /// Forgets the routing ids of connections with no session, greeting or subscription: a
+        /// node that reconnects for every Hello would otherwise grow its set without end. The
+        /// node's name stays, so that if it is revoked the listener still re-binds, closing its
+        /// connections (only those with a session or subscription are told why first).
+        func forgetIdleConnections() {
+            var inUse = Set(subscribers.keys)
+            for key in sessions.keys { inUse.insert(key.peer) }
+            for key in greetings.keys { inUse.insert(key.peer) }
+            connections = connections.mapValues { $0.intersection(inUse) }
+        }
+
         /// A key revoked while connected loses its connection, not only future ones: it is told
         /// so, then the listener re-binds, which closes every connection (the others reconnect
         /// at once and resume; the revoked key's handshake is refused from now on).
@@ -339,6 +432,7 @@ public final class SyncServer: @unchecked Sendable {
                     _ = send(peer, .failure(SyncMessage.Failure(code: .forbidden, reason: Self.revokedReason(node), session: 0)))
                     subscribers[peer] = nil
                     for key in sessions.keys where key.peer == peer { sessions[key] = nil }
+                    for key in greetings.keys where key.peer == peer { greetings[key] = nil }
                 }
                 logger.warning("cut off a revoked node", metadata: ["peer.node": "\(node)"])
             }
@@ -385,6 +479,8 @@ public final class SyncServer: @unchecked Sendable {
                 switch item {
                 case .stop:
                     stopRequested = true
+                case .greeted(let peer, let session, let facts):
+                    welcome(Key(peer: peer, session: session), facts)
                 case .event(let peer, let session, let event, let departments):
                     let key = Key(peer: peer, session: session)
                     if case .applied(let outcome) = event, outcome.applied > 0 { hint(after: departments, from: peer) }
@@ -410,11 +506,13 @@ public final class SyncServer: @unchecked Sendable {
                     run(expired.machine.expire(), key: key)
                 }
                 subscribers = subscribers.filter { now - $0.value.lastHeard <= options.subscriberTimeout }
+                gate.forgetRested(now: now)
+                forgetIdleConnections()
                 if let security = options.security {
                     cutOffRevoked(security)
                 }
             }
-            if stopRequested && sessions.values.allSatisfy({ $0.busy == 0 }) {
+            if stopRequested && sessions.values.allSatisfy({ $0.busy == 0 }) && greetings.isEmpty {
                 break
             }
         }

@@ -83,6 +83,8 @@ extension Node {
         }
         var options = SyncServerOptions()
         options.limits = limits
+        options.admission = NodeAdmissionLimits(sessionsPerNode: configuration.sync.sessionsPerNode, helloBurst: configuration.sync.helloBurst,
+                                                hellosPerSecond: configuration.sync.hellosPerSecond)
         if !configuration.sync.insecure {
             let key = try requireKey()
             let list: @Sendable () -> Directory

@@ -60,6 +60,11 @@ public struct NodeConfiguration: Sendable, Equatable {
         /// `stale_after`: a node not synced for longer than this is stale (in `status`, and at
         /// the hub in the fleet view).
         public var staleAfterSeconds: Int
+        /// `sessions_per_node`, `hello_burst`, `hellos_per_second`: what one node may open at
+        /// this node's listener, so that one node's flood of Hellos does not hold up the others.
+        public var sessionsPerNode = 4
+        public var helloBurst = 10
+        public var hellosPerSecond = 2.0
 
         public init(hub: String? = nil, listen: String? = nil, hubKey: NodePublicKey? = nil, insecure: Bool = false,
                     intervalSeconds: Int = 30, timeoutSeconds: Int = 30, batchChanges: Int = 1000, batchBytes: Int = 512 * 1024,
@@ -99,7 +104,8 @@ public struct NodeConfiguration: Sendable, Equatable {
     static let knownKeys: [String: Set<String>] = [
         "node": ["name", "department", "role"],
         "storage": ["durability", "max_megabytes"],
-        "sync": ["hub", "listen", "hub_key", "insecure", "interval_seconds", "timeout_seconds", "batch_changes", "batch_bytes", "window", "stale_after"],
+        "sync": ["hub", "listen", "hub_key", "insecure", "interval_seconds", "timeout_seconds", "batch_changes", "batch_bytes", "window", "stale_after",
+                 "sessions_per_node", "hello_burst", "hellos_per_second"],
         "compaction": ["horizon", "interval"],
         "report": Set(reportKeys.map(\.key) + ["stale_days", "risk_high", "risk_elevated"]),
     ]
@@ -150,7 +156,7 @@ public struct NodeConfiguration: Sendable, Equatable {
             }
             return text
         }
-        let sync = SyncSettings(
+        var sync = SyncSettings(
             hub: try reader.optional("sync", "hub", endpoint),
             listen: try reader.optional("sync", "listen", endpoint),
             hubKey: try reader.optional("sync", "hub_key") { try NodePublicKey.parse($0, what: "hub key") },
@@ -161,6 +167,9 @@ public struct NodeConfiguration: Sendable, Equatable {
             batchBytes: try reader.optionalInt("sync", "batch_bytes", in: 4_096...4_194_304) ?? defaults.batchBytes,
             window: try reader.optionalInt("sync", "window", in: 1...16) ?? defaults.window,
             staleAfterSeconds: try reader.optional("sync", "stale_after") { try DurationText.seconds($0) } ?? defaults.staleAfterSeconds)
+        sync.sessionsPerNode = try reader.optionalInt("sync", "sessions_per_node", in: 1...1_000) ?? defaults.sessionsPerNode
+        sync.helloBurst = try reader.optionalInt("sync", "hello_burst", in: 1...10_000) ?? defaults.helloBurst
+        sync.hellosPerSecond = try reader.optionalNumber("sync", "hellos_per_second", in: 0.1...10_000) ?? defaults.hellosPerSecond
         var report = Thresholds.standard
         for (key, path, range) in reportKeys {
             if let value = try reader.optionalNumber("report", key, in: range) { report[keyPath: path] = value }

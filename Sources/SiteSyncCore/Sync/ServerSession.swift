@@ -43,36 +43,56 @@ public struct ServerSession: Sendable {
     /// and, once it acknowledged the whole pull, what that pull vouched for.
     public var clientKnowledge: VersionVector { summary.peerKnowledge }
 
-    /// Answers a greeting: a new session and its Welcome, or no session and a Failure naming
-    /// both sides' versions, or why the client may not sync.
-    /// - Parameters:
-    ///   - authenticated: the allow-list entry of the key the client connected with, where keys
-    ///     are checked; the client is then who the entry says, whatever its Hello claims.
-    ///   - credential: this side's replica credential, for the Welcome.
-    ///   - directory: the allow-list to hand a client whose copy differs.
-    public static func accept(
-        _ hello: SyncMessage.Hello, me: PeerIdentity, versions: ProtocolVersions, knowledge: VersionVector, limits: SessionLimits,
-        authenticated: DirectoryEntry? = nil, credential: ReplicaCredential? = nil, directory: Directory? = nil,
-        wallClock: UInt64 = 0, pullEstimate: ((PeerIdentity) -> UInt64)? = nil
-    ) -> (ServerSession?, [SessionEffect]) {
+    /// Who a greeting comes from, or why it is refused, from the Hello alone: its versions, and
+    /// where keys are checked, whether its credential is the connected key's. It reads nothing
+    /// and costs a hash, so a listener makes these checks before any work on the store.
+    /// - Parameter authenticated: the allow-list entry of the key the client connected with,
+    ///   where keys are checked; the client is then who the entry says, whatever its Hello claims.
+    /// - Returns: the client as the listener will know it, or the Failure to send and the failure
+    ///   to record.
+    public static func admit(_ hello: SyncMessage.Hello, versions: ProtocolVersions,
+                             authenticated: DirectoryEntry? = nil) -> Result<PeerIdentity, HelloRefusal> {
         guard hello.versions == versions else {
             let failure = SyncMessage.Failure(
                 code: .upgradeRequired,
                 reason: "this peer speaks \(versions); the client speaks \(hello.versions): upgrade the older one",
                 session: hello.session, versions: versions)
-            return (nil, [.send(.failure(failure)),
-                          .fail(SessionFailure(.refused(.upgradeRequired), "\(hello.peer.node) speaks \(hello.versions), this node \(versions)"))])
+            return .failure(HelloRefusal(effects: [
+                .send(.failure(failure)),
+                .fail(SessionFailure(.refused(.upgradeRequired), "\(hello.peer.node) speaks \(hello.versions), this node \(versions)")),
+            ]))
         }
-        var client = hello.peer
-        if let entry = authenticated {
-            guard let offered = hello.credential, offered.isValid, offered.replica == hello.peer.replica,
-                  offered.signingKey == entry.key.signing else {
-                let reason = "replica \(hello.peer.replica) is not one of \(entry.node)'s: its credential does not match the key "
-                    + "\(entry.node) connected with"
-                return (nil, [.send(.failure(SyncMessage.Failure(code: .forbidden, reason: reason, session: hello.session))),
-                              .fail(SessionFailure(.refused(.forbidden), "\(entry.node): \(reason)"))])
-            }
-            client = PeerIdentity(node: entry.node, replica: hello.peer.replica, role: entry.role, department: entry.department)
+        guard let entry = authenticated else { return .success(hello.peer) }
+        guard let offered = hello.credential, offered.isValid, offered.replica == hello.peer.replica,
+              offered.signingKey == entry.key.signing else {
+            let reason = "replica \(hello.peer.replica) is not one of \(entry.node)'s: its credential does not match the key "
+                + "\(entry.node) connected with"
+            return .failure(HelloRefusal(effects: [
+                .send(.failure(SyncMessage.Failure(code: .forbidden, reason: reason, session: hello.session))),
+                .fail(SessionFailure(.refused(.forbidden), "\(entry.node): \(reason)")),
+            ]))
+        }
+        return .success(PeerIdentity(node: entry.node, replica: hello.peer.replica, role: entry.role, department: entry.department))
+    }
+
+    /// Answers a greeting: a new session and its Welcome, or no session and a Failure naming
+    /// both sides' versions, or why the client may not sync (``admit(_:versions:authenticated:)``).
+    /// - Parameters:
+    ///   - authenticated: the allow-list entry of the key the client connected with, where keys
+    ///     are checked; the client is then who the entry says, whatever its Hello claims.
+    ///   - credential: this side's replica credential, for the Welcome.
+    ///   - directory: the allow-list to hand a client whose copy differs.
+    ///   - directoryDigest: `directory`'s digest when the caller has it already (it costs a hash
+    ///     of every entry).
+    public static func accept(
+        _ hello: SyncMessage.Hello, me: PeerIdentity, versions: ProtocolVersions, knowledge: VersionVector, limits: SessionLimits,
+        authenticated: DirectoryEntry? = nil, credential: ReplicaCredential? = nil, directory: Directory? = nil,
+        directoryDigest: String? = nil, wallClock: UInt64 = 0, pullEstimate: ((PeerIdentity) -> UInt64)? = nil
+    ) -> (ServerSession?, [SessionEffect]) {
+        let client: PeerIdentity
+        switch admit(hello, versions: versions, authenticated: authenticated) {
+        case .success(let admitted): client = admitted
+        case .failure(let refusal): return (nil, refusal.effects)
         }
         var session = ServerSession(session: hello.session, me: me, client: client, clientLimits: hello.limits.narrowed(to: limits),
                                     limits: limits, subscribe: hello.subscribe)
@@ -80,7 +100,7 @@ public struct ServerSession: Sendable {
         let welcome = SyncMessage.Welcome(
             versions: versions, peer: me, knowledge: knowledge, session: hello.session, limits: limits, credential: credential,
             client: authenticated == nil ? nil : client,
-            directory: directory.flatMap { $0.digest == hello.directoryDigest ? nil : $0 },
+            directory: directory.flatMap { (directoryDigest ?? $0.digest) == hello.directoryDigest ? nil : $0 },
             wallClock: wallClock, pullEstimate: pullEstimate?(client) ?? 0)
         return (session, [.send(.welcome(welcome))])
     }
@@ -236,4 +256,9 @@ public struct ServerSession: Sendable {
         return [.send(.failure(SyncMessage.Failure(code: code, reason: reason, session: session, sequence: sequence))),
                 .fail(SessionFailure(kind, "\(client.node): \(reason)"))]
     }
+}
+
+/// A greeting refused before any session exists: the Failure to send and the failure to record.
+public struct HelloRefusal: Error, Sendable {
+    public let effects: [SessionEffect]
 }
