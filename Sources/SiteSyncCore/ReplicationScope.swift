@@ -48,7 +48,8 @@ public enum KnowledgeClaim: Sendable, Hashable {
     /// The part of a sender's knowledge it can vouch for to a receiver: all of it when the
     /// sender's view covers the receiver's scope; otherwise only its own changes, which a
     /// replica always holds completely; nothing when the changes were cut for a narrower
-    /// scope than the receiver's.
+    /// scope than the receiver's. A receiver takes it only from its hub (protocol §10); from
+    /// anyone else its knowledge rises only through the changes it holds.
     public static func vouched(
         senderKnowledge: VersionVector, sender: ReplicaID, senderScope: ReplicationScope,
         cutFor batchScope: ReplicationScope, receiverScope: ReplicationScope
