@@ -34,10 +34,21 @@ public struct CoreError: SiteSyncError, Equatable {
 
     public let code: Code
     public let message: String
+    /// The write policy's code, when the write policy (``WritePolicy``) stopped a local write:
+    /// the code a receiver would refuse the same change with.
+    public let refusal: RefusalCode?
 
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
+        refusal = nil
+    }
+
+    /// A local write the write policy does not allow, with the reason a receiver would give.
+    public init(_ denial: WriteDenial) {
+        code = denial.code == .appendOnly ? .appendOnly : .permissionDenied
+        message = denial.reason
+        refusal = denial.code
     }
 
 }

@@ -2,6 +2,10 @@
 public protocol RecordReader {
     /// The state of a record, or `nil` when this replica has never seen it.
     func state(of key: RecordKey) throws -> RecordState?
+
+    /// How many live records refer to `key` through a `ref` field, by collection name (only
+    /// collections with at least one): a record in use is never deleted.
+    func referrers(of key: RecordKey) throws -> [String: Int]
 }
 
 /// A checked local write, ready to be given a dot, an HLC time and a context by the store.
@@ -21,20 +25,16 @@ public struct LocalEdit: Hashable, Sendable {
 /// Turns what a person asked for (`record put`, `record delete`, `resolve`) into a checked
 /// ``LocalEdit``, or explains why it cannot be done.
 ///
-/// It enforces the schema (fields, types, constraints, references) and the local role
-/// (DESIGN §1: plan fields and hub-owned collections only for `office` and `hub`, a
-/// department-bound node only in its department, nothing for `auditor`), and it computes the
+/// It enforces the schema (fields, types, constraints, references) and the local role by the
+/// same table every receiver applies (``WritePolicy``: plan records and fields and hub-owned
+/// collections only for `office` and `hub`, a department-bound node only in its department,
+/// nothing for `auditor`, entries never changed, a record in use never deleted), throwing the
+/// reason a receiver would give; and it computes the
 /// merge metadata a write needs: the epoch of an `emax` correction, the cycle of a backwards
 /// `state` move, the additions and removals of a set.
 public struct LocalWritePlanner {
     public let schema: Schema
     public let writer: WriterIdentity
-
-    /// State values only a `department`, `office` or `hub` node may set (approvals).
-    public static let approvals: [String: [String: Set<String>]] = [
-        "daily_log": ["status": ["approved"]],
-        "activity": ["status": ["accepted"]],
-    ]
 
     public init(schema: Schema, writer: WriterIdentity) {
         self.schema = schema
@@ -54,12 +54,10 @@ public struct LocalWritePlanner {
         var setUpdates: [String: (add: [String], remove: [String])] = [:]
         for assignment in assignments {
             let spec = try field(assignment.field, in: collection)
-            try checkFieldWritable(spec, in: collection)
             if assignment.operation != .set, spec.rule != .orset {
                 throw CoreError(.invalidValue, "\(spec.name) is not a set: use \(spec.name)=value, not += or -=")
             }
-            let value = try spec.parse(assignment.input)
-            try checkApproval(spec, value, in: collection)
+            let value = try parse(assignment.input, spec, in: collection)
             // Several += and -= of one set combine into one update; anything else may appear once.
             if assignment.operation != .set, case .set(let elements) = value, !values.contains(where: { $0.0.name == spec.name }) {
                 var update = setUpdates[spec.name] ?? ([], [])
@@ -86,9 +84,9 @@ public struct LocalWritePlanner {
         let key = RecordKey(collection: collection.code, id: recordID)
         let current = try reader.state(of: key)
         let live = current.map { !$0.isDeleted } ?? false
-        if live, collection.kind == .appendOnly {
-            throw CoreError(.appendOnly,
-                "\(collection.name) \(recordID) is an append-only entry and cannot be changed: add a new, correcting entry instead")
+        try check(WritePolicy.operationDenial(writer.role, live ? .update : .create, collection))
+        for (spec, _, value) in values {
+            try check(WritePolicy.fieldDenial(writer.role, collection, spec, value: value))
         }
         if !live {
             guard !values.isEmpty else { throw CoreError(.missingField, "give at least one field=value to create \(collection.name) \(recordID)") }
@@ -138,15 +136,13 @@ public struct LocalWritePlanner {
     public func planDelete(collection name: String, id: String, reader: some RecordReader) throws -> LocalEdit {
         let collection = try self.collection(named: name)
         try checkCollectionWritable(collection)
-        if collection.kind == .appendOnly {
-            throw CoreError(.appendOnly,
-                "\(collection.name) entries are append-only and cannot be deleted: add a correcting entry (for example a negative quantity) instead")
-        }
+        try check(WritePolicy.operationDenial(writer.role, .delete, collection))
         let key = RecordKey(collection: collection.code, id: id)
         guard let current = try reader.state(of: key), !current.isDeleted else {
             throw CoreError(.notFound, "there is no \(collection.name) \(id) on this node (check the id with `sitesync record list \(collection.name)`)")
         }
         try checkDepartment(current.department, collection: collection, id: id)
+        try check(WritePolicy.referencedDenial(collection, id: id, referrers: reader.referrers(of: key)))
         return LocalEdit(record: key, department: current.department, body: .delete)
     }
 
@@ -158,19 +154,19 @@ public struct LocalWritePlanner {
         let collection = try self.collection(named: name)
         try checkCollectionWritable(collection)
         let spec = try field(fieldName, in: collection)
-        try checkFieldWritable(spec, in: collection)
         let key = RecordKey(collection: collection.code, id: id)
         guard let current = try reader.state(of: key), !current.isDeleted else {
             throw CoreError(.notFound, "there is no \(collection.name) \(id) on this node")
         }
         try checkDepartment(current.department, collection: collection, id: id)
+        try check(WritePolicy.operationDenial(writer.role, .resolve, collection))
+        let value = try parse(input, spec, in: collection)
+        try check(WritePolicy.fieldDenial(writer.role, collection, spec, value: value))
         let versions = current.versions(of: spec.code)
         guard versions.count > 1, spec.rule != .orset else {
             throw CoreError(.nothingToResolve,
                 "\(collection.name) \(id) has no conflict on \(spec.name); change it with `sitesync record put` instead")
         }
-        let value = try spec.parse(input)
-        try checkApproval(spec, value, in: collection)
         try checkReference(spec, value, from: (collection.name, id, current.department), reader: reader)
         let tag = Self.tag(for: value, spec: spec, versions: versions)
         return LocalEdit(record: key, department: current.department,
@@ -195,31 +191,30 @@ public struct LocalWritePlanner {
         return spec
     }
 
+    /// Throws the write policy's denial, as the ``CoreError`` a person sees.
+    func check(_ denial: WriteDenial?) throws {
+        if let denial { throw CoreError(denial) }
+    }
+
+    /// The collection's own rules (``WritePolicy/collectionDenial(_:_:)``), and one rule only a
+    /// node's own writes have: the hub's records (refusals) are written by the hub's software
+    /// as it refuses changes, never by hand, not even at the hub.
     func checkCollectionWritable(_ collection: CollectionSpec) throws {
-        if writer.role == .auditor {
-            throw CoreError(.permissionDenied, "this node is an auditor node, which reads everything and writes nothing")
-        }
-        if collection.kind == .hubOwned, !writer.role.writesPlan {
-            throw CoreError(.permissionDenied,
-                "\(collection.name) is hub-owned: only office and hub nodes write it; ask the central office to make this change")
-        }
+        try check(WritePolicy.collectionDenial(writer.role, collection))
         if collection.kind == .hubOnly {
             throw CoreError(.permissionDenied, "\(collection.name) records are written by the hub itself, not by hand")
         }
     }
 
-    func checkFieldWritable(_ spec: FieldSpec, in collection: CollectionSpec) throws {
-        if spec.isPlan, !writer.role.writesPlan {
-            throw CoreError(.permissionDenied,
-                "\(collection.name).\(spec.name) is a plan field: only office and hub nodes write it; ask the central office to change the plan")
+    /// The value typed for a field; a value a plan field cannot take, typed at a node that may
+    /// not write the plan anyway, is answered with the policy's reason rather than the value's.
+    func parse(_ input: FieldAssignment.Input, _ spec: FieldSpec, in collection: CollectionSpec) throws -> FieldValue {
+        do {
+            return try spec.parse(input)
+        } catch {
+            try check(WritePolicy.fieldDenial(writer.role, collection, spec, value: nil))
+            throw error
         }
-    }
-
-    func checkApproval(_ spec: FieldSpec, _ value: FieldValue, in collection: CollectionSpec) throws {
-        guard writer.role == .field, case .symbol(let state) = value,
-              Self.approvals[collection.name]?[spec.name]?.contains(state) == true else { return }
-        throw CoreError(.permissionDenied,
-            "setting \(collection.name).\(spec.name) to \(state) is an approval: only department, office and hub nodes may do it")
     }
 
     func checkDepartment(_ department: String, collection: CollectionSpec, id: String) throws {

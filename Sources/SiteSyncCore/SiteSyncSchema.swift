@@ -1,7 +1,7 @@
 extension Schema {
     /// The schema contract of DESIGN §2.1. Collection and field names are public: add freely,
     /// rename never. Codes identify them on the wire and must never be reused.
-    public static let siteSync = Schema(version: 1, collections: [
+    public static let siteSync = Schema(version: 2, collections: [
         CollectionSpec("department", code: 1, kind: .hubOwned, scope: .shared, fields: [
             FieldSpec("name", code: 1, .text, .lww, plan: true, required: true),
             FieldSpec("parent", code: 2, .ref("department"), .lww, plan: true),
@@ -13,7 +13,7 @@ extension Schema {
             FieldSpec("budget", code: 4, .decimal, .lww, plan: true),
             FieldSpec("planned_start", code: 5, .date, .lww, plan: true),
             FieldSpec("planned_finish", code: 6, .date, .lww, plan: true),
-            FieldSpec("stage", code: 7, .enumeration(["initiation", "execution", "acceptance", "review", "closed"]), .state),
+            FieldSpec("stage", code: 7, .enumeration(["initiation", "execution", "acceptance", "review", "closed"]), .state, plan: true),
             FieldSpec("remarks", code: 8, .text, .mv),
         ]),
         CollectionSpec("goal", code: 3, kind: .hubOwned, scope: .inherited(from: "project", optional: false), fields: [

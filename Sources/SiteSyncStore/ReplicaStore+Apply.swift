@@ -268,8 +268,10 @@ extension ReplicaStore {
                 try withhold(hole, slot: slot, refusal: nil)
                 continue
             }
-            if let authorizer, let refusal = authorizer.refusal(for: change, recordDepartment: states[slot].isEmpty ? nil : states[slot].department,
-                                                                schema: schema) {
+            if let authorizer, let refusal = try authorizer.refusal(for: change, held: states[slot], schema: schema, referrers: { key in
+                // This batch's changes count as they stand now, saved or not.
+                try self.referrers(db, of: key, pending: keys.indices.filter { dirty[$0] }.map { states[$0] })
+            }) {
                 try withhold(hole, slot: slot, refusal: refusal)
                 continue
             }

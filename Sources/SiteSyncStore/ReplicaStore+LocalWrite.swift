@@ -11,6 +11,10 @@ public struct StoreRecordReader: RecordReader {
     public func state(of key: RecordKey) throws -> RecordState? {
         try store.loadState(db, key)
     }
+
+    public func referrers(of key: RecordKey) throws -> [String: Int] {
+        try store.referrers(db, of: key)
+    }
 }
 
 /// Local writes inside one transaction: each ``write(_:)`` issues one change with the next

@@ -102,26 +102,32 @@ import Testing
                             record: RecordKey(collection: spec.code, id: "r1"), department: department, context: VersionVector(),
                             body: .upsert([.assign(fieldSpec.code, value)]))
         let writer = WriterIdentity(role: role, department: home)
-        #expect(WritePolicy.refusal(for: change, by: writer, recordDepartment: nil, schema: schema)?.code == refusal)
+        #expect(try WritePolicy.refusal(for: change, by: writer, held: Self.held(change.record, department), schema: schema)?.code == refusal)
     }
 
-    @Test func aChangeClaimingAnotherDepartmentThanItsRecordsIsRefusedEvenFromTheOffice() {
+    /// A record as a receiver holds it: seen before, of `department`.
+    static func held(_ key: RecordKey, _ department: String) -> RecordState {
+        RecordState(key: key, department: department, context: VersionVector([(ReplicaID(rawValue: 9), UInt64(1))]), versions: [],
+                    tombstones: [])
+    }
+
+    @Test func aChangeClaimingAnotherDepartmentThanItsRecordsIsRefusedEvenFromTheOffice() throws {
         let schema = Schema.siteSync
         let project = schema.collection(named: "project")!
         let change = Change(dot: Dot(replica: ReplicaID(rawValue: 7), counter: 1), hlc: HLCTimestamp(rawValue: 1),
                             record: RecordKey(collection: project.code, id: "p1"), department: "roads", context: VersionVector(),
                             body: .upsert([.assign(project.field(named: "stage")!.code, .symbol("execution"))]))
         let office = WriterIdentity(role: .office, department: "office")
-        #expect(WritePolicy.refusal(for: change, by: office, recordDepartment: "water", schema: schema)?.code == .forbiddenDepartment)
-        #expect(WritePolicy.refusal(for: change, by: office, recordDepartment: "roads", schema: schema) == nil)
+        #expect(try WritePolicy.refusal(for: change, by: office, held: Self.held(change.record, "water"), schema: schema)?.code == .forbiddenDepartment)
+        #expect(try WritePolicy.refusal(for: change, by: office, held: Self.held(change.record, "roads"), schema: schema) == nil)
     }
 
-    @Test func onlyTheHubsListIsTheLastWordOnAnOriginItDoesNotKnow() {
+    @Test func onlyTheHubsListIsTheLastWordOnAnOriginItDoesNotKnow() throws {
         let change = Change(dot: Dot(replica: ReplicaID(rawValue: 7), counter: 1), hlc: HLCTimestamp(rawValue: 1),
                             record: RecordKey(collection: 3, id: "a1"), department: "roads", context: VersionVector(), body: .delete)
         let hub = ChangeAuthorizer(writers: [:], authoritative: true), node = ChangeAuthorizer(writers: [:], authoritative: false)
-        #expect(hub.refusal(for: change, recordDepartment: nil, schema: .siteSync)?.code == .foreignActor)
-        #expect(node.refusal(for: change, recordDepartment: nil, schema: .siteSync) == nil)
+        #expect(try hub.refusal(for: change, held: nil, schema: .siteSync)?.code == .foreignActor)
+        #expect(try node.refusal(for: change, held: nil, schema: .siteSync) == nil)
     }
 }
 

@@ -75,10 +75,10 @@ import Testing
         try mallory.replica.put("project", "w2", "code=W-2", "name=Reservoir", "department=water")
         try mallory.replica.put("project", "p1", "budget=999")
         try mallory.replica.put("activity", "a1", "percent_complete=30", "remarks=on site")
-        try mallory.replica.put("project", "r9", "code=R-9", "name=Bridge", "department=roads")
-        try mallory.replica.put("project", "r9", "remarks=made on top of a refused creation")
+        let log = try #require(try mallory.replica.put("daily_log", nil, "project=p1", "date=2026-11-02", "status=approved")).record.id
+        try mallory.replica.put("daily_log", log, "summary=made on top of a refused creation")
         let refusals = try Self.send(mallory, to: hub, authorizer: Self.hubAuthorizer(hub, members, for: mallory))
-        #expect(refusals.map(\.code) == [.forbiddenDepartment, .planField, .planField, .dependsOnRefused])
+        #expect(refusals.map(\.code) == [.forbiddenDepartment, .planField, .approval, .dependsOnRefused])
         // Each refusal is published as a record the hub signs, for the whole department to see.
         #expect(try hub.store.records(in: Schema.siteSync.collection(named: "refusal")!).count == 4)
         try Self.send(hub, to: mallory, authorizer: nil)

@@ -95,12 +95,17 @@ public struct ChangeAuthorizer: Sendable {
     }
 
     /// Why the change may not be applied, or `nil`.
-    public func refusal(for change: Change, recordDepartment: String?, schema: Schema) -> Refusal? {
+    /// - Parameters:
+    ///   - held: the record as this receiver holds it (`nil` or empty when never seen).
+    ///   - referrers: counts the live records referring to a record, by collection; asked only
+    ///     by an authoritative receiver, for a deletion (a record in use is never deleted).
+    public func refusal(for change: Change, held: RecordState?, schema: Schema,
+                        referrers: ((RecordKey) throws -> [String: Int])? = nil) throws -> Refusal? {
         guard let writer = writers[change.dot.replica] else {
             guard authoritative else { return nil }
             return Refusal(dot: change.dot, code: .foreignActor,
                            reason: unknown[change.dot.replica] ?? "replica \(change.dot.replica) is not known to sign for any allowed node")
         }
-        return WritePolicy.refusal(for: change, by: writer, recordDepartment: recordDepartment, schema: schema)
+        return try WritePolicy.refusal(for: change, by: writer, held: held, schema: schema, referrers: authoritative ? referrers : nil)
     }
 }

@@ -2,7 +2,8 @@
 public enum RefusalCode: String, Sendable, CaseIterable, Codable {
     /// A record of another department, from a node bound to its own.
     case forbiddenDepartment = "forbidden-department"
-    /// A plan field, from a node whose role does not write the plan.
+    /// A plan field, or the creation or deletion of a plan record, from a node whose role does
+    /// not write the plan.
     case planField = "plan-field"
     /// A hub-owned collection, from a node that is not the hub or the office.
     case hubOwned = "hub-owned"
@@ -15,6 +16,12 @@ public enum RefusalCode: String, Sendable, CaseIterable, Codable {
     case foreignActor = "foreign-actor"
     /// A change that could only apply on top of a change refused earlier.
     case dependsOnRefused = "depends-on-refused"
+    /// A change or deletion of an append-only entry (a quantity, a cost, a KPI reading): entries
+    /// are corrected by new entries, never rewritten or removed.
+    case appendOnly = "append-only"
+    /// The deletion of a record other records refer to (a project with entries, an activity
+    /// with quantities): it would take them out of the figures without a trace.
+    case referenced = "referenced"
     /// A change id this receiver holds with other content, or a later change of that origin:
     /// the sender's database was restored from an old copy behind its back. The sender must
     /// take a new replica id and re-issue its work under it.
@@ -23,10 +30,9 @@ public enum RefusalCode: String, Sendable, CaseIterable, Codable {
     /// The refusals a hub publishes as `refusal` records (so every replica retracts the change).
     /// A reused id is not one of them: the content held for that id stands.
     public static let published: [RefusalCode] = [
-        .forbiddenDepartment, .planField, .hubOwned, .approval, .readOnly, .foreignActor, .dependsOnRefused,
+        .forbiddenDepartment, .planField, .hubOwned, .approval, .readOnly, .foreignActor, .dependsOnRefused, .appendOnly, .referenced,
     ]
 }
-
 /// A change a receiver refused: answered to the sender, stored nowhere.
 public struct Refusal: Hashable, Sendable, CustomStringConvertible {
     public let dot: Dot
@@ -42,54 +48,200 @@ public struct Refusal: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(dot) \(code.rawValue): \(reason)" }
 }
 
-/// Who may write what (DESIGN §1), applied by a receiver to each change according to the
-/// authenticated role and department of the change's origin, never to what the change claims.
-/// The same rules ``LocalWritePlanner`` applies before a local write.
+
+/// What a write does to a record, as the write policy tells writes apart.
+public enum WriteOperation: String, Sendable, CaseIterable, Codable {
+    /// A record the writer (or the receiver) holds no live copy of: new, or deleted before.
+    case create
+    /// New values for fields of a live record.
+    case update
+    /// A tombstone.
+    case delete
+    /// A value that supersedes every concurrent value of a field (`sitesync resolve`).
+    case resolve
+
+    /// The operation `change` is for a receiver holding `held` (`nil` or empty when it has
+    /// never seen the record): a deletion is `delete`; an upsert of a record it holds no live
+    /// copy of is `create`; a write that supersedes concurrent values of a live record is
+    /// `resolve`; anything else `update`.
+    public static func of(_ change: Change, held: RecordState?) -> WriteOperation {
+        guard case .upsert(let writes) = change.body else { return .delete }
+        guard let held, !held.isEmpty, !held.isDeleted else { return .create }
+        let supersedes = writes.contains { write in
+            if case .assign(_, _, true) = write.operation { return true }
+            return false
+        }
+        return supersedes ? .resolve : .update
+    }
+}
+
+/// Why a write may not be made: a refusal code and a reason that reads the same to the person
+/// whose write is stopped at their own node and in the refusal a receiver publishes.
+public struct WriteDenial: Hashable, Sendable {
+    public let code: RefusalCode
+    public let reason: String
+
+    public init(_ code: RefusalCode, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+}
+
+extension CollectionSpec {
+    /// Whether the records themselves are the plan (department, project, goal, activity, kpi):
+    /// a collection with plan fields, other than the hub's own records. Only office and hub
+    /// nodes create and delete them; other roles may write only their non-plan fields.
+    public var isPlanRecord: Bool { kind != .hubOnly && fields.contains(where: \.isPlan) }
+}
+
+extension Schema {
+    /// Every `ref` field that points into `collection`: where records referring to one of its
+    /// records are found.
+    public func referringFields(to collection: CollectionSpec) -> [(collection: CollectionSpec, field: FieldSpec)] {
+        collections.flatMap { source in
+            source.fields.compactMap { field -> (CollectionSpec, FieldSpec)? in
+                guard case .ref(let target) = field.type, target == collection.name else { return nil }
+                return (source, field)
+            }
+        }
+    }
+}
+
+/// Who may write what (DESIGN §1; protocol §16.3): the one table of role × collection ×
+/// field × operation that both a node's own writes (``LocalWritePlanner``) and every receiver
+/// (``ChangeAuthorizer``) apply, so that what a node lets its user write is exactly what its
+/// hub takes. A receiver applies it to the authenticated role and department of the change's
+/// origin, never to what the change claims.
+///
+/// First match wins: `read-only`, `hub-owned`, then the department rules (`forbidden-department`,
+/// not part of the table: they compare the writer's department with the record's), then
+/// `append-only`, `plan-field` and `approval`, and last `referenced`, which depends on what
+/// the store holds.
 public enum WritePolicy {
+    /// State values only a `department`, `office` or `hub` node may set (approvals).
+    public static let approvals: [String: [String: Set<String>]] = [
+        "daily_log": ["status": ["approved"]],
+        "activity": ["status": ["accepted"]],
+    ]
+
+    // MARK: - The table
+
+    /// The rules of the collection itself, whatever the operation: auditors write nothing,
+    /// hub-owned collections are the office's and the hub's, the hub-only one the hub's.
+    public static func collectionDenial(_ role: Role, _ collection: CollectionSpec) -> WriteDenial? {
+        if role == .auditor {
+            return WriteDenial(.readOnly, "auditor nodes read everything and write nothing")
+        }
+        if collection.kind == .hubOnly, role != .hub {
+            return WriteDenial(.hubOwned, "\(collection.name) records are written only by the hub itself")
+        }
+        if collection.kind == .hubOwned, !role.writesPlan {
+            return WriteDenial(.hubOwned,
+                "\(collection.name) is hub-owned: only office and hub nodes write it; ask the central office to make this change")
+        }
+        return nil
+    }
+
+    /// The rules of the operation on a record of the collection: entries are only ever added,
+    /// and plan records are created and deleted only by the office and the hub.
+    public static func operationDenial(_ role: Role, _ operation: WriteOperation, _ collection: CollectionSpec) -> WriteDenial? {
+        if collection.kind == .appendOnly, operation != .create {
+            return WriteDenial(.appendOnly, "\(collection.name) entries are append-only and are never changed or deleted: "
+                + "add a correcting entry (for example a negative quantity) instead")
+        }
+        if collection.isPlanRecord, !role.writesPlan, operation == .create || operation == .delete {
+            let what = operation == .create
+                ? "a new \(collection.name) sets plan fields: only office and hub nodes create \(collection.name) records"
+                : "\(collection.name) records are the plan: only office and hub nodes delete them"
+            return WriteDenial(.planField, what + "; ask the central office to change the plan")
+        }
+        return nil
+    }
+
+    /// The rules of one field written (created, updated or resolved) to `value` (`nil`: any).
+    public static func fieldDenial(_ role: Role, _ collection: CollectionSpec, _ field: FieldSpec, value: FieldValue?) -> WriteDenial? {
+        if field.isPlan, !role.writesPlan {
+            return WriteDenial(.planField,
+                "\(collection.name).\(field.name) is a plan field: only office and hub nodes write it; ask the central office to change the plan")
+        }
+        if role == .field, case .symbol(let state)? = value, approvals[collection.name]?[field.name]?.contains(state) == true {
+            return WriteDenial(.approval,
+                "setting \(collection.name).\(field.name) to \(state) is an approval: only department, office and hub nodes may do it")
+        }
+        return nil
+    }
+
+    /// One cell of the table: may `role` do `operation` on a record of `collection` (writing
+    /// `field` to `value`, for a create, update or resolve)? `nil` when it may.
+    public static func denial(_ role: Role, _ operation: WriteOperation, _ collection: CollectionSpec,
+                              field: FieldSpec? = nil, value: FieldValue? = nil) -> WriteDenial? {
+        if let denial = collectionDenial(role, collection) ?? operationDenial(role, operation, collection) { return denial }
+        guard operation != .delete, let field else { return nil }
+        return fieldDenial(role, collection, field, value: value)
+    }
+
+    /// A record other records refer to is never deleted, by anyone: its referrers would drop
+    /// out of the figures with it, silently. `referrers` counts the live records referring to
+    /// it, by collection name.
+    public static func referencedDenial(_ collection: CollectionSpec, id: String, referrers: [String: Int]) -> WriteDenial? {
+        let counts = referrers.filter { $0.value > 0 }.sorted { $0.key < $1.key }
+        guard !counts.isEmpty else { return nil }
+        let listed = counts.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        let instead = switch collection.name {
+        case "project": "close it instead (`sitesync record put project \(id) stage=closed`): a closed project keeps its figures"
+        case "activity": "it stays in its project's figures: correct its entries with counter-entries, or close its project "
+            + "(stage=closed) instead"
+        default: "point those records elsewhere first, or keep it"
+        }
+        return WriteDenial(.referenced,
+            "\(collection.name) \(id) cannot be deleted: records refer to it (\(listed)) and would drop out of the figures with it; \(instead)")
+    }
+
+    // MARK: - At a receiver
+
     /// Why `writer` may not have made `change`, or `nil` when it may.
-    /// - Parameter recordDepartment: the department of the record as the receiver holds it
-    ///   (`nil` for a record it has never seen).
-    public static func refusal(for change: Change, by writer: WriterIdentity, recordDepartment: String?, schema: Schema) -> Refusal? {
-        func refuse(_ code: RefusalCode, _ reason: String) -> Refusal { Refusal(dot: change.dot, code: code, reason: reason) }
+    /// - Parameters:
+    ///   - held: the record as the receiver holds it (`nil` or empty when never seen).
+    ///   - referrers: counts the live records referring to a record, by collection, as the
+    ///     receiver holds them; given by the hub, whose word is final, to refuse the deletion
+    ///     of a record in use. `nil` at a receiver that does not decide this.
+    public static func refusal(for change: Change, by writer: WriterIdentity, held: RecordState?, schema: Schema,
+                               referrers: ((RecordKey) throws -> [String: Int])? = nil) throws -> Refusal? {
+        func refuse(_ denial: WriteDenial) -> Refusal { Refusal(dot: change.dot, code: denial.code, reason: denial.reason) }
         guard let collection = schema.collection(code: change.record.collection) else { return nil }
         let what = "\(collection.name) \(change.record.id)"
-        if writer.role == .auditor {
-            return refuse(.readOnly, "\(what): auditor nodes write nothing")
-        }
-        if collection.kind == .hubOwned, !writer.role.writesPlan {
-            return refuse(.hubOwned, "\(what): \(collection.name) is hub-owned; only office and hub nodes write it")
-        }
-        if collection.kind == .hubOnly, writer.role != .hub {
-            return refuse(.hubOwned, "\(what): only the hub writes \(collection.name) records")
-        }
+        if let denial = collectionDenial(writer.role, collection) { return refuse(denial) }
+        let recordDepartment = held.flatMap { $0.isEmpty ? nil : $0.department }
         if let recordDepartment, recordDepartment != change.department {
-            return refuse(.forbiddenDepartment,
-                "\(what) belongs to \(name(recordDepartment)), but the change claims \(name(change.department))")
+            return refuse(WriteDenial(.forbiddenDepartment,
+                "\(what) belongs to \(name(recordDepartment)), but the change claims \(name(change.department))"))
         }
         if writer.role.isDepartmentBound, change.department != writer.department {
-            return refuse(.forbiddenDepartment,
-                "\(what) belongs to \(name(change.department)); this \(writer.role.rawValue) node writes only department \(writer.department)")
+            return refuse(WriteDenial(.forbiddenDepartment,
+                "\(what) belongs to \(name(change.department)); this \(writer.role.rawValue) node writes only department \(writer.department)"))
         }
-        guard case .upsert(let writes) = change.body else { return nil }
+        let operation = WriteOperation.of(change, held: held)
+        if let denial = operationDenial(writer.role, operation, collection) { return refuse(denial) }
+        guard case .upsert(let writes) = change.body else {
+            guard let referrers, let denial = referencedDenial(collection, id: change.record.id, referrers: try referrers(change.record)) else {
+                return nil
+            }
+            return refuse(denial)
+        }
         for write in writes {
             guard let spec = collection.field(code: write.field) else { continue }
-            if spec.isPlan, !writer.role.writesPlan {
-                return refuse(.planField, "\(collection.name).\(spec.name) is a plan field; only office and hub nodes write it")
-            }
-            if spec.name == "department", case .assign(let value, _, _) = write.operation, value != .text(change.department),
+            var value: FieldValue?
+            if case .assign(let assigned, _, _) = write.operation { value = assigned }
+            if let denial = fieldDenial(writer.role, collection, spec, value: value) { return refuse(denial) }
+            if spec.name == "department", let value, value != .text(change.department),
                value != .symbol(change.department), value != .ref(change.department) {
-                return refuse(.forbiddenDepartment, "\(what): the department field disagrees with the change's department")
-            }
-            if writer.role == .field, case .assign(.symbol(let state), _, _) = write.operation,
-               LocalWritePlanner.approvals[collection.name]?[spec.name]?.contains(state) == true {
-                return refuse(.approval,
-                    "setting \(collection.name).\(spec.name) to \(state) is an approval; only department, office and hub nodes may")
+                return refuse(WriteDenial(.forbiddenDepartment, "\(what): the department field disagrees with the change's department"))
             }
         }
         return nil
     }
 
-    private static func name(_ department: String) -> String {
+    static func name(_ department: String) -> String {
         department.isEmpty ? "shared reference data" : "department \(department)"
     }
 }
