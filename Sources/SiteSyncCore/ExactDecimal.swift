@@ -100,9 +100,11 @@ public struct ExactDecimal: Hashable, Comparable, Sendable, CustomStringConverti
 
     /// The value as a `Double`, for ratios and charts only (never for sums of money).
     public var doubleValue: Double {
-        var result = Double(significand)
-        for _ in 0..<scale { result /= 10 }
-        return result
+        // One division by an exactly representable power of ten: the nearest Double to the value
+        // (0.92, not the 0.9199999999999999 of dividing by 10 nine times).
+        var power = 1.0
+        for _ in 0..<scale { power *= 10 }
+        return Double(significand) / power
     }
 
     /// Both significands brought to the larger scale, exactly.
@@ -157,15 +159,19 @@ extension ExactDecimal {
     /// The exact sum; throws ``Overflow`` when it needs more than 18 significant digits (with
     /// up to 9 decimals).
     public func plus(_ other: ExactDecimal) throws(Overflow) -> ExactDecimal {
-        guard let sum = adding(other) else { throw Overflow(operation: "\(self) + \(other)") }
+        guard let sum = adding(other), sum.hasAtMost18Digits else { throw Overflow(operation: "\(self) + \(other)") }
         return sum
     }
 
     /// The exact difference; throws ``Overflow`` like ``plus(_:)``.
     public func minus(_ other: ExactDecimal) throws(Overflow) -> ExactDecimal {
-        guard let difference = subtracting(other) else { throw Overflow(operation: "\(self) − \(other)") }
+        guard let difference = subtracting(other), difference.hasAtMost18Digits else { throw Overflow(operation: "\(self) − \(other)") }
         return difference
     }
+
+    /// Whether the value has at most 18 significant digits, as every decimal a store reads back
+    /// from its text does (a 19-digit `Int64` would be written but refused when read).
+    var hasAtMost18Digits: Bool { significand.magnitude <= 999_999_999_999_999_999 }
 
     /// The exact sum of `values` (0 for none).
     public static func sum<S: Sequence>(_ values: S) throws(Overflow) -> ExactDecimal where S.Element == ExactDecimal {

@@ -30,7 +30,7 @@ final class TemporaryDirectory {
         let trillion = ExactDecimal(1_000_000_000_000)
         #expect(try trillion.multiplied(by: 1, dividedBy: 3) == Self.decimal("333333333333.333333"), "18 significant digits kept")
         #expect(try ExactDecimal(1000).multiplied(by: 5, dividedBy: 30) == Self.decimal("166.666666667"), "9 decimals, half away from zero")
-        #expect(try Self.decimal("-0.5").multiplied(by: 1, dividedBy: 2)?.rounded(places: 0) == -1)
+        #expect(try ExactDecimal(-1).multiplied(by: 1, dividedBy: 2)?.rounded(places: 0) == -1, "-0.5 rounds away from zero")
         #expect(try ExactDecimal(1).multiplied(by: 1, dividedBy: .zero) == nil)
         #expect(try trillion.multiplied(by: Self.decimal("123456.789"), dividedBy: Self.decimal("123456.789")) == trillion)
     }
