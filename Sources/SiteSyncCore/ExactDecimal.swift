@@ -151,6 +151,8 @@ extension ExactDecimal {
         /// What overflowed, in words: `"1000000000000 × 9999999"`.
         public let operation: String
 
+        public init(operation: String) { self.operation = operation }
+
         public var description: String {
             "the amount \(operation) needs more than 18 significant digits: check the plan and the entries for a mistyped amount"
         }

@@ -16,9 +16,18 @@ public enum ProjectData {
     /// digits is refused with ``ExactDecimal/Overflow``, never rounded.
     public static func load(_ store: ReplicaStore, asOf: CalendarDate) throws -> [ProjectInput] {
         let cutDates = cutOffs(asOf)
+        /// Each activity's entries summed exactly in SQL, per cut-off and per number of decimals: a
+        /// decimal's canonical text without its point is its integer significand, and SQLite's
+        /// `sum` of integers is exact (it fails with "integer overflow" rather than wrap). Grouping
+        /// by the number of decimals keeps each sum at one scale; Swift adds the few groups.
         func entries(_ table: String, _ column: String) -> (sql: String, arguments: [String]) {
-            ("SELECT activity, date, \(column) FROM \(table) WHERE date <= ?1 AND activity IS NOT NULL ORDER BY activity, date",
-             [asOf.description])
+            ("""
+             SELECT activity, CASE WHEN date <= ?1 THEN 0 WHEN date <= ?2 THEN 1 ELSE 2 END AS cut,
+                    CASE WHEN instr(\(column), '.') > 0 THEN length(\(column)) - instr(\(column), '.') ELSE 0 END AS decimals,
+                    sum(CAST(replace(\(column), '.', '') AS INTEGER)), max(date)
+             FROM \(table) WHERE date <= ?3 AND activity IS NOT NULL AND \(column) IS NOT NULL
+             GROUP BY activity, cut, decimals
+             """, cutDates.map(\.description))
         }
         let result = try store.rows([
             ("SELECT id, code, name, department FROM project ORDER BY code, id", []),
@@ -36,11 +45,14 @@ public enum ProjectData {
         ])
         var lastEntry: [String: CalendarDate] = [:]
         /// Each activity's entries summed exactly into the three cut-off buckets.
-        func amounts(_ rows: [[String?]]) throws -> [String: [DatedAmount]] {
+        func amounts(_ rows: [[String?]], _ what: String) throws -> [String: [DatedAmount]] {
             var sums: [String: [ExactDecimal]] = [:]
             for row in rows {
-                guard let activity = row[0], let day = date(row[1]), let amount = decimal(row[2]) else { continue }
-                let bucket = cutDates.firstIndex { day <= $0 }!
+                guard let activity = row[0], let bucket = Int(row[1] ?? ""), let decimals = Int(row[2] ?? ""),
+                      let significand = Int128(row[3] ?? ""), let day = date(row[4]) else { continue }
+                guard let amount = ExactDecimal(normalizing: significand, scale: decimals) else {
+                    throw ExactDecimal.Overflow(operation: "the \(what) of activity \(activity)")
+                }
                 var buckets = sums[activity] ?? [.zero, .zero, .zero]
                 buckets[bucket] = try buckets[bucket].plus(amount)
                 sums[activity] = buckets
@@ -52,7 +64,7 @@ public enum ProjectData {
         }
         let (projectRows, activityRows, logRows, riskRows, kpiRows, readingRows) =
             (result[0], result[1], result[4], result[5], result[6], result[7])
-        let quantities = try amounts(result[2]), costs = try amounts(result[3])
+        let quantities = try amounts(result[2], "installed quantities"), costs = try amounts(result[3], "costs")
 
         func number(_ text: String?) -> Double? { text.flatMap(Double.init) }
         var goals: [String: [GoalInput]] = [:]
