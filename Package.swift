@@ -2,7 +2,11 @@
 import PackageDescription
 
 // One arrow direction: Core (pure) ← Wire (encoding) ← Store (SQLite) ← Node (data directory,
-// configuration, bundles) ← sitesync (command line).
+// configuration, bundles) ← Domain (queries, plan import, progress, reports) ← sitesync (command
+// line; a later HTTP API is a second face over Domain). Performance (the pure formulas: earned
+// value, indices, scores, goal trees, warnings) stays a target of its own on Core alone, so its
+// formulas are tested without a store: Core ← Performance ← Node (the [report] thresholds of
+// node.toml) ← Domain.
 let package = Package(
     name: "SiteSync",
     platforms: [.macOS(.v14)],
@@ -53,9 +57,13 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]
         ),
         .target(
+            name: "SiteSyncDomain",
+            dependencies: ["SiteSyncCore", "SiteSyncStore", "SiteSyncNode", "SiteSyncPerformance"]
+        ),
+        .target(
             name: "SiteSyncBench",
             dependencies: [
-                "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNet", "SiteSyncNode", "SiteSyncPerformance",
+                "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNet", "SiteSyncNode", "SiteSyncPerformance", "SiteSyncDomain",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -64,6 +72,7 @@ let package = Package(
             name: "sitesync",
             dependencies: [
                 "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNode", "SiteSyncBench", "SiteSyncNet", "SiteSyncPerformance",
+                "SiteSyncDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -76,6 +85,10 @@ let package = Package(
             dependencies: ["SiteSyncCore", "SiteSyncTestSupport"]
         ),
         .testTarget(name: "SiteSyncPerformanceTests", dependencies: ["SiteSyncPerformance", "SiteSyncCore"]),
+        .testTarget(
+            name: "SiteSyncDomainTests",
+            dependencies: ["SiteSyncDomain", "SiteSyncPerformance", "SiteSyncNode", "SiteSyncStore", "SiteSyncCore"]
+        ),
         .testTarget(
             name: "SiteSyncWireTests",
             dependencies: [

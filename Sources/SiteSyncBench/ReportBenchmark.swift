@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SiteSyncCore
+import SiteSyncDomain
 import SiteSyncNode
 import SiteSyncPerformance
 import SiteSyncStore
@@ -67,7 +68,7 @@ public enum ReportBenchmark {
         for round in 1...3 {
             progress("report: round \(round)/3 over \(scale.projects) projects")
             let start = DispatchTime.now().uptimeNanoseconds
-            let rows = try ProjectData.load(store, asOf: asOf).map { ProjectAssessor.assess($0, asOf: asOf) }
+            let rows = try Reports.assessments(store, asOf: asOf)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             guard rows.count == scale.projects, rows.allSatisfy({ $0.figures.earnedValue > 0 }) else {
                 throw StoreError(.database, "benchmark check failed: the report covered \(rows.count) of \(scale.projects) projects")

@@ -100,9 +100,11 @@ public struct ExactDecimal: Hashable, Comparable, Sendable, CustomStringConverti
 
     /// The value as a `Double`, for ratios and charts only (never for sums of money).
     public var doubleValue: Double {
-        var result = Double(significand)
-        for _ in 0..<scale { result /= 10 }
-        return result
+        // One division by an exactly representable power of ten: the nearest Double to the value
+        // (0.92, not the 0.9199999999999999 of dividing by 10 nine times).
+        var power = 1.0
+        for _ in 0..<scale { power *= 10 }
+        return Double(significand) / power
     }
 
     /// Both significands brought to the larger scale, exactly.
@@ -133,5 +135,165 @@ public struct ExactDecimal: Hashable, Comparable, Sendable, CustomStringConverti
     public func subtracting(_ other: ExactDecimal) -> ExactDecimal? {
         let (a, b, scale) = Self.aligned(self, other)
         return ExactDecimal(normalizing: a - b, scale: scale)
+    }
+}
+
+// MARK: Arithmetic for money
+
+extension ExactDecimal: ExpressibleByIntegerLiteral {
+    public init(integerLiteral value: Int64) { self.init(value) }
+}
+
+extension ExactDecimal {
+    /// An amount that does not fit in 18 significant digits: a sum or a product too large to
+    /// hold exactly. It is an error, never a wrapped or truncated figure.
+    public struct Overflow: Error, Sendable, Equatable, CustomStringConvertible {
+        /// What overflowed, in words: `"1000000000000 × 9999999"`.
+        public let operation: String
+
+        public init(operation: String) { self.operation = operation }
+
+        public var description: String {
+            "the amount \(operation) needs more than 18 significant digits: check the plan and the entries for a mistyped amount"
+        }
+    }
+
+    /// The exact sum; throws ``Overflow`` when it needs more than 18 significant digits (with
+    /// up to 9 decimals).
+    public func plus(_ other: ExactDecimal) throws(Overflow) -> ExactDecimal {
+        guard let sum = adding(other), sum.hasAtMost18Digits else { throw Overflow(operation: "\(self) + \(other)") }
+        return sum
+    }
+
+    /// The exact difference; throws ``Overflow`` like ``plus(_:)``.
+    public func minus(_ other: ExactDecimal) throws(Overflow) -> ExactDecimal {
+        guard let difference = subtracting(other), difference.hasAtMost18Digits else { throw Overflow(operation: "\(self) − \(other)") }
+        return difference
+    }
+
+    /// Whether the value has at most 18 significant digits, as every decimal a store reads back
+    /// from its text does (a 19-digit `Int64` would be written but refused when read).
+    var hasAtMost18Digits: Bool { significand.magnitude <= 999_999_999_999_999_999 }
+
+    /// The exact sum of `values` (0 for none).
+    public static func sum<S: Sequence>(_ values: S) throws(Overflow) -> ExactDecimal where S.Element == ExactDecimal {
+        var total = ExactDecimal.zero
+        for value in values { total = try total.plus(value) }
+        return total
+    }
+
+    /// `self × numerator / denominator`: an amount times a ratio of quantities or of days (the
+    /// share of a budget planned or earned). The product and the quotient are computed exactly
+    /// in 256 bits, then rounded half away from zero to 9 decimals, or to as many as fit in 18
+    /// significant digits (a budget of 10¹² yuan keeps 6). `nil` when `denominator` is 0;
+    /// throws ``Overflow`` when even the integral part does not fit.
+    public func multiplied(by numerator: ExactDecimal, dividedBy denominator: ExactDecimal) throws(Overflow) -> ExactDecimal? {
+        guard denominator.significand != 0 else { return nil }
+        // (s·10^-a)(n·10^-b)/(d·10^-c) at 9 decimals is s·n·10^(9+c-a-b) / d: shift the dividend up, or the divisor.
+        let operation = "\(self) × \(numerator) / \(denominator)"
+        let shift = 9 + Int(denominator.scale) - Int(scale) - Int(numerator.scale)
+        var dividend = Self.wideProduct(Int128(significand), Int128(numerator.significand))
+        var divisor = Int128(denominator.significand)
+        if shift >= 0 {
+            for _ in 0..<shift {
+                guard let next = Self.wideTimesTen(dividend) else { throw Overflow(operation: operation) }
+                dividend = next
+            }
+        } else {
+            divisor *= Self.pow10(-shift)
+        }
+        // Round once: first find how many of the 9 decimals fit in 18 significant digits, then divide with rounding.
+        guard let truncated = Self.quotient(dividend, divisor, rounding: false) else { throw Overflow(operation: operation) }
+        var digits = 0
+        var magnitude = truncated.magnitude
+        while magnitude > 0 { magnitude /= 10; digits += 1 }
+        let dropped = min(max(digits - 18, 0), 9)
+        guard digits - dropped <= 18, let quotient = Self.quotient(dividend, divisor * Self.pow10(dropped), rounding: true),
+              let result = ExactDecimal(normalizing: quotient, scale: 9 - dropped) else { throw Overflow(operation: operation) }
+        return result
+    }
+
+    /// The value rounded half away from zero to `places` decimals (0…9), for display and for
+    /// figures held to the cent.
+    public func rounded(places: Int) -> ExactDecimal {
+        let places = max(0, min(places, Int(Self.maxScale)))
+        guard Int(scale) > places else { return self }
+        let divisor = Self.pow10(Int(scale) - places)
+        let value = Int128(significand)
+        var quotient = value / divisor
+        let remainder = value % divisor
+        if remainder.magnitude * 2 >= divisor.magnitude { quotient += value < 0 ? -1 : 1 }
+        return ExactDecimal(normalizing: quotient, scale: places)!
+    }
+
+    /// The text with exactly `places` decimals, rounded half away from zero: `fixed(2)` of
+    /// 0.125 is `0.13` (where `String(format: "%.2f")` of the binary 0.125 gives `0.12`, and of
+    /// 1.005 gives `1.00`).
+    public func fixed(_ places: Int) -> String {
+        let value = rounded(places: places)
+        var text = value.description
+        guard places > 0 else { return text == "-0" ? "0" : text }
+        if !text.contains(".") { text += "." }
+        let decimals = text.count - (text.firstIndex(of: ".").map { text.distance(from: text.startIndex, to: $0) } ?? text.count) - 1
+        return text + String(repeating: "0", count: places - decimals)
+    }
+
+    /// The text of ``fixed(_:)`` with a comma between each three digits of the integral part:
+    /// `1,234,567.89`, for amounts a reader scans.
+    public func grouped(places: Int) -> String {
+        let text = fixed(places)
+        let negative = text.hasPrefix("-")
+        let unsigned = negative ? String(text.dropFirst()) : text
+        let point = unsigned.firstIndex(of: ".") ?? unsigned.endIndex
+        var integral = Array(unsigned[..<point])
+        var index = integral.count - 3
+        while index > 0 {
+            integral.insert(",", at: index)
+            index -= 3
+        }
+        return (negative ? "-" : "") + String(integral) + unsigned[point...]
+    }
+
+    /// `self / other` as a `Double`, for indices (SPI, CPI, percent complete): the quotient is
+    /// taken exactly to 9 decimals from the exact amounts, and only that final ratio becomes
+    /// binary. `nil` when `other` is 0.
+    public func ratio(to other: ExactDecimal) -> Double? {
+        guard let quotient = try? ExactDecimal(1).multiplied(by: self, dividedBy: other) else { return nil }
+        return quotient.doubleValue
+    }
+
+    // MARK: Wide integer helpers
+
+    /// `a × b` as a 256-bit value (high, low).
+    private static func wideProduct(_ a: Int128, _ b: Int128) -> (high: Int128, low: UInt128) {
+        a.multipliedFullWidth(by: b)
+    }
+
+    /// `10 × value` of a 256-bit value, or `nil` when it would not fit.
+    private static func wideTimesTen(_ value: (high: Int128, low: UInt128)) -> (high: Int128, low: UInt128)? {
+        let low = value.low.multipliedFullWidth(by: 10)
+        let (high, overflow) = value.high.multipliedReportingOverflow(by: 10)
+        guard !overflow else { return nil }
+        let (sum, carryOverflow) = high.addingReportingOverflow(Int128(low.high))
+        guard !carryOverflow else { return nil }
+        return (sum, low.low)
+    }
+
+    /// `dividend / divisor`, rounded half away from zero or truncated, or `nil` when the quotient exceeds 128 bits.
+    private static func quotient(_ dividend: (high: Int128, low: UInt128), _ divisor: Int128, rounding: Bool) -> Int128? {
+        // Work on magnitudes, then restore the sign.
+        let negative = (dividend.high < 0) != (divisor < 0) && !(dividend.high == 0 && dividend.low == 0)
+        var high = dividend.high, low = dividend.low
+        if high < 0 {  // two's complement negate of the 256-bit value
+            low = ~low &+ 1
+            high = ~high &+ (low == 0 ? 1 : 0)
+        }
+        let magnitude = UInt128(divisor.magnitude)
+        guard UInt128(high) < magnitude else { return nil }
+        let (quotient, remainder) = magnitude.dividingFullWidth((UInt128(high), low))
+        var rounded = quotient
+        if rounding && remainder >= magnitude - remainder { rounded += 1 }
+        guard rounded <= UInt128(Int128.max) else { return nil }
+        return negative ? -Int128(rounded) : Int128(rounded)
     }
 }

@@ -19,12 +19,12 @@ public enum ActivityStatus: String, Sendable, CaseIterable {
     public var isFinished: Bool { self == .completed || self == .accepted }
 }
 
-/// One dated amount: an installed quantity, or a cost.
+/// One dated amount: an installed quantity, or a cost, exact.
 public struct DatedAmount: Sendable, Equatable {
     public let date: CalendarDate
-    public let amount: Double
+    public let amount: ExactDecimal
 
-    public init(_ date: CalendarDate, _ amount: Double) {
+    public init(_ date: CalendarDate, _ amount: ExactDecimal) {
         self.date = date
         self.amount = amount
     }
@@ -35,23 +35,23 @@ public struct DatedAmount: Sendable, Equatable {
 public struct ActivityInput: Sendable {
     public var id: String
     /// Budget at completion (BAC).
-    public var budget: Double
+    public var budget: ExactDecimal
     /// The planned quantity, for `units`; `nil` or 0 when none was planned.
-    public var budgetQuantity: Double?
+    public var budgetQuantity: ExactDecimal?
     public var plannedStart: CalendarDate?
     public var plannedFinish: CalendarDate?
     public var method: EarnedValueMethod
     public var status: ActivityStatus
     /// The typed-in percentage (0–100), for `manual`.
-    public var percentComplete: Double?
+    public var percentComplete: ExactDecimal?
     public var actualStart: CalendarDate?
     public var actualFinish: CalendarDate?
     public var quantities: [DatedAmount]
     public var costs: [DatedAmount]
 
-    public init(id: String, budget: Double, budgetQuantity: Double? = nil, plannedStart: CalendarDate? = nil,
+    public init(id: String, budget: ExactDecimal, budgetQuantity: ExactDecimal? = nil, plannedStart: CalendarDate? = nil,
                 plannedFinish: CalendarDate? = nil, method: EarnedValueMethod = .units, status: ActivityStatus = .notStarted,
-                percentComplete: Double? = nil, actualStart: CalendarDate? = nil, actualFinish: CalendarDate? = nil,
+                percentComplete: ExactDecimal? = nil, actualStart: CalendarDate? = nil, actualFinish: CalendarDate? = nil,
                 quantities: [DatedAmount] = [], costs: [DatedAmount] = []) {
         self.id = id
         self.budget = budget
@@ -78,31 +78,47 @@ public struct ActivityInput: Sendable {
     func isStarted(by date: CalendarDate) -> Bool {
         if let actualStart { return actualStart <= date }
         if isFinished(by: date) { return true }
-        if status != .notStarted || (percentComplete ?? 0) > 0 { return true }
+        if status != .notStarted || (percentComplete ?? .zero) > .zero { return true }
         return quantities.contains { $0.date <= date } || costs.contains { $0.date <= date }
     }
 }
 
 /// The earned-value formulas of one activity (domain.md §2.1). Every figure is "as of" the end
-/// of a cut-off date: entries dated later do not count.
+/// of a cut-off date: entries dated later do not count. Amounts are exact decimals: a share of a
+/// budget is the budget times an exact ratio (of days, or of quantities), rounded once to 9
+/// decimals (``ExactDecimal/multiplied(by:dividedBy:)``); fractions shown as percentages are
+/// `Double`s derived from the same ratios.
 public enum ActivityEarnedValue {
+    /// The planned days elapsed by the end of `date` and the planned duration, both in days
+    /// (inclusive: the whole planned finish day is planned work), elapsed clamped to 0…duration.
+    /// Without planned dates nothing is due (0 of 1).
+    static func plannedDays(_ activity: ActivityInput, asOf date: CalendarDate) -> (elapsed: Int64, duration: Int64) {
+        guard let start = activity.plannedStart, let finish = activity.plannedFinish else { return (0, 1) }
+        if finish < start { return (date >= start ? 1 : 0, 1) }
+        let duration = Int64(finish.daysSinceEpoch - start.daysSinceEpoch + 1)
+        let elapsed = Int64(date.daysSinceEpoch - start.daysSinceEpoch + 1)
+        return (min(max(elapsed, 0), duration), duration)
+    }
+
     /// The planned fraction of the schedule elapsed by the end of `date`:
-    /// `clamp((date − start + 1) / (finish − start + 1), 0, 1)`, counting days inclusively (the
-    /// whole planned finish day is planned work). Without planned dates nothing is due.
+    /// `clamp((date − start + 1) / (finish − start + 1), 0, 1)`.
     public static func plannedFraction(_ activity: ActivityInput, asOf date: CalendarDate) -> Double {
-        guard let start = activity.plannedStart, let finish = activity.plannedFinish else { return 0 }
-        if finish < start { return date >= start ? 1 : 0 }
-        let duration = Double(finish.daysSinceEpoch - start.daysSinceEpoch + 1)
-        let elapsed = Double(date.daysSinceEpoch - start.daysSinceEpoch + 1)
-        return min(max(elapsed / duration, 0), 1)
+        let days = plannedDays(activity, asOf: date)
+        return Double(days.elapsed) / Double(days.duration)
     }
 
-    /// PV: the budget spread linearly over the planned dates. `PV = BAC × planned fraction`.
-    public static func plannedValue(_ activity: ActivityInput, asOf date: CalendarDate) -> Double {
-        activity.budget * plannedFraction(activity, asOf: date)
+    /// PV: the budget spread linearly over the planned dates. `PV = BAC × elapsed / duration`.
+    public static func plannedValue(_ activity: ActivityInput, asOf date: CalendarDate) throws(ExactDecimal.Overflow) -> ExactDecimal {
+        let days = plannedDays(activity, asOf: date)
+        return try activity.budget.multiplied(by: ExactDecimal(days.elapsed), dividedBy: ExactDecimal(days.duration)) ?? .zero
     }
 
-    /// The fraction complete `f` by `ev_method`:
+    /// The installed quantity up to `date`.
+    static func installed(_ activity: ActivityInput, asOf date: CalendarDate) throws(ExactDecimal.Overflow) -> ExactDecimal {
+        try ExactDecimal.sum(activity.quantities.lazy.filter { $0.date <= date }.map(\.amount))
+    }
+
+    /// The fraction complete `f` as an exact ratio (numerator, denominator) by `ev_method`:
     /// - `units`: `min(1, Σ installed quantity / budget quantity)`; with no quantity planned,
     ///   0 until finished;
     /// - `manual`: the entered percentage / 100 (clamped to 0…1);
@@ -110,42 +126,54 @@ public enum ActivityEarnedValue {
     /// - `fifty_fifty`: 0, 0.5 once started, 1 once finished;
     /// - `level_of_effort`: the planned fraction (EV := PV).
     /// A finished (completed or accepted) activity counts as 1 whatever its method.
-    public static func fractionComplete(_ activity: ActivityInput, asOf date: CalendarDate) -> Double {
-        if activity.isFinished(by: date) { return 1 }
+    static func completion(_ activity: ActivityInput, asOf date: CalendarDate) throws(ExactDecimal.Overflow) -> (ExactDecimal, ExactDecimal) {
+        if activity.isFinished(by: date) { return (1, 1) }
+        func clamped(_ part: ExactDecimal, _ whole: ExactDecimal) -> (ExactDecimal, ExactDecimal) {
+            part <= .zero ? (0, 1) : part >= whole ? (1, 1) : (part, whole)
+        }
         switch activity.method {
         case .units:
-            guard let planned = activity.budgetQuantity, planned > 0 else { return 0 }
-            let installed = activity.quantities.filter { $0.date <= date }.reduce(0) { $0 + $1.amount }
-            return min(max(installed / planned, 0), 1)
+            guard let planned = activity.budgetQuantity, planned > .zero else { return (0, 1) }
+            return clamped(try installed(activity, asOf: date), planned)
         case .manual:
-            return min(max((activity.percentComplete ?? 0) / 100, 0), 1)
+            return clamped(activity.percentComplete ?? .zero, 100)
         case .zeroHundred:
-            return 0
+            return (0, 1)
         case .fiftyFifty:
-            return activity.isStarted(by: date) ? 0.5 : 0
+            return activity.isStarted(by: date) ? (1, 2) : (0, 1)
         case .levelOfEffort:
-            return plannedFraction(activity, asOf: date)
+            let days = plannedDays(activity, asOf: date)
+            return (ExactDecimal(days.elapsed), ExactDecimal(days.duration))
         }
     }
 
-    /// EV = f × BAC.
-    public static func earnedValue(_ activity: ActivityInput, asOf date: CalendarDate) -> Double {
-        fractionComplete(activity, asOf: date) * activity.budget
+    /// The fraction complete `f` (0…1), for display and for the goal tree's shares.
+    public static func fractionComplete(_ activity: ActivityInput, asOf date: CalendarDate) throws(ExactDecimal.Overflow) -> Double {
+        let (part, whole) = try completion(activity, asOf: date)
+        return part.ratio(to: whole) ?? 0
     }
 
-    /// AC: the costs reported up to `date`.
-    public static func actualCost(_ activity: ActivityInput, asOf date: CalendarDate) -> Double {
-        activity.costs.filter { $0.date <= date }.reduce(0) { $0 + $1.amount }
+    /// EV = f × BAC.
+    public static func earnedValue(_ activity: ActivityInput, asOf date: CalendarDate) throws(ExactDecimal.Overflow) -> ExactDecimal {
+        let (part, whole) = try completion(activity, asOf: date)
+        return try activity.budget.multiplied(by: part, dividedBy: whole) ?? .zero
+    }
+
+    /// AC: the costs reported up to `date`, summed exactly.
+    public static func actualCost(_ activity: ActivityInput, asOf date: CalendarDate) throws(ExactDecimal.Overflow) -> ExactDecimal {
+        try ExactDecimal.sum(activity.costs.lazy.filter { $0.date <= date }.map(\.amount))
     }
 
     /// PV, EV and AC of one activity.
-    public static func figures(_ activity: ActivityInput, asOf date: CalendarDate) -> EarnedValueFigures {
-        EarnedValueFigures(budget: activity.budget, plannedValue: plannedValue(activity, asOf: date),
-                           earnedValue: earnedValue(activity, asOf: date), actualCost: actualCost(activity, asOf: date))
+    public static func figures(_ activity: ActivityInput, asOf date: CalendarDate) throws(ExactDecimal.Overflow) -> EarnedValueFigures {
+        EarnedValueFigures(budget: activity.budget, plannedValue: try plannedValue(activity, asOf: date),
+                           earnedValue: try earnedValue(activity, asOf: date), actualCost: try actualCost(activity, asOf: date))
     }
 
     /// PV, EV and AC of a project: the sums of its activities'.
-    public static func figuresOf(_ project: ProjectInput, asOf date: CalendarDate) -> EarnedValueFigures {
-        .sum(project.activities.map { figures($0, asOf: date) })
+    public static func figuresOf(_ project: ProjectInput, asOf date: CalendarDate) throws(ExactDecimal.Overflow) -> EarnedValueFigures {
+        var total = EarnedValueFigures()
+        for activity in project.activities { total = try total.plus(figures(activity, asOf: date)) }
+        return total
     }
 }

@@ -21,7 +21,7 @@ public struct GoalInput: Sendable, Equatable {
 public enum GoalTree {
     /// Every goal's score (absent: nothing due yet), and the tree's: the roots' weighted mean.
     public static func scores(goals: [GoalInput], activityGoals: [String: String], activities: [ActivityInput],
-                              asOf: CalendarDate) -> (goals: [String: Double], tree: Double?) {
+                              asOf: CalendarDate) throws(ExactDecimal.Overflow) -> (goals: [String: Double], tree: Double?) {
         let known = Set(goals.map(\.id))
         var children: [String: [GoalInput]] = [:]
         var roots: [GoalInput] = []
@@ -31,7 +31,7 @@ public enum GoalTree {
         var figures: [String: EarnedValueFigures] = [:]
         for activity in activities {
             guard let goal = activityGoals[activity.id] else { continue }
-            figures[goal] = (figures[goal] ?? EarnedValueFigures()) + ActivityEarnedValue.figures(activity, asOf: asOf)
+            figures[goal] = try (figures[goal] ?? EarnedValueFigures()).plus(ActivityEarnedValue.figures(activity, asOf: asOf))
         }
         var result: [String: Double] = [:]
         var visiting: Set<String> = []

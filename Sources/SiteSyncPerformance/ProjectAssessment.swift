@@ -93,11 +93,15 @@ public enum ProjectAssessor {
     public static func period(of date: CalendarDate) -> String { String(date.description.prefix(7)) }
 
     /// SPI(t) of a project's activities, over the project's planned window.
-    public static func scheduleIndexByTime(_ project: ProjectInput, asOf: CalendarDate) -> Double? {
+    public static func scheduleIndexByTime(_ project: ProjectInput, asOf: CalendarDate) throws(ExactDecimal.Overflow) -> Double? {
         guard let window = project.plannedWindow else { return nil }
-        let earned = project.activities.reduce(0) { $0 + ActivityEarnedValue.earnedValue($1, asOf: asOf) }
-        return EarnedSchedule.index(earnedValue: earned, start: window.start, finish: window.finish, asOf: asOf) { date in
-            project.activities.reduce(0) { $0 + ActivityEarnedValue.plannedValue($1, asOf: date) }
+        var earned = ExactDecimal.zero
+        for activity in project.activities { earned = try earned.plus(ActivityEarnedValue.earnedValue(activity, asOf: asOf)) }
+        return try EarnedSchedule.index(earnedValue: earned, start: window.start, finish: window.finish, asOf: asOf) {
+            (date) throws(ExactDecimal.Overflow) -> ExactDecimal in
+            var planned = ExactDecimal.zero
+            for activity in project.activities { planned = try planned.plus(ActivityEarnedValue.plannedValue(activity, asOf: date)) }
+            return planned
         }
     }
 
@@ -108,11 +112,12 @@ public enum ProjectAssessor {
     /// - Colour: the worst level of its performance warnings (schedule, cost, slip trend,
     ///   overdue or unstarted activities, risks); green with none. Stale reporting is a
     ///   data-quality warning and does not colour the project.
-    public static func assess(_ project: ProjectInput, asOf: CalendarDate, thresholds: Thresholds = .standard) -> ProjectAssessment {
-        let figures = EarnedValueFigures.sum(project.activities.map { ActivityEarnedValue.figures($0, asOf: asOf) })
-        let spiT = scheduleIndexByTime(project, asOf: asOf)
+    public static func assess(_ project: ProjectInput, asOf: CalendarDate,
+                              thresholds: Thresholds = .standard) throws(ExactDecimal.Overflow) -> ProjectAssessment {
+        let figures = try ActivityEarnedValue.figuresOf(project, asOf: asOf)
+        let spiT = try scheduleIndexByTime(project, asOf: asOf)
         let period = period(of: asOf)
-        let goalTree = GoalTree.scores(goals: project.goals, activityGoals: project.activityGoals, activities: project.activities, asOf: asOf)
+        let goalTree = try GoalTree.scores(goals: project.goals, activityGoals: project.activityGoals, activities: project.activities, asOf: asOf)
         let score: Double?
         if !project.kpis.isEmpty {
             score = KPIScore.weighted(project.kpis.map { ($0.weight, $0.score(cap: thresholds.kpiCap)) })
@@ -124,7 +129,8 @@ public enum ProjectAssessor {
         var warnings: [EarlyWarning] = []
         if let warning = WarningRules.schedule(project: project.id, spiT: spiT, period: period, thresholds: thresholds) { warnings.append(warning) }
         if let warning = WarningRules.cost(project: project.id, figures: figures, period: period, thresholds: thresholds) { warnings.append(warning) }
-        let history = [60, 30, 0].compactMap { scheduleIndexByTime(project, asOf: asOf.adding(days: -$0)) }
+        var history: [Double] = []
+        for days in [60, 30, 0] { if let index = try scheduleIndexByTime(project, asOf: asOf.adding(days: -days)) { history.append(index) } }
         if let warning = WarningRules.slipTrend(project: project.id, history: history, period: period) { warnings.append(warning) }
         warnings += WarningRules.activities(project.activities, names: project.activityNames, asOf: asOf, period: period)
         warnings += WarningRules.risks(project: project.id, project.risks, period: period, thresholds: thresholds)

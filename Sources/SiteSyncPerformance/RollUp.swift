@@ -19,18 +19,21 @@ public struct RollUp: Sendable {
 
     /// One roll-up per department, in code order, then the city's (department "").
     public static func byDepartment(_ assessments: [ProjectAssessment], asOf: CalendarDate,
-                                    thresholds: Thresholds = .standard) -> [RollUp] {
+                                    thresholds: Thresholds = .standard) throws(ExactDecimal.Overflow) -> [RollUp] {
         let groups = Dictionary(grouping: assessments, by: \.project.department)
-        return groups.keys.sorted().map { make($0, groups[$0]!, asOf: asOf, thresholds: thresholds) }
-            + [make("", assessments, asOf: asOf, thresholds: thresholds)]
+        var rollUps: [RollUp] = []
+        for department in groups.keys.sorted() { rollUps.append(try make(department, groups[department]!, asOf: asOf, thresholds: thresholds)) }
+        return rollUps + [try make("", assessments, asOf: asOf, thresholds: thresholds)]
     }
 
-    static func make(_ department: String, _ assessments: [ProjectAssessment], asOf: CalendarDate, thresholds: Thresholds) -> RollUp {
+    static func make(_ department: String, _ assessments: [ProjectAssessment], asOf: CalendarDate,
+                     thresholds: Thresholds) throws(ExactDecimal.Overflow) -> RollUp {
         let all = ProjectInput(id: department, code: department, name: department, department: department,
                                activities: assessments.flatMap(\.project.activities))
-        let score = KPIScore.weighted(assessments.map { ($0.figures.budget, $0.score) })
-        return RollUp(department: department, projects: assessments.count, figures: .sum(assessments.map(\.figures)),
-                      scheduleIndexByTime: ProjectAssessor.scheduleIndexByTime(all, asOf: asOf), score: score,
+        // The budget is a weight here: its Double is used for the weighted mean only.
+        let score = KPIScore.weighted(assessments.map { ($0.figures.budget.doubleValue, $0.score) })
+        return RollUp(department: department, projects: assessments.count, figures: try .sum(assessments.map(\.figures)),
+                      scheduleIndexByTime: try ProjectAssessor.scheduleIndexByTime(all, asOf: asOf), score: score,
                       grade: score.map { Grade.of(score: $0, thresholds: thresholds) },
                       colors: Dictionary(grouping: assessments, by: \.color).mapValues(\.count),
                       warnings: assessments.reduce(0) { $0 + $1.warnings.count })

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SiteSyncCore
+import SiteSyncDomain
 import SiteSyncNode
 import SiteSyncStore
 

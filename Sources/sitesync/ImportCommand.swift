@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SiteSyncDomain
 import SiteSyncNode
 
 struct ImportCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SiteSyncCore
+import SiteSyncDomain
 import SiteSyncNode
 import SiteSyncPerformance
 
@@ -49,13 +50,10 @@ struct ProjectCommand: ParsableCommand {
 
         func run() throws {
             let node = try node.open()
-            let rows = try node.store.rows([("""
-                SELECT p.code, p.name, p.department, coalesce(p.stage, ''), coalesce(p.budget, ''), coalesce(p.planned_start, ''),
-                       coalesce(p.planned_finish, ''), (SELECT count(*) FROM activity a WHERE a.project = p.id)
-                FROM project p ORDER BY p.code
-                """, [])])[0]
+            let rows = try node.projectListing()
             print(Output.table([["code", "name", "department", "stage", "budget", "start", "finish", "activities"]]
-                               + rows.map { $0.map { $0 ?? "" } }))
+                               + rows.map { [$0.code, $0.name, $0.department, $0.stage, $0.budget?.description ?? "", $0.plannedStart,
+                                             $0.plannedFinish, String($0.activities)] }))
             print("\(rows.count) project\(rows.count == 1 ? "" : "s")")
         }
     }
@@ -67,13 +65,13 @@ struct ProjectCommand: ParsableCommand {
 
         func run() throws {
             let node = try node.open()
-            let found = try node.findProject(project)
             let asOf = CalendarDate.today
-            guard let input = try ProjectData.load(node.store, asOf: asOf).first(where: { $0.id == found.id }) else { return }
-            let row = ProjectAssessor.assess(input, asOf: asOf)
-            print("\(found.code) \(found.name) (\(input.department)), as of \(asOf)")
+            guard let detail = try Reports.project(node, project, asOf: asOf) else { return }
+            let row = detail.assessment, input = detail.project
+            print("\(input.code) \(input.name) (\(input.department)), as of \(asOf)")
             let f = row.figures
-            print(String(format: "  done %.1f%%  PV %.2f  EV %.2f  AC %.2f", f.percentComplete, f.plannedValue, f.earnedValue, f.actualCost)
+            print(String(format: "  done %.1f%%", f.percentComplete)
+                  + "  PV \(f.plannedValue.fixed(2))  EV \(f.earnedValue.fixed(2))  AC \(f.actualCost.fixed(2))"
                   + "  SPI \(f.schedulePerformanceIndex.map { String(format: "%.3f", $0) } ?? "not yet due")"
                   + "  CPI \(f.costPerformanceIndex.map { String(format: "%.3f", $0) } ?? "—")"
                   + "  score \(row.score.map { String(format: "%.1f", $0) } ?? "not yet due") \(row.grade?.rawValue ?? "")  \(row.color.rawValue)")
@@ -87,13 +85,12 @@ struct ProjectCommand: ParsableCommand {
             }
             printGoals(under: nil, depth: 0)
             var table = [["activity", "name", "method", "status", "planned", "done %", "PV", "EV", "AC"]]
-            for activity in input.activities {
-                let figures = ActivityEarnedValue.figures(activity, asOf: asOf)
-                table.append([activity.id, input.activityNames[activity.id] ?? "", activity.method.rawValue, activity.status.rawValue,
+            for line in detail.activities {
+                let activity = line.activity, figures = line.figures
+                table.append([activity.id, line.name, activity.method.rawValue, activity.status.rawValue,
                               "\(activity.plannedStart?.description ?? "?")…\(activity.plannedFinish?.description ?? "?")",
-                              String(format: "%.1f", 100 * ActivityEarnedValue.fractionComplete(activity, asOf: asOf)),
-                              String(format: "%.2f", figures.plannedValue), String(format: "%.2f", figures.earnedValue),
-                              String(format: "%.2f", figures.actualCost)])
+                              String(format: "%.1f", line.percentComplete),
+                              figures.plannedValue.fixed(2), figures.earnedValue.fixed(2), figures.actualCost.fixed(2)])
             }
             print(Output.table(table))
             for warning in row.warnings { print("  \(warning.level.rawValue): \(warning.reason)") }
@@ -159,16 +156,10 @@ struct ActivityCommand: ParsableCommand {
 
         func run() throws {
             let node = try node.open()
-            let projectID = try project.map { try node.findProject($0).id }
-            let rows = try node.store.rows([("""
-                SELECT a.id, coalesce(p.code, a.project), coalesce(a.name, ''), coalesce(a.status, ''), coalesce(a.unit, ''),
-                       coalesce(a.budget_quantity, ''),
-                       (SELECT total(CAST(q.quantity AS REAL)) FROM quantity_entry q WHERE q.activity = a.id),
-                       coalesce(a.percent_complete, ''), coalesce(a.planned_start, ''), coalesce(a.planned_finish, '')
-                FROM activity a LEFT JOIN project p ON p.id = a.project
-                WHERE ?1 IS NULL OR a.project = ?1 ORDER BY p.code, a.name
-                """, projectID.map { [$0] } ?? [])])
-            let body = rows[0].map { row in row.map { $0 ?? "" } }
+            let body = try node.activityListing(project: project).map { a in
+                [a.id, a.project, a.name, a.status, a.unit, a.plannedQuantity?.description ?? "", a.installed.description,
+                 a.percentComplete?.description ?? "", a.plannedStart, a.plannedFinish]
+            }
             print(Output.table([["id", "project", "name", "status", "unit", "planned", "installed", "percent", "start", "finish"]] + body))
             print("\(body.count) activit\(body.count == 1 ? "y" : "ies")")
         }
@@ -236,18 +227,12 @@ struct KPICommand: ParsableCommand {
 
         func run() throws {
             let node = try node.open()
-            let rows = try node.store.rows([("""
-                SELECT k.id, coalesce(p.code, k.project), coalesce(k.name, '') FROM kpi k LEFT JOIN project p ON p.id = k.project
-                """, [])])[0]
-            let matches = rows.filter { $0[0] == kpi || "\($0[1] ?? "")/\($0[2] ?? "")".lowercased() == kpi.lowercased() }
-            guard matches.count == 1, let id = matches[0][0] else {
-                throw NodeError(.usage, "no KPI '\(kpi)' on this node: give its id or PROJECT-CODE/name (one project's KPI names are unique)")
-            }
+            let found = try node.findKPI(kpi)
             let month = period ?? String(CalendarDate.today.description.prefix(7))
-            var fields = ["kpi=\(id)", "period=\(month)", "value=\(ExactDecimal(value)!)"]
+            var fields = ["kpi=\(found.id)", "period=\(month)", "value=\(ExactDecimal(value)!)"]
             if let source { fields.append("source=\(source)") }
             try node.writeEntry("kpi_reading", fields)
-            print("recorded \(matches[0][1] ?? "")/\(matches[0][2] ?? "") = \(ExactDecimal(value)!) for \(month)")
+            print("recorded \(found.project)/\(found.name) = \(ExactDecimal(value)!) for \(month)")
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SiteSyncCore
+import SiteSyncDomain
 import SiteSyncNode
 
 struct ProgressCommand: ParsableCommand {
@@ -49,9 +50,9 @@ struct ProgressCommand: ParsableCommand {
                                               today: today)
         let unit = outcome.unit.isEmpty ? "" : " \(outcome.unit)"
         var line = "\(outcome.project)/\(outcome.name): "
-        if let planned = outcome.planned, planned > 0 {
-            line += "\(Self.number(outcome.installed)) of \(Self.number(planned))\(unit) installed (\(Int((100 * outcome.installed / planned).rounded()))%)"
-        } else if outcome.installed > 0 {
+        if let planned = outcome.planned, let share = outcome.installedPercent {
+            line += "\(Self.number(outcome.installed)) of \(Self.number(planned))\(unit) installed (\(share)%)"
+        } else if outcome.installed > .zero {
             line += "\(Self.number(outcome.installed))\(unit) installed"
         } else {
             line += outcome.percent.map { "\(Self.number($0))% complete" } ?? "recorded"
@@ -59,7 +60,6 @@ struct ProgressCommand: ParsableCommand {
         print(outcome.changes == 0 ? "nothing new to record; " + line : line)
     }
 
-    static func number(_ value: Double) -> String {
-        value == value.rounded() ? String(Int(value)) : String(format: "%.2f", value)
-    }
+    /// A whole number as is, anything else to two decimals.
+    static func number(_ value: ExactDecimal) -> String { value.scale == 0 ? value.description : value.fixed(2) }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SiteSyncCore
+import SiteSyncDomain
 import SiteSyncNode
 import SiteSyncPerformance
 
@@ -29,20 +30,12 @@ struct ReportCommand: ParsableCommand {
             asOf.flatMap(CalendarDate.init) ?? CalendarDate.today
         }
 
-        /// Every project the node holds, assessed; and what the report covers, at a node that
-        /// holds one department only.
-        func assess() throws -> (rows: [ProjectAssessment], scope: String?, thresholds: Thresholds) {
-            let node = try node.open()
-            let asOf = date
-            let thresholds = node.configuration.report
-            let rows = try ProjectData.load(node.store, asOf: asOf).map { ProjectAssessor.assess($0, asOf: asOf, thresholds: thresholds) }
-            let writer = node.writer
-            return (rows, writer.role.isDepartmentBound
-                ? "covers department \(writer.department) only: what this \(writer.role.rawValue) node holds" : nil, thresholds)
-        }
     }
 
+    /// A ratio (index, percent, score) to `places` decimals.
     static func fixed(_ value: Double, _ places: Int) -> String { String(format: "%.\(places)f", value) }
+    /// An amount to `places` decimals, rounded half away from zero from its exact value.
+    static func fixed(_ value: ExactDecimal, _ places: Int) -> String { value.fixed(places) }
 
     static func csvField(_ text: String) -> String {
         guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
@@ -81,11 +74,7 @@ struct ReportCommand: ParsableCommand {
         }
 
         func run() throws {
-            let node = try node.open()
-            let writer = node.writer
-            let scope = writer.role.isDepartmentBound
-                ? "covers department \(writer.department) only: what this \(writer.role.rawValue) node holds" : nil
-            let report = try MonthlyReport.gather(node: node, period: period, scope: scope)
+            let report = try MonthlyReview.gather(node: node.open(), period: period, now: Int64(Date().timeIntervalSince1970 * 1000))
             let text = format == .md ? report.markdown : report.html
             if let output {
                 guard FileManager.default.createFile(atPath: output, contents: Data(text.utf8)) else {
@@ -113,8 +102,7 @@ struct ReportCommand: ParsableCommand {
         @OptionGroup var cut: Cut
 
         func run() throws {
-            let (rows, scope, thresholds) = try cut.assess()
-            let rollUps = RollUp.byDepartment(rows, asOf: cut.date, thresholds: thresholds)
+            let (rollUps, scope) = try Reports.departments(cut.node.open(), asOf: cut.date)
             func number(_ value: Double?, _ places: Int) -> String { value.map { fixed($0, places) } ?? "" }
             func columns(_ r: RollUp) -> [String] {
                 [r.department.isEmpty ? "city" : r.department, String(r.projects), fixed(r.figures.percentComplete, 1),
@@ -175,12 +163,12 @@ struct ReportCommand: ParsableCommand {
         @OptionGroup var cut: Cut
 
         func run() throws {
-            let (rows, scopeNote, _) = try cut.assess()
+            let (rows, scopeNote) = try Reports.projects(cut.node.open(), asOf: cut.date)
             let asOf = cut.date
             switch cut.format {
             case .json:
                 if let scopeNote { Output.note("report: \(scopeNote)") }
-                print(JSONValue.array(rows.map(Self.json)).canonicalText)
+                print(JSONValue.array(try rows.map(Self.json)).canonicalText)
             case .csv:
                 if let scopeNote { Output.note("report: \(scopeNote)") }
                 writeCSV([Self.csvHeader] + rows.map(Self.csv))
@@ -201,16 +189,17 @@ struct ReportCommand: ParsableCommand {
             }
         }
 
-        static func json(_ row: ProjectAssessment) -> JSONValue {
+        static func json(_ row: ProjectAssessment) throws -> JSONValue {
             func number(_ value: Double?, _ places: Int) -> JSONValue { value.map { .number(fixed($0, places)) } ?? .null }
+            func amount(_ value: ExactDecimal) -> JSONValue { .number(value.fixed(2)) }
             let f = row.figures
             return .object([
                 "project": .string(row.project.id), "code": .string(row.project.code), "name": .string(row.project.name),
                 "department": .string(row.project.department), "as_of": .string(row.asOf.description),
-                "percent_complete": number(f.percentComplete, 1), "bac": number(f.budget, 2), "pv": number(f.plannedValue, 2),
-                "ev": number(f.earnedValue, 2), "ac": number(f.actualCost, 2), "spi": number(f.schedulePerformanceIndex, 3),
+                "percent_complete": number(f.percentComplete, 1), "bac": amount(f.budget), "pv": amount(f.plannedValue),
+                "ev": amount(f.earnedValue), "ac": amount(f.actualCost), "spi": number(f.schedulePerformanceIndex, 3),
                 "cpi": number(f.costPerformanceIndex, 3), "spi_t": number(row.scheduleIndexByTime, 3),
-                "eac": number(f.estimateAtCompletion, 2), "score": number(row.score, 1),
+                "eac": try f.estimateAtCompletion.map(amount) ?? .null, "score": number(row.score, 1),
                 "grade": row.grade.map { .string($0.rawValue) } ?? .null, "color": .string(row.color.rawValue),
                 "warnings": .array(row.warnings.map {
                     .object(["id": .string($0.id), "rule": .string($0.rule.rawValue), "level": .string($0.level.rawValue),

@@ -1,5 +1,6 @@
 import Foundation
 import SiteSyncCore
+import SiteSyncNode
 import SiteSyncStore
 
 /// RFC 4180 CSV: quoted fields with doubled quotes, commas and line breaks inside quotes, CRLF

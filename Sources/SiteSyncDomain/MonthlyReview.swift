@@ -2,74 +2,75 @@ import Foundation
 import SiteSyncCore
 import SiteSyncNode
 import SiteSyncPerformance
+import SiteSyncStore
 
-/// What the monthly review (月度复盘) holds, gathered once and rendered as Markdown or HTML.
-struct MonthlyReport {
-    struct Freshness {
-        let node: String
-        let role: String
-        let department: String
-        let daysSinceSync: Int?
+/// What the monthly review (月度复盘) holds, gathered once: typed sections any face (the command
+/// line, an HTTP API) can show, and the Markdown and HTML renderings of them.
+public struct MonthlyReview: Sendable {
+    public struct Freshness: Sendable {
+        public let node: String
+        public let role: String
+        public let department: String
+        public let daysSinceSync: Int?
     }
 
-    struct CurvePoint {
-        let month: String
-        let figures: EarnedValueFigures
+    public struct CurvePoint: Sendable {
+        public let month: String
+        public let figures: EarnedValueFigures
     }
 
-    let period: String
-    let asOf: CalendarDate
-    let scope: String?
-    let projects: [ProjectAssessment]
-    let departments: [RollUp]
-    let curve: [CurvePoint]
-    let freshness: [Freshness]
-    let departmentNames: [String: String]
+    public let period: String
+    public let asOf: CalendarDate
+    public let scope: String?
+    public let projects: [ProjectAssessment]
+    public let departments: [RollUp]
+    public let curve: [CurvePoint]
+    public let freshness: [Freshness]
+    public let departmentNames: [String: String]
 
-    var city: RollUp { departments.last! }
+    public var city: RollUp { departments.last! }
 
     /// Gathers the report of `period` (YYYY-MM) as of the month's last day (or today, for the
     /// month under way). The S-curve takes PV, EV and AC at each month end of the year so far.
-    static func gather(node: Node, period: String, scope: String?) throws -> MonthlyReport {
+    /// `now` (milliseconds since 1970, UTC) dates the month under way and the sync freshness.
+    public static func gather(node: Node, period: String, now: Int64) throws -> MonthlyReview {
         guard let first = CalendarDate(period + "-01") else { throw NodeError(.usage, "--period '\(period)' is not a month: write YYYY-MM") }
-        let today = CalendarDate.today
+        let today = CalendarDate(unixMilliseconds: UInt64(max(now, 0)))
         let monthEnd = first.adding(days: CalendarDate.daysIn(month: first.month, year: first.year) - 1)
         let asOf = min(monthEnd, today)
         let thresholds = node.configuration.report
-        let projects = try ProjectData.load(node.store, asOf: asOf).map { ProjectAssessor.assess($0, asOf: asOf, thresholds: thresholds) }
+        let projects = try Reports.assessments(node.store, asOf: asOf, thresholds: thresholds)
         var curve: [CurvePoint] = []
         for month in 1...first.month {
             let start = CalendarDate(year: first.year, month: month, day: 1)!
             let end = min(start.adding(days: CalendarDate.daysIn(month: month, year: first.year) - 1), asOf)
-            let figures = try ProjectData.load(node.store, asOf: end).map { ActivityEarnedValue.figuresOf($0, asOf: end) }
-            curve.append(CurvePoint(month: String(start.description.prefix(7)), figures: .sum(figures)))
+            let figures = try Reports.computing(asOf: end) {
+                try EarnedValueFigures.sum(ProjectData.load(node.store, asOf: end).map { try ActivityEarnedValue.figuresOf($0, asOf: end) })
+            }
+            curve.append(CurvePoint(month: String(start.description.prefix(7)), figures: figures))
         }
         let rows = try node.store.rows([
             ("SELECT node, role, department, exchanged_ms FROM sync_peer ORDER BY department, node", []),
             ("SELECT id, coalesce(name, id) FROM department", []),
         ])
-        let nowMilliseconds = Int64(Date().timeIntervalSince1970 * 1000)
         let freshness = rows[0].map { row in
             Freshness(node: row[0] ?? "", role: row[1] ?? "", department: row[2] ?? "",
-                      daysSinceSync: Int64(row[3] ?? "").map { Int((nowMilliseconds - $0) / 86_400_000) })
+                      daysSinceSync: Int64(row[3] ?? "").map { Int((now - $0) / 86_400_000) })
         }
-        return MonthlyReport(period: period, asOf: asOf, scope: scope, projects: projects,
-                             departments: RollUp.byDepartment(projects, asOf: asOf, thresholds: thresholds), curve: curve, freshness: freshness,
+        let departments = try Reports.computing(asOf: asOf) { try RollUp.byDepartment(projects, asOf: asOf, thresholds: thresholds) }
+        return MonthlyReview(period: period, asOf: asOf, scope: Reports.scopeNote(node), projects: projects,
+                             departments: departments, curve: curve, freshness: freshness,
                              departmentNames: Dictionary(rows[1].map { ($0[0] ?? "", $0[1] ?? "") }) { a, _ in a })
     }
 
     // MARK: The parts, as rows of text
 
-    static func money(_ value: Double) -> String {
-        let formatter = NumberFormatter()
-        formatter.numberStyle = .decimal
-        formatter.maximumFractionDigits = 0
-        return formatter.string(from: NSNumber(value: value)) ?? String(format: "%.0f", value)
-    }
+    /// Whole yuan with thousands separators (1,234,568), rounded half away from zero.
+    static func money(_ value: ExactDecimal) -> String { value.grouped(places: 0) }
 
     static func index(_ value: Double?) -> String { value.map { String(format: "%.2f", $0) } ?? "not yet due" }
 
-    var headline: [(String, String)] {
+    public var headline: [(String, String)] {
         let f = city.figures
         return [("Projects", "\(projects.count)"), ("Budget (BAC)", Self.money(f.budget)), ("Planned value (PV)", Self.money(f.plannedValue)),
                 ("Earned value (EV)", Self.money(f.earnedValue)), ("Actual cost (AC)", Self.money(f.actualCost)),
@@ -79,7 +80,7 @@ struct MonthlyReport {
                 ("Early warnings", "\(city.warnings)")]
     }
 
-    var leagueTable: [[String]] {
+    public var leagueTable: [[String]] {
         departments.dropLast().sorted { ($0.score ?? -1) > ($1.score ?? -1) }.enumerated().map { place, d in
             ["\(place + 1)", departmentNames[d.department].map { "\($0) (\(d.department))" } ?? d.department, "\(d.projects)",
              String(format: "%.1f %%", d.figures.percentComplete), Self.index(d.figures.schedulePerformanceIndex),
@@ -89,14 +90,14 @@ struct MonthlyReport {
     }
 
     /// 红榜: projects graded 优; 黑榜: projects graded 差, worst first.
-    var commended: [ProjectAssessment] { projects.filter { $0.grade == .excellent }.sorted { $0.score! > $1.score! } }
-    var blackList: [ProjectAssessment] { projects.filter { $0.grade == .poor }.sorted { $0.score! < $1.score! } }
+    public var commended: [ProjectAssessment] { projects.filter { $0.grade == .excellent }.sorted { $0.score! > $1.score! } }
+    public var blackList: [ProjectAssessment] { projects.filter { $0.grade == .poor }.sorted { $0.score! < $1.score! } }
     /// Red or amber projects, worst colour then lowest score first.
-    var lagging: [ProjectAssessment] {
+    public var lagging: [ProjectAssessment] {
         projects.filter { $0.color != .green }.sorted { ($0.color, -($0.score ?? 0)) > ($1.color, -($1.score ?? 0)) }
     }
 
-    var kpiRows: [[String]] {
+    public var kpiRows: [[String]] {
         projects.flatMap { row in
             row.project.kpis.map { kpi in
                 let achievement = kpi.value.flatMap {
@@ -111,23 +112,23 @@ struct MonthlyReport {
 
     static func trim(_ value: Double) -> String { value == value.rounded() ? String(Int(value)) : String(value) }
 
-    var freshnessRows: [[String]] {
+    public var freshnessRows: [[String]] {
         freshness.map { [$0.node, $0.role, $0.department, $0.daysSinceSync.map { $0 == 0 ? "today" : "\($0) days ago" } ?? "never",
                          ($0.daysSinceSync ?? 99) > Thresholds.standard.staleDays ? "STALE" : "ok"] }
     }
 
-    var staleProjects: [ProjectAssessment] { projects.filter { $0.warnings.contains { $0.rule == .stale } } }
+    public var staleProjects: [ProjectAssessment] { projects.filter { $0.warnings.contains { $0.rule == .stale } } }
 }
 
 // MARK: Markdown
 
-extension MonthlyReport {
+extension MonthlyReview {
     static func markdownTable(_ header: [String], _ rows: [[String]]) -> String {
         func line(_ cells: [String]) -> String { "| " + cells.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |" }
         return ([line(header), line(header.map { _ in "---" })] + rows.map(line)).joined(separator: "\n")
     }
 
-    var markdown: String {
+    public var markdown: String {
         var out = "# Monthly review \(period)\n\nAs of \(asOf)\(scope.map { "; \($0)" } ?? ""). "
         out += "Figures are cumulative to the cut-off; indices are ratios of sums.\n\n## Headline\n\n"
         out += Self.markdownTable(["measure", "value"], headline.map { [$0.0, $0.1] })
@@ -163,7 +164,7 @@ extension MonthlyReport {
 
 // MARK: HTML
 
-extension MonthlyReport {
+extension MonthlyReview {
     static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
@@ -177,18 +178,21 @@ extension MonthlyReport {
     /// The S-curve: cumulative PV, EV and AC at each month end.
     var sCurveSVG: String {
         let width = 640.0, height = 260.0, left = 70.0, bottom = 30.0, top = 10.0
-        let peak = max(curve.map { max($0.figures.plannedValue, $0.figures.earnedValue, $0.figures.actualCost) }.max() ?? 1, 1)
+        // Chart geometry only: the amounts become Doubles to place points, never to add them.
+        let peakAmount = max(curve.map { max($0.figures.plannedValue, $0.figures.earnedValue, $0.figures.actualCost) }.max() ?? 1, 1)
+        let peak = peakAmount.doubleValue
         let step = curve.count > 1 ? (width - left - 10) / Double(curve.count - 1) : 0
         func x(_ i: Int) -> Double { left + Double(i) * step }
         func y(_ v: Double) -> Double { top + (height - top - bottom) * (1 - v / peak) }
-        func line(_ value: (EarnedValueFigures) -> Double, _ color: String, _ dash: String) -> String {
-            let points = curve.enumerated().map { String(format: "%.1f,%.1f", x($0.offset), y(value($0.element.figures))) }.joined(separator: " ")
+        func line(_ value: (EarnedValueFigures) -> ExactDecimal, _ color: String, _ dash: String) -> String {
+            let points = curve.enumerated().map { String(format: "%.1f,%.1f", x($0.offset), y(value($0.element.figures).doubleValue)) }
+                .joined(separator: " ")
             return "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" stroke-dasharray=\"\(dash)\" points=\"\(points)\"/>"
         }
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"S-curve of PV, EV and AC\">"
         svg += "<line x1=\"\(left)\" y1=\"\(y(0))\" x2=\"\(width - 10)\" y2=\"\(y(0))\" stroke=\"#888\"/>"
         svg += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(y(0))\" stroke=\"#888\"/>"
-        svg += "<text x=\"\(left - 6)\" y=\"\(top + 10)\" font-size=\"10\" text-anchor=\"end\">\(Self.escape(Self.money(peak)))</text>"
+        svg += "<text x=\"\(left - 6)\" y=\"\(top + 10)\" font-size=\"10\" text-anchor=\"end\">\(Self.escape(Self.money(peakAmount)))</text>"
         for (i, point) in curve.enumerated() {
             svg += "<text x=\(String(format: "\"%.1f\"", x(i))) y=\"\(height - 10)\" font-size=\"10\" text-anchor=\"middle\">\(point.month.suffix(2))</text>"
         }
@@ -222,7 +226,7 @@ extension MonthlyReport {
         return svg + "</svg>"
     }
 
-    var html: String {
+    public var html: String {
         var body = "<h1>Monthly review \(Self.escape(period))</h1><p>As of \(asOf)\(scope.map { "; " + Self.escape($0) } ?? ""). "
         body += "Figures are cumulative to the cut-off; indices are ratios of sums.</p>"
         body += "<h2>Headline</h2>" + Self.htmlTable(["measure", "value"], headline.map { [$0.0, $0.1] })

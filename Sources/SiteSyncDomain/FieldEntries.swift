@@ -1,5 +1,6 @@
 import Foundation
 import SiteSyncCore
+import SiteSyncNode
 import SiteSyncStore
 
 extension Node {

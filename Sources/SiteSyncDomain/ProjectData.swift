@@ -6,22 +6,28 @@ import SiteSyncStore
 /// with its activities, field entries, risks and KPIs, as of a cut-off date.
 public enum ProjectData {
     /// The cut-offs at which entries are summed: the date itself, and 30 and 60 days before it
-    /// (for the slip trend). Each activity's entries are summed in SQL up to each cut-off and
-    /// handed on as three dated amounts, which give the formulas exactly the sums they need at
-    /// those dates without reading every entry.
+    /// (for the slip trend). Each activity's entries are summed up to each cut-off and handed on
+    /// as three dated amounts, which give the formulas exactly the sums they need at those dates.
     static func cutOffs(_ asOf: CalendarDate) -> [CalendarDate] { [asOf.adding(days: -60), asOf.adding(days: -30), asOf] }
 
+    /// Every project this store holds, as the formulas take it, as of the end of `asOf`.
+    /// Amounts are summed in Swift over exact decimals (SQLite has no exact decimal sum: its
+    /// `total` would add binary doubles); an amount whose sum needs more than 18 significant
+    /// digits is refused with ``ExactDecimal/Overflow``, never rounded.
     public static func load(_ store: ReplicaStore, asOf: CalendarDate) throws -> [ProjectInput] {
-        let cuts = cutOffs(asOf).map(\.description)
-        func sums(_ table: String, _ column: String) -> (sql: String, arguments: [String]) {
+        let cutDates = cutOffs(asOf)
+        /// Each activity's entries summed exactly in SQL, per cut-off and per number of decimals: a
+        /// decimal's canonical text without its point is its integer significand, and SQLite's
+        /// `sum` of integers is exact (it fails with "integer overflow" rather than wrap). Grouping
+        /// by the number of decimals keeps each sum at one scale; Swift adds the few groups.
+        func entries(_ table: String, _ column: String) -> (sql: String, arguments: [String]) {
             ("""
-             SELECT activity,
-                    total(CASE WHEN date <= ?1 THEN CAST(\(column) AS REAL) END),
-                    total(CASE WHEN date <= ?2 THEN CAST(\(column) AS REAL) END),
-                    total(CASE WHEN date <= ?3 THEN CAST(\(column) AS REAL) END),
-                    max(CASE WHEN date <= ?3 THEN date END)
-             FROM \(table) GROUP BY activity
-             """, cuts)
+             SELECT activity, CASE WHEN date <= ?1 THEN 0 WHEN date <= ?2 THEN 1 ELSE 2 END AS cut,
+                    CASE WHEN instr(\(column), '.') > 0 THEN length(\(column)) - instr(\(column), '.') ELSE 0 END AS decimals,
+                    sum(CAST(replace(\(column), '.', '') AS INTEGER)), max(date)
+             FROM \(table) WHERE date <= ?3 AND activity IS NOT NULL AND \(column) IS NOT NULL
+             GROUP BY activity, cut, decimals
+             """, cutDates.map(\.description))
         }
         let result = try store.rows([
             ("SELECT id, code, name, department FROM project ORDER BY code, id", []),
@@ -29,35 +35,38 @@ public enum ProjectData {
              SELECT id, project, name, budget, budget_quantity, planned_start, planned_finish, ev_method, status,
                     percent_complete, actual_start, actual_finish, goal FROM activity ORDER BY id
              """, []),
-            sums("quantity_entry", "quantity"),
-            sums("cost_entry", "amount"),
+            entries("quantity_entry", "quantity"),
+            entries("cost_entry", "amount"),
             ("SELECT project, max(date) FROM daily_log WHERE date <= ?1 GROUP BY project", [asOf.description]),
             ("SELECT id, project, title, probability, impact, status FROM risk", []),
             ("SELECT id, project, name, direction, baseline, target, weight FROM kpi", []),
             ("SELECT kpi, value FROM kpi_reading WHERE period <= ?1 ORDER BY kpi, period", [String(asOf.description.prefix(7))]),
             ("SELECT id, project, parent, coalesce(title, id), weight FROM goal ORDER BY id", []),
         ])
-        let (projectRows, activityRows, quantityRows, costRows, logRows, riskRows, kpiRows, readingRows) =
-            (result[0], result[1], result[2], result[3], result[4], result[5], result[6], result[7])
+        var lastEntry: [String: CalendarDate] = [:]
+        /// Each activity's entries summed exactly into the three cut-off buckets.
+        func amounts(_ rows: [[String?]], _ what: String) throws -> [String: [DatedAmount]] {
+            var sums: [String: [ExactDecimal]] = [:]
+            for row in rows {
+                guard let activity = row[0], let bucket = Int(row[1] ?? ""), let decimals = Int(row[2] ?? ""),
+                      let significand = Int128(row[3] ?? ""), let day = date(row[4]) else { continue }
+                guard let amount = ExactDecimal(normalizing: significand, scale: decimals) else {
+                    throw ExactDecimal.Overflow(operation: "the \(what) of activity \(activity)")
+                }
+                var buckets = sums[activity] ?? [.zero, .zero, .zero]
+                buckets[bucket] = try buckets[bucket].plus(amount)
+                sums[activity] = buckets
+                lastEntry[activity] = max(lastEntry[activity] ?? day, day)
+            }
+            return sums.mapValues { buckets in
+                zip(cutDates, buckets).compactMap { cut, amount in amount == .zero ? nil : DatedAmount(cut, amount) }
+            }
+        }
+        let (projectRows, activityRows, logRows, riskRows, kpiRows, readingRows) =
+            (result[0], result[1], result[4], result[5], result[6], result[7])
+        let quantities = try amounts(result[2], "installed quantities"), costs = try amounts(result[3], "costs")
 
         func number(_ text: String?) -> Double? { text.flatMap(Double.init) }
-        func date(_ text: String?) -> CalendarDate? { text.flatMap(CalendarDate.init) }
-        let cutDates = cutOffs(asOf)
-        var lastEntry: [String: CalendarDate] = [:]
-        func amounts(_ rows: [[String?]]) -> [String: [DatedAmount]] {
-            var byActivity: [String: [DatedAmount]] = [:]
-            for row in rows {
-                guard let activity = row[0] else { continue }
-                let cumulative = (1...3).map { number(row[$0]) ?? 0 }
-                byActivity[activity] = zip(cutDates, zip(cumulative, [0] + cumulative.dropLast())).compactMap { cut, pair in
-                    pair.0 == pair.1 ? nil : DatedAmount(cut, pair.0 - pair.1)
-                }
-                if let last = date(row[4]) { lastEntry[activity] = max(lastEntry[activity] ?? last, last) }
-            }
-            return byActivity
-        }
-        let quantities = amounts(quantityRows), costs = amounts(costRows)
-
         var goals: [String: [GoalInput]] = [:]
         for row in result[8] {
             guard let id = row[0], let project = row[1] else { continue }
@@ -70,9 +79,9 @@ public enum ProjectData {
         for row in activityRows {
             guard let id = row[0], let project = row[1] else { continue }
             let activity = ActivityInput(
-                id: id, budget: number(row[3]) ?? 0, budgetQuantity: number(row[4]), plannedStart: date(row[5]),
+                id: id, budget: decimal(row[3]) ?? .zero, budgetQuantity: decimal(row[4]), plannedStart: date(row[5]),
                 plannedFinish: date(row[6]), method: row[7].flatMap(EarnedValueMethod.init(rawValue:)) ?? .units,
-                status: row[8].flatMap(ActivityStatus.init(rawValue:)) ?? .notStarted, percentComplete: number(row[9]),
+                status: row[8].flatMap(ActivityStatus.init(rawValue:)) ?? .notStarted, percentComplete: decimal(row[9]),
                 actualStart: date(row[10]), actualFinish: date(row[11]), quantities: quantities[id] ?? [], costs: costs[id] ?? [])
             activities[project, default: []].append(activity)
             if let goal = row[12] { activityGoals[project, default: [:]][id] = goal }
@@ -107,3 +116,9 @@ public enum ProjectData {
         }
     }
 }
+
+/// A stored date, or `nil`.
+func date(_ text: String?) -> CalendarDate? { text.flatMap(CalendarDate.init) }
+
+/// A stored exact decimal (the store writes their canonical text), or `nil`.
+func decimal(_ text: String?) -> ExactDecimal? { text.flatMap(ExactDecimal.init) }

@@ -1,5 +1,6 @@
 import Foundation
 import SiteSyncCore
+import SiteSyncNode
 import SiteSyncStore
 
 /// A crew's progress on one activity, as `sitesync progress` takes it.
@@ -32,11 +33,19 @@ public struct ProgressOutcome: Sendable {
     public let name: String
     public let project: String
     public let unit: String
-    public let installed: Double
-    public let planned: Double?
+    /// The quantity installed so far, summed exactly.
+    public let installed: ExactDecimal
+    public let planned: ExactDecimal?
     /// The activity's percent complete as now recorded, if any.
-    public let percent: Double?
+    public let percent: ExactDecimal?
     public let changes: Int
+
+    /// 100 × installed / planned, rounded half away from zero to a whole percent; `nil`
+    /// without a planned quantity.
+    public var installedPercent: ExactDecimal? {
+        guard let planned, planned > .zero else { return nil }
+        return ((try? ExactDecimal(100).multiplied(by: installed, dividedBy: planned)) ?? nil)?.rounded(places: 0)
+    }
 }
 
 extension Node {
@@ -80,14 +89,14 @@ extension Node {
         if let text = entry.quantity?.trimmingCharacters(in: .whitespaces) {
             let number = String(text.prefix { $0.isNumber || $0 == "." || $0 == "-" })
             let unit = text.dropFirst(number.count).trimmingCharacters(in: .whitespaces)
-            guard ExactDecimal(number) != nil, let value = Double(number), value > 0 else {
+            guard let value = ExactDecimal(number), value > .zero else {
                 throw NodeError(.usage, "'\(text)' is not a quantity: write a positive number, optionally with the unit (12.5 or 12.5\(activity.unit))")
             }
             guard unit.isEmpty || unit.lowercased() == activity.unit.lowercased() else {
                 throw NodeError(.usage, "\(activity.name) (\(activity.project)) is measured in \(activity.unit.isEmpty ? "no unit" : activity.unit), "
                                 + "not \(unit): convert the quantity first")
             }
-            quantity = ExactDecimal(number)!.description
+            quantity = value.description
         }
         var updates: [String] = []
         if let percent = entry.percent { updates.append("percent_complete=\(percent)") }
@@ -112,13 +121,14 @@ extension Node {
             }
             return written
         }
-        let totals = try store.rows([("""
-            SELECT total(CAST(q.quantity AS REAL)), (SELECT CAST(budget_quantity AS REAL) FROM activity WHERE id = ?1),
-                   (SELECT CAST(percent_complete AS REAL) FROM activity WHERE id = ?1)
-            FROM quantity_entry q WHERE q.activity = ?1
-            """, [activity.id])])[0][0]
+        let result = try store.rows([
+            ("SELECT quantity FROM quantity_entry WHERE activity = ?1", [activity.id]),
+            ("SELECT budget_quantity, percent_complete FROM activity WHERE id = ?1", [activity.id]),
+        ])
+        let installed = try ExactDecimal.sum(result[0].compactMap { decimal($0[0]) })
+        let plan = result[1].first
         return ProgressOutcome(activity: activity.id, name: activity.name, project: activity.project, unit: activity.unit,
-                               installed: Double(totals[0] ?? "0") ?? 0, planned: totals[1].flatMap(Double.init),
-                               percent: totals[2].flatMap(Double.init), changes: changes)
+                               installed: installed, planned: decimal(plan?[0] ?? nil), percent: decimal(plan?[1] ?? nil),
+                               changes: changes)
     }
 }
