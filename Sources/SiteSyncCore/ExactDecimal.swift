@@ -13,12 +13,28 @@ public struct ExactDecimal: Hashable, Comparable, Sendable, CustomStringConverti
 
     /// Creates a normalised value, or `nil` when it does not fit.
     public init?(normalizing significand: Int128, scale: Int) {
+        // The usual case in 64 bits: 128-bit division is done in software, and reports run
+        // this for every amount they add up.
+        if let narrow = Int64(exactly: significand) {
+            self.init(normalizing64: narrow, scale: scale)
+            return
+        }
         var s = significand, k = scale
         while k > 0 && s % 10 == 0 {
             s /= 10; k -= 1
         }
         guard k >= 0, k <= Int(Self.maxScale), let narrow = Int64(exactly: s) else { return nil }
         self.significand = narrow
+        self.scale = UInt8(k)
+    }
+
+    private init?(normalizing64 significand: Int64, scale: Int) {
+        var s = significand, k = scale
+        while k > 0 && s % 10 == 0 {
+            s /= 10; k -= 1
+        }
+        guard k >= 0, k <= Int(Self.maxScale) else { return nil }
+        self.significand = s
         self.scale = UInt8(k)
     }
 
@@ -121,12 +137,17 @@ public struct ExactDecimal: Hashable, Comparable, Sendable, CustomStringConverti
     }
 
     public static func < (lhs: ExactDecimal, rhs: ExactDecimal) -> Bool {
+        if lhs.scale == rhs.scale { return lhs.significand < rhs.significand }
         let (a, b, _) = aligned(lhs, rhs)
         return a < b
     }
 
     /// The exact sum, or `nil` on overflow.
     public func adding(_ other: ExactDecimal) -> ExactDecimal? {
+        if scale == other.scale {
+            let (sum, overflow) = significand.addingReportingOverflow(other.significand)
+            if !overflow { return ExactDecimal(normalizing64: sum, scale: Int(scale)) }
+        }
         let (a, b, scale) = Self.aligned(self, other)
         return ExactDecimal(normalizing: a + b, scale: scale)
     }
@@ -190,8 +211,11 @@ extension ExactDecimal {
     public func multiplied(by numerator: ExactDecimal, dividedBy denominator: ExactDecimal) throws(Overflow) -> ExactDecimal? {
         guard denominator.significand != 0 else { return nil }
         // (s·10^-a)(n·10^-b)/(d·10^-c) at 9 decimals is s·n·10^(9+c-a-b) / d: shift the dividend up, or the divisor.
-        let operation = "\(self) × \(numerator) / \(denominator)"
         let shift = 9 + Int(denominator.scale) - Int(scale) - Int(numerator.scale)
+        if let fast = Self.productQuotient128(significand, numerator.significand, denominator.significand, shift: shift) {
+            return fast
+        }
+        let operation = "\(self) × \(numerator) / \(denominator)"
         var dividend = Self.wideProduct(Int128(significand), Int128(numerator.significand))
         var divisor = Int128(denominator.significand)
         if shift >= 0 {
@@ -260,6 +284,24 @@ extension ExactDecimal {
     public func ratio(to other: ExactDecimal) -> Double? {
         guard let quotient = try? ExactDecimal(1).multiplied(by: self, dividedBy: other) else { return nil }
         return quotient.doubleValue
+    }
+
+    /// `s·n·10^shift / d` at 9 decimals, rounded half away from zero, when every step fits in
+    /// 128 bits and the result has at most 18 digits (amounts times ratios of days or
+    /// quantities, as a rule); `nil` sends the caller to the 256-bit path, which gives the same
+    /// result where both apply.
+    private static func productQuotient128(_ s: Int64, _ n: Int64, _ d: Int64, shift: Int) -> ExactDecimal? {
+        guard shift >= 0, shift <= 38 else { return nil }
+        let (dividend, overflow) = (Int128(s) * Int128(n)).multipliedReportingOverflow(by: pow10(shift))
+        guard !overflow else { return nil }
+        let divisor = Int128(d)
+        var quotient = dividend / divisor
+        let remainder = dividend % divisor
+        if remainder != 0 && remainder.magnitude >= divisor.magnitude - remainder.magnitude {
+            quotient += (dividend < 0) != (divisor < 0) ? -1 : 1
+        }
+        guard quotient.magnitude <= 999_999_999_999_999_999 else { return nil }
+        return ExactDecimal(normalizing: quotient, scale: 9)
     }
 
     // MARK: Wide integer helpers
