@@ -21,7 +21,8 @@ import Testing
     }
 
     /// The plan both plan-writing nodes start from: the hub defines one KPI and the office
-    /// another, so each holds its own first and the other's second.
+    /// another concurrently, so each holds its own first and the other's second (the office
+    /// gets the hub's now, the hub the office's later).
     static func seedPlan(hub: Node, office: Node) throws {
         try hub.writeEntry("department", id: "roads", ["name=Roads"])
         try hub.writeEntry("project", id: "p1", ["code=R-101", "name=Ring road", "department=roads", "budget=400000"])
@@ -32,11 +33,12 @@ import Testing
         try hub.writeEntry("project", id: "p2", ["code=R-102", "name=Bridge", "department=roads", "budget=200000"])
         try hub.writeEntry("activity", id: "a3", ["project=p2", "name=Deck", "budget=200000", "ev_method=manual",
                                                   "planned_start=2026-10-01", "planned_finish=2026-12-31"])
+        try send(from: hub, to: office)
         try hub.writeEntry("kpi", id: "k1", ["project=p1", "name=Pass rate", "direction=higher_better", "baseline=80", "target=98",
                                              "weight=2"])
-        try send(from: hub, to: office)
         try office.writeEntry("kpi", id: "k2", ["project=p1", "name=Lost-time accidents", "direction=lower_better", "baseline=4",
                                                 "target=0", "weight=1"])
+        try send(from: hub, to: office)
     }
 
     /// Everything `to` lacks from `from`, as one complete transfer.
