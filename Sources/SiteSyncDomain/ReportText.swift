@@ -59,23 +59,23 @@ public enum ReportText {
 
     /// The whole `report projects` output on standard output, in `format`. The scope note of a
     /// JSON or CSV report goes to standard error (``note``), so the data stays parseable.
-    public static func projects(_ rows: [ProjectAssessment], asOf: CalendarDate, scope: String?, format: ReportFormat) throws -> String {
+    public static func projects(_ assessments: [ProjectAssessment], asOf: CalendarDate, scope: String?, format: ReportFormat) throws -> String {
         switch format {
         case .json:
-            return JSONValue.array(try rows.map(projectJSON)).canonicalText + "\n"
+            return JSONValue.array(try assessments.map(projectJSON)).canonicalText + "\n"
         case .csv:
-            return csv([projectsCSVHeader] + rows.map(projectCSV))
+            return csv([projectsCSVHeader] + assessments.map(projectCSV))
         case .table:
             var out = "projects as of \(asOf)\(scope.map { " (\($0))" } ?? ""):\n"
-            var table = [["code", "name", "dept", "done %", "PV", "EV", "AC", "SPI", "CPI", "SPI(t)", "score", "grade", "colour", "warnings"]]
-            for row in rows {
+            var rows = [["code", "name", "dept", "done %", "PV", "EV", "AC", "SPI", "CPI", "SPI(t)", "score", "grade", "colour", "warnings"]]
+            for row in assessments {
                 let names: [String] = [row.project.code, String(row.project.name.prefix(28)), row.project.department]
                 let figures: [String] = figureColumns(row).map { $0.isEmpty ? "—" : $0 }
                 let score: String = row.score.map { fixed($0, 1) } ?? "not due"
-                table.append(names + figures + [score, row.grade?.rawValue ?? "—", row.color.rawValue, String(row.warnings.count)])
+                rows.append(names + figures + [score, row.grade?.rawValue ?? "—", row.color.rawValue, String(row.warnings.count)])
             }
-            out += table(table) + "\n"
-            for row in rows where !row.warnings.isEmpty {
+            out += table(rows) + "\n"
+            for row in assessments where !row.warnings.isEmpty {
                 out += "\n\(row.project.code) \(row.project.name):\n"
                 for warning in row.warnings { out += "  \(warning.level.rawValue): \(warning.reason)\n" }
             }

@@ -156,8 +156,8 @@ import Testing
                 for j in nodes.indices where i < j && digests[i] == digests[j] && Reports.scopeNote(nodes[i]) == Reports.scopeNote(nodes[j]) {
                     compared += 1
                     for (name, text) in reports[i].sorted(by: { $0.key < $1.key }) where reports[j][name] != text {
-                        Issue.record("seed \(seed): \(nodes[i].configuration.name) and \(nodes[j].configuration.name) hold the same data "
-                                     + "but print different \(name):\n\(text)\n---\n\(reports[j][name] ?? "")")
+                        let other = reports[j][name] ?? ""
+                        Issue.record("seed \(seed): \(nodes[i].configuration.name) and \(nodes[j].configuration.name) hold the same data but print different \(name):\n\(text)\n---\n\(other)")
                     }
                 }
             }
