@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "SiteSyncPerformanceTests", dependencies: ["SiteSyncPerformance", "SiteSyncCore"]),
         .testTarget(
             name: "SiteSyncDomainTests",
-            dependencies: ["SiteSyncDomain", "SiteSyncPerformance", "SiteSyncNode", "SiteSyncStore", "SiteSyncCore"]
+            dependencies: ["SiteSyncDomain", "SiteSyncPerformance", "SiteSyncNode", "SiteSyncStore", "SiteSyncCore", "SiteSyncTestSupport"]
         ),
         .testTarget(
             name: "SiteSyncWireTests",

@@ -1,7 +1,7 @@
 extension Schema {
     /// The schema contract of DESIGN §2.1. Collection and field names are public: add freely,
     /// rename never. Codes identify them on the wire and must never be reused.
-    public static let siteSync = Schema(version: 2, collections: [
+    public static let siteSync = Schema(version: 3, collections: [
         CollectionSpec("department", code: 1, kind: .hubOwned, scope: .shared, fields: [
             FieldSpec("name", code: 1, .text, .lww, plan: true, required: true),
             FieldSpec("parent", code: 2, .ref("department"), .lww, plan: true),
@@ -89,11 +89,17 @@ extension Schema {
             FieldSpec("target", code: 6, .decimal, .lww, plan: true),
             FieldSpec("weight", code: 7, .decimal, .lww, plan: true),
         ]),
-        CollectionSpec("kpi_reading", code: 11, kind: .appendOnly, scope: .inherited(from: "kpi", optional: false), fields: [
+        // One reading per KPI and month: its id comes from (kpi, period), so two nodes reading the
+        // same month write the same record. A later reading of the month (one that has seen the
+        // earlier) corrects it; two concurrent differing readings are an open `mv` conflict that
+        // shows the one written last by (HLC, replica) until a person resolves it — never the
+        // one that happened to arrive last.
+        CollectionSpec("kpi_reading", code: 11, scope: .inherited(from: "kpi", optional: false),
+                       naturalKey: ["kpi", "period"], fields: [
             FieldSpec("kpi", code: 1, .ref("kpi"), .immutable, required: true),
             FieldSpec("period", code: 2, .text, .immutable, required: true, constraint: .yearMonth),
-            FieldSpec("value", code: 3, .decimal, .immutable, required: true),
-            FieldSpec("source", code: 4, .text, .immutable),
+            FieldSpec("value", code: 3, .decimal, .mv, required: true),
+            FieldSpec("source", code: 4, .text, .lww),
         ]),
         // A change the hub refused (its id is the change's dot, `origin:counter`): every replica
         // of the department learns of it, and one that took the change from a peer retracts it.

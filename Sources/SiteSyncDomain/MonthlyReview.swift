@@ -81,7 +81,7 @@ public struct MonthlyReview: Sendable {
     }
 
     public var leagueTable: [[String]] {
-        departments.dropLast().sorted { ($0.score ?? -1) > ($1.score ?? -1) }.enumerated().map { place, d in
+        departments.dropLast().sorted { ($0.score ?? -1, $1.department) > ($1.score ?? -1, $0.department) }.enumerated().map { place, d in
             ["\(place + 1)", departmentNames[d.department].map { "\($0) (\(d.department))" } ?? d.department, "\(d.projects)",
              String(format: "%.1f %%", d.figures.percentComplete), Self.index(d.figures.schedulePerformanceIndex),
              Self.index(d.figures.costPerformanceIndex), d.score.map { String(format: "%.1f", $0) } ?? "—", d.grade?.rawValue ?? "—",
@@ -89,12 +89,19 @@ public struct MonthlyReview: Sendable {
         }
     }
 
-    /// 红榜: projects graded 优; 黑榜: projects graded 差, worst first.
-    public var commended: [ProjectAssessment] { projects.filter { $0.grade == .excellent }.sorted { $0.score! > $1.score! } }
-    public var blackList: [ProjectAssessment] { projects.filter { $0.grade == .poor }.sorted { $0.score! < $1.score! } }
-    /// Red or amber projects, worst colour then lowest score first.
+    /// 红榜: projects graded 优, best first; 黑榜: projects graded 差, worst first. Equal scores
+    /// go in code order (then id), so that every replica lists them alike.
+    public var commended: [ProjectAssessment] {
+        projects.filter { $0.grade == .excellent }.sorted { ($1.score!, $0.project.code, $0.project.id) < ($0.score!, $1.project.code, $1.project.id) }
+    }
+    public var blackList: [ProjectAssessment] {
+        projects.filter { $0.grade == .poor }.sorted { ($0.score!, $0.project.code, $0.project.id) < ($1.score!, $1.project.code, $1.project.id) }
+    }
+    /// Red or amber projects, worst colour then lowest score first, then in code order.
     public var lagging: [ProjectAssessment] {
-        projects.filter { $0.color != .green }.sorted { ($0.color, -($0.score ?? 0)) > ($1.color, -($1.score ?? 0)) }
+        projects.filter { $0.color != .green }.sorted {
+            ($1.color, $0.score ?? 0, $0.project.code, $0.project.id) < ($0.color, $1.score ?? 0, $1.project.code, $1.project.id)
+        }
     }
 
     public var kpiRows: [[String]] {

@@ -30,7 +30,7 @@ extension Node {
         try store.rows([("""
             SELECT p.code, p.name, p.department, p.stage, p.budget, p.planned_start, p.planned_finish,
                    (SELECT count(*) FROM activity a WHERE a.project = p.id)
-            FROM project p ORDER BY p.code
+            FROM project p ORDER BY p.code, p.id
             """, [])])[0].map { row in
             ProjectListing(code: row[0] ?? "", name: row[1] ?? "", department: row[2] ?? "", stage: row[3] ?? "", budget: decimal(row[4]),
                            plannedStart: row[5] ?? "", plannedFinish: row[6] ?? "", activities: Int(row[7] ?? "") ?? 0)
@@ -46,7 +46,7 @@ extension Node {
              SELECT a.id, coalesce(p.code, a.project), a.name, a.status, a.unit, a.budget_quantity, a.percent_complete,
                     a.planned_start, a.planned_finish
              FROM activity a LEFT JOIN project p ON p.id = a.project
-             \(projectID == nil ? "" : "WHERE a.project = ?1") ORDER BY p.code, a.name
+             \(projectID == nil ? "" : "WHERE a.project = ?1") ORDER BY p.code, a.name, a.id
              """, projectID.map { [$0] } ?? []),
             ("SELECT activity, quantity FROM quantity_entry WHERE activity IS NOT NULL", []),
         ])
@@ -65,7 +65,7 @@ extension Node {
     /// A KPI named by its id or `PROJECT-CODE/name` (case-insensitive).
     public func findKPI(_ text: String) throws -> KPIReference {
         let rows = try store.rows([("""
-            SELECT k.id, coalesce(p.code, k.project), coalesce(k.name, '') FROM kpi k LEFT JOIN project p ON p.id = k.project
+            SELECT k.id, coalesce(p.code, k.project), coalesce(k.name, '') FROM kpi k LEFT JOIN project p ON p.id = k.project ORDER BY k.id
             """, [])])[0]
         let matches = rows.filter { $0[0] == text || "\($0[1] ?? "")/\($0[2] ?? "")".lowercased() == text.lowercased() }
         guard matches.count == 1, let id = matches[0][0] else {

@@ -55,7 +55,7 @@ extension Node {
         let rows = try store.rows([("""
             SELECT a.id, coalesce(a.name, ''), coalesce(p.code, a.project, ''), coalesce(a.unit, ''), coalesce(a.status, 'not_started'),
                    a.actual_start
-            FROM activity a LEFT JOIN project p ON p.id = a.project ORDER BY p.code, a.name
+            FROM activity a LEFT JOIN project p ON p.id = a.project ORDER BY p.code, a.name, a.id
             """, [])])[0]
         let all = rows.map { (id: $0[0]!, name: $0[1]!, project: $0[2]!, unit: $0[3]!, status: $0[4]!, actualStart: $0[5]) }
         if let exact = all.first(where: { $0.id == text }) { return exact }

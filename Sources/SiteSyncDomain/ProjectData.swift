@@ -11,6 +11,13 @@ public enum ProjectData {
     static func cutOffs(_ asOf: CalendarDate) -> [CalendarDate] { [asOf.adding(days: -60), asOf.adding(days: -30), asOf] }
 
     /// Every project this store holds, as the formulas take it, as of the end of `asOf`.
+    ///
+    /// A pure function of the replica's converged state and `asOf`: every query that yields a
+    /// list is ordered by a unique key (an id, or a code then the id), because the order of a
+    /// list decides the order of what is printed and the order in which `Double` scores are
+    /// summed, and SQLite's order without `ORDER BY` follows how the rows arrived. A KPI's
+    /// reading is the one of its latest month up to `asOf` (one record per KPI and month; its
+    /// value is the schema's merge of concurrent readings).
     /// Amounts are summed in Swift over exact decimals (SQLite has no exact decimal sum: its
     /// `total` would add binary doubles); an amount whose sum needs more than 18 significant
     /// digits is refused with ``ExactDecimal/Overflow``, never rounded.
@@ -38,9 +45,9 @@ public enum ProjectData {
             entries("quantity_entry", "quantity"),
             entries("cost_entry", "amount"),
             ("SELECT project, max(date) FROM daily_log WHERE date <= ?1 GROUP BY project", [asOf.description]),
-            ("SELECT id, project, title, probability, impact, status FROM risk", []),
-            ("SELECT id, project, name, direction, baseline, target, weight FROM kpi", []),
-            ("SELECT kpi, value FROM kpi_reading WHERE period <= ?1 ORDER BY kpi, period", [String(asOf.description.prefix(7))]),
+            ("SELECT id, project, title, probability, impact, status FROM risk ORDER BY id", []),
+            ("SELECT id, project, name, direction, baseline, target, weight FROM kpi ORDER BY id", []),
+            ("SELECT kpi, value FROM kpi_reading WHERE period <= ?1 ORDER BY kpi, period, id", [String(asOf.description.prefix(7))]),
             ("SELECT id, project, parent, coalesce(title, id), weight FROM goal ORDER BY id", []),
         ])
         var lastEntry: [String: CalendarDate] = [:]

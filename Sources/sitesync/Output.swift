@@ -1,5 +1,6 @@
 import Foundation
 import SiteSyncCore
+import SiteSyncDomain
 
 /// Small helpers for what commands print.
 enum Output {
@@ -23,30 +24,5 @@ enum Output {
     }
 
     /// Left-aligned columns (padded by what shows: colour codes take no room).
-    static func table(_ rows: [[String]]) -> String {
-        guard let width = rows.map(\.count).max() else { return "" }
-        var widths = Array(repeating: 0, count: width)
-        for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], visibleWidth(cell)) } }
-        return rows.map { row in
-            row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - visibleWidth(cell))
-            }.joined(separator: "  ")
-        }.joined(separator: "\n")
-    }
-
-    /// Characters shown, leaving out ANSI escape sequences (`ESC [ … m`).
-    static func visibleWidth(_ text: String) -> Int {
-        var width = 0
-        var inEscape = false
-        for character in text {
-            if inEscape {
-                if character == "m" { inEscape = false }
-            } else if character == "\u{1B}" {
-                inEscape = true
-            } else {
-                width += 1
-            }
-        }
-        return width
-    }
+    static func table(_ rows: [[String]]) -> String { ReportText.table(rows) }
 }

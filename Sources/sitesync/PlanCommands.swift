@@ -67,33 +67,7 @@ struct ProjectCommand: ParsableCommand {
             let node = try node.open()
             let asOf = CalendarDate.today
             guard let detail = try Reports.project(node, project, asOf: asOf) else { return }
-            let row = detail.assessment, input = detail.project
-            print("\(input.code) \(input.name) (\(input.department)), as of \(asOf)")
-            let f = row.figures
-            print(String(format: "  done %.1f%%", f.percentComplete)
-                  + "  PV \(f.plannedValue.fixed(2))  EV \(f.earnedValue.fixed(2))  AC \(f.actualCost.fixed(2))"
-                  + "  SPI \(f.schedulePerformanceIndex.map { String(format: "%.3f", $0) } ?? "not yet due")"
-                  + "  CPI \(f.costPerformanceIndex.map { String(format: "%.3f", $0) } ?? "—")"
-                  + "  score \(row.score.map { String(format: "%.1f", $0) } ?? "not yet due") \(row.grade?.rawValue ?? "")  \(row.color.rawValue)")
-            // The goal tree, each goal under its parent with its weight and score.
-            func printGoals(under parent: String?, depth: Int) {
-                for goal in input.goals where goal.parent == parent && goal.id != parent {
-                    let score = row.goalScores[goal.id].map { String(format: "%.1f", $0) } ?? "not yet due"
-                    print(String(repeating: "  ", count: depth + 1) + "goal \(goal.title) (weight \(goal.weight)): \(score)")
-                    if depth < 8 { printGoals(under: goal.id, depth: depth + 1) }
-                }
-            }
-            printGoals(under: nil, depth: 0)
-            var table = [["activity", "name", "method", "status", "planned", "done %", "PV", "EV", "AC"]]
-            for line in detail.activities {
-                let activity = line.activity, figures = line.figures
-                table.append([activity.id, line.name, activity.method.rawValue, activity.status.rawValue,
-                              "\(activity.plannedStart?.description ?? "?")…\(activity.plannedFinish?.description ?? "?")",
-                              String(format: "%.1f", line.percentComplete),
-                              figures.plannedValue.fixed(2), figures.earnedValue.fixed(2), figures.actualCost.fixed(2)])
-            }
-            print(Output.table(table))
-            for warning in row.warnings { print("  \(warning.level.rawValue): \(warning.reason)") }
+            print(ReportText.project(detail, asOf: asOf), terminator: "")
         }
     }
 }

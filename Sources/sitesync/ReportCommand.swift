@@ -32,22 +32,6 @@ struct ReportCommand: ParsableCommand {
 
     }
 
-    /// A ratio (index, percent, score) to `places` decimals.
-    static func fixed(_ value: Double, _ places: Int) -> String { String(format: "%.\(places)f", value) }
-    /// An amount to `places` decimals, rounded half away from zero from its exact value.
-    static func fixed(_ value: ExactDecimal, _ places: Int) -> String { value.fixed(places) }
-
-    static func csvField(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-
-    /// CSV as spreadsheets open it: UTF-8 with a byte-order mark, CRLF line ends.
-    static func writeCSV(_ rows: [[String]]) {
-        let text = "\u{FEFF}" + rows.map { $0.map(csvField).joined(separator: ",") + "\r\n" }.joined()
-        FileHandle.standardOutput.write(Data(text.utf8))
-    }
-
     struct Monthly: ParsableCommand {
         enum Format: String, ExpressibleByArgument, CaseIterable { case md, html }
 
@@ -103,40 +87,9 @@ struct ReportCommand: ParsableCommand {
 
         func run() throws {
             let (rollUps, scope) = try Reports.departments(cut.node.open(), asOf: cut.date)
-            func number(_ value: Double?, _ places: Int) -> String { value.map { fixed($0, places) } ?? "" }
-            func columns(_ r: RollUp) -> [String] {
-                [r.department.isEmpty ? "city" : r.department, String(r.projects), fixed(r.figures.percentComplete, 1),
-                 fixed(r.figures.budget, 2), fixed(r.figures.plannedValue, 2), fixed(r.figures.earnedValue, 2),
-                 fixed(r.figures.actualCost, 2), number(r.figures.schedulePerformanceIndex, 3),
-                 number(r.figures.costPerformanceIndex, 3), number(r.scheduleIndexByTime, 3), number(r.score, 1),
-                 r.grade?.rawValue ?? "", String(r.colors[.green] ?? 0), String(r.colors[.amber] ?? 0), String(r.colors[.red] ?? 0),
-                 String(r.warnings)]
-            }
-            let header = ["department", "projects", "percent_complete", "bac", "pv", "ev", "ac", "spi", "cpi", "spi_t", "score", "grade",
-                          "green", "amber", "red", "warnings"]
-            switch cut.format {
-            case .json:
-                if let scope { Output.note("report: \(scope)") }
-                print(JSONValue.array(rollUps.map { r in
-                    let values = columns(r)
-                    var object: [String: JSONValue] = [:]
-                    for (index, key) in header.enumerated() {
-                        let value = values[index]
-                        switch key {
-                        case "department": object[key] = .string(r.department)
-                        case "grade": object[key] = value.isEmpty ? .null : .string(value)
-                        default: object[key] = value.isEmpty ? .null : .number(value)
-                        }
-                    }
-                    return .object(object)
-                }).canonicalText)
-            case .csv:
-                if let scope { Output.note("report: \(scope)") }
-                writeCSV([header] + rollUps.map(columns))
-            case .table:
-                print("departments as of \(cut.date)\(scope.map { " (\($0))" } ?? ""):")
-                print(Output.table([header] + rollUps.map { columns($0).map { $0.isEmpty ? "—" : $0 } }))
-            }
+            let format = ReportFormat(rawValue: cut.format.rawValue)!
+            if let note = ReportText.note(scope: scope, format: format) { Output.note(note) }
+            FileHandle.standardOutput.write(Data(ReportText.departments(rollUps, asOf: cut.date, scope: scope, format: format).utf8))
         }
     }
 
@@ -163,67 +116,10 @@ struct ReportCommand: ParsableCommand {
         @OptionGroup var cut: Cut
 
         func run() throws {
-            let (rows, scopeNote) = try Reports.projects(cut.node.open(), asOf: cut.date)
-            let asOf = cut.date
-            switch cut.format {
-            case .json:
-                if let scopeNote { Output.note("report: \(scopeNote)") }
-                print(JSONValue.array(try rows.map(Self.json)).canonicalText)
-            case .csv:
-                if let scopeNote { Output.note("report: \(scopeNote)") }
-                writeCSV([Self.csvHeader] + rows.map(Self.csv))
-            case .table:
-                print("projects as of \(asOf)\(scopeNote.map { " (\($0))" } ?? ""):")
-                var table = [["code", "name", "dept", "done %", "PV", "EV", "AC", "SPI", "CPI", "SPI(t)", "score", "grade", "colour", "warnings"]]
-                for row in rows {
-                    let names: [String] = [row.project.code, String(row.project.name.prefix(28)), row.project.department]
-                    let figures: [String] = Self.figureColumns(row).map { $0.isEmpty ? "—" : $0 }
-                    let score: String = row.score.map { fixed($0, 1) } ?? "not due"
-                    table.append(names + figures + [score, row.grade?.rawValue ?? "—", row.color.rawValue, String(row.warnings.count)])
-                }
-                print(Output.table(table))
-                for row in rows where !row.warnings.isEmpty {
-                    print("\n\(row.project.code) \(row.project.name):")
-                    for warning in row.warnings { print("  \(warning.level.rawValue): \(warning.reason)") }
-                }
-            }
+            let (rows, scope) = try Reports.projects(cut.node.open(), asOf: cut.date)
+            let format = ReportFormat(rawValue: cut.format.rawValue)!
+            if let note = ReportText.note(scope: scope, format: format) { Output.note(note) }
+            FileHandle.standardOutput.write(Data(try ReportText.projects(rows, asOf: cut.date, scope: scope, format: format).utf8))
         }
-
-        static func json(_ row: ProjectAssessment) throws -> JSONValue {
-            func number(_ value: Double?, _ places: Int) -> JSONValue { value.map { .number(fixed($0, places)) } ?? .null }
-            func amount(_ value: ExactDecimal) -> JSONValue { .number(value.fixed(2)) }
-            let f = row.figures
-            return .object([
-                "project": .string(row.project.id), "code": .string(row.project.code), "name": .string(row.project.name),
-                "department": .string(row.project.department), "as_of": .string(row.asOf.description),
-                "percent_complete": number(f.percentComplete, 1), "bac": amount(f.budget), "pv": amount(f.plannedValue),
-                "ev": amount(f.earnedValue), "ac": amount(f.actualCost), "spi": number(f.schedulePerformanceIndex, 3),
-                "cpi": number(f.costPerformanceIndex, 3), "spi_t": number(row.scheduleIndexByTime, 3),
-                "eac": try f.estimateAtCompletion.map(amount) ?? .null, "score": number(row.score, 1),
-                "grade": row.grade.map { .string($0.rawValue) } ?? .null, "color": .string(row.color.rawValue),
-                "warnings": .array(row.warnings.map {
-                    .object(["id": .string($0.id), "rule": .string($0.rule.rawValue), "level": .string($0.level.rawValue),
-                             "subject": .string($0.subject), "reason": .string($0.reason)])
-                }),
-            ])
-        }
-
-        static let csvHeader = ["project", "code", "name", "department", "percent_complete", "pv", "ev", "ac", "spi", "cpi", "spi_t",
-                                "score", "grade", "color", "warnings"]
-
-        /// percent_complete, pv, ev, ac, spi, cpi, spi_t; "" where not defined.
-        static func figureColumns(_ row: ProjectAssessment) -> [String] {
-            let f = row.figures
-            func optional(_ value: Double?) -> String { value.map { fixed($0, 3) } ?? "" }
-            return [fixed(f.percentComplete, 1), fixed(f.plannedValue, 2), fixed(f.earnedValue, 2), fixed(f.actualCost, 2),
-                    optional(f.schedulePerformanceIndex), optional(f.costPerformanceIndex), optional(row.scheduleIndexByTime)]
-        }
-
-        static func csv(_ row: ProjectAssessment) -> [String] {
-            [row.project.id, row.project.code, row.project.name, row.project.department] + figureColumns(row)
-                + [row.score.map { fixed($0, 1) } ?? "", row.grade?.rawValue ?? "", row.color.rawValue,
-                   row.warnings.map(\.reason).joined(separator: "; ")]
-        }
-
     }
 }
