@@ -1,7 +1,7 @@
 extension Schema {
     /// The schema contract of DESIGN §2.1. Collection and field names are public: add freely,
     /// rename never. Codes identify them on the wire and must never be reused.
-    public static let siteSync = Schema(version: 2, collections: [
+    public static let siteSync = Schema(version: 3, collections: [
         CollectionSpec("department", code: 1, kind: .hubOwned, scope: .shared, fields: [
             FieldSpec("name", code: 1, .text, .lww, plan: true, required: true),
             FieldSpec("parent", code: 2, .ref("department"), .lww, plan: true),
