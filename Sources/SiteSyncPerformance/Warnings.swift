@@ -137,11 +137,10 @@ public enum WarningRules {
         guard covered != budget else { return nil }
         let short = covered < budget
         let places = covered.description.contains(".") || budget.description.contains(".") ? 2 : 0
-        let (covered, budget) = (covered.grouped(places: places), budget.grouped(places: places))
+        let (sum, total) = (covered.grouped(places: places), budget.grouped(places: places))
         let reason = short
-            ? "activities cover \(covered) of the budget \(budget): "
-                + "the rest is planned in no activity and earns no value"
-            : "activities' budgets add up to \(covered), more than the budget \(budget)"
+            ? "activities cover \(sum) of the budget \(total): the rest is planned in no activity and earns no value"
+            : "activities' budgets add up to \(sum), more than the budget \(total)"
         return EarlyWarning(rule: .budgetCoverage, level: .amber, subject: project, period: period, reason: reason)
     }
 
