@@ -46,7 +46,11 @@ public struct CoreError: SiteSyncError, Equatable {
 
     /// A local write the write policy does not allow, with the reason a receiver would give.
     public init(_ denial: WriteDenial) {
-        code = denial.code == .appendOnly ? .appendOnly : .permissionDenied
+        code = switch denial.code {
+        case .appendOnly: .appendOnly
+        case .invalidValue: .invalidValue
+        default: .permissionDenied
+        }
         message = denial.reason
         refusal = denial.code
     }

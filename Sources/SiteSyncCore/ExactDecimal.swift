@@ -16,7 +16,8 @@ public struct ExactDecimal: Hashable, Comparable, Sendable, CustomStringConverti
         // The usual case in 64 bits: 128-bit division is done in software, and reports run
         // this for every amount they add up.
         if let narrow = Int64(exactly: significand) {
-            self.init(normalizing64: narrow, scale: scale)
+            guard let value = Self.normalized(narrow, scale: scale) else { return nil }
+            self = value
             return
         }
         var s = significand, k = scale
@@ -24,18 +25,22 @@ public struct ExactDecimal: Hashable, Comparable, Sendable, CustomStringConverti
             s /= 10; k -= 1
         }
         guard k >= 0, k <= Int(Self.maxScale), let narrow = Int64(exactly: s) else { return nil }
-        self.significand = narrow
-        self.scale = UInt8(k)
+        self.init(significand: narrow, scale: UInt8(k))
     }
 
-    private init?(normalizing64 significand: Int64, scale: Int) {
+    private init(significand: Int64, scale: UInt8) {
+        self.significand = significand
+        self.scale = scale
+    }
+
+    /// `significand × 10^-scale` normalised in 64 bits, or `nil` when the scale does not fit.
+    private static func normalized(_ significand: Int64, scale: Int) -> ExactDecimal? {
         var s = significand, k = scale
         while k > 0 && s % 10 == 0 {
             s /= 10; k -= 1
         }
-        guard k >= 0, k <= Int(Self.maxScale) else { return nil }
-        self.significand = s
-        self.scale = UInt8(k)
+        guard k >= 0, k <= Int(maxScale) else { return nil }
+        return ExactDecimal(significand: s, scale: UInt8(k))
     }
 
     public init(_ integer: Int64) {
@@ -146,7 +151,7 @@ public struct ExactDecimal: Hashable, Comparable, Sendable, CustomStringConverti
     public func adding(_ other: ExactDecimal) -> ExactDecimal? {
         if scale == other.scale {
             let (sum, overflow) = significand.addingReportingOverflow(other.significand)
-            if !overflow { return ExactDecimal(normalizing64: sum, scale: Int(scale)) }
+            if !overflow { return Self.normalized(sum, scale: Int(scale)) }
         }
         let (a, b, scale) = Self.aligned(self, other)
         return ExactDecimal(normalizing: a + b, scale: scale)

@@ -105,6 +105,8 @@ public struct LocalWritePlanner {
             try checkReference(spec, value, from: (collection.name, recordID, department), reader: reader)
         }
 
+        try checkValues(collection, id: recordID, values, current: live ? current : nil, reader: reader)
+
         var writes: [FieldWrite] = []
         for (spec, operation, value) in values {
             let versions = live ? current!.versions(of: spec.code) : ArraySlice()
@@ -168,6 +170,7 @@ public struct LocalWritePlanner {
                 "\(collection.name) \(id) has no conflict on \(spec.name); change it with `sitesync record put` instead")
         }
         try checkReference(spec, value, from: (collection.name, id, current.department), reader: reader)
+        try checkValues(collection, id: id, [(spec, .set, value)], current: current, reader: reader)
         let tag = Self.tag(for: value, spec: spec, versions: versions)
         return LocalEdit(record: key, department: current.department,
                          body: .upsert([.assign(spec.code, value, tag: tag, supersede: true)]))
@@ -215,6 +218,15 @@ public struct LocalWritePlanner {
             try check(WritePolicy.fieldDenial(writer.role, collection, spec, value: nil))
             throw error
         }
+    }
+
+    /// The value rules (``ValueRules``) on the record as this write would leave it: the values
+    /// given, over the values it holds.
+    func checkValues(_ collection: CollectionSpec, id: String, _ values: [(FieldSpec, FieldAssignment.Operation, FieldValue)],
+                     current: RecordState?, reader: some RecordReader) throws {
+        let given = Dictionary(values.filter { $0.1 == .set }.map { ($0.0.name, $0.2) }) { a, _ in a }
+        try check(ValueRules.denial(collection, id: id, value: { spec in given[spec.name] ?? current?.value(of: spec) ?? .null },
+                                    written: Set(values.map(\.0.name)), schema: schema, lookup: { try reader.state(of: $0) }))
     }
 
     func checkDepartment(_ department: String, collection: CollectionSpec, id: String) throws {

@@ -37,7 +37,7 @@ public enum ProjectData {
              """, cutDates.map(\.description))
         }
         let result = try store.rows([
-            ("SELECT id, code, name, department FROM project ORDER BY code, id", []),
+            ("SELECT id, code, name, department, budget FROM project ORDER BY code, id", []),
             ("""
              SELECT id, project, name, budget, budget_quantity, planned_start, planned_finish, ev_method, status,
                     percent_complete, actual_start, actual_finish, goal FROM activity ORDER BY id
@@ -116,10 +116,12 @@ public enum ProjectData {
         }
         return projectRows.compactMap { row in
             guard let id = row[0] else { return nil }
-            return ProjectInput(id: id, code: row[1] ?? id, name: row[2] ?? "", department: row[3] ?? "",
-                                activities: activities[id] ?? [], activityNames: names[id] ?? [:], risks: risks[id] ?? [],
-                                kpis: kpis[id] ?? [], lastEntry: projectLastEntry[id], goals: goals[id] ?? [],
-                                activityGoals: activityGoals[id] ?? [:])
+            var project = ProjectInput(id: id, code: row[1] ?? id, name: row[2] ?? "", department: row[3] ?? "",
+                                       activities: activities[id] ?? [], activityNames: names[id] ?? [:], risks: risks[id] ?? [],
+                                       kpis: kpis[id] ?? [], lastEntry: projectLastEntry[id], goals: goals[id] ?? [],
+                                       activityGoals: activityGoals[id] ?? [:])
+            project.budget = decimal(row[4])
+            return project
         }
     }
 }

@@ -46,6 +46,8 @@ public struct ProjectInput: Sendable {
     /// The project's goal tree, and the goal each activity serves.
     public var goals: [GoalInput]
     public var activityGoals: [String: String]
+    /// The project's own budget, which its activities' budgets should add up to.
+    public var budget: ExactDecimal?
 
     public init(id: String, code: String, name: String, department: String, activities: [ActivityInput],
                 activityNames: [String: String] = [:], risks: [RiskInput] = [], kpis: [KPIInput] = [], lastEntry: CalendarDate? = nil,
@@ -139,6 +141,10 @@ public enum ProjectAssessor {
                                        thresholds: thresholds)
         let color = warnings.map(\.level).max() ?? .green
         if let stale { warnings.append(stale) }
+        if let coverage = try WarningRules.budgetCoverage(project: project.id, budget: project.budget, activities: project.activities,
+                                                          period: period) {
+            warnings.append(coverage)
+        }
         return ProjectAssessment(project: project, asOf: asOf, figures: figures, scheduleIndexByTime: spiT, score: score,
                                  goalScores: goalTree.goals,
                                  grade: score.map { Grade.of(score: $0, thresholds: thresholds) }, color: color,

@@ -5,6 +5,8 @@ import SiteSyncCore
 public struct EarlyWarning: Sendable, Equatable, Comparable {
     public enum Rule: String, Sendable, CaseIterable {
         case schedule, cost, slipTrend = "slip-trend", overdue, notStarted = "not-started", stale, risk
+        /// The project's budget and its activities' budgets disagree (a plan not fully broken down).
+        case budgetCoverage = "budget-coverage"
     }
 
     /// `rule/subject/period`, e.g. `overdue/a17/2026-11`.
@@ -121,6 +123,25 @@ public enum WarningRules {
         guard age > thresholds.staleDays else { return nil }
         return EarlyWarning(rule: .stale, level: .amber, subject: project, period: period,
                             reason: "no field entry for \(age) days (the last on \(lastEntry))")
+    }
+
+    /// A project whose activities' budgets (its BAC) do not add up to the project's budget: the
+    /// plan is not broken down in full (or over-committed), so its PV, EV and percent complete
+    /// measure only part of what the project was given. A data-quality warning: it does not
+    /// colour the project.
+    public static func budgetCoverage(project: String, budget: ExactDecimal?, activities: [ActivityInput], period: String)
+        throws(ExactDecimal.Overflow) -> EarlyWarning? {
+        guard let budget, budget > .zero, !activities.isEmpty else { return nil }
+        var covered = ExactDecimal.zero
+        for activity in activities { covered = try covered.plus(activity.budget) }
+        guard covered != budget else { return nil }
+        let short = covered < budget
+        let places = covered.description.contains(".") || budget.description.contains(".") ? 2 : 0
+        let (sum, total) = (covered.grouped(places: places), budget.grouped(places: places))
+        let reason = short
+            ? "activities cover \(sum) of the budget \(total): the rest is planned in no activity and earns no value"
+            : "activities' budgets add up to \(sum), more than the budget \(total)"
+        return EarlyWarning(rule: .budgetCoverage, level: .amber, subject: project, period: period, reason: reason)
     }
 
     /// Open risks: any with probability × impact at or above `riskHigh` (red), or three or more

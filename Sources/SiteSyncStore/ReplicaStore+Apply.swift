@@ -231,6 +231,22 @@ extension ReplicaStore {
             return nil
         }
 
+        /// Why `change` would leave its record breaking a value rule (``ValueRules``), judged on
+        /// the record as held here with the change applied, other records looked up as held here
+        /// (this batch's earlier changes included). Only the hub judges: its word is final, and
+        /// two receivers judging concurrent changes in different orders could disagree.
+        func valueRefusal(_ change: Change, in collection: CollectionSpec, state: RecordState) throws -> Refusal? {
+            guard case .upsert(let writes) = change.body, ValueRules.judges(collection) else { return nil }
+            var trial = state
+            // A change that does not apply is answered by the apply below.
+            guard (try? trial.apply(change, in: collection)) == true else { return nil }
+            let denial = try ValueRules.denial(collection, record: trial, written: Set(writes.map(\.field)), schema: schema) { key in
+                if let held = slotOf[key].map({ states[$0] }), !held.isEmpty { return held }
+                return try loadState(db, key)
+            }
+            return denial.map { Refusal(dot: change.dot, code: $0.code, reason: $0.reason) }
+        }
+
         var nextHole = 0
         let holeOrder = batch.holes.indices.sorted { batch.holes[$0].position < batch.holes[$1].position }
         for (index, incoming) in batch.changes.enumerated() {
@@ -276,6 +292,10 @@ extension ReplicaStore {
                 continue
             }
             if let authorizer, let refusal = try referenceRefusal(change, authoritative: authorizer.authoritative) {
+                try withhold(hole, slot: slot, refusal: refusal)
+                continue
+            }
+            if authorizer?.authoritative == true, let refusal = try valueRefusal(change, in: collection, state: states[slot]) {
                 try withhold(hole, slot: slot, refusal: refusal)
                 continue
             }

@@ -125,15 +125,30 @@ struct CostCommand: ParsableCommand {
         discussion: "Example: sitesync cost R-001/Kerbs 1250.50 --note \"concrete, 6 m3\"")
     @OptionGroup var node: NodeOptions
     @Argument(help: ArgumentHelp("The activity: id, name, or PROJECT-CODE/name.", valueName: "activity")) var activity: String
-    @Argument(help: ArgumentHelp("The amount, a positive decimal.", valueName: "amount")) var amount: String
+    /// The amount as typed. Taken as every word the parser does not know, so that `-500` reaches
+    /// the check below (which says negative costs are refused) rather than being read as an
+    /// unknown option.
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The amount, a positive decimal.", valueName: "amount"))
+    var amounts: [String] = []
     @Option(help: ArgumentHelp("The day of the cost (YYYY-MM-DD); default today.", valueName: "date")) var date: String?
     @Option(help: ArgumentHelp("What it was for.", valueName: "text")) var note: String?
 
+    var amount: String { amounts.first ?? "" }
+
     func validate() throws {
+        guard amounts.count == 1 else {
+            throw ValidationError(amounts.isEmpty ? "give the amount: sitesync cost ACTIVITY 1250.50"
+                : "give one amount, not \(amounts.joined(separator: " ")): sitesync cost ACTIVITY 1250.50")
+        }
         try OptionCheck.date(date, "--date")
-        guard let value = ExactDecimal(amount), value > .zero else {
+        guard let value = ExactDecimal(amount) else {
             throw ValidationError("'\(amount)' is not an amount: write a positive decimal such as 1250.50")
         }
+        guard !value.isNegative else {
+            throw ValidationError("negative costs are refused (\(amount)): a cost entry records money spent, "
+                + "so write the amount paid, such as 1250.50")
+        }
+        guard value > .zero else { throw ValidationError("a cost of 0 records nothing: write a positive decimal such as 1250.50") }
     }
 
     func run() throws {

@@ -18,7 +18,7 @@ import Testing
         #expect(row?["name"] == "Earthworks")
         #expect(row?["budget"] == "300000")
         #expect(row?["department"] == "roads")
-        #expect(row?["ev_method"] == "units")
+        #expect(row?["ev_method"] == "manual")
     }
 
     /// A bulk import is one transaction, sealed every 256 changes. A receiver that takes small

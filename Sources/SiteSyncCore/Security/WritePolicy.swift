@@ -26,11 +26,16 @@ public enum RefusalCode: String, Sendable, CaseIterable, Codable {
     /// the sender's database was restored from an old copy behind its back. The sender must
     /// take a new replica id and re-issue its work under it.
     case reusedID = "reused-id"
+    /// A value a record may not hold (``ValueRules``): a negative budget or cost, dates out of
+    /// order, a KPI reading outside its KPI's range, a percent complete on an activity measured
+    /// by quantity.
+    case invalidValue = "invalid-value"
 
     /// The refusals a hub publishes as `refusal` records (so every replica retracts the change).
     /// A reused id is not one of them: the content held for that id stands.
     public static let published: [RefusalCode] = [
         .forbiddenDepartment, .planField, .hubOwned, .approval, .readOnly, .foreignActor, .dependsOnRefused, .appendOnly, .referenced,
+        .invalidValue,
     ]
 }
 /// A change a receiver refused: answered to the sender, stored nowhere.
