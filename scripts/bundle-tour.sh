@@ -24,8 +24,8 @@ step "The office plans a project (baselines are plan fields: only office nodes w
 run record put --data-dir office department roads name="Roads Bureau"
 run record put --data-dir office project p1 code=R-001 name="Ring road, section 3" department=roads budget=1200000.50 \
     planned_start=2026-03-01 planned_finish=2026-12-31
-run record put --data-dir office activity a1 project=p1 name="Earthworks" budget=300000 budget_quantity=5000 unit=m3 \
-    ev_method=units planned_start=2026-03-01 planned_finish=2026-06-30
+run record put --data-dir office activity a1 project=p1 name="Earthworks" budget=300000 \
+    ev_method=manual planned_start=2026-03-01 planned_finish=2026-06-30
 run record put --data-dir office issue i1 project=p1 title="Drain blocked at km 2.4" assignees=wang priority=low
 
 step "No network: the plan goes to both sites on a USB stick"

@@ -47,7 +47,7 @@ import Testing
             {"collection": "department", "id": "water", "fields": {"name": "Water Bureau"}}
             {"collection": "project", "id": "p1", "fields": {"code": "R-001", "name": "Ring road", "department": "roads"}}
             {"collection": "project", "id": "p2", "fields": {"code": "W-001", "name": "Mains renewal", "department": "water"}}
-            {"collection": "activity", "id": "a1", "fields": {"project": "p1", "name": "Earthworks", "ev_method": "units"}}
+            {"collection": "activity", "id": "a1", "fields": {"project": "p1", "name": "Earthworks", "ev_method": "manual"}}
             {"collection": "activity", "id": "a2", "fields": {"project": "p1", "name": "Kerbs"}}
             {"collection": "activity", "id": "w1", "fields": {"project": "p2", "name": "Trench"}}
             """)

@@ -16,7 +16,7 @@ import Testing
         try cli.ok("record", "put", "--data-dir", "office", "department", "roads", "name=Roads Bureau")
         try cli.ok("record", "import", "--data-dir", "office", "-", stdin: """
             {"collection": "project", "id": "p1", "fields": {"code": "R-001", "name": "Ring road", "department": "roads", "budget": 1200000.50}}
-            {"collection": "activity", "id": "a1", "fields": {"project": "p1", "name": "Earthworks", "budget": "300000", "ev_method": "units"}}
+            {"collection": "activity", "id": "a1", "fields": {"project": "p1", "name": "Earthworks", "budget": "300000", "ev_method": "manual"}}
             {"collection": "issue", "id": "i1", "fields": {"project": "p1", "title": "Drain blocked", "assignees": ["wang"], "priority": "low"}}
             """)
         try cli.ok("bundle", "export", "--data-dir", "office", "--output", "plan.bundle", "--all")

@@ -5,15 +5,9 @@ import Testing
 /// nor closes a project, and no one deletes a record its entries refer to.
 @Suite(.serialized) struct WritePolicyTests {
     @Test func aFieldNodeCannotDeleteOrCloseThePlanAndNoOneDeletesAnActivityWithEntries() throws {
-        let cli = try SiteSyncBinary()
+        // An office with a project and an activity of roads, and a roads site that imported them.
+        let cli = try BadInputTests().prepared()
         defer { cli.remove() }
-        try cli.ok("init", "--data-dir", "office", "--node", "office-1", "--department", "office", "--role", "office")
-        try cli.ok("init", "--data-dir", "site", "--node", "site-a", "--department", "roads")
-        try cli.ok("record", "put", "--data-dir", "office", "department", "roads", "name=Roads")
-        try cli.ok("record", "put", "--data-dir", "office", "project", "p1", "code=R-1", "name=Ring road", "department=roads")
-        try cli.ok("record", "put", "--data-dir", "office", "activity", "a1", "project=p1", "name=Earthworks")
-        try cli.ok("bundle", "export", "--data-dir", "office", "--output", "plan.bundle", "--all")
-        try cli.ok("bundle", "import", "--data-dir", "site", "plan.bundle")
         let before = try cli.digest("site")
 
         let project = try cli.fails("record", "delete", "--data-dir", "site", "project", "p1")
