@@ -60,10 +60,7 @@ final class TemporaryDirectory {
     /// through the store and the report: every figure exact to the cent.
     @Test func aReportOverTheStoreKeepsEveryCentOfATrillionYuanBudget() throws {
         let root = TemporaryDirectory()
-        let office = try Node.initialize(at: root.path + "/office",
-                                         configuration: NodeConfiguration(name: "office", department: "roads", role: .office, durability: .off))
-        try office.writeEntry("department", id: "roads", ["name=Roads"])
-        try office.writeEntry("project", id: "p1", ["code=R-1", "name=Bridge", "department=roads"])
+        let office = try Self.officeWithAProject(in: root)
         try office.writeEntry("activity", id: "a1", ["project=p1", "name=Deck", "budget=1000000000000", "ev_method=manual",
                                                      "percent_complete=30", "status=in_progress",
                                                      "planned_start=2026-01-01", "planned_finish=2026-01-03"])
@@ -86,15 +83,21 @@ final class TemporaryDirectory {
 
     @Test func aReportWhoseSumsDoNotFitSaysSoInsteadOfPrintingAWrongFigure() throws {
         let root = TemporaryDirectory()
-        let office = try Node.initialize(at: root.path + "/office",
-                                         configuration: NodeConfiguration(name: "office", department: "roads", role: .office, durability: .off))
-        try office.writeEntry("department", id: "roads", ["name=Roads"])
-        try office.writeEntry("project", id: "p1", ["code=R-1", "name=Bridge", "department=roads"])
+        let office = try Self.officeWithAProject(in: root)
         for id in ["a1", "a2"] {
             try office.writeEntry("activity", id: id, ["project=p1", "name=\(id)", "budget=900000000000000000", "ev_method=manual"])
         }
         #expect { try Reports.assessments(office.store, asOf: Self.day("2026-01-02")) } throws: { error in
             (error as? NodeError)?.message.contains("cannot be computed exactly") == true
         }
+    }
+
+    /// An office node holding department roads and its project p1, in `root`.
+    static func officeWithAProject(in root: TemporaryDirectory) throws -> Node {
+        let office = try Node.initialize(at: root.path + "/office",
+                                         configuration: NodeConfiguration(name: "office", department: "roads", role: .office, durability: .off))
+        try office.writeEntry("department", id: "roads", ["name=Roads"])
+        try office.writeEntry("project", id: "p1", ["code=R-1", "name=Bridge", "department=roads"])
+        return office
     }
 }
