@@ -10,7 +10,7 @@ struct BundleCommand: ParsableCommand {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write the changes a peer lacks to a self-describing, checksummed bundle file.",
+            abstract: "Write the changes a peer lacks to a self-describing bundle file, signed by this node.",
             discussion: """
                 By default the bundle holds what the hub lacks as far as this node knows; --for NODE \
                 cuts it for that node, per the knowledge it last reported here; --all holds everything.
@@ -40,10 +40,13 @@ struct BundleCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Apply a bundle file; changes already held are skipped.",
             discussion: """
-                The bundle is checked whole (format, checksum, versions, every change, and each \
-                origin's signatures: an altered bundle is refused) before anything is written. At the \
-                hub each change is also checked against what its origin may write (the allow-list); \
-                refused ones are listed, and the reply bundle tells their node. Afterwards this node knows what the bundle's writer holds, so \
+                The bundle is checked whole (format, checksum, versions, its writer's signature over \
+                the whole file, every change, and each origin's signatures: an altered bundle is \
+                refused) before anything is written. At the hub each change is also checked against \
+                what its origin may write (the allow-list); refused ones are listed, and the reply \
+                bundle tells their node. Refusals a bundle lists are acted on only when the hub wrote \
+                it, and this node's knowledge rises only through the changes it now holds (or the \
+                hub's word). Afterwards this node knows what the bundle's writer holds, so \
                 `bundle export --for WRITER` answers with exactly what it lacks; --reply FILE writes \
                 that answer at once.
                 """
