@@ -69,10 +69,13 @@ public struct FieldSpec: Hashable, Sendable {
     /// Must be given when the record is created.
     public let isRequired: Bool
     public let constraint: FieldConstraint?
+    /// No longer written by anyone: every write of it is refused, its values already held are
+    /// ignored, and its code stays taken (codes are never reused).
+    public let isRetired: Bool
 
     public init(
         _ name: String, code: UInt16, _ type: FieldType, _ rule: MergeRule,
-        plan: Bool = false, required: Bool = false, constraint: FieldConstraint? = nil
+        plan: Bool = false, required: Bool = false, constraint: FieldConstraint? = nil, retired: Bool = false
     ) {
         self.name = name
         self.code = code
@@ -81,6 +84,7 @@ public struct FieldSpec: Hashable, Sendable {
         self.isPlan = plan
         self.isRequired = required
         self.constraint = constraint
+        self.isRetired = retired
     }
 }
 
@@ -197,7 +201,7 @@ public struct Schema: Sendable {
                 default: break
                 }
                 text += "  field \(field.code) \(field.name) \(typeText) \(field.rule.rawValue)"
-                    + (field.isPlan ? " plan" : "") + "\n"
+                    + (field.isPlan ? " plan" : "") + (field.isRetired ? " retired" : "") + "\n"
             }
         }
         return SHA256Hex.digest(of: Array(text.utf8))
@@ -218,6 +222,7 @@ extension Schema {
                 default: break
                 }
                 return "\(field.code) `\(field.name)` \(type) \(field.rule.rawValue)" + (field.isPlan ? " plan" : "")
+                    + (field.isRetired ? " retired" : "")
             }
             lines.append("| \(collection.code) | `\(collection.name)` | \(collection.kind.rawValue) | \(fields.joined(separator: "; ")) |")
         }

@@ -1,7 +1,7 @@
 extension Schema {
     /// The schema contract of DESIGN §2.1. Collection and field names are public: add freely,
     /// rename never. Codes identify them on the wire and must never be reused.
-    public static let siteSync = Schema(version: 3, collections: [
+    public static let siteSync = Schema(version: 4, collections: [
         CollectionSpec("department", code: 1, kind: .hubOwned, scope: .shared, fields: [
             FieldSpec("name", code: 1, .text, .lww, plan: true, required: true),
             FieldSpec("parent", code: 2, .ref("department"), .lww, plan: true),
@@ -13,7 +13,7 @@ extension Schema {
             FieldSpec("budget", code: 4, .decimal, .lww, plan: true),
             FieldSpec("planned_start", code: 5, .date, .lww, plan: true),
             FieldSpec("planned_finish", code: 6, .date, .lww, plan: true),
-            FieldSpec("stage", code: 7, .enumeration(["initiation", "execution", "acceptance", "review", "closed"]), .state, plan: true),
+            FieldSpec("stage", code: 7, .enumeration(["initiation", "execution", "acceptance", "review", "closed", "archived"]), .state, plan: true),
             FieldSpec("remarks", code: 8, .text, .mv),
         ]),
         CollectionSpec("goal", code: 3, kind: .hubOwned, scope: .inherited(from: "project", optional: false), fields: [
@@ -34,8 +34,9 @@ extension Schema {
             FieldSpec("ev_method", code: 9,
                       .enumeration(["units", "manual", "zero_hundred", "fifty_fifty", "level_of_effort"]), .lww, plan: true),
             FieldSpec("status", code: 10, .enumeration(["not_started", "in_progress", "completed", "accepted"]), .state),
+            // Retired in schema 4: a percentage says the day it is true for (`percent_entry`).
             FieldSpec("percent_complete", code: 11, .decimal, .emax,
-                      constraint: .decimalRange(ExactDecimal(0), ExactDecimal(100))),
+                      constraint: .decimalRange(ExactDecimal(0), ExactDecimal(100)), retired: true),
             FieldSpec("actual_start", code: 12, .date, .min),
             FieldSpec("actual_finish", code: 13, .date, .lww),
             FieldSpec("remarks", code: 14, .text, .mv),
@@ -71,6 +72,10 @@ extension Schema {
             FieldSpec("status", code: 5, .enumeration(["open", "in_progress", "resolved", "closed"]), .state),
             FieldSpec("assignees", code: 6, .set, .orset),
             FieldSpec("due", code: 7, .date, .lww),
+            // The days it was opened and closed (resolved or closed), so a report as of a date
+            // counts it as it stood then.
+            FieldSpec("opened_on", code: 8, .date, .min, required: true),
+            FieldSpec("closed_on", code: 9, .date, .lww),
         ]),
         CollectionSpec("risk", code: 9, scope: .inherited(from: "project", optional: false), fields: [
             FieldSpec("project", code: 1, .ref("project"), .immutable, required: true),
@@ -79,6 +84,8 @@ extension Schema {
             FieldSpec("impact", code: 4, .int, .lww, constraint: .intRange(1, 5)),
             FieldSpec("status", code: 5, .enumeration(["identified", "mitigating", "closed"]), .state),
             FieldSpec("mitigation", code: 6, .text, .mv),
+            FieldSpec("raised_on", code: 7, .date, .min, required: true),
+            FieldSpec("closed_on", code: 8, .date, .lww),
         ]),
         CollectionSpec("kpi", code: 10, kind: .hubOwned, scope: .inherited(from: "project", optional: true), fields: [
             FieldSpec("project", code: 1, .ref("project"), .lww, plan: true),
@@ -111,6 +118,41 @@ extension Schema {
             FieldSpec("department", code: 5, .text, .immutable, plan: true),
             FieldSpec("code", code: 6, .enumeration(RefusalCode.published.map(\.rawValue)), .immutable, plan: true, required: true),
             FieldSpec("reason", code: 7, .text, .immutable, plan: true),
+        ]),
+        // An activity's percent complete as of a day (for activities measured by percentage):
+        // one record per activity and day, so readings of one day written on two laptops meet
+        // in one record, where the greater wins (`emax`: a correction downwards, written by
+        // someone who saw the reading, bumps the epoch). The percentage as of a date is the one
+        // of the latest day up to it.
+        CollectionSpec("percent_entry", code: 13, scope: .inherited(from: "activity", optional: false),
+                       naturalKey: ["activity", "date"], fields: [
+            FieldSpec("activity", code: 1, .ref("activity"), .immutable, required: true),
+            FieldSpec("date", code: 2, .date, .immutable, required: true),
+            FieldSpec("percent", code: 3, .decimal, .emax, required: true,
+                      constraint: .decimalRange(ExactDecimal(0), ExactDecimal(100))),
+            FieldSpec("note", code: 4, .text, .lww),
+        ]),
+        // A month closed by the central office (`sitesync period close`): the city's figures as
+        // they stood, frozen, and the changes they were computed from (`knowledge`, a version
+        // vector), so an entry dated inside the month that arrives later is told apart. The
+        // signed change that carries it is the office's signature. Immutable: a month is closed
+        // once; a second, differing close of it is a conflict for a person.
+        CollectionSpec("period_close", code: 14, kind: .hubOwned, scope: .shared, naturalKey: ["period"], fields: [
+            FieldSpec("period", code: 1, .text, .immutable, plan: true, required: true, constraint: .yearMonth),
+            FieldSpec("as_of", code: 2, .date, .immutable, plan: true, required: true),
+            FieldSpec("closed_by", code: 3, .text, .immutable, plan: true, required: true),
+            FieldSpec("knowledge", code: 4, .text, .immutable, plan: true, required: true),
+            FieldSpec("figures", code: 5, .text, .immutable, plan: true, required: true),
+            FieldSpec("projects", code: 6, .int, .immutable, plan: true, required: true),
+            FieldSpec("closed_on", code: 7, .date, .immutable, plan: true, required: true),
+        ]),
+        // One project's frozen figures in a closed month (its row of the review), scoped like
+        // the project, so each department receives its own.
+        CollectionSpec("period_figures", code: 15, kind: .hubOwned, scope: .inherited(from: "project", optional: false),
+                       naturalKey: ["period", "project"], fields: [
+            FieldSpec("period", code: 1, .text, .immutable, plan: true, required: true, constraint: .yearMonth),
+            FieldSpec("project", code: 2, .ref("project"), .immutable, plan: true, required: true),
+            FieldSpec("figures", code: 3, .text, .immutable, plan: true, required: true),
         ]),
     ])
 }

@@ -14,8 +14,12 @@
 ///   may be negative: it is how an over-reported quantity is corrected (entries are never
 ///   changed).
 /// - A KPI reading inside the KPI's range: 0–100 for a KPI measured in percent (`unit` `%`).
-/// - No `percent_complete` on an activity measured by quantity (`ev_method` `units`): its
-///   earned value comes from the quantities installed, and a percentage would be ignored.
+/// - No percentage (`percent_entry`) on an activity measured by quantity (`ev_method`
+///   `units`): its earned value comes from the quantities installed, and a percentage would be
+///   ignored.
+/// - A state says its day: an activity in progress or beyond has its `actual_start`, a
+///   completed or accepted one its `actual_finish`; a closed risk, or a resolved or closed
+///   issue, its `closed_on`. A report as of a date counts the state from that day on.
 public enum ValueRules {
     /// Fields that may not be negative, by collection.
     public static let nonNegative: [String: [String]] = [
@@ -28,6 +32,15 @@ public enum ValueRules {
     public static let datesInOrder: [(first: String, second: String)] = [
         ("planned_start", "planned_finish"),
         ("actual_start", "actual_finish"),
+        ("raised_on", "closed_on"),
+        ("opened_on", "closed_on"),
+    ]
+
+    /// The date field a state needs, by collection and state field: (the states, the field).
+    public static let datedStates: [String: [(states: Set<String>, date: String)]] = [
+        "activity": [(["in_progress", "completed", "accepted"], "actual_start"), (["completed", "accepted"], "actual_finish")],
+        "risk": [(["closed"], "closed_on")],
+        "issue": [(["resolved", "closed"], "closed_on")],
     ]
 
     /// The units that say a KPI is a percentage, whose readings lie from 0 to 100.
@@ -35,7 +48,8 @@ public enum ValueRules {
 
     /// Whether any rule judges records of `collection` (a receiver skips the others).
     public static func judges(_ collection: CollectionSpec) -> Bool {
-        nonNegative[collection.name] != nil || ["project", "activity", "kpi_reading"].contains(collection.name)
+        nonNegative[collection.name] != nil || datedStates[collection.name] != nil
+            || ["project", "activity", "kpi_reading", "percent_entry"].contains(collection.name)
     }
 
     /// Why `record`, as it would stand after a change writing the fields `written` (field
@@ -76,10 +90,18 @@ public enum ValueRules {
                     + "give dates in order (\(first) on or before \(second))")
             }
         }
-        if collection.name == "activity", writes("percent_complete"), value("percent_complete") != nil,
-           case .symbol("units")? = value("ev_method") {
-            return WriteDenial(.invalidValue, "\(what) is measured by quantity (ev_method units): its progress is the quantity installed, "
-                + "so a percent complete would be ignored; record the quantity (`sitesync progress ACTIVITY --qty N`), "
+        for (states, dateField) in datedStates[collection.name] ?? [] where writes("status", dateField) {
+            if case .symbol(let state)? = value("status"), states.contains(state), value(dateField) == nil {
+                return WriteDenial(.invalidValue, "\(what): status \(state) needs \(dateField), the day it became so, "
+                    + "so that a report as of an earlier day does not count it; give \(dateField)=YYYY-MM-DD too")
+            }
+        }
+        if collection.name == "percent_entry", writes("percent", "activity"), case .ref(let activityID)? = value("activity"),
+           let activities = schema.collection(named: "activity"),
+           let activity = try lookup(RecordKey(collection: activities.code, id: activityID)), !activity.isDeleted,
+           let method = activities.field(named: "ev_method"), [FieldValue.null, .symbol("units")].contains(activity.value(of: method)) {
+            return WriteDenial(.invalidValue, "activity \(activityID) is measured by quantity (ev_method units, the default): its progress is the "
+                + "quantity installed, so a percent complete would be ignored; record the quantity (`sitesync progress ACTIVITY --qty N`), "
                 + "or ask the central office to measure it by percentage (ev_method=manual)")
         }
         if collection.name == "kpi_reading", writes("value"), case .decimal(let reading)? = value("value"),

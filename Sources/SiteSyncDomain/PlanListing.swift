@@ -10,7 +10,8 @@ public struct ProjectListing: Sendable, Equatable {
     public let activities: Int
 }
 
-/// One activity as `activity list` shows it, with the quantity installed so far summed exactly.
+/// One activity as `activity list` shows it, with the quantity installed so far summed exactly
+/// and the percentage reported for its latest day.
 public struct ActivityListing: Sendable, Equatable {
     public let id: String, project: String, name: String, status: String, unit: String
     public let plannedQuantity: ExactDecimal?
@@ -43,13 +44,16 @@ extension Node {
         let projectID = try project.map { try findProject($0).id }
         let result = try store.rows([
             ("""
-             SELECT a.id, coalesce(p.code, a.project), a.name, a.status, a.unit, a.budget_quantity, a.percent_complete,
+             SELECT a.id, coalesce(p.code, a.project), a.name, a.status, a.unit, a.budget_quantity, NULL,
                     a.planned_start, a.planned_finish
              FROM activity a LEFT JOIN project p ON p.id = a.project
              \(projectID == nil ? "" : "WHERE a.project = ?1") ORDER BY p.code, a.name, a.id
              """, projectID.map { [$0] } ?? []),
             ("SELECT activity, quantity FROM quantity_entry WHERE activity IS NOT NULL", []),
+            ("SELECT activity, percent FROM percent_entry WHERE activity IS NOT NULL ORDER BY activity, date", []),
         ])
+        var percents: [String: ExactDecimal] = [:]
+        for row in result[2] { if let activity = row[0], let percent = decimal(row[1]) { percents[activity] = percent } }
         var installed: [String: ExactDecimal] = [:]
         for row in result[1] {
             guard let activity = row[0], let quantity = decimal(row[1]) else { continue }
@@ -58,7 +62,7 @@ extension Node {
         return result[0].map { row in
             ActivityListing(id: row[0] ?? "", project: row[1] ?? "", name: row[2] ?? "", status: row[3] ?? "", unit: row[4] ?? "",
                             plannedQuantity: decimal(row[5]), installed: installed[row[0] ?? ""] ?? .zero,
-                            percentComplete: decimal(row[6]), plannedStart: row[7] ?? "", plannedFinish: row[8] ?? "")
+                            percentComplete: percents[row[0] ?? ""], plannedStart: row[7] ?? "", plannedFinish: row[8] ?? "")
         }
     }
 

@@ -36,7 +36,7 @@ public struct ProgressOutcome: Sendable {
     /// The quantity installed so far, summed exactly.
     public let installed: ExactDecimal
     public let planned: ExactDecimal?
-    /// The activity's percent complete as now recorded, if any.
+    /// The activity's percent complete as of its latest reported day, if any.
     public let percent: ExactDecimal?
     public let changes: Int
 
@@ -51,15 +51,16 @@ public struct ProgressOutcome: Sendable {
 extension Node {
     /// An activity named by id, name or `CODE/name`.
     public func findActivity(_ text: String) throws -> (id: String, name: String, project: String, unit: String, status: String,
-                                                          actualStart: String?) {
+                                                          actualStart: String?, actualFinish: String?) {
         let rows = try store.rows([("""
             SELECT a.id, coalesce(a.name, ''), coalesce(p.code, a.project, ''), coalesce(a.unit, ''), coalesce(a.status, 'not_started'),
-                   a.actual_start
+                   a.actual_start, a.actual_finish
             FROM activity a LEFT JOIN project p ON p.id = a.project ORDER BY p.code, a.name, a.id
             """, [])])[0]
-        let all = rows.map { (id: $0[0]!, name: $0[1]!, project: $0[2]!, unit: $0[3]!, status: $0[4]!, actualStart: $0[5]) }
+        let all = rows.map { (id: $0[0]!, name: $0[1]!, project: $0[2]!, unit: $0[3]!, status: $0[4]!, actualStart: $0[5], actualFinish: $0[6]) }
         if let exact = all.first(where: { $0.id == text }) { return exact }
-        let matches: [(id: String, name: String, project: String, unit: String, status: String, actualStart: String?)]
+        let matches: [(id: String, name: String, project: String, unit: String, status: String, actualStart: String?,
+                       actualFinish: String?)]
         if let slash = text.firstIndex(of: "/") {
             let code = text[..<slash].lowercased(), name = text[text.index(after: slash)...].lowercased()
             matches = all.filter { $0.project.lowercased() == code && $0.name.lowercased() == name }
@@ -77,8 +78,8 @@ extension Node {
         return match
     }
 
-    /// Records progress on an activity in one durable transaction: a quantity entry, and the
-    /// activity's percentage, status and actual dates. The first progress on an activity not
+    /// Records progress on an activity in one durable transaction: a quantity entry, a
+    /// percentage as of the entry's day, and the activity's status and actual dates. The first progress on an activity not
     /// yet started marks it in progress from that date.
     public func recordProgress(_ entry: ProgressEntry, today: CalendarDate) throws -> ProgressOutcome {
         guard entry.date <= today else {
@@ -99,10 +100,11 @@ extension Node {
             quantity = value.description
         }
         var updates: [String] = []
-        if let percent = entry.percent { updates.append("percent_complete=\(percent)") }
         var status = entry.status
-        if entry.finished {
-            status = status ?? "completed"
+        if entry.finished { status = status ?? "completed" }
+        // A finished state says its day (the value rules ask for it): --finished, or a status
+        // of completed or accepted, finishes the activity on the entry's date.
+        if entry.finished || status == "completed" || status == "accepted", activity.actualFinish == nil || entry.finished {
             updates.append("actual_finish=\(entry.date)")
         }
         if status == nil, activity.status == "not_started", quantity != nil || entry.percent != nil { status = "in_progress" }
@@ -116,6 +118,10 @@ extension Node {
                 if let note = entry.note { fields.append("note=\(note)") }
                 if try Self.upsert("quantity_entry", id: nil, fields, planner: planner, in: session).changed { written += 1 }
             }
+            if let percent = entry.percent {
+                let fields = ["activity=\(activity.id)", "date=\(entry.date)", "percent=\(percent)"]
+                if try Self.upsert("percent_entry", id: nil, fields, planner: planner, in: session).changed { written += 1 }
+            }
             if !updates.isEmpty, try Self.upsert("activity", id: activity.id, updates, planner: planner, in: session).changed {
                 written += 1
             }
@@ -123,7 +129,10 @@ extension Node {
         }
         let result = try store.rows([
             ("SELECT quantity FROM quantity_entry WHERE activity = ?1", [activity.id]),
-            ("SELECT budget_quantity, percent_complete FROM activity WHERE id = ?1", [activity.id]),
+            ("""
+             SELECT a.budget_quantity, (SELECT percent FROM percent_entry e WHERE e.activity = a.id ORDER BY e.date DESC LIMIT 1)
+             FROM activity a WHERE a.id = ?1
+             """, [activity.id]),
         ])
         let installed = try ExactDecimal.sum(result[0].compactMap { decimal($0[0]) })
         let plan = result[1].first

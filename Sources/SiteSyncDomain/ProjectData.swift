@@ -18,6 +18,10 @@ public enum ProjectData {
     /// summed, and SQLite's order without `ORDER BY` follows how the rows arrived. A KPI's
     /// reading is the one of its latest month up to `asOf` (one record per KPI and month; its
     /// value is the schema's merge of concurrent readings).
+    ///
+    /// Everything counts as of its day: entries and percentages up to `asOf` (a percentage is
+    /// the one of its latest day), risks raised by then and closed only if closed by then, an
+    /// activity started or finished on its actual dates (``ActivityInput``).
     /// Amounts are summed in Swift over exact decimals (SQLite has no exact decimal sum: its
     /// `total` would add binary doubles); an amount whose sum needs more than 18 significant
     /// digits is refused with ``ExactDecimal/Overflow``, never rounded.
@@ -37,19 +41,31 @@ public enum ProjectData {
              """, cutDates.map(\.description))
         }
         let result = try store.rows([
-            ("SELECT id, code, name, department, budget FROM project ORDER BY code, id", []),
+            ("SELECT id, code, name, department, budget, stage FROM project ORDER BY code, id", []),
             ("""
              SELECT id, project, name, budget, budget_quantity, planned_start, planned_finish, ev_method, status,
-                    percent_complete, actual_start, actual_finish, goal FROM activity ORDER BY id
+                    NULL, actual_start, actual_finish, goal FROM activity ORDER BY id
              """, []),
             entries("quantity_entry", "quantity"),
             entries("cost_entry", "amount"),
             ("SELECT project, max(date) FROM daily_log WHERE date <= ?1 GROUP BY project", [asOf.description]),
-            ("SELECT id, project, title, probability, impact, status FROM risk ORDER BY id", []),
+            ("""
+             SELECT id, project, title, probability, impact, status = 'closed' AND closed_on <= ?1 FROM risk
+             WHERE raised_on <= ?1 ORDER BY id
+             """, [asOf.description]),
             ("SELECT id, project, name, direction, baseline, target, weight FROM kpi ORDER BY id", []),
             ("SELECT kpi, value FROM kpi_reading WHERE period <= ?1 ORDER BY kpi, period, id", [String(asOf.description.prefix(7))]),
             ("SELECT id, project, parent, coalesce(title, id), weight FROM goal ORDER BY id", []),
+            ("""
+             SELECT activity, date, percent FROM percent_entry WHERE date <= ?1 AND activity IS NOT NULL AND percent IS NOT NULL
+             ORDER BY activity, date
+             """, [asOf.description]),
         ])
+        var percents: [String: [DatedAmount]] = [:]
+        for row in result[9] {
+            guard let activity = row[0], let day = date(row[1]), let percent = decimal(row[2]) else { continue }
+            percents[activity, default: []].append(DatedAmount(day, percent))
+        }
         var lastEntry: [String: CalendarDate] = [:]
         /// Each activity's entries summed exactly into the three cut-off buckets.
         func amounts(_ rows: [[String?]], _ what: String) throws -> [String: [DatedAmount]] {
@@ -88,7 +104,7 @@ public enum ProjectData {
             let activity = ActivityInput(
                 id: id, budget: decimal(row[3]) ?? .zero, budgetQuantity: decimal(row[4]), plannedStart: date(row[5]),
                 plannedFinish: date(row[6]), method: row[7].flatMap(EarnedValueMethod.init(rawValue:)) ?? .units,
-                status: row[8].flatMap(ActivityStatus.init(rawValue:)) ?? .notStarted, percentComplete: decimal(row[9]),
+                status: row[8].flatMap(ActivityStatus.init(rawValue:)) ?? .notStarted, percents: percents[id] ?? [],
                 actualStart: date(row[10]), actualFinish: date(row[11]), quantities: quantities[id] ?? [], costs: costs[id] ?? [])
             activities[project, default: []].append(activity)
             if let goal = row[12] { activityGoals[project, default: [:]][id] = goal }
@@ -103,7 +119,7 @@ public enum ProjectData {
         for row in riskRows {
             guard let id = row[0], let project = row[1] else { continue }
             risks[project, default: []].append(RiskInput(id: id, title: row[2] ?? id, probability: Int(row[3] ?? "") ?? 0,
-                                                         impact: Int(row[4] ?? "") ?? 0, closed: row[5] == "closed"))
+                                                         impact: Int(row[4] ?? "") ?? 0, closed: row[5] == "1"))
         }
         var latest: [String: Double] = [:]
         for row in readingRows { if let kpi = row[0], let value = number(row[1]) { latest[kpi] = value } }
@@ -121,6 +137,7 @@ public enum ProjectData {
                                        kpis: kpis[id] ?? [], lastEntry: projectLastEntry[id], goals: goals[id] ?? [],
                                        activityGoals: activityGoals[id] ?? [:])
             project.budget = decimal(row[4])
+            project.stage = row[5]
             return project
         }
     }

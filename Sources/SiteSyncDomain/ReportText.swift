@@ -55,7 +55,7 @@ public enum ReportText {
     // MARK: - report projects
 
     static let projectsCSVHeader = ["project", "code", "name", "department", "percent_complete", "pv", "ev", "ac", "spi", "cpi", "spi_t",
-                                    "score", "grade", "color", "warnings"]
+                                    "score", "grade", "color", "warnings", "stage"]
 
     /// The whole `report projects` output on standard output, in `format`. The scope note of a
     /// JSON or CSV report goes to standard error (``note``), so the data stays parseable.
@@ -67,15 +67,22 @@ public enum ReportText {
             return csv([projectsCSVHeader] + assessments.map(projectCSV))
         case .table:
             var out = "projects as of \(asOf)\(scope.map { " (\($0))" } ?? ""):\n"
-            var rows = [["code", "name", "dept", "done %", "PV", "EV", "AC", "SPI", "CPI", "SPI(t)", "score", "grade", "colour", "warnings"]]
-            for row in assessments {
-                let names: [String] = [row.project.code, String(row.project.name.prefix(28)), row.project.department]
-                let figures: [String] = figureColumns(row).map { $0.isEmpty ? "—" : $0 }
-                let score: String = row.score.map { fixed($0, 1) } ?? "not due"
-                rows.append(names + figures + [score, row.grade?.rawValue ?? "—", row.color.rawValue, String(row.warnings.count)])
+            func rows(_ assessments: [ProjectAssessment]) -> String {
+                var rows = [["code", "name", "dept", "done %", "PV", "EV", "AC", "SPI", "CPI", "SPI(t)", "score", "grade", "colour", "warnings"]]
+                for row in assessments {
+                    let names: [String] = [row.project.code, String(row.project.name.prefix(28)), row.project.department]
+                    let figures: [String] = figureColumns(row).map { $0.isEmpty ? "—" : $0 }
+                    let score: String = row.score.map { fixed($0, 1) } ?? "not due"
+                    rows.append(names + figures + [score, row.grade?.rawValue ?? "—", row.color.rawValue, String(row.warnings.count)])
+                }
+                return table(rows) + "\n"
             }
-            out += table(rows) + "\n"
-            for row in assessments where !row.warnings.isEmpty {
+            let active = assessments.filter { !$0.project.isClosed }, closed = assessments.filter(\.project.isClosed)
+            out += rows(active)
+            if !closed.isEmpty {
+                out += "\nclosed and archived (final figures, not in the department totals):\n" + rows(closed)
+            }
+            for row in active where !row.warnings.isEmpty {
                 out += "\n\(row.project.code) \(row.project.name):\n"
                 for warning in row.warnings { out += "  \(warning.level.rawValue): \(warning.reason)\n" }
             }
@@ -95,6 +102,7 @@ public enum ReportText {
         return .object([
             "project": .string(row.project.id), "code": .string(row.project.code), "name": .string(row.project.name),
             "department": .string(row.project.department), "as_of": .string(row.asOf.description),
+            "stage": row.project.stage.map(JSONValue.string) ?? .null,
             "percent_complete": number(f.percentComplete, 1), "bac": amount(f.budget), "pv": amount(f.plannedValue),
             "ev": amount(f.earnedValue), "ac": amount(f.actualCost), "spi": number(f.schedulePerformanceIndex, 3),
             "cpi": number(f.costPerformanceIndex, 3), "spi_t": number(row.scheduleIndexByTime, 3),
@@ -118,7 +126,7 @@ public enum ReportText {
     static func projectCSV(_ row: ProjectAssessment) -> [String] {
         [row.project.id, row.project.code, row.project.name, row.project.department] + figureColumns(row)
             + [row.score.map { fixed($0, 1) } ?? "", row.grade?.rawValue ?? "", row.color.rawValue,
-               row.warnings.map(\.reason).joined(separator: "; ")]
+               row.warnings.map(\.reason).joined(separator: "; "), row.project.stage ?? ""]
     }
 
     // MARK: - report departments

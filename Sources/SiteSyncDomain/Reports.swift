@@ -37,10 +37,11 @@ public enum Reports {
         (try assessments(node.store, asOf: asOf, thresholds: node.configuration.report), scopeNote(node))
     }
 
-    /// One row per department, then the city's (`report departments`).
+    /// One row per department, then the city's (`report departments`): the projects under way
+    /// (closed and archived projects are left out: their figures are final).
     public static func departments(_ node: Node, asOf: CalendarDate) throws -> (rows: [RollUp], scope: String?) {
         let thresholds = node.configuration.report
-        let projects = try assessments(node.store, asOf: asOf, thresholds: thresholds)
+        let projects = try assessments(node.store, asOf: asOf, thresholds: thresholds).filter { !$0.project.isClosed }
         return (try computing(asOf: asOf) { try RollUp.byDepartment(projects, asOf: asOf, thresholds: thresholds) }, scopeNote(node))
     }
 

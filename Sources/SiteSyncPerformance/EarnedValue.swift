@@ -42,8 +42,8 @@ public struct ActivityInput: Sendable {
     public var plannedFinish: CalendarDate?
     public var method: EarnedValueMethod
     public var status: ActivityStatus
-    /// The typed-in percentage (0–100), for `manual`.
-    public var percentComplete: ExactDecimal?
+    /// The percentages reported (0–100), each as of its day, for `manual`.
+    public var percents: [DatedAmount]
     public var actualStart: CalendarDate?
     public var actualFinish: CalendarDate?
     public var quantities: [DatedAmount]
@@ -51,7 +51,7 @@ public struct ActivityInput: Sendable {
 
     public init(id: String, budget: ExactDecimal, budgetQuantity: ExactDecimal? = nil, plannedStart: CalendarDate? = nil,
                 plannedFinish: CalendarDate? = nil, method: EarnedValueMethod = .units, status: ActivityStatus = .notStarted,
-                percentComplete: ExactDecimal? = nil, actualStart: CalendarDate? = nil, actualFinish: CalendarDate? = nil,
+                percents: [DatedAmount] = [], actualStart: CalendarDate? = nil, actualFinish: CalendarDate? = nil,
                 quantities: [DatedAmount] = [], costs: [DatedAmount] = []) {
         self.id = id
         self.budget = budget
@@ -60,26 +60,33 @@ public struct ActivityInput: Sendable {
         self.plannedFinish = plannedFinish
         self.method = method
         self.status = status
-        self.percentComplete = percentComplete
+        self.percents = percents
         self.actualStart = actualStart
         self.actualFinish = actualFinish
         self.quantities = quantities
         self.costs = costs
     }
 
-    /// Whether the activity was finished by the end of `date`: finished by status, with no
-    /// actual finish recorded later than `date`.
+    /// Whether the activity was finished by the end of `date`: finished by status, on its
+    /// actual finish or before `date`. A state counts from its day only (the value rules give
+    /// every finished activity its `actual_finish`); one without it is not counted finished.
     func isFinished(by date: CalendarDate) -> Bool {
-        guard status.isFinished else { return false }
-        return actualFinish.map { $0 <= date } ?? true
+        guard status.isFinished, let actualFinish else { return false }
+        return actualFinish <= date
     }
 
-    /// Whether work had started by the end of `date`.
+    /// Whether work had started by the end of `date`: by its actual start, or by anything
+    /// reported up to `date`.
     func isStarted(by date: CalendarDate) -> Bool {
-        if let actualStart { return actualStart <= date }
+        if let actualStart, actualStart <= date { return true }
         if isFinished(by: date) { return true }
-        if status != .notStarted || (percentComplete ?? .zero) > .zero { return true }
-        return quantities.contains { $0.date <= date } || costs.contains { $0.date <= date }
+        return percents.contains { $0.date <= date && $0.amount > .zero }
+            || quantities.contains { $0.date <= date } || costs.contains { $0.date <= date }
+    }
+
+    /// The percentage as of the end of `date`: the one reported for the latest day up to it.
+    func percent(asOf date: CalendarDate) -> ExactDecimal? {
+        percents.filter { $0.date <= date }.max { $0.date < $1.date }?.amount
     }
 }
 
@@ -121,7 +128,7 @@ public enum ActivityEarnedValue {
     /// The fraction complete `f` as an exact ratio (numerator, denominator) by `ev_method`:
     /// - `units`: `min(1, Σ installed quantity / budget quantity)`; with no quantity planned,
     ///   0 until finished;
-    /// - `manual`: the entered percentage / 100 (clamped to 0…1);
+    /// - `manual`: the percentage reported for the latest day up to `date`, / 100 (clamped to 0…1);
     /// - `zero_hundred`: 0 until finished, then 1;
     /// - `fifty_fifty`: 0, 0.5 once started, 1 once finished;
     /// - `level_of_effort`: the planned fraction (EV := PV).
@@ -136,7 +143,7 @@ public enum ActivityEarnedValue {
             guard let planned = activity.budgetQuantity, planned > .zero else { return (0, 1) }
             return clamped(try installed(activity, asOf: date), planned)
         case .manual:
-            return clamped(activity.percentComplete ?? .zero, 100)
+            return clamped(activity.percent(asOf: date) ?? .zero, 100)
         case .zeroHundred:
             return (0, 1)
         case .fiftyFifty:

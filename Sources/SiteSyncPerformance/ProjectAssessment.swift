@@ -48,6 +48,12 @@ public struct ProjectInput: Sendable {
     public var activityGoals: [String: String]
     /// The project's own budget, which its activities' budgets should add up to.
     public var budget: ExactDecimal?
+    /// The project's stage (`project.stage`), if set.
+    public var stage: String?
+
+    /// Whether the project is closed or archived: its figures are final, and reports show it
+    /// apart from the projects under way (outside the roll-ups and the lists of the review).
+    public var isClosed: Bool { stage == "closed" || stage == "archived" }
 
     public init(id: String, code: String, name: String, department: String, activities: [ActivityInput],
                 activityNames: [String: String] = [:], risks: [RiskInput] = [], kpis: [KPIInput] = [], lastEntry: CalendarDate? = nil,

@@ -107,6 +107,9 @@ public final class ReplicaStore: Sendable {
                     "\(path) uses schema version \(version), newer than this sitesync's \(schema.version); upgrade sitesync to open it")
             }
             try migrator.migrate(pool)
+            if stored != String(schema.version) {
+                try pool.write { db in try StoreSchema.addNewCollectionsAndFields(db, schema: schema) }
+            }
             return try pool.read { db in
                 let meta = try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT key, value FROM sync_meta")
                     .map { ($0["key"] as String, $0["value"] as String) })

@@ -208,6 +208,27 @@ enum StoreSchema {
         return migrator
     }
 
+    /// Brings the typed tables of a database made by an older SiteSync up to `schema`: the
+    /// tables of new collections and the columns of new fields (empty: no change wrote them
+    /// yet), and the schema the database now holds in `sync_meta`. Fields and collections are
+    /// only ever added (never renamed or dropped), so this is all a newer schema needs.
+    static func addNewCollectionsAndFields(_ db: Database, schema: Schema) throws {
+        for collection in schema.collections {
+            let columns = Set(try Row.fetchAll(db, sql: "PRAGMA table_info(\(quoted(collection.name)))").map { $0["name"] as String })
+            guard !columns.isEmpty else {
+                try db.execute(sql: createTableSQL(collection))
+                continue
+            }
+            for field in collection.fields where !columns.contains(field.name) {
+                try db.execute(sql: "ALTER TABLE \(quoted(collection.name)) ADD COLUMN \(quoted(field.name)) \(sqlType(field.type))")
+            }
+        }
+        for (key, value) in [("schema_version", String(schema.version)), ("schema_hash", schema.hash)] {
+            try db.execute(sql: "INSERT INTO sync_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                           arguments: [key, value])
+        }
+    }
+
     /// `CREATE TABLE` for a collection's typed table: `id`, every field with its SQL type, and
     /// the scoping `department` where the collection has no field of that name.
     static func createTableSQL(_ collection: CollectionSpec) -> String {

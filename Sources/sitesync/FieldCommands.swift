@@ -168,7 +168,11 @@ struct RiskCommand: ParsableCommand {
         abstract: "Raise a risk on a project, or update one (--id).",
         discussion: """
             Probability and impact are 1–5; their product is the risk's score (16 or more warns red in \
-            the reports). Example: sitesync risk R-001 "Flooding of the trench" --probability 4 --impact 4
+            the reports). A risk counts in a report from the day it was raised until the day it was \
+            closed: --date says that day (default today) when raising it or closing it (--status closed).
+            Examples:
+              sitesync risk R-001 "Flooding of the trench" --probability 4 --impact 4 --date 2026-11-20
+              sitesync risk R-001 --id r7 --status closed --date 2026-12-02
             """)
     @OptionGroup var node: NodeOptions
     @Argument(help: ArgumentHelp("The project: its code or id.", valueName: "project")) var project: String
@@ -178,8 +182,10 @@ struct RiskCommand: ParsableCommand {
     @Option(help: ArgumentHelp("1 (minor) to 5 (severe).", valueName: "1-5")) var impact: Int?
     @Option(help: ArgumentHelp("identified, mitigating or closed.", valueName: "status")) var status: String?
     @Option(help: ArgumentHelp("What is being done about it.", valueName: "text")) var mitigation: String?
+    @Option(help: ArgumentHelp("The day it was raised, or closed (YYYY-MM-DD); default today.", valueName: "date")) var date: String?
 
     func validate() throws {
+        try OptionCheck.date(date, "--date")
         for (name, value) in [("--probability", probability), ("--impact", impact)] {
             if let value, !(1...5).contains(value) { throw ValidationError("\(name) must be from 1 to 5") }
         }
@@ -191,11 +197,13 @@ struct RiskCommand: ParsableCommand {
     func run() throws {
         let node = try node.open()
         let project = try node.findProject(self.project)
-        var fields = id == nil ? ["project=\(project.id)"] : []
+        let day = try entryDate(date, what: "a risk")
+        var fields = id == nil ? ["project=\(project.id)", "raised_on=\(day)"] : []
         if let title { fields.append("title=\(title)") }
         if let probability { fields.append("probability=\(probability)") }
         if let impact { fields.append("impact=\(impact)") }
         if let status { fields.append("status=\(status)") }
+        if status == "closed" { fields.append("closed_on=\(day)") }
         if let mitigation { fields.append("mitigation=\(mitigation)") }
         let written = try node.writeEntry("risk", id: id, fields)
         print("\(id == nil ? "raised" : "updated") risk \(written.id) on \(project.code)")
@@ -207,8 +215,12 @@ struct IssueCommand: ParsableCommand {
         commandName: "issue",
         abstract: "Open an issue on a project (a defect, a blocker, a question), or update one (--id).",
         discussion: """
-            Assignees form a set: people added on two laptops offline are all kept. \
-            Example: sitesync issue R-001 "Kerb stones cracked" --priority high --assign "Li Wei" --due 2026-12-05
+            Assignees form a set: people added on two laptops offline are all kept. An issue counts \
+            from the day it was opened until the day it was resolved or closed: --date says that day \
+            (default today) when opening it or resolving or closing it.
+            Examples:
+              sitesync issue R-001 "Kerb stones cracked" --priority high --assign "Li Wei" --due 2026-12-05
+              sitesync issue R-001 --id i3 --status resolved --date 2026-12-03
             """)
     @OptionGroup var node: NodeOptions
     @Argument(help: ArgumentHelp("The project: its code or id.", valueName: "project")) var project: String
@@ -219,19 +231,24 @@ struct IssueCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Add a person to the assignees (repeat for several).", valueName: "name")) var assign: [String] = []
     @Option(help: ArgumentHelp("When it must be resolved (YYYY-MM-DD).", valueName: "date")) var due: String?
     @Option(help: ArgumentHelp("Details.", valueName: "text")) var description: String?
+    @Option(help: ArgumentHelp("The day it was opened, or resolved or closed (YYYY-MM-DD); default today.", valueName: "date"))
+    var date: String?
 
     func validate() throws {
         try OptionCheck.date(due, "--due")
+        try OptionCheck.date(date, "--date")
         if id == nil && title == nil { throw ValidationError("a new issue needs a title (or give --id to update one)") }
     }
 
     func run() throws {
         let node = try node.open()
         let project = try node.findProject(self.project)
-        var fields = id == nil ? ["project=\(project.id)", "status=\(status ?? "open")"] : []
+        let day = try entryDate(date, what: "an issue")
+        var fields = id == nil ? ["project=\(project.id)", "status=\(status ?? "open")", "opened_on=\(day)"] : []
         if let title { fields.append("title=\(title)") }
         if let priority { fields.append("priority=\(priority)") }
         if id != nil, let status { fields.append("status=\(status)") }
+        if status == "resolved" || status == "closed" { fields.append("closed_on=\(day)") }
         for person in assign { fields.append("assignees+=\(person)") }
         if let due { fields.append("due=\(due)") }
         if let description { fields.append("description=\(description)") }

@@ -11,14 +11,16 @@ struct ProgressCommand: ParsableCommand {
         discussion: """
             ACTIVITY is the activity's id, its name, or PROJECT-CODE/name where names repeat. Everything \
             given is written in one durable transaction: a quantity entry (--qty, in the activity's unit; \
-            entries from several crews add up, never overwrite one another) and the activity's \
-            percent_complete, status and actual dates. The first progress on an activity not yet started \
-            marks it in progress, started on --date. Dates are today or earlier.
+            entries from several crews add up, never overwrite one another), a percentage as of --date \
+            (--percent, for activities measured by percentage: a report as of an earlier day does not \
+            count it), and the activity's status and actual dates. The first progress on an activity \
+            not yet started marks it in progress, started on --date; --finished (or --status completed) \
+            finishes it on --date. Dates are today or earlier.
 
             Examples:
               sitesync progress "Kerbs" --qty 12.5m
               sitesync progress R-001/Kerbs --qty 40 --date 2026-11-28 --note "north side"
-              sitesync progress a17 --percent 60
+              sitesync progress a17 --percent 60 --date 2026-11-30
               sitesync progress a17 --finished
             """)
     @OptionGroup var node: NodeOptions

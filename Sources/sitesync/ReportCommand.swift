@@ -42,7 +42,12 @@ struct ReportCommand: ParsableCommand {
                 self-contained HTML file with inline SVG charts (the S-curve of PV, EV and AC by month, and \
                 projects by colour per department) that prints well. 红榜 lists projects graded 优, 黑榜 \
                 those graded 差; lagging projects are those not green, each with its reasons and owner (its \
-                department). Data quality gives each site's last sync with this node.
+                department). Closed and archived projects are listed apart with their final figures, \
+                outside the totals. Data quality gives each site's last sync with this node.
+
+                A month the central office has closed (`sitesync period close`) prints the figures frozen \
+                at the close, whatever has arrived since, and lists apart the entries dated inside the \
+                month that arrived after the close. An open month's review says it is not closed.
 
                 Example: sitesync report monthly --period 2026-11 --format html --output review-2026-11.html
                 """)
@@ -106,12 +111,15 @@ struct ReportCommand: ParsableCommand {
                 sub-goals scores 100 × min(SPI, 1) of its activities), else 100 × min(SPI(t), 1); grades \
                 优 ≥ 90, 良 ≥ 80, 中 ≥ 60, 差 below (thresholds under [report] in node.toml). The colour is \
                 the worst of the project's warnings. At a field or department node the report covers only \
-                what the node holds (its department), and says so.
+                what the node holds (its department), and says so. Everything counts as of its day: a \
+                percentage from the day it was reported, a state (started, finished) from its actual date, \
+                a risk from the day it was raised until the day it was closed. Closed and archived projects \
+                (stage closed or archived) are listed apart, and left out of `report departments`.
 
                 JSON (an array, one object per project): project, code, name, department, \
                 percent_complete (0–100), bac, pv, ev, ac, spi, cpi, spi_t, eac (numbers, or null when \
                 not defined), score, grade, color (green|amber|red), warnings (id, rule, level, subject, \
-                reason). CSV is UTF-8 with a byte-order mark, so spreadsheets open it as such.
+                reason), stage (or null). CSV is UTF-8 with a byte-order mark, so spreadsheets open it as such.
                 """)
         @OptionGroup var cut: Cut
 

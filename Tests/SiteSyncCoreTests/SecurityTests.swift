@@ -83,7 +83,8 @@ import Testing
         // role, its department, collection, change department, written field, refusal
         (Role.field, "roads", "project", "roads", "budget", RefusalCode?.some(.planField)),
         (.field, "roads", "project", "water", "stage", .forbiddenDepartment),
-        (.field, "roads", "activity", "roads", "percent_complete", nil),
+        (.field, "roads", "activity", "roads", "remarks", nil),
+        (.office, "office", "activity", "roads", "percent_complete", .invalidValue),
         (.field, "roads", "department", "", "name", .hubOwned),
         (.field, "roads", "daily_log", "roads", "status=approved", .approval),
         (.department, "roads", "daily_log", "roads", "status=approved", nil),

@@ -62,8 +62,9 @@ final class TemporaryDirectory {
         let root = TemporaryDirectory()
         let office = try Self.officeWithAProject(in: root)
         try office.writeEntry("activity", id: "a1", ["project=p1", "name=Deck", "budget=1000000000000", "ev_method=manual",
-                                                     "percent_complete=30", "status=in_progress",
+                                                     "status=in_progress", "actual_start=2026-01-01",
                                                      "planned_start=2026-01-01", "planned_finish=2026-01-03"])
+        try office.writeEntry("percent_entry", ["activity=a1", "date=2026-01-02", "percent=30"])
         let planner = office.planner
         try office.store.writeLocally { session in
             for i in 0..<2000 {

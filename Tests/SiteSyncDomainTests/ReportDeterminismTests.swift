@@ -62,7 +62,7 @@ import Testing
         let period = ["2026-10", "2026-11"].randomElement(using: &g)!
         let day = "2026-11-\(10 + Int.random(in: 0...9, using: &g))"
         let activity = ["a1", "a2", "a3"].randomElement(using: &g)!
-        switch Int.random(in: 0..<9, using: &g) {
+        switch Int.random(in: 0..<11, using: &g) {
         case 0, 1:
             let value = ["97", "91", "60", "100"].randomElement(using: &g)!
             _ = try? node.writeEntry("kpi_reading", ["kpi=k1", "period=\(period)", "value=\(value)", "source=\(node.configuration.name)"])
@@ -73,15 +73,24 @@ import Testing
         case 4:
             _ = try? node.writeEntry("cost_entry", ["activity=\(activity)", "date=\(day)", "amount=\(Int.random(in: 1...9000, using: &g)).1"])
         case 5:
-            _ = try? node.writeEntry("activity", id: ["a2", "a3"].randomElement(using: &g)!,
-                                     ["percent_complete=\(Int.random(in: 0...100, using: &g))", "status=in_progress"])
+            let activity = ["a2", "a3"].randomElement(using: &g)!
+            _ = try? node.writeEntry("percent_entry", ["activity=\(activity)", "date=\(day)", "percent=\(Int.random(in: 0...100, using: &g))"])
+            _ = try? node.writeEntry("activity", id: activity, ["status=in_progress", "actual_start=\(day)"])
         case 6:
             _ = try? node.writeEntry("daily_log", ["project=p\(Int.random(in: 1...2, using: &g))", "date=\(day)",
                                                    "crew_count=\(Int.random(in: 1...20, using: &g))"])
         case 7:
             _ = try? node.writeEntry("risk", id: "r\(Int.random(in: 1...3, using: &g))",
-                                     ["project=p\(Int.random(in: 1...2, using: &g))", "title=Flooding",
-                                      "probability=\(Int.random(in: 1...5, using: &g))", "impact=\(Int.random(in: 1...5, using: &g))"])
+                                     ["project=p\(Int.random(in: 1...2, using: &g))", "title=Flooding", "raised_on=\(day)",
+                                      "probability=\(Int.random(in: 1...5, using: &g))", "impact=\(Int.random(in: 1...5, using: &g))"]
+                                     + (Bool.random(using: &g) ? ["status=closed", "closed_on=2026-11-25"] : []))
+        case 8:
+            // Closing October at the hub and the office concurrently is a conflict on the close,
+            // shown alike everywhere; a field node may not close a month.
+            _ = try? PeriodClose.close(node: node, period: "2026-10", today: CalendarDate(unixMilliseconds: UInt64(now)))
+        case 9:
+            _ = try? node.writeEntry("quantity_entry", ["activity=a1", "date=2026-10-\(10 + Int.random(in: 0...9, using: &g))",
+                                                        "quantity=\(Int.random(in: 1...90, using: &g))"])
         default:
             _ = try? node.writeEntry("kpi", id: "k2", ["target=\(Int.random(in: 0...1, using: &g))"])
         }
@@ -97,9 +106,11 @@ import Testing
             out["projects.\(format)"] = try ReportText.projects(rows, asOf: asOf, scope: scope, format: format)
             out["departments.\(format)"] = ReportText.departments(rollUps, asOf: asOf, scope: scope, format: format)
         }
-        let review = try MonthlyReview.gather(node: node, period: "2026-11", now: now)
-        out["monthly.md"] = review.markdown
-        out["monthly.html"] = review.html
+        for period in ["2026-10", "2026-11"] {
+            let review = try MonthlyReview.gather(node: node, period: period, now: now)
+            out["monthly \(period).md"] = review.markdown
+            out["monthly \(period).html"] = review.html
+        }
         for code in ["R-101", "R-102"] {
             out["project \(code)"] = try Reports.project(node, code, asOf: asOf).map { ReportText.project($0, asOf: asOf) } ?? ""
         }

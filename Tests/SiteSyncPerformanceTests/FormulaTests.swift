@@ -38,13 +38,21 @@ struct FormulaTests {
         unplanned.budgetQuantity = nil
         #expect(try ActivityEarnedValue.fractionComplete(unplanned, asOf: Self.day("2026-11-30")) == 0, "no quantity plan: nothing earned…")
         unplanned.status = .completed
-        #expect(try ActivityEarnedValue.fractionComplete(unplanned, asOf: Self.day("2026-11-30")) == 1, "…until it is finished")
+        #expect(try ActivityEarnedValue.fractionComplete(unplanned, asOf: Self.day("2026-11-30")) == 0,
+                "a finished state without its day counts on no day")
+        unplanned.actualFinish = Self.day("2026-11-20")
+        #expect(try ActivityEarnedValue.fractionComplete(unplanned, asOf: Self.day("2026-11-19")) == 0, "…not before it finished")
+        #expect(try ActivityEarnedValue.fractionComplete(unplanned, asOf: Self.day("2026-11-30")) == 1, "…and whole from its day on")
     }
 
     @Test func eachMethodEarnsAsDeclared() throws {
         var manual = Self.kerbs(.manual)
-        manual.percentComplete = 35
+        manual.percents = [DatedAmount(Self.day("2026-11-03"), 20), DatedAmount(Self.day("2026-11-05"), 35)]
+        #expect(try ActivityEarnedValue.fractionComplete(manual, asOf: Self.day("2026-11-02")) == 0, "before any percentage: nothing")
+        #expect(try ActivityEarnedValue.fractionComplete(manual, asOf: Self.day("2026-11-04")) == 0.2, "as of its day")
         #expect(try ActivityEarnedValue.fractionComplete(manual, asOf: Self.day("2026-11-05")) == 0.35)
+        manual.percents.append(DatedAmount(Self.day("2026-11-07"), 30))
+        #expect(try ActivityEarnedValue.fractionComplete(manual, asOf: Self.day("2026-11-08")) == 0.3, "the latest day's, even when lower")
         #expect(try ActivityEarnedValue.fractionComplete(Self.kerbs(.zeroHundred), asOf: Self.day("2026-11-05")) == 0)
         var done = Self.kerbs(.zeroHundred, status: .completed)
         done.actualFinish = Self.day("2026-11-09")
@@ -153,7 +161,7 @@ struct FormulaTests {
         var paving = Self.kerbs(.manual)
         paving.id = "a2"
         paving.budget = 3000
-        paving.percentComplete = 10
+        paving.percents = [DatedAmount(Self.day("2026-11-04"), 10)]
         paving.plannedStart = Self.day("2026-11-01")
         paving.plannedFinish = Self.day("2026-11-30")
         paving.costs = [DatedAmount(Self.day("2026-11-04"), 400)]

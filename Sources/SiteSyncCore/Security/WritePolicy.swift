@@ -129,6 +129,12 @@ public enum WritePolicy {
         "activity": ["status": ["accepted"]],
     ]
 
+    /// What to write instead of a retired field.
+    public static let retiredInstead: [String: String] = [
+        "activity.percent_complete": "a percentage is true as of a day, so it is a dated entry now "
+            + "(`sitesync progress ACTIVITY --percent N --date YYYY-MM-DD`, or a percent_entry record)",
+    ]
+
     // MARK: - The table
 
     /// The rules of the collection itself, whatever the operation: auditors write nothing,
@@ -165,6 +171,10 @@ public enum WritePolicy {
 
     /// The rules of one field written (created, updated or resolved) to `value` (`nil`: any).
     public static func fieldDenial(_ role: Role, _ collection: CollectionSpec, _ field: FieldSpec, value: FieldValue?) -> WriteDenial? {
+        if field.isRetired {
+            return WriteDenial(.invalidValue, "\(collection.name).\(field.name) is retired and written by no one"
+                + (retiredInstead[collection.name + "." + field.name].map { ": \($0)" } ?? ""))
+        }
         if field.isPlan, !role.writesPlan {
             return WriteDenial(.planField,
                 "\(collection.name).\(field.name) is a plan field: only office and hub nodes write it; ask the central office to change the plan")
