@@ -113,7 +113,7 @@ public enum ReplicaBenchmark {
             let index = update ? Int.random(in: 0..<states.count, using: &generator) : states.count
             var state = update ? states[index] : RecordState(key: RecordKey(collection: collection.code, id: RecordID.random(using: &generator)))
             let writes: [FieldWrite] = update
-                ? [.assign(field("percent_complete"), .decimal(ExactDecimal(Int64.random(in: 1...100, using: &generator)))),
+                ? [.assign(field("actual_start"), .date(CalendarDate(year: 2026, month: 3, day: Int.random(in: 1...28, using: &generator))!)),
                    .assign(field("status"), .symbol("in_progress")),
                    .assign(field("remarks"), .text("updated on site, batch \(counter)"))]
                 : [.assign(field("project"), .ref("p-\(Int.random(in: 1...500, using: &generator))")),
@@ -234,7 +234,7 @@ public enum ReplicaBenchmark {
         latencies.reserveCapacity(count)
         for n in 0..<count {
             let assignments = [
-                FieldAssignment(field: "percent_complete", input: .text(String(n % 100 + 1))),
+                FieldAssignment(field: "actual_start", input: .text("2026-03-\(String(n % 28 + 1).count == 1 ? "0" : "")\(n % 28 + 1)")),
                 FieldAssignment(field: "remarks", input: .text("progress report \(n)")),
             ]
             let start = DispatchTime.now().uptimeNanoseconds

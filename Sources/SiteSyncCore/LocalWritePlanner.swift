@@ -164,13 +164,14 @@ public struct LocalWritePlanner {
         try check(WritePolicy.operationDenial(writer.role, .resolve, collection))
         let value = try parse(input, spec, in: collection)
         try check(WritePolicy.fieldDenial(writer.role, collection, spec, value: value))
+        // The value first, as every receiver judges it, then whether there is a conflict.
+        try checkReference(spec, value, from: (collection.name, id, current.department), reader: reader)
+        try checkValues(collection, id: id, [(spec, .set, value)], current: current, reader: reader)
         let versions = current.versions(of: spec.code)
         guard versions.count > 1, spec.rule != .orset else {
             throw CoreError(.nothingToResolve,
                 "\(collection.name) \(id) has no conflict on \(spec.name); change it with `sitesync record put` instead")
         }
-        try checkReference(spec, value, from: (collection.name, id, current.department), reader: reader)
-        try checkValues(collection, id: id, [(spec, .set, value)], current: current, reader: reader)
         let tag = Self.tag(for: value, spec: spec, versions: versions)
         return LocalEdit(record: key, department: current.department,
                          body: .upsert([.assign(spec.code, value, tag: tag, supersede: true)]))

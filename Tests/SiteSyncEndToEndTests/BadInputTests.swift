@@ -23,13 +23,15 @@ import Testing
         let cases: [([String], String)] = [
             (["nosuch", "x", "a=1"], "unknown collection"),
             (["activity", "a1", "colour=red"], "has no field 'colour'"),
-            (["activity", "a1", "percent_complete=lots"], "decimal number"),
-            (["activity", "a1", "percent_complete=140"], "between 0 and 100"),
+            (["percent_entry", "new", "activity=a1", "date=2026-11-02", "percent=lots"], "decimal number"),
+            (["percent_entry", "new", "activity=a1", "date=2026-11-02", "percent=140"], "between 0 and 100"),
+            (["activity", "a1", "percent_complete=40"], "retired"),
+            (["activity", "a1", "status=completed"], "needs actual_start"),
             (["activity", "a1", "status=finished"], "must be one of not_started"),
             (["activity", "a1", "actual_start=2026-02-30"], "YYYY-MM-DD"),
             (["activity", "a1", "budget=5"], "plan field"),
             (["kpi", "k1", "name=x"], "hub-owned"),
-            (["activity", "a1", "percent_complete"], "field=value"),
+            (["activity", "a1", "remarks"], "field=value"),
         ]
         for (arguments, expected) in cases {
             let stderr = try cli.run(["record", "put", "--data-dir", "site"] + arguments)

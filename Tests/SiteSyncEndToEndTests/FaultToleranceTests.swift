@@ -35,7 +35,7 @@ import Testing
         defer { cli.remove() }
         let fleet = try Self.start(cli)
         defer { fleet.stop() }
-        try cli.ok("record", "put", "--data-dir", "north", "activity", "a1", "percent_complete=10")
+        try cli.ok("record", "put", "--data-dir", "north", "activity", "a1", "actual_finish=2026-05-11")
         try cli.ok("sync", "--data-dir", "north")
         // A backup taken while a large import writes: it holds all of the import or none of it.
         let lines = (0..<20_000).map { n in
@@ -87,7 +87,7 @@ import Testing
         defer { cli.remove() }
         let fleet = try Self.start(cli)
         defer { fleet.stop() }
-        for percent in [10, 20, 30] { try cli.ok("record", "put", "--data-dir", "north", "activity", "a1", "percent_complete=\(percent)") }
+        for percent in [10, 20, 30] { try cli.ok("record", "put", "--data-dir", "north", "activity", "a1", "actual_finish=2026-05-\(percent / 10 + 10)") }
         try cli.ok("sync", "--data-dir", "north")
         // An operator's "backup": the file, copied while the node is idle.
         try FileManager.default.copyItem(atPath: cli.file("north/sitesync.db"), toPath: cli.file("north.copy"))

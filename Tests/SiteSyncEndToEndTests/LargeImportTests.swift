@@ -21,13 +21,13 @@ import Testing
         try cli.ok("record", "import", "--data-dir", "office", "-", stdin: plan.joined(separator: "\n"))
         let issues = (0..<40).flatMap { run in
             (0..<250).map { item in
-                #"{"collection": "issue", "id": "i-\#(run)-\#(item)", "fields": {"project": "p-\#(departments[run % 4])", "title": "Snag \#(item)"}}"#
+                #"{"collection": "issue", "id": "i-\#(run)-\#(item)", "fields": {"project": "p-\#(departments[run % 4])", "title": "Snag \#(item)", "opened_on": "2026-11-02"}}"#
             }
         }
         try cli.ok("record", "import", "--data-dir", "office", "-", stdin: issues.joined(separator: "\n"))
         let description = String(repeating: "d", count: 60_000)
         let long = (0..<120).map {
-            #"{"collection": "issue", "id": "long-\#($0)", "fields": {"project": "p-water", "title": "Long \#($0)", "description": "\#(description)"}}"#
+            #"{"collection": "issue", "id": "long-\#($0)", "fields": {"project": "p-water", "title": "Long \#($0)", "description": "\#(description)", "opened_on": "2026-11-02"}}"#
         }
         try cli.ok("record", "import", "--data-dir", "office", "-", stdin: long.joined(separator: "\n"))
 

@@ -12,7 +12,7 @@ import Testing
         defer { cli.remove() }
         let (hub, _) = try NetworkSyncTests.plannedHub(cli, sites: ["north"])
         defer { hub.terminate() }
-        try cli.ok("record", "put", "--data-dir", "north", "activity", "a1", "percent_complete=30")
+        try cli.ok("record", "put", "--data-dir", "north", "activity", "a1", "actual_finish=2026-05-03")
         // The node's own change, the last in its log, damaged as a failing disk would.
         let queue = try DatabaseQueue(path: cli.file("north/sitesync.db"))
         try queue.write { db in

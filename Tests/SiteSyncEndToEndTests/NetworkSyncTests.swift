@@ -109,8 +109,8 @@ import Testing
         try cli.ok("sync", "--data-dir", "office")
         for node in ["r1", "r2", "w1"] { try cli.ok("sync", "--data-dir", node) }
         // Offline edits everywhere, to the same records.
-        try cli.ok("record", "put", "--data-dir", "r1", "activity", "a1", "percent_complete=30", "remarks=r1 says")
-        try cli.ok("record", "put", "--data-dir", "r2", "activity", "a1", "percent_complete=45", "remarks=r2 says", "actual_start=2026-03-02")
+        try cli.ok("record", "put", "--data-dir", "r1", "activity", "a1", "actual_finish=2026-05-03", "remarks=r1 says")
+        try cli.ok("record", "put", "--data-dir", "r2", "activity", "a1", "actual_finish=2026-05-18", "remarks=r2 says", "actual_start=2026-03-02")
         try cli.ok("record", "put", "--data-dir", "w1", "activity", "w1", "status=in_progress")
         try cli.ok("record", "put", "--data-dir", "office", "activity", "a1", "budget=125000")
         try Self.importEntries(cli, "r1", activity: "a2", count: 40)
@@ -146,8 +146,8 @@ import Testing
         try cli.ok("sync", "--data-dir", "b")
         hub.terminate()
         // The hub is gone: site B opens to its peer, site A syncs with it directly.
-        try cli.ok("record", "put", "--data-dir", "b", "activity", "a1", "percent_complete=60", "remarks=from B")
-        try cli.ok("record", "put", "--data-dir", "a", "activity", "a2", "percent_complete=20")
+        try cli.ok("record", "put", "--data-dir", "b", "activity", "a1", "actual_finish=2026-05-05", "remarks=from B")
+        try cli.ok("record", "put", "--data-dir", "a", "activity", "a2", "actual_finish=2026-05-21")
         let peer = try BackgroundProcess(cli, ["serve", "--data-dir", "b"])
         defer { peer.terminate() }
         let peerEndpoint = try peer.waitForLine("listening on ")
@@ -335,7 +335,7 @@ import Testing
         let latency = try #require(seen, "the running node never picked up the change")
         #expect(latency < 3, "picked up after \(latency) s")
         // A local write goes up soon too, without waiting for the interval.
-        try cli.ok("record", "put", "--data-dir", "site", "activity", "a1", "percent_complete=12")
+        try cli.ok("record", "put", "--data-dir", "site", "activity", "a1", "actual_finish=2026-05-13")
         let written = Date()
         var arrived = false
         while Date().timeIntervalSince(written) < 10 && !arrived {

@@ -17,17 +17,19 @@ import Testing
         try cli.ok("record", "import", "--data-dir", "office", "-", stdin: """
             {"collection": "project", "id": "p1", "fields": {"code": "R-001", "name": "Ring road", "department": "roads", "budget": 1200000.50}}
             {"collection": "activity", "id": "a1", "fields": {"project": "p1", "name": "Earthworks", "budget": "300000", "ev_method": "manual"}}
-            {"collection": "issue", "id": "i1", "fields": {"project": "p1", "title": "Drain blocked", "assignees": ["wang"], "priority": "low"}}
+            {"collection": "issue", "id": "i1", "fields": {"project": "p1", "title": "Drain blocked", "assignees": ["wang"], "priority": "low", "opened_on": "2026-11-02"}}
             """)
         try cli.ok("bundle", "export", "--data-dir", "office", "--output", "plan.bundle", "--all")
         try cli.ok("bundle", "import", "--data-dir", "a", "plan.bundle")
         try cli.ok("bundle", "import", "--data-dir", "b", "plan.bundle")
 
         // Offline, both sites report on the same records.
-        try cli.ok("record", "put", "--data-dir", "a", "activity", "a1", "percent_complete=40", "actual_start=2026-03-05",
+        try cli.ok("record", "put", "--data-dir", "a", "activity", "a1", "actual_start=2026-03-05",
                    "status=in_progress", "remarks=A: slow start")
-        try cli.ok("record", "put", "--data-dir", "b", "activity", "a1", "percent_complete=55", "actual_start=2026-03-03",
-                   "status=completed", "remarks=B: done early")
+        try cli.ok("record", "put", "--data-dir", "b", "activity", "a1", "actual_start=2026-03-03",
+                   "status=completed", "actual_finish=2026-11-29", "remarks=B: done early")
+        let percentA = try cli.ok("record", "put", "--data-dir", "a", "percent_entry", "new", "activity=a1", "date=2026-11-30", "percent=40")
+        try cli.ok("record", "put", "--data-dir", "b", "percent_entry", "new", "activity=a1", "date=2026-11-30", "percent=55")
         let logA = try cli.ok("record", "put", "--data-dir", "a", "daily_log", "new", "project=p1", "date=2026-11-30",
                               "crew_count=8", "weather=sunny")
         try cli.ok("record", "put", "--data-dir", "b", "daily_log", "new", "project=p1", "date=2026-11-30", "crew_count=12", "weather=rain")
@@ -62,7 +64,9 @@ import Testing
         for node in ["office", "a", "b"] {
             let activity = try #require(try cli.json("record", "get", "--data-dir", node, "activity", "a1", "--json") as? [String: Any])
             let fields = try #require(activity["fields"] as? [String: Any])
-            #expect(fields["percent_complete"] as? String == "55", "emax: the higher report")
+            let percentID = try #require(percentA.split(separator: " ").dropFirst(2).first.map(String.init))
+            let percent = try #require(try cli.json("record", "get", "--data-dir", node, "percent_entry", percentID, "--json") as? [String: Any])
+            #expect((percent["fields"] as? [String: Any])?["percent"] as? String == "55", "emax: the higher report of the day, one entry not two")
             #expect(fields["actual_start"] as? String == "2026-03-03", "min: the earliest start")
             #expect(fields["status"] as? String == "completed", "state: the furthest state")
             let conflicts = try #require(activity["conflicts"] as? [String: Any])

@@ -4,7 +4,7 @@ import Testing
 /// `sitesync report projects` over data replicated between real processes.
 @Suite(.serialized) struct ReportTests {
     /// Ring road: kerbs (1,000 over 1–10 November, 200 m planned, by units) and paving (3,000
-    /// over November, entered percentage 10 %).
+    /// over November, 10 % reported on 1 November).
     static func plan(_ cli: SiteSyncBinary, office: String) throws {
         try cli.ok("record", "import", "--data-dir", office, "-", stdin: """
             {"collection": "department", "id": "roads", "fields": {"name": "Roads Bureau"}}
@@ -12,7 +12,8 @@ import Testing
             {"collection": "project", "id": "p1", "fields": {"code": "R-001", "name": "Ring road", "department": "roads"}}
             {"collection": "project", "id": "p2", "fields": {"code": "W-001", "name": "Mains renewal", "department": "water"}}
             {"collection": "activity", "id": "a1", "fields": {"project": "p1", "name": "Kerbs", "ev_method": "units", "budget": "1000", "budget_quantity": "200", "unit": "m", "planned_start": "2026-11-01", "planned_finish": "2026-11-10"}}
-            {"collection": "activity", "id": "a2", "fields": {"project": "p1", "name": "Paving", "ev_method": "manual", "budget": "3000", "planned_start": "2026-11-01", "planned_finish": "2026-11-30", "percent_complete": "10"}}
+            {"collection": "activity", "id": "a2", "fields": {"project": "p1", "name": "Paving", "ev_method": "manual", "budget": "3000", "planned_start": "2026-11-01", "planned_finish": "2026-11-30"}}
+            {"collection": "percent_entry", "fields": {"activity": "a2", "date": "2026-11-01", "percent": "10"}}
             {"collection": "activity", "id": "w1", "fields": {"project": "p2", "name": "Trench", "budget": "500", "planned_start": "2026-12-01", "planned_finish": "2026-12-31"}}
             """)
     }

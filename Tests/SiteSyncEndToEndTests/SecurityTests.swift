@@ -257,7 +257,7 @@ import Testing
         let cli = try SiteSyncBinary()
         defer { cli.remove() }
         let hub = try Self.fleet(cli)
-        try cli.ok("record", "put", "--data-dir", "r1", "activity", "a1", "percent_complete=20")
+        try cli.ok("record", "put", "--data-dir", "r1", "activity", "a1", "actual_finish=2026-05-21")
         try cli.ok("sync", "--data-dir", "r1")
         hub.process.terminate()
         for node in ["hub", "office", "r1"] {
@@ -265,7 +265,7 @@ import Testing
             #expect(report["ok"] as? Bool == true, "\(node): \(report)")
         }
         let queue = try DatabaseQueue(path: cli.file("hub/sitesync.db"))
-        try queue.write { try $0.execute(sql: "UPDATE activity SET percent_complete = '90' WHERE id = 'a1'") }
+        try queue.write { try $0.execute(sql: "UPDATE activity SET actual_finish = '2026-05-30' WHERE id = 'a1'") }
         try queue.close()
         let result = try cli.run(["audit", "verify", "--data-dir", "hub"])
         #expect(result.status == 1)

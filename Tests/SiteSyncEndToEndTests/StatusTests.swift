@@ -27,7 +27,7 @@ import Testing
         #expect(status["state"] as? String == "in-sync" && exit == 0, "\(status)")
 
         for percent in [10, 20, 30, 40, 50] {
-            try cli.ok("record", "put", "--data-dir", "north", "activity", "a1", "percent_complete=\(percent)")
+            try cli.ok("record", "put", "--data-dir", "north", "activity", "a1", "actual_finish=2026-05-\(percent / 10 + 10)")
         }
         (status, exit) = try Self.status(cli, "--data-dir", "north")
         #expect(status["pending_changes"] as? Int == 5)
@@ -54,7 +54,7 @@ import Testing
 
         // The hub goes away: the next sync fails, and status says so without a network.
         hub.terminate()
-        try cli.ok("record", "put", "--data-dir", "north", "activity", "a1", "percent_complete=60")
+        try cli.ok("record", "put", "--data-dir", "north", "activity", "a1", "actual_finish=2026-05-05")
         let failed = try cli.run(["sync", "--data-dir", "north"], environment: ["SITESYNC_SYNC_TIMEOUT_SECONDS": "2"])
         #expect(failed.status != 0)
         (status, exit) = try Self.status(cli, "--data-dir", "north")
@@ -120,7 +120,7 @@ import Testing
         let (hub, _) = try Self.fleet(cli)
         defer { hub.terminate() }
         for n in 1...3 {
-            try cli.ok("record", "put", "--data-dir", "south", "activity", "a2", "percent_complete=\(n * 10)")
+            try cli.ok("record", "put", "--data-dir", "south", "activity", "a2", "actual_finish=2026-05-\(n + 10)")
         }
         try cli.ok("sync", "--data-dir", "south")
         func member(_ name: String, _ arguments: String...) throws -> [String: Any] {

@@ -41,7 +41,7 @@ import Testing
         #expect(!cost.contains("Missing expected argument"), "\(cost)")
         try cli.ok("cost", "--data-dir", "office", "R-1/Kerbs", "500", "--date", "2026-01-10")
         let percent = try cli.fails("progress", "--data-dir", "office", "R-1/Kerbs", "--percent", "90", "--date", "2026-01-10")
-        #expect(percent.contains("measured by quantity (ev_method units)"), "\(percent)")
+        #expect(percent.contains("measured by quantity (ev_method units"), "\(percent)")
         let report = try cli.ok("report", "projects", "--data-dir", "office", "--as-of", "2026-02-01")
         #expect(report.contains("activities cover 3,250,000 of the budget 4,200,000"), "\(report)")
         let show = try cli.ok("project", "show", "--data-dir", "office", "R-1")

@@ -25,7 +25,7 @@ import Testing
         let reversed = try CheckedBatch(changes: batch.changes.reversed(), proof: batch.proof)
         #expect { try site.store.apply(reversed) } throws: { ($0 as? StoreError)?.code == .rejectedChange }
         // A change sent without those before it in its chain does not even check out.
-        try office.put("activity", "a1", "percent_complete=10")
+        try office.put("activity", "a1", "actual_finish=2026-05-11")
         let update = try office.changes(lackedBy: VersionVector([(office.store.identity.replica, UInt64(5))]))
         #expect(update.changes.count == 1)
         #expect { try CheckedBatch(changes: Array(batch.changes.prefix(3)) + update.changes, proof: update.proof) }
@@ -92,11 +92,11 @@ import Testing
         let office = try TestReplica(name: "office"), site = try TestReplica(name: "site", role: .field)
         try seedPlan(office, sendTo: [site])
         try office.delete("activity", "a1")
-        try site.put("activity", "a1", "percent_complete=60")
+        try site.put("activity", "a1", "actual_finish=2026-05-05")
         try office.send(to: site)
         try site.send(to: office)
         #expect(try office.store.digest() == site.store.digest())
-        #expect(try office.value("activity", "a1", "percent_complete") == .decimal(ExactDecimal(60)))
+        #expect(try office.value("activity", "a1", "actual_finish") == .date(CalendarDate("2026-05-05")!))
         #expect(try office.value("activity", "a1", "name") == .text("Earthworks"))
         let logged = try office.store.conflicts(activeOnly: true)
         #expect(logged.contains { $0.recordID == "a1" && $0.rule == "delete" })

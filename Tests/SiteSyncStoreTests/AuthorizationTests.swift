@@ -74,7 +74,7 @@ import Testing
 
         try mallory.replica.put("project", "w2", "code=W-2", "name=Reservoir", "department=water")
         try mallory.replica.put("project", "p1", "budget=999")
-        try mallory.replica.put("activity", "a1", "percent_complete=30", "remarks=on site")
+        try mallory.replica.put("activity", "a1", "actual_finish=2026-05-03", "remarks=on site")
         let log = try #require(try mallory.replica.put("daily_log", nil, "project=p1", "date=2026-11-02", "status=approved")).record.id
         try mallory.replica.put("daily_log", log, "summary=made on top of a refused creation")
         let refusals = try Self.send(mallory, to: hub, authorizer: Self.hubAuthorizer(hub, members, for: mallory))
@@ -86,7 +86,7 @@ import Testing
         // The hub holds none of it; mallory's allowed edit is in.
         #expect(try hub.store.state(of: RecordKey(collection: Schema.siteSync.collection(named: "project")!.code, id: "w2")) == nil)
         #expect(try hub.replica.value("project", "p1", "budget") == .decimal(ExactDecimal(normalizing: 120000050, scale: 2)!))
-        #expect(try hub.replica.value("activity", "a1", "percent_complete") == .decimal(ExactDecimal(30)))
+        #expect(try hub.replica.value("activity", "a1", "actual_finish") == .date(CalendarDate("2026-05-03")!))
         // Mallory keeps its refused changes as rejected, and shows what the hub holds.
         #expect(try mallory.store.rejectedChanges().count == 4)
         #expect(try mallory.replica.value("project", "p1", "budget") == .decimal(ExactDecimal(normalizing: 120000050, scale: 2)!))
@@ -187,7 +187,7 @@ import Testing
     @Test func auditNamesTheFirstAlteredRow() throws {
         let office = try TestReplica(name: "office")
         try seedPlan(office, sendTo: [])
-        try office.put("activity", "a1", "remarks=first", "percent_complete=10")
+        try office.put("activity", "a1", "remarks=first", "actual_finish=2026-05-11")
         #expect(try office.store.audit().broken == nil)
         #expect(try office.store.audit().entries == 6)
 

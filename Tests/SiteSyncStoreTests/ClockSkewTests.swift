@@ -34,8 +34,11 @@ import Testing
         let text = ["x", "y", "z"].randomElement(using: &g)!
         let number = Int.random(in: 0...4, using: &g)
         switch Int.random(in: 0..<9, using: &g) {
-        case 0: _ = try? replica.put("activity", activity, "percent_complete=\(number * 25)")
-        case 1: _ = try? replica.put("activity", activity, "status=\(["in_progress", "completed"][number % 2])")
+        case 0: _ = try? replica.put("percent_entry", nil, "activity=\(activity)", "date=\(date)", "percent=\(number * 25)")
+        // One finish date for all, so that no write's value check depends on which concurrent
+        // finish date a clock made win.
+        case 1: _ = try? replica.put("activity", activity, "status=\(["in_progress", "completed"][number % 2])", "actual_start=\(date)",
+                                     "actual_finish=2026-11-03")
         case 2: _ = try? replica.put("activity", activity, "actual_start=\(date)")
         case 3: _ = try? replica.put("activity", activity, "remarks=\(text)")
         case 4: _ = try? replica.put("daily_log", nil, "project=p1", "date=\(date)", "crew_count=\(number + 1)", "weather=\(text)")
@@ -62,7 +65,7 @@ import Testing
         let sites = try (1...3).map { try TestReplica(name: "site-\($0)", role: .field, clock: clocks.clock($0)) }
         let replicas = [office] + sites
         try seedPlan(office, sendTo: sites)
-        try office.put("issue", "i1", "project=p1", "title=Drain blocked")
+        try office.put("issue", "i1", "project=p1", "title=Drain blocked", "opened_on=2026-11-01")
         for site in sites { try office.send(to: site) }
         for _ in 0..<90 {
             clocks.now.withLock { $0 += 1_000 }

@@ -77,7 +77,7 @@ import Testing
                     entries.insert(id)
                 case 4:
                     let id = "i-\(step)"
-                    try site.replica.put("issue", id, "project=p1", "title=Issue \(step)", "priority=medium", "assignees+=\(site.name)")
+                    try site.replica.put("issue", id, "project=p1", "title=Issue \(step)", "priority=medium", "assignees+=\(site.name)", "opened_on=2026-11-02")
                     issues.append(id)
                 case 5:
                     // Edit or delete an issue, if this site holds it live (it may be behind, or away).
@@ -88,7 +88,7 @@ import Testing
                         _ = try? site.replica.delete("issue", id)
                     }
                 case 6:
-                    try site.replica.put("activity", "a\(Int.random(in: 1...2, using: &g))", "percent_complete=\(step + 1)",
+                    try site.replica.put("activity", "a\(Int.random(in: 1...2, using: &g))", "actual_finish=2026-05-\(step % 18 + 10)",
                                          "remarks=\(site.name) at \(step)")
                 case 7, 8:
                     if !site.away { try sync(site) }

@@ -71,11 +71,14 @@ import Testing
         #expect { try site.put("daily_log", nil, "project=p1", "date=2026-11-30", "status=approved") } throws: {
             ($0 as? CoreError)?.code == .permissionDenied
         }
-        #expect { try other.put("activity", "a1", "percent_complete=5") } throws: { ($0 as? CoreError)?.code == .permissionDenied }
+        #expect { try other.put("activity", "a1", "remarks=5 %") } throws: { ($0 as? CoreError)?.code == .permissionDenied }
         #expect(try site.store.digest() == before)
         // Its own actuals are fine.
-        try site.put("activity", "a1", "percent_complete=40", "status=in_progress", "actual_start=2026-03-04")
-        #expect(try site.value("activity", "a1", "percent_complete") == .decimal(ExactDecimal(40)))
+        try site.put("activity", "a1", "status=in_progress", "actual_start=2026-03-04")
+        try site.put("percent_entry", nil, "activity=a1", "date=2026-03-04", "percent=40")
+        #expect(try site.value("activity", "a1", "status") == .symbol("in_progress"))
+        let entry = RecordID.natural(collection: "percent_entry", key: ["a1", "2026-03-04"])
+        #expect(try site.value("percent_entry", entry, "percent") == .decimal(ExactDecimal(40)))
     }
 
     @Test func anAuditorWritesNothing() throws {
@@ -86,18 +89,22 @@ import Testing
     @Test(arguments: [
         ("nosuch", "x=1", CoreError.Code.unknownCollection),
         ("activity", "colour=red", .unknownField),
-        ("activity", "percent_complete=abc", .invalidValue),
-        ("activity", "percent_complete=120", .invalidValue),
+        ("percent_entry", "percent=abc", .invalidValue),
+        ("percent_entry", "percent=120", .invalidValue),
+        ("activity", "percent_complete=40", .invalidValue),
+        ("activity", "status=completed", .invalidValue),
         ("activity", "status=finished", .invalidValue),
         ("activity", "actual_start=2026-02-30", .invalidValue),
         ("activity", "actual_start=30/11/2026", .invalidValue),
-        ("activity", "percent_complete=1e2", .invalidValue),
+        ("percent_entry", "percent=1e2", .invalidValue),
     ])
     func badValuesAreRefusedAndChangeNothing(collection: String, assignment: String, code: CoreError.Code) throws {
         let office = try TestReplica(name: "office")
         try seedPlan(office, sendTo: [])
         let before = try office.store.digest()
-        #expect { try office.put(collection, "a1", assignment) } throws: { ($0 as? CoreError)?.code == code }
+        // A percentage is an entry of activity a1 on a day; the rest are edits of a1 itself.
+        let (id, given) = collection == "percent_entry" ? (nil, ["activity=a1", "date=2026-03-04", assignment]) : ("a1", [assignment])
+        #expect { try office.put(collection, id, given) } throws: { ($0 as? CoreError)?.code == code }
         #expect(try office.store.digest() == before)
         #expect(try office.store.counts().changes == 5)
     }
@@ -154,7 +161,7 @@ import Testing
     @Test func addsAndRemovesOfOneSetCombineIntoOneChange() throws {
         let office = try TestReplica(name: "office")
         try seedPlan(office, sendTo: [])
-        try office.put("issue", "i1", "project=p1", "title=Drain", "assignees=wang,zhao")
+        try office.put("issue", "i1", "project=p1", "title=Drain", "assignees=wang,zhao", "opened_on=2026-11-01")
         let change = try #require(try office.put("issue", "i1", "assignees+=li", "assignees-=wang", "assignees+=chen"))
         guard case .upsert(let writes) = change.body else { Issue.record("not an upsert"); return }
         #expect(writes.count == 1)

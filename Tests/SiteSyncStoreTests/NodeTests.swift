@@ -40,7 +40,7 @@ import Testing
         let again = try site.importBundle(from: root.file("o1.bundle"))
         #expect((again.newChanges, again.alreadyKnown) == (0, 3))
         // The site now knows what the office holds: its answer holds only its own change.
-        try put(site, "activity", "a1", "percent_complete=30")
+        try put(site, "activity", "a1", "actual_finish=2026-05-03")
         let answer = try site.exportBundle(to: root.file("s1.bundle"), for: .node("office"))
         #expect(answer.changes == 1)
         let back = try office.importBundle(from: root.file("s1.bundle"))

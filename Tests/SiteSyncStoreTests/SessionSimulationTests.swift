@@ -155,7 +155,7 @@ import Testing
             for n in 0..<edits {
                 try site.put("quantity_entry", nil, "activity=a\(n % 2 + 1)", "date=2026-11-0\(n % 9 + 1)", "quantity=\(n + 1)")
             }
-            try site.put("activity", "a1", "percent_complete=40", "remarks=site view")
+            try site.put("activity", "a1", "actual_finish=2026-05-13", "remarks=site view")
             try office.put("activity", "a1", "remarks=office view", "budget=350000")
             try office.send(to: hub)
             let limits = SessionLimits(batchChanges: Int.random(in: 3...25, using: &g), batchBytes: 64 * 1024,

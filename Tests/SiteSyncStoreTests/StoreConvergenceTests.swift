@@ -25,18 +25,18 @@ import Testing
         let priority = ["low", "high"].randomElement(using: &g)!
         // Refused edits (an absent set element, a deleted record...) are part of life; skip them.
         switch Int.random(in: 0..<12, using: &g) {
-        case 0: _ = try? replica.put("activity", activity, "percent_complete=\(number * 25)")
-        case 1: _ = try? replica.put("activity", activity, "status=\(status)")
+        case 0: _ = try? replica.put("percent_entry", nil, "activity=\(activity)", "date=\(date)", "percent=\(number * 25)")
+        case 1: _ = try? replica.put("activity", activity, "status=\(status)", "actual_start=\(date)", "actual_finish=\(date)")
         case 2: _ = try? replica.put("activity", activity, "actual_start=\(date)", "actual_finish=\(date)")
         case 3: _ = try? replica.put("activity", activity, "remarks=\(text)")
         case 4: _ = try? replica.put("daily_log", nil, "project=p1", "date=\(date)", "crew_count=\(number + 1)", "weather=\(text)",
                                      "summary=\(text)")
         case 5: _ = try? replica.put("issue", "i1", "assignees+=\(text)", "priority=\(priority)")
         case 6: _ = try? replica.put("issue", "i1", "assignees-=\(text)")
-        case 7: _ = try? replica.put("issue", "i1", "status=\(issueStatus)")
+        case 7: _ = try? replica.put("issue", "i1", "status=\(issueStatus)", "closed_on=\(date)")
         case 8: _ = try? replica.put("quantity_entry", nil, "activity=\(activity)", "date=\(date)", "quantity=\(number + 1)")
         case 9: _ = try? replica.delete("issue", "i2")
-        case 10: _ = try? replica.put("issue", "i2", "project=p1", "title=\(text)")
+        case 10: _ = try? replica.put("issue", "i2", "project=p1", "title=\(text)", "opened_on=\(date)")
         default: if office { _ = try? replica.put("activity", activity, "name=\(text)", "budget=\(number + 1)000") }
         }
     }
@@ -56,8 +56,8 @@ import Testing
         let sites = try (1...4).map { try TestReplica(name: "site-\($0)", role: .field) }
         let replicas = [office] + sites
         try seedPlan(office, sendTo: sites)
-        try office.put("issue", "i1", "project=p1", "title=Drain blocked")
-        try office.put("issue", "i2", "project=p1", "title=Fence")
+        try office.put("issue", "i1", "project=p1", "title=Drain blocked", "opened_on=2026-11-01")
+        try office.put("issue", "i2", "project=p1", "title=Fence", "opened_on=2026-11-01")
         for site in sites { try office.send(to: site) }
         let n = replicas.count
         var views = try replicas.map { _ in try replicas.map { try $0.store.knowledge() } }

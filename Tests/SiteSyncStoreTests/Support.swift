@@ -35,6 +35,11 @@ struct TestReplica {
     /// `record put` in code: `put("activity", "a1", "name=Kerbs", "budget=12.5")`.
     @discardableResult
     func put(_ collection: String, _ id: String?, _ assignments: String...) throws -> Change? {
+        try put(collection, id, assignments)
+    }
+
+    @discardableResult
+    func put(_ collection: String, _ id: String?, _ assignments: [String]) throws -> Change? {
         let parsed = try assignments.map { try FieldAssignment(parsing: $0) }
         return try store.write { try planner.planUpsert(collection: collection, id: id, assignments: parsed, reader: $0) }
     }
@@ -87,7 +92,7 @@ func seedPlan(_ office: TestReplica, sendTo others: [TestReplica]) throws {
     try office.put("project", "p1", "code=R-001", "name=Ring road", "department=roads", "budget=1200000.50",
                    "planned_start=2026-03-01", "planned_finish=2026-12-31")
     try office.put("activity", "a1", "project=p1", "name=Earthworks", "budget=300000", "budget_quantity=5000", "unit=m3",
-                   // Measured by percentage: the tests write its percent_complete (refused on `units`).
+                   // Measured by percentage: the tests write its percent entries (refused on `units`).
                    "ev_method=manual", "planned_start=2026-03-01", "planned_finish=2026-06-30")
     try office.put("activity", "a2", "project=p1", "name=Kerbs", "budget=80000", "ev_method=manual")
     for other in others { try office.send(to: other) }

@@ -61,7 +61,7 @@ import Testing
                           body: .upsert([FieldWrite(field: issue.field(named: "assignees")!.code, .updateSet(add: elements, remove: []))]))
             }
         }
-        try office.put("issue", "i1", "project=p1", "title=Crew list")
+        try office.put("issue", "i1", "project=p1", "title=Crew list", "opened_on=2026-11-01")
         let before = try office.store.knowledge()
         #expect { try addAssignees(18) } throws: { error in
             (error as? StoreError)?.code == .invalidWrite && "\(error)".contains("at most 1048576 bytes")
@@ -89,7 +89,7 @@ import Testing
                 for item in 0..<250 {
                     try session.write { try office.planner.planUpsert(
                         collection: "issue", id: "i-\(run)-\(item)",
-                        assignments: try ["project=p-\(department)", "title=Snag \(item)"].map { try FieldAssignment(parsing: $0) }, reader: $0) }
+                        assignments: try ["project=p-\(department)", "title=Snag \(item)", "opened_on=2026-11-02"].map { try FieldAssignment(parsing: $0) }, reader: $0) }
                 }
             }
         }
@@ -115,7 +115,7 @@ import Testing
             for item in 0..<300 {
                 try session.write { try office.planner.planUpsert(
                     collection: "issue", id: "big-\(item)",
-                    assignments: try ["project=p1", "title=Long \(item)", "description=\(description)"].map { try FieldAssignment(parsing: $0) },
+                    assignments: try ["project=p1", "title=Long \(item)", "description=\(description)", "opened_on=2026-11-02"].map { try FieldAssignment(parsing: $0) },
                     reader: $0) }
             }
         }
