@@ -26,7 +26,7 @@ run record put --data-dir office project p1 code=R-001 name="Ring road, section 
     planned_start=2026-03-01 planned_finish=2026-12-31
 run record put --data-dir office activity a1 project=p1 name="Earthworks" budget=300000 \
     ev_method=manual planned_start=2026-03-01 planned_finish=2026-06-30
-run record put --data-dir office issue i1 project=p1 title="Drain blocked at km 2.4" assignees=wang priority=low
+run record put --data-dir office issue i1 project=p1 title="Drain blocked at km 2.4" assignees=wang priority=low opened_on=2026-03-02
 
 step "No network: the plan goes to both sites on a USB stick"
 run bundle export --data-dir office --output plan.bundle --all
@@ -34,8 +34,10 @@ run bundle import --data-dir site-a plan.bundle
 run bundle import --data-dir site-b plan.bundle
 
 step "Offline, both crews report on the same activity, log the same day and work the same issue"
-run record put --data-dir site-a activity a1 percent_complete=40 actual_start=2026-03-05 status=in_progress remarks="Slow start: rain"
-run record put --data-dir site-b activity a1 percent_complete=55 actual_start=2026-03-03 status=in_progress remarks="Ahead of plan"
+run record put --data-dir site-a activity a1 actual_start=2026-03-05 status=in_progress remarks="Slow start: rain"
+run record put --data-dir site-b activity a1 actual_start=2026-03-03 status=in_progress remarks="Ahead of plan"
+run record put --data-dir site-a percent_entry new activity=a1 date=2026-05-15 percent=40
+run record put --data-dir site-b percent_entry new activity=a1 date=2026-05-15 percent=55
 run record put --data-dir site-a daily_log new project=p1 date=2026-11-30 weather=sunny crew_count=8
 run record put --data-dir site-b daily_log new project=p1 date=2026-11-30 weather=sunny crew_count=12
 run record put --data-dir site-a issue i1 assignees+=chen priority=high
@@ -56,8 +58,9 @@ run bundle export --data-dir office --output to-b.bundle --for site-b
 run bundle import --data-dir site-a to-a.bundle
 run bundle import --data-dir site-b to-b.bundle
 
-step "Merged field by field: the higher progress, the earliest start, one daily log with the larger crew, both assignees, both quantities"
+step "Merged field by field: the earliest start, one percentage of the day (the higher), one daily log with the larger crew, both assignees, both quantities"
 run record get --data-dir office activity a1
+run record list --data-dir office percent_entry
 run record list --data-dir office daily_log
 run record get --data-dir office issue i1
 run record list --data-dir office quantity_entry
@@ -94,7 +97,7 @@ for node in office site-a site-b; do
     sed -i "s|^\[sync\]|[sync]\nhub = \"$endpoint\"|" "$node/node.toml"
 done
 run sync --data-dir office
-run record put --data-dir site-b activity a1 status=completed percent_complete=100 actual_finish=2026-11-30
+run record put --data-dir site-b activity a1 status=completed actual_finish=2026-11-30
 run sync --data-dir site-b
 run sync --data-dir site-a
 run sync --data-dir office

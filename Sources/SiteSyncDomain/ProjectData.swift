@@ -61,12 +61,13 @@ public enum ProjectData {
              ORDER BY activity, date
              """, [asOf.description]),
         ])
+        var lastEntry: [String: CalendarDate] = [:]
         var percents: [String: [DatedAmount]] = [:]
         for row in result[9] {
             guard let activity = row[0], let day = date(row[1]), let percent = decimal(row[2]) else { continue }
             percents[activity, default: []].append(DatedAmount(day, percent))
+            lastEntry[activity] = max(lastEntry[activity] ?? day, day)
         }
-        var lastEntry: [String: CalendarDate] = [:]
         /// Each activity's entries summed exactly into the three cut-off buckets.
         func amounts(_ rows: [[String?]], _ what: String) throws -> [String: [DatedAmount]] {
             var sums: [String: [ExactDecimal]] = [:]

@@ -41,7 +41,7 @@ public struct ProjectInput: Sendable {
     public var activityNames: [String: String]
     public var risks: [RiskInput]
     public var kpis: [KPIInput]
-    /// The date of the latest field entry (quantity, cost, daily log).
+    /// The date of the latest field entry (quantity, cost, percentage, daily log).
     public var lastEntry: CalendarDate?
     /// The project's goal tree, and the goal each activity serves.
     public var goals: [GoalInput]
