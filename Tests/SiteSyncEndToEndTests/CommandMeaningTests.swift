@@ -31,7 +31,7 @@ import Testing
         // Without a project it is no longer the history: it says where the history went.
         #expect(try cli.fails("log", "--data-dir", "site").contains("sitesync history"))
         #expect(try cli.fails("log", "--data-dir", "site", "R-001").contains("sitesync history"))
-        #expect(try cli.fails("log", "--data-dir", "site", "--limit", "5").contains("--limit"))
+        #expect(try cli.fails("log", "--data-dir", "site", "--limit", "5").contains("sitesync history"), "the history's old spelling")
         // And the history takes no project.
         #expect(try cli.fails("history", "--data-dir", "site", "R-001").contains("R-001"))
         #expect(try cli.digest("site") == before, "refused commands change nothing")
