@@ -7,7 +7,7 @@ import SiteSyncNode
 import SiteSyncStore
 import SiteSyncWire
 
-/// The network figures of DESIGN §8, measured with a real hub process on loopback ZeroMQ,
+/// The network figures of docs/design.md §9, measured with a real hub process on loopback ZeroMQ,
 /// with security on (CURVE, the allow-list, signed and chained changes) as nodes run.
 public struct NetworkBenchmarkResult: Sendable {
     /// Changes pushed node → hub per second, end to end (read, encoded, sent, decoded,
@@ -31,7 +31,7 @@ public struct NetworkBenchmarkResult: Sendable {
     public var joinSeconds: Double
 }
 
-/// Scales for the network benchmark: the full one of DESIGN §8, or a quick one.
+/// Scales for the network benchmark: the full one of docs/design.md §9, or a quick one.
 public struct NetworkBenchmarkScale: Sendable {
     public var syncChanges: Int
     public var nodes: Int

@@ -4,7 +4,7 @@ import SiteSyncCore
 import SiteSyncStore
 import SiteSyncWire
 
-/// The replica engine's figures of DESIGN §8, each beside the plain baseline it names.
+/// The replica engine's figures of docs/design.md §9, each beside the plain baseline it names.
 public struct ReplicaBenchmarkResult: Sendable {
     /// Remote changes decoded and applied through the store's batch path, per second.
     public var applyChangesPerSecond: Double

@@ -6,7 +6,7 @@ import SiteSyncNode
 import SiteSyncPerformance
 import SiteSyncStore
 
-/// The projects report at the hub over a city's worth of data (DESIGN §8):
+/// The projects report at the hub over a city's worth of data (docs/design.md §9):
 /// `report_seconds_500_projects`.
 public enum ReportBenchmark {
     public struct Scale: Sendable {

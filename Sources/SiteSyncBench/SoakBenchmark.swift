@@ -5,7 +5,7 @@ import SiteSyncCore
 import SiteSyncNode
 import SiteSyncStore
 
-/// What `bench soak` measured (`reference/reliability.md` §7).
+/// What `bench soak` measured (docs/design.md §9).
 public struct SoakResult: Sendable {
     public var nodes = 0
     public var minutes = 0.0
@@ -22,7 +22,7 @@ public struct SoakResult: Sendable {
     public var nodeKills = 0, hubKills = 0, clockJumps = 0
     /// Nodes restored from their backup (each takes a new replica epoch), and the replica ids
     /// the hub's knowledge names at the end: one per node and epoch, which is how epochs grow
-    /// every version vector (`reference/reliability.md` §11).
+    /// every version vector (docs/design.md §6.7).
     public var restores = 0, hubReplicaIDs = 0
     /// At the end: the changes the hub holds, and those still in its log (the rest compacted,
     /// the hub compacting every ``compactionInterval`` as it serves).

@@ -40,7 +40,7 @@ public struct FieldWrite: Hashable, Sendable {
 ///
 /// The change carries its *context*, the record's version vector as the writer saw it: every
 /// field version whose dot is in the context had been seen by the writer and is replaced; any
-/// other version is concurrent and the field's merge rule decides (DESIGN §3).
+/// other version is concurrent and the field's merge rule decides (docs/design.md §4).
 public struct Change: Hashable, Sendable {
     public let dot: Dot
     /// When it was written, by the writer's hybrid logical clock.

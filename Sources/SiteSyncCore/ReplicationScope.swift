@@ -5,7 +5,7 @@ public enum ReplicationScope: Sendable, Hashable {
     /// One department's records plus shared reference data.
     case department(String)
 
-    /// The scope of a node with `role` in `department` (DESIGN §1).
+    /// The scope of a node with `role` in `department` (docs/design.md §2).
     public init(role: Role, department: String) {
         self = role.readsEverything ? .everything : .department(department)
     }

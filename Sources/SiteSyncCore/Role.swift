@@ -1,4 +1,4 @@
-/// What a node may do (DESIGN §1). At the hub a node's role comes from its authenticated key;
+/// What a node may do (docs/design.md §2). At the hub a node's role comes from its authenticated key;
 /// locally it comes from the node's configuration and stops mistakes early.
 public enum Role: String, Sendable, CaseIterable, Codable {
     /// A site laptop: writes the actuals of its own department.

@@ -12,7 +12,7 @@ public enum FieldType: Hashable, Sendable {
     /// The id of a record in the named collection.
     case ref(String)
 
-    /// The name used in the schema table of DESIGN §2.1.
+    /// The name used in the schema tables of docs/design.md §3.3.
     public var name: String {
         switch self {
         case .text: "text"
@@ -26,7 +26,7 @@ public enum FieldType: Hashable, Sendable {
     }
 }
 
-/// How concurrent writes to one field are resolved (DESIGN §2).
+/// How concurrent writes to one field are resolved (docs/design.md §3.2).
 public enum MergeRule: String, Hashable, Sendable, CaseIterable {
     /// The greater (HLC, replica) wins; the loser is logged.
     case lww

@@ -1,5 +1,5 @@
 extension Schema {
-    /// The schema contract of DESIGN §2.1. Collection and field names are public: add freely,
+    /// The schema contract of docs/design.md §3. Collection and field names are public: add freely,
     /// rename never. Codes identify them on the wire and must never be reused.
     public static let siteSync = Schema(version: 4, collections: [
         CollectionSpec("department", code: 1, kind: .hubOwned, scope: .shared, fields: [

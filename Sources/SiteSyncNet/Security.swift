@@ -5,7 +5,7 @@ import SiteSyncCore
 import Synchronization
 
 /// How a listener authenticates: CURVE with this node's secret key, every client key checked by
-/// a ZAP handler against the allow-list in force (DESIGN §6, reliability.md §8.2).
+/// a ZAP handler against the allow-list in force (docs/design.md §7.1, §10.9).
 public struct ServerSecurity: Sendable {
     public let key: NodeSecretKey
     /// The allow-list in force now (re-read on every handshake, so a revocation counts at once).

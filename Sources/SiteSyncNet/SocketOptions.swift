@@ -1,8 +1,8 @@
 internal import CZeroMQ
 import SiteSyncWire
 
-/// The options DESIGN §5 requires, set before `bind`/`connect` (libzmq copies some at that
-/// moment: `ZMQ_MAXMSGSIZE` set later has no effect).
+/// The options protocol/README.md §11 and §15 require, set before `bind`/`connect` (libzmq
+/// copies some at that moment: `ZMQ_MAXMSGSIZE` set later has no effect).
 enum SocketOptions {
     /// A listener's ROUTER: unroutable replies are errors, not silent drops; oversized messages
     /// are refused; ZMTP heartbeats detect a dead peer within seconds.

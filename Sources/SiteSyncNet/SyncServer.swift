@@ -120,7 +120,7 @@ public final class SyncServer: @unchecked Sendable {
         let socket = try ZMQSocket(context, .router)
         try SocketOptions.listener(socket)
         if let security = options.security {
-            // Order matters (reliability.md §8.2): the handler runs and refuses a stranger
+            // Order matters (docs/design.md §10.9): the handler runs and refuses a stranger
             // before the listener's options are set and it binds.
             let handler = try ZAPHandler(context: context, allowList: security.allowList, logger: logger)
             zap = handler

@@ -38,7 +38,7 @@ public final class Node: Sendable {
 
     public var planner: LocalWritePlanner { LocalWritePlanner(schema: store.schema, writer: writer) }
 
-    /// The records this node receives (DESIGN §1).
+    /// The records this node receives (docs/design.md §2).
     public var scope: ReplicationScope { ReplicationScope(role: configuration.role, department: configuration.department) }
 
     /// How this node's database is opened: `base` with the configuration's durability and size

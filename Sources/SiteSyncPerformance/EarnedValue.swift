@@ -90,7 +90,7 @@ public struct ActivityInput: Sendable {
     }
 }
 
-/// The earned-value formulas of one activity (domain.md §2.1). Every figure is "as of" the end
+/// The earned-value formulas of one activity (docs/design.md §11). Every figure is "as of" the end
 /// of a cut-off date: entries dated later do not count. Amounts are exact decimals: a share of a
 /// budget is the budget times an exact ratio (of days, or of quantities), rounded once to 9
 /// decimals (``ExactDecimal/multiplied(by:dividedBy:)``); fractions shown as percentages are

@@ -15,7 +15,7 @@ public struct GoalInput: Sendable, Equatable {
     }
 }
 
-/// Weighted goal-tree scores (domain.md §2.5): `S = Σ wᵢ·sᵢ / Σ wᵢ` over a goal's sub-goals;
+/// Weighted goal-tree scores (docs/design.md §11): `S = Σ wᵢ·sᵢ / Σ wᵢ` over a goal's sub-goals;
 /// a goal without sub-goals scores its activities' schedule performance,
 /// `100 × min(ΣEV / ΣPV, 1)` (a ratio of sums), and nothing while none of its work is due.
 public enum GoalTree {

@@ -1,7 +1,7 @@
 import SiteSyncCore
 
 /// BAC, PV, EV and AC of an activity or of anything made of activities, and the indices
-/// derived from them (domain.md §2.3). The four amounts are exact decimals; roll-ups add the
+/// derived from them (docs/design.md §11). The four amounts are exact decimals; roll-ups add the
 /// four sums exactly and derive the indices from the sums once: ratios of sums, never averages
 /// of ratios. An index is a `Double` only as the final value of a ratio of exact sums.
 public struct EarnedValueFigures: Sendable, Equatable {
@@ -54,7 +54,7 @@ public struct EarnedValueFigures: Sendable, Equatable {
     }
 }
 
-/// Earned schedule (domain.md §2.3): the time at which the plan called for the value earned
+/// Earned schedule (docs/design.md §11): the time at which the plan called for the value earned
 /// now, so that schedule performance keeps meaning late in a project (plain SPI drifts back to
 /// 1 at completion).
 public enum EarnedSchedule {

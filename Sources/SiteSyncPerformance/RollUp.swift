@@ -1,7 +1,7 @@
 import SiteSyncCore
 
 /// A department's (or the whole city's) projects summed up: ratios of sums, never averages of
-/// ratios (domain.md §2.2).
+/// ratios (docs/design.md §11).
 public struct RollUp: Sendable {
     /// The department code; "" for the whole city.
     public let department: String

@@ -4,7 +4,7 @@ public enum KPIDirection: String, Sendable, CaseIterable {
     case lowerBetter = "lower_better"
 }
 
-/// KPI normalisation and weighted scores (domain.md §2.4–§2.5).
+/// KPI normalisation and weighted scores (docs/design.md §11).
 public enum KPIScore {
     /// Achievement `a` of a measured value `x` against baseline `b` and target `T`:
     /// higher is better: `a = (x − b) / (T − b)`; lower is better: `a = (b − x) / (b − T)`.
@@ -70,7 +70,7 @@ public enum Color: String, Sendable, CaseIterable, Comparable {
 }
 
 /// Every threshold of grades, colours and warnings (configuration data; these are the defaults
-/// of domain.md §2.6 and §2.8).
+/// of `[report]` in config/README.md).
 public struct Thresholds: Sendable, Equatable {
     public var excellent = 90.0, good = 80.0, fair = 60.0
     /// Schedule: SPI(t) at or above `scheduleGreen` green, at or above `scheduleAmber` amber.

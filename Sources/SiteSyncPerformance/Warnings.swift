@@ -1,6 +1,6 @@
 import SiteSyncCore
 
-/// An early warning (domain.md §2.8): deterministic, so every replica computing it for the same
+/// An early warning (docs/design.md §11): deterministic, so every replica computing it for the same
 /// data and cut-off names it the same, and explained.
 public struct EarlyWarning: Sendable, Equatable, Comparable {
     public enum Rule: String, Sendable, CaseIterable {

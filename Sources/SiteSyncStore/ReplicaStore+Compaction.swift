@@ -17,7 +17,7 @@ public struct CompactionReport: Sendable, Equatable {
     public init() {}
 }
 
-/// Log compaction and state transfer (DESIGN §3, `reference/reliability.md` §4.4).
+/// Log compaction and state transfer (docs/design.md §6.6, §10.4).
 ///
 /// The change log is what lets a peer catch up change by change; a record's state already
 /// holds everything those changes did. Once every registered node holds a change (it is

@@ -4,7 +4,7 @@ import SiteSyncCore
 import SiteSyncWire
 
 /// Replica epochs: a database restored from a copy must never issue a dot another replica
-/// already holds with different content (DESIGN §3, `reference/reliability.md` §4.6).
+/// already holds with different content (docs/design.md §6.7, §10.6).
 ///
 /// - `restore` installs a backup and takes a new epoch (a new replica id, from the same key and
 ///   a fresh salt) before anything is written; what the node had sent after the backup comes

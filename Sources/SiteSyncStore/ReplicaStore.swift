@@ -11,7 +11,7 @@ public struct ReplicaIdentity: Sendable, Equatable {
 }
 
 /// One replica's durable state in one SQLite file: the typed tables people query, and the
-/// version metadata, change log and knowledge that replication needs (DESIGN §4).
+/// version metadata, change log and knowledge that replication needs (docs/design.md §5).
 ///
 /// Every local write is one transaction that updates the typed row, the record's version
 /// metadata and the change log together. Remote changes are applied in batches, one

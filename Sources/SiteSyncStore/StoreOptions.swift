@@ -4,7 +4,7 @@ import SiteSyncCore
 /// How a store is opened.
 public struct StoreOptions: Sendable {
     /// SQLite's `synchronous` setting. `full` (the default) makes every commit durable when it
-    /// returns, which DESIGN §4 requires: a lost commit that was already sent would reissue a dot.
+    /// returns, which docs/design.md §5 requires: a lost commit that was already sent would reissue a dot.
     public enum Durability: String, Sendable, CaseIterable {
         case full
         case normal

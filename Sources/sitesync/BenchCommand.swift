@@ -6,7 +6,7 @@ import SiteSyncCore
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmarks: the figures of DESIGN §8 (the default), or a fault soak (`bench soak`).",
+        abstract: "Benchmarks: the performance targets of docs/design.md §9 (the default), or a fault soak (`bench soak`).",
         subcommands: [Figures.self, Soak.self],
         defaultSubcommand: Figures.self
     )
@@ -16,7 +16,7 @@ extension BenchCommand {
     struct Figures: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "figures",
-            abstract: "Measure the replica engine against a plain SQLite baseline (DESIGN §8); `sitesync bench` runs this.",
+            abstract: "Measure the replica engine against a plain SQLite baseline (docs/design.md §9); `sitesync bench` runs this.",
             discussion: """
                 The replica engine: apply_changes_per_s (remote changes decoded and applied through the \
                 store's batch path), baseline_upsert_rows_per_s (a plain batched upsert of the same rows \

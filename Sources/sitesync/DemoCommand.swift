@@ -200,7 +200,7 @@ final class Demo {
         for site in ["office", "site-r1", "site-r2"] { try run("sync", "--data-dir", site) }
         try run("conflicts", "--data-dir", "site-r2")
         try run("status", "--data-dir", "site-r2")
-        try run("log", "--data-dir", "site-r2", "--limit", "4")
+        try run("history", "--data-dir", "site-r2", "--limit", "4")
 
         step("Every replica that has seen the same changes shows the same data")
         for node in ["hub", "site-r1", "site-r2"] {

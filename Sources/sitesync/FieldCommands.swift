@@ -15,33 +15,26 @@ private func entryDate(_ text: String?, what: String) throws -> CalendarDate {
 struct LogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log",
-        abstract: "The sync history; with a project, write that project's daily log (weather, crew count, summary).",
+        abstract: "Write a project's daily log for a day: weather, crew count, summary.",
         discussion: """
-            Without a project: the sync history, newest first — each session this node ran or served \
-            and each bundle it wrote or read: peer, direction, changes up and down (new ones in \
-            brackets), bytes, duration, outcome and the error of a failed one. Consecutive idle \
-            rounds with one peer show as one line ("×12").
+            Every device names a project's log for a day alike, so logs written offline on two \
+            laptops merge into one: the larger crew count wins, differing summaries are kept side by \
+            side as a conflict to review. --submit marks it submitted (approval is for department \
+            nodes: `sitesync record put … daily_log ID status=approved`). The sync history is \
+            `sitesync history`.
 
-            With a project: the day's log of that project. Every device names a project's log for a \
-            day alike, so logs written offline on two laptops merge into one: the larger crew count \
-            wins, differing summaries are kept side by side as a conflict to review. --submit marks it \
-            submitted (approval is for department nodes: `sitesync record put … daily_log ID status=approved`).
-
-            Examples:
-              sitesync log --limit 5
+            Example:
               sitesync log R-001 --weather "rain, 12°C" --crew 14 --summary "kerbs north side"
             """)
     @OptionGroup var node: NodeOptions
-    @Argument(help: ArgumentHelp("The project (its code or id) whose daily log to write; none: show the sync history.",
+    @Argument(help: ArgumentHelp("The project (its code or id) whose daily log to write (the sync history is `sitesync history`).",
                                  valueName: "project"))
-    var project: String?
+    var project: String
     @Option(help: ArgumentHelp("The day (YYYY-MM-DD); default today.", valueName: "date")) var date: String?
     @Option(help: ArgumentHelp("The weather.", valueName: "text")) var weather: String?
     @Option(help: ArgumentHelp("How many worked on site.", valueName: "n")) var crew: Int?
     @Option(help: ArgumentHelp("What was done.", valueName: "text")) var summary: String?
     @Flag(help: "Mark the log submitted.") var submit = false
-    @Flag(help: "History: print JSON.") var json = false
-    @Option(help: ArgumentHelp("History: show at most this many entries (default 20).", valueName: "n")) var limit = 20
 
     /// Whether anything to write in a daily log was given (`--date` alone says when, not what).
     var writesDailyLog: Bool { weather != nil || crew != nil || summary != nil || submit }
@@ -49,19 +42,13 @@ struct LogCommand: ParsableCommand {
     func validate() throws {
         try OptionCheck.date(date, "--date")
         if let crew, crew < 0 { throw ValidationError("--crew must be 0 or more") }
-        if limit < 1 { throw ValidationError("--limit must be 1 or more") }
-        if project == nil && (writesDailyLog || date != nil) {
-            throw ValidationError("name the project whose daily log to write: sitesync log PROJECT --crew 14 …")
+        if !writesDailyLog {
+            throw ValidationError("say what to log: --weather, --crew, --summary or --submit (the sync history is `sitesync history`)")
         }
-        if project != nil && !writesDailyLog {
-            throw ValidationError("say what to log: --weather, --crew, --summary or --submit (without a project, `sitesync log` shows the sync history)")
-        }
-        if project != nil && json { throw ValidationError("--json goes with the sync history (no project)") }
     }
 
     func run() throws {
         let node = try node.open()
-        guard let project else { return try printHistory(node) }
         let found = try node.findProject(project)
         let day = try entryDate(date, what: "a daily log")
         var fields = ["project=\(found.id)", "date=\(day)"]
@@ -71,50 +58,6 @@ struct LogCommand: ParsableCommand {
         if submit { fields.append("status=submitted") }
         let written = try node.writeEntry("daily_log", fields)
         print(written.changed ? "logged \(found.code) for \(day)" : "the log of \(found.code) for \(day) already says this")
-    }
-
-    func printHistory(_ node: Node) throws {
-        let entries = try node.store.history(limit: limit)
-        if json {
-            Output.json(.array(entries.map { entry in
-                .object([
-                    "kind": .string(entry.kind.rawValue), "peer": .string(entry.peer), "endpoint": .string(entry.endpoint),
-                    "started_at": .string(Output.timestamp(milliseconds: entry.startedMilliseconds)),
-                    "ended_at": .string(Output.timestamp(milliseconds: entry.endedMilliseconds)),
-                    "duration_ms": .int(Int64(entry.durationMilliseconds)), "ok": .bool(entry.ok),
-                    "pushed": .int(Int64(entry.pushed)), "pushed_new": .int(Int64(entry.pushedNew)),
-                    "pulled": .int(Int64(entry.pulled)), "pulled_new": .int(Int64(entry.pulledNew)),
-                    "refused": .int(Int64(entry.refused)), "bytes_sent": .int(Int64(entry.bytesSent)),
-                    "bytes_received": .int(Int64(entry.bytesReceived)), "repeats": .int(Int64(entry.repeats)),
-                    "error_code": entry.errorCode.map(JSONValue.string) ?? .null, "error": entry.error.map(JSONValue.string) ?? .null,
-                    "clock_offset_ms": entry.clockOffsetMilliseconds.map(JSONValue.int) ?? .null,
-                ])
-            }))
-            return
-        }
-        guard !entries.isEmpty else {
-            print("no sync yet: `sitesync sync` runs one round with the hub")
-            return
-        }
-        let now = StoreOptions.systemClock()
-        var rows = [["WHEN", "KIND", "PEER", "UP", "DOWN", "BYTES", "TOOK", "OUTCOME"]]
-        for entry in entries {
-            let direction: (up: String, down: String) = switch entry.kind {
-            case .bundleOut: ("\(entry.pushed)", "-")
-            case .sync, .bundleIn: ("\(entry.pushed) (\(entry.pushedNew) new)", "\(entry.pulled) (\(entry.pulledNew) new)")
-            // Served: what the peer pushed came down here, what it pulled went up from here.
-            case .served: ("\(entry.pulled) (\(entry.pulledNew) new)", "\(entry.pushed) (\(entry.pushedNew) new)")
-            }
-            let outcome = entry.ok ? (entry.refused > 0 ? "ok, \(entry.refused) refused" : "ok")
-                : Terminal.paint("FAILED (\(entry.errorCode ?? "error")): \(entry.error ?? "")", .red)
-            rows.append([
-                Terminal.ago(entry.endedMilliseconds, now: now) + (entry.repeats > 1 ? " ×\(entry.repeats)" : ""),
-                entry.kind.rawValue, entry.peer.isEmpty ? entry.endpoint : entry.peer,
-                entry.kind == .bundleIn ? "-" : direction.up, entry.kind == .bundleOut ? "-" : direction.down,
-                Terminal.bytes(entry.bytesSent + entry.bytesReceived), Terminal.duration(entry.durationMilliseconds), outcome,
-            ])
-        }
-        print(Output.table(rows))
     }
 }
 

@@ -1,7 +1,7 @@
 import Testing
 @testable import SiteSyncCore
 
-/// Each merge rule of DESIGN §2 on concurrent writes by two replicas, merged both ways.
+/// Each merge rule of docs/design.md §3.2 on concurrent writes by two replicas, merged both ways.
 @Suite struct MergeRuleTests {
     static let key = RecordKey(collection: 1, id: "r1")
     static func field(_ name: String) -> FieldSpec { sample.field(named: name)! }

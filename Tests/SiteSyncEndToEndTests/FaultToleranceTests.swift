@@ -4,7 +4,7 @@ import SiteSyncTestSupport
 import Testing
 
 /// Restores, hand-copied databases, kills at any instant and full disks, on real processes over
-/// loopback (`reference/reliability.md` §4.1, §4.2, §4.6, §4.7). Every test ends the same way:
+/// loopback (docs/design.md §10.1, §10.2, §10.6, §10.7). Every test ends the same way:
 /// heal, stop writing, sync until every replica holds the same data — or fail with a dump of
 /// each node's state (``Fleet/converge(_:deadline:)``).
 @Suite(.serialized) struct FaultToleranceTests {

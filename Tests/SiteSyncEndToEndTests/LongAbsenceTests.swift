@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import SiteSyncCore
 
-/// Issue 7, item 6 (`reference/reliability.md` §4.4, "tombstone GC versus a returning node"),
+/// Issue 7, item 6 (docs/design.md §10.4, "tombstone GC versus a returning node"),
 /// with real processes: node A is offline and edits an issue; node B deletes it; the hub
 /// compacts. Within the horizon A holds compaction back; beyond it, A no longer does, and it
 /// comes back through a state transfer. Either way A's edit is kept, the deletion is logged as

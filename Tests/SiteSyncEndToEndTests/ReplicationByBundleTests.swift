@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// An office node and two field sites edit the same records offline and exchange bundles in
-/// several orders, with repeats: every node ends with the same digest and the values DESIGN §2.1
+/// several orders, with repeats: every node ends with the same digest and the values docs/design.md §3.3
 /// prescribes, and an `mv` conflict is shown, resolved once, and cleared everywhere.
 @Suite(.serialized) struct ReplicationByBundleTests {
     @Test func officeAndTwoSitesConvergeByBundlesWhateverTheOrder() throws {

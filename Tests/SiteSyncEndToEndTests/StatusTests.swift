@@ -64,7 +64,7 @@ import Testing
         #expect(status["pending_changes"] as? Int == 1 && exit == 2)
 
         // The history shows both rounds, newest first, and the failure's reason.
-        let history = try cli.json("log", "--data-dir", "north", "--json") as? [[String: Any]] ?? []
+        let history = try cli.json("history", "--data-dir", "north", "--json") as? [[String: Any]] ?? []
         #expect(history.first?["ok"] as? Bool == false && history.first?["error_code"] as? String == "unreachable", "\(history)")
         let pushed = history.first { $0["ok"] as? Bool == true && $0["pushed"] as? Int == 5 }
         #expect(pushed?["kind"] as? String == "sync" && pushed?["peer"] as? String == "hub-1")
@@ -164,7 +164,7 @@ import Testing
         try NetworkSyncTests.importEntries(cli, "north", activity: "a1", count: 3_000)
         var outputs: [String] = []
         for arguments in [["status", "--data-dir", "south"], ["status", "--data-dir", "hub"], ["status", "--data-dir", "hub", "--fleet"],
-                          ["conflicts", "--data-dir", "south"], ["log", "--data-dir", "north"], ["sync", "--data-dir", "north"]] {
+                          ["conflicts", "--data-dir", "south"], ["history", "--data-dir", "north"], ["sync", "--data-dir", "north"]] {
             // As a terminal would have it, but piped: TERM alone must not bring colour.
             let result = try cli.run(arguments, environment: ["TERM": "xterm-256color"])
             outputs.append(result.stdout + result.stderr)

@@ -2,7 +2,7 @@ import SiteSyncCore
 import Testing
 @testable import SiteSyncPerformance
 
-/// Every formula against examples computed by hand (domain.md §2).
+/// Every formula against examples computed by hand (docs/design.md §11).
 struct FormulaTests {
     static func day(_ text: String) -> CalendarDate { CalendarDate(text)! }
 

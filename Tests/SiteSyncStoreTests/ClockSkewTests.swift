@@ -5,7 +5,7 @@ import Testing
 @testable import SiteSyncCore
 @testable import SiteSyncStore
 
-/// Wall clocks never decide causality (`reference/reliability.md` §4.5): the same schedule of
+/// Wall clocks never decide causality (docs/design.md §10.5): the same schedule of
 /// writes and exchanges, run once with correct clocks and once with every device's clock off by
 /// up to ±30 days and jumping back by up to an hour now and then, ends with the same versions of
 /// every field everywhere, and the same values — except where truly concurrent writes of

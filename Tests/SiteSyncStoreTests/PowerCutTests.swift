@@ -8,7 +8,7 @@ import Testing
 /// A power cut loses what the disk had not synced. Under a VFS that keeps only what each file
 /// held at its last sync (Tests/CPowerCut), a store with `durability = full` keeps every write
 /// whose commit returned, and its counter, so no change id is issued twice
-/// (`reference/reliability.md` §4.2). This test found that GRDB turns `synchronous` to NORMAL
+/// (docs/design.md §10.2). This test found that GRDB turns `synchronous` to NORMAL
 /// when it enables WAL, after our own setting: see `ReplicaStore.makePool`.
 @Suite struct PowerCutTests {
     static let installed: Bool = sitesync_powercut_install() == 0

@@ -112,7 +112,7 @@ extension Schema {
     }
 }
 
-/// Who may write what (DESIGN §1; protocol §16.3): the one table of role × collection ×
+/// Who may write what (docs/design.md §2; protocol §16.3): the one table of role × collection ×
 /// field × operation that both a node's own writes (``LocalWritePlanner``) and every receiver
 /// (``ChangeAuthorizer``) apply, so that what a node lets its user write is exactly what its
 /// hub takes. A receiver applies it to the authenticated role and department of the change's
