@@ -62,6 +62,7 @@ class Hub:
     """A hub data directory and its `sitesync serve` process."""
 
     def __init__(self, directory: pathlib.Path, clients: dict[str, tuple[str, str]], env: dict | None = None):
+        directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory / "hub"
         self.port = free_port()
         self.endpoint = f"tcp://127.0.0.1:{self.port}"
@@ -155,14 +156,27 @@ def hub(tmp_path_factory):
 
 
 @pytest.fixture
-def fresh_hub(tmp_path):
-    """A hub of its own with the default limits, for checks that disturb every session (a
-    revocation) or need the default Hello limits."""
+def make_hub(tmp_path):
+    """Starts hubs of their own, with the default limits unless `env` overrides them, for
+    checks that disturb every session (a revocation) or need particular limits."""
     _require_binary()
-    h = Hub(tmp_path, {name: CLIENTS[name] for name in ("revokee", "rate")} | {"bystander": ("field", "d-bystander")})
-    h.start()
-    yield h
-    h.stop()
+    hubs = []
+
+    def make(env: dict | None = None) -> Hub:
+        clients = {name: CLIENTS[name] for name in ("revokee", "rate")} | {"bystander": ("field", "d-bystander")}
+        h = Hub(tmp_path / f"hub-{len(hubs)}", clients, env=env)
+        hubs.append(h)
+        h.start()
+        return h
+
+    yield make
+    for h in hubs:
+        h.stop()
+
+
+@pytest.fixture
+def fresh_hub(make_hub):
+    return make_hub()
 
 
 @pytest.hookimpl(hookwrapper=True)
