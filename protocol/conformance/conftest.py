@@ -169,6 +169,7 @@ def make_hub(tmp_path):
         h.start()
         return h
 
+    make.hubs = hubs  # for the failure report below
     yield make
     for h in hubs:
         h.stop()
@@ -185,7 +186,9 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if report.failed:
-        for name in ("hub", "fresh_hub"):
-            h = item.funcargs.get(name) if hasattr(item, "funcargs") else None
+        arguments = getattr(item, "funcargs", {})
+        hubs = [("hub", arguments.get("hub"))] + \
+            [(f"hub {i}", h) for i, h in enumerate(getattr(arguments.get("make_hub"), "hubs", []))]
+        for name, h in hubs:
             if h is not None:
                 report.sections.append((f"{name} log (tail)", h.log()[-3000:]))
