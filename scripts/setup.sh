@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what SiteSync needs on a Debian machine, only when it is missing:
-# the system libraries (libsqlite3-dev, libzmq3-dev) and tools the tests use (sqlite3, and tmux
-# for the progress bar seen on a real terminal).
+# the system libraries (libsqlite3-dev, libzmq3-dev) and tools the tests use (sqlite3, tmux
+# for the progress bar seen on a real terminal, and python3 with venv for the protocol's
+# conformance suite, which installs its own Python packages: protocol/conformance/run.sh).
 # Swift 6 itself is not a Debian package; it must already be on PATH.
 set -euo pipefail
 
-packages=(libsqlite3-dev libzmq3-dev sqlite3 tmux)
+packages=(libsqlite3-dev libzmq3-dev sqlite3 tmux python3 python3-venv)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The test command: set up, build, run every test (unit, property-based, end-to-end through
-# the built binary). Usage: scripts/test.sh [extra swift test arguments]
+# the built binary), then the protocol's conformance suite: an independent Python client
+# against the built binary (protocol/conformance/README.md).
+# Usage: scripts/test.sh [extra swift test arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 swift build --build-tests
 swift test --skip-build "$@"
+protocol/conformance/run.sh "$(swift build --show-bin-path)/sitesync"
