@@ -9,6 +9,8 @@ always speaks the schema as it stands in the repository.
 from __future__ import annotations
 
 import hashlib
+import re
+import pathlib
 import os
 import secrets
 import struct
@@ -26,10 +28,15 @@ import sitesync_pb2 as pb
 SIGNATURE = b"SSP1"  # §6: frame 1 of every message
 PROTOCOL_VERSION = 1
 
-# §5.2: the schema this suite speaks. The hash is read from the spec by the tests
-# (test_golden.py checks it against the examples), and kept here for building messages.
-SCHEMA_VERSION = 3
-SCHEMA_HASH = "37c9519593eb4f98a5a9f19fe7b905a64b745924c5c0c334bebac7939c90d63f"
+
+def _schema_of_the_spec():
+    """§5.2: the schema version and hash the spec states, which this suite speaks."""
+    spec = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    version, digest = re.search(r"Schema version (\d+), hash `([0-9a-f]{64})`", spec).groups()
+    return int(version), digest
+
+
+SCHEMA_VERSION, SCHEMA_HASH = _schema_of_the_spec()
 
 ZERO_LINK = bytes(32)
 

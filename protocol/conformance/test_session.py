@@ -110,7 +110,7 @@ def test_changes_travel_between_this_client_and_a_real_node(hub):
     assert "Written in Python" in shown, f"the real node does not show the pushed project:\n{shown}"
 
     run_cli("record", "put", "--data-dir", _real_node(hub), "issue", "i-interop", "project=p-interop",
-            "title=Written by SiteSync", "priority=high")
+            "title=Written by SiteSync", "priority=high", "opened_on=2026-11-02")
     _sync_real_node(hub)
 
     reader = hub.session("interop-reader")
