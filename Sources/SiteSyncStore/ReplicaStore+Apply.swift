@@ -221,8 +221,13 @@ extension ReplicaStore {
                     if authoritative { try notePendingReference(db, change.dot, target: target) }
                     continue
                 }
+                let what = "\(try collection(change.record.collection).name) \(change.record.id)"
+                if authoritative, held.isDeleted {
+                    return ReferencePolicy.deletedTargetRefusal(change.dot, what: what, field: field,
+                                                                target: try collection(target.collection).name, targetID: target.id)
+                }
                 if let refusal = ReferencePolicy.refusal(
-                    change.dot, what: "\(try collection(change.record.collection).name) \(change.record.id)", field: field,
+                    change.dot, what: what, field: field,
                     target: try collection(target.collection).name, targetID: target.id, department: change.department,
                     targetDepartment: held.department) {
                     return refusal

@@ -95,7 +95,14 @@ extension ReplicaStore {
     @discardableResult
     public func reissueCollided() throws -> Int {
         try StoreError.mapping {
-            try pool.write { db in
+            // Read first: almost always there is nothing to do, and opening a node for a backup
+            // or a report must not wait on another process's long write.
+            let pending = try pool.read { db in
+                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sync_collision WHERE state = 'pending' AND replica != ?)",
+                                  arguments: [identity.replica.storageValue]) ?? false
+            }
+            guard pending else { return 0 }
+            return try pool.write { db in
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT replica, counter, payload FROM sync_collision WHERE state = 'pending' AND replica != ? ORDER BY replica, counter
                     """, arguments: [identity.replica.storageValue])

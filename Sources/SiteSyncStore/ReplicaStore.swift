@@ -106,7 +106,9 @@ public final class ReplicaStore: Sendable {
                 throw StoreError(.newerSchema,
                     "\(path) uses schema version \(version), newer than this sitesync's \(schema.version); upgrade sitesync to open it")
             }
-            try migrator.migrate(pool)
+            // Migrating takes the write lock, even with nothing to do: only when something is to
+            // do, so that opening a node (for a backup, a report) never waits on a long write.
+            if try !pool.read({ db in try migrator.hasCompletedMigrations(db) }) { try migrator.migrate(pool) }
             if stored != String(schema.version) {
                 try pool.write { db in try StoreSchema.addNewCollectionsAndFields(db, schema: schema) }
             }

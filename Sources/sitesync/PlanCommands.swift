@@ -190,12 +190,21 @@ struct KPICommand: ParsableCommand {
             discussion: "Example: sitesync kpi read \"R-002/Lost-time accidents\" 1 --period 2026-11")
         @OptionGroup var node: NodeOptions
         @Argument(help: ArgumentHelp("The KPI: its id, or PROJECT-CODE/name.", valueName: "kpi")) var kpi: String
-        @Argument(help: ArgumentHelp("The value measured.", valueName: "value")) var value: String
+        /// The value as typed. Taken as every word the parser does not know, so that a negative
+        /// value (`-5`, a KPI such as a cost variance) is read as the value, not as an option.
+        @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The value measured (negative values too).", valueName: "value"))
+        var values: [String] = []
         @Option(help: ArgumentHelp("The month (YYYY-MM); default this month.", valueName: "month")) var period: String?
         @Option(help: ArgumentHelp("Where the value comes from.", valueName: "text")) var source: String?
 
+        var value: String { values.first ?? "" }
+
         func validate() throws {
-            guard ExactDecimal(value) != nil else { throw ValidationError("'\(value)' is not a number") }
+            guard values.count == 1 else {
+                throw ValidationError(values.isEmpty ? "give the value: sitesync kpi read KPI 96.5 --period 2026-11"
+                    : "give one value, not \(values.joined(separator: " ")): sitesync kpi read KPI 96.5")
+            }
+            guard ExactDecimal(value) != nil else { throw ValidationError("'\(value)' is not a number: write a decimal such as 96.5 or -5") }
             if let period, CalendarDate(period + "-01") == nil { throw ValidationError("--period '\(period)' is not a month: write YYYY-MM") }
         }
 

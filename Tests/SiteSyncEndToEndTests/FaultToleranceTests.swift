@@ -45,7 +45,7 @@ import Testing
         let writer = try BackgroundProcess(cli, ["record", "import", "--data-dir", "north", "bulk.jsonl"])
         Thread.sleep(forTimeInterval: 0.3)
         try cli.ok("backup", "--data-dir", "north", "--output", cli.file("north.backup"))
-        #expect(try writer.waitForExit() == 0)
+        #expect(try writer.waitForExit() == 0, "the import: \(writer.stderr.suffix(800))")
         let bulkInBackup = try DatabaseQueue(path: cli.file("north.backup")).read { db in
             try Int.fetchOne(db, sql: "SELECT count(*) FROM quantity_entry WHERE note LIKE 'bulk %'") ?? -1
         }

@@ -40,8 +40,8 @@ import Testing
         defer { cli.remove() }
         let (hub, _) = try NetworkSyncTests.plannedHub(cli, sites: ["a", "b"])
         defer { hub.terminate() }
-        try cli.ok("record", "put", "--data-dir", "b", "issue", "i1", "project=p1", "title=Drain blocked")
-        try cli.ok("record", "put", "--data-dir", "b", "issue", "i2", "project=p1", "title=Fence down")
+        try cli.ok("record", "put", "--data-dir", "b", "issue", "i1", "project=p1", "title=Drain blocked", "opened_on=2026-11-02")
+        try cli.ok("record", "put", "--data-dir", "b", "issue", "i2", "project=p1", "title=Fence down", "opened_on=2026-11-02")
         for node in ["b", "a", "office"] { try cli.ok("sync", "--data-dir", node) }
 
         // Within the horizon: A edits offline, B deletes; A holds compaction back.

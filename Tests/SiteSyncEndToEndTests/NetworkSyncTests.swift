@@ -111,7 +111,7 @@ import Testing
         // Offline edits everywhere, to the same records.
         try cli.ok("record", "put", "--data-dir", "r1", "activity", "a1", "actual_finish=2026-05-03", "remarks=r1 says")
         try cli.ok("record", "put", "--data-dir", "r2", "activity", "a1", "actual_finish=2026-05-18", "remarks=r2 says", "actual_start=2026-03-02")
-        try cli.ok("record", "put", "--data-dir", "w1", "activity", "w1", "status=in_progress")
+        try cli.ok("record", "put", "--data-dir", "w1", "activity", "w1", "status=in_progress", "actual_start=2026-03-04")
         try cli.ok("record", "put", "--data-dir", "office", "activity", "a1", "budget=125000")
         try Self.importEntries(cli, "r1", activity: "a2", count: 40)
         try Self.importEntries(cli, "r2", activity: "a1", count: 40)
@@ -339,7 +339,7 @@ import Testing
         let written = Date()
         var arrived = false
         while Date().timeIntervalSince(written) < 10 && !arrived {
-            arrived = (try cli.ok("record", "get", "--data-dir", "hub", "activity", "a1")).contains("12")
+            arrived = (try cli.ok("record", "get", "--data-dir", "hub", "activity", "a1")).contains("2026-05-13")
             if !arrived { Thread.sleep(forTimeInterval: 0.05) }
         }
         #expect(arrived)

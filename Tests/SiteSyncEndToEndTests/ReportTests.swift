@@ -119,7 +119,7 @@ import Testing
         #expect(logs.split(separator: "\n").count == 1 && logs.contains("\"crew_count\":9") && logs.contains("submitted")
                 && logs.contains("kerbs north"), "one log per project and day; a later write on the same laptop corrects it: \(logs)")
         try cli.ok("cost", "--data-dir", "site", "R-001/Kerbs", "250.50", "--date", "2026-11-03")
-        try cli.ok("risk", "--data-dir", "site", "R-001", "Flooding of the trench", "--probability", "4", "--impact", "4")
+        try cli.ok("risk", "--data-dir", "site", "R-001", "Flooding of the trench", "--probability", "4", "--impact", "4", "--date", "2026-11-02")
         #expect(try cli.ok("issue", "--data-dir", "site", "R-001", "Cracked kerbs", "--assign", "Li Wei", "--assign", "Zhang San")
                 .hasPrefix("opened issue "))
         let row = try Self.row(cli, "site", "p1")
@@ -147,6 +147,10 @@ import Testing
                    "--target", "50")
         try cli.ok("progress", "--data-dir", "office", "R-002/Kerbs", "--qty", "400", "--date", "2026-04-15")
         try cli.ok("kpi", "read", "--data-dir", "office", "R-002/Accidents", "3", "--period", "2026-04")
+        // A negative reading is a value, not an unknown option (a June reading: the report below is as of April).
+        #expect(try cli.ok("kpi", "read", "--data-dir", "office", "R-002/Local hires", "-1", "--period", "2026-06")
+                    .contains("= -1 for 2026-06"))
+        #expect(try cli.fails("kpi", "read", "--data-dir", "office", "R-002/Accidents", "many").contains("not a number"))
         #expect(try cli.ok("project", "list", "--data-dir", "office").contains("R-002  Ring road, east  roads"))
         // The installed quantity is the exact sum ("400", where a binary sum printed "400.0"); without a
         // project the list covers every project (it failed with "missing statement argument" before).

@@ -295,4 +295,38 @@ import Testing
         #expect(try hub.store.state(of: RecordKey(collection: project.code, id: "p2"))?.isDeleted == true,
                 "a project nothing refers to is deleted")
     }
+
+    /// The race: the office deletes an activity it holds no entries of while a crew, offline,
+    /// records a quantity on it. Whichever reaches the hub first, the entry never drops out of
+    /// the figures silently: the entry first, and the deletion is refused (`referenced`); the
+    /// deletion first, and the entry is refused (`deleted-target`), and its crew shown why.
+    @Test func anEntryConcurrentWithItsActivitysDeletionNeverDropsOutSilently() throws {
+        for entryFirst in [true, false] {
+            let hub = try Member("hub", claims: (.hub, "office"), allowed: (.hub, "office"))
+            let office = try Member("office", claims: (.office, "office"), allowed: (.office, "office"))
+            let site = try Member("site", claims: (.field, "roads"), allowed: (.field, "roads"))
+            let members = [office, site]
+            try seedPlan(office.replica, sendTo: [])
+            try AuthorizationTests.send(office, to: hub, authorizer: AuthorizationTests.hubAuthorizer(hub, members, for: office))
+            try AuthorizationTests.send(hub, to: site, authorizer: nil)
+            try site.replica.put("quantity_entry", nil, "activity=a2", "date=2026-05-01", "quantity=10")
+            try office.replica.delete("activity", "a2")
+            let first = entryFirst ? site : office, second = entryFirst ? office : site
+            let firstRefusals = try AuthorizationTests.send(first, to: hub, authorizer: AuthorizationTests.hubAuthorizer(hub, members, for: first))
+            let secondRefusals = try AuthorizationTests.send(second, to: hub, authorizer: AuthorizationTests.hubAuthorizer(hub, members, for: second))
+            #expect(firstRefusals.isEmpty)
+            #expect(secondRefusals.map(\.code) == [entryFirst ? .referenced : .deletedTarget], "entry first: \(entryFirst): \(secondRefusals)")
+            let activity = try #require(try hub.store.state(of: RecordKey(collection: Self.schema.collection(named: "activity")!.code, id: "a2")))
+            let entries = try hub.store.records(in: Self.schema.collection(named: "quantity_entry")!)
+            if entryFirst {
+                #expect(!activity.isDeleted && entries.count == 1, "the activity stays, with its entry")
+            } else {
+                #expect(activity.isDeleted && entries.isEmpty, "the entry is withheld, not kept pointing nowhere")
+                #expect(secondRefusals.first?.reason.contains("which was deleted before this change reached the hub") == true)
+                // The crew learns of it: the refusal comes back to its node.
+                try AuthorizationTests.send(hub, to: site, authorizer: nil)
+                #expect(try site.store.rejectedChanges().contains { $0.code == .deletedTarget })
+            }
+        }
+    }
 }

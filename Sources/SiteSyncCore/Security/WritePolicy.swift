@@ -30,12 +30,15 @@ public enum RefusalCode: String, Sendable, CaseIterable, Codable {
     /// order, a KPI reading outside its KPI's range, a percent complete on an activity measured
     /// by quantity.
     case invalidValue = "invalid-value"
+    /// A reference to a record the hub holds deleted (the deletion reached it first; the writer
+    /// still held the record): taken, the new record would count in no figure.
+    case deletedTarget = "deleted-target"
 
     /// The refusals a hub publishes as `refusal` records (so every replica retracts the change).
     /// A reused id is not one of them: the content held for that id stands.
     public static let published: [RefusalCode] = [
         .forbiddenDepartment, .planField, .hubOwned, .approval, .readOnly, .foreignActor, .dependsOnRefused, .appendOnly, .referenced,
-        .invalidValue,
+        .invalidValue, .deletedTarget,
     ]
 }
 /// A change a receiver refused: answered to the sender, stored nowhere.
@@ -276,6 +279,16 @@ public enum ReferencePolicy {
                   target != "department" else { return nil }
             return (spec.name, RecordKey(collection: targetCollection.code, id: id))
         }
+    }
+
+    /// Why a change may not point at a record the hub holds deleted: a deletion it took before
+    /// this change arrived (made concurrently: the writer still held the record). Taken, the
+    /// record would count nowhere — an entry of a deleted activity is in no project's figures —
+    /// so it is refused, and its writer shown why.
+    public static func deletedTargetRefusal(_ dot: Dot, what: String, field: String, target: String, targetID: String) -> Refusal {
+        Refusal(dot: dot, code: .deletedTarget, reason:
+            "\(what): \(field) points at \(target) \(targetID), which was deleted before this change reached the hub, so it would count "
+            + "in no figure; write it again against a \(target) that exists (`sitesync sync` shows the plan as it stands)")
     }
 
     /// Why a record of `department` may not point at a record of `targetDepartment`, or `nil`.
