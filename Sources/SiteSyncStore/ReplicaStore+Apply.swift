@@ -126,7 +126,7 @@ extension ReplicaStore {
             knowledge[ReplicaID(storageValue: row[0])] = (UInt64(bitPattern: row[1]), UInt64(bitPattern: row[2]))
         }
         try learnCredentials(db, batch.proof.credentials, now: now)
-        try checkContinuity(db, batch.proof.starts)
+        try checkContinuity(db, batch)
         // Each record the batch may touch gets a slot; all are loaded before any is changed.
         var slotOf: [RecordKey: Int] = [:]
         var keys: [RecordKey] = []
@@ -469,26 +469,80 @@ extension ReplicaStore {
         }
     }
 
-    /// Refuses a segment that does not continue the chain held here: the same origin's chain
-    /// forked, which only a forger or a replica restored behind its own back can cause.
-    func checkContinuity(_ db: Database, _ starts: [ChainStart]) throws {
-        for start in starts {
-            let arguments: StatementArguments = [start.chain.origin.storageValue, Int64(bitPattern: start.counter), start.chain.department]
-            guard start.counter > 0, let link = try Data.fetchOne(db.cachedStatement(sql: """
-                SELECT link FROM sync_change WHERE replica = ? AND counter = ? AND department = ?
-                """), arguments: arguments) ?? Data.fetchOne(db.cachedStatement(sql: """
-                SELECT link FROM sync_chain_start WHERE replica = ? AND counter = ? AND department = ?
-                """), arguments: arguments) else {
-                // This node's holding of the chain begins here.
-                try recordChainStart(db, start)
+    /// Refuses a batch whose chain segments do not continue the chains held here (protocol
+    /// §16.4), before anything of it is stored. A segment may start:
+    /// - at counter 0 from the genesis link: the chain's beginning. Where this replica holds
+    ///   none of the chain, its holding begins there; where it holds some, the segment is sent
+    ///   again from the beginning (a client rechecking its own changes, §9.5), and each change
+    ///   it holds already is compared by id: the same bytes are skipped, others refused
+    ///   `reused-id`;
+    /// - at a change (or hole) of the chain held here, with that change's link, or where the
+    ///   holding here begins (compaction or a state transfer moved it up), with the link
+    ///   recorded there;
+    /// - below where the holding here begins, reaching it: changes this replica compacted
+    ///   cannot be compared, so they are refused `reused-id` (§9.6) and nothing of them is kept.
+    ///
+    /// Anything else would make this replica record a chain beginning that no one can check —
+    /// and a hub that believes an origin's chain begins in the middle serves every new node a
+    /// state transfer — so it is refused whole (`tampered`: `Failure` 409).
+    func checkContinuity(_ db: Database, _ batch: CheckedBatch) throws {
+        var firstCounter: [ChainKey: UInt64] = [:]
+        for dot in batch.changes.map({ ($0.change.dot, ChainKey(origin: $0.change.dot.replica, department: $0.change.department)) })
+            + batch.holes.map({ ($0.dot, $0.chain) }) {
+            firstCounter[dot.1] = min(firstCounter[dot.1] ?? .max, dot.0.counter)
+        }
+        for start in batch.proof.starts {
+            // A start for a chain the batch holds nothing of proves nothing and is not kept.
+            guard let first = firstCounter[start.chain] else { continue }
+            let holding = try chainHolding(db, start.chain)
+            if start.counter == 0 {
+                guard start.link == .genesis else {
+                    throw continuityRefusal(start, "starts at counter 0 but not from 32 zero bytes, where every chain begins")
+                }
+                if !holding.holdsAny { try recordChainStart(db, start) }
                 continue
             }
-            guard Array(link) == start.link.bytes else {
-                throw StoreError(.tampered,
-                    "the changes of chain \(start.chain) after \(start.counter) do not continue the chain this node holds: "
-                    + "someone altered that origin's history; nothing of the batch was applied")
+            if let link = try heldLink(db, start) {
+                guard link == start.link else {
+                    throw continuityRefusal(start, "does not continue the chain this node holds: its link at \(start.counter) differs; "
+                                            + "someone altered that origin's history")
+                }
+                continue
+            }
+            if let begins = holding.begins, start.counter < begins, first <= begins { continue }
+            throw continuityRefusal(start, holding.holdsAny
+                ? "starts after counter \(start.counter), a change of that chain this node does not hold: it would leave a gap"
+                : "starts after counter \(start.counter), but this node holds none of that chain: a chain's first segment starts at counter 0")
+        }
+    }
+
+    private func continuityRefusal(_ start: ChainStart, _ what: String) -> StoreError {
+        StoreError(.tampered, "the segment of chain \(start.chain) \(what); nothing of the batch was applied")
+    }
+
+    /// Whether this replica holds any of `chain`, and where its holding begins when that is
+    /// not the chain's beginning (compaction or a state transfer moved it up). Every chain
+    /// held has its beginning recorded (`sync_chain_start`; `audit verify` checks it), so that
+    /// table alone answers, through its primary key.
+    func chainHolding(_ db: Database, _ chain: ChainKey) throws -> (holdsAny: Bool, begins: UInt64?) {
+        guard let begins = try Int64.fetchOne(db.cachedStatement(sql: """
+            SELECT min(counter) FROM sync_chain_start WHERE replica = ? AND department = ?
+            """), arguments: [chain.origin.storageValue, chain.department]) else { return (false, nil) }
+        return (true, begins > 0 ? UInt64(bitPattern: begins) : nil)
+    }
+
+    /// The link this replica holds for the chain at the start's counter: of the change (or
+    /// hole) there, or of where its holding begins.
+    private func heldLink(_ db: Database, _ start: ChainStart) throws -> ChainHash? {
+        let arguments: StatementArguments = [start.chain.origin.storageValue, Int64(bitPattern: start.counter), start.chain.department]
+        for table in ["sync_change", "sync_chain_start"] {
+            if let link = try Data.fetchOne(db.cachedStatement(sql: """
+                SELECT link FROM \(table) WHERE replica = ? AND counter = ? AND department = ?
+                """), arguments: arguments) {
+                return ChainHash(Array(link)) ?? .genesis
             }
         }
+        return nil
     }
 
     func recordChainStart(_ db: Database, _ start: ChainStart) throws {

@@ -31,8 +31,9 @@ public struct StoreRecordReader: RecordReader {
 /// Every change is checked against the limits a receiver enforces (protocol §15) before it is
 /// written: what the node accepts, it can send.
 public final class LocalWriteSession {
-    /// How many changes may go unsealed inside a long transaction.
-    static let sealInterval = 256
+    /// How many changes may go unsealed inside a long transaction: the least batch every
+    /// receiver takes (protocol §7.4), so that a batch can always be cut within it.
+    static let sealInterval = SessionLimits.batchFloor
     /// How many bytes of encoded changes may go unsealed inside a long transaction: half the
     /// default batch of 512 KiB, so a cut point always falls within a default batch.
     static let sealBytes = 256 << 10

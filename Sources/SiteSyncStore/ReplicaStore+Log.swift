@@ -31,15 +31,20 @@ extension ReplicaStore {
         try page(lackedBy: base, scope: scope, after: 0, limit: .max, maxBytes: .max)
     }
 
-    /// One page of what a receiver with knowledge `base` lacks: about `limit` changes and
-    /// `maxBytes` of encoded changes, after log position `after`.
+    /// One page of what a receiver with knowledge `base` lacks: at most `limit` changes and
+    /// holes and about `maxBytes` of encoded changes, after log position `after`.
     ///
-    /// A page ends where every chain it holds ends on a sealed change, so the receiver can check
-    /// all of it; to get there it may stop short of the limits, or run past them: an origin
-    /// seals every chain it left open at once at least every ``LocalWriteSession/sealInterval``
-    /// changes or ``LocalWriteSession/sealBytes`` bytes, and relays pass those points on.
+    /// A page ends where every chain it holds ends on a sealed change (a **cut point**), so the
+    /// receiver can check all of it: at the last cut point within the limits. When there is none
+    /// (a `limit` below ``SessionLimits/batchFloor``, or one change over `maxBytes`), it runs on
+    /// to the first cut point, never past ``SessionLimits/batchBound`` entries (protocol §7.4):
+    /// an origin seals every chain it left open at once at least every
+    /// ``SessionLimits/batchFloor`` changes, and relays pass those points on as often.
+    /// - Throws: ``StoreError`` `unsendable` when the log has no cut point within that bound
+    ///   (written by an older SiteSync): no receiver may take such a page.
     public func page(lackedBy base: VersionVector, scope: ReplicationScope, after: Int64, limit: Int, maxBytes: Int) throws -> LogPage {
-        try StoreError.mapping {
+        let bound = max(limit, SessionLimits.batchFloor)
+        return try StoreError.mapping {
             try pool.read { db in
                 let start = try max(after, self.firstLackingSequence(db, base: base) - 1)
                 var entries: [PageEntry] = []
@@ -61,11 +66,11 @@ extension ReplicaStore {
                             exhausted = false
                             break
                         }
-                        // No clean end yet: run on until the chains are sealed, within what any
-                        // receiver accepts (protocol §15: 10,000 changes, 8 MiB messages).
-                        if entries.count >= 10_000 || bytes > 6 << 20 {
+                        // No clean end yet: run on until the chains are sealed, within the bound
+                        // every receiver enforces (protocol §7.4) and its 8 MiB messages (§15).
+                        if entries.count >= bound || bytes > 6 << 20 {
                             throw StoreError(.unsendable,
-                                "the log holds a run of \(entries.count) changes (\(bytes) bytes) with no point where all of its chains are "
+                                "the log holds a run of more than \(entries.count) changes (\(bytes) bytes) with no point where all of its chains are "
                                 + "sealed, so it cannot be cut into batches a receiver accepts; it was written by an older SiteSync or "
                                 + "relayed from a node that does not seal its transactions. Nothing is lost: carry it by "
                                 + "`sitesync bundle export`, or ask for the node that wrote it to be upgraded and the changes re-issued")
@@ -149,7 +154,7 @@ extension ReplicaStore {
     }
 
     /// How far apart, in changes and in bytes, a relay keeps points where it can cut pages.
-    static let relaySealSpacing = (changes: LocalWriteSession.sealInterval, bytes: LocalWriteSession.sealBytes)
+    static let relaySealSpacing = (changes: SessionLimits.batchFloor, bytes: LocalWriteSession.sealBytes)
 
     /// The seals a page carries: each chain's at its last entry (the receiver needs them), and on
     /// the way those of every chain at the fewest **cut points** (where every chain of the page

@@ -69,10 +69,12 @@ import Testing
     /// when told, so the test sees exactly what the hub sends unacknowledged.
     final class RawClient {
         let socket: ZMQSocket
-        let session: UInt64 = 4242
+        let session: UInt64
         private let context: ZMQContext
 
-        init(endpoint: String, limits: SessionLimits) throws {
+        /// - Parameter pull: whether to ask for everything at once, after the Welcome.
+        init(endpoint: String, limits: SessionLimits, session: UInt64 = 4242, pull: Bool = true) throws {
+            self.session = session
             context = try ZMQContext()
             socket = try ZMQSocket(context, .dealer)
             try socket.connect(endpoint)
@@ -80,7 +82,7 @@ import Testing
             try send(.hello(SyncMessage.Hello(versions: SyncClient.versions, peer: me, knowledge: VersionVector(), session: session,
                                               limits: limits)))
             guard case .welcome? = try next(seconds: 10) else { throw NetError(.unreachable, "no Welcome from the hub") }
-            try send(.pull(SyncMessage.Pull(session: session, knowledge: VersionVector())))
+            if pull { try send(.pull(SyncMessage.Pull(session: session, knowledge: VersionVector()))) }
         }
 
         func send(_ message: SyncMessage) throws {

@@ -77,15 +77,24 @@ import Testing
         #expect(pages.map(\.changes.count) == [2, 2, 1])
         try site.store.apply(pages[0], claim: .inOrder(vouched: office.store.knowledge()))
         #expect(try site.store.knowledge()[me] == 2)
-        // No one's word: change 5 is held, but 3 and 4 are not, so knowledge stays at 2.
-        try site.store.apply(pages[2], claim: .none)
+        // Within one chain (roads: 3, 4, 5) a segment may not skip what the receiver lacks
+        // (protocol §16.4): change 5 alone, after 4, is refused.
+        #expect(throws: StoreError.self) { try site.store.apply(pages[2], claim: .none) }
+        // Across chains it may: change 6 begins the chain of water, while 3 to 5 (roads) are
+        // not held yet. No one's word: 6 is held, but past a gap, so knowledge stays at 2.
+        try office.put("project", "w1", "code=W-1", "name=Mains", "department=water")
+        let water = try CheckedBatch(office.store.page(lackedBy: site.store.knowledge(), scope: .department("water"), after: 0,
+                                                      limit: .max, maxBytes: .max), schema: .siteSync)
+        #expect(water.changes.map(\.change.dot.counter) == [6])
+        try site.store.apply(water, claim: .none)
         #expect(try site.store.knowledge()[me] == 2, "no claim: held, but past a gap")
         // Once the gap is filled, the changes held in an unbroken run prove themselves.
         try site.store.apply(pages[1], claim: .none)
-        #expect(try site.store.knowledge()[me] == 5, "the run 1…5 is held")
+        try site.store.apply(pages[2], claim: .none)
+        #expect(try site.store.knowledge()[me] == 6, "the run 1…6 is held")
         // Offered again (as a hub would), the changes are recognised as held.
         #expect(try site.store.apply(batch, claim: .complete(vouched: office.store.knowledge())).applied == 0)
-        #expect(try site.store.knowledge()[me] == 5)
+        #expect(try site.store.knowledge()[me] == 6)
     }
 
     @Test func anEditConcurrentWithADeleteWinsAndTheDeleteIsLogged() throws {

@@ -85,8 +85,8 @@ import Testing
             ("06-batch-pull", "the hub has nothing more for site-a: an empty last pull batch",
              .batch(SyncMessage.Batch(session: session, pull: true, sequence: 1, changes: [],
                                       vouched: VersionVector([(ReplicaID(rawValue: 0x0FF1_CE00_0000_0001), UInt64(5))]), last: true))),
-            ("07-ack-pull", "site-a applied pull batch 1 (nothing new)",
-             .ack(SyncMessage.Ack(session: session, pull: true, sequence: 1, knowledge: knowledge, applied: 0, known: 0))),
+            ("07-ack-pull", "site-a applied pull batch 1 (nothing new); it holds office:5, site-a:43, as after its push (04, 05)",
+             .ack(SyncMessage.Ack(session: session, pull: true, sequence: 1, knowledge: knowledgeAfterPush, applied: 0, known: 0))),
             ("08-bye", "site-a ends the session", .bye(session: session)),
             ("09-failure-426", "a listener refuses a client of another protocol version, naming its own",
              .failure(SyncMessage.Failure(code: .upgradeRequired,
@@ -112,6 +112,8 @@ import Testing
     }
 
     static let office = ReplicaID(rawValue: 0x0FF1_CE00_0000_0001)
+    /// What site-a and the hub hold once the push of 03 is applied (04 and 05 say so).
+    static var knowledgeAfterPush: VersionVector { VersionVector([(office, UInt64(5)), (site.replica, UInt64(43))]) }
     static var knowledgeAfterTransfer: VersionVector { VersionVector([(office, UInt64(5)), (site.replica, UInt64(43))]) }
 
     /// An issue as the hub holds it: two live versions and a deletion that lost to an edit.
@@ -160,11 +162,116 @@ import Testing
         }
         for example in Self.examples {
             let text = try String(contentsOf: Self.directory.appendingPathComponent(example.name + ".txt"), encoding: .utf8)
+            #expect(text == Self.text(example.about, example.message),
+                    "\(example.name) is not what the generator writes: run with SITESYNC_WRITE_EXAMPLES=1 after a deliberate change")
             let frames = Self.frames(text)
             #expect(frames.count == 2 && frames[0] == Data("SSP1".utf8), "\(example.name)")
             let decoded = try SyncFrames.decode(frames, schema: .siteSync)
             #expect(decoded == example.message, "\(example.name) decodes to another message than it describes")
             #expect(SyncFrames.encode(decoded) == frames, "\(example.name) does not re-encode byte for byte")
         }
+    }
+
+    /// Every file in `examples/` is one the generator writes: none is left over or hand-made.
+    @Test func theExamplesDirectoryHoldsExactlyTheGeneratedExamples() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.directory.path).filter { $0.hasSuffix(".txt") }.sorted()
+        #expect(files == Self.examples.map { $0.name + ".txt" }.sorted())
+    }
+
+    /// The examples tell one story: the knowledge in 04, 05 and 07 is the same after the push.
+    @Test func theExamplesAgreeOnWhatIsHeldAfterThePush() throws {
+        var held: [String: VersionVector] = [:]
+        for example in Self.examples {
+            switch example.message {
+            case .ack(let ack) where example.name == "04-ack-push" || example.name == "07-ack-pull": held[example.name] = ack.knowledge
+            case .pull(let pull): held[example.name] = pull.knowledge
+            default: break
+            }
+        }
+        #expect(held.count == 3 && Set(held.values).count == 1, "\(held)")
+        #expect(held["07-ack-pull"]?[Self.site.replica] == 43)
+    }
+
+    /// §16.3: the directory digest is the SHA-256 of one line per entry, sorted by node, each
+    /// line — the last included — ended by `\n`. The spec quotes this digest for example 02.
+    @Test func theDirectoryDigestHashesLinesEachEndedByANewline() throws {
+        let text = "hub-1 hub office \(Self.hubKey.publicKey) active\n" + "site-a field roads \(Self.siteKey.publicKey) active\n"
+        #expect(Self.allowList.digest == SHA256Hex.digest(of: Array(text.utf8)))
+        #expect(Self.allowList.digest != SHA256Hex.digest(of: Array(text.dropLast().utf8)), "the last line ends with \\n too")
+        #expect(Directory([]).digest == SHA256Hex.digest(of: []))
+        let spec = try String(contentsOf: Self.directory.deletingLastPathComponent().appendingPathComponent("README.md"), encoding: .utf8)
+        #expect(spec.contains("`\(Self.allowList.digest)`"), "protocol §16.3 should quote example 02's digest, \(Self.allowList.digest)")
+    }
+
+    /// §8: a batch with no changes still carries the 3-byte header (format 1, two empty tables),
+    /// and an empty `changes` field does not decode.
+    @Test func anEmptyBatchCarriesTheThreeByteHeader() throws {
+        #expect(BatchCodec.encode([]) == Data([1, 0, 0]))
+        #expect(try BatchCodec.decode(Data([1, 0, 0]), count: 0, schema: .siteSync).isEmpty)
+        #expect(throws: WireError.self) { try BatchCodec.decode(Data(), count: 0, schema: .siteSync) }
+    }
+
+    /// §8: the tables list replicas (each change's origin, then its context's) and departments
+    /// in order of first use; a receiver takes them in any order, as only the indices count.
+    @Test func theBatchTablesAreInOrderOfFirstUseAndAnyOrderDecodes() throws {
+        let encoded = BatchCodec.encode(Self.changes)
+        // 01, R = 2: site-a (the first origin) before office (first seen in change 42's context).
+        #expect(Array(encoded.prefix(2)) == [1, 2])
+        let first = encoded[2..<10].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let second = encoded[10..<18].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        #expect(first == Self.site.replica.rawValue && second == Self.office.rawValue)
+        // The same changes with the replica table swapped, and every replica index with it.
+        var swapped = encoded
+        swapped.replaceSubrange(2..<18, with: encoded[10..<18] + encoded[2..<10])
+        for offset in Self.replicaIndexOffsets(in: encoded) { swapped[offset] = 1 - encoded[offset] }
+        #expect(try BatchCodec.decode(swapped, count: 3, schema: .siteSync) == Self.changes)
+        #expect(swapped != encoded)
+    }
+
+    /// Where the replica indices sit in `encoded` (``changes`` encoded, two replicas in the
+    /// table), by reading the layout of §8 field by field.
+    static func replicaIndexOffsets(in encoded: Data) -> Set<Int> {
+        var offsets: Set<Int> = []
+        let reader = Array(encoded)
+        var at = 18
+        func varint() -> UInt64 {
+            var value: UInt64 = 0, shift: UInt64 = 0
+            while true {
+                let byte = reader[at]; at += 1
+                value |= UInt64(byte & 0x7F) << shift
+                if byte & 0x80 == 0 { return value }
+                shift += 7
+            }
+        }
+        func string() { let length = Int(varint()); at += length }
+        _ = varint()  // D
+        string()  // "roads"
+        for _ in 0..<3 {
+            offsets.insert(at); _ = varint()  // origin
+            _ = varint(); _ = varint()  // counter delta, hlc delta
+            let flags = reader[at]; at += 1
+            _ = varint()  // collection
+            if flags & 2 != 0 { at += 16 } else { string() }
+            _ = varint()  // department
+            if flags & 4 != 0 {
+                let entries = varint()
+                for _ in 0..<entries { offsets.insert(at); _ = varint(); _ = varint() }
+            }
+            if flags & 1 == 0 {
+                let writes = varint()
+                for _ in 0..<writes {
+                    _ = varint()
+                    let kind = reader[at]; at += 1
+                    if kind & 16 != 0 { _ = varint() }
+                    switch kind & 7 {
+                    case 0: break
+                    case 2, 4: _ = varint()
+                    case 7: for _ in 0..<2 { let n = varint(); for _ in 0..<n { string() } }
+                    default: string()
+                    }
+                }
+            }
+        }
+        return offsets
     }
 }

@@ -141,6 +141,10 @@ public struct ClientSession: Sendable {
             guard batch.states.isEmpty && !batch.statesComplete || server?.peer.role == .hub else {
                 return violation("a state transfer from \(server?.peer.node ?? "a peer") that is not the hub")
             }
+            if let excess = BatchBound.excess(of: batch, limits: limits) {
+                return [.send(.failure(SyncMessage.Failure(code: .tooLarge, reason: excess, session: session)))]
+                    + fail(.violation, "the peer broke the protocol: \(excess)")
+            }
             guard pull.receive(batch) == .accepted else {
                 return violation("pull batch \(batch.sequence) out of order (expected \(pull.expected))")
             }

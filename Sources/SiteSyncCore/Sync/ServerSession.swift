@@ -139,9 +139,8 @@ public struct ServerSession: Sendable {
     private mutating func receive(_ message: SyncMessage) -> [SessionEffect] {
         switch message {
         case .batch(let batch) where !batch.pull:
-            guard batch.changes.count <= limits.batchChanges else {
-                return refuse(.tooLarge, "push batch \(batch.sequence) holds \(batch.changes.count) changes, over the limit of \(limits.batchChanges)",
-                              sequence: batch.sequence, kind: .violation)
+            if let excess = BatchBound.excess(of: batch, limits: limits) {
+                return refuse(.tooLarge, excess, sequence: batch.sequence, kind: .violation)
             }
             guard push.receive(batch) == .accepted else {
                 return refuse(.outOfOrder, "push batch \(batch.sequence) out of order (expected \(push.expected))",

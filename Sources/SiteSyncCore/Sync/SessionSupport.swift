@@ -267,3 +267,18 @@ public struct BatchSequencer: Sendable {
         return applying
     }
 }
+
+/// The one rule for a batch's size (protocol §7.4), as every receiver enforces it.
+enum BatchBound {
+    /// Why `batch` is over what a receiver with `limits` takes, or `nil` when it is within:
+    /// its changes and holes (or records, in a state transfer) together at most
+    /// ``SessionLimits/batchBound``.
+    static func excess(of batch: SyncMessage.Batch, limits: SessionLimits) -> String? {
+        let size = batch.changes.count + batch.holes.count + batch.states.count
+        guard size > limits.batchBound else { return nil }
+        let kind = batch.pull ? "pull" : "push"
+        return "\(kind) batch \(batch.sequence) holds \(size) changes and holes, over the \(limits.batchBound) this receiver takes "
+            + "(its batch_changes \(limits.batchChanges), never less than \(SessionLimits.batchFloor)); the sender must cut its "
+            + "batches there (protocol §7.4)"
+    }
+}

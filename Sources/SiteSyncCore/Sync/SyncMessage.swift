@@ -18,10 +18,26 @@ public struct PeerIdentity: Hashable, Sendable {
 
 /// What a receiver accepts: batches of at most `batchChanges` changes and `batchBytes` bytes,
 /// at most `window` of them sent and not yet acknowledged.
+///
+/// A sender can cut a batch only where every chain in it ends on a seal (protocol §16.4), and
+/// an origin seals at least every ``batchFloor`` changes: a relay cannot add seals of its own,
+/// since it does not hold the origins' keys. So the one rule for a batch's size (protocol §7.4)
+/// is ``batchBound``: the receiver's `batchChanges`, but never less than ``batchFloor``. Every
+/// sender stays within it and every receiver refuses a larger batch with 413.
 public struct SessionLimits: Hashable, Sendable {
     public let batchChanges: Int
     public let batchBytes: Int
     public let window: Int
+
+    /// The most changes between two points of a log where every chain is sealed at once: an
+    /// origin seals every chain a transaction left open at least this often, and a relay passes
+    /// such points on this often too. A receiver takes batches of this many changes and holes,
+    /// whatever it asks for.
+    public static let batchFloor = 256
+
+    /// The most changes and holes together that a batch to this receiver may hold (protocol
+    /// §7.4): its `batchChanges`, raised to ``batchFloor``.
+    public var batchBound: Int { max(batchChanges, Self.batchFloor) }
 
     public init(batchChanges: Int = 1000, batchBytes: Int = 512 * 1024, window: Int = 4) {
         self.batchChanges = max(1, batchChanges)
