@@ -14,7 +14,7 @@ import Testing
     static func origin(key: NodeSecretKey = .generate()) throws -> TestReplica {
         let office = try TestReplica(name: "office", role: .office, department: "office", key: key)
         try seedPlan(office, sendTo: [])
-        for n in 1...6 { try office.put("issue", "i\(n)", "project=p1", "title=Snag \(n)") }
+        for n in 1...6 { try office.put("issue", "i\(n)", "project=p1", "title=Snag \(n)", "opened_on=2026-11-02") }
         return office
     }
 

@@ -14,7 +14,7 @@ import Testing
         try office.put("kpi", "k1", "project=w1", "name=Leaks", "unit=count", "direction=lower_better")
         #expect(try office.put("activity", "w1a", "project=w1", "name=Trench", "ev_method=manual")?.department == "water")
         #expect(try office.put("quantity_entry", nil, "activity=w1a", "date=2026-11-02", "quantity=4")?.department == "water")
-        #expect(try office.put("issue", nil, "project=w1", "title=Leak")?.department == "water")
+        #expect(try office.put("issue", nil, "project=w1", "title=Leak", "opened_on=2026-11-02")?.department == "water")
         #expect(try office.put("kpi_reading", nil, "kpi=k1", "period=2026-11", "value=3")?.department == "water")
         #expect(try office.put("department", "parks", "name=Parks")?.department == "", "department records are shared")
         #expect(try office.put("project", "k2", "code=K-2", "name=Kiosk", "department=parks")?.department == "parks")
