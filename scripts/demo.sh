@@ -5,5 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-swift build -c release --product sitesync >&2
-exec .build/release/sitesync demo "$@"
+# The debug build the test command also makes: the demo is small, and CI runs it right after
+# the tests, where this build is already done.
+swift build --product sitesync >&2
+exec "$(swift build --show-bin-path)/sitesync" demo "$@"
