@@ -22,32 +22,18 @@ public enum ProjectData {
     /// Everything counts as of its day: entries and percentages up to `asOf` (a percentage is
     /// the one of its latest day), risks raised by then and closed only if closed by then, an
     /// activity started or finished on its actual dates (``ActivityInput``).
-    /// Amounts are summed in Swift over exact decimals (SQLite has no exact decimal sum: its
+    /// Entries are summed exactly, as integers of billionths, in one pass over each entry table
+    /// (``ReplicaStore/entrySums(table:amount:cutOffs:)``: SQLite has no exact decimal sum, its
     /// `total` would add binary doubles); an amount whose sum needs more than 18 significant
     /// digits is refused with ``ExactDecimal/Overflow``, never rounded.
     public static func load(_ store: ReplicaStore, asOf: CalendarDate) throws -> [ProjectInput] {
         let cutDates = cutOffs(asOf)
-        /// Each activity's entries summed exactly in SQL, per cut-off and per number of decimals: a
-        /// decimal's canonical text without its point is its integer significand, and SQLite's
-        /// `sum` of integers is exact (it fails with "integer overflow" rather than wrap). Grouping
-        /// by the number of decimals keeps each sum at one scale; Swift adds the few groups.
-        func entries(_ table: String, _ column: String) -> (sql: String, arguments: [String]) {
-            ("""
-             SELECT activity, CASE WHEN date <= ?1 THEN 0 WHEN date <= ?2 THEN 1 ELSE 2 END AS cut,
-                    CASE WHEN instr(\(column), '.') > 0 THEN length(\(column)) - instr(\(column), '.') ELSE 0 END AS decimals,
-                    sum(CAST(replace(\(column), '.', '') AS INTEGER)), max(date)
-             FROM \(table) WHERE date <= ?3 AND activity IS NOT NULL AND \(column) IS NOT NULL
-             GROUP BY activity, cut, decimals
-             """, cutDates.map(\.description))
-        }
-        let result = try store.rows([
+        let (result, sums) = try store.rows([
             ("SELECT id, code, name, department, budget, stage FROM project ORDER BY code, id", []),
             ("""
              SELECT id, project, name, budget, budget_quantity, planned_start, planned_finish, ev_method, status,
                     NULL, actual_start, actual_finish, goal FROM activity ORDER BY id
              """, []),
-            entries("quantity_entry", "quantity"),
-            entries("cost_entry", "amount"),
             ("SELECT project, max(date) FROM daily_log WHERE date <= ?1 GROUP BY project", [asOf.description]),
             ("""
              SELECT id, project, title, probability, impact, status = 'closed' AND closed_on <= ?1 FROM risk
@@ -60,39 +46,37 @@ public enum ProjectData {
              SELECT activity, date, percent FROM percent_entry WHERE date <= ?1 AND activity IS NOT NULL AND percent IS NOT NULL
              ORDER BY activity, date
              """, [asOf.description]),
-        ])
+        ], entrySums: [("quantity_entry", "quantity"), ("cost_entry", "amount")], cutOffs: cutDates.map(\.description))
         var lastEntry: [String: CalendarDate] = [:]
         var percents: [String: [DatedAmount]] = [:]
-        for row in result[9] {
+        for row in result[7] {
             guard let activity = row[0], let day = date(row[1]), let percent = decimal(row[2]) else { continue }
             percents[activity, default: []].append(DatedAmount(day, percent))
             lastEntry[activity] = max(lastEntry[activity] ?? day, day)
         }
-        /// Each activity's entries summed exactly into the three cut-off buckets.
-        func amounts(_ rows: [[String?]], _ what: String) throws -> [String: [DatedAmount]] {
-            var sums: [String: [ExactDecimal]] = [:]
-            for row in rows {
-                guard let activity = row[0], let bucket = Int(row[1] ?? ""), let decimals = Int(row[2] ?? ""),
-                      let significand = Int128(row[3] ?? ""), let day = date(row[4]) else { continue }
-                guard let amount = ExactDecimal(normalizing: significand, scale: decimals) else {
-                    throw ExactDecimal.Overflow(operation: "the \(what) of activity \(activity)")
+        /// Each activity's entries summed exactly into the three cut-off buckets, each dated at
+        /// its cut-off: the formulas sum the ones up to a date.
+        func amounts(_ sums: [String: ActivityEntrySums], _ what: String) throws -> [String: [DatedAmount]] {
+            var result: [String: [DatedAmount]] = [:]
+            for (activity, entry) in sums {
+                if let day = date(entry.latest) { lastEntry[activity] = max(lastEntry[activity] ?? day, day) }
+                result[activity] = try zip(cutDates, entry.billionths).compactMap { cut, total in
+                    guard total != 0 else { return nil }
+                    guard let amount = ExactDecimal(normalizing: total, scale: 9) else {
+                        throw ExactDecimal.Overflow(operation: "the \(what) of activity \(activity)")
+                    }
+                    return DatedAmount(cut, amount)
                 }
-                var buckets = sums[activity] ?? [.zero, .zero, .zero]
-                buckets[bucket] = try buckets[bucket].plus(amount)
-                sums[activity] = buckets
-                lastEntry[activity] = max(lastEntry[activity] ?? day, day)
             }
-            return sums.mapValues { buckets in
-                zip(cutDates, buckets).compactMap { cut, amount in amount == .zero ? nil : DatedAmount(cut, amount) }
-            }
+            return result
         }
-        let (projectRows, activityRows, logRows, riskRows, kpiRows, readingRows) =
-            (result[0], result[1], result[4], result[5], result[6], result[7])
-        let quantities = try amounts(result[2], "installed quantities"), costs = try amounts(result[3], "costs")
+        let (projectRows, activityRows, logRows, riskRows, kpiRows, readingRows, goalRows) =
+            (result[0], result[1], result[2], result[3], result[4], result[5], result[6])
+        let quantities = try amounts(sums[0], "installed quantities"), costs = try amounts(sums[1], "costs")
 
         func number(_ text: String?) -> Double? { text.flatMap(Double.init) }
         var goals: [String: [GoalInput]] = [:]
-        for row in result[8] {
+        for row in goalRows {
             guard let id = row[0], let project = row[1] else { continue }
             goals[project, default: []].append(GoalInput(id: id, parent: row[2], title: row[3] ?? id, weight: number(row[4]) ?? 1))
         }
