@@ -115,10 +115,25 @@ import Testing
                         ["bundle", "import"], ["serve"], ["sync"], ["run"], ["keys"], ["keys", "show"], ["keys", "trust-hub"],
                         ["keys", "allow"], ["keys", "revoke"], ["keys", "list"], ["audit"], ["audit", "verify"], ["report"],
                         ["report", "projects"], ["report", "departments"], ["report", "monthly"], ["project"], ["project", "add"], ["project", "list"], ["project", "show"], ["activity"], ["activity", "add"],
-                        ["activity", "list"], ["kpi"], ["kpi", "define"], ["kpi", "read"], ["demo"], ["import"], ["import", "plan"], ["progress"], ["log"], ["history"], ["cost"], ["risk"], ["issue"], ["bench"]] {
+                        ["activity", "list"], ["kpi"], ["kpi", "define"], ["kpi", "read"], ["demo"], ["import"], ["import", "plan"], ["progress"], ["log"], ["history"], ["cost"], ["risk"], ["issue"]] {
             let result = try cli.run(command + ["--help"])
             #expect(result.status == 0, "\(command)")
             #expect(result.stdout.contains("USAGE"), "\(command)")
         }
+        for command in [[], ["figures"], ["soak"]] {
+            let result = try cli.runBench(command + ["--help"])
+            #expect(result.status == 0, "sitesync-bench \(command)")
+            #expect(result.stdout.contains("USAGE: sitesync-bench"), "sitesync-bench \(command): \(result.stdout)")
+        }
+    }
+
+    /// The benchmarks are a binary of their own: the shipped `sitesync` has no `bench`, and
+    /// its help names none.
+    @Test func theShippedBinaryCarriesNoBenchmarks() throws {
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        let bench = try cli.run(["bench", "--help"])
+        #expect(bench.status != 0, "sitesync bench still answers: \(bench.stdout)")
+        #expect(!(try cli.run(["--help"]).stdout.contains("bench")))
     }
 }
