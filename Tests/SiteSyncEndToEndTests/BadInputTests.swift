@@ -127,13 +127,31 @@ import Testing
         }
     }
 
-    /// The benchmarks are a binary of their own: the shipped `sitesync` has no `bench`, and
-    /// its help names none.
+    /// The benchmarks are a binary of their own: the shipped `sitesync` lists no `bench`
+    /// command, and holds no code of the SiteSyncBench module (whose Swift symbols all carry
+    /// its mangled name, `13SiteSyncBench`), while `sitesync-bench` does.
     @Test func theShippedBinaryCarriesNoBenchmarks() throws {
         let cli = try SiteSyncBinary()
         defer { cli.remove() }
-        let bench = try cli.run(["bench", "--help"])
-        #expect(bench.status != 0, "sitesync bench still answers: \(bench.stdout)")
-        #expect(!(try cli.run(["--help"]).stdout.contains("bench")))
+        let help = try cli.run(["--help"])
+        #expect(help.status == 0 && help.stdout.contains("SUBCOMMANDS"), "\(help.stderr)")
+        #expect(!help.stdout.contains("bench"), "sitesync --help still lists the benchmarks:\n\(help.stdout)")
+        let module = Data("13SiteSyncBench".utf8)
+        let shipped = try Data(contentsOf: URL(fileURLWithPath: SiteSyncBinary.path), options: .alwaysMapped)
+        #expect(shipped.range(of: module) == nil, "\(SiteSyncBinary.path) links the SiteSyncBench module")
+        let bench = try Data(contentsOf: URL(fileURLWithPath: SiteSyncBinary.benchPath), options: .alwaysMapped)
+        #expect(bench.range(of: module) != nil, "\(SiteSyncBinary.benchPath) should hold the benchmarks")
+    }
+
+    /// Without a `sitesync` to start as the hub, the network figures and the soak stop at
+    /// once and say how to get one.
+    @Test func theBenchmarksWithoutASitesyncBinarySayHowToGetOne() throws {
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        let missing = cli.file("no-such-sitesync")
+        let soak = try cli.runBench(["soak", "--nodes", "2", "--minutes", "0.1"], environment: ["SITESYNC_BINARY": missing])
+        #expect(soak.status != 0)
+        #expect(soak.stderr.contains("none at \(missing)") && soak.stderr.contains("swift build -c release")
+                && soak.stderr.contains("--no-network"), "\(soak.stderr)")
     }
 }

@@ -44,12 +44,12 @@ struct SiteSyncBinary {
         try run(Self.path, arguments, stdin: stdin, environment: environment)
     }
 
-    /// Runs `sitesync-bench ARGS` in the test directory; it starts the `sitesync` of ``path``
-    /// as hub and nodes.
+    /// Runs `sitesync-bench ARGS` in the test directory. It starts the `sitesync` beside it as
+    /// hub and nodes, or `$SITESYNC_BINARY`, which it inherits when set: the one ``path`` names.
     func runBench(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         try #require(FileManager.default.isExecutableFile(atPath: Self.benchPath),
                      "no sitesync-bench binary at \(Self.benchPath): run `swift build` first, or set SITESYNC_BENCH_BINARY")
-        return try run(Self.benchPath, arguments, environment: ["SITESYNC_BINARY": Self.path].merging(environment) { _, given in given })
+        return try run(Self.benchPath, arguments, environment: environment)
     }
 
     private func run(_ executable: String, _ arguments: [String], stdin: String? = nil, environment: [String: String]) throws -> Result {
