@@ -182,7 +182,8 @@ public enum ReplicaBenchmark {
         return pool
     }
 
-    /// Seconds to upsert every row, batched, into a plain table like the store's typed table.
+    /// Seconds to upsert every row, batched, into a plain table like the store's typed table,
+    /// over the pool `makePool` opens (a test opens one otherwise to see the check fail).
     static func measureBaseline(_ workload: Workload, collection: CollectionSpec, path: String, batchSize: Int,
                                 makePool: (String) throws -> DatabasePool = makeBaselinePool) throws -> Double {
         let pool = try makePool(path)

@@ -121,7 +121,7 @@ extension BenchCommand {
                 BenchOutput.json(.object(Dictionary(uniqueKeysWithValues: figures.map { ($0.0, $0.1) })))
                 return
             }
-            print(BenchOutput.table([["figure", "measured", "target"]] + figures.map { [$0.0, $0.1.canonicalText, $0.2] }))
+            print(BenchOutput.table([["figure", "measured", "target"]] + figures.map { [$0.0, BenchOutput.cell($0.1), $0.2] }))
         }
     }
 }
@@ -185,7 +185,7 @@ extension BenchCommand {
             if json {
                 BenchOutput.json(.object(Dictionary(uniqueKeysWithValues: figures.map { ($0.0, $0.1) })))
             } else {
-                print(BenchOutput.table(figures.map { [$0.0, $0.1.canonicalText, $0.2] }))
+                print(BenchOutput.table(figures.map { [$0.0, BenchOutput.cell($0.1), $0.2] }))
             }
             if result.lostWrites > 0 { throw ExitCode(1) }
         }

@@ -18,6 +18,13 @@ enum BenchOutput {
 
     /// Left-aligned columns.
     static func table(_ rows: [[String]]) -> String { ReportText.table(rows) }
+
+    /// A figure as a table shows it: numbers as JSON writes them, text (a setting such as
+    /// `FULL`) without JSON's quotes.
+    static func cell(_ value: JSONValue) -> String {
+        if case .string(let text) = value { return text }
+        return value.canonicalText
+    }
 }
 
 /// The `sitesync` binary that the network figures and the soak start as hub and nodes.
@@ -34,8 +41,8 @@ enum SiteSyncExecutable {
         }
         guard FileManager.default.isExecutableFile(atPath: url.path) else {
             throw NodeError(.usage, "the network figures and the soak run the `sitesync` binary as hub and nodes, and there is "
-                + "none at \(url.path): build it too (`swift build -c release` builds both), set SITESYNC_BINARY to it, "
-                + "or run `sitesync-bench --no-network`")
+                + "none at \(url.path): build it too (`swift build -c release` builds both) or set SITESYNC_BINARY to it; "
+                + "the replica engine and the report alone need none (`sitesync-bench --no-network`)")
         }
         return url
     }
