@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "sitesync", targets: ["sitesync"]),
+        .executable(name: "sitesync-bench", targets: ["sitesync-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
@@ -71,10 +72,19 @@ let package = Package(
         .executableTarget(
             name: "sitesync",
             dependencies: [
-                "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNode", "SiteSyncBench", "SiteSyncNet", "SiteSyncPerformance",
+                "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNode", "SiteSyncNet", "SiteSyncPerformance",
                 "SiteSyncDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The benchmarks and the soak (docs/design.md §9), apart so that the shipped `sitesync`
+        // carries none of them; they start the `sitesync` built beside them as hub and nodes.
+        .executableTarget(
+            name: "sitesync-bench",
+            dependencies: [
+                "SiteSyncCore", "SiteSyncNode", "SiteSyncDomain", "SiteSyncBench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "SiteSyncTestSupport", path: "Tests/SiteSyncTestSupport"),
@@ -111,6 +121,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "SiteSyncBenchTests", dependencies: ["SiteSyncBench", "SiteSyncStore", "SiteSyncCore",
+                                                               .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "SiteSyncEndToEndTests",
             dependencies: [

@@ -47,7 +47,7 @@ public struct NetworkBenchmarkScale: Sendable {
 
 public enum NetworkBenchmark {
     /// Runs the three network measurements in a temporary directory.
-    /// - Parameter executable: this `sitesync` binary, started as the hub (`sitesync serve`).
+    /// - Parameter executable: the `sitesync` binary, started as the hub (`sitesync serve`).
     public static func run(executable: URL, scale: NetworkBenchmarkScale, progress: (String) -> Void) throws -> NetworkBenchmarkResult {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-netbench-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

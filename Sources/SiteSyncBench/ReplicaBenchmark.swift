@@ -16,6 +16,9 @@ public struct ReplicaBenchmarkResult: Sendable {
     public var changes: Int
     public var localWrites: Int
     public var batchSize: Int
+    /// The `synchronous` setting both sides committed at, read back from their connections
+    /// after the timed writes (``ReplicaBenchmark/synchronous``: the run fails otherwise).
+    public var synchronous: String
 
     public var applyRatio: Double { applyChangesPerSecond / baselineUpsertRowsPerSecond }
 }
@@ -28,6 +31,10 @@ public struct ReplicaBenchmarkResult: Sendable {
 /// same rows (same ids, same values, same order) into the same typed table, with the same
 /// batches and the same `synchronous=FULL`, through a cached prepared statement.
 public enum ReplicaBenchmark {
+    /// The `synchronous` setting both sides commit at: the store's default durability, under
+    /// which a commit that returned survives a power cut.
+    public static let synchronous = "FULL"
+
     public static func run(changes: Int, localWrites: Int, batchSize: Int = 1000, rounds: Int = 3,
                            progress: (String) -> Void = { _ in }) throws -> ReplicaBenchmarkResult {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-bench-\(UUID().uuidString)").path
@@ -56,7 +63,7 @@ public enum ReplicaBenchmark {
         return ReplicaBenchmarkResult(
             applyChangesPerSecond: Double(changes) / apply, baselineUpsertRowsPerSecond: Double(changes) / baseline,
             localWriteP50Milliseconds: p50, localWriteP99Milliseconds: p99, changes: changes, localWrites: localWrites,
-            batchSize: batchSize)
+            batchSize: batchSize, synchronous: synchronous)
     }
 
     /// The hand-over of one checked batch between threads; `group.wait()` orders the accesses.
@@ -150,15 +157,36 @@ public enum ReplicaBenchmark {
         }
     }
 
-    /// Seconds to upsert every row, batched, into a plain table like the store's typed table.
-    static func measureBaseline(_ workload: Workload, collection: CollectionSpec, path: String, batchSize: Int) throws -> Double {
+    /// Fails the run when `measured`, the setting read back from `side`'s connection, is not
+    /// the ``synchronous`` the figures state: at another setting the two sides would not pay
+    /// for the same fsyncs, and the ratio between them would mean nothing.
+    static func requireSynchronous(_ measured: String, on side: String) throws {
+        guard measured == synchronous else {
+            throw StoreError(.database, "benchmark check failed: \(side) committed at synchronous=\(measured), not at the "
+                + "synchronous=\(synchronous) the figures state; its figures are not comparable, so none are printed")
+        }
+    }
+
+    /// A pool over `path` whose writer commits at ``synchronous``, with the store's page cache.
+    ///
+    /// GRDB sets `synchronous = NORMAL` when it turns WAL on, after `prepareDatabase` ran, so
+    /// the setting is made again on the writer once the pool is open, as the store does.
+    static func makeBaselinePool(path: String) throws -> DatabasePool {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
-            // The same durability and page cache as the store's connections.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
             try db.execute(sql: "PRAGMA cache_size = -65536")
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
+        return pool
+    }
+
+    /// Seconds to upsert every row, batched, into a plain table like the store's typed table,
+    /// over the pool `makePool` opens (a test opens one otherwise to see the check fail).
+    static func measureBaseline(_ workload: Workload, collection: CollectionSpec, path: String, batchSize: Int,
+                                makePool: (String) throws -> DatabasePool = makeBaselinePool) throws -> Double {
+        let pool = try makePool(path)
         let columns = ["id", "department"] + collection.fields.map(\.name)
         let quoted = columns.map { "\"\($0)\"" }
         try pool.write { db in
@@ -179,7 +207,9 @@ public enum ReplicaBenchmark {
             }
             index = end
         }
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        try requireSynchronous(try pool.writeWithoutTransaction { db in try ReplicaStore.synchronous(of: db) }, on: "the plain baseline")
+        return seconds
     }
 
     /// Seconds to decode, check and apply every change through ``ReplicaStore/apply(_:claim:authorizer:)``.
@@ -209,6 +239,7 @@ public enum ReplicaBenchmark {
         guard held == workload.envelopes.count else {
             throw StoreError(.database, "benchmark check failed: \(held) of \(workload.envelopes.count) changes were stored")
         }
+        try requireSynchronous(try store.writerSynchronous(), on: "the store's writer")
         return seconds
     }
 
@@ -241,6 +272,7 @@ public enum ReplicaBenchmark {
             try store.write { try site.planUpsert(collection: "activity", id: "a\(n % 20)", assignments: assignments, reader: $0) }
             latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         }
+        try requireSynchronous(try store.writerSynchronous(), on: "the store of the local writes")
         latencies.sort()
         return (latencies[latencies.count / 2], latencies[min(latencies.count - 1, latencies.count * 99 / 100)])
     }

@@ -115,10 +115,43 @@ import Testing
                         ["bundle", "import"], ["serve"], ["sync"], ["run"], ["keys"], ["keys", "show"], ["keys", "trust-hub"],
                         ["keys", "allow"], ["keys", "revoke"], ["keys", "list"], ["audit"], ["audit", "verify"], ["report"],
                         ["report", "projects"], ["report", "departments"], ["report", "monthly"], ["project"], ["project", "add"], ["project", "list"], ["project", "show"], ["activity"], ["activity", "add"],
-                        ["activity", "list"], ["kpi"], ["kpi", "define"], ["kpi", "read"], ["demo"], ["import"], ["import", "plan"], ["progress"], ["log"], ["history"], ["cost"], ["risk"], ["issue"], ["bench"]] {
+                        ["activity", "list"], ["kpi"], ["kpi", "define"], ["kpi", "read"], ["demo"], ["import"], ["import", "plan"], ["progress"], ["log"], ["history"], ["cost"], ["risk"], ["issue"]] {
             let result = try cli.run(command + ["--help"])
             #expect(result.status == 0, "\(command)")
             #expect(result.stdout.contains("USAGE"), "\(command)")
         }
+        for command in [[], ["figures"], ["soak"]] {
+            let result = try cli.runBench(command + ["--help"])
+            #expect(result.status == 0, "sitesync-bench \(command)")
+            #expect(result.stdout.contains("USAGE: sitesync-bench"), "sitesync-bench \(command): \(result.stdout)")
+        }
+    }
+
+    /// The benchmarks are a binary of their own: the shipped `sitesync` lists no `bench`
+    /// command, and holds no code of the SiteSyncBench module (whose Swift symbols all carry
+    /// its mangled name, `13SiteSyncBench`), while `sitesync-bench` does.
+    @Test func theShippedBinaryCarriesNoBenchmarks() throws {
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        let help = try cli.run(["--help"])
+        #expect(help.status == 0 && help.stdout.contains("SUBCOMMANDS"), "\(help.stderr)")
+        #expect(!help.stdout.contains("bench"), "sitesync --help still lists the benchmarks:\n\(help.stdout)")
+        let module = Data("13SiteSyncBench".utf8)
+        let shipped = try Data(contentsOf: URL(fileURLWithPath: SiteSyncBinary.path), options: .alwaysMapped)
+        #expect(shipped.range(of: module) == nil, "\(SiteSyncBinary.path) links the SiteSyncBench module")
+        let bench = try Data(contentsOf: URL(fileURLWithPath: SiteSyncBinary.benchPath), options: .alwaysMapped)
+        #expect(bench.range(of: module) != nil, "\(SiteSyncBinary.benchPath) should hold the benchmarks")
+    }
+
+    /// Without a `sitesync` to start as the hub, the network figures and the soak stop at
+    /// once and say how to get one.
+    @Test func theBenchmarksWithoutASitesyncBinarySayHowToGetOne() throws {
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        let missing = cli.file("no-such-sitesync")
+        let soak = try cli.runBench(["soak", "--nodes", "2", "--minutes", "0.1"], environment: ["SITESYNC_BINARY": missing])
+        #expect(soak.status != 0)
+        #expect(soak.stderr.contains("none at \(missing)") && soak.stderr.contains("swift build -c release")
+                && soak.stderr.contains("--no-network"), "\(soak.stderr)")
     }
 }

@@ -268,14 +268,14 @@ import Testing
 }
 
 extension FaultToleranceTests {
-    /// A short `bench soak`: nodes and the hub killed and restarted, clocks jumping, a node
+    /// A short `sitesync-bench soak`: nodes and the hub killed and restarted, clocks jumping, a node
     /// restored from its backup, while the nodes write; nothing acknowledged is lost and all
     /// agree soon after the last fault.
     @Test func aShortSoakLosesNothingAndConverges() throws {
         let cli = try SiteSyncBinary()
         defer { cli.remove() }
         // Seed 6's first fault restores a node from its backup (faults draw from their own generator).
-        let result = try cli.run(["bench", "soak", "--nodes", "3", "--minutes", "0.4", "--seed", "6", "--json"])
+        let result = try cli.runBench(["soak", "--nodes", "3", "--minutes", "0.4", "--seed", "6", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let figures = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
         #expect(figures["soak_lost_writes"] as? Int == 0)

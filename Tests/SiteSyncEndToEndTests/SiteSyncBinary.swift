@@ -1,10 +1,11 @@
 import Foundation
 import Testing
 
-/// Runs the built `sitesync` executable, as a user would.
+/// Runs the built `sitesync` executable, as a user would, and the benchmarks' `sitesync-bench`.
 ///
 /// The binary is `$SITESYNC_BINARY` when set, else the package's `.build/debug/sitesync`
 /// (build it with `swift build` before `swift test`, as the README's test command does).
+/// `sitesync-bench` is `$SITESYNC_BENCH_BINARY` when set, else the one beside `sitesync`.
 struct SiteSyncBinary {
     struct Result {
         let status: Int32
@@ -16,6 +17,11 @@ struct SiteSyncBinary {
         if let path = ProcessInfo.processInfo.environment["SITESYNC_BINARY"] { return path }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         return root.appendingPathComponent(".build/debug/sitesync").path
+    }()
+
+    static let benchPath: String = {
+        if let path = ProcessInfo.processInfo.environment["SITESYNC_BENCH_BINARY"] { return path }
+        return URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("sitesync-bench").path
     }()
 
     let directory: String
@@ -35,8 +41,20 @@ struct SiteSyncBinary {
     /// Runs `sitesync ARGS` in the test directory, with `stdin` piped in when given.
     @discardableResult
     func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Result {
+        try run(Self.path, arguments, stdin: stdin, environment: environment)
+    }
+
+    /// Runs `sitesync-bench ARGS` in the test directory. It starts the `sitesync` beside it as
+    /// hub and nodes, or `$SITESYNC_BINARY`, which it inherits when set: the one ``path`` names.
+    func runBench(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.benchPath),
+                     "no sitesync-bench binary at \(Self.benchPath): run `swift build` first, or set SITESYNC_BENCH_BINARY")
+        return try run(Self.benchPath, arguments, environment: environment)
+    }
+
+    private func run(_ executable: String, _ arguments: [String], stdin: String? = nil, environment: [String: String]) throws -> Result {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.path)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         var env = ProcessInfo.processInfo.environment

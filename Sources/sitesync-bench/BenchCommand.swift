@@ -3,10 +3,20 @@ import Foundation
 import SiteSyncBench
 import SiteSyncCore
 
+/// The benchmarks and the soak, a binary of their own so that the shipped `sitesync` carries
+/// none of their code.
+@main
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench",
-        abstract: "Benchmarks: the performance targets of docs/design.md §9 (the default), or a fault soak (`bench soak`).",
+        commandName: "sitesync-bench",
+        abstract: "SiteSync's benchmarks: the performance targets of docs/design.md §9 (the default), or a fault soak (`sitesync-bench soak`).",
+        discussion: """
+            Built apart from `sitesync`, which ships without them. The network figures and the soak \
+            start the `sitesync` binary beside this one (or $SITESYNC_BINARY) as hub and nodes, so \
+            build both: swift build -c release && .build/release/sitesync-bench. The replica engine \
+            and the report alone need only this one: swift build -c release --product sitesync-bench \
+            && .build/release/sitesync-bench --no-network.
+            """,
         subcommands: [Figures.self, Soak.self],
         defaultSubcommand: Figures.self
     )
@@ -16,12 +26,14 @@ extension BenchCommand {
     struct Figures: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "figures",
-            abstract: "Measure the replica engine against a plain SQLite baseline (docs/design.md §9); `sitesync bench` runs this.",
+            abstract: "Measure the replica engine against a plain SQLite baseline (docs/design.md §9); `sitesync-bench` runs this.",
             discussion: """
                 The replica engine: apply_changes_per_s (remote changes decoded and applied through the \
                 store's batch path), baseline_upsert_rows_per_s (a plain batched upsert of the same rows \
                 into the same table, in the same run), apply_ratio (target at least 0.5), \
-                local_write_p50_ms (one durable single-record write; target at most 1 ms).
+                local_write_p50_ms (one durable single-record write; target at most 1 ms). Both sides \
+                commit at synchronous=FULL, read back from their connections after the timed writes \
+                and printed as `synchronous`; the run fails if either side ran at another setting.
 
                 Replication, with a hub in a process of its own on loopback ZeroMQ, with CURVE, the \
                 allow-list and signed changes on: sync_changes_per_s (changes pushed node → hub, \
@@ -40,8 +52,9 @@ extension BenchCommand {
 
                 Full scale: 200,000 applied changes; 100,000 pushed; 20 nodes × 5,000 edits; 1,000,000 \
                 pulled (several minutes). --quick: 20,000; 20,000; 8 nodes × 1,000; 100,000 (about a \
-                minute). Use a release build for figures: swift build -c release && .build/release/sitesync bench. \
-                Runs in a temporary directory and removes it.
+                minute). Use a release build for figures: swift build -c release && .build/release/sitesync-bench \
+                (--no-network needs only swift build -c release --product sitesync-bench). Runs in a \
+                temporary directory and removes it.
                 """
         )
 
@@ -60,16 +73,15 @@ extension BenchCommand {
             let count = changes ?? (quick ? 20_000 : 200_000)
             let localWrites = quick ? 300 : 2000
             let result = try ReplicaBenchmark.run(changes: count, localWrites: localWrites, batchSize: batchSize) { step in
-                if !json { Output.note("bench: \(step)") }
+                if !json { BenchOutput.note("bench: \(step)") }
             }
             let reportSeconds = try ReportBenchmark.run(scale: quick ? .quick : .full) { step in
-                if !json { Output.note("bench: \(step)") }
+                if !json { BenchOutput.note("bench: \(step)") }
             }
             var network: NetworkBenchmarkResult?
             if !noNetwork {
-                let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-                network = try NetworkBenchmark.run(executable: executable, scale: quick ? .quick : .full) { step in
-                    if !json { Output.note("bench: \(step)") }
+                network = try NetworkBenchmark.run(executable: try SiteSyncExecutable.locate(), scale: quick ? .quick : .full) { step in
+                    if !json { BenchOutput.note("bench: \(step)") }
                 }
             }
             func rounded(_ value: Double, _ places: Int) -> JSONValue {
@@ -79,6 +91,7 @@ extension BenchCommand {
                 ("apply_changes_per_s", rounded(result.applyChangesPerSecond, 0), ""),
                 ("baseline_upsert_rows_per_s", rounded(result.baselineUpsertRowsPerSecond, 0), "(plain SQLite, same rows)"),
                 ("apply_ratio", rounded(result.applyRatio, 3), ">= 0.5"),
+                ("synchronous", .string(result.synchronous), "(both sides, read back from their connections)"),
                 ("local_write_p50_ms", rounded(result.localWriteP50Milliseconds, 3), "<= 1"),
                 ("local_write_p99_ms", rounded(result.localWriteP99Milliseconds, 3), ""),
                 ("changes", .int(Int64(result.changes)), ""),
@@ -105,10 +118,10 @@ extension BenchCommand {
                 ]
             }
             if json {
-                Output.json(.object(Dictionary(uniqueKeysWithValues: figures.map { ($0.0, $0.1) })))
+                BenchOutput.json(.object(Dictionary(uniqueKeysWithValues: figures.map { ($0.0, $0.1) })))
                 return
             }
-            print(Output.table([["figure", "measured", "target"]] + figures.map { [$0.0, $0.1.canonicalText, $0.2] }))
+            print(BenchOutput.table([["figure", "measured", "target"]] + figures.map { [$0.0, BenchOutput.cell($0.1), $0.2] }))
         }
     }
 }
@@ -119,8 +132,9 @@ extension BenchCommand {
             commandName: "soak",
             abstract: "A bounded fault soak on loopback: nodes write while nodes and the hub are killed, restarted and have their clocks jump.",
             discussion: """
-                A hub and N field nodes in 4 departments (plus an office), each a `sitesync` process of \
-                its own (`serve`, `run`), CURVE on, on 127.0.0.1 only. For --minutes, this process writes \
+                A hub and N field nodes in 4 departments (plus an office), each a process of its own \
+                (`sitesync serve`, `sitesync run`, from the `sitesync` beside this binary or \
+                $SITESYNC_BINARY), CURVE on, on 127.0.0.1 only. For --minutes, this process writes \
                 on random nodes (each committed write noted in a ledger) and every 4-10 s SIGKILLs a node \
                 (restarted 0.5-2 s later), restarts one with its clock 1-14 days off either way, restores \
                 one from the backup taken at its start (after it pushed what it had), or — in \
@@ -134,7 +148,8 @@ extension BenchCommand {
                 soak_rss_growth_pct (the hub's resident memory over the last half; target < 10 %), with \
                 the counts of faults injected, the replica ids the hub's knowledge names (nodes and their \
                 epochs), and the changes the hub holds and still logs at the end. Exits non-zero when a write was lost or the replicas did not \
-                agree within 300 s. Use a release build.
+                agree within 300 s. Use a release build of both: swift build -c release && \
+                .build/release/sitesync-bench soak.
                 """)
         @Option(help: ArgumentHelp("Field nodes (2-50).", valueName: "n")) var nodes = 20
         @Option(help: ArgumentHelp("Minutes of writes and faults (0.1-120).", valueName: "m")) var minutes = 10.0
@@ -147,9 +162,9 @@ extension BenchCommand {
         }
 
         func run() throws {
-            let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-            let result = try SoakBenchmark.run(executable: executable, nodes: nodes, minutes: minutes, seed: seed) { step in
-                if !json { Output.note("bench: \(step)") }
+            let result = try SoakBenchmark.run(executable: try SiteSyncExecutable.locate(), nodes: nodes, minutes: minutes,
+                                               seed: seed) { step in
+                if !json { BenchOutput.note("bench: \(step)") }
             }
             let figures: [(String, JSONValue, String)] = [
                 ("soak_lost_writes", .int(Int64(result.lostWrites)), "= 0"),
@@ -168,9 +183,9 @@ extension BenchCommand {
                 ("soak_minutes", .number(String(format: "%g", result.minutes)), ""),
             ]
             if json {
-                Output.json(.object(Dictionary(uniqueKeysWithValues: figures.map { ($0.0, $0.1) })))
+                BenchOutput.json(.object(Dictionary(uniqueKeysWithValues: figures.map { ($0.0, $0.1) })))
             } else {
-                print(Output.table(figures.map { [$0.0, $0.1.canonicalText, $0.2] }))
+                print(BenchOutput.table(figures.map { [$0.0, BenchOutput.cell($0.1), $0.2] }))
             }
             if result.lostWrites > 0 { throw ExitCode(1) }
         }

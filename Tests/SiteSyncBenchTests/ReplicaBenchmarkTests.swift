@@ -1,0 +1,70 @@
+import Foundation
+import GRDB
+import Testing
+@testable import SiteSyncBench
+import SiteSyncCore
+import SiteSyncStore
+
+/// The apply benchmark says at which `synchronous` setting its two sides commit, and that is
+/// the setting they run at (docs/design.md §9): a ratio between a store paying for FULL's
+/// fsyncs and a baseline at NORMAL would flatter the baseline.
+@Suite struct ReplicaBenchmarkTests {
+    static let activity = Schema.siteSync.collection(named: "activity")!
+
+    /// A fresh directory, removed by the caller.
+    static func directory() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-benchtest-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// A whole run at a small scale: both sides read FULL back from their connections after
+    /// the timed writes, and the figures say so.
+    @Test func bothSidesCommitAtTheSettingTheFiguresState() throws {
+        // Batches end on a sealed change (every 250th of the workload's chain).
+        let result = try ReplicaBenchmark.run(changes: 500, localWrites: 5, batchSize: 250, rounds: 1)
+        #expect(result.synchronous == "FULL")
+        #expect(result.changes == 500 && result.applyChangesPerSecond > 0 && result.baselineUpsertRowsPerSecond > 0)
+    }
+
+    /// The baseline's pool commits at FULL although GRDB turns its writer to NORMAL when it
+    /// enables WAL: the setting is made again once the pool is open.
+    @Test func theBaselinesWriterCommitsAtFull() throws {
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let pool = try ReplicaBenchmark.makeBaselinePool(path: directory + "/baseline.db")
+        #expect(try pool.writeWithoutTransaction { db in try ReplicaStore.synchronous(of: db) } == "FULL")
+    }
+
+    /// A baseline set up as it was before (FULL asked for only in `prepareDatabase`, which GRDB
+    /// overrides when it enables WAL) runs at NORMAL; the run fails and says so, instead of
+    /// printing figures that compare NORMAL with FULL.
+    @Test func aBaselineAtAnotherSettingFailsTheRun() throws {
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let workload = ReplicaBenchmark.makeWorkload(count: 100, collection: Self.activity, key: NodeSecretKey.generate())
+        let asBefore = { (path: String) throws -> DatabasePool in
+            var configuration = Configuration()
+            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            return try DatabasePool(path: path, configuration: configuration)
+        }
+        let error = try #require(throws: StoreError.self) {
+            _ = try ReplicaBenchmark.measureBaseline(workload, collection: Self.activity, path: directory + "/baseline.db",
+                                                     batchSize: 50, makePool: asBefore)
+        }
+        #expect(error.message.contains("the plain baseline committed at synchronous=NORMAL"), "\(error)")
+        #expect(error.message.contains("synchronous=FULL the figures state"), "\(error)")
+    }
+
+    /// The store's writer reports the setting it really commits at, not the one asked for by
+    /// rote: FULL by default, NORMAL when opened so.
+    @Test func theStoresWriterReportsItsOwnSetting() throws {
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let full = try ReplicaStore.create(at: directory + "/full.db", node: "full", key: NodeSecretKey.generate())
+        #expect(try full.writerSynchronous() == "FULL")
+        let normal = try ReplicaStore.create(at: directory + "/normal.db", node: "normal", key: NodeSecretKey.generate(),
+                                             options: StoreOptions(durability: .normal))
+        #expect(try normal.writerSynchronous() == "NORMAL")
+    }
+}
