@@ -116,6 +116,12 @@ public struct MonthlyReview: Sendable {
     }
 
     static func money(_ text: String) -> String { ExactDecimal(text).map(ReviewFigures.money) ?? text }
+
+    /// A lagging project's standing in one line: "Complete 42.0 %, SPI(t) 0.81, CPI 0.95".
+    static func standing(of row: ReviewFigures.ProjectRow) -> String {
+        "Complete \(String(format: "%.1f", row.percentComplete)) %, SPI(t) \(ReviewFigures.index(row.scheduleIndexByTime)), "
+            + "CPI \(ReviewFigures.index(row.costPerformanceIndex))"
+    }
 }
 
 // MARK: Markdown
@@ -144,8 +150,7 @@ extension MonthlyReview {
         for row in figures.lagging {
             out += "### \(row.code) \(row.name) — \(row.color)\n\n"
             out += "Owner: department \(departmentNames[row.department] ?? row.department). "
-            out += "Complete \(String(format: "%.1f", row.percentComplete)) %, SPI(t) \(ReviewFigures.index(row.scheduleIndexByTime)), "
-            out += "CPI \(ReviewFigures.index(row.costPerformanceIndex)).\n\n"
+            out += "\(Self.standing(of: row)).\n\n"
             out += row.warnings.map { "- \($0.level): \($0.reason)\n" }.joined() + "\n"
         }
         out += "## KPI scorecard\n\n"
@@ -258,8 +263,7 @@ extension MonthlyReview {
         for row in figures.lagging {
             body += "<h3 class=\"\(row.color)\">\(Self.escape(row.code)) \(Self.escape(row.name)) — \(row.color)</h3>"
             body += "<p>Owner: department \(Self.escape(departmentNames[row.department] ?? row.department)). "
-            body += "Complete \(String(format: "%.1f", row.percentComplete)) %, SPI(t) \(ReviewFigures.index(row.scheduleIndexByTime)), "
-            body += "CPI \(ReviewFigures.index(row.costPerformanceIndex)).</p>"
+            body += "\(Self.standing(of: row)).</p>"
             body += "<ul>" + row.warnings.map { "<li class=\"\($0.level)\">\(Self.escape($0.reason))</li>" }.joined() + "</ul>"
         }
         body += "<h2>KPI scorecard</h2>" + (figures.kpiRows.isEmpty ? "<p>no KPIs defined</p>"
