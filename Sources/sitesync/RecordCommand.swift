@@ -25,12 +25,15 @@ struct RecordCommand: ParsableCommand {
             discussion: """
                 Values are parsed by the field's type: decimals exactly (1250.75), dates as YYYY-MM-DD, \
                 enums from their list, sets as comma-separated elements. An empty value (field=) clears \
-                the field. Give the id `new` for a new record: a random UUID, or for a daily_log the id \
-                made from its project and date. The node's role is enforced: field nodes cannot write \
-                plan fields or other departments' records.
+                the field. Give the id `new` for a new record: a random UUID, or, for a collection with a \
+                natural key (daily_log, percent_entry, kpi_reading, period_close, period_figures), the id \
+                made from its key fields. The node's role is enforced: field nodes cannot write plan fields \
+                or other departments' records; and the value rules hold on every path (a state needs its \
+                day: status=in_progress needs actual_start).
 
                 Example:
-                  sitesync record put activity a-17 percent_complete=40 status=in_progress actual_start=2026-11-02
+                  sitesync record put activity a-17 status=in_progress actual_start=2026-11-02
+                  sitesync record put percent_entry new activity=a-17 date=2026-11-20 percent=40
                   sitesync record put issue i-3 assignees+=chen
                 """
         )
