@@ -48,12 +48,7 @@ final class NetLoop<Item: Sendable>: @unchecked Sendable {
     func wait(_ sockets: [ZMQSocket], timeout: Int) throws(NetError) -> (readable: [Bool], items: [Item]) {
         var items = sockets.map { zmq_pollitem_t(socket: $0.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) }
         items.append(zmq_pollitem_t(socket: nil, fd: wakeRead, events: Int16(ZMQ_POLLIN), revents: 0))
-        while true {
-            let rc = zmq_poll(&items, Int32(items.count), timeout)
-            if rc >= 0 { break }
-            if sitesync_errno() == EINTR { continue }
-            throw NetError.zmq("zmq_poll")
-        }
+        guard retryingOnInterrupt({ zmq_poll(&items, Int32(items.count), timeout) }) >= 0 else { throw NetError.zmq("zmq_poll") }
         return (items.dropLast().map { $0.revents & Int16(ZMQ_POLLIN) != 0 }, takePosted())
     }
 

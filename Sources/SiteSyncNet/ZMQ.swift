@@ -12,7 +12,7 @@ public final class ZMQContext: @unchecked Sendable {
     }
 
     deinit {
-        while zmq_ctx_term(handle) == -1 && sitesync_errno() == EINTR {}
+        _ = retryingOnInterrupt { zmq_ctx_term(handle) }
     }
 }
 
@@ -115,11 +115,9 @@ public final class ZMQSocket {
         for (index, frame) in frames.enumerated() {
             var flags: Int32 = dontWait ? ZMQ_DONTWAIT : 0
             if index < frames.count - 1 { flags |= ZMQ_SNDMORE }
-            while true {
-                let rc = frame.withUnsafeBytes { zmq_send(handle, $0.baseAddress, $0.count, flags) }
-                if rc >= 0 { break }
+            let rc = retryingOnInterrupt { frame.withUnsafeBytes { zmq_send(handle, $0.baseAddress, $0.count, flags) } }
+            if rc < 0 {
                 let error = sitesync_errno()
-                if error == EINTR { continue }
                 if (error == EAGAIN || error == EHOSTUNREACH) && index == 0 { return false }
                 throw NetError.zmq("zmq_send", errno: error)
             }
@@ -136,10 +134,7 @@ public final class ZMQSocket {
             var message = zmq_msg_t()
             zmq_msg_init(&message)
             defer { zmq_msg_close(&message) }
-            var rc: Int32
-            repeat {
-                rc = zmq_msg_recv(&message, handle, ZMQ_DONTWAIT)
-            } while rc == -1 && sitesync_errno() == EINTR
+            let rc = retryingOnInterrupt { zmq_msg_recv(&message, handle, ZMQ_DONTWAIT) }
             if rc == -1 {
                 let error = sitesync_errno()
                 if error == EAGAIN && frames.isEmpty { return nil }
@@ -169,11 +164,17 @@ public final class ZMQSocket {
 /// - Returns: for each socket, whether it is readable.
 public func zmqPoll(_ sockets: [ZMQSocket], timeout: Int) throws(NetError) -> [Bool] {
     var items = sockets.map { zmq_pollitem_t(socket: $0.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) }
+    guard retryingOnInterrupt({ zmq_poll(&items, Int32(items.count), timeout) }) >= 0 else { throw NetError.zmq("zmq_poll") }
+    return items.map { $0.revents & Int16(ZMQ_POLLIN) != 0 }
+}
+
+/// Calls `call` again for as long as it fails (-1) with `EINTR`: a signal interrupted it before
+/// anything happened. Every libzmq call that can block or be interrupted goes through here.
+@discardableResult
+func retryingOnInterrupt<Result: BinaryInteger>(_ call: () -> Result) -> Result {
     while true {
-        let rc = zmq_poll(&items, Int32(items.count), timeout)
-        if rc >= 0 { return items.map { $0.revents & Int16(ZMQ_POLLIN) != 0 } }
-        if sitesync_errno() == EINTR { continue }
-        throw NetError.zmq("zmq_poll")
+        let rc = call()
+        if rc != -1 || sitesync_errno() != EINTR { return rc }
     }
 }
 

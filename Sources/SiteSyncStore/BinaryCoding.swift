@@ -1,37 +1,7 @@
 import SiteSyncCore
 
-/// A little-endian, varint-based writer for the store's compact state blobs.
-struct BinaryWriter {
-    private(set) var bytes: [UInt8] = []
-
-    init(capacity: Int = 128) {
-        bytes.reserveCapacity(capacity)
-    }
-
-    mutating func byte(_ value: UInt8) { bytes.append(value) }
-
-    mutating func varint(_ value: UInt64) {
-        var v = value
-        while v >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        bytes.append(UInt8(v))
-    }
-
-    mutating func signed(_ value: Int64) {
-        varint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
-    }
-
-    mutating func fixed64(_ value: UInt64) {
-        for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
-    }
-
-    mutating func string(_ value: String) {
-        varint(UInt64(value.utf8.count))
-        bytes.append(contentsOf: value.utf8)
-    }
-}
+/// The store's compact state blobs are written with the one byte writer.
+typealias BinaryWriter = ByteWriter
 
 /// Reads what ``BinaryWriter`` wrote; every read is bounds-checked and throws on damage.
 struct BinaryReader {
@@ -51,20 +21,12 @@ struct BinaryReader {
     }
 
     mutating func varint() throws(StoreError) -> UInt64 {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while true {
-            let b = try byte()
-            guard shift < 64 else { throw Self.damaged }
-            result |= UInt64(b & 0x7F) << shift
-            if b < 0x80 { return result }
-            shift += 7
-        }
+        guard let value = Varint.read(bytes, at: &offset, end: bytes.count) else { throw Self.damaged }
+        return value
     }
 
     mutating func signed() throws(StoreError) -> Int64 {
-        let raw = try varint()
-        return Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1)
+        Varint.signed(try varint())
     }
 
     mutating func fixed64() throws(StoreError) -> UInt64 {

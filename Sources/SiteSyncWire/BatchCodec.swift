@@ -132,37 +132,8 @@ public enum BatchCodec {
     }
 
     /// A growable little-endian buffer with protobuf-style varints.
-    struct Writer {
-        var bytes: [UInt8] = []
-
-        init(capacity: Int) {
-            bytes.reserveCapacity(capacity)
-        }
-
-        mutating func byte(_ value: UInt8) { bytes.append(value) }
-
-        mutating func varint(_ value: UInt64) {
-            var v = value
-            while v >= 0x80 {
-                bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
-                v >>= 7
-            }
-            bytes.append(UInt8(v))
-        }
-
-        mutating func signed(_ value: Int64) { varint(UInt64(bitPattern: (value << 1) ^ (value >> 63))) }
-
-        mutating func fixed64(_ value: UInt64) {
-            for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
-        }
-
-        mutating func bytes(_ value: [UInt8]) { bytes.append(contentsOf: value) }
-
-        mutating func string(_ value: String) {
-            varint(UInt64(value.utf8.count))
-            bytes.append(contentsOf: value.utf8)
-        }
-    }
+    /// Batches are written with the one byte writer.
+    typealias Writer = ByteWriter
 }
 
 extension ChangeDecoder {
@@ -200,7 +171,7 @@ extension ChangeDecoder {
             raw.origin = origin
             raw.counter = counter
             let zigzag = try varint()
-            lastHLC = lastHLC &+ UInt64(bitPattern: Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1))
+            lastHLC = lastHLC &+ UInt64(bitPattern: Varint.signed(zigzag))
             raw.hlc = lastHLC
             let flags = try byte()
             guard flags < 8 else { throw Malformed() }

@@ -56,7 +56,7 @@ public enum BundleCodec {
         func frame(_ frame: WireBundleFrame) throws {
             let body = try frame.serializedBytes() as [UInt8]
             var framed: [UInt8] = []
-            appendVarint(UInt64(body.count), to: &framed)
+            framed.append(contentsOf: Self.varint(UInt64(body.count)))
             framed += body
             bytes += framed
         }
@@ -106,7 +106,7 @@ public enum BundleCodec {
         var proof = BatchProof()
         while offset < bytes.count {
             let frameStart = offset
-            guard let length = readVarint(bytes, &offset), length <= UInt64(maxFrameBytes),
+            guard let length = Varint.read(bytes, at: &offset, end: bytes.count), length <= UInt64(maxFrameBytes),
                   offset + Int(length) <= bytes.count else {
                 throw WireError(.corrupted, "\(file) is truncated or damaged at byte \(frameStart); copy it again from its source")
             }
@@ -191,25 +191,9 @@ public enum BundleCodec {
         }
     }
 
-    static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
-        var v = value
-        while v >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        bytes.append(UInt8(v))
-    }
-
-    static func readVarint(_ bytes: [UInt8], _ offset: inout Int) -> UInt64? {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while offset < bytes.count, shift < 64 {
-            let b = bytes[offset]
-            offset += 1
-            result |= UInt64(b & 0x7F) << shift
-            if b < 0x80 { return result }
-            shift += 7
-        }
-        return nil
+    static func varint(_ value: UInt64) -> [UInt8] {
+        var writer = ByteWriter(capacity: 10)
+        writer.varint(value)
+        return writer.bytes
     }
 }

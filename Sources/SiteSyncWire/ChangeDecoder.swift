@@ -29,17 +29,8 @@ struct ChangeDecoder {
     struct Malformed: Error {}
 
     mutating func varint() throws(Malformed) -> UInt64 {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while offset < end {
-            let byte = bytes[offset]
-            offset += 1
-            result |= UInt64(byte & 0x7F) << shift
-            if byte < 0x80 { return result }
-            shift += 7
-            if shift > 63 { throw Malformed() }
-        }
-        throw Malformed()
+        guard let value = Varint.read(bytes, at: &offset, end: end) else { throw Malformed() }
+        return value
     }
 
     mutating func byte() throws(Malformed) -> UInt8 {
@@ -56,7 +47,7 @@ struct ChangeDecoder {
 
     mutating func signed() throws(Malformed) -> Int64 {
         let zigzag = try varint()
-        return Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1)
+        return Varint.signed(zigzag)
     }
 
     mutating func fixed64() throws(Malformed) -> UInt64 {
@@ -212,7 +203,7 @@ struct ChangeDecoder {
             case (3, 2): write.value = .text(try string())
             case (4, 0):
                 let zigzag = try varint()
-                write.value = .int(Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1))
+                write.value = .int(Varint.signed(zigzag))
             case (5, 2): write.value = .decimal(try string())
             case (6, 0):
                 // sint32 travels as a zigzag varint of the 32-bit value; protobuf truncates to 32 bits.

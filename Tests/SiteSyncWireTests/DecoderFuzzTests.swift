@@ -272,7 +272,7 @@ enum FuzzDecode {
     /// A varint count (which may be mutated too, as a peer's `count` is), then the compact changes.
     static func compactBatch(_ input: [UInt8]) throws {
         var offset = 0
-        guard let count = BundleCodec.readVarint(input, &offset) else { throw WireError(.malformed, "no count") }
+        guard let count = Varint.read(input, at: &offset, end: input.count) else { throw WireError(.malformed, "no count") }
         let changes = try BatchCodec.decode(Data(input[offset...]), count: Int(truncatingIfNeeded: count), schema: schema)
         let again = try BatchCodec.decode(BatchCodec.encode(changes), count: changes.count, schema: schema)
         try require(again == changes, "a decoded batch does not survive re-encoding")
@@ -427,7 +427,7 @@ enum FuzzSeeds {
     static func sealed(_ unsealed: [UInt8]) throws -> [UInt8] {
         var changes: UInt64 = 0
         var offset = BundleCodec.magic.count
-        while offset < unsealed.count, let length = BundleCodec.readVarint(unsealed, &offset), length <= UInt64(unsealed.count - offset) {
+        while offset < unsealed.count, let length = Varint.read(unsealed, at: &offset, end: unsealed.count), length <= UInt64(unsealed.count - offset) {
             let body = Array(unsealed[offset..<offset + Int(length)])
             offset += Int(length)
             if case .change? = (try? WireBundleFrame(serializedBytes: body))?.frame { changes += 1 }
