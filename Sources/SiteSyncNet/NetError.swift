@@ -36,11 +36,15 @@ public struct NetError: SiteSyncError {
     public let message: String
     /// The errno of a failed libzmq call.
     public let errno: Int32?
+    /// The code of the peer's `Failure`, when the peer refused (`refused`): what the caller
+    /// decides by, never the English of the message.
+    public let failure: FailureCode?
 
-    public init(_ code: Code, _ message: String, errno: Int32? = nil) {
+    public init(_ code: Code, _ message: String, errno: Int32? = nil, failure: FailureCode? = nil) {
         self.code = code
         self.message = message
         self.errno = errno
+        self.failure = failure
     }
 
     /// The error of the libzmq call `call` that just failed, with `zmq_strerror`'s text.

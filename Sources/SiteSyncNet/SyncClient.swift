@@ -322,7 +322,7 @@ public final class SyncClient {
                 switch result {
                 case .success(let summary): return .finished(summary)
                 case .failure(let error):
-                    if error.code == .silent || (error.code == .refused && error.message.contains("unknown session")) {
+                    if error.code == .silent || error.failure == .unknownSession {
                         return .interrupted(error, sent: machine.summary.pushedSent, acknowledged: machine.summary.pushedAcknowledged,
                                             moved: moved)
                     }
@@ -439,7 +439,7 @@ public final class SyncClient {
                 hinted = true
             case .failure(let failure)? where failure.session == 0 && failure.code == .forbidden:
                 // The hub cut this node off (its key was revoked).
-                throw NetError(.refused, "\(endpoint) refused this node: \(failure.reason)")
+                throw NetError(.refused, "\(endpoint) refused this node: \(failure.reason)", failure: .forbidden)
             default:
                 break
             }
@@ -474,12 +474,12 @@ public final class SyncClient {
     static func error(_ failure: SessionFailure, endpoint: String) -> NetError {
         switch failure.kind {
         case .refused(.upgradeRequired): NetError(.incompatible, failure.reason + "; this node keeps working offline and keeps its changes")
-        case .refused(.forbidden): NetError(.refused, failure.reason)
-        case .refused(.unknownSession): NetError(.refused, "unknown session: " + failure.reason)
+        case .refused(.forbidden): NetError(.refused, failure.reason, failure: .forbidden)
+        case .refused(.unknownSession): NetError(.refused, "unknown session: " + failure.reason, failure: .unknownSession)
         case .refused(.outOfOrder):
             NetError(.refused, "\(endpoint): " + failure.reason + "; syncing again sends the same changes: run `sitesync audit verify` "
-                     + "on this node and tell the operator of \(endpoint)")
-        case .refused: NetError(.refused, "\(endpoint): " + failure.reason)
+                     + "on this node and tell the operator of \(endpoint)", failure: .outOfOrder)
+        case .refused(let code): NetError(.refused, "\(endpoint): " + failure.reason, failure: code)
         case .silent: NetError(.silent, "\(endpoint) went silent in the middle of the sync")
         case .violation: NetError(.protocolViolation, "\(endpoint): " + failure.reason)
         case .store: NetError(.store, failure.reason)
