@@ -35,15 +35,12 @@ public struct MonthlyReview: Sendable {
     /// (milliseconds since 1970, UTC) dates the month under way and the sync freshness.
     public static func gather(node: Node, period: String, now: Int64) throws -> MonthlyReview {
         guard let month = Month(period) else { throw NodeError(.usage, "--period '\(period)' is not a month: write YYYY-MM") }
-        let rows = try node.store.rows([
-            ("SELECT node, role, department, exchanged_ms FROM sync_peer ORDER BY department, node", []),
-            ("SELECT id, coalesce(name, id) FROM department", []),
-        ])
+        let rows = try node.store.rows([("SELECT node, role, department, exchanged_ms FROM sync_peer ORDER BY department, node", [])])
         let freshness = rows[0].map { row in
             Freshness(node: row[0] ?? "", role: row[1] ?? "", department: row[2] ?? "",
                       daysSinceSync: Int64(row[3] ?? "").map { Int((now - $0) / 86_400_000) })
         }
-        let names = Dictionary(rows[1].map { ($0[0] ?? "", $0[1] ?? "") }) { a, _ in a }
+        let names = try departmentNames(node.store)
         if let close = try PeriodClose.load(node.store, period: period) {
             return MonthlyReview(period: period, asOf: close.asOf, scope: Reports.scopeNote(node), figures: close.figures,
                                  freshness: freshness, departmentNames: names, close: close,
@@ -76,6 +73,11 @@ public struct MonthlyReview: Sendable {
         }
         return ReviewFigures.of(projects: projects, departments: departments, curve: curve, departmentNames: departmentNames,
                                 kpiCap: thresholds.kpiCap)
+    }
+
+    /// Each department's name by its code (the code where it has none).
+    static func departmentNames(_ store: ReplicaStore) throws -> [String: String] {
+        Dictionary(try store.rows([("SELECT id, coalesce(name, id) FROM department", [])])[0].map { ($0[0] ?? "", $0[1] ?? "") }) { a, _ in a }
     }
 
     // MARK: The parts, as rows of text

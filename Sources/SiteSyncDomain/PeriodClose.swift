@@ -86,9 +86,8 @@ public struct PeriodClose: Sendable {
         // The knowledge first, then the figures: a change applied in between (by a serving
         // process) is then in the figures and shown as late too, never missing from both.
         let knowledge = try node.store.knowledge()
-        let names = Dictionary(try node.store.rows([("SELECT id, coalesce(name, id) FROM department", [])])[0]
-            .map { ($0[0] ?? "", $0[1] ?? "") }) { a, _ in a }
-        let figures = try MonthlyReview.figures(node, month: month, asOf: month.last, departmentNames: names)
+        let figures = try MonthlyReview.figures(node, month: month, asOf: month.last,
+                                                departmentNames: MonthlyReview.departmentNames(node.store))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         func json(_ value: some Encodable) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }

@@ -539,7 +539,11 @@ extension ReplicaStore {
             if let link = try Data.fetchOne(db.cachedStatement(sql: """
                 SELECT link FROM \(table) WHERE replica = ? AND counter = ? AND department = ?
                 """), arguments: arguments) {
-                return ChainHash(Array(link)) ?? .genesis
+                guard let hash = ChainHash(Array(link)) else {
+                    throw StoreError(.corrupt, "the link held for chain \(start.chain) at \(start.counter) is not 32 bytes: the database "
+                                     + "was damaged; run `sitesync audit verify`")
+                }
+                return hash
             }
         }
         return nil
