@@ -99,9 +99,21 @@ extension ReplicaStore {
         return UnsafeBufferPointer(start: pointer, count: count)
     }
 
+    private static let dayDigits = [0, 1, 2, 3, 5, 6, 8, 9]
+
     /// A stored `YYYY-MM-DD` date as the number YYYYMMDD (ordered as the dates are), or `nil`.
+    /// Not ``CalendarDate/init(utf8:)``: that validates the calendar through a generic across
+    /// modules, and here it runs for every entry (measured: 0.82 s became 1.4 s for the report
+    /// over 1.8 million entries). The dates were validated when they were written.
     static func day(_ text: UnsafeBufferPointer<UInt8>) -> Int? {
-        CalendarDate(utf8: text).map { $0.year * 10_000 + $0.month * 100 + $0.day }
+        guard text.count == 10, text[4] == UInt8(ascii: "-"), text[7] == UInt8(ascii: "-") else { return nil }
+        var value = 0
+        for index in dayDigits {
+            let byte = text[index]
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
     }
 
     /// An exact decimal's canonical text (`-12.5`, `300`) as a whole number of billionths, or
