@@ -23,14 +23,16 @@ public final class ReplicaStore: Sendable {
     public let path: String
     public let schema: Schema
     public let identity: ReplicaIdentity
-    let pool: DatabasePool
+    /// A WAL pool over the file; over memory (``inMemory(node:key:schema:options:)``), one
+    /// connection.
+    let pool: any DatabaseWriter
     let options: StoreOptions
 
     /// This device's wall clock, in milliseconds since 1970 (as the store was opened with it).
     public func wallClock() -> UInt64 { options.wallClock() }
     let tables: [UInt16: RecordTable]
 
-    private init(path: String, schema: Schema, pool: DatabasePool, identity: ReplicaIdentity, options: StoreOptions) {
+    private init(path: String, schema: Schema, pool: any DatabaseWriter, identity: ReplicaIdentity, options: StoreOptions) {
         self.path = path
         self.schema = schema
         self.pool = pool
@@ -47,14 +49,38 @@ public final class ReplicaStore: Sendable {
     public static func create(
         at path: String, node: String, key: NodeSecretKey, schema: Schema = .siteSync, options: StoreOptions = StoreOptions()
     ) throws -> ReplicaStore {
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw StoreError(.invalidWrite, "a database already exists at \(path); it was not changed")
+        }
+        return try make(path: path, pool: StoreError.mapping { try makePool(path, options) }, node: node, key: key, schema: schema,
+                        options: options)
+    }
+
+    /// A new replica whose database lives in memory only and ends with the value: for the
+    /// whole-fleet simulation, where hundreds of replicas come and go in a second. It is the
+    /// same store over the same SQL, without a file (and so without durability to choose).
+    public static func inMemory(
+        node: String, key: NodeSecretKey, schema: Schema = .siteSync, options: StoreOptions = StoreOptions()
+    ) throws -> ReplicaStore {
+        try make(path: ":memory:", pool: StoreError.mapping { try DatabaseQueue(configuration: configuration(options)) }, node: node,
+                 key: key, schema: schema, options: options)
+    }
+
+    /// A copy of this store as it stands, in memory: a backup to restore later (SQLite's backup API).
+    public func memoryCopy() throws -> ReplicaStore {
+        try StoreError.mapping {
+            let destination = try DatabaseQueue(configuration: Self.configuration(options))
+            try pool.backup(to: destination)
+            return ReplicaStore(path: ":memory:", schema: schema, pool: destination, identity: identity, options: options)
+        }
+    }
+
+    private static func make(path: String, pool: any DatabaseWriter, node: String, key: NodeSecretKey, schema: Schema,
+                             options: StoreOptions) throws -> ReplicaStore {
         var options = options
         options.signer = key
         let credential = ReplicaCredential.issue(node: node, signingKey: key.publicKey.signing)
         let replica = credential.replica
-        guard !FileManager.default.fileExists(atPath: path) else {
-            throw StoreError(.invalidWrite, "a database already exists at \(path); it was not changed")
-        }
-        let pool = try StoreError.mapping { try makePool(path, options) }
         try StoreError.mapping {
             try StoreSchema.migrator(schema: schema).migrate(pool)
             try pool.write { db in
