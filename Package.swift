@@ -121,6 +121,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The whole fleet in one process under seeded faults (docs/design.md §9).
+        .testTarget(
+            name: "SiteSyncSimulationTests",
+            dependencies: ["SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncTestSupport",
+                           .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "SiteSyncBenchTests", dependencies: ["SiteSyncBench", "SiteSyncStore", "SiteSyncCore",
                                                                .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(

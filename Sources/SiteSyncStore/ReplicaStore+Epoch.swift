@@ -27,7 +27,8 @@ extension ReplicaStore {
     }
 
     func takeNewEpoch(_ db: Database) throws -> ReplicaID {
-        let credential = ReplicaCredential.issue(node: identity.node, signingKey: identity.credential.signingKey)
+        let credential = ReplicaCredential.issue(node: identity.node, signingKey: identity.credential.signingKey,
+                                                 salt: options.epochSalt?())
         let now = Int64(options.wallClock())
         let epoch = (try String.fetchOne(db, sql: "SELECT value FROM sync_meta WHERE key = 'epoch'").flatMap { Int($0) } ?? 1) + 1
         for (key, value) in [("replica", credential.replica.description), ("salt", SHA256Hex.hex(credential.salt)),

@@ -59,27 +59,45 @@ public final class ReplicaStore: Sendable {
     /// A new replica whose database lives in memory only and ends with the value: for the
     /// whole-fleet simulation, where hundreds of replicas come and go in a second. It is the
     /// same store over the same SQL, without a file (and so without durability to choose).
+    /// - Parameter salt: the replica credential's salt (8 bytes), for a simulation that must
+    ///   make the same replica ids from the same seed; fresh random bytes when `nil`.
     public static func inMemory(
-        node: String, key: NodeSecretKey, schema: Schema = .siteSync, options: StoreOptions = StoreOptions()
+        node: String, key: NodeSecretKey, salt: [UInt8]? = nil, schema: Schema = .siteSync, options: StoreOptions = StoreOptions()
     ) throws -> ReplicaStore {
         try make(path: ":memory:", pool: StoreError.mapping { try DatabaseQueue(configuration: configuration(options)) }, node: node,
-                 key: key, schema: schema, options: options)
+                 key: key, salt: salt, schema: schema, options: options)
     }
 
-    /// A copy of this store as it stands, in memory: a backup to restore later (SQLite's backup API).
-    public func memoryCopy() throws -> ReplicaStore {
-        try StoreError.mapping {
-            let destination = try DatabaseQueue(configuration: Self.configuration(options))
+    /// A copy of this store as it stands, in memory (SQLite's backup API): a backup to restore
+    /// later, or a replica made once and copied for each run of a simulation.
+    /// - Parameters:
+    ///   - wallClock: the copy's clock, when not this store's.
+    ///   - epochSalt: where the copy's new epochs take their salt (``StoreOptions/epochSalt``),
+    ///     when not where this store's do.
+    public func memoryCopy(wallClock: (@Sendable () -> UInt64)? = nil,
+                           epochSalt: (@Sendable () -> [UInt8])? = nil) throws -> ReplicaStore {
+        var options = options
+        if let wallClock { options.wallClock = wallClock }
+        if let epochSalt { options.epochSalt = epochSalt }
+        let configuration = Self.configuration(options)
+        return try StoreError.mapping {
+            let destination = try DatabaseQueue(configuration: configuration)
             try pool.backup(to: destination)
             return ReplicaStore(path: ":memory:", schema: schema, pool: destination, identity: identity, options: options)
         }
     }
 
-    private static func make(path: String, pool: any DatabaseWriter, node: String, key: NodeSecretKey, schema: Schema,
-                             options: StoreOptions) throws -> ReplicaStore {
+    /// The same database opened again, as the next opening of its file would see it: for an
+    /// in-memory store that took a new epoch (its identity is read when it is opened).
+    public func reopened() throws -> ReplicaStore {
+        ReplicaStore(path: path, schema: schema, pool: pool, identity: try Self.identity(pool, path: path), options: options)
+    }
+
+    private static func make(path: String, pool: any DatabaseWriter, node: String, key: NodeSecretKey, salt: [UInt8]? = nil,
+                             schema: Schema, options: StoreOptions) throws -> ReplicaStore {
         var options = options
         options.signer = key
-        let credential = ReplicaCredential.issue(node: node, signingKey: key.publicKey.signing)
+        let credential = ReplicaCredential.issue(node: node, signingKey: key.publicKey.signing, salt: salt)
         let replica = credential.replica
         try StoreError.mapping {
             try StoreSchema.migrator(schema: schema).migrate(pool)
@@ -138,7 +156,20 @@ public final class ReplicaStore: Sendable {
             if stored != String(schema.version) {
                 try pool.write { db in try StoreSchema.addNewCollectionsAndFields(db, schema: schema) }
             }
-            return try pool.read { db in
+            return try Self.identity(pool, path: path)
+        }
+        if let signer = options.signer, signer.publicKey.signing != identity.credential.signingKey {
+            throw StoreError(.key,
+                "the node's key file holds another key than the one \(path) was created with: restore the node's own key file "
+                + "(node.key) from its backup; a database cannot change keys")
+        }
+        return ReplicaStore(path: path, schema: schema, pool: pool, identity: identity, options: options)
+    }
+
+    /// Who the database at `pool` says it is, checked against its key.
+    private static func identity(_ pool: any DatabaseWriter, path: String) throws -> ReplicaIdentity {
+        try StoreError.mapping {
+            try pool.read { db in
                 let meta = try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT key, value FROM sync_meta")
                     .map { ($0["key"] as String, $0["value"] as String) })
                 guard meta["format"] == "sitesync", let replicaText = meta["replica"], let replica = ReplicaID(hex: replicaText),
@@ -152,12 +183,6 @@ public final class ReplicaStore: Sendable {
                 return ReplicaIdentity(replica: replica, node: node, credential: credential)
             }
         }
-        if let signer = options.signer, signer.publicKey.signing != identity.credential.signingKey {
-            throw StoreError(.key,
-                "the node's key file holds another key than the one \(path) was created with: restore the node's own key file "
-                + "(node.key) from its backup; a database cannot change keys")
-        }
-        return ReplicaStore(path: path, schema: schema, pool: pool, identity: identity, options: options)
     }
 
     /// The pool over `path`, its writer connection set to the durability asked for. GRDB sets

@@ -28,6 +28,10 @@ public struct StoreOptions: Sendable {
     /// The Ed25519 key of the hub this node trusts (from its configuration), to tell the hub's
     /// refusals from anyone else's; `nil` when none is configured.
     public var hubSigningKey: [UInt8]?
+    /// Where the salt of a new epoch's replica credential comes from (8 bytes); `nil`: the
+    /// system's random source. A simulation draws it from its seed, so that a run is the same
+    /// every time it is replayed.
+    public var epochSalt: (@Sendable () -> [UInt8])?
     /// Page cache of the writer connection, in KiB (allocated only as used). 64 MiB keeps the
     /// index pages of a bulk apply in memory instead of reading them back on every batch.
     public var writerCacheKibibytes = 65536

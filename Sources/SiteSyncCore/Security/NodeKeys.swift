@@ -51,6 +51,10 @@ public struct NodeSecretKey: Sendable {
     /// The Ed25519 secret key, 32 bytes.
     public let signingSecret: [UInt8]
     public let publicKey: NodePublicKey
+    /// The signing key as made once: making it from the secret derives its public half, which
+    /// cost as much as the signature itself on every local write. (Unchecked for `Sendable`:
+    /// the key is immutable, and BoringSSL signs with it from any thread.)
+    nonisolated(unsafe) private let signer: Curve25519.Signing.PrivateKey
 
     /// Fresh keys from the system's random source.
     public static func generate() -> NodeSecretKey {
@@ -69,14 +73,15 @@ public struct NodeSecretKey: Sendable {
         }
         self.curveSecret = curveSecret
         self.signingSecret = signingSecret
+        self.signer = signing
         self.publicKey = NodePublicKey(curve: Array(curve.publicKey.rawRepresentation),
                                        signing: Array(signing.publicKey.rawRepresentation))
     }
 
     /// An Ed25519 signature of `message`, 64 bytes.
     public func sign(_ message: [UInt8]) -> [UInt8] {
-        // The key was checked when this value was made; signing with a valid key cannot fail.
-        Array(try! Curve25519.Signing.PrivateKey(rawRepresentation: signingSecret).signature(for: message))
+        // Signing with a valid key cannot fail (the key was checked when this value was made).
+        Array(try! signer.signature(for: message))
     }
 
     /// Whether `signature` is `key`'s Ed25519 signature of `message`.

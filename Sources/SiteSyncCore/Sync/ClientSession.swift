@@ -111,11 +111,12 @@ public struct ClientSession: Sendable {
             // The peer holds more of this replica than it was seen to acknowledge (or more than
             // this replica holds): this database may have been restored from a copy, and the
             // peer may hold other content for those ids. They go again, for the peer to compare.
+            // With no recorded point (the copy predates this peer's first acknowledgement),
+            // anything the peer holds of this replica is compared, from counter 0 (§9.5).
             let holdsMore = welcome.knowledge[me.replica] > knowledge[me.replica]
-            if let acknowledged = acknowledgedOwn[welcome.peer.node], welcome.knowledge[me.replica] > acknowledged || holdsMore {
+            let acknowledged = acknowledgedOwn[welcome.peer.node] ?? 0
+            if welcome.knowledge[me.replica] > acknowledged || holdsMore {
                 recheckFrom = min(acknowledged, knowledge[me.replica])
-            } else if holdsMore {
-                recheckFrom = 0
             }
             phase = .pushing
             return [.welcomed(welcome)] + readMore()
