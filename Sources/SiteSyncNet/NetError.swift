@@ -23,6 +23,9 @@ public struct NetError: SiteSyncError {
         case store
         /// The peer's security refused this node's key (ZAP 400: unknown or revoked).
         case keyRefused = "key-refused"
+        /// The listener cut this node off while connected: its key was revoked (a `Failure` 403
+        /// with `session` 0, protocol/README.md §12). A 403 of one session is `refused`.
+        case keyRevoked = "key-revoked"
         /// The peer does not hold the key this node trusts for it (repeated failed handshakes).
         case keyMismatch = "key-mismatch"
         /// The security set-up failed (the ZAP handler, or its start-up self-test).
@@ -45,6 +48,16 @@ public struct NetError: SiteSyncError {
         self.message = message
         self.errno = errno
         self.failure = failure
+    }
+
+    /// Whether retrying cannot help: the failure needs a person (a key refused or revoked, a
+    /// peer key that does not match), or the node must be opened again (a new epoch). A
+    /// long-running node stops on these instead of retrying with a backoff.
+    public var isPermanent: Bool {
+        switch code {
+        case .keyRefused, .keyRevoked, .keyMismatch, .newEpoch: true
+        default: false
+        }
     }
 
     /// The error of the libzmq call `call` that just failed, with `zmq_strerror`'s text.

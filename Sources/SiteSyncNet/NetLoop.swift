@@ -38,7 +38,8 @@ final class NetLoop<Item: Sendable>: @unchecked Sendable {
         }
         if wasEmpty {
             var byte: UInt8 = 1
-            _ = write(wakeWrite, &byte, 1)
+            // Only EAGAIN is dropped: the pipe is full, so the owner will wake anyway.
+            retryingOnInterrupt { write(wakeWrite, &byte, 1) }
         }
     }
 
@@ -55,7 +56,7 @@ final class NetLoop<Item: Sendable>: @unchecked Sendable {
     /// What was posted, draining the pipe first so that a later post wakes the owner again.
     private func takePosted() -> [Item] {
         var buffer = [UInt8](repeating: 0, count: 64)
-        while read(wakeRead, &buffer, buffer.count) > 0 {}
+        while retryingOnInterrupt({ read(wakeRead, &buffer, buffer.count) }) > 0 {}
         return posted.withLock { queue in
             defer { queue.removeAll() }
             return queue

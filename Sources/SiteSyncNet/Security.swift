@@ -57,21 +57,25 @@ extension SocketOptions {
 /// requests on `inproc://zeromq.zap.01`, accepting a CURVE key only when it is active on the
 /// allow-list, with the node's name as the connection's `User-Id`.
 ///
-/// It must run before any listener binds; if it stops unexpectedly the process exits, because
-/// without it libzmq would let every key through (ZAP_ENFORCE_DOMAIN closes that gap too).
+/// It must run before any listener binds. If it fails, it stops answering and tells its owner
+/// (`onFailure`), which stops the listener: with ZAP_ENFORCE_DOMAIN set, libzmq refuses every
+/// key while no handler answers, and the listener must not go on as if keys were checked.
 final class ZAPHandler: @unchecked Sendable {
     // @unchecked: the socket is touched only by the handler thread; `stopping` is a Mutex.
     static let endpoint = "inproc://zeromq.zap.01"
     private let socket: ZMQSocket
     private let allowList: @Sendable () -> Directory
     private let logger: Logger
+    private let onFailure: @Sendable (NetError) -> Void
     private let stopping = Mutex(false)
     private let finished = DispatchSemaphore(value: 0)
     /// The key of the start-up self-test, refused quietly (it is no intruder).
     let selfTestKey = Mutex<[UInt8]?>(nil)
 
     /// Binds the handler's socket and starts answering.
-    init(context: ZMQContext, allowList: @escaping @Sendable () -> Directory, logger: Logger) throws(NetError) {
+    /// - Parameter onFailure: told, on the handler's thread, when it failed and stopped.
+    init(context: ZMQContext, allowList: @escaping @Sendable () -> Directory, logger: Logger,
+         onFailure: @escaping @Sendable (NetError) -> Void = { _ in }) throws(NetError) {
         socket = try ZMQSocket(context, .rep)
         do {
             try socket.bind(Self.endpoint)
@@ -80,6 +84,7 @@ final class ZAPHandler: @unchecked Sendable {
         }
         self.allowList = allowList
         self.logger = logger
+        self.onFailure = onFailure
         let handler = self
         let thread = Thread {
             handler.serve()
@@ -101,9 +106,11 @@ final class ZAPHandler: @unchecked Sendable {
                 guard let request = try socket.receive() else { continue }
                 try socket.send(answer(request.frames), dontWait: false)
             } catch {
-                // Without its handler a CURVE listener must not go on: stop the process.
-                logger.critical("the ZAP handler failed; stopping so that no key goes unchecked", metadata: ["error": "\(error)"])
-                exit(70)
+                // Without its handler a CURVE listener must not go on: its owner stops it.
+                logger.critical("the ZAP handler failed; stopping the listener so that no key goes unchecked", metadata: ["error": "\(error)"])
+                onFailure(NetError(.security, "the ZAP handler failed (\(error.message)): the listener stopped so that no key goes "
+                                   + "unchecked; start it again"))
+                break
             }
         }
         socket.close()
@@ -146,11 +153,9 @@ enum SecuritySelfTest {
     static func run(context: ZMQContext, key: NodeSecretKey, handler: ZAPHandler) throws(NetError) {
         let stranger = NodeSecretKey.generate()
         handler.selfTestKey.withLock { $0 = stranger.publicKey.curve }
-        let server = try ZMQSocket(context, .router)
-        try SocketOptions.curveServer(server, key: key)
+        let server = try SocketOptions.listenerSocket(context, curve: key)
         let endpoint = try server.bind("tcp://127.0.0.1:*")
-        let client = try ZMQSocket(context, .dealer)
-        try SocketOptions.curveClient(client, key: stranger, serverKey: key.publicKey)
+        let client = try SocketOptions.clientSocket(context, curve: (stranger, key.publicKey))
         let monitor = try SocketMonitor(watching: client, context: context)
         // Torn down in this order, whatever happens: see SocketMonitor.close().
         defer {
@@ -169,6 +174,7 @@ enum SecuritySelfTest {
                     throw NetError(.security, "self-test failed: a key not on the allow-list was let in; the listener will not serve")
                 }
             }
+            // A receive that fails lets nothing through: only a message received is a breach.
             if (try? server.receive()) != nil {
                 throw NetError(.security, "self-test failed: a message from a key not on the allow-list got through; the listener will not serve")
             }

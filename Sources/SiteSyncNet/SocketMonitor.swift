@@ -41,6 +41,9 @@ final class SocketMonitor {
     /// The events that arrived since the last call.
     func events() -> [Event] {
         var result: [Event] = []
+        // A failed read of the monitor's in-process pipe ends the batch: the events are hints
+        // (a drop, a refused key), and a client that misses one still learns it by its
+        // timeouts; nothing is lost that a later call would not read.
         while let message = try? socket.receive(), let first = message.frames.first, first.count >= 6 {
             let kind = Int32(first[first.startIndex]) | Int32(first[first.startIndex + 1]) << 8
             var value: Int32 = 0

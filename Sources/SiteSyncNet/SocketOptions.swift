@@ -1,4 +1,5 @@
 internal import CZeroMQ
+import SiteSyncCore
 import SiteSyncWire
 
 /// The options protocol/README.md §11 and §15 require, set before `bind`/`connect` (libzmq
@@ -18,6 +19,25 @@ enum SocketOptions {
         try socket.set(ZMQ_RECONNECT_IVL, Int32(100))
         try socket.set(ZMQ_RECONNECT_IVL_MAX, Int32(5_000))
         try common(socket)
+    }
+
+    /// The one set-up of a listener's socket: a ROUTER with the options above and, where keys
+    /// are checked, CURVE with this node's secret key (set before `bind`).
+    static func listenerSocket(_ context: ZMQContext, curve key: NodeSecretKey?) throws(NetError) -> ZMQSocket {
+        let socket = try ZMQSocket(context, .router)
+        try listener(socket)
+        if let key { try curveServer(socket, key: key) }
+        return socket
+    }
+
+    /// The one set-up of a client's socket: a DEALER with the options above and, where keys are
+    /// checked, CURVE with this node's keys and the key it trusts for its peer (set before
+    /// `connect`).
+    static func clientSocket(_ context: ZMQContext, curve: (key: NodeSecretKey, serverKey: NodePublicKey)?) throws(NetError) -> ZMQSocket {
+        let socket = try ZMQSocket(context, .dealer)
+        try client(socket)
+        if let curve { try curveClient(socket, key: curve.key, serverKey: curve.serverKey) }
+        return socket
     }
 
     private static func common(_ socket: ZMQSocket) throws(NetError) {

@@ -73,19 +73,20 @@ public struct SyncOutcome: Sendable {
 
 /// A node's side of sync rounds with one peer (the hub, or another node) over a DEALER socket.
 ///
-/// The socket stays open between rounds, so a subscribed peer can hint; each round is a
-/// ``ClientSession`` driven on the calling thread, with store work on a worker queue so that
-/// receiving the next batch overlaps applying the current one.
+/// The socket stays open between rounds, so a subscribed peer can hint. A thin driver: each
+/// round is a ``ClientRound`` (resume, deadlines, retries), an I/O-free machine this class
+/// feeds with messages, connection events, store results and the time; store work runs on a
+/// worker queue so that receiving the next batch overlaps applying the current one.
 public final class SyncClient {
     public let endpoint: String
-    let store: ReplicaStore
+    let store: any ReplicationStore
     let me: PeerIdentity
     let options: SyncClientOptions
     let logger: Logger
     let context: ZMQContext
     let socket: ZMQSocket
     let monitor: SocketMonitor
-    let loop: NetLoop<SessionEvent>
+    let loop: NetLoop<ClientRound.Event>
     private let worker = DispatchQueue(label: "sitesync.client.store")
     private let checker = DispatchQueue(label: "sitesync.client.check")
     /// Handshakes that failed without a reason, and for a protocol reason, in this round.
@@ -95,12 +96,14 @@ public final class SyncClient {
     private var connectedAt: UInt64 = 0
     /// Hints received between rounds.
     public private(set) var hinted = false
+    /// Bytes moved by the current round.
+    private var traffic = (sent: 0, received: 0)
 
     public static var versions: ProtocolVersions {
         ProtocolVersions(protocolVersion: ProtocolVersion.current, schemaVersion: Schema.siteSync.version, schemaHash: Schema.siteSync.hash)
     }
 
-    public init(store: ReplicaStore, me: PeerIdentity, endpoint: String, options: SyncClientOptions = SyncClientOptions(),
+    public init(store: any ReplicationStore, me: PeerIdentity, endpoint: String, options: SyncClientOptions = SyncClientOptions(),
                 context: ZMQContext? = nil, logger: Logger) throws(NetError) {
         try Endpoint.validate(endpoint)
         self.endpoint = endpoint
@@ -113,11 +116,7 @@ public final class SyncClient {
         } else {
             self.context = try ZMQContext()
         }
-        socket = try ZMQSocket(self.context, .dealer)
-        try SocketOptions.client(socket)
-        if let security = options.security {
-            try SocketOptions.curveClient(socket, key: security.key, serverKey: security.serverKey)
-        }
+        socket = try SocketOptions.clientSocket(self.context, curve: options.security.map { ($0.key, $0.serverKey) })
         monitor = try SocketMonitor(watching: socket, context: self.context)
         try socket.connect(endpoint)
         loop = try NetLoop()
@@ -129,6 +128,23 @@ public final class SyncClient {
         socket.close()
     }
 
+    private func now() -> SyncMoment {
+        SyncMoment(monotonic: monotonicMilliseconds(), wall: store.wallClock())
+    }
+
+    /// The round machine's configuration from the client's options.
+    private var roundConfiguration: ClientRound.Configuration {
+        var configuration = ClientRound.Configuration(me: me, versions: Self.versions)
+        configuration.limits = options.limits
+        configuration.subscribe = options.subscribe
+        configuration.credential = store.identity.credential
+        configuration.connectTimeout = options.connectTimeout
+        configuration.silenceTimeout = options.silenceTimeout
+        configuration.stallTimeout = options.stallTimeout
+        configuration.idleSessionLimit = options.idleSessionLimit
+        return configuration
+    }
+
     /// Runs one round: greet, push, pull. Starts a new session (resuming from what the peer
     /// acknowledged, protocol §9.2) when the peer restarts, the connection drops or the peer
     /// goes silent for ``SyncClientOptions/silenceTimeout``. The round has no limit on its total
@@ -138,257 +154,181 @@ public final class SyncClient {
     /// - Throws: ``NetError`` when the peer is unreachable, refuses, or stops moving the round;
     ///   whatever was acknowledged stays applied, and nothing unsent is lost.
     public func round() throws(NetError) -> SyncOutcome {
-        let start = monotonicMilliseconds()
-        var outcome = SyncOutcome()
         hinted = false
         traffic = (0, 0)
-        clockOffset = nil
         failedHandshakes = (0, 0)
-        watch = RoundWatch(start: start)
-        var idleSessions = 0
-        while true {
-            outcome.sessions += 1
-            switch try session() {
-            case .finished(let summary):
-                outcome.summary.pushedSent += summary.pushedSent
-                outcome.summary.pushedApplied += summary.pushedApplied
-                outcome.summary.pushedKnown += summary.pushedKnown
-                outcome.summary.pulledApplied += summary.pulledApplied
-                outcome.summary.pulledKnown += summary.pulledKnown
-                outcome.summary.pulledStates += summary.pulledStates
-                outcome.summary.refused += summary.refused
-                outcome.summary.peer = summary.peer
-                outcome.summary.peerKnowledge.merge(summary.peerKnowledge)
-                outcome.milliseconds = monotonicMilliseconds() - start
-                outcome.bytesSent = traffic.sent
-                outcome.bytesReceived = traffic.received
-                outcome.peerClockOffset = clockOffset
-                return outcome
-            case .interrupted(let error, let sent, let acknowledged, let moved):
-                // Start over from what the peer acknowledged; what it had not is sent again.
-                outcome.summary.pushedSent += sent
-                outcome.resent += sent - acknowledged
-                idleSessions = moved ? 0 : idleSessions + 1
-                let still = monotonicMilliseconds() - watch.lastMoved
-                if idleSessions >= options.idleSessionLimit || still >= options.stallTimeout {
-                    throw Self.stalled(endpoint, error, stillFor: still, sessions: outcome.sessions)
-                }
-                logger.info("sync session with \(endpoint) interrupted; resuming", metadata: ["reason": "\(error.message)"])
-            }
-        }
-    }
-
-    private enum SessionEnd {
-        case finished(SessionSummary)
-        /// The peer restarted (it forgot the session), the connection dropped, or the peer went
-        /// silent: worth starting over. `moved`: the session received a batch or acknowledgement.
-        case interrupted(NetError, sent: Int, acknowledged: Int, moved: Bool)
-    }
-
-    /// What the round has had from the peer, across its sessions.
-    private struct RoundWatch {
-        let start: UInt64
-        /// Whether anything at all came from the peer: one never heard from is unreachable.
-        var heard = false
-        /// When this side last began waiting on the peer: its last batch or acknowledgement, or
-        /// the end of this side's last store work (applying here is not the peer's silence).
-        var lastMoved: UInt64
-
-        init(start: UInt64) {
-            self.start = start
-            lastMoved = start
-        }
-    }
-
-    private var watch = RoundWatch(start: 0)
-    /// Bytes moved by the current round.
-    private var traffic = (sent: 0, received: 0)
-    /// The peer's clock minus ours, from the last Welcome.
-    private var clockOffset: Int64?
-    /// Changes to push and to pull, as the current session began.
-    private var totals = (push: 0, pull: 0)
-
-
-    private func session() throws(NetError) -> SessionEnd {
-        let knowledge: VersionVector
-        do { knowledge = try store.knowledge() } catch {
-            throw NetError(.store, "this node could not read its own database to sync with \(endpoint) (the peer was not asked): \(error)")
-        }
-        let directoryDigest = (try? store.directory()).map { $0.isEmpty ? "" : $0.digest } ?? ""
-        let acknowledgedOwn = Dictionary(((try? store.peers()) ?? []).map { ($0.node, $0.knowledge[me.replica]) }) { a, b in max(a, b) }
-        var machine = ClientSession(session: UInt64.random(in: 1...UInt64.max), me: me, versions: Self.versions,
-                                    knowledge: knowledge, limits: options.limits, subscribe: options.subscribe,
-                                    credential: store.identity.credential, directoryDigest: directoryDigest,
-                                    wallClock: store.wallClock(), acknowledgedOwn: acknowledgedOwn)
+        var machine = ClientRound(roundConfiguration)
         var outbox: [[Data]] = []
-        var result: Result<SessionSummary, NetError>?
-        /// A batch or acknowledgement of this session came from the peer.
-        var moved = false
-        /// The peer's last message, or the end of this side's last store work.
-        var lastHeard = monotonicMilliseconds()
-        var busy = 0
-        var connectionDropped = false
-        let storeAdapter = SessionStore(store, access: options.access, peerIsHub: options.peerIsHub)
-        var reported = (push: 0, pull: 0)
-        var recorded = 0
-
-        func perform(_ effects: [SessionEffect]) {
-            for effect in effects {
+        /// Changes to push and to pull, as the current session began (for progress).
+        var totals = (push: 0, pull: 0)
+        var pending = machine.start(at: now())
+        while true {
+            while !pending.isEmpty {
+                let effect = pending.removeFirst()
                 switch effect {
+                case .prepareSession:
+                    pending += machine.handle(prepareSession(), at: now())
                 case .send(let message):
                     outbox.append(SyncFrames.encode(message))
-                case .read(let request):
-                    busy += 1
-                    worker.async { [loop] in
-                        do { loop.post(.read(try storeAdapter.read(request))) } catch { loop.post(SessionStore.failure(error)) }
-                    }
-                case .apply(let request):
-                    busy += 1
-                    // Signatures are checked on a thread of their own, so the store only writes.
-                    checker.async { [loop, worker] in
-                        let checked: CheckedBatch
-                        do { checked = try SessionStore.check(request) } catch {
-                            loop.post(SessionStore.failure(error))
-                            return
-                        }
-                        worker.async {
-                            do { loop.post(.applied(try storeAdapter.apply(request, checked: checked))) } catch { loop.post(SessionStore.failure(error)) }
-                        }
-                    }
-                case .welcomed(let welcome):
-                    if welcome.wallClock > 0 { clockOffset = Int64(bitPattern: welcome.wallClock &- store.wallClock()) }
-                    totals = (push: (try? store.backlog(beyond: welcome.knowledge, scope: welcome.peer.scope).count) ?? 0,
-                              pull: Int(clamping: welcome.pullEstimate))
-                    fallthrough
-                case .rejected:
-                    worker.async { [logger] in
-                        do { try storeAdapter.record(effect) } catch {
-                            logger.error("could not record what the peer said", metadata: ["error": "\(error)"])
-                        }
-                    }
-                case .finish(let summary):
-                    result = .success(summary)
-                case .fail(let failure):
-                    result = .failure(Self.error(failure, endpoint: endpoint))
+                case .read(let session, let request):
+                    read(request, session: session)
+                case .apply(let session, let request):
+                    apply(request, session: session)
+                case .record(let said):
+                    if case .welcomed(let welcome) = said { totals = pushAndPullTotals(welcome) }
+                    record("what the peer said") { [options] store in try store.recordSessionEffect(said, peerIsHub: options.peerIsHub) }
+                case .recordPeer(let contact):
+                    // What the peer acknowledged is recorded as it comes, so a session broken off
+                    // resumes from there without re-checking what was already acknowledged.
+                    record("what the peer acknowledged") { store in try store.recordPeer(PeerRecord(contact)) }
+                case .progress(let progress):
+                    let total = progress.direction == .push ? totals.push : totals.pull
+                    options.progress?(SyncProgress(direction: progress.direction == .push ? .push : .pull, done: progress.done, total: total))
+                case .settle(let farewell):
+                    settle(&outbox, farewell: farewell)
+                    pending += machine.handle(.settled, at: now())
+                case .finished(let outcome):
+                    var result = SyncOutcome()
+                    result.summary = outcome.summary
+                    result.sessions = outcome.sessions
+                    result.milliseconds = outcome.milliseconds
+                    result.resent = outcome.resent
+                    result.peerClockOffset = outcome.peerClockOffset
+                    result.bytesSent = traffic.sent
+                    result.bytesReceived = traffic.received
+                    return result
+                case .failed(let failure):
+                    throw Self.error(failure, endpoint: endpoint)
+                case .note(let note):
+                    logger.log(SyncNote(note.level, "\(endpoint): \(note.message)", note.metadata))
                 }
             }
-        }
-        /// After the machine handled something: record what the peer acknowledged, and tell progress.
-        func noteProgress() {
-            if machine.summary.pushedAcknowledged != recorded, let server = machine.server {
-                // What the peer acknowledged is recorded as it comes, so a session broken off
-                // resumes from there without re-checking what was already acknowledged.
-                recorded = machine.summary.pushedAcknowledged
-                let peer = server.peer, knowledge = machine.summary.peerKnowledge, now = store.wallClock()
-                worker.async { [store] in
-                    try? store.recordPeer(PeerRecord(node: peer.node, replica: peer.replica, role: peer.role, department: peer.department,
-                                                     knowledge: knowledge, exchangedMilliseconds: now, via: "sync"))
-                }
-            }
-            if let progress = options.progress {
-                // Each direction whose count moved (the last push acknowledgement also starts the pull).
-                let summary = machine.summary
-                let pulled = summary.pulledApplied + summary.pulledKnown
-                if summary.pushedAcknowledged != reported.push {
-                    reported.push = summary.pushedAcknowledged
-                    progress(SyncProgress(direction: .push, done: reported.push, total: totals.push))
-                }
-                if pulled != reported.pull {
-                    reported.pull = pulled
-                    progress(SyncProgress(direction: .pull, done: pulled, total: totals.pull))
-                }
-            }
-        }
-        perform(machine.start())
-        var farewellUntil: UInt64?
-        while true {
-            // Send what is queued; a full or not-yet-connected pipe keeps it for the next turn.
-            while let frames = outbox.first {
-                guard try socket.send(frames) else { break }
-                outbox.removeFirst()
-                traffic.sent += frames.reduce(0) { $0 + $1.count }
-            }
-            if let result {
-                // Let the last messages (Bye, Failure) leave before returning, for a moment at
-                // most: with no connection (a refused handshake) they never can.
-                let now = monotonicMilliseconds()
-                farewellUntil = farewellUntil ?? now + 1_000
-                if !outbox.isEmpty && now < farewellUntil! {
-                    Thread.sleep(forTimeInterval: 0.005)
-                    continue
-                }
-                // What the peer said is recorded before the round ends (a new epoch must be in place).
-                worker.sync {}
-                switch result {
-                case .success(let summary): return .finished(summary)
-                case .failure(let error):
-                    if error.code == .silent || error.failure == .unknownSession {
-                        return .interrupted(error, sent: machine.summary.pushedSent, acknowledged: machine.summary.pushedAcknowledged,
-                                            moved: moved)
-                    }
-                    throw error
-                }
-            }
-            // Only time spent waiting on the peer counts: while this side reads or applies, the
-            // peer is waiting on it.
-            if busy == 0 {
-                let now = monotonicMilliseconds()
-                if !watch.heard && now - watch.start >= options.connectTimeout {
-                    throw Self.unreachable(endpoint, options.connectTimeout)
-                }
-                if watch.heard && (now - lastHeard >= options.silenceTimeout || now - watch.lastMoved >= options.stallTimeout) {
-                    perform(machine.timedOut())
-                    continue
-                }
-            }
-            let (readable, events) = try loop.wait([socket, monitor.socket], timeout: outbox.isEmpty ? 100 : 5)
-            for event in events {
-                busy -= 1
-                // The store work is done: from now on this side waits on the peer again.
-                lastHeard = monotonicMilliseconds()
-                watch.lastMoved = lastHeard
-                perform(machine.handle(event))
-                noteProgress()
-            }
+            try flush(&outbox)
+            let deadline = machine.nextDeadline
+            let untilDeadline = deadline.map { Int(clamping: $0 &- min($0, monotonicMilliseconds())) } ?? 100
+            let (readable, events) = try loop.wait([socket, monitor.socket], timeout: outbox.isEmpty ? max(1, min(100, untilDeadline)) : 5)
+            for event in events { pending += machine.handle(event, at: now()) }
             let connectionEvents = monitor.events()
             try checkHandshakes(connectionEvents)
-            for event in connectionEvents where event.kind == ZMQ_EVENT_DISCONNECTED && !machine.isOver {
-                // The connection dropped: whatever was in flight is lost. Start over as soon as
-                // the store work in progress is done.
-                if busy == 0 {
-                    return .interrupted(NetError(.silent, "the connection to \(endpoint) dropped"), sent: machine.summary.pushedSent,
-                                        acknowledged: machine.summary.pushedAcknowledged, moved: moved)
+            if connectionEvents.contains(where: { $0.kind == ZMQ_EVENT_DISCONNECTED }) {
+                pending += machine.handle(.disconnected, at: now())
+            }
+            if readable[0] || socket.isReadable {
+                while let message = try socket.receive() {
+                    traffic.received += message.frames.reduce(0) { $0 + $1.count }
+                    pending += machine.handle(decode(message), at: now())
                 }
-                connectionDropped = true
             }
-            if connectionDropped && busy == 0 {
-                return .interrupted(NetError(.silent, "the connection to \(endpoint) dropped"), sent: machine.summary.pushedSent,
-                                    acknowledged: machine.summary.pushedAcknowledged, moved: moved)
+            if let deadline = machine.nextDeadline, monotonicMilliseconds() >= deadline {
+                pending += machine.handle(.tick, at: now())
             }
-            guard readable[0] || socket.isReadable else { continue }
-            while let message = try socket.receive() {
-                lastHeard = monotonicMilliseconds()
-                watch.heard = true
-                traffic.received += message.frames.reduce(0) { $0 + $1.count }
+        }
+    }
+
+    /// What a new session starts from. Every read must succeed: without the peers' records this
+    /// node could not notice that its database was restored from an old copy (and the peer
+    /// holds other content for its change ids), so a failed read fails the round instead.
+    private func prepareSession() -> ClientRound.Event {
+        do {
+            let knowledge = try store.knowledge()
+            let directory = try store.directory()
+            let acknowledgedOwn = Dictionary(try store.peers().map { ($0.node, $0.knowledge[me.replica]) }) { a, b in max(a, b) }
+            return .prepared(ClientRound.SessionFacts(session: UInt64.random(in: 1...UInt64.max), knowledge: knowledge,
+                                                      directoryDigest: directory.isEmpty ? "" : directory.digest,
+                                                      acknowledgedOwn: acknowledgedOwn))
+        } catch {
+            return .prepareFailed("\(error)")
+        }
+    }
+
+    /// The message decoded; one that does not decode is the peer's violation.
+    private func decode(_ message: ZMQMessage) -> ClientRound.Event {
+        do {
+            let decoded = try SyncFrames.decode(message.frames, schema: store.schema)
+            if case .hint = decoded { hinted = true }
+            return .message(decoded)
+        } catch {
+            logger.warning("bad message from \(endpoint)", metadata: ["error": "\(error.message)"])
+            return .malformed(error.message)
+        }
+    }
+
+    /// How many changes the session will push and pull, for progress only: a count that fails
+    /// shows as unknown (0), and the sync goes on.
+    private func pushAndPullTotals(_ welcome: SyncMessage.Welcome) -> (push: Int, pull: Int) {
+        let push: Int
+        do {
+            push = try store.backlogCount(beyond: welcome.knowledge, scope: welcome.peer.scope)
+        } catch {
+            logger.debug("could not count what goes to \(endpoint); progress shows no total", metadata: ["error": "\(error)"])
+            push = 0
+        }
+        return (push, Int(clamping: welcome.pullEstimate))
+    }
+
+    private func read(_ request: ReadRequest, session: UInt64) {
+        let store = store
+        worker.async { [loop] in
+            do { loop.post(.store(session: session, .read(try store.readPage(request)))) } catch {
+                loop.post(.store(session: session, SessionStore.failure(error)))
+            }
+        }
+    }
+
+    /// Signatures are checked on a thread of their own, so the store only writes.
+    private func apply(_ request: ApplyRequest, session: UInt64) {
+        let store = store, access = options.access, peerIsHub = options.peerIsHub
+        checker.async { [loop, worker] in
+            let checked: CheckedBatch
+            do { checked = try SessionStore.check(request) } catch {
+                loop.post(.store(session: session, SessionStore.failure(error)))
+                return
+            }
+            worker.async {
                 do {
-                    let decoded = try SyncFrames.decode(message.frames, schema: store.schema)
-                    if case .hint = decoded {
-                        hinted = true
-                        continue
-                    }
-                    if Self.movesTheRound(decoded, session: machine.session) {
-                        moved = true
-                        watch.lastMoved = lastHeard
-                    }
-                    perform(machine.handle(.message(decoded)))
-                    noteProgress()
+                    loop.post(.store(session: session, .applied(try store.applyBatch(request, checked: checked, access: access,
+                                                                                      peerIsHub: peerIsHub))))
                 } catch {
-                    logger.warning("bad message from \(endpoint)", metadata: ["error": "\(error.message)"])
-                    perform([.send(.failure(SyncMessage.Failure(code: .malformed, reason: error.message, session: machine.session))),
-                             .fail(SessionFailure(.violation, "the peer sent a bad message: \(error.message)"))])
+                    loop.post(.store(session: session, SessionStore.failure(error)))
                 }
             }
         }
+    }
+
+    /// Keeps a record on the worker queue; a failure is logged: the sync goes on, and the
+    /// next session reads again what it needs.
+    private func record(_ what: String, _ write: @escaping @Sendable (any ReplicationStore) throws -> Void) {
+        let store = store, logger = logger
+        worker.async {
+            do { try write(store) } catch {
+                logger.error("could not record \(what)", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Sends what is queued; a full or not-yet-connected pipe keeps it for the next turn.
+    private func flush(_ outbox: inout [[Data]]) throws(NetError) {
+        while let frames = outbox.first {
+            guard try socket.send(frames) else { break }
+            outbox.removeFirst()
+            traffic.sent += frames.reduce(0) { $0 + $1.count }
+        }
+    }
+
+    /// Ends a session: lets its last messages (Bye, Failure) leave, for a moment at most (with
+    /// no connection they never can), then waits for the store work in flight, so that what the
+    /// peer said is recorded before the round goes on (a new epoch must be in place).
+    private func settle(_ outbox: inout [[Data]], farewell: Bool) {
+        if farewell {
+            let until = monotonicMilliseconds() + 1_000
+            while !outbox.isEmpty && monotonicMilliseconds() < until {
+                do { try flush(&outbox) } catch { break }
+                if !outbox.isEmpty { Thread.sleep(forTimeInterval: 0.005) }
+            }
+        }
+        outbox.removeAll()
+        checker.sync {}
+        worker.sync {}
     }
 
     /// Turns handshake failures into errors that say what to do: a refused key at once, a
@@ -429,18 +369,19 @@ public final class SyncClient {
 
     /// Waits up to `milliseconds` for a hint (or any message) from the peer between rounds.
     /// - Returns: whether a hint arrived.
+    /// - Throws: ``NetError/Code/keyRevoked`` when the peer cut this node off (a 403 with
+    ///   session 0), and the handshake errors.
     public func waitForHint(milliseconds: Int) throws(NetError) -> Bool {
         let (readable, _) = try loop.wait([socket, monitor.socket], timeout: milliseconds)
         try checkHandshakes(monitor.events())
         guard readable[0] || socket.isReadable else { return false }
         while let message = try socket.receive() {
-            switch try? SyncFrames.decode(message.frames, schema: store.schema) {
-            case .hint?:
-                hinted = true
-            case .failure(let failure)? where failure.session == 0 && failure.code == .forbidden:
-                // The hub cut this node off (its key was revoked).
-                throw NetError(.refused, "\(endpoint) refused this node: \(failure.reason)", failure: .forbidden)
+            switch decode(message) {
+            case .message(.failure(let failure)) where failure.session == 0 && failure.code == .forbidden:
+                throw Self.error(.revoked(failure.reason), endpoint: endpoint)
             default:
+                // Between rounds only a hint or a revocation matters; a late answer of the last
+                // round, or one that does not decode (logged), concerns no session any more.
                 break
             }
         }
@@ -448,12 +389,20 @@ public final class SyncClient {
     }
 
     /// Whether a message moves the round on: a batch or an acknowledgement of this session.
-    /// Greetings and hints say the peer is alive, not that the sync gets anywhere.
     static func movesTheRound(_ message: SyncMessage, session: UInt64) -> Bool {
-        switch message {
-        case .batch(let batch): batch.session == session
-        case .ack(let ack): ack.session == session
-        default: false
+        ClientRound.movesTheRound(message, session: session)
+    }
+
+    /// The round's failure as the caller sees it: the peer's failure code travels as a value
+    /// (``NetError/failure``, ``NetError/Code/keyRevoked``), never only as text.
+    static func error(_ failure: RoundFailure, endpoint: String) -> NetError {
+        switch failure {
+        case .unreachable(let waited): unreachable(endpoint, waited)
+        case .stalled(let last, let still, let sessions): stalled(endpoint, error(last, endpoint: endpoint), stillFor: still, sessions: sessions)
+        case .session(let failure): error(failure, endpoint: endpoint)
+        case .revoked(let reason): NetError(.keyRevoked, "\(endpoint) refused this node: \(reason)", failure: .forbidden)
+        case .store(let reason):
+            NetError(.store, "this node could not read its own database to sync with \(endpoint) (the peer was not asked): \(reason)")
         }
     }
 
@@ -480,7 +429,7 @@ public final class SyncClient {
             NetError(.refused, "\(endpoint): " + failure.reason + "; syncing again sends the same changes: run `sitesync audit verify` "
                      + "on this node and tell the operator of \(endpoint)", failure: .outOfOrder)
         case .refused(let code): NetError(.refused, "\(endpoint): " + failure.reason, failure: code)
-        case .silent: NetError(.silent, "\(endpoint) went silent in the middle of the sync")
+        case .silent: NetError(.silent, "\(endpoint) went silent in the middle of the sync (\(failure.reason))")
         case .violation: NetError(.protocolViolation, "\(endpoint): " + failure.reason)
         case .store: NetError(.store, failure.reason)
         case .newEpoch: NetError(.newEpoch, failure.reason)

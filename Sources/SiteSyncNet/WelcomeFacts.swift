@@ -3,20 +3,13 @@ import SiteSyncCore
 import SiteSyncStore
 import Synchronization
 
-/// What a Welcome needs from the store and the allow-list. Gathered on a reader thread, once
-/// the Hello passed its cheap checks, so that the listener's loop never waits on the database
-/// (or on counting a backlog) to answer a greeting.
-struct WelcomeFacts: Sendable {
-    let knowledge: VersionVector
-    /// How many changes the client lacks within its scope (the Welcome's `pull_estimate`).
-    let pullEstimate: UInt64
-    /// The allow-list to hand out, if this listener shares it, and its digest.
-    let directory: Directory?
-    let directoryDigest: String?
-
+/// What a Welcome needs from the store and the allow-list (``WelcomeFacts``), gathered on a
+/// reader thread once the Hello passed its cheap checks, so that the listener's loop never
+/// waits on the database (or on counting a backlog) to answer a greeting.
+extension WelcomeFacts {
     /// - Parameter directory: the allow-list in force, where the listener hands it to clients.
     /// - Throws: when the store cannot be read.
-    static func gather(for hello: SyncMessage.Hello, client: PeerIdentity, store: ReplicaStore, directory: Directory?,
+    static func gather(for hello: SyncMessage.Hello, client: PeerIdentity, store: any ReplicationStore, directory: Directory?,
                        digests: DirectoryDigests) throws -> WelcomeFacts {
         let knowledge = try store.knowledge()
         return WelcomeFacts(knowledge: knowledge,
@@ -26,12 +19,13 @@ struct WelcomeFacts: Sendable {
 
     /// The count costs an index range per origin, in proportion to what the client lacks (a
     /// client with empty knowledge: the whole log). A client whose knowledge covers this side's
-    /// lacks nothing, which its vector alone says: no count at all, the common case. Only for
-    /// progress display (a count that fails is 0).
+    /// lacks nothing, which its vector alone says: no count at all, the common case.
     static func pullEstimate(_ clientKnowledge: VersionVector, client: PeerIdentity, knowledge: VersionVector,
-                             store: ReplicaStore) -> UInt64 {
+                             store: any ReplicationStore) -> UInt64 {
         guard !knowledge.isCovered(by: clientKnowledge) else { return 0 }
-        return UInt64((try? store.backlog(beyond: clientKnowledge, scope: client.scope, detailed: false).count) ?? 0)
+        // Dropping a failed count is right: the estimate is only for the client's progress
+        // display (protocol §7.2: a client must not rely on it), and 0 means "not known".
+        return UInt64((try? store.backlogCount(beyond: clientKnowledge, scope: client.scope)) ?? 0)
     }
 }
 

@@ -169,7 +169,8 @@ public func zmqPoll(_ sockets: [ZMQSocket], timeout: Int) throws(NetError) -> [B
 }
 
 /// Calls `call` again for as long as it fails (-1) with `EINTR`: a signal interrupted it before
-/// anything happened. Every libzmq call that can block or be interrupted goes through here.
+/// anything happened. The one `EINTR` loop of SiteSyncNet: every libzmq or POSIX call that can
+/// block or be interrupted (poll, send, receive, the loop's wake-up pipe) goes through here.
 @discardableResult
 func retryingOnInterrupt<Result: BinaryInteger>(_ call: () -> Result) -> Result {
     while true {

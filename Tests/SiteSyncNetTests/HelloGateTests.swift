@@ -1,5 +1,5 @@
 import Testing
-@testable import SiteSyncNet
+@testable import SiteSyncCore
 
 /// The per-node Hello rate of a listener (protocol/README.md §15), on a clock the test drives.
 @Suite struct HelloGateTests {

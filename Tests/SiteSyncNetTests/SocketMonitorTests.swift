@@ -17,9 +17,14 @@ struct SocketMonitorTests {
         try SocketOptions.client(watched)
         let monitor = try SocketMonitor(watching: watched, context: context)
         try watched.connect(try listener.bind("tcp://127.0.0.1:*"))
-        Thread.sleep(forTimeInterval: 0.2)
+        // Connected once a message gets through (a poll with a deadline, not a guess of how long
+        // a connection takes).
+        #expect(try Self.exchange(from: watched, to: listener), "the watched client never connected")
         monitor.close()
         listener.close()
+        // The one wait on real time left: nothing can be observed while libzmq's I/O thread
+        // notices the closed listener and makes the events that would block it; the exchange
+        // below must come after that for the test to catch a stall.
         Thread.sleep(forTimeInterval: 0.3)
 
         // Another pair in the same context must still talk.
@@ -29,13 +34,18 @@ struct SocketMonitorTests {
         try SocketOptions.listener(server)
         try SocketOptions.client(client)
         try client.connect(try server.bind("tcp://127.0.0.1:*"))
+        #expect(try Self.exchange(from: client, to: server), "the context's I/O thread is stalled")
+    }
+
+    /// Sends a ping from `client` until `server` receives it, waiting in `zmq_poll` for at most
+    /// 3 s. - Returns: whether it arrived.
+    static func exchange(from client: ZMQSocket, to server: ZMQSocket) throws -> Bool {
         let deadline = Date().addingTimeInterval(3)
-        var sent = false, heard = false
-        while !heard && Date() < deadline {
+        var sent = false
+        while Date() < deadline {
             if !sent { sent = try client.send([Data("ping".utf8)]) }
-            heard = try server.receive() != nil
-            if !heard { Thread.sleep(forTimeInterval: 0.01) }
+            if try zmqPoll([server], timeout: 10)[0], try server.receive() != nil { return true }
         }
-        #expect(heard, "the context's I/O thread is stalled")
+        return false
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import SiteSyncCore
 
 /// What one node may open at a listener, so that one node's flood of Hellos cannot starve the
 /// others (protocol/README.md §15). A node is its authenticated key's name; in plaintext, the
@@ -24,8 +23,8 @@ public struct NodeAdmissionLimits: Sendable, Equatable {
 
 /// The Hello rate limit of a listener: a token bucket per node. Owned by the listener's loop
 /// thread; costs one dictionary look-up per Hello, and no store access.
-struct HelloGate {
-    enum Verdict: Equatable {
+public struct HelloGate: Sendable {
+    public enum Verdict: Sendable, Equatable {
         case admitted
         /// Over the rate: retry after this long. `report` is how many Hellos of this node were
         /// refused since it was last reported, when it is time to log it again (at most every
@@ -33,7 +32,7 @@ struct HelloGate {
         case refused(retryAfterMilliseconds: UInt64, report: Int?)
     }
 
-    private struct Bucket {
+    private struct Bucket: Sendable {
         var tokens: Double
         var refilledAt: UInt64
         var unreported = 0
@@ -41,15 +40,15 @@ struct HelloGate {
     }
 
     static let reportEvery: UInt64 = 10_000
-    let limits: NodeAdmissionLimits
+    public let limits: NodeAdmissionLimits
     private var buckets: [String: Bucket] = [:]
 
-    init(limits: NodeAdmissionLimits) {
+    public init(limits: NodeAdmissionLimits) {
         self.limits = limits
     }
 
     /// Takes a token for a Hello from `node` at `now` (monotonic milliseconds), if it has one.
-    mutating func hello(from node: String, now: UInt64) -> Verdict {
+    public mutating func hello(from node: String, now: UInt64) -> Verdict {
         var bucket = refilled(buckets[node] ?? Bucket(tokens: Double(limits.helloBurst), refilledAt: now), now: now)
         defer { buckets[node] = bucket }
         if bucket.tokens >= 1 {
@@ -62,7 +61,7 @@ struct HelloGate {
 
     /// Counts a Hello of `node` refused for another reason (its sessions cap).
     /// - Returns: how many were refused since the last report, when it is time to log it again.
-    mutating func refused(_ node: String, now: UInt64) -> Int? {
+    public mutating func refused(_ node: String, now: UInt64) -> Int? {
         guard var bucket = buckets[node] else { return 1 }
         defer { buckets[node] = bucket }
         return Self.count(&bucket, now: now)
@@ -77,11 +76,11 @@ struct HelloGate {
 
     /// Forgets the nodes whose bucket is full again: they are as if never heard from, and the
     /// gate's memory stays in proportion to the nodes sending now.
-    mutating func forgetRested(now: UInt64) {
+    public mutating func forgetRested(now: UInt64) {
         buckets = buckets.filter { refilled($0.value, now: now).tokens < Double(limits.helloBurst) }
     }
 
-    var trackedNodes: Int { buckets.count }
+    public var trackedNodes: Int { buckets.count }
 
     private func refilled(_ bucket: Bucket, now: UInt64) -> Bucket {
         var bucket = bucket
@@ -92,13 +91,13 @@ struct HelloGate {
     }
 
     /// The refusal of a Hello over the rate, for the client and its user.
-    static func rateReason(node: String, limits: NodeAdmissionLimits, retryAfterMilliseconds: UInt64) -> String {
+    public static func rateReason(node: String, limits: NodeAdmissionLimits, retryAfterMilliseconds: UInt64) -> String {
         "too many sessions from \(node): over \(limits.helloBurst) Hellos at once or \(formatted(limits.hellosPerSecond)) per second; "
             + "retry in \(seconds(retryAfterMilliseconds)) s (if nothing else runs as \(node), this node's key may be in use elsewhere)"
     }
 
     /// The refusal of a Hello beyond the sessions cap when every open session is busy.
-    static func capReason(node: String, limits: NodeAdmissionLimits) -> String {
+    public static func capReason(node: String, limits: NodeAdmissionLimits) -> String {
         "too many sessions from \(node): \(limits.sessionsPerNode) are open at once and busy; retry in a few seconds, "
             + "when one has finished"
     }
