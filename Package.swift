@@ -124,6 +124,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The node's background services (sync runner, compaction, allow-list reloads) on a
+        // manual clock.
+        .testTarget(
+            name: "SiteSyncNodeTests",
+            dependencies: [
+                "SiteSyncCore", "SiteSyncStore", "SiteSyncNet", "SiteSyncNode", "SiteSyncTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(name: "SiteSyncBenchTests", dependencies: ["SiteSyncBench", "SiteSyncStore", "SiteSyncCore",
                                                                .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
