@@ -11,17 +11,25 @@ import Testing
 
 /// The node's background services on a manual clock: each test moves time on instead of waiting
 /// for it, so "every ten minutes" takes no ten minutes.
-@Suite(.timeLimit(.minutes(1))) struct ServiceTests {
+///
+/// The services and the test run on an executor of their own (``QueueExecutor``), not on the
+/// cooperative pool: beside the end-to-end suites, whose synchronous tests hold the pool's few
+/// threads while they wait for processes, these tests stood still for as long (a minute and
+/// more on two cores) though they need no real time at all.
+@Suite struct ServiceTests {
     static let quiet = Logger(label: "sitesync.test") { _ in SwiftLogNoOpLogHandler() }
 
     /// Runs `service` in a service group while `body` moves the clock, then shuts it down
     /// gracefully and checks that it stopped without an error.
     static func running(_ service: any Service, _ body: () async throws -> Void) async throws {
-        let group = ServiceGroup(services: [service], logger: quiet)
-        let running = Task { try await group.run() }
-        try await body()
-        await group.triggerGracefulShutdown()
-        try await running.value
+        let executor = QueueExecutor()
+        try await withTaskExecutorPreference(executor) {
+            let group = ServiceGroup(services: [service], logger: quiet)
+            let running = Task(executorPreference: executor) { try await group.run() }
+            try await body()
+            await group.triggerGracefulShutdown()
+            try await running.value
+        }
     }
 
     // MARK: compaction
@@ -138,7 +146,9 @@ import Testing
         hub.failing.withLock { $0 = true }
         let runner = NodeRunner(driver: hub, timing: RunnerTiming(interval: .seconds(300)), clock: clock, logger: Self.quiet)
         let group = ServiceGroup(services: [runner], logger: Self.quiet)
-        await #expect(throws: NetError.self) { try await group.run() }
+        await withTaskExecutorPreference(QueueExecutor()) {
+            _ = await #expect(throws: NetError.self) { try await group.run() }
+        }
         #expect(hub.rounds() == [.zero], "no retry: a person must act")
     }
 
@@ -227,6 +237,18 @@ final class FakeHub: SyncDriver {
     func gaps() -> [Duration] {
         let rounds = rounds()
         return zip(rounds, rounds.dropFirst()).map { $1 - $0 }
+    }
+}
+
+/// Runs jobs on a serial dispatch queue of its own, which gets a thread of its own when it has
+/// work: off the cooperative pool.
+final class QueueExecutor: TaskExecutor {
+    private let queue = DispatchQueue(label: "sitesync.test-executor")
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        queue.async { job.runSynchronously(on: executor) }
     }
 }
 
