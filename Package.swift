@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
     ],
     targets: [
         .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
@@ -55,7 +56,8 @@ let package = Package(
         .target(
             name: "SiteSyncNode",
             dependencies: ["SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNet", "SiteSyncPerformance", "TOMLKit",
-                           .product(name: "Logging", package: "swift-log")]
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         .target(
             name: "SiteSyncDomain",
@@ -76,6 +78,7 @@ let package = Package(
                 "SiteSyncDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // The benchmarks and the soak (docs/design.md §9), apart so that the shipped `sitesync`
@@ -126,6 +129,16 @@ let package = Package(
             name: "SiteSyncSimulationTests",
             dependencies: ["SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncTestSupport",
                            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The node's background services (sync runner, compaction, allow-list reloads) on a
+        // manual clock.
+        .testTarget(
+            name: "SiteSyncNodeTests",
+            dependencies: [
+                "SiteSyncCore", "SiteSyncStore", "SiteSyncNet", "SiteSyncNode", "SiteSyncTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(name: "SiteSyncBenchTests", dependencies: ["SiteSyncBench", "SiteSyncStore", "SiteSyncCore",
                                                                .product(name: "GRDB", package: "GRDB.swift")]),

@@ -5,14 +5,18 @@ import TOMLKit
 
 /// The hub's allow-list: `allow-list.toml` in its data directory (format in
 /// `config/allow-list.example.toml`), managed with `sitesync keys allow` and `keys revoke`, and
-/// readable (and editable) by the operator. A running hub re-reads it when it changes, so a
-/// revocation takes effect within a second.
-public final class AllowListFile: Sendable {
+/// readable (and editable) by the operator. A running hub re-reads it when it changes: on every
+/// use (one `stat`), so a key allowed a moment ago is let in at once, and every second from its
+/// ``DirectoryReload`` service, so a revocation takes effect within a second even while no node
+/// talks to the hub, and an edit that does not parse is reported at once.
+public final class AllowListFile: ReloadableDirectory {
     public static let name = "allow-list.toml"
     public let path: String
     /// The hub's own entry, part of the list it hands out (nodes check the hub's changes too).
     let hub: DirectoryEntry?
-    private let cache = Mutex<(version: [Int], directory: Directory)>(([], Directory()))
+    /// The list in force, the version of the file it came from, and the version of a file that
+    /// did not parse (reported once, not on every use).
+    private let cache = Mutex<(version: [Int], directory: Directory, refused: [Int])>(([], Directory(), []))
 
     public init(path: String, hub: DirectoryEntry? = nil) {
         self.path = path
@@ -27,17 +31,24 @@ public final class AllowListFile: Sendable {
         let version = stat(path, &info) == 0
             ? [Int(info.st_ino), Int(info.st_size), Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec)] : [0]
         return cache.withLock { cache in
-            guard version != cache.version else { return cache.directory }
+            guard version != cache.version, version != cache.refused else { return cache.directory }
             do {
                 var directory = try Self.read(path)
                 if let hub, directory.entry(node: hub.node) == nil { directory.upsert(hub) }
                 cache.directory = directory
                 cache.version = version
+                cache.refused = []
             } catch {
-                FileHandle.standardError.write(Data("sitesync: \(error); the previous allow-list stays in force\n".utf8))
+                cache.refused = version
+                FileHandle.standardError.write(Data("sitesync: \(error); the previous allow-list stays in force until the file is fixed\n".utf8))
             }
             return cache.directory
         }
+    }
+
+    /// Checks the file now (what ``current()`` does on every use).
+    public func reload() {
+        _ = current()
     }
 
     /// Reads the file (an empty list when it does not exist).

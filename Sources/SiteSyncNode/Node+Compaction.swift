@@ -1,8 +1,8 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import SiteSyncCore
 import SiteSyncStore
-import Synchronization
 
 /// Where the hub's stability frontier stands, and who decides it.
 public struct CompactionPlan: Sendable {
@@ -39,11 +39,13 @@ extension Node {
     /// below it is held by every node that counts, and so is every change any of them wrote
     /// before learning of it: a change written in ignorance of it has already arrived here.
     /// Nodes beyond the horizon, or never synced, do not count.
-    public func compactionPlan(now: UInt64 = StoreOptions.systemClock()) throws -> CompactionPlan {
+    public func compactionPlan(now: UInt64? = nil) throws -> CompactionPlan {
         guard isHub else {
             throw NodeError(.usage, "only the hub compacts its change log (this node is a \(configuration.role.rawValue)): "
                             + "a node's log holds its own scope, which its peers on site may still ask for")
         }
+        // The device's clock: the one the sync times were recorded with.
+        let now = now ?? store.wallClock()
         let held = try store.knowledge()
         let peers = Dictionary(try store.peers().map { ($0.node, $0) }) { a, _ in a }
         let listed = allowList.current().entries.filter { $0.active && $0.role != .hub }.map(\.node)
@@ -86,45 +88,50 @@ extension Node {
     }
 }
 
-/// Compacts the hub's log every `[compaction] interval` while `serve` runs.
-public final class PeriodicCompaction: Sendable {
-    let node: Node
+/// Compacts the hub's log every `[compaction] interval` while `serve` runs: a service whose
+/// interval is measured on an injected clock (a test advances it instead of waiting).
+public struct PeriodicCompaction: Service {
+    let interval: Duration
+    let clock: ServiceClock
     let logger: Logger
-    private let stopping = Mutex(false)
+    let compact: @Sendable () throws -> (plan: CompactionPlan, report: CompactionReport)
+    /// Compaction holds the hub's writer for as long as it deletes: off the thread pool.
+    private let work = BlockingQueue(label: "sitesync.compaction")
 
-    public init(node: Node, logger: Logger) {
-        self.node = node
+    /// Compacts with `compact` every `interval` (the first time one interval after the start).
+    public init(every interval: Duration, clock: some Clock<Duration>, logger: Logger,
+                compact: @escaping @Sendable () throws -> (plan: CompactionPlan, report: CompactionReport)) {
+        self.interval = interval
+        self.clock = ServiceClock(clock)
         self.logger = logger
+        self.compact = compact
     }
 
-    /// Starts the timer, when the node is the hub and an interval is set.
-    public func start() {
-        let interval = UInt64(node.configuration.compaction.intervalSeconds) * 1000
-        guard node.isHub, interval > 0 else { return }
-        let thread = Thread { [self] in
-            var next = Self.now() + interval
-            while !stopping.withLock({ $0 }) {
-                Thread.sleep(forTimeInterval: 0.5)
-                guard Self.now() >= next else { continue }
-                next = Self.now() + interval
-                do {
-                    let (plan, report) = try node.compact()
-                    logger.info("compacted the change log", metadata: [
-                        "removed": "\(report.removedChanges)", "bytes": "\(report.removedBytes)", "remaining": "\(report.remainingChanges)",
-                        "beyond_horizon": "\(plan.members.filter { $0.standing == .beyondHorizon }.map(\.node).joined(separator: ","))",
-                    ])
-                } catch {
-                    logger.warning("compaction failed; the log stays as it was", metadata: ["error": "\(error)"])
-                }
-            }
+    /// The hub's compaction at its configured interval; `nil` when the node is not the hub or
+    /// no interval is set (nothing to run).
+    public init?(node: Node, clock: some Clock<Duration>, logger: Logger) {
+        let seconds = node.configuration.compaction.intervalSeconds
+        guard node.isHub, seconds > 0 else { return nil }
+        self.init(every: .seconds(seconds), clock: clock, logger: logger) { try node.compact() }
+    }
+
+    public func run() async throws {
+        await Periodic.run(every: interval, clock: clock) { [work, compact, logger] in
+            await work.run { Self.compactOnce(compact, logger: logger) }
         }
-        thread.name = "sitesync-compaction"
-        thread.start()
     }
 
-    public func stop() {
-        stopping.withLock { $0 = true }
+    /// One compaction, logged; a failure is logged too and leaves the log as it was (the next
+    /// interval tries again).
+    static func compactOnce(_ compact: () throws -> (plan: CompactionPlan, report: CompactionReport), logger: Logger) {
+        do {
+            let (plan, report) = try compact()
+            logger.info("compacted the change log", metadata: [
+                "removed": "\(report.removedChanges)", "bytes": "\(report.removedBytes)", "remaining": "\(report.remainingChanges)",
+                "beyond_horizon": "\(plan.members.filter { $0.standing == .beyondHorizon }.map(\.node).joined(separator: ","))",
+            ])
+        } catch {
+            logger.warning("compaction failed; the log stays as it was", metadata: ["error": "\(error)"])
+        }
     }
-
-    private static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds / 1_000_000 }
 }

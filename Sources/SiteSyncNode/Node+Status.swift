@@ -156,7 +156,10 @@ extension Node {
     /// how far behind each is.
     /// - Parameter staleAfter: seconds without contact after which a node is stale (default
     ///   the configured `stale_after`).
-    public func fleet(now: UInt64 = StoreOptions.systemClock(), staleAfter: Int? = nil) throws -> FleetStatus {
+    /// - Parameter now: default the device's clock (`SITESYNC_CLOCK_OFFSET_SECONDS`), the one
+    ///   the hub's listener records contacts with.
+    public func fleet(now: UInt64? = nil, staleAfter: Int? = nil) throws -> FleetStatus {
+        let now = now ?? store.wallClock()
         let staleAfter = staleAfter ?? configuration.sync.staleAfterSeconds
         let peers = Dictionary(try store.peers().map { ($0.node, $0) }, uniquingKeysWith: { a, _ in a })
         let listed = isHub ? try AllowListFile.read(allowList.path).entries : []

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SiteSyncCore
 import SiteSyncNet
+import ServiceLifecycle
 import SiteSyncStore
 import Synchronization
 
@@ -73,10 +74,22 @@ extension Node {
         return try SyncClient(store: store, me: identity, endpoint: endpoint, options: options, logger: logger)
     }
 
+    /// Who may connect to this node's listener: at the hub its allow-list file; at a node open
+    /// to peers, its copy of that list (from its database, loaded now). Run a
+    /// ``DirectoryReload`` of it beside the listener so that changes reach the listener.
+    public func listenerDirectory() -> any ReloadableDirectory {
+        if isHub { return allowList }
+        let copy = DirectoryCopy(store: store)
+        copy.reload()
+        return copy
+    }
+
     /// A listener on `endpoint` (default: the configured `listen`), started. The hub checks
     /// keys against its allow-list and hands it to nodes; a node open to peers checks them
     /// against its copy of that list.
-    public func startListener(on endpoint: String? = nil, logger: Logger) throws -> SyncServer {
+    /// - Parameter directory: that list (default: ``listenerDirectory()``).
+    public func startListener(on endpoint: String? = nil, directory: (any ReloadableDirectory)? = nil,
+                              logger: Logger) throws -> SyncServer {
         guard let endpoint = endpoint ?? configuration.sync.listen else {
             throw NodeError(.usage,
                 "nowhere to listen: set `listen` under [sync] in \(dataDirectory)/node.toml (e.g. tcp://0.0.0.0:7700), or give --listen")
@@ -87,17 +100,11 @@ extension Node {
                                                 hellosPerSecond: configuration.sync.hellosPerSecond)
         if !configuration.sync.insecure {
             let key = try requireKey()
-            let list: @Sendable () -> Directory
-            if isHub {
-                let file = allowList
-                if (try AllowListFile.read(file.path)).isEmpty {
-                    logger.warning("the allow-list is empty: no node can sync until one is allowed with `sitesync keys allow`")
-                }
-                list = { file.current() }
-            } else {
-                let copy = DirectoryCopy(store: store)
-                list = { copy.current() }
+            if isHub, (try AllowListFile.read(allowList.path)).isEmpty {
+                logger.warning("the allow-list is empty: no node can sync until one is allowed with `sitesync keys allow`")
             }
+            let directory = directory ?? listenerDirectory()
+            let list: @Sendable () -> Directory = { directory.current() }
             options.security = ServerSecurity(key: key, allowList: list)
             options.access = AccessPolicy(authoritative: isHub) { list() }
             options.sharesDirectory = isHub
@@ -147,109 +154,226 @@ extension Node {
     }
 }
 
-/// A node's copy of the hub's allow-list, re-read from its database at most once a second.
-final class DirectoryCopy: Sendable {
+/// A node's copy of the hub's allow-list, as its database holds it (the hub hands it over in
+/// each round). Re-read by ``reload()``, from a ``DirectoryReload`` service; ``current()``
+/// costs no database read, so the listener may ask for it with every message.
+final class DirectoryCopy: ReloadableDirectory {
     let store: ReplicaStore
-    private let cache = Mutex<(checked: UInt64, directory: Directory)>((0, Directory()))
+    private let cache = Mutex(Directory())
 
     init(store: ReplicaStore) {
         self.store = store
     }
 
     func current() -> Directory {
-        let now = DispatchTime.now().uptimeNanoseconds / 1_000_000
-        return cache.withLock { cache in
-            if cache.checked == 0 || now - cache.checked >= 1_000 {
-                cache.checked = now
-                if let directory = try? store.directory() { cache.directory = directory }
-            }
-            return cache.directory
-        }
+        cache.withLock { $0 }
+    }
+
+    func reload() {
+        // A database busy beyond its timeout, or closing: the copy in force stays, and the next
+        // reload tries again. Nothing else can be done with the error here.
+        guard let directory = try? store.directory() else { return }
+        cache.withLock { $0 = directory }
     }
 }
 
-/// The long-running node (`sitesync run`): syncs with the hub on an interval, soon after a
-/// local change, and at once when the hub hints that it has new data; retries with a capped
-/// backoff while the hub is away; optionally listens for peers. Stops with an error when the
-/// hub refuses its key or does not hold the key it trusts: retrying cannot fix those.
-public final class NodeRunner: Sendable {
-    let node: Node
-    let logger: Logger
-    private let stopping = Mutex(false)
+/// How ``NodeRunner`` paces its rounds.
+public struct RunnerTiming: Sendable {
+    /// Between rounds when nothing happens (`[sync] interval_seconds`).
+    public var interval: Duration
+    /// How long after a local write the round starts, so that a burst of writes travels together.
+    public var debounce: Duration = .milliseconds(500)
+    /// The first wait after a failed round; it doubles with each failure in a row, up to ``maxBackoff``.
+    public var firstBackoff: Duration = .seconds(1)
+    public var maxBackoff: Duration = .seconds(30)
+    /// The longest wait for a hint: local writes are looked for between two waits.
+    public var poll: Duration = .milliseconds(200)
 
-    public init(node: Node, logger: Logger) {
+    public init(interval: Duration) {
+        self.interval = interval
+    }
+}
+
+/// What ``NodeRunner`` drives: this node's connection to the hub. The real one is
+/// ``HubConnection``; tests give a fake whose rounds fail or succeed as they say.
+public protocol SyncDriver: Sendable {
+    /// One sync round (the driver logs what it moved). Throws ``NetError`` when it fails.
+    func round() async throws
+    /// Waits up to `timeout` (on the runner's clock) for the hub's hint that it has news for
+    /// this node; `true` when one came.
+    func waitForHint(upTo timeout: Duration) async throws -> Bool
+    /// The counter of this node's latest own change (`nil`: it cannot be read just now).
+    func localCounter() -> UInt64?
+}
+
+/// When the next round is due: the runner's bookkeeping, on its clock's time and free of I/O.
+struct SyncSchedule {
+    let timing: RunnerTiming
+    private(set) var nextRound: Duration
+    /// The wait after the next failure.
+    private(set) var backoff: Duration
+    /// The latest own change already taken into account.
+    private var lastLocal: UInt64
+    /// When a local write not yet synced was first noticed.
+    private var localChangeSeen: Duration?
+
+    /// The first round is due at once.
+    init(timing: RunnerTiming, localCounter: UInt64, now: Duration) {
+        self.timing = timing
+        nextRound = now
+        backoff = timing.firstBackoff
+        lastLocal = localCounter
+    }
+
+    func isDue(at now: Duration) -> Bool { now >= nextRound }
+
+    /// A round went through: the next one in an interval; the backoff starts over; local
+    /// writes made until now went with it.
+    mutating func succeeded(at now: Duration, localCounter: UInt64?) {
+        backoff = timing.firstBackoff
+        nextRound = now + timing.interval
+        lastLocal = max(lastLocal, localCounter ?? lastLocal)
+        localChangeSeen = nil
+    }
+
+    /// A round failed: retry after the backoff, which doubles up to its cap. Returns the wait.
+    mutating func failed(at now: Duration) -> Duration {
+        let wait = backoff
+        nextRound = now + wait
+        backoff = min(backoff * 2, timing.maxBackoff)
+        localChangeSeen = nil
+        return wait
+    }
+
+    /// The hub has news: the round starts at once.
+    mutating func hinted(at now: Duration) {
+        nextRound = min(nextRound, now)
+    }
+
+    /// A local write brings the round forward, once the debounce has passed since it was noticed.
+    mutating func observe(localCounter: UInt64?, at now: Duration) {
+        if let counter = localCounter, counter > lastLocal {
+            lastLocal = counter
+            localChangeSeen = localChangeSeen ?? now
+        }
+        if let seen = localChangeSeen, now - seen >= timing.debounce {
+            nextRound = min(nextRound, now)
+        }
+    }
+
+    /// How long to wait for a hint now: at most a poll, and no later than the round is due.
+    func wait(at now: Duration) -> Duration {
+        var until = nextRound
+        if let seen = localChangeSeen { until = min(until, seen + timing.debounce) }
+        return max(.zero, min(timing.poll, until - now))
+    }
+}
+
+/// The long-running node (`sitesync run`), as a service: syncs with the hub on an interval,
+/// soon after a local change, and at once when the hub hints that it has new data; retries with
+/// a capped backoff while the hub is away. Stops with an error when the hub refuses its key or
+/// does not hold the key it trusts (retrying cannot fix those), and on graceful shutdown once
+/// the round in progress is through. Its timing is measured on an injected clock.
+public final class NodeRunner: Service {
+    let driver: any SyncDriver
+    let timing: RunnerTiming
+    let clock: ServiceClock
+    let logger: Logger
+
+    public init(driver: any SyncDriver, timing: RunnerTiming, clock: some Clock<Duration>, logger: Logger) {
+        self.driver = driver
+        self.timing = timing
+        self.clock = ServiceClock(clock)
+        self.logger = logger
+    }
+
+    /// The runner of `node`, with the hub as configured.
+    public convenience init(node: Node, clock: some Clock<Duration> = ContinuousClock(), logger: Logger) throws {
+        self.init(driver: try HubConnection(node: node, logger: logger),
+                  timing: RunnerTiming(interval: .seconds(node.configuration.sync.intervalSeconds)), clock: clock, logger: logger)
+    }
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown { try await self.loop() }
+        logger.info("stopping")
+    }
+
+    private func loop() async throws {
+        var schedule = SyncSchedule(timing: timing, localCounter: driver.localCounter() ?? 0, now: clock.now)
+        while !Task.isCancelled {
+            if schedule.isDue(at: clock.now) {
+                do {
+                    try await driver.round()
+                    schedule.succeeded(at: clock.now, localCounter: driver.localCounter())
+                } catch where Self.stopsTheRunner(error) {
+                    throw error
+                } catch {
+                    let wait = schedule.failed(at: clock.now)
+                    logger.warning("sync with the hub failed; retrying in \(wait.components.seconds) s", metadata: ["error": "\(error)"])
+                }
+                continue
+            }
+            // Between rounds: a hint from the hub, or a local write, brings the next round forward.
+            let wait = schedule.wait(at: clock.now)
+            do {
+                if try await driver.waitForHint(upTo: wait) {
+                    schedule.hinted(at: clock.now)
+                    continue
+                }
+            } catch where Self.stopsTheRunner(error) {
+                throw error
+            } catch is CancellationError {
+                return
+            } catch {
+                // The next round tries the connection again and reports what fails; until then
+                // the wait is spent here, not in a loop of failing waits. (Cancelled, the sleep
+                // throws, and the loop ends at its condition.)
+                try? await clock.sleep(until: clock.now + wait)
+            }
+            schedule.observe(localCounter: driver.localCounter(), at: clock.now)
+        }
+    }
+
+    /// The one place the runner decides that an error ends it: a failure a retry cannot fix
+    /// (``NetError/isPermanent``, decided by codes, never by the English of a message).
+    static func stopsTheRunner(_ error: any Error) -> Bool {
+        (error as? NetError)?.isPermanent ?? false
+    }
+}
+
+/// The runner's connection to the hub: a subscribed ``SyncClient`` whose rounds and hint waits
+/// run on one serial queue, off the thread pool (see ``BlockingQueue``).
+final class HubConnection: SyncDriver, @unchecked Sendable {
+    // @unchecked: `client` is used on `io` only, one call at a time (a libzmq socket belongs to
+    // one thread at a time); everything else is immutable.
+    private let client: SyncClient
+    private let node: Node
+    private let logger: Logger
+    private let io = BlockingQueue(label: "sitesync.sync")
+
+    init(node: Node, logger: Logger) throws {
+        client = try node.syncClient(subscribe: true, logger: logger)
         self.node = node
         self.logger = logger
     }
 
-    public func stop() {
-        stopping.withLock { $0 = true }
-    }
-
-    private var isStopping: Bool { stopping.withLock { $0 } }
-
-    /// Runs until ``stop()``.
-    public func run(listen: Bool) throws {
-        let listener = listen ? try node.startListener(logger: logger) : nil
-        defer {
-            listener?.stop()
-            listener?.wait()
+    func round() async throws {
+        try await io.run { [self] in
+            let outcome = try node.syncRound(client)
+            logger.info("synced with \(outcome.summary.peer?.node ?? client.endpoint)", metadata: [
+                "push.applied": "\(outcome.summary.pushedApplied)", "pull.applied": "\(outcome.summary.pulledApplied)",
+                "refused": "\(outcome.summary.refused.count)", "ms": "\(outcome.milliseconds)",
+            ])
         }
-        let client = try node.syncClient(subscribe: true, logger: logger)
-        let me = node.store.identity.replica
-        var lastLocal = try node.store.knowledge()[me]
-        var nextRound = monotonicNow()
-        var backoff: UInt64 = 1_000
-        var localChangeSeen: UInt64?
-        while !isStopping {
-            let now = monotonicNow()
-            if now >= nextRound {
-                do {
-                    let outcome = try node.syncRound(client)
-                    logger.info("synced with \(outcome.summary.peer?.node ?? client.endpoint)", metadata: [
-                        "push.applied": "\(outcome.summary.pushedApplied)", "pull.applied": "\(outcome.summary.pulledApplied)",
-                        "refused": "\(outcome.summary.refused.count)", "ms": "\(outcome.milliseconds)",
-                    ])
-                    backoff = 1_000
-                    nextRound = monotonicNow() + UInt64(node.configuration.sync.intervalSeconds) * 1000
-                    lastLocal = max(lastLocal, (try? node.store.knowledge()[me]) ?? lastLocal)
-                } catch where Self.isPermanent(error) {
-                    throw error
-                } catch {
-                    logger.warning("sync with \(client.endpoint) failed; retrying in \(backoff / 1000) s", metadata: ["error": "\(error)"])
-                    nextRound = monotonicNow() + backoff
-                    backoff = min(backoff * 2, 30_000)
-                }
-                localChangeSeen = nil
-                continue
-            }
-            // Between rounds: a hint from the hub, or a local write, brings the next round forward.
-            do {
-                if try client.waitForHint(milliseconds: 200) {
-                    nextRound = min(nextRound, monotonicNow())
-                    continue
-                }
-            } catch where Self.isPermanent(error) {
-                throw error
-            } catch {}
-            if let counter = try? node.store.knowledge()[me], counter > lastLocal {
-                lastLocal = counter
-                localChangeSeen = localChangeSeen ?? monotonicNow()
-            }
-            // Wait half a second after a local change, so a burst of writes travels together.
-            if let seen = localChangeSeen, monotonicNow() - seen >= 500 {
-                nextRound = min(nextRound, monotonicNow())
-            }
-        }
-        logger.info("stopping", metadata: ["node": "\(node.configuration.name)"])
     }
 
-    /// Failures a retry cannot fix: those that need a person (a key refused or revoked, a hub
-    /// key that does not match), and a new epoch (the node must be opened again).
-    static func isPermanent(_ error: NetError) -> Bool {
-        error.code == .keyRefused || error.code == .keyMismatch || error.code == .newEpoch
-            || (error.code == .refused && error.message.contains("revoked"))
+    func waitForHint(upTo timeout: Duration) async throws -> Bool {
+        let milliseconds = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        return try await io.run { [self] in try client.waitForHint(milliseconds: milliseconds) }
     }
 
-    private func monotonicNow() -> UInt64 { DispatchTime.now().uptimeNanoseconds / 1_000_000 }
+    func localCounter() -> UInt64? {
+        // A store busy beyond its timeout: the next look (a poll later) sees the write.
+        try? node.store.knowledge()[node.store.identity.replica]
+    }
 }

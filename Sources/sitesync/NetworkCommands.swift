@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import ServiceLifecycle
 import SiteSyncCore
 import SiteSyncNet
 import SiteSyncNode
@@ -27,22 +28,28 @@ enum Logs {
     }
 }
 
-/// Calls `body` on SIGTERM or SIGINT (instead of dying), so long-running commands stop cleanly.
+/// SIGTERM and SIGINT, taken so that long-running commands stop cleanly instead of dying.
 enum Signals {
-    /// Call it first, before anything starts a thread. The two signals are blocked in this
-    /// thread, and so in every thread started after it (threads inherit the mask), and one thread
-    /// takes them with `sigwait`. A thread started earlier could otherwise receive the signal
-    /// itself and lose it: a hub that had started its compaction thread first once ignored a
-    /// SIGTERM and ran on (seen in the soak, with libdispatch's signal sources). Child
-    /// processes inherit the blocked mask, as they inherited the ignored signals before.
-    static func onTerminate(_ body: @escaping @Sendable () -> Void) {
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGTERM)
-        sigaddset(&signals, SIGINT)
+    /// Blocks the two signals in this thread, and so in every thread started after it (threads
+    /// inherit the mask): call it first, before anything starts a thread. A signal then waits,
+    /// pending, until it is taken: by the service group's signal handling (libdispatch reads it
+    /// from a signalfd, which sees only blocked signals) or by ``onTerminate(_:)``'s `sigwait`.
+    /// Unblocked, a thread could receive the signal itself and lose it: a hub that had started
+    /// its compaction thread first once ignored a SIGTERM and ran on (seen in the soak, when the
+    /// signals were ignored until a libdispatch signal source was set up). A signal that comes
+    /// while the node is still opening waits for the handling to be in place. Child processes
+    /// inherit the blocked mask.
+    static func block() {
+        var signals = terminating
         pthread_sigmask(SIG_BLOCK, &signals, nil)
-        let waiter = Thread { [signals] in
-            var signals = signals
+    }
+
+    /// Calls `body` on SIGTERM or SIGINT, from a thread of its own that takes them with
+    /// `sigwait` (for commands that run no service group).
+    static func onTerminate(_ body: @escaping @Sendable () -> Void) {
+        block()
+        let waiter = Thread {
+            var signals = terminating
             while true {
                 var received: Int32 = 0
                 if sigwait(&signals, &received) == 0 { body() }
@@ -50,6 +57,50 @@ enum Signals {
         }
         waiter.name = "sitesync-signals"
         waiter.start()
+    }
+
+    private static var terminating: sigset_t {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        return signals
+    }
+}
+
+/// Runs a long-running command's services together (swift-service-lifecycle) until SIGTERM or
+/// SIGINT shuts them down gracefully, last started first, each letting its work in progress
+/// finish; or until one fails, which cancels the others and is thrown here.
+enum Services {
+    static func run(_ services: [any Service], logger: Logger) throws {
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // The command-line commands are synchronous: this thread (the main one, never a
+        // thread of the pool) waits while the group runs on the pool.
+        let outcome = Outcome()
+        Task {
+            do {
+                try await group.run()
+                outcome.finish(.success(()))
+            } catch {
+                outcome.finish(.failure(error))
+            }
+        }
+        try outcome.wait().get()
+    }
+
+    private final class Outcome: Sendable {
+        private let result = Mutex<Result<Void, any Error>?>(nil)
+        private let done = DispatchSemaphore(value: 0)
+
+        func finish(_ result: Result<Void, any Error>) {
+            self.result.withLock { $0 = result }
+            done.signal()
+        }
+
+        func wait() -> Result<Void, any Error> {
+            done.wait()
+            return result.withLock { $0 } ?? .success(())
+        }
     }
 }
 
@@ -71,34 +122,20 @@ struct ServeCommand: ParsableCommand {
     @Flag(help: "Log less: warnings only.") var quiet = false
 
     func run() throws {
-        // A signal that comes before the listener runs stops it as soon as it does.
-        let stopping = Mutex<(requested: Bool, stop: (@Sendable () -> Void)?)>((false, nil))
-        Signals.onTerminate {
-            stopping.withLock { state in
-                state.requested = true
-                return state.stop
-            }?()
-        }
+        // First, before any thread starts: a signal that comes while the node opens waits.
+        Signals.block()
         let node = try node.open(options: .listener)
         let lock = try NodeLock(dataDirectory: node.dataDirectory, exclusive: false)
         defer { _ = lock }
         let logger = Logs.logger("sitesync.serve", level: quiet ? .warning : .info)
-        let server = try node.startListener(on: listen, logger: logger)
-        let compaction = PeriodicCompaction(node: node, logger: logger)
-        compaction.start()
-        let stop: @Sendable () -> Void = {
-            compaction.stop()
-            server.stop()
-        }
-        if stopping.withLock({ state in
-            state.stop = stop
-            return state.requested
-        }) {
-            stop()
-        }
+        let clock = ContinuousClock()
+        let directory = node.listenerDirectory()
+        let server = try node.startListener(on: listen, directory: directory, logger: logger)
+        var services: [any Service] = [ListenerService(server), DirectoryReload(directory, clock: clock)]
+        if let compaction = PeriodicCompaction(node: node, clock: clock, logger: logger) { services.append(compaction) }
         // Written unbuffered: a script waiting for this line must see it at once.
         FileHandle.standardOutput.write(Data("listening on \(server.boundEndpoint)\n".utf8))
-        server.wait()
+        try Services.run(services, logger: logger)
     }
 }
 
@@ -225,22 +262,23 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Log less: warnings only.") var quiet = false
 
     func run() throws {
+        Signals.block()
         let logger = Logs.logger("sitesync.run", level: quiet ? .warning : .info)
         let lock = try NodeLock(dataDirectory: node.path, exclusive: false)
         defer { _ = lock }
-        let stopped = Mutex(false)
-        let current = Mutex<NodeRunner?>(nil)
-        Signals.onTerminate {
-            stopped.withLock { $0 = true }
-            current.withLock { $0?.stop() }
-        }
-        while !stopped.withLock({ $0 }) {
+        let clock = ContinuousClock()
+        while true {
             let node = try node.open()
-            let runner = NodeRunner(node: node, logger: logger)
-            current.withLock { $0 = runner }
-            if stopped.withLock({ $0 }) { break }
+            var services: [any Service] = []
+            if listen || node.configuration.sync.listen != nil && node.configuration.sync.hub != nil {
+                let directory = node.listenerDirectory()
+                let server = try node.startListener(directory: directory, logger: logger)
+                services += [ListenerService(server), DirectoryReload(directory, clock: clock)]
+            }
+            // Last, so that on shutdown it stops first, while its peers' listener still serves.
+            services.append(try NodeRunner(node: node, clock: clock, logger: logger))
             do {
-                try runner.run(listen: listen || node.configuration.sync.listen != nil && node.configuration.sync.hub != nil)
+                try Services.run(services, logger: logger)
                 return
             } catch let error as NetError where error.code == .newEpoch {
                 // Opened again, the node re-issues its work under its new replica id.

@@ -10,8 +10,10 @@ import Testing
 @Suite(.serialized) struct LongAbsenceTests {
     typealias Fault = FaultToleranceTests
 
-    static func compact(_ cli: SiteSyncBinary, horizon: String) throws -> [String: Any] {
-        let result = try cli.run(["compact", "--data-dir", "hub", "--json"], environment: ["SITESYNC_COMPACTION_HORIZON": horizon])
+    /// `compact --json` at the hub, with the hub's clock `environment` says.
+    static func compact(_ cli: SiteSyncBinary, horizon: String, environment: [String: String] = [:]) throws -> [String: Any] {
+        let result = try cli.run(["compact", "--data-dir", "hub", "--json"],
+                                 environment: environment.merging(["SITESYNC_COMPACTION_HORIZON": horizon]) { _, new in new })
         #expect(result.status == 0, "\(result.stderr)")
         return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
     }
@@ -38,7 +40,8 @@ import Testing
     @Test func anEditMadeOfflineMeetsACompactedDeletionAsAConflictWithinAndBeyondTheHorizon() throws {
         let cli = try SiteSyncBinary()
         defer { cli.remove() }
-        let (hub, _) = try NetworkSyncTests.plannedHub(cli, sites: ["a", "b"])
+        let started = try NetworkSyncTests.plannedHub(cli, sites: ["a", "b"])
+        var hub = started.0
         defer { hub.terminate() }
         try cli.ok("record", "put", "--data-dir", "b", "issue", "i1", "project=p1", "title=Drain blocked", "opened_on=2026-11-02")
         try cli.ok("record", "put", "--data-dir", "b", "issue", "i2", "project=p1", "title=Fence down", "opened_on=2026-11-02")
@@ -58,16 +61,21 @@ import Testing
         #expect(try Self.deletionConflicts(cli, "a", "i1").count == 1, "the deletion that lost is logged at A")
 
         // Beyond the horizon: A edits offline and stays away; B deletes; the hub compacts past A.
+        // A stays away a minute, by the hub's clock: rather than wait, the hub starts again with
+        // its clock a minute on, and the compaction and the fleet view read that clock too.
         try cli.ok("record", "put", "--data-dir", "a", "issue", "i2", "title=Fence down near the school")
-        Thread.sleep(forTimeInterval: 2.5)
+        let aMinuteLater = ["SITESYNC_CLOCK_OFFSET_SECONDS": "60"]
+        hub.terminate()
+        (hub, _) = try NetworkSyncTests.startHub(cli, environment: aMinuteLater, endpoint: started.1)
         try cli.ok("record", "delete", "--data-dir", "b", "issue", "i2")
         try cli.ok("sync", "--data-dir", "b")
-        let beyond = try Self.compact(cli, horizon: "2s")
+        let beyond = try Self.compact(cli, horizon: "30s", environment: aMinuteLater)
         #expect(Self.standing(beyond, "a")?.standing == "beyond-horizon", "\(beyond)")
         #expect(Self.standing(beyond, "b")?.standing == "counted", "\(beyond)")
         #expect((beyond["removed_changes"] as? Int ?? 0) > 0)
         #expect(try Self.loggedChanges(cli, of: "b") == 0, "B's deletion of i2 is compacted away: only B counted")
-        let fleet = try cli.run(["status", "--data-dir", "hub", "--fleet", "--json"], environment: ["SITESYNC_COMPACTION_HORIZON": "2s"])
+        let fleet = try cli.run(["status", "--data-dir", "hub", "--fleet", "--json"],
+                                environment: aMinuteLater.merging(["SITESYNC_COMPACTION_HORIZON": "30s"]) { _, new in new })
         let members = (try JSONSerialization.jsonObject(with: Data(fleet.stdout.utf8)) as? [String: Any])?["nodes"] as? [[String: Any]] ?? []
         #expect(members.first { $0["node"] as? String == "a" }?["compaction"] as? String == "beyond-horizon", "\(fleet.stdout)")
         let rebased = try #require(try cli.json("sync", "--data-dir", "a", "--json") as? [String: Any])
