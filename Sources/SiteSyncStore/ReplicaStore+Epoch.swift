@@ -65,14 +65,14 @@ extension ReplicaStore {
                                     arguments: [me.storageValue, Int64(bitPattern: first)])
         for row in rows {
             let counter = UInt64(bitPattern: row[0])
-            let status: Int64 = row[2]
-            if status == 1 {
+            let status = ChangeStatus.stored(row[2])
+            if status == .withheld {
                 records.insert(try HoleCodec.decode(row[1]).record)
             } else {
                 let change = try ChangeCodec.decode(origin: me.rawValue, counter: counter, payload: row[1], schema: schema)
                 records.insert(change.record)
                 // A change retracted here (refused) is not work to re-issue.
-                if status == 0 {
+                if status == .inForce {
                     try db.execute(sql: """
                         INSERT OR REPLACE INTO sync_collision (replica, counter, payload, detected_ms, state) VALUES (?, ?, ?, ?, 'pending')
                         """, arguments: [me.storageValue, Int64(bitPattern: counter), row[1] as Data, now])
@@ -164,7 +164,7 @@ extension ReplicaStore {
                 """), arguments: [dot.replica.storageValue, department, Int64(bitPattern: dot.counter)]) != nil
         }
         let held: Data = row[0]
-        if (row[1] as Int64) == 1 {
+        if ChangeStatus.stored(row[1]) == .withheld {
             return try HoleCodec.decode(held).payloadHash != ChainHash.of(payload: payload)
         }
         return held != payload

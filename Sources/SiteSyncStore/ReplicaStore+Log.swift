@@ -85,7 +85,7 @@ extension ReplicaStore {
                     let chain = ChainKey(origin: dot.replica, department: department)
                     let signature: Data? = row[7]
                     entries.append(PageEntry(sequence: seq, dot: dot, department: department, payload: payload,
-                                             status: row[5], link: ChainHash(Array(row[6] as Data)) ?? .genesis, signature: signature))
+                                             status: ChangeStatus.stored(row[5]), link: ChainHash(Array(row[6] as Data)) ?? .genesis, signature: signature))
                     bytes += payload.count
                     if signature == nil { unsealed.insert(chain) } else { unsealed.remove(chain) }
                     if unsealed.isEmpty { clean = (entries.count, seq) }
@@ -110,7 +110,7 @@ extension ReplicaStore {
         let dot: Dot
         let department: String
         let payload: Data
-        let status: Int64
+        let status: ChangeStatus
         let link: ChainHash
         let signature: Data?
 
@@ -127,11 +127,11 @@ extension ReplicaStore {
         for entry in entries {
             if first[entry.chain] == nil { first[entry.chain] = entry.dot.counter }
             switch entry.status {
-            case 0:
+            case .inForce:
                 changes.append(LoggedChange(sequence: entry.sequence, dot: entry.dot, department: entry.department, payload: entry.payload))
-            case 1:
+            case .withheld:
                 holes.append(try HoleCodec.decode(entry.payload).at(changes.count))
-            default:
+            case .retracted:
                 let change = try ChangeCodec.decode(origin: entry.dot.replica.rawValue, counter: entry.dot.counter, payload: entry.payload,
                                                     schema: schema)
                 holes.append(Hole(dot: entry.dot, department: entry.department, record: change.record,

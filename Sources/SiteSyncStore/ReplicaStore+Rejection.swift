@@ -76,9 +76,8 @@ extension ReplicaStore {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter), code.rawValue, text("reason") ?? "",
                              by.isEmpty ? "hub" : by, collectionName, id, Int64(now)])
-        guard try entryStatus(db, dot) == 0 else { return nil }
-        try db.execute(sql: "UPDATE sync_change SET status = 2 WHERE replica = ? AND counter = ?",
-                       arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)])
+        guard try entryStatus(db, dot) == .inForce else { return nil }
+        try retract(db, dot)
         return key
     }
 
@@ -116,11 +115,10 @@ extension ReplicaStore {
                 for refusal in mine {
                     guard let row = try Row.fetchOne(db, sql: "SELECT payload, status FROM sync_change WHERE replica = ? AND counter = ?",
                                                      arguments: [refusal.dot.replica.storageValue, Int64(bitPattern: refusal.dot.counter)]),
-                          (row[1] as Int64) == 0 else { continue }
+                          ChangeStatus.stored(row[1]) == .inForce else { continue }
                     let change = try ChangeCodec.decode(origin: refusal.dot.replica.rawValue, counter: refusal.dot.counter,
                                                         payload: row[0], schema: schema)
-                    try db.execute(sql: "UPDATE sync_change SET status = 2 WHERE replica = ? AND counter = ?",
-                                   arguments: [refusal.dot.replica.storageValue, Int64(bitPattern: refusal.dot.counter)])
+                    try retract(db, refusal.dot)
                     try recordRejection(db, refusal, record: change.record, refusedBy: peer, now: now)
                     records.insert(change.record)
                 }
@@ -186,10 +184,10 @@ extension ReplicaStore {
         let rows = try Row.fetchCursor(db, sql: "SELECT replica, counter, payload, status FROM sync_change ORDER BY seq")
         while let row = try rows.next() {
             let dot = Dot(replica: ReplicaID(storageValue: row[0]), counter: UInt64(bitPattern: row[1]))
-            let status: Int64 = row[3]
+            let status = ChangeStatus.stored(row[3])
             let record: RecordKey
             var change: Change?
-            if status == 1 {
+            if status == .withheld {
                 record = try HoleCodec.decode(row[2]).record
             } else {
                 let decoded = try ChangeCodec.decode(origin: dot.replica.rawValue, counter: dot.counter, payload: row[2], schema: schema)
@@ -197,9 +195,9 @@ extension ReplicaStore {
                 change = decoded
             }
             guard records.contains(record) else { continue }
-            if status != 0 { withheld[record, default: []].append(dot) }
+            if status != .inForce { withheld[record, default: []].append(dot) }
             var state = states[record] ?? RecordState(key: record)
-            if status == 0, let change {
+            if status == .inForce, let change {
                 do {
                     _ = try state.apply(change, in: collection(record.collection))
                 } catch let error as CoreError where error.code == .causalityViolation && !partial.isEmpty {

@@ -168,7 +168,7 @@ extension ReplicaStore {
                     let arguments: StatementArguments = [origin, after] + scopeArguments
                     guard let row = try Row.fetchOne(db, sql: """
                         SELECT count(*)\(detailed ? ", coalesce(sum(length(payload)), 0)" : "") FROM sync_change
-                        WHERE replica = ? AND counter > ? AND status = 0\(scopeSQL)
+                        WHERE replica = ? AND counter > ? AND status = \(ChangeStatus.inForce.sql)\(scopeSQL)
                         """, arguments: arguments), (row[0] as Int) > 0 else { continue }
                     backlog.count += row[0]
                     guard detailed else { continue }
@@ -177,7 +177,7 @@ extension ReplicaStore {
                     // the oldest of those firsts.
                     if let first = try Row.fetchOne(db, sql: """
                         SELECT counter, payload FROM sync_change
-                        WHERE replica = ? AND counter > ? AND status = 0\(scopeSQL) ORDER BY counter LIMIT 1
+                        WHERE replica = ? AND counter > ? AND status = \(ChangeStatus.inForce.sql)\(scopeSQL) ORDER BY counter LIMIT 1
                         """, arguments: arguments),
                        let change = try? ChangeCodec.decode(origin: UInt64(bitPattern: origin), counter: UInt64(bitPattern: first[0]),
                                                             payload: first[1], schema: schema) {

@@ -296,9 +296,9 @@ public final class ReplicaStore: Sendable {
         }
     }
 
-    /// Appends an entry to the log: a change in force (`status` 0), withheld (1) or retracted (2).
+    /// Appends an entry to the log: a change in force, withheld (its payload then a hole's) or retracted.
     func insertChange(_ statements: PreparedStatements, dot: Dot, department: String, payload: Data, link: ChainHash,
-                      status: Int64 = 0) throws {
+                      status: ChangeStatus = .inForce) throws {
         let insert = try statements.statement(0,
             "INSERT INTO sync_change (replica, counter, department, payload, link, status) VALUES (?, ?, ?, ?, ?, ?)")
         insert.bind(1, dot.replica.storageValue)
@@ -306,7 +306,7 @@ public final class ReplicaStore: Sendable {
         insert.bind(3, department)
         insert.bind(4, blob: payload)
         insert.bind(5, blob: link.bytes)
-        insert.bind(6, status)
+        insert.bind(6, status.rawValue)
         try insert.run()
     }
 
