@@ -80,7 +80,7 @@ final class BatchRecords: HeldFacts {
     }
 
     func status(of dot: Dot) throws -> ChangeStatus? {
-        try store.entryStatus(db, dot)
+        try ChangeLog(db).status(of: dot)
     }
 
     func isReused(_ dot: Dot, department: String, content: Data) throws -> Bool {
@@ -92,6 +92,6 @@ final class BatchRecords: HeldFacts {
     }
 
     func dependsOnWithheld(_ change: Change, state: RecordState) throws -> Bool {
-        try store.dependsOnWithheld(db, change, state: state)
+        try ChangeLog(db).dependsOnWithheld(change, state: state)
     }
 }

@@ -6,7 +6,4 @@ extension ChangeStatus {
     static func stored(_ raw: Int64) -> ChangeStatus {
         ChangeStatus(rawValue: raw) ?? .retracted
     }
-
-    /// Sets a change's status to retracted, by its dot (replica, counter).
-    static let retractSQL = "UPDATE sync_change SET status = \(retracted.sql) WHERE replica = ? AND counter = ?"
 }

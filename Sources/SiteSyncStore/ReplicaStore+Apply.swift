@@ -137,6 +137,7 @@ extension ReplicaStore {
         let holeSlots = batch.holes.map { records.slot($0.record) }
         try records.load()
         let planner = ApplyPlanner(schema: schema, authorizer: authorizer)
+        let log = ChangeLog(db)
         var lastInBatch: [ReplicaID: UInt64] = [:]
         var highest: [ReplicaID: UInt64] = [:]
         var clockLeads: [ReplicaID: UInt64] = [:]
@@ -165,7 +166,7 @@ extension ReplicaStore {
         /// Keeps a withheld change's place in its chain; its dot stops counting in its record.
         func withhold(_ hole: Hole, slot: Int, refusal: Refusal?) throws {
             let link = batch.links[hole.dot] ?? .genesis
-            try insertChange(records.statements, dot: hole.dot, department: hole.department, payload: HoleCodec.encode(hole.at(0)),
+            try ChangeLog.insert(records.statements, dot: hole.dot, department: hole.department, payload: HoleCodec.encode(hole.at(0)),
                              link: link, status: .withheld)
             records.withhold(hole.dot, slot: slot)
             if let refusal {
@@ -184,7 +185,7 @@ extension ReplicaStore {
                 report.alreadyKnown += 1
             case .retract:
                 report.alreadyKnown += 1
-                try retract(db, hole.dot)
+                try log.retract(hole.dot)
                 retracted.insert(hole.record)
             case .withhold:
                 try withhold(hole, slot: holeSlots[index], refusal: nil)
@@ -240,14 +241,14 @@ extension ReplicaStore {
                 // Held as record state (received by state transfer) but not yet in the log:
                 // log it now, so the chain held here goes on without a gap.
                 if !logged {
-                    try insertChange(records.statements, dot: change.dot, department: change.department, payload: incoming.payload,
+                    try ChangeLog.insert(records.statements, dot: change.dot, department: change.department, payload: incoming.payload,
                                      link: batch.links[change.dot] ?? .genesis)
                     noteHeld(change.dot)
                 }
             case .applied:
                 records.changed(slot, by: change.dot)
                 if collection.kind == .hubOnly && collection.name == RefusalRecord.collection { refusalRecords.append(change) }
-                try insertChange(records.statements, dot: change.dot, department: change.department, payload: incoming.payload,
+                try ChangeLog.insert(records.statements, dot: change.dot, department: change.department, payload: incoming.payload,
                                  link: batch.links[change.dot] ?? .genesis)
                 noteHeld(change.dot)
                 if let lead = clock.observe(change.hlc) { clockLeads[origin] = max(clockLeads[origin] ?? 0, lead) }
@@ -258,7 +259,7 @@ extension ReplicaStore {
             try applyHole(holeOrder[nextHole])
             nextHole += 1
         }
-        for seal in batch.proof.seals { try insertSeal(db, seal) }
+        for seal in batch.proof.seals { try log.insertSeal(seal) }
         try records.save(now: now)
         for record in refusalRecords {
             if let key = try learnRefusal(db, record, now: now) { retracted.insert(key) }
@@ -294,7 +295,7 @@ extension ReplicaStore {
         // Whatever the sender claimed, the changes held here in an unbroken run prove themselves.
         for origin in highest.keys where reusedFrom[origin] == nil && origin != identity.replica {
             guard let current = knowledge[origin], current.maxSeen > current.counter else { continue }
-            knowledge[origin] = OriginKnowledge(counter: try heldRun(db, origin, after: current.counter), maxSeen: current.maxSeen)
+            knowledge[origin] = OriginKnowledge(counter: try log.heldRun(origin, after: current.counter), maxSeen: current.maxSeen)
         }
         let statement = try db.cachedStatement(sql: """
             INSERT INTO sync_knowledge (replica, counter, max_seen) VALUES (?, ?, ?)
@@ -333,28 +334,6 @@ extension ReplicaStore {
             """).execute(arguments: [origin.storageValue, Int64(bitPattern: counter), Int64(now)])
     }
 
-    /// The end of the unbroken run of `origin`'s counters held in the log after `counter`: how
-    /// far this replica's knowledge of it rises on the changes alone, with no one's word for it.
-    func heldRun(_ db: Database, _ origin: ReplicaID, after counter: UInt64) throws -> UInt64 {
-        var end = counter
-        let counters = try Int64.fetchCursor(db.cachedStatement(sql: """
-            SELECT counter FROM sync_change WHERE replica = ? AND counter > ? ORDER BY counter
-            """), arguments: [origin.storageValue, Int64(bitPattern: counter)])
-        while let next = try counters.next(), UInt64(bitPattern: next) == end + 1 { end += 1 }
-        return end
-    }
-
-    /// What the log holds of `dot`, or `nil` when it holds nothing of it.
-    func entryStatus(_ db: Database, _ dot: Dot) throws -> ChangeStatus? {
-        try Int64.fetchOne(db.cachedStatement(sql: "SELECT status FROM sync_change WHERE replica = ? AND counter = ?"),
-                           arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)]).map(ChangeStatus.stored)
-    }
-
-    /// Takes back a change in force: the hub refused it. Its record is to be rebuilt.
-    func retract(_ db: Database, _ dot: Dot) throws {
-        try db.cachedStatement(sql: ChangeStatus.retractSQL).execute(arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)])
-    }
-
     /// The refusal this hub gave a change before, to repeat it when the change comes again.
     func refusal(_ db: Database, _ dot: Dot) throws -> Refusal? {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: """
@@ -362,19 +341,6 @@ extension ReplicaStore {
             """), arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)]),
               let code = RefusalCode(rawValue: row[0]) else { return nil }
         return Refusal(dot: dot, code: code, reason: row[1])
-    }
-
-    /// Whether a change that does not follow its record's context names a change withheld here.
-    func dependsOnWithheld(_ db: Database, _ change: Change, state: RecordState) throws -> Bool {
-        for entry in change.context.entries where entry.counter > state.context[entry.replica] {
-            if try Int.fetchOne(db.cachedStatement(sql: """
-                SELECT 1 FROM sync_change WHERE replica = ? AND counter > ? AND counter <= ? AND status <> \(ChangeStatus.inForce.sql) LIMIT 1
-                """), arguments: [entry.replica.storageValue, Int64(bitPattern: state.context[entry.replica]),
-                                  Int64(bitPattern: entry.counter)]) != nil {
-                return true
-            }
-        }
-        return false
     }
 
     /// Remembers the key behind each origin replica, for relaying its changes with proof.
@@ -411,18 +377,19 @@ extension ReplicaStore {
             + batch.holes.map({ ($0.dot, $0.chain) }) {
             firstCounter[dot.1] = min(firstCounter[dot.1] ?? .max, dot.0.counter)
         }
+        let log = ChangeLog(db)
         for start in batch.proof.starts {
             // A start for a chain the batch holds nothing of proves nothing and is not kept.
             guard let first = firstCounter[start.chain] else { continue }
-            let holding = try chainHolding(db, start.chain)
+            let holding = try log.holding(start.chain)
             if start.counter == 0 {
                 guard start.link == .genesis else {
                     throw continuityRefusal(start, "starts at counter 0 but not from 32 zero bytes, where every chain begins")
                 }
-                if !holding.holdsAny { try recordChainStart(db, start) }
+                if !holding.holdsAny { try log.recordStart(start) }
                 continue
             }
-            if let link = try heldLink(db, start) {
+            if let link = try log.heldLink(start) {
                 guard link == start.link else {
                     throw continuityRefusal(start, "does not continue the chain this node holds: its link at \(start.counter) differs; "
                                             + "someone altered that origin's history")
@@ -438,44 +405,5 @@ extension ReplicaStore {
 
     private func continuityRefusal(_ start: ChainStart, _ what: String) -> StoreError {
         StoreError(.tampered, "the segment of chain \(start.chain) \(what); nothing of the batch was applied")
-    }
-
-    /// Whether this replica holds any of `chain`, and where its holding begins when that is
-    /// not the chain's beginning (compaction or a state transfer moved it up). Every chain
-    /// held has its beginning recorded (`sync_chain_start`; `audit verify` checks it), so that
-    /// table alone answers, through its primary key.
-    func chainHolding(_ db: Database, _ chain: ChainKey) throws -> (holdsAny: Bool, begins: UInt64?) {
-        guard let begins = try Int64.fetchOne(db.cachedStatement(sql: """
-            SELECT min(counter) FROM sync_chain_start WHERE replica = ? AND department = ?
-            """), arguments: [chain.origin.storageValue, chain.department]) else { return (false, nil) }
-        return (true, begins > 0 ? UInt64(bitPattern: begins) : nil)
-    }
-
-    /// The link this replica holds for the chain at the start's counter: of the change (or
-    /// hole) there, or of where its holding begins.
-    private func heldLink(_ db: Database, _ start: ChainStart) throws -> ChainHash? {
-        let arguments: StatementArguments = [start.chain.origin.storageValue, Int64(bitPattern: start.counter), start.chain.department]
-        for table in ["sync_change", "sync_chain_start"] {
-            if let link = try Data.fetchOne(db.cachedStatement(sql: """
-                SELECT link FROM \(table) WHERE replica = ? AND counter = ? AND department = ?
-                """), arguments: arguments) {
-                guard let hash = ChainHash(Array(link)) else {
-                    throw StoreError(.corrupt, "the link held for chain \(start.chain) at \(start.counter) is not 32 bytes: the database "
-                                     + "was damaged; run `sitesync audit verify`")
-                }
-                return hash
-            }
-        }
-        return nil
-    }
-
-    func recordChainStart(_ db: Database, _ start: ChainStart) throws {
-        try db.cachedStatement(sql: "INSERT OR IGNORE INTO sync_chain_start (replica, department, counter, link) VALUES (?, ?, ?, ?)")
-            .execute(arguments: [start.chain.origin.storageValue, start.chain.department, Int64(bitPattern: start.counter),
-                                 Data(start.link.bytes)])
-    }
-
-    func changeExists(_ db: Database, _ dot: Dot) throws -> Bool {
-        try entryStatus(db, dot) != nil
     }
 }

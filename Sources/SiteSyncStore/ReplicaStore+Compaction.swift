@@ -133,7 +133,7 @@ extension ReplicaStore {
                         let chain = ChainKey(origin: ReplicaID(storageValue: row[0]), department: row[1])
                         let standingAt = knowledge[chain.origin]
                         guard standingAt > 0 else { continue }
-                        let head = try self.chainHead(db, chain, before: standingAt + 1)
+                        let head = try ChangeLog(db).head(chain, before: standingAt + 1)
                         if head.counter > 0 { heads.append(ChainStart(chain: chain, counter: head.counter, link: head.link)) }
                     }
                     heads.sort { $0.chain < $1.chain }
@@ -174,7 +174,7 @@ extension ReplicaStore {
                         try db.execute(sql: "DELETE FROM \(table) WHERE replica = ? AND department = ? AND counter <= ?",
                                        arguments: [origin, department, counter])
                     }
-                    try self.recordChainStart(db, head)
+                    try ChangeLog(db).recordStart(head)
                 }
                 let statement = try db.cachedStatement(sql: """
                     INSERT INTO sync_knowledge (replica, counter, max_seen) VALUES (?1, ?2, ?2)

@@ -87,13 +87,13 @@ public final class LocalWriteSession {
         let now = clock.wallMilliseconds()
         let chain = ChainKey(origin: change.dot.replica, department: change.department)
         var head = try chains[chain] ?? {
-            let stored = try store.chainHead(db, chain, before: counter)
-            if stored.counter == 0 { try store.recordChainStart(db, ChainStart(chain: chain, counter: 0, link: .genesis)) }
+            let stored = try ChangeLog(db).head(chain, before: counter)
+            if stored.counter == 0 { try ChangeLog(db).recordStart(ChainStart(chain: chain, counter: 0, link: .genesis)) }
             return (stored.counter, stored.link, true)
         }()
         head = (counter, ChainHash.link(after: head.link, dot: change.dot, payloadHash: .of(payload: payload)), false)
         chains[chain] = head
-        try store.insertChange(statements, dot: change.dot, department: change.department, payload: payload, link: head.link)
+        try ChangeLog.insert(statements, dot: change.dot, department: change.department, payload: payload, link: head.link)
         unsealed = (unsealed.changes + 1, unsealed.bytes + payload.count)
         if unsealed.changes >= Self.sealInterval || unsealed.bytes >= Self.sealBytes { try sealAll() }
         try store.saveState(statements, state, stored: stored, settledBy: change.dot, now: now)
@@ -104,7 +104,7 @@ public final class LocalWriteSession {
     /// Seals every chain this session left unsealed, at the change written last.
     private func sealAll() throws {
         for (chain, head) in chains where !head.sealed {
-            try store.insertSeal(db, Seal.make(chain: chain, counter: head.counter, link: head.link, key: signer))
+            try ChangeLog(db).insertSeal(Seal.make(chain: chain, counter: head.counter, link: head.link, key: signer))
             chains[chain] = (head.counter, head.link, true)
         }
         unsealed = (0, 0)

@@ -46,7 +46,7 @@ extension ReplicaStore {
         let bound = max(limit, SessionLimits.batchFloor)
         return try StoreError.mapping {
             try pool.read { db in
-                let start = try max(after, self.firstLackingSequence(db, base: base) - 1)
+                let start = try max(after, ChangeLog(db).firstLackingSequence(base: base) - 1)
                 var entries: [PageEntry] = []
                 var bytes = 0
                 var cursor = after
@@ -140,7 +140,7 @@ extension ReplicaStore {
         }
         var proof = BatchProof()
         for (chain, counter) in first.sorted(by: { $0.key < $1.key }) {
-            let head = try chainHead(db, chain, before: counter)
+            let head = try ChangeLog(db).head(chain, before: counter)
             proof.starts.append(ChainStart(chain: chain, counter: head.counter, link: head.link))
         }
         proof.seals = Self.sealsToSend(entries)
@@ -193,42 +193,11 @@ extension ReplicaStore {
         return kept.keys.sorted().flatMap { kept[$0]!.sorted { $0.counter < $1.counter } }
     }
 
-    /// The last entry of `chain` before `counter`: its counter and link; where the log holds
-    /// none (it was compacted, or the holding here begins later), where the holding begins;
-    /// 0 and the genesis link when there is nothing.
-    func chainHead(_ db: Database, _ chain: ChainKey, before counter: UInt64) throws -> (counter: UInt64, link: ChainHash) {
-        let arguments: StatementArguments = [chain.origin.storageValue, chain.department, Int64(bitPattern: counter)]
-        for table in ["sync_change", "sync_chain_start"] {
-            if let row = try Row.fetchOne(db.cachedStatement(sql: """
-                SELECT counter, link FROM \(table) WHERE replica = ? AND department = ? AND counter < ? ORDER BY counter DESC LIMIT 1
-                """), arguments: arguments), let link = ChainHash(Array(row[1] as Data)) {
-                return (UInt64(bitPattern: row[0]), link)
-            }
-        }
-        return (0, .genesis)
-    }
-
     /// The credential of an origin replica, as learned.
     func credential(_ db: Database, _ replica: ReplicaID) throws -> ReplicaCredential? {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT node, signing_key, salt FROM sync_replica WHERE replica = ?"),
                                          arguments: [replica.storageValue]),
               let key = row[1] as Data?, let salt = row[2] as Data? else { return nil }
         return ReplicaCredential(replica: replica, node: row[0], signingKey: Array(key), salt: Array(salt))
-    }
-
-    /// The log position of the first change a receiver with knowledge `base` lacks, found
-    /// through the (replica, counter) index instead of a scan of the log.
-    func firstLackingSequence(_ db: Database, base: VersionVector) throws -> Int64 {
-        var first = Int64.max
-        let origins = try Int64.fetchAll(db, sql: "SELECT replica FROM sync_knowledge")
-        for origin in origins {
-            let replica = ReplicaID(storageValue: origin)
-            if let seq = try Int64.fetchOne(db.cachedStatement(sql: """
-                SELECT seq FROM sync_change WHERE replica = ? AND counter > ? ORDER BY counter LIMIT 1
-                """), arguments: [origin, Int64(bitPattern: base[replica])]) {
-                first = min(first, seq)
-            }
-        }
-        return first == .max ? (try Int64.fetchOne(db, sql: "SELECT max(seq) FROM sync_change") ?? 0) + 1 : first
     }
 }

@@ -42,7 +42,7 @@ extension ReplicaStore {
                           dot, what: "\(try collection(change.record.collection).name) \(change.record.id)", field: field,
                           target: try collection(target.collection).name, targetID: target.id, department: change.department,
                           targetDepartment: department) else { continue }
-                try retract(db, dot)
+                try ChangeLog(db).retract(dot)
                 try recordRejection(db, refusal, record: change.record, refusedBy: "", now: now)
                 refused.append((refusal, change))
             }

@@ -76,8 +76,8 @@ extension ReplicaStore {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter), code.rawValue, text("reason") ?? "",
                              by.isEmpty ? "hub" : by, collectionName, id, Int64(now)])
-        guard try entryStatus(db, dot) == .inForce else { return nil }
-        try retract(db, dot)
+        guard try ChangeLog(db).status(of: dot) == .inForce else { return nil }
+        try ChangeLog(db).retract(dot)
         return key
     }
 
@@ -118,7 +118,7 @@ extension ReplicaStore {
                           ChangeStatus.stored(row[1]) == .inForce else { continue }
                     let change = try ChangeCodec.decode(origin: refusal.dot.replica.rawValue, counter: refusal.dot.counter,
                                                         payload: row[0], schema: schema)
-                    try retract(db, refusal.dot)
+                    try ChangeLog(db).retract(refusal.dot)
                     try recordRejection(db, refusal, record: change.record, refusedBy: peer, now: now)
                     records.insert(change.record)
                 }

@@ -296,28 +296,6 @@ public final class ReplicaStore: Sendable {
         }
     }
 
-    /// Appends an entry to the log: a change in force, withheld (its payload then a hole's) or retracted.
-    func insertChange(_ statements: PreparedStatements, dot: Dot, department: String, payload: Data, link: ChainHash,
-                      status: ChangeStatus = .inForce) throws {
-        let insert = try statements.statement(0,
-            "INSERT INTO sync_change (replica, counter, department, payload, link, status) VALUES (?, ?, ?, ?, ?, ?)")
-        insert.bind(1, dot.replica.storageValue)
-        insert.bind(2, Int64(bitPattern: dot.counter))
-        insert.bind(3, department)
-        insert.bind(4, blob: payload)
-        insert.bind(5, blob: link.bytes)
-        insert.bind(6, status.rawValue)
-        try insert.run()
-    }
-
-    /// Stores an origin's seal over one of its chains (once).
-    func insertSeal(_ db: Database, _ seal: Seal) throws {
-        try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO sync_seal (replica, department, counter, link, signature) VALUES (?, ?, ?, ?, ?)
-            """).execute(arguments: [seal.chain.origin.storageValue, seal.chain.department, Int64(bitPattern: seal.counter),
-                                     Data(seal.link.bytes), Data(seal.signature)])
-    }
-
     func loadClock(_ db: Database) throws -> HybridLogicalClock {
         let text = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM sync_meta WHERE key = 'hlc'")) ?? "0"
         return HybridLogicalClock(last: HLCTimestamp(rawValue: UInt64(text) ?? 0),
