@@ -121,10 +121,8 @@ extension ReplicaStore {
         var report = ApplyReport()
         var clock = try loadClock(db)
         let now = clock.wallMilliseconds()
-        var knowledge: [ReplicaID: OriginKnowledge] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT replica, counter, max_seen FROM sync_knowledge") {
-            knowledge[ReplicaID(storageValue: row[0])] = OriginKnowledge(counter: UInt64(bitPattern: row[1]), maxSeen: UInt64(bitPattern: row[2]))
-        }
+        let storedKnowledge = StoredKnowledge(db)
+        var knowledge = try storedKnowledge.origins()
         try learnCredentials(db, batch.proof.credentials, now: now)
         try checkContinuity(db, batch)
         // Each record the batch may touch gets a slot; all are loaded before any is changed.
@@ -287,7 +285,7 @@ extension ReplicaStore {
             for entry in sender.entries where reusedFrom[entry.replica] == nil {
                 let current = knowledge[entry.replica] ?? OriginKnowledge()
                 if entry.counter > current.counter, entry.counter > (highest[entry.replica] ?? 0) {
-                    try recordVouch(db, entry.replica, entry.counter, now: now)
+                    try storedKnowledge.vouch(entry.replica, entry.counter, now: now)
                 }
                 knowledge[entry.replica] = OriginKnowledge(counter: max(current.counter, entry.counter), maxSeen: max(current.maxSeen, entry.counter))
             }
@@ -297,13 +295,7 @@ extension ReplicaStore {
             guard let current = knowledge[origin], current.maxSeen > current.counter else { continue }
             knowledge[origin] = OriginKnowledge(counter: try log.heldRun(origin, after: current.counter), maxSeen: current.maxSeen)
         }
-        let statement = try db.cachedStatement(sql: """
-            INSERT INTO sync_knowledge (replica, counter, max_seen) VALUES (?, ?, ?)
-            ON CONFLICT(replica) DO UPDATE SET counter = excluded.counter, max_seen = excluded.max_seen
-            """)
-        for (replica, value) in knowledge where value.counter > 0 || value.maxSeen > 0 {
-            try statement.execute(arguments: [replica.storageValue, Int64(bitPattern: value.counter), Int64(bitPattern: value.maxSeen)])
-        }
+        try storedKnowledge.save(knowledge)
         for (replica, lead) in clockLeads {
             try db.execute(sql: """
                 INSERT INTO sync_replica (replica, node, learned_ms, clock_lead_ms) VALUES (?, '', ?, ?)
@@ -322,16 +314,6 @@ extension ReplicaStore {
                                 nodes: try replicaNames(db))
         }
         return report
-    }
-
-    /// Remembers that a sender this replica takes the word of (the hub) vouched for `origin` up
-    /// to `counter` beyond the changes held here, so that an audit can tell such knowledge from
-    /// knowledge nothing backs.
-    func recordVouch(_ db: Database, _ origin: ReplicaID, _ counter: UInt64, now: UInt64) throws {
-        try db.cachedStatement(sql: """
-            INSERT INTO sync_vouch (replica, counter, vouched_ms) VALUES (?, ?, ?)
-            ON CONFLICT(replica) DO UPDATE SET counter = max(counter, excluded.counter), vouched_ms = excluded.vouched_ms
-            """).execute(arguments: [origin.storageValue, Int64(bitPattern: counter), Int64(now)])
     }
 
     /// The refusal this hub gave a change before, to repeat it when the change comes again.

@@ -81,8 +81,7 @@ extension ReplicaStore {
         }
         try db.execute(sql: "DELETE FROM sync_change WHERE replica = ? AND counter >= ?", arguments: [me.storageValue, Int64(bitPattern: first)])
         try db.execute(sql: "DELETE FROM sync_seal WHERE replica = ? AND counter >= ?", arguments: [me.storageValue, Int64(bitPattern: first)])
-        try db.execute(sql: "UPDATE sync_knowledge SET counter = ?1, max_seen = ?1 WHERE replica = ?2",
-                       arguments: [Int64(bitPattern: first - 1), me.storageValue])
+        try StoredKnowledge(db).rewind(me, to: first - 1)
         try rebuild(db, records, now: UInt64(now))
         try takeNewEpoch(db)
         return rows.count

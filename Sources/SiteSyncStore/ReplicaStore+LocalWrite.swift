@@ -59,8 +59,7 @@ public final class LocalWriteSession {
         self.store = store
         self.db = db
         statements = PreparedStatements(db)
-        let me = store.identity.replica.storageValue
-        counter = UInt64(bitPattern: try Int64.fetchOne(db, sql: "SELECT counter FROM sync_knowledge WHERE replica = ?", arguments: [me]) ?? 0)
+        counter = try StoredKnowledge(db).counter(of: store.identity.replica)
         clock = try store.loadClock(db)
     }
 
@@ -147,10 +146,7 @@ public final class LocalWriteSession {
     func finish() throws {
         guard !changes.isEmpty else { return }
         try sealAll()
-        try db.cachedStatement(sql: """
-            INSERT INTO sync_knowledge (replica, counter, max_seen) VALUES (?1, ?2, ?2)
-            ON CONFLICT(replica) DO UPDATE SET counter = ?2, max_seen = max(max_seen, ?2)
-            """).execute(arguments: [store.identity.replica.storageValue, Int64(bitPattern: counter)])
+        try StoredKnowledge(db).issued(store.identity.replica, upTo: counter)
         try store.saveClock(db, clock)
     }
 }

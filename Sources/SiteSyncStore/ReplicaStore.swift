@@ -212,7 +212,7 @@ public final class ReplicaStore: Sendable {
 
     /// The replica's knowledge: for each origin, the highest counter held contiguously.
     public func knowledge() throws -> VersionVector {
-        try StoreError.mapping { try pool.read { db in try self.loadKnowledge(db) } }
+        try StoreError.mapping { try pool.read { db in try StoredKnowledge(db).vector() } }
     }
 
     /// Every live record of a collection (or all records, deleted included), in id order.
@@ -276,12 +276,6 @@ public final class ReplicaStore: Sendable {
             }
             return try table.load(statements, id: key.id)
         }
-    }
-
-    func loadKnowledge(_ db: Database) throws -> VersionVector {
-        VersionVector(try Row.fetchAll(db, sql: "SELECT replica, counter FROM sync_knowledge").map {
-            (ReplicaID(storageValue: $0[0]), UInt64(bitPattern: $0[1] as Int64))
-        })
     }
 
     /// Writes a record's new state: its version metadata, its typed row and its conflict log
