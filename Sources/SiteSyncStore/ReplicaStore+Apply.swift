@@ -123,7 +123,7 @@ extension ReplicaStore {
         let now = clock.wallMilliseconds()
         let storedKnowledge = StoredKnowledge(db)
         var knowledge = try storedKnowledge.origins()
-        try learnCredentials(db, batch.proof.credentials, now: now)
+        try KnownReplicas(db).learn(batch.proof.credentials, now: now)
         try checkContinuity(db, batch)
         // Each record the batch may touch gets a slot; all are loaded before any is changed.
         let records = BatchRecords(store: self, statements: PreparedStatements(db))
@@ -296,12 +296,7 @@ extension ReplicaStore {
             knowledge[origin] = OriginKnowledge(counter: try log.heldRun(origin, after: current.counter), maxSeen: current.maxSeen)
         }
         try storedKnowledge.save(knowledge)
-        for (replica, lead) in clockLeads {
-            try db.execute(sql: """
-                INSERT INTO sync_replica (replica, node, learned_ms, clock_lead_ms) VALUES (?, '', ?, ?)
-                ON CONFLICT(replica) DO UPDATE SET clock_lead_ms = max(clock_lead_ms, excluded.clock_lead_ms)
-                """, arguments: [replica.storageValue, Int64(now), Int64(clamping: lead)])
-        }
+        for (replica, lead) in clockLeads { try KnownReplicas(db).noteClockLead(replica, lead, now: now) }
         try saveClock(db, clock)
         // Refusals for reused ids are not published: the content held for those ids stands.
         let published = report.refusals.filter { $0.code != .reusedID }
@@ -311,7 +306,7 @@ extension ReplicaStore {
         }
         if !late.isEmpty {
             try publishRefusals(db, late.map(\.refusal), records: Dictionary(late.map { ($0.change.dot, $0.change) }) { a, _ in a },
-                                nodes: try replicaNames(db))
+                                nodes: try KnownReplicas(db).names())
         }
         return report
     }
@@ -323,18 +318,6 @@ extension ReplicaStore {
             """), arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)]),
               let code = RefusalCode(rawValue: row[0]) else { return nil }
         return Refusal(dot: dot, code: code, reason: row[1])
-    }
-
-    /// Remembers the key behind each origin replica, for relaying its changes with proof.
-    func learnCredentials(_ db: Database, _ credentials: [ReplicaCredential], now: UInt64) throws {
-        for credential in credentials {
-            try db.cachedStatement(sql: """
-                INSERT INTO sync_replica (replica, node, learned_ms, signing_key, salt) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT(replica) DO UPDATE SET signing_key = excluded.signing_key, salt = excluded.salt,
-                    node = CASE WHEN node = '' THEN excluded.node ELSE node END
-                """).execute(arguments: [credential.replica.storageValue, credential.node, Int64(now),
-                                         Data(credential.signingKey), Data(credential.salt)])
-        }
     }
 
     /// Refuses a batch whose chain segments do not continue the chains held here (protocol

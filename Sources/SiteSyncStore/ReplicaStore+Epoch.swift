@@ -35,10 +35,7 @@ extension ReplicaStore {
             try db.execute(sql: "INSERT INTO sync_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                            arguments: [key, value])
         }
-        try db.execute(sql: """
-            INSERT INTO sync_replica (replica, node, learned_ms, signing_key, salt) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT(replica) DO UPDATE SET node = excluded.node, signing_key = excluded.signing_key, salt = excluded.salt
-            """, arguments: [credential.replica.storageValue, identity.node, now, Data(credential.signingKey), Data(credential.salt)])
+        try KnownReplicas(db).register(credential, node: identity.node, now: now)
         return credential.replica
     }
 

@@ -145,7 +145,7 @@ extension ReplicaStore {
         }
         proof.seals = Self.sealsToSend(entries)
         for origin in Set(first.keys.map(\.origin)).sorted() {
-            guard let credential = try credential(db, origin) else {
+            guard let credential = try KnownReplicas(db).credential(of: origin) else {
                 throw StoreError(.corrupt, "this replica holds changes of \(origin) but not its key; the database is damaged")
             }
             proof.credentials.append(credential)
@@ -191,13 +191,5 @@ extension ReplicaStore {
         }
         keep(Array(latest.values))
         return kept.keys.sorted().flatMap { kept[$0]!.sorted { $0.counter < $1.counter } }
-    }
-
-    /// The credential of an origin replica, as learned.
-    func credential(_ db: Database, _ replica: ReplicaID) throws -> ReplicaCredential? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT node, signing_key, salt FROM sync_replica WHERE replica = ?"),
-                                         arguments: [replica.storageValue]),
-              let key = row[1] as Data?, let salt = row[2] as Data? else { return nil }
-        return ReplicaCredential(replica: replica, node: row[0], signingKey: Array(key), salt: Array(salt))
     }
 }

@@ -49,13 +49,4 @@ extension ReplicaStore {
         }
         return refused
     }
-
-    /// The node behind each replica, as learned.
-    func replicaNames(_ db: Database) throws -> [ReplicaID: String] {
-        var names: [ReplicaID: String] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT replica, node FROM sync_replica WHERE node != ''") {
-            names[ReplicaID(storageValue: row[0])] = row[1]
-        }
-        return names
-    }
 }

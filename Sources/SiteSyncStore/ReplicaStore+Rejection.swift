@@ -70,7 +70,7 @@ extension ReplicaStore {
               let target = schema.collection(named: collectionName), let id = text("record"),
               let code = text("code").flatMap(RefusalCode.init(rawValue:)) else { return nil }
         let key = RecordKey(collection: target.code, id: id)
-        let by = try String.fetchOne(db, sql: "SELECT node FROM sync_replica WHERE replica = ?", arguments: [record.dot.replica.storageValue]) ?? ""
+        let by = try KnownReplicas(db).node(of: record.dot.replica)
         try db.execute(sql: """
             INSERT OR IGNORE INTO sync_rejected (replica, counter, code, reason, refused_by, collection, record_id, rejected_ms)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -88,8 +88,7 @@ extension ReplicaStore {
         let hubKeys = try String.fetchAll(db, sql: "SELECT key FROM sync_directory WHERE role = 'hub' AND active")
             .compactMap { NodePublicKey(text: $0)?.signing } + [options.hubSigningKey].compactMap { $0 }
         guard !hubKeys.isEmpty else { return true }
-        guard let key = try Data.fetchOne(db, sql: "SELECT signing_key FROM sync_replica WHERE replica = ?",
-                                          arguments: [replica.storageValue]) else { return false }
+        guard let key = try KnownReplicas(db).signingKey(of: replica) else { return false }
         return hubKeys.contains(Array(key))
     }
 

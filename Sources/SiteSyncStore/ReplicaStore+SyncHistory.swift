@@ -240,13 +240,7 @@ extension ReplicaStore {
     /// beyond what is taken as drift (their times were clamped here): only replicas seen ahead.
     public func clockLeads() throws -> [ReplicaID: UInt64] {
         try StoreError.mapping {
-            try pool.read { db in
-                var leads: [ReplicaID: UInt64] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT replica, clock_lead_ms FROM sync_replica WHERE clock_lead_ms > 0") {
-                    leads[ReplicaID(storageValue: row[0])] = UInt64(max(0, row[1] as Int64))
-                }
-                return leads
-            }
+            try pool.read { db in try KnownReplicas(db).clockLeads() }
         }
     }
 

@@ -92,8 +92,7 @@ public final class ReplicaStore: Sendable {
                 ] {
                     try db.execute(sql: "INSERT INTO sync_meta (key, value) VALUES (?, ?)", arguments: [key, value])
                 }
-                try db.execute(sql: "INSERT INTO sync_replica (replica, node, learned_ms, signing_key, salt) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [replica.storageValue, node, Int64(now), Data(credential.signingKey), Data(credential.salt)])
+                try KnownReplicas(db).register(credential, node: node, now: Int64(now))
             }
         }
         return ReplicaStore(path: path, schema: schema, pool: pool,
