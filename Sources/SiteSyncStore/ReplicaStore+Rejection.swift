@@ -218,9 +218,7 @@ extension ReplicaStore {
             } else if inForce.contains(record), let state = states[record] {
                 try saveState(statements, state, stored: stored, settledBy: nil, now: now)
             } else if let stored {
-                try tables[record.collection]!.remove(statements, stored)
-                try db.execute(sql: "DELETE FROM sync_conflict WHERE collection = ? AND record_id = ?",
-                               arguments: [schema.collection(code: record.collection)?.name ?? "", record.id])
+                try storedRecords.remove(statements, stored)
             }
         }
     }
