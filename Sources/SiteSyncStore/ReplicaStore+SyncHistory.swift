@@ -72,79 +72,18 @@ extension ReplicaStore {
     /// same peer and kind extends that entry instead (a long-running node syncs every few
     /// seconds; the history should show what happened, not a wall of no-ops).
     public func recordHistory(_ entry: SyncHistoryEntry) throws {
-        try StoreError.mapping {
-            try pool.write { db in
-                if entry.isIdle || !entry.ok, let row = try Row.fetchOne(db, sql: "SELECT * FROM sync_session ORDER BY id DESC LIMIT 1") {
-                    let last = Self.historyEntry(row)
-                    let repeated = entry.ok ? last.isIdle : !last.ok && last.errorCode == entry.errorCode
-                    guard repeated, last.kind == entry.kind, last.peer == entry.peer, last.endpoint == entry.endpoint else { return try insert() }
-                    try db.execute(sql: """
-                        UPDATE sync_session SET ended_ms = ?, duration_ms = ?, repeats = repeats + 1, clock_offset_ms = coalesce(?, clock_offset_ms),
-                            bytes_sent = bytes_sent + ?, bytes_received = bytes_received + ? WHERE id = ?
-                        """, arguments: [Int64(entry.endedMilliseconds), Int64(entry.durationMilliseconds), entry.clockOffsetMilliseconds, entry.bytesSent,
-                                         entry.bytesReceived, last.id])
-                    return
-                }
-                try insert()
-                func insert() throws {
-                try db.execute(sql: """
-                    INSERT INTO sync_session (started_ms, ended_ms, duration_ms, kind, peer, endpoint, pushed, pushed_new, pulled, pulled_new, refused,
-                        bytes_sent, bytes_received, ok, error_code, error, clock_offset_ms, repeats)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [Int64(entry.startedMilliseconds), Int64(entry.endedMilliseconds), Int64(entry.durationMilliseconds),
-                                     entry.kind.rawValue, entry.peer,
-                                     entry.endpoint, entry.pushed, entry.pushedNew, entry.pulled, entry.pulledNew, entry.refused,
-                                     entry.bytesSent, entry.bytesReceived, entry.ok, entry.errorCode, entry.error.map { String($0.prefix(1000)) },
-                                     entry.clockOffsetMilliseconds, entry.repeats])
-                try db.execute(sql: "DELETE FROM sync_session WHERE id <= (SELECT max(id) FROM sync_session) - ?",
-                               arguments: [SyncHistory.keep])
-                }
-            }
-        }
+        try StoreError.mapping { try pool.write { db in try SyncHistoryLog(db).record(entry) } }
     }
 
     /// The sync history, newest first.
     /// - Parameter kinds: only these kinds (all when empty).
     public func history(limit: Int = 50, kinds: Set<SyncHistoryEntry.Kind> = []) throws -> [SyncHistoryEntry] {
-        try StoreError.mapping {
-            try pool.read { db in
-                var sql = "SELECT * FROM sync_session"
-                if !kinds.isEmpty { sql += " WHERE kind IN (\(kinds.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")))" }
-                sql += " ORDER BY id DESC LIMIT ?"
-                return try Row.fetchAll(db, sql: sql, arguments: [limit]).map(Self.historyEntry)
-            }
-        }
+        try StoreError.mapping { try pool.read { db in try SyncHistoryLog(db).entries(limit: limit, kinds: kinds) } }
     }
 
     /// The last entry of `kind` that succeeded (or failed), however old.
     public func lastHistory(_ kind: SyncHistoryEntry.Kind, ok: Bool? = nil) throws -> SyncHistoryEntry? {
-        try StoreError.mapping {
-            try pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT * FROM sync_session WHERE kind = ?" + (ok.map { " AND ok = \($0 ? 1 : 0)" } ?? "")
-                                 + " ORDER BY id DESC LIMIT 1", arguments: [kind.rawValue]).map(Self.historyEntry)
-            }
-        }
-    }
-
-    static func historyEntry(_ row: Row) -> SyncHistoryEntry {
-        var entry = SyncHistoryEntry(
-            kind: SyncHistoryEntry.Kind(rawValue: row["kind"]) ?? .sync,
-            startedMilliseconds: UInt64(max(0, row["started_ms"] as Int64)), endedMilliseconds: UInt64(max(0, row["ended_ms"] as Int64)),
-            peer: row["peer"], endpoint: row["endpoint"], ok: row["ok"])
-        entry.id = row["id"]
-        entry.durationMilliseconds = UInt64(max(0, row["duration_ms"] as Int64))
-        entry.pushed = row["pushed"]
-        entry.pushedNew = row["pushed_new"]
-        entry.pulled = row["pulled"]
-        entry.pulledNew = row["pulled_new"]
-        entry.refused = row["refused"]
-        entry.bytesSent = row["bytes_sent"]
-        entry.bytesReceived = row["bytes_received"]
-        entry.errorCode = row["error_code"]
-        entry.error = row["error"]
-        entry.clockOffsetMilliseconds = row["clock_offset_ms"]
-        entry.repeats = row["repeats"]
-        return entry
+        try StoreError.mapping { try pool.read { db in try SyncHistoryLog(db).last(kind, ok: ok) } }
     }
 
     /// The changes this replica holds in force within `scope` that a replica with knowledge
