@@ -88,7 +88,7 @@ final class BatchRecords: HeldFacts {
     }
 
     func refusalGiven(_ dot: Dot) throws -> Refusal? {
-        try store.refusal(db, dot)
+        try RejectionLog(db, schema: store.schema).given(dot)
     }
 
     func dependsOnWithheld(_ change: Change, state: RecordState) throws -> Bool {

@@ -141,9 +141,7 @@ extension ReplicaStore {
         var clockLeads: [ReplicaID: UInt64] = [:]
         var retracted: Set<RecordKey> = []
         // Changes the hub refused (learned from refusal records or acknowledgements) never apply.
-        let refused = try Set(Row.fetchAll(db, sql: "SELECT replica, counter FROM sync_rejected").map {
-            Dot(replica: ReplicaID(storageValue: $0[0]), counter: UInt64(bitPattern: $0[1]))
-        })
+        let refused = try RejectionLog(db, schema: schema).refusedDots()
         var refusalRecords: [Change] = []
         // Origins whose change ids were found reused: from the first such id on, their changes
         // continue a history this replica does not hold, and are refused.
@@ -165,7 +163,7 @@ extension ReplicaStore {
         func withhold(_ hole: Hole, slot: Int, refusal: Refusal?) throws {
             let link = batch.links[hole.dot] ?? .genesis
             try ChangeLog.insert(records.statements, dot: hole.dot, department: hole.department, payload: HoleCodec.encode(hole.at(0)),
-                             link: link, status: .withheld)
+                                 link: link, status: .withheld)
             records.withhold(hole.dot, slot: slot)
             if let refusal {
                 try recordRejection(db, refusal, record: hole.record, refusedBy: "", now: now)
@@ -240,14 +238,14 @@ extension ReplicaStore {
                 // log it now, so the chain held here goes on without a gap.
                 if !logged {
                     try ChangeLog.insert(records.statements, dot: change.dot, department: change.department, payload: incoming.payload,
-                                     link: batch.links[change.dot] ?? .genesis)
+                                         link: batch.links[change.dot] ?? .genesis)
                     noteHeld(change.dot)
                 }
             case .applied:
                 records.changed(slot, by: change.dot)
                 if collection.kind == .hubOnly && collection.name == RefusalRecord.collection { refusalRecords.append(change) }
                 try ChangeLog.insert(records.statements, dot: change.dot, department: change.department, payload: incoming.payload,
-                                 link: batch.links[change.dot] ?? .genesis)
+                                     link: batch.links[change.dot] ?? .genesis)
                 noteHeld(change.dot)
                 if let lead = clock.observe(change.hlc) { clockLeads[origin] = max(clockLeads[origin] ?? 0, lead) }
                 report.applied += 1
@@ -309,15 +307,6 @@ extension ReplicaStore {
                                 nodes: try KnownReplicas(db).names())
         }
         return report
-    }
-
-    /// The refusal this hub gave a change before, to repeat it when the change comes again.
-    func refusal(_ db: Database, _ dot: Dot) throws -> Refusal? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
-            SELECT code, reason FROM sync_rejected WHERE replica = ? AND counter = ? AND refused_by = ''
-            """), arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)]),
-              let code = RefusalCode(rawValue: row[0]) else { return nil }
-        return Refusal(dot: dot, code: code, reason: row[1])
     }
 
     /// Refuses a batch whose chain segments do not continue the chains held here (protocol

@@ -71,11 +71,8 @@ extension ReplicaStore {
               let code = text("code").flatMap(RefusalCode.init(rawValue:)) else { return nil }
         let key = RecordKey(collection: target.code, id: id)
         let by = try KnownReplicas(db).node(of: record.dot.replica)
-        try db.execute(sql: """
-            INSERT OR IGNORE INTO sync_rejected (replica, counter, code, reason, refused_by, collection, record_id, rejected_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter), code.rawValue, text("reason") ?? "",
-                             by.isEmpty ? "hub" : by, collectionName, id, Int64(now)])
+        try RejectionLog(db, schema: schema).learn(dot, code: code, reason: text("reason") ?? "", refusedBy: by.isEmpty ? "hub" : by,
+                                                   collection: collectionName, id: id, now: now)
         guard try ChangeLog(db).status(of: dot) == .inForce else { return nil }
         try ChangeLog(db).retract(dot)
         return key
@@ -130,42 +127,20 @@ extension ReplicaStore {
     /// The changes refused, newest first.
     public func rejectedChanges() throws -> [RejectedChange] {
         try StoreError.mapping {
-            try pool.read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT replica, counter, code, reason, refused_by, collection, record_id, rejected_ms FROM sync_rejected
-                    ORDER BY rejected_ms DESC, replica, counter
-                    """).map { row in
-                    RejectedChange(dot: Dot(replica: ReplicaID(storageValue: row[0]), counter: UInt64(bitPattern: row[1])),
-                                   code: RefusalCode(rawValue: row[2]) ?? .foreignActor, reason: row[3], refusedBy: row[4],
-                                   collection: row[5], recordID: row[6], rejectedMilliseconds: UInt64(max(0, row[7] as Int64)))
-                }
-            }
+            try pool.read { db in try RejectionLog(db, schema: schema).all() }
         }
     }
 
     /// The refusals this node (a hub) gave the changes of `node`'s replicas, to send back to it.
     public func refusalsIssued(to node: String) throws -> [Refusal] {
         try StoreError.mapping {
-            try pool.read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT r.replica, r.counter, r.code, r.reason FROM sync_rejected r JOIN sync_replica p ON p.replica = r.replica
-                    WHERE r.refused_by = '' AND p.node = ? ORDER BY r.replica, r.counter
-                    """, arguments: [node]).compactMap { row in
-                    RefusalCode(rawValue: row[2]).map {
-                        Refusal(dot: Dot(replica: ReplicaID(storageValue: row[0]), counter: UInt64(bitPattern: row[1])), code: $0, reason: row[3])
-                    }
-                }
-            }
+            try pool.read { db in try RejectionLog(db, schema: schema).issued(to: node) }
         }
     }
 
+    /// Records a refusal of a change to `record` (``RejectionLog``).
     func recordRejection(_ db: Database, _ refusal: Refusal, record: RecordKey, refusedBy: String, now: UInt64) throws {
-        try db.execute(sql: """
-            INSERT OR REPLACE INTO sync_rejected (replica, counter, code, reason, refused_by, collection, record_id, rejected_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [refusal.dot.replica.storageValue, Int64(bitPattern: refusal.dot.counter), refusal.code.rawValue,
-                             refusal.reason, refusedBy, schema.collection(code: record.collection)?.name ?? "\(record.collection)",
-                             record.id, Int64(now)])
+        try RejectionLog(db, schema: schema).record(refusal, record: record, refusedBy: refusedBy, now: now)
     }
 
     /// Recomputes records from the log, in log order, with every withheld or retracted change

@@ -149,29 +149,14 @@ extension ReplicaStore {
     /// those this node refused (a hub).
     public func unacknowledgedRejections(refusedHere: Bool = false) throws -> Int {
         try StoreError.mapping {
-            try pool.read { db in
-                try Int.fetchOne(db, sql: refusedHere
-                    ? "SELECT count(*) FROM sync_rejected WHERE refused_by = '' AND acknowledged_ms IS NULL"
-                    : """
-                        SELECT count(*) FROM sync_rejected WHERE refused_by != '' AND acknowledged_ms IS NULL
-                        AND replica IN (SELECT replica FROM sync_replica WHERE node = ?)
-                        """, arguments: refusedHere ? [] : [identity.node]) ?? 0
-            }
+            try pool.read { db in try RejectionLog(db, schema: schema).unacknowledged(refusedHere: refusedHere, node: identity.node) }
         }
     }
 
     /// Per origin replica, the changes this node refused that no person has acknowledged.
     public func unacknowledgedRefusalsByOrigin() throws -> [ReplicaID: Int] {
         try StoreError.mapping {
-            try pool.read { db in
-                var counts: [ReplicaID: Int] = [:]
-                for row in try Row.fetchAll(db, sql: """
-                    SELECT replica, count(*) FROM sync_rejected WHERE refused_by = '' AND acknowledged_ms IS NULL GROUP BY replica
-                    """) {
-                    counts[ReplicaID(storageValue: row[0])] = row[1]
-                }
-                return counts
-            }
+            try pool.read { db in try RejectionLog(db, schema: schema).unacknowledgedByOrigin() }
         }
     }
 
@@ -191,11 +176,7 @@ extension ReplicaStore {
     @discardableResult
     public func acknowledgeRejections() throws -> Int {
         try StoreError.mapping {
-            try pool.write { db in
-                try db.execute(sql: "UPDATE sync_rejected SET acknowledged_ms = ? WHERE acknowledged_ms IS NULL",
-                               arguments: [Int64(options.wallClock())])
-                return db.changesCount
-            }
+            try pool.write { db in try RejectionLog(db, schema: schema).acknowledgeAll(now: options.wallClock()) }
         }
     }
 }
