@@ -84,7 +84,7 @@ final class BatchRecords: HeldFacts {
     }
 
     func isReused(_ dot: Dot, department: String, content: Data) throws -> Bool {
-        try store.isReused(db, dot, department: department, payload: content)
+        try ChangeLog(db).isReused(dot, department: department, payload: content)
     }
 
     func refusalGiven(_ dot: Dot) throws -> Refusal? {

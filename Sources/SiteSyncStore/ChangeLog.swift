@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SiteSyncCore
+import SiteSyncWire
 
 /// The change log (`sync_change`) and what keeps its chains checkable: the origins' seals
 /// (`sync_seal`) and where this replica's holding of each chain begins (`sync_chain_start`).
@@ -35,6 +36,47 @@ struct ChangeLog {
     func status(of dot: Dot) throws -> ChangeStatus? {
         try Int64.fetchOne(db.cachedStatement(sql: "SELECT status FROM sync_change WHERE replica = ? AND counter = ?"),
                            arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)]).map(ChangeStatus.stored)
+    }
+
+    /// The entry for `dot`: its payload (a hole's, when withheld) and its status.
+    func entry(of dot: Dot) throws -> (payload: Data, status: ChangeStatus)? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT payload, status FROM sync_change WHERE replica = ? AND counter = ?"),
+                         arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)]).map { ($0[0], ChangeStatus.stored($0[1])) }
+    }
+
+    private static let payloadInForceSQL =
+        "SELECT payload FROM sync_change WHERE replica = ? AND counter = ? AND status = \(ChangeStatus.inForce.sql)"
+
+    /// The payload of `dot` when the log holds it in force.
+    func payloadInForce(_ dot: Dot) throws -> Data? {
+        try Data.fetchOne(db.cachedStatement(sql: Self.payloadInForceSQL), arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)])
+    }
+
+    /// How many entries the log holds.
+    func count() throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_change") ?? 0
+    }
+
+    /// Removes `replica`'s entries and seals from `counter` on (its work set aside).
+    func remove(_ replica: ReplicaID, from counter: UInt64) throws {
+        try db.execute(sql: "DELETE FROM sync_change WHERE replica = ? AND counter >= ?", arguments: [replica.storageValue, Int64(bitPattern: counter)])
+        try db.execute(sql: "DELETE FROM sync_seal WHERE replica = ? AND counter >= ?", arguments: [replica.storageValue, Int64(bitPattern: counter)])
+    }
+
+    /// Whether `payload` is other content than what this replica holds for `dot`. A change
+    /// this replica compacted away cannot be compared, and it is never sent again in the
+    /// normal course (every registered node held it): its origin sending it again means its
+    /// database went back in time, so it counts as reused and the origin takes a new epoch.
+    func isReused(_ dot: Dot, department: String, payload: Data) throws -> Bool {
+        guard let held = try entry(of: dot) else {
+            return try Int.fetchOne(db.cachedStatement(sql: """
+                SELECT 1 FROM sync_chain_start WHERE replica = ? AND department = ? AND counter >= ? AND counter > 0
+                """), arguments: [dot.replica.storageValue, department, Int64(bitPattern: dot.counter)]) != nil
+        }
+        if held.status == .withheld {
+            return try HoleCodec.decode(held.payload).payloadHash != ChainHash.of(payload: payload)
+        }
+        return held.payload != payload
     }
 
     /// Whether the log holds anything of `dot`.

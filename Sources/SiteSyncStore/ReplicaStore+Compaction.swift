@@ -68,7 +68,7 @@ extension ReplicaStore {
                                        arguments: [origin, department, last, link])
                     }
                 }
-                report.remainingChanges = try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_change") ?? 0
+                report.remainingChanges = try ChangeLog(db).count()
                 if dryRun { report.remainingChanges -= report.removedChanges }
                 return report
             }

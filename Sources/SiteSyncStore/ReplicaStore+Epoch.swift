@@ -76,8 +76,7 @@ extension ReplicaStore {
                 }
             }
         }
-        try db.execute(sql: "DELETE FROM sync_change WHERE replica = ? AND counter >= ?", arguments: [me.storageValue, Int64(bitPattern: first)])
-        try db.execute(sql: "DELETE FROM sync_seal WHERE replica = ? AND counter >= ?", arguments: [me.storageValue, Int64(bitPattern: first)])
+        try ChangeLog(db).remove(me, from: first)
         try StoredKnowledge(db).rewind(me, to: first - 1)
         try rebuild(db, records, now: UInt64(now))
         try takeNewEpoch(db)
@@ -146,24 +145,6 @@ extension ReplicaStore {
         try db.execute(sql: """
             INSERT OR IGNORE INTO sync_collision (replica, counter, payload, detected_ms, state) VALUES (?, ?, ?, ?, 'kept')
             """, arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter), payload, Int64(now)])
-    }
-
-    /// Whether `payload` is other content than what this replica holds for `dot`. A change
-    /// this replica compacted away cannot be compared, and it is never sent again in the
-    /// normal course (every registered node held it): its origin sending it again means its
-    /// database went back in time, so it counts as reused and the origin takes a new epoch.
-    func isReused(_ db: Database, _ dot: Dot, department: String, payload: Data) throws -> Bool {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT payload, status FROM sync_change WHERE replica = ? AND counter = ?"),
-                                         arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)]) else {
-            return try Int.fetchOne(db.cachedStatement(sql: """
-                SELECT 1 FROM sync_chain_start WHERE replica = ? AND department = ? AND counter >= ? AND counter > 0
-                """), arguments: [dot.replica.storageValue, department, Int64(bitPattern: dot.counter)]) != nil
-        }
-        let held: Data = row[0]
-        if ChangeStatus.stored(row[1]) == .withheld {
-            return try HoleCodec.decode(held).payloadHash != ChainHash.of(payload: payload)
-        }
-        return held != payload
     }
 }
 

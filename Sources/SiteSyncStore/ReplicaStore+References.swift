@@ -33,10 +33,8 @@ extension ReplicaStore {
                 .execute(arguments: arguments)
             for row in pending {
                 let dot = Dot(replica: ReplicaID(storageValue: row[0]), counter: UInt64(bitPattern: row[1]))
-                guard let entry = try Row.fetchOne(db.cachedStatement(sql: """
-                    SELECT payload FROM sync_change WHERE replica = ? AND counter = ? AND status = \(ChangeStatus.inForce.sql)
-                    """), arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)]) else { continue }
-                let change = try ChangeCodec.decode(origin: dot.replica.rawValue, counter: dot.counter, payload: entry[0], schema: schema)
+                guard let payload = try ChangeLog(db).payloadInForce(dot) else { continue }
+                let change = try ChangeCodec.decode(origin: dot.replica.rawValue, counter: dot.counter, payload: payload, schema: schema)
                 guard let field = ReferencePolicy.targets(of: change, schema: schema).first(where: { $0.key == target })?.field,
                       let refusal = ReferencePolicy.refusal(
                           dot, what: "\(try collection(change.record.collection).name) \(change.record.id)", field: field,

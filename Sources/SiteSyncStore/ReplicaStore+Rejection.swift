@@ -109,11 +109,9 @@ extension ReplicaStore {
                 let now = options.wallClock()
                 var records: Set<RecordKey> = []
                 for refusal in mine {
-                    guard let row = try Row.fetchOne(db, sql: "SELECT payload, status FROM sync_change WHERE replica = ? AND counter = ?",
-                                                     arguments: [refusal.dot.replica.storageValue, Int64(bitPattern: refusal.dot.counter)]),
-                          ChangeStatus.stored(row[1]) == .inForce else { continue }
+                    guard let entry = try ChangeLog(db).entry(of: refusal.dot), entry.status == .inForce else { continue }
                     let change = try ChangeCodec.decode(origin: refusal.dot.replica.rawValue, counter: refusal.dot.counter,
-                                                        payload: row[0], schema: schema)
+                                                        payload: entry.payload, schema: schema)
                     try ChangeLog(db).retract(refusal.dot)
                     try recordRejection(db, refusal, record: change.record, refusedBy: peer, now: now)
                     records.insert(change.record)

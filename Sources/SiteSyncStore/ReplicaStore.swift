@@ -230,7 +230,7 @@ public final class ReplicaStore: Sendable {
     public func counts() throws -> (changes: Int, records: Int, openConflicts: Int) {
         try StoreError.mapping {
             try pool.read { db in
-                (try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_change") ?? 0,
+                (try ChangeLog(db).count(),
                  try self.storedRecords.liveCount(db),
                  try ConflictLog.openCount(db))
             }
