@@ -123,16 +123,52 @@ struct ChangeLog {
     /// through the (replica, counter) index instead of a scan of the log.
     func firstLackingSequence(base: VersionVector) throws -> Int64 {
         var first = Int64.max
-        let origins = try Int64.fetchAll(db, sql: "SELECT replica FROM sync_knowledge")
-        for origin in origins {
-            let replica = ReplicaID(storageValue: origin)
+        for replica in try StoredKnowledge(db).knownOrigins() {
             if let seq = try Int64.fetchOne(db.cachedStatement(sql: """
                 SELECT seq FROM sync_change WHERE replica = ? AND counter > ? ORDER BY counter LIMIT 1
-                """), arguments: [origin, Int64(bitPattern: base[replica])]) {
+                """), arguments: [replica.storageValue, Int64(bitPattern: base[replica])]) {
                 first = min(first, seq)
             }
         }
         return first == .max ? (try Int64.fetchOne(db, sql: "SELECT max(seq) FROM sync_change") ?? 0) + 1 : first
+    }
+
+    /// The changes held in force within `scope` that a replica with knowledge `acknowledged`
+    /// lacks, counted per origin through the (replica, counter) index: one index range per
+    /// origin, not a scan of the log.
+    /// - Parameter detailed: also sum the bytes and find the oldest (otherwise only count).
+    func backlog(beyond acknowledged: VersionVector, scope: ReplicationScope, detailed: Bool, schema: Schema) throws -> Backlog {
+        var backlog = Backlog()
+        var scopeSQL = ""
+        var scopeArguments: StatementArguments = []
+        if case .department(let department) = scope {
+            scopeSQL = " AND (department = '' OR department = ?)"
+            scopeArguments = [department]
+        }
+        for replica in try StoredKnowledge(db).knownOrigins() {
+            let origin = replica.storageValue
+            let after = Int64(bitPattern: acknowledged[replica])
+            let arguments: StatementArguments = [origin, after] + scopeArguments
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT count(*)\(detailed ? ", coalesce(sum(length(payload)), 0)" : "") FROM sync_change
+                WHERE replica = ? AND counter > ? AND status = \(ChangeStatus.inForce.sql)\(scopeSQL)
+                """, arguments: arguments), (row[0] as Int) > 0 else { continue }
+            backlog.count += row[0]
+            guard detailed else { continue }
+            backlog.bytes += row[1]
+            // An origin's first change is its oldest (its HLC rises); the oldest of all is
+            // the oldest of those firsts. One that does not decode (`try?`) only leaves its
+            // origin out of that figure, which is for status lines; `audit verify` stops on it.
+            if let first = try Row.fetchOne(db, sql: """
+                SELECT counter, payload FROM sync_change
+                WHERE replica = ? AND counter > ? AND status = \(ChangeStatus.inForce.sql)\(scopeSQL) ORDER BY counter LIMIT 1
+                """, arguments: arguments),
+               let change = try? ChangeCodec.decode(origin: UInt64(bitPattern: origin), counter: UInt64(bitPattern: first[0]),
+                                                    payload: first[1], schema: schema) {
+                backlog.oldestMilliseconds = min(backlog.oldestMilliseconds ?? .max, change.hlc.milliseconds)
+            }
+        }
+        return backlog
     }
 
     // MARK: - Chains

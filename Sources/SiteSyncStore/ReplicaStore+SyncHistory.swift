@@ -94,37 +94,7 @@ extension ReplicaStore {
     /// - Parameter detailed: also sum the bytes and find the oldest (otherwise only count).
     public func backlog(beyond acknowledged: VersionVector, scope: ReplicationScope = .everything, detailed: Bool = true) throws -> Backlog {
         try StoreError.mapping {
-            try pool.read { db in
-                var backlog = Backlog()
-                var scopeSQL = ""
-                var scopeArguments: StatementArguments = []
-                if case .department(let department) = scope {
-                    scopeSQL = " AND (department = '' OR department = ?)"
-                    scopeArguments = [department]
-                }
-                for origin in try Int64.fetchAll(db, sql: "SELECT replica FROM sync_knowledge") {
-                    let after = Int64(bitPattern: acknowledged[ReplicaID(storageValue: origin)])
-                    let arguments: StatementArguments = [origin, after] + scopeArguments
-                    guard let row = try Row.fetchOne(db, sql: """
-                        SELECT count(*)\(detailed ? ", coalesce(sum(length(payload)), 0)" : "") FROM sync_change
-                        WHERE replica = ? AND counter > ? AND status = \(ChangeStatus.inForce.sql)\(scopeSQL)
-                        """, arguments: arguments), (row[0] as Int) > 0 else { continue }
-                    backlog.count += row[0]
-                    guard detailed else { continue }
-                    backlog.bytes += row[1]
-                    // An origin's first change is its oldest (its HLC rises); the oldest of all is
-                    // the oldest of those firsts.
-                    if let first = try Row.fetchOne(db, sql: """
-                        SELECT counter, payload FROM sync_change
-                        WHERE replica = ? AND counter > ? AND status = \(ChangeStatus.inForce.sql)\(scopeSQL) ORDER BY counter LIMIT 1
-                        """, arguments: arguments),
-                       let change = try? ChangeCodec.decode(origin: UInt64(bitPattern: origin), counter: UInt64(bitPattern: first[0]),
-                                                            payload: first[1], schema: schema) {
-                        backlog.oldestMilliseconds = min(backlog.oldestMilliseconds ?? .max, change.hlc.milliseconds)
-                    }
-                }
-                return backlog
-            }
+            try pool.read { db in try ChangeLog(db).backlog(beyond: acknowledged, scope: scope, detailed: detailed, schema: schema) }
         }
     }
 

@@ -19,6 +19,11 @@ struct StoredKnowledge {
         })
     }
 
+    /// Every origin this replica knows anything of.
+    func knownOrigins() throws -> [ReplicaID] {
+        try Int64.fetchAll(db, sql: "SELECT replica FROM sync_knowledge").map(ReplicaID.init(storageValue:))
+    }
+
     /// Each origin's knowledge, with the highest counter held at all.
     func origins() throws -> [ReplicaID: OriginKnowledge] {
         var knowledge: [ReplicaID: OriginKnowledge] = [:]
