@@ -40,6 +40,16 @@ public struct ConflictEntry: Sendable, Equatable {
 enum ConflictLog {
     static let deletedField = "(deleted)"
 
+    /// How many conflicts wait for a person.
+    static func openCount(_ db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_conflict WHERE status = 'open' AND active = 1") ?? 0
+    }
+
+    /// Forgets a removed record's entries (every change of it was retracted).
+    static func forget(_ db: Database, collection: String, id: String) throws {
+        try db.execute(sql: "DELETE FROM sync_conflict WHERE collection = ? AND record_id = ?", arguments: [collection, id])
+    }
+
     static func reconcile(_ db: Database, state: RecordState, collection: CollectionSpec, settledBy dot: Dot?, now: UInt64) throws {
         struct Current { let rule: String; let status: String; let winner: String; let versions: String }
         var current: [String: Current] = [:]

@@ -121,73 +121,50 @@ extension ReplicaStore {
         var report = ApplyReport()
         var clock = try loadClock(db)
         let now = clock.wallMilliseconds()
-        var knowledge: [ReplicaID: (counter: UInt64, maxSeen: UInt64)] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT replica, counter, max_seen FROM sync_knowledge") {
-            knowledge[ReplicaID(storageValue: row[0])] = (UInt64(bitPattern: row[1]), UInt64(bitPattern: row[2]))
-        }
-        try learnCredentials(db, batch.proof.credentials, now: now)
+        let storedKnowledge = StoredKnowledge(db)
+        var knowledge = try storedKnowledge.origins()
+        try KnownReplicas(db).learn(batch.proof.credentials, now: now)
         try checkContinuity(db, batch)
         // Each record the batch may touch gets a slot; all are loaded before any is changed.
-        var slotOf: [RecordKey: Int] = [:]
-        var keys: [RecordKey] = []
-        func slot(_ key: RecordKey) -> Int {
-            if let slot = slotOf[key] { return slot }
-            slotOf[key] = keys.count
-            keys.append(key)
-            return keys.count - 1
-        }
+        let records = BatchRecords(store: self, statements: PreparedStatements(db))
         var changeSlots = [Int](repeating: -1, count: batch.changes.count)
         for (index, incoming) in batch.changes.enumerated()
         where incoming.change.dot.counter > (knowledge[incoming.change.dot.replica]?.counter ?? 0) {
-            changeSlots[index] = slot(incoming.change.record)
+            changeSlots[index] = records.slot(incoming.change.record)
         }
-        let holeSlots = batch.holes.map { slot($0.record) }
-        let statements = PreparedStatements(db)
-        let stored = try loadStored(statements, keys)
-        var states = zip(keys, stored).map { key, stored in stored?.state ?? RecordState(key: key) }
-        var dirty = [Bool](repeating: false, count: keys.count)
-        var lastDots = [Dot?](repeating: nil, count: keys.count)
+        let holeSlots = batch.holes.map { records.slot($0.record) }
+        try records.load()
+        let planner = ApplyPlanner(schema: schema, authorizer: authorizer)
+        let log = ChangeLog(db)
         var lastInBatch: [ReplicaID: UInt64] = [:]
         var highest: [ReplicaID: UInt64] = [:]
         var clockLeads: [ReplicaID: UInt64] = [:]
         var retracted: Set<RecordKey> = []
         // Changes the hub refused (learned from refusal records or acknowledgements) never apply.
-        let refused = try Set(Row.fetchAll(db, sql: "SELECT replica, counter FROM sync_rejected").map {
-            Dot(replica: ReplicaID(storageValue: $0[0]), counter: UInt64(bitPattern: $0[1]))
-        })
+        let refused = try RejectionLog(db, schema: schema).refusedDots()
         var refusalRecords: [Change] = []
         // Origins whose change ids were found reused: from the first such id on, their changes
         // continue a history this replica does not hold, and are refused.
         var reusedFrom = try self.reusedFrom(db)
-        func refuseReused(_ incoming: IncomingChange, held: Bool) throws {
+
+        func refuseReused(_ incoming: IncomingChange, _ refusal: Refusal) throws {
             let dot = incoming.change.dot
             try keepCollision(db, dot, payload: incoming.payload, now: now)
             reusedFrom[dot.replica] = min(reusedFrom[dot.replica] ?? .max, dot.counter)
-            let refusal = Refusal(dot: dot, code: .reusedID, reason: held
-                ? "change \(dot) was already received with other content: the sending node's database was restored from an old copy; "
-                    + "it takes a new replica id and re-issues its work (both contents are kept)"
-                : "change \(dot) follows a reused change id of its origin; it is kept aside, and its work re-issued under a new replica id")
             try recordRejection(db, refusal, record: incoming.change.record, refusedBy: "", now: now)
             report.refusals.append(refusal)
         }
-
-        func held(_ dot: Dot) -> Bool {
-            dot.counter <= (knowledge[dot.replica]?.counter ?? 0)
-        }
         func noteHeld(_ dot: Dot) {
-            let known = knowledge[dot.replica] ?? (0, 0)
-            knowledge[dot.replica] = (known.counter, max(known.maxSeen, dot.counter))
+            let known = knowledge[dot.replica] ?? OriginKnowledge()
+            knowledge[dot.replica] = OriginKnowledge(counter: known.counter, maxSeen: max(known.maxSeen, dot.counter))
             highest[dot.replica] = max(highest[dot.replica] ?? 0, dot.counter)
         }
         /// Keeps a withheld change's place in its chain; its dot stops counting in its record.
         func withhold(_ hole: Hole, slot: Int, refusal: Refusal?) throws {
             let link = batch.links[hole.dot] ?? .genesis
-            try insertChange(statements, dot: hole.dot, department: hole.department, payload: HoleCodec.encode(hole.at(0)), link: link,
-                             status: 1)
-            if !states[slot].isEmpty {
-                states[slot].withhold(hole.dot)
-                dirty[slot] = true
-            }
+            try ChangeLog.insert(records.statements, dot: hole.dot, department: hole.department, payload: HoleCodec.encode(hole.at(0)),
+                                 link: link, status: .withheld)
+            records.withhold(hole.dot, slot: slot)
             if let refusal {
                 try recordRejection(db, refusal, record: hole.record, refusedBy: "", now: now)
                 report.refusals.append(refusal)
@@ -196,60 +173,19 @@ extension ReplicaStore {
         }
         func applyHole(_ index: Int) throws {
             let hole = batch.holes[index]
-            if let from = reusedFrom[hole.dot.replica], hole.dot.counter >= from { return }
-            if held(hole.dot) || hole.dot.counter <= (knowledge[hole.dot.replica]?.maxSeen ?? 0), let status = try entryStatus(db, hole.dot) {
+            switch try planner.admit(hole, known: knowledge[hole.dot.replica] ?? OriginKnowledge(), reusedFrom: reusedFrom[hole.dot.replica],
+                                     facts: records) {
+            case .ignore:
+                break
+            case .alreadyKnown:
                 report.alreadyKnown += 1
-                // A change held here that the hub refused: retract it.
-                if status == 0 {
-                    try db.execute(sql: "UPDATE sync_change SET status = 2 WHERE replica = ? AND counter = ?",
-                                   arguments: [hole.dot.replica.storageValue, Int64(bitPattern: hole.dot.counter)])
-                    retracted.insert(hole.record)
-                }
-                return
+            case .retract:
+                report.alreadyKnown += 1
+                try log.retract(hole.dot)
+                retracted.insert(hole.record)
+            case .withhold:
+                try withhold(hole, slot: holeSlots[index], refusal: nil)
             }
-            try withhold(hole, slot: holeSlots[index], refusal: nil)
-        }
-
-        /// Why `change` may not point where it does, by the department of each record it points
-        /// at as held here (this batch's earlier changes included). A target not held yet is
-        /// decided when it arrives: the hub notes it, and refuses the change then if need be.
-        func referenceRefusal(_ change: Change, authoritative: Bool) throws -> Refusal? {
-            for (field, target) in ReferencePolicy.targets(of: change, schema: schema) {
-                var held = slotOf[target].map { states[$0] }.flatMap { $0.isEmpty ? nil : $0 }
-                if held == nil { held = try loadState(db, target) }
-                guard let held else {
-                    if authoritative { try notePendingReference(db, change.dot, target: target) }
-                    continue
-                }
-                let what = "\(try collection(change.record.collection).name) \(change.record.id)"
-                if authoritative, held.isDeleted {
-                    return ReferencePolicy.deletedTargetRefusal(change.dot, what: what, field: field,
-                                                                target: try collection(target.collection).name, targetID: target.id)
-                }
-                if let refusal = ReferencePolicy.refusal(
-                    change.dot, what: what, field: field,
-                    target: try collection(target.collection).name, targetID: target.id, department: change.department,
-                    targetDepartment: held.department) {
-                    return refusal
-                }
-            }
-            return nil
-        }
-
-        /// Why `change` would leave its record breaking a value rule (``ValueRules``), judged on
-        /// the record as held here with the change applied, other records looked up as held here
-        /// (this batch's earlier changes included). Only the hub judges: its word is final, and
-        /// two receivers judging concurrent changes in different orders could disagree.
-        func valueRefusal(_ change: Change, in collection: CollectionSpec, state: RecordState) throws -> Refusal? {
-            guard case .upsert(let writes) = change.body, ValueRules.judges(collection) else { return nil }
-            var trial = state
-            // A change that does not apply is answered by the apply below.
-            guard (try? trial.apply(change, in: collection)) == true else { return nil }
-            let denial = try ValueRules.denial(collection, record: trial, written: Set(writes.map(\.field)), schema: schema) { key in
-                if let held = slotOf[key].map({ states[$0] }), !held.isEmpty { return held }
-                return try loadState(db, key)
-            }
-            return denial.map { Refusal(dot: change.dot, code: $0.code, reason: $0.reason) }
         }
 
         var nextHole = 0
@@ -261,97 +197,73 @@ extension ReplicaStore {
             }
             let change = incoming.change
             let origin = change.dot.replica
-            if let last = lastInBatch[origin], change.dot.counter <= last {
+            let admission = try planner.admit(change, content: incoming.payload, known: knowledge[origin] ?? OriginKnowledge(),
+                                              lastInBatch: lastInBatch[origin], reusedFrom: reusedFrom[origin], facts: records)
+            if case .outOfOrder(let last) = admission {
                 throw StoreError(.rejectedChange,
                     "the batch holds changes of replica \(origin) out of counter order (\(change.dot.counter) after \(last)); nothing was applied")
             }
             lastInBatch[origin] = change.dot.counter
             highest[origin] = max(highest[origin] ?? 0, change.dot.counter)
-            let known = knowledge[origin] ?? (0, 0)
-            let alreadyHeld = try change.dot.counter <= known.counter || (change.dot.counter <= known.maxSeen && entryStatus(db, change.dot) != nil)
-            if alreadyHeld, try isReused(db, change.dot, department: change.department, payload: incoming.payload) {
-                try refuseReused(incoming, held: true)
+            switch admission {
+            case .outOfOrder, .new:
+                break
+            case .reusedID(let refusal):
+                try refuseReused(incoming, refusal)
                 continue
-            }
-            if !alreadyHeld, let from = reusedFrom[origin], change.dot.counter >= from {
-                try refuseReused(incoming, held: false)
-                continue
-            }
-            if alreadyHeld {
+            case .alreadyKnown(let repeated):
                 report.alreadyKnown += 1
-                if authorizer?.authoritative == true, let refusal = try refusal(db, change.dot) { report.refusals.append(refusal) }
+                if let repeated { report.refusals.append(repeated) }
                 continue
             }
             let collection = try collection(change.record.collection)
             let slot = changeSlots[index]
             let hole = Hole(dot: change.dot, department: change.department, record: change.record, payloadHash: .of(payload: incoming.payload))
-            if refused.contains(change.dot) {
-                try withhold(hole, slot: slot, refusal: nil)
-                continue
-            }
-            if let authorizer, let refusal = try authorizer.refusal(for: change, held: states[slot], schema: schema, referrers: { key in
-                // This batch's changes count as they stand now, saved or not.
-                try self.referrers(db, of: key, pending: keys.indices.filter { dirty[$0] }.map { states[$0] })
-            }) {
+            switch try planner.judge(change, in: collection, held: records.states[slot], hubRefused: refused.contains(change.dot), facts: records) {
+            case .withhold(let refusal, let noting):
+                try notePendingReferences(db, change.dot, targets: noting)
                 try withhold(hole, slot: slot, refusal: refusal)
                 continue
+            case .apply(let noting):
+                try notePendingReferences(db, change.dot, targets: noting)
             }
-            if let authorizer, let refusal = try referenceRefusal(change, authoritative: authorizer.authoritative) {
-                try withhold(hole, slot: slot, refusal: refusal)
-                continue
-            }
-            if authorizer?.authoritative == true, let refusal = try valueRefusal(change, in: collection, state: states[slot]) {
-                try withhold(hole, slot: slot, refusal: refusal)
-                continue
-            }
-            let applied: Bool
-            do {
-                applied = try states[slot].apply(change, in: collection)
-            } catch {
-                // At the hub, a change made on top of a refused one is refused in turn.
-                if error.code == .causalityViolation, authorizer?.authoritative == true, try dependsOnWithheld(db, change, state: states[slot]) {
-                    try withhold(hole, slot: slot, refusal: Refusal(dot: change.dot, code: .dependsOnRefused,
-                        reason: "\(collection.name) \(change.record.id): it was made on top of a change that was refused"))
-                    continue
-                }
+            switch try planner.merge(change, into: &records.states[slot], in: collection, facts: records) {
+            case .unappliable(let error):
                 throw StoreError(.rejectedChange, error.message + "; nothing of this batch was applied", cause: error)
-            }
-            guard applied else {
+            case .withhold(let refusal):
+                try withhold(hole, slot: slot, refusal: refusal)
+            case .alreadyInState(let logged):
                 report.alreadyKnown += 1
                 // Held as record state (received by state transfer) but not yet in the log:
                 // log it now, so the chain held here goes on without a gap.
-                if try entryStatus(db, change.dot) == nil {
-                    try insertChange(statements, dot: change.dot, department: change.department, payload: incoming.payload,
-                                     link: batch.links[change.dot] ?? .genesis)
+                if !logged {
+                    try ChangeLog.insert(records.statements, dot: change.dot, department: change.department, payload: incoming.payload,
+                                         link: batch.links[change.dot] ?? .genesis)
                     noteHeld(change.dot)
                 }
-                continue
+            case .applied:
+                records.changed(slot, by: change.dot)
+                if collection.kind == .hubOnly && collection.name == RefusalRecord.collection { refusalRecords.append(change) }
+                try ChangeLog.insert(records.statements, dot: change.dot, department: change.department, payload: incoming.payload,
+                                     link: batch.links[change.dot] ?? .genesis)
+                noteHeld(change.dot)
+                if let lead = clock.observe(change.hlc) { clockLeads[origin] = max(clockLeads[origin] ?? 0, lead) }
+                report.applied += 1
             }
-            lastDots[slot] = change.dot
-            dirty[slot] = true
-            if collection.kind == .hubOnly && collection.name == RefusalRecord.collection { refusalRecords.append(change) }
-            try insertChange(statements, dot: change.dot, department: change.department, payload: incoming.payload,
-                             link: batch.links[change.dot] ?? .genesis)
-            noteHeld(change.dot)
-            if let lead = clock.observe(change.hlc) { clockLeads[origin] = max(clockLeads[origin] ?? 0, lead) }
-            report.applied += 1
         }
         while nextHole < holeOrder.count {
             try applyHole(holeOrder[nextHole])
             nextHole += 1
         }
-        for seal in batch.proof.seals { try insertSeal(db, seal) }
-        for slot in keys.indices where dirty[slot] {
-            try saveState(statements, states[slot], stored: stored[slot], settledBy: lastDots[slot], now: now)
-        }
+        for seal in batch.proof.seals { try log.insertSeal(seal) }
+        try records.save(now: now)
         for record in refusalRecords {
             if let key = try learnRefusal(db, record, now: now) { retracted.insert(key) }
         }
         // Changes taken earlier that point at a record that has arrived now, in another department.
         var late: [(refusal: Refusal, change: Change)] = []
         if authorizer?.authoritative == true {
-            late = try refusePendingReferences(db, arrived: keys.indices.filter { dirty[$0] }.map { (keys[$0], states[$0].department) },
-                                               now: now)
+            late = try refusePendingReferences(db, arrived: records.changedRecords, now: now)
             retracted.formUnion(late.map(\.change.record))
         }
         if !retracted.isEmpty { try rebuild(db, retracted, now: now) }
@@ -360,40 +272,29 @@ extension ReplicaStore {
             break
         case .inOrder(let vouched):
             for (origin, last) in highest where reusedFrom[origin] == nil {
-                let current = knowledge[origin] ?? (0, 0)
-                knowledge[origin] = (max(current.counter, min(last, vouched[origin])), current.maxSeen)
+                let current = knowledge[origin] ?? OriginKnowledge()
+                knowledge[origin] = OriginKnowledge(counter: max(current.counter, min(last, vouched[origin])), maxSeen: current.maxSeen)
             }
         case .complete(let sender):
             for (origin, last) in highest where reusedFrom[origin] == nil {
-                let current = knowledge[origin] ?? (0, 0)
-                knowledge[origin] = (max(current.counter, min(last, sender[origin])), current.maxSeen)
+                let current = knowledge[origin] ?? OriginKnowledge()
+                knowledge[origin] = OriginKnowledge(counter: max(current.counter, min(last, sender[origin])), maxSeen: current.maxSeen)
             }
             for entry in sender.entries where reusedFrom[entry.replica] == nil {
-                let current = knowledge[entry.replica] ?? (0, 0)
+                let current = knowledge[entry.replica] ?? OriginKnowledge()
                 if entry.counter > current.counter, entry.counter > (highest[entry.replica] ?? 0) {
-                    try recordVouch(db, entry.replica, entry.counter, now: now)
+                    try storedKnowledge.vouch(entry.replica, entry.counter, now: now)
                 }
-                knowledge[entry.replica] = (max(current.counter, entry.counter), max(current.maxSeen, entry.counter))
+                knowledge[entry.replica] = OriginKnowledge(counter: max(current.counter, entry.counter), maxSeen: max(current.maxSeen, entry.counter))
             }
         }
         // Whatever the sender claimed, the changes held here in an unbroken run prove themselves.
         for origin in highest.keys where reusedFrom[origin] == nil && origin != identity.replica {
             guard let current = knowledge[origin], current.maxSeen > current.counter else { continue }
-            knowledge[origin] = (try heldRun(db, origin, after: current.counter), current.maxSeen)
+            knowledge[origin] = OriginKnowledge(counter: try log.heldRun(origin, after: current.counter), maxSeen: current.maxSeen)
         }
-        let statement = try db.cachedStatement(sql: """
-            INSERT INTO sync_knowledge (replica, counter, max_seen) VALUES (?, ?, ?)
-            ON CONFLICT(replica) DO UPDATE SET counter = excluded.counter, max_seen = excluded.max_seen
-            """)
-        for (replica, value) in knowledge where value.counter > 0 || value.maxSeen > 0 {
-            try statement.execute(arguments: [replica.storageValue, Int64(bitPattern: value.counter), Int64(bitPattern: value.maxSeen)])
-        }
-        for (replica, lead) in clockLeads {
-            try db.execute(sql: """
-                INSERT INTO sync_replica (replica, node, learned_ms, clock_lead_ms) VALUES (?, '', ?, ?)
-                ON CONFLICT(replica) DO UPDATE SET clock_lead_ms = max(clock_lead_ms, excluded.clock_lead_ms)
-                """, arguments: [replica.storageValue, Int64(now), Int64(clamping: lead)])
-        }
+        try storedKnowledge.save(knowledge)
+        for (replica, lead) in clockLeads { try KnownReplicas(db).noteClockLead(replica, lead, now: now) }
         try saveClock(db, clock)
         // Refusals for reused ids are not published: the content held for those ids stands.
         let published = report.refusals.filter { $0.code != .reusedID }
@@ -403,70 +304,9 @@ extension ReplicaStore {
         }
         if !late.isEmpty {
             try publishRefusals(db, late.map(\.refusal), records: Dictionary(late.map { ($0.change.dot, $0.change) }) { a, _ in a },
-                                nodes: try replicaNames(db))
+                                nodes: try KnownReplicas(db).names())
         }
         return report
-    }
-
-    /// Remembers that a sender this replica takes the word of (the hub) vouched for `origin` up
-    /// to `counter` beyond the changes held here, so that an audit can tell such knowledge from
-    /// knowledge nothing backs.
-    func recordVouch(_ db: Database, _ origin: ReplicaID, _ counter: UInt64, now: UInt64) throws {
-        try db.cachedStatement(sql: """
-            INSERT INTO sync_vouch (replica, counter, vouched_ms) VALUES (?, ?, ?)
-            ON CONFLICT(replica) DO UPDATE SET counter = max(counter, excluded.counter), vouched_ms = excluded.vouched_ms
-            """).execute(arguments: [origin.storageValue, Int64(bitPattern: counter), Int64(now)])
-    }
-
-    /// The end of the unbroken run of `origin`'s counters held in the log after `counter`: how
-    /// far this replica's knowledge of it rises on the changes alone, with no one's word for it.
-    func heldRun(_ db: Database, _ origin: ReplicaID, after counter: UInt64) throws -> UInt64 {
-        var end = counter
-        let counters = try Int64.fetchCursor(db.cachedStatement(sql: """
-            SELECT counter FROM sync_change WHERE replica = ? AND counter > ? ORDER BY counter
-            """), arguments: [origin.storageValue, Int64(bitPattern: counter)])
-        while let next = try counters.next(), UInt64(bitPattern: next) == end + 1 { end += 1 }
-        return end
-    }
-
-    /// The status of a log entry (0 in force, 1 withheld, 2 retracted), or `nil` when not held.
-    func entryStatus(_ db: Database, _ dot: Dot) throws -> Int64? {
-        try Int64.fetchOne(db.cachedStatement(sql: "SELECT status FROM sync_change WHERE replica = ? AND counter = ?"),
-                           arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)])
-    }
-
-    /// The refusal this hub gave a change before, to repeat it when the change comes again.
-    func refusal(_ db: Database, _ dot: Dot) throws -> Refusal? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
-            SELECT code, reason FROM sync_rejected WHERE replica = ? AND counter = ? AND refused_by = ''
-            """), arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)]),
-              let code = RefusalCode(rawValue: row[0]) else { return nil }
-        return Refusal(dot: dot, code: code, reason: row[1])
-    }
-
-    /// Whether a change that does not follow its record's context names a change withheld here.
-    func dependsOnWithheld(_ db: Database, _ change: Change, state: RecordState) throws -> Bool {
-        for entry in change.context.entries where entry.counter > state.context[entry.replica] {
-            if try Int.fetchOne(db.cachedStatement(sql: """
-                SELECT 1 FROM sync_change WHERE replica = ? AND counter > ? AND counter <= ? AND status <> 0 LIMIT 1
-                """), arguments: [entry.replica.storageValue, Int64(bitPattern: state.context[entry.replica]),
-                                  Int64(bitPattern: entry.counter)]) != nil {
-                return true
-            }
-        }
-        return false
-    }
-
-    /// Remembers the key behind each origin replica, for relaying its changes with proof.
-    func learnCredentials(_ db: Database, _ credentials: [ReplicaCredential], now: UInt64) throws {
-        for credential in credentials {
-            try db.cachedStatement(sql: """
-                INSERT INTO sync_replica (replica, node, learned_ms, signing_key, salt) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT(replica) DO UPDATE SET signing_key = excluded.signing_key, salt = excluded.salt,
-                    node = CASE WHEN node = '' THEN excluded.node ELSE node END
-                """).execute(arguments: [credential.replica.storageValue, credential.node, Int64(now),
-                                         Data(credential.signingKey), Data(credential.salt)])
-        }
     }
 
     /// Refuses a batch whose chain segments do not continue the chains held here (protocol
@@ -491,18 +331,19 @@ extension ReplicaStore {
             + batch.holes.map({ ($0.dot, $0.chain) }) {
             firstCounter[dot.1] = min(firstCounter[dot.1] ?? .max, dot.0.counter)
         }
+        let log = ChangeLog(db)
         for start in batch.proof.starts {
             // A start for a chain the batch holds nothing of proves nothing and is not kept.
             guard let first = firstCounter[start.chain] else { continue }
-            let holding = try chainHolding(db, start.chain)
+            let holding = try log.holding(start.chain)
             if start.counter == 0 {
                 guard start.link == .genesis else {
                     throw continuityRefusal(start, "starts at counter 0 but not from 32 zero bytes, where every chain begins")
                 }
-                if !holding.holdsAny { try recordChainStart(db, start) }
+                if !holding.holdsAny { try log.recordStart(start) }
                 continue
             }
-            if let link = try heldLink(db, start) {
+            if let link = try log.heldLink(start) {
                 guard link == start.link else {
                     throw continuityRefusal(start, "does not continue the chain this node holds: its link at \(start.counter) differs; "
                                             + "someone altered that origin's history")
@@ -518,44 +359,5 @@ extension ReplicaStore {
 
     private func continuityRefusal(_ start: ChainStart, _ what: String) -> StoreError {
         StoreError(.tampered, "the segment of chain \(start.chain) \(what); nothing of the batch was applied")
-    }
-
-    /// Whether this replica holds any of `chain`, and where its holding begins when that is
-    /// not the chain's beginning (compaction or a state transfer moved it up). Every chain
-    /// held has its beginning recorded (`sync_chain_start`; `audit verify` checks it), so that
-    /// table alone answers, through its primary key.
-    func chainHolding(_ db: Database, _ chain: ChainKey) throws -> (holdsAny: Bool, begins: UInt64?) {
-        guard let begins = try Int64.fetchOne(db.cachedStatement(sql: """
-            SELECT min(counter) FROM sync_chain_start WHERE replica = ? AND department = ?
-            """), arguments: [chain.origin.storageValue, chain.department]) else { return (false, nil) }
-        return (true, begins > 0 ? UInt64(bitPattern: begins) : nil)
-    }
-
-    /// The link this replica holds for the chain at the start's counter: of the change (or
-    /// hole) there, or of where its holding begins.
-    private func heldLink(_ db: Database, _ start: ChainStart) throws -> ChainHash? {
-        let arguments: StatementArguments = [start.chain.origin.storageValue, Int64(bitPattern: start.counter), start.chain.department]
-        for table in ["sync_change", "sync_chain_start"] {
-            if let link = try Data.fetchOne(db.cachedStatement(sql: """
-                SELECT link FROM \(table) WHERE replica = ? AND counter = ? AND department = ?
-                """), arguments: arguments) {
-                guard let hash = ChainHash(Array(link)) else {
-                    throw StoreError(.corrupt, "the link held for chain \(start.chain) at \(start.counter) is not 32 bytes: the database "
-                                     + "was damaged; run `sitesync audit verify`")
-                }
-                return hash
-            }
-        }
-        return nil
-    }
-
-    func recordChainStart(_ db: Database, _ start: ChainStart) throws {
-        try db.cachedStatement(sql: "INSERT OR IGNORE INTO sync_chain_start (replica, department, counter, link) VALUES (?, ?, ?, ?)")
-            .execute(arguments: [start.chain.origin.storageValue, start.chain.department, Int64(bitPattern: start.counter),
-                                 Data(start.link.bytes)])
-    }
-
-    func changeExists(_ db: Database, _ dot: Dot) throws -> Bool {
-        try entryStatus(db, dot) != nil
     }
 }

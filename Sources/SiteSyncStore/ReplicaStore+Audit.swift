@@ -74,9 +74,9 @@ extension ReplicaStore {
                 if start.counter > 0 { report.partialChains += 1 }
                 previous = start
             }
-            let status: Int64 = row[4]
+            let status = ChangeStatus.stored(row[4])
             let payload: Data = row[3]
-            let payloadHash = status == 1 ? try HoleCodec.decode(payload).payloadHash : ChainHash.of(payload: payload)
+            let payloadHash = status == .withheld ? try HoleCodec.decode(payload).payloadHash : ChainHash.of(payload: payload)
             let link = ChainHash.link(after: previous!.link, dot: dot, payloadHash: payloadHash)
             guard Array(row[5] as Data) == link.bytes else {
                 return "broken link: change \(dot.counter) of chain \(chain) of \(origin(dot.replica)) does not hash to its recorded link: "
@@ -153,8 +153,8 @@ extension ReplicaStore {
         let rows = try Row.fetchCursor(db, sql: "SELECT replica, counter, payload, status FROM sync_change ORDER BY seq")
         while let row = try rows.next() {
             let dot = Dot(replica: ReplicaID(storageValue: row[0]), counter: UInt64(bitPattern: row[1]))
-            let status: Int64 = row[3]
-            if status == 1 {
+            let status = ChangeStatus.stored(row[3])
+            if status == .withheld {
                 let hole = try HoleCodec.decode(row[2])
                 if var state = states[hole.record] { state.withhold(dot); states[hole.record] = state }
                 continue
@@ -163,7 +163,7 @@ extension ReplicaStore {
             logged[change.record, default: VersionVector()].insert(dot)
             guard !unreplayable.contains(change.record) else { continue }
             var state = states[change.record] ?? RecordState(key: change.record)
-            if status == 0 {
+            if status == .inForce {
                 do {
                     _ = try state.apply(change, in: collection(change.record.collection))
                 } catch let error as CoreError where error.code == .causalityViolation {

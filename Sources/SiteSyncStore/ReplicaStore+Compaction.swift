@@ -68,7 +68,7 @@ extension ReplicaStore {
                                        arguments: [origin, department, last, link])
                     }
                 }
-                report.remainingChanges = try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_change") ?? 0
+                report.remainingChanges = try ChangeLog(db).count()
                 if dryRun { report.remainingChanges -= report.removedChanges }
                 return report
             }
@@ -99,7 +99,7 @@ extension ReplicaStore {
         -> (states: [RecordState], cursor: Int64, exhausted: Bool, knowledge: VersionVector, heads: [ChainStart]) {
         try StoreError.mapping {
             try pool.read { db in
-                let knowledge = try standing ?? self.loadKnowledge(db)
+                let knowledge = try standing ?? StoredKnowledge(db).vector()
                 var states: [RecordState] = []
                 var bytes = 0
                 var cursor = after
@@ -133,7 +133,7 @@ extension ReplicaStore {
                         let chain = ChainKey(origin: ReplicaID(storageValue: row[0]), department: row[1])
                         let standingAt = knowledge[chain.origin]
                         guard standingAt > 0 else { continue }
-                        let head = try self.chainHead(db, chain, before: standingAt + 1)
+                        let head = try ChangeLog(db).head(chain, before: standingAt + 1)
                         if head.counter > 0 { heads.append(ChainStart(chain: chain, counter: head.counter, link: head.link)) }
                     }
                     heads.sort { $0.chain < $1.chain }
@@ -167,22 +167,19 @@ extension ReplicaStore {
                     }
                 }
                 guard complete else { return report }
-                let knowledge = try self.loadKnowledge(db)
+                let storedKnowledge = StoredKnowledge(db)
+                let knowledge = try storedKnowledge.vector()
                 for head in heads where knowledge[head.chain.origin] < head.counter {
                     let origin = head.chain.origin.storageValue, department = head.chain.department, counter = Int64(bitPattern: head.counter)
                     for table in ["sync_change", "sync_seal", "sync_chain_start"] {
                         try db.execute(sql: "DELETE FROM \(table) WHERE replica = ? AND department = ? AND counter <= ?",
                                        arguments: [origin, department, counter])
                     }
-                    try self.recordChainStart(db, head)
+                    try ChangeLog(db).recordStart(head)
                 }
-                let statement = try db.cachedStatement(sql: """
-                    INSERT INTO sync_knowledge (replica, counter, max_seen) VALUES (?1, ?2, ?2)
-                    ON CONFLICT(replica) DO UPDATE SET counter = max(counter, excluded.counter), max_seen = max(max_seen, excluded.counter)
-                    """)
                 for entry in vouched.entries where entry.counter > 0 {
-                    try statement.execute(arguments: [entry.replica.storageValue, Int64(bitPattern: entry.counter)])
-                    if entry.counter > knowledge[entry.replica] { try self.recordVouch(db, entry.replica, entry.counter, now: now) }
+                    try storedKnowledge.raise(entry.replica, to: entry.counter)
+                    if entry.counter > knowledge[entry.replica] { try storedKnowledge.vouch(entry.replica, entry.counter, now: now) }
                 }
                 return report
             }

@@ -36,10 +36,7 @@ extension ReplicaStore {
             try db.execute(sql: "INSERT INTO sync_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                            arguments: [key, value])
         }
-        try db.execute(sql: """
-            INSERT INTO sync_replica (replica, node, learned_ms, signing_key, salt) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT(replica) DO UPDATE SET node = excluded.node, signing_key = excluded.signing_key, salt = excluded.salt
-            """, arguments: [credential.replica.storageValue, identity.node, now, Data(credential.signingKey), Data(credential.salt)])
+        try KnownReplicas(db).register(credential, node: identity.node, now: now)
         return credential.replica
     }
 
@@ -66,24 +63,22 @@ extension ReplicaStore {
                                     arguments: [me.storageValue, Int64(bitPattern: first)])
         for row in rows {
             let counter = UInt64(bitPattern: row[0])
-            let status: Int64 = row[2]
-            if status == 1 {
+            let status = ChangeStatus.stored(row[2])
+            if status == .withheld {
                 records.insert(try HoleCodec.decode(row[1]).record)
             } else {
                 let change = try ChangeCodec.decode(origin: me.rawValue, counter: counter, payload: row[1], schema: schema)
                 records.insert(change.record)
                 // A change retracted here (refused) is not work to re-issue.
-                if status == 0 {
+                if status == .inForce {
                     try db.execute(sql: """
                         INSERT OR REPLACE INTO sync_collision (replica, counter, payload, detected_ms, state) VALUES (?, ?, ?, ?, 'pending')
                         """, arguments: [me.storageValue, Int64(bitPattern: counter), row[1] as Data, now])
                 }
             }
         }
-        try db.execute(sql: "DELETE FROM sync_change WHERE replica = ? AND counter >= ?", arguments: [me.storageValue, Int64(bitPattern: first)])
-        try db.execute(sql: "DELETE FROM sync_seal WHERE replica = ? AND counter >= ?", arguments: [me.storageValue, Int64(bitPattern: first)])
-        try db.execute(sql: "UPDATE sync_knowledge SET counter = ?1, max_seen = ?1 WHERE replica = ?2",
-                       arguments: [Int64(bitPattern: first - 1), me.storageValue])
+        try ChangeLog(db).remove(me, from: first)
+        try StoredKnowledge(db).rewind(me, to: first - 1)
         try rebuild(db, records, now: UInt64(now))
         try takeNewEpoch(db)
         return rows.count
@@ -151,24 +146,6 @@ extension ReplicaStore {
         try db.execute(sql: """
             INSERT OR IGNORE INTO sync_collision (replica, counter, payload, detected_ms, state) VALUES (?, ?, ?, ?, 'kept')
             """, arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter), payload, Int64(now)])
-    }
-
-    /// Whether `payload` is other content than what this replica holds for `dot`. A change
-    /// this replica compacted away cannot be compared, and it is never sent again in the
-    /// normal course (every registered node held it): its origin sending it again means its
-    /// database went back in time, so it counts as reused and the origin takes a new epoch.
-    func isReused(_ db: Database, _ dot: Dot, department: String, payload: Data) throws -> Bool {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT payload, status FROM sync_change WHERE replica = ? AND counter = ?"),
-                                         arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)]) else {
-            return try Int.fetchOne(db.cachedStatement(sql: """
-                SELECT 1 FROM sync_chain_start WHERE replica = ? AND department = ? AND counter >= ? AND counter > 0
-                """), arguments: [dot.replica.storageValue, department, Int64(bitPattern: dot.counter)]) != nil
-        }
-        let held: Data = row[0]
-        if (row[1] as Int64) == 1 {
-            return try HoleCodec.decode(held).payloadHash != ChainHash.of(payload: payload)
-        }
-        return held != payload
     }
 }
 

@@ -139,12 +139,7 @@ extension ReplicaStore {
         let now = Int64(options.wallClock())
         try StoreError.mapping {
             try pool.write { db in
-                for (replica, node) in names where !node.isEmpty {
-                    try db.execute(sql: """
-                        INSERT INTO sync_replica (replica, node, learned_ms) VALUES (?, ?, ?)
-                        ON CONFLICT(replica) DO UPDATE SET node = excluded.node
-                        """, arguments: [replica.storageValue, node, now])
-                }
+                for (replica, node) in names where !node.isEmpty { try KnownReplicas(db).learnName(replica, node: node, now: now) }
             }
         }
     }
@@ -152,7 +147,7 @@ extension ReplicaStore {
     /// The node name behind each known origin replica.
     public func replicaNames() throws -> [ReplicaID: String] {
         try StoreError.mapping {
-            try pool.read { db in try replicaNames(db) }
+            try pool.read { db in try KnownReplicas(db).names() }
         }
     }
 }

@@ -59,8 +59,7 @@ public final class LocalWriteSession {
         self.store = store
         self.db = db
         statements = PreparedStatements(db)
-        let me = store.identity.replica.storageValue
-        counter = UInt64(bitPattern: try Int64.fetchOne(db, sql: "SELECT counter FROM sync_knowledge WHERE replica = ?", arguments: [me]) ?? 0)
+        counter = try StoredKnowledge(db).counter(of: store.identity.replica)
         clock = try store.loadClock(db)
     }
 
@@ -87,13 +86,13 @@ public final class LocalWriteSession {
         let now = clock.wallMilliseconds()
         let chain = ChainKey(origin: change.dot.replica, department: change.department)
         var head = try chains[chain] ?? {
-            let stored = try store.chainHead(db, chain, before: counter)
-            if stored.counter == 0 { try store.recordChainStart(db, ChainStart(chain: chain, counter: 0, link: .genesis)) }
+            let stored = try ChangeLog(db).head(chain, before: counter)
+            if stored.counter == 0 { try ChangeLog(db).recordStart(ChainStart(chain: chain, counter: 0, link: .genesis)) }
             return (stored.counter, stored.link, true)
         }()
         head = (counter, ChainHash.link(after: head.link, dot: change.dot, payloadHash: .of(payload: payload)), false)
         chains[chain] = head
-        try store.insertChange(statements, dot: change.dot, department: change.department, payload: payload, link: head.link)
+        try ChangeLog.insert(statements, dot: change.dot, department: change.department, payload: payload, link: head.link)
         unsealed = (unsealed.changes + 1, unsealed.bytes + payload.count)
         if unsealed.changes >= Self.sealInterval || unsealed.bytes >= Self.sealBytes { try sealAll() }
         try store.saveState(statements, state, stored: stored, settledBy: change.dot, now: now)
@@ -104,7 +103,7 @@ public final class LocalWriteSession {
     /// Seals every chain this session left unsealed, at the change written last.
     private func sealAll() throws {
         for (chain, head) in chains where !head.sealed {
-            try store.insertSeal(db, Seal.make(chain: chain, counter: head.counter, link: head.link, key: signer))
+            try ChangeLog(db).insertSeal(Seal.make(chain: chain, counter: head.counter, link: head.link, key: signer))
             chains[chain] = (head.counter, head.link, true)
         }
         unsealed = (0, 0)
@@ -147,10 +146,7 @@ public final class LocalWriteSession {
     func finish() throws {
         guard !changes.isEmpty else { return }
         try sealAll()
-        try db.cachedStatement(sql: """
-            INSERT INTO sync_knowledge (replica, counter, max_seen) VALUES (?1, ?2, ?2)
-            ON CONFLICT(replica) DO UPDATE SET counter = ?2, max_seen = max(max_seen, ?2)
-            """).execute(arguments: [store.identity.replica.storageValue, Int64(bitPattern: counter)])
+        try StoredKnowledge(db).issued(store.identity.replica, upTo: counter)
         try store.saveClock(db, clock)
     }
 }

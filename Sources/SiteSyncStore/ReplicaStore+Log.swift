@@ -46,7 +46,7 @@ extension ReplicaStore {
         let bound = max(limit, SessionLimits.batchFloor)
         return try StoreError.mapping {
             try pool.read { db in
-                let start = try max(after, self.firstLackingSequence(db, base: base) - 1)
+                let start = try max(after, ChangeLog(db).firstLackingSequence(base: base) - 1)
                 var entries: [PageEntry] = []
                 var bytes = 0
                 var cursor = after
@@ -85,7 +85,7 @@ extension ReplicaStore {
                     let chain = ChainKey(origin: dot.replica, department: department)
                     let signature: Data? = row[7]
                     entries.append(PageEntry(sequence: seq, dot: dot, department: department, payload: payload,
-                                             status: row[5], link: ChainHash(Array(row[6] as Data)) ?? .genesis, signature: signature))
+                                             status: ChangeStatus.stored(row[5]), link: ChainHash(Array(row[6] as Data)) ?? .genesis, signature: signature))
                     bytes += payload.count
                     if signature == nil { unsealed.insert(chain) } else { unsealed.remove(chain) }
                     if unsealed.isEmpty { clean = (entries.count, seq) }
@@ -110,7 +110,7 @@ extension ReplicaStore {
         let dot: Dot
         let department: String
         let payload: Data
-        let status: Int64
+        let status: ChangeStatus
         let link: ChainHash
         let signature: Data?
 
@@ -127,11 +127,11 @@ extension ReplicaStore {
         for entry in entries {
             if first[entry.chain] == nil { first[entry.chain] = entry.dot.counter }
             switch entry.status {
-            case 0:
+            case .inForce:
                 changes.append(LoggedChange(sequence: entry.sequence, dot: entry.dot, department: entry.department, payload: entry.payload))
-            case 1:
+            case .withheld:
                 holes.append(try HoleCodec.decode(entry.payload).at(changes.count))
-            default:
+            case .retracted:
                 let change = try ChangeCodec.decode(origin: entry.dot.replica.rawValue, counter: entry.dot.counter, payload: entry.payload,
                                                     schema: schema)
                 holes.append(Hole(dot: entry.dot, department: entry.department, record: change.record,
@@ -140,12 +140,12 @@ extension ReplicaStore {
         }
         var proof = BatchProof()
         for (chain, counter) in first.sorted(by: { $0.key < $1.key }) {
-            let head = try chainHead(db, chain, before: counter)
+            let head = try ChangeLog(db).head(chain, before: counter)
             proof.starts.append(ChainStart(chain: chain, counter: head.counter, link: head.link))
         }
         proof.seals = Self.sealsToSend(entries)
         for origin in Set(first.keys.map(\.origin)).sorted() {
-            guard let credential = try credential(db, origin) else {
+            guard let credential = try KnownReplicas(db).credential(of: origin) else {
                 throw StoreError(.corrupt, "this replica holds changes of \(origin) but not its key; the database is damaged")
             }
             proof.credentials.append(credential)
@@ -191,44 +191,5 @@ extension ReplicaStore {
         }
         keep(Array(latest.values))
         return kept.keys.sorted().flatMap { kept[$0]!.sorted { $0.counter < $1.counter } }
-    }
-
-    /// The last entry of `chain` before `counter`: its counter and link; where the log holds
-    /// none (it was compacted, or the holding here begins later), where the holding begins;
-    /// 0 and the genesis link when there is nothing.
-    func chainHead(_ db: Database, _ chain: ChainKey, before counter: UInt64) throws -> (counter: UInt64, link: ChainHash) {
-        let arguments: StatementArguments = [chain.origin.storageValue, chain.department, Int64(bitPattern: counter)]
-        for table in ["sync_change", "sync_chain_start"] {
-            if let row = try Row.fetchOne(db.cachedStatement(sql: """
-                SELECT counter, link FROM \(table) WHERE replica = ? AND department = ? AND counter < ? ORDER BY counter DESC LIMIT 1
-                """), arguments: arguments), let link = ChainHash(Array(row[1] as Data)) {
-                return (UInt64(bitPattern: row[0]), link)
-            }
-        }
-        return (0, .genesis)
-    }
-
-    /// The credential of an origin replica, as learned.
-    func credential(_ db: Database, _ replica: ReplicaID) throws -> ReplicaCredential? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT node, signing_key, salt FROM sync_replica WHERE replica = ?"),
-                                         arguments: [replica.storageValue]),
-              let key = row[1] as Data?, let salt = row[2] as Data? else { return nil }
-        return ReplicaCredential(replica: replica, node: row[0], signingKey: Array(key), salt: Array(salt))
-    }
-
-    /// The log position of the first change a receiver with knowledge `base` lacks, found
-    /// through the (replica, counter) index instead of a scan of the log.
-    func firstLackingSequence(_ db: Database, base: VersionVector) throws -> Int64 {
-        var first = Int64.max
-        let origins = try Int64.fetchAll(db, sql: "SELECT replica FROM sync_knowledge")
-        for origin in origins {
-            let replica = ReplicaID(storageValue: origin)
-            if let seq = try Int64.fetchOne(db.cachedStatement(sql: """
-                SELECT seq FROM sync_change WHERE replica = ? AND counter > ? ORDER BY counter LIMIT 1
-                """), arguments: [origin, Int64(bitPattern: base[replica])]) {
-                first = min(first, seq)
-            }
-        }
-        return first == .max ? (try Int64.fetchOne(db, sql: "SELECT max(seq) FROM sync_change") ?? 0) + 1 : first
     }
 }

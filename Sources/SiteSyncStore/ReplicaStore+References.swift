@@ -8,10 +8,13 @@ import SiteSyncWire
 /// department of that record when it arrives; if it points into another department it is
 /// refused then, retracted here and, through the published refusal, at every replica.
 extension ReplicaStore {
-    func notePendingReference(_ db: Database, _ dot: Dot, target: RecordKey) throws {
-        try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO sync_pending_reference (replica, counter, target_collection, target_id) VALUES (?, ?, ?, ?)
-            """).execute(arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter), Int(target.collection), target.id])
+    /// Notes that the change `dot` points at `targets`, records not held here yet.
+    func notePendingReferences(_ db: Database, _ dot: Dot, targets: [RecordKey]) throws {
+        for target in targets {
+            try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO sync_pending_reference (replica, counter, target_collection, target_id) VALUES (?, ?, ?, ?)
+                """).execute(arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter), Int(target.collection), target.id])
+        }
     }
 
     /// Decides the noted changes that point at the records that have just arrived (each with
@@ -30,30 +33,18 @@ extension ReplicaStore {
                 .execute(arguments: arguments)
             for row in pending {
                 let dot = Dot(replica: ReplicaID(storageValue: row[0]), counter: UInt64(bitPattern: row[1]))
-                guard let entry = try Row.fetchOne(db.cachedStatement(sql: """
-                    SELECT payload FROM sync_change WHERE replica = ? AND counter = ? AND status = 0
-                    """), arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)]) else { continue }
-                let change = try ChangeCodec.decode(origin: dot.replica.rawValue, counter: dot.counter, payload: entry[0], schema: schema)
+                guard let payload = try ChangeLog(db).payloadInForce(dot) else { continue }
+                let change = try ChangeCodec.decode(origin: dot.replica.rawValue, counter: dot.counter, payload: payload, schema: schema)
                 guard let field = ReferencePolicy.targets(of: change, schema: schema).first(where: { $0.key == target })?.field,
                       let refusal = ReferencePolicy.refusal(
                           dot, what: "\(try collection(change.record.collection).name) \(change.record.id)", field: field,
                           target: try collection(target.collection).name, targetID: target.id, department: change.department,
                           targetDepartment: department) else { continue }
-                try db.execute(sql: "UPDATE sync_change SET status = 2 WHERE replica = ? AND counter = ?",
-                               arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)])
+                try ChangeLog(db).retract(dot)
                 try recordRejection(db, refusal, record: change.record, refusedBy: "", now: now)
                 refused.append((refusal, change))
             }
         }
         return refused
-    }
-
-    /// The node behind each replica, as learned.
-    func replicaNames(_ db: Database) throws -> [ReplicaID: String] {
-        var names: [ReplicaID: String] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT replica, node FROM sync_replica WHERE node != ''") {
-            names[ReplicaID(storageValue: row[0])] = row[1]
-        }
-        return names
     }
 }

@@ -70,15 +70,11 @@ extension ReplicaStore {
               let target = schema.collection(named: collectionName), let id = text("record"),
               let code = text("code").flatMap(RefusalCode.init(rawValue:)) else { return nil }
         let key = RecordKey(collection: target.code, id: id)
-        let by = try String.fetchOne(db, sql: "SELECT node FROM sync_replica WHERE replica = ?", arguments: [record.dot.replica.storageValue]) ?? ""
-        try db.execute(sql: """
-            INSERT OR IGNORE INTO sync_rejected (replica, counter, code, reason, refused_by, collection, record_id, rejected_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter), code.rawValue, text("reason") ?? "",
-                             by.isEmpty ? "hub" : by, collectionName, id, Int64(now)])
-        guard try entryStatus(db, dot) == 0 else { return nil }
-        try db.execute(sql: "UPDATE sync_change SET status = 2 WHERE replica = ? AND counter = ?",
-                       arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)])
+        let by = try KnownReplicas(db).node(of: record.dot.replica)
+        try RejectionLog(db, schema: schema).learn(dot, code: code, reason: text("reason") ?? "", refusedBy: by.isEmpty ? "hub" : by,
+                                                   collection: collectionName, id: id, now: now)
+        guard try ChangeLog(db).status(of: dot) == .inForce else { return nil }
+        try ChangeLog(db).retract(dot)
         return key
     }
 
@@ -89,8 +85,7 @@ extension ReplicaStore {
         let hubKeys = try String.fetchAll(db, sql: "SELECT key FROM sync_directory WHERE role = 'hub' AND active")
             .compactMap { NodePublicKey(text: $0)?.signing } + [options.hubSigningKey].compactMap { $0 }
         guard !hubKeys.isEmpty else { return true }
-        guard let key = try Data.fetchOne(db, sql: "SELECT signing_key FROM sync_replica WHERE replica = ?",
-                                          arguments: [replica.storageValue]) else { return false }
+        guard let key = try KnownReplicas(db).signingKey(of: replica) else { return false }
         return hubKeys.contains(Array(key))
     }
 
@@ -114,13 +109,10 @@ extension ReplicaStore {
                 let now = options.wallClock()
                 var records: Set<RecordKey> = []
                 for refusal in mine {
-                    guard let row = try Row.fetchOne(db, sql: "SELECT payload, status FROM sync_change WHERE replica = ? AND counter = ?",
-                                                     arguments: [refusal.dot.replica.storageValue, Int64(bitPattern: refusal.dot.counter)]),
-                          (row[1] as Int64) == 0 else { continue }
+                    guard let entry = try ChangeLog(db).entry(of: refusal.dot), entry.status == .inForce else { continue }
                     let change = try ChangeCodec.decode(origin: refusal.dot.replica.rawValue, counter: refusal.dot.counter,
-                                                        payload: row[0], schema: schema)
-                    try db.execute(sql: "UPDATE sync_change SET status = 2 WHERE replica = ? AND counter = ?",
-                                   arguments: [refusal.dot.replica.storageValue, Int64(bitPattern: refusal.dot.counter)])
+                                                        payload: entry.payload, schema: schema)
+                    try ChangeLog(db).retract(refusal.dot)
                     try recordRejection(db, refusal, record: change.record, refusedBy: peer, now: now)
                     records.insert(change.record)
                 }
@@ -133,42 +125,20 @@ extension ReplicaStore {
     /// The changes refused, newest first.
     public func rejectedChanges() throws -> [RejectedChange] {
         try StoreError.mapping {
-            try pool.read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT replica, counter, code, reason, refused_by, collection, record_id, rejected_ms FROM sync_rejected
-                    ORDER BY rejected_ms DESC, replica, counter
-                    """).map { row in
-                    RejectedChange(dot: Dot(replica: ReplicaID(storageValue: row[0]), counter: UInt64(bitPattern: row[1])),
-                                   code: RefusalCode(rawValue: row[2]) ?? .foreignActor, reason: row[3], refusedBy: row[4],
-                                   collection: row[5], recordID: row[6], rejectedMilliseconds: UInt64(max(0, row[7] as Int64)))
-                }
-            }
+            try pool.read { db in try RejectionLog(db, schema: schema).all() }
         }
     }
 
     /// The refusals this node (a hub) gave the changes of `node`'s replicas, to send back to it.
     public func refusalsIssued(to node: String) throws -> [Refusal] {
         try StoreError.mapping {
-            try pool.read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT r.replica, r.counter, r.code, r.reason FROM sync_rejected r JOIN sync_replica p ON p.replica = r.replica
-                    WHERE r.refused_by = '' AND p.node = ? ORDER BY r.replica, r.counter
-                    """, arguments: [node]).compactMap { row in
-                    RefusalCode(rawValue: row[2]).map {
-                        Refusal(dot: Dot(replica: ReplicaID(storageValue: row[0]), counter: UInt64(bitPattern: row[1])), code: $0, reason: row[3])
-                    }
-                }
-            }
+            try pool.read { db in try RejectionLog(db, schema: schema).issued(to: node) }
         }
     }
 
+    /// Records a refusal of a change to `record` (``RejectionLog``).
     func recordRejection(_ db: Database, _ refusal: Refusal, record: RecordKey, refusedBy: String, now: UInt64) throws {
-        try db.execute(sql: """
-            INSERT OR REPLACE INTO sync_rejected (replica, counter, code, reason, refused_by, collection, record_id, rejected_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [refusal.dot.replica.storageValue, Int64(bitPattern: refusal.dot.counter), refusal.code.rawValue,
-                             refusal.reason, refusedBy, schema.collection(code: record.collection)?.name ?? "\(record.collection)",
-                             record.id, Int64(now)])
+        try RejectionLog(db, schema: schema).record(refusal, record: record, refusedBy: refusedBy, now: now)
     }
 
     /// Recomputes records from the log, in log order, with every withheld or retracted change
@@ -186,10 +156,10 @@ extension ReplicaStore {
         let rows = try Row.fetchCursor(db, sql: "SELECT replica, counter, payload, status FROM sync_change ORDER BY seq")
         while let row = try rows.next() {
             let dot = Dot(replica: ReplicaID(storageValue: row[0]), counter: UInt64(bitPattern: row[1]))
-            let status: Int64 = row[3]
+            let status = ChangeStatus.stored(row[3])
             let record: RecordKey
             var change: Change?
-            if status == 1 {
+            if status == .withheld {
                 record = try HoleCodec.decode(row[2]).record
             } else {
                 let decoded = try ChangeCodec.decode(origin: dot.replica.rawValue, counter: dot.counter, payload: row[2], schema: schema)
@@ -197,9 +167,9 @@ extension ReplicaStore {
                 change = decoded
             }
             guard records.contains(record) else { continue }
-            if status != 0 { withheld[record, default: []].append(dot) }
+            if status != .inForce { withheld[record, default: []].append(dot) }
             var state = states[record] ?? RecordState(key: record)
-            if status == 0, let change {
+            if status == .inForce, let change {
                 do {
                     _ = try state.apply(change, in: collection(record.collection))
                 } catch let error as CoreError where error.code == .causalityViolation && !partial.isEmpty {
@@ -221,9 +191,7 @@ extension ReplicaStore {
             } else if inForce.contains(record), let state = states[record] {
                 try saveState(statements, state, stored: stored, settledBy: nil, now: now)
             } else if let stored {
-                try tables[record.collection]!.remove(statements, stored)
-                try db.execute(sql: "DELETE FROM sync_conflict WHERE collection = ? AND record_id = ?",
-                               arguments: [schema.collection(code: record.collection)?.name ?? "", record.id])
+                try storedRecords.remove(statements, stored)
             }
         }
     }

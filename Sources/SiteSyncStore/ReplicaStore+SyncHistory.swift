@@ -72,79 +72,18 @@ extension ReplicaStore {
     /// same peer and kind extends that entry instead (a long-running node syncs every few
     /// seconds; the history should show what happened, not a wall of no-ops).
     public func recordHistory(_ entry: SyncHistoryEntry) throws {
-        try StoreError.mapping {
-            try pool.write { db in
-                if entry.isIdle || !entry.ok, let row = try Row.fetchOne(db, sql: "SELECT * FROM sync_session ORDER BY id DESC LIMIT 1") {
-                    let last = Self.historyEntry(row)
-                    let repeated = entry.ok ? last.isIdle : !last.ok && last.errorCode == entry.errorCode
-                    guard repeated, last.kind == entry.kind, last.peer == entry.peer, last.endpoint == entry.endpoint else { return try insert() }
-                    try db.execute(sql: """
-                        UPDATE sync_session SET ended_ms = ?, duration_ms = ?, repeats = repeats + 1, clock_offset_ms = coalesce(?, clock_offset_ms),
-                            bytes_sent = bytes_sent + ?, bytes_received = bytes_received + ? WHERE id = ?
-                        """, arguments: [Int64(entry.endedMilliseconds), Int64(entry.durationMilliseconds), entry.clockOffsetMilliseconds, entry.bytesSent,
-                                         entry.bytesReceived, last.id])
-                    return
-                }
-                try insert()
-                func insert() throws {
-                try db.execute(sql: """
-                    INSERT INTO sync_session (started_ms, ended_ms, duration_ms, kind, peer, endpoint, pushed, pushed_new, pulled, pulled_new, refused,
-                        bytes_sent, bytes_received, ok, error_code, error, clock_offset_ms, repeats)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [Int64(entry.startedMilliseconds), Int64(entry.endedMilliseconds), Int64(entry.durationMilliseconds),
-                                     entry.kind.rawValue, entry.peer,
-                                     entry.endpoint, entry.pushed, entry.pushedNew, entry.pulled, entry.pulledNew, entry.refused,
-                                     entry.bytesSent, entry.bytesReceived, entry.ok, entry.errorCode, entry.error.map { String($0.prefix(1000)) },
-                                     entry.clockOffsetMilliseconds, entry.repeats])
-                try db.execute(sql: "DELETE FROM sync_session WHERE id <= (SELECT max(id) FROM sync_session) - ?",
-                               arguments: [SyncHistory.keep])
-                }
-            }
-        }
+        try StoreError.mapping { try pool.write { db in try SyncHistoryLog(db).record(entry) } }
     }
 
     /// The sync history, newest first.
     /// - Parameter kinds: only these kinds (all when empty).
     public func history(limit: Int = 50, kinds: Set<SyncHistoryEntry.Kind> = []) throws -> [SyncHistoryEntry] {
-        try StoreError.mapping {
-            try pool.read { db in
-                var sql = "SELECT * FROM sync_session"
-                if !kinds.isEmpty { sql += " WHERE kind IN (\(kinds.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")))" }
-                sql += " ORDER BY id DESC LIMIT ?"
-                return try Row.fetchAll(db, sql: sql, arguments: [limit]).map(Self.historyEntry)
-            }
-        }
+        try StoreError.mapping { try pool.read { db in try SyncHistoryLog(db).entries(limit: limit, kinds: kinds) } }
     }
 
     /// The last entry of `kind` that succeeded (or failed), however old.
     public func lastHistory(_ kind: SyncHistoryEntry.Kind, ok: Bool? = nil) throws -> SyncHistoryEntry? {
-        try StoreError.mapping {
-            try pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT * FROM sync_session WHERE kind = ?" + (ok.map { " AND ok = \($0 ? 1 : 0)" } ?? "")
-                                 + " ORDER BY id DESC LIMIT 1", arguments: [kind.rawValue]).map(Self.historyEntry)
-            }
-        }
-    }
-
-    static func historyEntry(_ row: Row) -> SyncHistoryEntry {
-        var entry = SyncHistoryEntry(
-            kind: SyncHistoryEntry.Kind(rawValue: row["kind"]) ?? .sync,
-            startedMilliseconds: UInt64(max(0, row["started_ms"] as Int64)), endedMilliseconds: UInt64(max(0, row["ended_ms"] as Int64)),
-            peer: row["peer"], endpoint: row["endpoint"], ok: row["ok"])
-        entry.id = row["id"]
-        entry.durationMilliseconds = UInt64(max(0, row["duration_ms"] as Int64))
-        entry.pushed = row["pushed"]
-        entry.pushedNew = row["pushed_new"]
-        entry.pulled = row["pulled"]
-        entry.pulledNew = row["pulled_new"]
-        entry.refused = row["refused"]
-        entry.bytesSent = row["bytes_sent"]
-        entry.bytesReceived = row["bytes_received"]
-        entry.errorCode = row["error_code"]
-        entry.error = row["error"]
-        entry.clockOffsetMilliseconds = row["clock_offset_ms"]
-        entry.repeats = row["repeats"]
-        return entry
+        try StoreError.mapping { try pool.read { db in try SyncHistoryLog(db).last(kind, ok: ok) } }
     }
 
     /// The changes this replica holds in force within `scope` that a replica with knowledge
@@ -155,37 +94,7 @@ extension ReplicaStore {
     /// - Parameter detailed: also sum the bytes and find the oldest (otherwise only count).
     public func backlog(beyond acknowledged: VersionVector, scope: ReplicationScope = .everything, detailed: Bool = true) throws -> Backlog {
         try StoreError.mapping {
-            try pool.read { db in
-                var backlog = Backlog()
-                var scopeSQL = ""
-                var scopeArguments: StatementArguments = []
-                if case .department(let department) = scope {
-                    scopeSQL = " AND (department = '' OR department = ?)"
-                    scopeArguments = [department]
-                }
-                for origin in try Int64.fetchAll(db, sql: "SELECT replica FROM sync_knowledge") {
-                    let after = Int64(bitPattern: acknowledged[ReplicaID(storageValue: origin)])
-                    let arguments: StatementArguments = [origin, after] + scopeArguments
-                    guard let row = try Row.fetchOne(db, sql: """
-                        SELECT count(*)\(detailed ? ", coalesce(sum(length(payload)), 0)" : "") FROM sync_change
-                        WHERE replica = ? AND counter > ? AND status = 0\(scopeSQL)
-                        """, arguments: arguments), (row[0] as Int) > 0 else { continue }
-                    backlog.count += row[0]
-                    guard detailed else { continue }
-                    backlog.bytes += row[1]
-                    // An origin's first change is its oldest (its HLC rises); the oldest of all is
-                    // the oldest of those firsts.
-                    if let first = try Row.fetchOne(db, sql: """
-                        SELECT counter, payload FROM sync_change
-                        WHERE replica = ? AND counter > ? AND status = 0\(scopeSQL) ORDER BY counter LIMIT 1
-                        """, arguments: arguments),
-                       let change = try? ChangeCodec.decode(origin: UInt64(bitPattern: origin), counter: UInt64(bitPattern: first[0]),
-                                                            payload: first[1], schema: schema) {
-                        backlog.oldestMilliseconds = min(backlog.oldestMilliseconds ?? .max, change.hlc.milliseconds)
-                    }
-                }
-                return backlog
-            }
+            try pool.read { db in try ChangeLog(db).backlog(beyond: acknowledged, scope: scope, detailed: detailed, schema: schema) }
         }
     }
 
@@ -210,29 +119,14 @@ extension ReplicaStore {
     /// those this node refused (a hub).
     public func unacknowledgedRejections(refusedHere: Bool = false) throws -> Int {
         try StoreError.mapping {
-            try pool.read { db in
-                try Int.fetchOne(db, sql: refusedHere
-                    ? "SELECT count(*) FROM sync_rejected WHERE refused_by = '' AND acknowledged_ms IS NULL"
-                    : """
-                        SELECT count(*) FROM sync_rejected WHERE refused_by != '' AND acknowledged_ms IS NULL
-                        AND replica IN (SELECT replica FROM sync_replica WHERE node = ?)
-                        """, arguments: refusedHere ? [] : [identity.node]) ?? 0
-            }
+            try pool.read { db in try RejectionLog(db, schema: schema).unacknowledged(refusedHere: refusedHere, node: identity.node) }
         }
     }
 
     /// Per origin replica, the changes this node refused that no person has acknowledged.
     public func unacknowledgedRefusalsByOrigin() throws -> [ReplicaID: Int] {
         try StoreError.mapping {
-            try pool.read { db in
-                var counts: [ReplicaID: Int] = [:]
-                for row in try Row.fetchAll(db, sql: """
-                    SELECT replica, count(*) FROM sync_rejected WHERE refused_by = '' AND acknowledged_ms IS NULL GROUP BY replica
-                    """) {
-                    counts[ReplicaID(storageValue: row[0])] = row[1]
-                }
-                return counts
-            }
+            try pool.read { db in try RejectionLog(db, schema: schema).unacknowledgedByOrigin() }
         }
     }
 
@@ -240,13 +134,7 @@ extension ReplicaStore {
     /// beyond what is taken as drift (their times were clamped here): only replicas seen ahead.
     public func clockLeads() throws -> [ReplicaID: UInt64] {
         try StoreError.mapping {
-            try pool.read { db in
-                var leads: [ReplicaID: UInt64] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT replica, clock_lead_ms FROM sync_replica WHERE clock_lead_ms > 0") {
-                    leads[ReplicaID(storageValue: row[0])] = UInt64(max(0, row[1] as Int64))
-                }
-                return leads
-            }
+            try pool.read { db in try KnownReplicas(db).clockLeads() }
         }
     }
 
@@ -258,11 +146,7 @@ extension ReplicaStore {
     @discardableResult
     public func acknowledgeRejections() throws -> Int {
         try StoreError.mapping {
-            try pool.write { db in
-                try db.execute(sql: "UPDATE sync_rejected SET acknowledged_ms = ? WHERE acknowledged_ms IS NULL",
-                               arguments: [Int64(options.wallClock())])
-                return db.changesCount
-            }
+            try pool.write { db in try RejectionLog(db, schema: schema).acknowledgeAll(now: options.wallClock()) }
         }
     }
 }

@@ -30,7 +30,10 @@ public final class ReplicaStore: Sendable {
 
     /// This device's wall clock, in milliseconds since 1970 (as the store was opened with it).
     public func wallClock() -> UInt64 { options.wallClock() }
-    let tables: [UInt16: RecordTable]
+    /// The records held, and the SQL that reads and writes them.
+    let storedRecords: StoredRecords
+    /// Each collection's typed table.
+    var tables: [UInt16: RecordTable] { storedRecords.tables }
 
     private init(path: String, schema: Schema, pool: any DatabaseWriter, identity: ReplicaIdentity, options: StoreOptions) {
         self.path = path
@@ -38,9 +41,7 @@ public final class ReplicaStore: Sendable {
         self.pool = pool
         self.identity = identity
         self.options = options
-        var tables: [UInt16: RecordTable] = [:]
-        for collection in schema.collections { tables[collection.code] = RecordTable(collection) }
-        self.tables = tables
+        storedRecords = StoredRecords(schema: schema)
     }
 
     /// Creates a new database for a new replica of the node holding `key`; the replica id
@@ -110,8 +111,7 @@ public final class ReplicaStore: Sendable {
                 ] {
                     try db.execute(sql: "INSERT INTO sync_meta (key, value) VALUES (?, ?)", arguments: [key, value])
                 }
-                try db.execute(sql: "INSERT INTO sync_replica (replica, node, learned_ms, signing_key, salt) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [replica.storageValue, node, Int64(now), Data(credential.signingKey), Data(credential.salt)])
+                try KnownReplicas(db).register(credential, node: node, now: Int64(now))
             }
         }
         return ReplicaStore(path: path, schema: schema, pool: pool,
@@ -237,22 +237,14 @@ public final class ReplicaStore: Sendable {
 
     /// The replica's knowledge: for each origin, the highest counter held contiguously.
     public func knowledge() throws -> VersionVector {
-        try StoreError.mapping { try pool.read { db in try self.loadKnowledge(db) } }
+        try StoreError.mapping { try pool.read { db in try StoredKnowledge(db).vector() } }
     }
 
     /// Every live record of a collection (or all records, deleted included), in id order.
     public func records(in collection: CollectionSpec, includeDeleted: Bool = false, department: String? = nil) throws -> [RecordState] {
         try StoreError.mapping {
             try pool.read { db in
-                var states = try self.tables[collection.code]!.live(db)
-                if includeDeleted {
-                    let rows = try Row.fetchAll(db, sql: "SELECT record_id, state FROM sync_record WHERE collection = ? AND deleted = 1",
-                                                arguments: [collection.name])
-                    states += try rows.map {
-                        try RecordStateCodec.decode([UInt8]($0[1] as Data), key: RecordKey(collection: collection.code, id: $0[0]))
-                    }
-                    states.sort { $0.key.id.utf8.lexicographicallyPrecedes($1.key.id.utf8) }
-                }
+                var states = try self.storedRecords.all(in: collection, includeDeleted: includeDeleted, db)
                 if let department { states.removeAll { $0.department != department } }
                 return states
             }
@@ -263,9 +255,9 @@ public final class ReplicaStore: Sendable {
     public func counts() throws -> (changes: Int, records: Int, openConflicts: Int) {
         try StoreError.mapping {
             try pool.read { db in
-                (try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_change") ?? 0,
-                 try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_record WHERE deleted = 0") ?? 0,
-                 try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_conflict WHERE status = 'open' AND active = 1") ?? 0)
+                (try ChangeLog(db).count(),
+                 try self.storedRecords.liveCount(db),
+                 try ConflictLog.openCount(db))
             }
         }
     }
@@ -288,59 +280,19 @@ public final class ReplicaStore: Sendable {
         try loadStored(PreparedStatements(db), key)?.state
     }
 
-    /// A record's stored state, or `nil` when never seen.
+    /// A record's stored state, or `nil` when never seen (``StoredRecords``).
     func loadStored(_ statements: PreparedStatements, _ key: RecordKey) throws -> StoredRecord? {
-        try loadStored(statements, [key])[0]
+        try storedRecords.load(statements, key)
     }
 
     /// The stored states of many records, in the order of `keys` (`nil` where never seen).
     func loadStored(_ statements: PreparedStatements, _ keys: [RecordKey]) throws -> [StoredRecord?] {
-        try keys.map { key in
-            guard let table = tables[key.collection] else {
-                throw StoreError(.rejectedChange, "collection code \(key.collection) is unknown")
-            }
-            return try table.load(statements, id: key.id)
-        }
+        try storedRecords.load(statements, keys)
     }
 
-    func loadKnowledge(_ db: Database) throws -> VersionVector {
-        VersionVector(try Row.fetchAll(db, sql: "SELECT replica, counter FROM sync_knowledge").map {
-            (ReplicaID(storageValue: $0[0]), UInt64(bitPattern: $0[1] as Int64))
-        })
-    }
-
-    /// Writes a record's new state: its version metadata, its typed row and its conflict log
-    /// entries, all inside the caller's transaction.
-    /// - Parameter stored: the record as it was stored before, `nil` when new.
+    /// Writes a record's new state, inside the caller's transaction (``StoredRecords``).
     func saveState(_ statements: PreparedStatements, _ state: RecordState, stored: StoredRecord?, settledBy dot: Dot?, now: UInt64) throws {
-        let collection = try collection(state.key.collection)
-        let conflicts = state.conflictCount(in: collection)
-        try tables[collection.code]!.save(statements, state, stored: stored, conflicts: conflicts)
-        if conflicts > 0 || (stored.map { $0.state.conflictCount(in: collection) } ?? 0) > 0 {
-            try ConflictLog.reconcile(statements.db, state: state, collection: collection, settledBy: dot, now: now)
-        }
-    }
-
-    /// Appends an entry to the log: a change in force (`status` 0), withheld (1) or retracted (2).
-    func insertChange(_ statements: PreparedStatements, dot: Dot, department: String, payload: Data, link: ChainHash,
-                      status: Int64 = 0) throws {
-        let insert = try statements.statement(0,
-            "INSERT INTO sync_change (replica, counter, department, payload, link, status) VALUES (?, ?, ?, ?, ?, ?)")
-        insert.bind(1, dot.replica.storageValue)
-        insert.bind(2, Int64(bitPattern: dot.counter))
-        insert.bind(3, department)
-        insert.bind(4, blob: payload)
-        insert.bind(5, blob: link.bytes)
-        insert.bind(6, status)
-        try insert.run()
-    }
-
-    /// Stores an origin's seal over one of its chains (once).
-    func insertSeal(_ db: Database, _ seal: Seal) throws {
-        try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO sync_seal (replica, department, counter, link, signature) VALUES (?, ?, ?, ?, ?)
-            """).execute(arguments: [seal.chain.origin.storageValue, seal.chain.department, Int64(bitPattern: seal.counter),
-                                     Data(seal.link.bytes), Data(seal.signature)])
+        try storedRecords.save(statements, state, stored: stored, settledBy: dot, now: now)
     }
 
     func loadClock(_ db: Database) throws -> HybridLogicalClock {

@@ -8,7 +8,7 @@ import SiteSyncCore
 /// - `sync_change`: the change log, in the order changes were applied (a causal order), each
 ///   change's encoded bytes exactly as its origin wrote them (`payload`, a `sitesync.v1.Change`
 ///   which names the record), with the department that scopes it for filtered sends and its
-///   `link` in its origin's hash chain. `status` 0 is a change in force; 1 a change withheld
+///   `link` in its origin's hash chain. `status` (``ChangeStatus``) 0 is a change in force; 1 a change withheld
 ///   here (refused by this hub, or refused elsewhere and never held: `payload` is then a
 ///   `sitesync.v1.Hole`); 2 a change held but retracted (refused by the hub after it was
 ///   written or applied here: kept, shown, sent on only as a hole).

@@ -1,0 +1,97 @@
+import Foundation
+import GRDB
+import SiteSyncCore
+
+/// The records a received batch may touch, each given a slot and loaded once before any is
+/// changed, as they stand while the batch applies; and the replica as the apply planner sees
+/// it (``HeldFacts``): the log, and other records as held with the batch's changes so far.
+final class BatchRecords: HeldFacts {
+    typealias Content = Data
+
+    let store: ReplicaStore
+    let statements: PreparedStatements
+    private(set) var keys: [RecordKey] = []
+    private var slotOf: [RecordKey: Int] = [:]
+    private var stored: [StoredRecord?] = []
+    /// Each slot's record as it stands now (empty when never seen).
+    var states: [RecordState] = []
+    private var dirty: [Bool] = []
+    /// The last change applied to each slot's record: it settles the conflicts it resolves.
+    private var lastDots: [Dot?] = []
+
+    init(store: ReplicaStore, statements: PreparedStatements) {
+        self.store = store
+        self.statements = statements
+    }
+
+    var db: Database { statements.db }
+
+    /// The slot of `key`, given on first ask.
+    func slot(_ key: RecordKey) -> Int {
+        if let slot = slotOf[key] { return slot }
+        slotOf[key] = keys.count
+        keys.append(key)
+        return keys.count - 1
+    }
+
+    /// Loads every slot's record, once all are given.
+    func load() throws {
+        stored = try store.loadStored(statements, keys)
+        states = zip(keys, stored).map { key, stored in stored?.state ?? RecordState(key: key) }
+        dirty = [Bool](repeating: false, count: keys.count)
+        lastDots = [Dot?](repeating: nil, count: keys.count)
+    }
+
+    /// Takes `dot` as seen without effect in the slot's record (if held at all).
+    func withhold(_ dot: Dot, slot: Int) {
+        guard !states[slot].isEmpty else { return }
+        states[slot].withhold(dot)
+        dirty[slot] = true
+    }
+
+    /// Notes that `dot` was applied to the slot's record.
+    func changed(_ slot: Int, by dot: Dot) {
+        lastDots[slot] = dot
+        dirty[slot] = true
+    }
+
+    /// The records changed, each with its department now.
+    var changedRecords: [(key: RecordKey, department: String)] {
+        keys.indices.filter { dirty[$0] }.map { (keys[$0], states[$0].department) }
+    }
+
+    /// Saves every changed record.
+    func save(now: UInt64) throws {
+        for slot in keys.indices where dirty[slot] {
+            try store.saveState(statements, states[slot], stored: stored[slot], settledBy: lastDots[slot], now: now)
+        }
+    }
+
+    // MARK: - HeldFacts
+
+    func state(of key: RecordKey) throws -> RecordState? {
+        if let slot = slotOf[key], !states[slot].isEmpty { return states[slot] }
+        return try store.loadState(db, key)
+    }
+
+    func referrers(of key: RecordKey) throws -> [String: Int] {
+        // This batch's changes count as they stand now, saved or not.
+        try store.referrers(db, of: key, pending: keys.indices.filter { dirty[$0] }.map { states[$0] })
+    }
+
+    func status(of dot: Dot) throws -> ChangeStatus? {
+        try ChangeLog(db).status(of: dot)
+    }
+
+    func isReused(_ dot: Dot, department: String, content: Data) throws -> Bool {
+        try ChangeLog(db).isReused(dot, department: department, payload: content)
+    }
+
+    func refusalGiven(_ dot: Dot) throws -> Refusal? {
+        try RejectionLog(db, schema: store.schema).given(dot)
+    }
+
+    func dependsOnWithheld(_ change: Change, state: RecordState) throws -> Bool {
+        try ChangeLog(db).dependsOnWithheld(change, state: state)
+    }
+}
