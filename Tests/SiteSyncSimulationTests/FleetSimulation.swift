@@ -30,8 +30,10 @@ struct FleetSimulation {
     var links = LinkFaults.none
     /// Nodes cut off from the network until a time.
     var partitioned: [Int: UInt64] = [:]
-    var clients: [Int: ClientRound] = [:]
-    var listeners: [Int: [SessionKey: ListenedSession]] = [:]
+    /// Each node's sync round in progress (at most one), driven by the real ``ClientRound``.
+    var clients: [Int: Round] = [:]
+    /// The hub's and the peer listener's session tables, the real ``ListenerSessions``.
+    var listeners: [Int: ListenerSessions<Int>] = [:]
     /// The node that listens for its department's peers.
     let peerListener: Int
     var healing = false
@@ -53,24 +55,13 @@ struct FleetSimulation {
     }
     var lastArrival: [Link: UInt64] = [:]
 
-    struct SessionKey: Hashable {
-        let client: Int
-        let session: UInt64
-    }
-
-    struct ListenedSession {
-        var machine: ServerSession
-        var lastHeard: UInt64
-    }
-
-    struct ClientRound {
-        var machine: ClientSession
+    struct Round {
+        var machine: ClientRound
         let target: Int
+        /// Told apart from a later round's, for deadlines scheduled before it ended.
         let number: UInt64
-        var lastHeard: UInt64
-        var recordedAcknowledged = 0
-        /// How it ended: `nil` while it runs.
-        var failure: SessionFailure?
+        var failure: RoundFailure?
+        var done = false
     }
 
     init(seed: UInt64, template: FleetTemplate) throws {
@@ -95,7 +86,7 @@ struct FleetSimulation {
         let start = clock.now
         if faults { links = LinkFaults.random(using: &generator) }
         for index in nodes.indices { events.schedule(.act(index), at: start + UInt64.random(in: 0...2_000, using: &generator)) }
-        events.schedule(.expire, at: start + 5_000)
+        for index in [Self.hub, peerListener] { try openListener(index) }
         if faults { scheduleFaults(from: start, to: start + duration) }
         try process(until: start + duration)
         try heal()
@@ -157,19 +148,18 @@ struct FleetSimulation {
         case .act(let index):
             if !healing { try act(index) }
         case .deadline(let index, let number):
-            guard var round = clients[index], round.number == number else { return }
-            if clock.now - round.lastHeard >= Self.clientDeadline {
-                try run(round.machine.timedOut(), at: index, round: &round)
-                clients[index] = round
-                try settle(index)
+            guard let round = clients[index], round.number == number, roundWake[index] == clock.now else { return }
+            roundWake[index] = nil
+            if let due = round.machine.nextDeadline, due <= clock.now {
+                try drive(index, { $0.handle(.tick, at: $1) })
             } else {
-                events.schedule(.deadline(index, round: number), at: round.lastHeard + Self.clientDeadline)
+                scheduleDeadline(index)
             }
-        case .expire:
-            for index in listeners.keys {
-                listeners[index] = listeners[index]!.filter { clock.now - $0.value.lastHeard < Self.sessionTimeout }
-            }
-            if !events.isEmpty || !clients.isEmpty { events.schedule(.expire, at: clock.now + 5_000) }
+        case .expire(let index):
+            guard listeners[index] != nil, listenerWake[index] == clock.now else { return }
+            listenerWake[index] = nil
+            try listen(index, .allowList(try allowList(at: index)))
+            try listen(index, .tick)
         case .fault(let fault):
             if !healing {
                 if Self.tracing { print("\(clock.now): \(fault)") }
@@ -198,98 +188,103 @@ struct FleetSimulation {
 
     // MARK: - Clients
 
+    private func moment(_ index: Int) -> SyncMoment { SyncMoment(monotonic: clock.now, wall: clock.wall(of: nodes[index].name)) }
+
     private mutating func startRound(_ index: Int, target: Int) throws {
         let node = nodes[index]
-        let store = node.store
-        let acknowledgedOwn = Dictionary(try store.peers().map { ($0.node, $0.knowledge[store.identity.replica]) }) { a, b in max(a, b) }
-        let directory = try store.directory()
-        if Self.tracing, healing { print("\(clock.now): \(node.name) starts: own \(try store.knowledge()[store.identity.replica]), acknowledged \(acknowledgedOwn)") }
-        let limits = SessionLimits(batchChanges: Int.random(in: 2...20, using: &generator), batchBytes: 256 * 1024,
-                                   window: Int.random(in: 1...4, using: &generator))
+        var configuration = ClientRound.Configuration(me: node.identity, versions: Self.versions)
+        configuration.limits = SessionLimits(batchChanges: Int.random(in: 2...20, using: &generator), batchBytes: 256 * 1024,
+                                             window: Int.random(in: 1...4, using: &generator))
+        configuration.credential = node.store.identity.credential
         let number = UInt64.random(in: 1...UInt64.max, using: &generator)
-        let machine = ClientSession(session: number, me: node.identity, versions: Self.versions, knowledge: try store.knowledge(),
-                                    limits: limits, credential: store.identity.credential,
-                                    directoryDigest: directory.isEmpty ? "" : directory.digest, wallClock: store.wallClock(),
-                                    acknowledgedOwn: acknowledgedOwn)
-        var round = ClientRound(machine: machine, target: target, number: number, lastHeard: clock.now)
-        try run(machine.start(), at: index, round: &round)
+        clients[index] = Round(machine: ClientRound(configuration), target: target, number: number)
+        try drive(index) { round, now in round.start(at: now) }
+    }
+
+    /// Hands the client's machine one event (`step`), carries out what it asks until it waits on
+    /// the network or the clock, and ends the round when it is over.
+    private mutating func drive(_ index: Int, _ step: (inout ClientRound, SyncMoment) -> [ClientRound.Effect]) throws {
+        guard var round = clients[index] else { return }
+        var pending = step(&round.machine, moment(index))
+        let store: any ReplicationStore = nodes[index].store
+        let peerIsHub = round.target == Self.hub
+        while !pending.isEmpty {
+            let effect = pending.removeFirst()
+            var event: ClientRound.Event?
+            switch effect {
+            case .prepareSession:
+                let acknowledgedOwn = Dictionary(try store.peers().map { ($0.node, $0.knowledge[store.identity.replica]) }) { max($0, $1) }
+                let directory = try store.directory()
+                event = .prepared(ClientRound.SessionFacts(
+                    session: UInt64.random(in: 1...UInt64.max, using: &generator), knowledge: try store.knowledge(),
+                    directoryDigest: directory.isEmpty ? "" : directory.digest, acknowledgedOwn: acknowledgedOwn))
+            case .send(let message):
+                send(from: index, to: round.target, toListener: true, message)
+            case .read(let session, let request):
+                event = .store(session: session, Self.perform { .read(try store.readPage(request)) })
+            case .apply(let session, let request):
+                event = .store(session: session, Self.perform {
+                    .applied(try store.applyBatch(request, checked: SessionStore.check(request), access: nil, peerIsHub: peerIsHub))
+                })
+            case .record(let effect):
+                try store.recordSessionEffect(effect, peerIsHub: peerIsHub)
+                directoryCopies[index] = nil
+            case .recordPeer(let contact):
+                try store.recordPeer(PeerRecord(contact))
+            case .settle:
+                event = .settled
+            case .finished:
+                round.done = true
+            case .failed(let failure):
+                round.failure = failure
+            case .progress, .note:
+                break
+            }
+            if let event { pending += round.machine.handle(event, at: moment(index)) }
+        }
         clients[index] = round
-        events.schedule(.deadline(index, round: number), at: clock.now + Self.clientDeadline)
-        try settle(index)
+        if round.machine.isOver { try end(index) } else { scheduleDeadline(index) }
+    }
+
+    private mutating func scheduleDeadline(_ index: Int) {
+        guard let round = clients[index], let due = round.machine.nextDeadline.map({ max($0, clock.now + 1) }),
+              roundWake[index].map({ due < $0 || $0 < clock.now }) ?? true else { return }
+        roundWake[index] = due
+        events.schedule(.deadline(index, round: round.number), at: due)
     }
 
     /// A message for the client at `index`.
     private mutating func hear(at index: Int, _ frames: [Data]) throws {
-        guard var round = clients[index] else { return }
+        guard clients[index] != nil else { return }
         let message = try SyncFrames.decode(frames, schema: .siteSync)
-        if case .failure(let failure) = message, failure.session == 0 {
-            // The listener no longer takes this node's key (protocol §: a revoked key is told
-            // with a 403 on session 0 and cut off).
-            clients[index] = nil
-            if failure.code == .forbidden, round.target == Self.hub { nodes[index].isCutOff = true }
-            return
-        }
-        guard message.session == round.number else { return }
-        round.lastHeard = clock.now
-        try run(round.machine.handle(.message(message)), at: index, round: &round)
-        clients[index] = round
-        try settle(index)
+        try drive(index) { round, now in round.handle(.message(message), at: now) }
     }
 
-    /// Carries out a client machine's effects, feeding store answers back until it waits on the network.
-    private mutating func run(_ effects: [SessionEffect], at index: Int, round: inout ClientRound) throws {
-        var pending = effects
-        let peerIsHub = round.target == Self.hub
-        while !pending.isEmpty {
-            let effect = pending.removeFirst()
-            let store = SessionStore(nodes[index].store, access: nil, peerIsHub: peerIsHub)
-            switch effect {
-            case .send(let message):
-                send(from: index, to: round.target, toListener: true, message)
-            case .read(let request):
-                pending += round.machine.handle(Self.perform { .read(try store.read(request)) })
-            case .apply(let request):
-                pending += round.machine.handle(Self.perform { .applied(try store.apply(request)) })
-            case .rejected, .welcomed:
-                try store.record(effect)
-            case .fail(let failure):
-                round.failure = failure
-            case .finish:
-                break
-            }
-            try noteAcknowledged(at: index, round: &round)
-        }
-    }
-
-    /// What the peer acknowledged is recorded as it comes (as `SyncClient` does), so that a
-    /// database restored from an old copy is found out on its next round.
-    private mutating func noteAcknowledged(at index: Int, round: inout ClientRound) throws {
-        let summary = round.machine.summary
-        guard summary.pushedAcknowledged != round.recordedAcknowledged, let server = round.machine.server else { return }
-        round.recordedAcknowledged = summary.pushedAcknowledged
-        try nodes[index].store.recordPeer(PeerRecord(node: server.peer.node, replica: server.peer.replica, role: server.peer.role,
-                                                     department: server.peer.department, knowledge: summary.peerKnowledge,
-                                                     exchangedMilliseconds: nodes[index].store.wallClock(), via: "sync"))
-    }
-
-    /// Ends the client's round when its machine is over; a new epoch opens the node again.
-    private mutating func settle(_ index: Int) throws {
-        guard let round = clients[index], round.machine.isOver else { return }
-        clients[index] = nil
+    /// Ends the client's round: a revoked key is cut off for good; a new epoch opens the node again.
+    private mutating func end(_ index: Int) throws {
+        guard let round = clients.removeValue(forKey: index) else { return }
         roundsFinished += 1
-        lastRoundDone[index] = round.machine.phase == .done
-        if Self.tracing {
-            let s = round.machine.summary
-            print("\(clock.now): \(nodes[index].name) → \(nodes[round.target].name) \(round.failure.map { "failed: \($0.code) \($0.reason)" } ?? "done") "
-                  + "pushed \(s.pushedSent)/\(s.pushedApplied) pulled \(s.pulledApplied) own \(try nodes[index].store.knowledge()[nodes[index].store.identity.replica])")
-        }
+        lastRoundDone[index] = round.done
         lastFailure[index] = round.failure
-        if round.failure?.kind == .newEpoch { try nodes[index].reopen() }
+        if Self.tracing {
+            let summary = round.machine.session?.summary ?? SessionSummary()
+            print("\(clock.now): \(nodes[index].name) → \(nodes[round.target].name) \(round.failure.map { "failed: \($0)" } ?? "done") "
+                  + "pushed \(summary.pushedSent)/\(summary.pushedApplied) pulled \(summary.pulledApplied) "
+                  + "own \(try nodes[index].store.knowledge()[nodes[index].store.identity.replica])")
+        }
+        switch round.failure {
+        case .revoked where round.target == Self.hub:
+            nodes[index].isCutOff = true
+        case .session(let failure) where failure.kind == .newEpoch:
+            try nodes[index].reopen()
+        default:
+            break
+        }
     }
 
     /// Whether each node's last round completed, and why not.
     var lastRoundDone: [Int: Bool] = [:]
-    var lastFailure: [Int: SessionFailure] = [:]
+    var lastFailure: [Int: RoundFailure] = [:]
 
     static func perform(_ body: () throws -> SessionEvent) -> SessionEvent {
         do { return try body() } catch { return SessionStore.failure(error) }
@@ -297,69 +292,91 @@ struct FleetSimulation {
 
     // MARK: - Listeners
 
-    /// The allow-list a listener checks keys against: the hub's own, or a node's copy of it.
-    private func allowList(at index: Int) throws -> Directory {
-        index == Self.hub ? directory : try nodes[index].store.directory()
+    /// The allow-list a listener checks keys against: the hub's own, or a node's copy of it
+    /// (read again only once the node may have received a new one, as the node's reload does).
+    private mutating func allowList(at index: Int) throws -> Directory {
+        if index == Self.hub { return directory }
+        if let copy = directoryCopies[index] { return copy }
+        let copy = try nodes[index].store.directory()
+        directoryCopies[index] = copy
+        return copy
     }
 
+    /// Each node's copy of the allow-list, as last read.
+    var directoryCopies: [Int: Directory] = [:]
+
+    /// A fresh session table for the listener at `index` (at the start, and after a crash).
+    private mutating func openListener(_ index: Int) throws {
+        let node = nodes[index]
+        var configuration = ListenerSessions<Int>.Configuration(me: node.identity, versions: Self.versions)
+        configuration.limits = SessionLimits(batchChanges: 16, batchBytes: 256 * 1024, window: 3)
+        configuration.authenticates = true
+        configuration.credential = node.store.identity.credential
+        configuration.housekeepingInterval = 5_000
+        listeners[index] = ListenerSessions(configuration)
+        try listen(index, .allowList(try allowList(at: index)))
+    }
+
+    /// A message from the client at `client` to the listener at `index`; who the client is comes
+    /// from the key it connected with, as CURVE and the allow-list say.
     private mutating func listen(at index: Int, from client: Int, _ frames: [Data]) throws {
-        // Who the client is comes from the key it connected with, as CURVE and the allow-list say.
-        guard let entry = try allowList(at: index).entry(node: nodes[client].name), entry.active else {
-            send(from: index, to: client, toListener: false,
-                 .failure(SyncMessage.Failure(code: .forbidden, reason: "key not allowed", session: 0)))
-            return
-        }
+        guard listeners[index] != nil else { return }
         let message = try SyncFrames.decode(frames, schema: .siteSync)
-        let store = nodes[index].store
-        let key = SessionKey(client: client, session: message.session)
-        if case .hello(let hello) = message {
-            let (machine, effects) = ServerSession.accept(
-                hello, me: nodes[index].identity, versions: Self.versions, knowledge: try store.knowledge(),
-                limits: SessionLimits(batchChanges: 16, batchBytes: 256 * 1024, window: 3), authenticated: entry,
-                credential: store.identity.credential, directory: index == Self.hub ? directory : nil, wallClock: store.wallClock())
-            if let machine { listeners[index, default: [:]][key] = ListenedSession(machine: machine, lastHeard: clock.now) }
-            try serve(effects, at: index, key: key)
-            return
-        }
-        guard var session = listeners[index]?[key] else {
-            send(from: index, to: client, toListener: false,
-                 .failure(SyncMessage.Failure(code: .unknownSession, reason: "unknown session", session: message.session)))
-            return
-        }
-        session.lastHeard = clock.now
-        let effects = session.machine.handle(.message(message))
-        listeners[index]![key] = session
-        try serve(effects, at: index, key: key)
+        try listen(index, .allowList(try allowList(at: index)))
+        try listen(index, .message(client, message, from: .init(address: nodes[client].name, keyNode: nodes[client].name)))
     }
 
-    private mutating func serve(_ effects: [SessionEffect], at index: Int, key: SessionKey) throws {
-        var pending = effects
+    /// Hands the listener one event and carries out what it asks.
+    private mutating func listen(_ index: Int, _ first: ListenerSessions<Int>.Event) throws {
+        guard var table = listeners[index] else { return }
         let isHub = index == Self.hub
+        let store: any ReplicationStore = nodes[index].store
         let list = try allowList(at: index)
-        let store = SessionStore(nodes[index].store, access: AccessPolicy(authoritative: isHub) { list }, peerIsHub: false)
+        let access = AccessPolicy(authoritative: isHub) { list }
+        var pending = table.handle(first, at: moment(index))
         while !pending.isEmpty {
             let effect = pending.removeFirst()
+            var event: ListenerSessions<Int>.Event?
             switch effect {
-            case .send(let message):
-                send(from: index, to: key.client, toListener: false, message)
-            case .read(let request):
-                pending += answer(Self.perform { .read(try store.read(request)) }, at: index, key: key)
-            case .apply(let request):
-                pending += answer(Self.perform { .applied(try store.apply(request)) }, at: index, key: key)
-            case .finish, .fail:
-                listeners[index]?[key] = nil
-            case .rejected, .welcomed:
+            case .send(let client, let message):
+                send(from: index, to: client, toListener: false, message)
+            case .gatherWelcomeFacts(let client, let session, _, _):
+                let facts = try? WelcomeFacts(knowledge: store.knowledge(), directory: isHub ? directory : nil)
+                event = .welcomeFacts(client, session: session, facts)
+            case .read(let client, let session, let request):
+                event = .store(client, session: session, Self.perform { .read(try store.readPage(request)) })
+            case .apply(let client, let session, let request):
+                event = .store(client, session: session, Self.perform {
+                    .applied(try store.applyBatch(request, checked: SessionStore.check(request), access: access, peerIsHub: false))
+                })
+            case .recordPeer(let contact):
+                try store.recordPeer(PeerRecord(contact))
+            case .recordServed(let served):
+                try store.recordHistory(SyncHistoryEntry(served))
+            case .closeAllConnections:
+                // The listener re-binds: every client's connection drops, and they resume.
+                for client in clients.keys.sorted() where clients[client]?.target == index { disconnected.append(client) }
+            case .hint, .note:
                 break
             }
+            if let event { pending += table.handle(event, at: moment(index)) }
+        }
+        listeners[index] = table
+        if let due = table.nextDeadline.map({ max($0, clock.now + 1) }), listenerWake[index].map({ due < $0 }) ?? true {
+            listenerWake[index] = due
+            events.schedule(.expire(index), at: due)
+        }
+        while !disconnected.isEmpty {
+            let client = disconnected.removeFirst()
+            try drive(client) { round, now in round.handle(.disconnected, at: now) }
         }
     }
 
-    private mutating func answer(_ event: SessionEvent, at index: Int, key: SessionKey) -> [SessionEffect] {
-        guard var session = listeners[index]?[key] else { return [] }
-        let effects = session.machine.handle(event)
-        listeners[index]![key] = session
-        return effects
-    }
+    /// Clients whose connection a listener dropped, told once the listener is done.
+    var disconnected: [Int] = []
+    /// When each listener's and each round's next wake-up is scheduled (one at a time).
+    var listenerWake: [Int: UInt64] = [:]
+    var roundWake: [Int: UInt64] = [:]
 
     // MARK: - The network
 
@@ -385,12 +402,14 @@ struct FleetSimulation {
             listeners[index] = nil
         case .restart(let index):
             nodes[index].isUp = true
+            if index == Self.hub || index == peerListener { try openListener(index) }
         case .partition(let index, let until):
             partitioned[index] = max(partitioned[index] ?? 0, until)
         case .backup(let index):
             nodes[index].backups.append(try nodes[index].store.memoryCopy())
             if Self.tracing { print("backup \(nodes[index].name): own \(try nodes[index].store.knowledge()[nodes[index].store.identity.replica])") }
         case .restore(let index, let byHand):
+            directoryCopies[index] = nil
             guard let backup = nodes[index].backups.popLast(), clients[index] == nil else { return }
             restores += 1
             if Self.tracing {
@@ -410,12 +429,8 @@ struct FleetSimulation {
             directory = Directory(directory.entries.map {
                 $0.node == name ? DirectoryEntry(node: $0.node, role: $0.role, department: $0.department, key: $0.key, active: false) : $0
             })
-            // Its connections are cut at once: told with a 403 on session 0.
-            for key in (listeners[Self.hub] ?? [:]).keys.sorted(by: { $0.session < $1.session }) where key.client == index {
-                listeners[Self.hub]![key] = nil
-                send(from: Self.hub, to: index, toListener: false,
-                     .failure(SyncMessage.Failure(code: .forbidden, reason: "revoked", session: 0)))
-            }
+            // The listener learns the list changed, and cuts the revoked key off (a 403 on session 0).
+            try listen(Self.hub, .allowList(directory))
         }
     }
 
@@ -442,7 +457,7 @@ struct FleetSimulation {
         partitioned = [:]
         for index in nodes.indices { nodes[index].isUp = true }
         clients = [:]
-        listeners = [:]
+        for index in [Self.hub, peerListener] { try openListener(index) }
         // Let what is still in the air land or be dropped (the nodes stopped acting).
         try process(until: clock.now + 25_000)
         clients = [:]
@@ -451,7 +466,8 @@ struct FleetSimulation {
             for index in nodes.indices where index != Self.hub && !nodes[index].isCutOff {
                 let before = try nodes[index].store.knowledge(), hubBefore = try hub.store.knowledge()
                 try startRound(index, target: Self.hub)
-                try process(until: clock.now + 120_000)
+                let limit = clock.now + 120_000
+                while clients[index] != nil, clock.now < limit, !events.isEmpty { try process(until: clock.now + 1_000) }
                 if clients[index] != nil { trouble.append("the round of \(nodes[index].name) in pass \(pass) never ended") }
                 clients[index] = nil
                 if try nodes[index].store.knowledge() != before || hub.store.knowledge() != hubBefore { moved = true }
@@ -459,7 +475,7 @@ struct FleetSimulation {
             }
             if !moved { return }
         }
-        let failing = nodes.indices.compactMap { index in lastFailure[index].map { "\(nodes[index].name): \($0.code) \($0.reason)" } }
+        let failing = nodes.indices.compactMap { index in lastFailure[index].map { "\(nodes[index].name): \($0)" } }
         trouble.append("the fleet did not settle in 8 passes; last failures: " + failing.joined(separator: "; "))
     }
 }
@@ -470,8 +486,8 @@ struct SimulationError: Error, CustomStringConvertible {
 }
 
 extension ReplicaStore {
-    /// The status of a change in this replica's log (0 in force), or `nil` when not held.
-    func changeStatus(_ dot: Dot) throws -> Int64? {
-        try pool.read { db in try self.entryStatus(db, dot) }
+    /// The status of a change in this replica's log, or `nil` when not held.
+    func changeStatus(_ dot: Dot) throws -> ChangeStatus? {
+        try pool.read { db in try ChangeLog(db).status(of: dot) }
     }
 }

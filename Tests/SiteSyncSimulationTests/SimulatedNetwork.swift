@@ -9,8 +9,8 @@ enum SimulationEvent {
     case act(Int)
     /// A client's round checks its deadline.
     case deadline(Int, round: UInt64)
-    /// Listeners forget sessions gone silent.
-    case expire
+    /// A listener's housekeeping: it forgets sessions gone silent.
+    case expire(Int)
     case fault(Fault)
 }
 

@@ -55,7 +55,7 @@ extension FleetSimulation {
         // No change the hub refused is in force anywhere (a reused id is refused only for the
         // content that came second; the hub's own stands).
         for dot in try hub.store.refusedHere() {
-            for holder in live where try nodes[holder].store.changeStatus(dot) == 0 {
+            for holder in live where try nodes[holder].store.changeStatus(dot) == .inForce {
                 broken.append("\(nodes[holder].name) applies change \(dot), which the hub refused")
             }
         }

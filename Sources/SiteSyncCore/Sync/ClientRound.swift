@@ -355,7 +355,7 @@ public struct ClientRound: Sendable {
         let summary = machine.summary
         if summary.pushedAcknowledged != recordedAcknowledged, let server = machine.server {
             recordedAcknowledged = summary.pushedAcknowledged
-            effects.append(.recordPeer(PeerContact(peer: server.peer, knowledge: summary.peerKnowledge, wallClock: now.wall)))
+            effects.append(.recordPeer(PeerContact(peer: server.peer, knowledge: machine.acknowledgedKnowledge, wallClock: now.wall)))
         }
         let pulled = summary.pulledApplied + summary.pulledKnown
         if summary.pushedAcknowledged != reported.push {

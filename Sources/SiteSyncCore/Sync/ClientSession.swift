@@ -25,6 +25,10 @@ public struct ClientSession: Sendable {
     /// Where this session's push starts for this replica's own changes, if lower than the
     /// peer's knowledge.
     private var recheckFrom: UInt64?
+    /// While rechecking: how far this replica's own changes were compared and acknowledged
+    /// in this session, and the highest own counter each push batch in flight carries.
+    private var ownConfirmed: UInt64 = 0
+    private var ownCarried: [UInt64: UInt64] = [:]
     public private(set) var phase: Phase = .greeting
     public private(set) var server: SyncMessage.Welcome?
     public private(set) var summary = SessionSummary()
@@ -51,6 +55,17 @@ public struct ClientSession: Sendable {
     }
 
     public var isOver: Bool { phase == .done || phase == .failed }
+
+    /// What the peer was seen to hold, to record as its knowledge (``acknowledgedOwn`` of the
+    /// next session). While this replica's own changes are being rechecked (§9.5), the peer's
+    /// count of them stands only as far as they were compared: recording the Welcome's count
+    /// after the first acknowledged batch would make the next session skip the recheck of the
+    /// rest, and a copy put back by hand would go undetected (found by the fleet simulation).
+    public var acknowledgedKnowledge: VersionVector {
+        guard recheckFrom != nil else { return summary.peerKnowledge }
+        let own = min(summary.peerKnowledge[me.replica], ownConfirmed)
+        return VersionVector(summary.peerKnowledge.entries.map { ($0.replica, $0.replica == me.replica ? own : $0.counter) })
+    }
 
     /// The records this side receives: as the server authenticated it, else as it believes.
     var scope: ReplicationScope { server?.client?.scope ?? me.scope }
@@ -117,6 +132,7 @@ public struct ClientSession: Sendable {
             let acknowledged = acknowledgedOwn[welcome.peer.node] ?? 0
             if welcome.knowledge[me.replica] > acknowledged || holdsMore {
                 recheckFrom = min(acknowledged, knowledge[me.replica])
+                ownConfirmed = recheckFrom!
             }
             phase = .pushing
             return [.welcomed(welcome)] + readMore()
@@ -128,6 +144,9 @@ public struct ClientSession: Sendable {
             summary.pushedKnown += ack.known
             summary.peerKnowledge.merge(ack.knowledge)
             let mine = ack.refusals.filter { $0.dot.replica == me.replica }
+            if let carried = ownCarried.removeValue(forKey: ack.sequence), !mine.contains(where: { $0.code == .reusedID }) {
+                ownConfirmed = max(ownConfirmed, carried)
+            }
             summary.refused += mine
             if mine.contains(where: { $0.code == .reusedID }) {
                 // Nothing more of this replica can go: the store sets its work aside and takes
@@ -185,6 +204,10 @@ public struct ClientSession: Sendable {
         }
         if !result.changes.isEmpty || !result.holes.isEmpty || result.exhausted {
             let sequence = push.send(last: result.exhausted)
+            if recheckFrom != nil {
+                ownCarried[sequence] = (result.changes.map(\.dot) + result.holes.map(\.dot)).filter { $0.replica == me.replica }
+                    .map(\.counter).max() ?? 0
+            }
             summary.pushedSent += result.changes.count
             summary.pushBatches += 1
             effects.append(.send(.batch(SyncMessage.Batch(
