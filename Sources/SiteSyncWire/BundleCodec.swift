@@ -162,7 +162,7 @@ public enum BundleCodec {
     /// replica the header names as the sender.
     static func checkSignature(_ trailer: WireBundleTrailer, digest: [UInt8], header: WireBundleHeader,
                                file: String) throws(WireError) -> ReplicaCredential {
-        let altered = "\(file) is not signed by the node it names as its sender (\(header.sender.node.isEmpty ? "none" : header.sender.node)): "
+        let altered = "\(file) is not signed by the node it names as its sender (\(header.sender.node.isEmpty ? "none" : WireError.printable(header.sender.node))): "
             + "it was altered after it was written; nothing was imported. Get a fresh copy from its sender"
         guard trailer.hasSigner, let signer = try? ReplicaCredential(wire: trailer.signer) else {
             throw WireError(.tampered, altered)

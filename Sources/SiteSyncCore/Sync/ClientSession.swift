@@ -126,14 +126,17 @@ public struct ClientSession: Sendable {
             // The peer holds more of this replica than it was seen to acknowledge (or more than
             // this replica holds): this database may have been restored from a copy, and the
             // peer may hold other content for those ids. They go again, for the peer to compare.
-            // With no recorded point (the copy predates this peer's first acknowledgement),
-            // anything the peer holds of this replica is compared, from counter 0 (§9.5).
+            // With no recorded point, only a peer holding more than this replica does is
+            // rechecked (from 0): one that received this replica's changes through a relay
+            // would otherwise be sent them all again, and where it compacted them, refuse them
+            // as reused ids (protocol §17).
             let holdsMore = welcome.knowledge[me.replica] > knowledge[me.replica]
-            let acknowledged = acknowledgedOwn[welcome.peer.node] ?? 0
-            if welcome.knowledge[me.replica] > acknowledged || holdsMore {
+            if let acknowledged = acknowledgedOwn[welcome.peer.node], welcome.knowledge[me.replica] > acknowledged || holdsMore {
                 recheckFrom = min(acknowledged, knowledge[me.replica])
-                ownConfirmed = recheckFrom!
+            } else if holdsMore {
+                recheckFrom = 0
             }
+            ownConfirmed = recheckFrom ?? 0
             phase = .pushing
             return [.welcomed(welcome)] + readMore()
         case (.pushing, .ack(let ack)) where !ack.pull:
