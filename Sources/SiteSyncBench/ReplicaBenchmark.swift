@@ -103,6 +103,9 @@ public enum ReplicaBenchmark {
     }
 
     /// `count` changes signed by `key`, as the replica `credential` (a fresh one by default).
+    /// How many projects (`p-1`…) the workload's activities point at.
+    static let workloadProjects = 500
+
     static func makeWorkload(count: Int, collection: CollectionSpec, key: NodeSecretKey, credential: ReplicaCredential? = nil) -> Workload {
         var generator = SystemRandomNumberGenerator()
         let credential = credential ?? ReplicaCredential.issue(node: "bench-origin", signingKey: key.publicKey.signing)
@@ -123,7 +126,7 @@ public enum ReplicaBenchmark {
                 ? [.assign(field("actual_start"), .date(CalendarDate(year: 2026, month: 3, day: Int.random(in: 1...28, using: &generator))!)),
                    .assign(field("status"), .symbol("in_progress")),
                    .assign(field("remarks"), .text("updated on site, batch \(counter)"))]
-                : [.assign(field("project"), .ref("p-\(Int.random(in: 1...500, using: &generator))")),
+                : [.assign(field("project"), .ref("p-\(Int.random(in: 1...workloadProjects, using: &generator))")),
                    .assign(field("name"), .text("Activity \(counter): kerbs and drainage")),
                    .assign(field("budget"), .decimal(ExactDecimal(normalizing: Int128(Int64.random(in: 10_000...9_000_000, using: &generator)), scale: 2)!)),
                    .assign(field("budget_quantity"), .decimal(ExactDecimal(Int64.random(in: 10...5000, using: &generator)))),

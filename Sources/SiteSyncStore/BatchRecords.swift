@@ -70,9 +70,20 @@ final class BatchRecords: HeldFacts {
     // MARK: - HeldFacts
 
     func state(of key: RecordKey) throws -> RecordState? {
-        if let slot = slotOf[key], !states[slot].isEmpty { return states[slot] }
-        return try store.loadState(db, key)
+        if let slot = slotOf[key] {
+            return states[slot].isEmpty ? try store.loadStored(statements, key)?.state : states[slot]
+        }
+        // A record the batch does not change (the project its activities point at) is read
+        // once per batch, not once per change that looks at it: the hub's reference and value
+        // checks asked for it twice per change, which cost a quarter of a secure push.
+        if let read = outside[key] { return read }
+        let read = try store.loadStored(statements, key)?.state
+        outside[key] = .some(read)
+        return read
     }
+
+    /// Records looked up that the batch does not change, as read.
+    private var outside: [RecordKey: RecordState?] = [:]
 
     func referrers(of key: RecordKey) throws -> [String: Int] {
         // This batch's changes count as they stand now, saved or not.

@@ -16,10 +16,6 @@ import SiteSyncWire
 struct FleetSimulation {
     static let versions = ProtocolVersions(protocolVersion: ProtocolVersion.current, schemaVersion: Schema.siteSync.version,
                                            schemaHash: Schema.siteSync.hash)
-    /// A client gives up on a silent peer after this long; a listener forgets a silent session after `sessionTimeout`.
-    static let clientDeadline: UInt64 = 30_000
-    static let sessionTimeout: UInt64 = 60_000
-
     let seed: UInt64
     let clock: SimulatedClock
     var nodes: [SimulatedNode]
@@ -39,6 +35,7 @@ struct FleetSimulation {
     var healing = false
     /// What went wrong that a check must report (a session stuck, a step a store refused).
     var trouble: [String] = []
+    /// Rounds ended, for the trace.
     var roundsFinished = 0
     /// How many backups were put back: each may lose the writes made after it that only its
     /// node held.
@@ -437,6 +434,15 @@ struct FleetSimulation {
         }
     }
 
+    /// Once the fleet is settled and a session timeout has passed, no listener holds a session
+    /// or a greeting: none is stuck.
+    private mutating func checkListenersEmpty() throws {
+        try process(until: clock.now + 70_000)
+        for (index, table) in listeners.sorted(by: { $0.key < $1.key }) where table.openSessions + table.pendingGreetings > 0 {
+            trouble.append("\(nodes[index].name) still holds \(table.openSessions) sessions and \(table.pendingGreetings) greetings")
+        }
+    }
+
     /// A write made after the backup that no other replica received is gone with the disk it
     /// was on (and its id may be written again, with other content).
     private mutating func forgetWritesLostWithTheDisk(_ index: Int, backup: ReplicaStore) throws {
@@ -476,7 +482,7 @@ struct FleetSimulation {
                 if try nodes[index].store.knowledge() != before || hub.store.knowledge() != hubBefore { moved = true }
                 if lastRoundDone[index] != true, !nodes[index].isCutOff { moved = true }
             }
-            if !moved { return }
+            if !moved { return try checkListenersEmpty() }
         }
         let failing = nodes.indices.compactMap { index in lastFailure[index].map { "\(nodes[index].name): \($0)" } }
         trouble.append("the fleet did not settle in 8 passes; last failures: " + failing.joined(separator: "; "))

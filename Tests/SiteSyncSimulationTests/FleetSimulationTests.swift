@@ -18,14 +18,12 @@ import Testing
         let template = FleetTemplate.shared
         let count = Self.seeds / Self.shares + (share < Self.seeds % Self.shares ? 1 : 0)
         await seededCheck(count: count) { seed in
-            let t0 = Date()
             var simulation = try FleetSimulation(seed: seed, template: template)
-            let t1 = Date()
             try simulation.run(duration: 60_000, faults: true)
-            let t2 = Date()
             let broken = try simulation.verdict()
-            if ProcessInfo.processInfo.environment["SITESYNC_SIM_TRACE"] != nil {
-                print("seed \(seed): copy \(t1.timeIntervalSince(t0)) run \(t2.timeIntervalSince(t1)) verdict \(Date().timeIntervalSince(t2)) rounds \(simulation.roundsFinished) writes \(simulation.nodes.map(\.written.count)) cut \(simulation.nodes.map(\.isCutOff))")
+            if FleetSimulation.tracing {
+                print("seed \(seed): \(simulation.roundsFinished) rounds, \(simulation.restores) backups put back, writes per node "
+                      + "\(simulation.nodes.map(\.written.count)), cut off \(simulation.nodes.filter(\.isCutOff).map(\.name))")
             }
             #expect(broken.isEmpty, """
                 \(broken.joined(separator: "\n"))
