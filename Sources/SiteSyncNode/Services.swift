@@ -97,6 +97,9 @@ public struct ListenerService: Service {
         self.server = server
     }
 
+    /// - Throws: the listener's failure when it stopped on its own (it could not re-bind after
+    ///   a revocation, or its ZAP handler failed): the service group then ends, and `serve`
+    ///   with it, saying why, instead of running on deaf.
     public func run() async throws {
         let server = server
         await withTaskCancellationOrGracefulShutdownHandler {
@@ -104,6 +107,7 @@ public struct ListenerService: Service {
         } onCancelOrGracefulShutdown: {
             server.stop()
         }
+        if let failure = server.failure { throw failure }
     }
 }
 
