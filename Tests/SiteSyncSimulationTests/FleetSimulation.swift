@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import SiteSyncTestSupport
 @testable import SiteSyncCore
 @testable import SiteSyncStore
@@ -153,8 +154,9 @@ struct FleetSimulation {
                 scheduleDeadline(index)
             }
         case .expire(let index):
-            guard listeners[index] != nil, listenerWake[index] == clock.now else { return }
+            guard listenerWake[index] == clock.now else { return }
             listenerWake[index] = nil
+            guard listeners[index] != nil else { return }
             try listen(index, .allowList(try allowList(at: index)))
             try listen(index, .tick)
         case .fault(let fault):
@@ -311,6 +313,7 @@ struct FleetSimulation {
         configuration.credential = node.store.identity.credential
         configuration.housekeepingInterval = 5_000
         listeners[index] = ListenerSessions(configuration)
+        listenerWake[index] = nil
         try listen(index, .allowList(try allowList(at: index)))
     }
 
@@ -359,7 +362,7 @@ struct FleetSimulation {
             if let event { pending += table.handle(event, at: moment(index)) }
         }
         listeners[index] = table
-        if let due = table.nextDeadline.map({ max($0, clock.now + 1) }), listenerWake[index].map({ due < $0 }) ?? true {
+        if let due = table.nextDeadline.map({ max($0, clock.now + 1) }), listenerWake[index].map({ due < $0 || $0 < clock.now }) ?? true {
             listenerWake[index] = due
             events.schedule(.expire(index), at: due)
         }
@@ -450,7 +453,11 @@ struct FleetSimulation {
         var surviving: [(dot: Dot, department: String)] = []
         for (dot, department) in nodes[index].written {
             var heldElsewhere = false
-            for other in nodes.indices where try other != index && nodes[other].store.changeStatus(dot) != nil { heldElsewhere = true }
+            // Held elsewhere with this content: the same id may hold another write there.
+            let mine = try nodes[index].store.payload(of: dot)
+            for other in nodes.indices where try other != index && mine != nil && nodes[other].store.payload(of: dot) == mine {
+                heldElsewhere = true
+            }
             if dot.counter <= kept[dot.replica] || heldElsewhere { surviving.append((dot, department)) }
         }
         nodes[index].written = surviving
@@ -495,6 +502,14 @@ struct SimulationError: Error, CustomStringConvertible {
 }
 
 extension ReplicaStore {
+    /// The bytes of a change in this replica's log, or `nil` when not held.
+    func payload(of dot: Dot) throws -> Data? {
+        try pool.read { db in
+            try Data.fetchOne(db, sql: "SELECT payload FROM sync_change WHERE replica = ? AND counter = ?",
+                              arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)])
+        }
+    }
+
     /// The status of a change in this replica's log, or `nil` when not held.
     func changeStatus(_ dot: Dot) throws -> ChangeStatus? {
         try pool.read { db in try ChangeLog(db).status(of: dot) }
