@@ -47,10 +47,8 @@ final class NetLoop<Item: Sendable>: @unchecked Sendable {
     /// posted.
     /// - Returns: for each socket, whether it is readable, and the items posted meanwhile.
     func wait(_ sockets: [ZMQSocket], timeout: Int) throws(NetError) -> (readable: [Bool], items: [Item]) {
-        var items = sockets.map { zmq_pollitem_t(socket: $0.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) }
-        items.append(zmq_pollitem_t(socket: nil, fd: wakeRead, events: Int16(ZMQ_POLLIN), revents: 0))
-        guard retryingOnInterrupt({ zmq_poll(&items, Int32(items.count), timeout) }) >= 0 else { throw NetError.zmq("zmq_poll") }
-        return (items.dropLast().map { $0.revents & Int16(ZMQ_POLLIN) != 0 }, takePosted())
+        let readable = try zmqPoll(sockets, files: [wakeRead], timeout: timeout)
+        return (Array(readable.dropLast()), takePosted())
     }
 
     /// What was posted, draining the pipe first so that a later post wakes the owner again.

@@ -160,10 +160,12 @@ public final class ZMQSocket {
     }
 }
 
-/// Waits until one of `sockets` has a message or `timeout` milliseconds pass (`zmq_poll`).
-/// - Returns: for each socket, whether it is readable.
-public func zmqPoll(_ sockets: [ZMQSocket], timeout: Int) throws(NetError) -> [Bool] {
+/// Waits until one of `sockets` has a message, one of the file descriptors `files` is readable,
+/// or `timeout` milliseconds pass (`zmq_poll`). The one poll of SiteSyncNet.
+/// - Returns: for each socket, then each file descriptor, whether it is readable.
+public func zmqPoll(_ sockets: [ZMQSocket], files: [Int32] = [], timeout: Int) throws(NetError) -> [Bool] {
     var items = sockets.map { zmq_pollitem_t(socket: $0.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) }
+        + files.map { zmq_pollitem_t(socket: nil, fd: $0, events: Int16(ZMQ_POLLIN), revents: 0) }
     guard retryingOnInterrupt({ zmq_poll(&items, Int32(items.count), timeout) }) >= 0 else { throw NetError.zmq("zmq_poll") }
     return items.map { $0.revents & Int16(ZMQ_POLLIN) != 0 }
 }
