@@ -79,10 +79,7 @@ struct CostCommand: ParsableCommand {
     var amount: String { amounts.first ?? "" }
 
     func validate() throws {
-        guard amounts.count == 1 else {
-            throw ValidationError(amounts.isEmpty ? "give the amount: sitesync cost ACTIVITY 1250.50"
-                : "give one amount, not \(amounts.joined(separator: " ")): sitesync cost ACTIVITY 1250.50")
-        }
+        let amount = try OptionCheck.single(amounts, "amount", example: "sitesync cost ACTIVITY 1250.50")
         try OptionCheck.date(date, "--date")
         guard let value = ExactDecimal(amount) else {
             throw ValidationError("'\(amount)' is not an amount: write a positive decimal such as 1250.50")

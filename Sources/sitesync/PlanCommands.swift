@@ -200,10 +200,7 @@ struct KPICommand: ParsableCommand {
         var value: String { values.first ?? "" }
 
         func validate() throws {
-            guard values.count == 1 else {
-                throw ValidationError(values.isEmpty ? "give the value: sitesync kpi read KPI 96.5 --period 2026-11"
-                    : "give one value, not \(values.joined(separator: " ")): sitesync kpi read KPI 96.5")
-            }
+            let value = try OptionCheck.single(values, "value", example: "sitesync kpi read KPI 96.5 --period 2026-11")
             guard ExactDecimal(value) != nil else { throw ValidationError("'\(value)' is not a number: write a decimal such as 96.5 or -5") }
             if let period, CalendarDate(period + "-01") == nil { throw ValidationError("--period '\(period)' is not a month: write YYYY-MM") }
         }
