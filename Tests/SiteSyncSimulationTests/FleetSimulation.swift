@@ -504,10 +504,7 @@ struct SimulationError: Error, CustomStringConvertible {
 extension ReplicaStore {
     /// The bytes of a change in this replica's log, or `nil` when not held.
     func payload(of dot: Dot) throws -> Data? {
-        try pool.read { db in
-            try Data.fetchOne(db, sql: "SELECT payload FROM sync_change WHERE replica = ? AND counter = ?",
-                              arguments: [dot.replica.storageValue, Int64(bitPattern: dot.counter)])
-        }
+        try pool.read { db in try ChangeLog(db).entry(of: dot)?.payload }
     }
 
     /// The status of a change in this replica's log, or `nil` when not held.
