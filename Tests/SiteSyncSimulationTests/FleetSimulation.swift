@@ -341,6 +341,8 @@ struct FleetSimulation {
             case .send(let client, let message):
                 send(from: index, to: client, toListener: false, message)
             case .gatherWelcomeFacts(let client, let session, _, _):
+                // `nil` is the machine's "the store could not be read" (it answers 503), as the
+                // socket driver passes it.
                 let facts = try? WelcomeFacts(knowledge: store.knowledge(), directory: isHub ? directory : nil)
                 event = .welcomeFacts(client, session: session, facts)
             case .read(let client, let session, let request):
