@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
     ],
     targets: [
         .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
@@ -63,6 +65,22 @@ let package = Package(
             name: "SiteSyncDomain",
             dependencies: ["SiteSyncCore", "SiteSyncStore", "SiteSyncNode", "SiteSyncPerformance"]
         ),
+        // The HTTP API (docs/design.md §11): a second face over Domain, beside the ZeroMQ listener.
+        .target(
+            name: "SiteSyncHTTP",
+            dependencies: [
+                "SiteSyncCore", "SiteSyncStore", "SiteSyncNode", "SiteSyncNet", "SiteSyncPerformance", "SiteSyncDomain",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            // The contract, served at GET /openapi.yaml: a link to protocol/http-api.yaml, so
+            // that the document served is the one committed.
+            resources: [.embedInCode("Contract/http-api.yaml")]
+        ),
         .target(
             name: "SiteSyncBench",
             dependencies: [
@@ -75,7 +93,7 @@ let package = Package(
             name: "sitesync",
             dependencies: [
                 "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNode", "SiteSyncNet", "SiteSyncPerformance",
-                "SiteSyncDomain",
+                "SiteSyncDomain", "SiteSyncHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what SiteSync needs on a Debian machine, only when it is missing:
 # the system libraries (libsqlite3-dev, libzmq3-dev) and tools the tests use (sqlite3, tmux
-# for the progress bar seen on a real terminal, and python3 with venv for the protocol's
-# conformance suite, which installs its own Python packages: protocol/conformance/run.sh).
+# for the progress bar seen on a real terminal, python3 with venv for the protocol's conformance
+# suite and the HTTP API's fuzzer, which install their own Python packages:
+# protocol/conformance/run.sh, protocol/http-fuzz/run.sh; curl and openssl for the HTTP API's
+# end-to-end tests: requests, and a throwaway TLS certificate).
 # Swift 6 itself is not a Debian package; it must already be on PATH.
 set -euo pipefail
 
-packages=(libsqlite3-dev libzmq3-dev sqlite3 tmux python3 python3-venv)
+packages=(libsqlite3-dev libzmq3-dev sqlite3 tmux python3 python3-venv curl openssl)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -17,24 +17,24 @@ public enum ReportBenchmark {
         public static let full = Scale(projects: 500, activitiesPerProject: 40, days: 90)
         public static let quick = Scale(projects: 100, activitiesPerProject: 40, days: 90)
 
-        public var entries: Int { projects * activitiesPerProject * days }
+        /// A quantity entry every this many days (1: daily).
+        public var entryEvery = 1
+
+        public init(projects: Int, activitiesPerProject: Int, days: Int, entryEvery: Int = 1) {
+            self.projects = projects
+            self.activitiesPerProject = activitiesPerProject
+            self.days = days
+            self.entryEvery = entryEvery
+        }
+
+        public var entries: Int { projects * activitiesPerProject * ((days + entryEvery - 1) / entryEvery) }
     }
 
-    /// Seconds for what `sitesync report projects` does (read the tables, assess every project)
-    /// over `scale`: each activity with a plan and one quantity entry a day, one cost entry a
-    /// week, for `days` days before the cut-off. The fastest of three runs counts.
-    ///
-    /// The data is written straight into a real store's typed tables, which is all the report
-    /// reads: replicating 1.8 million entries first would measure the apply path again.
-    public static func run(scale: Scale, progress: (String) -> Void) throws -> Double {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-reportbench-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let path = directory + "/sitesync.db"
-        let store = try ReplicaStore.create(at: path, node: "hub-1", key: .generate())
-        let asOf = CalendarDate("2026-11-30")!
+    /// Writes `scale` straight into the typed tables of the store at `path`: each activity with a
+    /// plan and a quantity entry every `entryEvery` days, a cost entry a week, for `days` days up
+    /// to `asOf`, projects spread over five departments.
+    public static func fill(_ path: String, scale: Scale, asOf: CalendarDate) throws {
         let first = asOf.adding(days: -(scale.days - 1))
-        progress("report: writing \(scale.projects) projects × \(scale.activitiesPerProject) activities × \(scale.days) days of entries")
         let queue = try DatabaseQueue(path: path)
         try queue.write { db in
             let departments = ["roads", "water", "parks", "housing", "transport"]
@@ -54,7 +54,7 @@ public enum ReportBenchmark {
                     let start = first.adding(days: a % 20), finish = first.adding(days: scale.days + a % 60)
                     try activity.execute(arguments: [id, department, "p\(p)", "Activity \(a)", "\(10_000 + a * 250)", "\(scale.days * 10)",
                                                      start.description, finish.description])
-                    for d in 0..<scale.days {
+                    for d in stride(from: 0, to: scale.days, by: scale.entryEvery) {
                         entry += 1
                         let date = first.adding(days: d).description
                         try quantity.execute(arguments: ["q\(entry)", department, id, date, "\(5 + (p + a + d) % 9).5"])
@@ -64,6 +64,23 @@ public enum ReportBenchmark {
             }
         }
         try queue.close()
+    }
+
+    /// Seconds for what `sitesync report projects` does (read the tables, assess every project)
+    /// over `scale`: each activity with a plan and one quantity entry a day, one cost entry a
+    /// week, for `days` days before the cut-off. The fastest of three runs counts.
+    ///
+    /// The data is written straight into a real store's typed tables, which is all the report
+    /// reads: replicating 1.8 million entries first would measure the apply path again.
+    public static func run(scale: Scale, progress: (String) -> Void) throws -> Double {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-reportbench-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/sitesync.db"
+        let store = try ReplicaStore.create(at: path, node: "hub-1", key: .generate())
+        let asOf = CalendarDate("2026-11-30")!
+        progress("report: writing \(scale.projects) projects × \(scale.activitiesPerProject) activities × \(scale.days) days of entries")
+        try fill(path, scale: scale, asOf: asOf)
         var best = Double.infinity
         for round in 1...3 {
             progress("report: round \(round)/3 over \(scale.projects) projects")

@@ -25,8 +25,20 @@ public struct SyncServerOptions: Sendable {
     /// How many sessions, and how many Hellos a second, one node may open: one node's flood of
     /// Hellos is refused cheaply instead of queueing everyone else behind it.
     public var admission = NodeAdmissionLimits()
+    /// Told what the listener does, for metrics (`GET /metrics` of the HTTP API).
+    public var observer: (any ListenerObserver)?
 
     public init() {}
+}
+
+/// What a listener reports as it works: enough for a Prometheus scrape (sessions open, changes
+/// received, applied, refused and sent, how long each apply took). Called on the listener's
+/// threads; an implementation only counts.
+public protocol ListenerObserver: Sendable {
+    func sessionsOpen(_ count: Int)
+    /// One received batch: its changes, what applied, what was refused, and the apply's time.
+    func batchApplied(received: Int, applied: Int, refused: Int, seconds: Double)
+    func changesSent(_ count: Int)
 }
 
 /// The listener: a ROUTER socket serving any number of sync sessions (the hub, or a node open
@@ -182,6 +194,7 @@ public final class SyncServer: @unchecked Sendable {
             for effect in effects {
                 switch effect {
                 case .send(let peer, let message):
+                    if case .batch(let batch) = message, !batch.changes.isEmpty { options.observer?.changesSent(batch.changes.count) }
                     send(peer, message)
                 case .gatherWelcomeFacts(let peer, let session, let hello, let client):
                     gatherWelcomeFacts(peer: peer, session: session, hello: hello, client: client)
@@ -242,6 +255,7 @@ public final class SyncServer: @unchecked Sendable {
             }
             feedAllowList()
             if let deadline = machine.nextDeadline, monotonicMilliseconds() >= deadline { feed(.tick) }
+            options.observer?.sessionsOpen(machine.openSessions)
             if machine.isStopped { break }
         }
         readers.sync(flags: .barrier) {}
@@ -297,7 +311,7 @@ public final class SyncServer: @unchecked Sendable {
 
     /// Signatures are checked on a reader thread, so the writer only writes.
     private func apply(_ request: ApplyRequest, peer: Data, session: UInt64) {
-        let store = store, access = options.access
+        let store = store, access = options.access, observer = options.observer
         readers.async { [loop, writer] in
             let checked: CheckedBatch
             do {
@@ -309,7 +323,11 @@ public final class SyncServer: @unchecked Sendable {
             writer.async {
                 let event: SessionEvent
                 do {
-                    event = .applied(try store.applyBatch(request, checked: checked, access: access, peerIsHub: false))
+                    let started = monotonicMilliseconds()
+                    let outcome = try store.applyBatch(request, checked: checked, access: access, peerIsHub: false)
+                    observer?.batchApplied(received: request.changes.count, applied: outcome.applied, refused: outcome.refusals.count,
+                                           seconds: Double(monotonicMilliseconds() - started) / 1000)
+                    event = .applied(outcome)
                 } catch {
                     event = SessionStore.failure(error)
                 }

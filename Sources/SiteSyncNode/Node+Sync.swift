@@ -89,13 +89,14 @@ extension Node {
     /// against its copy of that list.
     /// - Parameter directory: that list (default: ``listenerDirectory()``).
     public func startListener(on endpoint: String? = nil, directory: (any ReloadableDirectory)? = nil,
-                              logger: Logger) throws -> SyncServer {
+                              observer: (any ListenerObserver)? = nil, logger: Logger) throws -> SyncServer {
         guard let endpoint = endpoint ?? configuration.sync.listen else {
             throw NodeError(.usage,
                 "nowhere to listen: set `listen` under [sync] in \(dataDirectory)/node.toml (e.g. tcp://0.0.0.0:7700), or give --listen")
         }
         var options = SyncServerOptions()
         options.limits = limits
+        options.observer = observer
         options.admission = NodeAdmissionLimits(sessionsPerNode: configuration.sync.sessionsPerNode, helloBurst: configuration.sync.helloBurst,
                                                 hellosPerSecond: configuration.sync.hellosPerSecond)
         if !configuration.sync.insecure {

@@ -25,6 +25,29 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var report: Thresholds
     /// `[compaction]`: when the hub lets go of changes every node holds.
     public var compaction = CompactionSettings()
+    /// `[http]`: the HTTP API beside the ZeroMQ listener (`sitesync serve`).
+    public var http = HTTPSettings()
+
+    /// The `[http]` section: where `sitesync serve` answers HTTP, and with which certificate.
+    public struct HTTPSettings: Sendable, Equatable {
+        /// `listen`: `ADDRESS:PORT` (`127.0.0.1:8080`, `[::1]:8080`); `nil`: no HTTP server
+        /// unless `serve --http` names one.
+        public var listen: String?
+        /// `tls_certificate` and `tls_key`: PEM files; both or neither. With them the server
+        /// answers HTTPS only.
+        public var tlsCertificate: String?
+        public var tlsKey: String?
+        /// `insecure`: allow plain HTTP on an address other than loopback (tokens and figures
+        /// then cross the network readable by anyone on it).
+        public var insecure = false
+
+        public init(listen: String? = nil, tlsCertificate: String? = nil, tlsKey: String? = nil, insecure: Bool = false) {
+            self.listen = listen
+            self.tlsCertificate = tlsCertificate
+            self.tlsKey = tlsKey
+            self.insecure = insecure
+        }
+    }
 
     /// The `[compaction]` section (read by the hub; other nodes keep their whole log).
     public struct CompactionSettings: Sendable, Equatable {
@@ -107,6 +130,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         "sync": ["hub", "listen", "hub_key", "insecure", "interval_seconds", "timeout_seconds", "batch_changes", "batch_bytes", "window", "stale_after",
                  "sessions_per_node", "hello_burst", "hellos_per_second"],
         "compaction": ["horizon", "interval"],
+        "http": ["listen", "tls_certificate", "tls_key", "insecure"],
         "report": Set(reportKeys.map(\.key) + ["stale_days", "risk_high", "risk_elevated"]),
     ]
 
@@ -189,6 +213,19 @@ public struct NodeConfiguration: Sendable, Equatable {
         configuration.compaction.intervalSeconds = try reader.optional("compaction", "interval") {
             $0.trimmingCharacters(in: .whitespaces).lowercased() == "off" ? 0 : try DurationText.seconds($0)
         } ?? configuration.compaction.intervalSeconds
+        configuration.http = HTTPSettings(
+            listen: try reader.optional("http", "listen") { text in
+                guard HTTPAddress(text) != nil else {
+                    throw NodeError(.configuration, "'\(text)' is not an address: write ADDRESS:PORT, e.g. 127.0.0.1:8080")
+                }
+                return text
+            },
+            tlsCertificate: try reader.optional("http", "tls_certificate") { $0 },
+            tlsKey: try reader.optional("http", "tls_key") { $0 },
+            insecure: try reader.optionalBool("http", "insecure") ?? false)
+        guard (configuration.http.tlsCertificate == nil) == (configuration.http.tlsKey == nil) else {
+            throw NodeError(.configuration, "\(path): [http] tls_certificate and tls_key go together: give both PEM files, or neither")
+        }
         return configuration
     }
 

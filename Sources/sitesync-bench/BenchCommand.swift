@@ -46,6 +46,14 @@ extension BenchCommand {
                 pulls; target 256 MiB for 1,000,000 changes) and join_seconds (that pull: a fresh node \
                 joining the hub in one `sync` round, with the default timeout and window).
 
+                The HTTP API, over 5,000 projects × 20 activities (100,000) with weekly entries, the same \
+                scale with --quick: http_city_p99_ms and http_projects_p99_ms (GET /api/v1/city and \
+                GET /api/v1/projects answered to 4 concurrent keep-alive clients by a warm `sitesync serve \
+                --http`; target at most 50 ms), beside http_city_command_ms and http_projects_command_ms \
+                (`sitesync report departments` and `report projects`, the same figures through the command \
+                line, whole runs) and http_fresh_seconds (from a POSTed cost's answer until GET /city shows \
+                it; target at most 1 s). --http-only measures these alone.
+
                 The report: report_seconds_500_projects, the time `report projects` takes at the hub over \
                 500 projects × 40 activities × 90 days of quantity entries (1.8 million) and weekly costs; \
                 target at most 2 s (--quick: report_seconds_100_projects).
@@ -60,16 +68,22 @@ extension BenchCommand {
 
         @Flag(help: "A shorter run at smaller, stated scales.") var quick = false
         @Flag(help: "Only the replica engine, no network.") var noNetwork = false
+        @Flag(help: "Only the HTTP API's figures.") var httpOnly = false
         @Flag(help: "Print JSON.") var json = false
         @Option(help: ArgumentHelp("Number of remote changes (overrides --quick).", valueName: "n")) var changes: Int?
         @Option(help: ArgumentHelp("Changes per applied batch (one transaction each).", valueName: "n")) var batchSize = 1000
 
         func validate() throws {
+            if httpOnly && noNetwork { throw ValidationError("--http-only measures the HTTP API over loopback: leave out --no-network") }
             if let changes, changes < 100 { throw ValidationError("--changes must be at least 100") }
             if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
         }
 
         func run() throws {
+            if httpOnly {
+                try emit(httpFigures(try measureHTTP()))
+                return
+            }
             let count = changes ?? (quick ? 20_000 : 200_000)
             let localWrites = quick ? 300 : 2000
             let result = try ReplicaBenchmark.run(changes: count, localWrites: localWrites, batchSize: batchSize) { step in
@@ -79,13 +93,12 @@ extension BenchCommand {
                 if !json { BenchOutput.note("bench: \(step)") }
             }
             var network: NetworkBenchmarkResult?
+            var http: HTTPBenchmarkResult?
             if !noNetwork {
                 network = try NetworkBenchmark.run(executable: try SiteSyncExecutable.locate(), scale: quick ? .quick : .full) { step in
                     if !json { BenchOutput.note("bench: \(step)") }
                 }
-            }
-            func rounded(_ value: Double, _ places: Int) -> JSONValue {
-                .number(String(format: "%.\(places)f", value))
+                http = try measureHTTP()
             }
             var figures: [(String, JSONValue, String)] = [
                 ("apply_changes_per_s", rounded(result.applyChangesPerSecond, 0), ""),
@@ -117,6 +130,35 @@ extension BenchCommand {
                     ("join_seconds", rounded(network.joinSeconds, 1), "one sync (a fresh node pulls rss_changes)"),
                 ]
             }
+            if let http { figures += httpFigures(http) }
+            try emit(figures)
+        }
+
+        func rounded(_ value: Double, _ places: Int) -> JSONValue {
+            .number(String(format: "%.\(places)f", value))
+        }
+
+        func measureHTTP() throws -> HTTPBenchmarkResult {
+            try HTTPBenchmark.run(executable: try SiteSyncExecutable.locate()) { step in
+                if !json { BenchOutput.note("bench: \(step)") }
+            }
+        }
+
+        func httpFigures(_ http: HTTPBenchmarkResult) -> [(String, JSONValue, String)] {
+            [
+                ("http_city_p99_ms", rounded(http.cityP99Milliseconds, 2), "<= 50 (\(http.clients) clients, \(http.requests) requests)"),
+                ("http_city_p50_ms", rounded(http.cityP50Milliseconds, 2), ""),
+                ("http_city_command_ms", rounded(http.cityCommandMilliseconds, 0), "(sitesync report departments, the same figures)"),
+                ("http_projects_p99_ms", rounded(http.projectsP99Milliseconds, 2), "<= 50 (first page of 100)"),
+                ("http_projects_p50_ms", rounded(http.projectsP50Milliseconds, 2), ""),
+                ("http_projects_command_ms", rounded(http.projectsCommandMilliseconds, 0), "(sitesync report projects, every project)"),
+                ("http_fresh_seconds", rounded(http.freshSeconds, 2), "<= 1 (a POSTed cost until GET /city shows it)"),
+                ("http_projects", .int(Int64(http.projects)), ""),
+                ("http_activities", .int(Int64(http.activities)), ""),
+            ]
+        }
+
+        func emit(_ figures: [(String, JSONValue, String)]) throws {
             if json {
                 BenchOutput.json(.object(Dictionary(uniqueKeysWithValues: figures.map { ($0.0, $0.1) })))
                 return

@@ -214,6 +214,10 @@ final class Demo {
         try run("audit", "verify", "--data-dir", "hub")
         stopHub()
 
+        step("For the office's other systems: a read-only token for the hub's HTTP API")
+        let printed = try run("api", "token", "create", "--data-dir", "hub", "--name", "leadership-bi", "--role", "auditor")
+        let token = printed.split(whereSeparator: { $0 == " " || $0 == "\n" }).first { $0.hasPrefix("sst_") }.map(String.init) ?? "TOKEN"
+
         step("Done: the hub is stopped; the data stays in \(base) (the hub's log in hub.log)")
         print("""
             Try:
@@ -223,6 +227,9 @@ final class Demo {
               sitesync conflicts --data-dir \(base)/hub --all
               sitesync status --data-dir \(base)/hub --fleet
               sitesync keys list --data-dir \(base)/hub
+            The HTTP API (protocol/http-api.yaml), with the token made above:
+              sitesync serve --data-dir \(base)/hub --http 127.0.0.1:8080 &
+              curl -H 'Authorization: Bearer \(token)' http://127.0.0.1:8080/api/v1/city
             """)
     }
 }

@@ -5,6 +5,7 @@ import Logging
 import ServiceLifecycle
 import SiteSyncCore
 import SiteSyncNet
+import SiteSyncHTTP
 import SiteSyncNode
 import SiteSyncStore
 import Synchronization
@@ -113,13 +114,45 @@ struct ServeCommand: ParsableCommand {
             until SIGTERM or SIGINT, then lets work in progress finish and stops. Logs go to stderr, \
             one line per session and one per bad message (naming the peer). The hub also compacts its \
             change log every `[compaction] interval` (see `sitesync compact`).
+
+            With --http (or `[http] listen` in node.toml) the same process also answers the HTTP API \
+            (protocol/http-api.yaml; tokens from `sitesync api token create`) and prints \
+            "http on URL" once it answers. Loopback is the default; another address needs TLS \
+            (--http-tls-certificate and --http-tls-key, or [http] tls_certificate and tls_key) or \
+            --http-insecure.
+
+            Example: sitesync serve --http 127.0.0.1:8080
             """
     )
 
     @OptionGroup var node: NodeOptions
     @Option(help: ArgumentHelp("Listen here instead of the configured endpoint (tcp://HOST:PORT).", valueName: "endpoint"))
     var listen: String?
+    @Option(help: ArgumentHelp("Also answer the HTTP API here (ADDRESS:PORT, e.g. 127.0.0.1:8080; port 0 picks one).", valueName: "address"))
+    var http: String?
+    @Option(help: ArgumentHelp("PEM certificate (chain) for HTTPS.", valueName: "file")) var httpTlsCertificate: String?
+    @Option(help: ArgumentHelp("PEM private key for HTTPS.", valueName: "file")) var httpTlsKey: String?
+    @Flag(help: "Allow plain HTTP on an address other than loopback (tokens then cross the network in the clear).")
+    var httpInsecure = false
     @Flag(help: "Log less: warnings only.") var quiet = false
+
+    func validate() throws {
+        if let http, HTTPAddress(http) == nil {
+            throw ValidationError("--http '\(http)' is not an address: write ADDRESS:PORT with a literal IP, e.g. 127.0.0.1:8080")
+        }
+        guard (httpTlsCertificate == nil) == (httpTlsKey == nil) else {
+            throw ValidationError("--http-tls-certificate and --http-tls-key go together: give both PEM files")
+        }
+    }
+
+    /// The HTTP server's settings: the flags over `[http]` in node.toml; `nil` when neither
+    /// names an address.
+    func httpSettings(_ configuration: NodeConfiguration.HTTPSettings) -> APIServer.Settings? {
+        guard let text = http ?? configuration.listen, let address = HTTPAddress(text) else { return nil }
+        let fromFlags = httpTlsCertificate != nil
+        return APIServer.Settings(address: address, tlsCertificate: fromFlags ? httpTlsCertificate : configuration.tlsCertificate,
+                                  tlsKey: fromFlags ? httpTlsKey : configuration.tlsKey, insecure: httpInsecure || configuration.insecure)
+    }
 
     func run() throws {
         // First, before any thread starts: a signal that comes while the node opens waits.
@@ -130,11 +163,20 @@ struct ServeCommand: ParsableCommand {
         let logger = Logs.logger("sitesync.serve", level: quiet ? .warning : .info)
         let clock = ContinuousClock()
         let directory = node.listenerDirectory()
-        let server = try node.startListener(on: listen, directory: directory, logger: logger)
+        let http = httpSettings(node.configuration.http)
+        // Checked before the listener binds, so a refused HTTP address starts nothing.
+        try http?.check()
+        let metrics = APIMetrics()
+        let server = try node.startListener(on: listen, directory: directory, observer: metrics, logger: logger)
         var services: [any Service] = [ListenerService(server), DirectoryReload(directory, clock: clock)]
         if let compaction = PeriodicCompaction(node: node, clock: clock, logger: logger) { services.append(compaction) }
         // Written unbuffered: a script waiting for this line must see it at once.
         FileHandle.standardOutput.write(Data("listening on \(server.boundEndpoint)\n".utf8))
+        if let http {
+            services += try APIServer.services(node: node, settings: http, metrics: metrics, logger: logger) { url in
+                FileHandle.standardOutput.write(Data("http on \(url)\n".utf8))
+            }
+        }
         try Services.run(services, logger: logger)
     }
 }

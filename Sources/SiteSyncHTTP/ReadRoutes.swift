@@ -1,0 +1,76 @@
+import Foundation
+import Hummingbird
+import SiteSyncCore
+import SiteSyncDomain
+import SiteSyncNode
+
+/// `GET /api/v1/…`: the figures and the sync facts, each scoped to the caller's department
+/// when its token has one. Figures come from ``FiguresCache`` (kept fresh as changes apply),
+/// never recomputed per request; the rest reads the store directly.
+struct ReadRoutes {
+    let node: Node
+    let figures: FiguresCache
+
+    var today: CalendarDate { CalendarDate(unixMilliseconds: node.store.wallClock()) }
+
+    func add(to group: RouterGroup<APIContext>) {
+        group.get("city") { request, context in
+            let caller = try context.requireCaller()
+            let snapshot = try figures.snapshot(asOf: try Query(request).asOf(today: today))
+            return try Representation(json: snapshot.city(caller.scope)).response(to: request)
+        }
+        group.get("departments") { request, context in
+            let caller = try context.requireCaller()
+            let snapshot = try figures.snapshot(asOf: try Query(request).asOf(today: today))
+            return try Representation.table(snapshot.departments(caller.scope)).response(to: request)
+        }
+        group.get("projects") { request, context in
+            let caller = try context.requireCaller()
+            let query = Query(request)
+            let filter = ProjectFilter(
+                department: query.text("department"), color: try query.choice("color", ProjectFilter.colors),
+                grade: try query.choice("grade", ProjectFilter.grades), stage: try query.choice("stage", ProjectFilter.stages))
+            let limit = try query.integer("limit", default: 100, in: 1...1_000)
+            let offset = try query.integer("offset", default: 0, in: 0...1_000_000)
+            let snapshot = try figures.snapshot(asOf: try query.asOf(today: today))
+            let page = snapshot.projects(caller.scope, filter: filter, limit: limit, offset: offset)
+            guard case .object(let object) = page else { return try Representation(json: page).response(to: request) }
+            return try Representation(json: page, csvRows: object["items"] ?? .array([])).response(to: request)
+        }
+        group.get("projects/{code}") { request, context in
+            let caller = try context.requireCaller()
+            let code = try context.parameters.require("code")
+            guard let detail = try ReadModel.project(node, code: code, asOf: try Query(request).asOf(today: today), scope: caller.scope) else {
+                throw Problem(.notFound, "no project '\(code)' that this token may read: `GET /api/v1/projects` lists them")
+            }
+            return try Representation(json: detail).response(to: request)
+        }
+        group.get("warnings") { request, context in
+            let caller = try context.requireCaller()
+            let snapshot = try figures.snapshot(asOf: try Query(request).asOf(today: today))
+            return try Representation.table(snapshot.warnings(caller.scope)).response(to: request)
+        }
+        group.get("reports/monthly/{period}") { request, context in
+            let caller = try context.requireCaller()
+            let period = try context.parameters.require("period")
+            guard period.count == 7, CalendarDate(period + "-01") != nil else {
+                throw Problem(.invalidField, "'\(period)' is not a month: write YYYY-MM", field: "period")
+            }
+            let review = try ReadModel.monthly(node, period: period, scope: caller.scope)
+            return try Representation(json: review.json, html: review.html).response(to: request)
+        }
+        group.get("fleet") { request, context in
+            let caller = try context.requireCaller()
+            return try Representation(json: try ReadModel.fleet(node, scope: caller.scope)).response(to: request)
+        }
+        group.get("conflicts") { request, context in
+            let caller = try context.requireCaller()
+            return try Representation.table(try ReadModel.conflicts(node, scope: caller.scope)).response(to: request)
+        }
+        group.get("sync-history") { request, context in
+            let caller = try context.requireCaller()
+            let limit = try Query(request).integer("limit", default: 100, in: 1...10_000)
+            return try Representation.table(try ReadModel.syncHistory(node, limit: limit, scope: caller.scope)).response(to: request)
+        }
+    }
+}

@@ -1,0 +1,310 @@
+import Foundation
+import Testing
+
+/// The HTTP API through the built binary and curl: `serve --http` beside the ZeroMQ listener,
+/// tokens and their scopes, each write path, idempotency, problems for bad input, ETags, CSV,
+/// metrics, TLS, and SIGTERM.
+@Suite(.serialized) struct HTTPAPITests {
+    /// A hub serving HTTP on loopback, with the two-department plan written by an office that
+    /// synced, and a roads field site.
+    struct Fixture {
+        let cli: SiteSyncBinary
+        let hub: BackgroundProcess
+        let endpoint: String
+        let url: String
+
+        init(extraServeArguments: [String] = []) throws {
+            cli = try SiteSyncBinary()
+            try cli.ok("init", "--data-dir", "hub", "--node", "hub-1", "--department", "office", "--role", "hub",
+                       "--listen", "tcp://127.0.0.1:*", "--insecure")
+            hub = try BackgroundProcess(cli, ["serve", "--data-dir", "hub", "--listen", "tcp://127.0.0.1:*", "--http", "127.0.0.1:0"]
+                                        + extraServeArguments)
+            endpoint = try hub.waitForLine("listening on ")
+            url = try hub.waitForLine("http on ")
+            try NetworkSyncTests.node(cli, "office", department: "office", role: "office", hub: endpoint)
+            try NetworkSyncTests.plan(cli, office: "office")
+            try cli.ok("sync", "--data-dir", "office")
+            try NetworkSyncTests.node(cli, "r1", department: "roads", hub: endpoint)
+            try cli.ok("sync", "--data-dir", "r1")
+        }
+
+        /// A new token's secret, from what `api token create` prints.
+        func token(_ arguments: String...) throws -> String {
+            let result = try cli.run(["api", "token", "create", "--data-dir", "hub"] + arguments)
+            try #require(result.status == 0, "api token create failed: \(result.stderr)")
+            let printed = result.stdout
+            let secret = printed.split(whereSeparator: { $0 == " " || $0 == "\n" }).first { $0.hasPrefix("sst_") }
+            return String(try #require(secret, "no token in: \(printed)"))
+        }
+
+        func get(_ path: String, token: String?, headers: [String: String] = [:]) throws -> HTTPAnswer {
+            try HTTPAnswer.request("GET", url + path, token: token, headers: headers)
+        }
+
+        func post(_ path: String, token: String?, json: String, headers: [String: String] = [:]) throws -> HTTPAnswer {
+            try HTTPAnswer.request("POST", url + path, token: token, headers: ["Content-Type": "application/json"].merging(headers) { $1 }, body: json)
+        }
+
+        func stop() {
+            hub.terminate()
+            cli.remove()
+        }
+    }
+
+    @Test func tokensReadOnlyTheirDepartmentAndWriteWhatTheirRoleMay() throws {
+        let f = try Fixture()
+        defer { f.stop() }
+        let office = try f.token("--name", "finance", "--role", "office")
+        let roads = try f.token("--name", "roads-site", "--role", "field", "--department", "roads")
+        let viewer = try f.token("--name", "bi", "--role", "office", "--read-only")
+
+        #expect(try f.get("/api/v1/city", token: nil).status == 401)
+        #expect(try f.get("/api/v1/city", token: "sst_not-a-token").status == 401)
+        let unauthorized = try f.get("/api/v1/projects", token: nil)
+        #expect(unauthorized.header("content-type")?.hasPrefix("application/problem+json") == true)
+        #expect(unauthorized.header("www-authenticate")?.hasPrefix("Bearer") == true)
+
+        let all = try f.get("/api/v1/projects", token: office).json()
+        #expect((all["items"] as? [[String: Any]])?.compactMap { $0["code"] as? String }.sorted() == ["R-001", "W-001"])
+        let mine = try f.get("/api/v1/projects", token: roads).json()
+        #expect((mine["items"] as? [[String: Any]])?.compactMap { $0["code"] as? String } == ["R-001"])
+        #expect(try f.get("/api/v1/projects/W-001", token: roads).status == 404)
+        #expect(try f.get("/api/v1/projects/R-001", token: roads).status == 200)
+        #expect(try f.get("/api/v1/warnings", token: roads).text.contains("W-001") == false)
+
+        // A roads site writes roads' costs, not water's; a read-only token writes nothing.
+        #expect(try f.post("/api/v1/costs", token: roads, json: #"{"activity": "R-001/Kerbs", "amount": "120.50", "date": "2026-11-03"}"#).status == 201)
+        let water = try f.post("/api/v1/costs", token: roads, json: #"{"activity": "W-001/Trench", "amount": "99", "date": "2026-11-03"}"#)
+        #expect(water.status == 403 || water.status == 422, "\(water.status) \(water.text)")
+        #expect(try f.post("/api/v1/costs", token: viewer, json: #"{"activity": "R-001/Kerbs", "amount": "5"}"#).status == 403)
+        let costs = try f.cli.ok("record", "list", "--data-dir", "hub", "cost_entry")
+        #expect(costs.contains("120.5") && !costs.contains("99"), "\(costs)")
+
+        // A revoked token is refused at once.
+        try f.cli.ok("api", "token", "revoke", "--data-dir", "hub", "roads-site")
+        #expect(try f.get("/api/v1/city", token: roads).status == 401)
+    }
+
+    @Test func eachWriteIsAnOrdinaryChangeThatReachesTheField() throws {
+        let f = try Fixture()
+        defer { f.stop() }
+        let office = try f.token("--name", "integration", "--role", "office")
+        try f.cli.ok("record", "import", "--data-dir", "office", "-", stdin: """
+            {"collection": "kpi", "id": "k1", "fields": {"project": "p1", "name": "Local hires", "direction": "higher_better", "baseline": "0", "target": "20"}}
+            """)
+        try f.cli.ok("sync", "--data-dir", "office")
+
+        #expect(try f.post("/api/v1/kpi-readings", token: office, json: #"{"kpi": "k1", "value": 12, "period": "2026-11"}"#).status == 201)
+        #expect(try f.post("/api/v1/progress", token: office, json: #"{"activity": "R-001/Kerbs", "quantity": "25", "date": "2026-11-04"}"#).status == 201)
+        #expect(try f.post("/api/v1/costs", token: office, json: #"{"activity": "a1", "amount": 300, "date": "2026-11-04", "note": "invoice 17"}"#).status == 201)
+        let plan = "project_code,project_name,department,activity,activity_budget,start,finish\nR-002,Bridge deck,roads,Piers,50000,2027-01-04,2027-03-01\n"
+        let imported = try HTTPAnswer.request("POST", f.url + "/api/v1/plans", token: office, headers: ["Content-Type": "text/csv"], body: plan)
+        #expect(imported.status == 201, "\(imported.text)")
+        #expect(try imported.json()["activities"] as? Int == 1)
+
+        // The field site receives all four at its next sync, as changes written at the hub.
+        try f.cli.ok("sync", "--data-dir", "r1")
+        #expect(try f.cli.ok("record", "list", "--data-dir", "r1", "kpi_reading").contains("12"))
+        #expect(try f.cli.ok("record", "list", "--data-dir", "r1", "quantity_entry").contains("25"))
+        #expect(try f.cli.ok("record", "list", "--data-dir", "r1", "cost_entry").contains("invoice 17"))
+        #expect(try f.cli.ok("record", "list", "--data-dir", "r1", "project").contains("R-002"))
+        #expect(try f.cli.digest("r1") == (try f.cli.digest("hub")))
+    }
+
+    @Test func aRetriedPostWithItsIdempotencyKeyCountsOnce() throws {
+        let f = try Fixture()
+        defer { f.stop() }
+        let office = try f.token("--name", "finance", "--role", "office")
+        let body = #"{"activity": "R-001/Kerbs", "amount": "700", "date": "2026-11-02"}"#
+        let first = try f.post("/api/v1/costs", token: office, json: body, headers: ["Idempotency-Key": "inv-0042"])
+        let again = try f.post("/api/v1/costs", token: office, json: body, headers: ["Idempotency-Key": "inv-0042"])
+        #expect(first.status == 201 && again.status == 201)
+        #expect(again.header("idempotent-replayed") == "true" && first.header("idempotent-replayed") == nil)
+        #expect(again.text == first.text)
+        let costs = try f.cli.ok("record", "list", "--data-dir", "hub", "cost_entry")
+        #expect(costs.components(separatedBy: "700").count - 1 == 1, "\(costs)")
+        // The same key for another request is refused, and writes nothing.
+        let other = try f.post("/api/v1/costs", token: office, json: #"{"activity": "R-001/Kerbs", "amount": "800"}"#,
+                               headers: ["Idempotency-Key": "inv-0042"])
+        #expect(other.status == 422 && (try other.json()["field"] as? String) == "Idempotency-Key")
+        #expect(!(try f.cli.ok("record", "list", "--data-dir", "hub", "cost_entry")).contains("800"))
+    }
+
+    @Test func badInputIsAProblemNamingTheFieldAndStoresNothing() throws {
+        let f = try Fixture()
+        defer { f.stop() }
+        let office = try f.token("--name", "finance", "--role", "office")
+        let before = try f.cli.digest("hub")
+        func problem(_ answer: HTTPAnswer, _ status: Int, field: String?, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            #expect(answer.status == status, "\(answer.status) \(answer.text)", sourceLocation: sourceLocation)
+            #expect(answer.header("content-type")?.hasPrefix("application/problem+json") == true, sourceLocation: sourceLocation)
+            let json = try answer.json()
+            #expect(json["status"] as? Int == status && json["detail"] is String && json["type"] is String, sourceLocation: sourceLocation)
+            if let field { #expect(json["field"] as? String == field, "\(json)", sourceLocation: sourceLocation) }
+        }
+        try problem(try f.post("/api/v1/costs", token: office, json: #"{"activity": "R-001/Kerbs", "amount": "lots"}"#), 422, field: "amount")
+        try problem(try f.post("/api/v1/costs", token: office, json: #"{"amount": "5"}"#), 422, field: "activity")
+        try problem(try f.post("/api/v1/costs", token: office, json: #"{"activity": "R-001/Kerbs", "amount": "-5"}"#), 422, field: "amount")
+        try problem(try f.post("/api/v1/costs", token: office, json: #"{"activity": "R-001/Kerbs", "amount": "5", "ammount": "5"}"#), 422,
+                    field: "ammount")
+        try problem(try f.post("/api/v1/costs", token: office, json: #"{"activity": "R-001/Kerbs", "amount": "5", "date": "2999-01-01"}"#), 422,
+                    field: "date")
+        try problem(try f.post("/api/v1/progress", token: office, json: #"{"activity": "R-001/Kerbs", "percent": "140"}"#), 422, field: nil)
+        try problem(try f.post("/api/v1/costs", token: office, json: "{not json"), 400, field: nil)
+        try problem(try f.post("/api/v1/costs", token: office, json: "5", headers: ["Content-Type": "text/plain"]), 415, field: nil)
+        try problem(try f.get("/api/v1/city?as_of=yesterday", token: office), 422, field: "as_of")
+        try problem(try f.get("/api/v1/projects?limit=0", token: office), 422, field: "limit")
+        try problem(try f.get("/api/v1/projects?color=purple", token: office), 422, field: "color")
+        try problem(try f.get("/api/v1/reports/monthly/2026-13", token: office), 422, field: "period")
+        try problem(try f.get("/api/v1/nothing-here", token: office), 404, field: nil)
+        try problem(try f.get("/api/v1/city", token: office, headers: ["Accept": "image/png"]), 406, field: nil)
+        #expect(try f.cli.digest("hub") == before)
+    }
+
+    @Test func etagsLetAPollerPayOnlyForChangesAndTablesAnswerCSV() throws {
+        let f = try Fixture()
+        defer { f.stop() }
+        let office = try f.token("--name", "bi", "--role", "office")
+        let first = try f.get("/api/v1/projects?as_of=2026-11-30", token: office)
+        let tag = try #require(first.header("etag"))
+        let unchanged = try f.get("/api/v1/projects?as_of=2026-11-30", token: office, headers: ["If-None-Match": tag])
+        #expect(unchanged.status == 304 && unchanged.text.isEmpty)
+
+        // A change applied at the hub (a site's sync) shows within a second or so: the tag moves.
+        try f.cli.ok("cost", "--data-dir", "r1", "R-001/Kerbs", "450", "--date", "2026-11-05")
+        try f.cli.ok("sync", "--data-dir", "r1")
+        var moved: HTTPAnswer?
+        for _ in 0..<40 {
+            let answer = try f.get("/api/v1/projects?as_of=2026-11-30", token: office, headers: ["If-None-Match": tag])
+            if answer.status == 200 { moved = answer; break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        let row = try #require((try #require(moved, "the figures did not change within 4 s").json()["items"] as? [[String: Any]])?
+            .first { $0["code"] as? String == "R-001" })
+        #expect(row["ac"] as? Double == 450)
+
+        let csv = try f.get("/api/v1/projects", token: office, headers: ["Accept": "text/csv"])
+        #expect(csv.status == 200 && csv.header("content-type")?.hasPrefix("text/csv") == true)
+        let lines = csv.text.split(separator: "\r\n")
+        #expect(lines.count == 3 && lines[0].contains("code") && csv.text.contains("R-001"))
+        #expect(try f.get("/api/v1/departments?format=csv", token: office).header("content-type")?.hasPrefix("text/csv") == true)
+        #expect(try f.get("/openapi.yaml", token: nil).text.hasPrefix("openapi: 3.1"))
+    }
+
+    @Test func metricsCountSyncAndRequestsForACityToken() throws {
+        let f = try Fixture()
+        defer { f.stop() }
+        let office = try f.token("--name", "prometheus", "--role", "auditor")
+        let roads = try f.token("--name", "roads", "--role", "department", "--department", "roads")
+        try f.cli.ok("cost", "--data-dir", "r1", "R-001/Kerbs", "10", "--date", "2026-11-05")
+        try f.cli.ok("sync", "--data-dir", "r1")
+        _ = try f.get("/api/v1/city", token: office)
+        let metrics = try f.get("/metrics", token: office)
+        #expect(metrics.status == 200 && metrics.header("content-type")?.hasPrefix("text/plain") == true)
+        func value(_ series: String) -> Double? {
+            metrics.text.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last!) }
+        }
+        #expect((value("sitesync_sync_changes_received_total") ?? 0) >= 1, "\(metrics.text)")
+        #expect((value("sitesync_sync_changes_applied_total") ?? 0) >= 1)
+        #expect(value("sitesync_conflicts_open") == 0)
+        #expect(metrics.text.contains(#"sitesync_node_changes_behind{node="r1",department="roads"}"#))
+        #expect(metrics.text.contains(#"sitesync_http_requests_total{route="/api/v1/city",method="GET",status="200"} 1"#))
+        #expect(try f.get("/metrics", token: roads).status == 403)
+        #expect(try f.get("/metrics", token: nil).status == 401)
+        #expect(try f.get("/healthz", token: nil).status == 200 && (try f.get("/readyz", token: nil)).status == 200)
+    }
+
+    @Test func sigtermStopsTheHTTPServerAndTheListenerTogether() throws {
+        let f = try Fixture()
+        defer { f.cli.remove() }
+        f.hub.terminate()
+        #expect(f.hub.process.terminationStatus == 0, "\(f.hub.stderr)")
+        // One process served both: its exit closed both.
+        #expect(throws: (any Error).self) { try HTTPAnswer.request("GET", f.url + "/healthz", token: nil) }
+        #expect(f.hub.stderr.contains("listener stopped"))
+    }
+
+    @Test func aNonLoopbackAddressNeedsTLSOrTheInsecureFlag() throws {
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        try cli.ok("init", "--data-dir", "hub", "--node", "hub-1", "--department", "office", "--role", "hub", "--insecure",
+                   "--listen", "tcp://127.0.0.1:*")
+        let refused = try cli.run(["serve", "--data-dir", "hub", "--http", "0.0.0.0:0"])
+        #expect(refused.status != 0 && refused.stderr.contains("TLS") && refused.stderr.contains("--http-insecure"), "\(refused.stderr)")
+        #expect(try cli.run(["serve", "--data-dir", "hub", "--http", "localhost:80"]).stderr.contains("ADDRESS:PORT"))
+        #expect(try cli.run(["serve", "--data-dir", "hub", "--http", "127.0.0.1:8080", "--http-tls-key", "k.pem"]).status != 0)
+    }
+
+    @Test func tlsFromACertificateAndKeyFile() throws {
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                             "-subj", "/CN=sitesync-test", "-addext", "subjectAltName=IP:127.0.0.1",
+                             "-keyout", cli.file("key.pem"), "-out", cli.file("cert.pem")]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        try #require(openssl.terminationStatus == 0, "openssl could not make a test certificate")
+        try cli.ok("init", "--data-dir", "hub", "--node", "hub-1", "--department", "office", "--role", "hub", "--insecure",
+                   "--listen", "tcp://127.0.0.1:*")
+        let hub = try BackgroundProcess(cli, ["serve", "--data-dir", "hub", "--http", "127.0.0.1:0",
+                                              "--http-tls-certificate", cli.file("cert.pem"), "--http-tls-key", cli.file("key.pem")])
+        defer { hub.terminate() }
+        let url = try hub.waitForLine("http on ")
+        #expect(url.hasPrefix("https://127.0.0.1:"))
+        let answer = try HTTPAnswer.request("GET", url + "/healthz", token: nil, curlOptions: ["--cacert", cli.file("cert.pem")])
+        #expect(answer.status == 200)
+        // Plain HTTP to the TLS port gets no answer.
+        #expect(throws: (any Error).self) {
+            try HTTPAnswer.request("GET", url.replacingOccurrences(of: "https://", with: "http://") + "/healthz", token: nil)
+        }
+    }
+}
+
+/// One HTTP exchange made with curl: the status, the headers (names lower-cased) and the body.
+struct HTTPAnswer {
+    let status: Int
+    let headers: [String: String]
+    let body: Data
+
+    var text: String { String(decoding: body, as: UTF8.self) }
+
+    func header(_ name: String) -> String? { headers[name.lowercased()] }
+
+    func json() throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any], "not a JSON object: \(text)")
+    }
+
+    /// Runs curl; throws when no HTTP answer came at all (refused, reset, TLS failure).
+    static func request(_ method: String, _ url: String, token: String?, headers: [String: String] = [:], body: String? = nil,
+                        curlOptions: [String] = []) throws -> HTTPAnswer {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("curl-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let headerFile = directory.appendingPathComponent("headers").path, bodyFile = directory.appendingPathComponent("body").path
+        var arguments = ["-s", "-X", method, "-D", headerFile, "-o", bodyFile, "--max-time", "20"] + curlOptions
+        if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
+        for (name, value) in headers { arguments += ["-H", "\(name): \(value)"] }
+        if let body {
+            let file = directory.appendingPathComponent("request").path
+            try Data(body.utf8).write(to: URL(fileURLWithPath: file))
+            arguments += ["--data-binary", "@" + file]
+        }
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = arguments + [url]
+        try curl.run()
+        curl.waitUntilExit()
+        guard curl.terminationStatus == 0 else { throw TestFailure("curl \(method) \(url) failed with exit status \(curl.terminationStatus)") }
+        let lines = (try String(contentsOfFile: headerFile, encoding: .utf8)).components(separatedBy: "\r\n")
+        let status = Int(lines.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
+        var fields: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return HTTPAnswer(status: status, headers: fields, body: FileManager.default.contents(atPath: bodyFile) ?? Data())
+    }
+}
