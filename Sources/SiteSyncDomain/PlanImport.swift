@@ -103,7 +103,8 @@ extension Node {
                 do {
                     return try Node.upsert(collection, id: id, fields, planner: planner, in: session).id
                 } catch let error as CoreError {
-                    throw NodeError(.usage, "line \(line): \(error.message); nothing was imported")
+                    // Still a CoreError, so that a refusal by the write policy stays one (an HTTP 403).
+                    throw CoreError(error.code, "line \(line): \(error.message); nothing was imported")
                 }
             }
             for row in rows.dropFirst() {

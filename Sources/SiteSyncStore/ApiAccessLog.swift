@@ -115,7 +115,7 @@ extension ReplicaStore {
     public func apiTokens() throws -> [StoredApiToken] {
         try StoreError.mapping {
             try pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT \(ApiAccessLog.tokenColumns) FROM api_token ORDER BY created_ms, name")
+                try Row.fetchAll(db, sql: "SELECT \(ApiAccessLog.tokenColumns) FROM api_token ORDER BY created_ms, rowid")
                     .map(ApiAccessLog.token)
             }
         }
