@@ -104,6 +104,20 @@ import Testing
         #expect(try hub.store.digest() == before.1)
     }
 
+    /// A node restored from its backup keeps its tokens (the backup copies the whole file).
+    @Test func aRestoredBackupKeepsItsTokens() throws {
+        let root = TemporaryDirectory()
+        let hub = try Self.hub(root)
+        let made = try ApiTokens.create(hub, name: "finance", role: .office, department: nil, readOnly: false)
+        let backup = root.path + "/hub.backup"
+        _ = try hub.backup(to: backup)
+        try ApiTokens.revoke(hub, name: "finance")
+        try hub.store.close()
+        _ = try Node.restore(at: hub.dataDirectory, from: backup, environment: [:])
+        let restored = try Node.open(at: hub.dataDirectory, environment: [:])
+        #expect(try ApiTokens.authenticate(restored, bearer: made.secret) == made.token, "as the backup held it: not yet revoked")
+    }
+
     @Test func aTokenNeverGoesBeyondItsRoleOrTheNodeServingIt() throws {
         let root = TemporaryDirectory()
         let hub = try Self.hub(root)
