@@ -17,11 +17,36 @@ extension Node {
     }
 
     /// Writes one record from `field=value` texts in one durable transaction.
+    /// - Parameter writer: who the write is made for (an API token's ``ApiToken/writer``);
+    ///   this node itself when `nil`.
     /// - Returns: the record's id, and whether anything changed.
     @discardableResult
-    public func writeEntry(_ collection: String, id: String? = nil, _ fields: [String]) throws -> (id: String, changed: Bool) {
-        let planner = self.planner
+    public func writeEntry(_ collection: String, id: String? = nil, _ fields: [String],
+                           as writer: WriterIdentity? = nil) throws -> (id: String, changed: Bool) {
+        let planner = try self.planner(as: writer)
         return try store.writeLocally { session in try Self.upsert(collection, id: id, fields, planner: planner, in: session) }
+    }
+
+    /// The planner for a write made for `writer`, or for this node itself when `nil`.
+    ///
+    /// The write is checked as `writer` by the same ``LocalWritePlanner`` a node of that role
+    /// and department would be, and is still this node's own change (signed by it, and checked
+    /// by the store as any of its writes), so `writer` may not exceed this node's authority
+    /// (``ApiTokens/authorityRefusal(role:department:node:)``). A city-wide identity has no
+    /// department of its own: it takes this node's where a record takes its writer's.
+    /// - Throws: ``CoreError`` (`permissionDenied`) when `writer` exceeds this node.
+    public func planner(as writer: WriterIdentity?) throws -> LocalWritePlanner {
+        guard let writer else { return planner }
+        let own = self.writer
+        let department = writer.role.isDepartmentBound ? writer.department : nil
+        if ApiTokens.authorityRefusal(role: writer.role, department: department, node: own) != nil {
+            let authority = ApiTokens.authority(of: own)
+            throw CoreError(.permissionDenied,
+                "a write as \(writer.role.rawValue)\(department.map { " of \($0)" } ?? "") goes beyond this \(own.role.rawValue) node, "
+                + "which writes only as \(authority.roles.map(\.rawValue).joined(separator: " or "))"
+                + "\(authority.department.map { " of \($0)" } ?? ""); nothing was written")
+        }
+        return LocalWritePlanner(schema: store.schema, writer: WriterIdentity(role: writer.role, department: department ?? own.department))
     }
 
     /// One upsert from `field=value` texts inside a local write session.
@@ -58,5 +83,93 @@ extension Node {
             for row in rows { if let id = row[0] { ids.insert(id) } }
         }
         return ids
+    }
+}
+
+/// A cost as recorded against an activity.
+public struct CostOutcome: Sendable, Equatable {
+    /// The `cost_entry` written.
+    public let id: String
+    public let activity: String
+    /// The activity's project code and name, to say where the cost went.
+    public let project: String
+    public let activityName: String
+    public let amount: ExactDecimal
+    public let date: CalendarDate
+}
+
+/// A KPI's value as recorded for a month.
+public struct KPIReadingOutcome: Sendable, Equatable {
+    /// The `kpi_reading` written (one per KPI and month: a second reading of the month replaces the first).
+    public let id: String
+    public let kpi: String
+    public let project: String
+    public let name: String
+    public let period: String
+    public let value: ExactDecimal
+    /// Whether anything changed (`false`: the month already held this value).
+    public let changed: Bool
+}
+
+extension Node {
+    /// Records a cost against an activity (an entry: it adds to the activity's actual cost,
+    /// and is never changed afterwards), in one durable transaction.
+    /// - Parameters:
+    ///   - activity: its id, name, or `PROJECT-CODE/name`.
+    ///   - amount: a positive decimal, as typed.
+    ///   - writer: who the cost is recorded for (an API token's); this node when `nil`.
+    /// - Throws: ``FieldProblem`` naming `amount`, `date` or `activity`; ``CoreError`` when the
+    ///   write policy refuses it (another department's activity). Nothing is written then.
+    @discardableResult
+    public func recordCost(activity: String, date: CalendarDate, amount: String, note: String? = nil, today: CalendarDate,
+                           as writer: WriterIdentity? = nil) throws -> CostOutcome {
+        let value = try Self.costAmount(amount)
+        let found = try FieldProblem.naming("activity") { try findActivity(activity) }
+        guard date <= today else {
+            throw FieldProblem("date", "\(date) is in the future: a cost is recorded for today (\(today)) or earlier")
+        }
+        var fields = ["activity=\(found.id)", "date=\(date)", "amount=\(value)"]
+        if let note { fields.append("note=\(note)") }
+        let written = try writeEntry("cost_entry", fields, as: writer)
+        return CostOutcome(id: written.id, activity: found.id, project: found.project, activityName: found.name, amount: value, date: date)
+    }
+
+    /// A cost's amount: a decimal above zero (a cost entry records money spent).
+    public static func costAmount(_ text: String) throws -> ExactDecimal {
+        guard let value = ExactDecimal(text.trimmingCharacters(in: .whitespaces)) else {
+            throw FieldProblem("amount", "'\(text)' is not an amount: write a positive decimal such as 1250.50")
+        }
+        guard !value.isNegative else {
+            throw FieldProblem("amount", "negative costs are refused (\(text)): a cost entry records money spent, "
+                               + "so write the amount paid, such as 1250.50")
+        }
+        guard value > .zero else { throw FieldProblem("amount", "a cost of 0 records nothing: write a positive decimal such as 1250.50") }
+        return value
+    }
+
+    /// Records a KPI's value for a month (`YYYY-MM`), in one durable transaction. A KPI has one
+    /// reading per month: recording the month again replaces its value.
+    /// - Parameters:
+    ///   - kpi: its id, or `PROJECT-CODE/name`.
+    ///   - value: a decimal, negative values too, as typed.
+    ///   - source: where the value comes from.
+    ///   - writer: who the reading is recorded for (an API token's); this node when `nil`.
+    /// - Throws: ``FieldProblem`` naming `kpi`, `period` or `value`; ``CoreError`` when the write
+    ///   policy refuses it. Nothing is written then.
+    @discardableResult
+    public func recordKPIReading(kpi: String, period: String, value: String, source: String? = nil,
+                                 as writer: WriterIdentity? = nil) throws -> KPIReadingOutcome {
+        guard period.count == 7, CalendarDate(period + "-01") != nil else {
+            throw FieldProblem("period", "'\(period)' is not a month: write YYYY-MM, such as 2026-11")
+        }
+        guard let number = ExactDecimal(value.trimmingCharacters(in: .whitespaces)) else {
+            throw FieldProblem("value", "'\(value)' is not a number: write a decimal such as 96.5 or -5")
+        }
+        let found = try FieldProblem.naming("kpi") { try findKPI(kpi) }
+        var fields = ["kpi=\(found.id)", "period=\(period)", "value=\(number)"]
+        if let source { fields.append("source=\(source)") }
+        let written = try writeEntry("kpi_reading", fields, as: writer)
+        return KPIReadingOutcome(id: written.id, kpi: found.id, project: found.project, name: found.name, period: period, value: number,
+                                 changed: written.changed)
     }
 }

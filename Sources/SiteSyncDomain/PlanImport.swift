@@ -76,7 +76,8 @@ extension Node {
     /// it, or — when any row is wrong — nothing, with the row and the reason named. A project is
     /// found by its code, a goal by its project and title, an activity by its project and name,
     /// so importing the same sheet again changes nothing and an edited sheet updates the plan.
-    public func importPlan(csv text: String) throws -> PlanImportSummary {
+    /// - Parameter writer: who the plan is imported for (an API token's); this node when `nil`.
+    public func importPlan(csv text: String, as writer: WriterIdentity? = nil) throws -> PlanImportSummary {
         let rows = try CSVTable.parse(text)
         guard let header = rows.first else { throw NodeError(.usage, "the file is empty: the first line must name the columns") }
         let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
@@ -96,13 +97,14 @@ extension Node {
         var activityIDs = Dictionary(existing[2].map { ("\($0[1] ?? "")/\($0[2] ?? "")", $0[0]!) }) { a, _ in a }
         var summary = PlanImportSummary()
         var seenProjects: [String: [String]] = [:]
-        let planner = self.planner
+        let planner = try self.planner(as: writer)
         try store.writeLocally { session in
             func write(_ collection: String, _ id: String?, _ fields: [String], line: Int) throws -> String {
                 do {
                     return try Node.upsert(collection, id: id, fields, planner: planner, in: session).id
                 } catch let error as CoreError {
-                    throw NodeError(.usage, "line \(line): \(error.message); nothing was imported")
+                    // Still a CoreError, so that a refusal by the write policy stays one (an HTTP 403).
+                    throw CoreError(error.code, "line \(line): \(error.message); nothing was imported")
                 }
             }
             for row in rows.dropFirst() {

@@ -81,20 +81,23 @@ extension Node {
     /// Records progress on an activity in one durable transaction: a quantity entry, a
     /// percentage as of the entry's day, and the activity's status and actual dates. The first progress on an activity not
     /// yet started marks it in progress from that date.
-    public func recordProgress(_ entry: ProgressEntry, today: CalendarDate) throws -> ProgressOutcome {
+    /// - Parameter writer: who the progress is recorded for (an API token's); this node when `nil`.
+    /// - Throws: ``FieldProblem`` naming `date`, `activity` or `quantity`; ``CoreError`` when the
+    ///   write policy or the value rules refuse it. Nothing is written then.
+    public func recordProgress(_ entry: ProgressEntry, today: CalendarDate, as writer: WriterIdentity? = nil) throws -> ProgressOutcome {
         guard entry.date <= today else {
-            throw NodeError(.usage, "\(entry.date) is in the future: progress is recorded for today (\(today)) or earlier")
+            throw FieldProblem("date", "\(entry.date) is in the future: progress is recorded for today (\(today)) or earlier")
         }
-        let activity = try findActivity(entry.activity)
+        let activity = try FieldProblem.naming("activity") { try findActivity(entry.activity) }
         var quantity: String?
         if let text = entry.quantity?.trimmingCharacters(in: .whitespaces) {
             let number = String(text.prefix { $0.isNumber || $0 == "." || $0 == "-" })
             let unit = text.dropFirst(number.count).trimmingCharacters(in: .whitespaces)
             guard let value = ExactDecimal(number), value > .zero else {
-                throw NodeError(.usage, "'\(text)' is not a quantity: write a positive number, optionally with the unit (12.5 or 12.5\(activity.unit))")
+                throw FieldProblem("quantity", "'\(text)' is not a quantity: write a positive number, optionally with the unit (12.5 or 12.5\(activity.unit))")
             }
             guard unit.isEmpty || unit.lowercased() == activity.unit.lowercased() else {
-                throw NodeError(.usage, "\(activity.name) (\(activity.project)) is measured in \(activity.unit.isEmpty ? "no unit" : activity.unit), "
+                throw FieldProblem("quantity", "\(activity.name) (\(activity.project)) is measured in \(activity.unit.isEmpty ? "no unit" : activity.unit), "
                                 + "not \(unit): convert the quantity first")
             }
             quantity = value.description
@@ -110,8 +113,8 @@ extension Node {
         if status == nil, activity.status == "not_started", quantity != nil || entry.percent != nil { status = "in_progress" }
         if let status { updates.append("status=\(status)") }
         if activity.actualStart == nil, status != nil || quantity != nil || entry.percent != nil { updates.append("actual_start=\(entry.date)") }
-        let planner = self.planner
-        let changes = try store.writeLocally { session -> Int in
+        let planner = try self.planner(as: writer)
+        return try store.writeLocally { session -> ProgressOutcome in
             var written = 0
             if let quantity {
                 var fields = ["activity=\(activity.id)", "date=\(entry.date)", "quantity=\(quantity)"]
@@ -125,19 +128,19 @@ extension Node {
             if !updates.isEmpty, try Self.upsert("activity", id: activity.id, updates, planner: planner, in: session).changed {
                 written += 1
             }
-            return written
+            // Read in the write's own transaction: it may be part of a larger one (an API request).
+            let result = try session.rows([
+                ("SELECT quantity FROM quantity_entry WHERE activity = ?1", [activity.id]),
+                ("""
+                 SELECT a.budget_quantity, (SELECT percent FROM percent_entry e WHERE e.activity = a.id ORDER BY e.date DESC LIMIT 1)
+                 FROM activity a WHERE a.id = ?1
+                 """, [activity.id]),
+            ])
+            let installed = try ExactDecimal.sum(result[0].compactMap { decimal($0[0]) })
+            let plan = result[1].first
+            return ProgressOutcome(activity: activity.id, name: activity.name, project: activity.project, unit: activity.unit,
+                                   installed: installed, planned: decimal(plan?[0] ?? nil), percent: decimal(plan?[1] ?? nil),
+                                   changes: written)
         }
-        let result = try store.rows([
-            ("SELECT quantity FROM quantity_entry WHERE activity = ?1", [activity.id]),
-            ("""
-             SELECT a.budget_quantity, (SELECT percent FROM percent_entry e WHERE e.activity = a.id ORDER BY e.date DESC LIMIT 1)
-             FROM activity a WHERE a.id = ?1
-             """, [activity.id]),
-        ])
-        let installed = try ExactDecimal.sum(result[0].compactMap { decimal($0[0]) })
-        let plan = result[1].first
-        return ProgressOutcome(activity: activity.id, name: activity.name, project: activity.project, unit: activity.unit,
-                               installed: installed, planned: decimal(plan?[0] ?? nil), percent: decimal(plan?[1] ?? nil),
-                               changes: changes)
     }
 }

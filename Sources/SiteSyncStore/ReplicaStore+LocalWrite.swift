@@ -151,13 +151,32 @@ public final class LocalWriteSession {
     }
 }
 
+/// The local write session open in the running transaction, so that local writes made inside
+/// another's body join its transaction (an API request and the writes it makes commit
+/// together) instead of re-entering the database, which GRDB forbids.
+enum OpenLocalWrite {
+    @TaskLocal static var session: Handle?
+
+    // @unchecked: set and read only on the thread running the transaction that opened it,
+    // inside that transaction's closure.
+    final class Handle: @unchecked Sendable {
+        let session: LocalWriteSession
+        init(_ session: LocalWriteSession) { self.session = session }
+    }
+}
+
 extension ReplicaStore {
     /// Runs local writes in one durable transaction: all of them are committed, or none.
+    ///
+    /// Called inside another `writeLocally` of the same store, `body` joins the enclosing
+    /// session: its writes commit or roll back with the enclosing transaction. An error thrown
+    /// by a joined body must end the enclosing one too (it is not rolled back on its own).
     public func writeLocally<T>(_ body: (LocalWriteSession) throws -> T) throws -> T {
-        try StoreError.mapping {
+        if let open = OpenLocalWrite.session?.session, open.store === self { return try body(open) }
+        return try StoreError.mapping {
             try pool.write { db in
                 let session = try LocalWriteSession(store: self, db: db)
-                let result = try body(session)
+                let result = try OpenLocalWrite.$session.withValue(OpenLocalWrite.Handle(session)) { try body(session) }
                 try session.finish()
                 return result
             }

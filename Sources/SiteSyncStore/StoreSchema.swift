@@ -42,6 +42,14 @@ import SiteSyncCore
 ///   by copying it back): `kept`, the other content received for an id held here; `pending`
 ///   and `reissued`, this node's own work set aside to be re-issued under a new replica id
 ///   (see ``ReplicaStore/takeNewEpoch()``).
+/// - `api_token` and `api_request` (v5): this node's own HTTP API access, never replicated
+///   (not `sync_`-prefixed and no collection, so no change, export, digest, audit or
+///   compaction reads them; a backup copies the whole file, so a restored node keeps its
+///   tokens). `api_token`: each token's name, the role and department it acts as, and the
+///   SHA-256 of its secret (the secret itself is never stored). `api_request`: each write
+///   made through a token, with the request's idempotency key and hash, the answer given and
+///   the changes written, so a retried request is answered again without writing twice. See
+///   ``ApiAccessLog``.
 enum StoreSchema {
     /// The SQLite `application_id` of a SiteSync database ("SSYC").
     static let applicationID: Int32 = 0x5353_5943
@@ -203,6 +211,30 @@ enum StoreSchema {
                 CREATE TABLE sync_vouch (replica INTEGER PRIMARY KEY NOT NULL, counter INTEGER NOT NULL, vouched_ms INTEGER NOT NULL);
                 -- Knowledge taken before vouches were recorded stands as vouched (at time 0).
                 INSERT INTO sync_vouch (replica, counter, vouched_ms) SELECT replica, counter, 0 FROM sync_knowledge WHERE counter > 0;
+                """)
+        }
+        migrator.registerMigration("v5") { db in
+            try db.execute(sql: """
+                CREATE TABLE api_token (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    role TEXT NOT NULL,
+                    department TEXT,
+                    read_only INTEGER NOT NULL,
+                    secret_sha256 TEXT NOT NULL UNIQUE,
+                    created_ms INTEGER NOT NULL,
+                    revoked_ms INTEGER
+                );
+                CREATE TABLE api_request (
+                    id INTEGER PRIMARY KEY,
+                    token TEXT NOT NULL,
+                    idempotency_key TEXT,
+                    request_sha256 TEXT NOT NULL,
+                    status INTEGER NOT NULL,
+                    response TEXT NOT NULL,
+                    changes TEXT NOT NULL,
+                    at_ms INTEGER NOT NULL,
+                    UNIQUE (token, idempotency_key)
+                );
                 """)
         }
         return migrator

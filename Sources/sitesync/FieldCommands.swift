@@ -93,12 +93,9 @@ struct CostCommand: ParsableCommand {
 
     func run() throws {
         let node = try node.open()
-        let activity = try node.findActivity(self.activity)
-        let day = try entryDate(date, what: "a cost")
-        var fields = ["activity=\(activity.id)", "date=\(day)", "amount=\(ExactDecimal(amount)!)"]
-        if let note { fields.append("note=\(note)") }
-        try node.writeEntry("cost_entry", fields)
-        print("recorded \(ExactDecimal(amount)!) against \(activity.project)/\(activity.name) on \(day)")
+        let day = date.flatMap(CalendarDate.init) ?? .today
+        let cost = try node.recordCost(activity: activity, date: day, amount: amount, note: note, today: .today)
+        print("recorded \(cost.amount) against \(cost.project)/\(cost.activityName) on \(day)")
     }
 }
 

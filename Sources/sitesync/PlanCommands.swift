@@ -207,12 +207,9 @@ struct KPICommand: ParsableCommand {
 
         func run() throws {
             let node = try node.open()
-            let found = try node.findKPI(kpi)
             let month = period ?? String(CalendarDate.today.description.prefix(7))
-            var fields = ["kpi=\(found.id)", "period=\(month)", "value=\(ExactDecimal(value)!)"]
-            if let source { fields.append("source=\(source)") }
-            try node.writeEntry("kpi_reading", fields)
-            print("recorded \(found.project)/\(found.name) = \(ExactDecimal(value)!) for \(month)")
+            let reading = try node.recordKPIReading(kpi: kpi, period: month, value: value, source: source)
+            print("recorded \(reading.project)/\(reading.name) = \(reading.value) for \(month)")
         }
     }
 }
