@@ -14,7 +14,7 @@ struct Caller: Sendable {
 
     /// The identity its writes are planned and authorized as, or a 403 when it may not write.
     func writer() throws -> WriterIdentity {
-        guard !token.readOnly, token.role != .auditor else {
+        guard token.mayWrite else {
             throw Problem(.forbidden, "token '\(token.name)' is read-only: create one without --read-only (and not an auditor) to write")
         }
         return token.writer

@@ -20,6 +20,7 @@ public struct Problem: Error, Sendable, Equatable {
         case unsupportedMediaType = "unsupported-media-type"
         case idempotencyMismatch = "idempotency-key-reused"
         case unavailable
+        case storageFull = "storage-full"
         case internalError = "internal"
 
         var status: HTTPResponse.Status {
@@ -34,6 +35,7 @@ public struct Problem: Error, Sendable, Equatable {
             case .payloadTooLarge: .contentTooLarge
             case .unsupportedMediaType: .unsupportedMediaType
             case .unavailable: .serviceUnavailable
+            case .storageFull: .init(code: 507, reasonPhrase: "Insufficient Storage")
             case .internalError: .internalServerError
             }
         }
@@ -50,7 +52,8 @@ public struct Problem: Error, Sendable, Equatable {
             case .payloadTooLarge: "The body is too large"
             case .unsupportedMediaType: "The body's type is not accepted here"
             case .idempotencyMismatch: "The Idempotency-Key was used for another request"
-            case .unavailable: "Not ready"
+            case .unavailable: "Busy or not ready: retry shortly"
+            case .storageFull: "The node's storage is full"
             case .internalError: "The server failed"
             }
         }
@@ -84,10 +87,29 @@ public struct Problem: Error, Sendable, Equatable {
     }
 }
 
+extension Problem {
+    /// What the domain threw, as the domain says it is answered (``ApiProblem``): a field
+    /// problem as `invalid-field` naming the field, a refusal by the write policy as
+    /// `forbidden`, a reused key, a busy or full store; `nil` for an unexpected error (a 500).
+    init?(domain error: any Error) {
+        let answer = ApiProblem(error)
+        let kind: Kind
+        switch answer.status {
+        case 401: kind = .unauthorized
+        case 403: kind = .forbidden
+        case 422 where error is ApiRefusal: kind = .idempotencyMismatch
+        case 422: kind = .invalidField
+        case 503: kind = .unavailable
+        case 507: kind = .storageFull
+        default: return nil
+        }
+        self.init(kind, answer.detail, field: answer.field)
+    }
+}
+
 /// Answers every error as a problem: a ``Problem`` as itself, the router's own errors (no
-/// such route, a body too large) by their status, a ``NodeError`` or ``CoreError`` — what the
-/// domain throws for input it refuses — as `invalid-field`, anything else as a 500 whose
-/// detail is logged, not shown.
+/// such route, a body too large) by their status, what the domain refuses as the domain says
+/// (``Problem/init(domain:)``), anything else as a 500 whose detail is logged, not shown.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -104,11 +126,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 context.logger.error("request failed", metadata: ["error": "\(error)"])
                 return Problem(.internalError, "the server could not answer; the error is in its log").response()
             }
-        } catch let error as NodeError {
-            return Problem(error.code == .usage ? .invalidField : .conflict, error.message).response()
-        } catch let error as CoreError {
-            return Problem(error.code == .permissionDenied ? .forbidden : .invalidField, error.message).response()
         } catch {
+            if let problem = Problem(domain: error) { return problem.response() }
             context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
             return Problem(.internalError, "the server could not answer; the error is in its log").response()
         }

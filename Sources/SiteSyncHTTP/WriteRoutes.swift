@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -25,9 +24,10 @@ struct WriteRoutes {
                 let period = try fields.optionalMonth("period") ?? String(today.description.prefix(7))
                 let source = try fields.optionalString("source")
                 try fields.rejectOthers()
-                let written = try node.recordKPIReading(kpi: kpi, period: period, value: value, source: source, as: writer)
-                return .object(["kpi": .string(written.kpi), "period": .string(period), "value": .string(value.description),
-                                "changes": .int(Int64(written.changes))])
+                let written = try node.recordKPIReading(kpi: kpi, period: period, value: value.description, source: source, as: writer)
+                return .object(["id": .string(written.id), "kpi": .string(written.kpi), "project": .string(written.project),
+                                "period": .string(period), "value": .number(written.value.description),
+                                "changes": .int(written.changed ? 1 : 0)])
             }
         }
         group.post("costs") { request, context in
@@ -35,23 +35,19 @@ struct WriteRoutes {
                 let fields = try JSONBody(body)
                 let activity = try fields.string("activity")
                 let amount = try fields.decimal("amount")
-                guard amount > .zero else {
-                    throw Problem(.invalidField, "amount must be positive: a cost entry records money spent", field: "amount")
-                }
                 let date = try fields.optionalDate("date") ?? today
-                try checkNotFuture(date, "date")
                 let note = try fields.optionalString("note")
                 try fields.rejectOthers()
-                let written = try node.recordCost(activity: activity, date: date, amount: amount, note: note, as: writer)
-                return .object(["activity": .string(written.activity), "date": .string(date.description), "amount": .string(amount.description),
-                                "changes": .int(Int64(written.changes))])
+                let written = try node.recordCost(activity: activity, date: date, amount: amount.description, note: note, today: today,
+                                                  as: writer)
+                return .object(["id": .string(written.id), "activity": .string(written.activity), "project": .string(written.project),
+                                "date": .string(date.description), "amount": .number(written.amount.description), "changes": .int(1)])
             }
         }
         group.post("progress") { request, context in
             try await write(request, context, contentType: .json) { body, writer in
                 let fields = try JSONBody(body)
                 let date = try fields.optionalDate("date") ?? today
-                try checkNotFuture(date, "date")
                 let entry = ProgressEntry(
                     activity: try fields.string("activity"), quantity: try fields.optionalDecimal("quantity")?.description,
                     percent: try fields.optionalDecimal("percent")?.description, status: try fields.optionalString("status"), date: date,
@@ -59,8 +55,8 @@ struct WriteRoutes {
                 try fields.rejectOthers()
                 let outcome = try node.recordProgress(entry, today: today, as: writer)
                 return .object([
-                    "activity": .string(outcome.activity), "project": .string(outcome.project), "installed": .string(outcome.installed.description),
-                    "percent": outcome.percent.map { .string($0.description) } ?? .null, "changes": .int(Int64(outcome.changes)),
+                    "activity": .string(outcome.activity), "project": .string(outcome.project), "installed": .number(outcome.installed.description),
+                    "percent": outcome.percent.map { .number($0.description) } ?? .null, "changes": .int(Int64(outcome.changes)),
                 ])
             }
         }
@@ -71,7 +67,8 @@ struct WriteRoutes {
                 }
                 let summary = try node.importPlan(csv: text, as: writer)
                 return .object(["projects": .int(Int64(summary.projects)), "goals": .int(Int64(summary.goals)),
-                                "activities": .int(Int64(summary.activities))])
+                                "activities": .int(Int64(summary.activities)),
+                                "changes": .int(Int64(summary.projects + summary.goals + summary.activities))])
             }
         }
     }
@@ -93,32 +90,14 @@ struct WriteRoutes {
         }
         let bytes = Array(buffer: try await request.body.collect(upTo: APILimits.bodyBytes))
         let key = request.headers[.idempotencyKey]
-        if let key, key.isEmpty || key.count > 200 {
-            throw Problem(.invalidField, "Idempotency-Key must be 1 to 200 characters", field: "Idempotency-Key")
-        }
-        var hash = SHA256()
-        hash.update(data: Array("\(request.method) \(request.uri.path)\n".utf8))
-        hash.update(data: bytes)
-        let requestHash = hash.finalize().map { String(format: "%02x", $0) }.joined()
-        let node = node
-        let result: (status: Int, response: String, replayed: Bool)
-        do {
-            result = try IntegrationWrites.perform(node, token: caller.token, idempotencyKey: key, requestHash: requestHash) {
-                (201, try body(bytes, writer).canonicalText)
-            }
-        } catch let mismatch as IntegrationWrites.KeyReused {
-            throw Problem(.idempotencyMismatch, "\(mismatch)", field: "Idempotency-Key")
+        let requestHash = IntegrationWrites.requestHash(method: request.method.rawValue, path: request.uri.path, body: bytes)
+        let result = try IntegrationWrites.perform(node, token: caller.token, idempotencyKey: key, requestHash: requestHash) {
+            (201, try body(bytes, writer).canonicalText)
         }
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         if result.replayed { headers[.idempotentReplayed] = "true" }
         return Response(status: .init(code: result.status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: result.response)))
-    }
-
-    private func checkNotFuture(_ date: CalendarDate, _ field: String) throws {
-        guard date <= today else {
-            throw Problem(.invalidField, "\(field) \(date) is in the future: record it on the day or after (today is \(today))", field: field)
-        }
     }
 }
 

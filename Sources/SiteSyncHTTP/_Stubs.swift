@@ -38,32 +38,3 @@ enum ReadModel {
     static func conflicts(_ node: Node, scope: ReadScope) throws -> JSONValue { .array([]) }
     static func syncHistory(_ node: Node, limit: Int, scope: ReadScope) throws -> JSONValue { .array([]) }
 }
-struct ApiToken: Sendable {
-    let name: String, role: Role, scopeDepartment: String?, readOnly: Bool
-    var writer: WriterIdentity { WriterIdentity(role: role, department: scopeDepartment ?? "") }
-}
-enum ApiTokens {
-    static func authenticate(_ node: Node, bearer: String) throws -> ApiToken? {
-        bearer == "sst_test" ? ApiToken(name: "test", role: .office, scopeDepartment: nil, readOnly: false) : nil
-    }
-}
-enum IntegrationWrites {
-    struct KeyReused: Error {}
-    static func perform(_ node: Node, token: ApiToken, idempotencyKey: String?, requestHash: String,
-                        _ body: () throws -> (Int, String)) throws -> (status: Int, response: String, replayed: Bool) {
-        let (status, response) = try body()
-        return (status, response, false)
-    }
-}
-extension Node {
-    func recordKPIReading(kpi: String, period: String, value: ExactDecimal, source: String?, as writer: WriterIdentity) throws -> (kpi: String, changes: Int) {
-        (kpi, 0)
-    }
-    func recordCost(activity: String, date: CalendarDate, amount: ExactDecimal, note: String?, as writer: WriterIdentity) throws -> (activity: String, changes: Int) {
-        (activity, 0)
-    }
-    func recordProgress(_ entry: ProgressEntry, today: CalendarDate, as writer: WriterIdentity) throws -> ProgressOutcome {
-        try recordProgress(entry, today: today)
-    }
-    func importPlan(csv: String, as writer: WriterIdentity) throws -> PlanImportSummary { try importPlan(csv: csv) }
-}
