@@ -146,6 +146,8 @@ public final class FiguresCache: Sendable {
         /// Most recently used last.
         var snapshots: [FiguresSnapshot] = []
         var lastRefresh: Double?
+        /// A refresh is computing now (it may take longer than ``refresherTimeout``).
+        var refreshing = false
         var computations = 0
     }
 
@@ -198,15 +200,25 @@ public final class FiguresCache: Sendable {
     /// - Returns: whether it recomputed.
     @discardableResult
     public func refreshIfChanged() throws -> Bool {
-        state.withLock { $0.lastRefresh = Self.clock() }
+        state.withLock { state in
+            state.lastRefresh = Self.clock()
+            state.refreshing = true
+        }
+        defer {
+            state.withLock { state in
+                state.lastRefresh = Self.clock()
+                state.refreshing = false
+            }
+        }
         let generation = try generation()
         if held(today(), generation: generation, acceptStale: false) != nil { return false }
         _ = try compute(today())
         return true
     }
 
+    /// Whether a background refresh is computing, or ran lately.
     private func refresherAlive() -> Bool {
-        state.withLock { state in state.lastRefresh.map { Self.clock() - $0 < refresherTimeout } ?? false }
+        state.withLock { state in state.refreshing || state.lastRefresh.map { Self.clock() - $0 < refresherTimeout } ?? false }
     }
 
     /// The held snapshot of `asOf` if it is of `generation` (or any, with `acceptStale`),
