@@ -35,7 +35,7 @@ public enum HTTPBenchmark {
         let hubPath = directory + "/hub"
         let hub = try NetworkBenchmark.hubNode(hubPath)
         progress("http: writing \(scale.projects) projects × \(scale.activitiesPerProject) activities")
-        try ReportBenchmark.fill(hubPath + "/" + Node.databaseFile, scale: scale, asOf: CalendarDate("2026-11-30")!)
+        try ReportBenchmark.writeCity(at: hubPath + "/" + Node.databaseFile, scale: scale, asOf: CalendarDate("2026-11-30")!)
         let token = try ApiTokens.create(hub, name: "bench", role: .office, department: nil, readOnly: false).secret
 
         progress("http: the same figures through the command line")

@@ -30,10 +30,11 @@ public enum ReportBenchmark {
         public var entries: Int { projects * activitiesPerProject * ((days + entryEvery - 1) / entryEvery) }
     }
 
-    /// Writes `scale` straight into the typed tables of the store at `path`: each activity with a
-    /// plan and a quantity entry every `entryEvery` days, a cost entry a week, for `days` days up
-    /// to `asOf`, projects spread over five departments.
-    public static func fill(_ path: String, scale: Scale, asOf: CalendarDate) throws {
+    /// Writes `scale`'s city straight into the typed tables of the database at `path`: each
+    /// project in one of five departments, each activity with a plan, a quantity entry every
+    /// `entryEvery` days and a cost entry a week for `days` days up to `asOf`.
+    /// - Parameter budgetDivisor: divides each activity's budget (10,000 to 19,750 by default).
+    public static func writeCity(at path: String, scale: Scale, asOf: CalendarDate, budgetDivisor: Int = 1) throws {
         let first = asOf.adding(days: -(scale.days - 1))
         let queue = try DatabaseQueue(path: path)
         try queue.write { db in
@@ -52,7 +53,7 @@ public enum ReportBenchmark {
                 for a in 0..<scale.activitiesPerProject {
                     let id = "p\(p)a\(a)"
                     let start = first.adding(days: a % 20), finish = first.adding(days: scale.days + a % 60)
-                    try activity.execute(arguments: [id, department, "p\(p)", "Activity \(a)", "\(10_000 + a * 250)", "\(scale.days * 10)",
+                    try activity.execute(arguments: [id, department, "p\(p)", "Activity \(a)", "\((10_000 + a * 250) / budgetDivisor)", "\(scale.days * 10)",
                                                      start.description, finish.description])
                     for d in stride(from: 0, to: scale.days, by: scale.entryEvery) {
                         entry += 1
@@ -80,7 +81,7 @@ public enum ReportBenchmark {
         let store = try ReplicaStore.create(at: path, node: "hub-1", key: .generate())
         let asOf = CalendarDate("2026-11-30")!
         progress("report: writing \(scale.projects) projects × \(scale.activitiesPerProject) activities × \(scale.days) days of entries")
-        try fill(path, scale: scale, asOf: asOf)
+        try writeCity(at: path, scale: scale, asOf: asOf)
         var best = Double.infinity
         for round in 1...3 {
             progress("report: round \(round)/3 over \(scale.projects) projects")

@@ -55,15 +55,18 @@ public struct MonthlyReview: Sendable {
 
     /// The figures of the review as of `asOf`, from what the node holds. The S-curve takes
     /// PV, EV and AC of the projects under way at each month end of the year so far.
-    static func figures(_ node: Node, month: Month, asOf: CalendarDate, departmentNames: [String: String]) throws -> ReviewFigures {
+    /// - Parameter department: only this department's projects (a reader's scope), when given.
+    static func figures(_ node: Node, month: Month, asOf: CalendarDate, departmentNames: [String: String],
+                        department: String? = nil) throws -> ReviewFigures {
         let thresholds = node.configuration.report
-        let projects = try Reports.assessments(node.store, asOf: asOf, thresholds: thresholds)
+        func inScope(_ project: ProjectInput) -> Bool { department.map { $0 == project.department } ?? true }
+        let projects = try Reports.assessments(node.store, asOf: asOf, thresholds: thresholds).filter { inScope($0.project) }
         var curve: [(month: String, figures: EarnedValueFigures)] = []
         for number in 1...month.number {
             let start = CalendarDate(year: month.year, month: number, day: 1)!
             let end = min(start.adding(days: CalendarDate.daysIn(month: number, year: month.year) - 1), asOf)
             let figures = try Reports.computing(asOf: end) {
-                try EarnedValueFigures.sum(ProjectData.load(node.store, asOf: end).filter { !$0.isClosed }
+                try EarnedValueFigures.sum(ProjectData.load(node.store, asOf: end).filter { !$0.isClosed && inScope($0) }
                     .map { try ActivityEarnedValue.figuresOf($0, asOf: end) })
             }
             curve.append((String(start.description.prefix(7)), figures))

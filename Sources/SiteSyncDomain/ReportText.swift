@@ -144,24 +144,27 @@ public enum ReportText {
                 String(r.warnings)]
     }
 
+    /// One roll-up as `report departments --format json` prints it (the city's with department "").
+    static func departmentJSON(_ r: RollUp) -> [String: JSONValue] {
+        let values = departmentColumns(r)
+        var object: [String: JSONValue] = [:]
+        for (index, key) in departmentsHeader.enumerated() {
+            let value = values[index]
+            switch key {
+            case "department": object[key] = .string(r.department)
+            case "grade": object[key] = value.isEmpty ? .null : .string(value)
+            default: object[key] = value.isEmpty ? .null : .number(value)
+            }
+        }
+        return object
+    }
+
     /// The whole `report departments` output on standard output, in `format`.
     public static func departments(_ rollUps: [RollUp], asOf: CalendarDate, scope: String?, format: ReportFormat) -> String {
         let header = departmentsHeader
         switch format {
         case .json:
-            return JSONValue.array(rollUps.map { r in
-                let values = departmentColumns(r)
-                var object: [String: JSONValue] = [:]
-                for (index, key) in header.enumerated() {
-                    let value = values[index]
-                    switch key {
-                    case "department": object[key] = .string(r.department)
-                    case "grade": object[key] = value.isEmpty ? .null : .string(value)
-                    default: object[key] = value.isEmpty ? .null : .number(value)
-                    }
-                }
-                return .object(object)
-            }).canonicalText + "\n"
+            return JSONValue.array(rollUps.map { .object(departmentJSON($0)) }).canonicalText + "\n"
         case .csv:
             return csv([header] + rollUps.map(departmentColumns))
         case .table:

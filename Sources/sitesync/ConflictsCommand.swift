@@ -46,29 +46,11 @@ struct ConflictsCommand: ParsableCommand {
         }
         if rejected { return try listRejected(node) }
         // Conflicts waiting for a person first, then the rest, newest first within each.
-        let recordIDs = try project.map { try node.recordIDs(ofProject: node.findProject($0).id) }
-        let entries = try node.store.conflicts(status: status, activeOnly: !all && status != "resolved", recordIDs: recordIDs)
-            .sorted { ($0.status == "open" && $0.isActive ? 0 : 1, -$0.id) < ($1.status == "open" && $1.isActive ? 0 : 1, -$1.id) }
+        let entries = try ConflictReview.entries(node, state: status, all: all, project: project)
         let names = try node.store.replicaNames()
         func nodeName(_ replica: ReplicaID) -> String { names[replica] ?? replica.description }
         if json {
-            Output.json(.array(entries.map { entry in
-                .object([
-                    "collection": .string(entry.collection), "id": .string(entry.recordID), "field": .string(entry.field),
-                    "rule": .string(entry.rule), "status": .string(entry.status), "state": .string(entry.status),
-                    "active": .bool(entry.isActive),
-                    "department": .string(entry.department), "value": entry.winner,
-                    "detected_at": .string(Output.timestamp(milliseconds: entry.detectedMilliseconds)),
-                    "settled_at": entry.settledMilliseconds.map { .string(Output.timestamp(milliseconds: $0)) } ?? .null,
-                    "values": .array(entry.versions.map { version in
-                        .object([
-                            "value": version.value, "node": .string(nodeName(version.origin)),
-                            "replica": .string(version.origin.description), "counter": .int(Int64(clamping: version.counter)),
-                            "at": .string(Output.timestamp(milliseconds: version.atMilliseconds)),
-                        ])
-                    }),
-                ])
-            }))
+            Output.json(SyncFactsJSON.conflicts(entries, names: names))
             return
         }
         if entries.isEmpty {
@@ -98,14 +80,7 @@ extension ConflictsCommand {
     func listRejected(_ node: Node) throws {
         let entries = try node.store.rejectedChanges()
         if json {
-            Output.json(.array(entries.map { entry in
-                .object([
-                    "change": .string(entry.dot.description), "collection": .string(entry.collection), "id": .string(entry.recordID),
-                    "code": .string(entry.code.rawValue), "reason": .string(entry.reason),
-                    "refused_by": .string(entry.refusedBy.isEmpty ? node.configuration.name : entry.refusedBy),
-                    "at": .string(Output.timestamp(milliseconds: entry.rejectedMilliseconds)),
-                ])
-            }))
+            Output.json(SyncFactsJSON.rejected(entries, localNode: node.configuration.name))
             return
         }
         guard !entries.isEmpty else {

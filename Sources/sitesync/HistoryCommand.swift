@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SiteSyncCore
+import SiteSyncDomain
 import SiteSyncNode
 import SiteSyncStore
 
@@ -30,28 +31,12 @@ struct HistoryCommand: ParsableCommand {
     func run() throws {
         let entries = try node.open().store.history(limit: limit)
         if json {
-            Output.json(.array(entries.map(Self.json)))
+            Output.json(SyncFactsJSON.history(entries))
         } else if entries.isEmpty {
             print("no sync yet: `sitesync sync` runs one round with the hub")
         } else {
             print(Output.table(Self.rows(entries, now: StoreOptions.systemClock())))
         }
-    }
-
-    /// One entry as `--json` prints it (a stable shape: scripts read it).
-    static func json(_ entry: SyncHistoryEntry) -> JSONValue {
-        .object([
-            "kind": .string(entry.kind.rawValue), "peer": .string(entry.peer), "endpoint": .string(entry.endpoint),
-            "started_at": .string(Output.timestamp(milliseconds: entry.startedMilliseconds)),
-            "ended_at": .string(Output.timestamp(milliseconds: entry.endedMilliseconds)),
-            "duration_ms": .int(Int64(entry.durationMilliseconds)), "ok": .bool(entry.ok),
-            "pushed": .int(Int64(entry.pushed)), "pushed_new": .int(Int64(entry.pushedNew)),
-            "pulled": .int(Int64(entry.pulled)), "pulled_new": .int(Int64(entry.pulledNew)),
-            "refused": .int(Int64(entry.refused)), "bytes_sent": .int(Int64(entry.bytesSent)),
-            "bytes_received": .int(Int64(entry.bytesReceived)), "repeats": .int(Int64(entry.repeats)),
-            "error_code": entry.errorCode.map(JSONValue.string) ?? .null, "error": entry.error.map(JSONValue.string) ?? .null,
-            "clock_offset_ms": entry.clockOffsetMilliseconds.map(JSONValue.int) ?? .null,
-        ])
     }
 
     /// The table: a header, then one row per entry.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SiteSyncCore
+import SiteSyncDomain
 import SiteSyncNode
 import SiteSyncStore
 import SiteSyncWire
@@ -61,14 +62,14 @@ struct StatusCommand: ParsableCommand {
         do {
             if fleet {
                 let status = try node.fleet(staleAfter: try staleAfter.map(DurationText.seconds))
-                json ? Output.json(Self.json(status)) : printFleet(status)
+                json ? Output.json(SyncFactsJSON.fleet(status)) : printFleet(status)
                 let code: Int32 = status.members.contains { $0.openConflicts > 0 || $0.rejected > 0 } ? 3
                     : status.members.contains { $0.stale } ? 2 : 0
                 if code != 0 { throw ExitCode(code) }
                 return
             }
             let status = try node.status()
-            json ? Output.json(Self.json(status)) : printStatus(status)
+            json ? Output.json(SyncFactsJSON.status(status)) : printStatus(status)
             switch status.verdict {
             case .inSync: return
             case .behind: throw ExitCode(2)
@@ -218,74 +219,4 @@ struct StatusCommand: ParsableCommand {
     }
 
     func plural(_ n: Int, _ noun: String) -> String { "\(Terminal.count(n)) \(noun)\(n == 1 ? "" : "s")" }
-
-    // MARK: - JSON (documented in config/README.md; add keys, never rename or drop them)
-
-    static func time(_ milliseconds: UInt64?) -> JSONValue {
-        milliseconds.map { .string(Output.timestamp(milliseconds: $0)) } ?? .null
-    }
-
-    static func json(_ entry: SyncHistoryEntry?) -> JSONValue {
-        guard let entry else { return .null }
-        return .object([
-            "at": time(entry.endedMilliseconds), "started_at": time(entry.startedMilliseconds), "peer": .string(entry.peer),
-            "endpoint": .string(entry.endpoint), "ok": .bool(entry.ok), "duration_ms": .int(Int64(entry.durationMilliseconds)),
-            "pushed": .int(Int64(entry.pushed)), "pulled": .int(Int64(entry.pulled)),
-            "error": entry.error.map(JSONValue.string) ?? .null,
-        ])
-    }
-
-    static func json(_ status: NodeStatus) -> JSONValue {
-        .object([
-            "state": .string(status.verdict.rawValue), "in_sync": .bool(status.verdict == .inSync),
-            "node": .string(status.node), "department": .string(status.department), "role": .string(status.role.rawValue),
-            "replica": .string(status.replica.description),
-            "hub": .object([
-                "endpoint": status.hubEndpoint.map(JSONValue.string) ?? .null,
-                "reachable": status.hubReachable.map(JSONValue.bool) ?? .null,
-                "clock_offset_ms": status.hubClockOffset.map(JSONValue.int) ?? .null,
-            ]),
-            "clock_flagged": .bool(status.clockFlagged),
-            "last_sync": json(status.lastAttempt), "last_successful_sync": json(status.lastSuccess),
-            "last_exchange_at": time(status.lastSynced), "stale": .bool(status.isStale),
-            "stale_after_seconds": .int(Int64(status.staleAfterSeconds)),
-            "pending_changes": .int(Int64(status.pending.count)), "pending_bytes": .int(Int64(status.pending.bytes)),
-            "oldest_pending_at": time(status.pending.oldestMilliseconds),
-            "peers": .array(status.peers.map { peer in
-                .object([
-                    "node": .string(peer.record.node), "role": .string(peer.record.role.rawValue),
-                    "department": .string(peer.record.department), "replica": .string(peer.record.replica.description),
-                    "last_seen": time(peer.record.exchangedMilliseconds), "last_exchange_at": time(peer.record.syncedMilliseconds),
-                    "via": .string(peer.record.via), "lacks": .int(Int64(peer.lacks.count)),
-                ])
-            }),
-            "open_conflicts": .int(Int64(status.openConflicts)), "rejected_changes": .int(Int64(status.rejected)),
-            "schema_version": .int(Int64(Schema.siteSync.version)), "schema_hash": .string(Schema.siteSync.hash),
-            "protocol_version": .int(Int64(ProtocolVersion.current)), "database_bytes": .int(Int64(status.databaseBytes)),
-            "fleet": status.isHub ? .object(["nodes": .int(Int64(status.knownNodes)), "stale": .int(Int64(status.staleNodes))]) : .null,
-        ])
-    }
-
-    static func json(_ fleet: FleetStatus) -> JSONValue {
-        .object([
-            "at": time(fleet.now), "stale_after_seconds": .int(Int64(fleet.staleAfterSeconds)),
-            "nodes": .array(fleet.members.map { member in
-                .object([
-                    "node": .string(member.node), "department": .string(member.department), "role": .string(member.role.rawValue),
-                    "replica": member.replica.map { .string($0.description) } ?? .null,
-                    "allowed": member.allowed.map(JSONValue.bool) ?? .null,
-                    "last_seen": time(member.lastSeen), "last_exchange_at": time(member.lastSynced),
-                    "behind": .int(Int64(member.behind.count)), "behind_bytes": .int(Int64(member.behind.bytes)),
-                    "oldest_behind_at": time(member.behind.oldestMilliseconds),
-                    "ahead": member.ahead.map { .int(Int64($0)) } ?? .null,
-                    "stale": .bool(member.stale), "open_conflicts": .int(Int64(member.openConflicts)),
-                    "rejected_changes": .int(Int64(member.rejected)),
-                    "holds_back_compaction": .bool(member.holdsBackCompaction),
-                    "compaction": member.compaction.map { .string($0.rawValue) } ?? .null,
-                    "clock_offset_ms": member.clockOffset.map(JSONValue.int) ?? .null,
-                    "clock_flagged": .bool(member.clockFlagged),
-                ])
-            }),
-        ])
-    }
 }

@@ -1,0 +1,60 @@
+import Foundation
+import SiteSyncCore
+import SiteSyncDomain
+import SiteSyncNode
+import SiteSyncPerformance
+import SiteSyncStore
+
+/// The HTTP API's figures at a city's scale: how long ``FiguresCache`` takes to compute a
+/// snapshot from nothing, and how long the requests served from it take.
+public enum FiguresBenchmark {
+    public struct Result: Sendable {
+        public let projects: Int
+        public let activities: Int
+        /// The first snapshot, computed from the database.
+        public let recomputeSeconds: Double
+        /// Only the assessments (``Reports/assessments(_:asOf:thresholds:)``), the bulk of it.
+        public let assessmentSeconds: Double
+        /// `refreshIfChanged()` with nothing changed.
+        public let unchangedRefreshSeconds: Double
+        /// The 99th percentile of `city` and of a page of `projects` over the held snapshot.
+        public let cityP99Seconds: Double
+        public let projectsP99Seconds: Double
+    }
+
+    /// Writes a hub holding `scale` (``ReportBenchmark/writeCity(at:scale:asOf:)``) and measures.
+    public static func run(scale: ReportBenchmark.Scale, progress: (String) -> Void) throws -> Result {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-figuresbench-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let node = try Node.initialize(at: directory, configuration: NodeConfiguration(name: "hub-1", department: "roads", role: .hub,
+                                                                                        durability: .off))
+        let asOf = CalendarDate("2026-11-30")!
+        progress("figures: writing \(scale.projects) projects × \(scale.activitiesPerProject) activities × \(scale.days) days of entries")
+        // Budgets a hundredth of the report benchmark's: at 5,000 projects the city's PV, carried
+        // to nine decimals, would pass the 18 significant digits of an exact decimal (1.5 billion).
+        try ReportBenchmark.writeCity(at: directory + "/" + Node.databaseFile, scale: scale, asOf: asOf, budgetDivisor: 100)
+        let cache = try FiguresCache(node: node, today: { asOf })
+        progress("figures: computing the first snapshot")
+        let (snapshot, recompute) = try timed { try cache.snapshot(asOf: asOf) }
+        guard snapshot.assessments.count == scale.projects else {
+            throw StoreError(.database, "benchmark check failed: the snapshot holds \(snapshot.assessments.count) of \(scale.projects) projects")
+        }
+        let (_, assessment) = try timed { try Reports.assessments(node.store, asOf: asOf, thresholds: node.configuration.report) }
+        let (_, unchanged) = try timed { try cache.refreshIfChanged() }
+        func p99(_ body: () throws -> JSONValue) throws -> Double {
+            var samples: [Double] = []
+            for _ in 0..<200 { samples.append(try timed { try body().canonicalText }.seconds) }
+            return samples.sorted()[Int(Double(samples.count) * 0.99) - 1]
+        }
+        let city = try p99 { try cache.snapshot(asOf: asOf).city(.city) }
+        let projects = try p99 { try cache.snapshot(asOf: asOf).projects(.department("water"), filter: ProjectFilter(color: "red"), limit: 50) }
+        return Result(projects: scale.projects, activities: scale.projects * scale.activitiesPerProject, recomputeSeconds: recompute,
+                      assessmentSeconds: assessment, unchangedRefreshSeconds: unchanged, cityP99Seconds: city, projectsP99Seconds: projects)
+    }
+
+    static func timed<T>(_ body: () throws -> T) rethrows -> (value: T, seconds: Double) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let value = try body()
+        return (value, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+}
