@@ -15,6 +15,10 @@ public enum ReportText {
     static func fixed(_ value: Double, _ places: Int) -> String { String(format: "%.\(places)f", value) }
 
     static func csvField(_ text: String) -> String {
+        // A cell a spreadsheet would run as a formula (`=HYPERLINK(…)` typed as a project's
+        // name at a site) is written as text: prefixed with an apostrophe (CSV injection).
+        var text = text
+        if let first = text.first, "=+-@\t\r".contains(first), Double(text) == nil { text = "'" + text }
         guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }

@@ -46,7 +46,7 @@ public enum APIServer {
     public static func services(node: Node, settings: Settings, metrics: APIMetrics, logger: Logger,
                                 bound: @escaping @Sendable (String) -> Void) throws -> [any Service] {
         try settings.check()
-        let figures = FiguresCache(node: node)
+        let figures = try FiguresCache(node: node) { CalendarDate(unixMilliseconds: node.store.wallClock()) }
         let router = Router(context: APIContext.self)
         router.add(middleware: RequestMetrics(metrics: metrics))
         router.add(middleware: ProblemMiddleware())
@@ -98,7 +98,7 @@ struct FiguresRefresher: Service {
 
     func run() async throws {
         let figures = figures, logger = logger
-        let thread = RefreshThread { try figures.refreshIfChanged() }
+        let thread = RefreshThread { _ = try figures.refreshIfChanged() }
         thread.start(logger: logger)
         // Until the service group shuts down (or is cancelled).
         try? await gracefulShutdown()

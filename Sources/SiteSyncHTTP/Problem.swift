@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import SiteSyncCore
+import SiteSyncDomain
 import SiteSyncNode
 
 /// An error answered as an RFC 9457 problem (`application/problem+json`): a stable `type` a

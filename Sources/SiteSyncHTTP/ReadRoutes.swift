@@ -28,8 +28,8 @@ struct ReadRoutes {
             let caller = try context.requireCaller()
             let query = Query(request)
             let filter = ProjectFilter(
-                department: query.text("department"), color: try query.choice("color", ProjectFilter.colors),
-                grade: try query.choice("grade", ProjectFilter.grades), stage: try query.choice("stage", ProjectFilter.stages))
+                department: query.text("department"), color: try query.choice("color", ProjectFilter.allowedColors),
+                grade: try query.choice("grade", ProjectFilter.allowedGrades), stage: try query.choice("stage", ProjectFilter.allowedStages))
             let limit = try query.integer("limit", default: 100, in: 1...1_000)
             let offset = try query.integer("offset", default: 0, in: 0...1_000_000)
             let snapshot = try figures.snapshot(asOf: try query.asOf(today: today))
@@ -40,7 +40,8 @@ struct ReadRoutes {
         group.get("projects/{code}") { request, context in
             let caller = try context.requireCaller()
             let code = try context.parameters.require("code")
-            guard let detail = try ReadModel.project(node, code: code, asOf: try Query(request).asOf(today: today), scope: caller.scope) else {
+            guard let detail = try ReadModel.project(node, code: code, asOf: try Query(request).asOf(today: today), scope: caller.scope,
+                                                     figures: figures) else {
                 throw Problem(.notFound, "no project '\(code)' that this token may read: `GET /api/v1/projects` lists them")
             }
             return try Representation(json: detail).response(to: request)
@@ -56,12 +57,15 @@ struct ReadRoutes {
             guard period.count == 7, CalendarDate(period + "-01") != nil else {
                 throw Problem(.invalidField, "'\(period)' is not a month: write YYYY-MM", field: "period")
             }
-            let review = try ReadModel.monthly(node, period: period, scope: caller.scope)
-            return try Representation(json: review.json, html: review.html).response(to: request)
+            let now = Int64(node.store.wallClock())
+            let json = try ReadModel.monthly(node, period: period, scope: caller.scope, now: now)
+            // The printable page is the city's review: offered to a token that sees the city.
+            let html = caller.scope.department == nil ? try MonthlyReview.gather(node: node, period: period, now: now).html : nil
+            return try Representation(json: json, html: html).response(to: request)
         }
         group.get("fleet") { request, context in
             let caller = try context.requireCaller()
-            return try Representation(json: try ReadModel.fleet(node, scope: caller.scope)).response(to: request)
+            return try Representation(json: Self.fleet(try ReadModel.fleet(node), scope: caller.scope)).response(to: request)
         }
         group.get("conflicts") { request, context in
             let caller = try context.requireCaller()
@@ -69,8 +73,22 @@ struct ReadRoutes {
         }
         group.get("sync-history") { request, context in
             let caller = try context.requireCaller()
+            // Sessions name the nodes of every department: the city's view.
+            try caller.requireCity("the sync history")
             let limit = try Query(request).integer("limit", default: 100, in: 1...10_000)
-            return try Representation.table(try ReadModel.syncHistory(node, limit: limit, scope: caller.scope)).response(to: request)
+            return try Representation.table(try ReadModel.syncHistory(node, limit: limit)).response(to: request)
         }
+    }
+
+    /// The fleet as a department-scoped token may see it: its department's nodes.
+    static func fleet(_ fleet: JSONValue, scope: ReadScope) -> JSONValue {
+        guard let department = scope.department, case .object(var object) = fleet, case .array(let nodes)? = object["nodes"] else {
+            return fleet
+        }
+        object["nodes"] = .array(nodes.filter { node in
+            if case .object(let fields) = node, case .string(let code)? = fields["department"] { return code == department }
+            return false
+        })
+        return .object(object)
     }
 }

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Hummingbird
 import SiteSyncCore
+import SiteSyncDomain
 
 /// One answer of a read endpoint, before it is encoded: JSON always, CSV for tables (an array
 /// of flat objects), HTML where a page exists (the monthly review).
@@ -88,7 +89,7 @@ extension Representation {
         let body: [UInt8]
         switch choice {
         case .json: body = Array(json.canonicalText.utf8)
-        case .csv: body = Array(CSVText.of(csvRows ?? .array([])).utf8)
+        case .csv: body = Array((ReadModel.csv(csvRows ?? .array([])) ?? "").utf8)
         case .html: body = Array((html ?? "").utf8)
         }
         return Self.conditional(body, contentType: choice.contentType, request: request)
@@ -114,43 +115,5 @@ extension Representation {
             let candidate = part.trimmingCharacters(in: .whitespaces)
             return candidate == "*" || candidate == tag || candidate == "W/" + tag
         }
-    }
-}
-
-/// CSV of an array of flat objects: one column per key (in the order of first appearance,
-/// keys of one object sorted), nested values as compact JSON, UTF-8 with a byte-order mark
-/// so that spreadsheets read it as UTF-8, lines ended by CRLF (RFC 4180).
-enum CSVText {
-    static func of(_ rows: JSONValue) -> String {
-        guard case .array(let items) = rows else { return "\u{FEFF}" }
-        var columns: [String] = []
-        var seen: Set<String> = []
-        for case .object(let object) in items {
-            for key in object.keys.sorted() where seen.insert(key).inserted { columns.append(key) }
-        }
-        var lines = [columns.map(quote).joined(separator: ",")]
-        for case .object(let object) in items {
-            lines.append(columns.map { quote(cell(object[$0] ?? .null)) }.joined(separator: ","))
-        }
-        return "\u{FEFF}" + lines.joined(separator: "\r\n") + "\r\n"
-    }
-
-    static func cell(_ value: JSONValue) -> String {
-        switch value {
-        case .null: ""
-        case .bool(let b): b ? "true" : "false"
-        case .int(let i): String(i)
-        case .number(let text), .string(let text): text
-        case .array, .object: value.canonicalText
-        }
-    }
-
-    /// A cell quoted when it must be; one that a spreadsheet would run as a formula is
-    /// prefixed with `'` (CSV injection).
-    static func quote(_ text: String) -> String {
-        var text = text
-        if let first = text.first, "=+-@\t\r".contains(first), Double(text) == nil { text = "'" + text }
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }

@@ -108,7 +108,8 @@ import Testing
         #expect(try f.cli.ok("record", "list", "--data-dir", "r1", "quantity_entry").contains("25"))
         #expect(try f.cli.ok("record", "list", "--data-dir", "r1", "cost_entry").contains("invoice 17"))
         #expect(try f.cli.ok("record", "list", "--data-dir", "r1", "project").contains("R-002"))
-        #expect(try f.cli.digest("r1") == (try f.cli.digest("hub")))
+        let roads = try f.cli.ok("digest", "--data-dir", "r1", "--department", "roads")
+        #expect(try f.cli.ok("digest", "--data-dir", "hub", "--department", "roads") == roads)
     }
 
     @Test func aRetriedPostWithItsIdempotencyKeyCountsOnce() throws {
@@ -126,7 +127,9 @@ import Testing
         // The same key for another request is refused, and writes nothing.
         let other = try f.post("/api/v1/costs", token: office, json: #"{"activity": "R-001/Kerbs", "amount": "800"}"#,
                                headers: ["Idempotency-Key": "inv-0042"])
-        #expect(other.status == 422 && (try other.json()["field"] as? String) == "Idempotency-Key")
+        #expect(other.status == 422)
+        let otherField = try other.json()["field"] as? String
+        #expect(otherField == "Idempotency-Key")
         #expect(!(try f.cli.ok("record", "list", "--data-dir", "hub", "cost_entry")).contains("800"))
     }
 
@@ -179,8 +182,9 @@ import Testing
             if answer.status == 200 { moved = answer; break }
             Thread.sleep(forTimeInterval: 0.1)
         }
-        let row = try #require((try #require(moved, "the figures did not change within 4 s").json()["items"] as? [[String: Any]])?
-            .first { $0["code"] as? String == "R-001" })
+        let answer = try #require(moved, "the figures did not change within 4 s")
+        let items = try answer.json()["items"] as? [[String: Any]]
+        let row = try #require(items?.first { $0["code"] as? String == "R-001" })
         #expect(row["ac"] as? Double == 450)
 
         let csv = try f.get("/api/v1/projects", token: office, headers: ["Accept": "text/csv"])
