@@ -70,7 +70,6 @@ public final class FiguresSnapshot: Sendable {
         object["department"] = scope.department.map(JSONValue.string) ?? .null
         object["as_of"] = .string(asOf.description)
         object["departments"] = .int(Int64(departments))
-        object["generation"] = .string(String(generation))
         return .object(object)
     }
 
