@@ -65,7 +65,10 @@ struct ReadRoutes {
         }
         group.get("fleet") { request, context in
             let caller = try context.requireCaller()
-            return try Representation(json: Self.fleet(try ReadModel.fleet(node), scope: caller.scope)).response(to: request)
+            let fleet = Self.fleet(try ReadModel.fleet(node), scope: caller.scope)
+            guard case .object(let object) = fleet else { return try Representation(json: fleet).response(to: request) }
+            // As CSV: one row per node.
+            return try Representation(json: fleet, csvRows: object["nodes"] ?? .array([])).response(to: request)
         }
         group.get("conflicts") { request, context in
             let caller = try context.requireCaller()

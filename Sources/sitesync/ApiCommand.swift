@@ -6,8 +6,50 @@ import SiteSyncNode
 struct ApiCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "api",
-        abstract: "Manage this node's HTTP API access.",
-        subcommands: [TokenCommand.self])
+        abstract: "Manage this node's HTTP API access: its tokens, and the log of what they wrote.",
+        subcommands: [TokenCommand.self, ApiLogCommand.self])
+}
+
+/// `sitesync api log`: every write request made through the HTTP API, with the token that made
+/// it and the changes it wrote (recorded in the same transaction as the changes).
+struct ApiLogCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "log",
+        abstract: "List the write requests made through the HTTP API: when, which token, its Idempotency-Key, the changes written.",
+        discussion: """
+            Newest last. Each change is named replica:counter, as `sitesync history` and the \
+            audit name them. Example: sitesync api log --data-dir ./hub --token finance
+            """)
+    @OptionGroup var node: NodeOptions
+    @Option(help: ArgumentHelp("Only this token's requests.", valueName: "name")) var token: String?
+    @Option(help: ArgumentHelp("The last N requests (default 50).", valueName: "n")) var limit = 50
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
+    }
+
+    func run() throws {
+        let requests = try node.open().store.apiRequests(token: token).suffix(limit)
+        if json {
+            Output.json(.array(requests.map { request in
+                .object([
+                    "at": .string(Output.timestamp(milliseconds: request.atMilliseconds)), "token": .string(request.token),
+                    "idempotency_key": request.idempotencyKey.map(JSONValue.string) ?? .null, "status": .int(Int64(request.status)),
+                    "changes": .array(request.changes.map { .string($0.description) }),
+                ])
+            }))
+            return
+        }
+        guard !requests.isEmpty else {
+            print(token.map { "no write requests by token '\($0)'" } ?? "no write requests through the HTTP API yet")
+            return
+        }
+        print(Output.table([["AT", "TOKEN", "IDEMPOTENCY-KEY", "STATUS", "CHANGES"]] + requests.map { request in
+            [Output.timestamp(milliseconds: request.atMilliseconds), request.token, request.idempotencyKey ?? "-", String(request.status),
+             request.changes.isEmpty ? "(none)" : request.changes.map(\.description).joined(separator: " ")]
+        }))
+    }
 }
 
 struct TokenCommand: ParsableCommand {

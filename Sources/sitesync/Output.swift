@@ -10,13 +10,7 @@ enum Output {
     }
 
     /// A moment as ISO 8601 UTC, to the second: `2026-11-30T08:15:02Z`.
-    static func timestamp(milliseconds: UInt64) -> String {
-        let seconds = Int(milliseconds / 1000)
-        let date = CalendarDate(daysSinceEpoch: seconds / 86_400)
-        let rest = seconds % 86_400
-        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(date)T\(two(rest / 3600)):\(two(rest / 60 % 60)):\(two(rest % 60))Z"
-    }
+    static func timestamp(milliseconds: UInt64) -> String { SyncFactsJSON.timestamp(milliseconds: milliseconds) }
 
     /// Writes to standard error.
     static func note(_ text: String) {

@@ -102,6 +102,11 @@ import Testing
         #expect(imported.status == 201, "\(imported.text)")
         #expect(try imported.json()["activities"] as? Int == 1)
 
+        // Each request is recorded against the token, with the changes it wrote.
+        let log = try #require(try f.cli.json("api", "log", "--data-dir", "hub", "--token", "integration", "--json") as? [[String: Any]])
+        #expect(log.count == 4 && log.allSatisfy { $0["token"] as? String == "integration" && $0["status"] as? Int == 201 }, "\(log)")
+        #expect(log.allSatisfy { !(($0["changes"] as? [String]) ?? []).isEmpty }, "\(log)")
+
         // The field site receives all four at its next sync, as changes written at the hub.
         try f.cli.ok("sync", "--data-dir", "r1")
         #expect(try f.cli.ok("record", "list", "--data-dir", "r1", "kpi_reading").contains("12"))
