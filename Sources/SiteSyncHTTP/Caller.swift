@@ -61,7 +61,8 @@ struct BearerAuthentication: RouterMiddleware {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw Problem(.unauthorized, "the Authorization header must be 'Bearer TOKEN'")
         }
-        guard let token = try ApiTokens.authenticate(node, bearer: String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
+        let node = node, bearer = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        guard let token = try await offPool({ try ApiTokens.authenticate(node, bearer: bearer) }) else {
             throw Problem(.unauthorized, "the token is unknown or revoked: ask the hub's operator for a token (`sitesync api token list`)")
         }
         var context = context

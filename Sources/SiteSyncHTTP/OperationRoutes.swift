@@ -19,7 +19,7 @@ struct OperationRoutes {
         // Ready: the database answers a read.
         router.get("readyz") { _, context in
             do {
-                _ = try node.store.knowledge()
+                _ = try await offPool { try node.store.knowledge() }
                 return Self.plain(.ok, #"{"status":"ready"}"#)
             } catch {
                 context.logger.warning("not ready: the database does not answer", metadata: ["error": "\(error)"])
@@ -31,7 +31,8 @@ struct OperationRoutes {
             try context.requireCaller().requireCity("/metrics")
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: try metrics.exposition(node: node))))
+            let text = try await offPool { try metrics.exposition(node: node) }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
         }
     }
 

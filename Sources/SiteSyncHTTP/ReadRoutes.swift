@@ -15,71 +15,89 @@ struct ReadRoutes {
 
     func add(to group: RouterGroup<APIContext>) {
         group.get("city") { request, context in
-            let caller = try context.requireCaller()
-            let snapshot = try figures.snapshot(asOf: try Query(request).asOf(today: today))
-            return try Representation(json: snapshot.city(caller.scope)).response(to: request)
+            try await offPool {
+                let caller = try context.requireCaller()
+                let snapshot = try figures.snapshot(asOf: try Query(request).asOf(today: today))
+                return try Representation(json: snapshot.city(caller.scope)).response(to: request)
+            }
         }
         group.get("departments") { request, context in
-            let caller = try context.requireCaller()
-            let snapshot = try figures.snapshot(asOf: try Query(request).asOf(today: today))
-            return try Representation.table(snapshot.departments(caller.scope)).response(to: request)
+            try await offPool {
+                let caller = try context.requireCaller()
+                let snapshot = try figures.snapshot(asOf: try Query(request).asOf(today: today))
+                return try Representation.table(snapshot.departments(caller.scope)).response(to: request)
+            }
         }
         group.get("projects") { request, context in
-            let caller = try context.requireCaller()
-            let query = Query(request)
-            let filter = ProjectFilter(
-                department: query.text("department"), color: try query.choice("color", ProjectFilter.allowedColors),
-                grade: try query.choice("grade", ProjectFilter.allowedGrades), stage: try query.choice("stage", ProjectFilter.allowedStages))
-            let limit = try query.integer("limit", default: 100, in: 1...1_000)
-            let offset = try query.integer("offset", default: 0, in: 0...1_000_000)
-            let snapshot = try figures.snapshot(asOf: try query.asOf(today: today))
-            let page = snapshot.projects(caller.scope, filter: filter, limit: limit, offset: offset)
-            guard case .object(let object) = page else { return try Representation(json: page).response(to: request) }
-            return try Representation(json: page, csvRows: object["items"] ?? .array([])).response(to: request)
+            try await offPool {
+                let caller = try context.requireCaller()
+                let query = Query(request)
+                let filter = ProjectFilter(
+                    department: query.text("department"), color: try query.choice("color", ProjectFilter.allowedColors),
+                    grade: try query.choice("grade", ProjectFilter.allowedGrades), stage: try query.choice("stage", ProjectFilter.allowedStages))
+                let limit = try query.integer("limit", default: 100, in: 1...1_000)
+                let offset = try query.integer("offset", default: 0, in: 0...1_000_000)
+                let snapshot = try figures.snapshot(asOf: try query.asOf(today: today))
+                let page = snapshot.projects(caller.scope, filter: filter, limit: limit, offset: offset)
+                guard case .object(let object) = page else { return try Representation(json: page).response(to: request) }
+                return try Representation(json: page, csvRows: object["items"] ?? .array([])).response(to: request)
+            }
         }
         group.get("projects/{code}") { request, context in
-            let caller = try context.requireCaller()
-            let code = try context.parameters.require("code")
-            guard let detail = try ReadModel.project(node, code: code, asOf: try Query(request).asOf(today: today), scope: caller.scope,
-                                                     figures: figures) else {
-                throw Problem(.notFound, "no project '\(code)' that this token may read: `GET /api/v1/projects` lists them")
+            try await offPool {
+                let caller = try context.requireCaller()
+                let code = try context.parameters.require("code")
+                guard let detail = try ReadModel.project(node, code: code, asOf: try Query(request).asOf(today: today), scope: caller.scope,
+                                                         figures: figures) else {
+                    throw Problem(.notFound, "no project '\(code)' that this token may read: `GET /api/v1/projects` lists them")
+                }
+                return try Representation(json: detail).response(to: request)
             }
-            return try Representation(json: detail).response(to: request)
         }
         group.get("warnings") { request, context in
-            let caller = try context.requireCaller()
-            let snapshot = try figures.snapshot(asOf: try Query(request).asOf(today: today))
-            return try Representation.table(snapshot.warnings(caller.scope)).response(to: request)
+            try await offPool {
+                let caller = try context.requireCaller()
+                let snapshot = try figures.snapshot(asOf: try Query(request).asOf(today: today))
+                return try Representation.table(snapshot.warnings(caller.scope)).response(to: request)
+            }
         }
         group.get("reports/monthly/{period}") { request, context in
-            let caller = try context.requireCaller()
-            let period = try context.parameters.require("period")
-            guard period.count == 7, CalendarDate(period + "-01") != nil else {
-                throw Problem(.invalidField, "'\(period)' is not a month: write YYYY-MM", field: "period")
+            try await offPool {
+                let caller = try context.requireCaller()
+                let period = try context.parameters.require("period")
+                guard period.count == 7, CalendarDate(period + "-01") != nil else {
+                    throw Problem(.invalidField, "'\(period)' is not a month: write YYYY-MM", field: "period")
+                }
+                let now = Int64(node.store.wallClock())
+                let json = try ReadModel.monthly(node, period: period, scope: caller.scope, now: now)
+                // The printable page is the city's review: offered to a token that sees the city.
+                let html = caller.scope.department == nil ? try MonthlyReview.gather(node: node, period: period, now: now).html : nil
+                return try Representation(json: json, html: html).response(to: request)
             }
-            let now = Int64(node.store.wallClock())
-            let json = try ReadModel.monthly(node, period: period, scope: caller.scope, now: now)
-            // The printable page is the city's review: offered to a token that sees the city.
-            let html = caller.scope.department == nil ? try MonthlyReview.gather(node: node, period: period, now: now).html : nil
-            return try Representation(json: json, html: html).response(to: request)
         }
         group.get("fleet") { request, context in
-            let caller = try context.requireCaller()
-            let fleet = Self.fleet(try ReadModel.fleet(node), scope: caller.scope)
-            guard case .object(let object) = fleet else { return try Representation(json: fleet).response(to: request) }
-            // As CSV: one row per node.
-            return try Representation(json: fleet, csvRows: object["nodes"] ?? .array([])).response(to: request)
+            try await offPool {
+                let caller = try context.requireCaller()
+                let fleet = Self.fleet(try ReadModel.fleet(node), scope: caller.scope)
+                guard case .object(let object) = fleet else { return try Representation(json: fleet).response(to: request) }
+                // As CSV: one row per node.
+                return try Representation(json: fleet, csvRows: object["nodes"] ?? .array([])).response(to: request)
+            }
         }
         group.get("conflicts") { request, context in
-            let caller = try context.requireCaller()
-            return try Representation.table(try ReadModel.conflicts(node, scope: caller.scope)).response(to: request)
+            try await offPool {
+                let caller = try context.requireCaller()
+                return try Representation.table(try ReadModel.conflicts(node, scope: caller.scope)).response(to: request)
+            }
         }
         group.get("sync-history") { request, context in
-            let caller = try context.requireCaller()
-            // Sessions name the nodes of every department: the city's view.
-            try caller.requireCity("the sync history")
-            let limit = try Query(request).integer("limit", default: 100, in: 1...10_000)
-            return try Representation.table(try ReadModel.syncHistory(node, limit: limit)).response(to: request)
+            try await offPool {
+                let caller = try context.requireCaller()
+                // Sessions name the nodes of every department: the city's view.
+                try caller.requireCity("the sync history")
+                let limit = try Query(request).integer("limit", default: 100, in: 1...10_000)
+                return try Representation.table(try ReadModel.syncHistory(node, limit: limit)).response(to: request)
+            }
         }
     }
 

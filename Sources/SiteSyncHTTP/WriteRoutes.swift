@@ -91,8 +91,11 @@ struct WriteRoutes {
         let bytes = Array(buffer: try await request.body.collect(upTo: APILimits.bodyBytes))
         let key = request.headers[.idempotencyKey]
         let requestHash = IntegrationWrites.requestHash(method: request.method.rawValue, path: request.uri.path, body: bytes)
-        let result = try IntegrationWrites.perform(node, token: caller.token, idempotencyKey: key, requestHash: requestHash) {
-            (201, try body(bytes, writer).canonicalText)
+        let token = caller.token
+        let result = try await offPool {
+            try IntegrationWrites.perform(node, token: token, idempotencyKey: key, requestHash: requestHash) {
+                (201, try body(bytes, writer).canonicalText)
+            }
         }
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
