@@ -20,17 +20,7 @@ if [ ! -x "$binary" ]; then
 fi
 
 venv="${CONFORMANCE_VENV:-$root/.build/conformance-venv}"
-stamp="$venv/requirements.txt"
-if ! cmp -s "$here/requirements.txt" "$stamp"; then
-    echo "conformance: installing the suite's Python packages into $venv" >&2
-    rm -rf "$venv"
-    python3 -m venv "$venv" || {
-        echo "conformance: python3 could not create a virtual environment; install python3-venv (scripts/setup.sh does)" >&2
-        exit 1
-    }
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
-    cp "$here/requirements.txt" "$stamp"
-fi
+"$root/scripts/python-venv.sh" "$venv" "$here/requirements.txt" conformance
 
 generated="$(mktemp -d)"
 trap 'rm -rf "$generated"' EXIT

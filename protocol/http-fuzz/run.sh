@@ -24,17 +24,7 @@ if [ ! -x "$binary" ]; then
 fi
 
 venv="${HTTP_FUZZ_VENV:-$root/.build/http-fuzz-venv}"
-stamp="$venv/requirements.txt"
-if ! cmp -s "$here/requirements.txt" "$stamp"; then
-    echo "http-fuzz: installing schemathesis into $venv" >&2
-    rm -rf "$venv"
-    python3 -m venv "$venv" || {
-        echo "http-fuzz: python3 could not create a virtual environment; install python3-venv (scripts/setup.sh does)" >&2
-        exit 1
-    }
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
-    cp "$here/requirements.txt" "$stamp"
-fi
+"$root/scripts/python-venv.sh" "$venv" "$here/requirements.txt" http-fuzz
 
 work="$(mktemp -d)"
 server=""
