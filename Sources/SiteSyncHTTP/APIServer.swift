@@ -106,7 +106,9 @@ struct FiguresRefresher: Service {
     }
 }
 
-/// A thread that runs `work` every 250 ms until stopped.
+/// A thread that runs `work` every 250 ms until stopped; after a failure it waits 5 s, and it
+/// logs a failure once until it changes or heals (a figure that cannot be computed fails the
+/// same way each time: retrying at once would only fill the log and the CPU).
 final class RefreshThread: @unchecked Sendable {
     // @unchecked: `stopped` is guarded by `lock`.
     private let work: @Sendable () throws -> Void
@@ -117,14 +119,26 @@ final class RefreshThread: @unchecked Sendable {
 
     func start(logger: Logger) {
         let thread = Thread { [self] in
+            var pause = 0.25
+            var lastFailure: String?
             while true {
                 lock.lock()
                 if stopped { lock.unlock(); return }
-                _ = lock.wait(until: Date().addingTimeInterval(0.25))
+                _ = lock.wait(until: Date().addingTimeInterval(pause))
                 let done = stopped
                 lock.unlock()
                 if done { return }
-                do { try work() } catch { logger.warning("the figures could not be refreshed", metadata: ["error": "\(error)"]) }
+                do {
+                    try work()
+                    if lastFailure != nil { logger.info("the figures are computed again") }
+                    (pause, lastFailure) = (0.25, nil)
+                } catch {
+                    let failure = "\(error)"
+                    if failure != lastFailure {
+                        logger.error("the figures cannot be computed; the API serves the last ones it computed", metadata: ["error": "\(failure)"])
+                    }
+                    (pause, lastFailure) = (5, failure)
+                }
             }
         }
         thread.name = "sitesync-figures"
