@@ -30,9 +30,7 @@ public enum FiguresBenchmark {
                                                                                         durability: .off))
         let asOf = CalendarDate("2026-11-30")!
         progress("figures: writing \(scale.projects) projects × \(scale.activitiesPerProject) activities × \(scale.days) days of entries")
-        // Budgets a hundredth of the report benchmark's: at 5,000 projects the city's PV, carried
-        // to nine decimals, would pass the 18 significant digits of an exact decimal (1.5 billion).
-        try ReportBenchmark.writeCity(at: directory + "/" + Node.databaseFile, scale: scale, asOf: asOf, budgetDivisor: 100)
+        try ReportBenchmark.writeCity(at: directory + "/" + Node.databaseFile, scale: scale, asOf: asOf)
         let cache = try FiguresCache(node: node, today: { asOf })
         progress("figures: computing the first snapshot")
         let (snapshot, recompute) = try timed { try cache.snapshot(asOf: asOf) }

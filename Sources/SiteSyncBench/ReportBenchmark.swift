@@ -32,9 +32,9 @@ public enum ReportBenchmark {
 
     /// Writes `scale`'s city straight into the typed tables of the database at `path`: each
     /// project in one of five departments, each activity with a plan, a quantity entry every
-    /// `entryEvery` days and a cost entry a week for `days` days up to `asOf`.
-    /// - Parameter budgetDivisor: divides each activity's budget (10,000 to 19,750 by default).
-    public static func writeCity(at path: String, scale: Scale, asOf: CalendarDate, budgetDivisor: Int = 1) throws {
+    /// `entryEvery` days and a cost entry a week for `days` days up to `asOf`. Each activity's
+    /// budget is 10,000 to 19,750 yuan.
+    public static func writeCity(at path: String, scale: Scale, asOf: CalendarDate) throws {
         let first = asOf.adding(days: -(scale.days - 1))
         let queue = try DatabaseQueue(path: path)
         try queue.write { db in
@@ -53,7 +53,7 @@ public enum ReportBenchmark {
                 for a in 0..<scale.activitiesPerProject {
                     let id = "p\(p)a\(a)"
                     let start = first.adding(days: a % 20), finish = first.adding(days: scale.days + a % 60)
-                    try activity.execute(arguments: [id, department, "p\(p)", "Activity \(a)", "\((10_000 + a * 250) / budgetDivisor)", "\(scale.days * 10)",
+                    try activity.execute(arguments: [id, department, "p\(p)", "Activity \(a)", "\(10_000 + a * 250)", "\(scale.days * 10)",
                                                      start.description, finish.description])
                     for d in stride(from: 0, to: scale.days, by: scale.entryEvery) {
                         entry += 1

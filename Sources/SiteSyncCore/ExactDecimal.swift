@@ -213,32 +213,41 @@ extension ExactDecimal {
     /// in 256 bits, then rounded half away from zero to 9 decimals, or to as many as fit in 18
     /// significant digits (a budget of 10¹² yuan keeps 6). `nil` when `denominator` is 0;
     /// throws ``Overflow`` when even the integral part does not fit.
+    ///
+    /// For ratios (indices, percentages). An amount that is summed with others is better held to
+    /// a fixed precision (``multiplied(by:dividedBy:places:)``): a sum carries the largest scale
+    /// of its terms, and 9 decimals leave 9 integral digits.
     public func multiplied(by numerator: ExactDecimal, dividedBy denominator: ExactDecimal) throws(Overflow) -> ExactDecimal? {
         guard denominator.significand != 0 else { return nil }
-        // (s·10^-a)(n·10^-b)/(d·10^-c) at 9 decimals is s·n·10^(9+c-a-b) / d: shift the dividend up, or the divisor.
-        let shift = 9 + Int(denominator.scale) - Int(scale) - Int(numerator.scale)
-        if let fast = Self.productQuotient128(significand, numerator.significand, denominator.significand, shift: shift) {
-            return fast
+        // The usual case: 9 decimals fit. Else round once to as many decimals as fit, found from
+        // the truncated quotient's digits.
+        if let quotient = Self.scaledQuotient(self, numerator, denominator, places: 9, rounding: true),
+           let result = ExactDecimal(normalizing: quotient, scale: 9), result.hasAtMost18Digits {
+            return result
         }
         let operation = "\(self) × \(numerator) / \(denominator)"
-        var dividend = Self.wideProduct(Int128(significand), Int128(numerator.significand))
-        var divisor = Int128(denominator.significand)
-        if shift >= 0 {
-            for _ in 0..<shift {
-                guard let next = Self.wideTimesTen(dividend) else { throw Overflow(operation: operation) }
-                dividend = next
-            }
-        } else {
-            divisor *= Self.pow10(-shift)
-        }
-        // Round once: first find how many of the 9 decimals fit in 18 significant digits, then divide with rounding.
-        guard let truncated = Self.quotient(dividend, divisor, rounding: false) else { throw Overflow(operation: operation) }
+        guard let truncated = Self.scaledQuotient(self, numerator, denominator, places: 9, rounding: false) else { throw Overflow(operation: operation) }
         var digits = 0
         var magnitude = truncated.magnitude
         while magnitude > 0 { magnitude /= 10; digits += 1 }
-        let dropped = min(max(digits - 18, 0), 9)
-        guard digits - dropped <= 18, let quotient = Self.quotient(dividend, divisor * Self.pow10(dropped), rounding: true),
-              let result = ExactDecimal(normalizing: quotient, scale: 9 - dropped) else { throw Overflow(operation: operation) }
+        let places = 9 - min(max(digits - 18, 0), 9)
+        guard let quotient = Self.scaledQuotient(self, numerator, denominator, places: places, rounding: true),
+              let result = ExactDecimal(normalizing: quotient, scale: places), result.hasAtMost18Digits else { throw Overflow(operation: operation) }
+        return result
+    }
+
+    /// `self × numerator / denominator` rounded once, half away from zero, to exactly `places`
+    /// decimals (0…9): a derived amount held to a fixed precision, so that a sum of any number
+    /// of them keeps that scale and needs digits only for its size (docs/design.md §11). The
+    /// exact quotient is rounded directly, never first to 9 decimals. `nil` when `denominator`
+    /// is 0; throws ``Overflow`` when the rounded amount needs more than 18 significant digits.
+    public func multiplied(by numerator: ExactDecimal, dividedBy denominator: ExactDecimal, places: Int) throws(Overflow) -> ExactDecimal? {
+        guard denominator.significand != 0 else { return nil }
+        let places = max(0, min(places, Int(Self.maxScale)))
+        guard let quotient = Self.scaledQuotient(self, numerator, denominator, places: places, rounding: true),
+              let result = ExactDecimal(normalizing: quotient, scale: places), result.hasAtMost18Digits else {
+            throw Overflow(operation: "\(self) × \(numerator) / \(denominator)")
+        }
         return result
     }
 
@@ -291,22 +300,34 @@ extension ExactDecimal {
         return quotient.doubleValue
     }
 
-    /// `s·n·10^shift / d` at 9 decimals, rounded half away from zero, when every step fits in
-    /// 128 bits and the result has at most 18 digits (amounts times ratios of days or
-    /// quantities, as a rule); `nil` sends the caller to the 256-bit path, which gives the same
-    /// result where both apply.
-    private static func productQuotient128(_ s: Int64, _ n: Int64, _ d: Int64, shift: Int) -> ExactDecimal? {
-        guard shift >= 0, shift <= 38 else { return nil }
-        let (dividend, overflow) = (Int128(s) * Int128(n)).multipliedReportingOverflow(by: pow10(shift))
-        guard !overflow else { return nil }
-        let divisor = Int128(d)
+    /// `a × b / c` as the significand of its value at `places` decimals (0…9), rounded half away
+    /// from zero or truncated, computed exactly: in 128 bits when every step fits (amounts
+    /// times ratios of days or quantities, as a rule), else in 256. `nil` when the quotient
+    /// exceeds 128 bits. `c` is not 0.
+    private static func scaledQuotient(_ a: ExactDecimal, _ b: ExactDecimal, _ c: ExactDecimal, places: Int, rounding: Bool) -> Int128? {
+        // (s·10^-a)(n·10^-b)/(d·10^-c) at `places` decimals is s·n·10^(places+c-a-b) / d: shift
+        // the dividend up, or the divisor (by at most 10^18: it stays below 10^36).
+        let shift = places + Int(c.scale) - Int(a.scale) - Int(b.scale)
+        let product = Int128(a.significand) * Int128(b.significand)  // below 2^126
+        if shift < 0 { return quotient128(product, Int128(c.significand) * pow10(-shift), rounding: rounding) }
+        let (dividend, overflow) = product.multipliedReportingOverflow(by: pow10(shift))
+        if !overflow { return quotient128(dividend, Int128(c.significand), rounding: rounding) }
+        var wide = wideProduct(Int128(a.significand), Int128(b.significand))
+        for _ in 0..<shift {
+            guard let next = wideTimesTen(wide) else { return nil }
+            wide = next
+        }
+        return quotient(wide, Int128(c.significand), rounding: rounding)
+    }
+
+    /// `dividend / divisor` in 128 bits, rounded half away from zero or truncated.
+    private static func quotient128(_ dividend: Int128, _ divisor: Int128, rounding: Bool) -> Int128 {
         var quotient = dividend / divisor
         let remainder = dividend % divisor
-        if remainder != 0 && remainder.magnitude >= divisor.magnitude - remainder.magnitude {
+        if rounding && remainder != 0 && remainder.magnitude >= divisor.magnitude - remainder.magnitude {
             quotient += (dividend < 0) != (divisor < 0) ? -1 : 1
         }
-        guard quotient.magnitude <= 999_999_999_999_999_999 else { return nil }
-        return ExactDecimal(normalizing: quotient, scale: 9)
+        return quotient
     }
 
     // MARK: Wide integer helpers

@@ -92,9 +92,10 @@ public struct ActivityInput: Sendable {
 
 /// The earned-value formulas of one activity (docs/design.md §11). Every figure is "as of" the end
 /// of a cut-off date: entries dated later do not count. Amounts are exact decimals: a share of a
-/// budget is the budget times an exact ratio (of days, or of quantities), rounded once to 9
-/// decimals (``ExactDecimal/multiplied(by:dividedBy:)``); fractions shown as percentages are
-/// `Double`s derived from the same ratios.
+/// budget (PV, EV) is the budget times an exact ratio (of days, or of quantities), rounded once,
+/// half away from zero, to ``EarnedValueFigures/derivedPlaces`` decimals before it is summed
+/// (``ExactDecimal/multiplied(by:dividedBy:places:)``); AC is a sum of entered costs, exact as
+/// entered. Fractions shown as percentages are `Double`s derived from the same ratios.
 public enum ActivityEarnedValue {
     /// The planned days elapsed by the end of `date` and the planned duration, both in days
     /// (inclusive: the whole planned finish day is planned work), elapsed clamped to 0…duration.
@@ -114,10 +115,12 @@ public enum ActivityEarnedValue {
         return Double(days.elapsed) / Double(days.duration)
     }
 
-    /// PV: the budget spread linearly over the planned dates. `PV = BAC × elapsed / duration`.
+    /// PV: the budget spread linearly over the planned dates. `PV = BAC × elapsed / duration`,
+    /// to ``EarnedValueFigures/derivedPlaces`` decimals.
     public static func plannedValue(_ activity: ActivityInput, asOf date: CalendarDate) throws(ExactDecimal.Overflow) -> ExactDecimal {
         let days = plannedDays(activity, asOf: date)
-        return try activity.budget.multiplied(by: ExactDecimal(days.elapsed), dividedBy: ExactDecimal(days.duration)) ?? .zero
+        return try activity.budget.multiplied(by: ExactDecimal(days.elapsed), dividedBy: ExactDecimal(days.duration),
+                                              places: EarnedValueFigures.derivedPlaces) ?? .zero
     }
 
     /// The installed quantity up to `date`.
@@ -160,10 +163,10 @@ public enum ActivityEarnedValue {
         return part.ratio(to: whole) ?? 0
     }
 
-    /// EV = f × BAC.
+    /// EV = f × BAC, to ``EarnedValueFigures/derivedPlaces`` decimals.
     public static func earnedValue(_ activity: ActivityInput, asOf date: CalendarDate) throws(ExactDecimal.Overflow) -> ExactDecimal {
         let (part, whole) = try completion(activity, asOf: date)
-        return try activity.budget.multiplied(by: part, dividedBy: whole) ?? .zero
+        return try activity.budget.multiplied(by: part, dividedBy: whole, places: EarnedValueFigures.derivedPlaces) ?? .zero
     }
 
     /// AC: the costs reported up to `date`, summed exactly.

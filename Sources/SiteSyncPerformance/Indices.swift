@@ -11,6 +11,17 @@ public struct EarnedValueFigures: Sendable, Equatable {
     public var earnedValue: ExactDecimal
     public var actualCost: ExactDecimal
 
+    /// The decimals of every derived amount (PV and EV of an activity, EAC): 4, a hundredth of
+    /// a fen. Each is rounded once, half away from zero, from its exact value
+    /// (``ExactDecimal/multiplied(by:dividedBy:places:)``), before any sum. Sums of amounts
+    /// held to a fixed scale stay at that scale, so a city's totals need digits only for their
+    /// size: 18 significant digits at 4 decimals hold 10¹⁴ yuan, a hundred times the largest
+    /// city's budget (10¹² yuan), where 9 decimals overflowed past 10⁹. And they are exact, so
+    /// every replica, adding in any order, gets the same digits. (Widening the sums to 128 bits
+    /// instead would need a second decimal type through every figure, and digits nobody reads:
+    /// the reports print the fen.)
+    public static let derivedPlaces = 4
+
     public init(budget: ExactDecimal = .zero, plannedValue: ExactDecimal = .zero, earnedValue: ExactDecimal = .zero,
                 actualCost: ExactDecimal = .zero) {
         self.budget = budget
@@ -40,10 +51,14 @@ public struct EarnedValueFigures: Sendable, Equatable {
     public var scheduleVariance: ExactDecimal { get throws(ExactDecimal.Overflow) { try earnedValue.minus(plannedValue) } }
     /// CV = EV − AC.
     public var costVariance: ExactDecimal { get throws(ExactDecimal.Overflow) { try earnedValue.minus(actualCost) } }
-    /// EAC = BAC / CPI = BAC × AC / EV; `nil` without a CPI, or when nothing was earned yet (CPI = 0).
+    /// EAC = BAC / CPI = BAC × AC / EV, to ``derivedPlaces`` decimals; `nil` without a CPI, or
+    /// when nothing was earned yet (CPI = 0). EAC is never summed: past 10¹⁴ yuan (much spent
+    /// for a sliver earned) it keeps the decimals that fit rather than fail the report, still
+    /// rounded once from the exact value.
     public var estimateAtCompletion: ExactDecimal? {
         get throws(ExactDecimal.Overflow) {
             guard actualCost > .zero, earnedValue > .zero else { return nil }
+            if let held = try? budget.multiplied(by: actualCost, dividedBy: earnedValue, places: Self.derivedPlaces) { return held }
             return try budget.multiplied(by: actualCost, dividedBy: earnedValue)
         }
     }

@@ -35,6 +35,33 @@ final class TemporaryDirectory {
         #expect(try trillion.multiplied(by: Self.decimal("123456.789"), dividedBy: Self.decimal("123456.789")) == trillion)
     }
 
+    /// A derived amount is rounded once, from its exact value, to a fixed number of decimals:
+    /// never to 9 first and then again (0.00004999999995 is 0.0000 at 4 decimals, where rounding
+    /// its 9-decimal 0.00005 again would give 0.0001).
+    @Test func anAmountTimesARatioIsRoundedOnceToFixedPlaces() throws {
+        let third = try ExactDecimal(1).multiplied(by: 1, dividedBy: 3, places: 4)
+        #expect(third == Self.decimal("0.3333") && third?.scale == 4)
+        #expect(try ExactDecimal(2).multiplied(by: 1, dividedBy: 3, places: 4) == Self.decimal("0.6667"))
+        #expect(try ExactDecimal(-2).multiplied(by: 1, dividedBy: 3, places: 4) == Self.decimal("-0.6667"), "half away from zero, both signs")
+        #expect(try Self.decimal("0.0001").multiplied(by: 1, dividedBy: 2, places: 4) == Self.decimal("0.0001"))
+        #expect(try Self.decimal("-0.0001").multiplied(by: 1, dividedBy: 2, places: 4) == Self.decimal("-0.0001"))
+        let nearlyHalf = ExactDecimal(4_999_999_995), hundredTrillion = ExactDecimal(100_000_000_000_000)
+        #expect(try nearlyHalf.multiplied(by: 1, dividedBy: hundredTrillion, places: 4) == 0, "rounded once")
+        #expect(try nearlyHalf.multiplied(by: 1, dividedBy: hundredTrillion)?.rounded(places: 4) == Self.decimal("0.0001"),
+                "what rounding twice would give")
+        #expect(try ExactDecimal(90_000_000_000).multiplied(by: 3, dividedBy: 7, places: 4) == Self.decimal("38571428571.4286"))
+        #expect(try Self.decimal("0.123456789").multiplied(by: Self.decimal("0.987654321"), dividedBy: Self.decimal("0.000000007"), places: 4)
+                == Self.decimal("17418947.3018"), "more decimals in than out: 0.121932631112635269 / 0.000000007")
+        #expect(try ExactDecimal(1).multiplied(by: 1, dividedBy: .zero, places: 4) == nil)
+        #expect(try hundredTrillion.multiplied(by: 1, dividedBy: 3, places: 4) == Self.decimal("33333333333333.3333"), "18 digits")
+        #expect(throws: ExactDecimal.Overflow.self, "10¹⁵ / 3 at 4 decimals needs 19 digits") {
+            try ExactDecimal(1_000_000_000_000_000).multiplied(by: 1, dividedBy: 3, places: 4)
+        }
+        #expect(throws: ExactDecimal.Overflow.self, "past 128 bits") {
+            try Self.decimal("999999999999999999").multiplied(by: 9_876_543_210, dividedBy: Self.decimal("0.000000001"), places: 4)
+        }
+    }
+
     @Test func overflowIsAnErrorNeverAWrapOrATrap() throws {
         let largest = Self.decimal("999999999999999999")
         #expect(throws: ExactDecimal.Overflow.self) { try largest.plus(1_000_000_000_000_000_000) }
@@ -75,7 +102,7 @@ final class TemporaryDirectory {
         let rows = try Reports.assessments(office.store, asOf: Self.day("2026-01-02"))
         let figures = try #require(rows.first).figures
         #expect(figures.budget == 1_000_000_000_000)
-        #expect(figures.plannedValue == Self.decimal("666666666666.666667"), "two of three days: 2 × 10¹² / 3, rounded once")
+        #expect(figures.plannedValue == Self.decimal("666666666666.6667"), "two of three days: 2 × 10¹² / 3, rounded once to 4 decimals")
         #expect(figures.earnedValue == 300_000_000_000, "30 %")
         #expect(figures.actualCost == 300, "1,000 × 0.1 + 1,000 × 0.2, exactly")
         #expect(figures.plannedValue.fixed(2) == "666666666666.67" && figures.actualCost.fixed(2) == "300.00")

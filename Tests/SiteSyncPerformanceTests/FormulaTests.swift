@@ -80,6 +80,27 @@ struct FormulaTests {
         #expect(f.percentComplete == 40)
     }
 
+    /// PV and EV are rounded once, half away from zero, to 4 decimals (a hundredth of a fen),
+    /// before any sum: 1,000 over three days is 333.3333 a day, not 333.333333333.
+    @Test func derivedAmountsAreHeldToFourDecimals() throws {
+        var thirds = Self.kerbs()
+        thirds.plannedFinish = Self.day("2026-11-03")
+        thirds.budgetQuantity = 3
+        thirds.quantities = [DatedAmount(Self.day("2026-11-02"), 1)]
+        #expect(try ActivityEarnedValue.plannedValue(thirds, asOf: Self.day("2026-11-01")) == ExactDecimal("333.3333")!)
+        #expect(try ActivityEarnedValue.plannedValue(thirds, asOf: Self.day("2026-11-02")) == ExactDecimal("666.6667")!, "half away from zero")
+        #expect(try ActivityEarnedValue.earnedValue(thirds, asOf: Self.day("2026-11-02")) == ExactDecimal("333.3333")!, "1 of 3 installed")
+        thirds.budget = ExactDecimal("0.05")!
+        thirds.plannedFinish = Self.day("2026-11-08")
+        #expect(try ActivityEarnedValue.plannedValue(thirds, asOf: Self.day("2026-11-03")) == ExactDecimal("0.0188")!,
+                "0.05 × 3 / 8 = 0.01875: the half rounds away from zero")
+        let costly = EarnedValueFigures(budget: 1000, plannedValue: 500, earnedValue: 300, actualCost: 400)
+        #expect(try costly.estimateAtCompletion == ExactDecimal("1333.3333")!, "EAC = 1000 × 400 / 300, to 4 decimals")
+        let sliver = EarnedValueFigures(budget: 90_000_000_000, plannedValue: 500, earnedValue: 7, actualCost: 3_000_000)
+        #expect(try sliver.estimateAtCompletion == ExactDecimal("38571428571428571.4")!,
+                "past 10¹⁴ yuan EAC, never summed, keeps the decimals that fit instead of failing the report")
+    }
+
     @Test func nothingDueOrSpentOrBudgetedIsNotADivisionByZero() throws {
         let early = try ActivityEarnedValue.figures(Self.kerbs(), asOf: Self.day("2026-10-01"))
         #expect(early.plannedValue == 0 && early.schedulePerformanceIndex == nil, "PV = 0: not yet due")
