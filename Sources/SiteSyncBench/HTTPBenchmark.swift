@@ -34,6 +34,11 @@ public enum HTTPBenchmark {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let hubPath = directory + "/hub"
         let hub = try NetworkBenchmark.hubNode(hubPath)
+        // The city below is written straight into the tables; a write through the API needs an
+        // activity the store knows as a record, so one project goes in first, through the plan import.
+        try hub.writeEntry("department", id: "roads", ["name=Roads"])
+        _ = try hub.importPlan(csv: "project_code,project_name,department,activity,activity_budget,start,finish\n"
+                               + "PROBE-1,Freshness probe,roads,Probe,1000,2026-09-01,2026-12-31\n")
         progress("http: writing \(scale.projects) projects × \(scale.activitiesPerProject) activities")
         try ReportBenchmark.writeCity(at: hubPath + "/" + Node.databaseFile, scale: scale, asOf: CalendarDate("2026-11-30")!)
         let token = try ApiTokens.create(hub, name: "bench", role: .office, department: nil, readOnly: false).secret
@@ -43,7 +48,8 @@ public enum HTTPBenchmark {
         let projectsCommand = try timeCommand(executable, ["report", "projects", "--data-dir", hubPath, "--format", "json"])
 
         let server = try ServerProcess(executable: executable, arguments: ["serve", "--data-dir", hubPath, "--listen", "tcp://127.0.0.1:*",
-                                                                           "--http", "127.0.0.1:0", "--quiet"])
+                                                                           "--http", "127.0.0.1:0", "--quiet"],
+                                       log: directory + "/serve.log")
         defer { server.stop() }
         let port = try server.httpPort()
         // Warm: the first answer waits for the first computation of the figures.
@@ -56,7 +62,12 @@ public enum HTTPBenchmark {
         let projects = try drive(port: port, token: token, path: "/api/v1/projects", clients: clients, requests: requestsPerClient)
 
         progress("http: how soon a write shows in /city")
-        let fresh = try freshness(warm)
+        let fresh: Double
+        do {
+            fresh = try freshness(warm)
+        } catch {
+            throw BenchFailure("\(error); the server's log ends: \(server.logTail)")
+        }
         return HTTPBenchmarkResult(
             cityP99Milliseconds: percentile(city, 0.99), projectsP99Milliseconds: percentile(projects, 0.99),
             cityP50Milliseconds: percentile(city, 0.5), projectsP50Milliseconds: percentile(projects, 0.5),
@@ -103,7 +114,7 @@ public enum HTTPBenchmark {
             }
         }
         let before = try actualCost(client)
-        _ = try client.post("/api/v1/costs", json: #"{"activity": "p0a0", "amount": "1000000", "date": "2026-11-30"}"#, expecting: 201)
+        _ = try client.post("/api/v1/costs", json: #"{"activity": "PROBE-1/Probe", "amount": "1000000", "date": "2026-11-30"}"#, expecting: 201)
         let start = DispatchTime.now().uptimeNanoseconds
         while try actualCost(client) <= before {
             guard DispatchTime.now().uptimeNanoseconds - start < 30_000_000_000 else { throw BenchFailure("a cost did not show in /city within 30 s") }
@@ -162,13 +173,22 @@ final class ServerProcess {
     let process = Process()
     private let output = Pipe()
     private var printed = Data()
+    private let log: String
 
-    init(executable: URL, arguments: [String]) throws {
+    /// - Parameter log: where its standard error goes.
+    init(executable: URL, arguments: [String], log: String) throws {
+        self.log = log
         process.executableURL = executable
         process.arguments = arguments
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        FileManager.default.createFile(atPath: log, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: log)
         try process.run()
+    }
+
+    /// The last lines it logged.
+    var logTail: String {
+        String((try? String(contentsOfFile: log, encoding: .utf8))?.suffix(2000) ?? "")
     }
 
     /// The port of its "http on http://127.0.0.1:PORT" line.
