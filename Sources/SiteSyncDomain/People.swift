@@ -91,9 +91,10 @@ public struct Person: Sendable, Equatable {
     /// to ``projects``).
     public var scope: ReadScope { department.map(ReadScope.department) ?? .city }
 
-    /// Who they write as, for ``Node/planner(as:)`` and every domain write taking `as:`; `nil`
-    /// when they only read (leader, hrbp, auditor). A project lead writes as a field node of
-    /// their department, and only on their projects: check ``mayWrite(onProject:)`` first.
+    /// Who they write as; `nil` when they only read (leader, hrbp, auditor). A project lead
+    /// writes as a field node of their department, and only on their projects: check
+    /// ``mayWrite(onProject:of:)`` first. Pass ``actingWriter`` to the domain's writes, never
+    /// this: their `as: nil` means "as this node itself".
     public var writer: WriterIdentity? {
         switch role {
         case .office: WriterIdentity(role: .office, department: servingDepartment)
@@ -102,6 +103,12 @@ public struct Person: Sendable, Equatable {
         case .leader, .hrbp, .auditor: nil
         }
     }
+
+    /// The identity to pass as `as:` to every domain write made for them (``Node/planner(as:)``,
+    /// `writeEntry`, `recordCost`, …): ``writer``, or for a person who only reads an auditor's,
+    /// which the write policy refuses everything — so that a write made for them by mistake
+    /// writes nothing, where `as: nil` would write as the node.
+    public var actingWriter: WriterIdentity { writer ?? WriterIdentity(role: .auditor, department: servingDepartment) }
 
     /// Whether they may write on (or resolve a conflict of) the project of code `code` in
     /// `projectDepartment`: a writer whose department scope holds it, and for a project lead

@@ -97,10 +97,12 @@ public enum Sessions {
         let secret = ApiTokens.base64URL((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
         let csrfKey = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
         let secretHash = ApiTokens.hash(secret)
-        try node.store.addPersonSession(
+        let kept = try node.store.addPersonSession(
             StoredPersonSession(secretSHA256: secretHash, person: name, csrfKey: csrfKey, client: client, createdMilliseconds: now,
                                 lastSeenMilliseconds: now, expiresMilliseconds: now + lifetimeMilliseconds),
-            idleSince: now > idleTimeoutMilliseconds ? now - idleTimeoutMilliseconds : 0)
+            idleSince: now > idleTimeoutMilliseconds ? now - idleTimeoutMilliseconds : 0, passwordHash: stored.passwordHash)
+        // Disabled, or given a new password, while the old one was being checked.
+        guard kept else { throw SignInRefusal.wrongNameOrPassword }
         return (secret, csrfToken(key: csrfKey, secretHash: secretHash), try People.person(node, named: name) ?? person)
     }
 
@@ -116,7 +118,8 @@ public enum Sessions {
             try node.store.removePersonSession(secretSHA256: secretHash)
             return nil
         }
-        guard stored.disabledMilliseconds == nil, session.createdMilliseconds >= stored.passwordChangedMilliseconds else { return nil }
+        // Disabling a person and changing their password remove their sessions; this is the second lock.
+        guard stored.disabledMilliseconds == nil else { return nil }
         let person = try People.person(stored, node)
         guard People.authorityRefusal(role: person.role, department: person.department, node: node.writer) == nil else { return nil }
         var lastSeen = session.lastSeenMilliseconds

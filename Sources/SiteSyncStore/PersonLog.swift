@@ -158,9 +158,14 @@ extension ReplicaStore {
 
     /// Keeps a new session, records the sign-in on its person, and drops sessions that ended
     /// before `session` began (expired, or idle since `idleSince`), so the table stays small.
-    public func addPersonSession(_ session: StoredPersonSession, idleSince: UInt64) throws {
+    /// - Parameter passwordHash: the hash the password was verified against: when the person's
+    ///   password was changed (or they were disabled) while it was being checked, no session is kept.
+    /// - Returns: whether the session was kept.
+    public func addPersonSession(_ session: StoredPersonSession, idleSince: UInt64, passwordHash: String) throws -> Bool {
         try StoreError.mapping {
             try pool.write { db in
+                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM person WHERE name = ? AND password_hash = ? AND disabled_ms IS NULL",
+                                        arguments: [session.person, passwordHash]) != nil else { return false }
                 try db.execute(sql: "DELETE FROM person_session WHERE expires_ms <= ? OR last_seen_ms <= ?",
                                arguments: [Int64(session.createdMilliseconds), Int64(idleSince)])
                 try db.execute(sql: "INSERT INTO person_session (\(PersonLog.sessionColumns)) VALUES (?, ?, ?, ?, ?, ?, ?)", arguments: [
@@ -169,6 +174,7 @@ extension ReplicaStore {
                 ])
                 try db.execute(sql: "UPDATE person SET signed_in_ms = ? WHERE name = ?",
                                arguments: [Int64(session.createdMilliseconds), session.person])
+                return true
             }
         }
     }
