@@ -242,6 +242,14 @@ public enum People {
     /// The department a person of `role` is bound to: required for department heads and project
     /// leads, optional for an HR business partner, refused for the city-wide roles.
     static func checkedDepartment(role: PersonRole, department: String?) throws -> String? {
+        do {
+            return try checkedDepartmentValue(role: role, department: department)
+        } catch let error as CoreError {
+            throw NodeError(.usage, error.message)
+        }
+    }
+
+    private static func checkedDepartmentValue(role: PersonRole, department: String?) throws -> String? {
         let department = department.flatMap { $0.isEmpty ? nil : $0 }
         switch role.department {
         case .required:

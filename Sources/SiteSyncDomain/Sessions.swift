@@ -240,9 +240,10 @@ public final class SignInLimiter: Sendable {
 
     /// The failures counted now for `name` and from `client`, within the window ending at `now`.
     public func failureCounts(name: String, client: String, now: UInt64) -> (name: Int, client: Int) {
-        failures.withLock { table in
-            let count = { (key: String) in (table[key] ?? []).filter { $0 + self.windowMilliseconds > now }.count }
-            return (count(Self.nameKey(name)), count(Self.clientKey(client)))
+        let window = windowMilliseconds
+        return failures.withLock { table in
+            let counts = [Self.nameKey(name), Self.clientKey(client)].map { key in (table[key] ?? []).filter { $0 + window > now }.count }
+            return (counts[0], counts[1])
         }
     }
 
