@@ -85,7 +85,9 @@ public enum Sessions {
         let now = now ?? node.store.wallClock()
         try limiter.admit(name: name, client: client, now: now)
         let stored = try node.store.person(named: name)
-        let verified = PasswordHashing.verify(password, against: stored?.passwordHash ?? standIn(hashing))
+        // No password can be longer than the longest allowed, so a huge one is not worth hashing.
+        let verified = password.utf8.count <= 4 * People.maximumPasswordLength
+            && PasswordHashing.verify(password, against: stored?.passwordHash ?? standIn(hashing))
         guard let stored, verified else { throw SignInRefusal.wrongNameOrPassword }
         limiter.succeeded(name: name, client: client)
         guard stored.disabledMilliseconds == nil else { throw SignInRefusal.disabled }

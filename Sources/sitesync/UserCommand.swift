@@ -13,11 +13,11 @@ struct UserCommand: ParsableCommand {
             A person reads and writes as a node of their role would, never beyond the node that \
             serves them (a department node holds only department_head, project_lead and hrbp \
             accounts of its own department):
-              leader           reads the whole city; writes nothing
-              department_head  reads and writes their department, as its office node (--department)
-              project_lead     reads their department, writes on their projects only (--department, --project)
-              hrbp             reads the scorecards, of the whole city or of one --department
-              auditor          reads everything, the audit views too; writes nothing
+              leader           the whole city, reads only
+              department_head  their --department, as its office node does
+              project_lead     their --department; writes on their --project only
+              hrbp             the scorecards: the whole city, or one --department
+              auditor          everything and the audit views, reads only
               office           the plan and conflict resolution, city-wide
 
             The password is read from standard input when it is not a terminal (its first line), \
@@ -27,8 +27,10 @@ struct UserCommand: ParsableCommand {
 
             Examples:
               sitesync user add --data-dir ./hub --name li.wei --role leader
-              sitesync user add --data-dir ./hub --name chen --role project_lead --department roads --project R-101 --project R-102
-              printf '%s\\n' "$PASSWORD" | sitesync user add --data-dir ./hub --name zhao --role office
+              sitesync user add --data-dir ./hub --name chen --role project_lead \\
+                  --department roads --project R-101 --project R-102
+              printf '%s\\n' "$PASSWORD" | sitesync user add --data-dir ./hub \\
+                  --name zhao --role office
               sitesync user password --data-dir ./hub chen
               sitesync user list --data-dir ./hub
               sitesync user disable --data-dir ./hub chen
@@ -40,9 +42,12 @@ struct UserCommand: ParsableCommand {
             abstract: "Add a person who signs in to the dashboard.",
             discussion: """
                 Examples:
-                  sitesync user add --data-dir ./hub --name wang --role department_head --department roads
-                  sitesync user add --data-dir ./hub --name chen --role project_lead --department roads --project R-101
-                  echo 'correct horse battery' | sitesync user add --data-dir ./hub --name audit-1 --role auditor
+                  sitesync user add --data-dir ./hub --name wang --role department_head \\
+                      --department roads
+                  sitesync user add --data-dir ./hub --name chen --role project_lead \\
+                      --department roads --project R-101
+                  echo 'correct horse battery' | sitesync user add --data-dir ./hub \\
+                      --name audit-1 --role auditor
                 """)
         @OptionGroup var node: NodeOptions
         @Option(help: ArgumentHelp("Their sign-in name, unique on this node (letters, digits, '-', '_', '.', '@').", valueName: "name"))
@@ -80,7 +85,8 @@ struct UserCommand: ParsableCommand {
             discussion: """
                 Examples:
                   sitesync user password --data-dir ./hub chen
-                  printf '%s\\n' "$NEW_PASSWORD" | sitesync user password --data-dir ./hub chen
+                  printf '%s\\n' "$NEW_PASSWORD" | sitesync user password \\
+                      --data-dir ./hub chen
                 """)
         @OptionGroup var node: NodeOptions
         @Argument(help: ArgumentHelp("Their name, as `sitesync user list` shows it.", valueName: "name")) var name: String
