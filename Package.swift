@@ -63,7 +63,9 @@ let package = Package(
         ),
         .target(
             name: "SiteSyncDomain",
-            dependencies: ["SiteSyncCore", "SiteSyncStore", "SiteSyncNode", "SiteSyncPerformance"]
+            dependencies: ["SiteSyncCore", "SiteSyncStore", "SiteSyncNode", "SiteSyncPerformance",
+                           // scrypt for the passwords of person accounts (People.swift).
+                           .product(name: "_CryptoExtras", package: "swift-crypto")]
         ),
         // The HTTP API (docs/design.md §11): a second face over Domain, beside the ZeroMQ listener.
         .target(

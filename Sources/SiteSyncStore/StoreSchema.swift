@@ -50,6 +50,14 @@ import SiteSyncCore
 ///   made through a token, with the request's idempotency key and hash, the answer given and
 ///   the changes written, so a retried request is answered again without writing twice. See
 ///   ``ApiAccessLog``.
+/// - `person` and `person_session` (v6): the people who sign in to this node's web dashboard,
+///   local and never replicated as `api_token` is (a backup keeps them). `person`: each
+///   person's name, role, department, project codes (a JSON array, for a project lead), the
+///   PHC string of their password's scrypt hash, and when they were made, disabled, last
+///   changed their password and last signed in. `person_session`: each signed-in session, by
+///   the SHA-256 of its secret (the secret itself lives only in the browser's cookie), with the
+///   key its CSRF token derives from and when it began, was last seen and ends. See
+///   ``PersonLog``.
 enum StoreSchema {
     /// The SQLite `application_id` of a SiteSync database ("SSYC").
     static let applicationID: Int32 = 0x5353_5943
@@ -235,6 +243,31 @@ enum StoreSchema {
                     at_ms INTEGER NOT NULL,
                     UNIQUE (token, idempotency_key)
                 );
+                """)
+        }
+        migrator.registerMigration("v6") { db in
+            try db.execute(sql: """
+                CREATE TABLE person (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    role TEXT NOT NULL,
+                    department TEXT,
+                    projects TEXT NOT NULL DEFAULT '[]',
+                    password_hash TEXT NOT NULL,
+                    created_ms INTEGER NOT NULL,
+                    disabled_ms INTEGER,
+                    password_changed_ms INTEGER NOT NULL,
+                    signed_in_ms INTEGER
+                );
+                CREATE TABLE person_session (
+                    secret_sha256 TEXT PRIMARY KEY NOT NULL,
+                    person TEXT NOT NULL REFERENCES person (name),
+                    csrf_key BLOB NOT NULL,
+                    client TEXT NOT NULL,
+                    created_ms INTEGER NOT NULL,
+                    last_seen_ms INTEGER NOT NULL,
+                    expires_ms INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX person_session_by_person ON person_session (person);
                 """)
         }
         return migrator
