@@ -17,6 +17,9 @@ public enum FiguresBenchmark {
         public let assessmentSeconds: Double
         /// `refreshIfChanged()` with nothing changed.
         public let unchangedRefreshSeconds: Double
+        /// `refreshIfChanged()` after one progress write (an installed quantity): incremental,
+        /// the written project only reassessed.
+        public let progressRefreshSeconds: Double
         /// The 99th percentile of `city` and of a page of `projects` over the held snapshot.
         public let cityP99Seconds: Double
         public let projectsP99Seconds: Double
@@ -41,6 +44,12 @@ public enum FiguresBenchmark {
         }
         let (_, assessment) = try timed { try Reports.assessments(node.store, asOf: asOf, thresholds: node.configuration.report) }
         let (_, unchanged) = try timed { try cache.refreshIfChanged() }
+        try node.writeEntry("quantity_entry", ["activity=p0a0", "date=\(asOf)", "quantity=7.5"])
+        let (refreshed, progress) = try timed { try cache.refreshIfChanged() }
+        guard refreshed, try cache.snapshot(asOf: asOf).assessment("p0", scope: .city)?.project.activities.first?.quantities
+            .contains(where: { $0.date == asOf }) == true else {
+            throw StoreError(.database, "benchmark check failed: the progress write did not reach the figures")
+        }
         func p99(_ body: () throws -> JSONValue) throws -> Double {
             var samples: [Double] = []
             for _ in 0..<200 { samples.append(try timed { try body().canonicalText }.seconds) }
@@ -49,7 +58,7 @@ public enum FiguresBenchmark {
         let city = try p99 { try cache.snapshot(asOf: asOf).city(.city) }
         let projects = try p99 { try cache.snapshot(asOf: asOf).projects(.department("water"), filter: ProjectFilter(color: "red"), limit: 50) }
         return Result(projects: scale.projects, activities: scale.projects * scale.activitiesPerProject, recomputeSeconds: recompute,
-                      assessmentSeconds: assessment, unchangedRefreshSeconds: unchanged, cityP99Seconds: city, projectsP99Seconds: projects)
+                      assessmentSeconds: assessment, unchangedRefreshSeconds: unchanged, progressRefreshSeconds: progress, cityP99Seconds: city, projectsP99Seconds: projects)
     }
 
     static func timed<T>(_ body: () throws -> T) rethrows -> (value: T, seconds: Double) {
