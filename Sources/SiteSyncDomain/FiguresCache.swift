@@ -25,7 +25,7 @@ public final class FiguresSnapshot: Sendable {
     /// ``assessments``: what the next snapshot reuses of the projects no change touched.
     let parts: [ProjectPart]
 
-    init(asOf: CalendarDate, generation: UInt64, assessments: [ProjectAssessment], thresholds: Thresholds) throws {
+    convenience init(asOf: CalendarDate, generation: UInt64, assessments: [ProjectAssessment], thresholds: Thresholds) throws {
         try self.init(asOf: asOf, generation: generation, parts: assessments.map(ProjectPart.init), thresholds: thresholds)
     }
 
@@ -62,6 +62,13 @@ public final class FiguresSnapshot: Sendable {
         projectObjects = other.projectObjects
         projectIndex = other.projectIndex
         parts = other.parts
+    }
+
+    /// Computes the figures of `node` as of `asOf`, from everything.
+    static func compute(_ node: Node, asOf: CalendarDate, generation: UInt64) throws -> FiguresSnapshot {
+        let thresholds = node.configuration.report
+        return try FiguresSnapshot(asOf: asOf, generation: generation,
+                                   assessments: Reports.assessments(node.store, asOf: asOf, thresholds: thresholds), thresholds: thresholds)
     }
 
     /// The assessment of the project with this id or code (code case-insensitive), if in scope.

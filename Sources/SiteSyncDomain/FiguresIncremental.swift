@@ -93,7 +93,7 @@ struct FiguresBase: Sendable {
 /// or KPI for entries and readings) and, for the records whose project can change or that can
 /// be deleted (activities, risks, KPIs, goals), the one it belonged to in the last snapshot.
 /// The entries, daily logs and readings name their parent in an immutable field; one deleted,
-/// one whose parent a conflict resolution replaced, or one in conflict cannot be placed from
+/// one whose parent field is written again (only a conflict resolution can), or one in conflict cannot be placed from
 /// its row, and records of any collection not under a project (departments, period closes…)
 /// are not placed at all: for those the answer is `nil`, a recompute of everything.
 enum TouchedProjects {
@@ -119,8 +119,12 @@ enum TouchedProjects {
             } else if owned.contains(collection.name) {
                 if let owner = owners[change.record] { touched.insert(owner) }
                 if !change.isDelete { lookups[collection.name, default: []].insert(id) }
-            } else if parentOf[collection.name] != nil {
-                guard case .upsert(let writes) = change.body, !writes.contains(where: Self.supersedes) else { return nil }
+            } else if let parent = parentOf[collection.name] {
+                // Its parent field is written when it is created (from an empty context); written
+                // again, only a conflict resolution can have replaced it, from a parent unknown here.
+                let field = collection.field(named: parent.field)?.code
+                guard case .upsert(let writes) = change.body,
+                      change.context.isEmpty || !writes.contains(where: { $0.field == field }) else { return nil }
                 lookups[collection.name, default: []].insert(id)
             } else {
                 return nil
@@ -143,11 +147,5 @@ enum TouchedProjects {
             }
         }
         return touched
-    }
-
-    /// A write by a conflict resolution, which may replace even an immutable parent.
-    static func supersedes(_ write: FieldWrite) -> Bool {
-        if case .assign(_, _, true) = write.operation { return true }
-        return false
     }
 }

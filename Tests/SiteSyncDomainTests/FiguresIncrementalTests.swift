@@ -53,8 +53,8 @@ import Testing
     }
 
     /// Random sequences of writes (seeded): progress, costs, percentages, plan changes, a new
-    /// activity, an activity deleted, a project closed, a project added, a project moved to the
-    /// other department (deleted and written again there), risks, KPIs and readings, and a
+    /// activity, an activity deleted, a project closed, a project added, risks, KPIs and readings,
+    /// a KPI moved to another project of its department, and a
     /// department record (not under a project: everything is recomputed). After each refresh
     /// the figures served equal a computation from everything.
     @Test(arguments: [1, 2, 3] as [UInt64])
@@ -67,6 +67,7 @@ import Testing
         var projects = R.departments.flatMap { department in (0..<4).map { "p-\(department)-\($0)" } }
         var activities = projects.flatMap { ["\($0)-1", "\($0)-2"] }
         var added = 0
+        var kpis: [String] = []
         func day() -> String { "2026-\(10 + random.next(2))-\(10 + random.next(19))" }
         for step in 0..<24 {
             let project = projects[random.next(projects.count)]
@@ -117,16 +118,19 @@ import Testing
                 what = "a risk in \(project)"
             case 10:
                 let kpi = try hub.writeEntry("kpi", ["project=\(project)", "name=Lanes", "baseline=0", "target=10", "weight=1"]).id
+                kpis.append(kpi)
                 try hub.writeEntry("kpi_reading", ["kpi=\(kpi)", "period=2026-11", "value=\(random.next(12))"])
                 what = "a KPI with a reading in \(project)"
             default:
-                // Moved to the other department: the project deleted and written again there,
-                // its activities (which name it) following it.
-                let old = try #require(try hub.store.rows([("SELECT code, department FROM project WHERE id = ?", [project])])[0].first)
-                let other = R.departments.first { $0 != old[1] }!
-                try Self.delete(hub, "project", project)
-                try hub.writeEntry("project", id: project, ["code=\(old[0]!)", "name=Moved", "department=\(other)", "budget=300000"])
-                what = "\(project) moved to \(other)"
+                // A KPI (with its readings) moved to a project of either department: the project
+                // it left is touched too. (A project itself cannot move: its department is
+                // immutable, and a project with activities cannot be deleted.)
+                guard let kpi = kpis.last else { continue }
+                let department = try hub.store.rows([("SELECT department FROM kpi WHERE id = ?", [kpi])])[0].first?[0] ?? ""
+                let target = try #require(try hub.store.rows([("SELECT id FROM project WHERE department = ? ORDER BY id", [department])])[0]
+                    .compactMap { $0[0] }.filter { $0 != project }.last)
+                try hub.writeEntry("kpi", id: kpi, ["project=\(target)"])
+                what = "KPI \(kpi) moved to \(target)"
             }
             if random.next(3) == 0 { continue }  // sometimes several writes before a refresh
             _ = try cache.refreshIfChanged()
