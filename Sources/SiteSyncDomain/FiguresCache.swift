@@ -21,14 +21,29 @@ public final class FiguresSnapshot: Sendable {
     let projectObjects: [JSONValue]
     let projectIndex: [String: Int]
 
-    init(asOf: CalendarDate, generation: UInt64, assessments: [ProjectAssessment], thresholds: Thresholds) throws {
+    /// Each project's part (assessment, JSON object, remembered planned values), in the order of
+    /// ``assessments``: what the next snapshot reuses of the projects no change touched.
+    let parts: [ProjectPart]
+
+    convenience init(asOf: CalendarDate, generation: UInt64, assessments: [ProjectAssessment], thresholds: Thresholds) throws {
+        try self.init(asOf: asOf, generation: generation, parts: assessments.map(ProjectPart.init), thresholds: thresholds)
+    }
+
+    /// The snapshot of these projects' parts: the roll-ups are computed from them, each
+    /// project's planned values taken from (and kept in) its part.
+    init(asOf: CalendarDate, generation: UInt64, parts: [ProjectPart], thresholds: Thresholds) throws {
         self.asOf = asOf
         self.generation = generation
-        self.assessments = assessments
+        self.parts = parts
+        assessments = parts.map(\.assessment)
+        let open = parts.filter { !$0.assessment.project.isClosed }
         rollUps = try Reports.computing(asOf: asOf) {
-            try RollUp.byDepartment(assessments.filter { !$0.project.isClosed }, asOf: asOf, thresholds: thresholds)
+            try RollUp.byDepartment(open.map(\.assessment), asOf: asOf, thresholds: thresholds) {
+                (index, date) throws(ExactDecimal.Overflow) -> ExactDecimal in
+                try open[index].plannedValues.value(of: open[index].assessment.project, at: date)
+            }
         }
-        projectObjects = try Reports.computing(asOf: asOf) { try assessments.map(ReportText.projectJSON) }
+        projectObjects = parts.map(\.json)
         var index: [String: Int] = [:]
         for (position, row) in assessments.enumerated() {
             index[row.project.id] = position
@@ -37,7 +52,19 @@ public final class FiguresSnapshot: Sendable {
         projectIndex = index
     }
 
-    /// Computes the figures of `node` as of `asOf`.
+    /// The same figures under a newer generation: the data changed, but not what they are
+    /// computed from (sync bookkeeping, a peer's knowledge).
+    init(restamping other: FiguresSnapshot, generation: UInt64) {
+        asOf = other.asOf
+        self.generation = generation
+        assessments = other.assessments
+        rollUps = other.rollUps
+        projectObjects = other.projectObjects
+        projectIndex = other.projectIndex
+        parts = other.parts
+    }
+
+    /// Computes the figures of `node` as of `asOf`, from everything.
     static func compute(_ node: Node, asOf: CalendarDate, generation: UInt64) throws -> FiguresSnapshot {
         let thresholds = node.configuration.report
         return try FiguresSnapshot(asOf: asOf, generation: generation,
@@ -128,6 +155,17 @@ public final class FiguresSnapshot: Sendable {
 /// Change is detected with ``ChangeWatch`` (SQLite's `data_version` on a connection of the
 /// cache's own): any commit, by this process or another (a `sitesync` command beside the
 /// server), bumps the generation.
+///
+/// Today's figures are refreshed incrementally: the change log (every local write and every
+/// change applied gets an entry) tells which records changed since they were computed, those
+/// records tell which projects they touch (``TouchedProjects``), and only those projects are
+/// reloaded and reassessed, in one database snapshot with the log's position; the roll-ups are
+/// then summed over every project's part, with the planned values of untouched projects
+/// remembered (``PlannedValueMemo``). A commit that logged no change (sync bookkeeping) costs
+/// no computation at all. What the log cannot tell — entries removed or replaced (compaction,
+/// a new epoch, a state transfer), a change withheld or retracted, a record not under a project,
+/// a deleted entry — is recomputed from everything, as is everything every
+/// ``fullRecomputeInterval`` while changes arrive, and other dates than today.
 public final class FiguresCache: Sendable {
     public let node: Node
     /// How many dates are kept (today's counts as one).
@@ -138,6 +176,11 @@ public final class FiguresCache: Sendable {
     /// computed snapshot instead of computing: the background task is then alive and will
     /// replace it.
     let refresherTimeout: Double
+    /// How long incremental refreshes may follow one another before today's figures are
+    /// computed from everything again: a bound on any drift from a path the log does not show.
+    let fullRecomputeInterval: Double = 300
+    /// Beyond this many changes or touched projects, one computation of everything is cheaper.
+    static let incrementalLimits = (changes: 50_000, projects: 1_000)
 
     struct State {
         var seenVersion: Int64
@@ -147,12 +190,18 @@ public final class FiguresCache: Sendable {
         var lastRefresh: Double?
         /// A refresh is computing now (it may take longer than ``refresherTimeout``).
         var refreshing = false
+        /// Snapshots computed (from everything or incrementally).
         var computations = 0
+        /// Snapshots computed from everything.
+        var fullComputations = 0
+        /// Projects assessed, over every computation.
+        var reassessments = 0
     }
 
     private let state: Mutex<State>
-    /// One computation at a time: many requests for a date not held wait for one result.
-    private let computing = Mutex(())
+    /// One computation at a time: many requests for a date not held wait for one result. It
+    /// guards what today's next refresh starts from.
+    private let computing = Mutex<FiguresBase?>(nil)
 
     /// - Parameters:
     ///   - capacity: how many dates to keep (at least 1).
@@ -183,6 +232,10 @@ public final class FiguresCache: Sendable {
 
     /// How many snapshots were computed so far (for tests and the server's metrics).
     public var computations: Int { state.withLock { $0.computations } }
+    /// How many of them were computed from everything.
+    var fullComputations: Int { state.withLock { $0.fullComputations } }
+    /// How many projects were assessed so far, over all computations.
+    var reassessments: Int { state.withLock { $0.reassessments } }
 
     /// The figures as of `asOf`: the held snapshot when nothing changed since it was computed;
     /// for today, while the background refresh runs, the latest computed one (at most one
@@ -191,12 +244,12 @@ public final class FiguresCache: Sendable {
         let generation = try generation()
         let isToday = asOf == today()
         if let held = held(asOf, generation: generation, acceptStale: isToday && refresherAlive()) { return held }
-        return try compute(asOf)
+        return try compute(asOf).snapshot
     }
 
     /// Recomputes today's figures if the data changed since they were computed (or the day
     /// turned); call it every ~250 ms from a background task.
-    /// - Returns: whether it recomputed.
+    /// - Returns: whether it recomputed (a change that touched no figure recomputes nothing).
     @discardableResult
     public func refreshIfChanged() throws -> Bool {
         state.withLock { state in
@@ -211,8 +264,7 @@ public final class FiguresCache: Sendable {
         }
         let generation = try generation()
         if held(today(), generation: generation, acceptStale: false) != nil { return false }
-        _ = try compute(today())
-        return true
+        return try compute(today()).recomputed
     }
 
     /// Whether a background refresh is computing, or ran lately.
@@ -233,21 +285,108 @@ public final class FiguresCache: Sendable {
         }
     }
 
-    /// Computes the figures as of `asOf` and keeps them. The generation is read before the
-    /// data, so a change that lands during the computation makes the snapshot stale at once,
-    /// never unnoticed.
-    private func compute(_ asOf: CalendarDate) throws -> FiguresSnapshot {
-        try computing.withLock { _ in
+    /// Computes the figures as of `asOf` and keeps them: today's incrementally from the last
+    /// ones when the log tells what changed, otherwise from everything. The generation is read
+    /// before the data, so a change that lands during the computation makes the snapshot stale
+    /// at once, never unnoticed.
+    /// - Returns: the snapshot, and whether anything was computed (not when only the
+    ///   generation moved).
+    private func compute(_ asOf: CalendarDate) throws -> (snapshot: FiguresSnapshot, recomputed: Bool) {
+        try computing.withLock { base in
             let generation = try generation()
-            if let held = held(asOf, generation: generation, acceptStale: false) { return held }
-            let snapshot = try FiguresSnapshot.compute(node, asOf: asOf, generation: generation)
+            if let held = held(asOf, generation: generation, acceptStale: false) { return (held, false) }
+            let outcome: (snapshot: FiguresSnapshot, assessed: Int?)
+            if asOf == today() {
+                if let current = base, current.asOf == asOf, Self.clock() - current.fullAt < fullRecomputeInterval,
+                   let refreshed = try refresh(current, generation: generation) {
+                    base = refreshed.base
+                    outcome = (refreshed.base.snapshot, refreshed.assessed)
+                } else {
+                    let computed = try computeEverything(asOf, generation: generation)
+                    base = computed
+                    outcome = (computed.snapshot, computed.parts.count)
+                }
+            } else {
+                let computed = try computeEverything(asOf, generation: generation)
+                outcome = (computed.snapshot, computed.parts.count)
+            }
             state.withLock { state in
-                state.computations += 1
+                if let assessed = outcome.assessed {
+                    state.computations += 1
+                    state.reassessments += assessed
+                }
                 state.snapshots.removeAll { $0.asOf == asOf }
-                state.snapshots.append(snapshot)
+                state.snapshots.append(outcome.snapshot)
                 if state.snapshots.count > capacity { state.snapshots.removeFirst(state.snapshots.count - capacity) }
             }
-            return snapshot
+            return (outcome.snapshot, outcome.assessed != nil)
+        }
+    }
+
+    /// Every project loaded and assessed, in one database snapshot with the log's position.
+    private func computeEverything(_ asOf: CalendarDate, generation: UInt64) throws -> FiguresBase {
+        let thresholds = node.configuration.report
+        let (position, inputs) = try node.store.reading { reader in
+            (try reader.position(), try ProjectData.load(reader, asOf: asOf))
+        }
+        let parts = try Reports.computing(asOf: asOf) {
+            try inputs.map { try ProjectPart(ProjectAssessor.assess($0, asOf: asOf, thresholds: thresholds)) }
+        }
+        let snapshot = try FiguresSnapshot(asOf: asOf, generation: generation, parts: parts, thresholds: thresholds)
+        state.withLock { $0.fullComputations += 1 }
+        return FiguresBase(asOf: asOf, snapshot: snapshot, position: position, parts: parts, schema: node.store.schema, fullAt: Self.clock())
+    }
+
+    /// Today's figures from `current`, reloading and reassessing only the projects the changes
+    /// logged since touch; `nil` when the log cannot tell what changed (then everything is
+    /// computed). `assessed` is `nil` when no logged change touched a figure: the snapshot is
+    /// the last one under the new generation.
+    private func refresh(_ current: FiguresBase, generation: UInt64) throws -> (base: FiguresBase, assessed: Int?)? {
+        let asOf = current.asOf, schema = node.store.schema
+        let limits = Self.incrementalLimits
+        enum Read { case unchanged(LogPosition), reload(LogPosition, [String], [ProjectInput], order: [String]?) }
+        let read: Read? = try node.store.reading { reader in
+            let position = try reader.position()
+            guard let changes = try reader.changes(since: current.position, limit: limits.changes) else { return nil }
+            if changes.isEmpty { return .unchanged(position) }
+            guard let touched = try TouchedProjects.find(changes, reader, owners: current.owners, schema: schema),
+                  touched.count <= limits.projects else { return nil }
+            let ids = touched.sorted()
+            let inputs = try ProjectData.load(reader, asOf: asOf, projects: ids)
+            // A project added, removed or given another code changes the order: then SQLite's,
+            // as a full load has it.
+            let codes = Dictionary(current.parts.map { ($0.id, $0.assessment.project.code) }, uniquingKeysWith: { first, _ in first })
+            let order = inputs.count == ids.count && inputs.allSatisfy({ codes[$0.id] == $0.code })
+                ? nil : try reader.rows([("SELECT id FROM project ORDER BY code, id", [])])[0].compactMap { $0[0] }
+            return .reload(position, ids, inputs, order: order)
+        }
+        switch read {
+        case nil:
+            return nil
+        case .unchanged(let position)?:
+            var next = current
+            next.position = position
+            next.snapshot = FiguresSnapshot(restamping: current.snapshot, generation: generation)
+            return (next, nil)
+        case .reload(let position, let ids, let inputs, let order)?:
+            let thresholds = node.configuration.report
+            let fresh = try Reports.computing(asOf: asOf) {
+                try inputs.map { try ProjectPart(ProjectAssessor.assess($0, asOf: asOf, thresholds: thresholds)) }
+            }
+            var next = current
+            next.position = position
+            let touched = Set(ids)
+            for part in current.parts where touched.contains(part.id) { next.disown(part.assessment.project, schema: schema) }
+            for part in fresh { next.own(part.assessment.project, schema: schema) }
+            let byID = Dictionary(fresh.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            if let order {
+                let kept = Dictionary(current.parts.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+                next.parts = order.compactMap { id in touched.contains(id) ? byID[id] : kept[id] }
+            } else {
+                next.parts = current.parts.map { byID[$0.id] ?? $0 }
+            }
+            next.snapshot = try FiguresSnapshot(asOf: asOf, generation: generation, parts: next.parts, thresholds: thresholds)
+            return (next, fresh.count)
         }
     }
 

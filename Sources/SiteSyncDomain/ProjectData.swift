@@ -27,26 +27,50 @@ public enum ProjectData {
     /// `total` would add binary doubles); an amount whose sum needs more than 18 significant
     /// digits is refused with ``ExactDecimal/Overflow``, never rounded.
     public static func load(_ store: ReplicaStore, asOf: CalendarDate) throws -> [ProjectInput] {
+        try store.reading { try load($0, asOf: asOf) }
+    }
+
+    /// ``load(_:asOf:)`` in one snapshot of the store, restricted to the projects with the
+    /// given ids when `projects` is set (the figures cache reloads only the projects a change
+    /// touched): every query and both entry sums run over those projects' rows only, so each
+    /// project comes out exactly as a load of everything gives it.
+    public static func load(_ reader: SnapshotReader, asOf: CalendarDate, projects: [String]? = nil) throws -> [ProjectInput] {
         let cutDates = cutOffs(asOf)
-        let (result, sums) = try store.rows([
-            ("SELECT id, code, name, department, budget, stage FROM project ORDER BY code, id", []),
-            ("""
-             SELECT id, project, name, budget, budget_quantity, planned_start, planned_finish, ev_method, status,
-                    NULL, actual_start, actual_finish, goal FROM activity ORDER BY id
-             """, []),
-            ("SELECT project, max(date) FROM daily_log WHERE date <= ?1 GROUP BY project", [asOf.description]),
-            ("""
-             SELECT id, project, title, probability, impact, status = 'closed' AND closed_on <= ?1 FROM risk
-             WHERE raised_on <= ?1 ORDER BY id
-             """, [asOf.description]),
-            ("SELECT id, project, name, direction, baseline, target, weight FROM kpi ORDER BY id", []),
-            ("SELECT kpi, value FROM kpi_reading WHERE period <= ?1 ORDER BY kpi, period, id", [String(asOf.description.prefix(7))]),
-            ("SELECT id, project, parent, coalesce(title, id), weight FROM goal ORDER BY id", []),
-            ("""
-             SELECT activity, date, percent FROM percent_entry WHERE date <= ?1 AND activity IS NOT NULL AND percent IS NOT NULL
-             ORDER BY activity, date
-             """, [asOf.description]),
-        ], entrySums: [("quantity_entry", "quantity"), ("cost_entry", "amount")], cutOffs: cutDates.map(\.description))
+        let day = asOf.description
+        /// The restriction of a query to the projects asked for: `column IN (…)`, its
+        /// parameters numbered from `first` (after the query's own).
+        func only(_ column: String, from first: Int) -> String {
+            guard let projects else { return "1" }
+            return "\(column) IN (" + (0..<projects.count).map { "?\(first + $0)" }.joined(separator: ", ") + ")"
+        }
+        let ids = projects ?? []
+        let (result, sums) = (
+            try reader.rows([
+                ("SELECT id, code, name, department, budget, stage FROM project WHERE \(only("id", from: 1)) ORDER BY code, id", ids),
+                ("""
+                 SELECT id, project, name, budget, budget_quantity, planned_start, planned_finish, ev_method, status,
+                        NULL, actual_start, actual_finish, goal FROM activity WHERE \(only("project", from: 1)) ORDER BY id
+                 """, ids),
+                ("SELECT project, max(date) FROM daily_log WHERE date <= ?1 AND \(only("project", from: 2)) GROUP BY project", [day] + ids),
+                ("""
+                 SELECT id, project, title, probability, impact, status = 'closed' AND closed_on <= ?1 FROM risk
+                 WHERE raised_on <= ?1 AND \(only("project", from: 2)) ORDER BY id
+                 """, [day] + ids),
+                ("SELECT id, project, name, direction, baseline, target, weight FROM kpi WHERE \(only("project", from: 1)) ORDER BY id", ids),
+                ("""
+                 SELECT kpi, value FROM kpi_reading WHERE period <= ?1
+                 AND \(projects == nil ? "1" : "kpi IN (SELECT id FROM kpi WHERE \(only("project", from: 2)))") ORDER BY kpi, period, id
+                 """, [String(day.prefix(7))] + ids),
+                ("SELECT id, project, parent, coalesce(title, id), weight FROM goal WHERE \(only("project", from: 1)) ORDER BY id", ids),
+                ("""
+                 SELECT activity, date, percent FROM percent_entry WHERE date <= ?1 AND activity IS NOT NULL AND percent IS NOT NULL
+                 AND \(projects == nil ? "1" : "activity IN (SELECT id FROM activity WHERE \(only("project", from: 2)))") ORDER BY activity, date
+                 """, [day] + ids),
+            ]),
+            try [("quantity_entry", "quantity"), ("cost_entry", "amount")].map { table, amount in
+                try reader.entrySums(table: table, amount: amount, cutOffs: cutDates.map(\.description),
+                                     restriction: projects.map { _ in ("activity IN (SELECT id FROM activity WHERE \(only("project", from: 2)))", ids) })
+            })
         var lastEntry: [String: CalendarDate] = [:]
         var percents: [String: [DatedAmount]] = [:]
         for row in result[7] {

@@ -38,7 +38,10 @@ extension ReplicaStore {
         }
     }
 
-    static func entrySums(_ db: Database, table: String, amount column: String, cutOffs: [String]) throws -> [String: ActivityEntrySums] {
+    /// - Parameter restriction: an SQL condition over the table's columns that rows must also
+    ///   meet (e.g. `activity IN (SELECT …)`), its parameters numbered from `?2`, with their values.
+    static func entrySums(_ db: Database, table: String, amount column: String, cutOffs: [String],
+                          restriction: (sql: String, arguments: [String])? = nil) throws -> [String: ActivityEntrySums] {
         guard let last = cutOffs.last else { return [:] }
         let cuts = cutOffs.map { text in
             var text = text
@@ -46,10 +49,12 @@ extension ReplicaStore {
         }
         let statement = try db.makeStatement(sql: """
             SELECT activity, date, \(StoreSchema.quoted(column)) FROM \(StoreSchema.quoted(table))
-            WHERE date <= ? AND activity IS NOT NULL AND \(StoreSchema.quoted(column)) IS NOT NULL
+            WHERE date <= ?1 AND activity IS NOT NULL AND \(StoreSchema.quoted(column)) IS NOT NULL\(restriction.map { " AND (\($0.sql))" } ?? "")
             """)
         let handle = statement.sqliteStatement
-        _ = last.withCString { sqlite3_bind_text(handle, 1, $0, -1, unsafeBitCast(-1, to: sqlite3_destructor_type.self)) }
+        for (index, text) in ([last] + (restriction?.arguments ?? [])).enumerated() {
+            _ = text.withCString { sqlite3_bind_text(handle, Int32(index + 1), $0, -1, unsafeBitCast(-1, to: sqlite3_destructor_type.self)) }
+        }
         defer { sqlite3_reset(handle) }
         // Per activity, in order of first appearance: its key, sums and latest date.
         var slots: [String: Int] = [:]

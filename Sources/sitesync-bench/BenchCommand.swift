@@ -69,6 +69,8 @@ extension BenchCommand {
         @Flag(help: "A shorter run at smaller, stated scales.") var quick = false
         @Flag(help: "Only the replica engine, no network.") var noNetwork = false
         @Flag(help: "Only the HTTP API's figures.") var httpOnly = false
+        @Flag(help: "Only the figures cache at a city's scale (5,000 projects x 20 activities): a recompute, and a refresh after one progress write.")
+        var cityFigures = false
         @Flag(help: "Print JSON.") var json = false
         @Option(help: ArgumentHelp("Number of remote changes (overrides --quick).", valueName: "n")) var changes: Int?
         @Option(help: ArgumentHelp("Changes per applied batch (one transaction each).", valueName: "n")) var batchSize = 1000
@@ -80,6 +82,15 @@ extension BenchCommand {
         }
 
         func run() throws {
+            if cityFigures {
+                let result = try FiguresBenchmark.run(scale: .init(projects: 5_000, activitiesPerProject: 20, days: 10)) { step in
+                    BenchOutput.note("bench: \(step)")
+                }
+                print("figures_recompute_s \(result.recomputeSeconds) (assessments \(result.assessmentSeconds))")
+                print("figures_progress_refresh_s \(result.progressRefreshSeconds)")
+                print("figures_unchanged_refresh_s \(result.unchangedRefreshSeconds)")
+                return
+            }
             if httpOnly {
                 try emit(httpFigures(try measureHTTP()))
                 return
