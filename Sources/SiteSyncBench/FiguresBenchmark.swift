@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import SiteSyncCore
 import SiteSyncDomain
 import SiteSyncNode

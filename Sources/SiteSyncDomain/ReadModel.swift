@@ -16,38 +16,41 @@ public enum ReadModel {
     /// first). Records are listed as they stand now; figures are as of `asOf`.
     /// - Parameters:
     ///   - code: the project's code (case-insensitive) or id.
-    ///   - figures: the cache to take the assessment from; without one, every project is
-    ///     assessed for this call.
     /// - Returns: `nil` when there is no such project, or it is outside `scope`.
-    public static func project(_ node: Node, code: String, asOf: CalendarDate, scope: ReadScope,
-                               figures: FiguresCache? = nil) throws -> JSONValue? {
-        let snapshot = try figures?.snapshot(asOf: asOf)
-            ?? FiguresSnapshot.compute(node, asOf: asOf, generation: 0)
-        guard let row = snapshot.assessment(code, scope: scope) else { return nil }
-        let id = row.project.id
-        let result = try node.store.rows([
-            ("SELECT id, code, name, department, budget, planned_start, planned_finish, stage, remarks FROM project WHERE id = ?1", [id]),
-            ("""
-             SELECT id, name, unit, goal, ev_method, status, budget, budget_quantity, planned_start, planned_finish,
-                    actual_start, actual_finish, remarks FROM activity WHERE project = ?1 ORDER BY id
-             """, [id]),
-            ("SELECT id, name, unit, direction, baseline, target, weight FROM kpi WHERE project = ?1 ORDER BY id", [id]),
-            ("""
-             SELECT kpi, period, value, source FROM kpi_reading WHERE kpi IN (SELECT id FROM kpi WHERE project = ?1)
-             ORDER BY kpi, period, id
-             """, [id]),
-            ("SELECT id, title, probability, impact, status, mitigation, raised_on, closed_on FROM risk WHERE project = ?1 ORDER BY id", [id]),
-            ("""
-             SELECT id, title, description, priority, status, assignees, due, opened_on, closed_on FROM issue
-             WHERE project = ?1 ORDER BY id
-             """, [id]),
-            ("SELECT id, date, weather, crew_count, summary, status FROM daily_log WHERE project = ?1 ORDER BY date DESC, id", [id]),
-        ])
+    public static func project(_ node: Node, code: String, asOf: CalendarDate, scope: ReadScope) throws -> JSONValue? {
+        guard let id = try projectID(node, code: code, scope: scope) else { return nil }
+        // The project's figures and its records, read in one transaction and assessed now: a
+        // detail never pairs an activity with figures computed before it existed.
+        let (inputs, result) = try node.store.reading { reader in
+            (try ProjectData.load(reader, asOf: asOf, projects: [id]),
+             try reader.rows([
+                ("SELECT id, code, name, department, budget, planned_start, planned_finish, stage, remarks FROM project WHERE id = ?1", [id]),
+                ("""
+                 SELECT id, name, unit, goal, ev_method, status, budget, budget_quantity, planned_start, planned_finish,
+                        actual_start, actual_finish, remarks FROM activity WHERE project = ?1 ORDER BY id
+                 """, [id]),
+                ("SELECT id, name, unit, direction, baseline, target, weight FROM kpi WHERE project = ?1 ORDER BY id", [id]),
+                ("""
+                 SELECT kpi, period, value, source FROM kpi_reading WHERE kpi IN (SELECT id FROM kpi WHERE project = ?1)
+                 ORDER BY kpi, period, id
+                 """, [id]),
+                ("SELECT id, title, probability, impact, status, mitigation, raised_on, closed_on FROM risk WHERE project = ?1 ORDER BY id", [id]),
+                ("""
+                 SELECT id, title, description, priority, status, assignees, due, opened_on, closed_on FROM issue
+                 WHERE project = ?1 ORDER BY id
+                 """, [id]),
+                ("SELECT id, date, weather, crew_count, summary, status FROM daily_log WHERE project = ?1 ORDER BY date DESC, id", [id]),
+             ]))
+        }
+        guard let input = inputs.first else { return nil }
+        let row = try Reports.computing(asOf: asOf) {
+            try ProjectAssessor.assess(input, asOf: asOf, thresholds: node.configuration.report)
+        }
         guard let fields = result[0].first else { return nil }
         let kpiCap = node.configuration.report.kpiCap
         return .object([
             "project": object(["id", "code", "name", "department", "budget", "planned_start", "planned_finish", "stage", "remarks"], fields),
-            "figures": snapshot.projectObjects[snapshot.projectIndex[id]!],
+            "figures": try Reports.computing(asOf: asOf) { try ReportText.projectJSON(row) },
             "activities": try activities(result[1], row: row, asOf: asOf),
             "goals": goalTree(row),
             "kpis": kpis(result[2], readings: result[3], row: row, kpiCap: kpiCap),
@@ -65,6 +68,15 @@ public enum ReadModel {
             }),
             "as_of": .string(asOf.description),
         ])
+    }
+
+    /// The id of the project `code` names (its id, or its code, case-insensitive) when `scope`
+    /// may read it.
+    static func projectID(_ node: Node, code: String, scope: ReadScope) throws -> String? {
+        let rows = try node.store.rows([("SELECT id, coalesce(code, id), department FROM project", [])])[0]
+        let match = rows.first { $0[0] == code } ?? rows.first { ($0[1] ?? "").lowercased() == code.lowercased() }
+        guard let match, let id = match[0], scope.includes(department: match[2] ?? "") else { return nil }
+        return id
     }
 
     /// An object of `keys` from one row of text (the store's canonical text of each value):

@@ -47,8 +47,8 @@ struct ReadRoutes {
             try await offPool {
                 let caller = try context.requireCaller()
                 let code = try context.parameters.require("code")
-                guard let detail = try ReadModel.project(node, code: code, asOf: try Query(request).asOf(today: today), scope: caller.scope,
-                                                         figures: figures) else {
+                guard let detail = try ReadModel.project(node, code: code, asOf: try Query(request).asOf(today: today),
+                                                         scope: caller.scope) else {
                     throw Problem(.notFound, "no project '\(code)' that this token may read: `GET /api/v1/projects` lists them")
                 }
                 return try Representation(json: detail).response(to: request)

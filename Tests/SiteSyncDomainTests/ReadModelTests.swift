@@ -181,8 +181,7 @@ import Testing
         _ = try hub.recordProgress(ProgressEntry(activity: "p-roads-0-2", quantity: "250", date: CalendarDate("2026-11-20")!),
                                    today: Self.asOf)
 
-        let detail = try #require(try ReadModel.project(hub, code: "R-1000", asOf: Self.asOf, scope: .department("roads"),
-                                                        figures: Self.cache(hub)))
+        let detail = try #require(try ReadModel.project(hub, code: "R-1000", asOf: Self.asOf, scope: .department("roads")))
         guard case .object(let sections) = detail else { Issue.record("not an object: \(detail)"); return }
         #expect(Set(sections.keys) == ["project", "figures", "activities", "goals", "kpis", "warnings", "risks", "issues", "daily_logs", "as_of"])
         #expect(Self.member(sections["project"]!, "budget") == .string("300000"))
