@@ -135,6 +135,16 @@ struct Catalog: Sendable {
         }
     }
 
+    /// A label of the monthly review's headline (the domain writes them in English).
+    func reviewLabel(_ label: String) -> String {
+        let keys: [String: Key] = [
+            "Projects": .projects, "Budget (BAC)": .budget, "Planned value (PV)": .plannedValue, "Earned value (EV)": .earnedValue,
+            "Actual cost (AC)": .actualCost, "Complete": .percentComplete, "SPI": .spi, "CPI": .cpi, "SPI(t)": .spiT,
+            "Green / amber / red": .greenAmberRed, "Early warnings": .warnings, "Closed or archived (apart)": .closedApart,
+        ]
+        return keys[label].map { self[$0] } ?? label
+    }
+
     /// A warning level (red, amber) as a word.
     func level(_ level: String?) -> String { color(level) }
 }
@@ -155,7 +165,7 @@ extension Catalog {
         case node, role, lastSeen, behind, stale, staleYes, staleNo, openConflicts, clockOffset, lastExchange, yes, no
         case collection, record, field, value, writtenBy, writtenAt, detectedAt, keepThisValue, resolve, resolved, noConflicts
         case print, standing, closedPeriod, openPeriod, lateEntries, entry, freshness, daysSinceSync, headline, league
-        case notFound, forbidden, csrfRefused, noWriter, liveUpdates, departmentsRanked, projectsOf, back
+        case greenAmberRed, closedApart, notFound, forbidden, csrfRefused, noWriter, liveUpdates, departmentsRanked, projectsOf, back
     }
 
     /// The text of `key` in Chinese and in English.
@@ -278,6 +288,8 @@ extension Catalog {
         case .daysSinceSync: ("距上次同步天数", "Days since sync")
         case .headline: ("总体指标", "Headline figures")
         case .league: ("部门排名", "Departments ranked")
+        case .greenAmberRed: ("绿 / 黄 / 红", "Green / amber / red")
+        case .closedApart: ("已关闭或归档（另列）", "Closed or archived (apart)")
         case .notFound: ("没有找到，或您无权查看。", "Not found, or not yours to see.")
         case .forbidden: ("您无权执行此操作。", "You may not do this.")
         case .csrfRefused: ("表单已过期或来源不明，请刷新页面后重试。", "The form is stale or came from elsewhere: reload the page and try again.")

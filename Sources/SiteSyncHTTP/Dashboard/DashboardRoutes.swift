@@ -36,7 +36,7 @@ struct DashboardRoutes {
                 return response
             }
         }
-        router.get("") { request, _ in try await answer(request) { visit in try await offPool { try overview(visit) } } }
+        router.get("/") { request, _ in try await answer(request) { visit in try await offPool { try overview(visit) } } }
         router.get("departments/{code}") { request, context in
             let code = try context.parameters.require("code")
             return try await answer(request) { visit in try await offPool { try department(visit, code: code) } }

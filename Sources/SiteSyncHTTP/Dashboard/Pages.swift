@@ -173,11 +173,11 @@ extension DashboardRoutes {
         guard let detail = try ReadModel.project(node, code: code, asOf: today, scope: visit.scope, figures: figures) else {
             throw Refusal.page(.notFound, c[.notFound])
         }
-        let project = detail.member("project") ?? .null, figures = detail.member("figures") ?? .null
+        let project = detail.member("project") ?? .null, numbers = detail.member("figures") ?? .null
         var body = "<p>\(html(c[.asOf])) \(html(c.date(detail.text("as_of")))) · \(html(c[.department])): "
             + "<a href=\"/departments/\(html(project.text("department") ?? ""))\">\(html(project.text("department") ?? ""))</a> · "
-            + "\(html(c[.color])): \(Charts.color(figures.text("color"), catalog: c)) · \(html(c[.grade])): \(html(c.grade(figures.text("grade"))))</p>"
-        body += headline(figures, c)
+            + "\(html(c[.color])): \(Charts.color(numbers.text("color"), catalog: c)) · \(html(c[.grade])): \(html(c.grade(numbers.text("grade"))))</p>"
+        body += headline(numbers, c)
         body += "<h2>\(html(c[.activities]))</h2>" + table(
             caption: c[.activities],
             headers: [c[.activity], c[.status], c[.progress], c[.plannedStart], c[.plannedFinish], c[.actualStart], c[.actualFinish],
@@ -211,7 +211,7 @@ extension DashboardRoutes {
                 + "\(html(c[.weather])): \(html(log.text("weather") ?? "—")) · \(html(c[.crew])): \(html(c.number(log.text("crew_count"))))"
                 + "<br>\(html(log.text("summary") ?? ""))</li>"
         }.joined() + "</ol>")
-        let warnings = (figures.member("warnings")?.elements ?? []).map { w in
+        let warnings = (numbers.member("warnings")?.elements ?? []).map { w in
             [Charts.color(w.text("level"), catalog: c), html(w.text("subject") ?? ""), html(w.text("reason") ?? "")]
         }
         body += "<h2>\(html(c[.warnings]))</h2>" + (warnings.isEmpty ? "<p>\(html(c[.noWarnings]))</p>"
@@ -310,7 +310,10 @@ extension DashboardRoutes {
             + " <button type=\"button\" class=\"noprint\" onclick=\"window.print()\">\(html(c[.print]))</button></p>"
         if let headline = review.member("headline"), headline != .null {
             body += table(caption: c[.headline], headers: [c[.headline], c[.value]],
-                          rows: headline.elements.map { pair in pair.elements.map { html($0.plainText ?? "") } }, numeric: [1])
+                          rows: headline.elements.map { pair in pair.elements.enumerated().map { index, cell in
+                              let text = cell.plainText ?? ""
+                              return html(index == 0 ? c.reviewLabel(text) : text)
+                          } }, numeric: [1])
         }
         let projects = (review.member("projects")?.elements ?? []).filter { !["closed", "archived"].contains($0.text("stage") ?? "") }
         body += table(caption: c[.projectsOf], headers: [c[.code], c[.project], c[.department], c[.percentComplete], c[.budget],
