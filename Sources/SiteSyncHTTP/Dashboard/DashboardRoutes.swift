@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HTTPTypes
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 import SiteSyncCore
 import SiteSyncDomain
@@ -260,8 +261,8 @@ struct DashboardRoutes {
     // MARK: - Live updates
 
     /// `GET /events`: Server-Sent Events, one `figures` event each time the figures' generation
-    /// changes (polled every 300 ms), a comment every 15 s to keep proxies from closing the
-    /// stream. A stream ends after 10 minutes (the browser reconnects by itself, after `retry`),
+    /// changes (polled every 300 ms), a comment every 5 s to keep proxies from closing the
+    /// stream and to notice a browser that left. It ends when the server shuts down. A stream ends after 10 minutes (the browser reconnects by itself, after `retry`),
     /// so it never holds a server's shutdown for long.
     func events() -> Response {
         let figures = figures
@@ -273,14 +274,14 @@ struct DashboardRoutes {
             try await writer.write(ByteBuffer(string: "retry: 1000\n: generation \(seen)\n\n"))
             let started = ContinuousClock.now
             var lastWrite = started
-            while !Task.isCancelled, ContinuousClock.now - started < .seconds(600) {
+            while !Task.isCancelled, !Task.isShuttingDownGracefully, ContinuousClock.now - started < .seconds(600) {
                 try await Task.sleep(for: .milliseconds(300))
                 let generation = try await offPool { try figures.generation() }
                 if generation != seen {
                     seen = generation
                     try await writer.write(ByteBuffer(string: "event: figures\ndata: \(generation)\n\n"))
                     lastWrite = .now
-                } else if ContinuousClock.now - lastWrite > .seconds(15) {
+                } else if ContinuousClock.now - lastWrite > .seconds(5) {
                     try await writer.write(ByteBuffer(string: ": still here\n\n"))
                     lastWrite = .now
                 }
