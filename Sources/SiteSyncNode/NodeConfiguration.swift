@@ -27,6 +27,19 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var compaction = CompactionSettings()
     /// `[http]`: the HTTP API beside the ZeroMQ listener (`sitesync serve`).
     public var http = HTTPSettings()
+    /// `[dashboard]`: the web pages the HTTP server offers people who read the figures.
+    public var dashboard = DashboardSettings()
+
+    /// The `[dashboard]` section: the language a page takes when the browser asks for neither
+    /// Chinese nor English and the reader has not chosen one.
+    public struct DashboardSettings: Sendable, Equatable {
+        /// The languages the dashboard speaks.
+        public static let languages = ["zh-CN", "en"]
+        /// `language`: `zh-CN` or `en`.
+        public var language = "zh-CN"
+
+        public init(language: String = "zh-CN") { self.language = language }
+    }
 
     /// The `[http]` section: where `sitesync serve` answers HTTP, and with which certificate.
     public struct HTTPSettings: Sendable, Equatable {
@@ -131,6 +144,7 @@ public struct NodeConfiguration: Sendable, Equatable {
                  "sessions_per_node", "hello_burst", "hellos_per_second"],
         "compaction": ["horizon", "interval"],
         "http": ["listen", "tls_certificate", "tls_key", "insecure"],
+        "dashboard": ["language"],
         "report": Set(reportKeys.map(\.key) + ["stale_days", "risk_high", "risk_elevated"]),
     ]
 
@@ -226,6 +240,12 @@ public struct NodeConfiguration: Sendable, Equatable {
         guard (configuration.http.tlsCertificate == nil) == (configuration.http.tlsKey == nil) else {
             throw NodeError(.configuration, "\(path): [http] tls_certificate and tls_key go together: give both PEM files, or neither")
         }
+        configuration.dashboard.language = try reader.optional("dashboard", "language") { text in
+            guard let language = DashboardSettings.languages.first(where: { $0.lowercased() == text.lowercased() }) else {
+                throw NodeError(.configuration, "'\(text)' is not a language the dashboard speaks: write \"zh-CN\" or \"en\"")
+            }
+            return language
+        } ?? configuration.dashboard.language
         return configuration
     }
 

@@ -1,0 +1,303 @@
+import Foundation
+
+/// The languages the dashboard speaks.
+enum Language: String, CaseIterable, Sendable {
+    case zhCN = "zh-CN"
+    case en
+
+    /// A language from its tag as a query, a cookie or the node's configuration give it
+    /// (`zh-CN`, `zh`, `en`, `en-GB`, case-insensitive).
+    init?(tag: String) {
+        let tag = tag.trimmingCharacters(in: .whitespaces).lowercased()
+        if tag == "zh" || tag.hasPrefix("zh-") { self = .zhCN } else if tag == "en" || tag.hasPrefix("en-") { self = .en } else { return nil }
+    }
+
+    /// The first language of `Accept-Language` the dashboard speaks, by quality then order.
+    static func preferred(acceptLanguage: String?) -> Language? {
+        guard let acceptLanguage else { return nil }
+        var best: (language: Language, quality: Double)?
+        for part in acceptLanguage.split(separator: ",") {
+            let pieces = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard let tag = pieces.first, let language = Language(tag: tag) else { continue }
+            let quality = pieces.dropFirst().compactMap { $0.hasPrefix("q=") ? Double($0.dropFirst(2)) : nil }.first ?? 1
+            if quality > 0, quality > (best?.quality ?? 0) { best = (language, quality) }
+        }
+        return best?.language
+    }
+
+    /// The other language: what the switch link on every page offers.
+    var other: Language { self == .zhCN ? .en : .zhCN }
+}
+
+/// Every label and message of the dashboard in Chinese and English, and the numbers and dates
+/// as each writes them. A page asks its catalog for ``Key``s, never for literal text, so a
+/// label cannot be missing in one language (the switch in ``texts(_:)`` is exhaustive).
+struct Catalog: Sendable {
+    let language: Language
+
+    subscript(_ key: Key) -> String {
+        let pair = Self.texts(key)
+        return language == .zhCN ? pair.zh : pair.en
+    }
+
+    // MARK: - Numbers and dates
+
+    /// A decimal as written by the domain (`1234567.891`, `-12`) with thousands grouped and
+    /// `places` decimals (rounded half away from zero on the text, so money stays exact);
+    /// both languages group with commas: 1,234,567.89. Text that is not a number is returned.
+    func number(_ text: String?, places: Int? = nil) -> String {
+        guard var text = text?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return "—" }
+        let negative = text.hasPrefix("-")
+        if negative || text.hasPrefix("+") { text.removeFirst() }
+        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let whole = parts.first, !whole.isEmpty, whole.allSatisfy(\.isASCII), whole.allSatisfy(\.isNumber),
+              parts.count == 1 || parts[1].allSatisfy({ $0.isASCII && $0.isNumber }) else { return text }
+        var digits = Array(whole), fraction = parts.count > 1 ? Array(parts[1]) : []
+        if let places {
+            if fraction.count > places {
+                let roundUp = fraction[places] >= "5"
+                fraction = Array(fraction.prefix(places))
+                if roundUp { Self.increment(&digits, &fraction) }
+            }
+            while fraction.count < places { fraction.append("0") }
+        }
+        var grouped = ""
+        for (index, digit) in digits.enumerated() {
+            if index > 0, (digits.count - index) % 3 == 0 { grouped.append(",") }
+            grouped.append(digit)
+        }
+        let isZero = digits.allSatisfy { $0 == "0" } && fraction.allSatisfy { $0 == "0" }
+        return (negative && !isZero ? "-" : "") + grouped + (fraction.isEmpty ? "" : "." + String(fraction))
+    }
+
+    /// Adds one unit in the last place of `whole`.`fraction`, carrying.
+    private static func increment(_ whole: inout [Character], _ fraction: inout [Character]) {
+        for index in fraction.indices.reversed() {
+            if fraction[index] == "9" { fraction[index] = "0" } else { fraction[index] = Character(String(fraction[index].wholeNumberValue! + 1)); return }
+        }
+        for index in whole.indices.reversed() {
+            if whole[index] == "9" { whole[index] = "0" } else { whole[index] = Character(String(whole[index].wholeNumberValue! + 1)); return }
+        }
+        whole.insert("1", at: 0)
+    }
+
+    /// Money: two decimals, grouped.
+    func money(_ text: String?) -> String { number(text, places: 2) }
+
+    /// A percentage to one decimal.
+    func percent(_ text: String?) -> String { text == nil ? "—" : number(text, places: 1) + " %" }
+
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    /// `2026-11-30` as 2026年11月30日 or 30 Nov 2026; other text as it is.
+    func date(_ text: String?) -> String {
+        guard let text, !text.isEmpty else { return "—" }
+        let parts = text.prefix(10).split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 3, (1...12).contains(parts[1]) else { return text }
+        return language == .zhCN ? "\(parts[0])年\(parts[1])月\(parts[2])日" : "\(parts[2]) \(Self.months[parts[1] - 1]) \(parts[0])"
+    }
+
+    /// `2026-11` as 2026年11月 or Nov 2026.
+    func month(_ text: String?) -> String {
+        guard let text else { return "—" }
+        let parts = text.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 2, (1...12).contains(parts[1]) else { return text }
+        return language == .zhCN ? "\(parts[0])年\(parts[1])月" : "\(Self.months[parts[1] - 1]) \(parts[0])"
+    }
+
+    /// `2026-11-30T08:15:02Z` as the date and the time of day (UTC).
+    func moment(_ text: String?) -> String {
+        guard let text, text.count >= 19 else { return text ?? "—" }
+        let time = String(text.dropFirst(11).prefix(8))
+        return "\(date(String(text.prefix(10)))) \(time) UTC"
+    }
+
+    /// A project's or department's colour as a word (the colour is never the only signal).
+    func color(_ name: String?) -> String {
+        switch name {
+        case "green": self[.green]
+        case "amber": self[.amber]
+        case "red": self[.red]
+        default: name ?? "—"
+        }
+    }
+
+    /// A grade as a word beside the character the domain uses (优, 良, 中, 差).
+    func grade(_ grade: String?) -> String {
+        guard let grade else { return "—" }
+        guard language == .en else { return grade }
+        switch grade {
+        case "优": return "优 excellent"
+        case "良": return "良 good"
+        case "中": return "中 fair"
+        case "差": return "差 poor"
+        default: return grade
+        }
+    }
+
+    /// A label of the monthly review's headline (the domain writes them in English).
+    func reviewLabel(_ label: String) -> String {
+        let keys: [String: Key] = [
+            "Projects": .projects, "Budget (BAC)": .budget, "Planned value (PV)": .plannedValue, "Earned value (EV)": .earnedValue,
+            "Actual cost (AC)": .actualCost, "Complete": .percentComplete, "SPI": .spi, "CPI": .cpi, "SPI(t)": .spiT,
+            "Green / amber / red": .greenAmberRed, "Early warnings": .warnings, "Closed or archived (apart)": .closedApart,
+        ]
+        return keys[label].map { self[$0] } ?? label
+    }
+
+    /// A warning level (red, amber) as a word.
+    func level(_ level: String?) -> String { color(level) }
+}
+
+extension Catalog {
+    /// The keys of every text the dashboard shows.
+    enum Key: CaseIterable, Sendable {
+        case appName, signIn, signOut, name, password, signInFailed, signInTitle, signedInAs
+        case overview, fleet, conflicts, monthlyReport, language
+        case asOf, projects, departments, department, project, code, stage
+        case percentComplete, budget, plannedValue, earnedValue, actualCost, spi, cpi, spiT, score, grade, color
+        case green, amber, red, warnings, warningsFeed, noWarnings, level, subject, reason
+        case redList, blackList, noneListed, rank, sCurve, month, sCurveSummary
+        case activities, activity, status, plannedStart, plannedFinish, actualStart, actualFinish, progress
+        case goals, goal, weight, kpis, kpi, baseline, target, reading, readings, period, unit
+        case risks, riskMatrix, probability, impact, risk, mitigation, issues, openIssues, priority, due, assignees, opened
+        case date, dailyLogs, weather, crew, summary, noneYet
+        case node, role, lastSeen, behind, stale, staleYes, staleNo, openConflicts, clockOffset, lastExchange, yes, no
+        case collection, record, field, value, writtenBy, writtenAt, detectedAt, keepThisValue, resolve, resolved, noConflicts
+        case print, standing, closedPeriod, openPeriod, lateEntries, entry, freshness, daysSinceSync, headline, league
+        case greenAmberRed, closedApart, notFound, forbidden, csrfRefused, noWriter, liveUpdates, departmentsRanked, projectsOf, back
+    }
+
+    /// The text of `key` in Chinese and in English.
+    static func texts(_ key: Key) -> (zh: String, en: String) {
+        switch key {
+        case .appName: ("SiteSync 工程看板", "SiteSync dashboard")
+        case .signIn: ("登录", "Sign in")
+        case .signOut: ("退出登录", "Sign out")
+        case .name: ("用户名", "Name")
+        case .password: ("密码", "Password")
+        case .signInFailed: ("用户名或密码不正确，请重新输入。", "The name or password is not right: try again.")
+        case .signInTitle: ("登录工程看板", "Sign in to the dashboard")
+        case .signedInAs: ("当前用户", "Signed in as")
+        case .overview: ("全市总览", "City overview")
+        case .fleet: ("节点状态", "Fleet")
+        case .conflicts: ("冲突处理", "Conflicts")
+        case .monthlyReport: ("月度报告", "Monthly report")
+        case .language: ("语言", "Language")
+        case .asOf: ("数据截至", "As of")
+        case .projects: ("项目数", "Projects")
+        case .departments: ("部门", "Departments")
+        case .department: ("部门", "Department")
+        case .project: ("项目", "Project")
+        case .code: ("编号", "Code")
+        case .stage: ("阶段", "Stage")
+        case .percentComplete: ("完成率", "Complete")
+        case .budget: ("预算 (BAC)", "Budget (BAC)")
+        case .plannedValue: ("计划值 (PV)", "Planned value (PV)")
+        case .earnedValue: ("挣值 (EV)", "Earned value (EV)")
+        case .actualCost: ("实际成本 (AC)", "Actual cost (AC)")
+        case .spi: ("进度绩效指数 SPI", "SPI")
+        case .cpi: ("成本绩效指数 CPI", "CPI")
+        case .spiT: ("时间进度指数 SPI(t)", "SPI(t)")
+        case .score: ("得分", "Score")
+        case .grade: ("等级", "Grade")
+        case .color: ("状态色", "Colour")
+        case .green: ("绿", "green")
+        case .amber: ("黄", "amber")
+        case .red: ("红", "red")
+        case .warnings: ("预警", "Warnings")
+        case .warningsFeed: ("预警动态", "Warnings feed")
+        case .noWarnings: ("暂无预警。", "No warnings.")
+        case .level: ("级别", "Level")
+        case .subject: ("对象", "Subject")
+        case .reason: ("原因", "Reason")
+        case .redList: ("红榜（等级优）", "红榜 Commended (grade 优)")
+        case .blackList: ("黑榜（等级差）", "黑榜 Black list (grade 差)")
+        case .noneListed: ("暂无。", "None.")
+        case .rank: ("名次", "Rank")
+        case .sCurve: ("S 曲线：计划值、挣值、实际成本（按月）", "S-curve: planned value, earned value, actual cost by month")
+        case .month: ("月份", "Month")
+        case .sCurveSummary: ("S 曲线数据表", "S-curve as a table")
+        case .activities: ("作业", "Activities")
+        case .activity: ("作业", "Activity")
+        case .status: ("状态", "Status")
+        case .plannedStart: ("计划开始", "Planned start")
+        case .plannedFinish: ("计划完成", "Planned finish")
+        case .actualStart: ("实际开始", "Actual start")
+        case .actualFinish: ("实际完成", "Actual finish")
+        case .progress: ("进度", "Progress")
+        case .goals: ("目标树", "Goal tree")
+        case .goal: ("目标", "Goal")
+        case .weight: ("权重", "Weight")
+        case .kpis: ("关键绩效指标", "KPIs")
+        case .kpi: ("指标", "KPI")
+        case .baseline: ("基准值", "Baseline")
+        case .target: ("目标值", "Target")
+        case .reading: ("当前读数", "Reading")
+        case .readings: ("历次读数", "Readings over time")
+        case .period: ("期间", "Period")
+        case .unit: ("单位", "Unit")
+        case .risks: ("风险", "Risks")
+        case .riskMatrix: ("风险矩阵（可能性 × 影响）", "Risk matrix (probability × impact)")
+        case .probability: ("可能性", "Probability")
+        case .impact: ("影响", "Impact")
+        case .risk: ("风险", "Risk")
+        case .mitigation: ("应对措施", "Mitigation")
+        case .issues: ("问题", "Issues")
+        case .openIssues: ("未关闭问题", "Open issues")
+        case .priority: ("优先级", "Priority")
+        case .due: ("期限", "Due")
+        case .assignees: ("负责人", "Assignees")
+        case .opened: ("提出日期", "Opened")
+        case .date: ("日期", "Date")
+        case .dailyLogs: ("施工日志", "Daily logs")
+        case .weather: ("天气", "Weather")
+        case .crew: ("人数", "Crew")
+        case .summary: ("摘要", "Summary")
+        case .noneYet: ("暂无记录。", "Nothing recorded yet.")
+        case .node: ("节点", "Node")
+        case .role: ("角色", "Role")
+        case .lastSeen: ("最近联系", "Last seen")
+        case .behind: ("待同步变更", "Changes behind")
+        case .stale: ("是否过期", "Stale")
+        case .staleYes: ("过期", "stale")
+        case .staleNo: ("正常", "fresh")
+        case .openConflicts: ("未决冲突", "Open conflicts")
+        case .clockOffset: ("时钟偏差（毫秒）", "Clock offset (ms)")
+        case .lastExchange: ("最近同步", "Last exchange")
+        case .yes: ("是", "yes")
+        case .no: ("否", "no")
+        case .collection: ("数据集", "Collection")
+        case .record: ("记录", "Record")
+        case .field: ("字段", "Field")
+        case .value: ("值", "Value")
+        case .writtenBy: ("写入节点", "Written by")
+        case .writtenAt: ("写入时间", "Written at")
+        case .detectedAt: ("发现时间", "Detected")
+        case .keepThisValue: ("保留的值", "Value to keep")
+        case .resolve: ("确认处理", "Resolve")
+        case .resolved: ("冲突已处理。", "The conflict is resolved.")
+        case .noConflicts: ("没有未决冲突。", "No open conflicts.")
+        case .print: ("打印", "Print")
+        case .standing: ("状态", "Standing")
+        case .closedPeriod: ("已结账", "closed")
+        case .openPeriod: ("未结账", "open")
+        case .lateEntries: ("迟报记录", "Late entries")
+        case .entry: ("内容", "Entry")
+        case .freshness: ("各站点同步情况", "Sites' freshness")
+        case .daysSinceSync: ("距上次同步天数", "Days since sync")
+        case .headline: ("总体指标", "Headline figures")
+        case .league: ("部门排名", "Departments ranked")
+        case .greenAmberRed: ("绿 / 黄 / 红", "Green / amber / red")
+        case .closedApart: ("已关闭或归档（另列）", "Closed or archived (apart)")
+        case .notFound: ("没有找到，或您无权查看。", "Not found, or not yours to see.")
+        case .forbidden: ("您无权执行此操作。", "You may not do this.")
+        case .csrfRefused: ("表单已过期或来源不明，请刷新页面后重试。", "The form is stale or came from elsewhere: reload the page and try again.")
+        case .noWriter: ("您的账号只读，不能写入；请联系管理员。", "Your account reads only and cannot write: ask the hub's operator.")
+        case .liveUpdates: ("数据同步后自动刷新", "Refreshes when a sync lands")
+        case .departmentsRanked: ("部门排名（按得分）", "Departments ranked by score")
+        case .projectsOf: ("项目列表", "Projects")
+        case .back: ("返回总览", "Back to the overview")
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import SiteSyncCore
+
+/// The dashboard's charts as inline SVG, readable without a script; each comes with its figures
+/// as a table too (a screen reader, a printout and a colour-blind reader get the same facts).
+enum Charts {
+    /// The S-curve of PV, EV and AC at each month's end: three polylines, told apart by colour
+    /// and by dash pattern, with a legend in words.
+    static func sCurve(_ points: [JSONValue], catalog c: Catalog) -> String {
+        let months = points.map { $0.text("month") ?? "" }
+        let series: [(key: String, label: String, stroke: String, dash: String)] = [
+            ("planned_value", c[.plannedValue], "#36c", ""), ("earned_value", c[.earnedValue], "#2a8a3a", "6 3"),
+            ("actual_cost", c[.actualCost], "#c0392b", "2 3"),
+        ]
+        let values = series.map { line in points.map { Double($0.text(line.key) ?? "") ?? 0 } }
+        let top = max(values.flatMap { $0 }.max() ?? 0, 1)
+        let (width, height, left, bottom) = (640.0, 260.0, 90.0, 30.0)
+        let plotWidth = width - left - 20, plotHeight = height - bottom - 20
+        func x(_ index: Int) -> Double { left + (months.count > 1 ? Double(index) / Double(months.count - 1) * plotWidth : plotWidth / 2) }
+        func y(_ value: Double) -> Double { 20 + plotHeight - value / top * plotHeight }
+        var svg = """
+            <svg role="img" aria-labelledby="scurve-title" viewBox="0 0 \(Int(width)) \(Int(height + 40))" width="100%" style="max-width:\(Int(width))px">
+            <title id="scurve-title">\(html(c[.sCurve]))</title>
+            <line x1="\(left)" y1="\(y(0))" x2="\(width - 20)" y2="\(y(0))" stroke="#333"/>
+            <line x1="\(left)" y1="20" x2="\(left)" y2="\(y(0))" stroke="#333"/>
+            <text x="\(left - 4)" y="\(y(top) + 4)" text-anchor="end">\(html(c.number(String(format: "%.0f", top))))</text>
+            <text x="\(left - 4)" y="\(y(0) + 4)" text-anchor="end">0</text>
+            """
+        for (index, month) in months.enumerated() where months.count <= 12 || index % max(1, months.count / 12) == 0 {
+            svg += "<text x=\"\(x(index))\" y=\"\(y(0) + 16)\" text-anchor=\"middle\">\(html(c.month(month)))</text>"
+        }
+        for (number, line) in series.enumerated() {
+            let coordinates = values[number].enumerated().map { "\(x($0.offset)),\(y($0.element))" }.joined(separator: " ")
+            svg += "<polyline fill=\"none\" stroke=\"\(line.stroke)\" stroke-width=\"2.5\" stroke-dasharray=\"\(line.dash)\" points=\"\(coordinates)\"/>"
+            for (index, value) in values[number].enumerated() {
+                svg += "<circle cx=\"\(x(index))\" cy=\"\(y(value))\" r=\"3\" fill=\"\(line.stroke)\"/>"
+            }
+            let legendX = left + Double(number) * 180
+            svg += "<line x1=\"\(legendX)\" y1=\"\(height + 20)\" x2=\"\(legendX + 30)\" y2=\"\(height + 20)\" stroke=\"\(line.stroke)\" "
+                + "stroke-width=\"2.5\" stroke-dasharray=\"\(line.dash)\"/><text x=\"\(legendX + 36)\" y=\"\(height + 24)\">\(html(line.label))</text>"
+        }
+        svg += "</svg>"
+        let rows = points.map { point in
+            [html(c.month(point.text("month")))] + series.map { html(c.money(point.text($0.key))) }
+        }
+        return svg + "<details><summary>\(html(c[.sCurveSummary]))</summary>"
+            + table(caption: c[.sCurve], headers: [c[.month]] + series.map(\.label), rows: rows, numeric: [1, 2, 3]) + "</details>"
+    }
+
+    /// A progress bar with its percentage written beside it.
+    static func progress(_ percent: String?, catalog c: Catalog) -> String {
+        let value = min(100, max(0, Double(percent ?? "") ?? 0))
+        return "<span class=\"bar\" role=\"presentation\"><span style=\"width:\(String(format: "%.1f", value))%\"></span></span> "
+            + html(c.percent(percent))
+    }
+
+    /// The open risks on a 5 × 5 grid as a table: impact across, probability down (5 at the
+    /// top), each cell naming its risks; the cell's shade follows probability × impact, and
+    /// the product is written in the cell too.
+    static func riskMatrix(_ risks: [JSONValue], catalog c: Catalog) -> String {
+        var cells: [Int: [String]] = [:]
+        for risk in risks where (risk.text("status") ?? "open") != "closed" {
+            guard let p = Int(risk.text("probability") ?? ""), let i = Int(risk.text("impact") ?? ""),
+                  (1...5).contains(p), (1...5).contains(i) else { continue }
+            cells[p * 10 + i, default: []].append(risk.text("title") ?? risk.text("id") ?? "")
+        }
+        var out = "<table class=\"matrix\"><caption>\(html(c[.riskMatrix]))</caption><thead><tr><th scope=\"col\">"
+            + "\(html(c[.probability])) \\ \(html(c[.impact]))</th>"
+        out += (1...5).map { "<th scope=\"col\">\(html(c[.impact])) \($0)</th>" }.joined() + "</tr></thead><tbody>"
+        for p in (1...5).reversed() {
+            out += "<tr><th scope=\"row\">\(html(c[.probability])) \(p)</th>"
+            for i in 1...5 {
+                let product = p * i
+                let shade = product >= 15 ? "#f4b6ae" : product >= 8 ? "#fbe3a0" : "#d4ecd6"
+                let names = (cells[p * 10 + i] ?? []).map { "<li>\(html($0))</li>" }.joined()
+                out += "<td style=\"background:\(shade)\"><small>\(product)</small>\(names.isEmpty ? "" : "<ul>\(names)</ul>")</td>"
+            }
+            out += "</tr>"
+        }
+        return out + "</tbody></table>"
+    }
+
+    /// A colour as a swatch and its word.
+    static func color(_ name: String?, catalog c: Catalog) -> String {
+        let safe = ["green", "amber", "red"].contains(name ?? "") ? name! : "none"
+        return "<span class=\"swatch \(safe)\" aria-hidden=\"true\"></span>\(html(c.color(name)))"
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+import Testing
+
+/// The web dashboard through the built binary and curl, as a browser would use it: sign-in and
+/// its cookie, redirects without a session, CSRF on every form, both languages, escaping of
+/// the data, resolving a conflict through the form, and the live-update stream.
+@Suite(.serialized) struct DashboardTests {
+    /// A browser: curl with a cookie jar of its own.
+    struct Browser {
+        let url: String
+        let jar: String
+
+        init(url: String) {
+            self.url = url
+            jar = FileManager.default.temporaryDirectory.appendingPathComponent("jar-\(UUID().uuidString)").path
+        }
+
+        func get(_ path: String, headers: [String: String] = [:]) throws -> HTTPAnswer {
+            try HTTPAnswer.request("GET", url + path, token: nil, headers: headers, curlOptions: ["-b", jar, "-c", jar])
+        }
+
+        func post(_ path: String, form: [(String, String)], headers: [String: String] = [:]) throws -> HTTPAnswer {
+            let body = form.map { "\(Self.encode($0.0))=\(Self.encode($0.1))" }.joined(separator: "&")
+            return try HTTPAnswer.request("POST", url + path, token: nil,
+                                          headers: ["Content-Type": "application/x-www-form-urlencoded"].merging(headers) { $1 }, body: body,
+                                          curlOptions: ["-b", jar, "-c", jar])
+        }
+
+        static func encode(_ text: String) -> String {
+            text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? text
+        }
+
+        @discardableResult
+        func signIn(_ name: String = "leader") throws -> HTTPAnswer {
+            try post("/login", form: [("name", name), ("password", "sitesync-test")])
+        }
+
+        /// The CSRF token a page's forms carry.
+        func csrf(from page: HTTPAnswer) throws -> String {
+            let marker = #"name="csrf" value=""#
+            let start = try #require(page.text.range(of: marker), "no csrf field in the page")
+            return String(page.text[start.upperBound...].prefix { $0 != "\"" })
+        }
+    }
+
+    /// Two concurrent edits of one field at the office and at a roads site: an open conflict at
+    /// the hub once both synced.
+    static func conflict(_ f: HTTPAPITests.Fixture) throws {
+        try f.cli.ok("record", "put", "--data-dir", "office", "activity", "a2", "remarks=office: kerbs done")
+        try f.cli.ok("record", "put", "--data-dir", "r1", "activity", "a2", "remarks=site: kerbs half done")
+        for node in ["r1", "office"] { try f.cli.ok("sync", "--data-dir", node) }
+    }
+
+    @Test func signingInSetsAStrictHttpOnlyCookieAndPagesNeedIt() throws {
+        let f = try HTTPAPITests.Fixture()
+        defer { f.stop() }
+        let browser = Browser(url: f.url)
+        for path in ["/", "/fleet", "/conflicts", "/projects/R-001", "/departments/roads", "/reports/monthly/2026-11", "/events"] {
+            let answer = try browser.get(path)
+            #expect(answer.status == 303 && answer.header("location") == "/login", "\(path): \(answer.status)")
+        }
+        let form = try browser.get("/login")
+        #expect(form.status == 200 && form.text.contains(#"name="password""#))
+        #expect(try browser.post("/login", form: [("name", "leader"), ("password", "wrong")]).status == 401)
+        let signedIn = try browser.signIn()
+        #expect(signedIn.status == 303 && signedIn.header("location") == "/")
+        let cookie = try #require(signedIn.header("set-cookie"))
+        #expect(cookie.hasPrefix("sitesync_session=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/"))
+        #expect(!cookie.contains("Secure"), "plain HTTP on loopback: \(cookie)")
+        #expect(try browser.get("/").status == 200)
+
+        // Signing out needs the form's token; then the session is gone.
+        let page = try browser.get("/")
+        #expect(try browser.post("/logout", form: []).status == 403)
+        #expect(try browser.post("/logout", form: [("csrf", try browser.csrf(from: page))]).status == 303)
+        #expect(try browser.get("/").status == 303)
+    }
+
+    @Test func everyPageRendersInBothLanguagesUnderTheWeightLimit() throws {
+        let f = try HTTPAPITests.Fixture()
+        defer { f.stop() }
+        let browser = Browser(url: f.url)
+        try browser.signIn()
+        let pages: [(path: String, zh: String, en: String)] = [
+            ("/", "全市总览", "City overview"), ("/departments/roads", "项目列表", "Projects"), ("/projects/R-001", "目标树", "Goal tree"),
+            ("/fleet", "待同步变更", "Changes behind"), ("/conflicts", "没有未决冲突", "No open conflicts"),
+            ("/reports/monthly/2026-11", "月度报告", "Monthly report"),
+        ]
+        for page in pages {
+            let zh = try browser.get(page.path, headers: ["Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"])
+            #expect(zh.status == 200 && zh.text.contains(page.zh) && zh.text.contains(#"<html lang="zh-CN">"#), "\(page.path): \(zh.status)")
+            let en = try browser.get(page.path, headers: ["Accept-Language": "en-GB,en;q=0.9"])
+            #expect(en.status == 200 && en.text.contains(page.en) && !en.text.contains(page.zh), "\(page.path): \(en.status)")
+            #expect(zh.body.count < 300_000 && en.body.count < 300_000, "\(page.path): \(zh.body.count) bytes")
+            #expect(zh.text.contains("Noto Sans CJK SC") && (page.path == "/conflicts" || zh.text.contains("<th scope=\"col\"")), "\(page.path)")
+        }
+        // ?lang= overrides the browser and is remembered in a cookie.
+        let switched = try browser.get("/fleet?lang=en", headers: ["Accept-Language": "zh-CN"])
+        #expect(switched.text.contains("Changes behind") && switched.header("set-cookie")?.hasPrefix("sitesync_lang=en") == true)
+        #expect(try browser.get("/fleet", headers: ["Accept-Language": "zh-CN"]).text.contains("Changes behind"))
+        #expect(try browser.get("/fleet?lang=zh-CN", headers: ["Accept-Language": "en"]).text.contains("待同步变更"))
+        // Dates in each language's way.
+        let logged = try browser.get("/reports/monthly/2026-11?lang=en")
+        #expect(logged.text.contains("Nov 2026"))
+        #expect(try browser.get("/reports/monthly/2026-11?lang=zh-CN").text.contains("2026年11月"))
+    }
+
+    @Test func aDepartmentHeadSeesOnlyTheirDepartment() throws {
+        let f = try HTTPAPITests.Fixture()
+        defer { f.stop() }
+        let browser = Browser(url: f.url)
+        try browser.signIn("roads-head")
+        #expect(try browser.get("/projects/W-001").status == 404)
+        #expect(try browser.get("/departments/water").status == 404)
+        #expect(try browser.get("/projects/R-001").status == 200)
+        let overview = try browser.get("/?lang=en")
+        #expect(overview.text.contains("/departments/roads") && !overview.text.contains("/departments/water"))
+    }
+
+    @Test func textFromTheDataIsEscaped() throws {
+        let f = try HTTPAPITests.Fixture()
+        defer { f.stop() }
+        try f.cli.ok("record", "put", "--data-dir", "office", "project", "p1", "name=<script>alert(1)</script>")
+        try f.cli.ok("sync", "--data-dir", "office")
+        let browser = Browser(url: f.url)
+        try browser.signIn()
+        for path in ["/projects/R-001", "/departments/roads", "/reports/monthly/2026-11"] {
+            var page = try browser.get(path)
+            for _ in 0..<20 where !page.text.contains("alert(1)") {
+                Thread.sleep(forTimeInterval: 0.2)
+                page = try browser.get(path)
+            }
+            #expect(page.text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "\(path)")
+            #expect(!page.text.contains("<script>alert(1)"), "\(path)")
+        }
+    }
+
+    @Test func aConflictIsResolvedThroughTheFormWithItsCSRFToken() throws {
+        let f = try HTTPAPITests.Fixture()
+        defer { f.stop() }
+        try Self.conflict(f)
+        let browser = Browser(url: f.url)
+        try browser.signIn()
+        let page = try browser.get("/conflicts?lang=en")
+        #expect(page.text.contains("office: kerbs done") && page.text.contains("site: kerbs half done"), "\(page.text)")
+        #expect(page.text.contains("hub-1") || page.text.contains("office"))
+        let form: [(String, String)] = [("collection", "activity"), ("id", "a2"), ("field", "remarks"), ("value", "kerbs done, both sides")]
+        // Without the token, or with another, nothing is written.
+        #expect(try browser.post("/conflicts/resolve", form: form).status == 403)
+        #expect(try browser.post("/conflicts/resolve", form: form + [("csrf", "forged")]).status == 403)
+        #expect(try f.cli.ok("record", "get", "--data-dir", "hub", "activity", "a2").contains("kerbs done, both sides") == false)
+        // A person who may not write is refused.
+        let reader = Browser(url: f.url)
+        try reader.signIn("roads-head")
+        let readerPage = try reader.get("/conflicts")
+        #expect(try reader.post("/conflicts/resolve", form: form + [("csrf", try reader.csrf(from: readerPage))]).status == 403)
+
+        let resolved = try browser.post("/conflicts/resolve", form: form + [("csrf", try browser.csrf(from: page))])
+        #expect(resolved.status == 303 && resolved.header("location") == "/conflicts?done=1", "\(resolved.status) \(resolved.text)")
+        let after = try browser.get("/conflicts?done=1&lang=en")
+        #expect(after.text.contains("The conflict is resolved") && after.text.contains("No open conflicts"), "\(after.text)")
+        #expect(try f.cli.ok("record", "get", "--data-dir", "hub", "activity", "a2").contains("kerbs done, both sides"))
+    }
+
+    @Test func theEventStreamSaysWhenTheFiguresChange() throws {
+        let f = try HTTPAPITests.Fixture()
+        defer { f.stop() }
+        let browser = Browser(url: f.url)
+        try browser.signIn()
+        #expect(try browser.get("/").text.contains("new EventSource('/events')"))
+        // A sync lands while the stream is open (curl reads the stream for 5 s, then stops).
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("sse-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: output); try? FileManager.default.removeItem(atPath: output + ".headers") }
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-s", "-N", "-b", browser.jar, "--max-time", "5", "-D", output + ".headers", "-o", output, f.url + "/events"]
+        try curl.run()
+        Thread.sleep(forTimeInterval: 1.0)
+        try f.cli.ok("cost", "--data-dir", "r1", "R-001/Kerbs", "450", "--date", "2026-11-05")
+        try f.cli.ok("sync", "--data-dir", "r1")
+        curl.waitUntilExit()
+        let headers = (try? String(contentsOfFile: output + ".headers", encoding: .utf8)) ?? ""
+        let stream = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(headers.lowercased().contains("content-type: text/event-stream"), "\(headers)")
+        #expect(stream.hasPrefix("retry: ") && stream.contains("event: figures\ndata: "), "\(stream)")
+    }
+}
