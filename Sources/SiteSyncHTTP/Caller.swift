@@ -33,10 +33,13 @@ struct Caller: Sendable {
 struct APIContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     var caller: Caller?
+    /// The peer's IP address, for the sign-in rate limit ("?" when the channel does not say).
+    let client: String
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         caller = nil
+        client = source.channel.remoteAddress?.ipAddress ?? "?"
     }
 
     var maxUploadSize: Int { APILimits.bodyBytes }

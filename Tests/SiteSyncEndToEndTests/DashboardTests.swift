@@ -31,8 +31,8 @@ import Testing
         }
 
         @discardableResult
-        func signIn(_ name: String = "leader") throws -> HTTPAnswer {
-            try post("/login", form: [("name", name), ("password", "sitesync-test")])
+        func signIn(_ name: String = "office-staff") throws -> HTTPAnswer {
+            try post("/login", form: [("name", name), ("password", DashboardTests.password)])
         }
 
         /// The CSRF token a page's forms carry.
@@ -41,6 +41,22 @@ import Testing
             let start = try #require(page.text.range(of: marker), "no csrf field in the page")
             return String(page.text[start.upperBound...].prefix { $0 != "\"" })
         }
+    }
+
+    static let password = "correct horse battery"
+
+    /// The hub of ``HTTPAPITests/Fixture`` with three people: `office-staff` (office: the whole
+    /// city, writes), `roads-head` (department head of roads) and `city-leader` (leader: the
+    /// whole city, reads only), each added as a person would be, the password on standard input.
+    static func fixture() throws -> HTTPAPITests.Fixture {
+        let f = try HTTPAPITests.Fixture()
+        let people: [[String]] = [["office-staff", "--role", "office"], ["roads-head", "--role", "department_head", "--department", "roads"],
+                                  ["city-leader", "--role", "leader"]]
+        for person in people {
+            let added = try f.cli.run(["user", "add", "--data-dir", "hub", "--name"] + person, stdin: password + "\n")
+            try #require(added.status == 0, "user add \(person[0]): \(added.stderr)")
+        }
+        return f
     }
 
     /// Two concurrent edits of one field at the office and at a roads site: an open conflict at
@@ -52,7 +68,7 @@ import Testing
     }
 
     @Test func signingInSetsAStrictHttpOnlyCookieAndPagesNeedIt() throws {
-        let f = try HTTPAPITests.Fixture()
+        let f = try Self.fixture()
         defer { f.stop() }
         let browser = Browser(url: f.url)
         for path in ["/", "/fleet", "/conflicts", "/projects/R-001", "/departments/roads", "/reports/monthly/2026-11", "/events"] {
@@ -61,7 +77,7 @@ import Testing
         }
         let form = try browser.get("/login")
         #expect(form.status == 200 && form.text.contains(#"name="password""#))
-        #expect(try browser.post("/login", form: [("name", "leader"), ("password", "wrong")]).status == 401)
+        #expect(try browser.post("/login", form: [("name", "office-staff"), ("password", "wrong")]).status == 401)
         let signedIn = try browser.signIn()
         #expect(signedIn.status == 303 && signedIn.header("location") == "/")
         let cookie = try #require(signedIn.header("set-cookie"))
@@ -76,8 +92,23 @@ import Testing
         #expect(try browser.get("/").status == 303)
     }
 
+    @Test func signInAttemptsAreRateLimited() throws {
+        let f = try Self.fixture()
+        defer { f.stop() }
+        let browser = Browser(url: f.url)
+        for _ in 0..<5 {
+            #expect(try browser.post("/login", form: [("name", "roads-head"), ("password", "not the password")]).status == 401)
+        }
+        // The sixth try is refused before the password is looked at, the right one too.
+        let refused = try browser.signIn("roads-head")
+        #expect(refused.status == 429 && Int(refused.header("retry-after") ?? "") ?? 0 > 0, "\(refused.status)")
+        #expect(try browser.get("/").status == 303)
+        // Another person is not held up by it.
+        #expect(try Browser(url: f.url).signIn().status == 303)
+    }
+
     @Test func everyPageRendersInBothLanguagesUnderTheWeightLimit() throws {
-        let f = try HTTPAPITests.Fixture()
+        let f = try Self.fixture()
         defer { f.stop() }
         let browser = Browser(url: f.url)
         try browser.signIn()
@@ -106,7 +137,7 @@ import Testing
     }
 
     @Test func aDepartmentHeadSeesOnlyTheirDepartment() throws {
-        let f = try HTTPAPITests.Fixture()
+        let f = try Self.fixture()
         defer { f.stop() }
         let browser = Browser(url: f.url)
         try browser.signIn("roads-head")
@@ -118,7 +149,7 @@ import Testing
     }
 
     @Test func textFromTheDataIsEscaped() throws {
-        let f = try HTTPAPITests.Fixture()
+        let f = try Self.fixture()
         defer { f.stop() }
         try f.cli.ok("record", "put", "--data-dir", "office", "project", "p1", "name=<script>alert(1)</script>")
         try f.cli.ok("sync", "--data-dir", "office")
@@ -136,7 +167,7 @@ import Testing
     }
 
     @Test func aConflictIsResolvedThroughTheFormWithItsCSRFToken() throws {
-        let f = try HTTPAPITests.Fixture()
+        let f = try Self.fixture()
         defer { f.stop() }
         try Self.conflict(f)
         let browser = Browser(url: f.url)
@@ -151,7 +182,7 @@ import Testing
         #expect(try f.cli.ok("record", "get", "--data-dir", "hub", "activity", "a2").contains("kerbs done, both sides") == false)
         // A person who may not write is refused.
         let reader = Browser(url: f.url)
-        try reader.signIn("roads-head")
+        try reader.signIn("city-leader")
         let readerPage = try reader.get("/conflicts")
         #expect(try reader.post("/conflicts/resolve", form: form + [("csrf", try reader.csrf(from: readerPage))]).status == 403)
 
@@ -163,7 +194,7 @@ import Testing
     }
 
     @Test func theEventStreamSaysWhenTheFiguresChange() throws {
-        let f = try HTTPAPITests.Fixture()
+        let f = try Self.fixture()
         defer { f.stop() }
         let browser = Browser(url: f.url)
         try browser.signIn()

@@ -28,7 +28,9 @@ struct DashboardRoutes {
 
     func add(to router: Router<APIContext>) {
         router.get("login") { request, _ in try await answer(request, needsSession: false) { try loginPage($0, failed: false) } }
-        router.post("login") { request, _ in try await answer(request, needsSession: false) { try await signIn(request, $0) } }
+        router.post("login") { request, context in
+            try await answer(request, needsSession: false) { try await signIn(request, $0, client: context.client) }
+        }
         router.post("logout") { request, _ in
             try await answer(request) { visit in
                 _ = try await form(request, visit)
@@ -224,12 +226,21 @@ struct DashboardRoutes {
 
     /// `POST /login`: the first form has no CSRF token (there is no session yet); the cookie it
     /// sets is `SameSite=Strict`, so no other site's form can use the session it opens.
-    func signIn(_ request: Request, _ visit: Visit) async throws -> Response {
+    func signIn(_ request: Request, _ visit: Visit, client: String) async throws -> Response {
         let fields = try await Self.formFields(request)
         let name = fields["name"] ?? "", password = fields["password"] ?? ""
-        let client = request.headers[.userAgent] ?? "browser"
-        let session = try? await offPool { [node] in try Sessions.signIn(node, name: name, password: password, client: client) }
-        guard let session else { return try loginPage(visit, failed: true) }
+        let session: (sessionSecret: String, csrfToken: String, person: Person)
+        do {
+            session = try await offPool { [node] in try Sessions.signIn(node, name: name, password: password, client: client) }
+        } catch let refusal as SignInRefusal where refusal.code == .tooManyAttempts {
+            // Too many failures for this name or this address: refused, right password or not.
+            var response = try loginPage(visit, failed: true)
+            response.status = .tooManyRequests
+            if let seconds = refusal.retryAfterSeconds { response.headers[.retryAfter] = String(seconds) }
+            return response
+        } catch {
+            return try loginPage(visit, failed: true)
+        }
         var response = redirect("/")
         response.headers.append(HTTPField(name: .setCookie, value: cookie(Self.sessionCookie, session.sessionSecret, maxAge: nil, httpOnly: true)))
         return response
@@ -251,6 +262,11 @@ struct DashboardRoutes {
             $0.text("collection") == collection && $0.text("id") == id && $0.text("field") == field
         }
         guard visible else { throw Refusal.page(.notFound, visit.catalog[.notFound]) }
+        // A project lead settles conflicts on their own projects only.
+        if let codes = person.projects {
+            let theirs = try codes.contains { code in try node.recordIDs(ofProject: try node.findProject(code).id).contains(id) }
+            guard theirs else { throw Refusal.page(.forbidden, visit.catalog[.noWriter]) }
+        }
         let planner = LocalWritePlanner(schema: node.store.schema, writer: writer)
         _ = try node.store.write { reader in
             try planner.planResolve(collection: collection, id: id, field: field, input: .text(value), reader: reader)

@@ -1,5 +1,6 @@
 import Foundation
 import SiteSyncCore
+import SiteSyncDomain
 
 /// Escapes text for HTML, in element content and in quoted attribute values alike. Every text
 /// that comes from the data (names, codes, remarks, values a site wrote) passes through here

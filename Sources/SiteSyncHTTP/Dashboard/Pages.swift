@@ -170,7 +170,7 @@ extension DashboardRoutes {
 
     func project(_ visit: Visit, code: String) throws -> Response {
         let c = visit.catalog
-        guard let detail = try ReadModel.project(node, code: code, asOf: today, scope: visit.scope, figures: figures) else {
+        guard let detail = try ReadModel.project(node, code: code, asOf: today, scope: visit.scope) else {
             throw Refusal.page(.notFound, c[.notFound])
         }
         let project = detail.member("project") ?? .null, numbers = detail.member("figures") ?? .null
