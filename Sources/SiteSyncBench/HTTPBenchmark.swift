@@ -20,6 +20,12 @@ public struct HTTPBenchmarkResult: Sendable {
     public let freshSeconds: Double
     public let projects: Int
     public let activities: Int
+    /// The dashboard's pages (signed in as an office person): p99 of the overview, a
+    /// department and a project, and the heaviest of the three, in kB.
+    public let overviewP99Milliseconds: Double
+    public let departmentP99Milliseconds: Double
+    public let projectPageP99Milliseconds: Double
+    public let heaviestPageKilobytes: Double
 }
 
 public enum HTTPBenchmark {
@@ -42,6 +48,7 @@ public enum HTTPBenchmark {
         progress("http: writing \(scale.projects) projects × \(scale.activitiesPerProject) activities")
         try ReportBenchmark.writeCity(at: hubPath + "/" + Node.databaseFile, scale: scale, asOf: CalendarDate("2026-11-30")!)
         let token = try ApiTokens.create(hub, name: "bench", role: .office, department: nil, readOnly: false).secret
+        _ = try People.add(hub, name: "bench-office", role: .office, department: nil, password: Self.password)
 
         progress("http: the same figures through the command line")
         let cityCommand = try timeCommand(executable, ["report", "departments", "--data-dir", hubPath, "--format", "json"])
@@ -61,6 +68,15 @@ public enum HTTPBenchmark {
         let city = try drive(port: port, token: token, path: "/api/v1/city", clients: clients, requests: requestsPerClient)
         let projects = try drive(port: port, token: token, path: "/api/v1/projects", clients: clients, requests: requestsPerClient)
 
+        progress("http: the dashboard's pages, \(clients) clients × \(requestsPerClient / 5) requests each")
+        let cookie = try signIn(port: port)
+        var pages: [[Double]] = []
+        var heaviest = 0
+        for path in ["/", "/departments/roads", "/projects/P-1"] {
+            heaviest = max(heaviest, try HTTPClient(port: port, credentials: cookie).get(path, expecting: 200).utf8.count)
+            pages.append(try drive(port: port, credentials: cookie, path: path, clients: clients, requests: requestsPerClient / 5))
+        }
+
         progress("http: how soon a write shows in /city")
         let fresh: Double
         do {
@@ -73,11 +89,32 @@ public enum HTTPBenchmark {
             cityP50Milliseconds: percentile(city, 0.5), projectsP50Milliseconds: percentile(projects, 0.5),
             cityCommandMilliseconds: cityCommand, projectsCommandMilliseconds: projectsCommand,
             requests: requestsPerClient * clients, clients: clients, freshSeconds: fresh,
-            projects: scale.projects, activities: scale.projects * scale.activitiesPerProject)
+            projects: scale.projects, activities: scale.projects * scale.activitiesPerProject,
+            overviewP99Milliseconds: percentile(pages[0], 0.99), departmentP99Milliseconds: percentile(pages[1], 0.99),
+            projectPageP99Milliseconds: percentile(pages[2], 0.99), heaviestPageKilobytes: Double(heaviest) / 1024)
     }
 
-    /// Latencies in milliseconds of `requests` GETs by each of `clients` keep-alive connections at once.
+    static let password = "bench password, long enough"
+
+    /// Signs in as the bench's office person; returns the header line of its session cookie.
+    static func signIn(port: Int) throws -> String {
+        let form = "name=bench-office&password=" + (password.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+        let answer = try HTTPClient(port: port, credentials: "").post("/login", body: form, type: "application/x-www-form-urlencoded",
+                                                                        expecting: 303)
+        guard let line = answer.headers.first(where: { $0.lowercased().hasPrefix("set-cookie: sitesync_session=") }),
+              let pair = line.split(separator: " ", maxSplits: 1).last?.split(separator: ";").first else {
+            throw BenchFailure("signing in set no session cookie")
+        }
+        return "Cookie: \(pair)\r\n"
+    }
+
+    /// Latencies in milliseconds of `requests` GETs by each of `clients` keep-alive connections
+    /// at once, each connection asking with `credentials` (a header line).
     static func drive(port: Int, token: String, path: String, clients: Int, requests: Int) throws -> [Double] {
+        try drive(port: port, credentials: "Authorization: Bearer \(token)\r\n", path: path, clients: clients, requests: requests)
+    }
+
+    static func drive(port: Int, credentials: String, path: String, clients: Int, requests: Int) throws -> [Double] {
         let results = ResultsBox()
         let group = DispatchGroup()
         for _ in 0..<clients {
@@ -85,7 +122,7 @@ public enum HTTPBenchmark {
             Thread {
                 defer { group.leave() }
                 do {
-                    let client = try HTTPClient(port: port, token: token)
+                    let client = try HTTPClient(port: port, credentials: credentials)
                     var latencies: [Double] = []
                     for _ in 0..<requests {
                         let start = DispatchTime.now().uptimeNanoseconds
@@ -215,11 +252,16 @@ final class ServerProcess {
 /// requests without a client library's own costs in the figures.
 final class HTTPClient {
     private let socket: Int32
-    private let token: String
+    /// The header line that says who asks (a bearer token, or a session cookie), or "".
+    private let credentials: String
     private var buffer: [UInt8] = []
 
-    init(port: Int, token: String) throws {
-        self.token = token
+    convenience init(port: Int, token: String) throws {
+        try self.init(port: port, credentials: "Authorization: Bearer \(token)\r\n")
+    }
+
+    init(port: Int, credentials: String) throws {
+        self.credentials = credentials
         socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw BenchFailure("socket() failed") }
         var address = sockaddr_in()
@@ -237,15 +279,19 @@ final class HTTPClient {
     deinit { close(socket) }
 
     func get(_ path: String, expecting status: Int) throws -> String {
-        try exchange("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n\r\n", expecting: status)
+        try exchange("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(credentials)\r\n", expecting: status).body
     }
 
     func post(_ path: String, json: String, expecting status: Int) throws -> String {
-        try exchange("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\n"
-                     + "Content-Length: \(json.utf8.count)\r\n\r\n\(json)", expecting: status)
+        try post(path, body: json, type: "application/json", expecting: status).body
     }
 
-    private func exchange(_ request: String, expecting status: Int) throws -> String {
+    func post(_ path: String, body: String, type: String, expecting status: Int) throws -> (headers: [String], body: String) {
+        try exchange("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(credentials)Content-Type: \(type)\r\n"
+                     + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)", expecting: status)
+    }
+
+    private func exchange(_ request: String, expecting status: Int) throws -> (headers: [String], body: String) {
         let bytes = Array(request.utf8)
         var sent = 0
         while sent < bytes.count {
@@ -262,7 +308,7 @@ final class HTTPClient {
         }.first ?? 0
         let body = try read(length)
         guard code == status else { throw BenchFailure("expected \(status), got \(code): \(String(decoding: body, as: UTF8.self))") }
-        return String(decoding: body, as: UTF8.self)
+        return (Array(lines.dropFirst()), String(decoding: body, as: UTF8.self))
     }
 
     private func fill() throws {
