@@ -29,6 +29,9 @@ def browser():
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    # The window's size includes its frame: grown by it, the page itself is 1280 × 900.
+    frame = driver.execute_script("return window.outerHeight - window.innerHeight")
+    driver.set_window_size(1280, 900 + frame)
     driver.set_page_load_timeout(20)
     return driver
 
