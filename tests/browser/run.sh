@@ -4,7 +4,9 @@
 # demo's hub, with two people added as an administrator would: an office person and the roads
 # department head. dashboard_test.py signs them in, follows the links, switches the language,
 # resolves a conflict, and watches the overview change by itself after a site syncs; it saves
-# a screenshot of each page. Then the server must stop cleanly on SIGTERM.
+# a screenshot of each page. Then the server must stop cleanly on SIGTERM. Last, the demo on a
+# terminal (tmux gives it one) must leave its dashboard running with the person it prints, until
+# Ctrl-C stops both.
 # Usage: tests/browser/run.sh PATH/TO/sitesync
 # Needs PyPI access the first time: Selenium goes into .build/browser-venv, created once and
 # reused while requirements.txt is unchanged. Screenshots go to $SITESYNC_SCREENSHOTS (default
@@ -32,8 +34,10 @@ mkdir -p "$screenshots"
 
 work="$(mktemp -d)"
 server=""
+socket="sitesync-browser-$$"
 cleanup() {
     if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then kill -KILL "$server" 2>/dev/null || true; fi
+    tmux -L "$socket" kill-server 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -109,3 +113,45 @@ if [ "$status" -ne 0 ]; then
     exit 1
 fi
 echo "browser: the server stopped cleanly on SIGTERM"
+
+# The demo on a terminal. bash traps SIGINT (a handler, reset for the demo it starts) so that it
+# outlives the Ctrl-C and writes the demo's exit status.
+cat >"$work/terminal-demo.sh" <<END
+trap : INT
+'$binary' demo --dir '$work/terminal-demo'
+echo \$? >'$work/demo-exit'
+sleep 60
+END
+tmux -L "$socket" new-session -d -x 200 -y 50 -s demo "bash '$work/terminal-demo.sh'"
+screen=""
+for _ in $(seq 1 900); do
+    screen="$(tmux -L "$socket" capture-pane -p -S -60 -t demo)"
+    grep -q '^Press Ctrl-C' <<<"$screen" && break
+    sleep 0.1
+done
+grep -q '^Press Ctrl-C' <<<"$screen" || { echo "$screen" >&2; echo "browser: the demo on a terminal did not leave its dashboard running" >&2; exit 1; }
+demo_url="$(awk '/^Dashboard:/ { print $2 }' <<<"$screen")"
+demo_name="$(awk '/^Sign in as:/ { print $4 }' <<<"$screen")"
+demo_password="$(awk '/^Password:/ { print $2 }' <<<"$screen")"
+answer="$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' --data-urlencode "name=$demo_name" \
+    --data-urlencode "password=$demo_password" "$demo_url/login")"
+[ "$answer" = "303 $demo_url/" ] || {
+    echo "$screen" >&2
+    echo "browser: signing in to the demo's dashboard at $demo_url as '$demo_name' answered '$answer' (expected 303 to /)" >&2
+    exit 1
+}
+tmux -L "$socket" send-keys -t demo C-c
+for _ in $(seq 1 100); do
+    [ -s "$work/demo-exit" ] && break
+    sleep 0.1
+done
+[ "$(cat "$work/demo-exit" 2>/dev/null)" = 0 ] || {
+    tmux -L "$socket" capture-pane -p -S -20 -t demo >&2
+    echo "browser: the demo did not end with status 0 within 10 s of Ctrl-C" >&2
+    exit 1
+}
+if curl -s -o /dev/null "$demo_url/login"; then
+    echo "browser: the demo's dashboard at $demo_url still answers after Ctrl-C" >&2
+    exit 1
+fi
+echo "browser: the demo on a terminal left its dashboard at $demo_url for $demo_name; Ctrl-C stopped it"
