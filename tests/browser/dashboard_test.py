@@ -142,9 +142,20 @@ def resolve_conflict(driver):
 
 def overview_updates_live(driver):
     """A field site records a cost and syncs; the open overview shows it without a reload."""
+    # The page's event stream opens after the page loads; a change before that is no news to
+    # it. Each EventSource the page makes notes when it opened.
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": """
+        (function () {
+          var Original = window.EventSource;
+          window.EventSource = function (url, options) {
+            var source = new Original(url, options);
+            source.addEventListener('open', function () { window.liveStreamOpen = true; });
+            return source;
+          };
+        })();"""})
     driver.get(URL + "/")
-    figures = driver.find_element(By.ID, "figures")
-    before = figures.text
+    WebDriverWait(driver, 5, poll_frequency=0.1).until(lambda d: d.execute_script("return window.liveStreamOpen === true"))
+    before = driver.find_element(By.ID, "figures").text
     driver.execute_script("window.notReloaded = true")
     demo = os.environ["DEMO"]
     sitesync("cost", "--data-dir", demo + "/site-r1", "R-101/Earthworks", "250000", "--note", "browser test: excavator hire")
