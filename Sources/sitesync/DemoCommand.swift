@@ -16,10 +16,18 @@ struct DemoCommand: ParsableCommand {
             days of progress offline — two crews on the same activity — then sync; the conflicts and \
             their resolution are shown, and the hub's reports printed. Every step is a real `sitesync` \
             command, printed before it runs. The data directories stay (their place is printed at the \
-            end) so you can try more commands on them; no process is left running.
+            end) so you can try more commands on them.
+
+            On a terminal, the demo then leaves the hub's web dashboard running: it adds an office \
+            person with a generated password, starts `sitesync serve --http 127.0.0.1:8080` (another \
+            free port when 8080 is taken), prints the address, the name and the password, and stops \
+            the server on Ctrl-C. Not on a terminal, or with --no-dashboard, it ends with the hub \
+            stopped. Either way no process is left running.
             """)
     @Option(help: ArgumentHelp("Where to put the data directories (default: a new directory under /tmp).", valueName: "dir"))
     var dir: String?
+    @Flag(help: "End with the hub stopped instead of leaving its web dashboard running until Ctrl-C (the default when standard output is no terminal).")
+    var noDashboard = false
 
     func run() throws {
         let base = dir ?? FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-demo-\(Int(Date().timeIntervalSince1970))").path
@@ -29,15 +37,17 @@ struct DemoCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         let demo = Demo(base: base)
         defer { demo.stopHub() }
-        // Interrupted (Ctrl-C), the demo stops its hub too: it leaves no process running.
-        let hubPID = Mutex<Int32>(0)
-        demo.onHubStarted = { pid in hubPID.withLock { $0 = pid } }
+        // Interrupted (Ctrl-C), the demo stops its hub too: it leaves no process running. While
+        // the dashboard runs, Ctrl-C is how it ends: the server is stopped and waited for.
+        let hub = Mutex<(pid: Int32, dashboard: Bool)>((0, false))
+        demo.onHubStarted = { pid, dashboard in hub.withLock { $0 = (pid, dashboard) } }
         Signals.onTerminate {
-            let pid = hubPID.withLock { $0 }
+            let (pid, dashboard) = hub.withLock { $0 }
             if pid > 0 { kill(pid, SIGTERM) }
-            Foundation.exit(130)
+            if !dashboard { Foundation.exit(130) }
         }
         try demo.play()
+        if !noDashboard && isatty(STDOUT_FILENO) == 1 { try demo.serveDashboard() }
     }
 }
 
@@ -46,7 +56,8 @@ final class Demo {
     let base: String
     let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
     var hub: Process?
-    var onHubStarted: (Int32) -> Void = { _ in }
+    /// Told each server's process id, and whether it is the dashboard left running for the user.
+    var onHubStarted: (Int32, Bool) -> Void = { _, _ in }
     let today = CalendarDate.today
 
     init(base: String) { self.base = base }
@@ -58,7 +69,8 @@ final class Demo {
     /// Runs `sitesync ARGS` in the demo directory, printing the command and its output.
     @discardableResult
     /// - Parameter allowed: the exit statuses that are no failure (`status` answers with its own).
-    func run(_ arguments: String..., quiet: Bool = false, allowed: Set<Int32> = [0]) throws -> String {
+    /// - Parameter input: written to the command's standard input (a password), never printed.
+    func run(_ arguments: String..., quiet: Bool = false, allowed: Set<Int32> = [0], input: String? = nil) throws -> String {
         if !quiet { print("$ sitesync " + arguments.map { $0.contains(" ") || $0.isEmpty ? "'\($0)'" : $0 }.joined(separator: " ")) }
         let process = Process()
         process.executableURL = executable
@@ -67,7 +79,13 @@ final class Demo {
         let output = Pipe(), errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
+        let stdin = Pipe()
+        if input != nil { process.standardInput = stdin }
         try process.run()
+        if let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        }
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let problems = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
@@ -91,7 +109,7 @@ final class Demo {
         process.standardError = FileHandle(forWritingAtPath: base + "/hub.log")
         try process.run()
         hub = process
-        onHubStarted(process.processIdentifier)
+        onHubStarted(process.processIdentifier, false)
         var line = Data()
         while !line.contains(UInt8(ascii: "\n")) {
             let chunk = output.fileHandleForReading.availableData
@@ -231,5 +249,69 @@ final class Demo {
               sitesync serve --data-dir \(base)/hub --http 127.0.0.1:8080 &
               curl -H 'Authorization: Bearer \(token)' http://127.0.0.1:8080/api/v1/city
             """)
+    }
+}
+
+extension Demo {
+    /// The end of the demo on a terminal: the hub's web dashboard, running until Ctrl-C, with an
+    /// office person to sign in as (a password generated now and printed once).
+    func serveDashboard() throws {
+        step("The hub's web dashboard, for a look in the browser (Ctrl-C stops it)")
+        let name = "demo-office"
+        let password = Self.generatedPassword()
+        print("$ sitesync user add --data-dir hub --name \(name) --role office   # the password on standard input")
+        try run("user", "add", "--data-dir", "hub", "--name", name, "--role", "office", quiet: true, input: password + "\n")
+        // 8080 when it is free; else whichever port the system gives.
+        guard let started = try startDashboard(port: 8080) ?? startDashboard(port: 0) else {
+            throw NodeError(.usage, "the dashboard did not start; its log is in \(base)/dashboard.log")
+        }
+        let (server, url) = started
+        print("""
+
+            Dashboard:  \(url)
+            Sign in as: \(name)
+            Password:   \(password)   (shown only now; `sitesync user password --data-dir \(base)/hub \(name)` sets another)
+            Press Ctrl-C to stop it.
+            """)
+        server.waitUntilExit()
+        hub = nil
+        print("\nThe dashboard is stopped; the data stays in \(base).")
+    }
+
+    /// Starts `sitesync serve --http 127.0.0.1:PORT` on the hub and waits for its `http on URL`
+    /// line; `nil` when the server ends first (the port is taken).
+    func startDashboard(port: Int) throws -> (Process, String)? {
+        print("$ sitesync serve --data-dir hub --http 127.0.0.1:\(port) &")
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["serve", "--data-dir", "hub", "--http", "127.0.0.1:\(port)"]
+        process.currentDirectoryURL = URL(fileURLWithPath: base)
+        let output = Pipe()
+        process.standardOutput = output
+        _ = FileManager.default.createFile(atPath: base + "/dashboard.log", contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: base + "/dashboard.log")
+        try process.run()
+        hub = process
+        onHubStarted(process.processIdentifier, true)
+        var text = ""
+        while true {
+            if let range = text.range(of: "http on "), let end = text[range.upperBound...].firstIndex(of: "\n") {
+                return (process, String(text[range.upperBound..<end]))
+            }
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        process.waitUntilExit()
+        hub = nil
+        print("(port \(port) is not free)")
+        return nil
+    }
+
+    /// Sixteen letters and digits, without the ones easily misread (0/O, 1/l/I).
+    static func generatedPassword() -> String {
+        let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<16).map { _ in alphabet.randomElement(using: &generator)! })
     }
 }

@@ -280,19 +280,27 @@ struct DashboardRoutes {
     /// changes (polled every 300 ms), a comment every 5 s to keep proxies from closing the
     /// stream and to notice a browser that left. It ends when the server shuts down. A stream ends after 10 minutes (the browser reconnects by itself, after `retry`),
     /// so it never holds a server's shutdown for long.
+    ///
+    /// The generation watched is that of the figures a page would be given now, not the data's:
+    /// while the background refresh computes, the cache serves the figures from before the
+    /// change, and a page that reloaded on the data's generation would show those and hear of
+    /// no later change (the browser tests saw the overview miss a site's sync that way).
     func events() -> Response {
-        let figures = figures
+        let figures = figures, node = node
+        let shown: @Sendable () async throws -> UInt64 = {
+            try await offPool { try figures.snapshot(asOf: CalendarDate(unixMilliseconds: node.store.wallClock())).generation }
+        }
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-store"
         let body = ResponseBody { writer in
-            var seen = try await offPool { try figures.generation() }
+            var seen = try await shown()
             try await writer.write(ByteBuffer(string: "retry: 1000\n: generation \(seen)\n\n"))
             let started = ContinuousClock.now
             var lastWrite = started
             while !Task.isCancelled, !Task.isShuttingDownGracefully, ContinuousClock.now - started < .seconds(600) {
                 try await Task.sleep(for: .milliseconds(300))
-                let generation = try await offPool { try figures.generation() }
+                let generation = try await shown()
                 if generation != seen {
                     seen = generation
                     try await writer.write(ByteBuffer(string: "event: figures\ndata: \(generation)\n\n"))
