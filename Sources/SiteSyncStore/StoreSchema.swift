@@ -270,6 +270,16 @@ enum StoreSchema {
                 CREATE INDEX person_session_by_person ON person_session (person);
                 """)
         }
+        migrator.registerMigration("v7") { db in
+            // One project's figures (the API's project detail, an incremental refresh) read its
+            // activities' entries: by activity, not by a scan of every entry in the city.
+            for (table, column) in [("activity", "project"), ("quantity_entry", "activity"), ("cost_entry", "activity"),
+                                    ("percent_entry", "activity"), ("risk", "project"), ("kpi", "project"), ("goal", "project"),
+                                    ("daily_log", "project"), ("issue", "project"), ("kpi_reading", "kpi")]
+            where try db.tableExists(table) {
+                try db.execute(sql: "CREATE INDEX IF NOT EXISTS \(quoted(table + "_by_" + column)) ON \(quoted(table)) (\(quoted(column)))")
+            }
+        }
         return migrator
     }
 
