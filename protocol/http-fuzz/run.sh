@@ -12,6 +12,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+# shellcheck source=../../scripts/http-server.sh
+source "$root/scripts/http-server.sh"
 if [ $# -lt 1 ]; then
     echo "usage: $0 PATH/TO/sitesync [schemathesis arguments]" >&2
     exit 2
@@ -45,16 +47,7 @@ token() { "$binary" api token create --data-dir "$hub" "$@" | grep -o 'sst_[A-Za
 city_token="$(token --name fuzz-office --role office)"
 roads_token="$(token --name fuzz-roads --role field --department roads)"
 
-"$binary" serve --data-dir "$hub" --listen 'tcp://127.0.0.1:*' --http 127.0.0.1:0 --quiet >"$work/serve.out" 2>"$work/serve.err" &
-server=$!
-url=""
-for _ in $(seq 1 100); do
-    url="$(sed -n 's/^http on //p' "$work/serve.out")"
-    [ -n "$url" ] && break
-    kill -0 "$server" 2>/dev/null || { cat "$work/serve.err" >&2; echo "http-fuzz: the server did not start" >&2; exit 1; }
-    sleep 0.1
-done
-[ -n "$url" ] || { echo "http-fuzz: the server printed no 'http on' line" >&2; exit 1; }
+start_http_server http-fuzz "$binary" "$hub" "$work"
 
 # The coverage phase is left out: with Python 3.11's ast module it crashes inside hypothesis
 # (an interpreter bug, "AST constructor recursion depth mismatch"), not on the API.
@@ -67,13 +60,5 @@ fuzz() {
 fuzz "$city_token" "$@"
 fuzz "$roads_token" "$@"
 
-kill -TERM "$server"
-status=0
-wait "$server" || status=$?
-server=""
-if [ "$status" -ne 0 ]; then
-    cat "$work/serve.err" >&2
-    echo "http-fuzz: the server exited with $status on SIGTERM (expected 0)" >&2
-    exit 1
-fi
+stop_http_server http-fuzz "$work"
 echo "http-fuzz: both tokens passed; the server stopped cleanly on SIGTERM"

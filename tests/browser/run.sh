@@ -14,6 +14,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+# shellcheck source=../../scripts/http-server.sh
+source "$root/scripts/http-server.sh"
 if [ $# -ne 1 ]; then
     echo "usage: $0 PATH/TO/sitesync" >&2
     exit 2
@@ -61,17 +63,7 @@ add_person() {
 add_person --name office-browser --role office
 add_person --name roads-head --role department_head --department roads
 
-"$binary" serve --data-dir "$hub" --listen 'tcp://127.0.0.1:*' --http 127.0.0.1:0 --quiet >"$work/serve.out" 2>"$work/serve.err" &
-server=$!
-url=""
-for _ in $(seq 1 100); do
-    url="$(sed -n 's/^http on //p' "$work/serve.out")"
-    [ -n "$url" ] && break
-    kill -0 "$server" 2>/dev/null || { cat "$work/serve.err" >&2; echo "browser: the server did not start" >&2; exit 1; }
-    sleep 0.1
-done
-[ -n "$url" ] || { echo "browser: the server printed no 'http on' line" >&2; exit 1; }
-endpoint="$(sed -n 's/^listening on //p' "$work/serve.out")"
+start_http_server browser "$binary" "$hub" "$work"
 hub_key="$("$binary" keys show --data-dir "$hub" | tr -d '[:space:]')"
 
 # The nodes' configuration names the demo's hub at its old port: the sites sync with this
@@ -103,15 +95,7 @@ SITESYNC="$binary" DEMO="$demo" HUB_ENDPOINT="$endpoint" HUB_KEY="$hub_key" URL=
     CONFLICT_ID="$kerbs" SCREENSHOTS="$screenshots" "$venv/bin/python" "$here/dashboard_test.py"
 echo "browser: the pages passed in $((SECONDS - started)) s; screenshots in $screenshots"
 
-kill -TERM "$server"
-status=0
-wait "$server" || status=$?
-server=""
-if [ "$status" -ne 0 ]; then
-    cat "$work/serve.err" >&2
-    echo "browser: the server exited with $status on SIGTERM (expected 0)" >&2
-    exit 1
-fi
+stop_http_server browser "$work"
 echo "browser: the server stopped cleanly on SIGTERM"
 
 # The demo on a terminal. bash traps SIGINT (a handler, reset for the demo it starts) so that it
