@@ -263,8 +263,10 @@ import Testing
         #expect(closed > 0, "Hellos beyond the cap closed abandoned sessions")
         // Each session held costs the hub a few KB (its client's knowledge): 3,000 more held would
         // be some 25 MB. The first half's growth is mostly libzmq's queues at their high-water
-        // mark (1,000 Hellos of 5 KB), which the second half reuses.
-        #expect(resident[1] - resident[0] < 5, "the second \(count / 2) Hellos grew the hub from \(resident[0]) to \(resident[1]) MB")
+        // mark (1,000 Hellos of 5 KB), which the second half reuses. The second half may still
+        // move the allocator's arenas by a few MB (up to 6.9 seen on a quiet machine): the bound
+        // is well under what holding its sessions would cost.
+        #expect(resident[1] - resident[0] < 10, "the second \(count / 2) Hellos grew the hub from \(resident[0]) to \(resident[1]) MB")
         #expect(resident[1] - before < 20, "the hub grew from \(before) to \(resident[1]) MB")
         let synced = try cli.run(["sync", "--data-dir", "w1"])
         #expect(synced.status == 0 && synced.stdout.contains("synced with hub-1"), "\(synced.stdout) \(synced.stderr)")
