@@ -17,19 +17,11 @@ import Testing
     static let hour: UInt64 = 3_600_000
 
     static func node(_ root: TemporaryDirectory, _ name: String, _ role: Role, _ department: String) throws -> Node {
-        try Node.initialize(at: root.path + "/" + name,
-                            configuration: NodeConfiguration(name: name, department: department, role: role, durability: .off))
+        try ApiTokenTests.node(root, name, role, department)
     }
 
-    /// A hub holding roads (project R-101) and water (project W-201).
-    static func hub(_ root: TemporaryDirectory) throws -> Node {
-        let hub = try node(root, "hub", .hub, "office")
-        try hub.writeEntry("department", id: "roads", ["name=Roads"])
-        try hub.writeEntry("department", id: "water", ["name=Water"])
-        try hub.writeEntry("project", id: "p1", ["code=R-101", "name=Ring road", "department=roads", "budget=400000"])
-        try hub.writeEntry("project", id: "p2", ["code=W-201", "name=Main pipe", "department=water", "budget=900000"])
-        return hub
-    }
+    /// The token tests' hub: roads (project R-101) and water (project W-201), with their plans.
+    static func hub(_ root: TemporaryDirectory) throws -> Node { try ApiTokenTests.hub(root) }
 
     @discardableResult
     static func add(_ node: Node, _ name: String, _ role: PersonRole, department: String? = nil, projects: [String] = [],
