@@ -96,19 +96,26 @@ final class Demo {
         return text
     }
 
-    func startHub() throws -> String {
-        print("$ sitesync serve --data-dir hub &")
+    /// Starts `sitesync serve --data-dir hub ARGS` as the demo's hub (printed as it is typed),
+    /// its log in `log` beside the data; returns it and the pipe of its standard output.
+    func startServe(_ arguments: [String], log: String) throws -> (Process, Pipe) {
+        print("$ sitesync " + (["serve", "--data-dir", "hub"] + arguments).joined(separator: " ") + " &")
         let process = Process()
         process.executableURL = executable
-        process.arguments = ["serve", "--data-dir", "hub"]
+        process.arguments = ["serve", "--data-dir", "hub"] + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: base)
         let output = Pipe()
         process.standardOutput = output
-        // The hub's log stays beside the data, for the curious.
-        _ = FileManager.default.createFile(atPath: base + "/hub.log", contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: base + "/hub.log")
+        _ = FileManager.default.createFile(atPath: base + "/" + log, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: base + "/" + log)
         try process.run()
         hub = process
+        return (process, output)
+    }
+
+    func startHub() throws -> String {
+        // The hub's log stays beside the data, for the curious.
+        let (process, output) = try startServe([], log: "hub.log")
         onHubStarted(process.processIdentifier, false)
         var line = Data()
         while !line.contains(UInt8(ascii: "\n")) {
@@ -281,17 +288,7 @@ extension Demo {
     /// Starts `sitesync serve --http 127.0.0.1:PORT` on the hub and waits for its `http on URL`
     /// line; `nil` when the server ends first (the port is taken).
     func startDashboard(port: Int) throws -> (Process, String)? {
-        print("$ sitesync serve --data-dir hub --http 127.0.0.1:\(port) &")
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["serve", "--data-dir", "hub", "--http", "127.0.0.1:\(port)"]
-        process.currentDirectoryURL = URL(fileURLWithPath: base)
-        let output = Pipe()
-        process.standardOutput = output
-        _ = FileManager.default.createFile(atPath: base + "/dashboard.log", contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: base + "/dashboard.log")
-        try process.run()
-        hub = process
+        let (process, output) = try startServe(["--http", "127.0.0.1:\(port)"], log: "dashboard.log")
         onHubStarted(process.processIdentifier, true)
         var text = ""
         while true {
