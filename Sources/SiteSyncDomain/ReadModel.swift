@@ -170,9 +170,11 @@ public enum ReadModel {
     /// entries and sites; for an open month the headline and S-curve are the department's own;
     /// for a closed month they are the city's frozen ones, which are withheld (`null`).
     /// ``MonthlyReview/gather(node:period:now:)`` stays the way to its Markdown and HTML.
+    /// - Parameter snapshot: today's figures, used for an open month that ends today or later.
     public static func monthly(_ node: Node, period: String, scope: ReadScope,
-                               now: Int64 = Int64(StoreOptions.systemClock())) throws -> JSONValue {
-        let review = try MonthlyReview.gather(node: node, period: period, now: now)
+                               now: Int64 = Int64(StoreOptions.systemClock()), snapshot: FiguresSnapshot? = nil) throws -> JSONValue {
+        // The city's figures are gathered only when the scope is the city's.
+        let review = try MonthlyReview.gather(node: node, period: period, now: now, snapshot: snapshot)
         var figures = review.figures
         var lateEntries = review.lateEntries
         var freshness = review.freshness
@@ -180,7 +182,7 @@ public enum ReadModel {
         if let department = scope.department {
             if review.close == nil, let month = Month(period) {
                 figures = try MonthlyReview.figures(node, month: month, asOf: review.asOf, departmentNames: review.departmentNames,
-                                                    department: department)
+                                                    department: department, snapshot: snapshot)
             } else {
                 figures.projects = figures.projects.filter { $0.department == department }
                 cityPartWithheld = true

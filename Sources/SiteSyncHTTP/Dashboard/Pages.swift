@@ -38,10 +38,11 @@ extension DashboardRoutes {
         }
         body += table(caption: c[.departmentsRanked], headers: [c[.rank], c[.department], c[.projects], c[.percentComplete], "SPI", "CPI",
                                                                c[.score], c[.grade], c[.color]], rows: rows, numeric: [0, 2, 3, 4, 5, 6])
-        // The S-curve of this month's review (the city's, or the department's own).
-        let period = String(today.description.prefix(7))
-        let review = try monthlyJSON(period: period, scope: scope, generation: snapshot.generation)
-        body += "<h2>\(html(c[.sCurve]))</h2>" + Charts.sCurve(review.member("curve")?.elements ?? [], catalog: c)
+        // The S-curve of this month's review (the city's, or the department's own), computed
+        // with the snapshot.
+        let curve = try snapshot.curveJSON(scope)
+            ?? monthlyJSON(period: String(today.description.prefix(7)), scope: scope, snapshot: snapshot).member("curve")?.elements ?? []
+        body += "<h2>\(html(c[.sCurve]))</h2>" + Charts.sCurve(curve, catalog: c)
         // 红榜 and 黑榜 among the projects under way.
         let active = snapshot.projects(scope, limit: 100_000).member("items")?.elements.filter {
             !["closed", "archived"].contains($0.text("stage") ?? "")
@@ -136,9 +137,11 @@ extension DashboardRoutes {
         </script>
         """
 
-    func monthlyJSON(period: String, scope: ReadScope, generation: UInt64) throws -> JSONValue {
-        try reviews.review("\(period)|\(scope.department ?? "")", generation: generation) {
-            try ReadModel.monthly(node, period: period, scope: scope, now: Int64(node.store.wallClock()))
+    /// The monthly review's JSON: an open month ending today or later from today's figures;
+    /// another kept while the data has not changed.
+    func monthlyJSON(period: String, scope: ReadScope, snapshot: FiguresSnapshot) throws -> JSONValue {
+        try reviews.review("\(period)|\(scope.department ?? "")", generation: snapshot.generation) {
+            try ReadModel.monthly(node, period: period, scope: scope, now: Int64(node.store.wallClock()), snapshot: snapshot)
         }
     }
 
@@ -303,7 +306,7 @@ extension DashboardRoutes {
     func monthly(_ visit: Visit, period: String) throws -> Response {
         let c = visit.catalog
         guard period.count == 7, CalendarDate(period + "-01") != nil else { throw Refusal.page(.notFound, c[.notFound]) }
-        let review = try monthlyJSON(period: period, scope: visit.scope, generation: try figures.generation())
+        let review = try monthlyJSON(period: period, scope: visit.scope, snapshot: try figures.snapshot(asOf: today))
         let names = try departmentNames()
         var body = "<p>\(html(c[.asOf])) \(html(c.date(review.text("as_of")))) · \(html(c[.standing])): "
             + "\(html(review.member("closed") == .null ? c[.openPeriod] : c[.closedPeriod]))"
