@@ -145,6 +145,11 @@ struct Catalog: Sendable {
         return keys[label].map { self[$0] } ?? label
     }
 
+    /// "Rows 1–100 of 1,000" in the page's language.
+    func rowsShown(_ shown: String, of total: String) -> String {
+        language == .zhCN ? "第 \(shown) 项，共 \(total) 项" : "\(shown) of \(total)"
+    }
+
     /// A warning level (red, amber) as a word.
     func level(_ level: String?) -> String { color(level) }
 }
@@ -166,6 +171,7 @@ extension Catalog {
         case collection, record, field, value, writtenBy, writtenAt, detectedAt, keepThisValue, resolve, resolved, noConflicts
         case print, standing, closedPeriod, openPeriod, lateEntries, entry, freshness, daysSinceSync, headline, league
         case greenAmberRed, closedApart, notFound, forbidden, csrfRefused, noWriter, liveUpdates, departmentsRanked, projectsOf, back
+        case pages, previousPage, nextPage, allColors, onlyColor, moreNotShown
     }
 
     /// The text of `key` in Chinese and in English.
@@ -298,6 +304,12 @@ extension Catalog {
         case .departmentsRanked: ("部门排名（按得分）", "Departments ranked by score")
         case .projectsOf: ("项目列表", "Projects")
         case .back: ("返回总览", "Back to the overview")
+        case .pages: ("分页", "Pages")
+        case .previousPage: ("上一页", "Previous page")
+        case .nextPage: ("下一页", "Next page")
+        case .allColors: ("全部", "All")
+        case .onlyColor: ("只看", "Only")
+        case .moreNotShown: ("其余未列出：", "More not listed:")
         }
     }
 }

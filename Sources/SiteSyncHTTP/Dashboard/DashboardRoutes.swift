@@ -43,7 +43,8 @@ struct DashboardRoutes {
         router.get("/") { request, _ in try await answer(request) { visit in try await offPool { try overview(visit) } } }
         router.get("departments/{code}") { request, context in
             let code = try context.parameters.require("code")
-            return try await answer(request) { visit in try await offPool { try department(visit, code: code) } }
+            let (page, color) = (request.uri.queryParameters["page"].map(String.init), request.uri.queryParameters["color"].map(String.init))
+            return try await answer(request) { visit in try await offPool { try department(visit, code: code, page: page, color: color) } }
         }
         router.get("projects/{code}") { request, context in
             let code = try context.parameters.require("code")
@@ -62,7 +63,8 @@ struct DashboardRoutes {
         }
         router.get("reports/monthly/{period}") { request, context in
             let period = try context.parameters.require("period")
-            return try await answer(request) { visit in try await offPool { try monthly(visit, period: period) } }
+            let page = request.uri.queryParameters["page"].map(String.init)
+            return try await answer(request) { visit in try await offPool { try monthly(visit, period: period, page: page) } }
         }
         router.get("events") { request, _ in try await answer(request) { _ in events() } }
     }

@@ -75,11 +75,18 @@ extension DashboardRoutes {
         ["green", "amber", "red"].map { "\(Charts.color($0, catalog: c)) \(html(c.number(row.text($0))))" }.joined(separator: " · ")
     }
 
+    /// A 红榜 or 黑榜: the first ``listLength`` projects, the others counted (the department
+    /// pages list them all).
     func projectList(_ title: String, _ rows: [JSONValue], _ c: Catalog) -> String {
         guard !rows.isEmpty else { return "<h2>\(html(title))</h2><p>\(html(c[.noneListed]))</p>" }
+        let shown = rows.prefix(Self.listLength)
+        let more = rows.count > shown.count ? "<p>\(html(c[.moreNotShown])) \(html(c.number(String(rows.count - shown.count))))</p>" : ""
         return "<h2>\(html(title))</h2>" + table(caption: title, headers: [c[.code], c[.project], c[.department], c[.score], c[.grade], c[.color]],
-                                                 rows: rows.map { projectCells($0, c, columns: [.score, .grade, .color]) }, numeric: [3])
+                                                 rows: shown.map { projectCells($0, c, columns: [.score, .grade, .color]) }, numeric: [3]) + more
     }
+
+    /// How many projects a 红榜 or 黑榜 on the overview names.
+    static let listLength = 20
 
     enum Column { case percent, budget, pv, ev, ac, spi, cpi, score, grade, color, warnings }
 
@@ -147,17 +154,32 @@ extension DashboardRoutes {
 
     // MARK: - /departments/{code}
 
-    func department(_ visit: Visit, code: String) throws -> Response {
+    /// A department's headline figures, then its projects in code order, a page at a time,
+    /// all of them or those of one colour (`?color=`).
+    func department(_ visit: Visit, code: String, page: String?, color: String?) throws -> Response {
         let c = visit.catalog, scope = visit.scope
         guard scope.department == nil || scope.department == code else { throw Refusal.page(.notFound, c[.notFound]) }
         let snapshot = try figures.snapshot(asOf: today)
         let names = try departmentNames()
-        let projects = snapshot.projects(scope, filter: ProjectFilter(department: code), limit: 100_000).member("items")?.elements ?? []
-        guard !projects.isEmpty || names[code] != nil else { throw Refusal.page(.notFound, c[.notFound]) }
+        let color = color.flatMap { ["green", "amber", "red"].contains($0) ? $0 : nil }
+        let all = snapshot.projects(scope, filter: ProjectFilter(department: code), limit: 0)
+        guard all.text("total") != "0" || names[code] != nil else { throw Refusal.page(.notFound, c[.notFound]) }
+        let path = "/departments/\(code)"
+        let total = Int(snapshot.projects(scope, filter: ProjectFilter(department: code, color: color), limit: 0).text("total") ?? "") ?? 0
+        let paging = Paging(asked: page, total: total, path: path, keep: color.map { [("color", $0)] } ?? [])
+        let projects = snapshot.projects(scope, filter: ProjectFilter(department: code, color: color), limit: Paging.size,
+                                         offset: paging.offset).member("items")?.elements ?? []
         var body = "<p>\(html(c[.asOf])) \(html(c.date(snapshot.asOf.description)))</p>"
         if let row = snapshot.departments(scope).elements.first(where: { $0.text("department") == code }) {
             body += headline(row, c) + "<p>\(colorCounts(row, c))</p>"
         }
+        // The colours as filters: each a link with its word, the one shown marked.
+        let filters = [(nil as String?, c[.allColors])] + ["green", "amber", "red"].map { (Optional($0), "\(c[.onlyColor]) \(c.color($0))") }
+        body += "<p class=\"noprint\">" + filters.map { value, label in
+            value == color ? "<strong aria-current=\"true\">\(html(label))</strong>"
+                : "<a href=\"\(html(Paging(asked: nil, total: 0, path: path, keep: value.map { [("color", $0)] } ?? []).link(1)))\">\(html(label))</a>"
+        }.joined(separator: " · ") + "</p>"
+        body += paging.navigation(c)
         body += table(caption: c[.projectsOf], headers: [c[.code], c[.project], c[.department], c[.stage], c[.percentComplete], c[.budget],
                                                         c[.plannedValue], c[.earnedValue], c[.actualCost], "SPI", "CPI", c[.score], c[.grade],
                                                         c[.color], c[.warnings]],
@@ -303,7 +325,9 @@ extension DashboardRoutes {
 
     // MARK: - /reports/monthly/{YYYY-MM}
 
-    func monthly(_ visit: Visit, period: String) throws -> Response {
+    /// The monthly review of `period`: its figures, its projects a page at a time (print one
+    /// page, or the whole review from `sitesync report monthly`), late entries and sites.
+    func monthly(_ visit: Visit, period: String, page: String?) throws -> Response {
         let c = visit.catalog
         guard period.count == 7, CalendarDate(period + "-01") != nil else { throw Refusal.page(.notFound, c[.notFound]) }
         let review = try monthlyJSON(period: period, scope: visit.scope, snapshot: try figures.snapshot(asOf: today))
@@ -318,7 +342,10 @@ extension DashboardRoutes {
                               return html(index == 0 ? c.reviewLabel(text) : text)
                           } }, numeric: [1])
         }
-        let projects = (review.member("projects")?.elements ?? []).filter { !["closed", "archived"].contains($0.text("stage") ?? "") }
+        let all = (review.member("projects")?.elements ?? []).filter { !["closed", "archived"].contains($0.text("stage") ?? "") }
+        let paging = Paging(asked: page, total: all.count, path: "/reports/monthly/\(period)")
+        let projects = paging.slice(all)
+        body += paging.navigation(c)
         body += table(caption: c[.projectsOf], headers: [c[.code], c[.project], c[.department], c[.percentComplete], c[.budget],
                                                         c[.earnedValue], c[.actualCost], c[.score], c[.grade], c[.color]],
                       rows: projects.map { p in
