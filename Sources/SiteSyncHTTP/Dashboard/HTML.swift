@@ -113,7 +113,7 @@ struct PageFrame {
         table{border-collapse:collapse;margin:.5rem 0 1.5rem;background:#fff}
         th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}
         th{background:#eef}td.num{text-align:right;font-variant-numeric:tabular-nums}
-        a:focus,button:focus,input:focus{outline:3px solid #f90;outline-offset:2px}
+        a:focus,button:focus,input:focus,select:focus,summary:focus{outline:3px solid #f90;outline-offset:2px}
         .swatch{display:inline-block;width:.8em;height:.8em;border:1px solid #333;margin-right:.3em;vertical-align:middle}
         .green{background:#2a8a3a}.amber{background:#e0a000}.red{background:#c0392b}
         .bar{display:inline-block;width:8rem;height:.7rem;background:#ddd;border:1px solid #999;vertical-align:middle}
