@@ -104,7 +104,7 @@ public final class FiguresSnapshot: Sendable {
     public func assessment(_ text: String, scope: ReadScope) -> ProjectAssessment? {
         guard let position = projectIndex[text] ?? projectIndex[text.lowercased()] else { return nil }
         let row = assessments[position]
-        return scope.includesProject(of: row.project.department) ? row : nil
+        return scope.includes(row.project) ? row : nil
     }
 
     // MARK: - What a reader asks
@@ -179,7 +179,7 @@ public final class FiguresSnapshot: Sendable {
         var items: [JSONValue] = []
         let (limit, offset) = (max(0, limit), max(0, offset))
         for (position, row) in assessments.enumerated()
-        where scope.includesProject(of: row.project.department) && filter.matches(row) {
+        where scope.includes(row.project) && filter.matches(row) {
             if total >= offset && items.count < limit { items.append(projectObjects[position]) }
             total += 1
         }
@@ -191,7 +191,7 @@ public final class FiguresSnapshot: Sendable {
     /// project in code order, each red first.
     public func warnings(_ scope: ReadScope) -> JSONValue {
         var out: [JSONValue] = []
-        for row in assessments where !row.project.isClosed && scope.includesProject(of: row.project.department) {
+        for row in assessments where !row.project.isClosed && scope.includes(row.project) {
             for warning in row.warnings {
                 out.append(.object([
                     "project": .string(row.project.id), "code": .string(row.project.code), "department": .string(row.project.department),

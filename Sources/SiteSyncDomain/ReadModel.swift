@@ -75,7 +75,7 @@ public enum ReadModel {
     static func projectID(_ node: Node, code: String, scope: ReadScope) throws -> String? {
         let rows = try node.store.rows([("SELECT id, coalesce(code, id), department FROM project", [])])[0]
         let match = rows.first { $0[0] == code } ?? rows.first { ($0[1] ?? "").lowercased() == code.lowercased() }
-        guard let match, let id = match[0], scope.includes(department: match[2] ?? "") else { return nil }
+        guard let match, let id = match[0], scope.includes(projectCode: match[1] ?? id, of: match[2] ?? "") else { return nil }
         return id
     }
 
@@ -192,6 +192,11 @@ public enum ReadModel {
             let departments = try projectDepartments(node)
             lateEntries = lateEntries.filter { departments[$0.project] == department }
             freshness = freshness.filter { $0.department == department }
+        }
+        if let codes = scope.projects {
+            // A project lead's review lists their projects only; the headline stays the department's.
+            figures.projects = figures.projects.filter { codes.contains($0.code.lowercased()) }
+            lateEntries = lateEntries.filter { codes.contains($0.project.lowercased()) }
         }
         guard case .object(var out) = try encode(figures) else { return .null }
         if cityPartWithheld {

@@ -244,7 +244,9 @@ import Testing
         defer { f.stop() }
         let browser = Browser(url: f.url)
         try browser.signIn()
-        #expect(try browser.get("/").text.contains("new EventSource('/events')"))
+        // The live update is the served script's (the page's Content-Security-Policy allows no inline script).
+        #expect(try browser.get("/").text.contains(#"<script src="/static/dashboard.js" defer></script>"#))
+        #expect(try browser.get("/static/dashboard.js").text.contains("new EventSource('/events')"))
         // A sync lands while the stream is open (curl reads the stream for 5 s, then stops).
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("sse-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: output); try? FileManager.default.removeItem(atPath: output + ".headers") }

@@ -126,28 +126,15 @@ extension DashboardRoutes {
         return "<h2>\(html(c[.warningsFeed]))</h2>" + table(caption: c[.warningsFeed], headers: [c[.level], c[.project], c[.subject], c[.reason]], rows: rows) + more
     }
 
-    /// Reloads the figures part of the overview when `/events` says the figures changed; the
-    /// page reads the same without it.
-    static let liveScript = """
-        <script>
-        (function () {
-          if (!window.EventSource || !window.fetch || !window.DOMParser) return;
-          var source = new EventSource('/events');
-          source.addEventListener('figures', function () {
-            fetch(location.pathname, {credentials: 'same-origin'}).then(function (r) { return r.text(); }).then(function (text) {
-              var fresh = new DOMParser().parseFromString(text, 'text/html').getElementById('figures');
-              var here = document.getElementById('figures');
-              if (fresh && here) here.innerHTML = fresh.innerHTML;
-            });
-          });
-        })();
-        </script>
-        """
+    /// Nothing: the live update of the overview's figures is in the served script every page
+    /// loads (``PageSecurity/script``), so that the pages' Content-Security-Policy allows no
+    /// inline script.
+    static let liveScript = ""
 
     /// The monthly review's JSON: an open month ending today or later from today's figures;
     /// another kept while the data has not changed.
     func monthlyJSON(period: String, scope: ReadScope, snapshot: FiguresSnapshot) throws -> JSONValue {
-        try reviews.review("\(period)|\(scope.department ?? "")", generation: snapshot.generation) {
+        try reviews.review("\(period)|\(scope.cacheKey)", generation: snapshot.generation) {
             try ReadModel.monthly(node, period: period, scope: scope, now: Int64(node.store.wallClock()), snapshot: snapshot)
         }
     }
@@ -334,7 +321,7 @@ extension DashboardRoutes {
         let names = try departmentNames()
         var body = "<p>\(html(c[.asOf])) \(html(c.date(review.text("as_of")))) · \(html(c[.standing])): "
             + "\(html(review.member("closed") == .null ? c[.openPeriod] : c[.closedPeriod]))"
-            + " <button type=\"button\" class=\"noprint\" onclick=\"window.print()\">\(html(c[.print]))</button></p>"
+            + " <button type=\"button\" class=\"noprint\" data-print>\(html(c[.print]))</button></p>"
         if let headline = review.member("headline"), headline != .null {
             body += table(caption: c[.headline], headers: [c[.headline], c[.value]],
                           rows: headline.elements.map { pair in pair.elements.enumerated().map { index, cell in
