@@ -173,7 +173,9 @@ extension Schema {
         // (``WritePolicy/officeFields``) and written in one change, so concurrent answers
         // resolve whole, never a status from one and a reply from another.
         CollectionSpec("suggestion", code: 21, scope: .field("department"), fields: [
-            FieldSpec("department", code: 1, .ref("department"), .immutable, required: true),
+            // Text, not a reference: a node leaves a suggestion before its department's record
+            // has ever reached it.
+            FieldSpec("department", code: 1, .text, .immutable, required: true),
             FieldSpec("text", code: 2, .text, .immutable, required: true),
             FieldSpec("author", code: 3, .text, .immutable),
             FieldSpec("node", code: 4, .text, .immutable),

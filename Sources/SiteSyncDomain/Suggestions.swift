@@ -126,7 +126,7 @@ extension Node {
     public func suggestion(_ id: String) throws -> Suggestion {
         let all = try suggestions()
         if let exact = all.first(where: { $0.id == id }) { return exact }
-        let matches = all.filter { !id.isEmpty && $0.id.hasPrefix(id.lowercased()) }
+        let matches = all.filter { !id.isEmpty && $0.id.lowercased().hasPrefix(id.lowercased()) }
         guard matches.count == 1 else {
             throw NodeError(.usage, matches.isEmpty ? "no suggestion '\(id)' on this node (`sitesync suggestion list` shows them; sync first)"
                                                     : "'\(id)' starts \(matches.count) suggestions' ids: give more of it")

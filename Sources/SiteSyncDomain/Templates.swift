@@ -365,7 +365,7 @@ extension Node {
             planned.append(PlanTemplate.Activity(
                 name: name, goal: activity[1], startDay: from.daysSinceEpoch - start.daysSinceEpoch, finishDay: to.daysSinceEpoch - start.daysSinceEpoch,
                 budgetShare: TemplateDecimal(try budget.multiplied(by: ExactDecimal(1), dividedBy: total, places: 9) ?? .zero),
-                unit: activity[4], quantity: activity[3].flatMap { ExactDecimal($0) }.map(TemplateDecimal.init), evMethod: activity[7] ?? "units"))
+                unit: activity[4], quantity: activity[3].flatMap { ExactDecimal($0) }.map { TemplateDecimal($0) }, evMethod: activity[7] ?? "units"))
         }
         planned.sort { ($0.startDay, $0.finishDay, $0.name) < ($1.startDay, $1.finishDay, $1.name) }
         // When the activities carry the whole budget, their shares add up to exactly 1: the
@@ -405,7 +405,7 @@ extension Node {
         let amounts = try PlanTemplate.allocate(budget, shares: template.activities.map(\.budgetShare.value))
         let finish = start.adding(days: template.finishDay)
         let planner = try self.planner(as: writer)
-        let projectID = try store.writeLocally { session in
+        let projectID = try store.writeLocally { (session: LocalWriteSession) -> String in
             func write(_ collection: String, _ fields: [String]) throws -> String {
                 try Node.upsert(collection, id: nil, fields, planner: planner, in: session).id
             }

@@ -52,7 +52,7 @@ struct ProjectCommand: ParsableCommand {
 
         func run() throws {
             let node = try node.open()
-            if let template, let start = start.flatMap(CalendarDate.init), let budget = budget.flatMap(ExactDecimal.init) {
+            if let template, let start = start.flatMap(CalendarDate.init), let budget = budget.flatMap({ ExactDecimal($0) }) {
                 let made = try node.instantiateTemplate(template, code: code, projectName: name, department: department, start: start,
                                                         budget: budget)
                 if json {

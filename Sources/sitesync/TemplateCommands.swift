@@ -30,7 +30,8 @@ struct TemplateCommand: ParsableCommand {
         func run() throws {
             let node = try node.open()
             let template = try node.templateOf(project: project, name: name, title: title)
-            try node.saveTemplate(template, source: "project \(try node.findProject(project).code)", today: .today)
+            let code = try node.findProject(project).code
+            try node.saveTemplate(template, source: "project \(code)", today: .today)
             if json { print(template.canonicalJSON) } else {
                 print("saved template \(template.name): \(template.activities.count) activities, \(template.goals.count) goals, "
                       + "\(template.kpis.count) KPIs over \(template.finishDay) days; sync to send it to every node")
