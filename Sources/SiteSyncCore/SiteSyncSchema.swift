@@ -154,5 +154,36 @@ extension Schema {
             FieldSpec("project", code: 2, .ref("project"), .immutable, plan: true, required: true),
             FieldSpec("figures", code: 3, .text, .immutable, plan: true, required: true),
         ]),
+        // A plan template (模板库, docs/design.md §15): a project's activities, goals and KPIs
+        // kept as one canonical JSON `body` — dates as days from the start, budgets as shares of
+        // the total — so that a merge never mixes two saves: the body is one `lww` value, and a
+        // save writes every field in one change. One record per name (a save under a name
+        // replaces it); shared, so every node can instantiate it.
+        CollectionSpec("template", code: 20, kind: .hubOwned, scope: .shared, naturalKey: ["name"], fields: [
+            FieldSpec("name", code: 1, .text, .immutable, plan: true, required: true),
+            FieldSpec("body", code: 2, .text, .lww, plan: true, required: true),
+            FieldSpec("source", code: 3, .text, .lww, plan: true),
+            FieldSpec("saved_by", code: 4, .text, .lww, plan: true),
+            FieldSpec("saved_on", code: 5, .date, .lww, plan: true),
+        ]),
+        // A suggestion (意见箱, docs/design.md §15), left at any node, scoped to that node's
+        // department so it travels to the hub and never to another department's nodes. What
+        // the suggester wrote is immutable; an anonymous one has neither `author` nor `node`.
+        // The answer (`status`, `reply`, `answered_on`, `answered_by`) is the office's alone
+        // (``WritePolicy/officeFields``) and written in one change, so concurrent answers
+        // resolve whole, never a status from one and a reply from another.
+        CollectionSpec("suggestion", code: 21, scope: .field("department"), fields: [
+            // Text, not a reference: a node leaves a suggestion before its department's record
+            // has ever reached it.
+            FieldSpec("department", code: 1, .text, .immutable, required: true),
+            FieldSpec("text", code: 2, .text, .immutable, required: true),
+            FieldSpec("author", code: 3, .text, .immutable),
+            FieldSpec("node", code: 4, .text, .immutable),
+            FieldSpec("made_on", code: 5, .date, .immutable, required: true),
+            FieldSpec("status", code: 6, .enumeration(["open", "accepted", "declined", "done"]), .lww),
+            FieldSpec("reply", code: 7, .text, .lww),
+            FieldSpec("answered_on", code: 8, .date, .lww),
+            FieldSpec("answered_by", code: 9, .text, .lww),
+        ]),
     ])
 }

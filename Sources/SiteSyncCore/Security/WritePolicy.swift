@@ -132,6 +132,13 @@ public enum WritePolicy {
         "activity": ["status": ["accepted"]],
     ]
 
+    /// Fields only `office` and `hub` nodes write, in collections every role writes: the
+    /// office's answer to a suggestion (docs/design.md §15). Not plan fields, so a site may
+    /// still create the record; refused as `hub-owned` to anyone else.
+    public static let officeFields: [String: Set<String>] = [
+        "suggestion": ["status", "reply", "answered_on", "answered_by"],
+    ]
+
     /// What to write instead of a retired field.
     public static let retiredInstead: [String: String] = [
         "activity.percent_complete": "a percentage is true as of a day, so it is a dated entry now "
@@ -181,6 +188,10 @@ public enum WritePolicy {
         if field.isPlan, !role.writesPlan {
             return WriteDenial(.planField,
                 "\(collection.name).\(field.name) is a plan field: only office and hub nodes write it; ask the central office to change the plan")
+        }
+        if !role.writesPlan, officeFields[collection.name]?.contains(field.name) == true {
+            return WriteDenial(.hubOwned,
+                "\(collection.name).\(field.name) is the central office's answer: only office and hub nodes write it")
         }
         if role == .field, case .symbol(let state)? = value, approvals[collection.name]?[field.name]?.contains(state) == true {
             return WriteDenial(.approval,
