@@ -190,17 +190,33 @@ public final class FiguresSnapshot: Sendable {
     /// The early warnings of the projects under way (those the roll-ups count), project by
     /// project in code order, each red first.
     public func warnings(_ scope: ReadScope) -> JSONValue {
-        var out: [JSONValue] = []
-        for row in assessments where !row.project.isClosed && scope.includes(row.project) {
-            for warning in row.warnings {
-                out.append(.object([
-                    "project": .string(row.project.id), "code": .string(row.project.code), "department": .string(row.project.department),
-                    "id": .string(warning.id), "rule": .string(warning.rule.rawValue), "level": .string(warning.level.rawValue),
-                    "subject": .string(warning.subject), "reason": .string(warning.reason),
-                ]))
-            }
+        .array(warnings(scope, limit: Int.max).items)
+    }
+
+    /// The first `limit` of ``warnings(_:)``, and how many there are in all.
+    public func warnings(_ scope: ReadScope, limit: Int) -> (items: [JSONValue], total: Int) {
+        var items: [JSONValue] = []
+        var total = 0
+        for part in parts where !part.assessment.project.isClosed && scope.includes(part.assessment.project) {
+            total += part.warnings.count
+            if items.count < limit { items += part.warnings.prefix(limit - items.count) }
         }
-        return .array(out)
+        return (items, total)
+    }
+
+    /// The projects under way in `scope` graded `grade`, as ``projects(_:filter:limit:offset:)``
+    /// gives each: the best scores first (or the worst, for the 黑榜), equal scores in code
+    /// order; the first `limit`, and how many there are in all.
+    public func graded(_ scope: ReadScope, grade: Grade, bestFirst: Bool, limit: Int) -> (items: [JSONValue], total: Int) {
+        let positions = assessments.indices.filter { position in
+            let row = assessments[position]
+            return !row.project.isClosed && row.grade == grade && scope.includes(row.project)
+        }
+        let ranked = positions.sorted { a, b in
+            let (x, y) = (assessments[a].score ?? 0, assessments[b].score ?? 0)
+            return x != y ? (bestFirst ? x > y : x < y) : a < b
+        }
+        return (ranked.prefix(limit).map { projectObjects[$0] }, ranked.count)
     }
 }
 

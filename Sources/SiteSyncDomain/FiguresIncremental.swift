@@ -39,9 +39,20 @@ struct ProjectPart: Sendable {
     /// empty when the part was made without it.
     let curve: [EarnedValueFigures]
 
+    /// Its early warnings as ``FiguresSnapshot/warnings(_:)`` serves them.
+    let warnings: [JSONValue]
+
     init(_ assessment: ProjectAssessment, curve: [EarnedValueFigures] = []) throws {
         self.assessment = assessment
         json = try Reports.computing(asOf: assessment.asOf) { try ReportText.projectJSON(assessment) }
+        let project = assessment.project
+        warnings = assessment.warnings.map { warning in
+            .object([
+                "project": .string(project.id), "code": .string(project.code), "department": .string(project.department),
+                "id": .string(warning.id), "rule": .string(warning.rule.rawValue), "level": .string(warning.level.rawValue),
+                "subject": .string(warning.subject), "reason": .string(warning.reason),
+            ])
+        }
         plannedValues = PlannedValueMemo()
         self.curve = curve
     }

@@ -142,6 +142,14 @@ import Testing
     // MARK: - Lists
 
     /// 200 projects: a page counts every project that passes, and filters count alike.
+    static func number(_ value: JSONValue?) -> Double? {
+        switch value {
+        case .number(let text)?: Double(text)
+        case .int(let number)?: Double(number)
+        default: nil
+        }
+    }
+
     @Test func pagesAndFiltersCountTheWholeList() throws {
         let root = TemporaryDirectory()
         let hub = try Self.city(root, perDepartment: 100)
@@ -161,6 +169,22 @@ import Testing
         #expect(Self.member(snapshot.projects(.city, filter: ProjectFilter(color: "red"), limit: 5), "total") == .int(Int64(reds)))
         #expect(Self.member(snapshot.city(.city), "projects") == .number("180"), "closed projects are not counted in the headline")
         #expect(ProjectFilter.allowedStages.contains("execution") && ProjectFilter.allowedGrades == ["优", "良", "中", "差"])
+
+        // The overview's shortened lists: the first few, and how many there are in all.
+        guard case .array(let all) = snapshot.warnings(.city) else { Issue.record("warnings are not a list"); return }
+        let firstFive = snapshot.warnings(.city, limit: 5)
+        #expect(all.count > 5 && firstFive.total == all.count && firstFive.items == Array(all.prefix(5)))
+        for grade in [Grade.excellent, .good, .fair, .poor] {
+            let open = snapshot.assessments.filter { !$0.project.isClosed && $0.grade == grade }
+            let best = snapshot.graded(.city, grade: grade, bestFirst: true, limit: 3)
+            let worst = snapshot.graded(.department("water"), grade: grade, bestFirst: false, limit: 1_000)
+            #expect(best.total == open.count && best.items.count == min(3, open.count), "\(grade)")
+            let bestScores = best.items.compactMap { Self.number(Self.member($0, "score")) }
+            #expect(bestScores == bestScores.sorted(by: >) && bestScores.first == open.compactMap(\.score).max(), "\(grade)")
+            let worstScores = worst.items.compactMap { Self.number(Self.member($0, "score")) }
+            #expect(worstScores == worstScores.sorted() && worst.items.allSatisfy { Self.member($0, "department") == .string("water") })
+            #expect(worst.total == open.filter { $0.project.department == "water" }.count)
+        }
     }
 
     // MARK: - One project

@@ -3,6 +3,7 @@ import Hummingbird
 import SiteSyncCore
 import SiteSyncDomain
 import SiteSyncNode
+import SiteSyncPerformance
 
 /// The pages themselves. Each reads what it shows once — figures from the cache's snapshot,
 /// records and sync facts from the read model — cut to the person's scope, and renders it with
@@ -43,14 +44,10 @@ extension DashboardRoutes {
         let curve = try snapshot.curveJSON(scope)
             ?? monthlyJSON(period: String(today.description.prefix(7)), scope: scope, snapshot: snapshot).member("curve")?.elements ?? []
         body += "<h2>\(html(c[.sCurve]))</h2>" + Charts.sCurve(curve, catalog: c)
-        // 红榜 and 黑榜 among the projects under way.
-        let active = snapshot.projects(scope, limit: 100_000).member("items")?.elements.filter {
-            !["closed", "archived"].contains($0.text("stage") ?? "")
-        } ?? []
-        func score(_ row: JSONValue) -> Double { Double(row.text("score") ?? "") ?? 0 }
-        body += projectList(c[.redList], active.filter { $0.text("grade") == "优" }.sorted { score($0) > score($1) }, c)
-        body += projectList(c[.blackList], active.filter { $0.text("grade") == "差" }.sorted { score($0) < score($1) }, c)
-        body += warningsFeed(snapshot.warnings(scope).elements, c)
+        // 红榜 and 黑榜 among the projects under way, the first of each.
+        body += projectList(c[.redList], snapshot.graded(scope, grade: .excellent, bestFirst: true, limit: Self.listLength), c)
+        body += projectList(c[.blackList], snapshot.graded(scope, grade: .poor, bestFirst: false, limit: Self.listLength), c)
+        body += warningsFeed(snapshot.warnings(scope, limit: Self.warningsShown), c)
         body += "</div><p class=\"noprint\"><small>\(html(c[.liveUpdates]))</small></p>"
         return htmlResponse(visit.frame.render(title: c[.overview], body: body, script: Self.liveScript))
     }
@@ -77,16 +74,18 @@ extension DashboardRoutes {
 
     /// A 红榜 or 黑榜: the first ``listLength`` projects, the others counted (the department
     /// pages list them all).
-    func projectList(_ title: String, _ rows: [JSONValue], _ c: Catalog) -> String {
-        guard !rows.isEmpty else { return "<h2>\(html(title))</h2><p>\(html(c[.noneListed]))</p>" }
-        let shown = rows.prefix(Self.listLength)
-        let more = rows.count > shown.count ? "<p>\(html(c[.moreNotShown])) \(html(c.number(String(rows.count - shown.count))))</p>" : ""
+    func projectList(_ title: String, _ list: (items: [JSONValue], total: Int), _ c: Catalog) -> String {
+        let shown = list.items
+        guard !shown.isEmpty else { return "<h2>\(html(title))</h2><p>\(html(c[.noneListed]))</p>" }
+        let more = list.total > shown.count ? "<p>\(html(c[.moreNotShown])) \(html(c.number(String(list.total - shown.count))))</p>" : ""
         return "<h2>\(html(title))</h2>" + table(caption: title, headers: [c[.code], c[.project], c[.department], c[.score], c[.grade], c[.color]],
                                                  rows: shown.map { projectCells($0, c, columns: [.score, .grade, .color]) }, numeric: [3]) + more
     }
 
     /// How many projects a 红榜 or 黑榜 on the overview names.
     static let listLength = 20
+    /// How many early warnings the overview lists (the rest are counted).
+    static let warningsShown = 200
 
     enum Column { case percent, budget, pv, ev, ac, spi, cpi, score, grade, color, warnings }
 
@@ -114,15 +113,15 @@ extension DashboardRoutes {
 
     /// The early warnings with their reasons, red first as the snapshot orders them; at most 200
     /// (the rest are counted), so the page stays light in a city of thousands of projects.
-    func warningsFeed(_ warnings: [JSONValue], _ c: Catalog) -> String {
-        guard !warnings.isEmpty else { return "<h2>\(html(c[.warningsFeed]))</h2><p>\(html(c[.noWarnings]))</p>" }
-        let shown = warnings.prefix(200)
+    func warningsFeed(_ warnings: (items: [JSONValue], total: Int), _ c: Catalog) -> String {
+        let shown = warnings.items
+        guard !shown.isEmpty else { return "<h2>\(html(c[.warningsFeed]))</h2><p>\(html(c[.noWarnings]))</p>" }
         let rows = shown.map { warning in
             let code = warning.text("code") ?? ""
             return [Charts.color(warning.text("level"), catalog: c), "<a href=\"/projects/\(html(code))\">\(html(code))</a>",
                     html(warning.text("subject") ?? ""), html(warning.text("reason") ?? "")]
         }
-        let more = warnings.count > shown.count ? "<p>… +\(warnings.count - shown.count)</p>" : ""
+        let more = warnings.total > shown.count ? "<p>\(html(c[.moreNotShown])) \(html(c.number(String(warnings.total - shown.count))))</p>" : ""
         return "<h2>\(html(c[.warningsFeed]))</h2>" + table(caption: c[.warningsFeed], headers: [c[.level], c[.project], c[.subject], c[.reason]], rows: rows) + more
     }
 
