@@ -24,6 +24,19 @@ public struct Suggestion: Sendable, Equatable {
     /// Left with neither a person nor a node stored.
     public var isAnonymous: Bool { author == nil && node == nil }
 
+    /// As `suggestion list --json` and the HTTP API give it: who left it only as `from`
+    /// ("anonymous" for an anonymous one).
+    public var json: JSONValue {
+        var members: [String: JSONValue] = [
+            "id": .string(id), "department": .string(department), "text": .string(text), "from": .string(from),
+            "anonymous": .bool(isAnonymous), "made_on": .string(madeOn), "status": .string(status),
+        ]
+        if let reply { members["reply"] = .string(reply) }
+        if let answeredOn { members["answered_on"] = .string(answeredOn) }
+        if let answeredBy { members["answered_by"] = .string(answeredBy) }
+        return .object(members)
+    }
+
     /// Who left it, as every listing shows it: "anonymous" for an anonymous one.
     public var from: String {
         if isAnonymous { return "anonymous" }
@@ -70,30 +83,40 @@ public struct SuggestionDigest: Sendable, Equatable {
 extension Node {
     /// Leaves a suggestion at this node, in one durable transaction: scoped to this node's
     /// department, with the node's name and `author` — or, `anonymous`, with neither.
+    ///
+    /// - Parameter writer: the person or token it is written for (a hub's dashboard), whose
+    ///   department it is scoped to; this node itself when `nil`.
     @discardableResult
-    public func addSuggestion(text: String, author: String?, anonymous: Bool, today: CalendarDate) throws -> Suggestion {
+    public func addSuggestion(text: String, author: String?, anonymous: Bool, today: CalendarDate,
+                              as writer: WriterIdentity? = nil) throws -> Suggestion {
         let said = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !said.isEmpty else { throw NodeError(.usage, "the suggestion is empty: write what you suggest with --text") }
         let author = author?.trimmingCharacters(in: .whitespaces).nilIfEmpty
         if anonymous, author != nil {
             throw NodeError(.usage, "--anonymous stores no name, so --by \(author!) contradicts it: give one or the other")
         }
-        var fields = ["department=\(writer.department)", "text=\(said)", "made_on=\(today)"]
+        let department = writer.flatMap { $0.role.isDepartmentBound ? $0.department : nil } ?? self.writer.department
+        var fields = ["department=\(department)", "text=\(said)", "made_on=\(today)"]
         if !anonymous {
             fields.append("node=\(store.identity.node)")
             if let author { fields.append("author=\(author)") }
         }
-        let written = try writeEntry("suggestion", fields)
+        let written = try writeEntry("suggestion", fields, as: writer)
         return try suggestion(written.id)
     }
 
     /// The office's answer to a suggestion (`accepted`, `declined` or `done`, with a reply),
     /// written in one change so that it travels back whole to the department it came from.
+    /// - Parameters:
+    ///   - writer: the person or token answering (a hub's dashboard); this node itself when `nil`.
+    ///   - answeredBy: who is named as answering; this node's name when `nil`.
     @discardableResult
-    public func answerSuggestion(_ id: String, status: String, reply: String, today: CalendarDate) throws -> Suggestion {
-        guard writer.role.writesPlan else {
-            throw NodeError(.usage, "this \(writer.role.rawValue) node cannot answer suggestions: the central office (an office node) or "
-                            + "the hub answers them, and the answer reaches this node when it syncs")
+    public func answerSuggestion(_ id: String, status: String, reply: String, today: CalendarDate,
+                                 as writer: WriterIdentity? = nil, answeredBy: String? = nil) throws -> Suggestion {
+        let role = (writer ?? self.writer).role
+        guard role.writesPlan else {
+            throw NodeError(.usage, "a \(role.rawValue) writer cannot answer suggestions: the central office (an office node) or "
+                            + "the hub answers them, and the answer reaches the suggester's node when it syncs")
         }
         guard Suggestion.answers.contains(status) else {
             throw NodeError(.usage, "--status '\(status)' is not an answer: use \(Suggestion.answers.joined(separator: ", "))")
@@ -102,7 +125,7 @@ extension Node {
         guard !said.isEmpty else { throw NodeError(.usage, "the reply is empty: say with --reply what the office will do, or why not") }
         let found = try suggestion(id)
         try writeEntry("suggestion", id: found.id, ["status=\(status)", "reply=\(said)", "answered_on=\(today)",
-                                                     "answered_by=\(store.identity.node)"])
+                                                     "answered_by=\(answeredBy ?? store.identity.node)"], as: writer)
         return try suggestion(found.id)
     }
 

@@ -259,6 +259,14 @@ public struct TemplateRecord: Sendable {
     public let source: String
     public let savedBy: String
     public let savedOn: String
+
+    /// One line of `template list --json` and `GET /api/v1/templates`.
+    public var summaryJSON: JSONValue {
+        .object(["name": .string(template.name), "title": .string(template.title),
+                 "activities": .int(Int64(template.activities.count)), "goals": .int(Int64(template.goals.count)),
+                 "kpis": .int(Int64(template.kpis.count)), "days": .int(Int64(template.finishDay)),
+                 "source": .string(source), "saved_by": .string(savedBy), "saved_on": .string(savedOn)])
+    }
 }
 
 /// What `project add --template` made.

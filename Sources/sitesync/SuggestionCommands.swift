@@ -27,7 +27,7 @@ struct SuggestionCommand: ParsableCommand {
 
         func run() throws {
             let made = try node.open().addSuggestion(text: text, author: by, anonymous: anonymous, today: .today)
-            if json { Output.json(SuggestionCommand.json(made)) } else {
+            if json { Output.json(made.json) } else {
                 print("left suggestion \(made.id.prefix(8))\(made.isAnonymous ? " anonymously" : ""); sync to send it to the office")
             }
         }
@@ -45,7 +45,7 @@ struct SuggestionCommand: ParsableCommand {
 
         func run() throws {
             let answered = try node.open().answerSuggestion(id, status: status, reply: reply, today: .today)
-            if json { Output.json(SuggestionCommand.json(answered)) } else {
+            if json { Output.json(answered.json) } else {
                 print("answered suggestion \(answered.id.prefix(8)): \(answered.status); sync to send the reply back")
             }
         }
@@ -60,7 +60,7 @@ struct SuggestionCommand: ParsableCommand {
         func run() throws {
             let all = try node.open().suggestions(status: status)
             if json {
-                Output.json(.array(all.map(SuggestionCommand.json)))
+                Output.json(.array(all.map(\.json)))
                 return
             }
             print(Output.table([["id", "made on", "department", "from", "status", "suggestion", "reply"]] + all.map {
@@ -70,16 +70,4 @@ struct SuggestionCommand: ParsableCommand {
         }
     }
 
-    /// A suggestion as JSON: who left it only as `from` ("anonymous" for an anonymous one).
-    static func json(_ suggestion: Suggestion) -> JSONValue {
-        var members: [String: JSONValue] = [
-            "id": .string(suggestion.id), "department": .string(suggestion.department), "text": .string(suggestion.text),
-            "from": .string(suggestion.from), "anonymous": .bool(suggestion.isAnonymous), "made_on": .string(suggestion.madeOn),
-            "status": .string(suggestion.status),
-        ]
-        if let reply = suggestion.reply { members["reply"] = .string(reply) }
-        if let answeredOn = suggestion.answeredOn { members["answered_on"] = .string(answeredOn) }
-        if let answeredBy = suggestion.answeredBy { members["answered_by"] = .string(answeredBy) }
-        return .object(members)
-    }
 }

@@ -64,12 +64,7 @@ struct TemplateCommand: ParsableCommand {
         func run() throws {
             let records = try node.open().templates()
             if json {
-                Output.json(.array(records.map { record in
-                    .object(["name": .string(record.template.name), "title": .string(record.template.title),
-                             "activities": .int(Int64(record.template.activities.count)), "goals": .int(Int64(record.template.goals.count)),
-                             "kpis": .int(Int64(record.template.kpis.count)), "days": .int(Int64(record.template.finishDay)),
-                             "source": .string(record.source), "saved_by": .string(record.savedBy), "saved_on": .string(record.savedOn)])
-                }))
+                Output.json(.array(records.map(\.summaryJSON)))
                 return
             }
             print(Output.table([["name", "title", "activities", "goals", "KPIs", "days", "source", "saved"]] + records.map {

@@ -86,6 +86,41 @@ import Testing
         #expect(try f.get("/api/v1/city", token: roads).status == 401)
     }
 
+    /// Templates are shared plan data any token reads; suggestions are the caller's
+    /// department's (the city's for an office token), and an anonymous one names nobody.
+    @Test func templatesAndSuggestionsAreReadInTheCallersScope() throws {
+        let f = try Fixture()
+        defer { f.stop() }
+        let office = try f.token("--name", "finance", "--role", "office")
+        let roads = try f.token("--name", "roads-site", "--role", "field", "--department", "roads")
+        let water = try f.token("--name", "water-site", "--role", "field", "--department", "water")
+        let park = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../config/templates/park.toml").path
+        try f.cli.ok("template", "import", "--data-dir", "office", park)
+        try f.cli.ok("suggestion", "add", "--data-dir", "r1", "--text", "Publish the closure plan", "--by", "Li Wei")
+        try f.cli.ok("suggestion", "add", "--data-dir", "r1", "--text", "Fix the site fence", "--anonymous")
+        for node in ["office", "r1"] { try f.cli.ok("sync", "--data-dir", node) }
+
+        let listed = try JSONSerialization.jsonObject(with: try f.get("/api/v1/templates", token: water).body) as? [[String: Any]]
+        #expect(listed?.compactMap { $0["name"] as? String } == ["park"] && listed?.first?["activities"] as? Int == 11)
+        let one = try f.get("/api/v1/templates/PARK", token: roads).json()
+        #expect(one["name"] as? String == "park" && ((one["template"] as? [String: Any])?["activities"] as? [Any])?.count == 11)
+        #expect(try f.get("/api/v1/templates/no-such", token: roads).status == 404)
+
+        func suggestions(_ token: String, _ query: String = "") throws -> [[String: Any]] {
+            let answer = try f.get("/api/v1/suggestions" + query, token: token)
+            return try #require(try JSONSerialization.jsonObject(with: answer.body) as? [[String: Any]], "\(answer.status) \(answer.text)")
+        }
+        let all = try suggestions(office)
+        #expect(all.count == 2 && Set(all.compactMap { $0["department"] as? String }) == ["roads"])
+        let anonymous = try #require(all.first { $0["anonymous"] as? Bool == true })
+        #expect(anonymous["from"] as? String == "anonymous" && !"\(anonymous)".contains("r1") && !"\(anonymous)".contains("Li Wei"))
+        #expect(all.contains { ($0["from"] as? String)?.contains("Li Wei") == true })
+        #expect(try suggestions(roads).count == 2 && suggestions(water).isEmpty, "another department's token sees none")
+        #expect(try suggestions(office, "?status=open").count == 2 && suggestions(office, "?status=done").isEmpty)
+        #expect(try f.get("/api/v1/suggestions?status=maybe", token: office).status == 422)
+        #expect(try f.get("/api/v1/suggestions?format=csv", token: office).text.contains("Fix the site fence"))
+    }
+
     @Test func eachWriteIsAnOrdinaryChangeThatReachesTheField() throws {
         let f = try Fixture()
         defer { f.stop() }
