@@ -194,6 +194,58 @@ import Testing
         #expect(review.status == 200 && rows(review).count == 100 && review.text.contains("1–100 of 23"), "\(rows(review).count)")
     }
 
+    /// The template library and the suggestion box: a department head leaves an anonymous
+    /// suggestion through the form, the office sees it naming nobody and answers it; a leader
+    /// (who reads only) has no form and cannot post one; another department sees none of it.
+    @Test func templatesAndTheSuggestionBox() throws {
+        let f = try Self.fixture()
+        defer { f.stop() }
+        let park = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../config/templates/park.toml").path
+        try f.cli.ok("template", "import", "--data-dir", "office", park)
+        try f.cli.ok("sync", "--data-dir", "office")
+        let added = try f.cli.run(["user", "add", "--data-dir", "hub", "--name", "water-head", "--role", "department_head",
+                                   "--department", "water"], stdin: Self.password + "\n")
+        try #require(added.status == 0, "\(added.stderr)")
+
+        let head = Browser(url: f.url)
+        try head.signIn("roads-head")
+        let library = try head.get("/templates?lang=en")
+        #expect(library.status == 200 && library.text.contains(#"href="/templates/park""#))
+        let one = try head.get("/templates/park?lang=zh-CN")
+        #expect(one.status == 200 && one.text.contains("模板") && one.text.contains("Site clearance") && one.text.contains("预算占比"))
+        #expect(try head.get("/templates/none").status == 404)
+
+        let box = try head.get("/suggestions?lang=en")
+        #expect(box.text.contains(#"action="/suggestions""#))
+        let left = try head.post("/suggestions", form: [("csrf", try head.csrf(from: box)), ("text", "Night work needs more lights"),
+                                                        ("anonymous", "1")])
+        #expect(left.status == 303 && left.header("location") == "/suggestions?done=left")
+        #expect(try head.post("/suggestions", form: [("text", "no token")]).status == 403)
+
+        let office = Browser(url: f.url)
+        try office.signIn()
+        let listed = try office.get("/suggestions?lang=en")
+        #expect(listed.text.contains("Night work needs more lights") && listed.text.contains("anonymous") && !listed.text.contains("roads-head"))
+        let id = try #require(try f.cli.json("suggestion", "list", "--data-dir", "hub", "--json") as? [[String: Any]]).first?["id"] as? String
+        let answered = try office.post("/suggestions/answer", form: [("csrf", try office.csrf(from: listed)), ("id", id ?? ""),
+                                                                      ("status", "accepted"), ("reply", "Lights ordered for next week")])
+        #expect(answered.status == 303, "\(answered.status) \(answered.text)")
+        let after = try office.get("/suggestions?lang=en")
+        #expect(after.text.contains("Lights ordered for next week") && after.text.contains("office-staff"))
+
+        let leader = Browser(url: f.url)
+        try leader.signIn("city-leader")
+        let read = try leader.get("/suggestions?lang=en")
+        #expect(read.text.contains("Night work needs more lights") && !read.text.contains(#"action="/suggestions""#))
+        #expect(try leader.post("/suggestions", form: [("csrf", try leader.csrf(from: read)), ("text", "x")]).status == 403)
+        let water = Browser(url: f.url)
+        try water.signIn("water-head")
+        #expect(!(try water.get("/suggestions").text.contains("Night work")), "another department's suggestion is not shown")
+        // The head's department head may not answer: it is the office's.
+        #expect(try head.post("/suggestions/answer", form: [("csrf", try head.csrf(from: box)), ("id", id ?? ""), ("status", "done"),
+                                                            ("reply", "x")]).status == 403)
+    }
+
     @Test func textFromTheDataIsEscaped() throws {
         let f = try Self.fixture()
         defer { f.stop() }

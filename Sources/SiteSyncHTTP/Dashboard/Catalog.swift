@@ -164,6 +164,21 @@ struct Catalog: Sendable {
         language == .zhCN ? "第 \(shown) 项，共 \(total) 项" : "\(shown) of \(total)"
     }
 
+    /// A suggestion's status as a word.
+    func suggestionStatus(_ status: String) -> String {
+        switch (status, language) {
+        case ("open", .zhCN): "待答复"
+        case ("accepted", .zhCN): "采纳"
+        case ("declined", .zhCN): "不采纳"
+        case ("done", .zhCN): "已办结"
+        case ("open", _): "open"
+        case ("accepted", _): "accepted"
+        case ("declined", _): "declined"
+        case ("done", _): "done"
+        default: status
+        }
+    }
+
     /// A warning level (red, amber) as a word.
     func level(_ level: String?) -> String { color(level) }
 }
@@ -186,6 +201,9 @@ extension Catalog {
         case print, standing, closedPeriod, openPeriod, lateEntries, entry, freshness, daysSinceSync, headline, league
         case greenAmberRed, closedApart, notFound, forbidden, csrfRefused, noWriter, liveUpdates, departmentsRanked, projectsOf, back
         case allColors, onlyColor, moreNotShown
+        case templates, templatesIntro, template, title, days, savedOn, startDay, finishDay, budgetShare, quantity
+        case suggestions, suggestion, leaveSuggestion, anonymously, anonymous, send, madeOn, reply, answerIt
+        case suggestionLeft, suggestionAnswered
         case audit, auditIntro, signIns, people, liveSessions, created, passwordChanged, lastSignIn, disabled, never, from, signedInAt
         case lastUsed, endsBy, apiLog, apiLogNote, token, idempotencyKey, statusCode, changeCount, at, rejections, refusedBy, origin
         case refusalCode, conflictHistory, rule, settledAt, settledBy, stillSideBySide, values, recordHistory, recordHistoryHelp, show
@@ -322,6 +340,28 @@ extension Catalog {
         case .departmentsRanked: ("部门排名（按得分）", "Departments ranked by score")
         case .projectsOf: ("项目列表", "Projects")
         case .back: ("返回总览", "Back to the overview")
+        case .templates: ("模板库", "Templates")
+        case .templatesIntro: ("项目模板：工期按开工后的天数、预算按总额的比例保存；中心办公室在节点上用 `sitesync project add --template` 建项目。",
+                               "Project templates: durations as days from the start, budgets as shares of the total; the office makes a project from one with `sitesync project add --template`.")
+        case .template: ("模板", "Template")
+        case .title: ("标题", "Title")
+        case .days: ("工期（天）", "Days")
+        case .savedOn: ("保存", "Saved")
+        case .startDay: ("开始（第几天）", "Starts on day")
+        case .finishDay: ("完成（第几天）", "Finishes on day")
+        case .budgetShare: ("预算占比", "Budget share")
+        case .quantity: ("工程量", "Quantity")
+        case .suggestions: ("意见箱", "Suggestion box")
+        case .suggestion: ("意见", "Suggestion")
+        case .leaveSuggestion: ("提一条意见", "Leave a suggestion")
+        case .anonymously: ("匿名（不记录姓名和节点）", "Anonymously (no name and no node stored)")
+        case .anonymous: ("匿名", "anonymous")
+        case .send: ("提交", "Send")
+        case .madeOn: ("提出日期", "Made on")
+        case .reply: ("答复", "Reply")
+        case .answerIt: ("答复", "Answer")
+        case .suggestionLeft: ("意见已提交，将随同步送达中心办公室。", "Your suggestion is saved and travels to the office with the next sync.")
+        case .suggestionAnswered: ("答复已保存，将随同步送回提出意见的部门。", "The answer is saved and travels back to the suggester's department.")
         case .allColors: ("全部", "All")
         case .onlyColor: ("只看", "Only")
         case .moreNotShown: ("其余未列出：", "More not listed:")

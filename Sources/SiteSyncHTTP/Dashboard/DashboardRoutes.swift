@@ -69,6 +69,7 @@ struct DashboardRoutes {
         router.get("events") { request, _ in try await answer(request) { _ in events() } }
         router.get("static/dashboard.js") { _, _ in script() }
         addAudit(to: router)
+        addPlanning(to: router)
     }
 
     // MARK: - One visit

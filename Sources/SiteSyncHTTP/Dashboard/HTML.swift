@@ -71,7 +71,9 @@ struct PageFrame {
             <li><a href="/">\(html(c[.overview]))</a></li>
             <li><a href="/fleet">\(html(c[.fleet]))</a></li>
             <li><a href="/conflicts">\(html(c[.conflicts]))</a></li>
-            <li><a href="/reports/monthly/\(html(Self.currentMonth()))">\(html(c[.monthlyReport]))</a></li>\(auditLink)
+            <li><a href="/reports/monthly/\(html(Self.currentMonth()))">\(html(c[.monthlyReport]))</a></li>
+            <li><a href="/templates">\(html(c[.templates]))</a></li>
+            <li><a href="/suggestions">\(html(c[.suggestions]))</a></li>\(auditLink)
             </ul>
             <form method="post" action="/logout" class="inline"><input type="hidden" name="csrf" value="\(html(csrfToken ?? ""))">
             <span>\(html(c[.signedInAs])): \(html(person.name))</span> <button type="submit">\(html(c[.signOut]))</button></form>
