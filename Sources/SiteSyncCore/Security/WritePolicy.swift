@@ -132,6 +132,16 @@ public enum WritePolicy {
         "activity": ["status": ["accepted"]],
     ]
 
+    /// Collections that are a department's acts (a stage-gate proposal, docs/design.md §14):
+    /// `department`, `office` and `hub` nodes write them, a `field` node nothing of them.
+    public static let departmentActs: Set<String> = ["stage_transition"]
+
+    /// Fields of a non-plan collection that only `office` and `hub` nodes write: the central
+    /// office's decision on a department's proposal (approved or returned, by whom, when, why).
+    public static let officeDecisions: [String: Set<String>] = [
+        "stage_transition": ["decision", "decided_by", "decided_at", "reason"],
+    ]
+
     /// What to write instead of a retired field.
     public static let retiredInstead: [String: String] = [
         "activity.percent_complete": "a percentage is true as of a day, so it is a dated entry now "
@@ -148,6 +158,10 @@ public enum WritePolicy {
         }
         if collection.kind == .hubOnly, role != .hub {
             return WriteDenial(.hubOwned, "\(collection.name) records are written only by the hub itself")
+        }
+        if role == .field, departmentActs.contains(collection.name) {
+            return WriteDenial(.approval, "\(collection.name) records are a department's proposals and the central office's decisions: "
+                + "field nodes do not write them; ask your department office to propose (`sitesync project propose`)")
         }
         if collection.kind == .hubOwned, !role.writesPlan {
             return WriteDenial(.hubOwned,
@@ -181,6 +195,10 @@ public enum WritePolicy {
         if field.isPlan, !role.writesPlan {
             return WriteDenial(.planField,
                 "\(collection.name).\(field.name) is a plan field: only office and hub nodes write it; ask the central office to change the plan")
+        }
+        if !role.writesPlan, officeDecisions[collection.name]?.contains(field.name) == true {
+            return WriteDenial(.approval, "\(collection.name).\(field.name) is the central office's decision: only office and hub nodes "
+                + "approve or return a proposal; it reaches this node when it syncs")
         }
         if role == .field, case .symbol(let state)? = value, approvals[collection.name]?[field.name]?.contains(state) == true {
             return WriteDenial(.approval,
