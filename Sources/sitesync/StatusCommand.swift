@@ -172,6 +172,11 @@ struct StatusCommand: ParsableCommand {
                          + "seen \(Terminal.ago(record.exchangedMilliseconds, now: now)) by \(record.via)"])
         }
         rows.append(["conflicts", "\(status.openConflicts) open, \(plural(status.rejected, "rejected change"))"])
+        if status.stageProposalsWaiting > 0 {
+            rows.append(["stage proposals waiting", "\(status.stageProposalsWaiting): "
+                         + (status.role.writesPlan ? "to approve or return (`sitesync project stages PROJECT`)"
+                                                   : "until the central office approves or returns them")])
+        }
         rows.append(["versions", "schema \(Schema.siteSync.version) (\(Schema.siteSync.hash.prefix(12))), protocol \(ProtocolVersion.current)"])
         rows.append(["database", Terminal.bytes(status.databaseBytes)])
         if let offset = status.hubClockOffset {
