@@ -155,6 +155,7 @@ import Testing
         #expect(WritePolicy.denial(.field, .create, spec, field: spec.field(named: "note"))?.code == .approval)
         #expect(WritePolicy.denial(.office, .update, spec, field: decision, value: .symbol("approved")) == nil)
         #expect(WritePolicy.denial(.department, .create, spec, field: spec.field(named: "note")) == nil)
+        #expect(WritePolicy.denial(.department, .delete, spec)?.code == .approval, "the history is the office's to delete")
         #expect(try StageGates.transitions(dept.store).map(\.decision) == [nil])
     }
 

@@ -7,7 +7,8 @@ public enum RefusalCode: String, Sendable, CaseIterable, Codable {
     case planField = "plan-field"
     /// A hub-owned collection, from a node that is not the hub or the office.
     case hubOwned = "hub-owned"
-    /// An approval, from a field node.
+    /// An approval, from a field node; a department's act (a stage-gate proposal) from a field
+    /// node; the central office's decision on one from a field or department node.
     case approval = "approval"
     /// Anything, from an auditor.
     case readOnly = "read-only"
@@ -176,6 +177,10 @@ public enum WritePolicy {
         if collection.kind == .appendOnly, operation != .create {
             return WriteDenial(.appendOnly, "\(collection.name) entries are append-only and are never changed or deleted: "
                 + "add a correcting entry (for example a negative quantity) instead")
+        }
+        if departmentActs.contains(collection.name), operation == .delete, !role.writesPlan {
+            return WriteDenial(.approval, "\(collection.name) records say who proposed and decided what, and when: only office and hub "
+                + "nodes delete one; ask the central office to return the proposal instead")
         }
         if collection.isPlanRecord, !role.writesPlan, operation == .create || operation == .delete {
             let what = operation == .create
