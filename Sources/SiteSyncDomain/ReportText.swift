@@ -116,9 +116,11 @@ public enum ReportText {
         }
         var out = "variance against baseline \(baseline.number) (taken on \(baseline.takenOn) by \(baseline.takenBy): \(baseline.reason)):\n"
         out += "  budget \(amount(variance.budget)), last finish \(days(variance.finishDays)) days\n"
-        var rows = [["activity", "name", "start (days)", "finish (days)", "budget", ""]]
+        let changes = variance.lines.contains { $0.change != nil }
+        var rows = [["activity", "name", "start (days)", "finish (days)", "budget"] + (changes ? ["since"] : [])]
         for line in variance.lines {
-            rows.append([line.activity, line.name, days(line.startDays), days(line.finishDays), amount(line.budget), line.change ?? ""])
+            rows.append([line.activity, line.name, days(line.startDays), days(line.finishDays), amount(line.budget)]
+                        + (changes ? [line.change ?? ""] : []))
         }
         return out + table(rows) + "\n"
     }
