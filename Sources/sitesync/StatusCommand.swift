@@ -13,8 +13,8 @@ struct StatusCommand: ParsableCommand {
         discussion: """
             The first line answers "am I in sync?"; then the node, the hub and whether it answered at \
             the last try, the last sync, the changes waiting to go up (count, oldest, bytes), the peers \
-            and what each lacks, open conflicts and rejected changes, versions, database size and the \
-            hub's clock against this one. Pending counts what the hub had not acknowledged at the last \
+            and what each lacks, open conflicts and rejected changes, stage-gate proposals waiting for \
+            the central office's decision, versions, database size and the hub's clock against this one. Pending counts what the hub had not acknowledged at the last \
             exchange (a sync or a bundle): it needs no network.
 
             --fleet (at the hub) lists every node on the allow-list or heard from: last seen, `behind` \
