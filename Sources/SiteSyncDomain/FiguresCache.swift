@@ -24,10 +24,9 @@ public final class FiguresSnapshot: Sendable {
     /// Each project's part (assessment, JSON object, remembered planned values), in the order of
     /// ``assessments``: what the next snapshot reuses of the projects no change touched.
     let parts: [ProjectPart]
-
-    convenience init(asOf: CalendarDate, generation: UInt64, assessments: [ProjectAssessment], thresholds: Thresholds) throws {
-        try self.init(asOf: asOf, generation: generation, parts: assessments.map(ProjectPart.init), thresholds: thresholds)
-    }
+    /// The S-curve of the projects under way, by department and for the city (""): PV, EV and
+    /// AC at each of ``curvePoints(_:)``; `nil` when the parts were made without their curves.
+    let curves: [String: [EarnedValueFigures]]?
 
     /// The snapshot of these projects' parts: the roll-ups are computed from them, each
     /// project's planned values taken from (and kept in) its part.
@@ -43,6 +42,7 @@ public final class FiguresSnapshot: Sendable {
                 try open[index].plannedValues.value(of: open[index].assessment.project, at: date)
             }
         }
+        curves = try Reports.computing(asOf: asOf) { try Self.curves(of: open, points: Self.curvePoints(asOf).count) }
         projectObjects = parts.map(\.json)
         var index: [String: Int] = [:]
         for (position, row) in assessments.enumerated() {
@@ -62,20 +62,49 @@ public final class FiguresSnapshot: Sendable {
         projectObjects = other.projectObjects
         projectIndex = other.projectIndex
         parts = other.parts
+        curves = other.curves
+    }
+
+    /// The points of the S-curve of figures as of `asOf`: the end of each month of its year up
+    /// to its month, the last one `asOf` itself (the monthly review's curve for that month).
+    static func curvePoints(_ asOf: CalendarDate) -> [(month: String, end: CalendarDate)] {
+        MonthlyReview.curvePoints(month: Month(String(asOf.description.prefix(7)))!, asOf: asOf)
+    }
+
+    /// The curves summed by department and for the city, from the parts of the projects under
+    /// way; `nil` when a part has no curve.
+    static func curves(of open: [ProjectPart], points: Int) throws(ExactDecimal.Overflow) -> [String: [EarnedValueFigures]]? {
+        guard open.allSatisfy({ $0.curve.count == points }) else { return nil }
+        var sums: [String: [EarnedValueFigures]] = ["": Array(repeating: EarnedValueFigures(), count: points)]
+        for part in open {
+            let department = part.assessment.project.department
+            var row = sums[department] ?? Array(repeating: EarnedValueFigures(), count: points)
+            var city = sums[""]!
+            for point in 0..<points {
+                row[point] = try row[point].plus(part.curve[point])
+                city[point] = try city[point].plus(part.curve[point])
+            }
+            sums[department] = row
+            sums[""] = city
+        }
+        return sums
     }
 
     /// Computes the figures of `node` as of `asOf`, from everything.
     static func compute(_ node: Node, asOf: CalendarDate, generation: UInt64) throws -> FiguresSnapshot {
         let thresholds = node.configuration.report
-        return try FiguresSnapshot(asOf: asOf, generation: generation,
-                                   assessments: Reports.assessments(node.store, asOf: asOf, thresholds: thresholds), thresholds: thresholds)
+        let inputs = try node.store.reading { reader in
+            try Reports.computing(asOf: asOf) { try ProjectData.load(reader, asOf: asOf, curveDates: curvePoints(asOf).map(\.end)) }
+        }
+        return try FiguresSnapshot(asOf: asOf, generation: generation, parts: ProjectPart.assessing(inputs, asOf: asOf, thresholds: thresholds),
+                                   thresholds: thresholds)
     }
 
     /// The assessment of the project with this id or code (code case-insensitive), if in scope.
     public func assessment(_ text: String, scope: ReadScope) -> ProjectAssessment? {
         guard let position = projectIndex[text] ?? projectIndex[text.lowercased()] else { return nil }
         let row = assessments[position]
-        return scope.includesProject(of: row.project.department) ? row : nil
+        return scope.includes(row.project) ? row : nil
     }
 
     // MARK: - What a reader asks
@@ -106,6 +135,34 @@ public final class FiguresSnapshot: Sendable {
         try! RollUp.byDepartment([], asOf: asOf).last!
     }
 
+    /// The S-curve of the projects under way in `scope` (the city's, or the department's), as
+    /// the monthly review of this month has it; `nil` when not computed with the snapshot.
+    public func curve(_ scope: ReadScope) -> [(month: String, figures: EarnedValueFigures)]? {
+        guard let curves else { return nil }
+        let points = Self.curvePoints(asOf)
+        let sums = curves[scope.department ?? ""] ?? Array(repeating: EarnedValueFigures(), count: points.count)
+        return zip(points, sums).map { ($0.month, $1) }
+    }
+
+    /// ``curve(_:)`` as the monthly review's JSON has it.
+    public func curveJSON(_ scope: ReadScope) -> [JSONValue]? {
+        curve(scope)?.map { ReviewFigures.CurvePoint(month: $0.month, figures: $0.figures).json }
+    }
+
+    /// The roll-ups of `scope`'s projects under way, the monthly review's league: every
+    /// department's then the city's; for a department its own, then the same projects'
+    /// total as the last row (computed here, with the projects' remembered planned values).
+    func rollUps(_ scope: ReadScope, thresholds: Thresholds) throws -> [RollUp] {
+        guard let department = scope.department else { return rollUps }
+        let open = parts.filter { !$0.assessment.project.isClosed && $0.assessment.project.department == department }
+        return try Reports.computing(asOf: asOf) {
+            try RollUp.byDepartment(open.map(\.assessment), asOf: asOf, thresholds: thresholds) {
+                (index, date) throws(ExactDecimal.Overflow) -> ExactDecimal in
+                try open[index].plannedValues.value(of: open[index].assessment.project, at: date)
+            }
+        }
+    }
+
     /// One object per department, as `report departments --format json` prints them: for the
     /// city every department then the city's row (department ""); for a department scope its
     /// row only (the city's totals hold other departments' figures).
@@ -122,7 +179,7 @@ public final class FiguresSnapshot: Sendable {
         var items: [JSONValue] = []
         let (limit, offset) = (max(0, limit), max(0, offset))
         for (position, row) in assessments.enumerated()
-        where scope.includesProject(of: row.project.department) && filter.matches(row) {
+        where scope.includes(row.project) && filter.matches(row) {
             if total >= offset && items.count < limit { items.append(projectObjects[position]) }
             total += 1
         }
@@ -134,7 +191,7 @@ public final class FiguresSnapshot: Sendable {
     /// project in code order, each red first.
     public func warnings(_ scope: ReadScope) -> JSONValue {
         var out: [JSONValue] = []
-        for row in assessments where !row.project.isClosed && scope.includesProject(of: row.project.department) {
+        for row in assessments where !row.project.isClosed && scope.includes(row.project) {
             for warning in row.warnings {
                 out.append(.object([
                     "project": .string(row.project.id), "code": .string(row.project.code), "department": .string(row.project.department),
@@ -326,12 +383,11 @@ public final class FiguresCache: Sendable {
     /// Every project loaded and assessed, in one database snapshot with the log's position.
     private func computeEverything(_ asOf: CalendarDate, generation: UInt64) throws -> FiguresBase {
         let thresholds = node.configuration.report
+        let curveDates = FiguresSnapshot.curvePoints(asOf).map(\.end)
         let (position, inputs) = try node.store.reading { reader in
-            (try reader.position(), try ProjectData.load(reader, asOf: asOf))
+            (try reader.position(), try Reports.computing(asOf: asOf) { try ProjectData.load(reader, asOf: asOf, curveDates: curveDates) })
         }
-        let parts = try Reports.computing(asOf: asOf) {
-            try inputs.map { try ProjectPart(ProjectAssessor.assess($0, asOf: asOf, thresholds: thresholds)) }
-        }
+        let parts = try ProjectPart.assessing(inputs, asOf: asOf, thresholds: thresholds)
         let snapshot = try FiguresSnapshot(asOf: asOf, generation: generation, parts: parts, thresholds: thresholds)
         state.withLock { $0.fullComputations += 1 }
         return FiguresBase(asOf: asOf, snapshot: snapshot, position: position, parts: parts, schema: node.store.schema, fullAt: Self.clock())
@@ -344,7 +400,8 @@ public final class FiguresCache: Sendable {
     private func refresh(_ current: FiguresBase, generation: UInt64) throws -> (base: FiguresBase, assessed: Int?)? {
         let asOf = current.asOf, schema = node.store.schema
         let limits = Self.incrementalLimits
-        enum Read { case unchanged(LogPosition), reload(LogPosition, [String], [ProjectInput], order: [String]?) }
+        enum Read { case unchanged(LogPosition), reload(LogPosition, [String], [(input: ProjectInput, curve: [EarnedValueFigures])], order: [String]?) }
+        let curveDates = FiguresSnapshot.curvePoints(asOf).map(\.end)
         let read: Read? = try node.store.reading { reader in
             let position = try reader.position()
             guard let changes = try reader.changes(since: current.position, limit: limits.changes) else { return nil }
@@ -352,11 +409,11 @@ public final class FiguresCache: Sendable {
             guard let touched = try TouchedProjects.find(changes, reader, owners: current.owners, schema: schema),
                   touched.count <= limits.projects else { return nil }
             let ids = touched.sorted()
-            let inputs = try ProjectData.load(reader, asOf: asOf, projects: ids)
+            let inputs = try Reports.computing(asOf: asOf) { try ProjectData.load(reader, asOf: asOf, projects: ids, curveDates: curveDates) }
             // A project added, removed or given another code changes the order: then SQLite's,
             // as a full load has it.
             let codes = Dictionary(current.parts.map { ($0.id, $0.assessment.project.code) }, uniquingKeysWith: { first, _ in first })
-            let order = inputs.count == ids.count && inputs.allSatisfy({ codes[$0.id] == $0.code })
+            let order = inputs.count == ids.count && inputs.allSatisfy({ codes[$0.input.id] == $0.input.code })
                 ? nil : try reader.rows([("SELECT id FROM project ORDER BY code, id", [])])[0].compactMap { $0[0] }
             return .reload(position, ids, inputs, order: order)
         }
@@ -370,9 +427,7 @@ public final class FiguresCache: Sendable {
             return (next, nil)
         case .reload(let position, let ids, let inputs, let order)?:
             let thresholds = node.configuration.report
-            let fresh = try Reports.computing(asOf: asOf) {
-                try inputs.map { try ProjectPart(ProjectAssessor.assess($0, asOf: asOf, thresholds: thresholds)) }
-            }
+            let fresh = try ProjectPart.assessing(inputs, asOf: asOf, thresholds: thresholds)
             var next = current
             next.position = position
             let touched = Set(ids)

@@ -35,14 +35,26 @@ struct ProjectPart: Sendable {
     let assessment: ProjectAssessment
     let json: JSONValue
     let plannedValues: PlannedValueMemo
+    /// PV, EV and AC at each point of the snapshot's S-curve (``MonthlyReview/curvePoints(month:asOf:)``);
+    /// empty when the part was made without it.
+    let curve: [EarnedValueFigures]
 
-    init(_ assessment: ProjectAssessment) throws {
+    init(_ assessment: ProjectAssessment, curve: [EarnedValueFigures] = []) throws {
         self.assessment = assessment
         json = try Reports.computing(asOf: assessment.asOf) { try ReportText.projectJSON(assessment) }
         plannedValues = PlannedValueMemo()
+        self.curve = curve
     }
 
     var id: String { assessment.project.id }
+
+    /// The parts of projects loaded with their curves (``ProjectData/load(_:asOf:projects:curveDates:)``).
+    static func assessing(_ inputs: [(input: ProjectInput, curve: [EarnedValueFigures])], asOf: CalendarDate,
+                          thresholds: Thresholds) throws -> [ProjectPart] {
+        try Reports.computing(asOf: asOf) {
+            try inputs.map { try ProjectPart(ProjectAssessor.assess($0.input, asOf: asOf, thresholds: thresholds), curve: $0.curve) }
+        }
+    }
 }
 
 /// Today's figures as last computed, and what the next refresh starts from: the log's position

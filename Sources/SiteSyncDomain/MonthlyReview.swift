@@ -33,7 +33,9 @@ public struct MonthlyReview: Sendable {
     /// Gathers the report of `period` (YYYY-MM): the frozen figures of a closed month, or the
     /// figures as of the month's last day (or today, for the month under way). `now`
     /// (milliseconds since 1970, UTC) dates the month under way and the sync freshness.
-    public static func gather(node: Node, period: String, now: Int64) throws -> MonthlyReview {
+    /// - Parameter snapshot: today's figures (``FiguresCache``), taken for an open month whose
+    ///   cut-off is their date instead of computing them again.
+    public static func gather(node: Node, period: String, now: Int64, snapshot: FiguresSnapshot? = nil) throws -> MonthlyReview {
         guard let month = Month(period) else { throw NodeError(.usage, "--period '\(period)' is not a month: write YYYY-MM") }
         let rows = try node.store.rows([("SELECT node, role, department, exchanged_ms FROM sync_peer ORDER BY department, node", [])])
         let freshness = rows[0].map { row in
@@ -49,33 +51,48 @@ public struct MonthlyReview: Sendable {
         let today = CalendarDate(unixMilliseconds: UInt64(max(now, 0)))
         let asOf = min(month.last, today)
         return MonthlyReview(period: period, asOf: asOf, scope: Reports.scopeNote(node),
-                             figures: try figures(node, month: month, asOf: asOf, departmentNames: names),
+                             figures: try figures(node, month: month, asOf: asOf, departmentNames: names, snapshot: snapshot),
                              freshness: freshness, departmentNames: names, close: nil, lateEntries: [])
     }
 
     /// The figures of the review as of `asOf`, from what the node holds. The S-curve takes
     /// PV, EV and AC of the projects under way at each month end of the year so far.
     /// - Parameter department: only this department's projects (a reader's scope), when given.
+    /// - Parameter snapshot: figures already computed; used when they are as of `asOf` and hold
+    ///   their S-curve (the same figures, without reading the month again).
     static func figures(_ node: Node, month: Month, asOf: CalendarDate, departmentNames: [String: String],
-                        department: String? = nil) throws -> ReviewFigures {
+                        department: String? = nil, snapshot: FiguresSnapshot? = nil) throws -> ReviewFigures {
         let thresholds = node.configuration.report
+        let scope = ReadScope(department: department)
+        if let snapshot, snapshot.asOf == asOf, let curve = snapshot.curve(scope) {
+            return ReviewFigures.of(projects: snapshot.assessments.filter { department == nil || $0.project.department == department },
+                                    departments: try snapshot.rollUps(scope, thresholds: thresholds), curve: curve,
+                                    departmentNames: departmentNames, kpiCap: thresholds.kpiCap)
+        }
         func inScope(_ project: ProjectInput) -> Bool { department.map { $0 == project.department } ?? true }
         let projects = try Reports.assessments(node.store, asOf: asOf, thresholds: thresholds).filter { inScope($0.project) }
         var curve: [(month: String, figures: EarnedValueFigures)] = []
-        for number in 1...month.number {
-            let start = CalendarDate(year: month.year, month: number, day: 1)!
-            let end = min(start.adding(days: CalendarDate.daysIn(month: number, year: month.year) - 1), asOf)
+        for (name, end) in curvePoints(month: month, asOf: asOf) {
             let figures = try Reports.computing(asOf: end) {
                 try EarnedValueFigures.sum(ProjectData.load(node.store, asOf: end).filter { !$0.isClosed && inScope($0) }
                     .map { try ActivityEarnedValue.figuresOf($0, asOf: end) })
             }
-            curve.append((String(start.description.prefix(7)), figures))
+            curve.append((name, figures))
         }
         let departments = try Reports.computing(asOf: asOf) {
             try RollUp.byDepartment(projects.filter { !$0.project.isClosed }, asOf: asOf, thresholds: thresholds)
         }
         return ReviewFigures.of(projects: projects, departments: departments, curve: curve, departmentNames: departmentNames,
                                 kpiCap: thresholds.kpiCap)
+    }
+
+    /// The points of the review's S-curve: each month of the year up to `month`, at its last
+    /// day or at `asOf` if sooner.
+    static func curvePoints(month: Month, asOf: CalendarDate) -> [(month: String, end: CalendarDate)] {
+        (1...month.number).map { number in
+            let start = CalendarDate(year: month.year, month: number, day: 1)!
+            return (String(start.description.prefix(7)), min(start.adding(days: CalendarDate.daysIn(month: number, year: month.year) - 1), asOf))
+        }
     }
 
     /// Each department's name by its code (the code where it has none).

@@ -13,8 +13,9 @@ public enum PersonRole: String, Sendable, CaseIterable, Codable {
     case leader
     /// A department's head: reads and writes as that department's office node does.
     case departmentHead = "department_head"
-    /// Leads some projects of one department: reads that department (pages show only its
-    /// projects, ``Person/projects``), writes as a field node of it on those projects only.
+    /// Leads some projects of one department: reads that department's headline figures and,
+    /// of its projects, only their own (``Person/projects``: pages, lists, warnings, conflicts);
+    /// writes as a field node of it on those projects only.
     case projectLead = "project_lead"
     /// An HR business partner: reads the scorecards, of the whole city or of one department.
     case hrbp
@@ -87,9 +88,9 @@ public struct Person: Sendable, Equatable {
 
     public var isDisabled: Bool { disabledMilliseconds != nil }
 
-    /// What they read: the whole city, or their department (a project lead's pages further keep
-    /// to ``projects``).
-    public var scope: ReadScope { department.map(ReadScope.department) ?? .city }
+    /// What they read: the whole city, or their department; a project lead's further keeps to
+    /// ``projects`` (project pages, lists, warnings, conflicts; the headline stays the department's).
+    public var scope: ReadScope { ReadScope(department: department, projects: projects) }
 
     /// Who they write as; `nil` when they only read (leader, hrbp, auditor). A project lead
     /// writes as a field node of their department, and only on their projects: check
@@ -184,6 +185,47 @@ public enum People {
     public static func disable(_ node: Node, name: String) throws -> Person {
         guard let stored = try node.store.disablePerson(named: name, at: node.store.wallClock()) else { throw unknown(name) }
         return try person(stored, node)
+    }
+
+    /// Enables a disabled person: they sign in again with the password they had.
+    /// - Throws: ``NodeError`` (`usage`) when there is no such person.
+    @discardableResult
+    public static func enable(_ node: Node, name: String) throws -> Person {
+        guard let stored = try node.store.enablePerson(named: name) else { throw unknown(name) }
+        return try person(stored, node)
+    }
+
+    /// Gives a person another role (and department and projects, checked as ``add`` checks
+    /// them); every session of theirs ends, so that no open page keeps the old reach.
+    /// - Throws: ``NodeError`` (`usage`) when there is no such person, or the new account is
+    ///   not allowed; nothing changes then.
+    @discardableResult
+    public static func changeRole(_ node: Node, name: String, role: PersonRole, department: String?, projects: [String] = []) throws -> Person {
+        guard try node.store.person(named: name) != nil else { throw unknown(name) }
+        let department = try checkedDepartment(role: role, department: department)
+        if let refusal = authorityRefusal(role: role, department: department, node: node.writer) { throw NodeError(.usage, refusal) }
+        let projects = try checkedProjects(node, role: role, department: department, projects: projects)
+        guard let stored = try node.store.setPersonRole(named: name, role: role.rawValue, department: department,
+                                                        projects: projects) else { throw unknown(name) }
+        return try person(stored, node)
+    }
+
+    /// The live sessions of one person (everyone's when `name` is `nil`), oldest first.
+    /// - Throws: ``NodeError`` (`usage`) when `name` names no person.
+    public static func sessions(_ node: Node, name: String? = nil) throws -> [StoredPersonSession] {
+        if let name, try node.store.person(named: name) == nil { throw unknown(name) }
+        let now = node.store.wallClock()
+        return try node.store.personSessions(person: name).filter {
+            now < $0.expiresMilliseconds && now < $0.lastSeenMilliseconds + Sessions.idleTimeoutMilliseconds
+        }
+    }
+
+    /// Ends every session of a person (they sign in again with their password).
+    /// - Returns: how many sessions ended.
+    /// - Throws: ``NodeError`` (`usage`) when there is no such person.
+    public static func signOut(_ node: Node, name: String) throws -> Int {
+        guard try node.store.person(named: name) != nil else { throw unknown(name) }
+        return try node.store.removePersonSessions(person: name)
     }
 
     /// Every person, disabled ones included, oldest first.

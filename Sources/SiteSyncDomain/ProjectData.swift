@@ -35,7 +35,22 @@ public enum ProjectData {
     /// touched): every query and both entry sums run over those projects' rows only, so each
     /// project comes out exactly as a load of everything gives it.
     public static func load(_ reader: SnapshotReader, asOf: CalendarDate, projects: [String]? = nil) throws -> [ProjectInput] {
-        let cutDates = cutOffs(asOf)
+        try load(reader, asOf: asOf, projects: projects, curveDates: []).map(\.input)
+    }
+
+    /// ``load(_:asOf:projects:)`` with each project's PV, EV and AC at each of `curveDates`
+    /// (ascending, none after `asOf`): the S-curve, from the same pass over the entries.
+    ///
+    /// The entry sums are taken at the curve's dates as well as at the usual cut-offs; the
+    /// curve is computed from those fine buckets, and each input handed on has its buckets
+    /// merged back (as integers of billionths) into the usual three, so it is exactly the
+    /// input ``load(_:asOf:projects:)`` gives. A curve point is exactly what a load as of its
+    /// date gives ``ActivityEarnedValue/figuresOf(_:asOf:)``: the PV, EV and AC at a date use
+    /// only the plan, the percentages (each dated) and the entries up to it.
+    public static func load(_ reader: SnapshotReader, asOf: CalendarDate, projects: [String]? = nil,
+                            curveDates: [CalendarDate]) throws -> [(input: ProjectInput, curve: [EarnedValueFigures])] {
+        let usual = cutOffs(asOf)
+        let cutDates = Array(Set(usual + curveDates.filter { $0 <= asOf })).sorted()
         let day = asOf.description
         /// The restriction of a query to the projects asked for: `column IN (…)`, its
         /// parameters numbered from `first` (after the query's own).
@@ -78,25 +93,37 @@ public enum ProjectData {
             percents[activity, default: []].append(DatedAmount(day, percent))
             lastEntry[activity] = max(lastEntry[activity] ?? day, day)
         }
-        /// Each activity's entries summed exactly into the three cut-off buckets, each dated at
-        /// its cut-off: the formulas sum the ones up to a date.
-        func amounts(_ sums: [String: ActivityEntrySums], _ what: String) throws -> [String: [DatedAmount]] {
+        /// Each activity's entries summed exactly into the buckets of `buckets` (cut-offs among
+        /// those summed at, ascending), each dated at its cut-off: the formulas sum the ones up
+        /// to a date. A bucket takes every summed bucket after the one before it.
+        func amounts(_ sums: [String: ActivityEntrySums], _ what: String, buckets: [CalendarDate]) throws -> [String: [DatedAmount]] {
             var result: [String: [DatedAmount]] = [:]
             for (activity, entry) in sums {
                 if let day = date(entry.latest) { lastEntry[activity] = max(lastEntry[activity] ?? day, day) }
-                result[activity] = try zip(cutDates, entry.billionths).compactMap { cut, total in
-                    guard total != 0 else { return nil }
+                var amounts: [DatedAmount] = []
+                var summed = 0
+                for cut in buckets {
+                    var total: Int128 = 0
+                    while summed < cutDates.count && cutDates[summed] <= cut {
+                        total += entry.billionths[summed]
+                        summed += 1
+                    }
+                    guard total != 0 else { continue }
                     guard let amount = ExactDecimal(normalizing: total, scale: 9) else {
                         throw ExactDecimal.Overflow(operation: "the \(what) of activity \(activity)")
                     }
-                    return DatedAmount(cut, amount)
+                    amounts.append(DatedAmount(cut, amount))
                 }
+                result[activity] = amounts
             }
             return result
         }
         let (projectRows, activityRows, logRows, riskRows, kpiRows, readingRows, goalRows) =
             (result[0], result[1], result[2], result[3], result[4], result[5], result[6])
-        let quantities = try amounts(sums[0], "installed quantities"), costs = try amounts(sums[1], "costs")
+        let quantities = try amounts(sums[0], "installed quantities", buckets: usual)
+        let costs = try amounts(sums[1], "costs", buckets: usual)
+        let fine = curveDates.isEmpty ? nil
+            : (quantities: try amounts(sums[0], "installed quantities", buckets: cutDates), costs: try amounts(sums[1], "costs", buckets: cutDates))
 
         func number(_ text: String?) -> Double? { text.flatMap(Double.init) }
         var goals: [String: [GoalInput]] = [:]
@@ -139,7 +166,7 @@ public enum ProjectData {
                 id: id, name: row[2] ?? id, direction: row[3].flatMap(KPIDirection.init(rawValue:)) ?? .higherBetter,
                 baseline: baseline, target: target, weight: number(row[6]) ?? 1, value: latest[id]))
         }
-        return projectRows.compactMap { row in
+        return try projectRows.compactMap { row -> (input: ProjectInput, curve: [EarnedValueFigures])? in
             guard let id = row[0] else { return nil }
             var project = ProjectInput(id: id, code: row[1] ?? id, name: row[2] ?? "", department: row[3] ?? "",
                                        activities: activities[id] ?? [], activityNames: names[id] ?? [:], risks: risks[id] ?? [],
@@ -147,7 +174,15 @@ public enum ProjectData {
                                        activityGoals: activityGoals[id] ?? [:])
             project.budget = decimal(row[4])
             project.stage = row[5]
-            return project
+            guard let fine else { return (project, []) }
+            var finer = project
+            finer.activities = project.activities.map { activity in
+                var activity = activity
+                activity.quantities = fine.quantities[activity.id] ?? []
+                activity.costs = fine.costs[activity.id] ?? []
+                return activity
+            }
+            return (project, try curveDates.map { try ActivityEarnedValue.figuresOf(finer, asOf: $0) })
         }
     }
 }

@@ -75,7 +75,7 @@ public enum ReadModel {
     static func projectID(_ node: Node, code: String, scope: ReadScope) throws -> String? {
         let rows = try node.store.rows([("SELECT id, coalesce(code, id), department FROM project", [])])[0]
         let match = rows.first { $0[0] == code } ?? rows.first { ($0[1] ?? "").lowercased() == code.lowercased() }
-        guard let match, let id = match[0], scope.includes(department: match[2] ?? "") else { return nil }
+        guard let match, let id = match[0], scope.includes(projectCode: match[1] ?? id, of: match[2] ?? "") else { return nil }
         return id
     }
 
@@ -170,9 +170,11 @@ public enum ReadModel {
     /// entries and sites; for an open month the headline and S-curve are the department's own;
     /// for a closed month they are the city's frozen ones, which are withheld (`null`).
     /// ``MonthlyReview/gather(node:period:now:)`` stays the way to its Markdown and HTML.
+    /// - Parameter snapshot: today's figures, used for an open month that ends today or later.
     public static func monthly(_ node: Node, period: String, scope: ReadScope,
-                               now: Int64 = Int64(StoreOptions.systemClock())) throws -> JSONValue {
-        let review = try MonthlyReview.gather(node: node, period: period, now: now)
+                               now: Int64 = Int64(StoreOptions.systemClock()), snapshot: FiguresSnapshot? = nil) throws -> JSONValue {
+        // The city's figures are gathered only when the scope is the city's.
+        let review = try MonthlyReview.gather(node: node, period: period, now: now, snapshot: snapshot)
         var figures = review.figures
         var lateEntries = review.lateEntries
         var freshness = review.freshness
@@ -180,7 +182,7 @@ public enum ReadModel {
         if let department = scope.department {
             if review.close == nil, let month = Month(period) {
                 figures = try MonthlyReview.figures(node, month: month, asOf: review.asOf, departmentNames: review.departmentNames,
-                                                    department: department)
+                                                    department: department, snapshot: snapshot)
             } else {
                 figures.projects = figures.projects.filter { $0.department == department }
                 cityPartWithheld = true
@@ -190,6 +192,11 @@ public enum ReadModel {
             let departments = try projectDepartments(node)
             lateEntries = lateEntries.filter { departments[$0.project] == department }
             freshness = freshness.filter { $0.department == department }
+        }
+        if let codes = scope.projects {
+            // A project lead's review lists their projects only; the headline stays the department's.
+            figures.projects = figures.projects.filter { codes.contains($0.code.lowercased()) }
+            lateEntries = lateEntries.filter { codes.contains($0.project.lowercased()) }
         }
         guard case .object(var out) = try encode(figures) else { return .null }
         if cityPartWithheld {

@@ -47,6 +47,12 @@ public struct ReviewFigures: Codable, Sendable, Equatable {
         public let plannedValue: String
         public let earnedValue: String
         public let actualCost: String
+
+        /// As the review's JSON has it (`month`, `planned_value`, `earned_value`, `actual_cost`).
+        public var json: JSONValue {
+            .object(["month": .string(month), "planned_value": .string(plannedValue), "earned_value": .string(earnedValue),
+                     "actual_cost": .string(actualCost)])
+        }
     }
 
     /// (measure, value) pairs.
@@ -59,6 +65,13 @@ public struct ReviewFigures: Codable, Sendable, Equatable {
 
     /// The part a close keeps in its `period_close` record (the projects go one per record).
     var cityPart: ReviewFigures { ReviewFigures(headline: headline, league: league, curve: curve, projects: []) }
+}
+
+extension ReviewFigures.CurvePoint {
+    init(month: String, figures: EarnedValueFigures) {
+        self.init(month: month, plannedValue: figures.plannedValue.description, earnedValue: figures.earnedValue.description,
+                  actualCost: figures.actualCost.description)
+    }
 }
 
 extension ReviewFigures {
@@ -110,11 +123,7 @@ extension ReviewFigures {
                               warnings: row.warnings.map { Warning(level: $0.level.rawValue, reason: $0.reason) },
                               stale: row.warnings.contains { $0.rule == .stale }, kpis: kpis)
         }
-        return ReviewFigures(headline: headline, league: league,
-                             curve: curve.map { CurvePoint(month: $0.month, plannedValue: $0.figures.plannedValue.description,
-                                                           earnedValue: $0.figures.earnedValue.description,
-                                                           actualCost: $0.figures.actualCost.description) },
-                             projects: rows)
+        return ReviewFigures(headline: headline, league: league, curve: curve.map(CurvePoint.init), projects: rows)
     }
 
     /// The projects under way (not closed or archived).

@@ -162,12 +162,21 @@ public enum ConflictReview {
     ///     unless `state` is `resolved`).
     ///   - project: only conflicts on this project's records (its code or id).
     ///   - scope: only conflicts on records of the scope's department (and shared records).
+    /// The ids of every record of the projects of these codes (lower-cased), the projects'
+    /// own records included: what a project lead's conflict queue is cut to.
+    static func recordIDs(_ node: Node, ofProjects codes: Set<String>) throws -> Set<String> {
+        let projects = try node.store.rows([("SELECT id, coalesce(code, id) FROM project", [])])[0]
+            .filter { codes.contains(($0[1] ?? "").lowercased()) }.compactMap { $0[0] }
+        return try projects.reduce(into: Set<String>()) { ids, project in ids.formUnion(try node.recordIDs(ofProject: project)) }
+    }
+
     public static func entries(_ node: Node, state: String? = nil, all: Bool = false, project: String? = nil,
                                scope: ReadScope = .city) throws -> [ConflictEntry] {
         let recordIDs = try project.map { try node.recordIDs(ofProject: node.findProject($0).id) }
         func waiting(_ entry: ConflictEntry) -> Int { entry.status == "open" && entry.isActive ? 0 : 1 }
+        let inScope = try scope.projects.map { try Self.recordIDs(node, ofProjects: $0) }
         return try node.store.conflicts(status: state, activeOnly: !all && state != "resolved", recordIDs: recordIDs)
-            .filter { scope.includes(department: $0.department) }
+            .filter { scope.includes(department: $0.department) && (inScope?.contains($0.recordID) ?? true) }
             .sorted { (waiting($0), -$0.id) < (waiting($1), -$1.id) }
     }
 }

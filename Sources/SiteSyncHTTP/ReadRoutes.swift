@@ -69,9 +69,12 @@ struct ReadRoutes {
                     throw Problem(.invalidField, "'\(period)' is not a month: write YYYY-MM", field: "period")
                 }
                 let now = Int64(node.store.wallClock())
-                let json = try ReadModel.monthly(node, period: period, scope: caller.scope, now: now)
+                // Today's figures serve an open month that ends today or later.
+                let snapshot = try figures.snapshot(asOf: today)
+                let json = try ReadModel.monthly(node, period: period, scope: caller.scope, now: now, snapshot: snapshot)
                 // The printable page is the city's review: offered to a token that sees the city.
-                let html = caller.scope.department == nil ? try MonthlyReview.gather(node: node, period: period, now: now).html : nil
+                let html = caller.scope.department == nil
+                    ? try MonthlyReview.gather(node: node, period: period, now: now, snapshot: snapshot).html : nil
                 return try Representation(json: json, html: html).response(to: request)
             }
         }

@@ -156,6 +156,42 @@ extension ReplicaStore {
         }
     }
 
+    /// Lets a disabled person sign in again (their password is unchanged).
+    /// - Returns: the person as they now stand, or `nil` when there is none of that name.
+    public func enablePerson(named name: String) throws -> StoredPerson? {
+        try StoreError.mapping {
+            try pool.write { db in
+                try db.execute(sql: "UPDATE person SET disabled_ms = NULL WHERE name = ?", arguments: [name])
+                return try PersonLog.person(db, named: name)
+            }
+        }
+    }
+
+    /// Gives a person another role, department and projects, and ends every session of theirs
+    /// in the same transaction: a page open under the old role must not keep its reach.
+    /// - Returns: the person as they now stand, or `nil` when there is none of that name.
+    public func setPersonRole(named name: String, role: String, department: String?, projects: [String]) throws -> StoredPerson? {
+        try StoreError.mapping {
+            try pool.write { db in
+                try db.execute(sql: "UPDATE person SET role = ?, department = ?, projects = ? WHERE name = ?",
+                               arguments: [role, department, PersonLog.projectsJSON(projects), name])
+                try db.execute(sql: "DELETE FROM person_session WHERE person = ?", arguments: [name])
+                return try PersonLog.person(db, named: name)
+            }
+        }
+    }
+
+    /// Ends every session of one person.
+    /// - Returns: how many there were.
+    public func removePersonSessions(person: String) throws -> Int {
+        try StoreError.mapping {
+            try pool.write { db in
+                try db.execute(sql: "DELETE FROM person_session WHERE person = ?", arguments: [person])
+                return db.changesCount
+            }
+        }
+    }
+
     /// Keeps a new session, records the sign-in on its person, and drops sessions that ended
     /// before `session` began (expired, or idle since `idleSince`), so the table stays small.
     /// - Parameter passwordHash: the hash the password was verified against: when the person's

@@ -8,7 +8,7 @@ import SiteSyncNode
 struct UserCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user",
-        abstract: "Manage the people who sign in to this node's web dashboard: add, set a password, list, disable.",
+        abstract: "Manage the people who sign in to this node's web dashboard: add, set a password or role, list, disable, enable, sign out.",
         discussion: """
             A person reads and writes as a node of their role would, never beyond the node that \
             serves them (a department node holds only department_head, project_lead and hrbp \
@@ -34,8 +34,13 @@ struct UserCommand: ParsableCommand {
               sitesync user password --data-dir ./hub chen
               sitesync user list --data-dir ./hub
               sitesync user disable --data-dir ./hub chen
+              sitesync user enable --data-dir ./hub chen
+              sitesync user role --data-dir ./hub chen --role department_head \\
+                  --department roads
+              sitesync user sessions --data-dir ./hub chen
+              sitesync user sign-out --data-dir ./hub chen
             """,
-        subcommands: [Add.self, Password.self, List.self, Disable.self])
+        subcommands: [Add.self, Password.self, SetRole.self, List.self, SessionList.self, Disable.self, Enable.self, SignOut.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -147,6 +152,117 @@ struct UserCommand: ParsableCommand {
         func run() throws {
             let person = try People.disable(try node.open(), name: name)
             print("disabled \(person.name) (\(describe(person))); their sessions have ended")
+        }
+    }
+}
+
+extension UserCommand {
+    struct Enable: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Enable a disabled person: they sign in again with the password they had.",
+            discussion: "Example: sitesync user enable --data-dir ./hub chen")
+        @OptionGroup var node: NodeOptions
+        @Argument(help: ArgumentHelp("Their name, as `sitesync user list` shows it.", valueName: "name")) var name: String
+
+        func run() throws {
+            let person = try People.enable(try node.open(), name: name)
+            print("enabled \(person.name) (\(describe(person))); they sign in with the password they had "
+                  + "(set another with `sitesync user password \(person.name)`)")
+        }
+    }
+
+    struct SetRole: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "role",
+            abstract: "Give a person another role (and department and projects); their sessions end.",
+            discussion: """
+                The new role, department and projects are checked as `user add` checks them. \
+                Every session of theirs ends, a running server's included: they sign in again \
+                and see what the new role lets them see.
+
+                Examples:
+                  sitesync user role --data-dir ./hub chen --role department_head \\
+                      --department roads
+                  sitesync user role --data-dir ./hub chen --role project_lead \\
+                      --department roads --project R-101 --project R-103
+                """)
+        @OptionGroup var node: NodeOptions
+        @Argument(help: ArgumentHelp("Their name, as `sitesync user list` shows it.", valueName: "name")) var name: String
+        @Option(help: ArgumentHelp("leader, department_head, project_lead, hrbp, auditor or office.", valueName: "role"))
+        var role: String
+        @Option(help: ArgumentHelp("Their department: required for department_head and project_lead, optional for hrbp.",
+                                   valueName: "dept"))
+        var department: String?
+        @Option(name: .customLong("project"),
+                help: ArgumentHelp("A project a project_lead leads, by its code; repeat for several.", valueName: "code"))
+        var projects: [String] = []
+
+        func validate() throws {
+            guard PersonRole(rawValue: role) != nil else {
+                throw ValidationError("--role '\(role)' is not a person's role; use "
+                                      + PersonRole.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+        }
+
+        func run() throws {
+            let person = try People.changeRole(try node.open(), name: name, role: PersonRole(rawValue: role)!, department: department,
+                                               projects: projects)
+            print("\(person.name) is now \(describe(person)); their sessions have ended")
+        }
+    }
+
+    struct SessionList: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sessions",
+            abstract: "List the live dashboard sessions: everyone's, or one person's.",
+            discussion: """
+                Each session with its person, the address it signed in from, when it began, \
+                when it was last used and when it ends at the latest. Never the session's secret.
+
+                Examples:
+                  sitesync user sessions --data-dir ./hub
+                  sitesync user sessions --data-dir ./hub chen --json
+                """)
+        @OptionGroup var node: NodeOptions
+        @Argument(help: ArgumentHelp("Only this person's sessions.", valueName: "name")) var name: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let sessions = try People.sessions(try node.open(), name: name)
+            func time(_ milliseconds: UInt64) -> String { Output.timestamp(milliseconds: milliseconds) }
+            if json {
+                Output.json(.array(sessions.map { session in
+                    .object(["person": .string(session.person), "client": .string(session.client), "created": .string(time(session.createdMilliseconds)),
+                             "last_seen": .string(time(session.lastSeenMilliseconds)), "expires": .string(time(session.expiresMilliseconds))])
+                }))
+                return
+            }
+            guard !sessions.isEmpty else {
+                print(name.map { "\($0) has no live session" } ?? "no live sessions")
+                return
+            }
+            print(Output.table([["PERSON", "FROM", "SIGNED IN", "LAST SEEN", "ENDS BY"]] + sessions.map { session in
+                [session.person, session.client, time(session.createdMilliseconds), time(session.lastSeenMilliseconds),
+                 time(session.expiresMilliseconds)]
+            }))
+        }
+    }
+
+    struct SignOut: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sign-out",
+            abstract: "End every session of a person, a running server's included; they may sign in again.",
+            discussion: """
+                To keep them out, use `sitesync user disable` (which also ends their sessions).
+
+                Example: sitesync user sign-out --data-dir ./hub chen
+                """)
+        @OptionGroup var node: NodeOptions
+        @Argument(help: ArgumentHelp("Their name, as `sitesync user list` shows it.", valueName: "name")) var name: String
+
+        func run() throws {
+            let ended = try People.signOut(try node.open(), name: name)
+            print("signed out \(name): \(ended) session\(ended == 1 ? "" : "s") ended")
         }
     }
 }

@@ -27,8 +27,12 @@ import Testing
 
     /// Everything a reader can ask of a snapshot, as the bytes it is served as.
     static func served(_ snapshot: FiguresSnapshot) -> [String] {
-        var out = [snapshot.city(.city), snapshot.departments(.city), snapshot.projects(.city, limit: 10_000), snapshot.warnings(.city)]
-        for department in R.departments { out += [snapshot.city(.department(department)), snapshot.departments(.department(department))] }
+        var out = [snapshot.city(.city), snapshot.departments(.city), snapshot.projects(.city, limit: 10_000), snapshot.warnings(.city),
+                   .array(snapshot.curveJSON(.city) ?? [])]
+        for department in R.departments {
+            out += [snapshot.city(.department(department)), snapshot.departments(.department(department)),
+                    .array(snapshot.curveJSON(.department(department)) ?? [])]
+        }
         return out.map(\.canonicalText)
     }
 
@@ -39,6 +43,13 @@ import Testing
         let incremental = try cache.snapshot(asOf: asOf)
         let full = try FiguresSnapshot.compute(hub, asOf: asOf, generation: incremental.generation)
         #expect(served(incremental) == served(full), "after \(step)")
+        #expect(incremental.curve(.city)?.count == Int(asOf.description.dropFirst(5).prefix(2)), "one point a month, after \(step)")
+        // This month's review taken from the snapshot is the one computed month end by month end.
+        let now = Int64(asOf.daysSinceEpoch) * 86_400_000 + 43_200_000, period = String(asOf.description.prefix(7))
+        for scope in [ReadScope.city, .department(R.departments[0])] {
+            #expect(try ReadModel.monthly(hub, period: period, scope: scope, now: now, snapshot: incremental).canonicalText
+                    == ReadModel.monthly(hub, period: period, scope: scope, now: now).canonicalText, "\(scope) review after \(step)")
+        }
         let open = full.assessments.filter { !$0.project.isClosed }
         for rollUp in incremental.rollUps {
             let members = open.filter { rollUp.department.isEmpty || $0.project.department == rollUp.department }
@@ -68,7 +79,7 @@ import Testing
         var activities = projects.flatMap { ["\($0)-1", "\($0)-2"] }
         var added = 0
         var kpis: [String] = []
-        func day() -> String { "2026-\(10 + random.next(2))-\(10 + random.next(19))" }
+        func day() -> String { "2026-\(String(format: "%02d", 2 + random.next(10)))-\(10 + random.next(19))" }
         for step in 0..<24 {
             let project = projects[random.next(projects.count)]
             let what: String

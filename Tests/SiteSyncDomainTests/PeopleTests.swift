@@ -105,7 +105,10 @@ import Testing
 
         #expect(leader.scope == .city && leader.writer == nil && leader.projects == nil && !leader.mayViewAudit)
         #expect(head.scope == .department("roads") && head.writer == WriterIdentity(role: .department, department: "roads"))
-        #expect(lead.scope == .department("roads") && lead.writer == WriterIdentity(role: .field, department: "roads"))
+        // A project lead reads their projects only (codes matched case-insensitively).
+        #expect(lead.scope == ReadScope(department: "roads", projects: ["r-101", "R-102"]) && lead.writer == WriterIdentity(role: .field, department: "roads"))
+        #expect(lead.scope.includes(projectCode: "r-102", of: "roads") && !lead.scope.includes(projectCode: "R-103", of: "roads"))
+        #expect(!lead.scope.includes(projectCode: "R-101", of: "water") && head.scope.includes(projectCode: "R-103", of: "roads"))
         #expect(lead.projects == ["R-101", "R-102"])
         #expect(hrbp.scope == .city && hrbp.writer == nil)
         #expect(roadsHRBP.scope == .department("roads") && roadsHRBP.writer == nil)

@@ -148,6 +148,52 @@ import Testing
         #expect(overview.text.contains("/departments/roads") && !overview.text.contains("/departments/water"))
     }
 
+    /// A department of 231 projects: its page shows them 100 at a time with links to the
+    /// others, a page past the last shows the last, a colour filter shows only that colour;
+    /// the monthly review pages its projects too.
+    @Test func aLongDepartmentIsPagedAndFilteredByColour() throws {
+        let f = try Self.fixture()
+        defer { f.stop() }
+        // 230 more roads projects of one activity each: half far behind their plan (red), half
+        // not due before next year.
+        var lines: [String] = []
+        for n in 0..<230 {
+            let (start, finish) = n % 2 == 0 ? ("2026-01-05", "2026-06-30") : ("2027-03-01", "2027-09-30")
+            lines.append(#"{"collection": "project", "id": "bulk\#(n)", "fields": {"code": "B-\#(String(format: "%03d", n))", "name": "Bulk \#(n)", "department": "roads"}}"#)
+            lines.append(#"{"collection": "activity", "id": "bulk\#(n)-a", "fields": {"project": "bulk\#(n)", "name": "Works", "budget": "1000", "planned_start": "\#(start)", "planned_finish": "\#(finish)"}}"#)
+        }
+        try f.cli.ok("record", "import", "--data-dir", "office", "-", stdin: lines.joined(separator: "\n"))
+        try f.cli.ok("sync", "--data-dir", "office")
+        let browser = Browser(url: f.url)
+        try browser.signIn()
+        /// The project rows of a page's tables, each as its HTML.
+        func rows(_ page: HTTPAnswer) -> [Substring] {
+            page.text.components(separatedBy: "<tr>").dropFirst().map { Substring($0) }.filter { $0.hasPrefix("<td><a href=\"/projects/") }
+        }
+        // The figures refresh in the background: the page follows within a few seconds.
+        var first = try browser.get("/departments/roads?lang=en")
+        for _ in 0..<50 where !first.text.contains("1–100 of 231") {
+            Thread.sleep(forTimeInterval: 0.2)
+            first = try browser.get("/departments/roads?lang=en")
+        }
+        #expect(first.text.contains("1–100 of 231") && rows(first).count == 100, "\(rows(first).count)")
+        #expect(first.text.contains(#"href="/departments/roads?page=2""#) && first.text.contains(#"href="/departments/roads?page=3""#))
+        #expect(first.body.count < 300_000)
+        let last = try browser.get("/departments/roads?page=3&lang=en")
+        #expect(rows(last).count == 31 && last.text.contains("201–231 of 231") && last.text.contains(#"rel="prev""#))
+        #expect(rows(try browser.get("/departments/roads?page=99")).count == 31, "a page past the last shows the last")
+        // Only the red ones, every row red, as many as the department's count of red.
+        let red = try browser.get("/departments/roads?color=red&lang=en")
+        let redRows = rows(red)
+        #expect(redRows.count == 100 && redRows.allSatisfy { $0.contains(#"class="swatch red""#) }, "\(redRows.count)")
+        #expect(red.text.contains("of 115") || red.text.contains("of 116"), "the 115 late projects (and R-001 if red)")
+        #expect(red.text.contains(#"href="/departments/roads?color=red&amp;page=2""#))
+        // The month's review lists its projects a page at a time as well.
+        let month = String(ISO8601DateFormatter().string(from: Date()).prefix(7))
+        let review = try browser.get("/reports/monthly/\(month)?lang=en")
+        #expect(review.status == 200 && rows(review).count == 100 && review.text.contains("1–100 of 23"), "\(rows(review).count)")
+    }
+
     @Test func textFromTheDataIsEscaped() throws {
         let f = try Self.fixture()
         defer { f.stop() }
@@ -198,7 +244,9 @@ import Testing
         defer { f.stop() }
         let browser = Browser(url: f.url)
         try browser.signIn()
-        #expect(try browser.get("/").text.contains("new EventSource('/events')"))
+        // The live update is the served script's (the page's Content-Security-Policy allows no inline script).
+        #expect(try browser.get("/").text.contains(#"<script src="/static/dashboard.js" defer></script>"#))
+        #expect(try browser.get("/static/dashboard.js").text.contains("new EventSource('/events')"))
         // A sync lands while the stream is open (curl reads the stream for 5 s, then stops).
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("sse-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: output); try? FileManager.default.removeItem(atPath: output + ".headers") }

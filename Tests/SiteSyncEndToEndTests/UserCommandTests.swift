@@ -43,3 +43,58 @@ import Testing
         #expect(beyond.contains("department node of roads") && beyond.contains("not a leader account"), "\(beyond)")
     }
 }
+
+/// `sitesync user enable | role | sessions | sign-out`, against a hub serving the dashboard: a
+/// role change and a sign-out end the person's sessions in the running server at once.
+@Suite(.serialized) struct UserManagementCommandTests {
+    typealias Browser = DashboardTests.Browser
+
+    @Test func enableRoleSessionsAndSignOutReachTheRunningServer() throws {
+        let f = try DashboardTests.fixture()
+        defer { f.stop() }
+        let head = Browser(url: f.url)
+        try head.signIn("roads-head")
+        #expect(try head.get("/").status == 200)
+
+        // Sessions: listed with their person and address, never their secret.
+        let listed = try f.cli.ok("user", "sessions", "--data-dir", "hub")
+        #expect(listed.contains("roads-head") && listed.contains("127.0.0.1"), "\(listed)")
+        let json = try #require(try f.cli.json("user", "sessions", "--data-dir", "hub", "roads-head", "--json") as? [[String: Any]])
+        #expect(json.count == 1 && json[0]["person"] as? String == "roads-head" && json[0]["expires"] is String, "\(json)")
+        #expect(try f.cli.ok("user", "sessions", "--data-dir", "hub", "city-leader").contains("city-leader has no live session"))
+        #expect(try f.cli.fails("user", "sessions", "--data-dir", "hub", "nobody").contains("no person named 'nobody'"))
+
+        // Sign-out ends the session in the running server; they may sign in again.
+        #expect(try f.cli.ok("user", "sign-out", "--data-dir", "hub", "roads-head").contains("1 session ended"))
+        #expect(try head.get("/").status == 303)
+        try head.signIn("roads-head")
+        #expect(try head.get("/departments/water").status == 404)
+
+        // A new role ends the sessions too; signed in again, the new reach applies.
+        let changed = try f.cli.ok("user", "role", "--data-dir", "hub", "roads-head", "--role", "department_head", "--department", "water")
+        #expect(changed.contains("roads-head is now department_head of water") && changed.contains("sessions have ended"), "\(changed)")
+        #expect(try head.get("/").status == 303)
+        try head.signIn("roads-head")
+        #expect(try head.get("/departments/water").status == 200 && head.get("/departments/roads").status == 404)
+        // A role's requirements are checked as `user add` checks them; nothing changes then.
+        #expect(try f.cli.fails("user", "role", "--data-dir", "hub", "roads-head", "--role", "project_lead", "--department", "roads")
+            .contains("--project"))
+        #expect(try f.cli.fails("user", "role", "--data-dir", "hub", "roads-head", "--role", "leader", "--department", "roads")
+            .contains("leave out --department"))
+        #expect(try f.cli.fails("user", "role", "--data-dir", "hub", "roads-head", "--role", "boss").contains("not a person's role"))
+        #expect(try head.get("/departments/water").status == 200, "a refused role change must leave the session alone")
+        let lead = try f.cli.ok("user", "role", "--data-dir", "hub", "roads-head", "--role", "project_lead", "--department", "roads",
+                                "--project", "R-001")
+        #expect(lead.contains("project_lead of roads: R-001"), "\(lead)")
+
+        // Disable, then enable: the old password works again.
+        try f.cli.ok("user", "disable", "--data-dir", "hub", "city-leader")
+        #expect(try Browser(url: f.url).signIn("city-leader").status == 401)
+        #expect(try f.cli.ok("user", "enable", "--data-dir", "hub", "city-leader").contains("enabled city-leader (leader)"))
+        #expect(try Browser(url: f.url).signIn("city-leader").status == 303)
+        let people = try #require(try f.cli.json("user", "list", "--data-dir", "hub", "--json") as? [[String: Any]])
+        #expect(people.first { $0["name"] as? String == "city-leader" }?["disabled"] is NSNull)
+        #expect(try f.cli.fails("user", "enable", "--data-dir", "hub", "nobody").contains("no person named 'nobody'"))
+        #expect(try f.cli.ok("user", "--help").contains("sign-out"))
+    }
+}

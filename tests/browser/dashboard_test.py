@@ -14,7 +14,9 @@ from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 URL = os.environ["URL"].rstrip("/")
@@ -124,6 +126,35 @@ def office_tour(driver):
     screenshot(driver, "monthly")
 
 
+def keyboard_only(driver):
+    """From the overview, Tab reaches every link, button and form control in page order, each
+    visible and drawn with a focus outline; Enter follows the language switch and a project link."""
+    driver.get(URL + "/?lang=en")
+    wanted = driver.execute_script("""
+        return Array.from(document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary'))
+          .filter(function (e) { return e.getClientRects().length > 0; });""")
+    for number, element in enumerate(wanted, 1):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        focused = driver.switch_to.active_element
+        name = element.get_attribute("href") or element.tag_name + " " + element.text
+        assert focused == element, f"Tab {number} reached {focused.tag_name} {focused.get_attribute('href') or focused.text!r}, not {name}"
+        assert focused.is_displayed(), f"Tab {number} reached {name}, which is not visible"
+        style, width = driver.execute_script("var s = getComputedStyle(arguments[0]); return [s.outlineStyle, s.outlineWidth];", focused)
+        assert style != "none" and width != "0px", f"{name} shows no focus outline ({style} {width})"
+    print(f"browser: Tab reached all {len(wanted)} controls of the overview in order")
+    switch = driver.find_element(By.CSS_SELECTOR, "p.lang a")
+    driver.execute_script("arguments[0].focus()", switch)
+    old = driver.find_element(By.TAG_NAME, "html")
+    ActionChains(driver).send_keys(Keys.ENTER).perform()
+    WebDriverWait(driver, 10).until(lambda d: d.find_element(By.TAG_NAME, "html") != old)
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN", "Enter on the language switch did not switch"
+    project = driver.find_element(By.CSS_SELECTOR, "main a[href^='/projects/']")
+    href = project.get_attribute("href")
+    driver.execute_script("arguments[0].focus()", project)
+    ActionChains(driver).send_keys(Keys.ENTER).perform()
+    WebDriverWait(driver, 10).until(lambda d: d.current_url.split("?")[0] == href.split("?")[0])
+
+
 def resolve_conflict(driver):
     conflict = os.environ["CONFLICT_ID"]
     click_link(driver, "/conflicts")
@@ -173,7 +204,7 @@ def main():
     driver = browser()
     try:
         steps = [department_head_sees_only_roads, city_department_project_by_links, language_switch,
-                 office_tour, resolve_conflict, overview_updates_live]
+                 office_tour, keyboard_only, resolve_conflict, overview_updates_live]
         for step in steps:
             started = time.monotonic()
             try:

@@ -105,6 +105,20 @@ struct Catalog: Sendable {
         return language == .zhCN ? "\(parts[0])年\(parts[1])月" : "\(Self.months[parts[1] - 1]) \(parts[0])"
     }
 
+    /// `2026-11` as 11月 or Nov: an axis label, the year said once beside it (``year(_:)``).
+    func shortMonth(_ text: String?) -> String {
+        guard let text else { return "—" }
+        let parts = text.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 2, (1...12).contains(parts[1]) else { return text }
+        return language == .zhCN ? "\(parts[1])月" : Self.months[parts[1] - 1]
+    }
+
+    /// `2026-11` as 2026年 or 2026.
+    func year(_ text: String?) -> String {
+        guard let year = text?.split(separator: "-").first.flatMap({ Int($0) }) else { return text ?? "—" }
+        return language == .zhCN ? "\(year)年" : String(year)
+    }
+
     /// `2026-11-30T08:15:02Z` as the date and the time of day (UTC).
     func moment(_ text: String?) -> String {
         guard let text, text.count >= 19 else { return text ?? "—" }
@@ -145,6 +159,11 @@ struct Catalog: Sendable {
         return keys[label].map { self[$0] } ?? label
     }
 
+    /// "Rows 1–100 of 1,000" in the page's language.
+    func rowsShown(_ shown: String, of total: String) -> String {
+        language == .zhCN ? "第 \(shown) 项，共 \(total) 项" : "\(shown) of \(total)"
+    }
+
     /// A warning level (red, amber) as a word.
     func level(_ level: String?) -> String { color(level) }
 }
@@ -166,6 +185,11 @@ extension Catalog {
         case collection, record, field, value, writtenBy, writtenAt, detectedAt, keepThisValue, resolve, resolved, noConflicts
         case print, standing, closedPeriod, openPeriod, lateEntries, entry, freshness, daysSinceSync, headline, league
         case greenAmberRed, closedApart, notFound, forbidden, csrfRefused, noWriter, liveUpdates, departmentsRanked, projectsOf, back
+        case allColors, onlyColor, moreNotShown
+        case audit, auditIntro, signIns, people, liveSessions, created, passwordChanged, lastSignIn, disabled, never, from, signedInAt
+        case lastUsed, endsBy, apiLog, apiLogNote, token, idempotencyKey, statusCode, changeCount, at, rejections, refusedBy, origin
+        case refusalCode, conflictHistory, rule, settledAt, settledBy, stillSideBySide, values, recordHistory, recordHistoryHelp, show
+        case deleted, inForce, notInForce, logPosition, previousPage, nextPage, pages, change, signInsNote, history
     }
 
     /// The text of `key` in Chinese and in English.
@@ -298,6 +322,54 @@ extension Catalog {
         case .departmentsRanked: ("部门排名（按得分）", "Departments ranked by score")
         case .projectsOf: ("项目列表", "Projects")
         case .back: ("返回总览", "Back to the overview")
+        case .allColors: ("全部", "All")
+        case .onlyColor: ("只看", "Only")
+        case .moreNotShown: ("其余未列出：", "More not listed:")
+        case .audit: ("审计", "Audit")
+        case .auditIntro: ("只读的审计视图：每张表按时间倒序，每页 100 行。", "Read-only audit views: each table newest first, 100 rows a page.")
+        case .signIns: ("登录记录", "Sign-ins")
+        case .signInsNote: ("每个账号的最近登录时间，以及当前有效的会话。", "Each account's last sign-in, and the sessions live now.")
+        case .people: ("人员账号", "People")
+        case .liveSessions: ("当前会话", "Live sessions")
+        case .created: ("创建时间", "Created")
+        case .passwordChanged: ("密码修改时间", "Password changed")
+        case .lastSignIn: ("最近登录", "Last sign-in")
+        case .disabled: ("停用时间", "Disabled")
+        case .never: ("从未", "never")
+        case .from: ("来源地址", "From")
+        case .signedInAt: ("登录时间", "Signed in")
+        case .lastUsed: ("最近使用", "Last used")
+        case .endsBy: ("最迟结束", "Ends by")
+        case .apiLog: ("接口访问记录", "API access log")
+        case .apiLogNote: ("经接口令牌提交的每一次写入请求。", "Every write request made with an API token.")
+        case .token: ("令牌", "Token")
+        case .idempotencyKey: ("幂等键", "Idempotency key")
+        case .statusCode: ("HTTP 状态码", "HTTP status")
+        case .changeCount: ("变更数", "Changes")
+        case .at: ("时间", "At")
+        case .rejections: ("被拒绝的变更", "Refused changes")
+        case .refusedBy: ("拒绝方", "Refused by")
+        case .origin: ("来源节点", "Origin")
+        case .refusalCode: ("拒绝代码", "Code")
+        case .conflictHistory: ("冲突记录（已处理与未决）", "Conflicts, resolved and open")
+        case .rule: ("合并规则", "Rule")
+        case .settledAt: ("处理时间", "Settled")
+        case .settledBy: ("处理方", "Settled by")
+        case .stillSideBySide: ("多值并存", "Values side by side")
+        case .values: ("各方的值", "Values")
+        case .recordHistory: ("记录变更历史", "A record's change history")
+        case .recordHistoryHelp: ("输入数据集和记录编号，查看该记录在本节点日志中的全部变更。",
+                                  "Give a collection and a record id to see every change of that record in this node's log.")
+        case .show: ("查看", "Show")
+        case .deleted: ("删除记录", "deleted the record")
+        case .inForce: ("生效", "in force")
+        case .notInForce: ("未生效", "not in force")
+        case .logPosition: ("日志序号", "Log position")
+        case .previousPage: ("上一页", "Previous page")
+        case .nextPage: ("下一页", "Next page")
+        case .pages: ("分页", "Pages")
+        case .change: ("变更内容", "Change")
+        case .history: ("历史", "History")
         }
     }
 }

@@ -26,8 +26,15 @@ enum Charts {
             <text x="\(left - 4)" y="\(y(top) + 4)" text-anchor="end">\(html(c.number(String(format: "%.0f", top))))</text>
             <text x="\(left - 4)" y="\(y(0) + 4)" text-anchor="end">0</text>
             """
-        for (index, month) in months.enumerated() where months.count <= 12 || index % max(1, months.count / 12) == 0 {
-            svg += "<text x=\"\(x(index))\" y=\"\(y(0) + 16)\" text-anchor=\"middle\">\(html(c.month(month)))</text>"
+        // Short month labels (11月, Nov) fit twelve to the axis without touching; a longer curve
+        // labels every n-th month. The year stands on a row of its own, at the first month and
+        // at each January.
+        let step = max(1, (months.count + 11) / 12)
+        for (index, month) in months.enumerated() where index % step == 0 {
+            svg += "<text x=\"\(x(index))\" y=\"\(y(0) + 16)\" text-anchor=\"middle\">\(html(c.shortMonth(month)))</text>"
+        }
+        for (index, month) in months.enumerated() where index == 0 || month.hasSuffix("-01") {
+            svg += "<text x=\"\(x(index))\" y=\"\(y(0) + 30)\" text-anchor=\"middle\">\(html(c.year(month)))</text>"
         }
         for (number, line) in series.enumerated() {
             let coordinates = values[number].enumerated().map { "\(x($0.offset)),\(y($0.element))" }.joined(separator: " ")

@@ -43,7 +43,8 @@ struct DashboardRoutes {
         router.get("/") { request, _ in try await answer(request) { visit in try await offPool { try overview(visit) } } }
         router.get("departments/{code}") { request, context in
             let code = try context.parameters.require("code")
-            return try await answer(request) { visit in try await offPool { try department(visit, code: code) } }
+            let (page, color) = (request.uri.queryParameters["page"].map(String.init), request.uri.queryParameters["color"].map(String.init))
+            return try await answer(request) { visit in try await offPool { try department(visit, code: code, page: page, color: color) } }
         }
         router.get("projects/{code}") { request, context in
             let code = try context.parameters.require("code")
@@ -62,9 +63,12 @@ struct DashboardRoutes {
         }
         router.get("reports/monthly/{period}") { request, context in
             let period = try context.parameters.require("period")
-            return try await answer(request) { visit in try await offPool { try monthly(visit, period: period) } }
+            let page = request.uri.queryParameters["page"].map(String.init)
+            return try await answer(request) { visit in try await offPool { try monthly(visit, period: period, page: page) } }
         }
         router.get("events") { request, _ in try await answer(request) { _ in events() } }
+        router.get("static/dashboard.js") { _, _ in script() }
+        addAudit(to: router)
     }
 
     // MARK: - One visit
@@ -126,6 +130,7 @@ struct DashboardRoutes {
         response.headers[.init("X-Content-Type-Options")!] = "nosniff"
         response.headers[.init("X-Frame-Options")!] = "DENY"
         response.headers[.init("Referrer-Policy")!] = "same-origin"
+        response.headers[.init("Content-Security-Policy")!] = PageSecurity.policy
         return response
     }
 
@@ -272,6 +277,15 @@ struct DashboardRoutes {
             try planner.planResolve(collection: collection, id: id, field: field, input: .text(value), reader: reader)
         }
         return redirect("/conflicts?done=1")
+    }
+
+    /// `GET /static/dashboard.js`: the pages' one script, the same for everyone (no session needed).
+    func script() -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/javascript; charset=utf-8"
+        headers[.cacheControl] = "public, max-age=300"
+        headers[.init("X-Content-Type-Options")!] = "nosniff"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: PageSecurity.script)))
     }
 
     // MARK: - Live updates

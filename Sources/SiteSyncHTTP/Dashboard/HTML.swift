@@ -63,13 +63,15 @@ struct PageFrame {
     func render(title: String, body: String, script: String = "") -> String {
         let c = catalog
         var nav = ""
+        // The audit views, for the one role that may see them.
+        let auditLink = person?.mayViewAudit == true ? "\n<li><a href=\"/audit\">\(html(c[.audit]))</a></li>" : ""
         if let person {
             nav = """
             <nav aria-label="\(html(c[.appName]))"><ul>
             <li><a href="/">\(html(c[.overview]))</a></li>
             <li><a href="/fleet">\(html(c[.fleet]))</a></li>
             <li><a href="/conflicts">\(html(c[.conflicts]))</a></li>
-            <li><a href="/reports/monthly/\(html(Self.currentMonth()))">\(html(c[.monthlyReport]))</a></li>
+            <li><a href="/reports/monthly/\(html(Self.currentMonth()))">\(html(c[.monthlyReport]))</a></li>\(auditLink)
             </ul>
             <form method="post" action="/logout" class="inline"><input type="hidden" name="csrf" value="\(html(csrfToken ?? ""))">
             <span>\(html(c[.signedInAs])): \(html(person.name))</span> <button type="submit">\(html(c[.signOut]))</button></form>
@@ -87,7 +89,7 @@ struct PageFrame {
             <html lang="\(c.language.rawValue)"><head><meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <title>\(html(title)) · \(html(c[.appName]))</title>
-            <style>\(Self.style)</style></head>
+            <style>\(Self.style)</style>\(PageSecurity.scriptTag)</head>
             <body><header><p class="app">\(html(c[.appName]))</p>\(nav)\(switchLink)</header>
             <main><h1>\(html(title))</h1>
             \(body)
@@ -111,7 +113,7 @@ struct PageFrame {
         table{border-collapse:collapse;margin:.5rem 0 1.5rem;background:#fff}
         th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}
         th{background:#eef}td.num{text-align:right;font-variant-numeric:tabular-nums}
-        a:focus,button:focus,input:focus{outline:3px solid #f90;outline-offset:2px}
+        a:focus,button:focus,input:focus,select:focus,summary:focus{outline:3px solid #f90;outline-offset:2px}
         .swatch{display:inline-block;width:.8em;height:.8em;border:1px solid #333;margin-right:.3em;vertical-align:middle}
         .green{background:#2a8a3a}.amber{background:#e0a000}.red{background:#c0392b}
         .bar{display:inline-block;width:8rem;height:.7rem;background:#ddd;border:1px solid #999;vertical-align:middle}

@@ -38,10 +38,11 @@ extension DashboardRoutes {
         }
         body += table(caption: c[.departmentsRanked], headers: [c[.rank], c[.department], c[.projects], c[.percentComplete], "SPI", "CPI",
                                                                c[.score], c[.grade], c[.color]], rows: rows, numeric: [0, 2, 3, 4, 5, 6])
-        // The S-curve of this month's review (the city's, or the department's own).
-        let period = String(today.description.prefix(7))
-        let review = try monthlyJSON(period: period, scope: scope, generation: snapshot.generation)
-        body += "<h2>\(html(c[.sCurve]))</h2>" + Charts.sCurve(review.member("curve")?.elements ?? [], catalog: c)
+        // The S-curve of this month's review (the city's, or the department's own), computed
+        // with the snapshot.
+        let curve = try snapshot.curveJSON(scope)
+            ?? monthlyJSON(period: String(today.description.prefix(7)), scope: scope, snapshot: snapshot).member("curve")?.elements ?? []
+        body += "<h2>\(html(c[.sCurve]))</h2>" + Charts.sCurve(curve, catalog: c)
         // 红榜 and 黑榜 among the projects under way.
         let active = snapshot.projects(scope, limit: 100_000).member("items")?.elements.filter {
             !["closed", "archived"].contains($0.text("stage") ?? "")
@@ -74,11 +75,18 @@ extension DashboardRoutes {
         ["green", "amber", "red"].map { "\(Charts.color($0, catalog: c)) \(html(c.number(row.text($0))))" }.joined(separator: " · ")
     }
 
+    /// A 红榜 or 黑榜: the first ``listLength`` projects, the others counted (the department
+    /// pages list them all).
     func projectList(_ title: String, _ rows: [JSONValue], _ c: Catalog) -> String {
         guard !rows.isEmpty else { return "<h2>\(html(title))</h2><p>\(html(c[.noneListed]))</p>" }
+        let shown = rows.prefix(Self.listLength)
+        let more = rows.count > shown.count ? "<p>\(html(c[.moreNotShown])) \(html(c.number(String(rows.count - shown.count))))</p>" : ""
         return "<h2>\(html(title))</h2>" + table(caption: title, headers: [c[.code], c[.project], c[.department], c[.score], c[.grade], c[.color]],
-                                                 rows: rows.map { projectCells($0, c, columns: [.score, .grade, .color]) }, numeric: [3])
+                                                 rows: shown.map { projectCells($0, c, columns: [.score, .grade, .color]) }, numeric: [3]) + more
     }
+
+    /// How many projects a 红榜 or 黑榜 on the overview names.
+    static let listLength = 20
 
     enum Column { case percent, budget, pv, ev, ac, spi, cpi, score, grade, color, warnings }
 
@@ -118,43 +126,47 @@ extension DashboardRoutes {
         return "<h2>\(html(c[.warningsFeed]))</h2>" + table(caption: c[.warningsFeed], headers: [c[.level], c[.project], c[.subject], c[.reason]], rows: rows) + more
     }
 
-    /// Reloads the figures part of the overview when `/events` says the figures changed; the
-    /// page reads the same without it.
-    static let liveScript = """
-        <script>
-        (function () {
-          if (!window.EventSource || !window.fetch || !window.DOMParser) return;
-          var source = new EventSource('/events');
-          source.addEventListener('figures', function () {
-            fetch(location.pathname, {credentials: 'same-origin'}).then(function (r) { return r.text(); }).then(function (text) {
-              var fresh = new DOMParser().parseFromString(text, 'text/html').getElementById('figures');
-              var here = document.getElementById('figures');
-              if (fresh && here) here.innerHTML = fresh.innerHTML;
-            });
-          });
-        })();
-        </script>
-        """
+    /// Nothing: the live update of the overview's figures is in the served script every page
+    /// loads (``PageSecurity/script``), so that the pages' Content-Security-Policy allows no
+    /// inline script.
+    static let liveScript = ""
 
-    func monthlyJSON(period: String, scope: ReadScope, generation: UInt64) throws -> JSONValue {
-        try reviews.review("\(period)|\(scope.department ?? "")", generation: generation) {
-            try ReadModel.monthly(node, period: period, scope: scope, now: Int64(node.store.wallClock()))
+    /// The monthly review's JSON: an open month ending today or later from today's figures;
+    /// another kept while the data has not changed.
+    func monthlyJSON(period: String, scope: ReadScope, snapshot: FiguresSnapshot) throws -> JSONValue {
+        try reviews.review("\(period)|\(scope.cacheKey)", generation: snapshot.generation) {
+            try ReadModel.monthly(node, period: period, scope: scope, now: Int64(node.store.wallClock()), snapshot: snapshot)
         }
     }
 
     // MARK: - /departments/{code}
 
-    func department(_ visit: Visit, code: String) throws -> Response {
+    /// A department's headline figures, then its projects in code order, a page at a time,
+    /// all of them or those of one colour (`?color=`).
+    func department(_ visit: Visit, code: String, page: String?, color: String?) throws -> Response {
         let c = visit.catalog, scope = visit.scope
         guard scope.department == nil || scope.department == code else { throw Refusal.page(.notFound, c[.notFound]) }
         let snapshot = try figures.snapshot(asOf: today)
         let names = try departmentNames()
-        let projects = snapshot.projects(scope, filter: ProjectFilter(department: code), limit: 100_000).member("items")?.elements ?? []
-        guard !projects.isEmpty || names[code] != nil else { throw Refusal.page(.notFound, c[.notFound]) }
+        let color = color.flatMap { ["green", "amber", "red"].contains($0) ? $0 : nil }
+        let all = snapshot.projects(scope, filter: ProjectFilter(department: code), limit: 0)
+        guard all.text("total") != "0" || names[code] != nil else { throw Refusal.page(.notFound, c[.notFound]) }
+        let path = "/departments/\(code)"
+        let total = Int(snapshot.projects(scope, filter: ProjectFilter(department: code, color: color), limit: 0).text("total") ?? "") ?? 0
+        let paging = Paging(asked: page, total: total, path: path, keep: color.map { [("color", $0)] } ?? [])
+        let projects = snapshot.projects(scope, filter: ProjectFilter(department: code, color: color), limit: Paging.size,
+                                         offset: paging.offset).member("items")?.elements ?? []
         var body = "<p>\(html(c[.asOf])) \(html(c.date(snapshot.asOf.description)))</p>"
         if let row = snapshot.departments(scope).elements.first(where: { $0.text("department") == code }) {
             body += headline(row, c) + "<p>\(colorCounts(row, c))</p>"
         }
+        // The colours as filters: each a link with its word, the one shown marked.
+        let filters = [(nil as String?, c[.allColors])] + ["green", "amber", "red"].map { (Optional($0), "\(c[.onlyColor]) \(c.color($0))") }
+        body += "<p class=\"noprint\">" + filters.map { value, label in
+            value == color ? "<strong aria-current=\"true\">\(html(label))</strong>"
+                : "<a href=\"\(html(Paging(asked: nil, total: 0, path: path, keep: value.map { [("color", $0)] } ?? []).link(1)))\">\(html(label))</a>"
+        }.joined(separator: " · ") + "</p>"
+        body += paging.navigation(c)
         body += table(caption: c[.projectsOf], headers: [c[.code], c[.project], c[.department], c[.stage], c[.percentComplete], c[.budget],
                                                         c[.plannedValue], c[.earnedValue], c[.actualCost], "SPI", "CPI", c[.score], c[.grade],
                                                         c[.color], c[.warnings]],
@@ -300,14 +312,16 @@ extension DashboardRoutes {
 
     // MARK: - /reports/monthly/{YYYY-MM}
 
-    func monthly(_ visit: Visit, period: String) throws -> Response {
+    /// The monthly review of `period`: its figures, its projects a page at a time (print one
+    /// page, or the whole review from `sitesync report monthly`), late entries and sites.
+    func monthly(_ visit: Visit, period: String, page: String?) throws -> Response {
         let c = visit.catalog
         guard period.count == 7, CalendarDate(period + "-01") != nil else { throw Refusal.page(.notFound, c[.notFound]) }
-        let review = try monthlyJSON(period: period, scope: visit.scope, generation: try figures.generation())
+        let review = try monthlyJSON(period: period, scope: visit.scope, snapshot: try figures.snapshot(asOf: today))
         let names = try departmentNames()
         var body = "<p>\(html(c[.asOf])) \(html(c.date(review.text("as_of")))) · \(html(c[.standing])): "
             + "\(html(review.member("closed") == .null ? c[.openPeriod] : c[.closedPeriod]))"
-            + " <button type=\"button\" class=\"noprint\" onclick=\"window.print()\">\(html(c[.print]))</button></p>"
+            + " <button type=\"button\" class=\"noprint\" data-print>\(html(c[.print]))</button></p>"
         if let headline = review.member("headline"), headline != .null {
             body += table(caption: c[.headline], headers: [c[.headline], c[.value]],
                           rows: headline.elements.map { pair in pair.elements.enumerated().map { index, cell in
@@ -315,7 +329,10 @@ extension DashboardRoutes {
                               return html(index == 0 ? c.reviewLabel(text) : text)
                           } }, numeric: [1])
         }
-        let projects = (review.member("projects")?.elements ?? []).filter { !["closed", "archived"].contains($0.text("stage") ?? "") }
+        let all = (review.member("projects")?.elements ?? []).filter { !["closed", "archived"].contains($0.text("stage") ?? "") }
+        let paging = Paging(asked: page, total: all.count, path: "/reports/monthly/\(period)")
+        let projects = paging.slice(all)
+        body += paging.navigation(c)
         body += table(caption: c[.projectsOf], headers: [c[.code], c[.project], c[.department], c[.percentComplete], c[.budget],
                                                         c[.earnedValue], c[.actualCost], c[.score], c[.grade], c[.color]],
                       rows: projects.map { p in
