@@ -64,6 +64,8 @@ let package = Package(
         .target(
             name: "SiteSyncDomain",
             dependencies: ["SiteSyncCore", "SiteSyncStore", "SiteSyncNode", "SiteSyncPerformance",
+                           // Plan templates may be written in TOML (Templates.swift).
+                           "TOMLKit",
                            // scrypt for the passwords of person accounts (People.swift).
                            .product(name: "_CryptoExtras", package: "swift-crypto")]
         ),

@@ -165,7 +165,7 @@ extension Schema {
                        naturalKey: ["project", "to_stage", "attempt"], fields: [
             FieldSpec("project", code: 1, .ref("project"), .immutable, required: true),
             FieldSpec("to_stage", code: 2, .enumeration(Self.projectStages), .immutable, required: true),
-            FieldSpec("attempt", code: 3, .int, .immutable, required: true, constraint: .intRange(1, 1_000)),
+            FieldSpec("attempt", code: 3, .int, .immutable, required: true, constraint: .intRange(1, 100_000)),
             FieldSpec("from_stage", code: 4, .enumeration(Self.projectStages), .lww),
             FieldSpec("proposed_by", code: 5, .text, .lww, required: true),
             FieldSpec("proposed_at", code: 6, .text, .lww, required: true),
@@ -188,6 +188,37 @@ extension Schema {
             FieldSpec("taken_on", code: 4, .date, .immutable, plan: true, required: true),
             FieldSpec("taken_by", code: 5, .text, .immutable, plan: true, required: true),
             FieldSpec("plan", code: 6, .text, .immutable, plan: true, required: true),
+        ]),
+        // A plan template (模板库, docs/design.md §15): a project's activities, goals and KPIs
+        // kept as one canonical JSON `body` — dates as days from the start, budgets as shares of
+        // the total — so that a merge never mixes two saves: the body is one `lww` value, and a
+        // save writes every field in one change. One record per name (a save under a name
+        // replaces it); shared, so every node can instantiate it.
+        CollectionSpec("template", code: 20, kind: .hubOwned, scope: .shared, naturalKey: ["name"], fields: [
+            FieldSpec("name", code: 1, .text, .immutable, plan: true, required: true),
+            FieldSpec("body", code: 2, .text, .lww, plan: true, required: true),
+            FieldSpec("source", code: 3, .text, .lww, plan: true),
+            FieldSpec("saved_by", code: 4, .text, .lww, plan: true),
+            FieldSpec("saved_on", code: 5, .date, .lww, plan: true),
+        ]),
+        // A suggestion (意见箱, docs/design.md §15), left at any node, scoped to that node's
+        // department so it travels to the hub and never to another department's nodes. What
+        // the suggester wrote is immutable; an anonymous one has neither `author` nor `node`.
+        // The answer (`status`, `reply`, `answered_on`, `answered_by`) is the office's alone
+        // (``WritePolicy/officeFields``) and written in one change, so concurrent answers
+        // resolve whole, never a status from one and a reply from another.
+        CollectionSpec("suggestion", code: 21, scope: .field("department"), fields: [
+            // Text, not a reference: a node leaves a suggestion before its department's record
+            // has ever reached it.
+            FieldSpec("department", code: 1, .text, .immutable, required: true),
+            FieldSpec("text", code: 2, .text, .immutable, required: true),
+            FieldSpec("author", code: 3, .text, .immutable),
+            FieldSpec("node", code: 4, .text, .immutable),
+            FieldSpec("made_on", code: 5, .date, .immutable, required: true),
+            FieldSpec("status", code: 6, .enumeration(["open", "accepted", "declined", "done"]), .lww),
+            FieldSpec("reply", code: 7, .text, .lww),
+            FieldSpec("answered_on", code: 8, .date, .lww),
+            FieldSpec("answered_by", code: 9, .text, .lww),
         ]),
     ])
 

@@ -29,6 +29,9 @@ public struct MonthlyReview: Sendable {
     public let close: PeriodClose?
     /// Entries dated inside a closed month that arrived after its close, oldest first.
     public let lateEntries: [LateEntry]
+    /// The suggestions of the month's quarter this node holds (its own view, like the sync
+    /// freshness: never part of the frozen figures).
+    public var suggestions: SuggestionDigest? = nil
 
     /// Gathers the report of `period` (YYYY-MM): the frozen figures of a closed month, or the
     /// figures as of the month's last day (or today, for the month under way). `now`
@@ -43,16 +46,17 @@ public struct MonthlyReview: Sendable {
                       daysSinceSync: Int64(row[3] ?? "").map { Int((now - $0) / 86_400_000) })
         }
         let names = try departmentNames(node.store)
+        let today = CalendarDate(unixMilliseconds: UInt64(max(now, 0)))
+        let suggestions = try SuggestionDigest.of(node, month: month, asOf: min(month.last, today))
         if let close = try PeriodClose.load(node.store, period: period) {
             return MonthlyReview(period: period, asOf: close.asOf, scope: Reports.scopeNote(node), figures: close.figures,
                                  freshness: freshness, departmentNames: names, close: close,
-                                 lateEntries: try LateEntry.after(close, in: node.store))
+                                 lateEntries: try LateEntry.after(close, in: node.store), suggestions: suggestions)
         }
-        let today = CalendarDate(unixMilliseconds: UInt64(max(now, 0)))
         let asOf = min(month.last, today)
         return MonthlyReview(period: period, asOf: asOf, scope: Reports.scopeNote(node),
                              figures: try figures(node, month: month, asOf: asOf, departmentNames: names, snapshot: snapshot),
-                             freshness: freshness, departmentNames: names, close: nil, lateEntries: [])
+                             freshness: freshness, departmentNames: names, close: nil, lateEntries: [], suggestions: suggestions)
     }
 
     /// The figures of the review as of `asOf`, from what the node holds. The S-curve takes
@@ -189,6 +193,13 @@ extension MonthlyReview {
                     + "they count from next month's figures on, and are not in the figures above.\n\n"
                     + Self.markdownTable(Self.lateHeader, lateRows) + "\n"
         }
+        if let suggestions {
+            out += "\n## Suggestions of \(suggestions.quarter) (意见箱)\n\n"
+            out += suggestions.counts.map { "\($0.status) \($0.count)" }.joined(separator: ", ") + ".\n"
+            if !suggestions.latest.isEmpty {
+                out += "\nThe latest \(suggestions.latest.count):\n\n" + Self.markdownTable(SuggestionDigest.header, suggestions.rows) + "\n"
+            }
+        }
         out += "\n## Data quality\n\nSync freshness of each site (as this node last exchanged with it):\n\n"
         out += freshnessRows.isEmpty ? "no site has synced with this node\n"
             : Self.markdownTable(["node", "role", "department", "last sync", "status"], freshnessRows) + "\n"
@@ -298,6 +309,11 @@ extension MonthlyReview {
             body += lateEntries.isEmpty ? "<p>none: the frozen figures hold every entry dated in \(Self.escape(period)) that this node has.</p>"
                 : "<p>\(lateEntries.count) entr\(lateEntries.count == 1 ? "y" : "ies") reached the office after \(close.closedOn): "
                     + "they count from next month's figures on, and are not in the figures above.</p>" + Self.htmlTable(Self.lateHeader, lateRows)
+        }
+        if let suggestions {
+            body += "<h2>Suggestions of \(Self.escape(suggestions.quarter)) (意见箱)</h2><p>"
+                + Self.escape(suggestions.counts.map { "\($0.status) \($0.count)" }.joined(separator: ", ")) + ".</p>"
+            if !suggestions.latest.isEmpty { body += Self.htmlTable(SuggestionDigest.header, suggestions.rows) }
         }
         body += "<h2>Data quality</h2><p>Sync freshness of each site:</p>" + (freshnessRows.isEmpty ? "<p>no site has synced with this node</p>"
             : Self.htmlTable(["node", "role", "department", "last sync", "status"], freshnessRows))

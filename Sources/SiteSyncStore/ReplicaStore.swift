@@ -153,7 +153,10 @@ public final class ReplicaStore: Sendable {
             // Migrating takes the write lock, even with nothing to do: only when something is to
             // do, so that opening a node (for a backup, a report) never waits on a long write.
             if try !pool.read({ db in try migrator.hasCompletedMigrations(db) }) { try migrator.migrate(pool) }
-            if stored != String(schema.version) {
+            // A schema that grew new collections or fields without a new version number (its
+            // hash moved) needs their tables and columns too.
+            let storedHash = try pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM sync_meta WHERE key = 'schema_hash'") }
+            if stored != String(schema.version) || storedHash != schema.hash {
                 try pool.write { db in try StoreSchema.addNewCollectionsAndFields(db, schema: schema) }
             }
             return try Self.identity(pool, path: path)

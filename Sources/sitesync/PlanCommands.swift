@@ -14,24 +14,56 @@ struct ProjectCommand: ParsableCommand {
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a project: its code, name, department and baseline (plan fields: office nodes only).",
-            discussion: "Example: sitesync project add R-002 \"Ring road, east\" --department roads --budget 2500000 --start 2026-03-01 --finish 2026-10-31")
+            discussion: """
+                With --template, the project takes the template's activities, goals and KPIs: dates from \
+                --start, and --budget shared among the activities by their shares, exactly (the rounding \
+                remainder goes to the last activity, so the budgets add up to the total).
+                Examples: sitesync project add R-002 "Ring road, east" --department roads --budget 2500000 --start 2026-03-01 --finish 2026-10-31
+                sitesync project add R-003 --name "Binhe Road widening" --department roads --template road-widening --start 2026-04-01 --budget 18000000
+                """)
         @OptionGroup var node: NodeOptions
         @Argument(help: ArgumentHelp("Its code, unique in the city (R-002).", valueName: "code")) var code: String
-        @Argument(help: ArgumentHelp("Its name.", valueName: "name")) var name: String
+        @Argument(help: ArgumentHelp("Its name (or --name).", valueName: "name")) var nameArgument: String?
+        @Option(name: .customLong("name"), help: ArgumentHelp("Its name.", valueName: "name")) var nameOption: String?
         @Option(help: ArgumentHelp("The department it belongs to.", valueName: "dept")) var department: String
         @Option(help: ArgumentHelp("Budget at completion.", valueName: "amount")) var budget: String?
         @Option(help: ArgumentHelp("Planned start (YYYY-MM-DD).", valueName: "date")) var start: String?
         @Option(help: ArgumentHelp("Planned finish (YYYY-MM-DD).", valueName: "date")) var finish: String?
+        @Option(help: ArgumentHelp("Make it from this template (needs --start and --budget).", valueName: "name")) var template: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        var name: String { nameOption ?? nameArgument ?? "" }
 
         func validate() throws {
             try OptionCheck.amount(budget, "--budget")
             try OptionCheck.date(start, "--start")
             try OptionCheck.date(finish, "--finish")
             if let start, let finish, finish < start { throw ValidationError("--finish \(finish) is before --start \(start)") }
+            switch (nameArgument, nameOption) {
+            case (nil, nil): throw ValidationError("give the project's name (--name NAME)")
+            case (.some(let a), .some(let b)) where a != b: throw ValidationError("two names given ('\(a)' and --name '\(b)'): give one")
+            default: break
+            }
+            if template != nil {
+                guard start != nil, budget != nil else { throw ValidationError("--template needs --start DATE and --budget AMOUNT") }
+                if finish != nil { throw ValidationError("--template sets the finish from the template's length: leave out --finish") }
+            }
         }
 
         func run() throws {
             let node = try node.open()
+            if let template, let start = start.flatMap(CalendarDate.init), let budget = budget.flatMap({ ExactDecimal($0) }) {
+                let made = try node.instantiateTemplate(template, code: code, projectName: name, department: department, start: start,
+                                                        budget: budget)
+                if json {
+                    Output.json(.object(["id": .string(made.projectID), "code": .string(made.code), "activities": .int(Int64(made.activities)),
+                                         "goals": .int(Int64(made.goals)), "kpis": .int(Int64(made.kpis)), "finish": .string(made.finish.description)]))
+                } else {
+                    print("created project \(code) (\(made.projectID)) from template \(template): \(made.activities) activities, "
+                          + "\(made.goals) goals, \(made.kpis) KPIs, \(start) to \(made.finish)")
+                }
+                return
+            }
             if let existing = try? node.findProject(code), existing.code.lowercased() == code.lowercased() {
                 throw NodeError(.usage, "project \(existing.code) already exists (\(existing.name)); codes are unique")
             }
@@ -40,7 +72,9 @@ struct ProjectCommand: ParsableCommand {
             if let start { fields.append("planned_start=\(start)") }
             if let finish { fields.append("planned_finish=\(finish)") }
             let written = try node.writeEntry("project", fields)
-            print("created project \(code) (\(written.id))")
+            if json { Output.json(.object(["id": .string(written.id), "code": .string(code)])) } else {
+                print("created project \(code) (\(written.id))")
+            }
         }
     }
 

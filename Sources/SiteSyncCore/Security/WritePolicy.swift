@@ -143,6 +143,13 @@ public enum WritePolicy {
         "stage_transition": ["decision", "decided_by", "decided_at", "reason"],
     ]
 
+    /// Fields only `office` and `hub` nodes write, in collections every role writes: the
+    /// office's answer to a suggestion (docs/design.md §15). Not plan fields, so a site may
+    /// still create the record; refused as `hub-owned` to anyone else.
+    public static let officeFields: [String: Set<String>] = [
+        "suggestion": ["status", "reply", "answered_on", "answered_by"],
+    ]
+
     /// What to write instead of a retired field.
     public static let retiredInstead: [String: String] = [
         "activity.percent_complete": "a percentage is true as of a day, so it is a dated entry now "
@@ -204,6 +211,10 @@ public enum WritePolicy {
         if !role.writesPlan, officeDecisions[collection.name]?.contains(field.name) == true {
             return WriteDenial(.approval, "\(collection.name).\(field.name) is the central office's decision: only office and hub nodes "
                 + "approve or return a proposal; it reaches this node when it syncs")
+        }
+        if !role.writesPlan, officeFields[collection.name]?.contains(field.name) == true {
+            return WriteDenial(.hubOwned,
+                "\(collection.name).\(field.name) is the central office's answer: only office and hub nodes write it")
         }
         if role == .field, case .symbol(let state)? = value, approvals[collection.name]?[field.name]?.contains(state) == true {
             return WriteDenial(.approval,
