@@ -13,7 +13,7 @@ extension Schema {
             FieldSpec("budget", code: 4, .decimal, .lww, plan: true),
             FieldSpec("planned_start", code: 5, .date, .lww, plan: true),
             FieldSpec("planned_finish", code: 6, .date, .lww, plan: true),
-            FieldSpec("stage", code: 7, .enumeration(["initiation", "execution", "acceptance", "review", "closed", "archived"]), .state, plan: true),
+            FieldSpec("stage", code: 7, .enumeration(Self.projectStages), .state, plan: true),
             FieldSpec("remarks", code: 8, .text, .mv),
         ]),
         CollectionSpec("goal", code: 3, kind: .hubOwned, scope: .inherited(from: "project", optional: false), fields: [
@@ -154,6 +154,41 @@ extension Schema {
             FieldSpec("project", code: 2, .ref("project"), .immutable, plan: true, required: true),
             FieldSpec("figures", code: 3, .text, .immutable, plan: true, required: true),
         ]),
+        // A proposal to move a project through a stage gate (docs/design.md §14): made by a
+        // department node once the gate's criteria hold, decided by the central office. One
+        // record per (project, target stage, attempt), so two department nodes proposing the
+        // same gate offline write the same record; a returned proposal stays as history and the
+        // next one is the next attempt. The decision is written only by office and hub nodes
+        // (`WritePolicy.officeDecisions`); an approval wins over a concurrent return (`state`,
+        // returned < approved), as the approval has already moved `project.stage` forward.
+        CollectionSpec("stage_transition", code: 16, scope: .inherited(from: "project", optional: false),
+                       naturalKey: ["project", "to_stage", "attempt"], fields: [
+            FieldSpec("project", code: 1, .ref("project"), .immutable, required: true),
+            FieldSpec("to_stage", code: 2, .enumeration(Self.projectStages), .immutable, required: true),
+            FieldSpec("attempt", code: 3, .int, .immutable, required: true, constraint: .intRange(1, 100_000)),
+            FieldSpec("from_stage", code: 4, .enumeration(Self.projectStages), .lww),
+            FieldSpec("proposed_by", code: 5, .text, .lww, required: true),
+            FieldSpec("proposed_at", code: 6, .text, .lww, required: true),
+            FieldSpec("note", code: 7, .text, .lww),
+            FieldSpec("decision", code: 8, .enumeration(["returned", "approved"]), .state),
+            FieldSpec("decided_by", code: 9, .text, .lww),
+            FieldSpec("decided_at", code: 10, .text, .lww),
+            FieldSpec("reason", code: 11, .text, .lww),
+        ]),
+        // A project's plan frozen (docs/design.md §14): its activities' planned dates and
+        // budgets as canonical JSON, taken when the project enters execution (baseline 1) and at
+        // each re-baseline, an office act with a reason. One record per (project, number),
+        // immutable: two offices re-baselining the same project offline write the same record,
+        // and differing contents are an open conflict for a person, never a silent choice.
+        CollectionSpec("baseline", code: 17, kind: .hubOwned, scope: .inherited(from: "project", optional: false),
+                       naturalKey: ["project", "number"], fields: [
+            FieldSpec("project", code: 1, .ref("project"), .immutable, plan: true, required: true),
+            FieldSpec("number", code: 2, .int, .immutable, plan: true, required: true, constraint: .intRange(1, 100_000)),
+            FieldSpec("reason", code: 3, .text, .immutable, plan: true, required: true),
+            FieldSpec("taken_on", code: 4, .date, .immutable, plan: true, required: true),
+            FieldSpec("taken_by", code: 5, .text, .immutable, plan: true, required: true),
+            FieldSpec("plan", code: 6, .text, .immutable, plan: true, required: true),
+        ]),
         // A plan template (模板库, docs/design.md §15): a project's activities, goals and KPIs
         // kept as one canonical JSON `body` — dates as days from the start, budgets as shares of
         // the total — so that a merge never mixes two saves: the body is one `lww` value, and a
@@ -186,4 +221,7 @@ extension Schema {
             FieldSpec("answered_by", code: 9, .text, .lww),
         ]),
     ])
+
+    /// A project's stages in their order (`project.stage`, and the gates between them).
+    public static let projectStages = ["initiation", "execution", "acceptance", "review", "closed", "archived"]
 }

@@ -72,9 +72,10 @@ public enum ReportText {
         case .table:
             var out = "projects as of \(asOf)\(scope.map { " (\($0))" } ?? ""):\n"
             func rows(_ assessments: [ProjectAssessment]) -> String {
-                var rows = [["code", "name", "dept", "done %", "PV", "EV", "AC", "SPI", "CPI", "SPI(t)", "score", "grade", "colour", "warnings"]]
+                var rows = [["code", "name", "dept", "stage", "done %", "PV", "EV", "AC", "SPI", "CPI", "SPI(t)", "score", "grade", "colour", "warnings"]]
                 for row in assessments {
-                    let names: [String] = [row.project.code, String(row.project.name.prefix(28)), row.project.department]
+                    let names: [String] = [row.project.code, String(row.project.name.prefix(28)), row.project.department,
+                                           row.project.stage ?? "initiation"]
                     let figures: [String] = figureColumns(row).map { $0.isEmpty ? "—" : $0 }
                     let score: String = row.score.map { fixed($0, 1) } ?? "not due"
                     rows.append(names + figures + [score, row.grade?.rawValue ?? "—", row.color.rawValue, String(row.warnings.count)])
@@ -83,6 +84,7 @@ public enum ReportText {
             }
             let active = assessments.filter { !$0.project.isClosed }, closed = assessments.filter(\.project.isClosed)
             out += rows(active)
+            out += stageCounts(active)
             if !closed.isEmpty {
                 out += "\nclosed and archived (final figures, not in the department totals):\n" + rows(closed)
             }
@@ -92,6 +94,35 @@ public enum ReportText {
             }
             return out
         }
+    }
+
+    /// The projects under way grouped by stage gate, in the stages' order: "by stage:
+    /// initiation 2, execution 5" (docs/design.md §14).
+    static func stageCounts(_ assessments: [ProjectAssessment]) -> String {
+        guard !assessments.isEmpty else { return "" }
+        let counts = Dictionary(grouping: assessments) { $0.project.stage ?? "initiation" }.mapValues(\.count)
+        let ordered = Schema.projectStages.compactMap { stage in counts[stage].map { "\(stage) \($0)" } }
+        return "by stage: " + ordered.joined(separator: ", ") + "\n"
+    }
+
+    /// A project's plan as it stands against a baseline (`project show`, `project baselines`):
+    /// each activity's dates in days (positive: later than the baseline) and budget.
+    public static func variance(_ variance: PlanVariance) -> String {
+        let baseline = variance.baseline
+        func days(_ value: Int?) -> String { value.map { $0 == 0 ? "0" : ($0 > 0 ? "+\($0)" : "\($0)") } ?? "—" }
+        func amount(_ value: ExactDecimal?) -> String {
+            guard let value else { return "—" }
+            return value.isNegative || value == .zero ? value.fixed(2) : "+" + value.fixed(2)
+        }
+        var out = "variance against baseline \(baseline.number) (taken on \(baseline.takenOn) by \(baseline.takenBy): \(baseline.reason)):\n"
+        out += "  budget \(amount(variance.budget)), last finish \(days(variance.finishDays)) days\n"
+        let changes = variance.lines.contains { $0.change != nil }
+        var rows = [["activity", "name", "start (days)", "finish (days)", "budget"] + (changes ? ["since"] : [])]
+        for line in variance.lines {
+            rows.append([line.activity, line.name, days(line.startDays), days(line.finishDays), amount(line.budget)]
+                        + (changes ? [line.change ?? ""] : []))
+        }
+        return out + table(rows) + "\n"
     }
 
     /// What a JSON or CSV report says on standard error about its scope, if anything.

@@ -61,6 +61,7 @@ public enum SyncFactsJSON {
                 ])
             }),
             "open_conflicts": .int(Int64(status.openConflicts)), "rejected_changes": .int(Int64(status.rejected)),
+            "stage_proposals_waiting": .int(Int64(status.stageProposalsWaiting)),
             "schema_version": .int(Int64(Schema.siteSync.version)), "schema_hash": .string(Schema.siteSync.hash),
             "protocol_version": .int(Int64(ProtocolVersion.current)), "database_bytes": .int(Int64(status.databaseBytes)),
             "fleet": status.isHub ? .object(["nodes": .int(Int64(status.knownNodes)), "stale": .int(Int64(status.staleNodes))]) : .null,

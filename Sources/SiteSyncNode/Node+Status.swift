@@ -49,6 +49,10 @@ public struct NodeStatus: Sendable {
 
     /// Whether this device's clock is off the hub's by more than the drift tolerated (10 min).
     public let clockFlagged: Bool
+    /// Stage-gate proposals this node holds that wait for the central office's decision
+    /// (docs/design.md §14): at a department node, its own until the decision comes back; at
+    /// an office or the hub, those it has to decide.
+    public var stageProposalsWaiting = 0
 
     /// Whether the last completed exchange with the hub is older than `stale_after` (or none
     /// ever completed); never for the hub itself.
@@ -140,7 +144,7 @@ extension Node {
             peerStatuses.append(PeerStatus(record: peer, lacks: try store.backlog(beyond: peer.knowledge, scope: peer.scope)))
         }
         let fleet = isHub ? try self.fleet(now: now) : nil
-        return NodeStatus(
+        var status = NodeStatus(
             node: configuration.name, department: configuration.department, role: configuration.role, replica: store.identity.replica,
             isHub: isHub, now: now, hubEndpoint: isHub ? configuration.sync.listen : configuration.sync.hub, hubReachable: hubReachable,
             lastAttempt: lastAttempt, lastSuccess: lastSuccess, lastSynced: hubPeer?.syncedMilliseconds, pending: pending,
@@ -150,6 +154,9 @@ extension Node {
             staleAfterSeconds: configuration.sync.staleAfterSeconds,
             staleNodes: fleet?.members.filter(\.stale).count ?? 0, knownNodes: fleet?.members.count ?? 0,
             clockFlagged: (hubPeer?.clockOffsetMilliseconds).map { $0.magnitude > store.clockTolerance } ?? false)
+        status.stageProposalsWaiting = try store.rows([("SELECT count(*) FROM stage_transition WHERE decision IS NULL", [])])[0]
+            .first?[0].flatMap { Int($0) } ?? 0
+        return status
     }
 
     /// Every node this node knows (at the hub: its allow-list and every node heard from), with

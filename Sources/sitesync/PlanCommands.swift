@@ -9,7 +9,7 @@ struct ProjectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "project",
         abstract: "Plan projects (office nodes) and see them.",
-        subcommands: [Add.self, List.self, Show.self])
+        subcommands: [Add.self, List.self, Show.self] + stageCommands)
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -96,12 +96,21 @@ struct ProjectCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "One project: its plan, its activities' progress, and how it stands today.")
         @OptionGroup var node: NodeOptions
         @Argument(help: ArgumentHelp("The project: its code or id.", valueName: "project")) var project: String
+        @Option(help: ArgumentHelp("The baseline the plan's variance is shown against: current (the latest) or original (baseline 1).",
+                                   valueName: "baseline")) var against: String = "current"
+
+        func validate() throws {
+            guard ["current", "original"].contains(against) else { throw ValidationError("--against is current or original, not '\(against)'") }
+        }
 
         func run() throws {
             let node = try node.open()
             let asOf = CalendarDate.today
             guard let detail = try Reports.project(node, project, asOf: asOf) else { return }
             print(ReportText.project(detail, asOf: asOf), terminator: "")
+            if let variance = try Baselines.variance(node.store, project: detail.project.id, against: against == "original" ? 1 : nil) {
+                print(ReportText.variance(variance), terminator: "")
+            }
         }
     }
 }

@@ -100,7 +100,7 @@ struct ReportCommand: ParsableCommand {
 
     struct Projects: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "One row per project: percent complete, PV, EV, AC, SPI, CPI, SPI(t), score, grade, colour, warnings.",
+            abstract: "One row per project: stage, percent complete, PV, EV, AC, SPI, CPI, SPI(t), score, grade, colour, warnings.",
             discussion: """
                 Figures are as of the end of --as-of (default: today, UTC): entries dated later do not \
                 count. PV spreads each activity's budget linearly over its planned days; EV follows the \
@@ -114,7 +114,8 @@ struct ReportCommand: ParsableCommand {
                 what the node holds (its department), and says so. Everything counts as of its day: a \
                 percentage from the day it was reported, a state (started, finished) from its actual date, \
                 a risk from the day it was raised until the day it was closed. Closed and archived projects \
-                (stage closed or archived) are listed apart, and left out of `report departments`.
+                (stage closed or archived) are listed apart, and left out of `report departments`; the table \
+                ends with the projects under way counted by stage gate (docs/design.md §14).
 
                 JSON (an array, one object per project): project, code, name, department, \
                 percent_complete (0–100), bac, pv, ev, ac, spi, cpi, spi_t, eac (numbers, or null when \

@@ -13,8 +13,8 @@ struct StatusCommand: ParsableCommand {
         discussion: """
             The first line answers "am I in sync?"; then the node, the hub and whether it answered at \
             the last try, the last sync, the changes waiting to go up (count, oldest, bytes), the peers \
-            and what each lacks, open conflicts and rejected changes, versions, database size and the \
-            hub's clock against this one. Pending counts what the hub had not acknowledged at the last \
+            and what each lacks, open conflicts and rejected changes, stage-gate proposals waiting for \
+            the central office's decision, versions, database size and the hub's clock against this one. Pending counts what the hub had not acknowledged at the last \
             exchange (a sync or a bundle): it needs no network.
 
             --fleet (at the hub) lists every node on the allow-list or heard from: last seen, `behind` \
@@ -172,6 +172,11 @@ struct StatusCommand: ParsableCommand {
                          + "seen \(Terminal.ago(record.exchangedMilliseconds, now: now)) by \(record.via)"])
         }
         rows.append(["conflicts", "\(status.openConflicts) open, \(plural(status.rejected, "rejected change"))"])
+        if status.stageProposalsWaiting > 0 {
+            rows.append(["stage proposals waiting", "\(status.stageProposalsWaiting): "
+                         + (status.role.writesPlan ? "to approve or return (`sitesync project stages PROJECT`)"
+                                                   : "until the central office approves or returns them")])
+        }
         rows.append(["versions", "schema \(Schema.siteSync.version) (\(Schema.siteSync.hash.prefix(12))), protocol \(ProtocolVersion.current)"])
         rows.append(["database", Terminal.bytes(status.databaseBytes)])
         if let offset = status.hubClockOffset {

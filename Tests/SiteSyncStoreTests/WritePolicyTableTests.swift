@@ -50,6 +50,9 @@ import Testing
         case .text where field.name == "department": return "roads"
         // A name may be a natural key (a template's): one per cell, so no two cells share a record.
         case .text where field.name == "name": return (alternative ? "other-" : "text-") + String(n)
+        // A counter in a natural key (a baseline's number, a stage proposal's attempt): one per
+        // cell too.
+        case .int where ["number", "attempt"].contains(field.name) && !alternative: return String(1 + n)
         case .text: return field.constraint == .yearMonth ? String(format: "%04d-%02d", 2026 + n / 12, 1 + n % 12) : (alternative ? "other" : "text")
         case .int:
             if case .intRange(let low, let high) = field.constraint { return String(alternative ? high : low) }

@@ -7,7 +7,8 @@ public enum RefusalCode: String, Sendable, CaseIterable, Codable {
     case planField = "plan-field"
     /// A hub-owned collection, from a node that is not the hub or the office.
     case hubOwned = "hub-owned"
-    /// An approval, from a field node.
+    /// An approval, from a field node; a department's act (a stage-gate proposal) from a field
+    /// node; the central office's decision on one from a field or department node.
     case approval = "approval"
     /// Anything, from an auditor.
     case readOnly = "read-only"
@@ -132,6 +133,16 @@ public enum WritePolicy {
         "activity": ["status": ["accepted"]],
     ]
 
+    /// Collections that are a department's acts (a stage-gate proposal, docs/design.md §14):
+    /// `department`, `office` and `hub` nodes write them, a `field` node nothing of them.
+    public static let departmentActs: Set<String> = ["stage_transition"]
+
+    /// Fields of a non-plan collection that only `office` and `hub` nodes write: the central
+    /// office's decision on a department's proposal (approved or returned, by whom, when, why).
+    public static let officeDecisions: [String: Set<String>] = [
+        "stage_transition": ["decision", "decided_by", "decided_at", "reason"],
+    ]
+
     /// Fields only `office` and `hub` nodes write, in collections every role writes: the
     /// office's answer to a suggestion (docs/design.md §15). Not plan fields, so a site may
     /// still create the record; refused as `hub-owned` to anyone else.
@@ -156,6 +167,10 @@ public enum WritePolicy {
         if collection.kind == .hubOnly, role != .hub {
             return WriteDenial(.hubOwned, "\(collection.name) records are written only by the hub itself")
         }
+        if role == .field, departmentActs.contains(collection.name) {
+            return WriteDenial(.approval, "\(collection.name) records are a department's proposals and the central office's decisions: "
+                + "field nodes do not write them; ask your department office to propose (`sitesync project propose`)")
+        }
         if collection.kind == .hubOwned, !role.writesPlan {
             return WriteDenial(.hubOwned,
                 "\(collection.name) is hub-owned: only office and hub nodes write it; ask the central office to make this change")
@@ -169,6 +184,10 @@ public enum WritePolicy {
         if collection.kind == .appendOnly, operation != .create {
             return WriteDenial(.appendOnly, "\(collection.name) entries are append-only and are never changed or deleted: "
                 + "add a correcting entry (for example a negative quantity) instead")
+        }
+        if departmentActs.contains(collection.name), operation == .delete, !role.writesPlan {
+            return WriteDenial(.approval, "\(collection.name) records say who proposed and decided what, and when: only office and hub "
+                + "nodes delete one; ask the central office to return the proposal instead")
         }
         if collection.isPlanRecord, !role.writesPlan, operation == .create || operation == .delete {
             let what = operation == .create
@@ -188,6 +207,10 @@ public enum WritePolicy {
         if field.isPlan, !role.writesPlan {
             return WriteDenial(.planField,
                 "\(collection.name).\(field.name) is a plan field: only office and hub nodes write it; ask the central office to change the plan")
+        }
+        if !role.writesPlan, officeDecisions[collection.name]?.contains(field.name) == true {
+            return WriteDenial(.approval, "\(collection.name).\(field.name) is the central office's decision: only office and hub nodes "
+                + "approve or return a proposal; it reaches this node when it syncs")
         }
         if !role.writesPlan, officeFields[collection.name]?.contains(field.name) == true {
             return WriteDenial(.hubOwned,

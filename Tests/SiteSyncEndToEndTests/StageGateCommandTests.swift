@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+
+/// Stage gates between real processes over the real transport (docs/design.md §14): a
+/// department node proposes offline, the proposal waits in `status`, the hub approves, and the
+/// approval, the stage and baseline 1 come back with the next sync.
+@Suite(.serialized) struct StageGateCommandTests {
+    /// `status --json` (its exit code says in sync or behind, not whether it answered).
+    static func status(_ cli: SiteSyncBinary, _ node: String) throws -> [String: Any] {
+        let result = try cli.run(["status", "--json", "--data-dir", node])
+        return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stderr)")
+    }
+
+    @Test func aDepartmentProposesTheHubApprovesAndEverythingComesBack() throws {
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        let (hub, endpoint) = try NetworkSyncTests.startHub(cli)
+        defer { hub.terminate() }
+        try cli.ok("record", "import", "--data-dir", "hub", "-", stdin: """
+            {"collection": "department", "id": "roads", "fields": {"name": "Roads Bureau"}}
+            {"collection": "project", "id": "p1", "fields": {"code": "R-001", "name": "Ring road", "department": "roads"}}
+            {"collection": "activity", "id": "a1", "fields": {"project": "p1", "name": "Kerbs", "ev_method": "manual", "budget": "1000", "planned_start": "2026-11-01", "planned_finish": "2026-11-10"}}
+            {"collection": "activity", "id": "a2", "fields": {"project": "p1", "name": "Paving", "ev_method": "manual", "planned_start": "2026-11-01", "planned_finish": "2026-11-30"}}
+            """)
+        try NetworkSyncTests.node(cli, "dept", department: "roads", role: "department", hub: endpoint)
+        try NetworkSyncTests.node(cli, "site", department: "roads", hub: endpoint)
+        for node in ["dept", "site"] { try cli.ok("sync", "--data-dir", node) }
+
+        // The gate's criteria first: Paving has no budget.
+        let refused = try cli.fails("project", "propose", "R-001", "--stage", "execution", "--data-dir", "dept")
+        #expect(refused.contains("activity Paving has no budget") && refused.contains("nothing was proposed"), "\(refused)")
+        try cli.ok("record", "put", "--data-dir", "hub", "activity", "a2", "budget=3000")
+        try cli.ok("sync", "--data-dir", "dept")
+        // Offline, the proposal waits and says so.
+        try cli.ok("project", "propose", "R-001", "--stage", "execution", "--note", "design signed off", "--data-dir", "dept")
+        let offline = try cli.run(["status", "--data-dir", "dept"])
+        #expect(offline.status == 2 && offline.stdout.contains("stage proposals waiting  1"), "behind, one change pending: \(offline.stdout)")
+        #expect(try cli.fails("project", "approve", "R-001", "--data-dir", "dept").contains("central office"))
+        try cli.ok("sync", "--data-dir", "dept")
+        try cli.ok("sync", "--data-dir", "site")
+        #expect(try cli.fails("project", "approve", "R-001", "--data-dir", "site").contains("central office"))
+        let waiting = try Self.status(cli, "hub")
+        #expect(waiting["stage_proposals_waiting"] as? Int == 1, "\(waiting)")
+
+        #expect(try cli.ok("project", "approve", "R-001", "--data-dir", "hub").contains("baseline 1 taken"))
+        for node in ["dept", "site"] { try cli.ok("sync", "--data-dir", node) }
+        for node in ["dept", "site"] {
+            let stages = try #require(try cli.json("project", "stages", "R-001", "--json", "--data-dir", node) as? [[String: Any]])
+            #expect(stages.count == 1 && stages[0]["decision"] as? String == "approved" && stages[0]["decided_by"] as? String == "hub-1"
+                    && stages[0]["proposed_by"] as? String == "dept" && stages[0]["note"] as? String == "design signed off", "\(stages)")
+            let baselines = try #require(try cli.json("project", "baselines", "R-001", "--json", "--data-dir", node) as? [[String: Any]])
+            #expect(baselines.map { $0["number"] as? Int } == [1] && baselines[0]["activities"] as? Int == 2)
+            let status = try Self.status(cli, node)
+            #expect(status["stage_proposals_waiting"] as? Int == 0)
+            let rows = try #require(try cli.json("report", "projects", "--format", "json", "--data-dir", node) as? [[String: Any]])
+            #expect(rows.first?["stage"] as? String == "execution")
+        }
+        #expect(try cli.digest("dept") == cli.digest("hub"))
+    }
+}
