@@ -67,6 +67,13 @@ extension FieldSpec {
                     throw CoreError(.invalidValue, "\(name) must be a month written YYYY-MM (e.g. 2026-11), not '\(text)'")
                 }
             }
+            if constraint == .period {
+                // Kept in its canonical spelling, so that `2026-q2` and `2026-Q2` make one natural key.
+                guard let period = PlanPeriod(text) else {
+                    throw CoreError(.invalidValue, "\(name) must be a year (2026), a quarter (2026-Q2) or a month (2026-05), not '\(text)'")
+                }
+                return .text(period.description)
+            }
             return .text(text)
         case .int:
             guard let value = Int64(text) else {

@@ -289,6 +289,10 @@ public struct LocalWritePlanner {
             }
             try DepartmentCode.validate(value.displayText)
             return value.displayText
+        case .fieldOrShared(let name):
+            guard let value = values.first(where: { $0.0.name == name })?.2, !value.isNull else { return "" }
+            try DepartmentCode.validate(value.displayText)
+            return value.displayText
         case .inherited(let name, let optional):
             let value = values.first(where: { $0.0.name == name })?.2 ?? .null
             guard case .ref(let id) = value else {

@@ -54,6 +54,9 @@ public enum FieldConstraint: Hashable, Sendable {
     case intRange(Int64, Int64)
     /// Text of the form `YYYY-MM`.
     case yearMonth
+    /// A planning period: a year `YYYY`, a quarter `YYYY-QN` or a month `YYYY-MM`
+    /// (``PlanPeriod``).
+    case period
 }
 
 /// One field of a collection.
@@ -106,6 +109,9 @@ public enum ScopeRule: Hashable, Sendable {
     case shared
     /// The value of this field is the department.
     case field(String)
+    /// The value of this field is the department; without one the record is shared (a
+    /// city-level objective, a member of the central staff).
+    case fieldOrShared(String)
     /// Inherited from the record this `ref` field points to; `optional` refs fall back to the
     /// writer's department when empty.
     case inherited(from: String, optional: Bool)

@@ -21,6 +21,10 @@ extension Schema {
             FieldSpec("parent", code: 2, .ref("goal"), .lww, plan: true),
             FieldSpec("title", code: 3, .text, .lww, plan: true, required: true),
             FieldSpec("weight", code: 4, .decimal, .lww, plan: true),
+            // Goals down to people (docs/design.md §16): the department or city objective a
+            // project's top goal serves, and the person who owns the goal.
+            FieldSpec("objective", code: 5, .ref("objective"), .lww, plan: true),
+            FieldSpec("owner", code: 6, .ref("staff"), .lww, plan: true),
         ]),
         CollectionSpec("activity", code: 4, scope: .inherited(from: "project", optional: false), fields: [
             FieldSpec("project", code: 1, .ref("project"), .immutable, plan: true, required: true),
@@ -40,6 +44,7 @@ extension Schema {
             FieldSpec("actual_start", code: 12, .date, .min),
             FieldSpec("actual_finish", code: 13, .date, .lww),
             FieldSpec("remarks", code: 14, .text, .mv),
+            FieldSpec("owner", code: 15, .ref("staff"), .lww, plan: true),
         ]),
         CollectionSpec("quantity_entry", code: 5, kind: .appendOnly,
                        scope: .inherited(from: "activity", optional: false), fields: [
@@ -76,6 +81,8 @@ extension Schema {
             // counts it as it stood then.
             FieldSpec("opened_on", code: 8, .date, .min, required: true),
             FieldSpec("closed_on", code: 9, .date, .lww),
+            // Who answers for it (a staff record): set by whoever files or triages the issue.
+            FieldSpec("owner", code: 10, .ref("staff"), .lww),
         ]),
         CollectionSpec("risk", code: 9, scope: .inherited(from: "project", optional: false), fields: [
             FieldSpec("project", code: 1, .ref("project"), .immutable, required: true),
@@ -95,6 +102,7 @@ extension Schema {
             FieldSpec("baseline", code: 5, .decimal, .lww, plan: true),
             FieldSpec("target", code: 6, .decimal, .lww, plan: true),
             FieldSpec("weight", code: 7, .decimal, .lww, plan: true),
+            FieldSpec("owner", code: 8, .ref("staff"), .lww, plan: true),
         ]),
         // One reading per KPI and month: its id comes from (kpi, period), so two nodes reading the
         // same month write the same record. A later reading of the month (one that has seen the
@@ -219,6 +227,49 @@ extension Schema {
             FieldSpec("reply", code: 7, .text, .lww),
             FieldSpec("answered_on", code: 8, .date, .lww),
             FieldSpec("answered_by", code: 9, .text, .lww),
+        ]),
+        // Goals down to people and periods (目标拆解, docs/design.md §16). An objective is a
+        // city objective (no department: shared, every node sees it) or a department's
+        // (scoped by `department`), under a parent objective with a weight among its siblings;
+        // a project's top goal points at one (`goal.objective`). Plan data: the office's.
+        CollectionSpec("objective", code: 24, kind: .hubOwned, scope: .fieldOrShared("department"), fields: [
+            FieldSpec("title", code: 1, .text, .lww, plan: true, required: true),
+            // Immutable: it is the record's scope, and a record never changes department.
+            FieldSpec("department", code: 2, .ref("department"), .immutable, plan: true),
+            FieldSpec("parent", code: 3, .ref("objective"), .lww, plan: true),
+            FieldSpec("weight", code: 4, .decimal, .lww, plan: true),
+            FieldSpec("owner", code: 5, .ref("staff"), .lww, plan: true),
+        ]),
+        // A goal's target for a period (a year, a quarter or a month), one record per goal and
+        // period. The target is the plan's; the actual is a measured figure, like a KPI reading:
+        // the goal's department writes it, and two concurrent differing actuals are an open
+        // conflict for a person.
+        CollectionSpec("goal_target", code: 25, scope: .inherited(from: "goal", optional: false), naturalKey: ["goal", "period"], fields: [
+            FieldSpec("goal", code: 1, .ref("goal"), .immutable, plan: true, required: true),
+            FieldSpec("period", code: 2, .text, .immutable, plan: true, required: true, constraint: .period),
+            FieldSpec("target", code: 3, .decimal, .lww, plan: true, required: true),
+            FieldSpec("actual", code: 4, .decimal, .mv),
+        ]),
+        // The same for an objective; scoped like the objective (a city objective's are shared,
+        // so only the office writes their actuals).
+        CollectionSpec("objective_target", code: 26, scope: .inherited(from: "objective", optional: false),
+                       naturalKey: ["objective", "period"], fields: [
+            FieldSpec("objective", code: 1, .ref("objective"), .immutable, plan: true, required: true),
+            FieldSpec("period", code: 2, .text, .immutable, plan: true, required: true, constraint: .period),
+            FieldSpec("target", code: 3, .decimal, .lww, plan: true, required: true),
+            FieldSpec("actual", code: 4, .decimal, .mv),
+        ]),
+        // A person who owns work (goals, objectives, KPIs, activities, issues) and has a
+        // scorecard. Not the hub's sign-in accounts (its local `person` table): a replicated
+        // register kept by the central office, scoped by department (shared for city staff,
+        // such as HRBPs and auditors), so that an owner is always of the record's department or
+        // the city's. A move between departments is a new record; the old one goes inactive.
+        CollectionSpec("staff", code: 27, kind: .hubOwned, scope: .fieldOrShared("department"), fields: [
+            FieldSpec("name", code: 1, .text, .lww, plan: true, required: true),
+            FieldSpec("department", code: 2, .ref("department"), .immutable, plan: true),
+            FieldSpec("role", code: 3, .enumeration(["project_lead", "department_head", "hrbp", "auditor", "other"]), .lww, plan: true),
+            // 1 (or empty): active; 0: left or moved, kept because records still name them.
+            FieldSpec("active", code: 4, .int, .lww, plan: true, constraint: .intRange(0, 1)),
         ]),
     ])
 

@@ -28,6 +28,15 @@ public enum ValueRules {
         "cost_entry": ["amount"],
     ]
 
+    /// Weights that must be greater than zero, by collection: a weight says how much a part
+    /// counts among its siblings (docs/design.md §16); siblings need not sum to 1, but a zero
+    /// or negative weight would silently drop the part from, or turn against, its parent's score.
+    public static let positive: [String: [String]] = [
+        "goal": ["weight"],
+        "objective": ["weight"],
+        "kpi": ["weight"],
+    ]
+
     /// Pairs of dates of one record where the first may not come after the second.
     public static let datesInOrder: [(first: String, second: String)] = [
         ("planned_start", "planned_finish"),
@@ -48,7 +57,7 @@ public enum ValueRules {
 
     /// Whether any rule judges records of `collection` (a receiver skips the others).
     public static func judges(_ collection: CollectionSpec) -> Bool {
-        nonNegative[collection.name] != nil || datedStates[collection.name] != nil
+        nonNegative[collection.name] != nil || positive[collection.name] != nil || datedStates[collection.name] != nil
             || ["project", "activity", "kpi_reading", "percent_entry"].contains(collection.name)
     }
 
@@ -82,6 +91,12 @@ public enum ValueRules {
             if case .decimal(let amount)? = value(name), amount.isNegative {
                 return WriteDenial(.invalidValue, "\(what): \(name) is \(amount); negative \(noun(collection.name, name)) are refused "
                     + "(write 0 or more)")
+            }
+        }
+        for name in positive[collection.name] ?? [] where writes(name) {
+            if case .decimal(let weight)? = value(name), weight <= .zero {
+                return WriteDenial(.invalidValue, "\(what): \(name) is \(weight); a weight must be greater than 0 (siblings' weights "
+                    + "need not sum to 1: give each its relative importance, such as 1, 2 or 0.5)")
             }
         }
         for (first, second) in datesInOrder where writes(first, second) {

@@ -69,13 +69,19 @@ extension Node {
     public static let planColumns = (
         required: ["project_code", "project_name", "department", "activity"],
         optional: ["project_budget", "project_start", "project_finish", "goal", "goal_weight", "activity_budget", "quantity", "unit",
-                   "start", "finish", "method"]
+                   "start", "finish", "method", "goal_parent", "goal_objective", "goal_owner", "owner"]
     )
 
     /// Loads projects, goals and activities from a plan spreadsheet in one transaction: all of
     /// it, or — when any row is wrong — nothing, with the row and the reason named. A project is
     /// found by its code, a goal by its project and title, an activity by its project and name,
     /// so importing the same sheet again changes nothing and an edited sheet updates the plan.
+    ///
+    /// The goal tree (docs/design.md §16): `goal_parent` names the goal's parent goal by title in
+    /// the same project (made, weight 1, if no row defines it), `goal_objective` the objective a
+    /// top goal serves (its id or title), `goal_owner` and `owner` the staff members (id or name,
+    /// those of the project's department first) who own the goal and the activity. A row with a
+    /// goal and an empty `activity` defines only the goal.
     /// - Parameter writer: who the plan is imported for (an API token's); this node when `nil`.
     public func importPlan(csv text: String, as writer: WriterIdentity? = nil) throws -> PlanImportSummary {
         let rows = try CSVTable.parse(text)
@@ -98,6 +104,7 @@ extension Node {
         var summary = PlanImportSummary()
         var seenProjects: [String: [String]] = [:]
         let planner = try self.planner(as: writer)
+        let staff = try staffMembers(), objectives = try objectiveTitles()
         try store.writeLocally { session in
             func write(_ collection: String, _ id: String?, _ fields: [String], line: Int) throws -> String {
                 do {
@@ -116,7 +123,7 @@ extension Node {
                 guard row.fields.count <= names.count else {
                     throw NodeError(.usage, "line \(row.line): \(row.fields.count) fields but \(names.count) columns; nothing was imported")
                 }
-                for column in Self.planColumns.required where value[column] == nil {
+                for column in Self.planColumns.required where value[column] == nil && !(column == "activity" && value["goal"] != nil) {
                     throw NodeError(.usage, "line \(row.line): \(column) is empty; nothing was imported")
                 }
                 let code = value["project_code"]!
@@ -139,23 +146,51 @@ extension Node {
                 }
                 let project = projectIDs[code.lowercased()]!
                 var goal: String?
-                if let title = value["goal"] {
-                    let key = "\(project)/\(title.lowercased())"
-                    if let id = goalIDs[key] {
-                        goal = id
-                    } else {
-                        goal = try write("goal", nil, ["project=\(project)", "title=\(title)", "weight=\(value["goal_weight"] ?? "1")"],
-                                         line: row.line)
-                        goalIDs[key] = goal
-                        summary.goals += 1
+                let department = value["department"]!
+                func owner(_ column: String) throws -> String? {
+                    guard let text = value[column] else { return nil }
+                    do { return try Node.findStaff(text, department: department, in: staff).id } catch let error as NodeError {
+                        throw NodeError(error.code, "line \(row.line): \(column): \(error.message); nothing was imported")
                     }
                 }
-                let name = value["activity"]!
+                /// The goal of `title` in this project: found, or made with `fields`; given
+                /// fields are written again to a goal found (an edited sheet updates the tree).
+                func goalID(_ title: String, _ fields: [String]) throws -> String {
+                    let key = "\(project)/\(title.lowercased())"
+                    if let id = goalIDs[key] {
+                        if !fields.isEmpty { _ = try write("goal", id, fields, line: row.line) }
+                        return id
+                    }
+                    let id = try write("goal", nil, ["project=\(project)", "title=\(title)"]
+                                       + (fields.contains { $0.hasPrefix("weight=") } ? [] : ["weight=1"]) + fields, line: row.line)
+                    goalIDs[key] = id
+                    summary.goals += 1
+                    return id
+                }
+                if let title = value["goal"] {
+                    var fields: [String] = []
+                    if let weight = value["goal_weight"] { fields.append("weight=\(weight)") }
+                    if let parent = value["goal_parent"] {
+                        guard parent.lowercased() != title.lowercased() else {
+                            throw NodeError(.usage, "line \(row.line): goal \(title) cannot be its own parent; nothing was imported")
+                        }
+                        fields.append("parent=\(try goalID(parent, []))")
+                    }
+                    if let objective = value["goal_objective"] {
+                        do { fields.append("objective=\(try Node.findObjective(objective, in: objectives).id)") } catch let error as NodeError {
+                            throw NodeError(error.code, "line \(row.line): goal_objective: \(error.message); nothing was imported")
+                        }
+                    }
+                    if let owner = try owner("goal_owner") { fields.append("owner=\(owner)") }
+                    goal = try goalID(title, fields)
+                }
+                guard let name = value["activity"] else { continue }
                 var fields = ["name=\(name)"]
                 fields += [("activity_budget", "budget"), ("quantity", "budget_quantity"), ("unit", "unit"), ("start", "planned_start"),
                            ("finish", "planned_finish"), ("method", "ev_method")].compactMap { column, field in value[column].map { "\(field)=\($0)" } }
                 if value["method"] == nil { fields.append("ev_method=\(value["quantity"] == nil ? "manual" : "units")") }
                 if let goal { fields.append("goal=\(goal)") }
+                if let owner = try owner("owner") { fields.append("owner=\(owner)") }
                 let key = "\(project)/\(name.lowercased())"
                 let id = activityIDs[key]
                 if id == nil { fields += ["project=\(project)", "status=not_started"] }

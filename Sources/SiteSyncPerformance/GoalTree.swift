@@ -18,10 +18,16 @@ public struct GoalInput: Sendable, Equatable {
 /// Weighted goal-tree scores (docs/design.md §11): `S = Σ wᵢ·sᵢ / Σ wᵢ` over a goal's sub-goals;
 /// a goal without sub-goals scores its activities' schedule performance,
 /// `100 × min(ΣEV / ΣPV, 1)` (a ratio of sums), and nothing while none of its work is due.
+/// A goal with a `measured` score (its target for a period met by its actual, §16) takes that
+/// score instead, whatever lies under it.
+///
+/// The same function scores the city's whole tree (docs/design.md §16): objectives are goals
+/// of it, and a project's top goal hangs under the objective it serves.
 public enum GoalTree {
     /// Every goal's score (absent: nothing due yet), and the tree's: the roots' weighted mean.
     public static func scores(goals: [GoalInput], activityGoals: [String: String], activities: [ActivityInput],
-                              asOf: CalendarDate) throws(ExactDecimal.Overflow) -> (goals: [String: Double], tree: Double?) {
+                              asOf: CalendarDate, measured: [String: Double] = [:]) throws(ExactDecimal.Overflow)
+        -> (goals: [String: Double], tree: Double?) {
         let known = Set(goals.map(\.id))
         var children: [String: [GoalInput]] = [:]
         var roots: [GoalInput] = []
@@ -40,7 +46,10 @@ public enum GoalTree {
             guard visiting.insert(goal.id).inserted else { return nil }
             defer { visiting.remove(goal.id) }
             let value: Double?
-            if let subgoals = children[goal.id], !subgoals.isEmpty {
+            if let given = measured[goal.id] {
+                value = given
+                for subgoal in children[goal.id] ?? [] { _ = score(subgoal) }
+            } else if let subgoals = children[goal.id], !subgoals.isEmpty {
                 value = KPIScore.weighted(subgoals.map { ($0.weight, score($0)) })
             } else {
                 value = figures[goal.id]?.schedulePerformanceIndex.map { 100 * min($0, 1) }

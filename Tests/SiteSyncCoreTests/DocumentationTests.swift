@@ -185,6 +185,7 @@ enum DesignSchemaTables {
         switch scope {
         case .shared: "shared"
         case .field(let field): "its `\(field)`"
+        case .fieldOrShared(let field): "its `\(field)`, else shared"
         case .inherited(let field, let optional): "its `\(field)`'s" + (optional ? ", else the writer's" : "")
         }
     }

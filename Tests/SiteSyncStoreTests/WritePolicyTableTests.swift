@@ -53,6 +53,8 @@ import Testing
         // A counter in a natural key (a baseline's number, a stage proposal's attempt): one per
         // cell too.
         case .int where ["number", "attempt"].contains(field.name) && !alternative: return String(1 + n)
+        // A plan period (a goal's target): months, one per cell.
+        case .text where field.constraint == .period: return String(format: "%04d-%02d", 2026 + n / 12, 1 + n % 12)
         case .text: return field.constraint == .yearMonth ? String(format: "%04d-%02d", 2026 + n / 12, 1 + n % 12) : (alternative ? "other" : "text")
         case .int:
             if case .intRange(let low, let high) = field.constraint { return String(alternative ? high : low) }
@@ -61,7 +63,8 @@ import Testing
         case .date: return String(format: "%04d-%02d-%02d", 2026 + n / 336, 1 + n / 28 % 12, 1 + n % 28)
         case .enumeration(let cases): return cases[alternative ? cases.count - 1 : 0]
         case .set: return alternative ? "b" : "a"
-        case .ref(let target): return ["department": "roads", "project": "p1", "goal": "g1", "activity": "a1", "kpi": "k1"][target]!
+        case .ref(let target): return ["department": "roads", "project": "p1", "goal": "g1", "activity": "a1", "kpi": "k1", "staff": "s1",
+                                           "objective": "o1"][target]!
         }
     }
 
@@ -160,6 +163,8 @@ import Testing
             _ = try put("goal", "g1", Self.creation(Self.schema.collection(named: "goal")!, 0))
             _ = try put("activity", "a1", Self.creation(Self.schema.collection(named: "activity")!, 0))
             _ = try put("kpi", "k1", Self.creation(Self.schema.collection(named: "kpi")!, 0))
+            _ = try put("staff", "s1", Self.creation(Self.schema.collection(named: "staff")!, 0))
+            _ = try put("objective", "o1", Self.creation(Self.schema.collection(named: "objective")!, 0))
             for (n, cell) in cells.enumerated() where cell.operation != .create && cell.collection.kind != .hubOnly {
                 let natural = cell.collection.naturalKey != nil
                 ids[cell.id] = try put(cell.collection.name, natural ? nil : cell.id, Self.creation(cell.collection, n + 10))
