@@ -101,6 +101,7 @@ public struct LocalWritePlanner {
 
         let department = try live ? current!.department : newRecordDepartment(collection, values, reader: reader)
         try checkDepartment(department, collection: collection, id: recordID)
+        try checkDepartmentField(values, department: department, collection: collection, id: recordID)
         for (spec, _, value) in values {
             try checkReference(spec, value, from: (collection.name, recordID, department), reader: reader)
         }
@@ -165,6 +166,7 @@ public struct LocalWritePlanner {
         let value = try parse(input, spec, in: collection)
         try check(WritePolicy.fieldDenial(writer.role, collection, spec, value: value))
         // The value first, as every receiver judges it, then whether there is a conflict.
+        try checkDepartmentField([(spec, .set, value)], department: current.department, collection: collection, id: id)
         try checkReference(spec, value, from: (collection.name, id, current.department), reader: reader)
         try checkValues(collection, id: id, [(spec, .set, value)], current: current, reader: reader)
         let versions = current.versions(of: spec.code)
@@ -232,9 +234,21 @@ public struct LocalWritePlanner {
 
     func checkDepartment(_ department: String, collection: CollectionSpec, id: String) throws {
         guard writer.role.isDepartmentBound, department != writer.department else { return }
-        throw CoreError(.permissionDenied,
+        throw CoreError(WriteDenial(.forbiddenDepartment,
             "\(collection.name) \(id) belongs to \(department.isEmpty ? "shared reference data" : "department \(department)"); "
-            + "this \(writer.role.rawValue) node writes only department \(writer.department)")
+            + "this \(writer.role.rawValue) node writes only department \(writer.department)"))
+    }
+
+    /// A record's `department` field says the department it belongs to, which a write never
+    /// changes: a value for it must be the record's (every receiver refuses it otherwise,
+    /// ``WritePolicy/refusal(for:by:held:schema:referrers:)``).
+    func checkDepartmentField(_ values: [(FieldSpec, FieldAssignment.Operation, FieldValue)], department: String,
+                              collection: CollectionSpec, id: String) throws {
+        guard let value = values.first(where: { $0.0.name == "department" })?.2,
+              value != .text(department), value != .symbol(department), value != .ref(department) else { return }
+        throw CoreError(WriteDenial(.forbiddenDepartment,
+            "\(collection.name) \(id) belongs to \(department.isEmpty ? "shared reference data" : "department \(department)") and cannot "
+            + "move to \(value.displayText): make a new record in that department instead"))
     }
 
     /// A reference must name a record this node holds, of a department the record may point

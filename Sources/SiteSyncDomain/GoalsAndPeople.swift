@@ -360,6 +360,38 @@ extension Node {
         return (asOf, cards)
     }
 
+    /// A score as JSON (one decimal, as the tables print it) or null.
+    static func scoreJSON(_ value: Double?) -> JSONValue { value.map { .number(String(format: "%.1f", $0)) } ?? .null }
+
+    /// The goal tree as `goal tree --json` and `GET /api/v1/goals` give it.
+    public static func goalTreeJSON(_ roots: [PlanTreeNode], asOf: CalendarDate, period: PlanPeriod?) -> JSONValue {
+        func encode(_ node: PlanTreeNode) -> JSONValue {
+            .object(["kind": .string(node.kind.rawValue), "id": .string(node.id), "title": .string(node.title),
+                     "department": .string(node.department), "project": node.project.map(JSONValue.string) ?? .null,
+                     "weight": node.weight.map { .number(String($0)) } ?? .null, "score": scoreJSON(node.score),
+                     "grade": node.grade.map { .string($0.rawValue) } ?? .null, "owner": node.owner.map(JSONValue.string) ?? .null,
+                     "target": node.target.map(JSONValue.string) ?? .null, "actual": node.actual.map(JSONValue.string) ?? .null,
+                     "children": .array(node.children.map(encode))])
+        }
+        return .object(["as_of": .string(asOf.description), "period": period.map { .string($0.description) } ?? .null,
+                        "tree": .array(roots.map(encode))])
+    }
+
+    /// The scorecards as `scorecard --format json` and `GET /api/v1/scorecards` give them.
+    public static func scorecardsJSON(_ cards: [PersonScorecard], period: PlanPeriod, asOf: CalendarDate) -> JSONValue {
+        .object(["period": .string(period.description), "as_of": .string(asOf.description), "scorecards": .array(cards.map { card in
+            .object(["staff": .string(card.staff.id), "name": .string(card.staff.name), "department": .string(card.staff.department),
+                     "role": .string(card.staff.role), "score": scoreJSON(card.score), "grade": card.grade.map { .string($0.rawValue) } ?? .null,
+                     "goals": scoreJSON(card.kindScores[.goal]), "kpis": scoreJSON(card.kindScores[.kpi]),
+                     "activities": scoreJSON(card.kindScores[.activity]), "open_issues": .int(Int64(card.openIssues)),
+                     "overdue_issues": .int(Int64(card.overdueIssues)),
+                     "items": .array(card.items.map { item in
+                         .object(["kind": .string(item.kind.rawValue), "id": .string(item.id), "title": .string(item.title),
+                                  "weight": .number(String(item.weight)), "score": scoreJSON(item.score)])
+                     })])
+        })])
+    }
+
     /// The scorecards as rows for HR's spreadsheet (``ReportText/csv(_:)`` escapes them:
     /// a name typed as `=HYPERLINK(…)` stays text).
     public static func scorecardRows(_ cards: [PersonScorecard], period: PlanPeriod, asOf: CalendarDate) -> [[String]] {

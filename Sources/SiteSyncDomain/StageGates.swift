@@ -269,6 +269,20 @@ public struct PlanVariance: Sendable, Equatable {
     public let budget: ExactDecimal
     /// The project's last planned finish now minus the baseline's, in days.
     public let finishDays: Int?
+
+    /// As `GET /api/v1/projects/{code}/stages` gives it: against which baseline, the totals,
+    /// then each activity's days later (positive) or earlier and its budget's change.
+    public var json: JSONValue {
+        func days(_ value: Int?) -> JSONValue { value.map { .int(Int64($0)) } ?? .null }
+        return .object([
+            "baseline": .int(Int64(baseline.number)), "budget": .string(budget.description), "finish_days": days(finishDays),
+            "lines": .array(lines.map { line in
+                .object(["activity": .string(line.activity), "name": .string(line.name), "start_days": days(line.startDays),
+                         "finish_days": days(line.finishDays), "budget": line.budget.map { .string($0.description) } ?? .null,
+                         "change": line.change.map(JSONValue.string) ?? .null])
+            }),
+        ])
+    }
 }
 
 /// Baselines: a project's plan frozen when it enters execution (baseline 1), and at each

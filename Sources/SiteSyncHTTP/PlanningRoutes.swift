@@ -4,12 +4,26 @@ import SiteSyncCore
 import SiteSyncDomain
 import SiteSyncNode
 
-/// `GET /api/v1/templates…` and `GET /api/v1/suggestions`: the planning records every replica
-/// holds, read from the store. Templates are shared plan data, read by any token; suggestions
-/// are scoped like the caller (a department's token sees its department's), and an anonymous
-/// one names nobody.
+/// The planning side of the API, read from the store: a project's stage gates and baselines,
+/// the goal tree, the scorecards, the templates and the suggestion box. Templates are shared
+/// plan data, read by any token; everything else is cut to the caller's scope (a department's
+/// token sees its department's), and an anonymous suggestion names nobody.
 struct PlanningRoutes {
     let node: Node
+
+    var today: CalendarDate { CalendarDate(unixMilliseconds: node.store.wallClock()) }
+
+    /// `?period=`: a year, a quarter or a month.
+    static func period(_ query: Query, required: Bool) throws -> PlanPeriod? {
+        guard let text = query.text("period") else {
+            if required { throw Problem(.invalidField, "give ?period= as a year (2026), a quarter (2026-Q2) or a month (2026-05)", field: "period") }
+            return nil
+        }
+        guard let period = PlanPeriod(text) else {
+            throw Problem(.invalidField, "'\(text)' is not a period: write a year (2026), a quarter (2026-Q2) or a month (2026-05)", field: "period")
+        }
+        return period
+    }
 
     func add(to group: RouterGroup<APIContext>) {
         group.get("templates") { request, context in
@@ -28,6 +42,43 @@ struct PlanningRoutes {
                 guard case .object(var out) = record.summaryJSON else { throw Problem(.notFound, "no template '\(name)'") }
                 out["template"] = JSONText.parse(record.template.canonicalJSON) ?? .null
                 return try Representation(json: .object(out)).response(to: request)
+            }
+        }
+        group.get("projects/{code}/stages") { request, context in
+            try await offPool {
+                let caller = try context.requireCaller()
+                let code = try context.parameters.require("code")
+                guard let stages = try ReadModel.stages(node, code: code, scope: caller.scope) else {
+                    throw Problem(.notFound, "no project '\(code)' that this token may read: `GET /api/v1/projects` lists them")
+                }
+                return try Representation(json: stages).response(to: request)
+            }
+        }
+        group.get("goals") { request, context in
+            try await offPool {
+                let caller = try context.requireCaller()
+                let query = Query(request)
+                let period = try Self.period(query, required: false)
+                do {
+                    let tree = try ReadModel.goals(node, scope: caller.scope, department: query.text("department"), project: query.text("project"),
+                                                   period: period, today: today)
+                    return try Representation(json: tree).response(to: request)
+                } catch let error as NodeError where query.text("project") != nil {
+                    throw Problem(.notFound, error.message, field: "project")
+                }
+            }
+        }
+        group.get("scorecards") { request, context in
+            try await offPool {
+                let caller = try context.requireCaller()
+                let query = Query(request)
+                let period = try Self.period(query, required: true)!
+                let cards = try ReadModel.scorecards(node, scope: caller.scope, department: query.text("department"), period: period,
+                                                     today: today)
+                // As CSV: HR's spreadsheet, one row per person (`sitesync scorecard --format csv`).
+                let header = cards.rows.first ?? []
+                let rows = cards.rows.dropFirst().map { row in JSONValue.object(Dictionary(uniqueKeysWithValues: zip(header, row.map(JSONValue.string)))) }
+                return try Representation(json: cards.json, csvRows: .array(rows)).response(to: request)
             }
         }
         group.get("suggestions") { request, context in

@@ -5,8 +5,6 @@ import SiteSyncDomain
 import SiteSyncNode
 import SiteSyncPerformance
 
-/// A score as JSON (one decimal, as the tables print it) or null.
-private func scoreJSON(_ value: Double?) -> JSONValue { value.map { .number(String(format: "%.1f", $0)) } ?? .null }
 private func scoreText(_ value: Double?) -> String { value.map { String(format: "%.1f", $0) } ?? "—" }
 
 /// The period asked for, checked.
@@ -130,16 +128,7 @@ struct GoalCommand: ParsableCommand {
             if let plan, asOf == nil { day = min(day, plan.lastDay) }
             let roots = try node.goalTree(asOf: day, period: plan, department: department, project: project, thresholds: node.configuration.report)
             if json {
-                func encode(_ node: PlanTreeNode) -> JSONValue {
-                    .object(["kind": .string(node.kind.rawValue), "id": .string(node.id), "title": .string(node.title),
-                             "department": .string(node.department), "project": node.project.map(JSONValue.string) ?? .null,
-                             "weight": node.weight.map { .number(String($0)) } ?? .null, "score": scoreJSON(node.score),
-                             "grade": node.grade.map { .string($0.rawValue) } ?? .null, "owner": node.owner.map(JSONValue.string) ?? .null,
-                             "target": node.target.map(JSONValue.string) ?? .null, "actual": node.actual.map(JSONValue.string) ?? .null,
-                             "children": .array(node.children.map(encode))])
-                }
-                Output.json(.object(["as_of": .string(day.description), "period": plan.map { .string($0.description) } ?? .null,
-                                     "tree": .array(roots.map(encode))]))
+                Output.json(Node.goalTreeJSON(roots, asOf: day, period: plan))
                 return
             }
             var rows = [["goal", "weight", "score", "grade", "owner", "target", "actual"]]
@@ -207,17 +196,7 @@ struct ScorecardCommand: ParsableCommand {
         let (asOf, cards) = try node.scorecards(period: plan, person: person, department: department, today: .today,
                                                 thresholds: node.configuration.report)
         if json || format == "json" {
-            Output.json(.object(["period": .string(plan.description), "as_of": .string(asOf.description), "scorecards": .array(cards.map { card in
-                .object(["staff": .string(card.staff.id), "name": .string(card.staff.name), "department": .string(card.staff.department),
-                         "role": .string(card.staff.role), "score": scoreJSON(card.score), "grade": card.grade.map { .string($0.rawValue) } ?? .null,
-                         "goals": scoreJSON(card.kindScores[.goal]), "kpis": scoreJSON(card.kindScores[.kpi]),
-                         "activities": scoreJSON(card.kindScores[.activity]), "open_issues": .int(Int64(card.openIssues)),
-                         "overdue_issues": .int(Int64(card.overdueIssues)),
-                         "items": .array(card.items.map { item in
-                             .object(["kind": .string(item.kind.rawValue), "id": .string(item.id), "title": .string(item.title),
-                                      "weight": .number(String(item.weight)), "score": scoreJSON(item.score)])
-                         })])
-            })]))
+            Output.json(Node.scorecardsJSON(cards, period: plan, asOf: asOf))
             return
         }
         let rows = Node.scorecardRows(cards, period: plan, asOf: asOf)

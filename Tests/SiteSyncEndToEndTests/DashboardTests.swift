@@ -246,6 +246,36 @@ import Testing
                                                             ("reply", "x")]).status == 403)
     }
 
+    /// A project's stage gates on its page, the goal tree and the scorecards: read by the
+    /// people whose role reads them, in both languages; a project lead has no scorecards.
+    @Test func stagesGoalsAndScorecardsPages() throws {
+        let f = try Self.fixture()
+        defer { f.stop() }
+        try HTTPAPITests.plannedOwnersAndStages(f)
+        let lead = try f.cli.run(["user", "add", "--data-dir", "hub", "--name", "r1-lead", "--role", "project_lead", "--department", "roads",
+                                  "--project", "R-001"], stdin: Self.password + "\n")
+        try #require(lead.status == 0, "\(lead.stderr)")
+        let office = Browser(url: f.url)
+        try office.signIn()
+        let project = try office.get("/projects/R-001?lang=en")
+        #expect(project.text.contains("Stage gates") && project.text.contains("<strong>execution</strong>")
+                && project.text.contains("Variance against baseline 1") && project.text.contains("design signed off"))
+        #expect(try office.get("/projects/R-001?lang=zh-CN").text.contains("<strong>执行</strong>"))
+        let goals = try office.get("/goals?lang=en")
+        #expect(goals.text.contains("Safer roads") && goals.text.contains("Capacity") && goals.text.contains("Wang Fang"))
+        #expect(try office.get("/goals?period=2026-Q9").status == 422)
+        let cards = try office.get("/scorecards?period=2026-Q4&lang=zh-CN")
+        #expect(cards.status == 200 && cards.text.contains("个人绩效") && cards.text.contains("Wang Fang"))
+        let csv = try office.get("/scorecards?period=2026-Q4&format=csv")
+        #expect(csv.header("content-type")?.hasPrefix("text/csv") == true && csv.text.contains("Wang Fang"))
+        let head = Browser(url: f.url)
+        try head.signIn("roads-head")
+        #expect(try head.get("/scorecards?period=2026-Q4").text.contains("Wang Fang"))
+        let leadBrowser = Browser(url: f.url)
+        try leadBrowser.signIn("r1-lead")
+        #expect(try leadBrowser.get("/scorecards").status == 404 && !(try leadBrowser.get("/goals").text.contains(#"href="/scorecards""#)))
+    }
+
     @Test func textFromTheDataIsEscaped() throws {
         let f = try Self.fixture()
         defer { f.stop() }

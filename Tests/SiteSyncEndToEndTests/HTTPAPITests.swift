@@ -121,6 +121,53 @@ import Testing
         #expect(try f.get("/api/v1/suggestions?format=csv", token: office).text.contains("Fix the site fence"))
     }
 
+    /// The office plans R-001's people and goals and takes it into execution (baseline 1);
+    /// the API then gives its stages, the goal tree and the scorecards in each token's scope.
+    static func plannedOwnersAndStages(_ f: Fixture) throws {
+        let staff = try #require(try f.cli.json("staff", "add", "--data-dir", "office", "Wang Fang", "--department", "roads",
+                                                "--role", "project_lead", "--json") as? [String: Any])
+        let wang = try #require(staff["id"] as? String)
+        try f.cli.ok("objective", "add", "--data-dir", "office", "Safer roads", "--department", "roads")
+        try f.cli.ok("record", "put", "--data-dir", "office", "goal", "g1", "project=p1", "title=Capacity", "weight=2", "owner=\(wang)")
+        for activity in ["a1", "a2"] {
+            try f.cli.ok("record", "put", "--data-dir", "office", "activity", activity, "goal=g1", "owner=\(wang)", "budget=1000",
+                         "planned_start=2026-10-01", "planned_finish=2026-12-20")
+        }
+        try f.cli.ok("project", "propose", "--data-dir", "office", "R-001", "--stage", "execution", "--note", "design signed off")
+        try f.cli.ok("project", "approve", "--data-dir", "office", "R-001")
+        try f.cli.ok("sync", "--data-dir", "office")
+    }
+
+    @Test func stagesGoalsAndScorecardsAreReadInTheCallersScope() throws {
+        let f = try Fixture()
+        defer { f.stop() }
+        let office = try f.token("--name", "finance", "--role", "office")
+        let roads = try f.token("--name", "roads-site", "--role", "field", "--department", "roads")
+        let water = try f.token("--name", "water-site", "--role", "field", "--department", "water")
+        try Self.plannedOwnersAndStages(f)
+
+        let stages = try f.get("/api/v1/projects/r-001/stages", token: roads).json()
+        #expect(stages["stage"] as? String == "execution" && (stages["baselines"] as? [Any])?.count == 1)
+        let transitions = try #require(stages["transitions"] as? [[String: Any]])
+        #expect(transitions.count == 1 && transitions.first?["decision"] as? String == "approved", "\(transitions)")
+        #expect((stages["variance"] as? [String: Any])?["baseline"] as? Int == 1 && stages["waiting"] is NSNull)
+        #expect(try f.get("/api/v1/projects/W-001/stages", token: roads).status == 404)
+
+        let tree = try f.get("/api/v1/goals", token: roads).text
+        #expect(tree.contains("Safer roads") && tree.contains("Capacity") && tree.contains("Wang Fang"), tree)
+        #expect(!(try f.get("/api/v1/goals", token: water).text.contains("Capacity")), "another department's goals are not shown")
+        #expect(try f.get("/api/v1/goals?project=W-001", token: roads).status == 404)
+
+        let cards = try f.get("/api/v1/scorecards?period=2026-Q4", token: office).json()
+        let rows = try #require(cards["scorecards"] as? [[String: Any]])
+        #expect(rows.map { $0["name"] as? String } == ["Wang Fang"] && cards["period"] as? String == "2026-Q4", "\(cards)")
+        #expect(((try f.get("/api/v1/scorecards?period=2026-Q4", token: water).json())["scorecards"] as? [Any])?.isEmpty == true)
+        #expect(try f.get("/api/v1/scorecards", token: office).status == 422)
+        #expect(try f.get("/api/v1/scorecards?period=2026-Q5", token: office).status == 422)
+        let csv = try f.get("/api/v1/scorecards?period=2026-Q4&format=csv", token: office)
+        #expect(csv.header("content-type")?.hasPrefix("text/csv") == true && csv.text.contains("Wang Fang") && csv.text.contains("overdue_issues"))
+    }
+
     @Test func eachWriteIsAnOrdinaryChangeThatReachesTheField() throws {
         let f = try Fixture()
         defer { f.stop() }

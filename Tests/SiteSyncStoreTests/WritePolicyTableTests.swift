@@ -80,6 +80,8 @@ import Testing
     static func creation(_ collection: CollectionSpec, _ n: Int, extra: [(String, String)] = []) -> [FieldAssignment] {
         var scopeField: String?
         if case .inherited(let name, _) = collection.scope { scopeField = name }
+        // A record that may be shared or a department's is made roads' too, like every other.
+        if case .fieldOrShared(let name) = collection.scope { scopeField = name }
         var values = collection.fields.filter { $0.isRequired || $0.name == scopeField }.map { ($0.name, input($0, n)) }
         // Activities are measured by percentage, so that percent entries may point at them.
         if collection.name == "activity" { values.append(("ev_method", "manual")) }

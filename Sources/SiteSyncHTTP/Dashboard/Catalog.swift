@@ -164,6 +164,36 @@ struct Catalog: Sendable {
         language == .zhCN ? "第 \(shown) 项，共 \(total) 项" : "\(shown) of \(total)"
     }
 
+    /// A project stage as a word.
+    func stageName(_ stage: String?) -> String {
+        guard let stage else { return "—" }
+        let names: [String: (String, String)] = [
+            "initiation": ("立项", "initiation"), "execution": ("执行", "execution"), "acceptance": ("验收", "acceptance"),
+            "review": ("复盘", "review"), "closed": ("关闭", "closed"), "archived": ("归档", "archived"),
+        ]
+        return names[stage].map { language == .zhCN ? $0.0 : $0.1 } ?? stage
+    }
+
+    /// A stage proposal's decision as a word (waiting when none yet).
+    func decision(_ decision: String?) -> String {
+        switch (decision, language) {
+        case ("approved", .zhCN): "批准"
+        case ("returned", .zhCN): "退回"
+        case (nil, .zhCN): "待审批"
+        case (nil, _): "waiting"
+        default: decision ?? "—"
+        }
+    }
+
+    /// A plan variance line's change (an activity added or removed since the baseline).
+    func planChange(_ change: String?) -> String {
+        switch (change, language) {
+        case ("added", .zhCN): "新增"
+        case ("removed", .zhCN): "删除"
+        default: change ?? ""
+        }
+    }
+
     /// A suggestion's status as a word.
     func suggestionStatus(_ status: String) -> String {
         switch (status, language) {
@@ -204,6 +234,8 @@ extension Catalog {
         case templates, templatesIntro, template, title, days, savedOn, startDay, finishDay, budgetShare, quantity
         case suggestions, suggestion, leaveSuggestion, anonymously, anonymous, send, madeOn, reply, answerIt
         case suggestionLeft, suggestionAnswered
+        case stageGates, waitingProposal, proposedBy, decision, decidedBy, varianceAgainst, finishDays, startDays, change
+        case goalTree, goalLegend, owner, actual, badPeriod, scorecards, scorecardRule, downloadCSV
         case audit, auditIntro, signIns, people, liveSessions, created, passwordChanged, lastSignIn, disabled, never, from, signedInAt
         case lastUsed, endsBy, apiLog, apiLogNote, token, idempotencyKey, statusCode, changeCount, at, rejections, refusedBy, origin
         case refusalCode, conflictHistory, rule, settledAt, settledBy, stillSideBySide, values, recordHistory, recordHistoryHelp, show
@@ -362,6 +394,24 @@ extension Catalog {
         case .answerIt: ("答复", "Answer")
         case .suggestionLeft: ("意见已提交，将随同步送达中心办公室。", "Your suggestion is saved and travels to the office with the next sync.")
         case .suggestionAnswered: ("答复已保存，将随同步送回提出意见的部门。", "The answer is saved and travels back to the suggester's department.")
+        case .stageGates: ("阶段审批（立项 → 执行 → 验收 → 复盘）", "Stage gates (initiation → execution → acceptance → review)")
+        case .waitingProposal: ("待审批的申请", "Waiting for approval")
+        case .proposedBy: ("申请", "Proposed")
+        case .decision: ("审批结果", "Decision")
+        case .decidedBy: ("审批", "Decided")
+        case .varianceAgainst: ("与基线对比，基线", "Variance against baseline")
+        case .finishDays: ("完成日偏差（天）", "Finish (days)")
+        case .startDays: ("开始日偏差（天）", "Start (days)")
+        case .change: ("变化", "Change")
+        case .goalTree: ("目标拆解", "Goal tree")
+        case .goalLegend: ("◆ 全市目标 · ◇ 部门目标 · ● 项目目标 · 工作项", "◆ city objective · ◇ department objective · ● project goal · activity")
+        case .owner: ("负责人", "Owner")
+        case .actual: ("实际", "Actual")
+        case .badPeriod: ("期间格式不对：请写年份（2026）、季度（2026-Q2）或月份（2026-05）。",
+                          "That is not a period: write a year (2026), a quarter (2026-Q2) or a month (2026-05).")
+        case .scorecards: ("个人绩效", "Scorecards")
+        case .scorecardRule: ("目标 40%、指标 30%、工作项 30%，按各人负责的内容加权", "Goals 40 %, KPIs 30 %, activities 30 %, weighted over what each person owns")
+        case .downloadCSV: ("下载 CSV（供人力资源使用）", "Download CSV (for HR)")
         case .allColors: ("全部", "All")
         case .onlyColor: ("只看", "Only")
         case .moreNotShown: ("其余未列出：", "More not listed:")

@@ -60,10 +60,11 @@ struct PageFrame {
     let person: Person?
     let csrfToken: String?
 
-    func render(title: String, body: String, script: String = "") -> String {
+    func render(title: String, body: String) -> String {
         let c = catalog
         var nav = ""
         // The audit views, for the one role that may see them.
+        let scorecardLink = person.map(DashboardRoutes.readsScorecards) == true ? "\n<li><a href=\"/scorecards\">\(html(c[.scorecards]))</a></li>" : ""
         let auditLink = person?.mayViewAudit == true ? "\n<li><a href=\"/audit\">\(html(c[.audit]))</a></li>" : ""
         if let person {
             nav = """
@@ -72,6 +73,7 @@ struct PageFrame {
             <li><a href="/fleet">\(html(c[.fleet]))</a></li>
             <li><a href="/conflicts">\(html(c[.conflicts]))</a></li>
             <li><a href="/reports/monthly/\(html(Self.currentMonth()))">\(html(c[.monthlyReport]))</a></li>
+            <li><a href="/goals">\(html(c[.goalTree]))</a></li>\(scorecardLink)
             <li><a href="/templates">\(html(c[.templates]))</a></li>
             <li><a href="/suggestions">\(html(c[.suggestions]))</a></li>\(auditLink)
             </ul>
@@ -95,7 +97,7 @@ struct PageFrame {
             <body><header><p class="app">\(html(c[.appName]))</p>\(nav)\(switchLink)</header>
             <main><h1>\(html(title))</h1>
             \(body)
-            </main>\(script)</body></html>
+            </main></body></html>
             """
     }
 

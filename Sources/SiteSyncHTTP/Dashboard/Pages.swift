@@ -49,7 +49,7 @@ extension DashboardRoutes {
         body += projectList(c[.blackList], snapshot.graded(scope, grade: .poor, bestFirst: false, limit: Self.listLength), c)
         body += warningsFeed(snapshot.warnings(scope, limit: Self.warningsShown), c)
         body += "</div><p class=\"noprint\"><small>\(html(c[.liveUpdates]))</small></p>"
-        return htmlResponse(visit.frame.render(title: c[.overview], body: body, script: Self.liveScript))
+        return htmlResponse(visit.frame.render(title: c[.overview], body: body))
     }
 
     /// The headline figures as a definition list of boxes.
@@ -125,11 +125,6 @@ extension DashboardRoutes {
         return "<h2>\(html(c[.warningsFeed]))</h2>" + table(caption: c[.warningsFeed], headers: [c[.level], c[.project], c[.subject], c[.reason]], rows: rows) + more
     }
 
-    /// Nothing: the live update of the overview's figures is in the served script every page
-    /// loads (``PageSecurity/script``), so that the pages' Content-Security-Policy allows no
-    /// inline script.
-    static let liveScript = ""
-
     /// The monthly review's JSON: an open month ending today or later from today's figures;
     /// another kept while the data has not changed.
     func monthlyJSON(period: String, scope: ReadScope, snapshot: FiguresSnapshot) throws -> JSONValue {
@@ -189,6 +184,7 @@ extension DashboardRoutes {
             + "<a href=\"/departments/\(html(project.text("department") ?? ""))\">\(html(project.text("department") ?? ""))</a> · "
             + "\(html(c[.color])): \(Charts.color(numbers.text("color"), catalog: c)) · \(html(c[.grade])): \(html(c.grade(numbers.text("grade"))))</p>"
         body += headline(numbers, c)
+        body += try stageSection(visit, code: code)
         body += "<h2>\(html(c[.activities]))</h2>" + table(
             caption: c[.activities],
             headers: [c[.activity], c[.status], c[.progress], c[.plannedStart], c[.plannedFinish], c[.actualStart], c[.actualFinish],

@@ -4,7 +4,8 @@ import SiteSyncCore
 import SiteSyncDomain
 import SiteSyncNode
 
-/// The planning pages: the template library (模板库) and the suggestion box (意见箱).
+/// The planning pages: the goal tree (目标拆解), the scorecards, a project's stage gates (on
+/// its page), the template library (模板库) and the suggestion box (意见箱).
 /// Templates are shared plan data every person reads. Suggestions are shown in the person's
 /// scope; anyone who writes may leave one (anonymously too), and a person with the office's
 /// rights answers them. Both forms are ordinary writes as the person's writer identity, which
@@ -15,6 +16,18 @@ extension DashboardRoutes {
         router.get("templates/{name}") { request, context in
             let name = try context.parameters.require("name")
             return try await answer(request) { visit in try await offPool { try template(visit, name: name) } }
+        }
+        router.get("goals") { request, _ in
+            let query = request.uri.queryParameters
+            let (period, department) = (query["period"].map(String.init), query["department"].map(String.init))
+            return try await answer(request) { visit in try await offPool { try goals(visit, period: period, department: department) } }
+        }
+        router.get("scorecards") { request, _ in
+            let query = request.uri.queryParameters
+            let (period, department) = (query["period"].map(String.init), query["department"].map(String.init))
+            return try await answer(request) { visit in
+                try await offPool { try scorecards(visit, period: period, department: department, csv: query["format"] == "csv") }
+            }
         }
         router.get("suggestions") { request, _ in
             let (page, done) = (request.uri.queryParameters["page"].map(String.init), request.uri.queryParameters["done"].map(String.init))
@@ -76,6 +89,131 @@ extension DashboardRoutes {
                           }, numeric: [2, 3, 4])
         }
         return htmlResponse(visit.frame.render(title: "\(c[.template]): \(t.title)", body: body))
+    }
+
+    // MARK: - A project's stage gates (on its page)
+
+    /// The project's stage, the proposal waiting for the office, its transitions and its
+    /// plan's variance against the current baseline.
+    func stageSection(_ visit: Visit, code: String) throws -> String {
+        let c = visit.catalog
+        guard let stages = try ReadModel.stages(node, code: code, scope: visit.scope) else { return "" }
+        var out = "<h2>\(html(c[.stageGates]))</h2><p>\(html(c[.stage])): <strong>\(html(c.stageName(stages.text("stage"))))</strong>"
+        if let waiting = stages.member("waiting"), waiting != .null {
+            out += " · \(html(c[.waitingProposal])): \(html(c.stageName(waiting.text("to")))) (\(html(waiting.text("proposed_by") ?? "")), "
+                + "\(html(c.moment(waiting.text("proposed_at")))))"
+        }
+        out += "</p>"
+        let transitions = stages.member("transitions")?.elements ?? []
+        if !transitions.isEmpty {
+            out += table(caption: c[.stageGates], headers: [c[.stage], c[.proposedBy], c[.decision], c[.decidedBy], c[.reason]],
+                         rows: transitions.map { t in
+                             ["\(html(c.stageName(t.text("from")))) → \(html(c.stageName(t.text("to"))))",
+                              "\(html(t.text("proposed_by") ?? "")) · \(html(c.moment(t.text("proposed_at"))))",
+                              html(c.decision(t.text("decision"))),
+                              t.text("decided_by").map { "\(html($0)) · \(html(c.moment(t.text("decided_at"))))" } ?? "—",
+                              html(t.text("reason") ?? t.text("note") ?? "")]
+                         })
+        }
+        if let variance = stages.member("variance"), variance != .null {
+            let caption = "\(c[.varianceAgainst]) \(variance.text("baseline") ?? "")"
+            out += "<p>\(html(caption)): \(html(c[.budget])) \(html(c.money(variance.text("budget")))) · "
+                + "\(html(c[.finishDays])) \(html(c.number(variance.text("finish_days"))))</p>"
+            let lines = (variance.member("lines")?.elements ?? []).filter {
+                $0.text("change") != nil || ($0.text("start_days") ?? "0") != "0" || ($0.text("finish_days") ?? "0") != "0"
+                    || !["0", nil].contains($0.text("budget"))
+            }
+            if !lines.isEmpty {
+                out += table(caption: caption, headers: [c[.activity], c[.startDays], c[.finishDays], c[.budget], c[.change]],
+                             rows: lines.map { l in
+                                 [html(l.text("name") ?? ""), html(c.number(l.text("start_days"))), html(c.number(l.text("finish_days"))),
+                                  html(c.money(l.text("budget"))), html(c.planChange(l.text("change")))]
+                             }, numeric: [1, 2, 3])
+            }
+        }
+        return out
+    }
+
+    // MARK: - /goals
+
+    /// The goal tree from the city's objectives down to activities, in the person's scope.
+    func goals(_ visit: Visit, period text: String?, department: String?) throws -> Response {
+        let c = visit.catalog
+        let period = try text.flatMap { $0.isEmpty ? nil : $0 }.map { text -> PlanPeriod in
+            guard let period = PlanPeriod(text) else { throw Refusal.page(.unprocessableContent, c[.badPeriod]) }
+            return period
+        }
+        let tree = try ReadModel.goals(node, scope: visit.scope, department: department.flatMap { $0.isEmpty ? nil : $0 }, project: nil,
+                                       period: period, today: today)
+        var rows: [[String]] = []
+        func walk(_ node: JSONValue, depth: Int) {
+            let marker = switch node.text("kind") {
+            case "objective": (node.text("department") ?? "").isEmpty ? "◆" : "◇"
+            case "goal": "●"
+            default: "·"
+            }
+            let project = node.text("project").map { " [<a href=\"/projects/\(html($0))\">\(html($0))</a>]" } ?? ""
+            rows.append(["<th scope=\"row\">\(String(repeating: "— ", count: depth))\(marker) \(html(node.text("title") ?? ""))\(project)</th>",
+                         html(c.number(node.text("weight"))), html(c.number(node.text("score"), places: 1)), html(c.grade(node.text("grade"))),
+                         html(node.text("owner") ?? "—"), html(c.number(node.text("target"))), html(c.number(node.text("actual")))])
+            for child in node.member("children")?.elements ?? [] { walk(child, depth: depth + 1) }
+        }
+        for root in tree.member("tree")?.elements ?? [] { walk(root, depth: 0) }
+        var body = periodForm(c, action: "/goals", period: period?.description ?? "")
+        body += "<p>\(html(c[.asOf])) \(html(c.date(tree.text("as_of")))) · \(html(c[.goalLegend]))</p>"
+        body += rows.isEmpty ? "<p>\(html(c[.noneYet]))</p>"
+            : table(caption: c[.goalTree], headers: [c[.goal], c[.weight], c[.score], c[.grade], c[.owner], c[.target], c[.actual]],
+                    rows: rows, numeric: [1, 2, 5, 6])
+        return htmlResponse(visit.frame.render(title: c[.goalTree], body: body))
+    }
+
+    /// A small form choosing a period (a year, quarter or month).
+    func periodForm(_ c: Catalog, action: String, period: String) -> String {
+        """
+        <form method="get" action="\(action)" class="noprint"><p><label for="period">\(html(c[.period]))</label>
+        <input id="period" name="period" value="\(html(period))" size="10" placeholder="2026-Q4">
+        <button type="submit">\(html(c[.show]))</button></p></form>
+        """
+    }
+
+    // MARK: - /scorecards
+
+    /// Who reads scorecards (they feed bonuses and promotion): HR business partners, the
+    /// office, the city's leaders and auditors, and a department's head for their department.
+    static func readsScorecards(_ person: Person) -> Bool {
+        [.hrbp, .office, .leader, .auditor, .departmentHead].contains(person.role)
+    }
+
+    func scorecards(_ visit: Visit, period text: String?, department: String?, csv: Bool) throws -> Response {
+        let c = visit.catalog
+        guard let person = visit.person, Self.readsScorecards(person) else { throw Refusal.page(.notFound, c[.notFound]) }
+        let quarter = "\(today.year)-Q\((today.month - 1) / 3 + 1)"
+        guard let period = PlanPeriod(text.flatMap { $0.isEmpty ? nil : $0 } ?? quarter) else {
+            throw Refusal.page(.unprocessableContent, c[.badPeriod])
+        }
+        let cards = try ReadModel.scorecards(node, scope: visit.scope, department: department.flatMap { $0.isEmpty ? nil : $0 },
+                                             period: period, today: today)
+        if csv {
+            var headers = HTTPFields()
+            headers[.contentType] = "text/csv; charset=utf-8"
+            headers[.contentDisposition] = "attachment; filename=\"scorecards-\(period.description).csv\""
+            headers[.cacheControl] = "no-store"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: ReportText.csv(cards.rows))))
+        }
+        let list = cards.json.member("scorecards")?.elements ?? []
+        var body = periodForm(c, action: "/scorecards", period: period.description)
+        body += "<p>\(html(c[.asOf])) \(html(c.date(cards.json.text("as_of")))) · \(html(c[.scorecardRule])) · "
+            + "<a href=\"/scorecards?period=\(html(period.description))&amp;format=csv\" download>\(html(c[.downloadCSV]))</a></p>"
+        body += list.isEmpty ? "<p>\(html(c[.noneYet]))</p>" : table(
+            caption: "\(c[.scorecards]) · \(period.description)",
+            headers: [c[.name], c[.department], c[.role], c[.goals], c[.kpis], c[.activities], c[.score], c[.grade], c[.openIssues]],
+            rows: list.map { card in
+                [html(card.text("name") ?? ""), html(card.text("department") ?? ""), html(card.text("role") ?? ""),
+                 html(c.number(card.text("goals"), places: 1)), html(c.number(card.text("kpis"), places: 1)),
+                 html(c.number(card.text("activities"), places: 1)), html(c.number(card.text("score"), places: 1)),
+                 html(c.grade(card.text("grade"))), html(c.number(card.text("open_issues")))]
+            }, numeric: [3, 4, 5, 6, 8])
+        return htmlResponse(visit.frame.render(title: c[.scorecards], body: body))
     }
 
     // MARK: - /suggestions
