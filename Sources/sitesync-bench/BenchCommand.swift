@@ -61,6 +61,11 @@ extension BenchCommand {
                 500 projects × 40 activities × 90 days of quantity entries (1.8 million) and weekly costs; \
                 target at most 2 s (--quick: report_seconds_100_projects).
 
+                The forecasts: forecast_seconds_500_projects, the time `sitesync forecast` takes (read, and \
+                10,000 runs per project) over 500 projects × 40 activities × 90 days of entries with a daily \
+                log a day (--quick: 28 days), target at most 2 s; beside it forecast_baseline_report_seconds, \
+                `report projects` over the same data in the same run.
+
                 Full scale: 200,000 applied changes; 100,000 pushed; 20 nodes × 5,000 edits; 1,000,000 \
                 pulled (several minutes). --quick: 20,000; 20,000; 8 nodes × 1,000; 100,000 (about a \
                 minute). Use a release build for figures: swift build -c release && .build/release/sitesync-bench \
@@ -106,6 +111,9 @@ extension BenchCommand {
             let reportSeconds = try ReportBenchmark.run(scale: quick ? .quick : .full) { step in
                 if !json { BenchOutput.note("bench: \(step)") }
             }
+            let forecast = try ForecastBenchmark.run(scale: quick ? ForecastBenchmark.quick : ForecastBenchmark.full) { step in
+                if !json { BenchOutput.note("bench: \(step)") }
+            }
             var network: NetworkBenchmarkResult?
             var http: HTTPBenchmarkResult?
             if !noNetwork {
@@ -126,6 +134,9 @@ extension BenchCommand {
                 ("batch_size", .int(Int64(result.batchSize)), ""),
                 (quick ? "report_seconds_100_projects" : "report_seconds_500_projects", rounded(reportSeconds, 3),
                  quick ? "(quick scale)" : "<= 2 (x 40 activities x 90 days)"),
+                ("forecast_seconds_500_projects", rounded(forecast.forecastSeconds, 3),
+                 "<= 2 (\(forecast.runs) runs each; x 40 activities x \(quick ? 28 : 90) days)"),
+                ("forecast_baseline_report_seconds", rounded(forecast.reportSeconds, 3), "(report projects over the same 500 projects, same run)"),
             ]
             if let network {
                 figures += [

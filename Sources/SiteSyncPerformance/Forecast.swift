@@ -1,0 +1,431 @@
+import Foundation
+import SiteSyncCore
+
+/// What the completion forecast needs of one activity (docs/design.md §17): its plan, its
+/// state, and what was reported each calendar week up to the cut-off.
+public struct ForecastActivity: Sendable {
+    /// What one calendar week (Monday to Sunday) brought: progress in the activity's measure
+    /// (installed quantity for `units`, percentage points for `manual`) and costs.
+    public struct Week: Sendable, Equatable {
+        public var monday: CalendarDate
+        public var progress: Double
+        public var cost: Double
+
+        public init(monday: CalendarDate, progress: Double, cost: Double) {
+            self.monday = monday
+            self.progress = progress
+            self.cost = cost
+        }
+    }
+
+    public var id: String
+    public var name: String
+    public var method: EarnedValueMethod
+    public var status: ActivityStatus
+    public var plannedStart: CalendarDate?
+    public var plannedFinish: CalendarDate?
+    public var actualStart: CalendarDate?
+    public var actualFinish: CalendarDate?
+    public var budget: Double
+    public var plannedQuantity: Double?
+    /// The weeks with something reported, in order.
+    public var weeks: [Week]
+    /// The first day progress was reported.
+    public var firstProgress: CalendarDate?
+
+    public init(id: String, name: String, method: EarnedValueMethod = .units, status: ActivityStatus = .notStarted,
+                plannedStart: CalendarDate? = nil, plannedFinish: CalendarDate? = nil, actualStart: CalendarDate? = nil,
+                actualFinish: CalendarDate? = nil, budget: Double = 0, plannedQuantity: Double? = nil, weeks: [Week] = [],
+                firstProgress: CalendarDate? = nil) {
+        self.id = id
+        self.name = name
+        self.method = method
+        self.status = status
+        self.plannedStart = plannedStart
+        self.plannedFinish = plannedFinish
+        self.actualStart = actualStart
+        self.actualFinish = actualFinish
+        self.budget = budget
+        self.plannedQuantity = plannedQuantity
+        self.weeks = weeks
+        self.firstProgress = firstProgress
+    }
+
+    /// Progress to date, in the activity's measure.
+    public var done: Double { weeks.reduce(0) { $0 + $1.progress } }
+    /// Costs to date (AC).
+    public var actualCost: Double { weeks.reduce(0) { $0 + $1.cost } }
+    /// The planned duration in days (inclusive), at least 1.
+    public var plannedDays: Int {
+        guard let start = plannedStart, let finish = plannedFinish, finish >= start else { return 1 }
+        return finish.daysSinceEpoch - start.daysSinceEpoch + 1
+    }
+}
+
+/// What the forecast needs of one project: its activities and its daily logs' tags.
+public struct ForecastProject: Sendable {
+    public var id: String
+    public var code: String
+    public var name: String
+    public var activities: [ForecastActivity]
+    /// The days (days since 1970-01-01) whose daily log is tagged `rain`, up to the cut-off.
+    public var rainDays: Set<Int>
+    /// How many days have a daily log, up to the cut-off.
+    public var loggedDays: Int
+    /// How many daily logs carry each tag.
+    public var tagCounts: [String: Int]
+
+    public init(id: String, code: String, name: String, activities: [ForecastActivity], rainDays: Set<Int> = [],
+                loggedDays: Int = 0, tagCounts: [String: Int] = [:]) {
+        self.id = id
+        self.code = code
+        self.name = name
+        self.activities = activities
+        self.rainDays = rainDays
+        self.loggedDays = loggedDays
+        self.tagCounts = tagCounts
+    }
+
+    /// Rain days per month seen in the logs: rain-tagged days over logged days, times the
+    /// mean month (30.4375 days); 0 without logs.
+    public var observedRainDaysPerMonth: Double {
+        loggedDays == 0 ? 0 : Double(rainDays.count) / Double(loggedDays) * Forecast.daysPerMonth
+    }
+}
+
+/// The simulation's settings.
+public struct ForecastSettings: Sendable, Equatable {
+    /// The seed when none is given: forecasts printed anywhere with the defaults agree.
+    public static let defaultSeed: UInt64 = 20_260_101
+    public static let defaultRuns = 10_000
+
+    public var runs: Int
+    public var seed: UInt64
+    /// The spread (coefficient of variation) assumed where none was measured: a planned rate,
+    /// or fewer than two weeks of reports.
+    public var assumedSpread: Double
+    /// The slowest a run may work, as a share of the mean rate: the normal's tail below zero
+    /// has no meaning, and an activity that is going at all does not stop for good.
+    public var slowest: Double
+
+    public init(runs: Int = ForecastSettings.defaultRuns, seed: UInt64 = ForecastSettings.defaultSeed,
+                assumedSpread: Double = 0.25, slowest: Double = 0.1) {
+        self.runs = runs
+        self.seed = seed
+        self.assumedSpread = assumedSpread
+        self.slowest = slowest
+    }
+}
+
+/// Changes to try, applied to the forecast only (`--what-if`): nothing stored changes.
+public struct Scenario: Sendable, Equatable {
+    /// Each activity's rate multiplied by this (crew +30%: 1.3), by activity id.
+    public var crew: [String: Double] = [:]
+    /// The day each activity's remaining work starts (not before the day after the cut-off).
+    public var start: [String: CalendarDate] = [:]
+    /// Rain days per month, in place of those the logs show.
+    public var rainDaysPerMonth: Double?
+
+    public init(crew: [String: Double] = [:], start: [String: CalendarDate] = [:], rainDaysPerMonth: Double? = nil) {
+        self.crew = crew
+        self.start = start
+        self.rainDaysPerMonth = rainDaysPerMonth
+    }
+
+    public static let none = Scenario()
+}
+
+/// P50, P80 and P95 of something.
+public struct Percentiles<Value: Sendable & Comparable>: Sendable {
+    public var p50: Value
+    public var p80: Value
+    public var p95: Value
+
+    public init(p50: Value, p80: Value, p95: Value) {
+        self.p50 = p50
+        self.p80 = p80
+        self.p95 = p95
+    }
+
+    /// The same percentiles of something derived, value by value.
+    public func map<T>(_ transform: (Value) -> T) -> Percentiles<T> {
+        Percentiles<T>(p50: transform(p50), p80: transform(p80), p95: transform(p95))
+    }
+}
+
+/// The percentile levels, as fractions: 0.5, 0.8, 0.95.
+public let percentileLevels = [0.5, 0.8, 0.95]
+
+/// One activity's forecast.
+public struct ActivityForecast: Sendable {
+    /// Where its rate comes from.
+    public enum Basis: String, Sendable {
+        /// Finished: its dates and costs are facts.
+        case finished
+        /// From the progress reported, week by week.
+        case observed
+        /// No progress measured yet (or none measurable by its method): the planned rate.
+        case planned
+    }
+
+    public var id: String
+    public var name: String
+    public var basis: Basis
+    /// The mean rate per working day and its spread (standard deviation of the weekly rates),
+    /// in the activity's measure; the number of weeks they come from.
+    public var rate: Double
+    public var rateSpread: Double
+    public var weeks: Int
+    /// Work left, in the activity's measure.
+    public var remaining: Double
+    /// The unit in which ``rate`` and ``remaining`` count: the planned quantity's, `%`, or `days`.
+    public var measure: String
+    public var finish: Percentiles<CalendarDate>
+    public var eac: Percentiles<Double>
+    public var actualCost: Double
+    public var budget: Double
+}
+
+/// One project's forecast.
+public struct ProjectForecast: Sendable {
+    public var id: String
+    public var code: String
+    public var name: String
+    /// `nil` when the project has no activity.
+    public var finish: Percentiles<CalendarDate>?
+    public var eac: Percentiles<Double>?
+    public var budget: Double
+    public var actualCost: Double
+    public var plannedFinish: CalendarDate?
+    /// The rain days per month the forecast used (the logs', or the scenario's).
+    public var rainDaysPerMonth: Double
+    public var tagCounts: [String: Int]
+    public var activities: [ActivityForecast]
+}
+
+/// The completion forecasts (docs/design.md §17): each activity's remaining work at the rate it
+/// has achieved, with that rate's week-to-week spread, simulated many times; the project
+/// finishes when its last activity does and costs what its activities cost.
+public enum Forecast {
+    public static let daysPerMonth = 30.4375
+
+    /// One activity reduced to what a run needs: the remaining work from its first day, its
+    /// rate and unit cost with the spreads of their means, or a fixed finish.
+    struct Model {
+        var basis: ActivityForecast.Basis
+        var measure: String
+        var remaining: Double
+        var rate: Double, rateSpread: Double, weeks: Int
+        /// The spreads of the mean rate and unit cost over the remaining weeks.
+        var rateSpreadOfMean: Double, unitCost: Double, unitCostSpreadOfMean: Double
+        var actualCost: Double
+        /// Days after the cut-off: the first day of the remaining work, or the fixed finish.
+        var startOffset: Int
+        var fixedFinishOffset: Int?
+        var stretch: Double
+        var slowest: Double
+
+        /// The finish (days after the cut-off) of a run whose rate is `z` standard deviations
+        /// of the mean from the mean.
+        @inline(__always)
+        func finishOffset(_ z: Double) -> Int {
+            if let fixedFinishOffset { return fixedFinishOffset }
+            let pace = Swift.max(rate + rateSpreadOfMean * z, rate * slowest)
+            let days = Int((stretch * remaining / pace - 1e-9).rounded(.up))
+            return startOffset + Swift.max(days, 1) - 1
+        }
+
+        /// The final cost of a run whose unit cost is `z` standard deviations of the mean from the mean.
+        @inline(__always)
+        func eac(_ z: Double) -> Double {
+            actualCost + remaining * Swift.max(unitCost + unitCostSpreadOfMean * z, 0)
+        }
+    }
+
+    /// Each week's working days for an activity: the week's days from `from` to the cut-off,
+    /// less the rain days among them (no output is expected on a rain day).
+    static func workingDays(of monday: CalendarDate, from: CalendarDate, asOf: CalendarDate, rainDays: Set<Int>) -> Int {
+        let first = Swift.max(monday.daysSinceEpoch, from.daysSinceEpoch), last = Swift.min(monday.daysSinceEpoch + 6, asOf.daysSinceEpoch)
+        guard first <= last else { return 0 }
+        return (first...last).reduce(0) { $0 + (rainDays.contains($1) ? 0 : 1) }
+    }
+
+    /// The mean and the sample standard deviation of `values` (0 for fewer than two).
+    static func spread(_ values: [Double]) -> Double {
+        guard values.count >= 2 else { return 0 }
+        let mean = values.reduce(0, +) / Double(values.count)
+        return (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)).squareRoot()
+    }
+
+    /// The model of one activity as of the end of `asOf` (docs/design.md §17 gives the rules).
+    static func model(_ activity: ForecastActivity, asOf: CalendarDate, rainDays: Set<Int>, rainDaysPerMonth: Double,
+                      scenario: Scenario, settings: ForecastSettings) -> Model {
+        let cutOff = asOf.daysSinceEpoch
+        let actualCost = activity.actualCost
+        let stretch = daysPerMonth / (daysPerMonth - Swift.min(rainDaysPerMonth, daysPerMonth - 1))
+        var model = Model(basis: .planned, measure: "days", remaining: 0, rate: 1, rateSpread: 0, weeks: 0, rateSpreadOfMean: 0,
+                          unitCost: 0, unitCostSpreadOfMean: 0, actualCost: actualCost, startOffset: 1, fixedFinishOffset: nil,
+                          stretch: stretch, slowest: settings.slowest)
+        if activity.status.isFinished {
+            model.basis = .finished
+            model.fixedFinishOffset = Swift.min(activity.actualFinish?.daysSinceEpoch ?? cutOff, cutOff) - cutOff
+            return model
+        }
+        // The measure: quantity, percentage points, or planned days.
+        let total: Double, done: Double
+        switch activity.method {
+        case .units where (activity.plannedQuantity ?? 0) > 0:
+            (total, done, model.measure) = (activity.plannedQuantity!, activity.done, "units")
+        case .manual:
+            (total, done, model.measure) = (100, activity.done, "%")
+        default:
+            let days = Double(activity.plannedDays)
+            let started = activity.actualStart.map { $0 <= asOf } ?? false
+            let elapsed = activity.plannedStart.map { Double(Swift.max(0, Swift.min(cutOff - $0.daysSinceEpoch + 1, activity.plannedDays))) } ?? 0
+            let fraction: Double = switch activity.method {
+            case .levelOfEffort: elapsed / days
+            case .fiftyFifty: started ? 0.5 : 0
+            default: 0
+            }
+            (total, done) = (days, fraction * days)
+        }
+        model.remaining = Swift.max(total - done, 0)
+        let started = (activity.actualStart.map { $0 <= asOf } ?? false) || done > 0
+        let firstDay = started ? cutOff + 1 : Swift.max(activity.plannedStart?.daysSinceEpoch ?? cutOff + 1, cutOff + 1)
+        model.startOffset = Swift.max(scenario.start[activity.id]?.daysSinceEpoch ?? firstDay, cutOff + 1) - cutOff
+        guard model.remaining > 0 else {
+            // All the work is reported done, though the activity is not marked finished: it
+            // finishes on the cut-off day.
+            model.basis = done > 0 && model.measure != "days" ? .observed : .planned
+            model.fixedFinishOffset = 0
+            return model
+        }
+        // The rate: observed week by week where progress is measured, else planned.
+        var rates: [Double] = [], unitCosts: [Double] = []
+        var workedDays = 0
+        if model.measure != "days", done > 0, let first = activity.firstProgress ?? activity.weeks.first?.monday {
+            let from = Swift.min(activity.actualStart ?? first, first)
+            let weeks = Dictionary(activity.weeks.map { ($0.monday.daysSinceEpoch, $0) }, uniquingKeysWith: { a, _ in a })
+            var monday = CalendarDate(daysSinceEpoch: from.daysSinceEpoch - mondayIndex(from))
+            while monday <= asOf {
+                let days = workingDays(of: monday, from: from, asOf: asOf, rainDays: rainDays)
+                let week = weeks[monday.daysSinceEpoch]
+                if days > 0 {
+                    rates.append((week?.progress ?? 0) / Double(days))
+                    workedDays += days
+                }
+                if let week, week.progress > 0, week.cost > 0 { unitCosts.append(week.cost / week.progress) }
+                monday = monday.adding(days: 7)
+            }
+        }
+        if workedDays > 0 {
+            model.basis = .observed
+            model.rate = done / Double(workedDays)
+            model.weeks = rates.count
+            model.rateSpread = rates.count >= 2 ? spread(rates) : model.rate * settings.assumedSpread
+        } else {
+            model.basis = .planned
+            model.rate = total / Double(activity.plannedDays)
+            // Level of effort lasts as planned, by definition; other plans are as uncertain as assumed.
+            model.rateSpread = activity.method == .levelOfEffort && model.measure == "days" ? 0 : model.rate * settings.assumedSpread
+        }
+        if actualCost > 0, done > 0 {
+            model.unitCost = actualCost / done
+            model.unitCostSpreadOfMean = unitCosts.count >= 2 ? spread(unitCosts) : model.unitCost * settings.assumedSpread
+        } else {
+            model.unitCost = activity.budget / total
+            model.unitCostSpreadOfMean = model.unitCost * settings.assumedSpread
+        }
+        let crew = scenario.crew[activity.id] ?? 1
+        model.rate *= crew
+        model.rateSpread *= crew
+        // The mean of the remaining weeks' rates (and unit costs), each week like an observed one.
+        let remainingWeeks = Swift.max(1, model.remaining / model.rate / 7)
+        model.rateSpreadOfMean = model.rateSpread / remainingWeeks.squareRoot()
+        model.unitCostSpreadOfMean /= remainingWeeks.squareRoot()
+        return model
+    }
+
+    /// Days since the Monday of `date`'s week (1970-01-01 was a Thursday).
+    static func mondayIndex(_ date: CalendarDate) -> Int { ((date.daysSinceEpoch + 3) % 7 + 7) % 7 }
+
+    /// The Monday of `date`'s week.
+    public static func monday(of date: CalendarDate) -> CalendarDate { date.adding(days: -mondayIndex(date)) }
+
+    /// The nearest-rank percentile: the smallest value with at least `level` of the runs at or below it.
+    static func percentile<T>(_ sorted: UnsafeMutableBufferPointer<T>, _ level: Double) -> T {
+        sorted[Swift.max(0, Int((level * Double(sorted.count)).rounded(.up)) - 1)]
+    }
+
+    /// The forecast of one project as of the end of `asOf`, under `scenario`.
+    ///
+    /// Each run draws, for every activity in order, one 64-bit number from the project's own
+    /// stream (``SplitMix64/streamSeed(_:_:)``): its top 12 bits pick the rate's normal draw,
+    /// the next 12 the unit cost's. Finished activities draw too, so the same seed gives every
+    /// activity the same draws under any scenario, and a what-if's difference is the change's
+    /// alone, not noise.
+    public static func project(_ project: ForecastProject, asOf: CalendarDate, scenario: Scenario = .none,
+                               settings: ForecastSettings = ForecastSettings()) -> ProjectForecast {
+        let rainPerMonth = scenario.rainDaysPerMonth ?? project.observedRainDaysPerMonth
+        let models = project.activities.map {
+            model($0, asOf: asOf, rainDays: project.rainDays, rainDaysPerMonth: rainPerMonth, scenario: scenario, settings: settings)
+        }
+        let activities = zip(project.activities, models).map { activity, model in
+            summary(activity, model, asOf: asOf)
+        }
+        var result = ProjectForecast(
+            id: project.id, code: project.code, name: project.name, finish: nil, eac: nil,
+            budget: project.activities.reduce(0) { $0 + $1.budget }, actualCost: project.activities.reduce(0) { $0 + $1.actualCost },
+            plannedFinish: project.activities.compactMap(\.plannedFinish).max(), rainDaysPerMonth: rainPerMonth,
+            tagCounts: project.tagCounts, activities: activities)
+        guard !models.isEmpty, settings.runs > 0 else { return result }
+        let (finishes, costs) = simulate(models, runs: settings.runs, seed: SplitMix64.streamSeed(settings.seed, project.id))
+        result.finish = finishes.map { asOf.adding(days: $0) }
+        result.eac = costs
+        return result
+    }
+
+    /// The runs of one project: its finish (days after the cut-off) and final cost at each
+    /// percentile level.
+    static func simulate(_ models: [Model], runs: Int, seed: UInt64) -> (Percentiles<Int>, Percentiles<Double>) {
+        var random = SplitMix64(seed: seed)
+        var finishes = [Int](repeating: 0, count: runs), costs = [Double](repeating: 0, count: runs)
+        let table = Normal.table, shift = UInt64(64 - Normal.tableBits), mask = UInt64((1 << Normal.tableBits) - 1)
+        models.withUnsafeBufferPointer { models in
+            table.withUnsafeBufferPointer { table in
+                for run in 0..<runs {
+                    var finish = Int.min, cost = 0.0
+                    for model in models {
+                        let bits = random.next()
+                        let rateZ = table[Int(bits >> shift)], costZ = table[Int((bits >> (shift - UInt64(Normal.tableBits))) & mask)]
+                        finish = Swift.max(finish, model.finishOffset(rateZ))
+                        cost += model.eac(costZ)
+                    }
+                    finishes[run] = finish
+                    costs[run] = cost
+                }
+            }
+        }
+        func levels<T: Comparable>(_ values: inout [T]) -> Percentiles<T> {
+            values.withUnsafeMutableBufferPointer { values in
+                values.sort()
+                return Percentiles(p50: percentile(values, 0.5), p80: percentile(values, 0.8), p95: percentile(values, 0.95))
+            }
+        }
+        return (levels(&finishes), levels(&costs))
+    }
+
+    /// An activity's own percentiles: each is a monotone function of one normal draw (a
+    /// slower rate, a later finish; a dearer unit, a dearer activity), so its quantiles are
+    /// that function at the normal's quantiles, exactly; running the simulation would only add
+    /// noise to them.
+    static func summary(_ activity: ForecastActivity, _ model: Model, asOf: CalendarDate) -> ActivityForecast {
+        let finish = percentileLevels.map { asOf.adding(days: model.finishOffset(Normal.quantile(1 - $0))) }
+        let eac = percentileLevels.map { model.eac(Normal.quantile($0)) }
+        return ActivityForecast(
+            id: activity.id, name: activity.name, basis: model.basis, rate: model.rate, rateSpread: model.rateSpread,
+            weeks: model.weeks, remaining: model.remaining, measure: model.measure,
+            finish: Percentiles(p50: finish[0], p80: finish[1], p95: finish[2]),
+            eac: Percentiles(p50: eac[0], p80: eac[1], p95: eac[2]), actualCost: model.actualCost, budget: activity.budget)
+    }
+}
