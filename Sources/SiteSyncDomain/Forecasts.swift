@@ -178,7 +178,7 @@ public enum ForecastJSON {
     public static func activity(_ forecast: ActivityForecast) -> JSONValue {
         .object([
             "activity": .string(forecast.id), "name": .string(forecast.name), "basis": .string(forecast.basis.rawValue),
-            "rate_per_day": number(forecast.rate), "rate_spread": number(forecast.rateSpread), "weeks": .int(Int64(forecast.weeks)),
+            "rate_per_day": number(forecast.rate), "rate_spread": number(forecast.rateSpread), "periods": .int(Int64(forecast.periods)),
             "remaining": number(forecast.remaining), "measure": .string(forecast.measure),
             "finish_p50": .string(forecast.finish.p50.description), "finish_p80": .string(forecast.finish.p80.description),
             "finish_p95": .string(forecast.finish.p95.description),

@@ -102,7 +102,7 @@ public struct ForecastSettings: Sendable, Equatable {
     public var runs: Int
     public var seed: UInt64
     /// The spread (coefficient of variation) assumed where none was measured: a planned rate,
-    /// or fewer than two weeks of reports.
+    /// or fewer than two reporting periods.
     public var assumedSpread: Double
     /// The slowest a run may work, as a share of the mean rate: the normal's tail below zero
     /// has no meaning, and an activity that is going at all does not stop for good.
@@ -171,11 +171,12 @@ public struct ActivityForecast: Sendable {
     public var id: String
     public var name: String
     public var basis: Basis
-    /// The mean rate per working day and its spread (standard deviation of the weekly rates),
-    /// in the activity's measure; the number of weeks they come from.
+    /// The mean rate per working day and its spread (the standard deviation of a week's rate,
+    /// from the reporting periods' rates), in the activity's measure; the number of reporting
+    /// periods they come from (a week, or weeks without progress and the week that reported it).
     public var rate: Double
     public var rateSpread: Double
-    public var weeks: Int
+    public var periods: Int
     /// Work left, in the activity's measure.
     public var remaining: Double
     /// The unit in which ``rate`` and ``remaining`` count: the planned quantity's, `%`, or `days`.
@@ -215,7 +216,7 @@ public enum Forecast {
         var basis: ActivityForecast.Basis
         var measure: String
         var remaining: Double
-        var rate: Double, rateSpread: Double, weeks: Int
+        var rate: Double, rateSpread: Double, periods: Int
         /// The spreads of the mean rate and unit cost over the remaining weeks.
         var rateSpreadOfMean: Double, unitCost: Double, unitCostSpreadOfMean: Double
         var actualCost: Double
@@ -250,20 +251,13 @@ public enum Forecast {
         return (first...last).reduce(0) { $0 + (rainDays.contains($1) ? 0 : 1) }
     }
 
-    /// The mean and the sample standard deviation of `values` (0 for fewer than two).
-    static func spread(_ values: [Double]) -> Double {
-        guard values.count >= 2 else { return 0 }
-        let mean = values.reduce(0, +) / Double(values.count)
-        return (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)).squareRoot()
-    }
-
     /// The model of one activity as of the end of `asOf` (docs/design.md §17 gives the rules).
     static func model(_ activity: ForecastActivity, asOf: CalendarDate, rainDays: Set<Int>, rainDaysPerMonth: Double,
                       scenario: Scenario, settings: ForecastSettings) -> Model {
         let cutOff = asOf.daysSinceEpoch
         let actualCost = activity.actualCost
         let stretch = daysPerMonth / (daysPerMonth - Swift.min(rainDaysPerMonth, daysPerMonth - 1))
-        var model = Model(basis: .planned, measure: "days", remaining: 0, rate: 1, rateSpread: 0, weeks: 0, rateSpreadOfMean: 0,
+        var model = Model(basis: .planned, measure: "days", remaining: 0, rate: 1, rateSpread: 0, periods: 0, rateSpreadOfMean: 0,
                           unitCost: 0, unitCostSpreadOfMean: 0, actualCost: actualCost, startOffset: 1, fixedFinishOffset: nil,
                           stretch: stretch, slowest: settings.slowest)
         if activity.status.isFinished {
@@ -301,49 +295,78 @@ public enum Forecast {
             return model
         }
         // The rate: observed week by week where progress is measured, else planned.
-        var rates: [Double] = [], unitCosts: [Double] = []
-        var workedDays = 0
-        if model.measure != "days", done > 0, let first = activity.firstProgress ?? activity.weeks.first?.monday {
-            let from = Swift.min(activity.actualStart ?? first, first)
-            let weeks = Dictionary(activity.weeks.map { ($0.monday.daysSinceEpoch, $0) }, uniquingKeysWith: { a, _ in a })
-            var monday = CalendarDate(daysSinceEpoch: from.daysSinceEpoch - mondayIndex(from))
-            while monday <= asOf {
-                let days = workingDays(of: monday, from: from, asOf: asOf, rainDays: rainDays)
-                let week = weeks[monday.daysSinceEpoch]
-                if days > 0 {
-                    rates.append((week?.progress ?? 0) / Double(days))
-                    workedDays += days
-                }
-                if let week, week.progress > 0, week.cost > 0 { unitCosts.append(week.cost / week.progress) }
-                monday = monday.adding(days: 7)
-            }
-        }
+        let periods = model.measure != "days" && done > 0 ? reportingPeriods(activity, asOf: asOf, rainDays: rainDays) : []
+        let workedDays = periods.reduce(0) { $0 + $1.days }
         if workedDays > 0 {
             model.basis = .observed
             model.rate = done / Double(workedDays)
-            model.weeks = rates.count
-            model.rateSpread = rates.count >= 2 ? spread(rates) : model.rate * settings.assumedSpread
+            model.periods = periods.count
+            // A period of d days has a rate whose variance is a day's over d: the days' variance
+            // is Σ d (r − mean)² / (n − 1), and a week's spread that over √7.
+            model.rateSpread = periods.count >= 2
+                ? (periods.reduce(0) { $0 + Double($1.days) * pow($1.progress / Double($1.days) - model.rate, 2) }
+                    / Double(periods.count - 1) / 7).squareRoot()
+                : model.rate * settings.assumedSpread
         } else {
             model.basis = .planned
             model.rate = total / Double(activity.plannedDays)
             // Level of effort lasts as planned, by definition; other plans are as uncertain as assumed.
             model.rateSpread = activity.method == .levelOfEffort && model.measure == "days" ? 0 : model.rate * settings.assumedSpread
         }
+        // The remaining weeks of work at the rate achieved, at least one.
+        let remainingWeeks = Swift.max(1, model.remaining / model.rate / 7)
+        let costed = periods.filter { $0.progress > 0 }
         if actualCost > 0, done > 0 {
             model.unitCost = actualCost / done
-            model.unitCostSpreadOfMean = unitCosts.count >= 2 ? spread(unitCosts) : model.unitCost * settings.assumedSpread
+            // Likewise per unit: a period of q units has a unit cost whose variance is a unit's
+            // over q; the mean over the R units left has a unit's over R.
+            model.unitCostSpreadOfMean = costed.count >= 2
+                ? (costed.reduce(0) { $0 + $1.progress * pow($1.cost / $1.progress - model.unitCost, 2) } / Double(costed.count - 1)
+                    / model.remaining).squareRoot()
+                : model.unitCost * settings.assumedSpread / remainingWeeks.squareRoot()
         } else {
             model.unitCost = activity.budget / total
-            model.unitCostSpreadOfMean = model.unitCost * settings.assumedSpread
+            model.unitCostSpreadOfMean = model.unitCost * settings.assumedSpread / remainingWeeks.squareRoot()
         }
         let crew = scenario.crew[activity.id] ?? 1
         model.rate *= crew
         model.rateSpread *= crew
-        // The mean of the remaining weeks' rates (and unit costs), each week like an observed one.
-        let remainingWeeks = Swift.max(1, model.remaining / model.rate / 7)
-        model.rateSpreadOfMean = model.rateSpread / remainingWeeks.squareRoot()
-        model.unitCostSpreadOfMean /= remainingWeeks.squareRoot()
+        // The mean rate over the remaining weeks, each week like an observed one.
+        model.rateSpreadOfMean = model.rateSpread / Swift.max(1, model.remaining / model.rate / 7).squareRoot()
         return model
+    }
+
+    /// A stretch of work as reported: its working days, its progress and its costs.
+    struct Period: Equatable {
+        var days: Int
+        var progress: Double
+        var cost: Double
+    }
+
+    /// The activity's reporting periods from its start (actual, or its first progress) to the
+    /// cut-off: calendar weeks, each week without progress merged into the next week with
+    /// some (progress entered in a lump, "to date", was made over the weeks before it, not in
+    /// its own week); weeks without progress at the end make a last period of none. Each
+    /// period's working days leave out the rain days.
+    static func reportingPeriods(_ activity: ForecastActivity, asOf: CalendarDate, rainDays: Set<Int>) -> [Period] {
+        guard let first = activity.firstProgress ?? activity.weeks.first?.monday else { return [] }
+        let from = Swift.min(activity.actualStart ?? first, first)
+        let weeks = Dictionary(activity.weeks.map { ($0.monday.daysSinceEpoch, $0) }, uniquingKeysWith: { a, _ in a })
+        var periods: [Period] = [], open = Period(days: 0, progress: 0, cost: 0)
+        var monday = monday(of: from)
+        while monday <= asOf {
+            let week = weeks[monday.daysSinceEpoch]
+            open.days += workingDays(of: monday, from: from, asOf: asOf, rainDays: rainDays)
+            open.progress += week?.progress ?? 0
+            open.cost += week?.cost ?? 0
+            if open.progress != 0, open.days > 0 {
+                periods.append(open)
+                open = Period(days: 0, progress: 0, cost: 0)
+            }
+            monday = monday.adding(days: 7)
+        }
+        if open.days > 0 { periods.append(open) }
+        return periods
     }
 
     /// Days since the Monday of `date`'s week (1970-01-01 was a Thursday).
@@ -424,7 +447,7 @@ public enum Forecast {
         let eac = percentileLevels.map { model.eac(Normal.quantile($0)) }
         return ActivityForecast(
             id: activity.id, name: activity.name, basis: model.basis, rate: model.rate, rateSpread: model.rateSpread,
-            weeks: model.weeks, remaining: model.remaining, measure: model.measure,
+            periods: model.periods, remaining: model.remaining, measure: model.measure,
             finish: Percentiles(p50: finish[0], p80: finish[1], p95: finish[2]),
             eac: Percentiles(p50: eac[0], p80: eac[1], p95: eac[2]), actualCost: model.actualCost, budget: activity.budget)
     }

@@ -25,7 +25,7 @@ struct ForecastCommand: ParsableCommand {
 
             JSON: as_of, runs, seed, projects (project, code, name, finish_p50, finish_p80, finish_p95, \
             eac_p50, eac_p80, eac_p95, bac, ac, planned_finish, rain_days_per_month, tags, activities: \
-            activity, name, basis (observed|planned|finished), rate_per_day, rate_spread, weeks, remaining, \
+            activity, name, basis (observed|planned|finished), rate_per_day, rate_spread, periods, remaining, \
             measure, finish_p50…p95, eac_p50…p95, ac, bac). With --what-if: as_of, runs, seed, what_if, base, \
             changed, difference (finish_p50_days, finish_p80_days, finish_p95_days, eac_p50, eac_p80).
 
@@ -75,7 +75,7 @@ struct ForecastCommand: ParsableCommand {
                 print(Output.table([["project", "rain days/month", "tags"]] + forecasts.map { forecast in
                     [forecast.code, String(format: "%.1f", forecast.rainDaysPerMonth),
                      forecast.tagCounts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")]
-                }), terminator: "")
+                }))
             }
             return
         }
@@ -84,8 +84,8 @@ struct ForecastCommand: ParsableCommand {
         print(Output.table([["project", "name", "planned finish", "P50", "P80", "P95", "EAC P50", "EAC P80", "BAC"]] + forecasts.map { f in
             [f.code, f.name, f.plannedFinish?.description ?? "—", f.finish?.p50.description ?? "—", f.finish?.p80.description ?? "—",
              f.finish?.p95.description ?? "—", Self.money(f.eac?.p50), Self.money(f.eac?.p80), Self.money(f.budget)]
-        }), terminator: "")
-        if project != nil, let forecast = forecasts.first { print(Self.activities(forecast), terminator: "") }
+        }))
+        if project != nil, let forecast = forecasts.first { print(Self.activities(forecast)) }
     }
 
     static func money(_ value: Double?) -> String { value.map { String(format: "%.2f", $0) } ?? "—" }
@@ -126,6 +126,6 @@ struct ForecastCommand: ParsableCommand {
             moved.append([a.name, a.finish.p50.description, b.finish.p50.description, days(a.finish.p50, b.finish.p50)])
         }
         return "what-if for \(base.code) \(base.name): " + comparison.clauses.joined(separator: "; ") + " (nothing was written)\n"
-            + Output.table(rows) + (moved.count > 1 ? "\n" + Output.table(moved) : "\nno activity's finish moved\n")
+            + Output.table(rows) + (moved.count > 1 ? "\n\n" + Output.table(moved) : "\n\nno activity's finish moved")
     }
 }

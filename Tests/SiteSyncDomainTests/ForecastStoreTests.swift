@@ -34,7 +34,7 @@ import Testing
         let earthworks = try #require(forecast.activities.first { $0.id == "a1" })
         // 1,300 m³ over 13 working days (14 days from 2 March, less the rain day): 100 a day, two
         // whole weeks alike.
-        #expect(earthworks.basis == .observed && earthworks.rate == 100 && earthworks.remaining == 3700 && earthworks.weeks == 2)
+        #expect(earthworks.basis == .observed && earthworks.rate == 100 && earthworks.remaining == 3700 && earthworks.periods == 2)
         #expect(forecast.activities.first { $0.id == "a2" }?.basis == .planned)
         #expect(forecast.tagCounts == ["rain": 1, "stoppage": 1, "inspection": 1, "breakdown": 1])
         #expect(abs(forecast.rainDaysPerMonth - 30.4375 / 3) < 1e-9, "one of three logged days rained")

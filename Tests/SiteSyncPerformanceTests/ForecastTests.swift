@@ -32,7 +32,7 @@ struct ForecastTests {
     @Test func aConstantRateGivesAPointForecast() {
         let forecast = Forecast.project(Self.project([Self.steady()]), asOf: Self.asOf)
         let a = forecast.activities[0]
-        #expect(a.basis == .observed && a.rate == 5 && a.rateSpread == 0 && a.weeks == 2 && a.remaining == 70)
+        #expect(a.basis == .observed && a.rate == 5 && a.rateSpread == 0 && a.periods == 2 && a.remaining == 70)
         // 70 left at 5 a day: 14 days from 19 January, the last of them 1 February.
         for finish in [a.finish.p50, a.finish.p80, a.finish.p95, forecast.finish?.p50, forecast.finish?.p80, forecast.finish?.p95] {
             #expect(finish == Self.day("2026-02-01"))
