@@ -212,9 +212,16 @@ public enum Forecast {
 
     /// One activity reduced to what a run needs: the remaining work from its first day, its
     /// rate and unit cost with the spreads of their means, or a fixed finish.
+    /// What an activity's progress counts: installed quantity, percentage points, or planned days.
+    /// An enumeration, not text, so that a model holds nothing reference-counted and a run
+    /// copies it for free.
+    enum Measure: String {
+        case units, percent = "%", days
+    }
+
     struct Model {
         var basis: ActivityForecast.Basis
-        var measure: String
+        var measure: Measure
         var remaining: Double
         var rate: Double, rateSpread: Double, periods: Int
         /// The spreads of the mean rate and unit cost over the remaining weeks.
@@ -257,7 +264,7 @@ public enum Forecast {
         let cutOff = asOf.daysSinceEpoch
         let actualCost = activity.actualCost
         let stretch = daysPerMonth / (daysPerMonth - Swift.min(rainDaysPerMonth, daysPerMonth - 1))
-        var model = Model(basis: .planned, measure: "days", remaining: 0, rate: 1, rateSpread: 0, periods: 0, rateSpreadOfMean: 0,
+        var model = Model(basis: .planned, measure: .days, remaining: 0, rate: 1, rateSpread: 0, periods: 0, rateSpreadOfMean: 0,
                           unitCost: 0, unitCostSpreadOfMean: 0, actualCost: actualCost, startOffset: 1, fixedFinishOffset: nil,
                           stretch: stretch, slowest: settings.slowest)
         if activity.status.isFinished {
@@ -269,9 +276,9 @@ public enum Forecast {
         let total: Double, done: Double
         switch activity.method {
         case .units where (activity.plannedQuantity ?? 0) > 0:
-            (total, done, model.measure) = (activity.plannedQuantity!, activity.done, "units")
+            (total, done, model.measure) = (activity.plannedQuantity!, activity.done, .units)
         case .manual:
-            (total, done, model.measure) = (100, activity.done, "%")
+            (total, done, model.measure) = (100, activity.done, .percent)
         default:
             let days = Double(activity.plannedDays)
             let started = activity.actualStart.map { $0 <= asOf } ?? false
@@ -290,12 +297,12 @@ public enum Forecast {
         guard model.remaining > 0 else {
             // All the work is reported done, though the activity is not marked finished: it
             // finishes on the cut-off day.
-            model.basis = done > 0 && model.measure != "days" ? .observed : .planned
+            model.basis = done > 0 && model.measure != .days ? .observed : .planned
             model.fixedFinishOffset = 0
             return model
         }
         // The rate: observed week by week where progress is measured, else planned.
-        let periods = model.measure != "days" && done > 0 ? reportingPeriods(activity, asOf: asOf, rainDays: rainDays) : []
+        let periods = model.measure != .days && done > 0 ? reportingPeriods(activity, asOf: asOf, rainDays: rainDays) : []
         let workedDays = periods.reduce(0) { $0 + $1.days }
         if workedDays > 0 {
             model.basis = .observed
@@ -311,7 +318,7 @@ public enum Forecast {
             model.basis = .planned
             model.rate = total / Double(activity.plannedDays)
             // Level of effort lasts as planned, by definition; other plans are as uncertain as assumed.
-            model.rateSpread = activity.method == .levelOfEffort && model.measure == "days" ? 0 : model.rate * settings.assumedSpread
+            model.rateSpread = activity.method == .levelOfEffort && model.measure == .days ? 0 : model.rate * settings.assumedSpread
         }
         // The remaining weeks of work at the rate achieved, at least one.
         let remainingWeeks = Swift.max(1, model.remaining / model.rate / 7)
@@ -447,7 +454,7 @@ public enum Forecast {
         let eac = percentileLevels.map { model.eac(Normal.quantile($0)) }
         return ActivityForecast(
             id: activity.id, name: activity.name, basis: model.basis, rate: model.rate, rateSpread: model.rateSpread,
-            periods: model.periods, remaining: model.remaining, measure: model.measure,
+            periods: model.periods, remaining: model.remaining, measure: model.measure.rawValue,
             finish: Percentiles(p50: finish[0], p80: finish[1], p95: finish[2]),
             eac: Percentiles(p50: eac[0], p80: eac[1], p95: eac[2]), actualCost: model.actualCost, budget: activity.budget)
     }

@@ -79,6 +79,8 @@ extension BenchCommand {
         @Flag(help: "Only the HTTP API's figures.") var httpOnly = false
         @Flag(help: "Only the figures cache at a city's scale (5,000 projects x 20 activities): a recompute, and a refresh after one progress write.")
         var cityFigures = false
+        @Flag(help: "Only the completion forecasts over 500 projects, beside the projects report over the same data (--quick: 28 days of entries).")
+        var forecastOnly = false
         @Flag(help: "Print JSON.") var json = false
         @Option(help: ArgumentHelp("Number of remote changes (overrides --quick).", valueName: "n")) var changes: Int?
         @Option(help: ArgumentHelp("Changes per applied batch (one transaction each).", valueName: "n")) var batchSize = 1000
@@ -97,6 +99,15 @@ extension BenchCommand {
                 print("figures_recompute_s \(result.recomputeSeconds) (assessments \(result.assessmentSeconds))")
                 print("figures_progress_refresh_s \(result.progressRefreshSeconds)")
                 print("figures_unchanged_refresh_s \(result.unchangedRefreshSeconds)")
+                return
+            }
+            if forecastOnly {
+                let forecast = try ForecastBenchmark.run(scale: quick ? ForecastBenchmark.quick : ForecastBenchmark.full) { step in
+                    if !json { BenchOutput.note("bench: \(step)") }
+                }
+                try emit([("forecast_seconds_500_projects", rounded(forecast.forecastSeconds, 3), "<= 2 (\(forecast.runs) runs each)"),
+                          ("forecast_read_seconds", rounded(forecast.readSeconds, 3), "(of which reading the records)"),
+                          ("forecast_baseline_report_seconds", rounded(forecast.reportSeconds, 3), "(report projects, same data, same run)")])
                 return
             }
             if httpOnly {
@@ -136,6 +147,7 @@ extension BenchCommand {
                  quick ? "(quick scale)" : "<= 2 (x 40 activities x 90 days)"),
                 ("forecast_seconds_500_projects", rounded(forecast.forecastSeconds, 3),
                  "<= 2 (\(forecast.runs) runs each; x 40 activities x \(quick ? 28 : 90) days)"),
+                ("forecast_read_seconds", rounded(forecast.readSeconds, 3), "(of which reading the records)"),
                 ("forecast_baseline_report_seconds", rounded(forecast.reportSeconds, 3), "(report projects over the same 500 projects, same run)"),
             ]
             if let network {
