@@ -18,10 +18,10 @@ public enum Forecasts {
 
     /// ``load(_:asOf:tags:projects:)`` in one snapshot.
     ///
-    /// Entries are summed per activity and calendar week (Monday to Sunday) in SQLite, as
+    /// Entries are summed per activity and calendar week (Monday to Sunday) in one pass over
+    /// each entry table (``SnapshotReader/weeklySums(table:amount:upTo:restriction:)``), as
     /// binary doubles: a forecast is a spread of outcomes, not an account, and the sums it
-    /// starts from need no exactness the spread would not swamp. The week is the days since
-    /// Monday 1969-12-29 (julian day 2440584.5) divided by 7.
+    /// starts from need no exactness the spread would not swamp.
     public static func load(_ reader: SnapshotReader, asOf: CalendarDate, tags: DailyLogTags,
                             projects: [String]?) throws -> [ForecastProject] {
         let day = asOf.description
@@ -31,7 +31,6 @@ public enum Forecasts {
         }
         let ids = projects ?? []
         let ofActivity = projects == nil ? "1" : "activity IN (SELECT id FROM activity WHERE \(only("project", from: 2)))"
-        let week = "CAST((julianday(date) - 2440584.5) / 7 AS INTEGER)"
         let result = try reader.rows([
             ("""
              SELECT id, code, name FROM project WHERE coalesce(stage, '') NOT IN ('closed', 'archived')
@@ -42,37 +41,20 @@ public enum Forecasts {
                     actual_start, actual_finish FROM activity WHERE \(only("project", from: 1)) ORDER BY id
              """, ids),
             ("""
-             SELECT activity, \(week), total(CAST(quantity AS REAL)), min(date) FROM quantity_entry
-             WHERE date <= ?1 AND activity IS NOT NULL AND \(ofActivity) GROUP BY activity, 2
-             """, [day] + ids),
-            ("""
-             SELECT activity, \(week), total(CAST(amount AS REAL)) FROM cost_entry
-             WHERE date <= ?1 AND activity IS NOT NULL AND \(ofActivity) GROUP BY activity, 2
-             """, [day] + ids),
-            ("""
              SELECT activity, date, percent FROM percent_entry WHERE date <= ?1 AND activity IS NOT NULL AND percent IS NOT NULL
              AND \(ofActivity) ORDER BY activity, date
              """, [day] + ids),
             ("SELECT project, date, coalesce(summary, ''), coalesce(weather, '') FROM daily_log WHERE date <= ?1 AND \(only("project", from: 2))",
              [day] + ids),
         ])
-        /// Weeks by activity, keyed by the Monday's day number.
-        var quantities: [String: [Int: Double]] = [:], costs: [String: [Int: Double]] = [:], percents: [String: [Int: Double]] = [:]
-        var firstQuantity: [String: CalendarDate] = [:], firstPercent: [String: CalendarDate] = [:]
-        func monday(_ text: String?) -> Int? { text.flatMap(Int.init).map { -3 + 7 * $0 } }
-        for row in result[2] {
-            guard let activity = row[0], let week = monday(row[1]), let amount = row[2].flatMap(Double.init) else { continue }
-            quantities[activity, default: [:]][week] = amount
-            if amount > 0, let first = date(row[3]) { firstQuantity[activity] = min(firstQuantity[activity] ?? first, first) }
-        }
-        for row in result[3] {
-            guard let activity = row[0], let week = monday(row[1]), let amount = row[2].flatMap(Double.init) else { continue }
-            costs[activity, default: [:]][week] = amount
-        }
+        let restriction = projects.map { _ in ("activity IN (SELECT id FROM activity WHERE \(only("project", from: 2)))", ids) }
+        let quantities = try reader.weeklySums(table: "quantity_entry", amount: "quantity", upTo: day, restriction: restriction)
+        let costs = try reader.weeklySums(table: "cost_entry", amount: "amount", upTo: day, restriction: restriction)
+        var percents: [String: [Int: Double]] = [:], firstPercent: [String: CalendarDate] = [:]
         // A percentage is true as of its day: a week's progress is its last percentage less the
         // one before the week.
         var reached: [String: Double] = [:]
-        for row in result[4] {
+        for row in result[2] {
             guard let activity = row[0], let day = date(row[1]), let percent = row[2].flatMap(Double.init) else { continue }
             let week = Forecast.monday(of: day).daysSinceEpoch
             let before = reached[activity] ?? 0
@@ -84,8 +66,8 @@ public enum Forecasts {
         for row in result[1] {
             guard let id = row[0], let project = row[1] else { continue }
             let method = row[7].flatMap(EarnedValueMethod.init(rawValue:)) ?? .units
-            let progress = method == .manual ? percents[id] ?? [:] : method == .units ? quantities[id] ?? [:] : [:]
-            let spent = costs[id] ?? [:]
+            let progress = method == .manual ? percents[id] ?? [:] : method == .units ? quantities[id]?.weeks ?? [:] : [:]
+            let spent = costs[id]?.weeks ?? [:]
             let weeks = Set(progress.keys).union(spent.keys).sorted().map {
                 ForecastActivity.Week(monday: CalendarDate(daysSinceEpoch: $0), progress: progress[$0] ?? 0, cost: spent[$0] ?? 0)
             }
@@ -93,13 +75,22 @@ public enum Forecasts {
                 id: id, name: row[2] ?? id, method: method, status: row[8].flatMap(ActivityStatus.init(rawValue:)) ?? .notStarted,
                 plannedStart: date(row[5]), plannedFinish: date(row[6]), actualStart: date(row[9]), actualFinish: date(row[10]),
                 budget: row[3].flatMap(Double.init) ?? 0, plannedQuantity: row[4].flatMap(Double.init), weeks: weeks,
-                firstProgress: method == .manual ? firstPercent[id] : firstQuantity[id]))
+                firstProgress: method == .manual ? firstPercent[id] : quantities[id]?.firstPositive.map { CalendarDate(daysSinceEpoch: $0) }))
         }
         var rainDays: [String: Set<Int>] = [:], logged: [String: Int] = [:], tagCounts: [String: [String: Int]] = [:]
-        for row in result[5] {
+        // Logs repeat themselves ("晴", "as planned"): each distinct text is matched once.
+        let matcher = DailyLogTags.Matcher(tags)
+        var known: [String: [String]] = [:]
+        func tagsOf(_ text: String) -> [String] {
+            if let found = known[text] { return found }
+            let found = matcher.tags(of: text)
+            known[text] = found
+            return found
+        }
+        for row in result[3] {
             guard let project = row[0], let day = date(row[1]) else { continue }
             logged[project, default: 0] += 1
-            let found = Set(tags.tags(of: row[2] ?? "") + tags.tags(of: row[3] ?? ""))
+            let found = Set(tagsOf(row[2] ?? "") + tagsOf(row[3] ?? ""))
             for tag in found { tagCounts[project, default: [:]][tag, default: 0] += 1 }
             if found.contains(DailyLogTags.rain) { rainDays[project, default: []].insert(day.daysSinceEpoch) }
         }

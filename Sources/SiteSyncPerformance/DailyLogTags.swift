@@ -43,58 +43,74 @@ public struct DailyLogTags: Sendable, Equatable {
     }
 
     /// The tags of `text` (a summary, a weather note), sorted.
-    public func tags(of text: String) -> [String] {
-        guard !text.isEmpty else { return [] }
-        let lowered = text.lowercased()
-        return phrases.keys.sorted().filter { tag in Self.matches(lowered, phrases[tag] ?? []) }
-    }
+    public func tags(of text: String) -> [String] { Matcher(self).tags(of: text) }
 
-    /// Whether `text` (lowercased) holds one of `phrases` once the exceptions are taken out.
-    static func matches(_ text: String, _ phrases: [String]) -> Bool {
-        var text = text
-        for exception in phrases where exception.hasPrefix("!") {
-            let phrase = exception.dropFirst().lowercased()
-            if !phrase.isEmpty { text = text.replacingAll(phrase, with: " ") }
+    /// The list made ready to match many texts: each phrase lowercased, as UTF-8 bytes.
+    public struct Matcher: Sendable {
+        struct Tag: Sendable {
+            var name: String
+            var exceptions: [[UInt8]]
+            var phrases: [[UInt8]]
         }
-        return phrases.contains { phrase in
-            !phrase.hasPrefix("!") && !phrase.isEmpty && text.containsPhrase(phrase.lowercased())
-        }
-    }
-}
 
-extension String {
-    /// Every occurrence of `phrase` replaced by `replacement`, without Foundation.
-    func replacingAll(_ phrase: String, with replacement: String) -> String {
-        let source = Array(self), target = Array(phrase)
-        guard !target.isEmpty, source.count >= target.count else { return self }
-        var result: [Character] = []
-        var index = 0
-        while index < source.count {
-            if index + target.count <= source.count, Array(source[index..<index + target.count]) == target {
-                result.append(contentsOf: replacement)
-                index += target.count
-            } else {
-                result.append(source[index])
-                index += 1
+        let tags: [Tag]
+
+        public init(_ list: DailyLogTags) {
+            tags = list.phrases.keys.sorted().map { name in
+                let phrases = (list.phrases[name] ?? []).map { $0.lowercased() }
+                return Tag(name: name, exceptions: phrases.filter { $0.hasPrefix("!") }.map { Array($0.dropFirst().utf8) }.filter { !$0.isEmpty },
+                           phrases: phrases.filter { !$0.hasPrefix("!") && !$0.isEmpty }.map { Array($0.utf8) })
             }
         }
-        return String(result)
-    }
 
-    /// Whether `phrase` occurs in this text; a phrase that begins (ends) with a Latin letter
-    /// only where no Latin letter comes just before (after) it.
-    func containsPhrase(_ phrase: String) -> Bool {
-        let source = Array(self), target = Array(phrase)
-        guard !target.isEmpty, source.count >= target.count else { return false }
-        func isLatin(_ c: Character) -> Bool { c.isASCII && c.isLetter }
-        let edgeBefore = isLatin(target[0]), edgeAfter = isLatin(target[target.count - 1])
-        for index in 0...(source.count - target.count) where source[index] == target[0] {
-            guard Array(source[index..<index + target.count]) == target else { continue }
-            if edgeBefore, index > 0, isLatin(source[index - 1]) { continue }
-            let end = index + target.count
-            if edgeAfter, end < source.count, isLatin(source[end]) { continue }
+        /// The tags of `text`, sorted.
+        public func tags(of text: String) -> [String] {
+            guard !text.isEmpty else { return [] }
+            let lowered = Array(text.lowercased().utf8)
+            return tags.filter { tag in
+                var text = lowered
+                for exception in tag.exceptions { Self.blank(exception, in: &text) }
+                return tag.phrases.contains { Self.find($0, in: text) }
+            }.map(\.name)
+        }
+
+        static func isLatin(_ byte: UInt8) -> Bool { (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A }
+
+        /// Whether `phrase` occurs in `text` (UTF-8 bytes: a match starts on a character's first
+        /// byte, since both are whole UTF-8), at word edges where the phrase has Latin letters.
+        static func find(_ phrase: [UInt8], in text: [UInt8]) -> Bool {
+            guard let first = phrase.first, text.count >= phrase.count else { return false }
+            let edgeBefore = isLatin(first), edgeAfter = isLatin(phrase[phrase.count - 1])
+            var index = 0
+            while index <= text.count - phrase.count {
+                if text[index] == first, matches(phrase, in: text, at: index),
+                   !(edgeBefore && index > 0 && isLatin(text[index - 1])),
+                   !(edgeAfter && index + phrase.count < text.count && isLatin(text[index + phrase.count])) {
+                    return true
+                }
+                index += 1
+            }
+            return false
+        }
+
+        static func matches(_ phrase: [UInt8], in text: [UInt8], at index: Int) -> Bool {
+            for offset in 0..<phrase.count where text[index + offset] != phrase[offset] { return false }
             return true
         }
-        return false
+
+        /// Every occurrence of `phrase` in `text` replaced by spaces.
+        static func blank(_ phrase: [UInt8], in text: inout [UInt8]) {
+            guard text.count >= phrase.count else { return }
+            var index = 0
+            while index <= text.count - phrase.count {
+                if matches(phrase, in: text, at: index) {
+                    for offset in 0..<phrase.count { text[index + offset] = 0x20 }
+                    index += phrase.count
+                } else {
+                    index += 1
+                }
+            }
+        }
     }
 }
+

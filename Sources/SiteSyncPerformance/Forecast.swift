@@ -250,6 +250,72 @@ public enum Forecast {
         }
     }
 
+    /// A ``Model`` as a run computes it, without a branch: its finish is `dayBefore + work /
+    /// pace` before rounding up (a fixed finish: no work, the day itself), its cost `actualCost
+    /// + remaining × unit cost`.
+    struct Step {
+        var dayBefore: Double, work: Double, rate: Double, rateSpread: Double, slowest: Double
+        var actualCost: Double, remaining: Double, unitCost: Double, unitCostSpread: Double
+
+        init(_ model: Model) {
+            if let fixed = model.fixedFinishOffset {
+                (dayBefore, work, rate, rateSpread, slowest) = (Double(fixed), 0, 1, 0, 1)
+            } else {
+                (dayBefore, work) = (Double(model.startOffset - 1), model.stretch * model.remaining)
+                (rate, rateSpread, slowest) = (model.rate, model.rateSpreadOfMean, model.rate * model.slowest)
+            }
+            (actualCost, remaining, unitCost, unitCostSpread) = (model.actualCost, model.remaining, model.unitCost, model.unitCostSpreadOfMean)
+        }
+    }
+
+    /// The work of a run, arranged so that it does least (the result is the same as drawing
+    /// every activity's rate and cost in every run, in distribution):
+    ///
+    /// - **finishes:** only the activities that can be the last to finish are drawn. Draws
+    ///   reach the table's ends, so an activity whose latest possible finish is before another's
+    ///   earliest possible finish never decides the project's; `earliest` (that greatest earliest
+    ///   finish, and every fixed finish) is where each run's maximum starts.
+    /// - **costs:** an activity whose unit cost cannot reach the floor of 0 within the table's
+    ///   reach adds `actualCost + remaining × (unitCost + spread × z)`: linear in a normal draw. A
+    ///   sum of independent normals is normal with the sum of their variances, so the run draws
+    ///   one z for all of them, with spread √Σ (remaining × spread)². The others draw their own.
+    ///
+    /// Each run first takes one number for the linear costs, then one number per five
+    /// activities (every activity's, drawn or not), whose 12-bit slices are the activities'
+    /// rate draws in activity order, then one number per activity in `costing`. So every
+    /// activity keeps its rate draws under any what-if, whichever activities a what-if makes
+    /// unable to finish last; and no what-if changes a unit cost, so none changes which costs
+    /// are linear.
+    struct RunPlan {
+        var finishing: [Step] = []
+        /// Each finishing step's place among all the activities: the bits it draws.
+        var indices: [Int] = []
+        var costing: [Step] = []
+        var earliest = -Double.infinity
+        var fixedCost = 0.0
+        var linearSpread = 0.0
+
+        init(_ steps: [Step], lowest: Double, highest: Double) {
+            func finish(_ step: Step, _ z: Double) -> Double {
+                step.dayBefore + step.work / Swift.max(step.rate + step.rateSpread * z, step.slowest)
+            }
+            earliest = steps.map { finish($0, highest) }.max() ?? 0
+            indices = steps.indices.filter { steps[$0].work > 0 && finish(steps[$0], lowest) > earliest }
+            finishing = indices.map { steps[$0] }
+            var variance = 0.0
+            for step in steps {
+                fixedCost += step.actualCost
+                if step.unitCost + step.unitCostSpread * lowest >= 0 {
+                    fixedCost += step.remaining * step.unitCost
+                    variance += (step.remaining * step.unitCostSpread) * (step.remaining * step.unitCostSpread)
+                } else {
+                    costing.append(step)
+                }
+            }
+            linearSpread = variance.squareRoot()
+        }
+    }
+
     /// Each week's working days for an activity: the week's days from `from` to the cut-off,
     /// less the rain days among them (no output is expected on a rain day).
     static func workingDays(of monday: CalendarDate, from: CalendarDate, asOf: CalendarDate, rainDays: Set<Int>) -> Int {
@@ -382,11 +448,6 @@ public enum Forecast {
     /// The Monday of `date`'s week.
     public static func monday(of date: CalendarDate) -> CalendarDate { date.adding(days: -mondayIndex(date)) }
 
-    /// The nearest-rank percentile: the smallest value with at least `level` of the runs at or below it.
-    static func percentile<T>(_ sorted: UnsafeMutableBufferPointer<T>, _ level: Double) -> T {
-        sorted[Swift.max(0, Int((level * Double(sorted.count)).rounded(.up)) - 1)]
-    }
-
     /// The forecast of one project as of the end of `asOf`, under `scenario`.
     ///
     /// Each run draws, for every activity in order, one 64-bit number from the project's own
@@ -418,31 +479,87 @@ public enum Forecast {
     /// The runs of one project: its finish (days after the cut-off) and final cost at each
     /// percentile level.
     static func simulate(_ models: [Model], runs: Int, seed: UInt64) -> (Percentiles<Int>, Percentiles<Double>) {
-        var random = SplitMix64(seed: seed)
-        var finishes = [Int](repeating: 0, count: runs), costs = [Double](repeating: 0, count: runs)
-        let table = Normal.table, shift = UInt64(64 - Normal.tableBits), mask = UInt64((1 << Normal.tableBits) - 1)
-        models.withUnsafeBufferPointer { models in
-            table.withUnsafeBufferPointer { table in
-                for run in 0..<runs {
-                    var finish = Int.min, cost = 0.0
-                    for model in models {
-                        let bits = random.next()
-                        let rateZ = table[Int(bits >> shift)], costZ = table[Int((bits >> (shift - UInt64(Normal.tableBits))) & mask)]
-                        finish = Swift.max(finish, model.finishOffset(rateZ))
-                        cost += model.eac(costZ)
-                    }
-                    finishes[run] = finish
-                    costs[run] = cost
+        var latest = [Double](repeating: 0, count: runs), costs = [Double](repeating: 0, count: runs)
+        let table = Normal.table, bits = UInt64(Normal.tableBits), mask = UInt64((1 << Normal.tableBits) - 1)
+        let steps = models.map(Step.init)
+        let plan = RunPlan(steps, lowest: table.first!, highest: table.last!)
+        var words = [UInt64](repeating: 0, count: (steps.count + 4) / 5)
+        let slices = plan.indices.map { (word: $0 / 5, shift: 64 - bits * UInt64($0 % 5 + 1)) }
+        words.withUnsafeMutableBufferPointer { words in
+        slices.withUnsafeBufferPointer { slices in
+        plan.finishing.withUnsafeBufferPointer { finishing in
+        plan.costing.withUnsafeBufferPointer { costing in
+        table.withUnsafeBufferPointer { table in
+            var random = SplitMix64(seed: seed)
+            for run in 0..<runs {
+                // The costs that add linearly: one draw for their sum.
+                var cost = plan.fixedCost + plan.linearSpread * table[Int(random.next() >> (64 - bits))]
+                for index in 0..<words.count { words[index] = random.next() }
+                var finish = plan.earliest
+                for index in 0..<finishing.count {
+                    let step = finishing[index], slice = slices[index]
+                    let z = table[Int((words[slice.word] >> slice.shift) & mask)]
+                    finish = Swift.max(finish, step.dayBefore + step.work / Swift.max(step.rate + step.rateSpread * z, step.slowest))
                 }
+                for step in costing {
+                    let z = table[Int(random.next() >> (64 - bits))]
+                    cost += step.remaining * Swift.max(step.unitCost + step.unitCostSpread * z, 0)
+                }
+                latest[run] = finish
+                costs[run] = cost
             }
         }
+        }
+        }
+        }
+        }
+        // ⌈day before + days⌉ = day before + ⌈days⌉: one rounding per run, not per activity.
+        var finishes = latest.map { Int(($0 - 1e-9).rounded(.up)) }
         func levels<T: Comparable>(_ values: inout [T]) -> Percentiles<T> {
             values.withUnsafeMutableBufferPointer { values in
-                values.sort()
-                return Percentiles(p50: percentile(values, 0.5), p80: percentile(values, 0.8), p95: percentile(values, 0.95))
+                let ranks = percentileLevels.map { rank(of: $0, among: values.count) }
+                var from = 0
+                for rank in ranks {
+                    select(rank, in: values, from: from)
+                    from = rank + 1
+                }
+                return Percentiles(p50: values[ranks[0]], p80: values[ranks[1]], p95: values[ranks[2]])
             }
         }
         return (levels(&finishes), levels(&costs))
+    }
+
+    /// The nearest rank of a percentile among `count` runs, from 0: the smallest value with at
+    /// least `level` of the runs at or below it is the one at ⌈level × count⌉ − 1 in order.
+    static func rank(of level: Double, among count: Int) -> Int {
+        Swift.max(0, Int((level * Double(count)).rounded(.up)) - 1)
+    }
+
+    /// Puts the value of rank `rank` (in ascending order) at `values[rank]`, the smaller ones
+    /// before it and the greater after, looking only at `from…` (Hoare's selection, with the
+    /// middle of three as pivot): a percentile without sorting the runs, in time linear in their
+    /// number. Used for three ranks in ascending order, each from just past the one before.
+    static func select<T: Comparable>(_ rank: Int, in values: UnsafeMutableBufferPointer<T>, from: Int) {
+        var low = from, high = values.count - 1
+        while low < high {
+            let middle = low + (high - low) / 2
+            // The median of the first, middle and last as the pivot.
+            if values[middle] < values[low] { values.swapAt(middle, low) }
+            if values[high] < values[low] { values.swapAt(high, low) }
+            if values[high] < values[middle] { values.swapAt(high, middle) }
+            let pivot = values[middle]
+            var i = low, j = high
+            while i <= j {
+                while values[i] < pivot { i += 1 }
+                while pivot < values[j] { j -= 1 }
+                if i <= j {
+                    values.swapAt(i, j)
+                    i += 1
+                    j -= 1
+                }
+            }
+            if rank <= j { high = j } else if rank >= i { low = i } else { return }
+        }
     }
 
     /// An activity's own percentiles: each is a monotone function of one normal draw (a
