@@ -86,6 +86,36 @@ struct ForecastTests {
         }
     }
 
+    /// An activity that always finishes before another can start is left out of the runs'
+    /// finishes: the project's finish percentiles are exactly those without it.
+    @Test func anActivityThatCannotFinishLastChangesNoFinish() {
+        var early = Self.steady(id: "a9", name: "Setting out")
+        early.plannedQuantity = 75  // 70 done, 5 left: a day's work
+        let alone = Forecast.project(Self.project([Self.uneven()]), asOf: Self.asOf)
+        let both = Forecast.project(Self.project([Self.uneven(), early]), asOf: Self.asOf)
+        #expect(both.activities[1].finish.p95 == Self.day("2026-01-19"))
+        #expect(both.finish?.p50 == alone.finish?.p50 && both.finish?.p80 == alone.finish?.p80 && both.finish?.p95 == alone.finish?.p95)
+        #expect(both.eac!.p50 > alone.eac!.p50, "its cost still counts")
+    }
+
+    /// The percentiles are found by selection: the same values a sort gives.
+    @Test func selectionFindsWhatSortingFinds() {
+        var random = SplitMix64(seed: 3)
+        for count in [1, 2, 3, 20, 1000, 10_001] {
+            var values = (0..<count).map { _ in Double(random.next() % 50) }  // many ties
+            let sorted = values.sorted()
+            let ranks = percentileLevels.map { Forecast.rank(of: $0, among: count) }
+            values.withUnsafeMutableBufferPointer { buffer in
+                var from = 0
+                for rank in ranks {
+                    Forecast.select(rank, in: buffer, from: from)
+                    from = rank + 1
+                }
+            }
+            #expect(ranks.map { values[$0] } == ranks.map { sorted[$0] }, "\(count) values")
+        }
+    }
+
     @Test func anActivityWithoutProgressUsesItsPlannedRateAndSaysSo() {
         let later = ForecastActivity(id: "a3", name: "Paving", method: .units, plannedStart: Self.day("2026-03-01"),
                                      plannedFinish: Self.day("2026-03-30"), budget: 3000, plannedQuantity: 600)
