@@ -282,7 +282,8 @@ public enum Forecast {
     ///
     /// Each run first takes one number for the linear costs, then one number per five
     /// activities (every activity's, drawn or not), whose 12-bit slices are the activities'
-    /// rate draws in activity order, then one number per activity in `costing`. So every
+    /// rate draws in activity order, then one number per five activities in `costing`, for
+    /// their cost draws. So every
     /// activity keeps its rate draws under any what-if, whichever activities a what-if makes
     /// unable to finish last; and no what-if changes a unit cost, so none changes which costs
     /// are linear.
@@ -483,10 +484,16 @@ public enum Forecast {
         let table = Normal.table, bits = UInt64(Normal.tableBits), mask = UInt64((1 << Normal.tableBits) - 1)
         let steps = models.map(Step.init)
         let plan = RunPlan(steps, lowest: table.first!, highest: table.last!)
-        var words = [UInt64](repeating: 0, count: (steps.count + 4) / 5)
-        let slices = plan.indices.map { (word: $0 / 5, shift: 64 - bits * UInt64($0 % 5 + 1)) }
+        // Rate draws for every activity, then cost draws for the costs that are not linear:
+        // five 12-bit slices to a 64-bit number.
+        let rateWords = (steps.count + 4) / 5
+        var words = [UInt64](repeating: 0, count: rateWords + (plan.costing.count + 4) / 5)
+        func slice(_ index: Int) -> (word: Int, shift: UInt64) { (index / 5, 64 - bits * UInt64(index % 5 + 1)) }
+        let slices = plan.indices.map(slice)
+        let costSlices = plan.costing.indices.map { slice(rateWords * 5 + $0) }
         words.withUnsafeMutableBufferPointer { words in
         slices.withUnsafeBufferPointer { slices in
+        costSlices.withUnsafeBufferPointer { costSlices in
         plan.finishing.withUnsafeBufferPointer { finishing in
         plan.costing.withUnsafeBufferPointer { costing in
         table.withUnsafeBufferPointer { table in
@@ -501,13 +508,15 @@ public enum Forecast {
                     let z = table[Int((words[slice.word] >> slice.shift) & mask)]
                     finish = Swift.max(finish, step.dayBefore + step.work / Swift.max(step.rate + step.rateSpread * z, step.slowest))
                 }
-                for step in costing {
-                    let z = table[Int(random.next() >> (64 - bits))]
+                for index in 0..<costing.count {
+                    let step = costing[index], slice = costSlices[index]
+                    let z = table[Int((words[slice.word] >> slice.shift) & mask)]
                     cost += step.remaining * Swift.max(step.unitCost + step.unitCostSpread * z, 0)
                 }
                 latest[run] = finish
                 costs[run] = cost
             }
+        }
         }
         }
         }
