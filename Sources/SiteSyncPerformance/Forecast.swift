@@ -210,8 +210,6 @@ public struct ProjectForecast: Sendable {
 public enum Forecast {
     public static let daysPerMonth = 30.4375
 
-    /// One activity reduced to what a run needs: the remaining work from its first day, its
-    /// rate and unit cost with the spreads of their means, or a fixed finish.
     /// What an activity's progress counts: installed quantity, percentage points, or planned days.
     /// An enumeration, not text, so that a model holds nothing reference-counted and a run
     /// copies it for free.
@@ -219,6 +217,8 @@ public enum Forecast {
         case units, percent = "%", days
     }
 
+    /// One activity reduced to what a run needs: the remaining work from its first day, its
+    /// rate and unit cost with the spreads of their means, or a fixed finish.
     struct Model {
         var basis: ActivityForecast.Basis
         var measure: Measure
@@ -283,10 +283,9 @@ public enum Forecast {
     /// Each run first takes one number for the linear costs, then one number per five
     /// activities (every activity's, drawn or not), whose 12-bit slices are the activities'
     /// rate draws in activity order, then one number per five activities in `costing`, for
-    /// their cost draws. So every
-    /// activity keeps its rate draws under any what-if, whichever activities a what-if makes
-    /// unable to finish last; and no what-if changes a unit cost, so none changes which costs
-    /// are linear.
+    /// their cost draws. So every activity keeps its rate draws under any what-if, whichever
+    /// activities a what-if makes unable to finish last; and no what-if changes a unit cost, so
+    /// none changes which costs are linear.
     struct RunPlan {
         var finishing: [Step] = []
         /// Each finishing step's place among all the activities: the bits it draws.
