@@ -11,8 +11,8 @@ import Testing
 @Suite struct ForecastStoreTests {
     static let asOf = CalendarDate("2026-03-15")!
 
-    /// R-101 with Earthworks (5,000 m³) and 100 m³ a day reported 2–15 March with costs, and a
-    /// rainy log on 10 March.
+    /// R-101 with Earthworks (5,000 m³) and 100 m³ a day reported 2–15 March with costs, Base
+    /// (manual) at 10 % and 25 %, and a rainy log on 10 March.
     static func hub(_ root: TemporaryDirectory) throws -> Node {
         let hub = try TemplateTests.hub(root)
         for offset in 0..<14 {
@@ -21,6 +21,8 @@ import Testing
             try hub.writeEntry("quantity_entry", ["activity=a1", "date=\(day)", "quantity=100"])
             try hub.writeEntry("cost_entry", ["activity=a1", "date=\(day)", "amount=6000"])
         }
+        try hub.writeEntry("percent_entry", ["activity=a2", "date=2026-03-04", "percent=10"])
+        try hub.writeEntry("percent_entry", ["activity=a2", "date=2026-03-11", "percent=25"])
         try hub.writeEntry("daily_log", ["project=p1", "date=2026-03-10", "summary=大雨，全天停工"])
         try hub.writeEntry("daily_log", ["project=p1", "date=2026-03-11", "summary=Inspection by the supervisor; pump broke down"])
         try hub.writeEntry("daily_log", ["project=p1", "date=2026-03-12", "summary=土方开挖"])
@@ -35,7 +37,11 @@ import Testing
         // 1,300 m³ over 13 working days (14 days from 2 March, less the rain day): 100 a day, two
         // whole weeks alike.
         #expect(earthworks.basis == .observed && earthworks.rate == 100 && earthworks.remaining == 3700 && earthworks.periods == 2)
-        #expect(forecast.activities.first { $0.id == "a2" }?.basis == .planned)
+        #expect(forecast.activities.first { $0.id == "a3" }?.basis == .planned)
+        // Base (manual): 10 % by Wednesday 4 March, 25 % by 11 March: 25 points over 11 working
+        // days (4–8 March, and 9–15 March less the rain day).
+        let base = try #require(forecast.activities.first { $0.id == "a2" })
+        #expect(base.basis == .observed && base.measure == "%" && base.remaining == 75 && abs(base.rate - 25.0 / 11) < 1e-12, "\(base)")
         #expect(forecast.tagCounts == ["rain": 1, "stoppage": 1, "inspection": 1, "breakdown": 1])
         #expect(abs(forecast.rainDaysPerMonth - 30.4375 / 3) < 1e-9, "one of three logged days rained")
         let json = ForecastJSON.forecasts([forecast], asOf: Self.asOf, settings: ForecastSettings()).canonicalText
