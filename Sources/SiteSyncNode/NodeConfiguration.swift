@@ -29,6 +29,18 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var http = HTTPSettings()
     /// `[dashboard]`: the web pages the HTTP server offers people who read the figures.
     public var dashboard = DashboardSettings()
+    /// `[forecast]`: the completion forecasts' daily-log tags.
+    public var forecast = ForecastConfiguration()
+
+    /// The `[forecast]` section (docs/design.md §17).
+    public struct ForecastConfiguration: Sendable, Equatable {
+        /// `[forecast.tags]`: each tag's phrases; a tag named there replaces the shipped
+        /// phrases of that tag (an empty list drops it), a new name adds a tag, the others stay
+        /// as shipped (``DailyLogTags/standard``).
+        public var tags = DailyLogTags.standard
+
+        public init(tags: DailyLogTags = .standard) { self.tags = tags }
+    }
 
     /// The `[dashboard]` section: the language a page takes when the browser asks for neither
     /// Chinese nor English and the reader has not chosen one.
@@ -145,6 +157,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         "compaction": ["horizon", "interval"],
         "http": ["listen", "tls_certificate", "tls_key", "insecure"],
         "dashboard": ["language"],
+        "forecast": ["tags"],
         "report": Set(reportKeys.map(\.key) + ["stale_days", "risk_high", "risk_elevated"]),
     ]
 
@@ -246,6 +259,7 @@ public struct NodeConfiguration: Sendable, Equatable {
             }
             return language
         } ?? configuration.dashboard.language
+        configuration.forecast.tags = DailyLogTags.standard.overridden(by: try reader.tagPhrases())
         return configuration
     }
 
@@ -339,6 +353,31 @@ public struct NodeConfiguration: Sendable, Equatable {
                 throw fail(section, key, "must be a number from \(range.lowerBound) to \(range.upperBound)")
             }
             return number
+        }
+
+        /// `[forecast.tags]`: tag name = list of phrases (strings). Not overridable by the
+        /// environment: a table has no one-line form.
+        func tagPhrases() throws -> [String: [String]] {
+            guard let value = table["forecast"]?.table?["tags"] else { return [:] }
+            guard let tags = value.table else {
+                throw fail("forecast", "tags", "must be a table: [forecast.tags] with lines such as rain = [\"雨\", \"rain\"]")
+            }
+            var result: [String: [String]] = [:]
+            for tag in tags.keys {
+                guard DailyLogTags.isValidName(tag) else {
+                    throw fail("forecast", "tags", "tag '\(tag)' must be 1 to 32 lowercase letters, digits, '_' or '-'")
+                }
+                guard let list = tags[tag]?.array else {
+                    throw fail("forecast", "tags", "tag '\(tag)' must be a list of quoted phrases, such as [\"雨\", \"rain\"]")
+                }
+                result[tag] = try list.map { item in
+                    guard let phrase = item.string, !phrase.trimmingCharacters(in: .whitespaces).isEmpty else {
+                        throw fail("forecast", "tags", "tag '\(tag)' must list non-empty quoted phrases")
+                    }
+                    return phrase
+                }
+            }
+            return result
         }
 
         func optionalBool(_ section: String, _ key: String) throws -> Bool? {

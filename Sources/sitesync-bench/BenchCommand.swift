@@ -61,6 +61,13 @@ extension BenchCommand {
                 500 projects × 40 activities × 90 days of quantity entries (1.8 million) and weekly costs; \
                 target at most 2 s (--quick: report_seconds_100_projects).
 
+                The forecasts: forecast_seconds_500_projects, the time `sitesync forecast` takes (read, and \
+                10,000 runs per project) over 500 projects × 40 activities × 90 days of entries with a daily \
+                log a day (--quick: 28 days), target at most 2 s; forecast_read_seconds, the part of it spent \
+                reading the records; beside it forecast_baseline_report_seconds, `report projects` over the \
+                same data in the same run (the faster of two rounds; --quick: one). --forecast-only measures these \
+                alone.
+
                 Full scale: 200,000 applied changes; 100,000 pushed; 20 nodes × 5,000 edits; 1,000,000 \
                 pulled (several minutes). --quick: 20,000; 20,000; 8 nodes × 1,000; 100,000 (about a \
                 minute). Use a release build for figures: swift build -c release && .build/release/sitesync-bench \
@@ -74,6 +81,8 @@ extension BenchCommand {
         @Flag(help: "Only the HTTP API's figures.") var httpOnly = false
         @Flag(help: "Only the figures cache at a city's scale (5,000 projects x 20 activities): a recompute, and a refresh after one progress write.")
         var cityFigures = false
+        @Flag(help: "Only the completion forecasts over 500 projects, beside the projects report over the same data (--quick: 28 days of entries).")
+        var forecastOnly = false
         @Flag(help: "Print JSON.") var json = false
         @Option(help: ArgumentHelp("Number of remote changes (overrides --quick).", valueName: "n")) var changes: Int?
         @Option(help: ArgumentHelp("Changes per applied batch (one transaction each).", valueName: "n")) var batchSize = 1000
@@ -94,6 +103,15 @@ extension BenchCommand {
                 print("figures_unchanged_refresh_s \(result.unchangedRefreshSeconds)")
                 return
             }
+            if forecastOnly {
+                let forecast = try ForecastBenchmark.run(scale: quick ? ForecastBenchmark.quick : ForecastBenchmark.full, rounds: quick ? 1 : 2) { step in
+                    if !json { BenchOutput.note("bench: \(step)") }
+                }
+                try emit([("forecast_seconds_500_projects", rounded(forecast.forecastSeconds, 3), "<= 2 (\(forecast.runs) runs each)"),
+                          ("forecast_read_seconds", rounded(forecast.readSeconds, 3), "(of which reading the records)"),
+                          ("forecast_baseline_report_seconds", rounded(forecast.reportSeconds, 3), "(report projects, same data, same run)")])
+                return
+            }
             if httpOnly {
                 try emit(httpFigures(try measureHTTP()))
                 return
@@ -104,6 +122,9 @@ extension BenchCommand {
                 if !json { BenchOutput.note("bench: \(step)") }
             }
             let reportSeconds = try ReportBenchmark.run(scale: quick ? .quick : .full) { step in
+                if !json { BenchOutput.note("bench: \(step)") }
+            }
+            let forecast = try ForecastBenchmark.run(scale: quick ? ForecastBenchmark.quick : ForecastBenchmark.full, rounds: quick ? 1 : 2) { step in
                 if !json { BenchOutput.note("bench: \(step)") }
             }
             var network: NetworkBenchmarkResult?
@@ -126,6 +147,10 @@ extension BenchCommand {
                 ("batch_size", .int(Int64(result.batchSize)), ""),
                 (quick ? "report_seconds_100_projects" : "report_seconds_500_projects", rounded(reportSeconds, 3),
                  quick ? "(quick scale)" : "<= 2 (x 40 activities x 90 days)"),
+                ("forecast_seconds_500_projects", rounded(forecast.forecastSeconds, 3),
+                 "<= 2 (\(forecast.runs) runs each; x 40 activities x \(quick ? 28 : 90) days)"),
+                ("forecast_read_seconds", rounded(forecast.readSeconds, 3), "(of which reading the records)"),
+                ("forecast_baseline_report_seconds", rounded(forecast.reportSeconds, 3), "(report projects over the same 500 projects, same run)"),
             ]
             if let network {
                 figures += [

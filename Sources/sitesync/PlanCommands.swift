@@ -111,6 +111,12 @@ struct ProjectCommand: ParsableCommand {
             if let variance = try Baselines.variance(node.store, project: detail.project.id, against: against == "original" ? 1 : nil) {
                 print(ReportText.variance(variance), terminator: "")
             }
+            // The completion forecast, in brief (`sitesync forecast PROJECT` gives each activity's).
+            if !detail.project.isClosed, let forecast = try Forecasts.forecast(node, project: detail.project.id, asOf: asOf).first,
+               let finish = forecast.finish, let eac = forecast.eac {
+                print(String(format: "forecast: finish P50 %@, P80 %@, P95 %@; EAC P50 %.2f, P80 %.2f (sitesync forecast %@)",
+                             finish.p50.description, finish.p80.description, finish.p95.description, eac.p50, eac.p80, forecast.code))
+            }
         }
     }
 }

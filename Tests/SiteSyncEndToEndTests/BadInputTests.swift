@@ -115,7 +115,7 @@ import Testing
                         ["bundle", "import"], ["serve"], ["sync"], ["run"], ["keys"], ["keys", "show"], ["keys", "trust-hub"],
                         ["keys", "allow"], ["keys", "revoke"], ["keys", "list"], ["audit"], ["audit", "verify"], ["report"],
                         ["report", "projects"], ["report", "departments"], ["report", "monthly"], ["project"], ["project", "add"], ["project", "list"], ["project", "show"], ["activity"], ["activity", "add"],
-                        ["activity", "list"], ["kpi"], ["kpi", "define"], ["kpi", "read"], ["demo"], ["import"], ["import", "plan"], ["progress"], ["log"], ["history"], ["cost"], ["risk"], ["issue"]] {
+                        ["activity", "list"], ["forecast"], ["kpi"], ["kpi", "define"], ["kpi", "read"], ["demo"], ["import"], ["import", "plan"], ["progress"], ["log"], ["history"], ["cost"], ["risk"], ["issue"]] {
             let result = try cli.run(command + ["--help"])
             #expect(result.status == 0, "\(command)")
             #expect(result.stdout.contains("USAGE"), "\(command)")

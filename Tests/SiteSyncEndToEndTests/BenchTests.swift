@@ -4,8 +4,8 @@ import Testing
 /// `sitesync-bench`, the benchmarks' own binary, prints the figures of docs/design.md §9 with
 /// the durability they were measured at.
 @Suite struct BenchTests {
-    /// A small run of the replica engine and the report: every figure of the replica engine is
-    /// there, and `synchronous` says FULL, read back from both sides' connections.
+    /// A small run of the replica engine, the report and the forecasts: every figure of the
+    /// replica engine is there, the forecasts' beside their baseline, and `synchronous` says FULL, read back from both sides' connections.
     @Test func theFiguresStateTheDurabilityTheyWereMeasuredAt() throws {
         let cli = try SiteSyncBinary()
         defer { cli.remove() }
@@ -15,7 +15,7 @@ import Testing
         #expect(figures["synchronous"] as? String == "FULL", "\(figures)")
         #expect(figures["changes"] as? Int == 1000, "\(figures)")
         for figure in ["apply_changes_per_s", "baseline_upsert_rows_per_s", "apply_ratio", "local_write_p50_ms",
-                       "report_seconds_100_projects"] {
+                       "report_seconds_100_projects", "forecast_seconds_500_projects", "forecast_baseline_report_seconds"] {
             #expect(((figures[figure] as? NSNumber)?.doubleValue ?? 0) > 0, "\(figure): \(figures)")
         }
         #expect(figures["sync_changes_per_s"] == nil, "--no-network measured the network: \(figures)")

@@ -154,7 +154,7 @@ import Testing
         #expect(try f.get("/api/v1/projects/W-001/stages", token: roads).status == 404)
 
         let tree = try f.get("/api/v1/goals", token: roads).text
-        #expect(tree.contains("Safer roads") && tree.contains("Capacity") && tree.contains("Wang Fang"), tree)
+        #expect(tree.contains("Safer roads") && tree.contains("Capacity") && tree.contains("Wang Fang"), "\(tree)")
         #expect(!(try f.get("/api/v1/goals", token: water).text.contains("Capacity")), "another department's goals are not shown")
         #expect(try f.get("/api/v1/goals?project=W-001", token: roads).status == 404)
 

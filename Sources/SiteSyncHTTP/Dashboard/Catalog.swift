@@ -234,7 +234,7 @@ extension Catalog {
         case templates, templatesIntro, template, title, days, savedOn, startDay, finishDay, budgetShare, quantity
         case suggestions, suggestion, leaveSuggestion, anonymously, anonymous, send, madeOn, reply, answerIt
         case suggestionLeft, suggestionAnswered
-        case stageGates, waitingProposal, proposedBy, decision, decidedBy, varianceAgainst, finishDays, startDays, change
+        case stageGates, waitingProposal, proposedBy, decision, decidedBy, varianceAgainst, finishDays, startDays, sinceBaseline
         case goalTree, goalLegend, owner, actual, badPeriod, scorecards, scorecardRule, downloadCSV
         case audit, auditIntro, signIns, people, liveSessions, created, passwordChanged, lastSignIn, disabled, never, from, signedInAt
         case lastUsed, endsBy, apiLog, apiLogNote, token, idempotencyKey, statusCode, changeCount, at, rejections, refusedBy, origin
@@ -402,7 +402,7 @@ extension Catalog {
         case .varianceAgainst: ("与基线对比，基线", "Variance against baseline")
         case .finishDays: ("完成日偏差（天）", "Finish (days)")
         case .startDays: ("开始日偏差（天）", "Start (days)")
-        case .change: ("变化", "Change")
+        case .sinceBaseline: ("变化", "Since the baseline")
         case .goalTree: ("目标拆解", "Goal tree")
         case .goalLegend: ("◆ 全市目标 · ◇ 部门目标 · ● 项目目标 · 工作项", "◆ city objective · ◇ department objective · ● project goal · activity")
         case .owner: ("负责人", "Owner")

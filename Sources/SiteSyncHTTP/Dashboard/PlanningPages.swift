@@ -124,7 +124,7 @@ extension DashboardRoutes {
                     || !["0", nil].contains($0.text("budget"))
             }
             if !lines.isEmpty {
-                out += table(caption: caption, headers: [c[.activity], c[.startDays], c[.finishDays], c[.budget], c[.change]],
+                out += table(caption: caption, headers: [c[.activity], c[.startDays], c[.finishDays], c[.budget], c[.sinceBaseline]],
                              rows: lines.map { l in
                                  [html(l.text("name") ?? ""), html(c.number(l.text("start_days"))), html(c.number(l.text("finish_days"))),
                                   html(c.money(l.text("budget"))), html(c.planChange(l.text("change")))]

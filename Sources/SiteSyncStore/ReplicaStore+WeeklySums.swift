@@ -1,0 +1,83 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+import SiteSyncCore
+
+/// One activity's entries summed per calendar week, for the completion forecasts
+/// (docs/design.md §17).
+public struct ActivityWeeklySums: Sendable, Equatable {
+    /// By week, keyed by its Monday (days since 1970-01-01): the amounts' sum. A `Double`: a
+    /// forecast is a spread of outcomes, and each amount is read exactly before it is added.
+    public var weeks: [Int: Double] = [:]
+    /// The first day (days since 1970-01-01) with a positive amount.
+    public var firstPositive: Int?
+}
+
+extension SnapshotReader {
+    /// Every activity's entries in `table` (an entry collection: `activity`, `date` and an
+    /// exact decimal `amount` column) dated up to `upTo`, summed per calendar week (Monday to
+    /// Sunday), in one pass over the table as ``ReplicaStore/entrySums(table:amount:cutOffs:)``
+    /// makes it: no sort, no SQL date function on each of millions of rows.
+    /// - Parameter restriction: an SQL condition the rows must also meet, its parameters
+    ///   numbered from `?2`, with their values.
+    public func weeklySums(table: String, amount column: String, upTo: String,
+                           restriction: (sql: String, arguments: [String])? = nil) throws -> [String: ActivityWeeklySums] {
+        let statement = try db.makeStatement(sql: """
+            SELECT activity, date, \(StoreSchema.quoted(column)) FROM \(StoreSchema.quoted(table))
+            WHERE date <= ?1 AND activity IS NOT NULL AND \(StoreSchema.quoted(column)) IS NOT NULL\(restriction.map { " AND (\($0.sql))" } ?? "")
+            """)
+        let handle = statement.sqliteStatement
+        for (index, text) in ([upTo] + (restriction?.arguments ?? [])).enumerated() {
+            _ = text.withCString { sqlite3_bind_text(handle, Int32(index + 1), $0, -1, unsafeBitCast(-1, to: sqlite3_destructor_type.self)) }
+        }
+        defer { sqlite3_reset(handle) }
+        func bytes(_ index: Int32) -> UnsafeBufferPointer<UInt8> {
+            let count = Int(sqlite3_column_bytes(handle, index))
+            guard count > 0, let pointer = sqlite3_column_text(handle, index) else { return UnsafeBufferPointer(start: nil, count: 0) }
+            return UnsafeBufferPointer(start: pointer, count: count)
+        }
+        var result: [String: ActivityWeeklySums] = [:]
+        // Dates repeat across activities: each YYYYMMDD is turned into its day number once.
+        var days: [Int: Int] = [:]
+        var previous: [UInt8] = [], key = ""
+        var current = ActivityWeeklySums(), started = false
+        func flush() { if started { result[key, default: ActivityWeeklySums()].merge(current) } }
+        while true {
+            let code = sqlite3_step(handle)
+            if code == SQLITE_DONE { break }
+            guard code == SQLITE_ROW else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            }
+            let activity = bytes(0)
+            guard let stamp = ReplicaStore.day(bytes(1)), let amount = ReplicaStore.billionths(bytes(2)) else { continue }
+            if !started || !activity.elementsEqual(previous) {
+                flush()
+                previous = Array(activity)
+                key = String(decoding: activity, as: UTF8.self)
+                current = ActivityWeeklySums()
+                started = true
+            }
+            let day: Int
+            if let known = days[stamp] { day = known } else {
+                guard let date = CalendarDate(year: stamp / 10_000, month: stamp / 100 % 100, day: stamp % 100) else { continue }
+                day = date.daysSinceEpoch
+                days[stamp] = day
+            }
+            // 1970-01-01 was a Thursday: the Monday of a day is 3 days into the 7-day cycle before it.
+            let monday = day - ((day + 3) % 7 + 7) % 7
+            let value = Double(amount) / 1e9
+            current.weeks[monday, default: 0] += value
+            if value > 0 { current.firstPositive = min(current.firstPositive ?? day, day) }
+        }
+        flush()
+        return result
+    }
+}
+
+extension ActivityWeeklySums {
+    /// Adds `other`'s weeks (an activity's rows need not come together).
+    mutating func merge(_ other: ActivityWeeklySums) {
+        for (week, value) in other.weeks { weeks[week, default: 0] += value }
+        if let first = other.firstPositive { firstPositive = min(firstPositive ?? first, first) }
+    }
+}
