@@ -3,6 +3,7 @@ import Hummingbird
 import SiteSyncCore
 import SiteSyncDomain
 import SiteSyncNode
+import SiteSyncPerformance
 
 /// The planning side of the API, read from the store: a project's stage gates and baselines,
 /// the goal tree, the scorecards, the templates and the suggestion box. Templates are shared
@@ -12,6 +13,13 @@ struct PlanningRoutes {
     let node: Node
 
     var today: CalendarDate { CalendarDate(unixMilliseconds: node.store.wallClock()) }
+
+    /// `?seed=`: the forecast's random seed (the documented default when missing).
+    static func seed(_ query: Query) throws -> UInt64 {
+        guard let text = query.text("seed") else { return ForecastSettings.defaultSeed }
+        guard let seed = UInt64(text) else { throw Problem(.invalidField, "seed must be a whole number from 0 to 2^64-1", field: "seed") }
+        return seed
+    }
 
     /// `?period=`: a year, a quarter or a month.
     static func period(_ query: Query, required: Bool) throws -> PlanPeriod? {
@@ -79,6 +87,65 @@ struct PlanningRoutes {
                 let header = cards.rows.first ?? []
                 let rows = cards.rows.dropFirst().map { row in JSONValue.object(Dictionary(uniqueKeysWithValues: zip(header, row.map(JSONValue.string)))) }
                 return try Representation(json: cards.json, csvRows: .array(rows)).response(to: request)
+            }
+        }
+        group.get("forecasts") { request, context in
+            try await offPool {
+                let caller = try context.requireCaller()
+                let query = Query(request)
+                let settings = ForecastSettings(runs: try query.integer("runs", default: ForecastSettings.defaultRuns, in: 1...100_000),
+                                                seed: try Self.seed(query))
+                let project = query.text("project")
+                let answer: JSONValue?
+                do {
+                    answer = try ReadModel.forecasts(node, scope: caller.scope, project: project, asOf: try query.asOf(today: today),
+                                                     settings: settings)
+                } catch let error as NodeError {
+                    throw Problem(.invalidField, error.message, field: "project")
+                }
+                guard let answer else {
+                    throw Problem(.notFound, "no project '\(project ?? "")' that this token may read: `GET /api/v1/projects` lists them")
+                }
+                return try Representation(json: answer).response(to: request)
+            }
+        }
+        group.post("forecasts/what-if") { request, context in
+            let body = try await request.body.collect(upTo: 64 * 1024)
+            return try await offPool {
+                let caller = try context.requireCaller()
+                guard case .object(let object)? = JSONText.parse(String(buffer: body)) else {
+                    throw Problem(.invalidField, "the body must be a JSON object: {\"project\": \"R-101\", \"what_if\": [\"crew Earthworks +30%\"]}",
+                                  field: "body")
+                }
+                guard case .string(let project)? = object["project"], !project.isEmpty else {
+                    throw Problem(.invalidField, "give the project's code as \"project\"", field: "project")
+                }
+                guard case .array(let items)? = object["what_if"], !items.isEmpty, items.count <= 20 else {
+                    throw Problem(.invalidField, "give 1 to 20 changes as \"what_if\": [\"crew ACTIVITY +N%\", \"start ACTIVITY YYYY-MM-DD\", "
+                                  + "\"rain-days N/month\"]", field: "what_if")
+                }
+                let clauses = try items.map { item -> String in
+                    guard case .string(let clause) = item else { throw Problem(.invalidField, "each change is a text", field: "what_if") }
+                    return clause
+                }
+                var runs = ForecastSettings.defaultRuns
+                if let given = object["runs"] {
+                    guard case .int(let number) = given, (1...100_000).contains(number) else {
+                        throw Problem(.invalidField, "runs must be a whole number from 1 to 100000", field: "runs")
+                    }
+                    runs = Int(number)
+                }
+                let settings = ForecastSettings(runs: runs, seed: ForecastSettings.defaultSeed)
+                let answer: JSONValue?
+                do {
+                    answer = try ReadModel.whatIf(node, scope: caller.scope, project: project, clauses: clauses, asOf: today, settings: settings)
+                } catch let error as NodeError {
+                    throw Problem(.invalidField, error.message, field: "what_if")
+                }
+                guard let answer else {
+                    throw Problem(.notFound, "no project '\(project)' that this token may read: `GET /api/v1/projects` lists them")
+                }
+                return try Representation(json: answer).response(to: request)
             }
         }
         group.get("suggestions") { request, context in

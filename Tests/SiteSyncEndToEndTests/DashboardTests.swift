@@ -261,6 +261,8 @@ import Testing
         #expect(project.text.contains("Stage gates") && project.text.contains("<strong>execution</strong>")
                 && project.text.contains("Variance against baseline 1") && project.text.contains("design signed off"))
         #expect(try office.get("/projects/R-001?lang=zh-CN").text.contains("<strong>执行</strong>"))
+        #expect(project.text.contains("Completion forecast") && project.text.contains("planned rate (no progress yet)")
+                && project.text.contains(#"aria-labelledby="fan-title""#))
         let goals = try office.get("/goals?lang=en")
         #expect(goals.text.contains("Safer roads") && goals.text.contains("Capacity") && goals.text.contains("Wang Fang"))
         #expect(try office.get("/goals?period=2026-Q9").status == 422)

@@ -168,6 +168,36 @@ import Testing
         #expect(csv.header("content-type")?.hasPrefix("text/csv") == true && csv.text.contains("Wang Fang") && csv.text.contains("overdue_issues"))
     }
 
+    /// Forecasts in the token's scope, and a what-if that changes no record.
+    @Test func forecastsAndAWhatIfThroughTheAPI() throws {
+        let f = try Fixture()
+        defer { f.stop() }
+        let roads = try f.token("--name", "roads-site", "--role", "field", "--department", "roads")
+        let water = try f.token("--name", "water-site", "--role", "field", "--department", "water")
+        try Self.plannedOwnersAndStages(f)
+
+        let one = try f.get("/api/v1/forecasts?project=R-001&runs=2000", token: roads).json()
+        let project = try #require((one["projects"] as? [[String: Any]])?.first, "\(one)")
+        #expect(project["code"] as? String == "R-001" && project["finish_p50"] is String && project["eac_p80"] != nil)
+        let activities = try #require(project["activities"] as? [[String: Any]])
+        #expect(activities.count == 2 && activities.allSatisfy { $0["basis"] as? String == "planned" }, "no progress yet: the planned rate")
+        #expect(try f.get("/api/v1/forecasts?project=R-001", token: water).status == 404)
+        #expect(!(try f.get("/api/v1/forecasts", token: water).text.contains("R-001")))
+        #expect(try f.get("/api/v1/forecasts?runs=0", token: roads).status == 422)
+
+        let before = try f.cli.ok("digest", "--data-dir", "hub")
+        let answer = try f.post("/api/v1/forecasts/what-if", token: roads, json: #"{"project": "R-001", "what_if": ["crew Kerbs +30%"], "runs": 2000}"#)
+        #expect(answer.status == 200, "\(answer.status) \(answer.text)")
+        let comparison = try answer.json()
+        let base = try #require(comparison["base"] as? [String: Any]), changed = try #require(comparison["changed"] as? [String: Any])
+        #expect((changed["finish_p50"] as? String ?? "") <= (base["finish_p50"] as? String ?? ""), "a bigger crew finishes no later")
+        #expect(comparison["difference"] is [String: Any] && comparison["what_if"] as? [String] == ["crew Kerbs +30%"])
+        #expect(try f.cli.ok("digest", "--data-dir", "hub") == before, "a what-if changes no record")
+        let bad = try f.post("/api/v1/forecasts/what-if", token: roads, json: #"{"project": "R-001", "what_if": ["faster please"]}"#)
+        #expect(bad.status == 422 && bad.text.contains("crew"), "\(bad.text)")
+        #expect(try f.post("/api/v1/forecasts/what-if", token: water, json: #"{"project": "R-001", "what_if": ["rain-days 8/month"]}"#).status == 404)
+    }
+
     @Test func eachWriteIsAnOrdinaryChangeThatReachesTheField() throws {
         let f = try Fixture()
         defer { f.stop() }

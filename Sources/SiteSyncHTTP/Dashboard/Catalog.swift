@@ -194,6 +194,18 @@ struct Catalog: Sendable {
         }
     }
 
+    /// Where an activity's forecast rate comes from.
+    func basis(_ basis: String?) -> String {
+        switch (basis, language) {
+        case ("observed", .zhCN): "实测工效"
+        case ("planned", .zhCN): "计划工效（尚无进度）"
+        case ("finished", .zhCN): "已完工"
+        case ("planned", _): "planned rate (no progress yet)"
+        case ("observed", _): "observed rate"
+        default: basis ?? "—"
+        }
+    }
+
     /// A suggestion's status as a word.
     func suggestionStatus(_ status: String) -> String {
         switch (status, language) {
@@ -236,6 +248,7 @@ extension Catalog {
         case suggestionLeft, suggestionAnswered
         case stageGates, waitingProposal, proposedBy, decision, decidedBy, varianceAgainst, finishDays, startDays, sinceBaseline
         case goalTree, goalLegend, owner, actual, badPeriod, scorecards, scorecardRule, downloadCSV
+        case finishForecast, forecastNote, today, basis
         case audit, auditIntro, signIns, people, liveSessions, created, passwordChanged, lastSignIn, disabled, never, from, signedInAt
         case lastUsed, endsBy, apiLog, apiLogNote, token, idempotencyKey, statusCode, changeCount, at, rejections, refusedBy, origin
         case refusalCode, conflictHistory, rule, settledAt, settledBy, stillSideBySide, values, recordHistory, recordHistoryHelp, show
@@ -412,6 +425,11 @@ extension Catalog {
         case .scorecards: ("个人绩效", "Scorecards")
         case .scorecardRule: ("目标 40%、指标 30%、工作项 30%，按各人负责的内容加权", "Goals 40 %, KPIs 30 %, activities 30 %, weighted over what each person owns")
         case .downloadCSV: ("下载 CSV（供人力资源使用）", "Download CSV (for HR)")
+        case .finishForecast: ("完工预测", "Completion forecast")
+        case .forecastNote: ("按各工作项实际达到的工效及其波动模拟 10,000 次；P80 表示 80% 的模拟在该日前完工。深色为 P50–P80，浅色为 P80–P95，红色虚线为计划完工日。",
+                             "10,000 runs at the rate each activity has achieved, with its spread; P80 means 80 % of the runs finish by that day. Dark: P50–P80; light: P80–P95; red dashes: the planned finish.")
+        case .today: ("今天", "Today")
+        case .basis: ("工效依据", "Rate from")
         case .allColors: ("全部", "All")
         case .onlyColor: ("只看", "Only")
         case .moreNotShown: ("其余未列出：", "More not listed:")

@@ -54,6 +54,36 @@ enum Charts {
             + table(caption: c[.sCurve], headers: [c[.month]] + series.map(\.label), rows: rows, numeric: [1, 2, 3]) + "</details>"
     }
 
+    /// The fan chart of a project's finish date: from today, the band of finishes between the
+    /// P50 and the P80 dark, between the P80 and the P95 light, the planned finish marked;
+    /// each date is written beside its mark, so the chart reads without its colours.
+    static func finishFan(asOf: CalendarDate, planned: CalendarDate?, p50: CalendarDate, p80: CalendarDate, p95: CalendarDate,
+                          catalog c: Catalog) -> String {
+        let start = asOf.daysSinceEpoch
+        let end = max(p95.daysSinceEpoch, planned?.daysSinceEpoch ?? 0, start + 1)
+        let (width, left, right) = (640.0, 20.0, 20.0)
+        func x(_ date: CalendarDate) -> Double {
+            left + Double(max(0, date.daysSinceEpoch - start)) / Double(end - start) * (width - left - right)
+        }
+        var svg = """
+            <svg role="img" aria-labelledby="fan-title" viewBox="0 0 \(Int(width)) 120" width="100%" style="max-width:\(Int(width))px">
+            <title id="fan-title">\(html(c[.finishForecast])): P50 \(html(c.date(p50.description))), P80 \(html(c.date(p80.description))), \
+            P95 \(html(c.date(p95.description)))</title>
+            <line x1="\(left)" y1="60" x2="\(width - right)" y2="60" stroke="#333"/>
+            <text x="\(left)" y="112">\(html(c[.today])) \(html(c.date(asOf.description)))</text>
+            <rect x="\(x(p50))" y="44" width="\(max(1, x(p80) - x(p50)))" height="32" fill="#36c" fill-opacity="0.75"/>
+            <rect x="\(x(p80))" y="44" width="\(max(1, x(p95) - x(p80)))" height="32" fill="#36c" fill-opacity="0.3"/>
+            <line x1="\(x(p50))" y1="38" x2="\(x(p50))" y2="82" stroke="#123" stroke-width="2"/>
+            <text x="\(x(p50))" y="32" text-anchor="middle">P50 \(html(c.date(p50.description)))</text>
+            <text x="\(x(p95))" y="98" text-anchor="end">P95 \(html(c.date(p95.description)))</text>
+            """
+        if let planned {
+            svg += "<line x1=\"\(x(planned))\" y1=\"20\" x2=\"\(x(planned))\" y2=\"90\" stroke=\"#c0392b\" stroke-width=\"2\" stroke-dasharray=\"4 3\"/>"
+                + "<text x=\"\(x(planned))\" y=\"14\" text-anchor=\"middle\">\(html(c[.plannedFinish])) \(html(c.date(planned.description)))</text>"
+        }
+        return svg + "</svg>"
+    }
+
     /// A progress bar with its percentage written beside it.
     static func progress(_ percent: String?, catalog c: Catalog) -> String {
         let value = min(100, max(0, Double(percent ?? "") ?? 0))

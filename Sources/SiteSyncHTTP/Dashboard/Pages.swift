@@ -185,6 +185,7 @@ extension DashboardRoutes {
             + "\(html(c[.color])): \(Charts.color(numbers.text("color"), catalog: c)) · \(html(c[.grade])): \(html(c.grade(numbers.text("grade"))))</p>"
         body += headline(numbers, c)
         body += try stageSection(visit, code: code)
+        body += try forecastSection(visit, code: code)
         body += "<h2>\(html(c[.activities]))</h2>" + table(
             caption: c[.activities],
             headers: [c[.activity], c[.status], c[.progress], c[.plannedStart], c[.plannedFinish], c[.actualStart], c[.actualFinish],

@@ -3,6 +3,7 @@ import Hummingbird
 import SiteSyncCore
 import SiteSyncDomain
 import SiteSyncNode
+import SiteSyncPerformance
 
 /// The planning pages: the goal tree (目标拆解), the scorecards, a project's stage gates (on
 /// its page), the template library (模板库) and the suggestion box (意见箱).
@@ -131,6 +132,36 @@ extension DashboardRoutes {
                              }, numeric: [1, 2, 3])
             }
         }
+        return out
+    }
+
+    // MARK: - A project's forecast (on its page)
+
+    /// The completion forecast: the fan chart of the finish date, the P50/P80/P95 finishes and
+    /// final costs, and each activity's, with where its rate comes from.
+    func forecastSection(_ visit: Visit, code: String) throws -> String {
+        let c = visit.catalog
+        let answer: JSONValue?
+        do {
+            answer = try ReadModel.forecasts(node, scope: visit.scope, project: code, asOf: today, settings: ForecastSettings())
+        } catch is NodeError {
+            return ""   // closed or archived: nothing left to forecast
+        }
+        guard let forecast = answer?.member("projects")?.elements.first, let p50 = forecast.text("finish_p50").flatMap(CalendarDate.init),
+              let p80 = forecast.text("finish_p80").flatMap(CalendarDate.init), let p95 = forecast.text("finish_p95").flatMap(CalendarDate.init)
+        else { return "" }
+        var out = "<h2>\(html(c[.finishForecast]))</h2>"
+        out += Charts.finishFan(asOf: today, planned: forecast.text("planned_finish").flatMap(CalendarDate.init), p50: p50, p80: p80, p95: p95,
+                                catalog: c)
+        out += "<p>\(html(c[.forecastNote]))</p>"
+        out += table(caption: c[.finishForecast], headers: [c[.activity], c[.basis], "P50", "P80", "P95", "EAC P50", "EAC P80"],
+                     rows: [["<th scope=\"row\">\(html(c[.project]))</th>", "", html(c.date(p50.description)), html(c.date(p80.description)),
+                             html(c.date(p95.description)), html(c.money(forecast.text("eac_p50"))), html(c.money(forecast.text("eac_p80")))]]
+                        + (forecast.member("activities")?.elements ?? []).map { a in
+                            [html(a.text("name") ?? ""), html(c.basis(a.text("basis"))), html(c.date(a.text("finish_p50"))),
+                             html(c.date(a.text("finish_p80"))), html(c.date(a.text("finish_p95"))), html(c.money(a.text("eac_p50"))),
+                             html(c.money(a.text("eac_p80")))]
+                        }, numeric: [5, 6])
         return out
     }
 
