@@ -57,25 +57,11 @@ struct UserCommand: ParsableCommand {
         @OptionGroup var node: NodeOptions
         @Option(help: ArgumentHelp("Their sign-in name, unique on this node (letters, digits, '-', '_', '.', '@').", valueName: "name"))
         var name: String
-        @Option(help: ArgumentHelp("leader, department_head, project_lead, hrbp, auditor or office.", valueName: "role"))
-        var role: String
-        @Option(help: ArgumentHelp("Their department: required for department_head and project_lead, optional for hrbp.",
-                                   valueName: "dept"))
-        var department: String?
-        @Option(name: .customLong("project"),
-                help: ArgumentHelp("A project a project_lead leads, by its code; repeat for several.", valueName: "code"))
-        var projects: [String] = []
-
-        func validate() throws {
-            guard PersonRole(rawValue: role) != nil else {
-                throw ValidationError("--role '\(role)' is not a person's role; use "
-                                      + PersonRole.allCases.map(\.rawValue).joined(separator: ", "))
-            }
-        }
+        @OptionGroup var reach: PersonReach
 
         func run() throws {
             let node = try node.open()
-            let role = PersonRole(rawValue: role)!
+            let (role, department, projects) = (reach.personRole, reach.department, reach.projects)
             // The account's shape is checked before the password is asked for.
             _ = try People.checkedAccount(node, name: name, role: role, department: department, projects: projects)
             let password = try PasswordInput.read(for: name)
@@ -188,25 +174,11 @@ extension UserCommand {
                 """)
         @OptionGroup var node: NodeOptions
         @Argument(help: ArgumentHelp("Their name, as `sitesync user list` shows it.", valueName: "name")) var name: String
-        @Option(help: ArgumentHelp("leader, department_head, project_lead, hrbp, auditor or office.", valueName: "role"))
-        var role: String
-        @Option(help: ArgumentHelp("Their department: required for department_head and project_lead, optional for hrbp.",
-                                   valueName: "dept"))
-        var department: String?
-        @Option(name: .customLong("project"),
-                help: ArgumentHelp("A project a project_lead leads, by its code; repeat for several.", valueName: "code"))
-        var projects: [String] = []
-
-        func validate() throws {
-            guard PersonRole(rawValue: role) != nil else {
-                throw ValidationError("--role '\(role)' is not a person's role; use "
-                                      + PersonRole.allCases.map(\.rawValue).joined(separator: ", "))
-            }
-        }
+        @OptionGroup var reach: PersonReach
 
         func run() throws {
-            let person = try People.changeRole(try node.open(), name: name, role: PersonRole(rawValue: role)!, department: department,
-                                               projects: projects)
+            let person = try People.changeRole(try node.open(), name: name, role: reach.personRole, department: reach.department,
+                                               projects: reach.projects)
             print("\(person.name) is now \(describe(person)); their sessions have ended")
         }
     }
@@ -307,4 +279,25 @@ enum PasswordInput {
 private func describe(_ person: Person) -> String {
     person.role.rawValue + (person.department.map { " of \($0)" } ?? "")
         + (person.projects.map { ": " + $0.sorted().joined(separator: ", ") } ?? "") + (person.isDisabled ? ", disabled" : "")
+}
+
+/// What a person's role reaches: the role, and the department and projects it is bound to
+/// (`user add` and `user role`).
+struct PersonReach: ParsableArguments {
+    @Option(help: ArgumentHelp("leader, department_head, project_lead, hrbp, auditor or office.", valueName: "role"))
+    var role: String
+    @Option(help: ArgumentHelp("Their department: required for department_head and project_lead, optional for hrbp.",
+                               valueName: "dept"))
+    var department: String?
+    @Option(name: .customLong("project"),
+            help: ArgumentHelp("A project a project_lead leads, by its code; repeat for several.", valueName: "code"))
+    var projects: [String] = []
+
+    func validate() throws {
+        guard PersonRole(rawValue: role) != nil else {
+            throw ValidationError("--role '\(role)' is not a person's role; use " + PersonRole.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+    }
+
+    var personRole: PersonRole { PersonRole(rawValue: role)! }
 }
