@@ -112,9 +112,15 @@ public enum DelayHistory {
         func recent(_ tag: String) -> Double {
             Double(snapshot.tagDays[outline.id]?[tag]?.filter { window.contains($0) }.count ?? 0)
         }
-        let values = [spi, spi - before, elapsed, Double(risk), stale, cv, recent(DailyLogTags.rain), recent("breakdown"), recent("material_shortage")]
+        // Capped so that a value far outside what the model was trained on (a project years past
+        // its plan, a node that stopped reporting) cannot swamp every other feature.
+        let values = [spi, spi - before, min(elapsed, maximumElapsedShare), Double(risk), min(stale, maximumStaleDays), cv, recent(DailyLogTags.rain), recent("breakdown"), recent("material_shortage")]
         return (DelayFeatures(values: values), assessment.color != .green)
     }
+
+    /// The caps of the elapsed share and of the days since the last report.
+    public static let maximumElapsedShare = 1.5
+    public static let maximumStaleDays = 60.0
 
     /// The last day of each month from the one holding `from` to the one before `until`'s.
     static func monthEnds(from: CalendarDate, before until: CalendarDate) -> [CalendarDate] {
@@ -159,8 +165,9 @@ public enum DelayHistory {
         }
     }
 
-    /// The features of a project (code or id) at the end of `asOf`, for a prediction.
-    public static func features(_ node: Node, project: String, asOf: CalendarDate) throws -> DelayFeatures {
+    /// The features of a project (code or id) at the end of `asOf`, for a prediction; `nil`
+    /// when every activity has finished by then (there is nothing left to predict).
+    public static func features(_ node: Node, project: String, asOf: CalendarDate) throws -> DelayFeatures? {
         let found = try node.findProject(project)
         let tags = node.configuration.forecast.tags
         return try node.store.reading { reader in
@@ -169,6 +176,7 @@ public enum DelayHistory {
                   let input = try ProjectData.load(reader, asOf: asOf, projects: [found.id]).first else {
                 throw NodeError(.usage, "project \(found.code) has no planned activities: there is nothing to predict")
             }
+            guard outline.completed == nil else { return nil }
             return try features(outline, input: input, at: asOf, snapshot: snapshot, thresholds: .standard).0
         }
     }

@@ -66,7 +66,8 @@ public struct HistorySummary: Sendable, Equatable {
 ///
 /// Every record goes through ``Node/upsert(_:id:_:planner:in:)`` — the function behind
 /// `sitesync entry` and the API's writes — one transaction per project. Ids are made from the
-/// seed, so generating the same history again changes nothing.
+/// seed, and a project already there is skipped, so generating the same history again changes
+/// nothing.
 public enum HistoryGenerator {
     /// The department the generated projects belong to.
     public static let department = "history"
@@ -85,13 +86,17 @@ public enum HistoryGenerator {
         for index in 1...count {
             var random = Draws(seed: SplitMix64.streamSeed(seed, "project \(index)"))
             let project = ProjectHistory.simulate(index: index, seed: seed, start: start, end: end, parameters: parameters, random: &random)
-            try node.store.writeLocally { session in
-                for (collection, id, fields) in project.records {
-                    _ = try Node.upsert(collection, id: id, fields, planner: planner, in: session)
+            // Entries are append-only: a project generated before is left as it is.
+            let exists = try node.store.rows([("SELECT 1 FROM project WHERE id = ?1", [project.records[0].1 ?? ""])])[0].isEmpty == false
+            if !exists {
+                try node.store.writeLocally { session in
+                    for (collection, id, fields) in project.records {
+                        _ = try Node.upsert(collection, id: id, fields, planner: planner, in: session)
+                    }
                 }
+                summary.records += project.records.count
             }
             summary.projects += 1
-            summary.records += project.records.count
             if let finish = project.actualFinish {
                 summary.completed += 1
                 if finish > project.plannedFinish { summary.late += 1 }

@@ -125,7 +125,10 @@ struct ForecastShowCommand: ParsableCommand {
         guard let model = try DelayHistory.load(node) else {
             return ("delay probability: no model trained at this node (`sitesync forecast model train`)", (.null, .array([])))
         }
-        let prediction = model.predict(try DelayHistory.features(node, project: project, asOf: asOf))
+        guard let features = try DelayHistory.features(node, project: project, asOf: asOf) else {
+            return ("delay probability: every activity has finished; nothing to predict", (.null, .array([])))
+        }
+        let prediction = model.predict(features)
         let top = prediction.contributions.prefix(3)
         let text = String(format: "delay probability %.0f%% (model trained through %@ on %d projects, %.0f%% of them late); moved most by: ",
                           prediction.probability * 100, model.trainedThrough, model.projects, model.baseRate * 100)
