@@ -13,6 +13,11 @@ struct ForecastCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forecast",
         abstract: "P50/P80/P95 finish dates and final costs (Monte Carlo), what-ifs, daily-log tags, the delay model.",
+        discussion: """
+            sitesync forecast [PROJECT] [--what-if CLAUSE …] [--tags] [--json] runs `show`, the forecast \
+            (`sitesync forecast show --help` for its options); `history generate` writes a generated \
+            history; `model train|evaluate` trains and measures the delay-probability model.
+            """,
         subcommands: [ForecastShowCommand.self, ForecastHistoryCommand.self, ForecastModelCommand.self],
         defaultSubcommand: ForecastShowCommand.self)
 }
