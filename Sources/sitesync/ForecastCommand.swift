@@ -2,12 +2,30 @@ import ArgumentParser
 import Foundation
 import SiteSyncCore
 import SiteSyncDomain
+import SiteSyncNode
 import SiteSyncPerformance
 
-/// `sitesync forecast`: completion forecasts with their spread, and what-ifs (docs/design.md §17).
+/// `sitesync forecast`: completion forecasts (its default, `show`), generated histories and the
+/// delay model (docs/design.md §17). A group with a default subcommand, so that
+/// `sitesync forecast R-12` still forecasts R-12 while `history` and `model` are subcommands
+/// (a project coded `show`, `history` or `model` is named by its id instead).
 struct ForecastCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forecast",
+        abstract: "P50/P80/P95 finish dates and final costs (Monte Carlo), what-ifs, daily-log tags, the delay model.",
+        discussion: """
+            sitesync forecast [PROJECT] [--what-if CLAUSE …] [--tags] [--json] runs `show`, the forecast \
+            (`sitesync forecast show --help` for its options); `history generate` writes a generated \
+            history; `model train|evaluate` trains and measures the delay-probability model.
+            """,
+        subcommands: [ForecastShowCommand.self, ForecastHistoryCommand.self, ForecastModelCommand.self],
+        defaultSubcommand: ForecastShowCommand.self)
+}
+
+/// `sitesync forecast [show]`: completion forecasts with their spread, and what-ifs.
+struct ForecastShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
         abstract: "P50/P80/P95 finish dates and final costs (Monte Carlo), what-ifs, and daily-log tags.",
         discussion: """
             Each activity's remaining work at the rate it has achieved (installed quantity, or percentage \
@@ -32,6 +50,11 @@ struct ForecastCommand: ParsableCommand {
             Examples: sitesync forecast --json
                       sitesync forecast R-12 --what-if 'crew Earthworks +30%' --what-if 'rain-days 8/month'
                       sitesync forecast --tags
+                      sitesync forecast model train
+
+            With a PROJECT and a trained model (`sitesync forecast model train`), the project's \
+            delay_probability (the chance it finishes after its planned finish) and the three features \
+            that moved it most (coefficient × standardised value); JSON delay_probability, delay_factors.
             """)
 
     @OptionGroup var node: NodeOptions
@@ -79,13 +102,47 @@ struct ForecastCommand: ParsableCommand {
             }
             return
         }
-        if json { Output.json(ForecastJSON.forecasts(forecasts, asOf: date, settings: settings)); return }
+        let delay = try project.map { try Self.delay(node, project: $0, asOf: date) } ?? nil
+        if json {
+            var answer = ForecastJSON.forecasts(forecasts, asOf: date, settings: settings)
+            if let delay, case .object(var members) = answer, case .array(var projects) = members["projects"], !projects.isEmpty,
+               case .object(var first) = projects[0] {
+                first["delay_probability"] = delay.json.probability
+                first["delay_factors"] = delay.json.factors
+                projects[0] = .object(first)
+                members["projects"] = .array(projects)
+                answer = .object(members)
+            }
+            Output.json(answer)
+            return
+        }
         print("forecast as of \(date), \(runs) runs, seed \(seed)")
         print(Output.table([["project", "name", "planned finish", "P50", "P80", "P95", "EAC P50", "EAC P80", "BAC"]] + forecasts.map { f in
             [f.code, f.name, f.plannedFinish?.description ?? "—", f.finish?.p50.description ?? "—", f.finish?.p80.description ?? "—",
              f.finish?.p95.description ?? "—", Self.money(f.eac?.p50), Self.money(f.eac?.p80), Self.money(f.budget)]
         }))
         if project != nil, let forecast = forecasts.first { print(Self.activities(forecast)) }
+        if let delay { print("\n" + delay.text) }
+    }
+
+    /// The delay model's prediction for one project: text and JSON; without a model, says so.
+    static func delay(_ node: Node, project: String, asOf: CalendarDate) throws -> (text: String, json: (probability: JSONValue, factors: JSONValue))? {
+        guard let model = try DelayHistory.load(node) else {
+            return ("delay probability: no model trained at this node (`sitesync forecast model train`)", (.null, .array([])))
+        }
+        guard let features = try DelayHistory.features(node, project: project, asOf: asOf) else {
+            return ("delay probability: every activity has finished; nothing to predict", (.null, .array([])))
+        }
+        let prediction = model.predict(features)
+        let top = prediction.contributions.prefix(3)
+        let text = String(format: "delay probability %.0f%% (model trained through %@ on %d projects, %.0f%% of them late); moved most by: ",
+                          prediction.probability * 100, model.trainedThrough, model.projects, model.baseRate * 100)
+            + top.map { String(format: "%@ = %.2f (%+.2f)", $0.feature, $0.value, $0.pull) }.joined(separator: ", ")
+        let factors = JSONValue.array(top.map {
+            .object(["feature": .string($0.feature), "value": .number(String(format: "%.4f", $0.value)),
+                     "pull": .number(String(format: "%.4f", $0.pull))])
+        })
+        return (text, (.number(String(format: "%.4f", prediction.probability)), factors))
     }
 
     static func money(_ value: Double?) -> String { value.map { String(format: "%.2f", $0) } ?? "—" }

@@ -193,7 +193,7 @@ struct KPICommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kpi",
         abstract: "Define a project's KPIs (office nodes) and record their readings.",
-        subcommands: [Define.self, Read.self])
+        subcommands: [Define.self, Read.self, KPIWeightsCommand.self])
 
     struct Define: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -43,4 +43,24 @@ import Testing
         #expect(error.contains("crew Earthworks faster") && error.contains("'rain-days N/month'"), "\(error)")
         #expect(try cli.fails("forecast", "--data-dir", "office", "--what-if", "rain-days 8/month").contains("needs a PROJECT"))
     }
+
+    /// A generated history, the model's evaluation and a project's delay probability, from the
+    /// command line; before training, the forecast says there is no model.
+    @Test func aHistoryTheModelAndADelayProbabilityFromTheCommandLine() throws {
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        try cli.ok("init", "--data-dir", "hub", "--node", "hub", "--department", "office", "--role", "hub")
+        try cli.ok("forecast", "history", "generate", "--data-dir", "hub", "--projects", "40", "--seed", "7", "--start", "2024-01-01", "--months", "24")
+        // H-040 (seed 7) is still running at the history's end.
+        let before = try #require(try cli.json("forecast", "--data-dir", "hub", "H-040", "--as-of", "2026-01-01", "--runs", "100", "--json") as? [String: Any])
+        let project = try #require((before["projects"] as? [[String: Any]])?.first)
+        #expect(project["delay_probability"] is NSNull, "no model yet: \(project["delay_probability"] ?? "missing")")
+        let evaluation = try #require(try cli.json("forecast", "model", "evaluate", "--data-dir", "hub", "--as-of", "2026-01-01", "--json") as? [String: Any])
+        #expect((evaluation["reliability"] as? [Any])?.count == 10 && (evaluation["model"] as? [String: Any])?["auc"] != nil, "\(evaluation)")
+        try cli.ok("forecast", "model", "train", "--data-dir", "hub", "--as-of", "2026-01-01")
+        let after = try #require(try cli.json("forecast", "--data-dir", "hub", "H-040", "--as-of", "2026-01-01", "--runs", "100", "--json") as? [String: Any])
+        let predicted = try #require((after["projects"] as? [[String: Any]])?.first)
+        let probability = try #require(predicted["delay_probability"] as? Double, "\(predicted["delay_probability"] ?? "missing")")
+        #expect(probability >= 0 && probability <= 1 && (predicted["delay_factors"] as? [Any])?.count == 3)
+    }
 }
