@@ -183,6 +183,30 @@ public enum DelayHistory {
 
     // MARK: - The model's file
 
+    /// The delay model's prediction for one project as `sitesync forecast PROJECT` prints it:
+    /// a line of text, and for the JSON the probability and the three features that moved it
+    /// most. Without a trained model, or with nothing left to predict, the line says so and the
+    /// JSON is null.
+    public static func prediction(_ node: Node, project: String, asOf: CalendarDate)
+        throws -> (text: String, json: (probability: JSONValue, factors: JSONValue))? {
+        guard let model = try load(node) else {
+            return ("delay probability: no model trained at this node (`sitesync forecast model train`)", (.null, .array([])))
+        }
+        guard let features = try features(node, project: project, asOf: asOf) else {
+            return ("delay probability: every activity has finished; nothing to predict", (.null, .array([])))
+        }
+        let prediction = model.predict(features)
+        let top = prediction.contributions.prefix(3)
+        let text = String(format: "delay probability %.0f%% (model trained through %@ on %d projects, %.0f%% of them late); moved most by: ",
+                          prediction.probability * 100, model.trainedThrough, model.projects, model.baseRate * 100)
+            + top.map { String(format: "%@ = %.2f (%+.2f)", $0.feature, $0.value, $0.pull) }.joined(separator: ", ")
+        let factors = JSONValue.array(top.map {
+            .object(["feature": .string($0.feature), "value": .number(String(format: "%.4f", $0.value)),
+                     "pull": .number(String(format: "%.4f", $0.pull))])
+        })
+        return (text, (.number(String(format: "%.4f", prediction.probability)), factors))
+    }
+
     public static func modelPath(_ node: Node) -> String { node.dataDirectory + "/" + modelFile }
 
     public static func save(_ model: DelayModel, node: Node) throws {

@@ -16,7 +16,16 @@ extension ReadModel {
         if project != nil && inputs.isEmpty {
             throw NodeError(.usage, "project \(project!) is closed or archived: its figures are final, there is nothing to forecast")
         }
-        return ForecastJSON.forecasts(inputs.map { Forecast.project($0, asOf: asOf, settings: settings) }, asOf: asOf, settings: settings)
+        let answer = ForecastJSON.forecasts(inputs.map { Forecast.project($0, asOf: asOf, settings: settings) }, asOf: asOf, settings: settings)
+        // One project's forecast also gives the delay model's prediction, as the command does.
+        guard let id = ids.first, project != nil, let delay = try DelayHistory.prediction(node, project: id, asOf: asOf),
+              case .object(var members) = answer, case .array(var projects) = members["projects"], case .object(var first)? = projects.first
+        else { return answer }
+        first["delay_probability"] = delay.json.probability
+        first["delay_factors"] = delay.json.factors
+        projects[0] = .object(first)
+        members["projects"] = .array(projects)
+        return .object(members)
     }
 
     /// A what-if of one project in `scope` (`sitesync forecast PROJECT --what-if …`): the base,

@@ -102,7 +102,7 @@ struct ForecastShowCommand: ParsableCommand {
             }
             return
         }
-        let delay = try project.map { try Self.delay(node, project: $0, asOf: date) } ?? nil
+        let delay = try project.map { try DelayHistory.prediction(node, project: $0, asOf: date) } ?? nil
         if json {
             var answer = ForecastJSON.forecasts(forecasts, asOf: date, settings: settings)
             if let delay, case .object(var members) = answer, case .array(var projects) = members["projects"], !projects.isEmpty,
@@ -123,26 +123,6 @@ struct ForecastShowCommand: ParsableCommand {
         }))
         if project != nil, let forecast = forecasts.first { print(Self.activities(forecast)) }
         if let delay { print("\n" + delay.text) }
-    }
-
-    /// The delay model's prediction for one project: text and JSON; without a model, says so.
-    static func delay(_ node: Node, project: String, asOf: CalendarDate) throws -> (text: String, json: (probability: JSONValue, factors: JSONValue))? {
-        guard let model = try DelayHistory.load(node) else {
-            return ("delay probability: no model trained at this node (`sitesync forecast model train`)", (.null, .array([])))
-        }
-        guard let features = try DelayHistory.features(node, project: project, asOf: asOf) else {
-            return ("delay probability: every activity has finished; nothing to predict", (.null, .array([])))
-        }
-        let prediction = model.predict(features)
-        let top = prediction.contributions.prefix(3)
-        let text = String(format: "delay probability %.0f%% (model trained through %@ on %d projects, %.0f%% of them late); moved most by: ",
-                          prediction.probability * 100, model.trainedThrough, model.projects, model.baseRate * 100)
-            + top.map { String(format: "%@ = %.2f (%+.2f)", $0.feature, $0.value, $0.pull) }.joined(separator: ", ")
-        let factors = JSONValue.array(top.map {
-            .object(["feature": .string($0.feature), "value": .number(String(format: "%.4f", $0.value)),
-                     "pull": .number(String(format: "%.4f", $0.pull))])
-        })
-        return (text, (.number(String(format: "%.4f", prediction.probability)), factors))
     }
 
     static func money(_ value: Double?) -> String { value.map { String(format: "%.2f", $0) } ?? "—" }

@@ -252,6 +252,8 @@ import Testing
         let f = try Self.fixture()
         defer { f.stop() }
         try HTTPAPITests.plannedOwnersAndStages(f)
+        try f.cli.ok("log", "--data-dir", "r1", "R-001", "--date", "2026-11-20", "--weather", "heavy rain", "--summary", "kerbs stopped: rain")
+        try f.cli.ok("sync", "--data-dir", "r1")
         let lead = try f.cli.run(["user", "add", "--data-dir", "hub", "--name", "r1-lead", "--role", "project_lead", "--department", "roads",
                                   "--project", "R-001"], stdin: Self.password + "\n")
         try #require(lead.status == 0, "\(lead.stderr)")
@@ -262,7 +264,7 @@ import Testing
                 && project.text.contains("Variance against baseline 1") && project.text.contains("design signed off"))
         #expect(try office.get("/projects/R-001?lang=zh-CN").text.contains("<strong>执行</strong>"))
         #expect(project.text.contains("Completion forecast") && project.text.contains("planned rate (no progress yet)")
-                && project.text.contains(#"aria-labelledby="fan-title""#))
+                && project.text.contains(#"aria-labelledby="fan-title""#) && project.text.contains("Daily-log tags (days): rain 1"))
         let goals = try office.get("/goals?lang=en")
         #expect(goals.text.contains("Safer roads") && goals.text.contains("Capacity") && goals.text.contains("Wang Fang"))
         #expect(try office.get("/goals?period=2026-Q9").status == 422)

@@ -179,6 +179,7 @@ import Testing
         let one = try f.get("/api/v1/forecasts?project=R-001&runs=2000", token: roads).json()
         let project = try #require((one["projects"] as? [[String: Any]])?.first, "\(one)")
         #expect(project["code"] as? String == "R-001" && project["finish_p50"] is String && project["eac_p80"] != nil)
+        #expect(project["delay_probability"] is NSNull && (project["delay_factors"] as? [Any])?.isEmpty == true, "no model trained here")
         let activities = try #require(project["activities"] as? [[String: Any]])
         #expect(activities.count == 2 && activities.allSatisfy { $0["basis"] as? String == "planned" }, "no progress yet: the planned rate")
         #expect(try f.get("/api/v1/forecasts?project=R-001", token: water).status == 404)

@@ -194,6 +194,15 @@ struct Catalog: Sendable {
         }
     }
 
+    /// A daily-log tag as a word.
+    func tag(_ tag: String) -> String {
+        let names: [String: (String, String)] = [
+            "rain": ("雨", "rain"), "breakdown": ("故障", "breakdown"), "material_shortage": ("缺料", "material shortage"),
+            "accident": ("事故", "accident"), "inspection": ("检查", "inspection"), "stoppage": ("停工", "stoppage"),
+        ]
+        return names[tag].map { language == .zhCN ? $0.0 : $0.1 } ?? tag
+    }
+
     /// Where an activity's forecast rate comes from.
     func basis(_ basis: String?) -> String {
         switch (basis, language) {
@@ -248,7 +257,7 @@ extension Catalog {
         case suggestionLeft, suggestionAnswered
         case stageGates, waitingProposal, proposedBy, decision, decidedBy, varianceAgainst, finishDays, startDays, sinceBaseline
         case goalTree, goalLegend, owner, actual, badPeriod, scorecards, scorecardRule, downloadCSV
-        case finishForecast, forecastNote, today, basis
+        case finishForecast, forecastNote, today, basis, delayProbability, movedMostBy, logTags
         case audit, auditIntro, signIns, people, liveSessions, created, passwordChanged, lastSignIn, disabled, never, from, signedInAt
         case lastUsed, endsBy, apiLog, apiLogNote, token, idempotencyKey, statusCode, changeCount, at, rejections, refusedBy, origin
         case refusalCode, conflictHistory, rule, settledAt, settledBy, stillSideBySide, values, recordHistory, recordHistoryHelp, show
@@ -429,6 +438,9 @@ extension Catalog {
         case .forecastNote: ("按各工作项实际达到的工效及其波动模拟 10,000 次；P80 表示 80% 的模拟在该日前完工。深色为 P50–P80，浅色为 P80–P95，红色虚线为计划完工日。",
                              "10,000 runs at the rate each activity has achieved, with its spread; P80 means 80 % of the runs finish by that day. Dark: P50–P80; light: P80–P95; red dashes: the planned finish.")
         case .today: ("今天", "Today")
+        case .delayProbability: ("延期概率（模型预测）", "Delay probability (the model's)")
+        case .movedMostBy: ("影响最大的因素", "moved most by")
+        case .logTags: ("施工日志标签（天数）", "Daily-log tags (days)")
         case .basis: ("工效依据", "Rate from")
         case .allColors: ("全部", "All")
         case .onlyColor: ("只看", "Only")

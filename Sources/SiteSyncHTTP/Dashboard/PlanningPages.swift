@@ -154,6 +154,18 @@ extension DashboardRoutes {
         out += Charts.finishFan(asOf: today, planned: forecast.text("planned_finish").flatMap(CalendarDate.init), p50: p50, p80: p80, p95: p95,
                                 catalog: c)
         out += "<p>\(html(c[.forecastNote]))</p>"
+        if let probability = forecast.text("delay_probability").flatMap(Double.init) {
+            let factors = (forecast.member("delay_factors")?.elements ?? []).compactMap { $0.text("feature") }.joined(separator: ", ")
+            out += "<p><strong>\(html(c[.delayProbability])): \(html(c.percent(String(probability * 100))))</strong> · "
+                + "\(html(c[.movedMostBy])): \(html(factors))</p>"
+        }
+        let tags = (forecast.member("tags").flatMap { value -> [(String, String)]? in
+            guard case .object(let members) = value else { return nil }
+            return members.sorted { $0.key < $1.key }.map { ($0.key, $0.value.plainText ?? "") }
+        }) ?? []
+        if !tags.isEmpty {
+            out += "<p>\(html(c[.logTags])): " + tags.map { "\(html(c.tag($0.0))) \(html(c.number($0.1)))" }.joined(separator: " · ") + "</p>"
+        }
         out += table(caption: c[.finishForecast], headers: [c[.activity], c[.basis], "P50", "P80", "P95", "EAC P50", "EAC P80"],
                      rows: [["<th scope=\"row\">\(html(c[.project]))</th>", "", html(c.date(p50.description)), html(c.date(p80.description)),
                              html(c.date(p95.description)), html(c.money(forecast.text("eac_p50"))), html(c.money(forecast.text("eac_p80")))]]
