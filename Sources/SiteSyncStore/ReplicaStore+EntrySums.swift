@@ -47,29 +47,13 @@ extension ReplicaStore {
             var text = text
             return text.withUTF8 { Self.day($0) } ?? Int.max
         }
-        let statement = try db.makeStatement(sql: """
-            SELECT activity, date, \(StoreSchema.quoted(column)) FROM \(StoreSchema.quoted(table))
-            WHERE date <= ?1 AND activity IS NOT NULL AND \(StoreSchema.quoted(column)) IS NOT NULL\(restriction.map { " AND (\($0.sql))" } ?? "")
-            """)
-        let handle = statement.sqliteStatement
-        for (index, text) in ([last] + (restriction?.arguments ?? [])).enumerated() {
-            _ = text.withCString { sqlite3_bind_text(handle, Int32(index + 1), $0, -1, unsafeBitCast(-1, to: sqlite3_destructor_type.self)) }
-        }
-        defer { sqlite3_reset(handle) }
         // Per activity, in order of first appearance: its key, sums and latest date.
         var slots: [String: Int] = [:]
         var keys: [String] = [], totals: [[Int128]] = [], latest: [Int] = []
         var previous: [UInt8] = []
         previous.reserveCapacity(64)
         var slot = -1
-        while true {
-            let code = sqlite3_step(handle)
-            if code == SQLITE_DONE { break }
-            guard code == SQLITE_ROW else {
-                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-            }
-            let activity = Self.columnBytes(handle, 0)
-            guard let date = Self.day(Self.columnBytes(handle, 1)), let amount = Self.billionths(Self.columnBytes(handle, 2)) else { continue }
+        try forEachEntry(db, table: table, amount: column, upTo: last, restriction: restriction) { activity, date, amount in
             // Entries of one activity often come together: its slot is looked up only when it changes.
             if slot < 0 || !activity.elementsEqual(previous) {
                 previous.removeAll(keepingCapacity: true)
@@ -96,6 +80,33 @@ extension ReplicaStore {
                                           latest: String(format: "%04d-%02d-%02d", day / 10_000, day / 100 % 100, day % 100))
         }
         return sums
+    }
+
+    /// Each row of an entry table (`activity`, `date`, an exact decimal `amount` column)
+    /// dated up to `upTo` and meeting `restriction`, in table order, read straight from
+    /// SQLite's buffers: its activity's bytes (valid during the call), its date as YYYYMMDD and
+    /// its amount in billionths. A row whose date or amount does not parse is skipped.
+    static func forEachEntry(_ db: Database, table: String, amount column: String, upTo: String,
+                             restriction: (sql: String, arguments: [String])?,
+                             _ body: (UnsafeBufferPointer<UInt8>, Int, Int128) throws -> Void) throws {
+        let statement = try db.makeStatement(sql: """
+            SELECT activity, date, \(StoreSchema.quoted(column)) FROM \(StoreSchema.quoted(table))
+            WHERE date <= ?1 AND activity IS NOT NULL AND \(StoreSchema.quoted(column)) IS NOT NULL\(restriction.map { " AND (\($0.sql))" } ?? "")
+            """)
+        let handle = statement.sqliteStatement
+        for (index, text) in ([upTo] + (restriction?.arguments ?? [])).enumerated() {
+            _ = text.withCString { sqlite3_bind_text(handle, Int32(index + 1), $0, -1, unsafeBitCast(-1, to: sqlite3_destructor_type.self)) }
+        }
+        defer { sqlite3_reset(handle) }
+        while true {
+            let code = sqlite3_step(handle)
+            if code == SQLITE_DONE { break }
+            guard code == SQLITE_ROW else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            }
+            guard let date = day(columnBytes(handle, 1)), let amount = billionths(columnBytes(handle, 2)) else { continue }
+            try body(columnBytes(handle, 0), date, amount)
+        }
     }
 
     private static func columnBytes(_ handle: OpaquePointer, _ index: Int32) -> UnsafeBufferPointer<UInt8> {

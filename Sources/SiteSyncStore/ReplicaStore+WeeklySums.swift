@@ -22,34 +22,13 @@ extension SnapshotReader {
     ///   numbered from `?2`, with their values.
     public func weeklySums(table: String, amount column: String, upTo: String,
                            restriction: (sql: String, arguments: [String])? = nil) throws -> [String: ActivityWeeklySums] {
-        let statement = try db.makeStatement(sql: """
-            SELECT activity, date, \(StoreSchema.quoted(column)) FROM \(StoreSchema.quoted(table))
-            WHERE date <= ?1 AND activity IS NOT NULL AND \(StoreSchema.quoted(column)) IS NOT NULL\(restriction.map { " AND (\($0.sql))" } ?? "")
-            """)
-        let handle = statement.sqliteStatement
-        for (index, text) in ([upTo] + (restriction?.arguments ?? [])).enumerated() {
-            _ = text.withCString { sqlite3_bind_text(handle, Int32(index + 1), $0, -1, unsafeBitCast(-1, to: sqlite3_destructor_type.self)) }
-        }
-        defer { sqlite3_reset(handle) }
-        func bytes(_ index: Int32) -> UnsafeBufferPointer<UInt8> {
-            let count = Int(sqlite3_column_bytes(handle, index))
-            guard count > 0, let pointer = sqlite3_column_text(handle, index) else { return UnsafeBufferPointer(start: nil, count: 0) }
-            return UnsafeBufferPointer(start: pointer, count: count)
-        }
         var result: [String: ActivityWeeklySums] = [:]
         // Dates repeat across activities: each YYYYMMDD is turned into its day number once.
         var days: [Int: Int] = [:]
         var previous: [UInt8] = [], key = ""
         var current = ActivityWeeklySums(), started = false
         func flush() { if started { result[key, default: ActivityWeeklySums()].merge(current) } }
-        while true {
-            let code = sqlite3_step(handle)
-            if code == SQLITE_DONE { break }
-            guard code == SQLITE_ROW else {
-                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-            }
-            let activity = bytes(0)
-            guard let stamp = ReplicaStore.day(bytes(1)), let amount = ReplicaStore.billionths(bytes(2)) else { continue }
+        try ReplicaStore.forEachEntry(db, table: table, amount: column, upTo: upTo, restriction: restriction) { activity, stamp, amount in
             if !started || !activity.elementsEqual(previous) {
                 flush()
                 previous = Array(activity)
@@ -59,7 +38,7 @@ extension SnapshotReader {
             }
             let day: Int
             if let known = days[stamp] { day = known } else {
-                guard let date = CalendarDate(year: stamp / 10_000, month: stamp / 100 % 100, day: stamp % 100) else { continue }
+                guard let date = CalendarDate(year: stamp / 10_000, month: stamp / 100 % 100, day: stamp % 100) else { return }
                 day = date.daysSinceEpoch
                 days[stamp] = day
             }
