@@ -161,9 +161,9 @@ final class Demo {
         for (name, role, department) in [("office", "office", "office"), ("site-r1", "field", "roads"), ("site-r2", "field", "roads"),
                                          ("site-w1", "field", "water")] {
             try run("init", "--data-dir", name, "--node", name, "--department", department, "--role", role, "--hub", endpoint,
-                    "--hub-key", hubKey)
+                    "--hub-key=\(hubKey)")
             let key = try run("keys", "show", "--data-dir", name, quiet: true).trimmingCharacters(in: .whitespacesAndNewlines)
-            try run("keys", "allow", "--data-dir", "hub", "--node", name, "--department", department, "--role", role, "--key", key)
+            try run("keys", "allow", "--data-dir", "hub", "--node", name, "--department", department, "--role", role, "--key=\(key)")
         }
 
         step("The office plans: departments, the plan spreadsheet, KPIs")
