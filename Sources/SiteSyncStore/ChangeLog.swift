@@ -173,12 +173,16 @@ struct ChangeLog {
 
     // MARK: - Chains
 
-    /// Stores an origin's seal over one of its chains (once).
+    /// Stores an origin's seal over one of its chains (once), when the log holds that link at
+    /// its counter. A batch's seal can be over other content: a change refused because this
+    /// replica holds its id with other content (a database copied back by hand) comes sealed,
+    /// and its seal beside the content held would make every page cut there fail its check.
     func insertSeal(_ seal: Seal) throws {
+        let origin = seal.chain.origin.storageValue, counter = Int64(bitPattern: seal.counter), link = Data(seal.link.bytes)
         try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO sync_seal (replica, department, counter, link, signature) VALUES (?, ?, ?, ?, ?)
-            """).execute(arguments: [seal.chain.origin.storageValue, seal.chain.department, Int64(bitPattern: seal.counter),
-                                     Data(seal.link.bytes), Data(seal.signature)])
+            INSERT OR IGNORE INTO sync_seal (replica, department, counter, link, signature)
+            SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM sync_change WHERE replica = ? AND counter = ? AND link = ?)
+            """).execute(arguments: [origin, seal.chain.department, counter, link, Data(seal.signature), origin, counter, link])
     }
 
     /// Whether this replica holds any of `chain`, and where its holding begins when that is

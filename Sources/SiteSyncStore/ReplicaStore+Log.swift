@@ -55,7 +55,7 @@ extension ReplicaStore {
                 let rows = try Row.fetchCursor(db, sql: """
                     SELECT c.seq, c.replica, c.counter, c.department, c.payload, c.status, c.link, s.signature
                     FROM sync_change c
-                    LEFT JOIN sync_seal s ON s.replica = c.replica AND s.department = c.department AND s.counter = c.counter
+                    LEFT JOIN sync_seal s ON s.replica = c.replica AND s.department = c.department AND s.counter = c.counter AND s.link = c.link
                     WHERE c.seq > ? ORDER BY c.seq
                     """, arguments: [start])
                 var exhausted = true

@@ -108,4 +108,39 @@ import Testing
         #expect(try site.store.digest() == office.store.digest())
         #expect(try site.store.audit().broken == nil)
     }
+
+    /// A change pushed under an id the receiver holds with other content (a database copied
+    /// back by hand) is refused, and so is its seal: kept, it would stand beside the content
+    /// held for that id, and every replica the receiver passes the chain on to would refuse it
+    /// as altered (a fleet simulation seed found a hub stuck that way for six passes).
+    @Test func theSealOfAChangeRefusedForAReusedIdIsNotKept() throws {
+        let office = try Self.origin()
+        let hub = try TestReplica(name: "hub", role: .hub, department: "office")
+        try office.send(to: hub)
+        let copy = try office.store.memoryCopy()
+        // What the copy believes the hub holds (its record of the last sync).
+        let hubHeld = try hub.store.knowledge()
+        for n in 7...8 { try office.put("issue", "i\(n)", "project=p1", "title=Sent before the copy-back \(n)", "opened_on=2026-11-03") }
+        try office.send(to: hub)
+        // Written on the copy: the next id again, with other content, sealed there.
+        let reused = try copy.write {
+            try office.planner.planUpsert(collection: "issue", id: "i9", assignments: [
+                FieldAssignment(parsing: "project=p1"), FieldAssignment(parsing: "title=Written after the copy-back"),
+                FieldAssignment(parsing: "opened_on=2026-11-04")], reader: $0)
+        }!
+        let report = try hub.store.apply(CheckedBatch(copy.changes(lackedBy: hubHeld), schema: .siteSync), claim: .none)
+        #expect(report.refusals.contains { $0.code == .reusedID && $0.dot == reused.dot }, "\(report.refusals)")
+        let mismatched = try hub.store.pool.read { db in
+            try Int.fetchOne(db, sql: """
+                SELECT count(*) FROM sync_seal s JOIN sync_change c
+                ON c.replica = s.replica AND c.counter = s.counter WHERE c.link != s.link
+                """)!
+        }
+        #expect(mismatched == 0, "a seal kept over content the hub does not hold")
+        // A new replica takes the chain from the hub, page by page (each page sealed where it ends).
+        let site = try TestReplica(name: "site", role: .hub, department: "office")
+        for batch in try hub.batches(lackedBy: site.store.knowledge(), size: 1) { try site.store.apply(batch, claim: .none) }
+        #expect(try site.store.digest() == hub.store.digest())
+        #expect(try hub.store.audit().broken == nil && site.store.audit().broken == nil)
+    }
 }
