@@ -43,11 +43,13 @@ let package = Package(
         .target(
             name: "SiteSyncStore",
             dependencies: [
-                "SiteSyncCore", "SiteSyncWire",
+                "SiteSyncCore", "SiteSyncWire", "CSQLiteSession",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
+        // SQLite's session extension (changesets), which <sqlite3.h> declares only on request.
+        .target(name: "CSQLiteSession", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(
             name: "SiteSyncNet",
             dependencies: [
