@@ -28,7 +28,7 @@ public final class ChangeWatch: Sendable {
 extension ReplicaStore {
     /// A watch for changes to this database (``ChangeWatch``).
     public func changeWatch() throws -> ChangeWatch {
-        guard path != ":memory:" else { return ChangeWatch(connection: pool, inMemory: true) }
+        guard path != ":memory:" else { return ChangeWatch(connection: pool.writer, inMemory: true) }
         var configuration = Configuration()
         configuration.readonly = true
         configuration.busyMode = .timeout(options.busyTimeout)

@@ -9,24 +9,16 @@ extension ReplicaStore {
     /// left, in one transaction; the first that does not fit aborts them all.
     public func applyChangesets(_ changesets: [Changeset]) throws {
         try StoreError.mapping {
-            try pool.write { db in
-                for changeset in changesets { try applyChangeset(changeset, db) }
+            try pool.writer.write { db in
+                for changeset in changesets { try pool.apply(changeset, db) }
             }
         }
     }
 
-    /// One changeset, in the transaction running on `db`. A typed row's rowid is its record's
-    /// `sync_record` id (``RecordTable``), which a changeset does not carry (it names rows by
-    /// their primary key): each typed row inserted is given it back.
-    func applyChangeset(_ changeset: Changeset, _ db: Database) throws {
-        try changeset.apply(to: db)
-        for operation in try changeset.operations() where operation.kind == .insert {
-            guard let collection = schema.collection(named: operation.table), let key = operation.primaryKey.firstIndex(of: true),
-                  let id = operation.new[key].flatMap(String.fromDatabaseValue) else { continue }
-            try db.execute(sql: """
-                UPDATE \(StoreSchema.quoted(collection.name)) SET rowid = (SELECT id FROM sync_record WHERE collection = ?1 AND record_id = ?2)
-                WHERE id = ?2
-                """, arguments: [collection.name, id])
-        }
+    /// Brings this working copy up to its ``TransactionLog``'s last changeset (nothing to do
+    /// without one): a hub process does so between writes, so its reports show what the other
+    /// processes wrote.
+    public func catchUp() throws {
+        try StoreError.mapping { try pool.catchUp() }
     }
 }

@@ -25,7 +25,7 @@ public final class ReplicaStore: Sendable {
     public let identity: ReplicaIdentity
     /// A WAL pool over the file; over memory (``inMemory(node:key:schema:options:)``), one
     /// connection.
-    let pool: any DatabaseWriter
+    let pool: StorePool
     let options: StoreOptions
 
     /// This device's wall clock, in milliseconds since 1970 (as the store was opened with it).
@@ -38,7 +38,7 @@ public final class ReplicaStore: Sendable {
     private init(path: String, schema: Schema, pool: any DatabaseWriter, identity: ReplicaIdentity, options: StoreOptions) {
         self.path = path
         self.schema = schema
-        self.pool = pool
+        self.pool = StorePool(pool, log: options.transactionLog, schema: schema)
         self.identity = identity
         self.options = options
         storedRecords = StoredRecords(schema: schema)
@@ -91,7 +91,7 @@ public final class ReplicaStore: Sendable {
     /// The same database opened again, as the next opening of its file would see it: for an
     /// in-memory store that took a new epoch (its identity is read when it is opened).
     public func reopened() throws -> ReplicaStore {
-        ReplicaStore(path: path, schema: schema, pool: pool, identity: try Self.identity(pool, path: path), options: options)
+        ReplicaStore(path: path, schema: schema, pool: pool.writer, identity: try Self.identity(pool.writer, path: path), options: options)
     }
 
     private static func make(path: String, pool: any DatabaseWriter, node: String, key: NodeSecretKey, salt: [UInt8]? = nil,

@@ -32,6 +32,9 @@ public struct StoreOptions: Sendable {
     /// system's random source. A simulation draws it from its seed, so that a run is the same
     /// every time it is replayed.
     public var epochSalt: (@Sendable () -> [UInt8])?
+    /// The log that orders the write transactions of several hub processes sharing one store
+    /// (docs/design.md §18); `nil`: this file is the store.
+    public var transactionLog: (any TransactionLog)?
     /// Page cache of the writer connection, in KiB (allocated only as used). 64 MiB keeps the
     /// index pages of a bulk apply in memory instead of reading them back on every batch.
     public var writerCacheKibibytes = 65536

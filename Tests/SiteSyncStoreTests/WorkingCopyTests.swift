@@ -1,0 +1,95 @@
+import Foundation
+import GRDB
+import Synchronization
+import Testing
+@testable import SiteSyncCore
+@testable import SiteSyncStore
+@testable import SiteSyncWire
+
+/// Working copies over one ``TransactionLog`` (docs/design.md §18): several hub processes, each
+/// with its SQLite file, writing as one hub replica. Here the log is in memory; the PostgreSQL
+/// log keeps the same promises.
+@Suite struct WorkingCopyTests {
+    /// A hub's store whose writes go through `log`, and a second working copy of it.
+    static func hub(_ directory: TemporaryDirectory, log: any TransactionLog) throws -> (ReplicaStore, ReplicaStore) {
+        var options = StoreOptions(durability: .off, wallClock: { 1_700_000_000_000 })
+        options.transactionLog = log
+        let first = try ReplicaStore.create(at: directory.file("hub.db"), node: "hub", key: .generate(), options: options)
+        return (first, try first.memoryCopy())
+    }
+
+    static func write(_ store: ReplicaStore, _ collection: String, _ id: String, _ assignments: String...) throws {
+        let planner = LocalWritePlanner(schema: .siteSync, writer: WriterIdentity(role: .hub, department: "office"))
+        try store.write { try planner.planUpsert(collection: collection, id: id, assignments: assignments.map { try FieldAssignment(parsing: $0) },
+                                                 reader: $0) }
+    }
+
+    /// Two copies writing at once — the same records, received batches, each its own — issue
+    /// no change id twice, and, caught up, hold exactly the same, table by table.
+    @Test func twoCopiesWritingAtOnceIssueNoIdTwiceAndEndTheSame() throws {
+        let directory = TemporaryDirectory()
+        let log = InMemoryTransactionLog()
+        let (first, second) = try Self.hub(directory, log: log)
+        let office = try TestReplica(name: "office", role: .office, department: "office")
+        try seedPlan(office, sendTo: [])
+        try first.apply(office.changes(lackedBy: first.knowledge()), claim: .complete(vouched: office.store.knowledge()))
+        try second.catchUp()
+        let copies = [first, second]
+        let errors = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 2) { side in
+            do {
+                for n in 1...40 {
+                    try Self.write(copies[side], "activity", "a1", "remarks=copy \(side) write \(n)")
+                    try Self.write(copies[side], "issue", "c\(side)-\(n)", "project=p1", "title=Snag \(n)", "opened_on=2026-11-06")
+                }
+            } catch {
+                errors.withLock { $0.append("\(error)") }
+            }
+        }
+        #expect(errors.withLock { $0 }.isEmpty, "\(errors.withLock { $0 })")
+        try first.catchUp()
+        try second.catchUp()
+        #expect(try ChangesetTests.contents(first) == ChangesetTests.contents(second))
+        #expect(try first.digest() == second.digest())
+        let own = try first.knowledge()[first.identity.replica]
+        #expect(own == 160, "160 local writes, one change id each, whichever copy wrote it")
+        #expect(try first.audit().broken == nil && second.audit().broken == nil)
+        #expect(log.count == 161, "the received batch and the 160 writes")
+    }
+
+    /// A copy that dies after the log kept its transaction and before SQLite committed it finds
+    /// its own change in the log at its next write: nothing the log holds is lost to it.
+    @Test func aTransactionKeptInTheLogButNotCommittedHereComesBackAtTheNextWrite() throws {
+        let directory = TemporaryDirectory()
+        let log = DyingAfterKeeping()
+        let (first, second) = try Self.hub(directory, log: log)
+        log.dies = true
+        #expect(throws: (any Error).self) { try Self.write(first, "department", "roads", "name=Roads Bureau") }
+        log.dies = false
+        #expect(try first.state(of: RecordKey(collection: Schema.siteSync.collection(named: "department")!.code, id: "roads")) == nil)
+        try Self.write(first, "department", "water", "name=Water Bureau")
+        try second.catchUp()
+        for store in [first, second] {
+            let names = try store.pool.read { db in try String.fetchAll(db, sql: "SELECT name FROM department ORDER BY id") }
+            #expect(names == ["Roads Bureau", "Water Bureau"])
+        }
+        #expect(try first.knowledge()[first.identity.replica] == 2)
+    }
+}
+
+/// The in-memory log, made to fail after keeping a transaction, as a process killed between the
+/// log's commit and SQLite's would.
+final class DyingAfterKeeping: TransactionLog, @unchecked Sendable {
+    let log = InMemoryTransactionLog()
+    var dies = false
+
+    func append<T>(after applied: Int64, _ work: ([LoggedChangeset]) throws -> (T, Changeset)) throws -> (value: T, sequence: Int64) {
+        let kept = try log.append(after: applied, work)
+        if dies { throw StoreError(.database, "the process died after the log kept its transaction") }
+        return kept
+    }
+
+    func changesets(after applied: Int64) throws -> [LoggedChangeset] {
+        try log.changesets(after: applied)
+    }
+}
