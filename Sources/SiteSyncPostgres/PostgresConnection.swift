@@ -80,6 +80,7 @@ public final class PostgresConnection: Sendable {
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws
     /// (and the error rethrown). A COMMIT the server turns into a rollback (because a statement
     /// inside had failed and its error was caught) throws too: nothing is lost silently.
+    @discardableResult
     public func transaction<R>(isolation: PostgresIsolation = .readCommitted,
                                _ body: (PostgresTransaction) throws -> R) throws -> R {
         try withSession { session in
@@ -103,6 +104,7 @@ public final class PostgresConnection: Sendable {
     /// a later attempt sees the other writer's work. A short random pause between attempts keeps
     /// two conflicting writers from meeting again at once. `body` must do nothing but its SQL:
     /// it may run more than once. Any other error is thrown at once.
+    @discardableResult
     public func retryingTransaction<R>(isolation: PostgresIsolation = .serializable, maxAttempts: Int = 5,
                                        _ body: (PostgresTransaction) throws -> R) throws -> R {
         precondition(maxAttempts >= 1, "a transaction needs at least one attempt")

@@ -40,7 +40,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         var text = sqlState.map { "PostgreSQL error \($0): \(message)" } ?? message
         if let detail, !detail.isEmpty { text += " (\(detail))" }
-        if let advice { text += ". \(advice)" }
+        if let advice { text += (text.last.map { ".?!".contains($0) } == true ? " " : ". ") + advice }
         return text
     }
 }
