@@ -107,21 +107,25 @@ public final class PostgresCluster: Sendable {
                 Thread.sleep(forTimeInterval: 0.01)
             }
             server = nil
+            // The killed server's lock files name its process id, which another process may
+            // take meanwhile: the next start would take that one for a live server.
+            try? FileManager.default.removeItem(at: runner.pidFile)
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent(".s.PGSQL.\(port).lock"))
         }
     }
 
     // MARK: - The machine
 
-    /// The directory of `initdb` and `pg_ctl`: `SITESYNC_PG_BIN`, else the newest of Debian's
+    /// The directory of `initdb` and `postgres`: `SITESYNC_PG_BIN`, else the newest of Debian's
     /// `/usr/lib/postgresql/<version>/bin`, else the PATH.
     static func serverPrograms() throws -> URL {
         let manager = FileManager.default
         func hasPrograms(_ directory: String) -> Bool {
-            ["initdb", "pg_ctl", "createdb"].allSatisfy { manager.isExecutableFile(atPath: "\(directory)/\($0)") }
+            ["initdb", "postgres", "createdb"].allSatisfy { manager.isExecutableFile(atPath: "\(directory)/\($0)") }
         }
         if let chosen = ProcessInfo.processInfo.environment["SITESYNC_PG_BIN"] {
             guard hasPrograms(chosen) else {
-                throw PostgresClusterError("SITESYNC_PG_BIN=\(chosen) holds no initdb, pg_ctl and createdb")
+                throw PostgresClusterError("SITESYNC_PG_BIN=\(chosen) holds no initdb, postgres and createdb: point it at PostgreSQL's bin directory, or unset it and run scripts/setup.sh")
             }
             return URL(fileURLWithPath: chosen)
         }
@@ -130,7 +134,7 @@ public final class PostgresCluster: Sendable {
         let candidates = versions.map { "\(debian)/\($0)/bin" }
             + (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
         guard let found = candidates.first(where: hasPrograms) else {
-            throw PostgresClusterError("PostgreSQL's server programs (initdb, pg_ctl) are not installed: run scripts/setup.sh, which installs Debian's postgresql package")
+            throw PostgresClusterError("PostgreSQL's server programs (initdb, postgres) are not installed: run scripts/setup.sh, which installs Debian's postgresql package")
         }
         return URL(fileURLWithPath: found)
     }
