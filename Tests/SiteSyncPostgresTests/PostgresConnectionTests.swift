@@ -1,5 +1,6 @@
 import Foundation
 import SiteSyncPostgres
+import Synchronization
 import SiteSyncTestSupport
 import Testing
 
@@ -166,6 +167,52 @@ import Testing
             }
         }
         #expect(attempts == 1)
+    }
+
+    /// Two transactions on two threads take two rows in opposite orders: PostgreSQL finds the
+    /// deadlock (after `deadlock_timeout`, a second), fails one with 40P01, and its retry
+    /// commits once the other has.
+    @Test func aDeadlockIsRetried() throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        let setup = try PostgresConnection(url: cluster.url)
+        try setup.executeScript("CREATE TABLE crane (id BIGINT PRIMARY KEY, hours BIGINT NOT NULL); INSERT INTO crane VALUES (1, 0), (2, 0);")
+        let first = try PostgresConnection(url: cluster.url), second = try PostgresConnection(url: cluster.url)
+        let holds = (DispatchSemaphore(value: 0), DispatchSemaphore(value: 0))
+        let failures = Mutex<[String?]>([]), attempts = Mutex(0)
+
+        /// Takes `own`, waits (on the first attempt) until the other holds its row, then takes `other`.
+        @Sendable func work(_ connection: PostgresConnection, own: Int64, other: Int64,
+                            signal: DispatchSemaphore, wait: DispatchSemaphore) throws {
+            try connection.retryingTransaction(isolation: .readCommitted, maxAttempts: 3) { transaction in
+                let attempt = attempts.withLock { count in count += 1; return count }
+                do {
+                    try transaction.execute("UPDATE crane SET hours = hours + 1 WHERE id = $1", [.int64(own)])
+                    if attempt <= 2 {
+                        signal.signal()
+                        wait.wait()
+                    }
+                    try transaction.execute("UPDATE crane SET hours = hours + 1 WHERE id = $1", [.int64(other)])
+                } catch let error as PostgresError {
+                    failures.withLock { $0.append(error.sqlState) }
+                    throw error
+                }
+            }
+        }
+        let done = DispatchGroup()
+        let outcomes = Mutex<[String]>([])
+        for (connection, own, other, signal, wait) in [(first, Int64(1), Int64(2), holds.0, holds.1), (second, 2, 1, holds.1, holds.0)] {
+            DispatchQueue.global().async(group: done) {
+                do { try work(connection, own: own, other: other, signal: signal, wait: wait) } catch {
+                    outcomes.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        #expect(done.wait(timeout: .now() + 15) == .success)
+        #expect(outcomes.withLock { $0 } == [])
+        #expect(failures.withLock { $0 } == ["40P01"])
+        #expect(attempts.withLock { $0 } == 3)
+        #expect(try setup.execute("SELECT hours FROM crane ORDER BY id").rows == [[.int64(2)], [.int64(2)]])
     }
 
     @Test func refusedAndUnreachableServersSayWhatToDo() throws {
