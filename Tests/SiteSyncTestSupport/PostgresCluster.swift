@@ -11,10 +11,10 @@ import Synchronization
 /// password can be tested) and without one over the private socket (used only to create the
 /// database).
 ///
-/// The server is this process's child (`postgres -D …`, not `pg_ctl start`): Foundation's
-/// `Process` learns that a child exited when every holder of a descriptor it shares with it is
-/// gone, and a server started by `pg_ctl` would hold it, so `pg_ctl start` would never be seen
-/// to end.
+/// The server is this process's child (`postgres -D …`, not `pg_ctl start`): a server that
+/// `pg_ctl start` leaves behind keeps descriptors inherited from this process, and Foundation's
+/// `Process` did not see `pg_ctl` end while that server ran (the tests hung). The server runs
+/// with `fsync = on`, as in production; only initdb's first files skip their sync.
 ///
 /// When PostgreSQL's server programs are missing, ``init()`` throws an error saying to run
 /// `scripts/setup.sh`: a test that needs the cluster fails, never skips.
@@ -38,7 +38,8 @@ public final class PostgresCluster: Sendable {
         "postgresql://\(user):\(password)@127.0.0.1:\(port)/\(database)"
     }
 
-    /// Creates the cluster, starts it and creates the database (a second or two).
+    /// Creates the cluster, starts it and creates the database (about three seconds on a busy
+    /// two-core machine).
     public init() throws {
         password = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-pg-\(UUID().uuidString.prefix(8))")
@@ -144,6 +145,9 @@ public final class PostgresCluster: Sendable {
         guard geteuid() == 0 else { return nil }
         guard let entry = getpwnam("postgres") else {
             throw PostgresClusterError("the tests run as root, which PostgreSQL refuses, and there is no postgres user to run it as: run scripts/setup.sh (Debian's postgresql package creates that user), or run the tests as an ordinary user")
+        }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else {
+            throw PostgresClusterError("the tests run as root, and /usr/bin/setpriv (Debian's util-linux) is missing to run PostgreSQL as the postgres user: install util-linux, or run the tests as an ordinary user")
         }
         return ServerUser(name: "postgres", uid: entry.pointee.pw_uid, gid: entry.pointee.pw_gid)
     }
