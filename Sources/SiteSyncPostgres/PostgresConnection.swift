@@ -299,6 +299,7 @@ final class Session: @unchecked Sendable {
     }
 
     private func lostOrFailed(sqlState: String?, message: String, detail: String?) -> PostgresError {
+        let message = message.isEmpty ? "the statement failed, and neither the server nor libpq said why" : message
         guard PQstatus(connection) == CONNECTION_OK else {
             return PostgresError(kind: .connectionLost, sqlState: sqlState,
                                  message: "the connection to PostgreSQL at \(endpoint) was lost: \(message)", detail: detail,

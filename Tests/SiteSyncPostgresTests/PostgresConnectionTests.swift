@@ -111,6 +111,35 @@ import Testing
         #expect(unread?.description.contains("::text") == true)
     }
 
+    /// One connection shared by several threads: each call waits its turn, and no thread's
+    /// statement lands inside another's transaction.
+    @Test func threadsTakeTurnsOnOneConnection() throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        let connection = try PostgresConnection(url: cluster.url)
+        try connection.execute("CREATE TABLE reading (thread BIGINT, n BIGINT)")
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 4) { thread in
+            do {
+                for n in 0..<25 {
+                    try connection.execute("INSERT INTO reading VALUES ($1, $2)", [.int64(Int64(thread)), .int64(Int64(n))])
+                }
+                // Rolled back: a statement of another thread run inside it would be lost with it.
+                _ = try? connection.transaction { transaction in
+                    for n in 100..<110 {
+                        try transaction.execute("INSERT INTO reading VALUES ($1, $2)", [.int64(Int64(thread)), .int64(Int64(n))])
+                    }
+                    throw Abandoned()
+                }
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }
+        #expect(failures.withLock { $0 } == [])
+        let counts = try connection.execute("SELECT thread, count(*) FROM reading GROUP BY thread ORDER BY thread")
+        #expect(counts.rows == (0..<4).map { [.int64(Int64($0)), .int64(25)] })
+    }
+
     /// Write skew: each transaction reads the table, then adds a row the other's read would
     /// have seen. Under SERIALIZABLE the second to commit fails with 40001.
     @Test func aSerializationFailureIsRetriedWithinItsBound() throws {
