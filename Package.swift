@@ -27,6 +27,8 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
+        // libpq, for hubs that keep their store in PostgreSQL (docs/design.md, "Hubs on PostgreSQL").
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(
             name: "SiteSyncCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
@@ -50,6 +52,9 @@ let package = Package(
         ),
         // SQLite's session extension (changesets), which <sqlite3.h> declares only on request.
         .target(name: "CSQLiteSession", linkerSettings: [.linkedLibrary("sqlite3")]),
+        // A small synchronous wrapper over libpq: connections, typed parameters and rows,
+        // transactions with bounded retries of serialization failures.
+        .target(name: "SiteSyncPostgres", dependencies: ["CLibPQ"]),
         .target(
             name: "SiteSyncNet",
             dependencies: [
@@ -121,6 +126,8 @@ let package = Package(
             name: "SiteSyncCoreTests",
             dependencies: ["SiteSyncCore", "SiteSyncTestSupport"]
         ),
+        // Against a private PostgreSQL cluster started by the test (PostgresCluster).
+        .testTarget(name: "SiteSyncPostgresTests", dependencies: ["SiteSyncPostgres", "SiteSyncTestSupport"]),
         .testTarget(name: "SiteSyncPerformanceTests", dependencies: ["SiteSyncPerformance", "SiteSyncCore"]),
         .testTarget(
             name: "SiteSyncDomainTests",

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Installs what SiteSync needs on a Debian machine, only when it is missing:
-# the system libraries (libsqlite3-dev, libzmq3-dev) and tools the tests use (sqlite3, tmux
-# for the progress bar seen on a real terminal, python3 with venv for the protocol's conformance
-# suite and the HTTP API's fuzzer, which install their own Python packages:
-# protocol/conformance/run.sh, protocol/http-fuzz/run.sh; curl and openssl for the HTTP API's
-# end-to-end tests: requests, and a throwaway TLS certificate; chromium and chromium-driver for
-# the web dashboard's browser tests, tests/browser/run.sh, with fonts-noto-cjk so that its
-# Chinese pages show their characters).
+# the system libraries (libsqlite3-dev, libzmq3-dev, libpq-dev for hubs on PostgreSQL) and tools
+# the tests use (sqlite3, tmux for the progress bar seen on a real terminal, python3 with venv
+# for the protocol's conformance suite and the HTTP API's fuzzer, which install their own Python
+# packages: protocol/conformance/run.sh, protocol/http-fuzz/run.sh; curl and openssl for the HTTP
+# API's end-to-end tests: requests, and a throwaway TLS certificate; chromium and chromium-driver
+# for the web dashboard's browser tests, tests/browser/run.sh, with fonts-noto-cjk so that its
+# Chinese pages show their characters; postgresql, whose initdb and pg_ctl the PostgreSQL tests
+# use to start a private cluster of their own: the package's own cluster is not used).
 # Swift 6 itself is not a Debian package; it must already be on PATH.
 set -euo pipefail
 
-packages=(libsqlite3-dev libzmq3-dev sqlite3 tmux python3 python3-venv curl openssl chromium chromium-driver fonts-noto-cjk)
+packages=(libsqlite3-dev libzmq3-dev libpq-dev postgresql sqlite3 tmux python3 python3-venv curl openssl chromium chromium-driver fonts-noto-cjk)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
