@@ -186,6 +186,44 @@ import Testing
         #expect(try cli.ok("digest", "--data-dir", "hub", "--department", "roads") == cli.ok("digest", "--data-dir", "site", "--department", "roads"))
     }
 
+    /// `sitesync run` after its hub process died: its next round moves on to the standby, and
+    /// the rounds after start there (no wait on the dead endpoint).
+    @Test func aRunningNodeMovesOnToTheStandbyAndStaysThere() throws {
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        let first = "tcp://127.0.0.1:\(try Self.closedPort())", standby = "tcp://127.0.0.1:\(try Self.closedPort())"
+        try cli.ok("init", "--data-dir", "hub", "--node", "hub-1", "--department", "office", "--role", "hub", "--insecure")
+        let primary = try Self.serve(cli, at: first)
+        try Self.site(cli, endpoints: [first, standby], through: first)
+        // A dead endpoint costs 4 s: the connect timeout.
+        let runner = try BackgroundProcess(cli, ["run", "--data-dir", "site"],
+                                           environment: ["SITESYNC_SYNC_INTERVAL_SECONDS": "300", "SITESYNC_SYNC_TIMEOUT_SECONDS": "4"])
+        defer { runner.terminate() }
+        let started = Date().addingTimeInterval(20)
+        while !runner.stderr.contains("synced with") && Date() < started { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(runner.stderr.contains("synced with"), "\(runner.stderr.suffix(1000))")
+        primary.kill()
+        let second = try Self.serve(cli, at: standby)
+        defer { second.terminate() }
+
+        /// Seconds until a write at the site is at the hub (`nil`: not within 15 s).
+        func carried(_ date: String) throws -> TimeInterval? {
+            try cli.ok("record", "put", "--data-dir", "site", "activity", "a1", "actual_finish=\(date)")
+            let written = Date()
+            while Date().timeIntervalSince(written) < 15 {
+                if try cli.ok("record", "get", "--data-dir", "hub", "activity", "a1").contains(date) { return Date().timeIntervalSince(written) }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            return nil
+        }
+        let failedOver = try #require(try carried("2026-05-13"), "the write never reached the standby: \(runner.stderr.suffix(1500))")
+        #expect(runner.stderr.contains("\(first) did not answer"), "\(runner.stderr.suffix(1500))")
+        let settled = try #require(try carried("2026-05-14"), "the second write never reached the standby: \(runner.stderr.suffix(1500))")
+        #expect(settled < 4, "the round after the failover waited on the dead endpoint: \(settled) s (the failover took \(failedOver) s)")
+        runner.terminate()
+        #expect(runner.process.terminationStatus == 0, "run should stop cleanly on SIGTERM: \(runner.stderr.suffix(500))")
+    }
+
     /// A refusal is the hub's answer, and every process of it would give the same: the round
     /// ends there and does not fall through to the next endpoint. Here the first process
     /// refuses a second session in a row (503: over its Hello rate) while the second, over the
