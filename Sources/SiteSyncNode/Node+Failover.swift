@@ -31,7 +31,7 @@ public struct HubContact: Sendable, Equatable {
     }
 }
 
-/// Failover between the endpoints of one hub (`[[sync.hubs]]`, docs/design.md "Failover"):
+/// Failover between the endpoints of one hub (`[[sync.hubs]]`, docs/design.md §6.3, "Failover"):
 /// several processes serve one hub replica, so what this node knows of the hub (what it holds,
 /// what it acknowledged) is the hub's, kept under the hub's name whichever endpoint answered.
 extension Node {

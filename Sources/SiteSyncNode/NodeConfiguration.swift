@@ -110,7 +110,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         /// With `[[sync.hubs]]`, the first entry's.
         public var hub: String?
         /// `[[sync.hubs]]`: the endpoints of one hub (several processes serving it), tried in turn
-        /// when one does not answer (docs/design.md, "Failover"); empty when the single `hub` and
+        /// when one does not answer (docs/design.md §6.3, "Failover"); empty when the single `hub` and
         /// `hub_key` say where the hub is. See ``hubEndpoints``.
         public var hubs: [HubEndpoint] = []
         /// `listen`: where this node listens (a hub; or a node open to peers).
