@@ -36,8 +36,9 @@ public struct HubContact: Sendable, Equatable {
 /// what it acknowledged) is the hub's, kept under the hub's name whichever endpoint answered.
 extension Node {
     /// The failures after which a round moves on to the hub's next endpoint: those that say
-    /// nobody is answering there. Nothing listens or nothing answers within the connect timeout
-    /// (`unreachable`), the process stopped answering in the middle of the round (`silent`: it
+    /// nobody is answering there. Nothing listens (a refused connection moves on at once while
+    /// another endpoint is left; the last is given the connect timeout, a standby may be
+    /// starting) or nothing answers within the connect timeout (`unreachable`), the process stopped answering in the middle of the round (`silent`: it
     /// died, or its host did), or the socket could not be set up for that endpoint (`zmq`).
     ///
     /// Every other failure is an answer, and another process of the same hub would give the
@@ -96,6 +97,9 @@ extension Node {
             do {
                 let client = try current.flatMap { $0.endpoint == hub.endpoint ? $0 : nil }
                     ?? syncClient(peer: hub.endpoint, subscribe: subscribe, progress: progress, logger: logger)
+                // A refused connection moves on at once while another endpoint is left; the last
+                // one is waited for (a standby may be starting).
+                client.refusalEndsTheRound = index + 1 < endpoints.count
                 return HubRound(client: client, outcome: try syncRound(client), passedOver: passedOver)
             } catch let error as NetError where Self.movesToNextHub(error) {
                 passedOver.append((hub.endpoint, error))

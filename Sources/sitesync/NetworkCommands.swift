@@ -198,7 +198,8 @@ struct SyncCommand: ParsableCommand {
 
             A hub served by several processes is listed as [[sync.hubs]] in node.toml (or `init --hub \
             E1 --hub-key K1 --hub E2 --hub-key K2`): the round starts with the endpoint last reached and \
-            moves on to the next when one does not answer (unreachable, or silent mid-round), noting \
+            moves on to the next when one does not answer (a refused connection at once, no answer \
+            within 10 s, or silent mid-round), noting \
             it on stderr (`passed_over` in --json). An answer (a refused key, a 403, a 503 "retry \
             later", a version or key mismatch) ends the round there: every process of the hub would \
             give the same. Resumed at another process, the round sends again at most what was in \
