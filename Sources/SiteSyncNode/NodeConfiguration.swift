@@ -166,7 +166,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         /// - Throws: ``NodeError`` when they are not the endpoints of one hub (see
         ///   ``NodeConfiguration/checkHubEndpoints(_:insecure:)``).
         public mutating func setHubEndpoints(_ endpoints: [HubEndpoint]) throws {
-            try NodeConfiguration.checkHubEndpoints(endpoints, insecure: insecure)
+            try NodeConfiguration.checkHubEndpoints(endpoints, insecure: insecure, asList: endpoints.count > 1)
             hubs = endpoints.count > 1 ? endpoints : []
             hub = endpoints.first?.endpoint
             hubKey = endpoints.first?.key ?? hubKey
@@ -174,10 +174,13 @@ public struct NodeConfiguration: Sendable, Equatable {
     }
 
     /// Checks that `endpoints` name one hub: distinct endpoints, at most
-    /// ``maxHubEndpoints``, each with a key unless `insecure`, and every key signing as the same
-    /// hub (the processes of one hub share its signing identity; each may have its own CURVE key).
+    /// ``maxHubEndpoints``, each with a key unless `insecure` (a lone `hub` may wait for `keys
+    /// trust-hub`; a `[[sync.hubs]]` entry, which that command leaves alone, may not), and every
+    /// key signing as the same hub (the processes of one hub share its signing identity; each
+    /// may have its own CURVE key).
+    /// - Parameter asList: whether they are written as `[[sync.hubs]]` (several always are).
     /// - Throws: ``NodeError`` naming the entry (counted from 1) and what to do.
-    public static func checkHubEndpoints(_ endpoints: [HubEndpoint], insecure: Bool) throws {
+    public static func checkHubEndpoints(_ endpoints: [HubEndpoint], insecure: Bool, asList: Bool = true) throws {
         guard endpoints.count <= maxHubEndpoints else {
             throw NodeError(.configuration, "\(endpoints.count) hub endpoints are too many: list at most \(maxHubEndpoints) "
                             + "(each one that does not answer costs up to 10 s before the next is tried)")
@@ -187,7 +190,7 @@ public struct NodeConfiguration: Sendable, Equatable {
             guard seen.insert(hub.endpoint).inserted else {
                 throw NodeError(.configuration, "hub endpoint \(index + 1) (\(hub.endpoint)) is listed twice: list each endpoint once")
             }
-            guard hub.key != nil || insecure || endpoints.count == 1 else {
+            guard hub.key != nil || insecure || (endpoints.count == 1 && !asList) else {
                 throw NodeError(.configuration, "hub endpoint \(index + 1) (\(hub.endpoint)) has no key: give it the key `sitesync keys show` "
                                 + "prints in the data directory of the hub process listening there (or set `insecure = true` on both sides "
                                 + "for a local experiment)")

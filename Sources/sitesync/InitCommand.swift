@@ -66,7 +66,7 @@ struct InitCommand: ParsableCommand {
                 throw ValidationError("--hub-key '\(key.prefix(90))' is not a SiteSync key: it must be the 80 characters `sitesync keys show` prints at the hub")
             }
             try checkHubPairs()
-            try NodeConfiguration.checkHubEndpoints(hubEndpoints, insecure: insecure)
+            try NodeConfiguration.checkHubEndpoints(hubEndpoints, insecure: insecure, asList: hub.count > 1)
         } catch let error as NetError {
             throw ValidationError(error.message)
         } catch let error as CoreError {

@@ -83,6 +83,8 @@ import Testing
             (good + "[[sync.hubs]]\nendpoint = \"tcp://hub-b:7700\"\nport = 7700", ["node.toml:10:", "entry 2", "unknown key 'port'", "endpoint and key"]),
             (good + "[[sync.hubs]]\nendpoint = \"tcp://hub-b:7700\"", ["hub endpoint 2 (tcp://hub-b:7700) has no key", "sitesync keys show"]),
             (good + good, ["hub endpoint 2 (tcp://hub-a:7700) is listed twice"]),
+            // `keys trust-hub` leaves a list alone, so even a one-entry list needs its key.
+            ("[[sync.hubs]]\nendpoint = \"tcp://hub-a:7700\"", ["hub endpoint 1 (tcp://hub-a:7700) has no key"]),
             (good + "[[sync.hubs]]\nendpoint = \"tcp://hub-b:7700\"\nkey = \"\(NodeSecretKey.generate().publicKey)\"",
              ["endpoint 2 (tcp://hub-b:7700) signs as another hub", "one hub"]),
             ("hub = \"tcp://hub-a:7700\"\n" + good, ["node.toml:8:", "not both", "move hub into a [[sync.hubs]] entry"]),
