@@ -44,6 +44,8 @@ public enum SyncFactsJSON {
             "hub": .object([
                 "endpoint": status.hubEndpoint.map(JSONValue.string) ?? .null,
                 "reachable": status.hubReachable.map(JSONValue.bool) ?? .null,
+                "endpoints": .array(status.hubEndpoints.map(JSONValue.string)),
+                "last_reached": status.lastReached.map { .object(["endpoint": .string($0.endpoint), "at": time($0.at)]) } ?? .null,
                 "clock_offset_ms": status.hubClockOffset.map(JSONValue.int) ?? .null,
             ]),
             "clock_flagged": .bool(status.clockFlagged),

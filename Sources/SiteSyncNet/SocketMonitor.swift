@@ -20,7 +20,9 @@ final class SocketMonitor {
     init(watching watched: ZMQSocket, context: ZMQContext) throws(NetError) {
         self.watched = watched
         let endpoint = "inproc://sitesync-monitor-\(getpid())-\(Self.counter.add(1, ordering: .relaxed).newValue)"
-        let events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+        // CONNECT_RETRIED: a connection attempt failed (refused: nothing listens) and another is
+        // scheduled; a client with another endpoint of its hub to try moves on at once.
+        let events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
             | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
         guard zmq_socket_monitor(watched.handle, endpoint, Int32(events)) == 0 else { throw NetError.zmq("zmq_socket_monitor") }
         socket = try ZMQSocket(context, .pair)

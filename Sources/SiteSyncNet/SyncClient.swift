@@ -96,6 +96,13 @@ public final class SyncClient {
     private var connectedAt: UInt64 = 0
     /// Hints received between rounds.
     public private(set) var hinted = false
+    /// Give the round up at once, as unreachable, when a connection attempt to the peer fails
+    /// (refused: nothing listens there) before one succeeded in this round, instead of waiting
+    /// out ``SyncClientOptions/connectTimeout``. Set for an endpoint of the hub with another
+    /// endpoint to try after it, so that a hub process that is gone costs no wait.
+    public var refusalEndsTheRound = false
+    /// Whether a connection to the peer was made in the current round.
+    private var connectedThisRound = false
     /// Bytes moved by the current round.
     private var traffic = (sent: 0, received: 0)
 
@@ -157,6 +164,7 @@ public final class SyncClient {
         hinted = false
         traffic = (0, 0)
         failedHandshakes = (0, 0)
+        connectedThisRound = false
         var machine = ClientRound(roundConfiguration)
         var outbox: [[Data]] = []
         /// Changes to push and to pull, as the current session began (for progress).
@@ -210,6 +218,12 @@ public final class SyncClient {
             for event in events { pending += machine.handle(event, at: now()) }
             let connectionEvents = monitor.events()
             try checkHandshakes(connectionEvents)
+            if refusalEndsTheRound, !connectedThisRound, connectionEvents.contains(where: { $0.kind == ZMQ_EVENT_CONNECT_RETRIED }) {
+                // Nothing of this round reached the peer; the store work in flight (none, or a
+                // resumed session's) is waited for, so the next endpoint's round starts from it.
+                settle(&outbox, farewell: false)
+                throw Self.refusedConnection(endpoint)
+            }
             if connectionEvents.contains(where: { $0.kind == ZMQ_EVENT_DISCONNECTED }) {
                 pending += machine.handle(.disconnected, at: now())
             }
@@ -341,6 +355,7 @@ public final class SyncClient {
                 throw NetError(.keyRefused, options.security?.refusedAdvice ?? "\(endpoint) refused this node's key")
             case ZMQ_EVENT_CONNECTED:
                 connectedAt = monotonicMilliseconds()
+                connectedThisRound = true
             case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
                 // A CURVE server that cannot read the client's HELLO (the client trusts another
                 // server key) drops the connection within moments.
@@ -412,6 +427,12 @@ public final class SyncClient {
             "\(endpoint) stopped answering in the middle of the sync: nothing moved for \(milliseconds / 1000) s over "
             + "\(sessions) session\(sessions == 1 ? "" : "s") (last: \(last.message)). What was acknowledged is kept on both sides "
             + "and the rest goes with the next sync; if this repeats, check that the peer is running and reachable")
+    }
+
+    /// The peer's endpoint refused the connection (``SyncClient/refusalEndsTheRound``).
+    static func refusedConnection(_ endpoint: String) -> NetError {
+        NetError(.unreachable,
+            "\(endpoint) refused the connection: no process listens there. Nothing was lost; unsent changes stay on this node")
     }
 
     static func unreachable(_ endpoint: String, _ milliseconds: UInt64) -> NetError {

@@ -14,6 +14,10 @@ extension Node {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw NodeError(.notANode, "cannot read \(path); is \(dataDirectory) a SiteSync data directory?")
         }
+        if let hubs = try? NodeConfiguration.load(from: path).sync.hubs, !hubs.isEmpty {
+            throw NodeError(.usage, "\(path) lists the hub's endpoints as [[sync.hubs]], each with its own key: edit the `key` of the "
+                            + "endpoint whose key changed there (`sitesync keys show` in that hub process's data directory)")
+        }
         let updated = NodeConfiguration.settingHubKey(key, in: text)
         do {
             try Data(updated.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)

@@ -23,8 +23,14 @@ public struct NodeStatus: Sendable {
     public let isHub: Bool
     /// When this was measured.
     public let now: UInt64
-    /// The hub's endpoint (a hub: where it listens).
+    /// The hub's endpoint (a hub: where it listens): with several, the one the next round
+    /// tries first (the one last reached, else the first configured).
     public let hubEndpoint: String?
+    /// Every endpoint of the hub this node may sync through, as configured (`[[sync.hubs]]`,
+    /// or the single `hub`); empty at the hub.
+    public var hubEndpoints: [String] = []
+    /// Which of them this node last reached, and when (`nil`: none yet).
+    public var lastReached: HubContact?
     /// Whether the hub answered the last time this node tried it (`nil`: never tried); a try
     /// that failed on this node's own side (its database) says nothing of the hub and is passed
     /// over.
@@ -65,7 +71,7 @@ public struct NodeStatus: Sendable {
     /// Whether the last sync round with the hub failed on this node's own side (its database),
     /// not for want of an answer.
     public var lastTryFailedHere: Bool {
-        guard !isHub, let attempt = lastAttempt, !attempt.ok, attempt.endpoint == hubEndpoint else { return false }
+        guard !isHub, let attempt = lastAttempt, !attempt.ok, hubEndpoints.contains(attempt.endpoint) else { return false }
         return Node.localCodes.contains(attempt.errorCode ?? "")
     }
 
@@ -134,10 +140,14 @@ extension Node {
         let hubPeer = peers.first { $0.role == .hub }
         let lastAttempt = try store.lastHistory(.sync)
         let lastSuccess = try store.lastHistory(.sync, ok: true)
+        // With several endpoints, the hub answered at the last try when the last of them tried did.
+        let endpoints = isHub ? [] : configuration.sync.hubEndpoints.map(\.endpoint)
         var hubReachable: Bool?
-        if let hub = configuration.sync.hub, let tried = try store.history(limit: 500, kinds: [.sync]).first(where: { $0.endpoint == hub && !Self.localCodes.contains($0.errorCode ?? "") }) {
+        if let tried = try store.history(limit: 500, kinds: [.sync])
+            .first(where: { endpoints.contains($0.endpoint) && !Self.localCodes.contains($0.errorCode ?? "") }) {
             hubReachable = tried.ok || Self.answeredCodes.contains(tried.errorCode ?? "")
         }
+        let lastReached = isHub ? nil : try lastReachedHub()
         let pending = isHub ? Backlog() : try store.backlog(beyond: hubPeer?.knowledge ?? VersionVector())
         var peerStatuses: [PeerStatus] = []
         for peer in peers {
@@ -146,7 +156,7 @@ extension Node {
         let fleet = isHub ? try self.fleet(now: now) : nil
         var status = NodeStatus(
             node: configuration.name, department: configuration.department, role: configuration.role, replica: store.identity.replica,
-            isHub: isHub, now: now, hubEndpoint: isHub ? configuration.sync.listen : configuration.sync.hub, hubReachable: hubReachable,
+            isHub: isHub, now: now, hubEndpoint: isHub ? configuration.sync.listen : hubEndpointsInOrder().first?.endpoint, hubReachable: hubReachable,
             lastAttempt: lastAttempt, lastSuccess: lastSuccess, lastSynced: hubPeer?.syncedMilliseconds, pending: pending,
             peers: peerStatuses, openConflicts: try store.counts().openConflicts,
             rejected: try store.unacknowledgedRejections(refusedHere: isHub),
@@ -154,6 +164,8 @@ extension Node {
             staleAfterSeconds: configuration.sync.staleAfterSeconds,
             staleNodes: fleet?.members.filter(\.stale).count ?? 0, knownNodes: fleet?.members.count ?? 0,
             clockFlagged: (hubPeer?.clockOffsetMilliseconds).map { $0.magnitude > store.clockTolerance } ?? false)
+        status.hubEndpoints = endpoints
+        status.lastReached = lastReached
         status.stageProposalsWaiting = try store.rows([("SELECT count(*) FROM stage_transition WHERE decision IS NULL", [])])[0]
             .first?[0].flatMap { Int($0) } ?? 0
         return status

@@ -33,15 +33,18 @@ extension Node {
         return key
     }
 
-    /// A client for sync rounds with `endpoint` (default: the configured hub).
+    /// A client for sync rounds with `endpoint` (default: the hub's endpoint a round tries
+    /// first, ``hubEndpointsInOrder()``). An endpoint of the hub's is dialled with the key
+    /// configured for it.
     /// - Parameter peerKey: the key of the node at `endpoint` when it is not the hub.
     /// - Parameter progress: told how far each round has got, after each batch.
     public func syncClient(peer endpoint: String? = nil, peerKey: NodePublicKey? = nil, subscribe: Bool = false,
                            progress: (@Sendable (SyncProgress) -> Void)? = nil, logger: Logger) throws -> SyncClient {
-        guard let endpoint = endpoint ?? configuration.sync.hub else {
+        guard let endpoint = endpoint ?? hubEndpointsInOrder().first?.endpoint else {
             throw NodeError(.usage,
                 "no hub is configured: set `hub` under [sync] in \(dataDirectory)/node.toml, or give --peer tcp://HOST:PORT")
         }
+        let hub = peerKey == nil ? configuration.sync.hubEndpoints.first { $0.endpoint == endpoint } : nil
         var options = SyncClientOptions()
         options.limits = limits
         // `timeout_seconds` is how long the hub may move nothing before the round gives up; a
@@ -51,14 +54,14 @@ extension Node {
         options.silenceTimeout = min(options.stallTimeout, 10_000)
         options.subscribe = subscribe
         options.progress = progress
-        let toHub = endpoint == configuration.sync.hub && peerKey == nil
+        let toHub = hub != nil
         // What the hub sends, it has checked against its allow-list (the last word); what a peer
         // sends is checked here against this node's copy of it. Signatures are checked always.
         options.access = toHub ? nil : accessPolicy
         options.peerIsHub = toHub
         if !configuration.sync.insecure {
             let key = try requireKey()
-            guard let serverKey = peerKey ?? (toHub ? configuration.sync.hubKey : nil) else {
+            guard let serverKey = peerKey ?? hub?.key else {
                 throw NodeError(.configuration, toHub
                     ? "this node does not know the hub's key, so it cannot check it is talking to the real hub: "
                         + "run `sitesync keys trust-hub --data-dir \(dataDirectory) KEY` with the key `sitesync keys show` prints at the hub "
@@ -343,11 +346,13 @@ public final class NodeRunner: Service {
 }
 
 /// The runner's connection to the hub: a subscribed ``SyncClient`` whose rounds and hint waits
-/// run on one serial queue, off the thread pool (see ``BlockingQueue``).
+/// run on one serial queue, off the thread pool (see ``BlockingQueue``). With several hub
+/// endpoints, a round moves on from one that does not answer (``Node/syncWithHub(reusing:subscribe:progress:logger:)``)
+/// and the client of the one that answered is kept, for its hints, until a round moves again.
 final class HubConnection: SyncDriver, @unchecked Sendable {
-    // @unchecked: `client` is used on `io` only, one call at a time (a libzmq socket belongs to
-    // one thread at a time); everything else is immutable.
-    private let client: SyncClient
+    // @unchecked: `client` is used and replaced on `io` only, one call at a time (a libzmq
+    // socket belongs to one thread at a time); everything else is immutable.
+    private var client: SyncClient
     private let node: Node
     private let logger: Logger
     private let io = BlockingQueue(label: "sitesync.sync")
@@ -360,7 +365,9 @@ final class HubConnection: SyncDriver, @unchecked Sendable {
 
     func round() async throws {
         try await io.run { [self] in
-            let outcome = try node.syncRound(client)
+            let round = try node.syncWithHub(reusing: client, subscribe: true, logger: logger)
+            client = round.client
+            let outcome = round.outcome
             logger.info("synced with \(outcome.summary.peer?.node ?? client.endpoint)", metadata: [
                 "push.applied": "\(outcome.summary.pushedApplied)", "pull.applied": "\(outcome.summary.pulledApplied)",
                 "refused": "\(outcome.summary.refused.count)", "ms": "\(outcome.milliseconds)",

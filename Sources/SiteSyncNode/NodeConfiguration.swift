@@ -85,14 +85,39 @@ public struct NodeConfiguration: Sendable, Equatable {
         public init() {}
     }
 
+    /// One endpoint of the hub with the key its listener there holds: an entry of
+    /// `[[sync.hubs]]`, or the single `hub` and `hub_key`.
+    public struct HubEndpoint: Sendable, Equatable {
+        /// `endpoint`: where a process of the hub listens, `tcp://HOST:PORT`.
+        public var endpoint: String
+        /// `key`: that process's public key (`sitesync keys show` in its data directory); `nil`
+        /// only when none is known yet (a single `hub` without `hub_key`, or `insecure`).
+        public var key: NodePublicKey?
+
+        public init(endpoint: String, key: NodePublicKey? = nil) {
+            self.endpoint = endpoint
+            self.key = key
+        }
+    }
+
+    /// The most endpoints `[[sync.hubs]]` may list: each one that does not answer costs a round
+    /// up to 10 s before the next is tried.
+    public static let maxHubEndpoints = 8
+
     /// The `[sync]` section.
     public struct SyncSettings: Sendable, Equatable {
         /// `hub`: the hub's endpoint, `tcp://HOST:PORT`; none for a hub or an unconnected node.
+        /// With `[[sync.hubs]]`, the first entry's.
         public var hub: String?
+        /// `[[sync.hubs]]`: the endpoints of one hub (several processes serving it), tried in turn
+        /// when one does not answer (docs/design.md §6.3, "Failover"); empty when the single `hub` and
+        /// `hub_key` say where the hub is. See ``hubEndpoints``.
+        public var hubs: [HubEndpoint] = []
         /// `listen`: where this node listens (a hub; or a node open to peers).
         public var listen: String?
         /// `hub_key`: the hub's public key (80 Z85 characters, as `sitesync keys show` prints
-        /// it at the hub): the only hub this node will talk to.
+        /// it at the hub): the only hub this node will talk to. With `[[sync.hubs]]`, the first
+        /// entry's key (every entry's key signs as the same hub).
         public var hubKey: NodePublicKey?
         /// `insecure`: plaintext instead of CURVE, for local experiments only.
         public var insecure: Bool
@@ -128,6 +153,56 @@ public struct NodeConfiguration: Sendable, Equatable {
             self.batchBytes = batchBytes
             self.window = window
         }
+
+        /// The hub's endpoints, in the order they are configured: `[[sync.hubs]]`, or the single
+        /// `hub` with `hub_key`; empty when no hub is configured.
+        public var hubEndpoints: [HubEndpoint] {
+            if !hubs.isEmpty { return hubs }
+            return hub.map { [HubEndpoint(endpoint: $0, key: hubKey)] } ?? []
+        }
+
+        /// Sets the hub's endpoints: one is written as `hub` and `hub_key`, several as
+        /// `[[sync.hubs]]`.
+        /// - Throws: ``NodeError`` when they are not the endpoints of one hub (see
+        ///   ``NodeConfiguration/checkHubEndpoints(_:insecure:)``).
+        public mutating func setHubEndpoints(_ endpoints: [HubEndpoint]) throws {
+            try NodeConfiguration.checkHubEndpoints(endpoints, insecure: insecure, asList: endpoints.count > 1)
+            hubs = endpoints.count > 1 ? endpoints : []
+            hub = endpoints.first?.endpoint
+            hubKey = endpoints.first?.key ?? hubKey
+        }
+    }
+
+    /// Checks that `endpoints` name one hub: distinct endpoints, at most
+    /// ``maxHubEndpoints``, each with a key unless `insecure` (a lone `hub` may wait for `keys
+    /// trust-hub`; a `[[sync.hubs]]` entry, which that command leaves alone, may not), and every
+    /// key signing as the same hub (the processes of one hub share its signing identity; each
+    /// may have its own CURVE key).
+    /// - Parameter asList: whether they are written as `[[sync.hubs]]` (several always are).
+    /// - Throws: ``NodeError`` naming the entry (counted from 1) and what to do.
+    public static func checkHubEndpoints(_ endpoints: [HubEndpoint], insecure: Bool, asList: Bool = true) throws {
+        guard endpoints.count <= maxHubEndpoints else {
+            throw NodeError(.configuration, "\(endpoints.count) hub endpoints are too many: list at most \(maxHubEndpoints) "
+                            + "(each one that does not answer costs up to 10 s before the next is tried)")
+        }
+        var seen: Set<String> = []
+        for (index, hub) in endpoints.enumerated() {
+            guard seen.insert(hub.endpoint).inserted else {
+                throw NodeError(.configuration, "hub endpoint \(index + 1) (\(hub.endpoint)) is listed twice: list each endpoint once")
+            }
+            guard hub.key != nil || insecure || (endpoints.count == 1 && !asList) else {
+                throw NodeError(.configuration, "hub endpoint \(index + 1) (\(hub.endpoint)) has no key: give it the key `sitesync keys show` "
+                                + "prints in the data directory of the hub process listening there (or set `insecure = true` on both sides "
+                                + "for a local experiment)")
+            }
+        }
+        let keyed = endpoints.enumerated().compactMap { entry in entry.element.key.map { (entry.offset, entry.element, $0) } }
+        if let (_, firstHub, first) = keyed.first,
+           let (index, hub, _) = keyed.first(where: { $0.2.signing != first.signing }) {
+            throw NodeError(.configuration, "the key of hub endpoint \(index + 1) (\(hub.endpoint)) signs as another hub than the key of "
+                            + "\(firstHub.endpoint): the endpoints of one list must be processes of one hub (its signing key, the "
+                            + "key's last 40 characters, is the same at each); a node syncs with one hub")
+        }
     }
 
     public init(name: String, department: String, role: Role, durability: StoreOptions.Durability = .full,
@@ -152,7 +227,7 @@ public struct NodeConfiguration: Sendable, Equatable {
     static let knownKeys: [String: Set<String>] = [
         "node": ["name", "department", "role"],
         "storage": ["durability", "max_megabytes"],
-        "sync": ["hub", "listen", "hub_key", "insecure", "interval_seconds", "timeout_seconds", "batch_changes", "batch_bytes", "window", "stale_after",
+        "sync": ["hub", "hubs", "listen", "hub_key", "insecure", "interval_seconds", "timeout_seconds", "batch_changes", "batch_bytes", "window", "stale_after",
                  "sessions_per_node", "hello_burst", "hellos_per_second"],
         "compaction": ["horizon", "interval"],
         "http": ["listen", "tls_certificate", "tls_key", "insecure"],
@@ -218,6 +293,7 @@ public struct NodeConfiguration: Sendable, Equatable {
             batchBytes: try reader.optionalInt("sync", "batch_bytes", in: 4_096...4_194_304) ?? defaults.batchBytes,
             window: try reader.optionalInt("sync", "window", in: 1...16) ?? defaults.window,
             staleAfterSeconds: try reader.optional("sync", "stale_after") { try DurationText.seconds($0) } ?? defaults.staleAfterSeconds)
+        try reader.readHubList(into: &sync, endpoint: endpoint)
         sync.sessionsPerNode = try reader.optionalInt("sync", "sessions_per_node", in: 1...1_000) ?? defaults.sessionsPerNode
         sync.helloBurst = try reader.optionalInt("sync", "hello_burst", in: 1...10_000) ?? defaults.helloBurst
         sync.hellosPerSecond = try reader.optionalNumber("sync", "hellos_per_second", in: 0.1...10_000) ?? defaults.hellosPerSecond
@@ -380,6 +456,72 @@ public struct NodeConfiguration: Sendable, Equatable {
             return result
         }
 
+        /// `[[sync.hubs]]`: the hub's endpoints, each with its key, into `sync` (its first entry
+        /// also as `hub` and `hub_key`). Not overridable by the environment, a list of tables
+        /// having no one-line form: `SITESYNC_SYNC_HUB` replaces the whole list.
+        func readHubList(into sync: inout SyncSettings, endpoint: (String) throws -> String) throws {
+            guard let value = table["sync"]?.table?["hubs"], environment[variable("sync", "hub")] == nil else { return }
+            let single = ["hub", "hub_key"].filter { table["sync"]?.table?[$0] != nil }
+            guard single.isEmpty else {
+                throw hubListFail("give the hub either as `hub` and `hub_key` or as [[sync.hubs]] entries, not both: "
+                                  + "move \(single.joined(separator: " and ")) into a [[sync.hubs]] entry (endpoint = \"…\", key = \"…\")")
+            }
+            guard let list = value.array, !list.isEmpty else {
+                throw hubListFail("must list the hub's endpoints, one [[sync.hubs]] table each, with endpoint = \"tcp://HOST:PORT\" "
+                                  + "and key = \"…\" (see config/node.example.toml)")
+            }
+            var hubs: [HubEndpoint] = []
+            for (index, item) in list.enumerated() {
+                guard let entry = item.table else {
+                    throw hubEntryFail(index, "must be a table with endpoint and key, e.g. { endpoint = \"tcp://hub-a:7700\", key = \"…\" }")
+                }
+                for key in entry.keys where !["endpoint", "key"].contains(key) {
+                    throw hubEntryFail(index, "unknown key '\(key)'; an entry has endpoint and key")
+                }
+                guard let text = entry["endpoint"]?.string else {
+                    throw hubEntryFail(index, "endpoint is missing or not a quoted string: write endpoint = \"tcp://HOST:PORT\"")
+                }
+                let address = try checkHubEntry(index) { try endpoint(text) }
+                var key: NodePublicKey?
+                if let keyValue = entry["key"] {
+                    guard let keyText = keyValue.string else { throw hubEntryFail(index, "key must be a quoted string") }
+                    key = try checkHubEntry(index) { try NodePublicKey.parse(keyText, what: "key") }
+                }
+                hubs.append(HubEndpoint(endpoint: address, key: key))
+            }
+            do { try checkHubEndpoints(hubs, insecure: sync.insecure) } catch let error as NodeError { throw hubListFail(error.message) }
+            sync.hubs = hubs
+            sync.hub = hubs[0].endpoint
+            sync.hubKey = hubs[0].key ?? sync.hubKey
+        }
+
+        func hubListFail(_ message: String) -> NodeError {
+            NodeError(.configuration, "\(path):\(line(ofHubEntry: 0)): [sync] hubs: \(message)")
+        }
+
+        func hubEntryFail(_ index: Int, _ message: String) -> NodeError {
+            NodeError(.configuration, "\(path):\(line(ofHubEntry: index)): [[sync.hubs]] entry \(index + 1): \(message)")
+        }
+
+        func checkHubEntry<T>(_ index: Int, _ body: () throws -> T) throws -> T {
+            do { return try body() } catch {
+                throw hubEntryFail(index, (error as? NodeError)?.message ?? (error as? CoreError)?.message ?? "\(error)")
+            }
+        }
+
+        /// The line of the `index`th `[[sync.hubs]]` header (from 0), or of `hubs =` under
+        /// `[sync]` when the list is written inline.
+        func line(ofHubEntry index: Int) -> String {
+            var seen = 0
+            for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let line = raw.trimmingCharacters(in: .whitespaces)
+                guard line.hasPrefix("[["), line.trimmingCharacters(in: CharacterSet(charactersIn: "[] ")) == "sync.hubs" else { continue }
+                if seen == index { return String(number + 1) }
+                seen += 1
+            }
+            return self.line(of: "hubs", in: "sync")
+        }
+
         func optionalBool(_ section: String, _ key: String) throws -> Bool? {
             switch raw(section, key) {
             case nil: return nil
@@ -440,6 +582,18 @@ public struct NodeConfiguration: Sendable, Equatable {
         return lines.joined(separator: "\n")
     }
 
+    /// `[[sync.hubs]]` as `tomlText` writes it: one table per endpoint, in order ("" for a
+    /// single hub, written as `hub` and `hub_key`).
+    var hubTables: String {
+        guard !sync.hubs.isEmpty else { return "" }
+        let tables = sync.hubs.map { hub in
+            "[[sync.hubs]]\nendpoint = \"\(hub.endpoint)\"\n" + (hub.key.map { "key = \"\($0)\"\n" } ?? "")
+        }
+        return "\n# The hub's endpoints (processes of one hub), tried in this order when one does not answer,\n"
+            + "# starting with the one last reached; each with the key `sitesync keys show` prints for it.\n"
+            + tables.joined(separator: "\n")
+    }
+
     /// The text of a fresh `node.toml`, with a comment on every key.
     public var tomlText: String {
         func quoted(_ value: String?) -> String { value.map { "\"\($0)\"" } ?? "\"\"" }
@@ -462,9 +616,9 @@ public struct NodeConfiguration: Sendable, Equatable {
         max_megabytes = \(maxMegabytes)
 
         [sync]
-        \(sync.hub.map { "# The hub this node syncs with.\nhub = \(quoted($0))" } ?? "# The hub this node syncs with, tcp://HOST:PORT (none yet).\n# hub = \"tcp://hub.example:7700\"")
+        \(!sync.hubs.isEmpty ? "# The hub's endpoints, each with its key: the [[sync.hubs]] tables at the end of this section." : sync.hub.map { "# The hub this node syncs with.\nhub = \(quoted($0))" } ?? "# The hub this node syncs with, tcp://HOST:PORT (none yet).\n# hub = \"tcp://hub.example:7700\"")
         \(sync.listen.map { "# Where this node listens (a hub, or a node open to peers).\nlisten = \(quoted($0))" } ?? "# Where this node listens, if it does (a hub, or a node open to peers).\n# listen = \"tcp://0.0.0.0:7700\"")
-        \(sync.hubKey.map { "# The hub's public key (`sitesync keys show` at the hub); set with `sitesync keys trust-hub`.\nhub_key = \(quoted($0.description))" } ?? "# The hub's public key (`sitesync keys show` at the hub); set it with `sitesync keys trust-hub`.\n# hub_key = \"...80 characters...\"")
+        \(!sync.hubs.isEmpty ? "" : sync.hubKey.map { "# The hub's public key (`sitesync keys show` at the hub); set with `sitesync keys trust-hub`.\nhub_key = \(quoted($0.description))" } ?? "# The hub's public key (`sitesync keys show` at the hub); set it with `sitesync keys trust-hub`.\n# hub_key = \"...80 characters...\"")
         # Plaintext instead of CURVE encryption: for local experiments only, on both sides.
         insecure = \(sync.insecure)
         # How often `sitesync run` syncs when nothing prompts it, and how long a round waits while
@@ -477,6 +631,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         window = \(sync.window)
         # A node not synced for longer than this is stale (`sitesync status`, the hub's fleet view): 90s, 30m, 6h, 2d, 1w.
         stale_after = "\(DurationText.text(sync.staleAfterSeconds))"
+        \(hubTables)
 
         [compaction]
         # The hub lets go of changes every registered node holds. A node not synced for longer

@@ -195,6 +195,16 @@ struct SyncCommand: ParsableCommand {
             applying here does not count) or in 3 sessions in a row. Nothing is lost: what was \
             acknowledged stays applied and unsent changes go with the next sync. A refused key, or a \
             hub that does not hold the key this node trusts, fails within seconds and says what to do.
+
+            A hub served by several processes is listed as [[sync.hubs]] in node.toml (or `init --hub \
+            E1 --hub-key K1 --hub E2 --hub-key K2`): the round starts with the endpoint last reached and \
+            moves on to the next when one does not answer (a refused connection at once, no answer \
+            within 10 s, or silent mid-round), noting \
+            it on stderr (`passed_over` in --json). An answer (a refused key, a 403, a 503 "retry \
+            later", a version or key mismatch) ends the round there: every process of the hub would \
+            give the same. Resumed at another process, the round sends again at most what was in \
+            flight: the hub says what it holds when a session begins. `sitesync status` shows the \
+            endpoint last reached.
             """
     )
 
@@ -214,7 +224,7 @@ struct SyncCommand: ParsableCommand {
         }
         var node = try self.node.open()
         let progress = SyncProgressDisplay()
-        var round: (client: SyncClient, outcome: SyncOutcome)
+        var round: HubRound
         do {
             round = try syncOnce(node, progress: progress, logger: logger)
         } catch {
@@ -225,11 +235,14 @@ struct SyncCommand: ParsableCommand {
             node = try self.node.open()
             round = try syncOnce(node, progress: progress, logger: logger)
         }
-        let (client, outcome) = round
+        let (client, outcome) = (round.client, round.outcome)
         let summary = outcome.summary
         if json {
             Output.json(.object([
                 "peer": .string(summary.peer?.node ?? ""), "endpoint": .string(client.endpoint),
+                "passed_over": .array(round.passedOver.map { .object([
+                    "endpoint": .string($0.endpoint), "code": .string($0.error.code.rawValue), "error": .string($0.error.message),
+                ]) }),
                 "pushed": .int(Int64(summary.pushedApplied + summary.pushedKnown)), "pushed_new": .int(Int64(summary.pushedApplied)),
                 "pulled": .int(Int64(summary.pulledApplied + summary.pulledKnown)), "pulled_new": .int(Int64(summary.pulledApplied)),
                 "pulled_states": .int(Int64(summary.pulledStates)),
@@ -240,6 +253,9 @@ struct SyncCommand: ParsableCommand {
                 ]) }),
             ]))
             return
+        }
+        for passed in round.passedOver {
+            Output.note("note: \(passed.endpoint) did not answer (\(passed.error.code.rawValue)), so this round went to \(client.endpoint)")
         }
         print("synced with \(summary.peer?.node ?? "?") (\(client.endpoint)) in \(String(format: "%.1f", Double(outcome.milliseconds) / 1000)) s: "
               + "pushed \(summary.pushedApplied + summary.pushedKnown + summary.refused.count) (\(summary.pushedApplied) new"
@@ -279,11 +295,14 @@ final class SyncProgressDisplay: @unchecked Sendable {
 }
 
 extension SyncCommand {
-    func syncOnce(_ node: Node, progress: SyncProgressDisplay, logger: Logger) throws -> (client: SyncClient, outcome: SyncOutcome) {
+    /// One round: with `--peer`, with that node; else with the hub, through the first of its
+    /// endpoints that answers.
+    func syncOnce(_ node: Node, progress: SyncProgressDisplay, logger: Logger) throws -> HubRound {
+        defer { progress.finish() }
+        guard let peer else { return try node.syncWithHub(progress: { progress.update($0) }, logger: logger) }
         let client = try node.syncClient(peer: peer, peerKey: peerKey.flatMap(NodePublicKey.init(text:)),
                                          progress: { progress.update($0) }, logger: logger)
-        defer { progress.finish() }
-        return (client, try node.syncRound(client))
+        return HubRound(client: client, outcome: try node.syncRound(client), passedOver: [])
     }
 }
 
@@ -294,7 +313,9 @@ struct RunCommand: ParsableCommand {
         discussion: """
             Keeps a connection to the hub open: the hub hints when it receives data for this node's \
             department, and the node pulls within about a second (the periodic sync converges even \
-            if hints are lost). Retries with a backoff capped at 30 s while the hub is away. With \
+            if hints are lost). Retries with a backoff capped at 30 s while the hub is away; with several \
+            hub endpoints ([[sync.hubs]]) each round moves on from one that does not answer to the next, \
+            as `sitesync sync` does, and keeps the connection of the one that answered for its hints. With \
             --listen (or `listen` in node.toml) it also serves peers. Stops on SIGTERM or SIGINT.
             """
     )

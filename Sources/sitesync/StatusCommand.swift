@@ -12,7 +12,8 @@ struct StatusCommand: ParsableCommand {
         abstract: "Is this node in sync? What waits to go up, what needs a person; at the hub, --fleet for every node.",
         discussion: """
             The first line answers "am I in sync?"; then the node, the hub and whether it answered at \
-            the last try, the last sync, the changes waiting to go up (count, oldest, bytes), the peers \
+            the last try (with several hub endpoints, `[[sync.hubs]]`: each, and which one this node \
+            last reached and when), the last sync, the changes waiting to go up (count, oldest, bytes), the peers \
             and what each lacks, open conflicts and rejected changes, stage-gate proposals waiting for \
             the central office's decision, versions, database size and the hub's clock against this one. Pending counts what the hub had not acknowledged at the last \
             exchange (a sync or a bundle): it needs no network.
@@ -143,6 +144,10 @@ struct StatusCommand: ParsableCommand {
                 }
             }
             rows.append(["hub", hub])
+            if status.hubEndpoints.count > 1 {
+                rows.append(["hub endpoints", status.hubEndpoints.joined(separator: ", ") + "; "
+                             + (status.lastReached.map { "last reached \($0.endpoint) \(Terminal.ago($0.at, now: now))" } ?? "none reached yet")])
+            }
         }
         if let attempt = status.lastAttempt, !attempt.ok {
             rows.append(["last try", "\(Terminal.ago(attempt.endedMilliseconds, now: now)) with \(attempt.peer.isEmpty ? attempt.endpoint : attempt.peer): "
