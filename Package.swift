@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "CSQLiteSession", linkerSettings: [.linkedLibrary("sqlite3")]),
         // A small synchronous wrapper over libpq: connections, typed parameters and rows,
         // transactions with bounded retries of serialization failures.
-        .target(name: "SiteSyncPostgres", dependencies: ["CLibPQ"]),
+        .target(name: "SiteSyncPostgres", dependencies: ["CLibPQ", "SiteSyncStore"]),
         .target(
             name: "SiteSyncNet",
             dependencies: [
@@ -127,7 +127,7 @@ let package = Package(
             dependencies: ["SiteSyncCore", "SiteSyncTestSupport"]
         ),
         // Against a private PostgreSQL cluster started by the test (PostgresCluster).
-        .testTarget(name: "SiteSyncPostgresTests", dependencies: ["SiteSyncPostgres", "SiteSyncTestSupport"]),
+        .testTarget(name: "SiteSyncPostgresTests", dependencies: ["SiteSyncPostgres", "SiteSyncStore", "SiteSyncCore", "SiteSyncTestSupport"]),
         .testTarget(name: "SiteSyncPerformanceTests", dependencies: ["SiteSyncPerformance", "SiteSyncCore"]),
         .testTarget(
             name: "SiteSyncDomainTests",

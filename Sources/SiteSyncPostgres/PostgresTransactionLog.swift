@@ -1,0 +1,107 @@
+import Foundation
+import SiteSyncStore
+
+/// The ``TransactionLog`` of a hub whose store is PostgreSQL (docs/design.md §18): the write
+/// transactions of every hub process over the database, in one order, in `hub_log`.
+///
+/// The right to write is the row lock on `hub_log_head`'s one row, held by a PostgreSQL
+/// transaction from the moment a process reads the head until it commits the changeset after
+/// it: the next writer waits for that commit, then sees the new head. Sequence numbers are
+/// therefore given in commit order, and a reader that has applied up to N never meets an N + 1
+/// committed later than N + 2.
+public final class PostgresTransactionLog: TransactionLog {
+    private let connection: PostgresConnection
+    /// Which process wrote each changeset (for the operator reading `hub_log`).
+    private let process: String
+    private let wallClock: @Sendable () -> UInt64
+
+    /// Opens the log at `connection`, creating its two tables when the database has none.
+    public init(connection: PostgresConnection, process: String,
+                wallClock: @escaping @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }) throws {
+        self.connection = connection
+        self.process = process
+        self.wallClock = wallClock
+        try connection.executeScript(Self.schema)
+    }
+
+    static let schema = """
+        CREATE TABLE IF NOT EXISTS hub_log_head (
+            only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
+            sequence BIGINT NOT NULL
+        );
+        INSERT INTO hub_log_head (only_row, sequence) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;
+        CREATE TABLE IF NOT EXISTS hub_log (
+            sequence BIGINT PRIMARY KEY,
+            changeset BYTEA NOT NULL,
+            written_ms BIGINT NOT NULL,
+            process TEXT NOT NULL
+        );
+        """
+
+    public func append<T>(after applied: Int64, _ work: ([LoggedChangeset]) throws -> (T, Changeset)) throws -> (value: T, sequence: Int64) {
+        var workStarted = false
+        return try reconnecting(retry: { !workStarted }) {
+            try connection.transaction { transaction in
+                guard let head = try transaction.execute("SELECT sequence FROM hub_log_head FOR UPDATE").scalar?.int64 else {
+                    throw PostgresError(kind: .misuse, message: "the database has no hub_log_head row",
+                                        advice: "It is not a SiteSync hub's database, or its tables were altered")
+                }
+                try Self.check(applied: applied, head: head)
+                let missed = head > applied ? try Self.changesets(transaction.execute(
+                    "SELECT sequence, changeset FROM hub_log WHERE sequence > $1 ORDER BY sequence", [.int64(applied)])) : []
+                workStarted = true
+                let (value, changeset) = try work(missed)
+                guard !changeset.isEmpty else { return (value, head) }
+                try transaction.execute("INSERT INTO hub_log (sequence, changeset, written_ms, process) VALUES ($1, $2, $3, $4)",
+                                        [.int64(head + 1), .bytea([UInt8](changeset.bytes)), .int64(Int64(wallClock())), .text(process)])
+                try transaction.execute("UPDATE hub_log_head SET sequence = $1", [.int64(head + 1)])
+                return (value, head + 1)
+            }
+        }
+    }
+
+    public func changesets(after applied: Int64) throws -> [LoggedChangeset] {
+        let rows = try reconnecting(retry: { true }) {
+            try connection.transaction(isolation: .repeatableRead) { transaction in
+                let head = try transaction.execute("SELECT sequence FROM hub_log_head").scalar?.int64 ?? 0
+                try Self.check(applied: applied, head: head)
+                return try transaction.execute("SELECT sequence, changeset FROM hub_log WHERE sequence > $1 ORDER BY sequence",
+                                               [.int64(applied)])
+            }
+        }
+        return try Self.changesets(rows)
+    }
+
+    /// `body`, and once more over a new connection when the connection turns out broken (the
+    /// server restarted) and `retry()` says nothing was done yet. When the working copy's
+    /// transaction had already run, the error goes to the caller (its SQLite transaction rolls
+    /// back; the node sends the batch again), and the next call finds the connection renewed.
+    private func reconnecting<R>(retry: () -> Bool, _ body: () throws -> R) throws -> R {
+        do {
+            return try body()
+        } catch let error as PostgresError where error.kind == .connectionLost {
+            try? connection.reconnect()
+            guard retry() else { throw error }
+            return try body()
+        }
+    }
+
+    /// A working copy ahead of the log holds transactions the database lost: it was restored
+    /// from a backup older than the copy.
+    private static func check(applied: Int64, head: Int64) throws {
+        guard applied <= head else {
+            throw PostgresError(kind: .misuse, message: "this hub process's working copy holds transaction \(applied) of the store, "
+                                + "whose log ends at \(head): the database was restored from an older backup",
+                                advice: "Build the working copy again from the database (docs/design.md §18)")
+        }
+    }
+
+    private static func changesets(_ rows: PostgresRows) throws -> [LoggedChangeset] {
+        try rows.rows.map { row in
+            guard let sequence = row[0].int64, let bytes = row[1].bytes else {
+                throw PostgresError(kind: .unsupported, message: "a row of hub_log is not a sequence number and a changeset")
+            }
+            return LoggedChangeset(sequence: sequence, changeset: Changeset(bytes: Data(bytes)))
+        }
+    }
+}

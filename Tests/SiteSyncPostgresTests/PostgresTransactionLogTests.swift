@@ -1,0 +1,100 @@
+import Foundation
+import SiteSyncCore
+import SiteSyncPostgres
+import SiteSyncStore
+import SiteSyncTestSupport
+import Synchronization
+import Testing
+
+/// Two hub processes' working copies over one PostgreSQL database (docs/design.md §18): the log
+/// in `hub_log` orders their writes, and PostgreSQL restarted mid-run loses nothing committed.
+@Suite struct PostgresTransactionLogTests {
+    /// A hub's store on disk whose writes go through a log at `url`, and a second working copy
+    /// of it, as a second process would open it, with its own connection.
+    static func hubs(_ cluster: PostgresCluster, in directory: URL) throws -> [ReplicaStore] {
+        let key = NodeSecretKey.generate()
+        func options(_ process: String) throws -> StoreOptions {
+            var options = StoreOptions(durability: .normal)
+            options.signer = key
+            options.transactionLog = try PostgresTransactionLog(connection: PostgresConnection(url: cluster.url), process: process)
+            return options
+        }
+        let first = try ReplicaStore.create(at: directory.appendingPathComponent("a.db").path, node: "hub", key: key,
+                                            options: try options("a"))
+        try first.backup(to: directory.appendingPathComponent("b.db").path)
+        return [first, try ReplicaStore.open(at: directory.appendingPathComponent("b.db").path, options: try options("b"))]
+    }
+
+    static func write(_ store: ReplicaStore, _ collection: String, _ id: String, _ assignments: [String]) throws {
+        let planner = LocalWritePlanner(schema: .siteSync, writer: WriterIdentity(role: .hub, department: "office"))
+        try store.write { try planner.planUpsert(collection: collection, id: id, assignments: assignments.map { try FieldAssignment(parsing: $0) },
+                                                 reader: $0) }
+    }
+
+    static func directory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Two processes writing the same records at once, each over its own connection: no change
+    /// id issued twice, and both copies caught up hold the same; `hub_log` holds every write.
+    @Test func twoProcessesWriteAsOneHub() throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let copies = try Self.hubs(cluster, in: directory)
+        try Self.write(copies[0], "department", "roads", ["name=Roads Bureau"])
+        try Self.write(copies[0], "project", "p1", ["code=R-001", "name=Ring road", "department=roads"])
+        let errors = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 2) { side in
+            do {
+                for n in 1...25 {
+                    try Self.write(copies[side], "project", "p1", ["remarks=process \(side) write \(n)"])
+                    try Self.write(copies[side], "issue", "s\(side)-\(n)", ["project=p1", "title=Snag \(n)", "opened_on=2026-11-06"])
+                }
+            } catch {
+                errors.withLock { $0.append("\(error)") }
+            }
+        }
+        #expect(errors.withLock { $0 }.isEmpty, "\(errors.withLock { $0 })")
+        for copy in copies { try copy.catchUp() }
+        #expect(try copies[0].digest() == copies[1].digest())
+        #expect(try copies[0].knowledge()[copies[0].identity.replica] == 102)
+        #expect(try copies[0].audit().broken == nil && copies[1].audit().broken == nil)
+        let logged = try PostgresConnection(url: cluster.url).execute("SELECT count(*), max(sequence) FROM hub_log")
+        #expect(logged.rows.first?[0].int64 == 102 && logged.rows.first?[1].int64 == 102)
+    }
+
+    /// PostgreSQL restarted between writes: the write that meets the broken connection fails
+    /// and changes nothing; the next one reconnects; every write that returned is in both copies.
+    @Test func postgresRestartedMidRunLosesNothingThatWasCommitted() throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let copies = try Self.hubs(cluster, in: directory)
+        try Self.write(copies[0], "department", "roads", ["name=Roads Bureau"])
+        try Self.write(copies[0], "project", "p1", ["code=R-001", "name=Ring road", "department=roads"])
+        var committed: [String] = []
+        for n in 1...30 {
+            if n == 11 { try cluster.restart() }
+            if n == 21 { try cluster.kill(); try cluster.restart() }
+            let copy = copies[n % 2]
+            do {
+                try Self.write(copy, "issue", "i\(n)", ["project=p1", "title=Snag \(n)", "opened_on=2026-11-06"])
+                committed.append("i\(n)")
+            } catch {
+                #expect("\(error)".contains("PostgreSQL") || "\(error)".contains("connection"), "\(error)")
+            }
+        }
+        #expect(committed.count >= 26, "only the writes meeting a broken connection fail: \(committed.count) of 30")
+        for copy in copies {
+            try copy.catchUp()
+            let ids = try copy.records(in: Schema.siteSync.collection(named: "issue")!).map(\.key.id)
+            #expect(Set(ids) == Set(committed))
+        }
+        #expect(try copies[0].digest() == copies[1].digest())
+    }
+}
