@@ -1,5 +1,6 @@
 import Foundation
 import SiteSyncStore
+import Synchronization
 
 /// The ``TransactionLog`` of a hub whose store is PostgreSQL (docs/design.md §18): the write
 /// transactions of every hub process over the database, in one order, in `hub_log`.
@@ -14,6 +15,9 @@ public final class PostgresTransactionLog: TransactionLog {
     /// Which process wrote each changeset (for the operator reading `hub_log`).
     private let process: String
     private let wallClock: @Sendable () -> UInt64
+    /// The hub's tables in PostgreSQL, replayed in the transaction that logs each changeset
+    /// (``keepTables(of:)``).
+    private let mirror = Mutex<PostgresMirror?>(nil)
 
     /// Opens the log at `connection`, creating its two tables when the database has none.
     public init(connection: PostgresConnection, process: String,
@@ -27,7 +31,9 @@ public final class PostgresTransactionLog: TransactionLog {
     static let schema = """
         CREATE TABLE IF NOT EXISTS hub_log_head (
             only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
-            sequence BIGINT NOT NULL
+            sequence BIGINT NOT NULL,
+            -- Whether the hub's tables hold the first working copy's rows (keepTables(of:)).
+            seeded BOOLEAN NOT NULL DEFAULT FALSE
         );
         INSERT INTO hub_log_head (only_row, sequence) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;
         CREATE TABLE IF NOT EXISTS hub_log (
@@ -37,6 +43,31 @@ public final class PostgresTransactionLog: TransactionLog {
             process TEXT NOT NULL
         );
         """
+
+    /// Creates in PostgreSQL the tables of `store`, this log's working copy, that it lacks (and
+    /// their new columns), fills them from it when they are new (the hub's first process: what
+    /// its store held before it wrote through the log, such as its own credential), and from
+    /// now on replays each logged changeset into them. A hub process calls it once its store is
+    /// open, before it serves.
+    public func keepTables(of store: ReplicaStore) throws {
+        let layouts = try store.tableLayouts()
+        let mirror = PostgresMirror(layouts)
+        try connection.executeScript(mirror.createSQL())
+        try connection.transaction { transaction in
+            guard let head = try transaction.execute("SELECT sequence, seeded FROM hub_log_head FOR UPDATE").rows.first,
+                  head[1].bool == false else { return }
+            guard head[0].int64 == 0 else {
+                throw PostgresError(kind: .misuse, message: "hub_log holds transactions but the hub's tables were never filled",
+                                    advice: "The database was altered by hand; start the hub's PostgreSQL database again from a backup")
+            }
+            for operation in try store.rowsAsInserts(layouts) {
+                let statement = try mirror.statement(for: operation)
+                try transaction.execute(statement.sql, statement.parameters)
+            }
+            try transaction.execute("UPDATE hub_log_head SET seeded = TRUE")
+        }
+        self.mirror.withLock { $0 = mirror }
+    }
 
     public func append<T>(after applied: Int64, _ work: ([LoggedChangeset]) throws -> (T, Changeset)) throws -> (value: T, sequence: Int64) {
         var workStarted = false
@@ -54,6 +85,14 @@ public final class PostgresTransactionLog: TransactionLog {
                 guard !changeset.isEmpty else { return (value, head) }
                 try transaction.execute("INSERT INTO hub_log (sequence, changeset, written_ms, process) VALUES ($1, $2, $3, $4)",
                                         [.int64(head + 1), .bytea([UInt8](changeset.bytes)), .int64(Int64(wallClock())), .text(process)])
+                guard let mirror = mirror.withLock({ $0 }) else {
+                    throw PostgresError(kind: .misuse, message: "the hub's tables in PostgreSQL are not kept yet",
+                                        advice: "Call keepTables(of:) once the store is open, before it writes")
+                }
+                for operation in try changeset.operations() {
+                    let statement = try mirror.statement(for: operation)
+                    try transaction.execute(statement.sql, statement.parameters)
+                }
                 try transaction.execute("UPDATE hub_log_head SET sequence = $1", [.int64(head + 1)])
                 return (value, head + 1)
             }

@@ -102,6 +102,14 @@ public struct RowOperation: Sendable, Equatable {
     /// The row after (an insert: every column; an update: the columns that changed).
     public let new: [DatabaseValue?]
 
+    public init(table: String, kind: Kind, primaryKey: [Bool], old: [DatabaseValue?], new: [DatabaseValue?]) {
+        self.table = table
+        self.kind = kind
+        self.primaryKey = primaryKey
+        self.old = old
+        self.new = new
+    }
+
     fileprivate init(_ iterator: UnsafeMutableRawPointer) throws {
         var name: UnsafePointer<CChar>?
         var columns: Int32 = 0

@@ -1,7 +1,7 @@
 import Foundation
 import SiteSyncCore
 import SiteSyncPostgres
-import SiteSyncStore
+@testable import SiteSyncStore
 import SiteSyncTestSupport
 import Synchronization
 import Testing
@@ -13,16 +13,18 @@ import Testing
     /// of it, as a second process would open it, with its own connection.
     static func hubs(_ cluster: PostgresCluster, in directory: URL) throws -> [ReplicaStore] {
         let key = NodeSecretKey.generate()
-        func options(_ process: String) throws -> StoreOptions {
+        let logs = try ["a", "b"].map { try PostgresTransactionLog(connection: PostgresConnection(url: cluster.url), process: $0) }
+        func options(_ index: Int) -> StoreOptions {
             var options = StoreOptions(durability: .normal)
             options.signer = key
-            options.transactionLog = try PostgresTransactionLog(connection: PostgresConnection(url: cluster.url), process: process)
+            options.transactionLog = logs[index]
             return options
         }
-        let first = try ReplicaStore.create(at: directory.appendingPathComponent("a.db").path, node: "hub", key: key,
-                                            options: try options("a"))
+        let first = try ReplicaStore.create(at: directory.appendingPathComponent("a.db").path, node: "hub", key: key, options: options(0))
         try first.backup(to: directory.appendingPathComponent("b.db").path)
-        return [first, try ReplicaStore.open(at: directory.appendingPathComponent("b.db").path, options: try options("b"))]
+        let copies = [first, try ReplicaStore.open(at: directory.appendingPathComponent("b.db").path, options: options(1))]
+        for (log, copy) in zip(logs, copies) { try log.keepTables(of: copy) }
+        return copies
     }
 
     static func write(_ store: ReplicaStore, _ collection: String, _ id: String, _ assignments: [String]) throws {
@@ -63,8 +65,20 @@ import Testing
         #expect(try copies[0].digest() == copies[1].digest())
         #expect(try copies[0].knowledge()[copies[0].identity.replica] == 102)
         #expect(try copies[0].audit().broken == nil && copies[1].audit().broken == nil)
-        let logged = try PostgresConnection(url: cluster.url).execute("SELECT count(*), max(sequence) FROM hub_log")
+        let postgres = try PostgresConnection(url: cluster.url)
+        let logged = try postgres.execute("SELECT count(*), max(sequence) FROM hub_log")
         #expect(logged.rows.first?[0].int64 == 102 && logged.rows.first?[1].int64 == 102)
+        // The tables in PostgreSQL hold what the copies hold, typed for SQL.
+        for layout in try copies[0].tableLayouts() where layout.name != "sync_meta" {
+            let here = try copies[0].pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \"\(layout.name)\"") ?? -1 }
+            let there = try postgres.execute("SELECT count(*) FROM \"\(layout.name)\"").scalar?.int64
+            #expect(there == Int64(here), "\(layout.name): \(here) rows here, \(String(describing: there)) in PostgreSQL")
+        }
+        let remarks = try postgres.execute("SELECT remarks, pg_typeof(budget)::text FROM project WHERE id = 'p1'")
+        let expected = try copies[0].pool.read { db in try String.fetchOne(db, sql: "SELECT remarks FROM project WHERE id = 'p1'") }
+        #expect(remarks.rows.first?[0].text == expected && remarks.rows.first?[1].text == "numeric")
+        let issues = try postgres.execute("SELECT count(*) FROM issue WHERE opened_on = DATE '2026-11-06' AND project = 'p1'").scalar?.int64
+        #expect(issues == 50)
     }
 
     /// PostgreSQL restarted between writes: the write that meets the broken connection fails
