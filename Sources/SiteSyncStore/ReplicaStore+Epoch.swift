@@ -78,6 +78,13 @@ extension ReplicaStore {
             }
         }
         try ChangeLog(db).remove(me, from: first)
+        // Pulling before it pushed, this replica may have met the other content of its reused
+        // ids already, and refused it as a receiver (kept aside, its origin's later changes
+        // refused too). That content is what the rest of the fleet holds: the refusal is
+        // forgotten, so that it comes back and applies.
+        for table in ["sync_collision WHERE state = 'kept' AND", "sync_rejected WHERE refused_by = '' AND"] {
+            try db.execute(sql: "DELETE FROM \(table) replica = ? AND counter >= ?", arguments: [me.storageValue, Int64(bitPattern: first)])
+        }
         try StoredKnowledge(db).rewind(me, to: first - 1)
         try rebuild(db, records, now: UInt64(now))
         try takeNewEpoch(db)

@@ -31,4 +31,16 @@ import Testing
                 """)
         }
     }
+
+    /// Seeds that once ended unconverged, run every time: a hub keeping the seal of a change it
+    /// refused for a reused id (the office behind it refused the chain as altered), and a node
+    /// copied back by hand that pulled the hub's content of its reused ids before it pushed
+    /// (it refused them as a receiver, and kept refusing them after its new epoch).
+    @Test(arguments: [8_210_686_291_859_007_545, 16_362_131_523_625_368_979] as [UInt64])
+    func runsThatOnceFailedEndConverged(seed: UInt64) throws {
+        var simulation = try FleetSimulation(seed: seed, template: FleetTemplate.shared)
+        try simulation.run(duration: 60_000, faults: true)
+        let broken = try simulation.verdict()
+        #expect(broken.isEmpty, "\(broken.joined(separator: "\n"))")
+    }
 }
