@@ -64,7 +64,7 @@ let package = Package(
         ),
         .target(
             name: "SiteSyncNode",
-            dependencies: ["SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNet", "SiteSyncPerformance", "TOMLKit",
+            dependencies: ["SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNet", "SiteSyncPerformance", "SiteSyncPostgres", "TOMLKit",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
@@ -176,7 +176,7 @@ let package = Package(
         .testTarget(
             name: "SiteSyncEndToEndTests",
             dependencies: [
-                "SiteSyncCore", "SiteSyncWire", "SiteSyncNet", "SiteSyncTestSupport",
+                "SiteSyncCore", "SiteSyncWire", "SiteSyncNet", "SiteSyncTestSupport", "SiteSyncPostgres",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

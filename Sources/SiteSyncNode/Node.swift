@@ -1,5 +1,6 @@
 import Foundation
 import SiteSyncCore
+import SiteSyncPostgres
 import SiteSyncStore
 
 /// A SiteSync node: a data directory holding `node.toml`, the secret keys `node.key` and the
@@ -51,7 +52,33 @@ public final class Node: Sendable {
         options.wallClock = try deviceClock(environment)
         options.signer = key
         options.hubSigningKey = configuration.sync.hubKey?.signing
+        if let url = configuration.storeURL {
+            options.transactionLog = try postgres {
+                try PostgresTransactionLog(connection: PostgresConnection(url: url),
+                                           process: "\(configuration.name)@\(ProcessInfo.processInfo.hostName):\(getpid())")
+            }
+        }
         return options
+    }
+
+    /// A hub whose store is PostgreSQL creates there the tables it lacks, fills them the first
+    /// time, and brings its working copy up to what the other processes wrote (docs/design.md
+    /// §18); nothing to do otherwise.
+    static func keepTables(_ store: ReplicaStore, options: StoreOptions) throws {
+        guard let log = options.transactionLog as? PostgresTransactionLog else { return }
+        try postgres {
+            try log.keepTables(of: store)
+            try store.catchUp()
+        }
+    }
+
+    /// `body`, a PostgreSQL failure told as the store's, with what to do.
+    private static func postgres<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as PostgresError {
+            throw NodeError(.configuration, "the hub's store in PostgreSQL ([store] url): \(error)")
+        }
     }
 
     /// The device's wall clock: the system's, or — for drills and tests of what a wrong clock
@@ -97,6 +124,7 @@ public final class Node: Sendable {
             }
             let key = try NodeKeyFile.create(at: keyPath)
             let store = try ReplicaStore.create(at: databasePath, node: configuration.name, key: key, options: options)
+            try keepTables(store, options: options)
             return Node(dataDirectory: dataDirectory, configuration: configuration, store: store, key: key)
         } catch {
             // Leave the directory as it was: no half-made node.
@@ -128,6 +156,7 @@ public final class Node: Sendable {
         let key = try NodeKeyFile.load(at: dataDirectory + "/" + NodeKeyFile.name)
         let options = try storeOptions(options, configuration: configuration, key: key, environment: environment)
         let store = try ReplicaStore.open(at: dataDirectory + "/" + databaseFile, options: options)
+        try keepTables(store, options: options)
         guard store.identity.node == configuration.name else {
             throw NodeError(.configuration,
                 "\(configPath) names the node '\(configuration.name)', but its database belongs to '\(store.identity.node)'; "

@@ -19,6 +19,9 @@ public struct NodeConfiguration: Sendable, Equatable {
     /// `[storage] max_megabytes`: the most the database may grow to (0: as far as the disk
     /// allows); past it, writes fail with "storage full" and nothing partial is kept.
     public var maxMegabytes: Int = 0
+    /// `[store] url`: a hub's store in PostgreSQL (`postgresql://…`), with this process's
+    /// SQLite file as its working copy (docs/design.md §18); `nil`: the SQLite file is the store.
+    public var storeURL: String?
     /// `[sync]`: where and how this node replicates.
     public var sync: SyncSettings
     /// Grade, colour and warning thresholds for the reports (`[report]`).
@@ -227,6 +230,7 @@ public struct NodeConfiguration: Sendable, Equatable {
     static let knownKeys: [String: Set<String>] = [
         "node": ["name", "department", "role"],
         "storage": ["durability", "max_megabytes"],
+        "store": ["url"],
         "sync": ["hub", "hubs", "listen", "hub_key", "insecure", "interval_seconds", "timeout_seconds", "batch_changes", "batch_bytes", "window", "stale_after",
                  "sessions_per_node", "hello_burst", "hellos_per_second"],
         "compaction": ["horizon", "interval"],
@@ -311,6 +315,16 @@ public struct NodeConfiguration: Sendable, Equatable {
         }
         var configuration = NodeConfiguration(name: name, department: department, role: role, durability: durability, sync: sync, report: report)
         configuration.maxMegabytes = try reader.optionalInt("storage", "max_megabytes", in: 0...10_000_000) ?? 0
+        configuration.storeURL = try reader.optional("store", "url") { text in
+            guard text.hasPrefix("postgresql://") || text.hasPrefix("postgres://") else {
+                throw NodeError(.configuration, "'\(text)' is not a PostgreSQL URL: write postgresql://USER@HOST:PORT/DATABASE "
+                                + "(the password in PGPASSWORD or ~/.pgpass, not in this file)")
+            }
+            guard role == .hub else {
+                throw NodeError(.configuration, "only a hub keeps its store in PostgreSQL; remove [store] url, or make this node the hub")
+            }
+            return text
+        }
         configuration.compaction.horizonSeconds = try reader.optional("compaction", "horizon") { try DurationText.seconds($0) }
             ?? configuration.compaction.horizonSeconds
         configuration.compaction.intervalSeconds = try reader.optional("compaction", "interval") {
@@ -614,6 +628,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         durability = "\(durability.rawValue)"
         # The most the database may grow to, in megabytes (0: as far as the disk allows).
         max_megabytes = \(maxMegabytes)
+        \(storeURL.map { "\n[store]\n# The hub's store in PostgreSQL; this file is this process's working copy of it.\nurl = \(quoted($0))" } ?? "")
 
         [sync]
         \(!sync.hubs.isEmpty ? "# The hub's endpoints, each with its key: the [[sync.hubs]] tables at the end of this section." : sync.hub.map { "# The hub this node syncs with.\nhub = \(quoted($0))" } ?? "# The hub this node syncs with, tcp://HOST:PORT (none yet).\n# hub = \"tcp://hub.example:7700\"")

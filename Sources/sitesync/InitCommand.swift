@@ -54,6 +54,11 @@ struct InitCommand: ParsableCommand {
     @Flag(help: "Sync in plaintext instead of CURVE: for local experiments only (set it on both sides).")
     var insecure = false
 
+    @Option(help: ArgumentHelp(
+        "A hub's store in PostgreSQL (postgresql://USER@HOST:PORT/DATABASE, the password in PGPASSWORD or ~/.pgpass); this node's SQLite file becomes the first process's working copy of it. Hubs only; being built (docs/design.md §18).",
+        valueName: "url"))
+    var store: String?
+
     func validate() throws {
         guard Role(rawValue: role) != nil else {
             throw ValidationError("'\(role)' is not a role; use one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -66,6 +71,12 @@ struct InitCommand: ParsableCommand {
                 throw ValidationError("--hub-key '\(key.prefix(90))' is not a SiteSync key: it must be the 80 characters `sitesync keys show` prints at the hub")
             }
             try checkHubPairs()
+            if let store {
+                guard store.hasPrefix("postgresql://") || store.hasPrefix("postgres://") else {
+                    throw ValidationError("--store '\(store)' is not a PostgreSQL URL: write postgresql://USER@HOST:PORT/DATABASE")
+                }
+                guard role == Role.hub.rawValue else { throw ValidationError("--store is for a hub only (--role hub)") }
+            }
             try NodeConfiguration.checkHubEndpoints(hubEndpoints, insecure: insecure, asList: hub.count > 1)
         } catch let error as NetError {
             throw ValidationError(error.message)
@@ -102,7 +113,8 @@ struct InitCommand: ParsableCommand {
     func run() throws {
         var sync = NodeConfiguration.SyncSettings(listen: listen, hubKey: hubKey.first.flatMap(NodePublicKey.init(text:)), insecure: insecure)
         try sync.setHubEndpoints(hubEndpoints)
-        let configuration = NodeConfiguration(name: name, department: department, role: Role(rawValue: role)!, sync: sync)
+        var configuration = NodeConfiguration(name: name, department: department, role: Role(rawValue: role)!, sync: sync)
+        configuration.storeURL = store
         let created = try Node.initialize(at: node.path, configuration: configuration)
         print("created node \(name) (\(role), department \(department)) in \(node.path), replica \(created.store.identity.replica)")
         print("its public key: \(try created.publicKey())")

@@ -1,0 +1,58 @@
+import Foundation
+import SiteSyncPostgres
+import SiteSyncTestSupport
+import Testing
+
+/// A hub whose store is PostgreSQL, through the command line (docs/design.md §18): `init
+/// --store`, writes that land in PostgreSQL's tables, and two processes' working copies, each
+/// bringing itself up to what the other wrote.
+@Suite struct PostgresHubTests {
+    /// The cluster's URL without its password, which travels in PGPASSWORD as the docs advise.
+    static func url(_ cluster: PostgresCluster) -> String {
+        "postgresql://\(cluster.user)@127.0.0.1:\(cluster.port)/\(cluster.database)"
+    }
+
+    static func sitesync(_ cli: SiteSyncBinary, _ cluster: PostgresCluster, _ arguments: String...) throws -> String {
+        let result = try cli.run(arguments, environment: ["PGPASSWORD": cluster.password])
+        #expect(result.status == 0, "sitesync \(arguments.joined(separator: " ")) failed: \(result.stderr)")
+        return result.stdout
+    }
+
+    @Test func twoHubProcessesShareOneStoreInPostgreSQL() throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        try Self.sitesync(cli, cluster, "init", "--data-dir", "hub-a", "--node", "hub", "--department", "office", "--role", "hub",
+                          "--insecure", "--store", Self.url(cluster))
+        try Self.sitesync(cli, cluster, "record", "put", "--data-dir", "hub-a", "department", "roads", "name=Roads Bureau")
+        // A second process: a copy of the first's data directory, made while no process runs.
+        try FileManager.default.copyItem(atPath: cli.file("hub-a"), toPath: cli.file("hub-b"))
+        try Self.sitesync(cli, cluster, "record", "put", "--data-dir", "hub-b", "project", "p1", "code=R-001", "name=Ring road",
+                          "department=roads", "budget=1200000.50")
+        try Self.sitesync(cli, cluster, "record", "put", "--data-dir", "hub-a", "project", "p1", "remarks=from process a")
+        for process in ["hub-a", "hub-b"] {
+            let shown = try Self.sitesync(cli, cluster, "record", "get", "--data-dir", process, "project", "p1")
+            #expect(shown.contains("Ring road") && shown.contains("from process a"), "\(process): \(shown)")
+        }
+        let postgres = try PostgresConnection(url: cluster.url)
+        let project = try postgres.execute("SELECT name, budget::text, remarks FROM project WHERE id = 'p1'")
+        #expect(project.rows.first == [.text("Ring road"), .text("1200000.5"), .text("from process a")])
+        #expect(try postgres.execute("SELECT count(*) FROM hub_log").scalar?.int64 == 3)
+        #expect(try postgres.execute("SELECT name FROM department WHERE id = 'roads'").scalar?.text == "Roads Bureau")
+    }
+
+    /// A store URL nobody answers at: init says so, with what to do, and leaves no half-made node.
+    @Test func anUnreachableStoreIsRefusedAndLeavesNoNode() throws {
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        let port = try PostgresCluster.freeLoopbackPort()
+        let result = try cli.run(["init", "--data-dir", "hub", "--node", "hub", "--department", "office", "--role", "hub", "--insecure",
+                                  "--store", "postgresql://sitesync@127.0.0.1:\(port)/city"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("[store] url") && result.stderr.contains("127.0.0.1:\(port)"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: cli.file("hub/node.toml")))
+        let notHub = try cli.run(["init", "--data-dir", "site", "--node", "site", "--department", "roads", "--store", "postgresql://x@127.0.0.1/y"])
+        #expect(notHub.status != 0 && notHub.stderr.contains("hub only"), "\(notHub.stderr)")
+    }
+}
