@@ -54,6 +54,12 @@ struct RawStatement {
         }
     }
 
+    /// Binds UTF-8 text from a buffer SQLite copies before this returns.
+    func bind(_ index: Int32, utf8 buffer: UnsafeBufferPointer<UInt8>) {
+        _ = sqlite3_bind_text(handle, index, UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self),
+                              Int32(buffer.count), Self.transient)
+    }
+
     func bindNull(_ index: Int32) {
         sqlite3_bind_null(handle, index)
     }
@@ -65,6 +71,8 @@ struct RawStatement {
         case .int(let i): bind(index, i)
         case .text(let s), .symbol(let s), .ref(let s): bind(index, s)
         case .set(let elements): bind(index, JSONValue.array(elements.map { .string($0) }).canonicalText)
+        // A decimal's column holds its exact canonical text, written straight from the stack.
+        case .decimal(let d): d.withCanonicalUTF8 { bind(index, utf8: $0) }
         default: bind(index, value.displayText)
         }
     }
