@@ -48,6 +48,14 @@ public final class ReplicaStore: Sendable {
         storedRecords = StoredRecords(schema: schema)
     }
 
+    /// Waits for a checkpoint in progress, so that the checkpointer's connection closes with
+    /// the store's, on this thread, and the last of them checkpoints the log as SQLite does when
+    /// a database closes; not later on the checkpointer's thread, competing with whatever writes
+    /// next. (A store ``reopened()`` shares the checkpointer, so it is not closed here.)
+    deinit {
+        checkpointer?.settle()
+    }
+
     /// Creates a new database for a new replica of the node holding `key`; the replica id
     /// derives from the key and a fresh salt (``ReplicaCredential``).
     /// - Throws: ``StoreError`` when a file already exists at `path` or it cannot be written.

@@ -8,9 +8,12 @@ import GRDBSQLite
 /// SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold, on the
 /// writer's thread: a profile of a bulk apply found it 11–12 % of the writer's time, mostly one
 /// fsync of the database file per checkpoint. Here the writer's commit only reports how many
-/// frames the log holds (SQLite's WAL hook, which replaces the automatic checkpoint); past
-/// ``StoreOptions/checkpointFrames`` a PASSIVE checkpoint is queued, which copies what no
-/// reader still needs and never blocks the writer. A log that keeps growing (a writer that
+/// frames the log holds (SQLite's WAL hook, which replaces the automatic checkpoint); each
+/// time it has grown by ``StoreOptions/checkpointFrames`` a PASSIVE checkpoint is queued,
+/// which copies what no reader still needs and never blocks the writer. The pace is the
+/// automatic checkpoint's: a writer that never pauses keeps the log from restarting (a
+/// checkpoint is never quite done), and one checkpoint per commit — each with an fsync of the
+/// database file — slowed durable local writes by half in the benchmark. A log that keeps growing (a writer that
 /// never pauses, a long read) is cut back by a TRUNCATE checkpoint once it passes
 /// ``StoreOptions/walBoundBytes``: that one waits for the writer's transaction in progress,
 /// and the writer waits for it, once per bound's worth of writes.
@@ -26,6 +29,8 @@ final class WalCheckpointer: @unchecked Sendable {
     private let lock = NSLock()
     /// A checkpoint is queued and has not started yet; commits meanwhile ask for no other.
     private var queued = false
+    /// The frames the log held when the last checkpoint was asked for (0 once it restarted).
+    private var askedAt = 0
     /// Touched on `queue` only.
     private var connection: DatabaseQueue?
     private var pageSize = 4096
@@ -55,10 +60,13 @@ final class WalCheckpointer: @unchecked Sendable {
 
     /// Called on the writer's thread after each commit, with the frames the log holds.
     private func logHolds(frames: Int) {
-        guard frames >= passiveFrames else { return }
         lock.lock()
-        let start = !queued
-        queued = true
+        if frames < askedAt { askedAt = 0 }  // the log restarted from its beginning
+        let start = !queued && frames - askedAt >= passiveFrames
+        if start {
+            queued = true
+            askedAt = frames
+        }
         lock.unlock()
         if start { queue.async { self.run() } }
     }

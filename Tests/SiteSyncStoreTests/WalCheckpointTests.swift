@@ -60,6 +60,20 @@ import Testing
         #expect(try store.integrityCheck() == ["ok"])
     }
 
+    /// A checkpoint each time the log grows by its step, not one per commit: a writer that
+    /// never pauses keeps the log from restarting, and a checkpoint per commit (each with an
+    /// fsync of the database file) slowed durable local writes by half.
+    @Test func checkpointsKeepThePaceOfTheLogsGrowthNotOfTheCommits() throws {
+        let directory = TemporaryDirectory()
+        let store = try Self.store(directory, frames: 40, bound: 64 << 20)
+        try Self.write(store, activities: 400)
+        let checkpointer = try #require(store.checkpointer)
+        checkpointer.settle()
+        let passive = checkpointer.counts().passive
+        #expect(passive > 0)
+        #expect(passive < 100, "\(passive) checkpoints for 402 commits of a few pages each: one per commit, not per 40 frames")
+    }
+
     @Test func aClosedStoreLeavesNoLogBehind() throws {
         let directory = TemporaryDirectory()
         let store = try Self.store(directory, frames: 20, bound: 1 << 20)
