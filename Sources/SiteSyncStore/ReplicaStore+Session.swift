@@ -106,7 +106,7 @@ public struct SessionStore: Sendable {
             try StoreError.mapping {
                 try store.pool.write { db in
                     for ((request, checked), authorizer) in zip(batches, authorizers) {
-                        outcomes.append(Result {
+                        let outcome = Result<ApplyOutcome, any Error> {
                             try StoreError.mapping {
                                 var outcome: ApplyOutcome?
                                 try db.inSavepoint {
@@ -115,7 +115,11 @@ public struct SessionStore: Sendable {
                                 }
                                 return outcome!
                             }
-                        })
+                        }
+                        // A full disk or an I/O error makes SQLite roll the whole transaction
+                        // back: every batch of it fails, with that error (not the failed commit's).
+                        if case .failure(let error) = outcome, !db.isInsideTransaction { throw error }
+                        outcomes.append(outcome)
                     }
                 }
             }
