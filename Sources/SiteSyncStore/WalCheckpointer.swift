@@ -13,10 +13,10 @@ import GRDBSQLite
 /// which copies what no reader still needs and never blocks the writer. The pace is the
 /// automatic checkpoint's: a writer that never pauses keeps the log from restarting (a
 /// checkpoint is never quite done), and one checkpoint per commit — each with an fsync of the
-/// database file — slowed durable local writes by half in the benchmark. A log that keeps growing (a writer that
-/// never pauses, a long read) is cut back by a TRUNCATE checkpoint once it passes
-/// ``StoreOptions/walBoundBytes``: that one waits for the writer's transaction in progress,
-/// and the writer waits for it, once per bound's worth of writes.
+/// database file — slowed durable local writes by half in the benchmark. A log that keeps
+/// growing (a writer that never pauses, a long read) is cut back by a TRUNCATE checkpoint once
+/// it passes ``StoreOptions/walBoundBytes``: that one waits for the writer's transaction in
+/// progress, and the writer waits for it, once per bound's worth of writes.
 ///
 /// A checkpoint never loses a committed transaction: the connection checkpoints with
 /// `synchronous = FULL`, so the log is synced before any of it is copied and the database file
