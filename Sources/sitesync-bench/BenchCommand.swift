@@ -78,6 +78,7 @@ extension BenchCommand {
 
         @Flag(help: "A shorter run at smaller, stated scales.") var quick = false
         @Flag(help: "Only the replica engine, no network.") var noNetwork = false
+        @Flag(help: "Only the replica engine's apply and local-write figures (no report, forecast or network).") var applyOnly = false
         @Flag(help: "Only the HTTP API's figures.") var httpOnly = false
         @Flag(help: "Only the figures cache at a city's scale (5,000 projects x 20 activities): a recompute, and a refresh after one progress write.")
         var cityFigures = false
@@ -121,6 +122,10 @@ extension BenchCommand {
             let result = try ReplicaBenchmark.run(changes: count, localWrites: localWrites, batchSize: batchSize) { step in
                 if !json { BenchOutput.note("bench: \(step)") }
             }
+            if applyOnly {
+                try emit(replicaFigures(result))
+                return
+            }
             let reportSeconds = try ReportBenchmark.run(scale: quick ? .quick : .full) { step in
                 if !json { BenchOutput.note("bench: \(step)") }
             }
@@ -135,16 +140,7 @@ extension BenchCommand {
                 }
                 http = try measureHTTP()
             }
-            var figures: [(String, JSONValue, String)] = [
-                ("apply_changes_per_s", rounded(result.applyChangesPerSecond, 0), ""),
-                ("baseline_upsert_rows_per_s", rounded(result.baselineUpsertRowsPerSecond, 0), "(plain SQLite, same rows)"),
-                ("apply_ratio", rounded(result.applyRatio, 3), ">= 0.5"),
-                ("synchronous", .string(result.synchronous), "(both sides, read back from their connections)"),
-                ("local_write_p50_ms", rounded(result.localWriteP50Milliseconds, 3), "<= 1"),
-                ("local_write_p99_ms", rounded(result.localWriteP99Milliseconds, 3), ""),
-                ("changes", .int(Int64(result.changes)), ""),
-                ("local_writes", .int(Int64(result.localWrites)), ""),
-                ("batch_size", .int(Int64(result.batchSize)), ""),
+            var figures: [(String, JSONValue, String)] = replicaFigures(result) + [
                 (quick ? "report_seconds_100_projects" : "report_seconds_500_projects", rounded(reportSeconds, 3),
                  quick ? "(quick scale)" : "<= 2 (x 40 activities x 90 days)"),
                 ("forecast_seconds_500_projects", rounded(forecast.forecastSeconds, 3),
@@ -171,6 +167,20 @@ extension BenchCommand {
             }
             if let http { figures += httpFigures(http) }
             try emit(figures)
+        }
+
+        func replicaFigures(_ result: ReplicaBenchmarkResult) -> [(String, JSONValue, String)] {
+            [
+                ("apply_changes_per_s", rounded(result.applyChangesPerSecond, 0), ""),
+                ("baseline_upsert_rows_per_s", rounded(result.baselineUpsertRowsPerSecond, 0), "(plain SQLite, same rows)"),
+                ("apply_ratio", rounded(result.applyRatio, 3), ">= 0.5"),
+                ("synchronous", .string(result.synchronous), "(both sides, read back from their connections)"),
+                ("local_write_p50_ms", rounded(result.localWriteP50Milliseconds, 3), "<= 1"),
+                ("local_write_p99_ms", rounded(result.localWriteP99Milliseconds, 3), ""),
+                ("changes", .int(Int64(result.changes)), ""),
+                ("local_writes", .int(Int64(result.localWrites)), ""),
+                ("batch_size", .int(Int64(result.batchSize)), ""),
+            ]
         }
 
         func rounded(_ value: Double, _ places: Int) -> JSONValue {
