@@ -16,11 +16,7 @@ import GRDBSQLite
 /// database file — slowed durable local writes by half in the benchmark. A log that keeps
 /// growing (a writer that never pauses, a long read) is cut back by a TRUNCATE checkpoint once
 /// it passes ``StoreOptions/walBoundBytes``: that one waits for the writer's transaction in
-/// progress, and the writer waits for it, once per bound's worth of writes. RESTART, not
-/// TRUNCATE: the file keeps its size (cut back to the bound by `journal_size_limit`), so the
-/// writer goes on over blocks the file system has already allocated; after a TRUNCATE every
-/// commit lengthens the file again, and each of its fsyncs must then also commit the file
-/// system's record of the new blocks.
+/// progress, and the writer waits for it, once per bound's worth of writes.
 ///
 /// A checkpoint never loses a committed transaction: the connection checkpoints with
 /// `synchronous = FULL`, so the log is synced before any of it is copied and the database file
@@ -41,7 +37,7 @@ final class WalCheckpointer: @unchecked Sendable {
     /// Set by ``close()``: no checkpoint runs after it (touched on `queue` only).
     private var closed = false
     /// Checkpoints run, by kind (touched on `queue` only).
-    private var runs = (passive: 0, restart: 0)
+    private var runs = (passive: 0, truncate: 0)
 
     init(path: String, passiveFrames: Int, boundBytes: Int) {
         self.path = path
@@ -81,7 +77,7 @@ final class WalCheckpointer: @unchecked Sendable {
     }
 
     /// The checkpoints run so far, by kind, once those asked for have run (tests).
-    func counts() -> (passive: Int, restart: Int) {
+    func counts() -> (passive: Int, truncate: Int) {
         queue.sync { runs }
     }
 
@@ -102,7 +98,7 @@ final class WalCheckpointer: @unchecked Sendable {
         checkpoint()
     }
 
-    /// A PASSIVE checkpoint, then a RESTART one if the log is still past its bound. A failure
+    /// A PASSIVE checkpoint, then a TRUNCATE one if the log is still past its bound. A failure
     /// (busy, the file gone with the store) is left for the next commit to retry.
     private func checkpoint() {
         guard !closed else { return }
@@ -112,8 +108,8 @@ final class WalCheckpointer: @unchecked Sendable {
                 let passive = try Self.checkpoint(db, "PASSIVE")
                 runs.passive += 1
                 if passive.logFrames * pageSize > boundBytes {
-                    _ = try Self.checkpoint(db, "RESTART")
-                    runs.restart += 1
+                    _ = try Self.checkpoint(db, "TRUNCATE")
+                    runs.truncate += 1
                 }
             }
         } catch {
@@ -129,7 +125,7 @@ final class WalCheckpointer: @unchecked Sendable {
     private func openConnection() throws -> DatabaseQueue {
         if let connection { return connection }
         var configuration = Configuration()
-        // Waits this long for the writer and readers before a RESTART gives up until next time.
+        // Waits this long for the writer and readers before a TRUNCATE gives up until next time.
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")

@@ -29,8 +29,11 @@ extension BenchCommand {
             abstract: "Measure the replica engine against a plain SQLite baseline (docs/design.md §9); `sitesync-bench` runs this.",
             discussion: """
                 The replica engine: apply_changes_per_s (remote changes decoded and applied through the \
-                store's batch path), baseline_upsert_rows_per_s (a plain batched upsert of the same rows \
-                into the same table, in the same run), apply_ratio (target at least 0.5), \
+                store's batch path, 1,000 a transaction), baseline_upsert_rows_per_s (a plain batched \
+                upsert of the same rows into the store's own typed table, its index included, 1,000 a \
+                transaction, in the same run), apply_ratio (target at least 0.8); apply_session_changes_per_s \
+                and apply_session_ratio, the same changes fed to the store as a session's receiver gets \
+                them (the sender's window of 4 batches, the batches waiting applied in one transaction), \
                 local_write_p50_ms (one durable single-record write; target at most 1 ms). Both sides \
                 commit at synchronous=FULL, read back from their connections after the timed writes \
                 and printed as `synchronous`; the run fails if either side ran at another setting.
@@ -67,6 +70,11 @@ extension BenchCommand {
                 reading the records; beside it forecast_baseline_report_seconds, `report projects` over the \
                 same data in the same run (the faster of two rounds; --quick: one). --forecast-only measures these \
                 alone.
+
+                --join-500k adds join_seconds_500k, a fresh node's first sync of 500,000 changes from \
+                a hub over CURVE (needs `sitesync`), beside join_baseline_upsert_seconds_500k, a plain \
+                upsert of the same rows (a few minutes more). --apply-only measures the replica engine's \
+                apply and local writes alone (with --join-500k, that too).
 
                 Full scale: 200,000 applied changes; 100,000 pushed; 20 nodes × 5,000 edits; 1,000,000 \
                 pulled (several minutes). --quick: 20,000; 20,000; 8 nodes × 1,000; 100,000 (about a \

@@ -53,7 +53,7 @@ import Testing
         checkpointer.settle()
         let counts = checkpointer.counts()
         #expect(counts.passive > 0, "no background checkpoint ran")
-        #expect(counts.restart > 0, "the log never passed its bound, so the test proves nothing: write more")
+        #expect(counts.truncate > 0, "the log never passed its bound, so the test proves nothing: write more")
         let wal = Self.walBytes(directory)
         #expect(wal <= 2 * bound, "the log holds \(wal) bytes after the writes, past its bound of \(bound)")
         #expect(try store.rows([("SELECT count(*) FROM activity", [])])[0].first?[0] ?? nil == "400")
@@ -100,7 +100,7 @@ import Testing
             let after = try PowerCutTests.cut(directory)
             let counts = try #require(store.checkpointer).counts()
             withExtendedLifetime(store) {}
-            #expect(counts.restart > 0, "seed \(seed): no checkpoint ran before the cut")
+            #expect(counts.truncate > 0, "seed \(seed): no checkpoint ran before the cut")
             let reopened = try PowerCutTests.open(after, key: key, durability: .full)
             #expect(try reopened.integrityCheck() == ["ok"], "seed \(seed)")
             let held = try reopened.rows([("SELECT count(*) FROM activity", [])])[0].first?[0] ?? nil
