@@ -31,6 +31,16 @@ public struct NetworkBenchmarkResult: Sendable {
     public var joinSeconds: Double
 }
 
+/// A fresh node's first sync of a hub's changes, beside a plain upsert of the same rows.
+public struct JoinBenchmarkResult: Sendable {
+    public var changes: Int
+    /// Seconds of the node's first `sync` round: every change pulled, checked, applied and
+    /// acknowledged.
+    public var joinSeconds: Double
+    /// Seconds a plain batched upsert of the same rows takes (1,000 a transaction, FULL).
+    public var baselineUpsertSeconds: Double
+}
+
 /// Scales for the network benchmark: the full one of docs/design.md §9, or a quick one.
 public struct NetworkBenchmarkScale: Sendable {
     public var syncChanges: Int
@@ -299,6 +309,35 @@ public enum NetworkBenchmark {
                              + "in \(outcome.sessions) sessions")
         }
         return (hub.peakRSSMegabytes, Double(outcome.milliseconds) / 1000)
+    }
+
+    /// A fresh node's first sync of `changes` changes from a hub over CURVE (the hub in a
+    /// process of its own, on loopback), beside a plain batched upsert of the same rows into the
+    /// same typed table at `synchronous=FULL`, 1,000 a transaction, the faster of two rounds.
+    public static func measureJoin(executable: URL, changes: Int, progress: (String) -> Void) throws -> JoinBenchmarkResult {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-joinbench-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        progress("join: filling a hub with \(changes) changes")
+        let hubNode = try hubNode(directory + "/hub")
+        let workload = try fill(hubNode, count: changes)
+        var baseline = Double.infinity
+        for round in 1...2 {
+            progress("join: plain batched upsert of \(changes) rows, round \(round)/2")
+            baseline = min(baseline, try ReplicaBenchmark.measureBaseline(workload, collection: Schema.siteSync.collection(named: "activity")!,
+                                                                          path: directory + "/baseline\(round).db", batchSize: 1000))
+        }
+        let hub = try HubProcess(executable: executable, dataDirectory: hubNode.dataDirectory)
+        defer { hub.stop() }
+        progress("join: a fresh node pulls \(changes) changes over CURVE")
+        let reader = try node(directory + "/reader", name: "reader", role: .office, department: "office", hub: hub.endpoint,
+                              hubNode: hubNode, timeoutSeconds: NodeConfiguration.SyncSettings().timeoutSeconds)
+        let outcome = try reader.syncClient(logger: quietLogger).round()
+        guard outcome.summary.pulledApplied == changes, outcome.sessions == 1 else {
+            throw StoreError(.database, "benchmark check failed: pulled \(outcome.summary.pulledApplied) of \(changes) "
+                             + "in \(outcome.sessions) sessions")
+        }
+        return JoinBenchmarkResult(changes: changes, joinSeconds: Double(outcome.milliseconds) / 1000, baselineUpsertSeconds: baseline)
     }
 
     final class FailureBox: @unchecked Sendable {

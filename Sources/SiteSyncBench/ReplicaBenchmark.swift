@@ -10,6 +10,11 @@ public struct ReplicaBenchmarkResult: Sendable {
     public var applyChangesPerSecond: Double
     /// A plain batched SQLite upsert of the same rows into the same typed table, per second.
     public var baselineUpsertRowsPerSecond: Double
+    /// The same changes applied as a session's receiver applies them (the batches waiting
+    /// when the writer is free in one transaction, the sender's window in force), per second.
+    public var sessionApplyChangesPerSecond: Double
+    /// The transactions that took, in the fastest round.
+    public var sessionTransactions: Int
     /// One durable local write (plan, apply, change log, commit), median and 99th percentile.
     public var localWriteP50Milliseconds: Double
     public var localWriteP99Milliseconds: Double
@@ -21,6 +26,7 @@ public struct ReplicaBenchmarkResult: Sendable {
     public var synchronous: String
 
     public var applyRatio: Double { applyChangesPerSecond / baselineUpsertRowsPerSecond }
+    public var sessionApplyRatio: Double { sessionApplyChangesPerSecond / baselineUpsertRowsPerSecond }
 }
 
 /// Measures the replica engine on this machine, in a temporary directory.
@@ -28,8 +34,9 @@ public struct ReplicaBenchmarkResult: Sendable {
 /// The workload: `changes` remote changes to `activity` records from one origin, three in four
 /// creating a record with seven fields and one in four updating three fields of an earlier one,
 /// applied in batches of `batchSize` (one durable transaction each). The baseline upserts the
-/// same rows (same ids, same values, same order) into the same typed table, with the same
-/// batches and the same `synchronous=FULL`, through a cached prepared statement.
+/// same rows (same ids, same values, same order) into the same typed table (the store's own
+/// definition of it, its index on `project` included), with the same batches and the same
+/// `synchronous=FULL`, through a cached prepared statement.
 public enum ReplicaBenchmark {
     /// The `synchronous` setting both sides commit at: the store's default durability, under
     /// which a commit that returned survives a power cut.
@@ -48,13 +55,16 @@ public enum ReplicaBenchmark {
 
         // Several rounds, alternating, each on fresh files; the fastest of each side counts, so a
         // slow moment of the machine does not land on one side only.
-        var baseline = Double.infinity, apply = Double.infinity
+        var baseline = Double.infinity, apply = Double.infinity, sessionApply = Double.infinity, sessionTransactions = 0
         for round in 1...rounds {
             progress("round \(round)/\(rounds): plain batched upsert of \(changes) rows")
             baseline = min(baseline, try measureBaseline(workload, collection: activity, path: directory + "/baseline\(round).db",
                                                          batchSize: batchSize))
             progress("round \(round)/\(rounds): applying \(changes) changes through the store")
             apply = min(apply, try measureApply(workload, schema: schema, path: directory + "/apply\(round).db", batchSize: batchSize))
+            progress("round \(round)/\(rounds): applying \(changes) changes as a session's receiver does")
+            let session = try measureSessionApply(workload, schema: schema, path: directory + "/session\(round).db", batchSize: batchSize)
+            if session.seconds < sessionApply { (sessionApply, sessionTransactions) = session }
         }
 
         progress("timing \(localWrites) durable local writes")
@@ -62,6 +72,7 @@ public enum ReplicaBenchmark {
 
         return ReplicaBenchmarkResult(
             applyChangesPerSecond: Double(changes) / apply, baselineUpsertRowsPerSecond: Double(changes) / baseline,
+            sessionApplyChangesPerSecond: Double(changes) / sessionApply, sessionTransactions: sessionTransactions,
             localWriteP50Milliseconds: p50, localWriteP99Milliseconds: p99, changes: changes, localWrites: localWrites,
             batchSize: batchSize, synchronous: synchronous)
     }
@@ -192,9 +203,9 @@ public enum ReplicaBenchmark {
         let pool = try makePool(path)
         let columns = ["id", "department"] + collection.fields.map(\.name)
         let quoted = columns.map { "\"\($0)\"" }
+        // The store's own typed table, with the index it keeps on each activity's project.
         try pool.write { db in
-            try db.execute(sql: "CREATE TABLE activity (id TEXT PRIMARY KEY NOT NULL, department TEXT NOT NULL, "
-                + collection.fields.map { "\"\($0.name)\" \($0.type == .int ? "INTEGER" : "TEXT")" }.joined(separator: ", ") + ")")
+            for sql in ReplicaStore.typedTableSQL(collection) { try db.execute(sql: sql) }
         }
         let sql = "INSERT INTO activity (\(quoted.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", "))) "
             + "ON CONFLICT(id) DO UPDATE SET " + quoted.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
@@ -244,6 +255,101 @@ public enum ReplicaBenchmark {
         }
         try requireSynchronous(try store.writerSynchronous(), on: "the store's writer")
         return seconds
+    }
+
+    /// The most changes a receiver applies in one transaction (`ReceivedBatches` in SiteSyncNet).
+    static let receiverChangesPerTransaction = 8_000
+
+    /// Seconds to apply every change as a sync session's receiver does: the sender keeps at
+    /// most `window` batches unacknowledged (the protocol's default, 4), each decoded and
+    /// checked on another core as it arrives; the receiver applies every batch waiting when its
+    /// writer is free in one transaction (each batch in a savepoint, up to
+    /// ``receiverChangesPerTransaction`` changes) and acknowledges each only after that commit,
+    /// which lets the sender send the next.
+    static func measureSessionApply(_ workload: Workload, schema: Schema, path: String, batchSize: Int,
+                                    window: Int = SessionLimits().window) throws -> (seconds: Double, transactions: Int) {
+        let store = try ReplicaStore.create(at: path, node: "bench-receiver", key: NodeSecretKey.generate())
+        let session = SessionStore(store, peerIsHub: true)
+        let sender = PeerIdentity(node: "bench-origin", replica: workload.credential.replica, role: .office, department: "office")
+        let ranges = stride(from: 0, to: workload.envelopes.count, by: batchSize).map { $0..<min($0 + batchSize, workload.envelopes.count) }
+        let arrivals = Arrivals(window: window)
+        let start = DispatchTime.now().uptimeNanoseconds
+        DispatchQueue.global().async {
+            for (sequence, range) in ranges.enumerated() {
+                arrivals.awaitSlot()
+                arrivals.deliver(Result {
+                    let checked = try workload.batch(range, schema: schema)
+                    return (ApplyRequest(sequence: UInt64(sequence + 1), changes: checked.changes.map(\.change), proof: checked.proof,
+                                         claim: .inOrder(vouched: workload.knowledge), sender: sender), checked)
+                })
+            }
+        }
+        var applied = 0, transactions = 0
+        while applied < ranges.count {
+            let group = try arrivals.takeWaiting(upTo: receiverChangesPerTransaction)
+            for outcome in session.apply(group) { _ = try outcome.get() }
+            transactions += 1
+            applied += group.count
+            arrivals.acknowledge(group.count)
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let held = try store.counts().changes
+        guard held == workload.envelopes.count else {
+            throw StoreError(.database, "benchmark check failed: \(held) of \(workload.envelopes.count) changes were stored")
+        }
+        try requireSynchronous(try store.writerSynchronous(), on: "the store's writer")
+        return (seconds, transactions)
+    }
+
+    /// Batches between a sender that keeps at most `window` unacknowledged and the receiver.
+    final class Arrivals: @unchecked Sendable {
+        typealias Batch = (request: ApplyRequest, checked: CheckedBatch)
+        // @unchecked: everything below is guarded by `condition`.
+        private let condition = NSCondition()
+        private var waiting: [Result<Batch, any Error>] = []
+        private var unacknowledged = 0
+        private let window: Int
+
+        init(window: Int) { self.window = window }
+
+        /// Blocks the sender until it may send another batch.
+        func awaitSlot() {
+            condition.lock()
+            while unacknowledged >= window { condition.wait() }
+            unacknowledged += 1
+            condition.unlock()
+        }
+
+        func deliver(_ batch: Result<Batch, any Error>) {
+            condition.lock()
+            waiting.append(batch)
+            condition.broadcast()
+            condition.unlock()
+        }
+
+        /// Every batch waiting (at least one, blocking until it comes), up to `limit` changes.
+        func takeWaiting(upTo limit: Int) throws -> [Batch] {
+            condition.lock()
+            defer { condition.unlock() }
+            while waiting.isEmpty { condition.wait() }
+            var group: [Batch] = []
+            var changes = 0
+            while let next = waiting.first {
+                let batch = try next.get()
+                if !group.isEmpty && changes + batch.request.changes.count > limit { break }
+                group.append(batch)
+                changes += batch.request.changes.count
+                waiting.removeFirst()
+            }
+            return group
+        }
+
+        func acknowledge(_ count: Int) {
+            condition.lock()
+            unacknowledged -= count
+            condition.broadcast()
+            condition.unlock()
+        }
     }
 
     /// Median and 99th-percentile milliseconds of single durable local writes, each planned

@@ -81,21 +81,31 @@ public struct ExactDecimal: Hashable, Comparable, Sendable, CustomStringConverti
 
     /// The canonical text form: `-12.5`, `3`, `0.125`.
     public var description: String {
-        // Written digit by digit into a small buffer: this runs for every decimal a store writes.
-        var digits: [UInt8] = []
-        digits.reserveCapacity(24)
-        var magnitude = significand.magnitude
-        var written = 0
-        repeat {
-            digits.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-            magnitude /= 10
-            written += 1
-            if written == Int(scale) { digits.append(UInt8(ascii: ".")) }
-        } while magnitude > 0 || written <= Int(scale)
-        if digits.last == UInt8(ascii: ".") { digits.append(UInt8(ascii: "0")) }
-        if significand < 0 { digits.append(UInt8(ascii: "-")) }
-        digits.reverse()
-        return String(decoding: digits, as: UTF8.self)
+        withCanonicalUTF8 { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Calls `body` with the canonical text form's UTF-8 bytes, written into a buffer on the
+    /// stack: the store binds every decimal it writes this way, without making a `String`.
+    public func withCanonicalUTF8<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        // At most 19 digits of an Int64 or `scale` digits and a leading zero, the point, a sign.
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 22 + Int(scale)) { buffer in
+            var end = buffer.count
+            func prepend(_ byte: UInt8) {
+                end -= 1
+                buffer[end] = byte
+            }
+            var magnitude = significand.magnitude
+            var written = 0
+            repeat {
+                prepend(UInt8(ascii: "0") + UInt8(magnitude % 10))
+                magnitude /= 10
+                written += 1
+                if written == Int(scale) { prepend(UInt8(ascii: ".")) }
+            } while magnitude > 0 || written <= Int(scale)
+            if buffer[end] == UInt8(ascii: ".") { prepend(UInt8(ascii: "0")) }
+            if significand < 0 { prepend(UInt8(ascii: "-")) }
+            return try body(UnsafeBufferPointer(rebasing: buffer[end...]))
+        }
     }
 
     /// Whether `text` is exactly the canonical form of the decimal it denotes: no sign but a

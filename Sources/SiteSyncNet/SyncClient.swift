@@ -89,6 +89,8 @@ public final class SyncClient {
     let loop: NetLoop<ClientRound.Event>
     private let worker = DispatchQueue(label: "sitesync.client.store")
     private let checker = DispatchQueue(label: "sitesync.client.check")
+    /// Received batches on their way to the store, applied on the worker queue.
+    private let received: ReceivedBatches
     /// Handshakes that failed without a reason, and for a protocol reason, in this round.
     private var failedHandshakes = (noDetail: 0, protocol: 0)
     /// When the current connection was made, to tell a refused handshake (at once) from one that
@@ -118,6 +120,7 @@ public final class SyncClient {
         self.me = me
         self.options = options
         self.logger = logger
+        received = ReceivedBatches(store: store, access: options.access, peerIsHub: options.peerIsHub, queue: worker)
         if let context {
             self.context = context
         } else {
@@ -289,21 +292,20 @@ public final class SyncClient {
         }
     }
 
-    /// Signatures are checked on a thread of their own, so the store only writes.
+    /// Signatures are checked on a thread of their own, so the store only writes; batches that
+    /// arrive while the store writes are applied together (``ReceivedBatches``).
     private func apply(_ request: ApplyRequest, session: UInt64) {
-        let store = store, access = options.access, peerIsHub = options.peerIsHub
-        checker.async { [loop, worker] in
+        let received = received
+        checker.async { [loop] in
             let checked: CheckedBatch
             do { checked = try SessionStore.check(request) } catch {
                 loop.post(.store(session: session, SessionStore.failure(error)))
                 return
             }
-            worker.async {
-                do {
-                    loop.post(.store(session: session, .applied(try store.applyBatch(request, checked: checked, access: access,
-                                                                                      peerIsHub: peerIsHub))))
-                } catch {
-                    loop.post(.store(session: session, SessionStore.failure(error)))
+            received.submit(request, checked: checked) { outcome, _ in
+                switch outcome {
+                case .success(let applied): loop.post(.store(session: session, .applied(applied)))
+                case .failure(let error): loop.post(.store(session: session, SessionStore.failure(error)))
                 }
             }
         }

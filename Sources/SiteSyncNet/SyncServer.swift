@@ -59,6 +59,8 @@ public final class SyncServer: @unchecked Sendable {
     private let loop: NetLoop<Posted>
     private let writer = DispatchQueue(label: "sitesync.server.apply")
     private let readers = DispatchQueue(label: "sitesync.server.read", attributes: .concurrent)
+    /// Received batches on their way to the store, applied on the writer queue.
+    private let received: ReceivedBatches
     private let stopping = Mutex(false)
     private let failureBox = Mutex<NetError?>(nil)
     private let digests = DirectoryDigests()
@@ -82,6 +84,7 @@ public final class SyncServer: @unchecked Sendable {
         self.me = me
         self.options = options
         self.logger = logger
+        received = ReceivedBatches(store: store, access: options.access, peerIsHub: false, queue: writer)
         if let context {
             self.context = context
         } else {
@@ -309,10 +312,11 @@ public final class SyncServer: @unchecked Sendable {
         }
     }
 
-    /// Signatures are checked on a reader thread, so the writer only writes.
+    /// Signatures are checked on a reader thread, so the writer only writes; batches that
+    /// arrive while it writes are applied together (``ReceivedBatches``).
     private func apply(_ request: ApplyRequest, peer: Data, session: UInt64) {
-        let store = store, access = options.access, observer = options.observer
-        readers.async { [loop, writer] in
+        let received = received, observer = options.observer
+        readers.async { [loop] in
             let checked: CheckedBatch
             do {
                 checked = try SessionStore.check(request)
@@ -320,15 +324,14 @@ public final class SyncServer: @unchecked Sendable {
                 loop.post(.event(.store(peer, session: session, SessionStore.failure(error))))
                 return
             }
-            writer.async {
+            received.submit(request, checked: checked) { outcome, seconds in
                 let event: SessionEvent
-                do {
-                    let started = monotonicMilliseconds()
-                    let outcome = try store.applyBatch(request, checked: checked, access: access, peerIsHub: false)
-                    observer?.batchApplied(received: request.changes.count, applied: outcome.applied, refused: outcome.refusals.count,
-                                           seconds: Double(monotonicMilliseconds() - started) / 1000)
-                    event = .applied(outcome)
-                } catch {
+                switch outcome {
+                case .success(let applied):
+                    observer?.batchApplied(received: request.changes.count, applied: applied.applied, refused: applied.refusals.count,
+                                           seconds: seconds)
+                    event = .applied(applied)
+                case .failure(let error):
                     event = SessionStore.failure(error)
                 }
                 loop.post(.event(.store(peer, session: session, event)))

@@ -11,20 +11,20 @@ import SiteSyncCore
 /// come from `Database.cachedStatement`, so GRDB owns their lifetime, and errors become
 /// `DatabaseError`s like any other. The corresponding C functions are `sqlite3_bind_*`,
 /// `sqlite3_step` and `sqlite3_reset`.
+///
+/// Every use binds every parameter of its statement: bindings are not cleared between uses, so
+/// that SQLite copies each text and blob into the buffer the parameter already holds instead of
+/// freeing it and allocating another (a profile of a bulk apply found that malloc and free
+/// 7 % of the writer's time in the store).
 struct RawStatement {
     let statement: Statement
     let db: Database
     private var handle: SQLiteStatement { statement.sqliteStatement }
 
-    init(_ db: Database, sql: String) throws {
-        self.init(db, try db.cachedStatement(sql: sql))
-    }
-
     init(_ db: Database, _ statement: Statement) {
         self.db = db
         self.statement = statement
         sqlite3_reset(statement.sqliteStatement)
-        sqlite3_clear_bindings(statement.sqliteStatement)
     }
 
     /// SQLite copies bound text and blobs, so Swift buffers need not outlive the call.
@@ -54,6 +54,12 @@ struct RawStatement {
         }
     }
 
+    /// Binds UTF-8 text from a buffer SQLite copies before this returns.
+    func bind(_ index: Int32, utf8 buffer: UnsafeBufferPointer<UInt8>) {
+        _ = sqlite3_bind_text(handle, index, UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self),
+                              Int32(buffer.count), Self.transient)
+    }
+
     func bindNull(_ index: Int32) {
         sqlite3_bind_null(handle, index)
     }
@@ -65,6 +71,8 @@ struct RawStatement {
         case .int(let i): bind(index, i)
         case .text(let s), .symbol(let s), .ref(let s): bind(index, s)
         case .set(let elements): bind(index, JSONValue.array(elements.map { .string($0) }).canonicalText)
+        // A decimal's column holds its exact canonical text, written straight from the stack.
+        case .decimal(let d): d.withCanonicalUTF8 { bind(index, utf8: $0) }
         default: bind(index, value.displayText)
         }
     }
@@ -74,7 +82,6 @@ struct RawStatement {
         let code = sqlite3_step(handle)
         if code == SQLITE_ROW { return true }
         sqlite3_reset(handle)
-        sqlite3_clear_bindings(handle)
         guard code == SQLITE_DONE else {
             throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
                                 sql: statement.sql)
@@ -104,10 +111,7 @@ struct RawStatement {
     /// Steps the statement to completion, then resets it.
     func run() throws {
         let code = sqlite3_step(handle)
-        defer {
-            sqlite3_reset(handle)
-            sqlite3_clear_bindings(handle)
-        }
+        defer { sqlite3_reset(handle) }
         guard code == SQLITE_DONE else {
             throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
                                 sql: statement.sql)
@@ -125,10 +129,13 @@ final class PreparedStatements {
         self.db = db
     }
 
-    /// The statement for `key`, prepared from `sql` the first time.
+    /// The statement for `key`, prepared from `sql` the first time (its bindings cleared then,
+    /// as GRDB may have left some).
     func statement(_ key: Int, _ sql: @autoclosure () -> String) throws -> RawStatement {
         if let statement = statements[key] { return RawStatement(db, statement) }
         let statement = try db.cachedStatement(sql: sql())
+        sqlite3_reset(statement.sqliteStatement)
+        sqlite3_clear_bindings(statement.sqliteStatement)
         statements[key] = statement
         return RawStatement(db, statement)
     }

@@ -3,21 +3,32 @@ import GRDB
 import SiteSyncCore
 import SiteSyncWire
 
-/// A change received from another replica: its decoded form and its bytes as the origin
-/// encoded them (kept and relayed unchanged).
+/// A change received from another replica: its decoded form, its bytes as the origin
+/// encoded them (kept and relayed unchanged) and their SHA-256.
+///
+/// The hash is taken where the change is decoded or rebuilt, off the thread that writes, and
+/// used for everything after: the batch's chain check and, for a change withheld, its hole.
 public struct IncomingChange: Sendable {
     public let change: Change
     public let payload: Data
+    public let payloadHash: ChainHash
 
     public init(change: Change, payload: Data) {
         self.change = change
         self.payload = payload
+        payloadHash = .of(payload: payload)
     }
 
     /// Decodes an envelope's change.
     public init(origin: UInt64, counter: UInt64, payload: Data, schema: Schema) throws(WireError) {
         change = try ChangeCodec.decode(origin: origin, counter: counter, payload: payload, schema: schema)
         self.payload = payload
+        payloadHash = .of(payload: payload)
+    }
+
+    /// The change's place in its chain, kept instead of it when it is withheld.
+    var hole: Hole {
+        Hole(dot: change.dot, department: change.department, record: change.record, payloadHash: payloadHash)
     }
 }
 
@@ -33,7 +44,7 @@ public struct CheckedBatch: Sendable {
     /// Checks `changes` and `holes` against `proof`.
     /// - Throws: ``StoreError`` `tampered` naming the first chain that does not check out.
     public init(changes: [IncomingChange], holes: [Hole] = [], proof: BatchProof) throws(StoreError) {
-        var entries = changes.map { ChainEntry(dot: $0.change.dot, department: $0.change.department, payloadHash: .of(payload: $0.payload)) }
+        var entries = changes.map { ChainEntry(dot: $0.change.dot, department: $0.change.department, payloadHash: $0.payloadHash) }
         entries += holes.map { ChainEntry(dot: $0.dot, department: $0.department, payloadHash: $0.payloadHash) }
         do {
             links = try ChainVerifier.links(of: entries, proof: proof)
@@ -218,11 +229,10 @@ extension ReplicaStore {
             }
             let collection = try collection(change.record.collection)
             let slot = changeSlots[index]
-            let hole = Hole(dot: change.dot, department: change.department, record: change.record, payloadHash: .of(payload: incoming.payload))
             switch try planner.judge(change, in: collection, held: records.states[slot], hubRefused: refused.contains(change.dot), facts: records) {
             case .withhold(let refusal, let noting):
                 try notePendingReferences(db, change.dot, targets: noting)
-                try withhold(hole, slot: slot, refusal: refusal)
+                try withhold(incoming.hole, slot: slot, refusal: refusal)
                 continue
             case .apply(let noting):
                 try notePendingReferences(db, change.dot, targets: noting)
@@ -231,7 +241,7 @@ extension ReplicaStore {
             case .unappliable(let error):
                 throw StoreError(.rejectedChange, error.message + "; nothing of this batch was applied", cause: error)
             case .withhold(let refusal):
-                try withhold(hole, slot: slot, refusal: refusal)
+                try withhold(incoming.hole, slot: slot, refusal: refusal)
             case .alreadyInState(let logged):
                 report.alreadyKnown += 1
                 // Held as record state (received by state transfer) but not yet in the log:

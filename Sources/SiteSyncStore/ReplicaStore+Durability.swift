@@ -1,4 +1,5 @@
 import GRDB
+import SiteSyncCore
 
 extension ReplicaStore {
     /// The `synchronous` setting the writer connection commits with, as SQLite reports it
@@ -16,5 +17,13 @@ extension ReplicaStore {
         let names = ["OFF", "NORMAL", "FULL", "EXTRA"]
         let level = try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
         return names.indices.contains(level) ? names[level] : "level \(level)"
+    }
+}
+
+extension ReplicaStore {
+    /// The SQL that makes `collection`'s typed table as a store holds it, with its indexes: a
+    /// plain table of the same rows (the benchmark's baseline) pays for the same indexes.
+    public static func typedTableSQL(_ collection: CollectionSpec) -> [String] {
+        StoreSchema.typedTableSQL(collection)
     }
 }

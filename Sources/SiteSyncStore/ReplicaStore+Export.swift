@@ -136,12 +136,13 @@ extension ReplicaStore {
     /// Remembers the node names behind origin replicas (learned from bundles and handshakes).
     public func learnReplicaNames(_ names: [(ReplicaID, String)]) throws {
         guard !names.isEmpty else { return }
+        try StoreError.mapping { try pool.write { db in try learnReplicaNames(names, db) } }
+    }
+
+    /// Learns names inside the caller's transaction (with the batch that brought them).
+    func learnReplicaNames(_ names: [(ReplicaID, String)], _ db: Database) throws {
         let now = Int64(options.wallClock())
-        try StoreError.mapping {
-            try pool.write { db in
-                for (replica, node) in names where !node.isEmpty { try KnownReplicas(db).learnName(replica, node: node, now: now) }
-            }
-        }
+        for (replica, node) in names where !node.isEmpty { try KnownReplicas(db).learnName(replica, node: node, now: now) }
     }
 
     /// The node name behind each known origin replica.

@@ -82,23 +82,77 @@ public struct SessionStore: Sendable {
 
     /// Applies one received, checked batch in one transaction and reports the knowledge after it.
     public func apply(_ request: ApplyRequest, checked: CheckedBatch) throws -> ApplyOutcome {
-        if request.isStateTransfer {
-            // Records carry no origin signatures: they are taken only from the hub, whose key
-            // this node pins (a peer's batches are checked against the allow-list instead).
-            guard peerIsHub else {
-                throw StoreError(.rejectedChange, "\(request.sender.node) sent records' state, which only the hub may send; nothing was applied")
-            }
-            var vouched = VersionVector()
-            if case .inOrder(let claimed) = request.claim { vouched = claimed }
-            let report = try store.applyStates(request.states, complete: request.statesComplete, heads: request.heads, vouched: vouched)
-            return ApplyOutcome(sequence: request.sequence, applied: report.applied, known: report.alreadyKnown, knowledge: try store.knowledge())
+        if request.isStateTransfer { return try applyStates(request) }
+        return try apply([(request, checked)])[0].get()
+    }
+
+    /// Applies received, checked batches of changes in order in one durable transaction, each
+    /// in a savepoint of its own: a batch refused leaves nothing of itself, and the batches
+    /// around it apply as they would alone. Each outcome holds once this returns, the
+    /// transaction committed, and not before: a batch is acknowledged only then (protocol
+    /// §7.5). If the commit fails, every batch fails with it.
+    ///
+    /// A receiver gives it the batches that arrived while it applied the ones before, so that
+    /// one fsync makes several durable when the disk is the bottleneck. A state transfer's
+    /// batch applies alone, in its own transaction.
+    public func apply(_ batches: [(request: ApplyRequest, checked: CheckedBatch)]) -> [Result<ApplyOutcome, any Error>] {
+        if batches.count == 1, batches[0].request.isStateTransfer {
+            return [Result { try applyStates(batches[0].request) }]
         }
-        let report = try store.apply(checked, claim: peerIsHub ? request.claim : .none, authorizer: authorizer(for: checked.proof.credentials))
+        // The allow-list is read before the write begins: it is read through another connection.
+        let authorizers = batches.map { authorizer(for: $0.checked.proof.credentials) }
+        var outcomes: [Result<ApplyOutcome, any Error>] = []
+        do {
+            try StoreError.mapping {
+                try store.pool.write { db in
+                    for ((request, checked), authorizer) in zip(batches, authorizers) {
+                        let outcome = Result<ApplyOutcome, any Error> {
+                            try StoreError.mapping {
+                                var outcome: ApplyOutcome?
+                                try db.inSavepoint {
+                                    outcome = try applyChanges(request, checked: checked, authorizer: authorizer, db)
+                                    return .commit
+                                }
+                                return outcome!
+                            }
+                        }
+                        // A full disk or an I/O error makes SQLite roll the whole transaction
+                        // back: every batch of it fails, with that error (not the failed commit's).
+                        if case .failure(let error) = outcome, !db.isInsideTransaction { throw error }
+                        outcomes.append(outcome)
+                    }
+                }
+            }
+        } catch {
+            return batches.map { _ in .failure(error) }
+        }
+        return outcomes
+    }
+
+    /// One batch of changes, inside the caller's transaction.
+    private func applyChanges(_ request: ApplyRequest, checked: CheckedBatch, authorizer: ChangeAuthorizer?, _ db: Database) throws -> ApplyOutcome {
+        guard !request.isStateTransfer else {
+            throw StoreError(.rejectedChange, "a state transfer's batch was given with other batches; nothing of it was applied")
+        }
+        let report = try store.apply(checked, claim: peerIsHub ? request.claim : .none, authorizer: authorizer, db)
         if !request.origins.isEmpty {
-            try store.learnReplicaNames(request.origins.map { ($0.replica, $0.node) })
+            try store.learnReplicaNames(request.origins.map { ($0.replica, $0.node) }, db)
         }
         return ApplyOutcome(sequence: request.sequence, applied: report.applied, known: report.alreadyKnown,
-                            knowledge: try store.knowledge(), refusals: report.refusals)
+                            knowledge: try StoredKnowledge(db).vector(), refusals: report.refusals)
+    }
+
+    /// A state transfer's batch (protocol §9.6), in one transaction.
+    private func applyStates(_ request: ApplyRequest) throws -> ApplyOutcome {
+        // Records carry no origin signatures: they are taken only from the hub, whose key
+        // this node pins (a peer's batches are checked against the allow-list instead).
+        guard peerIsHub else {
+            throw StoreError(.rejectedChange, "\(request.sender.node) sent records' state, which only the hub may send; nothing was applied")
+        }
+        var vouched = VersionVector()
+        if case .inOrder(let claimed) = request.claim { vouched = claimed }
+        let report = try store.applyStates(request.states, complete: request.statesComplete, heads: request.heads, vouched: vouched)
+        return ApplyOutcome(sequence: request.sequence, applied: report.applied, known: report.alreadyKnown, knowledge: try store.knowledge())
     }
 
     /// Checks and applies in one go (for tests and single-threaded drivers).

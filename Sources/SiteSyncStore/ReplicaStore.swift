@@ -27,6 +27,8 @@ public final class ReplicaStore: Sendable {
     /// connection.
     let pool: StorePool
     let options: StoreOptions
+    /// Checkpoints the file's write-ahead log off the writer's thread; `nil` in memory.
+    let checkpointer: WalCheckpointer?
 
     /// This device's wall clock, in milliseconds since 1970 (as the store was opened with it).
     public func wallClock() -> UInt64 { options.wallClock() }
@@ -35,13 +37,23 @@ public final class ReplicaStore: Sendable {
     /// Each collection's typed table.
     var tables: [UInt16: RecordTable] { storedRecords.tables }
 
-    private init(path: String, schema: Schema, pool: any DatabaseWriter, identity: ReplicaIdentity, options: StoreOptions) {
+    private init(path: String, schema: Schema, pool: any DatabaseWriter, identity: ReplicaIdentity, options: StoreOptions,
+                 checkpointer: WalCheckpointer? = nil) {
         self.path = path
         self.schema = schema
         self.pool = StorePool(pool, log: options.transactionLog, schema: schema)
+        self.checkpointer = checkpointer
         self.identity = identity
         self.options = options
         storedRecords = StoredRecords(schema: schema)
+    }
+
+    /// Waits for a checkpoint in progress, so that the checkpointer's connection closes with
+    /// the store's, on this thread, and the last of them checkpoints the log as SQLite does when
+    /// a database closes; not later on the checkpointer's thread, competing with whatever writes
+    /// next. (A store ``reopened()`` shares the checkpointer, so it is not closed here.)
+    deinit {
+        checkpointer?.settle()
     }
 
     /// Creates a new database for a new replica of the node holding `key`; the replica id
@@ -53,8 +65,8 @@ public final class ReplicaStore: Sendable {
         guard !FileManager.default.fileExists(atPath: path) else {
             throw StoreError(.invalidWrite, "a database already exists at \(path); it was not changed")
         }
-        return try make(path: path, pool: StoreError.mapping { try makePool(path, options) }, node: node, key: key, schema: schema,
-                        options: options)
+        let (pool, checkpointer) = try StoreError.mapping { try makePool(path, options) }
+        return try make(path: path, pool: pool, checkpointer: checkpointer, node: node, key: key, schema: schema, options: options)
     }
 
     /// A new replica whose database lives in memory only and ends with the value: for the
@@ -91,10 +103,11 @@ public final class ReplicaStore: Sendable {
     /// The same database opened again, as the next opening of its file would see it: for an
     /// in-memory store that took a new epoch (its identity is read when it is opened).
     public func reopened() throws -> ReplicaStore {
-        ReplicaStore(path: path, schema: schema, pool: pool.writer, identity: try Self.identity(pool.writer, path: path), options: options)
+        ReplicaStore(path: path, schema: schema, pool: pool.writer, identity: try Self.identity(pool.writer, path: path), options: options,
+                     checkpointer: checkpointer)
     }
 
-    private static func make(path: String, pool: any DatabaseWriter, node: String, key: NodeSecretKey, salt: [UInt8]? = nil,
+    private static func make(path: String, pool: any DatabaseWriter, checkpointer: WalCheckpointer? = nil, node: String, key: NodeSecretKey, salt: [UInt8]? = nil,
                              schema: Schema, options: StoreOptions) throws -> ReplicaStore {
         var options = options
         options.signer = key
@@ -115,7 +128,8 @@ public final class ReplicaStore: Sendable {
             }
         }
         return ReplicaStore(path: path, schema: schema, pool: pool,
-                            identity: ReplicaIdentity(replica: replica, node: node, credential: credential), options: options)
+                            identity: ReplicaIdentity(replica: replica, node: node, credential: credential), options: options,
+                            checkpointer: checkpointer)
     }
 
     /// Opens an existing database, migrating it forward if it was made by an older SiteSync.
@@ -126,8 +140,9 @@ public final class ReplicaStore: Sendable {
             throw StoreError(.notFound, "there is no SiteSync database at \(path); create the node with `sitesync init`")
         }
         let pool: DatabasePool
+        let checkpointer: WalCheckpointer
         do {
-            pool = try makePool(path, options)
+            (pool, checkpointer) = try makePool(path, options)
             let applicationID = try pool.read { db in try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0 }
             guard applicationID == StoreSchema.applicationID else {
                 throw StoreError(.notSiteSync, "\(path) is a SQLite database, but not SiteSync's; check --data-dir")
@@ -166,7 +181,7 @@ public final class ReplicaStore: Sendable {
                 "the node's key file holds another key than the one \(path) was created with: restore the node's own key file "
                 + "(node.key) from its backup; a database cannot change keys")
         }
-        return ReplicaStore(path: path, schema: schema, pool: pool, identity: identity, options: options)
+        return ReplicaStore(path: path, schema: schema, pool: pool, identity: identity, options: options, checkpointer: checkpointer)
     }
 
     /// Who the database at `pool` says it is, checked against its key.
@@ -195,13 +210,20 @@ public final class ReplicaStore: Sendable {
     ///
     /// The writer's page cache is ``StoreOptions/writerCacheKibibytes``; readers, up to five at
     /// a hub serving many pulls at once, get ``StoreOptions/readerCacheKibibytes`` each.
-    static func makePool(_ path: String, _ options: StoreOptions) throws -> DatabasePool {
+    ///
+    /// The writer's commits never checkpoint the log themselves: ``WalCheckpointer`` does, from
+    /// a connection of its own.
+    static func makePool(_ path: String, _ options: StoreOptions) throws -> (DatabasePool, WalCheckpointer) {
         let pool = try DatabasePool(path: path, configuration: configuration(options))
+        let checkpointer = WalCheckpointer(path: path, passiveFrames: options.checkpointFrames, boundBytes: options.walBoundBytes)
         try pool.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = \(options.durability.rawValue.uppercased())")
             try db.execute(sql: "PRAGMA cache_size = -\(options.writerCacheKibibytes)")
+            // A log reset after a checkpoint shrinks its file back to the bound.
+            try db.execute(sql: "PRAGMA journal_size_limit = \(options.walBoundBytes)")
+            try checkpointer.install(on: db)
         }
-        return pool
+        return (pool, checkpointer)
     }
 
     static func configuration(_ options: StoreOptions) -> Configuration {
@@ -274,6 +296,7 @@ public final class ReplicaStore: Sendable {
     /// replaces the file (a restore) must close its handles first: SQLite removes a WAL file by
     /// name when its last connection closes, and that name would then be the new database's.
     public func close() throws {
+        checkpointer?.close()
         try StoreError.mapping { try pool.close() }
     }
 

@@ -23,6 +23,11 @@ public protocol ReplicationStore: AnyObject, Sendable {
     ///   - access: what changes are checked against besides their signatures.
     ///   - peerIsHub: whether the sender is this node's hub (see ``SessionStore/peerIsHub``).
     func applyBatch(_ request: ApplyRequest, checked: CheckedBatch, access: AccessPolicy?, peerIsHub: Bool) throws -> ApplyOutcome
+    /// Applies received, checked batches in order in one durable transaction, each in a
+    /// savepoint of its own (``SessionStore/apply(_:)``): the outcomes, in order, hold once it
+    /// returns; a failed commit fails them all.
+    func applyBatches(_ batches: [(request: ApplyRequest, checked: CheckedBatch)], access: AccessPolicy?,
+                      peerIsHub: Bool) -> [Result<ApplyOutcome, any Error>]
     /// Keeps what a client session's peer said of this node (``SessionEffect/welcomed(_:)``,
     /// ``SessionEffect/rejected(_:by:)``).
     func recordSessionEffect(_ effect: SessionEffect, peerIsHub: Bool) throws
@@ -45,6 +50,11 @@ extension ReplicaStore: ReplicationStore {
 
     public func applyBatch(_ request: ApplyRequest, checked: CheckedBatch, access: AccessPolicy?, peerIsHub: Bool) throws -> ApplyOutcome {
         try SessionStore(self, access: access, peerIsHub: peerIsHub).apply(request, checked: checked)
+    }
+
+    public func applyBatches(_ batches: [(request: ApplyRequest, checked: CheckedBatch)], access: AccessPolicy?,
+                             peerIsHub: Bool) -> [Result<ApplyOutcome, any Error>] {
+        SessionStore(self, access: access, peerIsHub: peerIsHub).apply(batches)
     }
 
     public func recordSessionEffect(_ effect: SessionEffect, peerIsHub: Bool) throws {

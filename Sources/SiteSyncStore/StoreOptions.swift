@@ -40,6 +40,13 @@ public struct StoreOptions: Sendable {
     public var writerCacheKibibytes = 65536
     /// Page cache of each reader connection, in KiB (allocated only as used).
     public var readerCacheKibibytes = 8192
+    /// Frames (pages) the write-ahead log holds before a background PASSIVE checkpoint copies
+    /// them into the database file; SQLite's own automatic checkpoint, on the writer's thread,
+    /// is off (docs/design.md §5).
+    public var checkpointFrames = 1000
+    /// The write-ahead log's bound, in bytes: past it, the background checkpointer waits for
+    /// a pause between the writer's transactions and readers and truncates the log to nothing.
+    public var walBoundBytes = 64 << 20
 
     public init(
         durability: Durability = .full,

@@ -4,6 +4,7 @@ import Testing
 @testable import SiteSyncBench
 import SiteSyncCore
 import SiteSyncStore
+import Dispatch
 
 /// The apply benchmark says at which `synchronous` setting its two sides commit, and that is
 /// the setting they run at (docs/design.md §9): a ratio between a store paying for FULL's
@@ -25,6 +26,58 @@ import SiteSyncStore
         let result = try ReplicaBenchmark.run(changes: 500, localWrites: 5, batchSize: 250, rounds: 1)
         #expect(result.synchronous == "FULL")
         #expect(result.changes == 500 && result.applyChangesPerSecond > 0 && result.baselineUpsertRowsPerSecond > 0)
+    }
+
+    /// The baseline writes into the store's own typed table, indexes included: a table without
+    /// the store's index on `project` paid for fewer pages per commit than the store's typed row.
+    @Test func theBaselinesTableHasTheStoresIndexes() throws {
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let workload = ReplicaBenchmark.makeWorkload(count: 100, collection: Self.activity, key: NodeSecretKey.generate())
+        _ = try ReplicaBenchmark.measureBaseline(workload, collection: Self.activity, path: directory + "/baseline.db", batchSize: 50)
+        let store = try ReplicaStore.create(at: directory + "/store.db", node: "n", key: NodeSecretKey.generate())
+        let indexes = { (pool: any DatabaseReader) in
+            try pool.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'activity' ORDER BY name") }
+        }
+        let baselineIndexes = try indexes(try DatabaseQueue(path: directory + "/baseline.db"))
+        let storeIndexes = try store.rows([("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'activity' ORDER BY name", [])])[0]
+            .map { $0[0] ?? "" }
+        #expect(baselineIndexes.contains("activity_by_project"))
+        #expect(baselineIndexes == storeIndexes)
+    }
+
+    /// Fed as a session's receiver is fed (the sender's window of 4), the store takes the
+    /// batches waiting in one transaction: fewer transactions than batches, every change stored.
+    @Test func aSessionsReceiverGroupsTheBatchesWaiting() throws {
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let workload = ReplicaBenchmark.makeWorkload(count: 2_000, collection: Self.activity, key: NodeSecretKey.generate())
+        let (seconds, transactions) = try ReplicaBenchmark.measureSessionApply(workload, schema: .siteSync, path: directory + "/session.db",
+                                                                             batchSize: 250)
+        #expect(seconds > 0)
+        #expect((1...8).contains(transactions))
+    }
+
+    /// The batches waiting when the writer is free are taken together, up to the limit of
+    /// changes a transaction takes; the sender waits while its window is full.
+    @Test func theReceiverTakesEveryBatchWaitingUpToItsLimit() throws {
+        let workload = ReplicaBenchmark.makeWorkload(count: 1_000, collection: Self.activity, key: NodeSecretKey.generate())
+        let sender = PeerIdentity(node: "bench-origin", replica: workload.credential.replica, role: .office, department: "office")
+        let arrivals = ReplicaBenchmark.Arrivals(window: 4)
+        for (sequence, start) in stride(from: 0, to: 1_000, by: 250).enumerated() {
+            arrivals.awaitSlot()
+            let checked = try workload.batch(start..<start + 250, schema: .siteSync)
+            arrivals.deliver(.success((ApplyRequest(sequence: UInt64(sequence + 1), changes: checked.changes.map(\.change),
+                                                    proof: checked.proof, claim: .none, sender: sender), checked)))
+        }
+        #expect(try arrivals.takeWaiting(upTo: 600).map(\.request.sequence) == [1, 2])
+        #expect(try arrivals.takeWaiting(upTo: 8_000).map(\.request.sequence) == [3, 4])
+        // The window is full until the receiver acknowledges.
+        let freed = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async { arrivals.awaitSlot(); freed.signal() }
+        #expect(freed.wait(timeout: .now() + 0.2) == .timedOut)
+        arrivals.acknowledge(1)
+        #expect(freed.wait(timeout: .now() + 5) == .success)
     }
 
     /// The baseline's pool commits at FULL although GRDB turns its writer to NORMAL when it

@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 
 /// A SHA-256 value in an origin's hash chain.
 public struct ChainHash: Hashable, Sendable, CustomStringConvertible {
@@ -15,6 +16,14 @@ public struct ChainHash: Hashable, Sendable, CustomStringConvertible {
 
     /// The link before an origin's first change.
     public static let genesis = ChainHash([UInt8](repeating: 0, count: 32))!
+
+    /// SHA-256 of a change's encoded bytes, hashed where they lie (no copy: a bulk apply
+    /// hashes every payload it receives).
+    public static func of(payload: some DataProtocol) -> ChainHash {
+        var hasher = SHA256()
+        hasher.update(data: payload)
+        return ChainHash(digest: hasher.finalize())
+    }
 
     /// SHA-256 of a change's encoded bytes.
     public static func of(payload: some Sequence<UInt8>) -> ChainHash {
