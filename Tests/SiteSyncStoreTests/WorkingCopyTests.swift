@@ -77,6 +77,32 @@ import Testing
     }
 }
 
+extension WorkingCopyTests {
+    /// A transaction whose savepoints were rolled back (a grouped apply refusing one of its
+    /// batches) logs only what stayed: the changeset is the rows' net change, and the other
+    /// copy ends the same.
+    @Test func aRolledBackSavepointLeavesNothingInTheChangeset() throws {
+        let directory = TemporaryDirectory()
+        let log = InMemoryTransactionLog()
+        let (first, second) = try Self.hub(directory, log: log)
+        try Self.write(first, "department", "roads", "name=Roads Bureau")
+        try first.pool.write { db in
+            try db.inSavepoint {
+                try db.execute(sql: "UPDATE department SET name = 'Rolled back' WHERE id = 'roads'")
+                try db.execute(sql: "INSERT INTO sync_meta (key, value) VALUES ('rolled_back', 'yes')")
+                return .rollback
+            }
+            try db.execute(sql: "INSERT INTO sync_meta (key, value) VALUES ('kept', 'yes')")
+        }
+        let last = try #require(try log.changesets(after: 1).last)
+        #expect(try last.changeset.operations().map(\.table) == ["sync_meta"], "only the row that stayed")
+        try second.catchUp()
+        #expect(try ChangesetTests.contents(first) == ChangesetTests.contents(second))
+        let name = try second.pool.read { db in try String.fetchOne(db, sql: "SELECT name FROM department WHERE id = 'roads'") }
+        #expect(name == "Roads Bureau")
+    }
+}
+
 /// The in-memory log, made to fail after keeping a transaction, as a process killed between the
 /// log's commit and SQLite's would.
 final class DyingAfterKeeping: TransactionLog, @unchecked Sendable {
