@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 import SiteSyncCore
 import SiteSyncNet
+import SiteSyncStore
 
 /// Blocking work (libzmq polls, SQLite transactions) kept off Swift's cooperative thread pool.
 ///
@@ -127,6 +128,39 @@ enum Periodic {
                 // The next time counts from now: an act that overran its interval is not run
                 // again at once to catch up.
                 next = clock.now + interval
+            }
+        }
+    }
+}
+
+/// At a hub whose store is PostgreSQL (docs/design.md §18), brings this process's working copy
+/// up to what the other processes wrote, every `interval` (a second by default): what it serves
+/// and reports between its own writes is then at most that old. A failure (PostgreSQL down) is
+/// logged and tried again at the next tick; the process's own writes catch up anyway.
+public struct StoreCatchUp: Service {
+    let store: ReplicaStore
+    let interval: Duration
+    let clock: ServiceClock
+    let logger: Logger
+    private let work = BlockingQueue(label: "sitesync.catch-up")
+
+    /// `nil` when the node's store is its own SQLite file (nothing to catch up with).
+    public init?(node: Node, every interval: Duration = .seconds(1), clock: some Clock<Duration>, logger: Logger) {
+        guard node.configuration.storeURL != nil else { return nil }
+        store = node.store
+        self.interval = interval
+        self.clock = ServiceClock(clock)
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await Periodic.run(every: interval, clock: clock) { [store, work, logger] in
+            await work.run {
+                do {
+                    try store.catchUp()
+                } catch {
+                    logger.warning("could not bring this hub process's copy up to date with the store: \(error)")
+                }
             }
         }
     }

@@ -170,6 +170,7 @@ struct ServeCommand: ParsableCommand {
         let server = try node.startListener(on: listen, directory: directory, observer: metrics, logger: logger)
         var services: [any Service] = [ListenerService(server), DirectoryReload(directory, clock: clock)]
         if let compaction = PeriodicCompaction(node: node, clock: clock, logger: logger) { services.append(compaction) }
+        if let catchUp = StoreCatchUp(node: node, clock: clock, logger: logger) { services.append(catchUp) }
         // Written unbuffered: a script waiting for this line must see it at once.
         FileHandle.standardOutput.write(Data("listening on \(server.boundEndpoint)\n".utf8))
         if let http {

@@ -42,6 +42,38 @@ import Testing
         #expect(try postgres.execute("SELECT name FROM department WHERE id = 'roads'").scalar?.text == "Roads Bureau")
     }
 
+    /// A serving process brings its copy up to what another process wrote within a second or
+    /// two, with no write of its own: its HTTP API, which only reads, shows that write.
+    @Test func aServingProcessShowsWhatAnotherProcessWrote() throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        try Self.sitesync(cli, cluster, "init", "--data-dir", "hub-a", "--node", "hub", "--department", "office", "--role", "hub",
+                          "--insecure", "--store", Self.url(cluster))
+        try Self.sitesync(cli, cluster, "record", "put", "--data-dir", "hub-a", "department", "roads", "name=Roads Bureau")
+        let created = try Self.sitesync(cli, cluster, "api", "token", "create", "--data-dir", "hub-a", "--name", "bi", "--role", "office",
+                                        "--read-only")
+        let token = String(try #require(created.split(whereSeparator: { $0 == " " || $0 == "\n" }).first { $0.hasPrefix("sst_") }))
+        try FileManager.default.copyItem(atPath: cli.file("hub-a"), toPath: cli.file("hub-b"))
+        let serving = try BackgroundProcess(cli, ["serve", "--data-dir", "hub-b", "--listen", "tcp://127.0.0.1:*", "--http", "127.0.0.1:0"],
+                                            environment: ["PGPASSWORD": cluster.password])
+        defer { serving.terminate() }
+        _ = try serving.waitForLine("listening on ")
+        let url = try serving.waitForLine("http on ")
+        #expect(try !HTTPAnswer.request("GET", url + "/api/v1/projects", token: token).text.contains("R-001"))
+        // Written through the other process, after this one started.
+        try Self.sitesync(cli, cluster, "record", "put", "--data-dir", "hub-a", "project", "p1", "code=R-001", "name=Ring road",
+                          "department=roads")
+        var shown = false
+        let deadline = Date().addingTimeInterval(10)
+        while !shown, Date() < deadline {
+            shown = try HTTPAnswer.request("GET", url + "/api/v1/projects", token: token).text.contains("R-001")
+            if !shown { Thread.sleep(forTimeInterval: 0.25) }
+        }
+        #expect(shown, "process b's API never showed the project written through process a")
+    }
+
     /// A store URL nobody answers at: init says so, with what to do, and leaves no half-made node.
     @Test func anUnreachableStoreIsRefusedAndLeavesNoNode() throws {
         let cli = try SiteSyncBinary()
