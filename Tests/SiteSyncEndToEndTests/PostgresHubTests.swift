@@ -18,14 +18,19 @@ import Testing
         return result.stdout
     }
 
-    @Test func twoHubProcessesShareOneStoreInPostgreSQL() throws {
+    /// A private cluster and a hub (`hub-a`) whose store is in it, holding one department.
+    static func hubOverPostgres() throws -> (PostgresCluster, SiteSyncBinary) {
         let cluster = try PostgresCluster()
-        defer { cluster.stop() }
         let cli = try SiteSyncBinary()
-        defer { cli.remove() }
-        try Self.sitesync(cli, cluster, "init", "--data-dir", "hub-a", "--node", "hub", "--department", "office", "--role", "hub",
-                          "--insecure", "--store", Self.url(cluster))
-        try Self.sitesync(cli, cluster, "record", "put", "--data-dir", "hub-a", "department", "roads", "name=Roads Bureau")
+        try sitesync(cli, cluster, "init", "--data-dir", "hub-a", "--node", "hub", "--department", "office", "--role", "hub",
+                     "--insecure", "--store", url(cluster))
+        try sitesync(cli, cluster, "record", "put", "--data-dir", "hub-a", "department", "roads", "name=Roads Bureau")
+        return (cluster, cli)
+    }
+
+    @Test func twoHubProcessesShareOneStoreInPostgreSQL() throws {
+        let (cluster, cli) = try Self.hubOverPostgres()
+        defer { cluster.stop(); cli.remove() }
         // A second process: a copy of the first's data directory, made while no process runs.
         try FileManager.default.copyItem(atPath: cli.file("hub-a"), toPath: cli.file("hub-b"))
         try Self.sitesync(cli, cluster, "record", "put", "--data-dir", "hub-b", "project", "p1", "code=R-001", "name=Ring road",
@@ -45,13 +50,8 @@ import Testing
     /// A serving process brings its copy up to what another process wrote within a second or
     /// two, with no write of its own: its HTTP API, which only reads, shows that write.
     @Test func aServingProcessShowsWhatAnotherProcessWrote() throws {
-        let cluster = try PostgresCluster()
-        defer { cluster.stop() }
-        let cli = try SiteSyncBinary()
-        defer { cli.remove() }
-        try Self.sitesync(cli, cluster, "init", "--data-dir", "hub-a", "--node", "hub", "--department", "office", "--role", "hub",
-                          "--insecure", "--store", Self.url(cluster))
-        try Self.sitesync(cli, cluster, "record", "put", "--data-dir", "hub-a", "department", "roads", "name=Roads Bureau")
+        let (cluster, cli) = try Self.hubOverPostgres()
+        defer { cluster.stop(); cli.remove() }
         let created = try Self.sitesync(cli, cluster, "api", "token", "create", "--data-dir", "hub-a", "--name", "bi", "--role", "office",
                                         "--read-only")
         let token = String(try #require(created.split(whereSeparator: { $0 == " " || $0 == "\n" }).first { $0.hasPrefix("sst_") }))
