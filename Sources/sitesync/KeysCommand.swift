@@ -38,7 +38,8 @@ struct KeysCommand: ParsableCommand {
         // A Z85 key may begin with '-', which would otherwise read as an option.
         @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The hub's key, as `sitesync keys show` prints it at the hub.", valueName: "key"))
         var keyWords: [String]
-        var key: String { keyWords.joined(separator: " ") }
+        // A key beginning "-=" comes after a "--" (KeyArguments), which this collects too.
+    var key: String { keyWords.filter { $0 != "--" }.joined(separator: " ") }
 
         func validate() throws {
             guard NodePublicKey(text: key) != nil else {

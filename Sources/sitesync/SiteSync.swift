@@ -2,6 +2,10 @@ import ArgumentParser
 
 @main
 struct SiteSync: ParsableCommand {
+    static func main() {
+        main(KeyArguments.parseable(Array(CommandLine.arguments.dropFirst())))
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "sitesync",
         abstract: "Offline-first replication for project performance management.",

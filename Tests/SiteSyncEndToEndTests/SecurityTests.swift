@@ -278,12 +278,21 @@ import Testing
         let hub = try Self.startHub(cli)
         defer { hub.process.terminate() }
         try Self.node(cli, "r1", claims: ("field", "roads"), allowed: ("field", "roads"), hub: hub)
-        // A Z85 key may begin with '-' (one in 85): it must still read as a key, not an option.
-        var wrong = NodeSecretKey.generate().publicKey.description
-        while !wrong.hasPrefix("-") { wrong = NodeSecretKey.generate().publicKey.description }
+        // A Z85 key may begin with '-' (one in 85), even with "-=" (one in 7,225, which the
+        // argument parser alone refuses as an option with an empty name): each must still read
+        // as a key, as an argument and as an option's value.
+        func key(beginning prefix: String, not excluded: String? = nil) -> String {
+            while true {
+                let text = NodeSecretKey.generate().publicKey.description
+                if text.hasPrefix(prefix), excluded.map({ !text.hasPrefix($0) }) ?? true { return text }
+            }
+        }
+        let wrong = key(beginning: "-=")
+        try cli.ok("keys", "trust-hub", key(beginning: "-", not: "-="), "--data-dir", "r1")
         try cli.ok("keys", "trust-hub", "--data-dir", "r1", wrong)
         try cli.ok("init", "--data-dir", "r2", "--node", "r2", "--department", "roads", "--hub", hub.endpoint, "--hub-key", wrong)
         try cli.ok("keys", "allow", "--data-dir", "hub", "--node", "r3", "--department", "roads", "--role", "field", "--key", wrong)
+        try cli.ok("keys", "allow", "--data-dir", "hub", "--node", "r4", "--department", "roads", "--role", "field", "--key", key(beginning: "-", not: "-="))
         let started = Date()
         let error = try cli.fails("sync", "--data-dir", "r1")
         #expect(error.contains("hub key mismatch"), "\(error)")
