@@ -1,0 +1,389 @@
+import Foundation
+import GRDB
+import SiteSyncPostgres
+import SiteSyncTestSupport
+import Testing
+
+/// A city served by two `sitesync serve` hub processes over one PostgreSQL database (docs/design.md
+/// §18, issue 21 item 4), all real processes on loopback: the hub processes over CURVE with their
+/// key pinned at the nodes, each field node naming both endpoints, and PostgreSQL a private
+/// cluster. Hub processes are killed (SIGKILL) and PostgreSQL restarted amid writes and syncs:
+/// nothing a `sync` acknowledged is lost, and after a quiet round every replica agrees.
+@Suite(.serialized) struct PostgresFleetTests {
+    @Test func killsOfEitherHubAndRestartsOfPostgreSQLLoseNothingAcknowledgedAndConverge() async throws {
+        await seededCheck(count: 1) { seed in
+            print("PostgresFleetTests: seed \(seed) (run it again with SITESYNC_TEST_SEED=\(seed))")
+            let fleet = try PostgresFleet()
+            defer { fleet.stop() }
+            var schedule = FleetSchedule(fleet: fleet, generator: SeededGenerator(seed: seed))
+            try schedule.run(steps: 36)
+            try fleet.checkAcknowledgedAtBothHubs(schedule.acknowledged, seed: seed)
+            try fleet.quietRound()
+            try fleet.checkConverged(seed: seed)
+            #expect(schedule.faults >= 2, "seed \(seed): the schedule should have killed a hub or restarted PostgreSQL: \(schedule.log)")
+            #expect(schedule.failedSyncs.allSatisfy { !$0.isEmpty }, "seed \(seed): a failed sync said nothing")
+        }
+    }
+
+    /// With PostgreSQL down a hub process cannot commit what a node pushes: the node's `sync`
+    /// fails saying so, keeps its changes pending, and once PostgreSQL is back the next `sync`
+    /// carries them, through either hub process.
+    @Test func aSyncWhilePostgreSQLIsDownFailsClearlyAndTheNextCarriesEverything() throws {
+        let fleet = try PostgresFleet()
+        defer { fleet.stop() }
+        try fleet.cli.ok("record", "put", "--data-dir", "r1", "quantity_entry", "q-down-1", "activity=a1", "date=2026-11-02",
+                         "quantity=3.5", "note=written before PostgreSQL went down")
+        let pendingBefore = try fleet.pendingChanges("r1")
+        #expect(pendingBefore >= 1)
+        try fleet.cluster.kill()
+        let failed = try fleet.sync("r1")
+        #expect(failed.status != 0, "a push the hub could not commit was acknowledged: \(failed.stdout)")
+        #expect(failed.stderr.contains("PostgreSQL"), "the failure should say the hub's store is unreachable: \(failed.stderr)")
+        #expect(try fleet.pendingChanges("r1") == pendingBefore, "the failed push lost the node's pending changes")
+        try fleet.cluster.restart()
+        let retried = try fleet.sync("r1")
+        #expect(retried.status == 0, "the sync after PostgreSQL came back: \(retried.stderr)")
+        #expect(try fleet.pendingChanges("r1") == 0)
+        let postgres = try PostgresConnection(url: fleet.cluster.url)
+        #expect(try postgres.execute("SELECT note FROM quantity_entry WHERE id = 'q-down-1'").scalar?.text
+                == "written before PostgreSQL went down")
+        try fleet.quietRound()
+        try fleet.checkConverged(seed: 0)
+    }
+
+    /// Two nodes push at the same time through different hub processes, editing the same fields
+    /// of the same records: the row lock on `hub_log_head` serializes the two processes' applies,
+    /// both pushes are acknowledged, and the hubs, the nodes and PostgreSQL's tables agree.
+    @Test func twoHubProcessesApplyingTheSameRecordsAtOnceEndEqual() throws {
+        let fleet = try PostgresFleet()
+        defer { fleet.stop() }
+        let activities = (1...40).map { "c\($0)" }
+        try fleet.cli.ok("record", "import", "--data-dir", "office", "-", stdin: activities.map { id in
+            #"{"collection": "activity", "id": "\#(id)", "fields": {"project": "p1", "name": "Culvert \#(id)"}}"#
+        }.joined(separator: "\n"))
+        #expect(try fleet.sync("office").status == 0)
+        for node in ["r1", "r2"] { #expect(try fleet.sync(node).status == 0) }
+        for (node, day) in [("r1", 10), ("r2", 20)] {
+            try fleet.cli.ok("record", "import", "--data-dir", node, "-", stdin: activities.map { id in
+                #"{"collection": "activity", "id": "\#(id)", "fields": {"remarks": "\#(node) on \#(id)", "actual_finish": "2026-06-\#(day)"}}"#
+            }.joined(separator: "\n"))
+            try NetworkSyncTests.importEntries(fleet.cli, node, activity: "a1", count: 300, from: node == "r1" ? 0 : 10_000)
+        }
+        // r1 names hub a first, r2 hub b: each push goes to its own process, at once.
+        let pushes = try ["r1", "r2"].map { node in
+            try BackgroundProcess(fleet.cli, ["sync", "--data-dir", node, "--json"], environment: fleet.nodeEnvironment)
+        }
+        for push in pushes { #expect(try push.waitForExit(seconds: 60) == 0, "\(push.stderr)") }
+        let endpoints = try pushes.map { try FailoverTests.json($0.stdout)["endpoint"] as? String }
+        #expect(endpoints == [fleet.endpoints[0], fleet.endpoints[1]], "each push should have gone to its own hub process: \(endpoints)")
+        let postgres = try PostgresConnection(url: fleet.cluster.url)
+        let written = try postgres.execute("SELECT DISTINCT process FROM hub_log").rows.count
+        #expect(written >= 2, "both hub processes should have written to hub_log")
+        try fleet.quietRound()
+        try fleet.checkConverged(seed: 0)
+        // Every culvert holds both remarks (a multi-value field) and one of the finish dates.
+        let conflicts = try fleet.activeConflicts("hub-a")
+        #expect(conflicts.filter { $0.hasPrefix("activity/c") && $0.contains("remarks") }.count == activities.count, "\(conflicts)")
+        #expect(try postgres.execute("SELECT count(*) FROM quantity_entry").scalar?.int64 == 600)
+    }
+}
+
+/// The fleet: a private PostgreSQL cluster, hub processes `hub-a` and `hub-b` over it (one data
+/// directory copied while nothing ran), an office that wrote the plan, roads sites `r1`, `r2`
+/// and a water site `w1`, each naming both hub endpoints with the hub's key.
+final class PostgresFleet: @unchecked Sendable {
+    let cluster: PostgresCluster
+    let cli: SiteSyncBinary
+    /// Hub a's endpoint, then hub b's.
+    let endpoints: [String]
+    private(set) var hubKey = ""
+    private(set) var hubs: [String: BackgroundProcess] = [:]
+    static let hubNames = ["hub-a", "hub-b"]
+    static let sites = ["office": "office", "r1": "roads", "r2": "roads", "w1": "water"]
+    /// Short timeouts, so that a killed hub costs a node 2 s rather than 10.
+    let nodeEnvironment = ["SITESYNC_SYNC_TIMEOUT_SECONDS": "2"]
+    var hubEnvironment: [String: String] { ["PGPASSWORD": cluster.password] }
+
+    init() throws {
+        cluster = try PostgresCluster()
+        cli = try SiteSyncBinary()
+        endpoints = try (0..<2).map { _ in "tcp://127.0.0.1:\(try PostgresCluster.freeLoopbackPort())" }
+        do {
+            try Self.ok(cli, ["init", "--data-dir", "hub-a", "--node", "hub-1", "--department", "office", "--role", "hub",
+                              "--listen", endpoints[0], "--store", PostgresHubTests.url(cluster)], environment: ["PGPASSWORD": cluster.password])
+            hubKey = try cli.run(["keys", "show", "--data-dir", "hub-a"], environment: hubEnvironment).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            // Sites list the two endpoints in either order, so both processes take sessions.
+            for (node, department) in Self.sites.sorted(by: { $0.key < $1.key }) {
+                let order = node == "r2" || node == "w1" ? endpoints.reversed() : endpoints
+                try Self.ok(cli, ["init", "--data-dir", node, "--node", node, "--department", department,
+                                  "--role", node == "office" ? "office" : "field"] + order.flatMap { ["--hub", $0, "--hub-key=\(hubKey)"] })
+                let key = try cli.ok("keys", "show", "--data-dir", node).trimmingCharacters(in: .whitespacesAndNewlines)
+                try Self.ok(cli, ["keys", "allow", "--data-dir", "hub-a", "--node", node, "--department", department,
+                                  "--role", node == "office" ? "office" : "field", "--key", key], environment: hubEnvironment)
+            }
+            // The second process: a copy of the first's data directory, made while none runs.
+            try FileManager.default.copyItem(atPath: cli.file("hub-a"), toPath: cli.file("hub-b"))
+            for hub in Self.hubNames { try startHub(hub) }
+            try NetworkSyncTests.plan(cli, office: "office")
+            for node in ["office", "r1", "r2", "w1"] {
+                let synced = try sync(node)
+                guard synced.status == 0 else { throw TestFailure("the first sync of \(node) failed: \(synced.stderr)") }
+            }
+        } catch {
+            stop()
+            throw error
+        }
+    }
+
+    private static func ok(_ cli: SiteSyncBinary, _ arguments: [String], environment: [String: String] = [:]) throws {
+        let result = try cli.run(arguments, environment: environment)
+        guard result.status == 0 else { throw TestFailure("sitesync \(arguments.joined(separator: " ")) failed: \(result.stderr)") }
+    }
+
+    func endpoint(of hub: String) -> String { endpoints[hub == "hub-a" ? 0 : 1] }
+
+    /// Starts `serve` for `hub` at its endpoint, waiting until it listens (the port of a killed
+    /// process may take a moment to be free).
+    func startHub(_ hub: String) throws {
+        let deadline = Date().addingTimeInterval(20)
+        var lastError = ""
+        while Date() < deadline {
+            let process = try BackgroundProcess(cli, ["serve", "--data-dir", hub, "--listen", endpoint(of: hub)], environment: hubEnvironment)
+            if (try? process.waitForLine("listening on ")) != nil {
+                hubs[hub] = process
+                return
+            }
+            lastError = process.stderr
+            process.kill()
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        throw TestFailure("\(hub) did not start serving at \(endpoint(of: hub)): \(lastError.suffix(1500))")
+    }
+
+    func killHub(_ hub: String) {
+        hubs[hub]?.kill()
+        hubs[hub] = nil
+    }
+
+    func stop() {
+        for hub in hubs.values { hub.terminate() }
+        hubs = [:]
+        cluster.stop()
+        cli.remove()
+    }
+
+    func sync(_ node: String) throws -> SiteSyncBinary.Result {
+        try cli.run(["sync", "--data-dir", node], environment: nodeEnvironment)
+    }
+
+    func pendingChanges(_ node: String) throws -> Int {
+        let status = try FailoverTests.json(try cli.run(["status", "--data-dir", node, "--json"]).stdout)
+        return try #require(status["pending_changes"] as? Int)
+    }
+
+    /// Every node syncs until none has anything pending and every hub process is up.
+    func quietRound() throws {
+        for hub in Self.hubNames where hubs[hub] == nil { try startHub(hub) }
+        let deadline = Date().addingTimeInterval(40)
+        var failures: [String] = []
+        repeat {
+            failures = []
+            for node in ["office", "r1", "r2", "w1"] {
+                let result = try sync(node)
+                if result.status != 0 { failures.append("\(node): \(result.stderr)") }
+            }
+            // A second pass brings each node what the others pushed in the first.
+            if failures.isEmpty {
+                for node in ["office", "r1", "r2", "w1"] {
+                    let result = try sync(node)
+                    if result.status != 0 { failures.append("\(node): \(result.stderr)") }
+                }
+            }
+        } while !failures.isEmpty && Date() < deadline
+        guard failures.isEmpty else { throw TestFailure("the quiet round's syncs kept failing: \(failures)") }
+    }
+
+    /// What a hub process's own working copy holds, read from its SQLite file as the running
+    /// process left it (it catches up with PostgreSQL every second by itself).
+    func hubCopy<T>(_ hub: String, _ read: (Database) throws -> T) throws -> T {
+        let queue = try DatabaseQueue(path: cli.file("\(hub)/sitesync.db"), configuration: { var c = Configuration(); c.readonly = true; return c }())
+        return try queue.read(read)
+    }
+
+    /// Each acknowledged record is in PostgreSQL's table and, within a few seconds (the serving
+    /// processes' catch-up), in both hub processes' working copies.
+    func checkAcknowledgedAtBothHubs(_ acknowledged: Set<String>, seed: UInt64) throws {
+        for hub in Self.hubNames where hubs[hub] == nil { try startHub(hub) }
+        let postgres = try PostgresConnection(url: cluster.url)
+        let inPostgres = Set(try postgres.execute("SELECT id FROM quantity_entry").rows.compactMap { $0[0].text })
+        #expect(acknowledged.subtracting(inPostgres).isEmpty,
+                "seed \(seed): acknowledged writes missing from PostgreSQL: \(acknowledged.subtracting(inPostgres).sorted())")
+        for hub in Self.hubNames {
+            var missing = acknowledged
+            let deadline = Date().addingTimeInterval(10)
+            while !missing.isEmpty && Date() < deadline {
+                let held = Set(try hubCopy(hub) { db in try String.fetchAll(db, sql: "SELECT id FROM quantity_entry") })
+                missing.subtract(held)
+                if !missing.isEmpty { Thread.sleep(forTimeInterval: 0.2) }
+            }
+            #expect(missing.isEmpty, "seed \(seed): \(hub)'s working copy lacks acknowledged writes: \(missing.sorted()); its log: \(hubs[hub]?.stderr.suffix(1500) ?? "")")
+        }
+    }
+
+    /// The open conflicts a node holds: `collection/id field: value value …`, values sorted.
+    func activeConflicts(_ node: String, department: String? = nil) throws -> Set<String> {
+        let result = try cli.run(["conflicts", "--data-dir", node, "--json"], environment: hubEnvironment)
+        guard result.status == 0 else { throw TestFailure("conflicts at \(node): \(result.stderr)") }
+        let entries = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]] ?? []
+        return Set(entries.filter { department == nil || $0["department"] as? String == department }.map { entry in
+            let values = (entry["values"] as? [[String: Any]] ?? []).map { "\($0["replica"] ?? "?"):\($0["counter"] ?? "?")=\($0["value"] ?? "")" }
+            return "\(entry["collection"] ?? "?")/\(entry["id"] ?? "?") \(entry["field"] ?? "?"): \(values.sorted().joined(separator: " "))"
+        })
+    }
+
+    func digest(_ node: String, department: String? = nil) throws -> String {
+        let result = try cli.run(["digest", "--data-dir", node] + (department.map { ["--department", $0] } ?? []), environment: hubEnvironment)
+        guard result.status == 0 else { throw TestFailure("digest at \(node): \(result.stderr)") }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Both hub processes and the office hold the same; each site holds what the hubs hold of
+    /// its department; the open conflicts are the same everywhere they are seen; and
+    /// PostgreSQL's typed tables hold what the hubs' copies hold.
+    func checkConverged(seed: UInt64) throws {
+        let whole = try ["hub-a", "hub-b", "office"].map { try digest($0) }
+        #expect(Set(whole).count == 1, "seed \(seed): the hub processes and the office differ: \(whole)")
+        for department in ["roads", "water"] {
+            let nodes = ["hub-a", "hub-b", "office"] + Self.sites.filter { $0.value == department }.map(\.key).sorted()
+            let digests = try nodes.map { try digest($0, department: department) }
+            #expect(Set(digests).count == 1, "seed \(seed): \(department) differs: \(zip(nodes, digests).map { "\($0): \($1)" })")
+            let conflicts = try nodes.map { try activeConflicts($0, department: department) }
+            #expect(Set(conflicts).count == 1, "seed \(seed): \(department)'s conflicts differ: \(zip(nodes, conflicts).map { "\($0): \($1.sorted())" })")
+        }
+        let postgres = try PostgresConnection(url: cluster.url)
+        let head = try postgres.execute("SELECT sequence FROM hub_log_head").scalar?.int64
+        #expect(try postgres.execute("SELECT count(*) FROM hub_log").scalar?.int64 == head, "seed \(seed): hub_log has gaps")
+        let pgEntries = try postgres.execute("SELECT count(*) FROM quantity_entry").scalar?.int64
+        let pgRemarks = try postgres.execute("SELECT id, coalesce(remarks, ''), coalesce(actual_finish::text, '') FROM activity ORDER BY id")
+            .rows.map { "\($0[0].text ?? "")|\($0[1].text ?? "")|\($0[2].text ?? "")" }
+        for hub in Self.hubNames {
+            // The copy a CLI command brought up to PostgreSQL's head (the digest above).
+            let (entries, remarks) = try hubCopy(hub) { db in
+                (try Int64.fetchOne(db, sql: "SELECT count(*) FROM quantity_entry"),
+                 try Row.fetchAll(db, sql: "SELECT id, coalesce(remarks, ''), coalesce(actual_finish, '') FROM activity ORDER BY id")
+                    .map { "\($0[0] as String)|\($0[1] as String)|\($0[2] as String)" })
+            }
+            #expect(entries == pgEntries, "seed \(seed): \(hub) holds \(entries ?? -1) quantity entries, PostgreSQL \(pgEntries ?? -1)")
+            #expect(remarks == pgRemarks, "seed \(seed): \(hub)'s activities differ from PostgreSQL's table")
+        }
+    }
+}
+
+/// The seeded schedule of writes, syncs and faults over a ``PostgresFleet``.
+struct FleetSchedule {
+    let fleet: PostgresFleet
+    var generator: SeededGenerator
+    /// Records written whose node's `sync` later returned success.
+    private(set) var acknowledged: Set<String> = []
+    private var unacknowledged: [String: [String]] = [:]
+    private(set) var faults = 0
+    private(set) var failedSyncs: [String] = []
+    private(set) var log: [String] = []
+    private var written = 0
+
+    init(fleet: PostgresFleet, generator: SeededGenerator) {
+        self.fleet = fleet
+        self.generator = generator
+    }
+
+    /// The activities each site may write, with the fields written concurrently from several.
+    static let activities = ["office": ["a1", "w1"], "r1": ["a1", "a2"], "r2": ["a1", "a2"], "w1": ["w1"]]
+
+    mutating func run(steps: Int) throws {
+        for step in 0..<steps {
+            let roll = Int.random(in: 0..<100, using: &generator)
+            switch roll {
+            case 0..<45: try write()
+            case 45..<78: try sync(in: step)
+            case 78..<89: try killHub()
+            default: try restartPostgres(in: step)
+            }
+        }
+    }
+
+    private mutating func pick<T>(_ items: [T]) -> T { items[Int.random(in: 0..<items.count, using: &generator)] }
+
+    /// A new quantity entry (tracked) or an edit of a field several sites edit (a conflict).
+    private mutating func write() throws {
+        let node = pick(["office", "r1", "r2", "w1"])
+        let activity = pick(Self.activities[node]!)
+        written += 1
+        let arguments: [String]
+        if Bool.random(using: &generator) {
+            let id = "q-\(node)-\(written)"
+            arguments = ["quantity_entry", id, "activity=\(activity)", "date=2026-11-\(String(format: "%02d", written % 28 + 1))",
+                         "quantity=\(written).25", "note=\(node) write \(written)"]
+            unacknowledged[node, default: []].append(id)
+        } else if Bool.random(using: &generator) {
+            arguments = ["activity", activity, "remarks=\(node) says \(written)"]
+        } else {
+            arguments = ["activity", activity, "actual_finish=2026-07-\(String(format: "%02d", written % 28 + 1))"]
+        }
+        let result = try fleet.cli.run(["record", "put", "--data-dir", node] + arguments)
+        #expect(result.status == 0, "record put at \(node): \(result.stderr)")
+        log.append("write \(node) \(arguments.prefix(3).joined(separator: " "))")
+    }
+
+    private mutating func acknowledge(_ node: String) {
+        acknowledged.formUnion(unacknowledged[node] ?? [])
+        unacknowledged[node] = []
+    }
+
+    private mutating func sync(in step: Int) throws {
+        let node = pick(["office", "r1", "r2", "w1"])
+        let result = try fleet.sync(node)
+        log.append("sync \(node): \(result.status)")
+        if result.status == 0 {
+            acknowledge(node)
+        } else {
+            failedSyncs.append(result.stderr)
+        }
+    }
+
+    /// SIGKILL to one hub process, started again now or left down until a later kill or the end.
+    private mutating func killHub() throws {
+        let hub = pick(PostgresFleet.hubNames)
+        faults += 1
+        guard fleet.hubs[hub] != nil else {
+            log.append("start \(hub)")
+            return try fleet.startHub(hub)
+        }
+        fleet.killHub(hub)
+        log.append("kill \(hub)")
+        if Bool.random(using: &generator) {
+            // Keep at least one process serving most of the time; sometimes none for a step.
+            try fleet.startHub(hub)
+            log.append("start \(hub)")
+        }
+    }
+
+    /// PostgreSQL stopped fast or killed (then recovering from its write-ahead log), while a
+    /// node's sync runs or between syncs.
+    private mutating func restartPostgres(in step: Int) throws {
+        faults += 1
+        let node = pick(["office", "r1", "r2", "w1"])
+        let during = Bool.random(using: &generator)
+        let running = during ? try BackgroundProcess(fleet.cli, ["sync", "--data-dir", node], environment: fleet.nodeEnvironment) : nil
+        if during { Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.4, using: &generator)) }
+        let crash = Bool.random(using: &generator)
+        if crash { try fleet.cluster.kill() }
+        try fleet.cluster.restart()
+        log.append("postgres \(crash ? "killed" : "stopped") and started\(during ? " during a sync of \(node)" : "")")
+        if let running {
+            let status = try running.waitForExit(seconds: 60)
+            log.append("sync \(node) across the restart: \(status)")
+            if status == 0 { acknowledge(node) } else { failedSyncs.append(running.stderr) }
+        }
+    }
+}
