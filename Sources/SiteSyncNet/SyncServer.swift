@@ -292,6 +292,15 @@ public final class SyncServer: @unchecked Sendable {
         let store = store, digests = digests, logger = logger
         let directory = options.sharesDirectory ? options.security?.allowList() : nil
         readers.async { [loop] in
+            // A hub process over a shared store serves the session from its working copy: first
+            // brought up to what the other processes took. Should the store be out of reach, the
+            // copy as it is still serves reads, and a push fails at its apply with the reason.
+            do {
+                try store.catchUp()
+            } catch {
+                logger.warning("welcoming \(client.node) from this process's copy as it is: it could not be brought up to date",
+                               metadata: ["error": "\(error)"])
+            }
             var facts: WelcomeFacts?
             do {
                 facts = try WelcomeFacts.gather(for: hello, client: client, store: store, directory: directory, digests: digests)

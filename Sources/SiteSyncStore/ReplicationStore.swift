@@ -13,6 +13,11 @@ public protocol ReplicationStore: AnyObject, Sendable {
     /// Milliseconds since 1970 by the store's clock (injected in tests).
     func wallClock() -> UInt64
 
+    /// Brings this replica up to what the other processes of its hub wrote, when it is one
+    /// hub process's working copy of a shared store (docs/design.md §18); nothing otherwise. A
+    /// listener does so before it welcomes a session, so that a node syncing through one hub
+    /// process gets what another took a moment before.
+    func catchUp() throws
     /// What this replica holds.
     func knowledge() throws -> VersionVector
     /// Reads one page of what the peer lacks (a session's ``SessionEffect/read(_:)``).

@@ -16,10 +16,17 @@ import Testing
             let fleet = try PostgresFleet()
             defer { fleet.stop() }
             var schedule = FleetSchedule(fleet: fleet, generator: SeededGenerator(seed: seed))
+            let started = Date()
             try schedule.run(steps: 36)
+            let scheduled = Date()
             try fleet.checkAcknowledgedAtBothHubs(schedule.acknowledged, seed: seed)
             try fleet.quietRound()
+            let quiet = Date()
             try fleet.checkConverged(seed: seed)
+            print("PostgresFleetTests: seed \(seed): \(schedule.acknowledged.count) records acknowledged, \(schedule.faults) faults, "
+                  + "\(schedule.failedSyncs.count) syncs failed; schedule \(scheduled.timeIntervalSince(started)) s, "
+                  + "quiet round \(quiet.timeIntervalSince(scheduled)) s, checks \(Date().timeIntervalSince(quiet)) s\n"
+                  + schedule.log.joined(separator: "\n") + "\nfailed syncs:\n" + schedule.failedSyncs.joined(separator: "\n"))
             #expect(schedule.faults >= 2, "seed \(seed): the schedule should have killed a hub or restarted PostgreSQL: \(schedule.log)")
             #expect(schedule.failedSyncs.allSatisfy { !$0.isEmpty }, "seed \(seed): a failed sync said nothing")
         }
@@ -49,6 +56,22 @@ import Testing
                 == "written before PostgreSQL went down")
         try fleet.quietRound()
         try fleet.checkConverged(seed: 0)
+    }
+
+    /// A node syncing through one hub process right after another node pushed through the
+    /// other gets what was pushed: the process brings its working copy up to PostgreSQL's head
+    /// before it welcomes the session, rather than serving it from a copy up to a second old.
+    @Test func aNodeSyncingThroughTheOtherProcessGetsWhatWasJustPushed() throws {
+        let fleet = try PostgresFleet()
+        defer { fleet.stop() }
+        for round in 1...3 {
+            try fleet.cli.ok("record", "put", "--data-dir", "office", "activity", "a2", "remarks=plan note \(round)")
+            let pushed = try FailoverTests.json(try fleet.cli.run(["sync", "--data-dir", "office", "--json"], environment: fleet.nodeEnvironment).stdout)
+            let pulled = try FailoverTests.json(try fleet.cli.run(["sync", "--data-dir", "r2", "--json"], environment: fleet.nodeEnvironment).stdout)
+            #expect(pushed["endpoint"] as? String == fleet.endpoints[0] && pulled["endpoint"] as? String == fleet.endpoints[1])
+            let remarks = try FaultToleranceTests.field(fleet.cli, "r2", "activity", "a2", "remarks")
+            #expect(remarks?.contains("plan note \(round)") == true, "round \(round): r2 synced through hub b and got \(remarks ?? "nothing")")
+        }
     }
 
     /// Two nodes push at the same time through different hub processes, editing the same fields
@@ -312,27 +335,47 @@ struct FleetSchedule {
         }
     }
 
+    private let began = Date()
+    private var stamp: String { String(format: "%5.1f", Date().timeIntervalSince(began)) }
+
     private mutating func pick<T>(_ items: [T]) -> T { items[Int.random(in: 0..<items.count, using: &generator)] }
 
-    /// A new quantity entry (tracked) or an edit of a field several sites edit (a conflict).
+    /// New quantity entries (tracked: one, or a few hundred in one import, so that a push
+    /// takes long enough for a fault to land inside it), or an edit of a field several sites
+    /// edit (a conflict).
     private mutating func write() throws {
         let node = pick(["office", "r1", "r2", "w1"])
         let activity = pick(Self.activities[node]!)
         written += 1
+        let kind = Int.random(in: 0..<10, using: &generator)
+        if kind < 2 {
+            let count = Int.random(in: 50...400, using: &generator)
+            let ids = (0..<count).map { "q-\(node)-\(written)-\($0)" }
+            let lines = ids.enumerated().map { n, id in
+                #"{"collection": "quantity_entry", "id": "\#(id)", "fields": {"activity": "\#(activity)", "date": "2026-10-\#(String(format: "%02d", n % 28 + 1))", "quantity": "\#(n % 50 + 1)", "note": "bulk \#(written)"}}"#
+            }
+            let result = try fleet.cli.run(["record", "import", "--data-dir", node, "-"], stdin: lines.joined(separator: "\n"))
+            #expect(result.status == 0, "record import at \(node): \(result.stderr)")
+            if result.status == 0 { unacknowledged[node, default: []] += ids }
+            log.append("\(stamp) write \(node) \(count) quantity entries")
+            return
+        }
         let arguments: [String]
-        if Bool.random(using: &generator) {
+        var tracked: String?
+        if kind < 6 {
             let id = "q-\(node)-\(written)"
             arguments = ["quantity_entry", id, "activity=\(activity)", "date=2026-11-\(String(format: "%02d", written % 28 + 1))",
                          "quantity=\(written).25", "note=\(node) write \(written)"]
-            unacknowledged[node, default: []].append(id)
-        } else if Bool.random(using: &generator) {
+            tracked = id
+        } else if kind < 8 {
             arguments = ["activity", activity, "remarks=\(node) says \(written)"]
         } else {
             arguments = ["activity", activity, "actual_finish=2026-07-\(String(format: "%02d", written % 28 + 1))"]
         }
         let result = try fleet.cli.run(["record", "put", "--data-dir", node] + arguments)
         #expect(result.status == 0, "record put at \(node): \(result.stderr)")
-        log.append("write \(node) \(arguments.prefix(3).joined(separator: " "))")
+        if result.status == 0, let tracked { unacknowledged[node, default: []].append(tracked) }
+        log.append("\(stamp) write \(node) \(arguments.prefix(3).joined(separator: " "))")
     }
 
     private mutating func acknowledge(_ node: String) {
@@ -343,7 +386,7 @@ struct FleetSchedule {
     private mutating func sync(in step: Int) throws {
         let node = pick(["office", "r1", "r2", "w1"])
         let result = try fleet.sync(node)
-        log.append("sync \(node): \(result.status)")
+        log.append("\(stamp) sync \(node): \(result.status)")
         if result.status == 0 {
             acknowledge(node)
         } else {
@@ -356,15 +399,15 @@ struct FleetSchedule {
         let hub = pick(PostgresFleet.hubNames)
         faults += 1
         guard fleet.hubs[hub] != nil else {
-            log.append("start \(hub)")
+            log.append("\(stamp) start \(hub)")
             return try fleet.startHub(hub)
         }
         fleet.killHub(hub)
-        log.append("kill \(hub)")
+        log.append("\(stamp) kill \(hub)")
         if Bool.random(using: &generator) {
             // Keep at least one process serving most of the time; sometimes none for a step.
             try fleet.startHub(hub)
-            log.append("start \(hub)")
+            log.append("\(stamp) start \(hub)")
         }
     }
 
@@ -379,10 +422,10 @@ struct FleetSchedule {
         let crash = Bool.random(using: &generator)
         if crash { try fleet.cluster.kill() }
         try fleet.cluster.restart()
-        log.append("postgres \(crash ? "killed" : "stopped") and started\(during ? " during a sync of \(node)" : "")")
+        log.append("\(stamp) postgres \(crash ? "killed" : "stopped") and started\(during ? " during a sync of \(node)" : "")")
         if let running {
             let status = try running.waitForExit(seconds: 60)
-            log.append("sync \(node) across the restart: \(status)")
+            log.append("\(stamp) sync \(node) across the restart: \(status)")
             if status == 0 { acknowledge(node) } else { failedSyncs.append(running.stderr) }
         }
     }
