@@ -268,6 +268,8 @@ final class PostgresFleet: @unchecked Sendable {
     func digest(_ node: String, department: String? = nil) throws -> String {
         let result = try cli.run(["digest", "--data-dir", node] + (department.map { ["--department", $0] } ?? []), environment: hubEnvironment)
         guard result.status == 0 else { throw TestFailure("digest at \(node): \(result.stderr)") }
+        // PostgreSQL's notices (a table that exists already) are not the operator's business.
+        #expect(!result.stderr.contains("NOTICE"), "digest at \(node) printed PostgreSQL's notices: \(result.stderr.prefix(300))")
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
