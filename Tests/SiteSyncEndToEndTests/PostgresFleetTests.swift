@@ -17,7 +17,7 @@ import Testing
             defer { fleet.stop() }
             var schedule = FleetSchedule(fleet: fleet, generator: SeededGenerator(seed: seed))
             let started = Date()
-            try schedule.run(steps: 36)
+            try schedule.run(steps: 30)
             let scheduled = Date()
             try fleet.checkAcknowledgedAtBothHubs(schedule.acknowledged, seed: seed)
             try fleet.quietRound()
@@ -45,6 +45,7 @@ import Testing
         try fleet.cluster.kill()
         let failed = try fleet.sync("r1")
         #expect(failed.status != 0, "a push the hub could not commit was acknowledged: \(failed.stdout)")
+        print("PostgresFleetTests: a sync while PostgreSQL is down: \(failed.stderr)")
         #expect(failed.stderr.contains("PostgreSQL"), "the failure should say the hub's store is unreachable: \(failed.stderr)")
         #expect(try fleet.pendingChanges("r1") == pendingBefore, "the failed push lost the node's pending changes")
         try fleet.cluster.restart()
@@ -223,6 +224,7 @@ final class PostgresFleet: @unchecked Sendable {
                     if result.status != 0 { failures.append("\(node): \(result.stderr)") }
                 }
             }
+            if !failures.isEmpty { print("PostgresFleetTests: a quiet round's syncs failed, again: \(failures)") }
         } while !failures.isEmpty && Date() < deadline
         guard failures.isEmpty else { throw TestFailure("the quiet round's syncs kept failing: \(failures)") }
     }
@@ -325,14 +327,18 @@ struct FleetSchedule {
     /// The activities each site may write, with the fields written concurrently from several.
     static let activities = ["office": ["a1", "w1"], "r1": ["a1", "a2"], "r2": ["a1", "a2"], "w1": ["w1"]]
 
-    mutating func run(steps: Int) throws {
+    /// `steps` writes and syncs, `hubKills` of them kills of a hub process and `postgresRestarts`
+    /// restarts of PostgreSQL, at steps the seed chooses (a restart after a crash costs
+    /// PostgreSQL seconds of recovery: a bounded number keeps the test within its time).
+    mutating func run(steps: Int, hubKills: Int = 3, postgresRestarts: Int = 2) throws {
+        let faultSteps = Array((0..<steps).shuffled(using: &generator).prefix(hubKills + postgresRestarts))
         for step in 0..<steps {
-            let roll = Int.random(in: 0..<100, using: &generator)
-            switch roll {
-            case 0..<45: try write()
-            case 45..<78: try sync(in: step)
-            case 78..<89: try killHub()
-            default: try restartPostgres(in: step)
+            if let fault = faultSteps.firstIndex(of: step) {
+                try fault < hubKills ? killHub() : restartPostgres()
+            } else if Int.random(in: 0..<100, using: &generator) < 55 {
+                try write()
+            } else {
+                try sync()
             }
         }
     }
@@ -385,7 +391,7 @@ struct FleetSchedule {
         unacknowledged[node] = []
     }
 
-    private mutating func sync(in step: Int) throws {
+    private mutating func sync() throws {
         let node = pick(["office", "r1", "r2", "w1"])
         let result = try fleet.sync(node)
         log.append("\(stamp) sync \(node): \(result.status)")
@@ -415,7 +421,7 @@ struct FleetSchedule {
 
     /// PostgreSQL stopped fast or killed (then recovering from its write-ahead log), while a
     /// node's sync runs or between syncs.
-    private mutating func restartPostgres(in step: Int) throws {
+    private mutating func restartPostgres() throws {
         faults += 1
         let node = pick(["office", "r1", "r2", "w1"])
         let during = Bool.random(using: &generator)
