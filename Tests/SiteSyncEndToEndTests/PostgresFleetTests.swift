@@ -17,7 +17,7 @@ import Testing
             defer { fleet.stop() }
             var schedule = FleetSchedule(fleet: fleet, generator: SeededGenerator(seed: seed))
             let started = Date()
-            try schedule.run(steps: 30)
+            try schedule.run(steps: 36, hubKills: 4, postgresRestarts: 3)
             let scheduled = Date()
             try fleet.checkAcknowledgedAtBothHubs(schedule.acknowledged, seed: seed)
             try fleet.quietRound()
@@ -402,7 +402,9 @@ struct FleetSchedule {
         }
     }
 
-    /// SIGKILL to one hub process, started again now or left down until a later kill or the end.
+    /// SIGKILL to one hub process, between syncs or in the middle of a node's sync through it
+    /// (which then moves on to the other process), started again now or left down until a
+    /// later kill (which starts it) or the end.
     private mutating func killHub() throws {
         let hub = pick(PostgresFleet.hubNames)
         faults += 1
@@ -410,13 +412,25 @@ struct FleetSchedule {
             log.append("\(stamp) start \(hub)")
             return try fleet.startHub(hub)
         }
+        // The sites that try this hub first.
+        let node = pick(hub == "hub-a" ? ["office", "r1"] : ["r2", "w1"])
+        let during = Bool.random(using: &generator)
+        let running = during ? try BackgroundProcess(fleet.cli, ["sync", "--data-dir", node], environment: fleet.nodeEnvironment) : nil
+        if during { Thread.sleep(forTimeInterval: Double.random(in: 0.1...0.5, using: &generator)) }
         fleet.killHub(hub)
-        log.append("\(stamp) kill \(hub)")
+        log.append("\(stamp) kill \(hub)\(during ? " during a sync of \(node)" : "")")
         if Bool.random(using: &generator) {
-            // Keep at least one process serving most of the time; sometimes none for a step.
             try fleet.startHub(hub)
             log.append("\(stamp) start \(hub)")
         }
+        if let running { try finish(running, node) }
+    }
+
+    /// A sync that ran across a fault: acknowledged when it says so.
+    private mutating func finish(_ running: BackgroundProcess, _ node: String) throws {
+        let status = try running.waitForExit(seconds: 60)
+        log.append("\(stamp) sync \(node) across the fault: \(status)")
+        if status == 0 { acknowledge(node) } else { failedSyncs.append(running.stderr) }
     }
 
     /// PostgreSQL stopped fast or killed (then recovering from its write-ahead log), while a
@@ -428,13 +442,11 @@ struct FleetSchedule {
         let running = during ? try BackgroundProcess(fleet.cli, ["sync", "--data-dir", node], environment: fleet.nodeEnvironment) : nil
         if during { Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.4, using: &generator)) }
         let crash = Bool.random(using: &generator)
+        let stopping = Date()
         if crash { try fleet.cluster.kill() }
+        let starting = Date()
         try fleet.cluster.restart()
-        log.append("\(stamp) postgres \(crash ? "killed" : "stopped") and started\(during ? " during a sync of \(node)" : "")")
-        if let running {
-            let status = try running.waitForExit(seconds: 60)
-            log.append("\(stamp) sync \(node) across the restart: \(status)")
-            if status == 0 { acknowledge(node) } else { failedSyncs.append(running.stderr) }
-        }
+        log.append("\(stamp) postgres \(crash ? "killed" : "stopped") (\(String(format: "%.1f", starting.timeIntervalSince(stopping))) s) and started (\(String(format: "%.1f", Date().timeIntervalSince(starting))) s)\(during ? " during a sync of \(node)" : "")")
+        if let running { try finish(running, node) }
     }
 }
