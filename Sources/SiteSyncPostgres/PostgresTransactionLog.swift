@@ -120,9 +120,21 @@ public final class PostgresTransactionLog: TransactionLog {
             return try body()
         } catch let error as PostgresError where error.kind == .connectionLost {
             try? connection.reconnect()
-            guard retry() else { throw error }
-            return try body()
+            guard retry() else { throw Self.outOfReach(error) }
+            do {
+                return try body()
+            } catch let error as PostgresError where error.kind == .connectionLost {
+                throw Self.outOfReach(error)
+            }
         }
+    }
+
+    /// A lost connection as the one who asked for the write reads it (a node's user, whose
+    /// sync the hub answers with it): what to do, not the wrapper's advice to reconnect.
+    private static func outOfReach(_ error: PostgresError) -> PostgresError {
+        PostgresError(kind: error.kind, sqlState: error.sqlState, message: error.message, detail: error.detail,
+                      advice: "The hub's store is out of reach (PostgreSQL stopped or is restarting); nothing of this write was "
+                      + "acknowledged: try again once PostgreSQL answers")
     }
 
     /// A working copy ahead of the log holds transactions the database lost: it was restored

@@ -46,7 +46,8 @@ import Testing
         let failed = try fleet.sync("r1")
         #expect(failed.status != 0, "a push the hub could not commit was acknowledged: \(failed.stdout)")
         print("PostgresFleetTests: a sync while PostgreSQL is down: \(failed.stderr)")
-        #expect(failed.stderr.contains("PostgreSQL"), "the failure should say the hub's store is unreachable: \(failed.stderr)")
+        #expect(failed.stderr.contains("PostgreSQL") && failed.stderr.contains("try again once PostgreSQL answers"),
+                "the failure should say the hub's store is out of reach, and what to do: \(failed.stderr)")
         #expect(try fleet.pendingChanges("r1") == pendingBefore, "the failed push lost the node's pending changes")
         try fleet.cluster.restart()
         let retried = try fleet.sync("r1")
@@ -79,7 +80,9 @@ import Testing
     /// of the same records: the row lock on `hub_log_head` serializes the two processes' applies,
     /// both pushes are acknowledged, and the hubs, the nodes and PostgreSQL's tables agree.
     @Test func twoHubProcessesApplyingTheSameRecordsAtOnceEndEqual() throws {
-        let fleet = try PostgresFleet()
+        // Pushes in batches of 256 changes (the least allowed) (the receiver's limit governs), so that the two
+        // processes' applies take turns rather than one batch each.
+        let fleet = try PostgresFleet(hubLimits: ["SITESYNC_SYNC_BATCH_CHANGES": "256"])
         defer { fleet.stop() }
         let activities = (1...40).map { "c\($0)" }
         try fleet.cli.ok("record", "import", "--data-dir", "office", "-", stdin: activities.map { id in
@@ -91,8 +94,10 @@ import Testing
             try fleet.cli.ok("record", "import", "--data-dir", node, "-", stdin: activities.map { id in
                 #"{"collection": "activity", "id": "\#(id)", "fields": {"remarks": "\#(node) on \#(id)", "actual_finish": "2026-06-\#(day)"}}"#
             }.joined(separator: "\n"))
-            try NetworkSyncTests.importEntries(fleet.cli, node, activity: "a1", count: 300, from: node == "r1" ? 0 : 10_000)
+            try NetworkSyncTests.importEntries(fleet.cli, node, activity: "a1", count: 700, from: node == "r1" ? 0 : 10_000)
         }
+        let postgres = try PostgresConnection(url: fleet.cluster.url)
+        let before = try #require(try postgres.execute("SELECT sequence FROM hub_log_head").scalar?.int64)
         // r1 names hub a first, r2 hub b: each push goes to its own process, at once.
         let pushes = try ["r1", "r2"].map { node in
             try BackgroundProcess(fleet.cli, ["sync", "--data-dir", node, "--json"], environment: fleet.nodeEnvironment)
@@ -100,15 +105,18 @@ import Testing
         for push in pushes { #expect(try push.waitForExit(seconds: 60) == 0, "\(push.stderr)") }
         let endpoints = try pushes.map { try FailoverTests.json($0.stdout)["endpoint"] as? String }
         #expect(endpoints == [fleet.endpoints[0], fleet.endpoints[1]], "each push should have gone to its own hub process: \(endpoints)")
-        let postgres = try PostgresConnection(url: fleet.cluster.url)
-        let written = try postgres.execute("SELECT DISTINCT process FROM hub_log").rows.count
-        #expect(written >= 2, "both hub processes should have written to hub_log")
+        // Which process wrote each logged transaction of the pushes, in the log's order.
+        let writers = try postgres.execute("SELECT process FROM hub_log WHERE sequence > $1 ORDER BY sequence", [.int64(before)])
+            .rows.compactMap { $0[0].text }
+        #expect(Set(writers).count == 2, "both hub processes should have written to hub_log: \(writers)")
+        let turns = zip(writers, writers.dropFirst()).filter { $0 != $1 }.count
+        print("PostgresFleetTests: \(writers.count) transactions in hub_log, the writing process changed \(turns) times")
         try fleet.quietRound()
         try fleet.checkConverged(seed: 0)
         // Every culvert holds both remarks (a multi-value field) and one of the finish dates.
         let conflicts = try fleet.activeConflicts("hub-a")
         #expect(conflicts.filter { $0.hasPrefix("activity/c") && $0.contains("remarks") }.count == activities.count, "\(conflicts)")
-        #expect(try postgres.execute("SELECT count(*) FROM quantity_entry").scalar?.int64 == 600)
+        #expect(try postgres.execute("SELECT count(*) FROM quantity_entry").scalar?.int64 == 1_400)
     }
 }
 
@@ -126,17 +134,21 @@ final class PostgresFleet: @unchecked Sendable {
     static let sites = ["office": "office", "r1": "roads", "r2": "roads", "w1": "water"]
     /// Short timeouts, so that a killed hub costs a node 2 s rather than 10.
     let nodeEnvironment = ["SITESYNC_SYNC_TIMEOUT_SECONDS": "2"]
-    var hubEnvironment: [String: String] { ["PGPASSWORD": cluster.password] }
+    /// What the hub processes run with besides the password (their session limits).
+    let hubLimits: [String: String]
+    var hubEnvironment: [String: String] { hubLimits.merging(["PGPASSWORD": cluster.password]) { $1 } }
 
-    init() throws {
+    init(hubLimits: [String: String] = [:]) throws {
+        self.hubLimits = hubLimits
         cluster = try PostgresCluster()
         cli = try SiteSyncBinary()
         endpoints = try (0..<2).map { _ in "tcp://127.0.0.1:\(try PostgresCluster.freeLoopbackPort())" }
         do {
             try Self.ok(cli, ["init", "--data-dir", "hub-a", "--node", "hub-1", "--department", "office", "--role", "hub",
                               "--listen", endpoints[0], "--store", PostgresHubTests.url(cluster)], environment: ["PGPASSWORD": cluster.password])
-            hubKey = try cli.run(["keys", "show", "--data-dir", "hub-a"], environment: hubEnvironment).stdout
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let shown = try cli.run(["keys", "show", "--data-dir", "hub-a"], environment: hubEnvironment)
+            guard shown.status == 0 else { throw TestFailure("keys show at the hub: \(shown.stderr)") }
+            hubKey = shown.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             // Sites list the two endpoints in either order, so both processes take sessions.
             for (node, department) in Self.sites.sorted(by: { $0.key < $1.key }) {
                 let order = node == "r2" || node == "w1" ? endpoints.reversed() : endpoints
