@@ -316,6 +316,14 @@ final class PostgresFleet: @unchecked Sendable {
             #expect(entries == pgEntries, "seed \(seed): \(hub) holds \(entries ?? -1) quantity entries, PostgreSQL \(pgEntries ?? -1)")
             #expect(remarks == pgRemarks, "seed \(seed): \(hub)'s activities differ from PostgreSQL's table")
         }
+        // Every table, row for row (but this copy's own place in the log, a row of sync_meta).
+        let counts = try hubCopy("hub-a") { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'grdb_migrations'")
+                .map { table in (table, try Int64.fetchOne(db, sql: "SELECT count(*) FROM \"\(table)\"" + (table == "sync_meta" ? " WHERE key != 'log_applied'" : "")) ?? -1) }
+        }
+        #expect(counts.count > 20, "seed \(seed): \(counts)")
+        let differing = try counts.filter { table, count in try postgres.execute("SELECT count(*) FROM \"\(table)\"").scalar?.int64 != count }
+        #expect(differing.isEmpty, "seed \(seed): tables whose row counts differ between hub-a's copy and PostgreSQL: \(differing)")
     }
 }
 
