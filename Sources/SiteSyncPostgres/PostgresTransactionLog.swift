@@ -71,7 +71,7 @@ public final class PostgresTransactionLog: TransactionLog {
 
     public func append<T>(after applied: Int64, _ work: ([LoggedChangeset]) throws -> (T, Changeset)) throws -> (value: T, sequence: Int64) {
         var workStarted = false
-        return try reconnecting(retry: { !workStarted }) {
+        return try reconnecting(retry: { !workStarted }, advice: Self.writeAdvice) {
             try connection.transaction { transaction in
                 guard let head = try transaction.execute("SELECT sequence FROM hub_log_head FOR UPDATE").scalar?.int64 else {
                     throw PostgresError(kind: .misuse, message: "the database has no hub_log_head row",
@@ -100,7 +100,7 @@ public final class PostgresTransactionLog: TransactionLog {
     }
 
     public func changesets(after applied: Int64) throws -> [LoggedChangeset] {
-        let rows = try reconnecting(retry: { true }) {
+        let rows = try reconnecting(retry: { true }, advice: Self.readAdvice) {
             try connection.transaction(isolation: .repeatableRead) { transaction in
                 let head = try transaction.execute("SELECT sequence FROM hub_log_head").scalar?.int64 ?? 0
                 try Self.check(applied: applied, head: head)
@@ -115,27 +115,30 @@ public final class PostgresTransactionLog: TransactionLog {
     /// server restarted) and `retry()` says nothing was done yet. When the working copy's
     /// transaction had already run, the error goes to the caller (its SQLite transaction rolls
     /// back; the node sends the batch again), and the next call finds the connection renewed.
-    private func reconnecting<R>(retry: () -> Bool, _ body: () throws -> R) throws -> R {
+    ///
+    /// A connection still lost is told with `advice`, for whoever asked (a node's user, whose
+    /// sync the hub answers with it), rather than the wrapper's advice to reconnect.
+    private func reconnecting<R>(retry: () -> Bool, advice: String, _ body: () throws -> R) throws -> R {
+        func outOfReach(_ error: PostgresError) -> PostgresError {
+            PostgresError(kind: error.kind, sqlState: error.sqlState, message: error.message, detail: error.detail, advice: advice)
+        }
         do {
             return try body()
         } catch let error as PostgresError where error.kind == .connectionLost {
             try? connection.reconnect()
-            guard retry() else { throw Self.outOfReach(error) }
+            guard retry() else { throw outOfReach(error) }
             do {
                 return try body()
             } catch let error as PostgresError where error.kind == .connectionLost {
-                throw Self.outOfReach(error)
+                throw outOfReach(error)
             }
         }
     }
 
-    /// A lost connection as the one who asked for the write reads it (a node's user, whose
-    /// sync the hub answers with it): what to do, not the wrapper's advice to reconnect.
-    private static func outOfReach(_ error: PostgresError) -> PostgresError {
-        PostgresError(kind: error.kind, sqlState: error.sqlState, message: error.message, detail: error.detail,
-                      advice: "The hub's store is out of reach (PostgreSQL stopped or is restarting); nothing of this write was "
-                      + "acknowledged: try again once PostgreSQL answers")
-    }
+    static let writeAdvice = "The hub's store is out of reach (PostgreSQL stopped or is restarting); nothing of this write was "
+        + "acknowledged: try again once PostgreSQL answers"
+    static let readAdvice = "The hub's store is out of reach (PostgreSQL stopped or is restarting); this process's copy stays as "
+        + "it is until PostgreSQL answers"
 
     /// A working copy ahead of the log holds transactions the database lost: it was restored
     /// from a backup older than the copy.

@@ -23,6 +23,9 @@ import Testing
             try fleet.quietRound()
             let quiet = Date()
             try fleet.checkConverged(seed: seed)
+            for (hub, process) in fleet.hubs {
+                print("PostgresFleetTests: \(hub)'s errors: " + process.stderr.split(separator: "\n").filter { $0.contains(" error ") || $0.contains(" critical ") || $0.contains(" warning ") }.joined(separator: "\n"))
+            }
             print("PostgresFleetTests: seed \(seed): \(schedule.acknowledged.count) records acknowledged, \(schedule.faults) faults, "
                   + "\(schedule.failedSyncs.count) syncs failed; schedule \(scheduled.timeIntervalSince(started)) s, "
                   + "quiet round \(quiet.timeIntervalSince(scheduled)) s, checks \(Date().timeIntervalSince(quiet)) s\n"
