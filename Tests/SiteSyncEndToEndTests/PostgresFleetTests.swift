@@ -24,7 +24,9 @@ import Testing
             let quiet = Date()
             try fleet.checkConverged(seed: seed)
             for (hub, process) in fleet.hubs {
-                print("PostgresFleetTests: \(hub)'s errors: " + process.stderr.split(separator: "\n").filter { $0.contains(" error ") || $0.contains(" critical ") || $0.contains(" warning ") }.joined(separator: "\n"))
+                let errors = process.stderr.split(separator: "\n").filter { $0.contains(" error ") || $0.contains(" critical ") }
+                #expect(!errors.contains { $0.contains(" critical ") }, "seed \(seed): \(hub) stopped listening: \(errors)")
+                if !errors.isEmpty { print("PostgresFleetTests: \(hub) logged errors:\n" + errors.joined(separator: "\n")) }
             }
             print("PostgresFleetTests: seed \(seed): \(schedule.acknowledged.count) records acknowledged, \(schedule.faults) faults, "
                   + "\(schedule.failedSyncs.count) syncs failed; schedule \(scheduled.timeIntervalSince(started)) s, "
