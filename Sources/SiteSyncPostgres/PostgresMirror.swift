@@ -14,17 +14,31 @@ public struct PostgresMirror: Sendable {
         tables = Dictionary(uniqueKeysWithValues: layouts.map { ($0.name, $0) })
     }
 
-    /// Creates the tables and the columns the database lacks (a newer SiteSync adds fields).
-    public func createSQL() -> String {
+    /// The columns of each table the database has now (``existingColumnsSQL``'s rows).
+    public typealias ExistingColumns = [String: Set<String>]
+
+    /// Lists the tables and columns of the connection's schema: what ``createSQL(existing:)``
+    /// needs to know.
+    public static let existingColumnsSQL = """
+        SELECT table_name::text, column_name::text FROM information_schema.columns WHERE table_schema = current_schema()
+        """
+
+    /// Creates the tables and the columns the database lacks (a newer SiteSync adds fields), and
+    /// nothing else: empty when it lacks none. Every process of the hub runs it when it starts,
+    /// and every command at the hub: an `ALTER TABLE` of a column that exists would still take
+    /// the table's exclusive lock, waiting for any reader of it (a BI tool's long query) while
+    /// every write to the table queued behind it.
+    public func createSQL(existing: ExistingColumns) -> String {
         tables.values.sorted { $0.name < $1.name }.map { table in
-            let keys = table.columns.filter(\.isKey).map { Self.quoted($0.name) }
-            let columns = table.columns.map { "\(Self.quoted($0.name)) \(Self.sqlType($0.type))" }
-            var sql = "CREATE TABLE IF NOT EXISTS \(Self.quoted(table.name)) (\(columns.joined(separator: ", "))"
-                + (keys.isEmpty ? "" : ", PRIMARY KEY (\(keys.joined(separator: ", ")))") + ");\n"
-            for column in table.columns {
-                sql += "ALTER TABLE \(Self.quoted(table.name)) ADD COLUMN IF NOT EXISTS \(Self.quoted(column.name)) \(Self.sqlType(column.type));\n"
+            guard let present = existing[table.name] else {
+                let keys = table.columns.filter(\.isKey).map { Self.quoted($0.name) }
+                let columns = table.columns.map { "\(Self.quoted($0.name)) \(Self.sqlType($0.type))" }
+                return "CREATE TABLE IF NOT EXISTS \(Self.quoted(table.name)) (\(columns.joined(separator: ", "))"
+                    + (keys.isEmpty ? "" : ", PRIMARY KEY (\(keys.joined(separator: ", ")))") + ");\n"
             }
-            return sql
+            return table.columns.filter { !present.contains($0.name) }.map { column in
+                "ALTER TABLE \(Self.quoted(table.name)) ADD COLUMN IF NOT EXISTS \(Self.quoted(column.name)) \(Self.sqlType(column.type));\n"
+            }.joined()
         }.joined()
     }
 

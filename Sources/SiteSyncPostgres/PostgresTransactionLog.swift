@@ -52,7 +52,13 @@ public final class PostgresTransactionLog: TransactionLog {
     public func keepTables(of store: ReplicaStore) throws {
         let layouts = try store.tableLayouts()
         let mirror = PostgresMirror(layouts)
-        try connection.executeScript(mirror.createSQL())
+        var existing: PostgresMirror.ExistingColumns = [:]
+        for row in try connection.execute(PostgresMirror.existingColumnsSQL).rows {
+            guard let table = row[0].text, let column = row[1].text else { continue }
+            existing[table, default: []].insert(column)
+        }
+        let missing = mirror.createSQL(existing: existing)
+        if !missing.isEmpty { try connection.executeScript(missing) }
         try connection.transaction { transaction in
             guard let head = try transaction.execute("SELECT sequence, seeded FROM hub_log_head FOR UPDATE").rows.first,
                   head[1].bool == false else { return }

@@ -65,6 +65,25 @@ import Testing
         try fleet.checkConverged(seed: 0)
     }
 
+    /// A BI tool reading the hub's tables in a long transaction does not stop the hub: a hub
+    /// process that starts (or any command at the hub) takes no lock on a table it finds as it
+    /// needs it. An `ALTER TABLE … ADD COLUMN IF NOT EXISTS` per column took an exclusive lock
+    /// on each table at every start, waiting behind the reader, and every write behind it.
+    @Test func aCommandAtTheHubDoesNotWaitForAReaderOfItsTables() throws {
+        let (cluster, cli) = try PostgresHubTests.hubOverPostgres()
+        defer { cluster.stop(); cli.remove() }
+        let reader = try PostgresConnection(url: cluster.url)
+        try reader.transaction { transaction in
+            #expect(try transaction.execute("SELECT count(*) FROM department").scalar?.int64 == 1)
+            let command = try BackgroundProcess(cli, ["record", "put", "--data-dir", "hub-a", "department", "water", "name=Water Bureau"],
+                                                environment: ["PGPASSWORD": cluster.password])
+            defer { command.kill() }
+            let status = try? command.waitForExit(seconds: 10)
+            #expect(status == 0, "the command waited for the reader's transaction (or failed): \(command.stderr.suffix(500))")
+        }
+        #expect(try reader.execute("SELECT name FROM department WHERE id = 'water'").scalar?.text == "Water Bureau")
+    }
+
     /// A node syncing through one hub process right after another node pushed through the
     /// other gets what was pushed: the process brings its working copy up to PostgreSQL's head
     /// before it welcomes the session, rather than serving it from a copy up to a second old.
