@@ -72,6 +72,41 @@ public final class Node: Sendable {
         }
     }
 
+    /// The node's store. A hub whose store is PostgreSQL builds its working copy from the
+    /// database when it has none (a new hub process: `node.toml` and `node.key` copied from the
+    /// first), and again when its copy can no longer follow the log (docs/design.md §18). The
+    /// copy replaced is moved aside, never deleted; when it was ahead of the log, the database
+    /// was restored from an older backup and lost some of the hub's own changes, so the hub
+    /// takes a new replica epoch before it writes (the same rule as `sitesync restore`).
+    static func openStore(_ dataDirectory: String, options: StoreOptions) throws -> ReplicaStore {
+        let path = dataDirectory + "/" + databaseFile
+        guard let log = options.transactionLog as? PostgresTransactionLog else { return try ReplicaStore.open(at: path, options: options) }
+        if !FileManager.default.fileExists(atPath: path) { try postgres { try log.buildWorkingCopy(at: path) } }
+        let store = try ReplicaStore.open(at: path, options: options)
+        do {
+            try keepTables(store, options: options)
+            return store
+        } catch let error as StoreError where error.code == .workingCopyUnfit {
+            // Only with the directory to itself: a running process still reads this copy.
+            guard let lock = try? NodeLock(dataDirectory: dataDirectory, exclusive: true) else {
+                throw StoreError(.workingCopyUnfit, error.message + " (stop the other processes using \(dataDirectory) first)")
+            }
+            defer { _ = lock }
+            let restored = try postgres { try store.logPosition() > log.head() }
+            try store.close()
+            let aside = path + ".replaced-\(Int(Date().timeIntervalSince1970))"
+            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+                try FileManager.default.moveItem(atPath: path + suffix, toPath: aside + suffix)
+            }
+            try postgres { try log.buildWorkingCopy(at: path) }
+            let rebuilt = try ReplicaStore.open(at: path, options: options)
+            try keepTables(rebuilt, options: options)
+            guard restored else { return rebuilt }
+            _ = try rebuilt.takeNewEpoch()
+            return try rebuilt.reopened()  // its identity, read when opened, is the new epoch's
+        }
+    }
+
     /// `body`, a PostgreSQL failure told as the store's, with what to do.
     private static func postgres<T>(_ body: () throws -> T) throws -> T {
         do {
@@ -119,6 +154,11 @@ public final class Node: Sendable {
         }
         let options = try storeOptions(options, configuration: configuration, key: nil, environment: environment)
         do {
+            if let log = options.transactionLog as? PostgresTransactionLog, try postgres({ try log.holdsHub() }) {
+                throw NodeError(.alreadyInitialized, "the database at the store URL already holds a hub; nothing was changed. "
+                    + "To add a process to that hub, copy node.toml and node.key from one of its data directories into a new one "
+                    + "and start it there: it builds its working copy from the database (docs/design.md §18)")
+            }
             guard fm.createFile(atPath: configPath, contents: Data(configuration.tomlText.utf8)) else {
                 throw NodeError(.usage, "cannot write \(configPath); check permissions and free space")
             }
@@ -155,8 +195,7 @@ public final class Node: Sendable {
         let configuration = try NodeConfiguration.load(from: configPath, environment: environment)
         let key = try NodeKeyFile.load(at: dataDirectory + "/" + NodeKeyFile.name)
         let options = try storeOptions(options, configuration: configuration, key: key, environment: environment)
-        let store = try ReplicaStore.open(at: dataDirectory + "/" + databaseFile, options: options)
-        try keepTables(store, options: options)
+        let store = try openStore(dataDirectory, options: options)
         guard store.identity.node == configuration.name else {
             throw NodeError(.configuration,
                 "\(configPath) names the node '\(configuration.name)', but its database belongs to '\(store.identity.node)'; "

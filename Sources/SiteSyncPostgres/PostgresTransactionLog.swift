@@ -11,7 +11,7 @@ import Synchronization
 /// therefore given in commit order, and a reader that has applied up to N never meets an N + 1
 /// committed later than N + 2.
 public final class PostgresTransactionLog: TransactionLog {
-    private let connection: PostgresConnection
+    let connection: PostgresConnection
     /// Which process wrote each changeset (for the operator reading `hub_log`).
     private let process: String
     private let wallClock: @Sendable () -> UInt64
@@ -99,6 +99,16 @@ public final class PostgresTransactionLog: TransactionLog {
         }
     }
 
+    /// Whether the database already holds a hub (its tables were filled from a first process).
+    public func holdsHub() throws -> Bool {
+        try reconnecting(retry: { true }) { try connection.execute("SELECT seeded FROM hub_log_head").scalar?.bool ?? false }
+    }
+
+    /// The sequence number of the log's last transaction.
+    public func head() throws -> Int64 {
+        try reconnecting(retry: { true }) { try connection.execute("SELECT sequence FROM hub_log_head").scalar?.int64 ?? 0 }
+    }
+
     public func changesets(after applied: Int64) throws -> [LoggedChangeset] {
         let rows = try reconnecting(retry: { true }) {
             try connection.transaction(isolation: .repeatableRead) { transaction in
@@ -115,7 +125,7 @@ public final class PostgresTransactionLog: TransactionLog {
     /// server restarted) and `retry()` says nothing was done yet. When the working copy's
     /// transaction had already run, the error goes to the caller (its SQLite transaction rolls
     /// back; the node sends the batch again), and the next call finds the connection renewed.
-    private func reconnecting<R>(retry: () -> Bool, _ body: () throws -> R) throws -> R {
+    func reconnecting<R>(retry: () -> Bool, _ body: () throws -> R) throws -> R {
         do {
             return try body()
         } catch let error as PostgresError where error.kind == .connectionLost {
@@ -129,9 +139,9 @@ public final class PostgresTransactionLog: TransactionLog {
     /// from a backup older than the copy.
     private static func check(applied: Int64, head: Int64) throws {
         guard applied <= head else {
-            throw PostgresError(kind: .misuse, message: "this hub process's working copy holds transaction \(applied) of the store, "
-                                + "whose log ends at \(head): the database was restored from an older backup",
-                                advice: "Build the working copy again from the database (docs/design.md §18)")
+            throw StoreError(.workingCopyUnfit, "this hub process's working copy holds transaction \(applied) of the store, "
+                             + "whose log ends at \(head): the database was restored from an older backup; open the hub process "
+                             + "again: it builds its working copy again from the database and takes a new replica epoch")
         }
     }
 

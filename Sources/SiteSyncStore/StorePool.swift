@@ -99,7 +99,7 @@ struct StorePool: Sendable {
         try String.fetchOne(db, sql: "SELECT value FROM sync_meta WHERE key = 'log_applied'").flatMap { Int64($0) } ?? 0
     }
 
-    private static func setAppliedSequence(_ db: Database, _ sequence: Int64) throws {
+    static func setAppliedSequence(_ db: Database, _ sequence: Int64) throws {
         try db.execute(sql: """
             INSERT INTO sync_meta (key, value) VALUES ('log_applied', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value
             """, arguments: [String(sequence)])

@@ -74,6 +74,62 @@ import Testing
         #expect(shown, "process b's API never showed the project written through process a")
     }
 
+    /// A new hub process on another machine needs only the hub's `node.toml` and `node.key`:
+    /// it builds its working copy from PostgreSQL's tables and serves the same hub. Making a
+    /// second hub in the same database is refused.
+    @Test func aNewProcessBuildsItsWorkingCopyFromPostgreSQL() throws {
+        let (cluster, cli) = try Self.hubOverPostgres()
+        defer { cluster.stop(); cli.remove() }
+        try Self.sitesync(cli, cluster, "record", "put", "--data-dir", "hub-a", "project", "p1", "code=R-001", "name=Ring road",
+                          "department=roads", "budget=1200000.50", "planned_finish=2027-06-30")
+        try Self.sitesync(cli, cluster, "record", "put", "--data-dir", "hub-a", "project", "p1", "remarks=from process a")
+        try FileManager.default.createDirectory(atPath: cli.file("hub-b"), withIntermediateDirectories: false)
+        for file in ["node.toml", "node.key"] {
+            try FileManager.default.copyItem(atPath: cli.file("hub-a/\(file)"), toPath: cli.file("hub-b/\(file)"))
+        }
+        let shown = try Self.sitesync(cli, cluster, "record", "get", "--data-dir", "hub-b", "project", "p1")
+        #expect(shown.contains("Ring road") && shown.contains("1200000.5") && shown.contains("from process a"), "\(shown)")
+        #expect(try Self.sitesync(cli, cluster, "digest", "--data-dir", "hub-b") == Self.sitesync(cli, cluster, "digest", "--data-dir", "hub-a"))
+        try Self.sitesync(cli, cluster, "record", "put", "--data-dir", "hub-b", "project", "p1", "name=Ring road east")
+        #expect(try Self.sitesync(cli, cluster, "record", "get", "--data-dir", "hub-a", "project", "p1").contains("Ring road east"))
+
+        let again = try cli.run(["init", "--data-dir", "hub-c", "--node", "hub", "--department", "office", "--role", "hub", "--insecure",
+                                 "--store", Self.url(cluster)], environment: ["PGPASSWORD": cluster.password])
+        #expect(again.status != 0 && again.stderr.contains("already holds a hub") && again.stderr.contains("node.key"), "\(again.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: cli.file("hub-c")))
+    }
+
+    /// PostgreSQL restored to an earlier point (here: the database swapped for a copy taken
+    /// before the last write, as a restore from a backup leaves it): the process's copy, now
+    /// ahead of the log, is moved aside, built again from the database, and the hub takes a new
+    /// replica epoch, so it never issues again a change id the lost write had.
+    @Test func aDatabaseRestoredFromAnOlderBackupRebuildsTheCopyUnderANewEpoch() throws {
+        let (cluster, cli) = try Self.hubOverPostgres()
+        defer { cluster.stop(); cli.remove() }
+        try Self.sitesync(cli, cluster, "record", "put", "--data-dir", "hub-a", "project", "p1", "code=R-001", "name=Ring road",
+                          "department=roads")
+        let maintenance = try PostgresConnection(url: cluster.url.replacingOccurrences(of: "/\(cluster.database)", with: "/postgres"))
+        try maintenance.execute("CREATE DATABASE backup_copy TEMPLATE \(cluster.database)")
+        try Self.sitesync(cli, cluster, "record", "put", "--data-dir", "hub-a", "project", "p2", "code=R-002", "name=Lost with the restore",
+                          "department=roads")
+        let before = try Self.sitesync(cli, cluster, "status", "--json", "--data-dir", "hub-a")
+        try maintenance.execute("DROP DATABASE \(cluster.database)")
+        try maintenance.execute("ALTER DATABASE backup_copy RENAME TO \(cluster.database)")
+
+        let after = try Self.sitesync(cli, cluster, "status", "--json", "--data-dir", "hub-a")
+        func replica(_ text: String) throws -> String? {
+            (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["replica"] as? String
+        }
+        #expect(try replica(before) != nil && replica(after) != nil && replica(before) != replica(after), "\(after)")
+        let aside = try FileManager.default.contentsOfDirectory(atPath: cli.file("hub-a")).filter { $0.hasPrefix("sitesync.db.replaced-") }
+        #expect(aside.contains { !$0.hasSuffix("-wal") && !$0.hasSuffix("-shm") }, "the copy replaced is kept: \(aside)")
+        #expect(try !Self.sitesync(cli, cluster, "record", "list", "--data-dir", "hub-a", "project").contains("R-002"))
+        try Self.sitesync(cli, cluster, "record", "put", "--data-dir", "hub-a", "project", "p3", "code=R-003", "name=After the restore",
+                          "department=roads")
+        let postgres = try PostgresConnection(url: cluster.url)
+        #expect(try postgres.execute("SELECT name FROM project WHERE id = 'p3'").scalar?.text == "After the restore")
+    }
+
     /// A store URL nobody answers at: init says so, with what to do, and leaves no half-made node.
     @Test func anUnreachableStoreIsRefusedAndLeavesNoNode() throws {
         let cli = try SiteSyncBinary()
