@@ -92,7 +92,7 @@ public final class Node: Sendable {
                 throw StoreError(.workingCopyUnfit, error.message + " (stop the other processes using \(dataDirectory) first)")
             }
             defer { _ = lock }
-            let restored = try postgres { try store.logPosition() > log.head() }
+            let restored = try postgres { try !log.holds(store.logPosition()) }
             try store.close()
             let aside = path + ".replaced-\(Int(Date().timeIntervalSince1970))"
             for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {

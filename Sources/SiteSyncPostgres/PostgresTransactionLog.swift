@@ -42,6 +42,9 @@ public final class PostgresTransactionLog: TransactionLog {
             written_ms BIGINT NOT NULL,
             process TEXT NOT NULL
         );
+        -- The changeset's SHA-256 in hex: a working copy checks the one it last applied is
+        -- still the log's at that place (HubLogPosition).
+        ALTER TABLE hub_log ADD COLUMN IF NOT EXISTS digest TEXT;
         """
 
     /// Creates in PostgreSQL the tables of `store`, this log's working copy, that it lacks (and
@@ -69,7 +72,9 @@ public final class PostgresTransactionLog: TransactionLog {
         self.mirror.withLock { $0 = mirror }
     }
 
-    public func append<T>(after applied: Int64, _ work: ([LoggedChangeset]) throws -> (T, Changeset)) throws -> (value: T, sequence: Int64) {
+    public func append<T>(after applied: HubLogPosition, _ work: ([LoggedChangeset]) throws -> (T, Changeset)) throws
+        -> (value: T, position: HubLogPosition)
+    {
         var workStarted = false
         return try reconnecting(retry: { !workStarted }) {
             try connection.transaction { transaction in
@@ -77,14 +82,17 @@ public final class PostgresTransactionLog: TransactionLog {
                     throw PostgresError(kind: .misuse, message: "the database has no hub_log_head row",
                                         advice: "It is not a SiteSync hub's database, or its tables were altered")
                 }
-                try Self.check(applied: applied, head: head)
-                let missed = head > applied ? try Self.changesets(transaction.execute(
-                    "SELECT sequence, changeset FROM hub_log WHERE sequence > $1 ORDER BY sequence", [.int64(applied)])) : []
+                try Self.check(applied, head: head, transaction)
+                let missed = head > applied.sequence ? try Self.changesets(transaction.execute(
+                    "SELECT sequence, changeset FROM hub_log WHERE sequence > $1 ORDER BY sequence", [.int64(applied.sequence)])) : []
                 workStarted = true
                 let (value, changeset) = try work(missed)
-                guard !changeset.isEmpty else { return (value, head) }
-                try transaction.execute("INSERT INTO hub_log (sequence, changeset, written_ms, process) VALUES ($1, $2, $3, $4)",
-                                        [.int64(head + 1), .bytea([UInt8](changeset.bytes)), .int64(Int64(wallClock())), .text(process)])
+                guard !changeset.isEmpty else { return (value, missed.last?.position ?? applied) }
+                let logged = LoggedChangeset(sequence: head + 1, changeset: changeset)
+                try transaction.execute("""
+                    INSERT INTO hub_log (sequence, changeset, written_ms, process, digest) VALUES ($1, $2, $3, $4, $5)
+                    """, [.int64(logged.sequence), .bytea([UInt8](changeset.bytes)), .int64(Int64(wallClock())), .text(process),
+                          .text(changeset.digest)])
                 guard let mirror = mirror.withLock({ $0 }) else {
                     throw PostgresError(kind: .misuse, message: "the hub's tables in PostgreSQL are not kept yet",
                                         advice: "Call keepTables(of:) once the store is open, before it writes")
@@ -94,7 +102,7 @@ public final class PostgresTransactionLog: TransactionLog {
                     try transaction.execute(statement.sql, statement.parameters)
                 }
                 try transaction.execute("UPDATE hub_log_head SET sequence = $1", [.int64(head + 1)])
-                return (value, head + 1)
+                return (value, logged.position)
             }
         }
     }
@@ -104,18 +112,13 @@ public final class PostgresTransactionLog: TransactionLog {
         try reconnecting(retry: { true }) { try connection.execute("SELECT seeded FROM hub_log_head").scalar?.bool ?? false }
     }
 
-    /// The sequence number of the log's last transaction.
-    public func head() throws -> Int64 {
-        try reconnecting(retry: { true }) { try connection.execute("SELECT sequence FROM hub_log_head").scalar?.int64 ?? 0 }
-    }
-
-    public func changesets(after applied: Int64) throws -> [LoggedChangeset] {
+    public func changesets(after applied: HubLogPosition) throws -> [LoggedChangeset] {
         let rows = try reconnecting(retry: { true }) {
             try connection.transaction(isolation: .repeatableRead) { transaction in
                 let head = try transaction.execute("SELECT sequence FROM hub_log_head").scalar?.int64 ?? 0
-                try Self.check(applied: applied, head: head)
+                try Self.check(applied, head: head, transaction)
                 return try transaction.execute("SELECT sequence, changeset FROM hub_log WHERE sequence > $1 ORDER BY sequence",
-                                               [.int64(applied)])
+                                               [.int64(applied.sequence)])
             }
         }
         return try Self.changesets(rows)
@@ -135,13 +138,27 @@ public final class PostgresTransactionLog: TransactionLog {
         }
     }
 
-    /// A working copy ahead of the log holds transactions the database lost: it was restored
-    /// from a backup older than the copy.
-    private static func check(applied: Int64, head: Int64) throws {
-        guard applied <= head else {
-            throw StoreError(.workingCopyUnfit, "this hub process's working copy holds transaction \(applied) of the store, "
-                             + "whose log ends at \(head): the database was restored from an older backup; open the hub process "
-                             + "again: it builds its working copy again from the database and takes a new replica epoch")
+    /// A working copy ahead of the log, or holding another changeset at its place than the
+    /// log's, holds transactions the database lost: it was restored from an older backup.
+    static func check(_ applied: HubLogPosition, head: Int64, _ transaction: PostgresTransaction) throws {
+        guard applied.sequence <= head else { throw applied.unfit(logHead: head) }
+        guard applied.sequence > 0, let digest = applied.digest else { return }
+        let logged = try transaction.execute("SELECT digest FROM hub_log WHERE sequence = $1", [.int64(applied.sequence)]).scalar
+        if let text = logged?.text, text != digest { throw applied.unfit(logHead: head) }
+    }
+
+    /// Whether the log holds `position`: a copy standing there can follow it.
+    public func holds(_ position: HubLogPosition) throws -> Bool {
+        try reconnecting(retry: { true }) {
+            try connection.transaction(isolation: .repeatableRead) { transaction in
+                let head = try transaction.execute("SELECT sequence FROM hub_log_head").scalar?.int64 ?? 0
+                do {
+                    try Self.check(position, head: head, transaction)
+                    return true
+                } catch let error as StoreError where error.code == .workingCopyUnfit {
+                    return false
+                }
+            }
         }
     }
 

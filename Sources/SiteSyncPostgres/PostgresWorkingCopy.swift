@@ -23,7 +23,7 @@ extension PostgresTransactionLog {
     }
 
     private static func snapshot(_ layouts: [TableLayout], _ transaction: PostgresTransaction,
-                                 _ insert: (String, [DatabaseValue]) throws -> Void) throws -> Int64 {
+                                 _ insert: (String, [DatabaseValue]) throws -> Void) throws -> HubLogPosition {
         guard let head = try transaction.execute("SELECT sequence, seeded FROM hub_log_head").rows.first,
               let sequence = head[0].int64, head[1].bool == true else {
             throw StoreError(.notFound, "the hub's database in PostgreSQL holds no hub yet: make the hub's first process "
@@ -50,7 +50,8 @@ extension PostgresTransactionLog {
             }
             try transaction.execute("CLOSE copy_rows")
         }
-        return sequence
+        let digest = try transaction.execute("SELECT digest FROM hub_log WHERE sequence = $1", [.int64(sequence)]).scalar?.text
+        return HubLogPosition(sequence: sequence, digest: digest)
     }
 
     /// How a column is read so that its value comes back as the working copies hold it: dates

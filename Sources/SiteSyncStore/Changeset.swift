@@ -1,6 +1,7 @@
 import CSQLiteSession
 import Foundation
 import GRDB
+import SiteSyncCore
 import GRDBSQLite
 
 /// What one write transaction changed in a database, in SQLite's changeset format (its session
@@ -18,6 +19,9 @@ public struct Changeset: Sendable, Equatable {
     public init(bytes: Data) {
         self.bytes = bytes
     }
+
+    /// SHA-256 of the bytes, in hex: a logged changeset's fingerprint (``HubLogPosition``).
+    public var digest: String { SHA256Hex.digest(of: [UInt8](bytes)) }
 
     public var isEmpty: Bool { bytes.isEmpty }
 

@@ -22,10 +22,9 @@ extension ReplicaStore {
         try StoreError.mapping { try pool.catchUp() }
     }
 
-    /// The sequence number of the last logged transaction this working copy holds (0 without a
-    /// log).
-    public func logPosition() throws -> Int64 {
-        try StoreError.mapping { try pool.read { db in try StorePool.appliedSequence(db) } }
+    /// Where this working copy stands in its log (``HubLogPosition/start`` without one).
+    public func logPosition() throws -> HubLogPosition {
+        try StoreError.mapping { try pool.read { db in try StorePool.appliedPosition(db) } }
     }
 }
 
@@ -79,7 +78,8 @@ extension ReplicaStore {
 extension ReplicaStore {
     /// Every row of the tables `layouts` names, as inserts: what a copy of the store elsewhere
     /// starts from (the hub's tables in PostgreSQL, when its first process starts). The
-    /// working copy's own place in the log (`sync_meta` `log_applied`) is not among them.
+    /// working copy's own place in the log (``StorePool/positionKeys`` in `sync_meta`) is not
+    /// among them.
     public func rowsAsInserts(_ layouts: [TableLayout]) throws -> [RowOperation] {
         try StoreError.mapping {
             try pool.read { db in
@@ -88,7 +88,8 @@ extension ReplicaStore {
                     let keys = layout.columns.map(\.isKey)
                     let rows = try Row.fetchCursor(db, sql: "SELECT * FROM \(StoreSchema.quoted(layout.name))")
                     while let row = try rows.next() {
-                        if layout.name == "sync_meta", row[0] == "log_applied" { continue }
+                        if layout.name == "sync_meta", let key = String.fromDatabaseValue(row[0]),
+                           StorePool.positionKeys.contains(key) { continue }
                         operations.append(RowOperation(table: layout.name, kind: .insert, primaryKey: keys, old: [], new: Array(row.databaseValues)))
                     }
                 }
@@ -103,8 +104,7 @@ extension ReplicaStore {
     /// hub's tables in PostgreSQL, docs/design.md §18): for a process that starts without one,
     /// or whose copy can no longer follow the log. The tables are this SiteSync's; `rows` hands
     /// `insert` every row of the tables `layouts` names, all from one snapshot of the record,
-    /// and returns the log's sequence number that snapshot stands at, which becomes the copy's
-    /// place in the log. Typed rows get back their records' rowids (``RecordTable``).
+    /// and returns where in the log that snapshot stands, which becomes the copy's place in it. Typed rows get back their records' rowids (``RecordTable``).
     ///
     /// The copy is built beside `path` and moved there only once whole, so a process killed
     /// while building leaves no half-made copy for the next one to trust.
@@ -113,7 +113,7 @@ extension ReplicaStore {
     ///   `path` then.
     public static func buildWorkingCopy(
         at path: String, schema: Schema = .siteSync,
-        rows: (_ layouts: [TableLayout], _ insert: (_ table: String, _ values: [DatabaseValue]) throws -> Void) throws -> Int64
+        rows: (_ layouts: [TableLayout], _ insert: (_ table: String, _ values: [DatabaseValue]) throws -> Void) throws -> HubLogPosition
     ) throws {
         let fm = FileManager.default
         guard !fm.fileExists(atPath: path) else {
@@ -140,7 +140,7 @@ extension ReplicaStore {
     /// emptied of what a new store starts with, then filled.
     private static func fill(
         _ db: Database, schema: Schema,
-        rows: ([TableLayout], (String, [DatabaseValue]) throws -> Void) throws -> Int64
+        rows: ([TableLayout], (String, [DatabaseValue]) throws -> Void) throws -> HubLogPosition
     ) throws {
         let layouts = try tableLayouts(db, schema: schema)
         var inserts: [String: Statement] = [:]
@@ -150,7 +150,7 @@ extension ReplicaStore {
                 + layout.columns.map { StoreSchema.quoted($0.name) }.joined(separator: ", ") + ") VALUES ("
                 + Array(repeating: "?", count: layout.columns.count).joined(separator: ", ") + ")")
         }
-        let sequence = try rows(layouts) { table, values in
+        let position = try rows(layouts) { table, values in
             guard let insert = inserts[table] else {
                 throw StoreError(.newerSchema, "the store holds a table \(table) that this SiteSync does not know; "
                                  + "run the same SiteSync version in every hub process")
@@ -164,7 +164,7 @@ extension ReplicaStore {
                 UPDATE \(table) SET rowid = (SELECT id FROM sync_record WHERE collection = ? AND record_id = \(table).id)
                 """, arguments: [collection.name])
         }
-        try StorePool.setAppliedSequence(db, sequence)
+        try StorePool.setAppliedPosition(db, position)
         let meta = try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT key, value FROM sync_meta")
             .map { ($0["key"] as String, $0["value"] as String) })
         guard meta["format"] == "sitesync", meta["replica"] != nil else {
