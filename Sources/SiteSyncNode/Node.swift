@@ -14,7 +14,8 @@ public final class Node: Sendable {
     public let store: ReplicaStore
     /// The node's keys (`nil` when its key file is missing: it can then read, but not write or sync).
     public let key: NodeSecretKey?
-    /// The hub's allow-list file, with the hub's own entry. One per node, so that its cache
+    /// The hub's allow-list (a file, or in the store at a hub whose store is PostgreSQL), with
+    /// the hub's own entry. One per node, so that its cache
     /// holds: every parse of the file leaks the parsed table inside TOMLKit 0.6.0, so a list
     /// read afresh for each compaction made a hub's memory grow (seen in the soak).
     public let allowList: AllowListFile
@@ -26,7 +27,7 @@ public final class Node: Sendable {
         self.key = key
         allowList = AllowListFile(path: dataDirectory + "/" + AllowListFile.name, hub: key.map {
             DirectoryEntry(node: configuration.name, role: .hub, department: configuration.department, key: $0.publicKey)
-        })
+        }, store: configuration.storeURL == nil ? nil : store)
     }
 
     public var keyPath: String { dataDirectory + "/" + NodeKeyFile.name }

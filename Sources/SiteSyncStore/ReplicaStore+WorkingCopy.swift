@@ -177,3 +177,23 @@ extension ReplicaStore {
         }
     }
 }
+
+extension ReplicaStore {
+    /// A setting of the hub's own, kept in its store (`sync_meta`) so that every process of a
+    /// hub whose store is PostgreSQL reads the same (the allow-list); never sent to nodes.
+    public func hubSetting(_ key: String) throws -> String? {
+        try StoreError.mapping {
+            try pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM sync_meta WHERE key = ?", arguments: ["hub:" + key]) }
+        }
+    }
+
+    public func setHubSetting(_ key: String, _ value: String) throws {
+        try StoreError.mapping {
+            try pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO sync_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value
+                    """, arguments: ["hub:" + key, value])
+            }
+        }
+    }
+}

@@ -141,6 +141,53 @@ import Testing
         #expect(try Self.sitesync(cli, cluster, "digest", "--data-dir", "hub-b") == Self.sitesync(cli, cluster, "digest", "--data-dir", "hub-a"))
     }
 
+    /// The allow-list lives in the store: a key allowed through one hub process is let in by
+    /// the other within seconds, and a revocation made at the other shuts it out of the first.
+    @Test func everyHubProcessEnforcesTheSameAllowList() throws {
+        let cluster = try PostgresCluster()
+        let cli = try SiteSyncBinary()
+        defer { cluster.stop(); cli.remove() }
+        try Self.sitesync(cli, cluster, "init", "--data-dir", "hub-a", "--node", "hub", "--department", "office", "--role", "hub",
+                          "--listen", "tcp://127.0.0.1:*", "--store", Self.url(cluster))
+        try FileManager.default.createDirectory(atPath: cli.file("hub-b"), withIntermediateDirectories: false)
+        for file in ["node.toml", "node.key"] {
+            try FileManager.default.copyItem(atPath: cli.file("hub-a/\(file)"), toPath: cli.file("hub-b/\(file)"))
+        }
+        let environment = ["PGPASSWORD": cluster.password]
+        let a = try BackgroundProcess(cli, ["serve", "--data-dir", "hub-a"], environment: environment)
+        defer { a.terminate() }
+        let b = try BackgroundProcess(cli, ["serve", "--data-dir", "hub-b"], environment: environment)
+        defer { b.terminate() }
+        let endpoints = [try a.waitForLine("listening on "), try b.waitForLine("listening on ")]
+        let hubKey = try Self.sitesync(cli, cluster, "keys", "show", "--data-dir", "hub-a").trimmingCharacters(in: .whitespacesAndNewlines)
+        try Self.sitesync(cli, cluster, "init", "--data-dir", "r1", "--node", "r1", "--department", "roads", "--hub", endpoints[1],
+                          "--hub-key", hubKey)
+        let key = try Self.sitesync(cli, cluster, "keys", "show", "--data-dir", "r1").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!FileManager.default.fileExists(atPath: cli.file("hub-a/allow-list.toml")))
+        // Allowed through process a (its CLI), synced with process b.
+        try Self.sitesync(cli, cluster, "keys", "allow", "--data-dir", "hub-a", "--node", "r1", "--department", "roads", "--role", "field",
+                          "--key", key)
+        #expect(!FileManager.default.fileExists(atPath: cli.file("hub-a/allow-list.toml")), "kept in the store, not in a file")
+        #expect(try Self.sitesync(cli, cluster, "keys", "list", "--data-dir", "hub-b").contains("r1"))
+        func syncs() throws -> Bool { try cli.run(["sync", "--data-dir", "r1"]).status == 0 }
+        func within(_ seconds: Double, _ condition: () throws -> Bool) throws -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                if try condition() { return true }
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+            return false
+        }
+        #expect(try within(10) { try syncs() }, "process b never let in the node allowed through process a")
+        // Revoked through process b's data directory, refused by process a.
+        try Self.sitesync(cli, cluster, "keys", "revoke", "--data-dir", "hub-b", "--node", "r1")
+        let toA = cli.file("r1/node.toml")
+        let text = try String(contentsOfFile: toA, encoding: .utf8).replacingOccurrences(of: endpoints[1], with: endpoints[0])
+        try text.write(toFile: toA, atomically: true, encoding: .utf8)
+        #expect(try within(10) { try !syncs() }, "process a still let in the node revoked through process b")
+        #expect(try cli.run(["sync", "--data-dir", "r1"]).stderr.contains("refused"))
+    }
+
     /// A store URL nobody answers at: init says so, with what to do, and leaves no half-made node.
     @Test func anUnreachableStoreIsRefusedAndLeavesNoNode() throws {
         let cli = try SiteSyncBinary()
