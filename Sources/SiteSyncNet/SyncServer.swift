@@ -292,6 +292,15 @@ public final class SyncServer: @unchecked Sendable {
         let store = store, digests = digests, logger = logger
         let directory = options.sharesDirectory ? options.security?.allowList() : nil
         readers.async { [loop] in
+            // At a hub served by several processes over PostgreSQL, a session starts from all
+            // the store holds, the other processes' writes included, not from this process's
+            // copy as of its last catch-up (docs/design.md §18); nothing to do otherwise.
+            do {
+                try store.catchUp()
+            } catch {
+                logger.warning("cannot bring this hub process's copy up to date; the session starts from it as it is",
+                               metadata: ["error": "\(error)"])
+            }
             var facts: WelcomeFacts?
             do {
                 facts = try WelcomeFacts.gather(for: hello, client: client, store: store, directory: directory, digests: digests)

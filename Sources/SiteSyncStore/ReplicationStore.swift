@@ -41,6 +41,13 @@ public protocol ReplicationStore: AnyObject, Sendable {
     /// How many changes a peer holding `acknowledged` lacks within `scope` (a count only: for
     /// progress display and the Welcome's estimate).
     func backlogCount(beyond acknowledged: VersionVector, scope: ReplicationScope) throws -> Int
+    /// Brings a hub process's working copy up to what the hub's other processes wrote, before a
+    /// session starts (docs/design.md §18); nothing to do for a store that is its own file.
+    func catchUp() throws
+}
+
+extension ReplicationStore {
+    public func catchUp() throws {}
 }
 
 extension ReplicaStore: ReplicationStore {
