@@ -55,6 +55,9 @@ let package = Package(
         // A small synchronous wrapper over libpq: connections, typed parameters and rows,
         // transactions with bounded retries of serialization failures.
         .target(name: "SiteSyncPostgres", dependencies: ["CLibPQ", "SiteSyncStore"]),
+        // A private PostgreSQL cluster (initdb in a temporary directory, on a loopback port), for
+        // the tests and the benchmark; never part of the shipped `sitesync`.
+        .target(name: "SiteSyncPostgresCluster"),
         .target(
             name: "SiteSyncNet",
             dependencies: [
@@ -96,6 +99,7 @@ let package = Package(
             name: "SiteSyncBench",
             dependencies: [
                 "SiteSyncCore", "SiteSyncWire", "SiteSyncStore", "SiteSyncNet", "SiteSyncNode", "SiteSyncPerformance", "SiteSyncDomain",
+                "SiteSyncPostgres", "SiteSyncPostgresCluster",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -119,7 +123,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(name: "SiteSyncTestSupport", path: "Tests/SiteSyncTestSupport"),
+        .target(name: "SiteSyncTestSupport", dependencies: ["SiteSyncPostgresCluster"], path: "Tests/SiteSyncTestSupport"),
         // A test-only SQLite VFS modelling a power cut (what survives is what was synced).
         .target(name: "CPowerCut", path: "Tests/CPowerCut", linkerSettings: [.linkedLibrary("sqlite3")]),
         .testTarget(

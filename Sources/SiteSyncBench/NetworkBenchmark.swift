@@ -88,6 +88,30 @@ public enum NetworkBenchmark {
 
     /// A hub in a process of its own.
     final class HubProcess {
+        /// `processes` hub processes serving `hub`: the first over its data directory, each
+        /// other over a data directory of its own holding only `node.toml` and `node.key`, which
+        /// builds its working copy from PostgreSQL (docs/design.md §18).
+        static func serving(_ hub: Node, processes: Int, executable: URL, directory: String) throws -> [HubProcess] {
+            var started: [HubProcess] = []
+            do {
+                for index in 0..<processes {
+                    var dataDirectory = hub.dataDirectory
+                    if index > 0 {
+                        dataDirectory = directory + "/hub-process-\(index + 1)"
+                        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+                        for file in ["node.toml", "node.key"] {
+                            try FileManager.default.copyItem(atPath: hub.dataDirectory + "/" + file, toPath: dataDirectory + "/" + file)
+                        }
+                    }
+                    started.append(try HubProcess(executable: executable, dataDirectory: dataDirectory))
+                }
+            } catch {
+                for process in started { process.stop() }
+                throw error
+            }
+            return started
+        }
+
         let process = Process()
         let endpoint: String
 
@@ -130,10 +154,12 @@ public enum NetworkBenchmark {
         return logger
     }
 
-    static func hubNode(_ path: String, secure: Bool = true) throws -> Node {
-        try Node.initialize(at: path, configuration: NodeConfiguration(
-            name: "hub-1", department: "office", role: .hub,
-            sync: NodeConfiguration.SyncSettings(listen: "tcp://127.0.0.1:*", insecure: !secure)))
+    /// A hub's data directory; with `storeURL`, its store in PostgreSQL (docs/design.md §18).
+    static func hubNode(_ path: String, secure: Bool = true, storeURL: String? = nil) throws -> Node {
+        var configuration = NodeConfiguration(name: "hub-1", department: "office", role: .hub,
+                                              sync: NodeConfiguration.SyncSettings(listen: "tcp://127.0.0.1:*", insecure: !secure))
+        configuration.storeURL = storeURL
+        return try Node.initialize(at: path, configuration: configuration)
     }
 
     /// A node of the hub; when secure, it trusts the hub's key and the hub allows its own (the
@@ -221,10 +247,15 @@ public enum NetworkBenchmark {
         return (Double(count) / (Double(outcome.milliseconds) / 1000), overhead)
     }
 
-    static func measureConvergence(directory: String, scale: NetworkBenchmarkScale, executable: URL, logger: Logger) throws -> Double {
-        let hubNode = try hubNode(directory + "/hub")
-        let hub = try HubProcess(executable: executable, dataDirectory: hubNode.dataDirectory)
-        defer { hub.stop() }
+    /// Seconds until every node holds the hub's data of its department. With `storeURL`, the
+    /// hub's store is in PostgreSQL and `processes` hub processes serve it, the nodes spread over
+    /// them in turn.
+    static func measureConvergence(directory: String, scale: NetworkBenchmarkScale, executable: URL, logger: Logger,
+                                   storeURL: String? = nil, processes: Int = 1) throws -> Double {
+        let hubNode = try hubNode(directory + "/hub", storeURL: storeURL)
+        let hubs = try HubProcess.serving(hubNode, processes: processes, executable: executable, directory: directory)
+        defer { for hub in hubs { hub.stop() } }
+        let hub = hubs[0]
         let departments = (1...scale.departments).map { "dept\($0)" }
         let office = try node(directory + "/office", name: "office-1", role: .office, department: "office", hub: hub.endpoint,
                               hubNode: hubNode)
@@ -233,8 +264,11 @@ public enum NetworkBenchmark {
         // The field nodes take the plan, then write offline.
         let nodes = try (0..<scale.nodes).map { index in
             try node(directory + "/n\(index)", name: "site-\(index)", role: .field, department: departments[index % departments.count],
-                     hub: hub.endpoint, hubNode: hubNode)
+                     hub: hubs[index % hubs.count].endpoint, hubNode: hubNode)
         }
+        // Every hub process rereads the allow-list within a second (DirectoryReload; over
+        // PostgreSQL, after its copy caught up, StoreCatchUp).
+        if storeURL != nil { Thread.sleep(forTimeInterval: 2.5) }
         for node in nodes {
             _ = try node.syncClient(logger: logger).round()
             let department = node.configuration.department
@@ -247,7 +281,8 @@ public enum NetworkBenchmark {
                 }
             }
         }
-        let hubStore = try ReplicaStore.open(at: hubNode.store.path)
+        // The hub's copy as any process of it sees it once caught up.
+        let hubStore = storeURL == nil ? try ReplicaStore.open(at: hubNode.store.path) : try Node.open(at: hubNode.dataDirectory).store
         // All reconnect at once. Each sync round pushes a node's edits and pulls what the hub has
         // by then; rounds repeat, all nodes at once, until one moves nothing anywhere.
         let clients = Clients(try nodes.map { try $0.syncClient(logger: logger) })

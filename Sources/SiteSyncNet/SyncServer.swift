@@ -292,13 +292,13 @@ public final class SyncServer: @unchecked Sendable {
         let store = store, digests = digests, logger = logger
         let directory = options.sharesDirectory ? options.security?.allowList() : nil
         readers.async { [loop] in
-            // A hub process over a shared store serves the session from its working copy: first
-            // brought up to what the other processes took. Should the store be out of reach, the
-            // copy as it is still serves reads, and a push fails at its apply with the reason.
+            // At a hub served by several processes over PostgreSQL, a session starts from all
+            // the store holds, the other processes' writes included, not from this process's
+            // copy as of its last catch-up (docs/design.md §18); nothing to do otherwise.
             do {
                 try store.catchUp()
             } catch {
-                logger.warning("welcoming \(client.node) from this process's copy as it is: it could not be brought up to date",
+                logger.warning("cannot bring this hub process's copy up to date; the session starts from it as it is",
                                metadata: ["error": "\(error)"])
             }
             var facts: WelcomeFacts?

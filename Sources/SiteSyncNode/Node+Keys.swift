@@ -31,7 +31,7 @@ extension Node {
     /// The hub's allow-list as its file says.
     public func allowListEntries() throws -> Directory {
         try requireHub("list the allow-list")
-        return try AllowListFile.read(allowList.path)
+        return try allowList.read()
     }
 
     /// Allows (or re-allows, with a new role, department or key) a node at this hub.
@@ -47,13 +47,13 @@ extension Node {
         if let own = self.key, own.publicKey.curve == key.curve || own.publicKey.signing == key.signing {
             throw NodeError(.usage, "that is this hub's own key; give the key `sitesync keys show` prints on the node")
         }
-        var directory = try AllowListFile.read(allowList.path)
+        var directory = try allowList.read()
         if let other = directory.entries.first(where: { $0.node != name && ($0.key.curve == key.curve || $0.key.signing == key.signing) }) {
             throw NodeError(.usage, "that key already belongs to \(other.node); every node needs its own key")
         }
         let entry = DirectoryEntry(node: name, role: role, department: department, key: key, active: true)
         directory.upsert(entry)
-        try AllowListFile.write(directory, to: allowList.path)
+        try allowList.write(directory)
         return entry
     }
 
@@ -62,13 +62,13 @@ extension Node {
     @discardableResult
     public func revoke(node name: String) throws -> DirectoryEntry {
         try requireHub("revoke nodes")
-        var directory = try AllowListFile.read(allowList.path)
+        var directory = try allowList.read()
         guard let entry = directory.entry(node: name) else {
             throw NodeError(.usage, "\(name) is not on the allow-list; `sitesync keys list` shows who is")
         }
         let revoked = DirectoryEntry(node: entry.node, role: entry.role, department: entry.department, key: entry.key, active: false)
         directory.upsert(revoked)
-        try AllowListFile.write(directory, to: allowList.path)
+        try allowList.write(directory)
         return revoked
     }
 

@@ -181,7 +181,7 @@ extension Node {
         let now = now ?? store.wallClock()
         let staleAfter = staleAfter ?? configuration.sync.staleAfterSeconds
         let peers = Dictionary(try store.peers().map { ($0.node, $0) }, uniquingKeysWith: { a, _ in a })
-        let listed = isHub ? try AllowListFile.read(allowList.path).entries : []
+        let listed = isHub ? try allowList.read().entries : []
         let names = try store.replicaNames()
         // Open conflicts and refused changes, counted by the node behind each version.
         var conflictsByNode: [String: Int] = [:]

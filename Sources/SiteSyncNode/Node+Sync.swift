@@ -104,7 +104,7 @@ extension Node {
                                                 hellosPerSecond: configuration.sync.hellosPerSecond)
         if !configuration.sync.insecure {
             let key = try requireKey()
-            if isHub, (try AllowListFile.read(allowList.path)).isEmpty {
+            if isHub, (try allowList.read()).isEmpty {
                 logger.warning("the allow-list is empty: no node can sync until one is allowed with `sitesync keys allow`")
             }
             let directory = directory ?? listenerDirectory()

@@ -14,7 +14,8 @@ public final class Node: Sendable {
     public let store: ReplicaStore
     /// The node's keys (`nil` when its key file is missing: it can then read, but not write or sync).
     public let key: NodeSecretKey?
-    /// The hub's allow-list file, with the hub's own entry. One per node, so that its cache
+    /// The hub's allow-list (a file, or in the store at a hub whose store is PostgreSQL), with
+    /// the hub's own entry. One per node, so that its cache
     /// holds: every parse of the file leaks the parsed table inside TOMLKit 0.6.0, so a list
     /// read afresh for each compaction made a hub's memory grow (seen in the soak).
     public let allowList: AllowListFile
@@ -26,7 +27,7 @@ public final class Node: Sendable {
         self.key = key
         allowList = AllowListFile(path: dataDirectory + "/" + AllowListFile.name, hub: key.map {
             DirectoryEntry(node: configuration.name, role: .hub, department: configuration.department, key: $0.publicKey)
-        })
+        }, store: configuration.storeURL == nil ? nil : store)
     }
 
     public var keyPath: String { dataDirectory + "/" + NodeKeyFile.name }
@@ -69,6 +70,41 @@ public final class Node: Sendable {
         try postgres {
             try log.keepTables(of: store)
             try store.catchUp()
+        }
+    }
+
+    /// The node's store. A hub whose store is PostgreSQL builds its working copy from the
+    /// database when it has none (a new hub process: `node.toml` and `node.key` copied from the
+    /// first), and again when its copy can no longer follow the log (docs/design.md §18). The
+    /// copy replaced is moved aside, never deleted; when it was ahead of the log, the database
+    /// was restored from an older backup and lost some of the hub's own changes, so the hub
+    /// takes a new replica epoch before it writes (the same rule as `sitesync restore`).
+    static func openStore(_ dataDirectory: String, options: StoreOptions) throws -> ReplicaStore {
+        let path = dataDirectory + "/" + databaseFile
+        guard let log = options.transactionLog as? PostgresTransactionLog else { return try ReplicaStore.open(at: path, options: options) }
+        if !FileManager.default.fileExists(atPath: path) { try postgres { try log.buildWorkingCopy(at: path) } }
+        let store = try ReplicaStore.open(at: path, options: options)
+        do {
+            try keepTables(store, options: options)
+            return store
+        } catch let error as StoreError where error.code == .workingCopyUnfit {
+            // Only with the directory to itself: a running process still reads this copy.
+            guard let lock = try? NodeLock(dataDirectory: dataDirectory, exclusive: true) else {
+                throw StoreError(.workingCopyUnfit, error.message + " (stop the other processes using \(dataDirectory) first)")
+            }
+            defer { _ = lock }
+            let restored = try postgres { try !log.holds(store.logPosition()) }
+            try store.close()
+            let aside = path + ".replaced-\(Int(Date().timeIntervalSince1970))"
+            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+                try FileManager.default.moveItem(atPath: path + suffix, toPath: aside + suffix)
+            }
+            try postgres { try log.buildWorkingCopy(at: path) }
+            let rebuilt = try ReplicaStore.open(at: path, options: options)
+            try keepTables(rebuilt, options: options)
+            guard restored else { return rebuilt }
+            _ = try rebuilt.takeNewEpoch()
+            return try rebuilt.reopened()  // its identity, read when opened, is the new epoch's
         }
     }
 
@@ -119,6 +155,11 @@ public final class Node: Sendable {
         }
         let options = try storeOptions(options, configuration: configuration, key: nil, environment: environment)
         do {
+            if let log = options.transactionLog as? PostgresTransactionLog, try postgres({ try log.holdsHub() }) {
+                throw NodeError(.alreadyInitialized, "the database at the store URL already holds a hub; nothing was changed. "
+                    + "To add a process to that hub, copy node.toml and node.key from one of its data directories into a new one "
+                    + "and start it there: it builds its working copy from the database (docs/design.md §18)")
+            }
             guard fm.createFile(atPath: configPath, contents: Data(configuration.tomlText.utf8)) else {
                 throw NodeError(.usage, "cannot write \(configPath); check permissions and free space")
             }
@@ -155,8 +196,7 @@ public final class Node: Sendable {
         let configuration = try NodeConfiguration.load(from: configPath, environment: environment)
         let key = try NodeKeyFile.load(at: dataDirectory + "/" + NodeKeyFile.name)
         let options = try storeOptions(options, configuration: configuration, key: key, environment: environment)
-        let store = try ReplicaStore.open(at: dataDirectory + "/" + databaseFile, options: options)
-        try keepTables(store, options: options)
+        let store = try openStore(dataDirectory, options: options)
         guard store.identity.node == configuration.name else {
             throw NodeError(.configuration,
                 "\(configPath) names the node '\(configuration.name)', but its database belongs to '\(store.identity.node)'; "

@@ -1,6 +1,7 @@
 import Dispatch
 import Logging
 import ServiceLifecycle
+import Synchronization
 import SiteSyncCore
 import SiteSyncNet
 import SiteSyncStore
@@ -136,7 +137,9 @@ enum Periodic {
 /// At a hub whose store is PostgreSQL (docs/design.md §18), brings this process's working copy
 /// up to what the other processes wrote, every `interval` (a second by default): what it serves
 /// and reports between its own writes is then at most that old. A failure (PostgreSQL down) is
-/// logged and tried again at the next tick; the process's own writes catch up anyway.
+/// logged and tried again at the next tick; the process's own writes catch up anyway. A copy
+/// that can no longer follow the log (``StoreError/Code/workingCopyUnfit``) stops the process,
+/// with what to do: started again, it builds its copy again from the database.
 public struct StoreCatchUp: Service {
     let store: ReplicaStore
     let interval: Duration
@@ -154,14 +157,23 @@ public struct StoreCatchUp: Service {
     }
 
     public func run() async throws {
+        let unfit = Mutex<StoreError?>(nil)
         await Periodic.run(every: interval, clock: clock) { [store, work, logger] in
+            guard unfit.withLock({ $0 }) == nil else { return }
             await work.run {
                 do {
                     try store.catchUp()
+                } catch let error as StoreError where error.code == .workingCopyUnfit {
+                    unfit.withLock { $0 = error }
                 } catch {
                     logger.warning("could not bring this hub process's copy up to date with the store: \(error)")
                 }
             }
+            if unfit.withLock({ $0 }) != nil { withUnsafeCurrentTask { $0?.cancel() } }
+        }
+        if let error = unfit.withLock({ $0 }) {
+            logger.error("this hub process stops: \(error.message)")
+            throw error
         }
     }
 }

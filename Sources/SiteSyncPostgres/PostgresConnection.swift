@@ -47,12 +47,10 @@ public final class PostgresConnection: Sendable {
     public init(url: String, connectTimeout: Int = 10) throws {
         endpoint = try Self.endpoint(of: url)
         // Keywords are read in order, the URL expanded where `dbname` stands: it may override the
-        // timeout, the application name and the server's options, not the encoding that text
-        // decoding relies on. The server's notices (a `CREATE TABLE IF NOT EXISTS` that skips,
-        // one per table and column each time a hub process starts) would go to stderr through
-        // libpq's default notice processor: only warnings and worse are sent.
+        // timeout and the application name, not the encoding that text decoding relies on. The
+        // server keeps its notices ("relation … already exists, skipping") to itself.
         let settings = [("connect_timeout", "\(connectTimeout)"), ("application_name", "sitesync"),
-                        ("options", "-c client_min_messages=warning"), ("dbname", url), ("client_encoding", "UTF8")]
+                        ("dbname", url), ("client_encoding", "UTF8"), ("options", "-c client_min_messages=warning")]
         let connection = Self.withCStrings(settings.map(\.0)) { keywords in
             Self.withCStrings(settings.map(\.1)) { values in PQconnectdbParams(keywords, values, 1) }
         }

@@ -11,7 +11,7 @@ import Synchronization
 /// therefore given in commit order, and a reader that has applied up to N never meets an N + 1
 /// committed later than N + 2.
 public final class PostgresTransactionLog: TransactionLog {
-    private let connection: PostgresConnection
+    let connection: PostgresConnection
     /// Which process wrote each changeset (for the operator reading `hub_log`).
     private let process: String
     private let wallClock: @Sendable () -> UInt64
@@ -42,6 +42,9 @@ public final class PostgresTransactionLog: TransactionLog {
             written_ms BIGINT NOT NULL,
             process TEXT NOT NULL
         );
+        -- The changeset's SHA-256 in hex: a working copy checks the one it last applied is
+        -- still the log's at that place (HubLogPosition).
+        ALTER TABLE hub_log ADD COLUMN IF NOT EXISTS digest TEXT;
         """
 
     /// Creates in PostgreSQL the tables of `store`, this log's working copy, that it lacks (and
@@ -75,7 +78,9 @@ public final class PostgresTransactionLog: TransactionLog {
         self.mirror.withLock { $0 = mirror }
     }
 
-    public func append<T>(after applied: Int64, _ work: ([LoggedChangeset]) throws -> (T, Changeset)) throws -> (value: T, sequence: Int64) {
+    public func append<T>(after applied: HubLogPosition, _ work: ([LoggedChangeset]) throws -> (T, Changeset)) throws
+        -> (value: T, position: HubLogPosition)
+    {
         var workStarted = false
         return try reconnecting(retry: { !workStarted }, advice: Self.writeAdvice) {
             try connection.transaction { transaction in
@@ -83,14 +88,17 @@ public final class PostgresTransactionLog: TransactionLog {
                     throw PostgresError(kind: .misuse, message: "the database has no hub_log_head row",
                                         advice: "It is not a SiteSync hub's database, or its tables were altered")
                 }
-                try Self.check(applied: applied, head: head)
-                let missed = head > applied ? try Self.changesets(transaction.execute(
-                    "SELECT sequence, changeset FROM hub_log WHERE sequence > $1 ORDER BY sequence", [.int64(applied)])) : []
+                try Self.check(applied, head: head, transaction)
+                let missed = head > applied.sequence ? try Self.changesets(transaction.execute(
+                    "SELECT sequence, changeset FROM hub_log WHERE sequence > $1 ORDER BY sequence", [.int64(applied.sequence)])) : []
                 workStarted = true
                 let (value, changeset) = try work(missed)
-                guard !changeset.isEmpty else { return (value, head) }
-                try transaction.execute("INSERT INTO hub_log (sequence, changeset, written_ms, process) VALUES ($1, $2, $3, $4)",
-                                        [.int64(head + 1), .bytea([UInt8](changeset.bytes)), .int64(Int64(wallClock())), .text(process)])
+                guard !changeset.isEmpty else { return (value, missed.last?.position ?? applied) }
+                let logged = LoggedChangeset(sequence: head + 1, changeset: changeset)
+                try transaction.execute("""
+                    INSERT INTO hub_log (sequence, changeset, written_ms, process, digest) VALUES ($1, $2, $3, $4, $5)
+                    """, [.int64(logged.sequence), .bytea([UInt8](changeset.bytes)), .int64(Int64(wallClock())), .text(process),
+                          .text(changeset.digest)])
                 guard let mirror = mirror.withLock({ $0 }) else {
                     throw PostgresError(kind: .misuse, message: "the hub's tables in PostgreSQL are not kept yet",
                                         advice: "Call keepTables(of:) once the store is open, before it writes")
@@ -100,18 +108,23 @@ public final class PostgresTransactionLog: TransactionLog {
                     try transaction.execute(statement.sql, statement.parameters)
                 }
                 try transaction.execute("UPDATE hub_log_head SET sequence = $1", [.int64(head + 1)])
-                return (value, head + 1)
+                return (value, logged.position)
             }
         }
     }
 
-    public func changesets(after applied: Int64) throws -> [LoggedChangeset] {
+    /// Whether the database already holds a hub (its tables were filled from a first process).
+    public func holdsHub() throws -> Bool {
+        try reconnecting(retry: { true }) { try connection.execute("SELECT seeded FROM hub_log_head").scalar?.bool ?? false }
+    }
+
+    public func changesets(after applied: HubLogPosition) throws -> [LoggedChangeset] {
         let rows = try reconnecting(retry: { true }, advice: Self.readAdvice) {
             try connection.transaction(isolation: .repeatableRead) { transaction in
                 let head = try transaction.execute("SELECT sequence FROM hub_log_head").scalar?.int64 ?? 0
-                try Self.check(applied: applied, head: head)
+                try Self.check(applied, head: head, transaction)
                 return try transaction.execute("SELECT sequence, changeset FROM hub_log WHERE sequence > $1 ORDER BY sequence",
-                                               [.int64(applied)])
+                                               [.int64(applied.sequence)])
             }
         }
         return try Self.changesets(rows)
@@ -122,11 +135,12 @@ public final class PostgresTransactionLog: TransactionLog {
     /// transaction had already run, the error goes to the caller (its SQLite transaction rolls
     /// back; the node sends the batch again), and the next call finds the connection renewed.
     ///
-    /// A connection still lost is told with `advice`, for whoever asked (a node's user, whose
-    /// sync the hub answers with it), rather than the wrapper's advice to reconnect.
-    private func reconnecting<R>(retry: () -> Bool, advice: String, _ body: () throws -> R) throws -> R {
+    /// A connection still lost is told with `advice` when given, for whoever asked (a node's
+    /// user, whose sync the hub answers with it), rather than the wrapper's advice to reconnect.
+    func reconnecting<R>(retry: () -> Bool, advice: String? = nil, _ body: () throws -> R) throws -> R {
         func outOfReach(_ error: PostgresError) -> PostgresError {
-            PostgresError(kind: error.kind, sqlState: error.sqlState, message: error.message, detail: error.detail, advice: advice)
+            guard let advice else { return error }
+            return PostgresError(kind: error.kind, sqlState: error.sqlState, message: error.message, detail: error.detail, advice: advice)
         }
         do {
             return try body()
@@ -146,13 +160,27 @@ public final class PostgresTransactionLog: TransactionLog {
     static let readAdvice = "The hub's store is out of reach (PostgreSQL stopped or is restarting); this process's copy stays as "
         + "it is until PostgreSQL answers"
 
-    /// A working copy ahead of the log holds transactions the database lost: it was restored
-    /// from a backup older than the copy.
-    private static func check(applied: Int64, head: Int64) throws {
-        guard applied <= head else {
-            throw PostgresError(kind: .misuse, message: "this hub process's working copy holds transaction \(applied) of the store, "
-                                + "whose log ends at \(head): the database was restored from an older backup",
-                                advice: "Build the working copy again from the database (docs/design.md §18)")
+    /// A working copy ahead of the log, or holding another changeset at its place than the
+    /// log's, holds transactions the database lost: it was restored from an older backup.
+    static func check(_ applied: HubLogPosition, head: Int64, _ transaction: PostgresTransaction) throws {
+        guard applied.sequence <= head else { throw applied.unfit(logHead: head) }
+        guard applied.sequence > 0, let digest = applied.digest else { return }
+        let logged = try transaction.execute("SELECT digest FROM hub_log WHERE sequence = $1", [.int64(applied.sequence)]).scalar
+        if let text = logged?.text, text != digest { throw applied.unfit(logHead: head) }
+    }
+
+    /// Whether the log holds `position`: a copy standing there can follow it.
+    public func holds(_ position: HubLogPosition) throws -> Bool {
+        try reconnecting(retry: { true }) {
+            try connection.transaction(isolation: .repeatableRead) { transaction in
+                let head = try transaction.execute("SELECT sequence FROM hub_log_head").scalar?.int64 ?? 0
+                do {
+                    try Self.check(position, head: head, transaction)
+                    return true
+                } catch let error as StoreError where error.code == .workingCopyUnfit {
+                    return false
+                }
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 import CSQLiteSession
 import Foundation
 import GRDB
+import SiteSyncCore
 import GRDBSQLite
 
 /// What one write transaction changed in a database, in SQLite's changeset format (its session
@@ -18,6 +19,9 @@ public struct Changeset: Sendable, Equatable {
     public init(bytes: Data) {
         self.bytes = bytes
     }
+
+    /// SHA-256 of the bytes, in hex: a logged changeset's fingerprint (``HubLogPosition``).
+    public var digest: String { SHA256Hex.digest(of: [UInt8](bytes)) }
 
     public var isEmpty: Bool { bytes.isEmpty }
 
@@ -54,9 +58,12 @@ public struct Changeset: Sendable, Equatable {
             sitesync_changeset_apply(UnsafeMutableRawPointer(db.sqliteConnection), Int32(buffer.count), buffer.baseAddress)
         }
         guard code == 0 else {
-            throw StoreError(.database, code == 4  // SQLITE_ABORT: the conflict handler refused
-                ? "a changeset does not fit this working copy (it was taken from a database in another state); build the working copy again from the store"
-                : "applying a changeset failed (SQLite code \(code))")
+            guard code != 4 else {  // SQLITE_ABORT: the conflict handler refused
+                throw StoreError(.workingCopyUnfit,
+                    "a changeset does not fit this working copy (it was taken from a database in another state); "
+                    + "open the hub process again: it builds its working copy again from the store")
+            }
+            throw StoreError(.database, "applying a changeset failed (SQLite code \(code))")
         }
     }
 

@@ -13,11 +13,6 @@ public protocol ReplicationStore: AnyObject, Sendable {
     /// Milliseconds since 1970 by the store's clock (injected in tests).
     func wallClock() -> UInt64
 
-    /// Brings this replica up to what the other processes of its hub wrote, when it is one
-    /// hub process's working copy of a shared store (docs/design.md §18); nothing otherwise. A
-    /// listener does so before it welcomes a session, so that a node syncing through one hub
-    /// process gets what another took a moment before.
-    func catchUp() throws
     /// What this replica holds.
     func knowledge() throws -> VersionVector
     /// Reads one page of what the peer lacks (a session's ``SessionEffect/read(_:)``).
@@ -46,6 +41,13 @@ public protocol ReplicationStore: AnyObject, Sendable {
     /// How many changes a peer holding `acknowledged` lacks within `scope` (a count only: for
     /// progress display and the Welcome's estimate).
     func backlogCount(beyond acknowledged: VersionVector, scope: ReplicationScope) throws -> Int
+    /// Brings a hub process's working copy up to what the hub's other processes wrote, before a
+    /// session starts (docs/design.md §18); nothing to do for a store that is its own file.
+    func catchUp() throws
+}
+
+extension ReplicationStore {
+    public func catchUp() throws {}
 }
 
 extension ReplicaStore: ReplicationStore {

@@ -28,6 +28,10 @@ public struct StoreError: SiteSyncError {
         /// Changes that cannot be cut into batches any receiver accepts (never sealed at a
         /// common point by an older writer): nothing is lost, but they cannot be sent as they are.
         case unsendable
+        /// A hub process's working copy that can no longer follow the store's log (docs/design.md
+        /// §18): a changeset that does not fit it, or a copy ahead of a log restored from an
+        /// older backup. Built again from the store, it goes on.
+        case workingCopyUnfit = "working-copy-unfit"
         /// Any other SQLite failure.
         case database
     }

@@ -26,14 +26,14 @@ struct StorePool: Sendable {
     func write<T>(_ body: (Database) throws -> T) throws -> T {
         guard let log else { return try writer.write(body) }
         return try writer.write { db in
-            let applied = try Self.appliedSequence(db)
-            let (value, sequence) = try log.append(after: applied) { missed in
+            let applied = try Self.appliedPosition(db)
+            let (value, position) = try log.append(after: applied) { missed in
                 try apply(missed, db)
                 let recorder = try Changeset.Recorder(db)
                 let value = try body(db)
                 return (value, try recorder.take())
             }
-            try Self.setAppliedSequence(db, sequence)
+            if position != applied { try Self.setAppliedPosition(db, position) }
             return value
         }
     }
@@ -45,15 +45,15 @@ struct StorePool: Sendable {
     /// Brings the copy up to the log's last changeset, between writes.
     func catchUp() throws {
         guard let log else { return }
-        let applied = try writer.read { db in try Self.appliedSequence(db) }
+        let applied = try writer.read { db in try Self.appliedPosition(db) }
         let missed = try log.changesets(after: applied)
         guard !missed.isEmpty else { return }
         try writer.write { db in
             // Another write may have caught up meanwhile: apply only what is still missed.
-            let now = try Self.appliedSequence(db)
-            let rest = missed.filter { $0.sequence > now }
+            let now = try Self.appliedPosition(db)
+            let rest = missed.filter { $0.sequence > now.sequence }
             try apply(rest, db)
-            if let last = rest.last { try Self.setAppliedSequence(db, last.sequence) }
+            if let last = rest.last { try Self.setAppliedPosition(db, last.position) }
         }
     }
 
@@ -93,15 +93,26 @@ struct StorePool: Sendable {
         }
     }
 
-    /// The last logged changeset this copy holds: a row of `sync_meta` no changeset carries
-    /// (it is written after the recorder stopped, and differs from copy to copy).
-    static func appliedSequence(_ db: Database) throws -> Int64 {
-        try String.fetchOne(db, sql: "SELECT value FROM sync_meta WHERE key = 'log_applied'").flatMap { Int64($0) } ?? 0
+    /// The last logged changeset this copy holds: rows of `sync_meta` no changeset carries
+    /// (written after the recorder stopped, they differ from copy to copy).
+    static let positionKeys: Set<String> = ["log_applied", "log_applied_digest"]
+
+    static func appliedPosition(_ db: Database) throws -> HubLogPosition {
+        let rows = try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: """
+            SELECT key, value FROM sync_meta WHERE key IN ('log_applied', 'log_applied_digest')
+            """).map { ($0[0] as String, $0[1] as String) })
+        return HubLogPosition(sequence: rows["log_applied"].flatMap { Int64($0) } ?? 0, digest: rows["log_applied_digest"])
     }
 
-    private static func setAppliedSequence(_ db: Database, _ sequence: Int64) throws {
-        try db.execute(sql: """
-            INSERT INTO sync_meta (key, value) VALUES ('log_applied', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value
-            """, arguments: [String(sequence)])
+    static func setAppliedPosition(_ db: Database, _ position: HubLogPosition) throws {
+        for (key, value) in [("log_applied", String(position.sequence)), ("log_applied_digest", position.digest)] {
+            guard let value else {
+                try db.execute(sql: "DELETE FROM sync_meta WHERE key = ?", arguments: [key])
+                continue
+            }
+            try db.execute(sql: """
+                INSERT INTO sync_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value
+                """, arguments: [key, value])
+        }
     }
 }

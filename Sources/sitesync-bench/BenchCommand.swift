@@ -71,6 +71,12 @@ extension BenchCommand {
                 same data in the same run (the faster of two rounds; --quick: one). --forecast-only measures these \
                 alone.
 
+                Hubs on PostgreSQL (--postgres-only, with a private PostgreSQL cluster on loopback): \
+                sync_changes_per_s_postgres and sync_changes_per_s_two_hubs (one hub process over \
+                PostgreSQL; two, an office pushing half the changes to each at once) beside \
+                sync_changes_per_s of a SQLite hub in the same run; converge_seconds_postgres and \
+                converge_seconds_two_hubs (the nodes spread over the two) beside converge_seconds.
+
                 --join-500k adds join_seconds_500k, a fresh node's first sync of 500,000 changes from \
                 a hub over CURVE (needs `sitesync`), beside join_baseline_upsert_seconds_500k, a plain \
                 upsert of the same rows (a few minutes more). --apply-only measures the replica engine's \
@@ -92,6 +98,8 @@ extension BenchCommand {
         var cityFigures = false
         @Flag(help: "Only the completion forecasts over 500 projects, beside the projects report over the same data (--quick: 28 days of entries).")
         var forecastOnly = false
+        @Flag(help: "Only hubs on PostgreSQL beside a SQLite hub: the push rate and convergence time of a SQLite hub, of one hub process over PostgreSQL and of two (needs `sitesync` and PostgreSQL's server programs, which scripts/setup.sh installs).")
+        var postgresOnly = false
         @Flag(name: .customLong("join-500k"),
               help: "Also a fresh node's first sync of 500,000 changes over CURVE, beside a plain upsert of the same rows (a few minutes).")
         var join500k = false
@@ -101,6 +109,7 @@ extension BenchCommand {
 
         func validate() throws {
             if httpOnly && noNetwork { throw ValidationError("--http-only measures the HTTP API over loopback: leave out --no-network") }
+            if postgresOnly && noNetwork { throw ValidationError("--postgres-only measures hubs over loopback: leave out --no-network") }
             if let changes, changes < 100 { throw ValidationError("--changes must be at least 100") }
             if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
         }
@@ -126,6 +135,25 @@ extension BenchCommand {
             }
             if httpOnly {
                 try emit(httpFigures(try measureHTTP()))
+                return
+            }
+            if postgresOnly {
+                let scale: NetworkBenchmarkScale = quick ? .quick : .full
+                let result = try PostgresBenchmark.run(executable: try SiteSyncExecutable.locate(), scale: scale) { step in
+                    if !json { BenchOutput.note("bench: \(step)") }
+                }
+                let converge = "(\(result.convergeNodes) nodes x \(result.convergeEditsPerNode) edits)"
+                try emit([
+                    ("sync_changes", .int(Int64(result.syncChanges)), ""),
+                    ("sync_changes_per_s", rounded(result.sqliteSyncChangesPerSecond, 0), "(SQLite hub, this run)"),
+                    ("sync_changes_per_s_postgres", rounded(result.postgresSyncChangesPerSecond, 0), "(one hub process over PostgreSQL)"),
+                    ("sync_changes_per_s_two_hubs", rounded(result.twoHubsSyncChangesPerSecond, 0),
+                     "(two hub processes over one PostgreSQL, an office pushing half to each at once)"),
+                    ("converge_seconds", rounded(result.sqliteConvergeSeconds, 2), "\(converge) SQLite hub, this run"),
+                    ("converge_seconds_postgres", rounded(result.postgresConvergeSeconds, 2), "\(converge) one hub process over PostgreSQL"),
+                    ("converge_seconds_two_hubs", rounded(result.twoHubsConvergeSeconds, 2),
+                     "\(converge) two hub processes over one PostgreSQL, the nodes spread over them"),
+                ])
                 return
             }
             let count = changes ?? (quick ? 20_000 : 200_000)

@@ -74,6 +74,120 @@ import Testing
         #expect(shown, "process b's API never showed the project written through process a")
     }
 
+    /// A new hub process on another machine needs only the hub's `node.toml` and `node.key`:
+    /// it builds its working copy from PostgreSQL's tables and serves the same hub. Making a
+    /// second hub in the same database is refused.
+    @Test func aNewProcessBuildsItsWorkingCopyFromPostgreSQL() throws {
+        let (cluster, cli) = try Self.hubOverPostgres()
+        defer { cluster.stop(); cli.remove() }
+        try Self.sitesync(cli, cluster, "record", "put", "--data-dir", "hub-a", "project", "p1", "code=R-001", "name=Ring road",
+                          "department=roads", "budget=1200000.50", "planned_finish=2027-06-30")
+        try Self.sitesync(cli, cluster, "record", "put", "--data-dir", "hub-a", "project", "p1", "remarks=from process a")
+        try FileManager.default.createDirectory(atPath: cli.file("hub-b"), withIntermediateDirectories: false)
+        for file in ["node.toml", "node.key"] {
+            try FileManager.default.copyItem(atPath: cli.file("hub-a/\(file)"), toPath: cli.file("hub-b/\(file)"))
+        }
+        let shown = try Self.sitesync(cli, cluster, "record", "get", "--data-dir", "hub-b", "project", "p1")
+        #expect(shown.contains("Ring road") && shown.contains("1200000.5") && shown.contains("from process a"), "\(shown)")
+        #expect(try Self.sitesync(cli, cluster, "digest", "--data-dir", "hub-b") == Self.sitesync(cli, cluster, "digest", "--data-dir", "hub-a"))
+        try Self.sitesync(cli, cluster, "record", "put", "--data-dir", "hub-b", "project", "p1", "name=Ring road east")
+        #expect(try Self.sitesync(cli, cluster, "record", "get", "--data-dir", "hub-a", "project", "p1").contains("Ring road east"))
+
+        let again = try cli.run(["init", "--data-dir", "hub-c", "--node", "hub", "--department", "office", "--role", "hub", "--insecure",
+                                 "--store", Self.url(cluster)], environment: ["PGPASSWORD": cluster.password])
+        #expect(again.status != 0 && again.stderr.contains("already holds a hub") && again.stderr.contains("node.key"), "\(again.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: cli.file("hub-c")))
+    }
+
+    /// PostgreSQL restored to an earlier point (here: the database swapped for a copy taken
+    /// before the last write, as a restore from a backup leaves it): the process's copy, now
+    /// ahead of the log, is moved aside, built again from the database, and the hub takes a new
+    /// replica epoch, so it never issues again a change id the lost write had.
+    @Test func aDatabaseRestoredFromAnOlderBackupRebuildsTheCopyUnderANewEpoch() throws {
+        let (cluster, cli) = try Self.hubOverPostgres()
+        defer { cluster.stop(); cli.remove() }
+        try Self.sitesync(cli, cluster, "record", "put", "--data-dir", "hub-a", "project", "p1", "code=R-001", "name=Ring road",
+                          "department=roads")
+        let maintenance = try PostgresConnection(url: cluster.url.replacingOccurrences(of: "/\(cluster.database)", with: "/postgres"))
+        try maintenance.execute("CREATE DATABASE backup_copy TEMPLATE \(cluster.database)")
+        try Self.sitesync(cli, cluster, "record", "put", "--data-dir", "hub-a", "project", "p2", "code=R-002", "name=Lost with the restore",
+                          "department=roads")
+        // A second process, which has applied the write the restore will lose.
+        try FileManager.default.createDirectory(atPath: cli.file("hub-b"), withIntermediateDirectories: false)
+        for file in ["node.toml", "node.key"] {
+            try FileManager.default.copyItem(atPath: cli.file("hub-a/\(file)"), toPath: cli.file("hub-b/\(file)"))
+        }
+        #expect(try Self.sitesync(cli, cluster, "record", "list", "--data-dir", "hub-b", "project").contains("R-002"))
+        let before = try Self.sitesync(cli, cluster, "status", "--json", "--data-dir", "hub-a")
+        try maintenance.execute("DROP DATABASE \(cluster.database)")
+        try maintenance.execute("ALTER DATABASE backup_copy RENAME TO \(cluster.database)")
+
+        let after = try Self.sitesync(cli, cluster, "status", "--json", "--data-dir", "hub-a")
+        func replica(_ text: String) throws -> String? {
+            (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["replica"] as? String
+        }
+        #expect(try replica(before) != nil && replica(after) != nil && replica(before) != replica(after), "\(after)")
+        let aside = try FileManager.default.contentsOfDirectory(atPath: cli.file("hub-a")).filter { $0.hasPrefix("sitesync.db.replaced-") }
+        #expect(aside.contains { !$0.hasSuffix("-wal") && !$0.hasSuffix("-shm") }, "the copy replaced is kept: \(aside)")
+        #expect(try !Self.sitesync(cli, cluster, "record", "list", "--data-dir", "hub-a", "project").contains("R-002"))
+        try Self.sitesync(cli, cluster, "record", "put", "--data-dir", "hub-a", "project", "p3", "code=R-003", "name=After the restore",
+                          "department=roads")
+        let postgres = try PostgresConnection(url: cluster.url)
+        #expect(try postgres.execute("SELECT name FROM project WHERE id = 'p3'").scalar?.text == "After the restore")
+        // The second process's copy stands at a sequence number the log now holds with other
+        // transactions: it is found out by the changeset's digest and built again too.
+        let projects = try Self.sitesync(cli, cluster, "record", "list", "--data-dir", "hub-b", "project")
+        #expect(projects.contains("R-003") && !projects.contains("R-002"), "\(projects)")
+        #expect(try Self.sitesync(cli, cluster, "digest", "--data-dir", "hub-b") == Self.sitesync(cli, cluster, "digest", "--data-dir", "hub-a"))
+    }
+
+    /// The allow-list lives in the store: a key allowed through one hub process is let in by
+    /// the other within seconds, and a revocation made at the other shuts it out of the first.
+    @Test func everyHubProcessEnforcesTheSameAllowList() throws {
+        let cluster = try PostgresCluster()
+        let cli = try SiteSyncBinary()
+        defer { cluster.stop(); cli.remove() }
+        try Self.sitesync(cli, cluster, "init", "--data-dir", "hub-a", "--node", "hub", "--department", "office", "--role", "hub",
+                          "--listen", "tcp://127.0.0.1:*", "--store", Self.url(cluster))
+        try FileManager.default.createDirectory(atPath: cli.file("hub-b"), withIntermediateDirectories: false)
+        for file in ["node.toml", "node.key"] {
+            try FileManager.default.copyItem(atPath: cli.file("hub-a/\(file)"), toPath: cli.file("hub-b/\(file)"))
+        }
+        let environment = ["PGPASSWORD": cluster.password]
+        let a = try BackgroundProcess(cli, ["serve", "--data-dir", "hub-a"], environment: environment)
+        defer { a.terminate() }
+        let b = try BackgroundProcess(cli, ["serve", "--data-dir", "hub-b"], environment: environment)
+        defer { b.terminate() }
+        let endpoints = [try a.waitForLine("listening on "), try b.waitForLine("listening on ")]
+        let hubKey = try Self.sitesync(cli, cluster, "keys", "show", "--data-dir", "hub-a").trimmingCharacters(in: .whitespacesAndNewlines)
+        try Self.sitesync(cli, cluster, "init", "--data-dir", "r1", "--node", "r1", "--department", "roads", "--hub", endpoints[1],
+                          "--hub-key", hubKey)
+        let key = try Self.sitesync(cli, cluster, "keys", "show", "--data-dir", "r1").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!FileManager.default.fileExists(atPath: cli.file("hub-a/allow-list.toml")))
+        // Allowed through process a (its CLI), synced with process b.
+        try Self.sitesync(cli, cluster, "keys", "allow", "--data-dir", "hub-a", "--node", "r1", "--department", "roads", "--role", "field",
+                          "--key", key)
+        #expect(!FileManager.default.fileExists(atPath: cli.file("hub-a/allow-list.toml")), "kept in the store, not in a file")
+        #expect(try Self.sitesync(cli, cluster, "keys", "list", "--data-dir", "hub-b").contains("r1"))
+        func syncs() throws -> Bool { try cli.run(["sync", "--data-dir", "r1"]).status == 0 }
+        func within(_ seconds: Double, _ condition: () throws -> Bool) throws -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                if try condition() { return true }
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+            return false
+        }
+        #expect(try within(10) { try syncs() }, "process b never let in the node allowed through process a")
+        // Revoked through process b's data directory, refused by process a.
+        try Self.sitesync(cli, cluster, "keys", "revoke", "--data-dir", "hub-b", "--node", "r1")
+        let toA = cli.file("r1/node.toml")
+        let text = try String(contentsOfFile: toA, encoding: .utf8).replacingOccurrences(of: endpoints[1], with: endpoints[0])
+        try text.write(toFile: toA, atomically: true, encoding: .utf8)
+        #expect(try within(10) { try !syncs() }, "process a still let in the node revoked through process b")
+        #expect(try cli.run(["sync", "--data-dir", "r1"]).stderr.contains("refused"))
+    }
+
     /// A store URL nobody answers at: init says so, with what to do, and leaves no half-made node.
     @Test func anUnreachableStoreIsRefusedAndLeavesNoNode() throws {
         let cli = try SiteSyncBinary()

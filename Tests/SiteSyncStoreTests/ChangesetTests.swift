@@ -109,7 +109,7 @@ import Testing
         #expect {
             try copy.applyChangesets([second])
         } throws: { error in
-            "\(error)".contains("build the working copy again")
+            "\(error)".contains("builds its working copy again")
         }
         #expect(try Self.contents(copy) == before)
         try copy.applyChangesets([first, second])

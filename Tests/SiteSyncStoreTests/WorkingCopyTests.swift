@@ -94,7 +94,7 @@ extension WorkingCopyTests {
             }
             try db.execute(sql: "INSERT INTO sync_meta (key, value) VALUES ('kept', 'yes')")
         }
-        let last = try #require(try log.changesets(after: 1).last)
+        let last = try #require(try log.changesets(after: .start).last)
         #expect(try last.changeset.operations().map(\.table) == ["sync_meta"], "only the row that stayed")
         try second.catchUp()
         #expect(try ChangesetTests.contents(first) == ChangesetTests.contents(second))
@@ -109,13 +109,56 @@ final class DyingAfterKeeping: TransactionLog, @unchecked Sendable {
     let log = InMemoryTransactionLog()
     var dies = false
 
-    func append<T>(after applied: Int64, _ work: ([LoggedChangeset]) throws -> (T, Changeset)) throws -> (value: T, sequence: Int64) {
+    func append<T>(after applied: HubLogPosition, _ work: ([LoggedChangeset]) throws -> (T, Changeset)) throws
+        -> (value: T, position: HubLogPosition)
+    {
         let kept = try log.append(after: applied, work)
         if dies { throw StoreError(.database, "the process died after the log kept its transaction") }
         return kept
     }
 
-    func changesets(after applied: Int64) throws -> [LoggedChangeset] {
+    func changesets(after applied: HubLogPosition) throws -> [LoggedChangeset] {
         try log.changesets(after: applied)
+    }
+}
+
+extension WorkingCopyTests {
+    /// A log that lost its last changeset (a database restored from an older backup) and was
+    /// written again: a copy that had applied the lost one stands at a sequence number the log
+    /// holds with another changeset. It is refused, never left silently different; so is a copy
+    /// ahead of the log.
+    @Test func aCopyThatFollowedALostTailIsRefused() throws {
+        let directory = TemporaryDirectory()
+        let log = InMemoryTransactionLog()
+        let (first, second) = try Self.hub(directory, log: log)
+        try Self.write(first, "department", "roads", "name=Roads Bureau")
+        try Self.write(first, "department", "parks", "name=Parks")
+        try second.catchUp()
+        let lost = try #require(try log.changesets(after: .start).last)
+        log.truncate(to: log.count - 1)
+        #expect(throws: StoreError.self) { try second.catchUp() }
+        let before = try log.changesets(after: .start)
+        _ = try log.append(after: try #require(before.last).position) { _ in ((), try Self.changeset(of: "name=Parks and Gardens", lost)) }
+        #expect(log.count == Int(lost.sequence))
+        for copy in [first, second] {
+            #expect {
+                try copy.catchUp()
+            } throws: { error in
+                (error as? StoreError)?.code == .workingCopyUnfit && "\(error)".contains("restored from an older backup")
+            }
+            #expect(throws: StoreError.self) { try Self.write(copy, "department", "roads", "name=Roads") }
+        }
+    }
+
+    /// A changeset other than `lost`, of the same size of work: `lost`'s department renamed.
+    static func changeset(of assignment: String, _ lost: LoggedChangeset) throws -> Changeset {
+        let directory = TemporaryDirectory()
+        let store = try ReplicaStore.create(at: directory.file("other.db"), node: "other", key: .generate(),
+                                            options: StoreOptions(durability: .off))
+        return try store.pool.write { db in
+            let recorder = try Changeset.Recorder(db)
+            try db.execute(sql: "INSERT INTO sync_meta (key, value) VALUES ('other', ?)", arguments: [assignment])
+            return try recorder.take()
+        }
     }
 }

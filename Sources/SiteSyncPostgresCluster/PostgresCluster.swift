@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 
-/// A private PostgreSQL cluster for one test: its own data directory under a temporary
+/// A private PostgreSQL cluster for one test or benchmark: its own data directory under a temporary
 /// directory, listening on 127.0.0.1 on a free port, with its Unix sockets beside it, so that it
 /// touches no cluster of the machine's and tests in parallel never meet.
 ///
