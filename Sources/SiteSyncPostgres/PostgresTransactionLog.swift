@@ -43,8 +43,16 @@ public final class PostgresTransactionLog: TransactionLog {
             process TEXT NOT NULL
         );
         -- The changeset's SHA-256 in hex: a working copy checks the one it last applied is
-        -- still the log's at that place (HubLogPosition).
-        ALTER TABLE hub_log ADD COLUMN IF NOT EXISTS digest TEXT;
+        -- still the log's at that place (HubLogPosition). Added only when missing: an ALTER
+        -- TABLE takes the table's exclusive lock even when it skips, and every process and
+        -- command at the hub runs this script, so a long reader of hub_log (pg_dump) would hold
+        -- them up, and every write queued behind them.
+        DO $$ BEGIN
+            IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                           WHERE table_schema = current_schema() AND table_name = 'hub_log' AND column_name = 'digest') THEN
+                ALTER TABLE hub_log ADD COLUMN digest TEXT;
+            END IF;
+        END $$;
         """
 
     /// Creates in PostgreSQL the tables of `store`, this log's working copy, that it lacks (and

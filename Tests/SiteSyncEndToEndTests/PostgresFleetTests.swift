@@ -65,16 +65,19 @@ import Testing
         try fleet.checkConverged(seed: 0)
     }
 
-    /// A BI tool reading the hub's tables in a long transaction does not stop the hub: a hub
-    /// process that starts (or any command at the hub) takes no lock on a table it finds as it
-    /// needs it. An `ALTER TABLE … ADD COLUMN IF NOT EXISTS` per column took an exclusive lock
-    /// on each table at every start, waiting behind the reader, and every write behind it.
+    /// A BI tool (or pg_dump) reading the hub's tables in a long transaction does not stop the
+    /// hub: a hub process that starts (or any command at the hub) takes no lock on a table it
+    /// finds as it needs it. An `ALTER TABLE … ADD COLUMN IF NOT EXISTS` per column (and one on
+    /// hub_log) took each table's exclusive lock at every start, waiting behind the reader, and
+    /// every write queued behind it.
     @Test func aCommandAtTheHubDoesNotWaitForAReaderOfItsTables() throws {
         let (cluster, cli) = try PostgresHubTests.hubOverPostgres()
         defer { cluster.stop(); cli.remove() }
         let reader = try PostgresConnection(url: cluster.url)
         try reader.transaction { transaction in
             #expect(try transaction.execute("SELECT count(*) FROM department").scalar?.int64 == 1)
+            // As pg_dump would, the log too.
+            #expect(try transaction.execute("SELECT count(*) FROM hub_log").scalar?.int64 ?? 0 > 0)
             let command = try BackgroundProcess(cli, ["record", "put", "--data-dir", "hub-a", "department", "water", "name=Water Bureau"],
                                                 environment: ["PGPASSWORD": cluster.password])
             defer { command.kill() }
@@ -144,9 +147,10 @@ import Testing
     }
 }
 
-/// The fleet: a private PostgreSQL cluster, hub processes `hub-a` and `hub-b` over it (one data
-/// directory copied while nothing ran), an office that wrote the plan, roads sites `r1`, `r2`
-/// and a water site `w1`, each naming both hub endpoints with the hub's key.
+/// The fleet: a private PostgreSQL cluster, hub processes `hub-a` and `hub-b` over it (`hub-b`
+/// given only the hub's node.toml and node.key: it builds its working copy from PostgreSQL), an
+/// office that wrote the plan, roads sites `r1`, `r2` and a water site `w1`, each naming both
+/// hub endpoints with the hub's key.
 final class PostgresFleet: @unchecked Sendable {
     let cluster: PostgresCluster
     let cli: SiteSyncBinary
@@ -182,8 +186,12 @@ final class PostgresFleet: @unchecked Sendable {
                 try Self.ok(cli, ["keys", "allow", "--data-dir", "hub-a", "--node", node, "--department", department,
                                   "--role", node == "office" ? "office" : "field", "--key", key], environment: hubEnvironment)
             }
-            // The second process: a copy of the first's data directory, made while none runs.
-            try FileManager.default.copyItem(atPath: cli.file("hub-a"), toPath: cli.file("hub-b"))
+            // The second process: the hub's node.toml and node.key only; it builds its working
+            // copy from PostgreSQL when it starts.
+            try FileManager.default.createDirectory(atPath: cli.file("hub-b"), withIntermediateDirectories: true)
+            for file in ["node.toml", "node.key"] {
+                try FileManager.default.copyItem(atPath: cli.file("hub-a/\(file)"), toPath: cli.file("hub-b/\(file)"))
+            }
             for hub in Self.hubNames { try startHub(hub) }
             try NetworkSyncTests.plan(cli, office: "office")
             for node in ["office", "r1", "r2", "w1"] {
