@@ -178,7 +178,7 @@ public final class PostgresConnection: Sendable {
         let reason = String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines)
         if PQconnectionNeedsPassword(connection) != 0 {
             return PostgresError(kind: .authentication, message: "PostgreSQL at \(endpoint) asks for a password: \(reason)",
-                                 advice: "Put the password in the store URL: postgresql://user:password@host:port/database")
+                                 advice: "Give it in PGPASSWORD or ~/.pgpass (or in the URL: postgresql://user:password@host:port/database)")
         }
         if PQconnectionUsedPassword(connection) != 0 {
             return PostgresError(kind: .authentication, message: "PostgreSQL at \(endpoint) refused the connection: \(reason)",
