@@ -164,12 +164,16 @@ public enum NetworkBenchmark {
 
     /// A node of the hub; when secure, it trusts the hub's key and the hub allows its own (the
     /// running hub rereads its allow-list when the file changes).
+    /// With `otherHubs`, the node names the hub's further processes too (`[[sync.hubs]]`), each
+    /// with the hub's key, and fails over between them.
     static func node(_ path: String, name: String, role: Role, department: String, hub: String, hubNode: Node,
-                     secure: Bool = true, timeoutSeconds: Int = 600) throws -> Node {
-        let node = try Node.initialize(at: path, configuration: NodeConfiguration(
-            name: name, department: department, role: role,
-            sync: NodeConfiguration.SyncSettings(hub: hub, hubKey: secure ? try hubNode.publicKey() : nil, insecure: !secure,
-                                                 timeoutSeconds: timeoutSeconds)))
+                     secure: Bool = true, timeoutSeconds: Int = 600, otherHubs: [String] = []) throws -> Node {
+        var sync = NodeConfiguration.SyncSettings(hub: hub, hubKey: secure ? try hubNode.publicKey() : nil, insecure: !secure,
+                                                  timeoutSeconds: timeoutSeconds)
+        if !otherHubs.isEmpty {
+            try sync.setHubEndpoints(([hub] + otherHubs).map { NodeConfiguration.HubEndpoint(endpoint: $0, key: sync.hubKey) })
+        }
+        let node = try Node.initialize(at: path, configuration: NodeConfiguration(name: name, department: department, role: role, sync: sync))
         if secure { _ = try hubNode.allow(node: name, role: role, department: department, key: try node.publicKey()) }
         return node
     }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SiteSyncCore
 import SiteSyncNode
+import SiteSyncPostgresCluster
 import SiteSyncStore
 
 /// What `bench soak` measured (docs/design.md §9).
@@ -27,6 +28,9 @@ public struct SoakResult: Sendable {
     /// At the end: the changes the hub holds, and those still in its log (the rest compacted,
     /// the hub compacting every ``compactionInterval`` as it serves).
     public var hubChanges = 0, hubLoggedChanges = 0
+    /// Over PostgreSQL: times PostgreSQL was restarted (half of them after a SIGKILL) under the
+    /// running hub processes.
+    public var postgresRestarts = 0
 }
 
 /// A bounded soak on loopback: a hub and N nodes as processes of their own (`sitesync serve`,
@@ -93,7 +97,10 @@ public enum SoakBenchmark {
     /// How often the soak's hub compacts its change log.
     public static let compactionInterval = "15s"
 
-    public static func run(executable: URL, nodes count: Int, minutes: Double, seed: UInt64,
+    /// - Parameter postgres: the hub's store in a private PostgreSQL cluster, served by two hub
+    ///   processes that every node names (failing over between them); the faults then kill
+    ///   either hub process, and restart or kill PostgreSQL itself (docs/design.md §18).
+    public static func run(executable: URL, nodes count: Int, minutes: Double, seed: UInt64, postgres: Bool = false,
                            progress: (String) -> Void) throws -> SoakResult {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-soak-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -106,29 +113,44 @@ public enum SoakBenchmark {
         result.nodes = count
         result.minutes = minutes
 
-        // The hub, on a port of its own that it keeps across restarts.
-        let hubNode = try NetworkBenchmark.hubNode(directory + "/hub")
-        let first = try NetworkBenchmark.HubProcess(executable: executable, dataDirectory: hubNode.dataDirectory)
-        let endpoint = first.endpoint
-        first.stop()
+        // Over PostgreSQL: a private cluster; the hub processes, this process's children, read
+        // its password where an operator keeps it.
+        let cluster = postgres ? try PostgresCluster() : nil
+        defer { cluster?.stop() }
+        if let cluster { setenv("PGPASSWORD", cluster.password, 1) }
+        let storeURL = cluster.map { "postgresql://\($0.user)@127.0.0.1:\($0.port)/\($0.database)" }
+        // The hub, on a port of its own that it keeps across restarts; over PostgreSQL, two
+        // processes of it, the second from the first's node.toml and node.key alone.
+        let hubNode = try NetworkBenchmark.hubNode(directory + "/hub", storeURL: storeURL)
+        let started = try NetworkBenchmark.HubProcess.serving(hubNode, processes: postgres ? 2 : 1, executable: executable,
+                                                              directory: directory)
+        let endpoints = started.map(\.endpoint)
+        for process in started { process.stop() }
+        let endpoint = endpoints[0]
         // The hub compacts its log as it serves, often, so that compaction runs amid the faults.
-        let hub = Child(executable: executable, arguments: ["serve", "--data-dir", hubNode.dataDirectory, "--listen", endpoint, "--quiet"],
-                        log: directory + "/hub.log", environment: ["SITESYNC_COMPACTION_INTERVAL": Self.compactionInterval])
-        try hub.start()
-        defer { hub.stop() }
+        let hubs = zip(endpoints.indices, endpoints).map { index, endpoint in
+            Child(executable: executable, arguments: ["serve", "--data-dir", index == 0 ? hubNode.dataDirectory : directory + "/hub-process-\(index + 1)",
+                                                      "--listen", endpoint, "--quiet"],
+                  log: directory + "/hub-\(index + 1).log", environment: ["SITESYNC_COMPACTION_INTERVAL": Self.compactionInterval])
+        }
+        let hub = hubs[0]
+        for process in hubs { try process.start() }
+        defer { for process in hubs { process.stop() } }
         Thread.sleep(forTimeInterval: 0.5)
 
         progress("soak: a hub, an office and \(count) nodes in 4 departments")
         let departments = (1...4).map { "dept\($0)" }
+        let otherHubs = Array(endpoints.dropFirst())
         let office = try NetworkBenchmark.node(directory + "/office", name: "office-1", role: .office, department: "office", hub: endpoint,
-                                               hubNode: hubNode)
+                                               hubNode: hubNode, otherHubs: otherHubs)
         try NetworkBenchmark.plan(office, departments: departments)
         let logger = NetworkBenchmark.quietLogger
         _ = try office.syncRound(office.syncClient(logger: logger))
         var nodes: [Node] = []
         for index in 0..<count {
             let node = try NetworkBenchmark.node(directory + "/n\(index)", name: "site-\(index)", role: .field,
-                                                 department: departments[index % departments.count], hub: endpoint, hubNode: hubNode)
+                                                 department: departments[index % departments.count], hub: endpoint, hubNode: hubNode,
+                                                 otherHubs: otherHubs)
             _ = try node.syncRound(node.syncClient(logger: logger))
             _ = try node.backup(to: node.dataDirectory + "/start.backup")
             nodes.append(node)
@@ -217,10 +239,19 @@ public enum SoakBenchmark {
                     try runners[target].start()
                 default:
                     // The hub, only in the first 30 %: memory is measured over the second half.
-                    hub.kill()
-                    result.hubKills += 1
-                    Thread.sleep(forTimeInterval: faults.seconds(0.5...2))
-                    try hub.start()
+                    // Over PostgreSQL: either hub process, or (one time in three) PostgreSQL
+                    // itself, restarted or killed, under the running hub processes.
+                    if let cluster, faults.int(0..<3) == 0 {
+                        if faults.int(0..<2) == 0 { try cluster.kill() }
+                        try cluster.restart()
+                        result.postgresRestarts += 1
+                    } else {
+                        let victim = hubs[faults.int(0..<hubs.count)]
+                        victim.kill()
+                        result.hubKills += 1
+                        Thread.sleep(forTimeInterval: faults.seconds(0.5...2))
+                        try victim.start()
+                    }
                 }
                 lastFault = Date()
                 nextFault = Date().addingTimeInterval(faults.seconds(4...10))
@@ -233,11 +264,15 @@ public enum SoakBenchmark {
         }
         let quiet = Date()
         progress("soak: writes and faults stopped; waiting for every replica to agree")
+        // Over PostgreSQL, the hub as the store holds it (a copy caught up at each look), and the
+        // second process's copy must come to the same.
         let hubStore = try ReplicaStore.open(at: hubNode.store.path)
+        let secondCopy = postgres ? try ReplicaStore.open(at: directory + "/hub-process-2/sitesync.db") : nil
         let deadline = quiet.addingTimeInterval(300)
         var converged = false
         while Date() < deadline {
-            if try agree(hub: hubStore, office: office, nodes: nodes) {
+            if try storeURL == nil || Node.open(at: hubNode.dataDirectory).store.digest() == secondCopy?.digest(),
+               try agree(hub: hubStore, office: office, nodes: nodes) {
                 converged = true
                 break
             }

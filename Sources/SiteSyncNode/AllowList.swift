@@ -38,11 +38,13 @@ public final class AllowListFile: ReloadableDirectory {
     /// per call otherwise, so a key allowed a moment ago is let in at once). A list that does
     /// not parse keeps the last good list in force, and says so on stderr.
     public func current() -> Directory {
-        var stored: String??
+        var stored: String?
         let version: [Int]
         if let store {
-            stored = try? store.hubSetting(Self.storeKey)
-            version = [stored.flatMap { $0 }?.hashValue ?? 0]
+            // A store that cannot be read this moment (busy) leaves the list in force as it is.
+            guard let text = try? store.hubSetting(Self.storeKey) ?? "" else { return cache.withLock { $0.directory } }
+            stored = text
+            version = [text.hashValue]
         } else {
             var info = stat()
             version = stat(path, &info) == 0
@@ -51,7 +53,7 @@ public final class AllowListFile: ReloadableDirectory {
         return cache.withLock { cache in
             guard version != cache.version, version != cache.refused else { return cache.directory }
             do {
-                var directory = try stored.map { try Self.parse($0 ?? "", source: source) } ?? Self.read(path)
+                var directory = try stored.map { try Self.parse($0, source: source) } ?? Self.read(path)
                 if let hub, directory.entry(node: hub.node) == nil { directory.upsert(hub) }
                 cache.directory = directory
                 cache.version = version

@@ -1,5 +1,6 @@
 import Foundation
 import SiteSyncCore
+import SiteSyncPostgres
 import SiteSyncStore
 
 /// What `restore` did.
@@ -118,5 +119,36 @@ extension Node {
             epoch = try store.epoch()
         }
         return RestoreSummary(previousReplica: previous, replica: replica, epoch: epoch, changes: changes, replacedDatabase: replaced)
+    }
+}
+
+extension Node {
+    /// At a hub whose store is PostgreSQL, after the database was restored from a backup (to a
+    /// point in time, or a standby promoted that had not received the last transactions): builds
+    /// this process's working copy again from the database and gives the hub a new replica
+    /// epoch, so no change id the hub issued after the restore point is ever issued again with
+    /// other content (docs/postgresql.md). A process whose copy is ahead of the restored log
+    /// does this by itself when it next opens; this is for when no copy can tell (all were
+    /// lost, or built after the restore). The process must be stopped.
+    /// - Throws: ``NodeError`` when the node is not a hub over PostgreSQL or runs.
+    public static func restoreFromStore(at dataDirectory: String,
+                                        environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RestoreSummary {
+        let configPath = dataDirectory + "/" + configurationFile
+        guard FileManager.default.fileExists(atPath: configPath) else {
+            throw NodeError(.notANode, "\(dataDirectory) is not a SiteSync data directory (it has no \(configurationFile)); check --data-dir")
+        }
+        let configuration = try NodeConfiguration.load(from: configPath, environment: environment)
+        let key = try NodeKeyFile.load(at: dataDirectory + "/" + NodeKeyFile.name)
+        let options = try storeOptions(configuration: configuration, key: key, environment: environment)
+        guard let log = options.transactionLog as? PostgresTransactionLog else {
+            throw NodeError(.usage, "--from-store is for a hub whose store is PostgreSQL ([store] url in node.toml); "
+                            + "restore this node from a backup file instead")
+        }
+        let lock = try NodeLock(dataDirectory: dataDirectory, exclusive: true)
+        defer { _ = lock }
+        let previous = (try? ReplicaStore.open(at: dataDirectory + "/" + databaseFile))?.identity.replica
+        let (store, replaced) = try rebuildWorkingCopy(dataDirectory, options: options, log: log, newEpoch: true)
+        return RestoreSummary(previousReplica: previous ?? store.identity.replica, replica: store.identity.replica,
+                              epoch: try store.epoch(), changes: try store.counts().changes, replacedDatabase: replaced)
     }
 }

@@ -76,9 +76,10 @@ public final class Node: Sendable {
     /// The node's store. A hub whose store is PostgreSQL builds its working copy from the
     /// database when it has none (a new hub process: `node.toml` and `node.key` copied from the
     /// first), and again when its copy can no longer follow the log (docs/design.md §18). The
-    /// copy replaced is moved aside, never deleted; when it was ahead of the log, the database
-    /// was restored from an older backup and lost some of the hub's own changes, so the hub
-    /// takes a new replica epoch before it writes (the same rule as `sitesync restore`).
+    /// copy replaced is moved aside, never deleted; when the log does not hold the copy's place
+    /// (``HubLogPosition``), the database was restored from an older backup and may have lost
+    /// some of the hub's own changes, so the hub takes a new replica epoch before it writes (the
+    /// same rule as `sitesync restore`).
     static func openStore(_ dataDirectory: String, options: StoreOptions) throws -> ReplicaStore {
         let path = dataDirectory + "/" + databaseFile
         guard let log = options.transactionLog as? PostgresTransactionLog else { return try ReplicaStore.open(at: path, options: options) }
@@ -95,21 +96,34 @@ public final class Node: Sendable {
             defer { _ = lock }
             let restored = try postgres { try !log.holds(store.logPosition()) }
             try store.close()
-            let aside = path + ".replaced-\(Int(Date().timeIntervalSince1970))"
-            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
-                try FileManager.default.moveItem(atPath: path + suffix, toPath: aside + suffix)
-            }
-            try postgres { try log.buildWorkingCopy(at: path) }
-            let rebuilt = try ReplicaStore.open(at: path, options: options)
-            try keepTables(rebuilt, options: options)
-            guard restored else { return rebuilt }
-            _ = try rebuilt.takeNewEpoch()
-            return try rebuilt.reopened()  // its identity, read when opened, is the new epoch's
+            return try rebuildWorkingCopy(dataDirectory, options: options, log: log, newEpoch: restored).store
         }
     }
 
+    /// Moves the working copy aside (kept, never deleted), builds it again from PostgreSQL and,
+    /// when `newEpoch`, gives the hub a new replica epoch before anything else is written. The
+    /// caller holds the data directory to itself.
+    /// - Returns: the new copy, and where the old one went (`nil` when there was none).
+    static func rebuildWorkingCopy(_ dataDirectory: String, options: StoreOptions, log: PostgresTransactionLog,
+                                   newEpoch: Bool) throws -> (store: ReplicaStore, replaced: String?) {
+        let path = dataDirectory + "/" + databaseFile
+        let fm = FileManager.default
+        let aside = fm.fileExists(atPath: path) ? path + ".replaced-\(Int(Date().timeIntervalSince1970))" : nil
+        if let aside {
+            for suffix in ["", "-wal", "-shm"] where fm.fileExists(atPath: path + suffix) {
+                try fm.moveItem(atPath: path + suffix, toPath: aside + suffix)
+            }
+        }
+        try postgres { try log.buildWorkingCopy(at: path) }
+        let rebuilt = try ReplicaStore.open(at: path, options: options)
+        try keepTables(rebuilt, options: options)
+        guard newEpoch else { return (rebuilt, aside) }
+        _ = try rebuilt.takeNewEpoch()
+        return (try rebuilt.reopened(), aside)  // its identity, read when opened, is the new epoch's
+    }
+
     /// `body`, a PostgreSQL failure told as the store's, with what to do.
-    private static func postgres<T>(_ body: () throws -> T) throws -> T {
+    static func postgres<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as PostgresError {
@@ -158,7 +172,7 @@ public final class Node: Sendable {
             if let log = options.transactionLog as? PostgresTransactionLog, try postgres({ try log.holdsHub() }) {
                 throw NodeError(.alreadyInitialized, "the database at the store URL already holds a hub; nothing was changed. "
                     + "To add a process to that hub, copy node.toml and node.key from one of its data directories into a new one "
-                    + "and start it there: it builds its working copy from the database (docs/design.md §18)")
+                    + "and start it there: it builds its working copy from the database (docs/postgresql.md)")
             }
             guard fm.createFile(atPath: configPath, contents: Data(configuration.tomlText.utf8)) else {
                 throw NodeError(.usage, "cannot write \(configPath); check permissions and free space")

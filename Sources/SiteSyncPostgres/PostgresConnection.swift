@@ -178,7 +178,7 @@ public final class PostgresConnection: Sendable {
         let reason = String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines)
         if PQconnectionNeedsPassword(connection) != 0 {
             return PostgresError(kind: .authentication, message: "PostgreSQL at \(endpoint) asks for a password: \(reason)",
-                                 advice: "Put the password in the store URL: postgresql://user:password@host:port/database")
+                                 advice: "Give it in PGPASSWORD or ~/.pgpass (or in the URL: postgresql://user:password@host:port/database)")
         }
         if PQconnectionUsedPassword(connection) != 0 {
             return PostgresError(kind: .authentication, message: "PostgreSQL at \(endpoint) refused the connection: \(reason)",
@@ -213,6 +213,18 @@ public final class PostgresTransaction {
         }
         return try session.execute(sql, parameters)
     }
+
+    /// Runs `statements` in order, their results unread: in libpq's pipeline mode, so that
+    /// they cost a few round trips to the server instead of one each (replaying a changeset's
+    /// thousands of row operations). The first that fails is thrown; the ones after it are not
+    /// run, and the transaction is then failed, as after any failed statement.
+    public func executeAll(_ statements: [(sql: String, parameters: [PostgresValue])]) throws {
+        guard isOpen else {
+            throw PostgresError(kind: .misuse, message: "a statement was run on a transaction that has ended",
+                                advice: "Use a PostgresTransaction only inside the body it was handed to")
+        }
+        try session.executePipelined(statements)
+    }
 }
 
 /// The libpq connection itself. `@unchecked Sendable` so that the connection's `Mutex` may hand
@@ -230,9 +242,70 @@ final class Session: @unchecked Sendable {
     deinit { PQfinish(connection) }
 
     func execute(_ sql: String, _ parameters: [PostgresValue]) throws -> PostgresRows {
+        let result = Self.withParameters(parameters) { types, values, lengths, formats in
+            PQexecParams(connection, sql, Int32(parameters.count), types, values, lengths, formats, 1)
+        }
+        return try rows(of: checked(result))
+    }
+
+    /// How many statements go to the server before their results are read: enough to hide
+    /// the round trips, few enough that their results (a command tag each) never fill the
+    /// socket's buffer while this side is still sending, which would block both ends.
+    static let pipelineChunk = 500
+
+    func executePipelined(_ statements: [(sql: String, parameters: [PostgresValue])]) throws {
+        guard !statements.isEmpty else { return }
+        guard PQenterPipelineMode(connection) == 1 else { throw lostOrFailed(sqlState: nil, message: libpqMessage(), detail: nil) }
+        defer {
+            // Results still pending (a send failed halfway): the connection's state is unknown,
+            // and the transaction fails anyway; a fresh connection is the clean way out.
+            if PQexitPipelineMode(connection) != 1 { PQreset(connection) }
+        }
+        var start = statements.startIndex
+        while start < statements.endIndex {
+            let end = min(start + Self.pipelineChunk, statements.endIndex)
+            for (sql, parameters) in statements[start..<end] {
+                let sent = Self.withParameters(parameters) { types, values, lengths, formats in
+                    PQsendQueryParams(connection, sql, Int32(parameters.count), types, values, lengths, formats, 1)
+                }
+                guard sent == 1 else { throw lostOrFailed(sqlState: nil, message: libpqMessage(), detail: nil) }
+            }
+            guard PQpipelineSync(connection) == 1 else { throw lostOrFailed(sqlState: nil, message: libpqMessage(), detail: nil) }
+            // Every statement's result (each followed by NULL), then the sync's. The first
+            // failure is kept; the statements after it come back aborted.
+            var failure: PostgresError?
+            for _ in start..<end {
+                while let result = PQgetResult(connection) {
+                    switch PQresultStatus(result) {
+                    case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY, PGRES_PIPELINE_ABORTED:
+                        PQclear(result)
+                    default:
+                        do { PQclear(try checked(result)) } catch let error as PostgresError { failure = failure ?? error }
+                    }
+                }
+                guard PQstatus(connection) == CONNECTION_OK else { break }
+            }
+            if PQstatus(connection) == CONNECTION_OK {
+                while let result = PQgetResult(connection) {
+                    let synced = PQresultStatus(result) == PGRES_PIPELINE_SYNC
+                    PQclear(result)
+                    if synced { break }
+                }
+            }
+            if let failure { throw failure }
+            guard PQstatus(connection) == CONNECTION_OK else { throw lostOrFailed(sqlState: nil, message: libpqMessage(), detail: nil) }
+            start = end
+        }
+    }
+
+    /// `body` with `parameters` as libpq takes them: types, values through C pointers (copies
+    /// that live until it returns; a zero-length value still needs a pointer, nil being NULL),
+    /// lengths and formats.
+    private static func withParameters<R>(
+        _ parameters: [PostgresValue],
+        _ body: ([Oid], [UnsafePointer<CChar>?], [Int32], [Int32]) -> R
+    ) -> R {
         let encoded = parameters.map(EncodedParameter.init)
-        // libpq reads the values through C pointers: copies that live until the call returns.
-        // A zero-length value still needs a pointer (nil means NULL).
         let buffers: [UnsafeMutablePointer<CChar>?] = encoded.map { parameter in
             parameter.bytes.map { bytes in
                 let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: max(1, bytes.count))
@@ -241,10 +314,8 @@ final class Session: @unchecked Sendable {
             }
         }
         defer { buffers.forEach { $0?.deallocate() } }
-        let values = buffers.map { $0.map { UnsafePointer($0) } }
-        let result = PQexecParams(connection, sql, Int32(encoded.count), encoded.map(\.type), values,
-                                  encoded.map { Int32($0.bytes?.count ?? 0) }, encoded.map(\.format), 1)
-        return try rows(of: checked(result))
+        return body(encoded.map(\.type), buffers.map { $0.map { UnsafePointer($0) } }, encoded.map { Int32($0.bytes?.count ?? 0) },
+                    encoded.map(\.format))
     }
 
     func executeScript(_ sql: String) throws {

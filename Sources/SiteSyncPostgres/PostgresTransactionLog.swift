@@ -77,10 +77,7 @@ public final class PostgresTransactionLog: TransactionLog {
                 throw PostgresError(kind: .misuse, message: "hub_log holds transactions but the hub's tables were never filled",
                                     advice: "The database was altered by hand; start the hub's PostgreSQL database again from a backup")
             }
-            for operation in try store.rowsAsInserts(layouts) {
-                let statement = try mirror.statement(for: operation)
-                try transaction.execute(statement.sql, statement.parameters)
-            }
+            try transaction.executeAll(try store.rowsAsInserts(layouts).map(mirror.statement(for:)))
             try transaction.execute("UPDATE hub_log_head SET seeded = TRUE")
         }
         self.mirror.withLock { $0 = mirror }
@@ -111,10 +108,7 @@ public final class PostgresTransactionLog: TransactionLog {
                     throw PostgresError(kind: .misuse, message: "the hub's tables in PostgreSQL are not kept yet",
                                         advice: "Call keepTables(of:) once the store is open, before it writes")
                 }
-                for operation in try changeset.operations() {
-                    let statement = try mirror.statement(for: operation)
-                    try transaction.execute(statement.sql, statement.parameters)
-                }
+                try transaction.executeAll(try changeset.operations().map(mirror.statement(for:)))
                 try transaction.execute("UPDATE hub_log_head SET sequence = $1", [.int64(head + 1)])
                 return (value, logged.position)
             }

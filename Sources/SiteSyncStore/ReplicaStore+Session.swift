@@ -189,7 +189,7 @@ public struct SessionStore: Sendable {
     public static func failure(_ error: any Error) -> SessionEvent {
         if let error = error as? StoreError {
             switch error.code {
-            case .storageFull, .busy, .database: return .storeFailed(error.message, retryLater: true)
+            case .storageFull, .busy, .database, .workingCopyUnfit: return .storeFailed(error.message, retryLater: true)
             default: return .storeFailed(error.message, retryLater: false)
             }
         }

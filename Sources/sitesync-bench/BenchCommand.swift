@@ -290,7 +290,10 @@ extension BenchCommand {
                 one from the backup taken at its start (after it pushed what it had), or — in \
                 the first 30 % only, so the hub's memory over the second half is not a fresh process \
                 warming up — SIGKILLs the hub. The hub compacts its change log every 15 s meanwhile. \
-                Then writes and faults stop.
+                Then writes and faults stop. With --postgres the hub's store is in a private PostgreSQL \
+                cluster and two hub processes serve it, every node naming both; a hub fault kills either \
+                process, or restarts PostgreSQL (half the time after SIGKILLing it), and at the end both \
+                processes' copies must agree too.
 
                 Figures: soak_lost_writes (ledger entries the hub lacks at the end; target 0), \
                 soak_converge_seconds (from the last fault until every node shows the hub's data of its \
@@ -304,6 +307,8 @@ extension BenchCommand {
         @Option(help: ArgumentHelp("Field nodes (2-50).", valueName: "n")) var nodes = 20
         @Option(help: ArgumentHelp("Minutes of writes and faults (0.1-120).", valueName: "m")) var minutes = 10.0
         @Option(help: ArgumentHelp("Seed of the schedule of writes and faults.", valueName: "n")) var seed: UInt64 = 2026
+        @Flag(help: "The hub's store in a private PostgreSQL cluster, served by two hub processes every node names; the faults kill either, and restart or kill PostgreSQL.")
+        var postgres = false
         @Flag(help: "Print JSON.") var json = false
 
         func validate() throws {
@@ -313,7 +318,7 @@ extension BenchCommand {
 
         func run() throws {
             let result = try SoakBenchmark.run(executable: try SiteSyncExecutable.locate(), nodes: nodes, minutes: minutes,
-                                               seed: seed) { step in
+                                               seed: seed, postgres: postgres) { step in
                 if !json { BenchOutput.note("bench: \(step)") }
             }
             let figures: [(String, JSONValue, String)] = [
@@ -324,6 +329,7 @@ extension BenchCommand {
                 ("soak_hub_rss_mb", .number(String(format: "%.1f", result.hubRSSMegabytes)), ""),
                 ("soak_node_kills", .int(Int64(result.nodeKills)), ""),
                 ("soak_hub_kills", .int(Int64(result.hubKills)), ""),
+                ("soak_postgres_restarts", .int(Int64(result.postgresRestarts)), postgres ? "(half after a SIGKILL)" : "(--postgres only)"),
                 ("soak_clock_jumps", .int(Int64(result.clockJumps)), ""),
                 ("soak_restores", .int(Int64(result.restores)), "(each a new replica epoch)"),
                 ("soak_hub_replica_ids", .int(Int64(result.hubReplicaIDs)), "(in the hub's knowledge: nodes and their epochs)"),

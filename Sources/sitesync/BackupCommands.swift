@@ -37,12 +37,34 @@ struct RestoreCommand: ParsableCommand {
             sync (under their old id); new work goes under the new one. The database it replaces is \
             kept beside it (sitesync.db.replaced-TIME), never deleted.
 
+            A hub whose store is PostgreSQL is restored with PostgreSQL's own tools; then \
+            `sitesync restore --from-store` at one of its processes builds that process's working \
+            copy again from the database and gives the hub its new epoch (docs/postgresql.md).
+
             Example: sitesync restore --data-dir site-a /media/usb/site-a-2026-11-30.db
             """)
     @OptionGroup var node: NodeOptions
-    @Argument(help: ArgumentHelp("The backup file (what `sitesync backup` wrote).", valueName: "file")) var file: String
+    @Argument(help: ArgumentHelp("The backup file (what `sitesync backup` wrote).", valueName: "file")) var file: String?
+    @Flag(help: "At a hub whose store is PostgreSQL, restored from a backup: build this process's working copy again from the database, under a new epoch.")
+    var fromStore = false
+
+    func validate() throws {
+        if fromStore == (file != nil) {
+            throw ValidationError(fromStore ? "--from-store takes no backup file: the database is the backup"
+                                            : "give the backup file to restore (what `sitesync backup` wrote)")
+        }
+    }
 
     func run() throws {
+        if fromStore {
+            let summary = try Node.restoreFromStore(at: node.path)
+            print("rebuilt \(node.path)'s working copy from the hub's database: \(summary.changes) changes; replica "
+                  + "\(summary.previousReplica) → \(summary.replica) (epoch \(summary.epoch))")
+            if let replaced = summary.replacedDatabase { print("the copy it replaced is kept as \(replaced)") }
+            print("start the hub's processes; nodes send again what the restored database lacks at their next sync")
+            return
+        }
+        guard let file else { return }
         let summary = try Node.restore(at: node.path, from: file)
         print("restored \(node.path) from \(file): \(summary.changes) changes; replica \(summary.previousReplica) → \(summary.replica) "
               + "(epoch \(summary.epoch))")

@@ -55,7 +55,7 @@ struct InitCommand: ParsableCommand {
     var insecure = false
 
     @Option(help: ArgumentHelp(
-        "A hub's store in PostgreSQL (postgresql://USER@HOST:PORT/DATABASE, the password in PGPASSWORD or ~/.pgpass); this node's SQLite file becomes the first process's working copy of it. Hubs only; being built (docs/design.md §18).",
+        "A hub's store in PostgreSQL (postgresql://USER@HOST:PORT/DATABASE, the password in PGPASSWORD or ~/.pgpass); this node's SQLite file becomes the first process's working copy of it. Hubs only; refused when the database already holds a hub (a further process needs only this one's node.toml and node.key: see docs/postgresql.md).",
         valueName: "url"))
     var store: String?
 

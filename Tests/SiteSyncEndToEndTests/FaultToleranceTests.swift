@@ -290,6 +290,23 @@ extension FaultToleranceTests {
         #expect(restores >= 1, "\(figures)")
         #expect(figures["soak_hub_replica_ids"] as? Int == 4 + restores, "\(figures)")
     }
+
+    /// The soak with the hub's store in PostgreSQL and two hub processes serving it, every node
+    /// naming both (docs/design.md §18): seed 82's first fault restarts PostgreSQL under the
+    /// running hub processes, its second kills one of them; nothing acknowledged is lost, and
+    /// both processes' copies, the office and every node agree.
+    @Test func aShortSoakOverPostgresWithTwoHubProcessesLosesNothingAndConverges() throws {
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        let result = try cli.runBench(["soak", "--postgres", "--nodes", "3", "--minutes", "0.7", "--seed", "82", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let figures = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
+        #expect(figures["soak_lost_writes"] as? Int == 0, "\(figures)")
+        #expect((figures["soak_acknowledged_writes"] as? Int ?? 0) > 100, "\(figures)")
+        let converge = (figures["soak_converge_seconds"] as? Double) ?? Double(figures["soak_converge_seconds"] as? Int ?? -1)
+        #expect(converge >= 0 && converge < 60, "\(figures)")
+        #expect((figures["soak_postgres_restarts"] as? Int ?? 0) >= 1, "\(figures)")
+    }
 }
 
 /// A hub and its nodes, healed and synced until they agree.

@@ -141,6 +141,29 @@ import Testing
         #expect(try Self.sitesync(cli, cluster, "digest", "--data-dir", "hub-b") == Self.sitesync(cli, cluster, "digest", "--data-dir", "hub-a"))
     }
 
+    /// A restore no working copy can notice (the copy built after it): `restore --from-store`
+    /// builds the copy again and gives the hub a new epoch by hand; refused while the process
+    /// runs, and at a hub whose store is its own file.
+    @Test func restoreFromStoreRebuildsTheCopyUnderANewEpoch() throws {
+        let (cluster, cli) = try Self.hubOverPostgres()
+        defer { cluster.stop(); cli.remove() }
+        let replica = { (dir: String) throws -> String? in
+            let status = try Self.sitesync(cli, cluster, "status", "--json", "--data-dir", dir)
+            return (try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any])?["replica"] as? String
+        }
+        let before = try replica("hub-a")
+        let restored = try Self.sitesync(cli, cluster, "restore", "--data-dir", "hub-a", "--from-store")
+        #expect(restored.contains("rebuilt") && restored.contains("epoch"), "\(restored)")
+        #expect(try replica("hub-a") != before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cli.file("hub-a")).contains { $0.hasPrefix("sitesync.db.replaced-") })
+        #expect(try Self.sitesync(cli, cluster, "record", "get", "--data-dir", "hub-a", "department", "roads").contains("Roads Bureau"))
+        try cli.ok("init", "--data-dir", "plain", "--node", "plain", "--department", "office", "--role", "hub", "--insecure")
+        let plain = try cli.run(["restore", "--data-dir", "plain", "--from-store"])
+        #expect(plain.status != 0 && plain.stderr.contains("[store] url"), "\(plain.stderr)")
+        let both = try cli.run(["restore", "--data-dir", "plain", "--from-store", "x.db"])
+        #expect(both.status != 0 && both.stderr.contains("takes no backup file"), "\(both.stderr)")
+    }
+
     /// The allow-list lives in the store: a key allowed through one hub process is let in by
     /// the other within seconds, and a revocation made at the other shuts it out of the first.
     @Test func everyHubProcessEnforcesTheSameAllowList() throws {

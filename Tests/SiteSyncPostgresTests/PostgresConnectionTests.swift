@@ -91,6 +91,33 @@ import Testing
         #expect(try connection.execute("SELECT id FROM log").rows == [[.int64(4)]])
     }
 
+    /// Statements run pipelined, more than one chunk of them: all of them take effect, in
+    /// order; a failing one is thrown with the server's message, nothing after it runs, and the
+    /// connection goes on working once the transaction rolled back.
+    @Test func pipelinedStatementsRunInOrderAndAFailureStopsThem() throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        let connection = try PostgresConnection(url: cluster.url)
+        try connection.execute("CREATE TABLE t (n BIGINT PRIMARY KEY, label TEXT)")
+        let count = 1_234
+        try connection.transaction { transaction in
+            try transaction.executeAll((1...count).map { ("INSERT INTO t (n, label) VALUES ($1, $2)", [.int64(Int64($0)), .text("row \($0)")]) }
+                                       + [("UPDATE t SET label = 'last' WHERE n = $1", [.int64(Int64(count))])])
+        }
+        #expect(try connection.execute("SELECT count(*), max(n) FROM t").rows.first == [.int64(Int64(count)), .int64(Int64(count))])
+        #expect(try connection.execute("SELECT label FROM t WHERE n = $1", [.int64(Int64(count))]).scalar?.text == "last")
+
+        let failure = #expect(throws: PostgresError.self) {
+            try connection.transaction { transaction in
+                try transaction.executeAll([("INSERT INTO t (n) VALUES (5000)", []), ("INSERT INTO t (n) VALUES (1)", []),
+                                            ("INSERT INTO t (n) VALUES (5001)", [])])
+            }
+        }
+        #expect(failure?.sqlState == "23505", "a duplicate key: \(String(describing: failure))")
+        #expect(try connection.execute("SELECT count(*) FROM t WHERE n >= 5000").scalar?.int64 == 0)
+        #expect(try connection.execute("SELECT count(*) FROM t").scalar?.int64 == Int64(count))
+    }
+
     @Test func misuseThrowsInsteadOfHanging() throws {
         let cluster = try PostgresCluster()
         defer { cluster.stop() }
@@ -257,7 +284,7 @@ import Testing
             try PostgresConnection(url: "postgresql://\(cluster.user)@127.0.0.1:\(cluster.port)/\(cluster.database)")
         }
         #expect(none?.kind == .authentication)
-        #expect(none?.description.contains("Put the password in the store URL") == true)
+        #expect(none?.description.contains("PGPASSWORD or ~/.pgpass") == true)
 
         let port = try PostgresCluster.freeLoopbackPort()
         let started = ContinuousClock.now
