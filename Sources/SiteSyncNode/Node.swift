@@ -55,7 +55,7 @@ public final class Node: Sendable {
         options.hubSigningKey = configuration.sync.hubKey?.signing
         if let url = configuration.storeURL {
             options.transactionLog = try postgres {
-                try PostgresTransactionLog(connection: PostgresConnection(url: url),
+                try PostgresTransactionLog(connection: PostgresConnection(url: url, settings: PostgresTransactionLog.connectionSettings),
                                            process: "\(configuration.name)@\(ProcessInfo.processInfo.hostName):\(getpid())")
             }
         }

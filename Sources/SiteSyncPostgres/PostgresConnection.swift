@@ -44,13 +44,17 @@ public final class PostgresConnection: Sendable {
     /// Connects, waiting at most `connectTimeout` seconds (unless the URL sets `connect_timeout`).
     /// Throws `.unreachable` when no server answers, `.authentication` when it refuses the
     /// password, with what to do in the message.
-    public init(url: String, connectTimeout: Int = 10) throws {
+    /// - Parameter settings: server settings for this connection's sessions (`lock_timeout`…),
+    ///   kept across reconnections.
+    public init(url: String, connectTimeout: Int = 10, settings: [(name: String, value: String)] = []) throws {
         endpoint = try Self.endpoint(of: url)
         // Keywords are read in order, the URL expanded where `dbname` stands: it may override the
         // timeout and the application name, not the encoding that text decoding relies on. The
         // server keeps its notices ("relation … already exists, skipping") to itself.
         let settings = [("connect_timeout", "\(connectTimeout)"), ("application_name", "sitesync"),
-                        ("dbname", url), ("client_encoding", "UTF8"), ("options", "-c client_min_messages=warning")]
+                        ("dbname", url), ("client_encoding", "UTF8"),
+                        ("options", (["client_min_messages=warning"] + settings.map { "\($0.name)=\($0.value)" }).map { "-c " + $0 }
+                            .joined(separator: " "))]
         let connection = Self.withCStrings(settings.map(\.0)) { keywords in
             Self.withCStrings(settings.map(\.1)) { values in PQconnectdbParams(keywords, values, 1) }
         }

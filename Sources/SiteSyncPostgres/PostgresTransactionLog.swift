@@ -146,6 +146,12 @@ public final class PostgresTransactionLog: TransactionLog {
         }
         do {
             return try body()
+        } catch let error as PostgresError where error.sqlState == "55P03" {
+            // lock_timeout (connectionSettings): another process held the write lock too long.
+            throw PostgresError(kind: error.kind, sqlState: error.sqlState,
+                                message: "another process of the hub held the store's write lock for more than 20 s",
+                                advice: "Nothing of this write was acknowledged: try again; a process that keeps it longer is hung "
+                                    + "(PostgreSQL ends its transaction after five idle minutes)")
         } catch let error as PostgresError where error.kind == .connectionLost {
             try? connection.reconnect()
             guard retry() else { throw outOfReach(error) }
@@ -156,6 +162,15 @@ public final class PostgresTransactionLog: TransactionLog {
             }
         }
     }
+
+    /// The settings of a hub process's connection to the log. A process that hangs (rather than
+    /// dies) while it holds the write lock would stop every other process's writes: the server
+    /// ends its transaction after five idle minutes, which rolls its write back and frees the
+    /// lock. A write waiting for the lock gives up after 20 s, so that the node hears "retry
+    /// later" before its own 30 s of silence end the round.
+    public static let connectionSettings: [(name: String, value: String)] = [
+        ("lock_timeout", "20s"), ("idle_in_transaction_session_timeout", "5min"),
+    ]
 
     static let writeAdvice = "The hub's store is out of reach (PostgreSQL stopped or is restarting); nothing of this write was "
         + "acknowledged: try again once PostgreSQL answers"

@@ -109,4 +109,39 @@ import Testing
             #expect(try copies[0].digest() == copies[1].digest())
         }
     }
+
+    /// A process that holds the write lock too long (hung): a write waiting for it gives up
+    /// after the log's lock_timeout with a message saying so, and goes through once the lock is
+    /// free. (The hub's 20 s is set to 1 s here.)
+    @Test func aWriteWaitingTooLongForTheLockGivesUpAndSaysWhy() throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sitesync-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let log = try PostgresTransactionLog(connection: PostgresConnection(url: cluster.url, settings: [("lock_timeout", "1s")]), process: "a")
+        var options = StoreOptions(durability: .normal)
+        options.transactionLog = log
+        let store = try ReplicaStore.create(at: directory.appendingPathComponent("a.db").path, node: "hub", key: .generate(), options: options)
+        try log.keepTables(of: store)
+        let hung = try PostgresConnection(url: cluster.url)
+        let release = DispatchSemaphore(value: 0), holding = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            try? hung.transaction { transaction in
+                _ = try transaction.execute("SELECT sequence FROM hub_log_head FOR UPDATE")
+                holding.signal()
+                release.wait()
+            }
+        }
+        holding.wait()
+        #expect {
+            try Self.write(store, "department", "roads", ["name=Roads Bureau"])
+        } throws: { error in
+            "\(error)".contains("held the store's write lock") && "\(error)".contains("Nothing of this write was acknowledged")
+        }
+        release.signal()
+        try Self.write(store, "department", "roads", ["name=Roads Bureau"])
+        #expect(try PostgresConnection(url: cluster.url).execute("SELECT name FROM department WHERE id = 'roads'").scalar?.text == "Roads Bureau")
+    }
+
 }
