@@ -46,7 +46,7 @@ import Dispatch
         #expect(baselineIndexes == storeIndexes)
     }
 
-    /// Fed as a session's receiver is fed (the sender's window of 4), the store takes the
+    /// Fed as a session's receiver is fed (the sender's default window, 16), the store takes the
     /// batches waiting in one transaction: fewer transactions than batches, every change stored.
     @Test func aSessionsReceiverGroupsTheBatchesWaiting() throws {
         let directory = try Self.directory()
