@@ -364,7 +364,7 @@ public enum NetworkBenchmark {
         for round in 1...2 {
             progress("join: plain batched upsert of \(changes) rows, round \(round)/2")
             baseline = min(baseline, try ReplicaBenchmark.measureBaseline(workload, collection: Schema.siteSync.collection(named: "activity")!,
-                                                                          path: directory + "/baseline\(round).db", batchSize: 1000))
+                                                                          path: directory + "/baseline\(round).db", batchSize: 1000).seconds)
         }
         let hub = try HubProcess(executable: executable, dataDirectory: hubNode.dataDirectory)
         defer { hub.stop() }

@@ -15,6 +15,10 @@ public struct ReplicaBenchmarkResult: Sendable {
     public var sessionApplyChangesPerSecond: Double
     /// The transactions that took, in the fastest round.
     public var sessionTransactions: Int
+    /// Pages each side's writer wrote to the log per change (per row), in its fastest round:
+    /// the disk's work, counted, whatever else the machine was doing.
+    public var applyPagesPerChange: Double
+    public var baselinePagesPerRow: Double
     /// One durable local write (plan, apply, change log, commit), median and 99th percentile.
     public var localWriteP50Milliseconds: Double
     public var localWriteP99Milliseconds: Double
@@ -56,12 +60,14 @@ public enum ReplicaBenchmark {
         // Several rounds, alternating, each on fresh files; the fastest of each side counts, so a
         // slow moment of the machine does not land on one side only.
         var baseline = Double.infinity, apply = Double.infinity, sessionApply = Double.infinity, sessionTransactions = 0
+        var baselinePages = 0, applyPages = 0
         for round in 1...rounds {
             progress("round \(round)/\(rounds): plain batched upsert of \(changes) rows")
-            baseline = min(baseline, try measureBaseline(workload, collection: activity, path: directory + "/baseline\(round).db",
-                                                         batchSize: batchSize))
+            let plain = try measureBaseline(workload, collection: activity, path: directory + "/baseline\(round).db", batchSize: batchSize)
+            if plain.seconds < baseline { (baseline, baselinePages) = plain }
             progress("round \(round)/\(rounds): applying \(changes) changes through the store")
-            apply = min(apply, try measureApply(workload, schema: schema, path: directory + "/apply\(round).db", batchSize: batchSize))
+            let applied = try measureApply(workload, schema: schema, path: directory + "/apply\(round).db", batchSize: batchSize)
+            if applied.seconds < apply { (apply, applyPages) = applied }
             progress("round \(round)/\(rounds): applying \(changes) changes as a session's receiver does")
             let session = try measureSessionApply(workload, schema: schema, path: directory + "/session\(round).db", batchSize: batchSize)
             if session.seconds < sessionApply { (sessionApply, sessionTransactions) = session }
@@ -73,6 +79,7 @@ public enum ReplicaBenchmark {
         return ReplicaBenchmarkResult(
             applyChangesPerSecond: Double(changes) / apply, baselineUpsertRowsPerSecond: Double(changes) / baseline,
             sessionApplyChangesPerSecond: Double(changes) / sessionApply, sessionTransactions: sessionTransactions,
+            applyPagesPerChange: Double(applyPages) / Double(changes), baselinePagesPerRow: Double(baselinePages) / Double(changes),
             localWriteP50Milliseconds: p50, localWriteP99Milliseconds: p99, changes: changes, localWrites: localWrites,
             batchSize: batchSize, synchronous: synchronous)
     }
@@ -197,9 +204,10 @@ public enum ReplicaBenchmark {
     }
 
     /// Seconds to upsert every row, batched, into a plain table like the store's typed table,
-    /// over the pool `makePool` opens (a test opens one otherwise to see the check fail).
+    /// over the pool `makePool` opens (a test opens one otherwise to see the check fail), and
+    /// the pages its writer wrote to the log.
     static func measureBaseline(_ workload: Workload, collection: CollectionSpec, path: String, batchSize: Int,
-                                makePool: (String) throws -> DatabasePool = makeBaselinePool) throws -> Double {
+                                makePool: (String) throws -> DatabasePool = makeBaselinePool) throws -> (seconds: Double, pages: Int) {
         let pool = try makePool(path)
         let columns = ["id", "department"] + collection.fields.map(\.name)
         let quoted = columns.map { "\"\($0)\"" }
@@ -209,6 +217,7 @@ public enum ReplicaBenchmark {
         }
         let sql = "INSERT INTO activity (\(quoted.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", "))) "
             + "ON CONFLICT(id) DO UPDATE SET " + quoted.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        let pagesBefore = try pool.writeWithoutTransaction { db in ReplicaStore.pagesWritten(by: db) }
         let start = DispatchTime.now().uptimeNanoseconds
         var index = 0
         while index < workload.rows.count {
@@ -223,15 +232,18 @@ public enum ReplicaBenchmark {
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         try requireSynchronous(try pool.writeWithoutTransaction { db in try ReplicaStore.synchronous(of: db) }, on: "the plain baseline")
-        return seconds
+        let pages = try pool.writeWithoutTransaction { db in ReplicaStore.pagesWritten(by: db) } - pagesBefore
+        return (seconds, pages)
     }
 
-    /// Seconds to decode, check and apply every change through ``ReplicaStore/apply(_:claim:authorizer:)``.
+    /// Seconds to decode, check and apply every change through ``ReplicaStore/apply(_:claim:authorizer:)``, and
+    /// the pages the store's writer wrote to the log meanwhile.
     ///
     /// As a sync session does, the next batch is decoded and its signatures checked on another
     /// core while SQLite applies the current one.
-    static func measureApply(_ workload: Workload, schema: Schema, path: String, batchSize: Int) throws -> Double {
+    static func measureApply(_ workload: Workload, schema: Schema, path: String, batchSize: Int) throws -> (seconds: Double, pages: Int) {
         let store = try ReplicaStore.create(at: path, node: "bench-receiver", key: NodeSecretKey.generate())
+        let pagesBefore = try store.writerPagesWritten()
         let batches = stride(from: 0, to: workload.envelopes.count, by: batchSize).map { $0..<min($0 + batchSize, workload.envelopes.count) }
         let decode = { @Sendable (range: Range<Int>) throws -> CheckedBatch in try workload.batch(range, schema: schema) }
         let start = DispatchTime.now().uptimeNanoseconds
@@ -254,7 +266,7 @@ public enum ReplicaBenchmark {
             throw StoreError(.database, "benchmark check failed: \(held) of \(workload.envelopes.count) changes were stored")
         }
         try requireSynchronous(try store.writerSynchronous(), on: "the store's writer")
-        return seconds
+        return (seconds, try store.writerPagesWritten() - pagesBefore)
     }
 
     /// The most changes a receiver applies in one transaction (`ReceivedBatches` in SiteSyncNet).

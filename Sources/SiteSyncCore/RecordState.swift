@@ -100,7 +100,9 @@ public struct RecordState: Hashable, Sendable {
             for (index, write) in writes.enumerated() where writes[..<index].contains(where: { $0.field == write.field }) {
                 throw CoreError(.invalidChange, "change \(change.dot) writes field \(write.field) twice")
             }
-            if versions.isEmpty { versions.reserveCapacity(writes.count) }
+            // Room for every write at once: a state read from the store has no spare capacity,
+            // and growing it one insertion at a time copied the versions once per write.
+            versions.reserveCapacity(versions.count + writes.count)
             for write in writes {
                 guard let spec = collection.field(code: write.field) else {
                     throw CoreError(.invalidChange,
@@ -114,7 +116,8 @@ public struct RecordState: Hashable, Sendable {
                     // An immutable field keeps a differing value as a conflict instead of losing it,
                     // unless a person resolved that conflict.
                     let keepsDiffering = spec.rule == .immutable && !supersede
-                    replace(in: write.field, adding: [FieldVersion(field: write.field, dot: change.dot, hlc: change.hlc, value: value, tag: tag)]) {
+                    replace(in: write.field, adding: CollectionOfOne(FieldVersion(field: write.field, dot: change.dot, hlc: change.hlc,
+                                                                                  value: value, tag: tag))) {
                         covered.contains($0.dot) && (!keepsDiffering || $0.value == value)
                     }
                 case .updateSet(let add, let remove):
@@ -152,7 +155,7 @@ public struct RecordState: Hashable, Sendable {
 
     /// Removes the versions of `field` that `removed` selects and inserts `added`, keeping the
     /// canonical order.
-    private mutating func replace(in field: UInt16, adding added: [FieldVersion], removing removed: (FieldVersion) -> Bool) {
+    private mutating func replace(in field: UInt16, adding added: some Sequence<FieldVersion>, removing removed: (FieldVersion) -> Bool) {
         let start = firstIndex(of: field)
         var end = start
         while end < versions.count && versions[end].field == field {

@@ -21,8 +21,9 @@ final class ReceivedBatches: @unchecked Sendable {
         let report: Report
     }
 
-    /// The most changes one transaction takes from the batches waiting: a window of four
-    /// default batches and then some, so that a transaction's pages stay within the writer's cache.
+    /// The most changes one transaction takes from the batches waiting: eight default batches,
+    /// half the default window (16), so that the other half arrives while this commits, and a
+    /// transaction's pages stay within the writer's cache.
     static let changesPerTransaction = 8_000
 
     private let store: any ReplicationStore

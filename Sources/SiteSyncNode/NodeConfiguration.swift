@@ -144,7 +144,7 @@ public struct NodeConfiguration: Sendable, Equatable {
 
         public init(hub: String? = nil, listen: String? = nil, hubKey: NodePublicKey? = nil, insecure: Bool = false,
                     intervalSeconds: Int = 30, timeoutSeconds: Int = 30, batchChanges: Int = 1000, batchBytes: Int = 512 * 1024,
-                    window: Int = 4, staleAfterSeconds: Int = 86_400) {
+                    window: Int = SessionLimits.defaultWindow, staleAfterSeconds: Int = 86_400) {
             self.staleAfterSeconds = staleAfterSeconds
             self.hub = hub
             self.hubKey = hubKey

@@ -23,6 +23,11 @@ struct RecordTable {
     private let fieldsByCode: [(FieldSpec, Int32)]
     private let insertSQL: String
     private let updateSQL: String
+    /// The update without the columns the table's indexes cover (``StoreSchema/parentIndexes``),
+    /// for a change that leaves their values as they were; `nil` when no index covers a field.
+    private let updateKeepingIndexedSQL: String?
+    /// The fields an index of the table covers.
+    private let indexedFields: [FieldSpec]
     private let deleteSQL: String
     private let loadSQL: String
 
@@ -35,7 +40,15 @@ struct RecordTable {
         let quoted = valueColumns.map(StoreSchema.quoted)
         insertSQL = "INSERT INTO \(table) (rowid, id, \(quoted.joined(separator: ", "))) VALUES (?, ?, "
             + Array(repeating: "?", count: quoted.count).joined(separator: ", ") + ")"
-        updateSQL = "UPDATE \(table) SET " + quoted.map { "\($0) = ?" }.joined(separator: ", ") + " WHERE rowid = ?"
+        // Numbered parameters, so that both updates bind the same values at the same places.
+        let assignments = quoted.enumerated().map { "\($1) = ?\($0 + 1)" }
+        let rowParameter = " WHERE rowid = ?\(quoted.count + 1)"
+        updateSQL = "UPDATE \(table) SET " + assignments.joined(separator: ", ") + rowParameter
+        let indexedNames = Set(StoreSchema.parentIndexes.filter { $0.0 == collection.name }.map(\.1))
+        indexedFields = collection.fields.filter { indexedNames.contains($0.name) }
+        let kept = zip(valueColumns, assignments).filter { !indexedNames.contains($0.0) }
+        updateKeepingIndexedSQL = indexedFields.isEmpty || kept.isEmpty ? nil
+            : "UPDATE \(table) SET " + kept.map(\.1).joined(separator: ", ") + rowParameter
         deleteSQL = "DELETE FROM \(table) WHERE rowid = ?"
         // A live record through its typed row, else a deleted one through the partial index.
         loadSQL = "SELECT r.id, r.state FROM \(table) AS t JOIN sync_record AS r ON r.id = t.rowid WHERE t.id = ?1 "
@@ -92,6 +105,17 @@ struct RecordTable {
         switch (wasLive, live) {
         case (true, true):
             let update = try statements.statement(key(.updateRow), updateSQL)
+            // SQLite rewrites an index entry for every indexed column an UPDATE sets, even to the
+            // value it had: a page of the index written per change to a record (a quarter of a
+            // bulk apply's), where most changes leave the parent the index is on as it was.
+            if let keepingIndexed = updateKeepingIndexedSQL, let stored,
+               indexedFields.allSatisfy({ stored.state.value(of: $0) == state.value(of: $0) }) {
+                let update = try statements.statement(key(.updateRowKeepingIndexed), keepingIndexed)
+                let next = bindValues(of: state, to: update, from: 1)
+                update.bind(next, rowID)
+                try update.run()
+                break
+            }
             let next = bindValues(of: state, to: update, from: 1)
             update.bind(next, rowID)
             try update.run()
@@ -165,7 +189,7 @@ struct RecordTable {
     }
 
     private enum Statement: Int {
-        case load, updateState, insertState, updateRow, insertRow, deleteRow, checkRow
+        case load, updateState, insertState, updateRow, insertRow, deleteRow, checkRow, updateRowKeepingIndexed
     }
 
     /// A statement's key: unique per collection and purpose.

@@ -221,6 +221,12 @@ public final class ReplicaStore: Sendable {
             try db.execute(sql: "PRAGMA cache_size = -\(options.writerCacheKibibytes)")
             // A log reset after a checkpoint shrinks its file back to the bound.
             try db.execute(sql: "PRAGMA journal_size_limit = \(options.walBoundBytes)")
+            // A receiver applies each batch of a transaction in a savepoint; SQLite keeps a copy
+            // of every page a savepoint first touches in a sub-journal, which past 64 KiB spills
+            // to a temporary file: a write per page, beside the log's own. In memory it costs
+            // at most the pages of one transaction (a few MiB), and nothing of durability: the
+            // sub-journal only serves a rollback to the savepoint, never recovery.
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
             try checkpointer.install(on: db)
         }
         return (pool, checkpointer)

@@ -33,8 +33,9 @@ extension BenchCommand {
                 upsert of the same rows into the store's own typed table, its index included, 1,000 a \
                 transaction, in the same run), apply_ratio (target at least 0.8); apply_session_changes_per_s \
                 and apply_session_ratio, the same changes fed to the store as a session's receiver gets \
-                them (the sender's window of 4 batches, the batches waiting applied in one transaction), \
-                local_write_p50_ms (one durable single-record write; target at most 1 ms). Both sides \
+                them (the sender's window of 16 batches, the batches waiting applied in one transaction), \
+                apply_pages_per_change and baseline_pages_per_row (the pages each side's writer wrote \
+                to the log, counted by SQLite), local_write_p50_ms (one durable single-record write; target at most 1 ms). Both sides \
                 commit at synchronous=FULL, read back from their connections after the timed writes \
                 and printed as `synchronous`; the run fails if either side ran at another setting.
 
@@ -226,9 +227,11 @@ extension BenchCommand {
                 ("baseline_upsert_rows_per_s", rounded(result.baselineUpsertRowsPerSecond, 0), "(plain SQLite, same rows)"),
                 ("apply_ratio", rounded(result.applyRatio, 3), ">= 0.8 (one transaction per batch, as the baseline)"),
                 ("apply_session_changes_per_s", rounded(result.sessionApplyChangesPerSecond, 0),
-                 "(as a receiver applies: the batches waiting in one transaction, window 4)"),
+                 "(as a receiver applies: the batches waiting in one transaction, window 16)"),
                 ("apply_session_ratio", rounded(result.sessionApplyRatio, 3), "(to baseline_upsert_rows_per_s, 1,000 a transaction)"),
                 ("apply_session_transactions", .int(Int64(result.sessionTransactions)), "(batches: changes / batch_size)"),
+                ("apply_pages_per_change", rounded(result.applyPagesPerChange, 3), "(pages the store's writer wrote to the log)"),
+                ("baseline_pages_per_row", rounded(result.baselinePagesPerRow, 3), "(pages the plain baseline wrote to the log)"),
                 ("synchronous", .string(result.synchronous), "(both sides, read back from their connections)"),
                 ("local_write_p50_ms", rounded(result.localWriteP50Milliseconds, 3), "<= 1"),
                 ("local_write_p99_ms", rounded(result.localWriteP99Milliseconds, 3), ""),

@@ -26,6 +26,9 @@ import Dispatch
         let result = try ReplicaBenchmark.run(changes: 500, localWrites: 5, batchSize: 250, rounds: 1)
         #expect(result.synchronous == "FULL")
         #expect(result.changes == 500 && result.applyChangesPerSecond > 0 && result.baselineUpsertRowsPerSecond > 0)
+        // Pages counted on both writers: the store's three rows per change against one.
+        #expect(result.applyPagesPerChange > result.baselinePagesPerRow && result.baselinePagesPerRow > 0,
+                "\(result.applyPagesPerChange) pages a change against \(result.baselinePagesPerRow) a row")
     }
 
     /// The baseline writes into the store's own typed table, indexes included: a table without
@@ -46,7 +49,7 @@ import Dispatch
         #expect(baselineIndexes == storeIndexes)
     }
 
-    /// Fed as a session's receiver is fed (the sender's window of 4), the store takes the
+    /// Fed as a session's receiver is fed (the sender's default window, 16), the store takes the
     /// batches waiting in one transaction: fewer transactions than batches, every change stored.
     @Test func aSessionsReceiverGroupsTheBatchesWaiting() throws {
         let directory = try Self.directory()

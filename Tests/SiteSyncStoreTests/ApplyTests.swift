@@ -148,6 +148,40 @@ import Testing
         #expect(try office.store.digest().count == 64)
     }
 
+    /// An applied change that leaves an activity's project as it was does not set the indexed
+    /// `project` column (SQLite rewrites an index entry for every indexed column an UPDATE
+    /// sets, even to its own value: a page per change that a plain upsert writes); one whose
+    /// change moves the visible project does, and the index then finds it under that project.
+    @Test func anUpdateLeavingTheParentAsItWasLeavesItsIndexAlone() throws {
+        let office = try TestReplica(name: "office"), site = try TestReplica(name: "site")
+        try seedPlan(office, sendTo: [site])
+        // Counts the updates of the typed row that set `project` (fired whatever the value).
+        try site.store.pool.write { db in
+            try db.execute(sql: """
+                CREATE TABLE probe (id TEXT NOT NULL);
+                CREATE TRIGGER probe_project AFTER UPDATE OF project ON activity BEGIN INSERT INTO probe VALUES (new.id); END;
+                """)
+        }
+        let probed = { try site.store.rows([("SELECT id FROM probe", [])])[0].map { $0[0] ?? "" } }
+        try office.put("activity", "a1", "remarks=on site")
+        try office.put("activity", "a2", "remarks=kerbs laid", "budget=90000")
+        try office.send(to: site)
+        #expect(try probed() == [], "the project was set again though it did not change")
+        #expect(try site.value("activity", "a1", "remarks") == .text("on site"))
+        // Another office creates a1 under another project at the same time: the visible project
+        // may move, and the index goes with it.
+        let other = try TestReplica(name: "office-2", clock: { 1_700_000_009_000 })
+        try other.put("department", "roads", "name=Roads Bureau")
+        try other.put("project", "p2", "code=R-002", "name=Bypass", "department=roads")
+        try other.put("activity", "a1", "project=p2", "name=Earthworks")
+        try other.send(to: site)
+        let visible = try site.value("activity", "a1", "project")
+        #expect(try probed() == (visible == .ref("p2") ? ["a1"] : []))
+        let found = try site.store.rows([("SELECT id FROM activity INDEXED BY activity_by_project WHERE project = ? ORDER BY id",
+                                          [visible.displayText]), ("PRAGMA integrity_check", [])])
+        #expect(found[0].contains(["a1"]) && found[1] == [["ok"]], "\(found)")
+    }
+
     @Test func aDepartmentDigestMatchesBetweenAFieldNodeAndTheFullReplica() throws {
         let office = try TestReplica(name: "office")
         try seedPlan(office, sendTo: [])
@@ -170,6 +204,8 @@ import Testing
             let store = try ReplicaStore.create(at: directory.file("\(name).db"), node: name, key: .generate(), options: options)
             #expect(try store.pool.write { try Int.fetchOne($0, sql: "PRAGMA cache_size") } == writer, "\(name)")
             #expect(try store.pool.read { try Int.fetchOne($0, sql: "PRAGMA cache_size") } == reader, "\(name)")
+            // A savepoint's copies of the pages it touches stay in memory, not in a temporary file.
+            #expect(try store.pool.write { try Int.fetchOne($0, sql: "PRAGMA temp_store") } == 2, "\(name)")
         }
     }
 }

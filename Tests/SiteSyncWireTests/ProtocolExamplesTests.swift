@@ -63,14 +63,18 @@ import Testing
                           credentials: [siteCredential])
     }
 
+    /// The limits the golden Hello and Welcome carry: the defaults when they were made (a
+    /// window of 4, since widened to 16); the examples' bytes stay as they were.
+    static let exampleLimits = SessionLimits(window: 4)
+
     static var examples: [(name: String, about: String, message: SyncMessage)] {
         let knowledge = VersionVector([(ReplicaID(rawValue: 0x0FF1_CE00_0000_0001), UInt64(5)), (site.replica, UInt64(40))])
         return [
             ("01-hello", "site-a (field, roads) opens a session; it holds office:5, site-a:40; accepts batches of 1000 changes, 512 KiB, 4 in flight; it proves its replica id is its key's and has no copy of the allow-list yet",
-             .hello(SyncMessage.Hello(versions: versions, peer: site, knowledge: knowledge, session: session, limits: SessionLimits(),
+             .hello(SyncMessage.Hello(versions: versions, peer: site, knowledge: knowledge, session: session, limits: Self.exampleLimits,
                                       credential: siteCredential))),
             ("02-welcome", "the hub accepts; it holds office:5, site-a:40; it knows site-a's key as field of roads, and hands over its allow-list",
-             .welcome(SyncMessage.Welcome(versions: versions, peer: hub, knowledge: knowledge, session: session, limits: SessionLimits(),
+             .welcome(SyncMessage.Welcome(versions: versions, peer: hub, knowledge: knowledge, session: session, limits: Self.exampleLimits,
                                           credential: hubCredential, client: site, directory: allowList))),
             ("03-batch-push", "site-a pushes its changes 41 to 43 (a new quantity entry, an activity update, an assignee added), the last push batch; it vouches for site-a:43; the chain (site-a, roads) continues from change 17 and site-a's seal covers 43",
              .batch(SyncMessage.Batch(session: session, pull: false, sequence: 1, changes: changes,

@@ -19,6 +19,11 @@ public struct PeerIdentity: Hashable, Sendable {
 /// What a receiver accepts: batches of at most `batchChanges` changes and `batchBytes` bytes,
 /// at most `window` of them sent and not yet acknowledged.
 ///
+/// The default window is the widest the wire allows (``defaultWindow``): a receiver commits the
+/// batches waiting in one transaction, up to 8,000 changes, and with 16 in flight the next
+/// transaction's batches arrive while one commits, so a disk slower than the wire pays one
+/// fsync for about eight batches instead of two.
+///
 /// A sender can cut a batch only where every chain in it ends on a seal (protocol §16.4), and
 /// an origin seals at least every ``batchFloor`` changes: a relay cannot add seals of its own,
 /// since it does not hold the origins' keys. So the one rule for a batch's size (protocol §7.4)
@@ -39,7 +44,10 @@ public struct SessionLimits: Hashable, Sendable {
     /// §7.4): its `batchChanges`, raised to ``batchFloor``.
     public var batchBound: Int { max(batchChanges, Self.batchFloor) }
 
-    public init(batchChanges: Int = 1000, batchBytes: Int = 512 * 1024, window: Int = 4) {
+    /// The default `window`: 16 batches, the most a receiver may ask for (protocol §15).
+    public static let defaultWindow = 16
+
+    public init(batchChanges: Int = 1000, batchBytes: Int = 512 * 1024, window: Int = SessionLimits.defaultWindow) {
         self.batchChanges = max(1, batchChanges)
         self.batchBytes = max(4096, batchBytes)
         self.window = max(1, window)
