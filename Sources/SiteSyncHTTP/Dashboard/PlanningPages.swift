@@ -155,7 +155,8 @@ extension DashboardRoutes {
                                 catalog: c)
         out += "<p>\(html(c[.forecastNote]))</p>"
         if let probability = forecast.text("delay_probability").flatMap(Double.init) {
-            let factors = (forecast.member("delay_factors")?.elements ?? []).compactMap { $0.text("feature") }.joined(separator: ", ")
+            let factors = (forecast.member("delay_factors")?.elements ?? []).compactMap { $0.text("feature").map(c.delayFeature) }
+                .joined(separator: c.language == .zhCN ? "、" : ", ")
             out += "<p><strong>\(html(c[.delayProbability])): \(html(c.percent(String(probability * 100))))</strong> · "
                 + "\(html(c[.movedMostBy])): \(html(factors))</p>"
         }
@@ -251,7 +252,7 @@ extension DashboardRoutes {
             caption: "\(c[.scorecards]) · \(period.description)",
             headers: [c[.name], c[.department], c[.role], c[.goals], c[.kpis], c[.activities], c[.score], c[.grade], c[.openIssues]],
             rows: list.map { card in
-                [html(card.text("name") ?? ""), html(card.text("department") ?? ""), html(card.text("role") ?? ""),
+                [html(card.text("name") ?? ""), html(card.text("department") ?? ""), html(c.word(card.text("role"))),
                  html(c.number(card.text("goals"), places: 1)), html(c.number(card.text("kpis"), places: 1)),
                  html(c.number(card.text("activities"), places: 1)), html(c.number(card.text("score"), places: 1)),
                  html(c.grade(card.text("grade"))), html(c.number(card.text("open_issues")))]
