@@ -191,6 +191,9 @@ extension DashboardRoutes {
                                        period: period, today: today)
         var rows: [[String]] = []
         func walk(_ node: JSONValue, depth: Int) {
+            // A project lead reads their projects' goals and work only (the department's
+            // objectives above them stay: the lead reads how the department stands).
+            if let code = node.text("project"), !visit.scope.includes(projectCode: code, of: node.text("department") ?? "") { return }
             let marker = switch node.text("kind") {
             case "objective": (node.text("department") ?? "").isEmpty ? "◆" : "◇"
             case "goal": "●"
