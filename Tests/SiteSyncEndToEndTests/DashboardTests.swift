@@ -197,6 +197,13 @@ import Testing
         // Error pages: a Chinese title and message.
         let missing = try browser.get("/projects/NO-SUCH?lang=zh-CN")
         #expect(missing.status == 404 && missing.text.contains("<h1>404 未找到</h1>") && !missing.text.contains("Not Found"))
+        // An address the server has no page for, asked by a browser: the page, not the API's problem.
+        for path in ["/no-such-page", "/projects/"] {
+            let unknown = try browser.get(path + "?lang=zh-CN", headers: ["Accept": "text/html,application/xhtml+xml,*/*;q=0.8"])
+            #expect(unknown.status == 404 && unknown.text.contains("<h1>404 未找到</h1>") && unknown.text.contains("没有找到"), "\(path)")
+        }
+        let apiClient = try browser.get("/no-such-page", headers: ["Accept": "application/json"])
+        #expect(apiClient.status == 404 && apiClient.header("content-type")?.hasPrefix("application/problem+json") == true)
         let page = try browser.get("/conflicts")
         let incomplete = try browser.post("/conflicts/resolve", form: [("csrf", try browser.csrf(from: page)), ("collection", "activity")])
         #expect(incomplete.status == 422 && incomplete.text.contains("表单不完整") && !incomplete.text.contains("are all needed"),

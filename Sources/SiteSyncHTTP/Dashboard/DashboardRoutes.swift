@@ -27,6 +27,7 @@ struct DashboardRoutes {
     var today: CalendarDate { CalendarDate(unixMilliseconds: node.store.wallClock()) }
 
     func add(to router: Router<APIContext>) {
+        router.add(middleware: PageNotFound(routes: self))
         router.get("login") { request, _ in try await answer(request, needsSession: false) { try loginPage($0, refusal: nil) } }
         router.post("login") { request, context in
             try await answer(request, needsSession: false) { try await signIn(request, $0, client: context.client) }
@@ -363,5 +364,28 @@ final class ReviewCache: Sendable {
             held[key] = (generation, review)
         }
         return review
+    }
+}
+
+/// A browser that asks for a page at no path of the server (a mistyped address, an old
+/// bookmark) gets the dashboard's "not found" page in its language, not the API's problem
+/// document. Only a request for HTML outside `/api/` is a browser's: the API's clients get the
+/// problem as before (``ProblemMiddleware``). The router sends an unknown path through its
+/// middleware, so this sees the router's own "not found".
+struct PageNotFound: RouterMiddleware {
+    let routes: DashboardRoutes
+
+    func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as any HTTPResponseError where error.status == .notFound && Self.isPageRequest(request) {
+            return try await routes.answer(request, needsSession: false) { visit in
+                throw DashboardRoutes.Refusal.page(.notFound, visit.catalog[.notFound])
+            }
+        }
+    }
+
+    static func isPageRequest(_ request: Request) -> Bool {
+        request.method == .get && !request.uri.path.hasPrefix("/api/") && (request.headers[.accept] ?? "").contains("text/html")
     }
 }
