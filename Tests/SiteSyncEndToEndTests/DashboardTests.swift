@@ -363,6 +363,30 @@ import Testing
         #expect(try leadBrowser.get("/scorecards").status == 404 && !(try leadBrowser.get("/goals").text.contains(#"href="/scorecards""#)))
     }
 
+    /// A goal tree reaches every activity: 250 under one goal make three pages of 100 rows,
+    /// the period kept in the links.
+    @Test func aLongGoalTreeIsPaged() throws {
+        let f = try Self.fixture()
+        defer { f.stop() }
+        var lines = [#"{"collection": "goal", "id": "g1", "fields": {"project": "p1", "title": "Ring road open", "weight": "1"}}"#]
+        for n in 0..<250 {
+            lines.append(#"{"collection": "activity", "id": "ga\#(n)", "fields": {"project": "p1", "goal": "g1", "name": "Section \#(n)", "budget": "10"}}"#)
+        }
+        try f.cli.ok("record", "import", "--data-dir", "office", "-", stdin: lines.joined(separator: "\n"))
+        try f.cli.ok("sync", "--data-dir", "office")
+        let browser = Browser(url: f.url)
+        try browser.signIn()
+        func rows(_ page: HTTPAnswer) -> Int { page.text.components(separatedBy: "<tr><th scope=\"row\">").count - 1 }
+        let first = try browser.get("/goals?period=2026&lang=en")
+        #expect(first.status == 200 && rows(first) == 100 && first.text.contains("1–100 of 251"), "\(rows(first))")
+        #expect(first.text.contains(#"href="/goals?period=2026&amp;page=3""#))
+        let last = try browser.get("/goals?period=2026&page=3&lang=en")
+        #expect(first.text.contains("Ring road open") && rows(last) == 51 && !last.text.contains("Ring road open"), "\(rows(last))")
+        // Every activity on exactly one page.
+        let all = try (1...3).map { try browser.get("/goals?period=2026&page=\($0)&lang=en").text }.joined()
+        #expect((0..<250).allSatisfy { all.components(separatedBy: "Section \($0) [").count == 2 })
+    }
+
     @Test func textFromTheDataIsEscaped() throws {
         let f = try Self.fixture()
         defer { f.stop() }

@@ -20,14 +20,16 @@ extension DashboardRoutes {
         }
         router.get("goals") { request, _ in
             let query = request.uri.queryParameters
-            let (period, department) = (query["period"].map(String.init), query["department"].map(String.init))
-            return try await answer(request) { visit in try await offPool { try goals(visit, period: period, department: department) } }
+            let (period, department, page) = (query["period"].map(String.init), query["department"].map(String.init), query["page"].map(String.init))
+            return try await answer(request) { visit in
+                try await offPool { try goals(visit, period: period, department: department, page: page) }
+            }
         }
         router.get("scorecards") { request, _ in
             let query = request.uri.queryParameters
-            let (period, department) = (query["period"].map(String.init), query["department"].map(String.init))
+            let (period, department, page) = (query["period"].map(String.init), query["department"].map(String.init), query["page"].map(String.init))
             return try await answer(request) { visit in
-                try await offPool { try scorecards(visit, period: period, department: department, csv: query["format"] == "csv") }
+                try await offPool { try scorecards(visit, period: period, department: department, page: page, csv: query["format"] == "csv") }
             }
         }
         router.get("suggestions") { request, _ in
@@ -180,8 +182,9 @@ extension DashboardRoutes {
 
     // MARK: - /goals
 
-    /// The goal tree from the city's objectives down to activities, in the person's scope.
-    func goals(_ visit: Visit, period text: String?, department: String?) throws -> Response {
+    /// The goal tree from the city's objectives down to activities, in the person's scope, 100
+    /// rows a page (a city's tree reaches every activity: a hundred thousand rows).
+    func goals(_ visit: Visit, period text: String?, department: String?, page: String?) throws -> Response {
         let c = visit.catalog
         let period = try text.flatMap { $0.isEmpty ? nil : $0 }.map { text -> PlanPeriod in
             guard let period = PlanPeriod(text) else { throw Refusal.page(.unprocessableContent, c[.badPeriod]) }
@@ -208,10 +211,17 @@ extension DashboardRoutes {
         for root in tree.member("tree")?.elements ?? [] { walk(root, depth: 0) }
         var body = periodForm(c, action: "/goals", period: period?.description ?? "")
         body += "<p>\(html(c[.asOf])) \(html(c.date(tree.text("as_of")))) · \(html(c[.goalLegend]))</p>"
+        let paging = Paging(asked: page, total: rows.count, path: "/goals", keep: Self.kept(period: text, department: department))
+        body += paging.navigation(c)
         body += rows.isEmpty ? "<p>\(html(c[.noneYet]))</p>"
             : table(caption: c[.goalTree], headers: [c[.goal], c[.weight], c[.score], c[.grade], c[.owner], c[.target], c[.actual]],
-                    rows: rows, numeric: [1, 2, 5, 6])
+                    rows: Array(paging.slice(rows)), numeric: [1, 2, 5, 6])
         return htmlResponse(visit.frame.render(title: c[.goalTree], body: body))
+    }
+
+    /// The query items a planning page's links keep from page to page.
+    static func kept(period: String?, department: String?) -> [(String, String)] {
+        [("period", period), ("department", department)].compactMap { name, value in value.flatMap { $0.isEmpty ? nil : (name, $0) } }
     }
 
     /// A small form choosing a period (a year, quarter or month).
@@ -231,7 +241,8 @@ extension DashboardRoutes {
         [.hrbp, .office, .leader, .auditor, .departmentHead].contains(person.role)
     }
 
-    func scorecards(_ visit: Visit, period text: String?, department: String?, csv: Bool) throws -> Response {
+    /// The scorecards of a period, 100 a page (the CSV download holds them all).
+    func scorecards(_ visit: Visit, period text: String?, department: String?, page: String?, csv: Bool) throws -> Response {
         let c = visit.catalog
         guard let person = visit.person, Self.readsScorecards(person) else { throw Refusal.page(.notFound, c[.notFound]) }
         let quarter = "\(today.year)-Q\((today.month - 1) / 3 + 1)"
@@ -251,10 +262,13 @@ extension DashboardRoutes {
         var body = periodForm(c, action: "/scorecards", period: period.description)
         body += "<p>\(html(c[.asOf])) \(html(c.date(cards.json.text("as_of")))) · \(html(c[.scorecardRule])) · "
             + "<a href=\"/scorecards?period=\(html(period.description))&amp;format=csv\" download>\(html(c[.downloadCSV]))</a></p>"
+        let paging = Paging(asked: page, total: list.count, path: "/scorecards",
+                            keep: Self.kept(period: period.description, department: department))
+        body += paging.navigation(c)
         body += list.isEmpty ? "<p>\(html(c[.noneYet]))</p>" : table(
             caption: "\(c[.scorecards]) · \(period.description)",
             headers: [c[.name], c[.department], c[.role], c[.goals], c[.kpis], c[.activities], c[.score], c[.grade], c[.openIssues]],
-            rows: list.map { card in
+            rows: paging.slice(list).map { card in
                 [html(card.text("name") ?? ""), html(card.text("department") ?? ""), html(c.word(card.text("role"))),
                  html(c.number(card.text("goals"), places: 1)), html(c.number(card.text("kpis"), places: 1)),
                  html(c.number(card.text("activities"), places: 1)), html(c.number(card.text("score"), places: 1)),
