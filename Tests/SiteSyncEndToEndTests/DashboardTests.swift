@@ -304,6 +304,10 @@ import Testing
                                                         ("anonymous", "1")])
         #expect(left.status == 303 && left.header("location") == "/suggestions?done=left")
         #expect(try head.post("/suggestions", form: [("text", "no token")]).status == 403)
+        // An empty one is refused in the page's language, without the command line's options.
+        let empty = try head.post("/suggestions?lang=zh-CN", form: [("csrf", try head.csrf(from: box)), ("text", "  ")])
+        #expect(empty.status == 422 && empty.text.contains("意见是空的") && !empty.text.contains("--text"), "\(empty.status)")
+        _ = try head.get("/suggestions?lang=en")
 
         let office = Browser(url: f.url)
         try office.signIn()
@@ -313,6 +317,11 @@ import Testing
         let answered = try office.post("/suggestions/answer", form: [("csrf", try office.csrf(from: listed)), ("id", id ?? ""),
                                                                       ("status", "accepted"), ("reply", "Lights ordered for next week")])
         #expect(answered.status == 303, "\(answered.status) \(answered.text)")
+        for (status, reply, says) in [("maybe", "x", "Choose the answer"), ("done", " ", "The reply is empty")] {
+            let refused = try office.post("/suggestions/answer", form: [("csrf", try office.csrf(from: listed)), ("id", id ?? ""),
+                                                                         ("status", status), ("reply", reply)])
+            #expect(refused.status == 422 && refused.text.contains(says) && !refused.text.contains("--"), "\(refused.status) \(refused.text)")
+        }
         let after = try office.get("/suggestions?lang=en")
         #expect(after.text.contains("Lights ordered for next week") && after.text.contains("office-staff"))
 

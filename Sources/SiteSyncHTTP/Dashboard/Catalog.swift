@@ -362,7 +362,7 @@ extension Catalog {
         case lastUsed, endsBy, apiLog, apiLogNote, token, idempotencyKey, statusCode, changeCount, at, rejections, refusedBy, origin
         case refusalCode, conflictHistory, rule, settledAt, settledBy, stillSideBySide, values, recordHistory, recordHistoryHelp, show
         case deleted, inForce, notInForce, logPosition, previousPage, nextPage, pages, change, signInsNote, history
-        case formIncomplete, refusedBecause, crossSiteSignIn, tooManyAttempts
+        case formIncomplete, refusedBecause, crossSiteSignIn, tooManyAttempts, suggestionEmpty, replyEmpty, notAnAnswer
     }
 
     /// The text of `key` in Chinese and in English.
@@ -595,6 +595,9 @@ extension Catalog {
                                "The form is incomplete: collection, id, field and value are all needed; reload the page and try again.")
         case .tooManyAttempts: ("登录失败次数过多，暂不接受登录（密码正确也不行）；请稍后再试，或请管理员重置密码。",
                                 "Too many failed sign-ins: signing in is refused for now, the right password too; try again later, or ask the hub's operator.")
+        case .suggestionEmpty: ("意见是空的：请写下您的意见再提交。", "The suggestion is empty: write what you suggest, then send it.")
+        case .replyEmpty: ("答复是空的：请写明中心办公室将怎么做，或为什么不采纳。", "The reply is empty: say what the office will do, or why not.")
+        case .notAnAnswer: ("请选择答复结果：采纳、不采纳或已办结。", "Choose the answer: accepted, declined or done.")
         case .refusedBecause: ("未能完成，原因（系统原文）：", "Not done, because:")
         case .crossSiteSignIn: ("登录表单来自其他网站，已拒绝；请直接打开本看板的登录页面登录。",
                                 "The sign-in form came from another site and is refused: open this dashboard's sign-in page and sign in there.")

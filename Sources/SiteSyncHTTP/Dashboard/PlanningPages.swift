@@ -327,6 +327,10 @@ extension DashboardRoutes {
     func leaveSuggestion(_ visit: Visit, _ fields: [String: String]) throws -> Response {
         guard let person = visit.person, let writer = person.writer else { throw Refusal.page(.forbidden, visit.catalog[.noWriter]) }
         let anonymous = fields["anonymous"] == "1"
+        // Said here in the page's language (the domain's message names the command's options).
+        guard !(fields["text"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw Refusal.page(.unprocessableContent, visit.catalog[.suggestionEmpty])
+        }
         _ = try node.addSuggestion(text: fields["text"] ?? "", author: anonymous ? nil : person.name, anonymous: anonymous,
                                    today: today, as: writer)
         return redirect("/suggestions?done=left")
@@ -336,6 +340,10 @@ extension DashboardRoutes {
     func answerSuggestion(_ visit: Visit, _ fields: [String: String]) throws -> Response {
         guard let person = visit.person, let writer = person.writer, writer.role.writesPlan else {
             throw Refusal.page(.forbidden, visit.catalog[.forbidden])
+        }
+        guard Suggestion.answers.contains(fields["status"] ?? "") else { throw Refusal.page(.unprocessableContent, visit.catalog[.notAnAnswer]) }
+        guard !(fields["reply"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw Refusal.page(.unprocessableContent, visit.catalog[.replyEmpty])
         }
         let found = try node.suggestion(fields["id"] ?? "")
         guard visit.scope.includes(department: found.department) else { throw Refusal.page(.notFound, visit.catalog[.notFound]) }
