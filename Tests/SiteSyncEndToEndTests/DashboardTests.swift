@@ -357,6 +357,8 @@ import Testing
         #expect(try office.get("/projects/R-001?lang=zh-CN").text.contains("<strong>执行</strong>"))
         #expect(project.text.contains("Completion forecast") && project.text.contains("planned rate (no progress yet)")
                 && project.text.contains(#"aria-labelledby="fan-title""#) && project.text.contains("Daily-log tags (days): rain 1"))
+        // Each of the fan's dates is written beside its mark, not only in its title.
+        #expect(["P50", "P80", "P95"].allSatisfy { project.text.contains("\">\($0) ") }, "the fan chart labels P50, P80 and P95")
         let goals = try office.get("/goals?lang=en")
         #expect(goals.text.contains("Safer roads") && goals.text.contains("Capacity") && goals.text.contains("Wang Fang"))
         #expect(try office.get("/goals?period=2026-Q9").status == 422)
