@@ -265,6 +265,10 @@ def overview_updates_live(driver):
     WebDriverWait(driver, 5, poll_frequency=0.1).until(lambda d: d.execute_script("return window.liveStreamOpen === true"))
     before = driver.find_element(By.ID, "figures").text
     driver.execute_script("window.notReloaded = true")
+    # A keyboard reader is on a department's link when the figures change: they stay on it.
+    focused = driver.find_element(By.CSS_SELECTOR, "#figures a[href^='/departments/']")
+    driver.execute_script("arguments[0].focus()", focused)
+    focused_href = focused.get_attribute("href")
     demo = os.environ["DEMO"]
     sitesync("cost", "--data-dir", demo + "/site-r1", "R-101/Earthworks", "250000", "--note", "browser test: excavator hire")
     sitesync("sync", "--data-dir", demo + "/site-r1", "--peer", os.environ["HUB_ENDPOINT"], "--peer-key", os.environ["HUB_KEY"])
@@ -274,6 +278,9 @@ def overview_updates_live(driver):
     except TimeoutException:
         raise AssertionError("the overview did not change within 5 s of the site's sync") from None
     assert driver.execute_script("return window.notReloaded === true"), "the overview changed by reloading the page"
+    now = driver.switch_to.active_element
+    assert now.get_attribute("href") == focused_href, \
+        f"the keyboard's focus was on {focused_href}; after the update it is on {now.tag_name} {now.get_attribute('href')}"
     print(f"browser: the overview changed {time.monotonic() - synced:.1f} s after the site synced")
 
 
