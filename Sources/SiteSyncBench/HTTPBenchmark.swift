@@ -23,6 +23,9 @@ public struct HTTPBenchmarkResult: Sendable {
     /// The dashboard's pages (signed in as an office person), each page's p99 by its name
     /// (``dashboardPages``), and the heaviest page, in kB.
     public let pageP99Milliseconds: [(page: String, milliseconds: Double)]
+    /// Each page's first answer on the warm server (whatever a page keeps until the data
+    /// changes is computed then).
+    public let pageFirstMilliseconds: [(page: String, milliseconds: Double)]
     public let heaviestPageKilobytes: Double
 }
 
@@ -45,6 +48,7 @@ public enum HTTPBenchmark {
                                + "PROBE-1,Freshness probe,roads,Probe,1000,2026-09-01,2026-12-31\n")
         progress("http: writing \(scale.projects) projects × \(scale.activitiesPerProject) activities")
         try ReportBenchmark.writeCity(at: hubPath + "/" + Node.databaseFile, scale: scale, asOf: CalendarDate("2026-11-30")!)
+        try ReportBenchmark.writePlanning(at: hubPath + "/" + Node.databaseFile, scale: scale, quarter: Self.quarter)
         let token = try ApiTokens.create(hub, name: "bench", role: .office, department: nil, readOnly: false).secret
         _ = try People.add(hub, name: "bench-office", role: .office, department: nil, password: Self.password)
 
@@ -70,8 +74,11 @@ public enum HTTPBenchmark {
         let cookie = try signIn(port: port)
         var pages: [(page: String, milliseconds: Double)] = []
         var heaviest = 0
+        var firsts: [(page: String, milliseconds: Double)] = []
         for (name, path) in dashboardPages {
+            let start = DispatchTime.now().uptimeNanoseconds
             heaviest = max(heaviest, try HTTPClient(port: port, credentials: cookie).get(path, expecting: 200).utf8.count)
+            firsts.append((name, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6))
             pages.append((name, percentile(try drive(port: port, credentials: cookie, path: path, clients: clients,
                                                       requests: requestsPerClient / 5), 0.99)))
         }
@@ -89,16 +96,22 @@ public enum HTTPBenchmark {
             cityCommandMilliseconds: cityCommand, projectsCommandMilliseconds: projectsCommand,
             requests: requestsPerClient * clients, clients: clients, freshSeconds: fresh,
             projects: scale.projects, activities: scale.projects * scale.activitiesPerProject,
-            pageP99Milliseconds: pages, heaviestPageKilobytes: Double(heaviest) / 1024)
+            pageP99Milliseconds: pages, pageFirstMilliseconds: firsts, heaviestPageKilobytes: Double(heaviest) / 1024)
     }
 
     /// The pages measured, by name: the overview, a department of 1,000 projects (its first
-    /// page of 100), a project, this month's review (its first page), the fleet and the
-    /// conflict queue.
+    /// page of 100), a project, this month's review (its first page), the fleet, the conflict
+    /// queue, the goal tree (a city's: every activity under its goals), the scorecards of this
+    /// quarter (a lead per project), the template library and the suggestion box.
     public static let dashboardPages: [(name: String, path: String)] = [
         ("overview", "/"), ("department", "/departments/roads"), ("project", "/projects/P-1"),
-        ("monthly", "/reports/monthly/\(CalendarDate(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)).description.prefix(7))"), ("fleet", "/fleet"), ("conflicts", "/conflicts"),
+        ("monthly", "/reports/monthly/\(today.description.prefix(7))"), ("fleet", "/fleet"), ("conflicts", "/conflicts"),
+        ("goals", "/goals"), ("scorecards", "/scorecards?period=\(quarter)"), ("templates", "/templates"), ("suggestions", "/suggestions"),
     ]
+
+    static var today: CalendarDate { CalendarDate(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)) }
+    /// This quarter, whose goal targets the city holds and whose scorecards are measured.
+    static var quarter: String { "\(today.year)-Q\((today.month - 1) / 3 + 1)" }
 
     static let password = "bench password, long enough"
 

@@ -71,6 +71,44 @@ public enum ReportBenchmark {
         try queue.close()
     }
 
+    /// Gives `scale`'s city (``writeCity(at:scale:asOf:)``) its plan down to people: an
+    /// objective per department under one city objective, a project lead per project owning the
+    /// project's top goal and its activities, two weighted goals under it with half of the
+    /// activities each, and a target per goal for `quarter`. The goal tree then reaches every
+    /// activity, and every lead has a scorecard.
+    public static func writePlanning(at path: String, scale: Scale, quarter: String) throws {
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in
+            let departments = ["roads", "water", "parks", "housing", "transport"]
+            var rowid: Int64 = 1 << 41
+            func next() -> Int64 { rowid += 1; return rowid }
+            let objective = try db.makeStatement(sql: "INSERT INTO objective (rowid, id, title, department, parent, weight) VALUES (?, ?, ?, ?, ?, ?)")
+            let staff = try db.makeStatement(sql: "INSERT INTO staff (rowid, id, department, name, role, active) VALUES (?, ?, ?, ?, 'project_lead', 1)")
+            let goal = try db.makeStatement(sql: """
+                INSERT INTO goal (rowid, id, department, project, parent, title, weight, objective, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            let target = try db.makeStatement(sql: "INSERT INTO goal_target (rowid, id, department, goal, period, target) VALUES (?, ?, ?, ?, ?, ?)")
+            let activity = try db.makeStatement(sql: "UPDATE activity SET goal = ?, owner = ? WHERE id = ?")
+            try objective.execute(arguments: [next(), "o-city", "A city that works", nil, nil, "1"])
+            for (index, department) in departments.enumerated() {
+                try objective.execute(arguments: [next(), "o-\(department)", "Deliver \(department)", department, "o-city", "\(index + 1)"])
+            }
+            for p in 0..<scale.projects {
+                let department = departments[p % departments.count]
+                try staff.execute(arguments: [next(), "s\(p)", department, "Lead \(p)"])
+                try goal.execute(arguments: [next(), "g\(p)", department, "p\(p)", nil, "Deliver project \(p)", "1", "o-\(department)", "s\(p)"])
+                for part in 1...2 {
+                    try goal.execute(arguments: [next(), "g\(p)-\(part)", department, "p\(p)", "g\(p)", "Part \(part)", "\(part)", nil, "s\(p)"])
+                    try target.execute(arguments: [next(), "t\(p)-\(part)", department, "g\(p)-\(part)", quarter, "100"])
+                }
+                for a in 0..<scale.activitiesPerProject {
+                    try activity.execute(arguments: ["g\(p)-\(a % 2 + 1)", "s\(p)", "p\(p)a\(a)"])
+                }
+            }
+        }
+        try queue.close()
+    }
+
     /// Seconds for what `sitesync report projects` does (read the tables, assess every project)
     /// over `scale`: each activity with a plan and one quantity entry a day, one cost entry a
     /// week, for `days` days before the cut-off. The fastest of three runs counts.

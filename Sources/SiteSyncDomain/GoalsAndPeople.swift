@@ -186,9 +186,12 @@ extension Node {
 
     /// Loads the city's tree and scores it as of `asOf`; a goal or objective with a target and
     /// an actual for `period` scores by them (``ScorecardRule/measuredScore(target:actual:cap:)``).
-    func planTreeData(asOf: CalendarDate, period: PlanPeriod?, thresholds: Thresholds) throws -> PlanTreeData {
+    /// - Parameter projects: every project as of `asOf`, when the caller holds them already (the
+    ///   figures cache's snapshot of that date); else they are loaded, which at a city's scale
+    ///   is most of the work.
+    func planTreeData(asOf: CalendarDate, period: PlanPeriod?, thresholds: Thresholds, projects: [ProjectInput]? = nil) throws -> PlanTreeData {
         var data = PlanTreeData()
-        data.projects = try ProjectData.load(store, asOf: asOf)
+        data.projects = try projects ?? ProjectData.load(store, asOf: asOf)
         let periodText = period?.description ?? ""
         let result = try store.rows([
             ("SELECT id, coalesce(title, id), coalesce(department, ''), parent, weight, owner FROM objective ORDER BY id", []),
@@ -236,9 +239,10 @@ extension Node {
     /// department objectives, projects' goals and their activities, each with its weight,
     /// score, grade and owner. `department` keeps that department's branches (and the
     /// objectives above them); `project` keeps that project's goals (and what is above them).
+    /// `projects`: every project as of `asOf`, when the caller holds them (``planTreeData``).
     public func goalTree(asOf: CalendarDate, period: PlanPeriod? = nil, department: String? = nil, project: String? = nil,
-                         thresholds: Thresholds = .standard) throws -> [PlanTreeNode] {
-        let data = try planTreeData(asOf: asOf, period: period, thresholds: thresholds)
+                         thresholds: Thresholds = .standard, projects: [ProjectInput]? = nil) throws -> [PlanTreeNode] {
+        let data = try planTreeData(asOf: asOf, period: period, thresholds: thresholds, projects: projects)
         let staff = Dictionary(try staffMembers().map { ($0.id, $0.name) }) { a, _ in a }
         let projectID = try project.map { try findProject($0).id }
         let projects = Dictionary(data.projects.map { ($0.id, $0) }) { a, _ in a }
@@ -310,8 +314,9 @@ extension Node {
     /// Each staff member's scorecard for `period`, as of the period's last day or `today`,
     /// whichever comes first (``ScorecardRule``). `person` (an id or a name) gives one;
     /// `department` that department's staff; neither, every active member.
+    /// `projects`: every project as of the period's cut-off, when the caller holds them.
     public func scorecards(period: PlanPeriod, person: String? = nil, department: String? = nil, today: CalendarDate,
-                           thresholds: Thresholds = .standard) throws -> (asOf: CalendarDate, cards: [PersonScorecard]) {
+                           thresholds: Thresholds = .standard, projects: [ProjectInput]? = nil) throws -> (asOf: CalendarDate, cards: [PersonScorecard]) {
         let asOf = min(period.lastDay, today)
         var members: [StaffMember]
         if let person {
@@ -319,7 +324,7 @@ extension Node {
         } else {
             members = try staffMembers().filter { $0.active && (department == nil || $0.department == department) }
         }
-        let data = try planTreeData(asOf: asOf, period: period, thresholds: thresholds)
+        let data = try planTreeData(asOf: asOf, period: period, thresholds: thresholds, projects: projects)
         var items: [String: [ScorecardItem]] = [:]
         for objective in data.objectives {
             guard let owner = objective.owner else { continue }

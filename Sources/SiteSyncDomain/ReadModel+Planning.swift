@@ -30,9 +30,11 @@ extension ReadModel {
     /// department's branches and the city objectives above them; `department` narrows a city
     /// reader's to one, `project` to one project's goals.
     /// - Throws: ``NodeError`` (`usage`) for a project not in scope.
+    /// - Parameter snapshot: the figures as of the tree's date, when the caller holds them: its
+    ///   projects are used instead of loading every project again (a city's worth of entries).
     public static func goals(_ node: Node, scope: ReadScope, department: String?, project: String?, period: PlanPeriod?,
-                             today: CalendarDate) throws -> JSONValue {
-        let asOf = period.map { min($0.lastDay, today) } ?? today
+                             today: CalendarDate, snapshot: FiguresSnapshot? = nil) throws -> JSONValue {
+        let asOf = cutOff(of: period, today: today)
         if let project {
             let found = try node.findProject(project)
             let projectDepartment = try node.store.rows([("SELECT coalesce(department, '') FROM project WHERE id = ?1", [found.id])])[0]
@@ -42,16 +44,31 @@ extension ReadModel {
             }
         }
         let roots = try node.goalTree(asOf: asOf, period: period, department: scope.department ?? department, project: project,
-                                      thresholds: node.configuration.report)
+                                      thresholds: node.configuration.report, projects: projects(of: snapshot, asOf: asOf))
         return Node.goalTreeJSON(roots, asOf: asOf, period: period)
     }
 
     /// The scorecards of `period` (`sitesync scorecard --format json`) in `scope`: a
     /// department's reader sees its department's staff; `department` narrows a city reader's.
+    /// `snapshot`: the figures as of the period's cut-off, when the caller holds them (``goals``).
     public static func scorecards(_ node: Node, scope: ReadScope, department: String?, period: PlanPeriod,
-                                  today: CalendarDate) throws -> (json: JSONValue, rows: [[String]]) {
+                                  today: CalendarDate, snapshot: FiguresSnapshot? = nil) throws -> (json: JSONValue, rows: [[String]]) {
         let (asOf, cards) = try node.scorecards(period: period, department: scope.department ?? department, today: today,
-                                                thresholds: node.configuration.report)
+                                                thresholds: node.configuration.report,
+                                                projects: projects(of: snapshot, asOf: cutOff(of: period, today: today)))
         return (Node.scorecardsJSON(cards, period: period, asOf: asOf), Node.scorecardRows(cards, period: period, asOf: asOf))
+    }
+
+    /// The date a period's goals and scores are read as of: its last day, or today while it runs;
+    /// today without a period.
+    public static func cutOff(of period: PlanPeriod?, today: CalendarDate) -> CalendarDate {
+        period.map { min($0.lastDay, today) } ?? today
+    }
+
+    /// Every project of `snapshot`, in the order ``ProjectData/load(_:asOf:)`` gives them (code,
+    /// then id), when it is of `asOf`; `nil` otherwise (they are then loaded).
+    static func projects(of snapshot: FiguresSnapshot?, asOf: CalendarDate) -> [ProjectInput]? {
+        guard let snapshot, snapshot.asOf == asOf else { return nil }
+        return snapshot.assessments.map(\.project)
     }
 }

@@ -54,7 +54,7 @@ public enum APIServer {
         let api = router.group("api/v1").add(middleware: BearerAuthentication(node: node))
         ReadRoutes(node: node, figures: figures).add(to: api)
         WriteRoutes(node: node).add(to: api)
-        PlanningRoutes(node: node).add(to: api)
+        PlanningRoutes(node: node, figures: figures).add(to: api)
         // The web dashboard for people (sessions, not tokens), beside the API.
         DashboardRoutes(node: node, figures: figures,
                         defaultLanguage: Language(tag: node.configuration.dashboard.language) ?? .zhCN,

@@ -11,6 +11,8 @@ import SiteSyncPerformance
 /// token sees its department's), and an anonymous suggestion names nobody.
 struct PlanningRoutes {
     let node: Node
+    /// The goal tree and the scorecards read every project's figures from its snapshot.
+    let figures: FiguresCache
 
     var today: CalendarDate { CalendarDate(unixMilliseconds: node.store.wallClock()) }
 
@@ -68,8 +70,9 @@ struct PlanningRoutes {
                 let query = Query(request)
                 let period = try Self.period(query, required: false)
                 do {
+                    let snapshot = try figures.snapshot(asOf: ReadModel.cutOff(of: period, today: today))
                     let tree = try ReadModel.goals(node, scope: caller.scope, department: query.text("department"), project: query.text("project"),
-                                                   period: period, today: today)
+                                                   period: period, today: today, snapshot: snapshot)
                     return try Representation(json: tree).response(to: request)
                 } catch let error as NodeError where query.text("project") != nil {
                     throw Problem(.notFound, error.message, field: "project")
@@ -81,8 +84,9 @@ struct PlanningRoutes {
                 let caller = try context.requireCaller()
                 let query = Query(request)
                 let period = try Self.period(query, required: true)!
+                let snapshot = try figures.snapshot(asOf: ReadModel.cutOff(of: period, today: today))
                 let cards = try ReadModel.scorecards(node, scope: caller.scope, department: query.text("department"), period: period,
-                                                     today: today)
+                                                     today: today, snapshot: snapshot)
                 // As CSV: HR's spreadsheet, one row per person (`sitesync scorecard --format csv`).
                 let header = cards.rows.first ?? []
                 let rows = cards.rows.dropFirst().map { row in JSONValue.object(Dictionary(uniqueKeysWithValues: zip(header, row.map(JSONValue.string)))) }

@@ -152,6 +152,32 @@ import Testing
                 "a project's branch keeps the objectives above it, and not the others")
     }
 
+    /// The dashboard and the API read the tree and the scorecards from the figures' snapshot of
+    /// their date instead of loading every project again: what they show must not change.
+    @Test func theTreeAndTheScorecardsFromTheFiguresSnapshotAreThoseLoaded() throws {
+        let root = TemporaryDirectory()
+        let (hub, _, _, _) = try Self.hub(root)
+        let figures = try FiguresCache(node: hub) { Self.endOfQ1 }
+        let snapshot = try figures.snapshot(asOf: Self.endOfQ1)
+        for period in [Self.q1, nil] {
+            let loaded = try ReadModel.goals(hub, scope: .city, department: nil, project: nil, period: period, today: Self.endOfQ1)
+            let fromSnapshot = try ReadModel.goals(hub, scope: .city, department: nil, project: nil, period: period,
+                                                   today: Self.endOfQ1, snapshot: snapshot)
+            #expect(fromSnapshot == loaded, "period \(period?.description ?? "none")")
+            guard case .object(let fields) = loaded, case .array(let tree)? = fields["tree"] else { Issue.record("no tree: \(loaded)"); continue }
+            #expect(fields["as_of"] == .string(Self.endOfQ1.description) && !tree.isEmpty)
+        }
+        let cards = try ReadModel.scorecards(hub, scope: .city, department: nil, period: Self.q1, today: Self.endOfQ1)
+        let cardsFromSnapshot = try ReadModel.scorecards(hub, scope: .city, department: nil, period: Self.q1, today: Self.endOfQ1,
+                                                         snapshot: snapshot)
+        #expect(cardsFromSnapshot.json == cards.json && cardsFromSnapshot.rows == cards.rows)
+        // A snapshot of another date is not used: its projects are as of that date.
+        let other = try figures.snapshot(asOf: CalendarDate("2026-01-16")!)
+        #expect(try ReadModel.goals(hub, scope: .city, department: nil, project: nil, period: Self.q1, today: Self.endOfQ1,
+                                    snapshot: other) == ReadModel.goals(hub, scope: .city, department: nil, project: nil,
+                                                                         period: Self.q1, today: Self.endOfQ1))
+    }
+
     // MARK: - Scorecards
 
     @Test func aScorecardIsTheWeightedScoreOfWhatThePersonOwns() throws {

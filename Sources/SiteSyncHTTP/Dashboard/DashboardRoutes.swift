@@ -22,7 +22,9 @@ struct DashboardRoutes {
     let defaultLanguage: Language
     /// Cookies are marked `Secure` when the server answers HTTPS.
     let secure: Bool
-    let reviews = ReviewCache()
+    let reviews = GenerationMemo<JSONValue>()
+    let goalTrees = GenerationMemo<GoalTreeRows>()
+    let scorecardLists = GenerationMemo<ScorecardList>()
 
     var today: CalendarDate { CalendarDate(unixMilliseconds: node.store.wallClock()) }
 
@@ -351,19 +353,21 @@ struct DashboardRoutes {
     }
 }
 
-/// The monthly review's JSON by month and scope, kept while the data has not changed: the
-/// overview's S-curve comes from it, and gathering a review reads the whole month.
-final class ReviewCache: Sendable {
-    private let held = Mutex<[String: (generation: UInt64, review: JSONValue)]>([:])
+/// What a page computes from the whole city, by a key naming what was asked (month or period,
+/// scope, language), kept while the data has not changed: the monthly review (the overview's
+/// S-curve comes from it, and gathering a review reads the whole month), the goal tree's rows
+/// and the scorecards (each reaches every activity of the city).
+final class GenerationMemo<Value: Sendable>: Sendable {
+    private let held = Mutex<[String: (generation: UInt64, value: Value)]>([:])
 
-    func review(_ key: String, generation: UInt64, compute: () throws -> JSONValue) throws -> JSONValue {
-        if let entry = held.withLock({ $0[key] }), entry.generation == generation { return entry.review }
-        let review = try compute()
+    func value(_ key: String, generation: UInt64, compute: () throws -> Value) throws -> Value {
+        if let entry = held.withLock({ $0[key] }), entry.generation == generation { return entry.value }
+        let value = try compute()
         held.withLock { held in
             if held.count >= 32 { held.removeAll() }
-            held[key] = (generation, review)
+            held[key] = (generation, value)
         }
-        return review
+        return value
     }
 }
 

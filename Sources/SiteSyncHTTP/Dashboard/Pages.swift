@@ -128,7 +128,7 @@ extension DashboardRoutes {
     /// The monthly review's JSON: an open month ending today or later from today's figures;
     /// another kept while the data has not changed.
     func monthlyJSON(period: String, scope: ReadScope, snapshot: FiguresSnapshot) throws -> JSONValue {
-        try reviews.review("\(period)|\(scope.cacheKey)", generation: snapshot.generation) {
+        try reviews.value("\(period)|\(scope.cacheKey)", generation: snapshot.generation) {
             try ReadModel.monthly(node, period: period, scope: scope, now: Int64(node.store.wallClock()), snapshot: snapshot)
         }
     }

@@ -190,8 +190,30 @@ extension DashboardRoutes {
             guard let period = PlanPeriod(text) else { throw Refusal.page(.unprocessableContent, c[.badPeriod]) }
             return period
         }
-        let tree = try ReadModel.goals(node, scope: visit.scope, department: department.flatMap { $0.isEmpty ? nil : $0 }, project: nil,
-                                       period: period, today: today)
+        let department = department.flatMap { $0.isEmpty ? nil : $0 }
+        // The tree reaches every activity of the city: it is read from the figures' snapshot of
+        // its date, and its rows kept while the data has not changed.
+        let snapshot = try figures.snapshot(asOf: ReadModel.cutOff(of: period, today: today))
+        let key = "\(c.language)|\(period?.description ?? "")|\(department ?? "")|\(visit.scope.cacheKey)"
+        let tree = try goalTrees.value(key, generation: snapshot.generation) {
+            try goalTreeRows(visit, ReadModel.goals(node, scope: visit.scope, department: department, project: nil, period: period,
+                                                    today: today, snapshot: snapshot))
+        }
+        let rows = tree.rows
+        var body = periodForm(c, action: "/goals", period: period?.description ?? "")
+        body += "<p>\(html(c[.asOf])) \(html(c.date(tree.asOf))) · \(html(c[.goalLegend]))</p>"
+        let paging = Paging(asked: page, total: rows.count, path: "/goals", keep: Self.kept(period: text, department: department))
+        body += paging.navigation(c)
+        body += rows.isEmpty ? "<p>\(html(c[.noneYet]))</p>"
+            : table(caption: c[.goalTree], headers: [c[.goal], c[.weight], c[.score], c[.grade], c[.owner], c[.target], c[.actual]],
+                    rows: Array(paging.slice(rows)), numeric: [1, 2, 5, 6])
+        return htmlResponse(visit.frame.render(title: c[.goalTree], body: body))
+    }
+
+    /// The goal tree's rows as the page shows them, depth first, without what a project lead
+    /// may not read.
+    func goalTreeRows(_ visit: Visit, _ tree: JSONValue) -> GoalTreeRows {
+        let c = visit.catalog
         var rows: [[String]] = []
         func walk(_ node: JSONValue, depth: Int) {
             // A project lead reads their projects' goals and work only (the department's
@@ -209,14 +231,7 @@ extension DashboardRoutes {
             for child in node.member("children")?.elements ?? [] { walk(child, depth: depth + 1) }
         }
         for root in tree.member("tree")?.elements ?? [] { walk(root, depth: 0) }
-        var body = periodForm(c, action: "/goals", period: period?.description ?? "")
-        body += "<p>\(html(c[.asOf])) \(html(c.date(tree.text("as_of")))) · \(html(c[.goalLegend]))</p>"
-        let paging = Paging(asked: page, total: rows.count, path: "/goals", keep: Self.kept(period: text, department: department))
-        body += paging.navigation(c)
-        body += rows.isEmpty ? "<p>\(html(c[.noneYet]))</p>"
-            : table(caption: c[.goalTree], headers: [c[.goal], c[.weight], c[.score], c[.grade], c[.owner], c[.target], c[.actual]],
-                    rows: Array(paging.slice(rows)), numeric: [1, 2, 5, 6])
-        return htmlResponse(visit.frame.render(title: c[.goalTree], body: body))
+        return GoalTreeRows(asOf: tree.text("as_of"), rows: rows)
     }
 
     /// The query items a planning page's links keep from page to page.
@@ -249,8 +264,13 @@ extension DashboardRoutes {
         guard let period = PlanPeriod(text.flatMap { $0.isEmpty ? nil : $0 } ?? quarter) else {
             throw Refusal.page(.unprocessableContent, c[.badPeriod])
         }
-        let cards = try ReadModel.scorecards(node, scope: visit.scope, department: department.flatMap { $0.isEmpty ? nil : $0 },
-                                             period: period, today: today)
+        let department = department.flatMap { $0.isEmpty ? nil : $0 }
+        let snapshot = try figures.snapshot(asOf: ReadModel.cutOff(of: period, today: today))
+        let cards = try scorecardLists.value("\(period)|\(department ?? "")|\(visit.scope.cacheKey)", generation: snapshot.generation) {
+            let cards = try ReadModel.scorecards(node, scope: visit.scope, department: department, period: period, today: today,
+                                                 snapshot: snapshot)
+            return ScorecardList(json: cards.json, rows: cards.rows)
+        }
         if csv {
             var headers = HTTPFields()
             headers[.contentType] = "text/csv; charset=utf-8"
@@ -351,4 +371,16 @@ extension DashboardRoutes {
                                       answeredBy: person.name)
         return redirect("/suggestions?done=answered")
     }
+}
+
+/// The goal tree page's rows (``DashboardRoutes/goalTreeRows(_:_:)``) and the date they are of.
+struct GoalTreeRows: Sendable {
+    let asOf: String?
+    let rows: [[String]]
+}
+
+/// The scorecards of a period in a scope, as JSON and as HR's spreadsheet rows.
+struct ScorecardList: Sendable {
+    let json: JSONValue
+    let rows: [[String]]
 }
