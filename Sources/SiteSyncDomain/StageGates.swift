@@ -177,8 +177,10 @@ public enum StageGates {
     /// Approves the waiting proposal of `project`, at an office or the hub, in one durable
     /// transaction: the decision, `project.stage`, and, on entering execution, baseline 1 of
     /// the plan as it stands here. The criteria are checked again on this node's data first.
+    /// - Parameter reason: what the office says with its approval (optional; a return always
+    ///   says why).
     @discardableResult
-    public static func approve(node: Node, project text: String, today: CalendarDate, now: UInt64? = nil)
+    public static func approve(node: Node, project text: String, reason: String? = nil, today: CalendarDate, now: UInt64? = nil)
         throws -> (transition: StageTransition, baseline: Baseline?) {
         let project = try node.findProject(text)
         let proposal = try waitingProposal(node: node, project: project, act: "approve")
@@ -193,8 +195,10 @@ public enum StageGates {
         let takesBaseline = proposal.to == "execution" && held.isEmpty
         let plan = takesBaseline ? try Baselines.currentPlan(node.store, project: project.id) : []
         let planner = node.planner, name = node.configuration.name
+        let said = (reason?.trimmingCharacters(in: .whitespacesAndNewlines)).flatMap { $0.isEmpty ? nil : $0 }
         try node.store.writeLocally { session in
-            _ = try Node.upsert("stage_transition", id: proposal.id, ["decision=approved", "decided_by=\(name)", "decided_at=\(stamp)"],
+            _ = try Node.upsert("stage_transition", id: proposal.id,
+                                ["decision=approved", "decided_by=\(name)", "decided_at=\(stamp)"] + (said.map { ["reason=\($0)"] } ?? []),
                                 planner: planner, in: session)
             _ = try Node.upsert("project", id: project.id, ["stage=\(proposal.to)"], planner: planner, in: session)
             if takesBaseline {

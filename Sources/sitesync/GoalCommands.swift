@@ -22,9 +22,11 @@ struct StaffCommand: ParsableCommand {
         discussion: """
             Staff records replicate: the central office keeps the register (office and hub nodes write it), \
             each department's nodes receive their own department's staff and the city's. An owner is set \
-            with owner=ID on a goal, objective, KPI, activity or issue, or by the owner columns of `import plan`.
+            with owner=ID on a goal, objective, KPI, activity or issue, or by the owner columns of `import plan`. \
+            `sitesync person add|list` is the same command.
             """,
-        subcommands: [Add.self, List.self])
+        subcommands: [Add.self, List.self],
+        aliases: ["person"])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -158,11 +160,18 @@ struct GoalCommand: ParsableCommand {
         @Option(help: ArgumentHelp("YYYY, YYYY-QN or YYYY-MM.", valueName: "period")) var period: String
         @Option(help: ArgumentHelp("The target for the period.", valueName: "n")) var target: String?
         @Option(help: ArgumentHelp("What was achieved in the period.", valueName: "n")) var actual: String?
+        @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
             guard target != nil || actual != nil else { throw ValidationError("give --target, --actual or both") }
             let written = try node.open().setTarget(goal, project: project, period: period, target: target, actual: actual)
-            print("wrote \(written.collection) \(written.id)")
+            if json {
+                Output.json(.object(["collection": .string(written.collection), "id": .string(written.id),
+                                     "period": .string(PlanPeriod(period)?.description ?? period),
+                                     "target": target.map { .number($0) } ?? .null, "actual": actual.map { .number($0) } ?? .null]))
+            } else {
+                print("wrote \(written.collection) \(written.id)")
+            }
         }
     }
 }

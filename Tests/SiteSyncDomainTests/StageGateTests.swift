@@ -225,4 +225,119 @@ import Testing
             #expect(try Self.stage(node, "p1") == "execution")
         }
     }
+
+    /// The links of the city: the hub with the office, and the hub with the department node.
+    static func exchange(_ hub: Node, _ office: Node, _ dept: Node, rounds: Int, using random: inout SeededGenerator) throws {
+        let links = [(hub, office), (office, hub), (hub, dept), (dept, hub)]
+        for _ in 0..<rounds {
+            let (from, to) = links[Int.random(in: 0..<links.count, using: &random)]
+            try T.send(from: from, to: to)
+        }
+        for (from, to) in [(office, hub), (dept, hub), (hub, office), (hub, dept)] { try T.send(from: from, to: to) }
+    }
+
+    /// The open conflicts a replica shows, as (collection, record, field, winner), sorted.
+    static func openConflicts(_ node: Node) throws -> [String] {
+        try node.store.conflicts(status: "open", activeOnly: true)
+            .map { "\($0.collection) \($0.recordID) \($0.field) \($0.winner.canonicalText)" }.sorted()
+    }
+
+    /// Law: a gate approved on one node while the plan is edited on another. The baseline is
+    /// the plan the approving node held when it approved; the concurrent edit is never folded
+    /// into it, lands in the plan on every replica, and shows as variance against baseline 1,
+    /// the same everywhere, whatever order the changes travel in.
+    @Test func aGateApprovedWhileThePlanIsEditedElsewhereConverges() async {
+        await seededCheck(count: 6) { seed in
+            var random = SeededGenerator(seed: seed)
+            let root = TemporaryDirectory()
+            let (hub, office, departments) = try Self.city(root)
+            let dept = departments[0]
+            try StageGates.propose(node: dept, project: "R-101", stage: "execution")
+            try T.send(from: dept, to: hub)
+            let approverIsHub = Bool.random(using: &random)
+            let (approver, editor) = approverIsHub ? (hub, office) : (office, hub)
+            if !approverIsHub { try T.send(from: hub, to: office) }
+            let held = try Baselines.currentPlan(approver.store, project: "p1")
+
+            // Concurrently: the approval at one plan-writing node, plan edits at the other, and a
+            // site-side status at the department.
+            try StageGates.approve(node: approver, project: "R-101", today: Self.today)
+            let finishes = ["a1": "2027-01-", "a2": "2026-12-"]
+            var shifts: [String: Int] = [:]
+            for activity in ["a1", "a2"] where shifts.isEmpty || Bool.random(using: &random) {
+                let days = Int.random(in: 1...28, using: &random)
+                shifts[activity] = days
+                let month = finishes[activity]!
+                let budget = try #require(try editor.store.rows([("SELECT budget FROM activity WHERE id = ?1", [activity])])[0].first?[0] ?? nil)
+                try editor.writeEntry("activity", id: activity, ["planned_finish=\(month)\(String(format: "%02d", days))",
+                                                                 "budget=\(ExactDecimal(budget)!.adding(ExactDecimal(Int64(days * 1000)))!)"])
+            }
+            if Bool.random(using: &random) { try dept.writeEntry("activity", id: "a1", ["status=in_progress"]) }
+            try Self.exchange(hub, office, dept, rounds: Int.random(in: 0...6, using: &random), using: &random)
+
+            let digest = try hub.store.digest()
+            let variance = try #require(try Baselines.variance(hub.store, project: "p1", against: 1))
+            for node in [hub, office, dept] {
+                let name = node.configuration.name
+                #expect(try node.store.digest() == digest, "seed \(seed): \(name) converged")
+                #expect(try Self.stage(node, "p1") == "execution", "seed \(seed): \(name)")
+                let baselines = try Baselines.list(node.store, project: "p1")
+                #expect(baselines.count == 1 && baselines[0].plan == held, "seed \(seed): \(name) keeps the approver's plan as baseline 1")
+                #expect(try Baselines.variance(node.store, project: "p1", against: 1) == variance, "seed \(seed): \(name)")
+                #expect(try Self.openConflicts(node).isEmpty, "seed \(seed): \(name) nothing to resolve")
+            }
+            for line in variance.lines {
+                let days = shifts[line.activity] ?? 0
+                #expect(line.finishDays == days && line.budget == ExactDecimal(Int64(days * 1000)) && line.change == nil,
+                        "seed \(seed): \(line.activity) moved \(days) days: \(line)")
+            }
+        }
+    }
+
+    /// Law: two offline re-baselines. The hub and an office, both holding baseline 1, each edit
+    /// the plan and take baseline 2 without hearing of the other: one record (number 2 of the
+    /// project), baseline 1 untouched, and where the two differ an open conflict of the
+    /// immutable field, the same on every replica, with both plans kept in it: nothing is
+    /// chosen silently.
+    @Test func twoOfflineRebaselinesMeetAsOneRecordAndAnOpenConflict() async {
+        await seededCheck(count: 6) { seed in
+            var random = SeededGenerator(seed: seed)
+            let root = TemporaryDirectory()
+            let (hub, office, departments) = try Self.city(root)
+            let dept = departments[0]
+            try StageGates.propose(node: dept, project: "R-101", stage: "execution")
+            try T.send(from: dept, to: hub)
+            try StageGates.approve(node: hub, project: "R-101", today: Self.today)
+            for node in [office, dept] { try T.send(from: hub, to: node) }
+            let first = try Baselines.list(hub.store, project: "p1")
+
+            let sameEdit = Bool.random(using: &random)
+            let hubDays = Int.random(in: 1...28, using: &random)
+            let officeDays = sameEdit ? hubDays : Int.random(in: 1...28, using: &random)
+            try hub.writeEntry("activity", id: "a2", ["planned_finish=2026-12-\(String(format: "%02d", hubDays))"])
+            try office.writeEntry("activity", id: "a2", ["planned_finish=2026-12-\(String(format: "%02d", officeDays))"])
+            let fromHub = try Baselines.rebaseline(node: hub, project: "R-101", reason: "scope change", today: Self.today)
+            let fromOffice = try Baselines.rebaseline(node: office, project: "R-101", reason: "scope change", today: Self.today)
+            #expect(fromHub.number == 2 && fromOffice.number == 2)
+            try Self.exchange(hub, office, dept, rounds: Int.random(in: 0...6, using: &random), using: &random)
+
+            let digest = try hub.store.digest()
+            let conflicts = try Self.openConflicts(hub)
+            let planConflict = try hub.store.conflicts(status: "open", activeOnly: true).first { $0.collection == "baseline" && $0.field == "plan" }
+            if hubDays == officeDays {
+                #expect(planConflict == nil, "seed \(seed): the same plan frozen twice is no conflict")
+            } else {
+                let plans = Set((planConflict?.versions ?? []).map { $0.value.canonicalText })
+                #expect(plans.count == 2, "seed \(seed): both plans are kept in the conflict: \(plans)")
+            }
+            for node in [hub, office, dept] {
+                let name = node.configuration.name
+                #expect(try node.store.digest() == digest, "seed \(seed): \(name) converged")
+                let baselines = try Baselines.list(node.store, project: "p1")
+                #expect(baselines.map(\.number) == [2, 1], "seed \(seed): \(name) holds one baseline 2")
+                #expect(baselines.last == first.first, "seed \(seed): \(name) baseline 1 untouched")
+                #expect(try Self.openConflicts(node) == conflicts, "seed \(seed): \(name) shows the same conflicts")
+            }
+        }
+    }
 }
