@@ -272,7 +272,7 @@ import Testing
                 try editor.writeEntry("activity", id: activity, ["planned_finish=\(month)\(String(format: "%02d", days))",
                                                                  "budget=\(ExactDecimal(budget)!.adding(ExactDecimal(Int64(days * 1000)))!)"])
             }
-            if Bool.random(using: &random) { try dept.writeEntry("activity", id: "a1", ["status=in_progress"]) }
+            if Bool.random(using: &random) { try dept.writeEntry("activity", id: "a1", ["status=in_progress", "actual_start=2026-09-02"]) }
             try Self.exchange(hub, office, dept, rounds: Int.random(in: 0...6, using: &random), using: &random)
 
             let digest = try hub.store.digest()
