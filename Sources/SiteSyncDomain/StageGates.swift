@@ -19,8 +19,13 @@ public struct StageTransition: Sendable, Equatable {
     public let decidedBy: String?
     public let decidedAt: String?
     public let reason: String?
+    /// Undecided, but its project already stands at or beyond `to`: the office moved the stage
+    /// directly (`record put project ID stage=…`, a correction without the gate), so nobody
+    /// waits for this proposal any more.
+    public let isOvertaken: Bool
 
-    public var isWaiting: Bool { decision == nil }
+    /// Undecided, and its project not yet at the stage it proposes: the office's to decide.
+    public var isWaiting: Bool { decision == nil && !isOvertaken }
 
     public var json: JSONValue {
         func optional(_ text: String?) -> JSONValue { text.map(JSONValue.string) ?? .null }
@@ -95,15 +100,18 @@ public enum StageGates {
 
     /// Every transition of `project` (every project's when `nil`), oldest first.
     public static func transitions(_ store: ReplicaStore, project: String? = nil) throws -> [StageTransition] {
-        let filter = project == nil ? "" : "WHERE project = ?1"
+        let filter = project == nil ? "" : "WHERE t.project = ?1"
         let rows = try store.rows([("""
-            SELECT id, project, from_stage, to_stage, attempt, proposed_by, proposed_at, note, decision, decided_by, decided_at, reason
-            FROM stage_transition \(filter) ORDER BY proposed_at, id
+            SELECT t.id, t.project, t.from_stage, t.to_stage, t.attempt, t.proposed_by, t.proposed_at, t.note, t.decision, t.decided_by,
+                   t.decided_at, t.reason, coalesce(p.stage, 'initiation')
+            FROM stage_transition t LEFT JOIN project p ON p.id = t.project \(filter) ORDER BY t.proposed_at, t.id
             """, project.map { [$0] } ?? [])])[0]
         return rows.map { row in
-            StageTransition(id: row[0]!, project: row[1] ?? "", from: row[2], to: row[3] ?? "", attempt: row[4].flatMap { Int($0) } ?? 1,
-                            proposedBy: row[5] ?? "", proposedAt: row[6] ?? "", note: row[7], decision: row[8], decidedBy: row[9],
-                            decidedAt: row[10], reason: row[11])
+            let to = row[3] ?? ""
+            let reached = (stages.firstIndex(of: row[12] ?? "") ?? 0) >= (stages.firstIndex(of: to) ?? Int.max)
+            return StageTransition(id: row[0]!, project: row[1] ?? "", from: row[2], to: to, attempt: row[4].flatMap { Int($0) } ?? 1,
+                                   proposedBy: row[5] ?? "", proposedAt: row[6] ?? "", note: row[7], decision: row[8], decidedBy: row[9],
+                                   decidedAt: row[10], reason: row[11], isOvertaken: row[8] == nil && reached)
         }
     }
 
@@ -327,7 +335,9 @@ public enum Baselines {
     }
 
     /// Takes baseline n + 1 of `project` from its plan as it stands here: an office act, with a
-    /// reason, once the project has entered execution (baseline 1).
+    /// reason, once the project has entered execution. A project the office moved into
+    /// execution directly (`record put project ID stage=execution`, no gate, so no baseline 1)
+    /// takes its baseline 1 here, so its variance can be shown at all.
     @discardableResult
     public static func rebaseline(node: Node, project text: String, reason: String, today: CalendarDate) throws -> Baseline {
         guard node.writer.role.writesPlan else {
@@ -337,14 +347,16 @@ public enum Baselines {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw NodeError(.usage, "a re-baseline says why: give --reason TEXT") }
         let project = try node.findProject(text)
-        guard let latest = try list(node.store, project: project.id).first else {
+        let latest = try list(node.store, project: project.id).first
+        let stage = try StageGates.stage(node.store, project: project.id)
+        if latest == nil, (StageGates.stages.firstIndex(of: stage) ?? 0) < (StageGates.stages.firstIndex(of: "execution") ?? 1) {
             throw NodeError(.usage, "project \(project.code) has no baseline yet: baseline 1 is taken when it enters execution "
                             + "(`sitesync project approve` of its execution proposal)")
         }
         let plan = try currentPlan(node.store, project: project.id)
         let planner = node.planner, name = node.configuration.name
         try node.store.writeLocally { session in
-            try write(project: project.id, number: latest.number + 1, reason: reason, takenOn: today, takenBy: name, plan: plan,
+            try write(project: project.id, number: (latest?.number ?? 0) + 1, reason: reason, takenOn: today, takenBy: name, plan: plan,
                       planner: planner, in: session)
         }
         return try list(node.store, project: project.id).first!

@@ -16,7 +16,8 @@ extension ProjectCommand {
         switch transition.decision {
         case "approved"?: line += "; approved by \(transition.decidedBy ?? "?") at \(transition.decidedAt ?? "?")"
         case "returned"?: line += "; returned by \(transition.decidedBy ?? "?") at \(transition.decidedAt ?? "?"): \(transition.reason ?? "")"
-        default: line += "; waiting for the central office"
+        default: line += transition.isOvertaken ? "; never decided: the project's stage was set directly, so it waits for nobody"
+                                                : "; waiting for the central office"
         }
         print(line)
     }

@@ -195,6 +195,35 @@ import Testing
         #expect(original.finishDays == 10 && original.budget == ExactDecimal(12_000))
     }
 
+    /// The office moves a project's stage directly (`record put project ID stage=…`, a
+    /// correction without the gate, the one way around it: a department's own write of the stage
+    /// is refused as a plan field). A proposal of that stage made meanwhile is overtaken: it waits
+    /// for nobody, is not counted by `status` and does not block the next gate; and the project,
+    /// which came into execution without baseline 1, takes it with `baseline set`.
+    @Test func aStageSetDirectlyOvertakesItsProposalAndBaselineSetTakesBaselineOne() throws {
+        let root = TemporaryDirectory()
+        let (hub, _, departments) = try Self.city(root)
+        let dept = departments[0]
+        #expect(Self.refusal { try dept.writeEntry("project", id: "p1", ["stage=execution"]) }.contains("plan field"))
+        try StageGates.propose(node: dept, project: "R-101", stage: "execution")
+        try T.send(from: dept, to: hub)
+        try hub.writeEntry("project", id: "p1", ["stage=execution"])
+        #expect(try hub.status().stageProposalsWaiting == 0, "overtaken: nobody waits for it")
+        let held = try StageGates.transitions(hub.store, project: "p1")
+        #expect(held.count == 1 && held[0].decision == nil && held[0].isOvertaken && !held[0].isWaiting)
+        #expect(Self.refusal { try StageGates.approve(node: hub, project: "R-101", today: Self.today) }.contains("no proposal waiting"))
+
+        try T.send(from: hub, to: dept)
+        #expect(try dept.status().stageProposalsWaiting == 0)
+        let next = Self.refusal { try StageGates.propose(node: dept, project: "R-101", stage: "acceptance") }
+        #expect(!next.contains("already has a proposal waiting") && next.contains("does not meet the acceptance gate"), "\(next)")
+
+        #expect(try Baselines.list(hub.store, project: "p1").isEmpty, "a direct move takes no baseline")
+        let first = try Baselines.rebaseline(node: hub, project: "R-101", reason: "entered execution by a correction", today: Self.today)
+        #expect(first.number == 1 && first.plan.count == 2 && first.reason == "entered execution by a correction")
+        #expect(try Baselines.variance(hub.store, project: "p1")?.baseline.number == 1)
+    }
+
     /// Two department nodes propose the same gate offline: one record (its id is the natural
     /// key's), the same on every replica. An approval at the hub and a return at the office,
     /// concurrent, converge on the approval, which has moved the stage.
