@@ -105,5 +105,14 @@ import Testing
         let listed = try #require(try cli.json("suggestion", "list", "--json", "--data-dir", "hub") as? [[String: Any]])
         #expect(listed.count == 1 && listed[0]["id"] as? String == left["id"] as? String && listed[0]["text"] as? String == "Publish the closure plan")
         #expect(try cli.fails("suggest", "x", "--anonymous", "--by", "Li", "--data-dir", "hub").contains("--anonymous"))
+
+        // A goal's target split down the periods.
+        try cli.ok("record", "put", "--data-dir", "hub", "goal", "g1", "project=p1", "title=Capacity", "weight=1")
+        let split = try #require(try cli.json("goal", "target", "Capacity", "--project", "R-001", "--period", "2026", "--target", "100",
+                                              "--split", "quarters", "--json", "--data-dir", "hub") as? [[String: Any]])
+        #expect(split.map { $0["period"] as? String } == ["2026", "2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4"]
+                && split.map { "\($0["target"] ?? "")" } == ["100", "25", "25", "25", "25"], "\(split)")
+        #expect(try cli.fails("goal", "target", "Capacity", "--period", "2026", "--target", "1", "--actual", "1", "--split", "months",
+                              "--data-dir", "hub").contains("--split shares out --target"))
     }
 }
