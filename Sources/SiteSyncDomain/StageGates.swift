@@ -232,6 +232,43 @@ public enum StageGates {
     }
 }
 
+extension StageGates {
+    /// The note of a transition that records a stage set directly rather than through a gate.
+    public static let directMoveNote = "set directly with `record put`: a correction, no gate checked"
+
+    /// A `record put` of a project, with its stage move recorded. At an office or the hub a
+    /// write that moves an existing project's stage (a correction without the gate) also writes,
+    /// in the same transaction, a transition proposed and approved by this node at once, so that
+    /// `stage list` shows every move with who and when (docs/design.md §14). Anywhere else, or
+    /// when the stage does not move, it is the plain write (a department's or a site's write of
+    /// the stage is refused there as a plan field).
+    /// - Returns: the change written (`nil`: the record already held these values).
+    public static func putProject(node: Node, id: String?, assignments: [FieldAssignment], now: UInt64? = nil) throws -> Change? {
+        let planner = node.planner
+        let moved: String? = assignments.last { $0.field == "stage" && $0.operation == .set }.flatMap {
+            if case .text(let stage) = $0.input, !stage.isEmpty { return stage } else { return nil }
+        }
+        let before = try id.flatMap { id in
+            try node.store.rows([("SELECT coalesce(stage, 'initiation') FROM project WHERE id = ?1", [id])])[0].first?[0] ?? nil
+        }
+        guard node.writer.role.writesPlan, let id, let moved, let before, moved != before else {
+            return try node.store.write { reader in try planner.planUpsert(collection: "project", id: id, assignments: assignments, reader: reader) }
+        }
+        let attempt = try transitions(node.store, project: id).filter { $0.to == moved }.count + 1
+        let stamp = timestamp(node, now: now), name = node.configuration.name
+        return try node.store.writeLocally { session in
+            let change = try session.write { reader in
+                try planner.planUpsert(collection: "project", id: id, assignments: assignments, reader: reader)
+            }
+            _ = try Node.upsert("stage_transition", id: nil, [
+                "project=\(id)", "to_stage=\(moved)", "attempt=\(attempt)", "from_stage=\(before)", "proposed_by=\(name)",
+                "proposed_at=\(stamp)", "note=\(directMoveNote)", "decision=approved", "decided_by=\(name)", "decided_at=\(stamp)",
+            ], planner: planner, in: session)
+            return change
+        }
+    }
+}
+
 /// A project's plan frozen: its activities' planned dates and budgets (a `baseline` record).
 public struct Baseline: Sendable, Equatable {
     /// One activity as frozen.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SiteSyncCore
+import SiteSyncDomain
 import SiteSyncNode
 import SiteSyncStore
 
@@ -48,9 +49,12 @@ struct RecordCommand: ParsableCommand {
             let parsed = try assignments.map { try FieldAssignment(parsing: $0) }
             guard !parsed.isEmpty else { throw ValidationError("give at least one field=value") }
             let planner = node.planner
-            let change = try node.store.write { reader in
-                try planner.planUpsert(collection: collection, id: id == "new" ? nil : id, assignments: parsed, reader: reader)
-            }
+            // A project's stage moved here is recorded as a stage transition too (docs/design.md §14).
+            let change = collection == "project"
+                ? try StageGates.putProject(node: node, id: id == "new" ? nil : id, assignments: parsed)
+                : try node.store.write { reader in
+                    try planner.planUpsert(collection: collection, id: id == "new" ? nil : id, assignments: parsed, reader: reader)
+                }
             if let change {
                 print("wrote \(collection) \(change.record.id) (change \(change.dot))")
             } else {

@@ -197,20 +197,32 @@ import Testing
 
     /// The office moves a project's stage directly (`record put project ID stage=…`, a
     /// correction without the gate, the one way around it: a department's own write of the stage
-    /// is refused as a plan field). A proposal of that stage made meanwhile is overtaken: it waits
+    /// is refused as a plan field). The move is recorded as a transition proposed and approved by
+    /// the office at once. A proposal of that stage made meanwhile is overtaken: it waits
     /// for nobody, is not counted by `status` and does not block the next gate; and the project,
     /// which came into execution without baseline 1, takes it with `baseline set`.
     @Test func aStageSetDirectlyOvertakesItsProposalAndBaselineSetTakesBaselineOne() throws {
         let root = TemporaryDirectory()
         let (hub, _, departments) = try Self.city(root)
         let dept = departments[0]
-        #expect(Self.refusal { try dept.writeEntry("project", id: "p1", ["stage=execution"]) }.contains("plan field"))
+        #expect(Self.refusal { try StageGates.putProject(node: dept, id: "p1", assignments: [FieldAssignment(parsing: "stage=execution")]) as Any }
+                .contains("plan field"))
         try StageGates.propose(node: dept, project: "R-101", stage: "execution")
         try T.send(from: dept, to: hub)
-        try hub.writeEntry("project", id: "p1", ["stage=execution"])
+        let put = try StageGates.putProject(node: hub, id: "p1", assignments: [FieldAssignment(parsing: "stage=execution"),
+                                                                               FieldAssignment(parsing: "remarks=corrected")])
+        let movedTo = try Self.stage(hub, "p1")
+        #expect(put != nil && movedTo == "execution")
         #expect(try hub.status().stageProposalsWaiting == 0, "overtaken: nobody waits for it")
         let held = try StageGates.transitions(hub.store, project: "p1")
-        #expect(held.count == 1 && held[0].decision == nil && held[0].isOvertaken && !held[0].isWaiting)
+        // Within one second the two are listed by id: find each by who proposed it.
+        let proposal = try #require(held.first { $0.proposedBy == "dept" }), direct = try #require(held.first { $0.proposedBy == "hub" })
+        #expect(held.count == 2 && proposal.decision == nil && proposal.isOvertaken && !proposal.isWaiting)
+        #expect(direct.to == "execution" && direct.from == "initiation" && direct.attempt == 2 && direct.decision == "approved"
+                && direct.decidedBy == "hub" && direct.note == StageGates.directMoveNote, "the direct move is recorded with who and when: \(direct)")
+        #expect(try StageGates.putProject(node: hub, id: "p1", assignments: [FieldAssignment(parsing: "stage=execution")]) == nil,
+                "no move, nothing written")
+        #expect(try StageGates.transitions(hub.store, project: "p1").count == 2)
         #expect(Self.refusal { try StageGates.approve(node: hub, project: "R-101", today: Self.today) }.contains("no proposal waiting"))
 
         try T.send(from: hub, to: dept)

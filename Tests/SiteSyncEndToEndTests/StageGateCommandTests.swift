@@ -92,7 +92,13 @@ import Testing
                                     as? [String: Any])
         #expect(returned["decision"] as? String == "returned" && returned["reason"] as? String == "snag list open")
         let history = try #require(try cli.json("stage", "list", "R-001", "--json", "--data-dir", "hub") as? [[String: Any]])
-        #expect(history.map { $0["to"] as? String } == ["execution", "acceptance"], "\(history)")
+        #expect(history.count == 2 && Set(history.compactMap { $0["to"] as? String }) == ["execution", "acceptance"], "\(history)")
+        // A stage set directly by the office is a correction without the gate, recorded with who and when.
+        try cli.ok("record", "put", "--data-dir", "hub", "project", "p1", "stage=closed")
+        let corrected = try #require(try cli.json("stage", "list", "R-001", "--json", "--data-dir", "hub") as? [[String: Any]])
+        let closing = corrected.first { $0["to"] as? String == "closed" }
+        #expect(corrected.count == 3 && closing?["from"] as? String == "execution"
+                && closing?["decision"] as? String == "approved" && closing?["decided_by"] as? String == "hub", "\(corrected)")
 
         let person = try #require(try cli.json("person", "add", "王芳", "--department", "roads", "--role", "project_lead", "--json",
                                                "--data-dir", "hub") as? [String: Any])
