@@ -248,7 +248,7 @@ extension StageGates {
         let moved: String? = assignments.last { $0.field == "stage" && $0.operation == .set }.flatMap {
             if case .text(let stage) = $0.input, !stage.isEmpty { return stage } else { return nil }
         }
-        let before = try id.flatMap { id in
+        let before = moved == nil ? nil : try id.flatMap { id in
             try node.store.rows([("SELECT coalesce(stage, 'initiation') FROM project WHERE id = ?1", [id])])[0].first?[0] ?? nil
         }
         guard node.writer.role.writesPlan, let id, let moved, let before, moved != before else {
