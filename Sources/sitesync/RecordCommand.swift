@@ -30,7 +30,9 @@ struct RecordCommand: ParsableCommand {
                 natural key (daily_log, percent_entry, kpi_reading, period_close, period_figures), the id \
                 made from its key fields. The node's role is enforced: field nodes cannot write plan fields \
                 or other departments' records; and the value rules hold on every path (a state needs its \
-                day: status=in_progress needs actual_start).
+                day: status=in_progress needs actual_start). A project's stage set here by an office or \
+                the hub is a correction without the gate, recorded as a stage transition too \
+                (`sitesync stage list PROJECT`); departments propose stages with `sitesync stage propose`.
 
                 Example:
                   sitesync record put activity a-17 status=in_progress actual_start=2026-11-02
