@@ -19,9 +19,9 @@ public struct StageTransition: Sendable, Equatable {
     public let decidedBy: String?
     public let decidedAt: String?
     public let reason: String?
-    /// Undecided, but its project already stands at or beyond `to`: the office moved the stage
-    /// directly (`record put project ID stage=…`, a correction without the gate), so nobody
-    /// waits for this proposal any more.
+    /// Undecided, but its project already stands at or beyond `to`, or a later attempt of the
+    /// same gate was approved: the office moved the stage directly (`record put project ID
+    /// stage=…`, a correction without the gate), so nobody waits for this proposal any more.
     public let isOvertaken: Bool
 
     /// Undecided, and its project not yet at the stage it proposes: the office's to decide.
@@ -106,12 +106,20 @@ public enum StageGates {
                    t.decided_at, t.reason, coalesce(p.stage, 'initiation')
             FROM stage_transition t LEFT JOIN project p ON p.id = t.project \(filter) ORDER BY t.proposed_at, t.id
             """, project.map { [$0] } ?? [])])[0]
+        // An approved later attempt of the same gate overtakes an undecided earlier one, even once a
+        // correction has moved the project back below the gate.
+        var approvedAttempts: [String: Int] = [:]
+        for row in rows where row[8] == "approved" {
+            let gate = (row[1] ?? "") + "\u{0}" + (row[3] ?? "")
+            approvedAttempts[gate] = max(approvedAttempts[gate] ?? 0, row[4].flatMap { Int($0) } ?? 0)
+        }
         return rows.map { row in
-            let to = row[3] ?? ""
+            let to = row[3] ?? "", attempt = row[4].flatMap { Int($0) } ?? 1
             let reached = (stages.firstIndex(of: row[12] ?? "") ?? 0) >= (stages.firstIndex(of: to) ?? Int.max)
-            return StageTransition(id: row[0]!, project: row[1] ?? "", from: row[2], to: to, attempt: row[4].flatMap { Int($0) } ?? 1,
+            let passedLater = (approvedAttempts[(row[1] ?? "") + "\u{0}" + to] ?? 0) > attempt
+            return StageTransition(id: row[0]!, project: row[1] ?? "", from: row[2], to: to, attempt: attempt,
                                    proposedBy: row[5] ?? "", proposedAt: row[6] ?? "", note: row[7], decision: row[8], decidedBy: row[9],
-                                   decidedAt: row[10], reason: row[11], isOvertaken: row[8] == nil && reached)
+                                   decidedAt: row[10], reason: row[11], isOvertaken: row[8] == nil && (reached || passedLater))
         }
     }
 

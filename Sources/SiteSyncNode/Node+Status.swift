@@ -171,14 +171,17 @@ extension Node {
     }
 
     /// Counts the undecided stage proposals whose project has not reached the stage they
-    /// propose. One the project has overtaken (the office set the stage directly, `record put
-    /// project ID stage=…`) waits for nobody, so it is not counted (docs/design.md §14).
+    /// propose and whose gate no later attempt passed. One the project has overtaken (the office
+    /// set the stage directly, `record put project ID stage=…`) waits for nobody, so it is not
+    /// counted (docs/design.md §14).
     static let waitingProposalsSQL: String = {
         func rank(_ column: String) -> String {
             "CASE \(column) " + Schema.projectStages.enumerated().map { "WHEN '\($1)' THEN \($0) " }.joined() + "ELSE 0 END"
         }
         return "SELECT count(*) FROM stage_transition t LEFT JOIN project p ON p.id = t.project "
-            + "WHERE t.decision IS NULL AND \(rank("t.to_stage")) > \(rank("coalesce(p.stage, 'initiation')"))"
+            + "WHERE t.decision IS NULL AND \(rank("t.to_stage")) > \(rank("coalesce(p.stage, 'initiation')")) "
+            + "AND NOT EXISTS (SELECT 1 FROM stage_transition a WHERE a.project = t.project AND a.to_stage = t.to_stage "
+            + "AND a.decision = 'approved' AND a.attempt > t.attempt)"
     }()
 
     /// Every node this node knows (at the hub: its allow-list and every node heard from), with

@@ -223,6 +223,18 @@ import Testing
         #expect(try StageGates.putProject(node: hub, id: "p1", assignments: [FieldAssignment(parsing: "stage=execution")]) == nil,
                 "no move, nothing written")
         #expect(try StageGates.transitions(hub.store, project: "p1").count == 2)
+
+        // Corrected back to initiation and forward again: the old proposal stays overtaken (a
+        // later attempt of its gate passed), while a new one waits.
+        try StageGates.putProject(node: hub, id: "p1", assignments: [FieldAssignment(parsing: "stage=initiation")])
+        #expect(try hub.status().stageProposalsWaiting == 0 && StageGates.waiting(hub.store).isEmpty)
+        try T.send(from: hub, to: dept)
+        let again = try StageGates.propose(node: dept, project: "R-101", stage: "execution")
+        #expect(again.attempt == 3 && again.isWaiting)
+        try T.send(from: dept, to: hub)
+        #expect(try hub.status().stageProposalsWaiting == 1 && StageGates.waiting(hub.store).map(\.attempt) == [3])
+        try StageGates.putProject(node: hub, id: "p1", assignments: [FieldAssignment(parsing: "stage=execution")])
+        #expect(try hub.status().stageProposalsWaiting == 0)
         #expect(Self.refusal { try StageGates.approve(node: hub, project: "R-101", today: Self.today) }.contains("no proposal waiting"))
 
         try T.send(from: hub, to: dept)
