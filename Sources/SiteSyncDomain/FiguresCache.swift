@@ -174,17 +174,22 @@ public final class FiguresSnapshot: Sendable {
     /// A page of projects in code order, each as `report projects --format json` prints it:
     /// `{total, limit, offset, items}`, `total` counting every project that passes the scope
     /// and the filter.
+    /// `by_stage` counts every project matching the filters (not only the page's) by its stage
+    /// gate, as `report projects` does in its "by stage" line (docs/design.md §14).
     public func projects(_ scope: ReadScope, filter: ProjectFilter = .none, limit: Int = 100, offset: Int = 0) -> JSONValue {
         var total = 0
         var items: [JSONValue] = []
+        var byStage: [String: Int64] = [:]
         let (limit, offset) = (max(0, limit), max(0, offset))
         for (position, row) in assessments.enumerated()
         where scope.includes(row.project) && filter.matches(row) {
             if total >= offset && items.count < limit { items.append(projectObjects[position]) }
             total += 1
+            byStage[row.project.stage ?? "initiation", default: 0] += 1
         }
         return .object(["total": .int(Int64(total)), "limit": .int(Int64(limit)), "offset": .int(Int64(offset)),
-                        "items": .array(items), "as_of": .string(asOf.description)])
+                        "items": .array(items), "as_of": .string(asOf.description),
+                        "by_stage": .object(byStage.mapValues { .int($0) })])
     }
 
     /// The early warnings of the projects under way (those the roll-ups count), project by

@@ -182,6 +182,54 @@ extension Node {
         return ("goal_target", try writeEntry("goal_target", ["goal=\(goal)"] + values, as: writer).id)
     }
 
+    /// The periods a period splits into: a year into its quarters or its months, a quarter into
+    /// its months (`nil`: a month, or a split asked the wrong way round).
+    public static func subPeriods(of period: PlanPeriod, into months: Bool) -> [PlanPeriod]? {
+        func month(_ number: Int) -> PlanPeriod { PlanPeriod(String(format: "%04d-%02d", period.year, number))! }
+        switch period.kind {
+        case .year: return months ? (1...12).map(month) : (1...4).map { PlanPeriod("\(period.year)-Q\($0)")! }
+        case .quarter(let quarter): return months ? (3 * quarter - 2...3 * quarter).map(month) : nil
+        case .month: return nil
+        }
+    }
+
+    /// Splits a goal's or objective's target for a year (or a quarter) into its quarters or
+    /// months (目标拆解 by period): the period's own target, and each part an equal share, to the
+    /// fen (or the target's own decimals, if finer), the last part taking the rounding remainder,
+    /// so the parts add up to the target exactly. For a target that accumulates (a length built,
+    /// a sum spent); a rate (a pass rate) is set per period with `setTarget`. Each part is its
+    /// own record (natural key: goal and period), so running it again rewrites the same ones.
+    /// - Returns: the periods written, the period itself first, with their targets.
+    @discardableResult
+    public func splitTarget(_ what: String, project: String?, period text: String, target text2: String, intoMonths: Bool,
+                            as writer: WriterIdentity? = nil) throws -> [(period: PlanPeriod, target: ExactDecimal)] {
+        guard let period = PlanPeriod(text) else {
+            throw NodeError(.usage, "the period must be a year (2026), a quarter (2026-Q2) or a month (2026-05), not '\(text)'")
+        }
+        guard let total = ExactDecimal(text2) else { throw NodeError(.usage, "the target '\(text2)' is not a number: write it like 120 or 12.5") }
+        guard let parts = Self.subPeriods(of: period, into: intoMonths) else {
+            throw NodeError(.usage, "\(period) does not split into \(intoMonths ? "months" : "quarters"): a year splits into quarters or "
+                            + "months, a quarter into months")
+        }
+        let count = ExactDecimal(Int64(parts.count))
+        let places = max(2, Int(total.scale))
+        var shares: [ExactDecimal] = []
+        for _ in parts.dropLast() {
+            guard let share = try total.multiplied(by: 1, dividedBy: count, places: places) else {
+                throw NodeError(.usage, "the target \(total) is too large to split")
+            }
+            shares.append(share)
+        }
+        shares.append(try shares.reduce(total) { try $0.minus($1) })
+        var written = [(period, total)]
+        try setTarget(what, project: project, period: period.description, target: total.description, actual: nil, as: writer)
+        for (part, share) in zip(parts, shares) {
+            try setTarget(what, project: project, period: part.description, target: share.description, actual: nil, as: writer)
+            written.append((part, share))
+        }
+        return written
+    }
+
     // MARK: The tree
 
     /// Loads the city's tree and scores it as of `asOf`; a goal or objective with a target and

@@ -7,9 +7,10 @@ import SiteSyncPerformance
 /// a project's stage gates and baselines, the goal tree, and the scorecards.
 extension ReadModel {
     /// A project's stage, its stage transitions (who proposed and decided, when, why), its
-    /// baselines (latest first) and its plan's variance against the current baseline; `nil`
-    /// when there is no such project in `scope`.
-    public static func stages(_ node: Node, code: String, scope: ReadScope) throws -> JSONValue? {
+    /// baselines (latest first) and its plan's variance against the current baseline (against
+    /// baseline `against`, on request: 1 for the original); `nil` when there is no such project
+    /// in `scope`.
+    public static func stages(_ node: Node, code: String, scope: ReadScope, against: Int? = nil) throws -> JSONValue? {
         let rows = try node.store.rows([("""
             SELECT id, coalesce(code, id), coalesce(department, ''), coalesce(stage, 'initiation') FROM project
             WHERE id = ?1 OR lower(code) = lower(?1) ORDER BY id = ?1 DESC, id LIMIT 1
@@ -22,7 +23,7 @@ extension ReadModel {
             "waiting": transitions.first(where: \.isWaiting)?.json ?? .null,
             "transitions": .array(transitions.map(\.json)),
             "baselines": .array(try Baselines.list(node.store, project: id).map(\.json)),
-            "variance": try Baselines.variance(node.store, project: id)?.json ?? .null,
+            "variance": try Baselines.variance(node.store, project: id, against: against)?.json ?? .null,
         ])
     }
 

@@ -85,7 +85,7 @@ public struct ProjectFilter: Sendable, Hashable {
         if let department, row.project.department != department { return false }
         if let color, row.color.rawValue != color { return false }
         if let grade, row.grade?.rawValue != grade { return false }
-        if let stage, row.project.stage != stage { return false }
+        if let stage, (row.project.stage ?? "initiation") != stage { return false }  // a project without a stage is in initiation
         return true
     }
 }

@@ -19,8 +19,13 @@ public struct StageTransition: Sendable, Equatable {
     public let decidedBy: String?
     public let decidedAt: String?
     public let reason: String?
+    /// Undecided, but its project already stands at or beyond `to`, or a later attempt of the
+    /// same gate was approved: the office moved the stage directly (`record put project ID
+    /// stage=…`, a correction without the gate), so nobody waits for this proposal any more.
+    public let isOvertaken: Bool
 
-    public var isWaiting: Bool { decision == nil }
+    /// Undecided, and its project not yet at the stage it proposes: the office's to decide.
+    public var isWaiting: Bool { decision == nil && !isOvertaken }
 
     public var json: JSONValue {
         func optional(_ text: String?) -> JSONValue { text.map(JSONValue.string) ?? .null }
@@ -95,15 +100,26 @@ public enum StageGates {
 
     /// Every transition of `project` (every project's when `nil`), oldest first.
     public static func transitions(_ store: ReplicaStore, project: String? = nil) throws -> [StageTransition] {
-        let filter = project == nil ? "" : "WHERE project = ?1"
+        let filter = project == nil ? "" : "WHERE t.project = ?1"
         let rows = try store.rows([("""
-            SELECT id, project, from_stage, to_stage, attempt, proposed_by, proposed_at, note, decision, decided_by, decided_at, reason
-            FROM stage_transition \(filter) ORDER BY proposed_at, id
+            SELECT t.id, t.project, t.from_stage, t.to_stage, t.attempt, t.proposed_by, t.proposed_at, t.note, t.decision, t.decided_by,
+                   t.decided_at, t.reason, coalesce(p.stage, 'initiation')
+            FROM stage_transition t LEFT JOIN project p ON p.id = t.project \(filter) ORDER BY t.proposed_at, t.id
             """, project.map { [$0] } ?? [])])[0]
+        // An approved later attempt of the same gate overtakes an undecided earlier one, even once a
+        // correction has moved the project back below the gate.
+        var approvedAttempts: [String: Int] = [:]
+        for row in rows where row[8] == "approved" {
+            let gate = (row[1] ?? "") + "\u{0}" + (row[3] ?? "")
+            approvedAttempts[gate] = max(approvedAttempts[gate] ?? 0, row[4].flatMap { Int($0) } ?? 0)
+        }
         return rows.map { row in
-            StageTransition(id: row[0]!, project: row[1] ?? "", from: row[2], to: row[3] ?? "", attempt: row[4].flatMap { Int($0) } ?? 1,
-                            proposedBy: row[5] ?? "", proposedAt: row[6] ?? "", note: row[7], decision: row[8], decidedBy: row[9],
-                            decidedAt: row[10], reason: row[11])
+            let to = row[3] ?? "", attempt = row[4].flatMap { Int($0) } ?? 1
+            let reached = (stages.firstIndex(of: row[12] ?? "") ?? 0) >= (stages.firstIndex(of: to) ?? Int.max)
+            let passedLater = (approvedAttempts[(row[1] ?? "") + "\u{0}" + to] ?? 0) > attempt
+            return StageTransition(id: row[0]!, project: row[1] ?? "", from: row[2], to: to, attempt: attempt,
+                                   proposedBy: row[5] ?? "", proposedAt: row[6] ?? "", note: row[7], decision: row[8], decidedBy: row[9],
+                                   decidedAt: row[10], reason: row[11], isOvertaken: row[8] == nil && (reached || passedLater))
         }
     }
 
@@ -177,8 +193,10 @@ public enum StageGates {
     /// Approves the waiting proposal of `project`, at an office or the hub, in one durable
     /// transaction: the decision, `project.stage`, and, on entering execution, baseline 1 of
     /// the plan as it stands here. The criteria are checked again on this node's data first.
+    /// - Parameter reason: what the office says with its approval (optional; a return always
+    ///   says why).
     @discardableResult
-    public static func approve(node: Node, project text: String, today: CalendarDate, now: UInt64? = nil)
+    public static func approve(node: Node, project text: String, reason: String? = nil, today: CalendarDate, now: UInt64? = nil)
         throws -> (transition: StageTransition, baseline: Baseline?) {
         let project = try node.findProject(text)
         let proposal = try waitingProposal(node: node, project: project, act: "approve")
@@ -193,8 +211,10 @@ public enum StageGates {
         let takesBaseline = proposal.to == "execution" && held.isEmpty
         let plan = takesBaseline ? try Baselines.currentPlan(node.store, project: project.id) : []
         let planner = node.planner, name = node.configuration.name
+        let said = (reason?.trimmingCharacters(in: .whitespacesAndNewlines)).flatMap { $0.isEmpty ? nil : $0 }
         try node.store.writeLocally { session in
-            _ = try Node.upsert("stage_transition", id: proposal.id, ["decision=approved", "decided_by=\(name)", "decided_at=\(stamp)"],
+            _ = try Node.upsert("stage_transition", id: proposal.id,
+                                ["decision=approved", "decided_by=\(name)", "decided_at=\(stamp)"] + (said.map { ["reason=\($0)"] } ?? []),
                                 planner: planner, in: session)
             _ = try Node.upsert("project", id: project.id, ["stage=\(proposal.to)"], planner: planner, in: session)
             if takesBaseline {
@@ -217,6 +237,43 @@ public enum StageGates {
         try node.writeEntry("stage_transition", id: proposal.id, ["decision=returned", "decided_by=\(node.configuration.name)",
                                                                   "decided_at=\(timestamp(node, now: now))", "reason=\(reason)"])
         return try transitions(node.store, project: project.id).first { $0.id == proposal.id }!
+    }
+}
+
+extension StageGates {
+    /// The note of a transition that records a stage set directly rather than through a gate.
+    public static let directMoveNote = "set directly with `record put`: a correction, no gate checked"
+
+    /// A `record put` of a project, with its stage move recorded. At an office or the hub a
+    /// write that moves an existing project's stage (a correction without the gate) also writes,
+    /// in the same transaction, a transition proposed and approved by this node at once, so that
+    /// `stage list` shows every move with who and when (docs/design.md §14). Anywhere else, or
+    /// when the stage does not move, it is the plain write (a department's or a site's write of
+    /// the stage is refused there as a plan field).
+    /// - Returns: the change written (`nil`: the record already held these values).
+    public static func putProject(node: Node, id: String?, assignments: [FieldAssignment], now: UInt64? = nil) throws -> Change? {
+        let planner = node.planner
+        let moved: String? = assignments.last { $0.field == "stage" && $0.operation == .set }.flatMap {
+            if case .text(let stage) = $0.input, !stage.isEmpty { return stage } else { return nil }
+        }
+        let before = moved == nil ? nil : try id.flatMap { id in
+            try node.store.rows([("SELECT coalesce(stage, 'initiation') FROM project WHERE id = ?1", [id])])[0].first?[0] ?? nil
+        }
+        guard node.writer.role.writesPlan, let id, let moved, let before, moved != before else {
+            return try node.store.write { reader in try planner.planUpsert(collection: "project", id: id, assignments: assignments, reader: reader) }
+        }
+        let attempt = try transitions(node.store, project: id).filter { $0.to == moved }.count + 1
+        let stamp = timestamp(node, now: now), name = node.configuration.name
+        return try node.store.writeLocally { session in
+            let change = try session.write { reader in
+                try planner.planUpsert(collection: "project", id: id, assignments: assignments, reader: reader)
+            }
+            _ = try Node.upsert("stage_transition", id: nil, [
+                "project=\(id)", "to_stage=\(moved)", "attempt=\(attempt)", "from_stage=\(before)", "proposed_by=\(name)",
+                "proposed_at=\(stamp)", "note=\(directMoveNote)", "decision=approved", "decided_by=\(name)", "decided_at=\(stamp)",
+            ], planner: planner, in: session)
+            return change
+        }
     }
 }
 
@@ -323,7 +380,9 @@ public enum Baselines {
     }
 
     /// Takes baseline n + 1 of `project` from its plan as it stands here: an office act, with a
-    /// reason, once the project has entered execution (baseline 1).
+    /// reason, once the project has entered execution. A project the office moved into
+    /// execution directly (`record put project ID stage=execution`, no gate, so no baseline 1)
+    /// takes its baseline 1 here, so its variance can be shown at all.
     @discardableResult
     public static func rebaseline(node: Node, project text: String, reason: String, today: CalendarDate) throws -> Baseline {
         guard node.writer.role.writesPlan else {
@@ -333,14 +392,16 @@ public enum Baselines {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw NodeError(.usage, "a re-baseline says why: give --reason TEXT") }
         let project = try node.findProject(text)
-        guard let latest = try list(node.store, project: project.id).first else {
+        let latest = try list(node.store, project: project.id).first
+        let stage = try StageGates.stage(node.store, project: project.id)
+        if latest == nil, (StageGates.stages.firstIndex(of: stage) ?? 0) < (StageGates.stages.firstIndex(of: "execution") ?? 1) {
             throw NodeError(.usage, "project \(project.code) has no baseline yet: baseline 1 is taken when it enters execution "
                             + "(`sitesync project approve` of its execution proposal)")
         }
         let plan = try currentPlan(node.store, project: project.id)
         let planner = node.planner, name = node.configuration.name
         try node.store.writeLocally { session in
-            try write(project: project.id, number: latest.number + 1, reason: reason, takenOn: today, takenBy: name, plan: plan,
+            try write(project: project.id, number: (latest?.number ?? 0) + 1, reason: reason, takenOn: today, takenBy: name, plan: plan,
                       planner: planner, in: session)
         }
         return try list(node.store, project: project.id).first!

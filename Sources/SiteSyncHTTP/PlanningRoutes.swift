@@ -58,7 +58,8 @@ struct PlanningRoutes {
             try await offPool {
                 let caller = try context.requireCaller()
                 let code = try context.parameters.require("code")
-                guard let stages = try ReadModel.stages(node, code: code, scope: caller.scope) else {
+                let against = try Query(request).choice("against", ["current", "original"]) == "original" ? 1 : nil
+                guard let stages = try ReadModel.stages(node, code: code, scope: caller.scope, against: against) else {
                     throw Problem(.notFound, "no project '\(code)' that this token may read: `GET /api/v1/projects` lists them")
                 }
                 return try Representation(json: stages).response(to: request)

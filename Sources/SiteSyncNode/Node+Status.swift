@@ -166,10 +166,23 @@ extension Node {
             clockFlagged: (hubPeer?.clockOffsetMilliseconds).map { $0.magnitude > store.clockTolerance } ?? false)
         status.hubEndpoints = endpoints
         status.lastReached = lastReached
-        status.stageProposalsWaiting = try store.rows([("SELECT count(*) FROM stage_transition WHERE decision IS NULL", [])])[0]
-            .first?[0].flatMap { Int($0) } ?? 0
+        status.stageProposalsWaiting = try store.rows([(Self.waitingProposalsSQL, [])])[0].first?[0].flatMap { Int($0) } ?? 0
         return status
     }
+
+    /// Counts the undecided stage proposals whose project has not reached the stage they
+    /// propose and whose gate no later attempt passed. One the project has overtaken (the office
+    /// set the stage directly, `record put project ID stage=…`) waits for nobody, so it is not
+    /// counted (docs/design.md §14).
+    static let waitingProposalsSQL: String = {
+        func rank(_ column: String) -> String {
+            "CASE \(column) " + Schema.projectStages.enumerated().map { "WHEN '\($1)' THEN \($0) " }.joined() + "ELSE 0 END"
+        }
+        return "SELECT count(*) FROM stage_transition t LEFT JOIN project p ON p.id = t.project "
+            + "WHERE t.decision IS NULL AND \(rank("t.to_stage")) > \(rank("coalesce(p.stage, 'initiation')")) "
+            + "AND NOT EXISTS (SELECT 1 FROM stage_transition a WHERE a.project = t.project AND a.to_stage = t.to_stage "
+            + "AND a.decision = 'approved' AND a.attempt > t.attempt)"
+    }()
 
     /// Every node this node knows (at the hub: its allow-list and every node heard from), with
     /// how far behind each is.

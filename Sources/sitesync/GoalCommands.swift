@@ -22,9 +22,11 @@ struct StaffCommand: ParsableCommand {
         discussion: """
             Staff records replicate: the central office keeps the register (office and hub nodes write it), \
             each department's nodes receive their own department's staff and the city's. An owner is set \
-            with owner=ID on a goal, objective, KPI, activity or issue, or by the owner columns of `import plan`.
+            with owner=ID on a goal, objective, KPI, activity or issue, or by the owner columns of `import plan`. \
+            `sitesync person add|list` is the same command.
             """,
-        subcommands: [Add.self, List.self])
+        subcommands: [Add.self, List.self],
+        aliases: ["person"])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -151,18 +153,49 @@ struct GoalCommand: ParsableCommand {
     struct Target: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Set a goal's or objective's target (office and hub) and actual for a period.",
-            discussion: "Example: sitesync goal target Capacity --project R-101 --period 2026-Q2 --target 120 --actual 96")
+            discussion: """
+                A goal splits into periods: a year's target, its quarters' and its months' are records of their own \
+                (--split quarters|months writes the parts in equal shares adding up exactly). \
+                Example: sitesync goal target Capacity --project R-101 --period 2026-Q2 --target 120 --actual 96; \
+                sitesync goal target Capacity --project R-101 --period 2026 --target 480 --split quarters
+                """)
         @OptionGroup var node: NodeOptions
         @Argument(help: ArgumentHelp("The objective or goal: its id or title.", valueName: "goal")) var goal: String
         @Option(help: ArgumentHelp("The goal's project, when titles repeat.", valueName: "project")) var project: String?
         @Option(help: ArgumentHelp("YYYY, YYYY-QN or YYYY-MM.", valueName: "period")) var period: String
         @Option(help: ArgumentHelp("The target for the period.", valueName: "n")) var target: String?
         @Option(help: ArgumentHelp("What was achieved in the period.", valueName: "n")) var actual: String?
+        @Option(help: ArgumentHelp("Also split --target into the period's quarters or months, equal parts adding up to it exactly.",
+                                   valueName: "quarters|months")) var split: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        func validate() throws {
+            guard let split else { return }
+            guard ["quarters", "months"].contains(split) else { throw ValidationError("--split is quarters or months, not '\(split)'") }
+            guard target != nil, actual == nil else {
+                throw ValidationError("--split shares out --target; give --target, and each part's --actual on its own period")
+            }
+        }
 
         func run() throws {
+            if let split, let target {
+                let written = try node.open().splitTarget(goal, project: project, period: period, target: target, intoMonths: split == "months")
+                if json {
+                    Output.json(.array(written.map { .object(["period": .string($0.period.description), "target": .number($0.target.description)]) }))
+                } else {
+                    print(written.map { "\($0.period) \($0.target)" }.joined(separator: "\n"))
+                }
+                return
+            }
             guard target != nil || actual != nil else { throw ValidationError("give --target, --actual or both") }
             let written = try node.open().setTarget(goal, project: project, period: period, target: target, actual: actual)
-            print("wrote \(written.collection) \(written.id)")
+            if json {
+                Output.json(.object(["collection": .string(written.collection), "id": .string(written.id),
+                                     "period": .string(PlanPeriod(period)?.description ?? period),
+                                     "target": target.map { .number($0) } ?? .null, "actual": actual.map { .number($0) } ?? .null]))
+            } else {
+                print("wrote \(written.collection) \(written.id)")
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SiteSyncCore
+import SiteSyncDomain
 import SiteSyncNode
 import SiteSyncStore
 
@@ -29,7 +30,9 @@ struct RecordCommand: ParsableCommand {
                 natural key (daily_log, percent_entry, kpi_reading, period_close, period_figures), the id \
                 made from its key fields. The node's role is enforced: field nodes cannot write plan fields \
                 or other departments' records; and the value rules hold on every path (a state needs its \
-                day: status=in_progress needs actual_start).
+                day: status=in_progress needs actual_start). A project's stage set here by an office or \
+                the hub is a correction without the gate, recorded as a stage transition too \
+                (`sitesync stage list PROJECT`); departments propose stages with `sitesync stage propose`.
 
                 Example:
                   sitesync record put activity a-17 status=in_progress actual_start=2026-11-02
@@ -48,9 +51,12 @@ struct RecordCommand: ParsableCommand {
             let parsed = try assignments.map { try FieldAssignment(parsing: $0) }
             guard !parsed.isEmpty else { throw ValidationError("give at least one field=value") }
             let planner = node.planner
-            let change = try node.store.write { reader in
-                try planner.planUpsert(collection: collection, id: id == "new" ? nil : id, assignments: parsed, reader: reader)
-            }
+            // A project's stage moved here is recorded as a stage transition too (docs/design.md §14).
+            let change = collection == "project"
+                ? try StageGates.putProject(node: node, id: id == "new" ? nil : id, assignments: parsed)
+                : try node.store.write { reader in
+                    try planner.planUpsert(collection: collection, id: id == "new" ? nil : id, assignments: parsed, reader: reader)
+                }
             if let change {
                 print("wrote \(collection) \(change.record.id) (change \(change.dot))")
             } else {

@@ -17,7 +17,7 @@ struct SiteSync: ParsableCommand {
         subcommands: [
             InitCommand.self, RecordCommand.self, ExportCommand.self, DigestCommand.self,
             ConflictsCommand.self, ResolveCommand.self, BundleCommand.self, ServeCommand.self, SyncCommand.self,
-            DemoCommand.self, ImportCommand.self, ApiCommand.self, UserCommand.self, ProjectCommand.self, TemplateCommand.self, ActivityCommand.self, KPICommand.self, ProgressCommand.self, LogCommand.self, CostCommand.self, RiskCommand.self, IssueCommand.self, RunCommand.self, KeysCommand.self, AuditCommand.self, ReportCommand.self, ForecastCommand.self, PeriodCommand.self, SuggestionCommand.self, StaffCommand.self, ObjectiveCommand.self, GoalCommand.self, ScorecardCommand.self, StatusCommand.self, HistoryCommand.self, BackupCommand.self, RestoreCommand.self, CompactCommand.self,
+            DemoCommand.self, ImportCommand.self, ApiCommand.self, UserCommand.self, ProjectCommand.self, TemplateCommand.self, ActivityCommand.self, KPICommand.self, ProgressCommand.self, LogCommand.self, CostCommand.self, RiskCommand.self, IssueCommand.self, RunCommand.self, KeysCommand.self, AuditCommand.self, ReportCommand.self, ForecastCommand.self, PeriodCommand.self, SuggestionCommand.self, SuggestCommand.self, StageCommand.self, BaselineCommand.self, StaffCommand.self, ObjectiveCommand.self, GoalCommand.self, ScorecardCommand.self, StatusCommand.self, HistoryCommand.self, BackupCommand.self, RestoreCommand.self, CompactCommand.self,
         ]
     )
 }

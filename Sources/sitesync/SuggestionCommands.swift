@@ -25,11 +25,13 @@ struct SuggestionCommand: ParsableCommand {
         @Flag(help: "Store no person and no node name with it.") var anonymous = false
         @Flag(help: "Print JSON.") var json = false
 
-        func run() throws {
-            let made = try node.open().addSuggestion(text: text, author: by, anonymous: anonymous, today: .today)
-            if json { Output.json(made.json) } else {
-                print("left suggestion \(made.id.prefix(8))\(made.isAnonymous ? " anonymously" : ""); sync to send it to the office")
-            }
+        func run() throws { try SuggestionCommand.leave(node.open(), text: text, by: by, anonymous: anonymous, json: json) }
+    }
+
+    static func leave(_ node: Node, text: String, by: String?, anonymous: Bool, json: Bool) throws {
+        let made = try node.addSuggestion(text: text, author: by, anonymous: anonymous, today: .today)
+        if json { Output.json(made.json) } else {
+            print("left suggestion \(made.id.prefix(8))\(made.isAnonymous ? " anonymously" : ""); sync to send it to the office")
         }
     }
 
@@ -70,4 +72,24 @@ struct SuggestionCommand: ParsableCommand {
         }
     }
 
+}
+
+/// `sitesync suggest TEXT [--anonymous]`: leave a suggestion in one word, as issue 19 names it;
+/// the same act as `sitesync suggestion add --text TEXT` (docs/design.md §15.2).
+struct SuggestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "suggest",
+        abstract: "Leave a suggestion in the suggestion box (意见箱), at any node, offline too.",
+        discussion: """
+            The same as `sitesync suggestion add --text TEXT`. It travels to the hub and to the nodes of this \
+            node's department, never to another department's; with --anonymous no person and no node name is \
+            stored with it. Example: sitesync suggest "Publish the weekly closure plan to residents" --anonymous
+            """)
+    @OptionGroup var node: NodeOptions
+    @Argument(help: ArgumentHelp("What you suggest.", valueName: "text")) var text: String
+    @Option(help: ArgumentHelp("Your name, if you sign it.", valueName: "name")) var by: String?
+    @Flag(help: "Store no person and no node name with it.") var anonymous = false
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws { try SuggestionCommand.leave(node.open(), text: text, by: by, anonymous: anonymous, json: json) }
 }

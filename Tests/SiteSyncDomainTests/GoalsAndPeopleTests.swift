@@ -124,6 +124,32 @@ import Testing
         #expect(try hub.store.rows([("SELECT period, target FROM goal_target", [])])[0] == [["2026-Q2", "6"]])
     }
 
+    /// A goal splits into periods: a year into quarters or months, a quarter into months, each
+    /// with a target of its own; the parts add up to the whole exactly, the last taking the
+    /// rounding remainder, and the tree asked for a part shows the part's target.
+    @Test func aTargetSplitsFromTheYearIntoQuartersAndMonthsExactly() throws {
+        let root = TemporaryDirectory()
+        let (hub, _, _, _) = try Self.hub(root)
+        let quarters = try hub.splitTarget("Capacity", project: "R-1", period: "2026", target: "100", intoMonths: false)
+        #expect(quarters.map(\.period.description) == ["2026", "2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4"])
+        #expect(quarters.map(\.target) == [100, 25, 25, 25, 25])
+        let months = try hub.splitTarget("Capacity", project: "R-1", period: "2026-Q2", target: "10", intoMonths: true)
+        #expect(months.map(\.period.description) == ["2026-Q2", "2026-04", "2026-05", "2026-06"])
+        #expect(months.map(\.target.description) == ["10", "3.33", "3.33", "3.34"], "the last month takes the remainder")
+        let year = try hub.splitTarget("Capacity", project: "R-1", period: "2026", target: "100", intoMonths: true)
+        #expect(try ExactDecimal.sum(year.dropFirst().map(\.target)) == 100 && year.count == 13)
+        let stored = try hub.store.rows([("SELECT period, target FROM goal_target WHERE period IN ('2026-Q2', '2026-05') ORDER BY period", [])])[0]
+        #expect(stored == [["2026-05", "8.33"], ["2026-Q2", "10"]], "one record per goal and period: the later split rewrote May, not Q2")
+        #expect(throws: (any Error).self) { try hub.splitTarget("Capacity", project: "R-1", period: "2026-05", target: "1", intoMonths: true) }
+        #expect(throws: (any Error).self) { try hub.splitTarget("Capacity", project: "R-1", period: "2026-Q1", target: "1", intoMonths: false) }
+        func capacity(_ nodes: [PlanTreeNode]) -> PlanTreeNode? {
+            for each in nodes { if each.title == "Capacity" { return each } else if let found = capacity(each.children) { return found } }
+            return nil
+        }
+        let april = try hub.goalTree(asOf: CalendarDate("2026-04-30")!, period: PlanPeriod("2026-04")!)
+        #expect(capacity(april)?.target == "8.33")
+    }
+
     // MARK: - The tree
 
     @Test func theTreeRollsUpByWeightedMeansComputedByHand() throws {

@@ -164,6 +164,12 @@ import Testing
         #expect(Self.member(snapshot.projects(.city, filter: ProjectFilter(department: "water"), limit: 0), "total") == .int(100))
         #expect(Self.member(snapshot.projects(.department("roads"), filter: ProjectFilter(department: "water")), "total") == .int(0))
         #expect(Self.member(snapshot.projects(.city, filter: ProjectFilter(stage: "closed")), "total") == .int(20))
+        #expect(Self.member(page, "by_stage") == .object(["initiation": .int(180), "closed": .int(20)]),
+                "the API groups the projects by stage, all pages counted")
+        #expect(Self.member(snapshot.projects(.city, filter: ProjectFilter(department: "water"), limit: 0), "by_stage")
+                == .object(["initiation": .int(90), "closed": .int(10)]))
+        #expect(Self.member(snapshot.projects(.city, filter: ProjectFilter(stage: "initiation")), "total") == .int(180),
+                "a project written without a stage is in initiation, for the filter as for the count")
         let reds = snapshot.assessments.filter { $0.color == .red }.count
         #expect(reds > 0)
         #expect(Self.member(snapshot.projects(.city, filter: ProjectFilter(color: "red"), limit: 5), "total") == .int(Int64(reds)))

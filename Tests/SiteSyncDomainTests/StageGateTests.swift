@@ -195,6 +195,59 @@ import Testing
         #expect(original.finishDays == 10 && original.budget == ExactDecimal(12_000))
     }
 
+    /// The office moves a project's stage directly (`record put project ID stage=…`, a
+    /// correction without the gate, the one way around it: a department's own write of the stage
+    /// is refused as a plan field). The move is recorded as a transition proposed and approved by
+    /// the office at once. A proposal of that stage made meanwhile is overtaken: it waits
+    /// for nobody, is not counted by `status` and does not block the next gate; and the project,
+    /// which came into execution without baseline 1, takes it with `baseline set`.
+    @Test func aStageSetDirectlyOvertakesItsProposalAndBaselineSetTakesBaselineOne() throws {
+        let root = TemporaryDirectory()
+        let (hub, _, departments) = try Self.city(root)
+        let dept = departments[0]
+        #expect(Self.refusal { try StageGates.putProject(node: dept, id: "p1", assignments: [FieldAssignment(parsing: "stage=execution")]) as Any }
+                .contains("plan field"))
+        try StageGates.propose(node: dept, project: "R-101", stage: "execution")
+        try T.send(from: dept, to: hub)
+        let put = try StageGates.putProject(node: hub, id: "p1", assignments: [FieldAssignment(parsing: "stage=execution"),
+                                                                               FieldAssignment(parsing: "remarks=corrected")])
+        let movedTo = try Self.stage(hub, "p1")
+        #expect(put != nil && movedTo == "execution")
+        #expect(try hub.status().stageProposalsWaiting == 0, "overtaken: nobody waits for it")
+        let held = try StageGates.transitions(hub.store, project: "p1")
+        // Within one second the two are listed by id: find each by who proposed it.
+        let proposal = try #require(held.first { $0.proposedBy == "dept" }), direct = try #require(held.first { $0.proposedBy == "hub" })
+        #expect(held.count == 2 && proposal.decision == nil && proposal.isOvertaken && !proposal.isWaiting)
+        #expect(direct.to == "execution" && direct.from == "initiation" && direct.attempt == 2 && direct.decision == "approved"
+                && direct.decidedBy == "hub" && direct.note == StageGates.directMoveNote, "the direct move is recorded with who and when: \(direct)")
+        #expect(try StageGates.putProject(node: hub, id: "p1", assignments: [FieldAssignment(parsing: "stage=execution")]) == nil,
+                "no move, nothing written")
+        #expect(try StageGates.transitions(hub.store, project: "p1").count == 2)
+
+        // Corrected back to initiation and forward again: the old proposal stays overtaken (a
+        // later attempt of its gate passed), while a new one waits.
+        try StageGates.putProject(node: hub, id: "p1", assignments: [FieldAssignment(parsing: "stage=initiation")])
+        #expect(try hub.status().stageProposalsWaiting == 0 && StageGates.waiting(hub.store).isEmpty)
+        try T.send(from: hub, to: dept)
+        let again = try StageGates.propose(node: dept, project: "R-101", stage: "execution")
+        #expect(again.attempt == 3 && again.isWaiting)
+        try T.send(from: dept, to: hub)
+        #expect(try hub.status().stageProposalsWaiting == 1 && StageGates.waiting(hub.store).map(\.attempt) == [3])
+        try StageGates.putProject(node: hub, id: "p1", assignments: [FieldAssignment(parsing: "stage=execution")])
+        #expect(try hub.status().stageProposalsWaiting == 0)
+        #expect(Self.refusal { try StageGates.approve(node: hub, project: "R-101", today: Self.today) }.contains("no proposal waiting"))
+
+        try T.send(from: hub, to: dept)
+        #expect(try dept.status().stageProposalsWaiting == 0)
+        let next = Self.refusal { try StageGates.propose(node: dept, project: "R-101", stage: "acceptance") }
+        #expect(!next.contains("already has a proposal waiting") && next.contains("does not meet the acceptance gate"), "\(next)")
+
+        #expect(try Baselines.list(hub.store, project: "p1").isEmpty, "a direct move takes no baseline")
+        let first = try Baselines.rebaseline(node: hub, project: "R-101", reason: "entered execution by a correction", today: Self.today)
+        #expect(first.number == 1 && first.plan.count == 2 && first.reason == "entered execution by a correction")
+        #expect(try Baselines.variance(hub.store, project: "p1")?.baseline.number == 1)
+    }
+
     /// Two department nodes propose the same gate offline: one record (its id is the natural
     /// key's), the same on every replica. An approval at the hub and a return at the office,
     /// concurrent, converge on the approval, which has moved the stage.
@@ -223,6 +276,121 @@ import Testing
             #expect(transitions.count == 1 && transitions[0].decision == "approved")
             #expect(transitions[0].note == merged[0].note && transitions[0].proposedBy == merged[0].proposedBy)
             #expect(try Self.stage(node, "p1") == "execution")
+        }
+    }
+
+    /// The links of the city: the hub with the office, and the hub with the department node.
+    static func exchange(_ hub: Node, _ office: Node, _ dept: Node, rounds: Int, using random: inout SeededGenerator) throws {
+        let links = [(hub, office), (office, hub), (hub, dept), (dept, hub)]
+        for _ in 0..<rounds {
+            let (from, to) = links[Int.random(in: 0..<links.count, using: &random)]
+            try T.send(from: from, to: to)
+        }
+        for (from, to) in [(office, hub), (dept, hub), (hub, office), (hub, dept)] { try T.send(from: from, to: to) }
+    }
+
+    /// The open conflicts a replica shows, as (collection, record, field, winner), sorted.
+    static func openConflicts(_ node: Node) throws -> [String] {
+        try node.store.conflicts(status: "open", activeOnly: true)
+            .map { "\($0.collection) \($0.recordID) \($0.field) \($0.winner.canonicalText)" }.sorted()
+    }
+
+    /// Law: a gate approved on one node while the plan is edited on another. The baseline is
+    /// the plan the approving node held when it approved; the concurrent edit is never folded
+    /// into it, lands in the plan on every replica, and shows as variance against baseline 1,
+    /// the same everywhere, whatever order the changes travel in.
+    @Test func aGateApprovedWhileThePlanIsEditedElsewhereConverges() async {
+        await seededCheck(count: 6) { seed in
+            var random = SeededGenerator(seed: seed)
+            let root = TemporaryDirectory()
+            let (hub, office, departments) = try Self.city(root)
+            let dept = departments[0]
+            try StageGates.propose(node: dept, project: "R-101", stage: "execution")
+            try T.send(from: dept, to: hub)
+            let approverIsHub = Bool.random(using: &random)
+            let (approver, editor) = approverIsHub ? (hub, office) : (office, hub)
+            if !approverIsHub { try T.send(from: hub, to: office) }
+            let held = try Baselines.currentPlan(approver.store, project: "p1")
+
+            // Concurrently: the approval at one plan-writing node, plan edits at the other, and a
+            // site-side status at the department.
+            try StageGates.approve(node: approver, project: "R-101", today: Self.today)
+            let finishes = ["a1": "2027-01-", "a2": "2026-12-"]
+            var shifts: [String: Int] = [:]
+            for activity in ["a1", "a2"] where shifts.isEmpty || Bool.random(using: &random) {
+                let days = Int.random(in: 1...28, using: &random)
+                shifts[activity] = days
+                let month = finishes[activity]!
+                let budget = try #require(try editor.store.rows([("SELECT budget FROM activity WHERE id = ?1", [activity])])[0].first?[0] ?? nil)
+                try editor.writeEntry("activity", id: activity, ["planned_finish=\(month)\(String(format: "%02d", days))",
+                                                                 "budget=\(ExactDecimal(budget)!.adding(ExactDecimal(Int64(days * 1000)))!)"])
+            }
+            if Bool.random(using: &random) { try dept.writeEntry("activity", id: "a1", ["status=in_progress", "actual_start=2026-09-02"]) }
+            try Self.exchange(hub, office, dept, rounds: Int.random(in: 0...6, using: &random), using: &random)
+
+            let digest = try hub.store.digest()
+            let variance = try #require(try Baselines.variance(hub.store, project: "p1", against: 1))
+            for node in [hub, office, dept] {
+                let name = node.configuration.name
+                #expect(try node.store.digest() == digest, "seed \(seed): \(name) converged")
+                #expect(try Self.stage(node, "p1") == "execution", "seed \(seed): \(name)")
+                let baselines = try Baselines.list(node.store, project: "p1")
+                #expect(baselines.count == 1 && baselines[0].plan == held, "seed \(seed): \(name) keeps the approver's plan as baseline 1")
+                #expect(try Baselines.variance(node.store, project: "p1", against: 1) == variance, "seed \(seed): \(name)")
+                #expect(try Self.openConflicts(node).isEmpty, "seed \(seed): \(name) nothing to resolve")
+            }
+            for line in variance.lines {
+                let days = shifts[line.activity] ?? 0
+                #expect(line.finishDays == days && line.budget == ExactDecimal(Int64(days * 1000)) && line.change == nil,
+                        "seed \(seed): \(line.activity) moved \(days) days: \(line)")
+            }
+        }
+    }
+
+    /// Law: two offline re-baselines. The hub and an office, both holding baseline 1, each edit
+    /// the plan and take baseline 2 without hearing of the other: one record (number 2 of the
+    /// project), baseline 1 untouched, and where the two differ an open conflict of the
+    /// immutable field, the same on every replica, with both plans kept in it: nothing is
+    /// chosen silently.
+    @Test func twoOfflineRebaselinesMeetAsOneRecordAndAnOpenConflict() async {
+        await seededCheck(count: 6) { seed in
+            var random = SeededGenerator(seed: seed)
+            let root = TemporaryDirectory()
+            let (hub, office, departments) = try Self.city(root)
+            let dept = departments[0]
+            try StageGates.propose(node: dept, project: "R-101", stage: "execution")
+            try T.send(from: dept, to: hub)
+            try StageGates.approve(node: hub, project: "R-101", today: Self.today)
+            for node in [office, dept] { try T.send(from: hub, to: node) }
+            let first = try Baselines.list(hub.store, project: "p1")
+
+            let sameEdit = Bool.random(using: &random)
+            let hubDays = Int.random(in: 1...28, using: &random)
+            let officeDays = sameEdit ? hubDays : Int.random(in: 1...28, using: &random)
+            try hub.writeEntry("activity", id: "a2", ["planned_finish=2026-12-\(String(format: "%02d", hubDays))"])
+            try office.writeEntry("activity", id: "a2", ["planned_finish=2026-12-\(String(format: "%02d", officeDays))"])
+            let fromHub = try Baselines.rebaseline(node: hub, project: "R-101", reason: "scope change", today: Self.today)
+            let fromOffice = try Baselines.rebaseline(node: office, project: "R-101", reason: "scope change", today: Self.today)
+            #expect(fromHub.number == 2 && fromOffice.number == 2)
+            try Self.exchange(hub, office, dept, rounds: Int.random(in: 0...6, using: &random), using: &random)
+
+            let digest = try hub.store.digest()
+            let conflicts = try Self.openConflicts(hub)
+            let planConflict = try hub.store.conflicts(status: "open", activeOnly: true).first { $0.collection == "baseline" && $0.field == "plan" }
+            if hubDays == officeDays {
+                #expect(planConflict == nil, "seed \(seed): the same plan frozen twice is no conflict")
+            } else {
+                let plans = Set((planConflict?.versions ?? []).map { $0.value.canonicalText })
+                #expect(plans.count == 2, "seed \(seed): both plans are kept in the conflict: \(plans)")
+            }
+            for node in [hub, office, dept] {
+                let name = node.configuration.name
+                #expect(try node.store.digest() == digest, "seed \(seed): \(name) converged")
+                let baselines = try Baselines.list(node.store, project: "p1")
+                #expect(baselines.map(\.number) == [2, 1], "seed \(seed): \(name) holds one baseline 2")
+                #expect(baselines.last == first.first, "seed \(seed): \(name) baseline 1 untouched")
+                #expect(try Self.openConflicts(node) == conflicts, "seed \(seed): \(name) shows the same conflicts")
+            }
         }
     }
 }

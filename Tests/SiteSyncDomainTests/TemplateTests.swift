@@ -3,6 +3,7 @@ import SiteSyncCore
 @testable import SiteSyncDomain
 import SiteSyncNode
 import SiteSyncStore
+import SiteSyncTestSupport
 import Testing
 
 /// Plan templates (模板库, docs/design.md §15): a project saved as a template and made again
@@ -176,6 +177,70 @@ import Testing
             #expect(try Self.activities(node, "R-404").count == 3, "the project keeps the version it was made from")
         }
         #expect(try hub.store.digest() == office.store.digest())
+    }
+
+    /// Law: a template edited while it is instantiated elsewhere, as a property. The hub and an
+    /// office each, in a random order, maybe save their own edit of one template and make a
+    /// project from the version they hold; the changes then travel in a random order. Every node
+    /// ends with one save whole (a later save never mixes with an earlier one), the same
+    /// everywhere; each project keeps the shape of the version its maker held, with its budget
+    /// shared exactly; the losing save of two concurrent ones is in the conflict log.
+    @Test func aTemplateEditedWhileInstantiatedElsewhereConvergesWhole() async {
+        await seededCheck(count: 6) { seed in
+            var random = SeededGenerator(seed: seed)
+            let root = TemporaryDirectory()
+            let hub = try Self.hub(root)
+            let office = try Self.node(root, "office", .office)
+            let first = try hub.templateOf(project: "R-101", name: "ring-road")
+            try hub.saveTemplate(first, source: "project R-101", today: Self.today)
+            try Self.send(from: hub, to: office)
+            var shorter = first
+            shorter.activities.removeLast()
+            shorter.activities[1].budgetShare = TemplateDecimal(Self.decimal("0.66666667"))
+            var retitled = first
+            retitled.title = "Ring road, revised"
+            retitled.kpis = []
+
+            var saves: [PlanTemplate] = []
+            var made: [(code: String, activities: Int)] = []
+            for (index, (node, edit)) in [(hub, shorter), (office, retitled)].enumerated() {
+                var acts = ["save", "make"].shuffled(using: &random)
+                if Bool.random(using: &random) { acts.removeAll { $0 == "save" } }
+                for act in acts {
+                    if act == "save" {
+                        try node.saveTemplate(edit, source: "edited at \(node.configuration.name)", today: Self.today)
+                        saves.append(edit)
+                    } else {
+                        let held = try node.template(named: "ring-road").template
+                        try node.instantiateTemplate("ring-road", code: "R-40\(index)", projectName: "East", department: "roads",
+                                                     start: CalendarDate("2027-02-01")!, budget: 900)
+                        made.append(("R-40\(index)", held.activities.count))
+                    }
+                }
+            }
+            for _ in 0..<Int.random(in: 0...3, using: &random) {
+                if Bool.random(using: &random) { try Self.send(from: hub, to: office) } else { try Self.send(from: office, to: hub) }
+            }
+            try Self.send(from: office, to: hub)
+            try Self.send(from: hub, to: office)
+
+            let kept = try hub.template(named: "ring-road").template
+            #expect((saves.isEmpty ? [first] : saves).contains(kept), "seed \(seed): one save, whole")
+            for node in [hub, office] {
+                let name = node.configuration.name
+                #expect(try node.template(named: "ring-road").template == kept, "seed \(seed): \(name) holds the same save")
+                #expect(try node.store.digest() == hub.store.digest(), "seed \(seed): \(name) converged")
+                for project in made {
+                    let budgets = try Self.activities(node, project.code).values.map { Self.decimal($0[0]) }
+                    #expect(budgets.count == project.activities, "seed \(seed): \(name) \(project.code) keeps the version it was made from")
+                    #expect(try ExactDecimal.sum(budgets) == 900, "seed \(seed): \(name) \(project.code) budget shared exactly")
+                }
+                if saves.count == 2 {
+                    let logged = try node.store.conflicts().filter { $0.collection == "template" && $0.field == "body" }
+                    #expect(!logged.isEmpty, "seed \(seed): \(name) logs the concurrent save it did not keep")
+                }
+            }
+        }
     }
 
     // MARK: - Files and the shipped library

@@ -166,6 +166,17 @@ import Testing
         #expect(try f.get("/api/v1/scorecards?period=2026-Q5", token: office).status == 422)
         let csv = try f.get("/api/v1/scorecards?period=2026-Q4&format=csv", token: office)
         #expect(csv.header("content-type")?.hasPrefix("text/csv") == true && csv.text.contains("Wang Fang") && csv.text.contains("overdue_issues"))
+
+        // Variance against the current baseline, and on request the original one.
+        try f.cli.ok("record", "put", "--data-dir", "office", "activity", "a1", "planned_finish=2026-12-30")
+        try f.cli.ok("baseline", "set", "R-001", "--reason", "scope change", "--data-dir", "office")
+        try f.cli.ok("sync", "--data-dir", "office")
+        let current = try f.get("/api/v1/projects/r-001/stages", token: roads).json()
+        #expect((current["variance"] as? [String: Any])?["baseline"] as? Int == 2 && (current["baselines"] as? [Any])?.count == 2)
+        let original = try #require(try f.get("/api/v1/projects/r-001/stages?against=original", token: roads).json()["variance"]
+                                    as? [String: Any])
+        #expect(original["baseline"] as? Int == 1 && original["finish_days"] as? Int == 10, "\(original)")
+        #expect(try f.get("/api/v1/projects/r-001/stages?against=first", token: roads).status == 422)
     }
 
     /// Forecasts in the token's scope, and a what-if that changes no record.

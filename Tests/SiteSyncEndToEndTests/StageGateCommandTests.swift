@@ -57,4 +57,68 @@ import Testing
         }
         #expect(try cli.digest("dept") == cli.digest("hub"))
     }
+
+    /// The commands under the names issue 19 gives them (`stage`, `baseline`, `person`,
+    /// `suggest`), each with `--json`, doing what their longer spellings do, on one hub.
+    @Test func theIssuesCommandNamesWorkAndAnswerInJSON() throws {
+        let cli = try SiteSyncBinary()
+        defer { cli.remove() }
+        try cli.ok("init", "--data-dir", "hub", "--node", "hub", "--department", "office", "--role", "hub")
+        try cli.ok("record", "import", "--data-dir", "hub", "-", stdin: """
+            {"collection": "department", "id": "roads", "fields": {"name": "Roads Bureau"}}
+            {"collection": "project", "id": "p1", "fields": {"code": "R-001", "name": "Ring road", "department": "roads"}}
+            {"collection": "activity", "id": "a1", "fields": {"project": "p1", "name": "Kerbs", "ev_method": "manual", "budget": "1000", "planned_start": "2026-11-01", "planned_finish": "2026-11-10"}}
+            """)
+        #expect(try cli.fails("stage", "propose", "R-001", "acceptance", "--data-dir", "hub").contains("next stage to propose is execution"))
+        let proposed = try #require(try cli.json("stage", "propose", "R-001", "execution", "--note", "signed off", "--json", "--data-dir", "hub")
+                                    as? [String: Any])
+        #expect(proposed["to"] as? String == "execution" && proposed["decision"] is NSNull && proposed["note"] as? String == "signed off")
+        let approved = try #require(try cli.json("stage", "approve", "R-001", "--reason", "budget confirmed", "--json", "--data-dir", "hub")
+                                    as? [String: Any])
+        #expect(approved["decision"] as? String == "approved" && approved["reason"] as? String == "budget confirmed", "\(approved)")
+
+        try cli.ok("record", "put", "--data-dir", "hub", "activity", "a1", "planned_finish=2026-11-20")
+        let second = try #require(try cli.json("baseline", "set", "R-001", "--reason", "scope change", "--json", "--data-dir", "hub")
+                                  as? [String: Any])
+        #expect(second["number"] as? Int == 2 && second["reason"] as? String == "scope change", "\(second)")
+        let baselines = try #require(try cli.json("baseline", "list", "R-001", "--json", "--data-dir", "hub") as? [[String: Any]])
+        #expect(baselines.map { $0["number"] as? Int } == [2, 1])
+        #expect(try cli.ok("baseline", "list", "R-001", "--against", "original", "--data-dir", "hub").contains("+10"),
+                "against baseline 1, Kerbs finishes 10 days later")
+
+        try cli.ok("record", "put", "--data-dir", "hub", "activity", "a1", "status=completed", "actual_start=2026-11-01", "actual_finish=2026-11-18")
+        try cli.ok("stage", "propose", "R-001", "acceptance", "--data-dir", "hub")
+        let returned = try #require(try cli.json("stage", "return", "R-001", "--reason", "snag list open", "--json", "--data-dir", "hub")
+                                    as? [String: Any])
+        #expect(returned["decision"] as? String == "returned" && returned["reason"] as? String == "snag list open")
+        let history = try #require(try cli.json("stage", "list", "R-001", "--json", "--data-dir", "hub") as? [[String: Any]])
+        #expect(history.count == 2 && Set(history.compactMap { $0["to"] as? String }) == ["execution", "acceptance"], "\(history)")
+        // A stage set directly by the office is a correction without the gate, recorded with who and when.
+        try cli.ok("record", "put", "--data-dir", "hub", "project", "p1", "stage=closed")
+        let corrected = try #require(try cli.json("stage", "list", "R-001", "--json", "--data-dir", "hub") as? [[String: Any]])
+        let closing = corrected.first { $0["to"] as? String == "closed" }
+        #expect(corrected.count == 3 && closing?["from"] as? String == "execution"
+                && closing?["decision"] as? String == "approved" && closing?["decided_by"] as? String == "hub", "\(corrected)")
+
+        let person = try #require(try cli.json("person", "add", "王芳", "--department", "roads", "--role", "project_lead", "--json",
+                                               "--data-dir", "hub") as? [String: Any])
+        #expect(person["name"] as? String == "王芳" && person["role"] as? String == "project_lead")
+        let staff = try #require(try cli.json("person", "list", "--json", "--data-dir", "hub") as? [[String: Any]])
+        #expect(staff.map { $0["name"] as? String } == ["王芳"])
+
+        let left = try #require(try cli.json("suggest", "Publish the closure plan", "--anonymous", "--json", "--data-dir", "hub")
+                                as? [String: Any])
+        let listed = try #require(try cli.json("suggestion", "list", "--json", "--data-dir", "hub") as? [[String: Any]])
+        #expect(listed.count == 1 && listed[0]["id"] as? String == left["id"] as? String && listed[0]["text"] as? String == "Publish the closure plan")
+        #expect(try cli.fails("suggest", "x", "--anonymous", "--by", "Li", "--data-dir", "hub").contains("--anonymous"))
+
+        // A goal's target split down the periods.
+        try cli.ok("record", "put", "--data-dir", "hub", "goal", "g1", "project=p1", "title=Capacity", "weight=1")
+        let split = try #require(try cli.json("goal", "target", "Capacity", "--project", "R-001", "--period", "2026", "--target", "100",
+                                              "--split", "quarters", "--json", "--data-dir", "hub") as? [[String: Any]])
+        #expect(split.map { $0["period"] as? String } == ["2026", "2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4"]
+                && split.map { "\($0["target"] ?? "")" } == ["100", "25", "25", "25", "25"], "\(split)")
+        #expect(try cli.fails("goal", "target", "Capacity", "--period", "2026", "--target", "1", "--actual", "1", "--split", "months",
+                              "--data-dir", "hub").contains("--split shares out --target"))
+    }
 }
