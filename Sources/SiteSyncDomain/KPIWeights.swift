@@ -78,6 +78,21 @@ public enum KPIWeights {
         return Suggestion(kpis: kpis.map { ($0.id, $0.name) }, rows: rows.count, lines: lines)
     }
 
+    /// The suggestion as the API gives it (`GET /api/v1/kpi-weights`): the method, the months
+    /// compared and each KPI's current and suggested share with the reason. Applying stays a
+    /// command at an office (`sitesync kpi weights suggest --apply`).
+    public static func json(_ suggestion: Suggestion, project: String?) -> JSONValue {
+        func share(_ value: Double) -> JSONValue { .number(String(format: "%.4f", value)) }
+        return .object([
+            "method": .string("entropy-weight"), "project": project.map(JSONValue.string) ?? .null,
+            "months_compared": .int(Int64(suggestion.rows)),
+            "kpis": .array(suggestion.lines.map {
+                .object(["name": .string($0.name), "current": share($0.current), "suggested": share($0.suggested),
+                         "entropy": share($0.entropy), "reason": .string($0.reason)])
+            }),
+        ])
+    }
+
     /// Writes the suggested weights (shares, to four places) into every KPI of the set, at an
     /// office or hub only: weights are the plan's, set where plans are made.
     /// - Returns: how many KPI records changed.
