@@ -70,9 +70,10 @@ extension SnapshotReader {
     }
 
     /// `Double(amount)`, the same value, without the standard library's generic conversion from
-    /// `Int128`, which is not specialized and cost about 0.3 µs an entry (measured: half of the
-    /// forecasts' reading of 2 million entries). Every amount of up to 9 digits before the point
-    /// fits an `Int64` of billionths, converted by one instruction; larger ones take the generic way.
+    /// `Int128`, which is not specialized (a profile of the forecast benchmark found it and its
+    /// generic helpers in half the samples of this pass). Every amount of up to 9 digits before
+    /// the point fits an `Int64` of billionths, converted by one instruction, rounded alike;
+    /// larger ones take the generic way.
     @inline(__always)
     static func double(_ amount: Int128) -> Double {
         guard amount >= Int128(Int64.min), amount <= Int128(Int64.max) else { return Double(amount) }
