@@ -30,13 +30,15 @@ public enum KPIWeights {
     /// set has a reading.
     public static func suggest(_ node: Node, project: String? = nil) throws -> Suggestion {
         let projectID = try project.map { try node.findProject($0).id }
+        // One project's KPIs by the parent indexes (the project page asks for each view), or all.
+        let only = projectID == nil ? "1" : "project = ?1"
         let result = try node.store.rows([
-            ("SELECT id, coalesce(project, ''), name, coalesce(direction, 'higher_better'), weight FROM kpi WHERE ?1 = '' OR project = ?1 ORDER BY id",
-             [projectID ?? ""]),
+            ("SELECT id, coalesce(project, ''), name, coalesce(direction, 'higher_better'), weight FROM kpi WHERE \(only) ORDER BY id",
+             projectID.map { [$0] } ?? []),
             ("""
              SELECT r.kpi, r.period, r.value FROM kpi_reading r JOIN kpi k ON k.id = r.kpi
-             WHERE (?1 = '' OR k.project = ?1) AND r.value IS NOT NULL ORDER BY r.kpi, r.period
-             """, [projectID ?? ""]),
+             WHERE \(projectID == nil ? "1" : "k.project = ?1") AND r.value IS NOT NULL ORDER BY r.kpi, r.period
+             """, projectID.map { [$0] } ?? []),
         ])
         let kpis = result[0].compactMap { row -> (id: String, project: String, name: String, higher: Bool, weight: Double)? in
             guard let id = row[0], let name = row[2] else { return nil }
