@@ -11,7 +11,8 @@ start_http_server() {
     server=$!
     url=""
     for _ in $(seq 1 100); do
-        url="$(sed -n 's/^http on //p' "$work/serve.out")"
+        # The background shell may not have opened serve.out yet: no file is no line yet.
+        url="$(sed -n 's/^http on //p' "$work/serve.out" 2>/dev/null || true)"
         [ -n "$url" ] && break
         kill -0 "$server" 2>/dev/null || { cat "$work/serve.err" >&2; echo "$name: the server did not start" >&2; exit 1; }
         sleep 0.1

@@ -76,6 +76,29 @@ import Testing
         #expect(try !f.cli.ok("record", "get", "--data-dir", "hub", "activity", "a3").contains("lead was here"))
     }
 
+    /// The goal tree keeps to a project lead's projects too: their project's goal and work,
+    /// not the other roads project's.
+    @Test func aProjectLeadsGoalTreeIsTheirProjectsOnly() throws {
+        let f = try Self.fixture()
+        defer { f.stop() }
+        try f.cli.ok("record", "import", "--data-dir", "office", "-", stdin: """
+            {"collection": "goal", "id": "g1", "fields": {"project": "p1", "title": "Ring road open", "weight": "1"}}
+            {"collection": "goal", "id": "g3", "fields": {"project": "p3", "title": "Bridge deck poured", "weight": "1"}}
+            """)
+        try f.cli.ok("record", "put", "--data-dir", "office", "activity", "a3", "goal=g3")
+        try f.cli.ok("sync", "--data-dir", "office")
+        let head = Browser(url: f.url)
+        try head.signIn("roads-head")
+        let all = try head.get("/goals?lang=en")
+        #expect(all.text.contains("Ring road open") && all.text.contains("Bridge deck poured") && all.text.contains("Deck pour"), "the control")
+        let lead = Browser(url: f.url)
+        try lead.signIn("r1-lead")
+        let theirs = try lead.get("/goals?lang=en")
+        #expect(theirs.status == 200 && theirs.text.contains("Ring road open"), "\(theirs.status)")
+        #expect(!theirs.text.contains("Bridge deck poured") && !theirs.text.contains("Deck pour") && !theirs.text.contains("R-002"),
+                "\(theirs.text)")
+    }
+
     @Test func theAuditViewsAreTheAuditorsAloneAndListTheLogsNewestFirst() throws {
         let f = try Self.fixture()
         defer { f.stop() }

@@ -90,6 +90,18 @@ import Testing
         #expect(try browser.post("/logout", form: []).status == 403)
         #expect(try browser.post("/logout", form: [("csrf", try browser.csrf(from: page))]).status == 303)
         #expect(try browser.get("/").status == 303)
+
+        // The sign-in form has no token (no session yet): a browser that says the form came
+        // from another site is refused, so another site cannot sign a visitor in as someone else.
+        let host = String(f.url.dropFirst("http://".count))
+        for header in [["Origin": "http://evil.example"], ["Sec-Fetch-Site": "cross-site"], ["Origin": "null"]] {
+            let refused = try Browser(url: f.url).post("/login", form: [("name", "office-staff"), ("password", Self.password)], headers: header)
+            #expect(refused.status == 403 && refused.header("set-cookie") == nil, "\(header): \(refused.status)")
+        }
+        for header in [["Origin": "http://\(host)"], ["Sec-Fetch-Site": "same-origin", "Origin": "http://\(host)"]] {
+            let allowed = try Browser(url: f.url).post("/login", form: [("name", "office-staff"), ("password", Self.password)], headers: header)
+            #expect(allowed.status == 303, "\(header): \(allowed.status)")
+        }
     }
 
     @Test func signInAttemptsAreRateLimited() throws {
@@ -102,6 +114,8 @@ import Testing
         // The sixth try is refused before the password is looked at, the right one too.
         let refused = try browser.signIn("roads-head")
         #expect(refused.status == 429 && Int(refused.header("retry-after") ?? "") ?? 0 > 0, "\(refused.status)")
+        // The page says why, in the hub's language: not "wrong password", which the right one would contradict.
+        #expect(refused.text.contains("登录失败次数过多") && !refused.text.contains("用户名或密码不正确"), "\(refused.text)")
         #expect(try browser.get("/").status == 303)
         // Another person is not held up by it.
         #expect(try Browser(url: f.url).signIn().status == 303)
@@ -134,6 +148,75 @@ import Testing
         let logged = try browser.get("/reports/monthly/2026-11?lang=en")
         #expect(logged.text.contains("Nov 2026"))
         #expect(try browser.get("/reports/monthly/2026-11?lang=zh-CN").text.contains("2026年11月"))
+    }
+
+    /// Chinese is the hub's language unless `[dashboard] language` says otherwise: a browser
+    /// naming neither language gets it. In Chinese, no English leaks from the data's codes or
+    /// the domain's sentences: statuses, roles and stages are words, the warnings' reasons are
+    /// said in Chinese, and error pages have Chinese titles and messages.
+    @Test func chineseIsTheDefaultAndNoEnglishLeaksIntoIt() throws {
+        let f = try Self.fixture()
+        defer { f.stop() }
+        try Self.conflict(f)
+        // A late project: an activity past its finish and not started, a plan short of its
+        // budget, a risk of 5 × 5 (warnings of three rules).
+        try f.cli.ok("record", "import", "--data-dir", "office", "-", stdin: """
+            {"collection": "project", "id": "p9", "fields": {"code": "R-009", "name": "Late bridge", "department": "roads", "budget": "1000"}}
+            {"collection": "activity", "id": "a9", "fields": {"project": "p9", "name": "Deck", "budget": "600", "planned_start": "2026-01-05", "planned_finish": "2026-03-31", "status": "not_started"}}
+            {"collection": "risk", "id": "k9", "fields": {"project": "p9", "title": "Flood", "probability": 5, "impact": 5, "status": "identified", "raised_on": "2026-01-05"}}
+            """)
+        try f.cli.ok("sync", "--data-dir", "office")
+        let browser = Browser(url: f.url)
+        try browser.signIn()
+        // The figures refresh in the background: the overview follows within a few seconds.
+        for _ in 0..<50 where !(try browser.get("/?lang=en").text.contains("R-009")) { Thread.sleep(forTimeInterval: 0.2) }
+        let unchosen = Browser(url: f.url)   // has chosen no language (no cookie)
+        try unchosen.signIn()
+        for headers in [[:], ["Accept-Language": "fr-FR,fr;q=0.9"]] {
+            #expect(try unchosen.get("/fleet", headers: headers).text.contains(#"<html lang="zh-CN">"#), "\(headers)")
+        }
+        // The stored codes of statuses and roles never show as they are.
+        // (`office` is also the office's department code, data shown as it is.)
+        let raw = ["not_started", "in_progress", "completed", "identified", "mitigating", "department_head", "field", "hub",
+                   "open", "execution", "initiation", "medium", "high"]
+        for path in ["/projects/R-009", "/fleet", "/departments/roads", "/conflicts"] {
+            let zh = try browser.get(path + "?lang=zh-CN")
+            #expect(zh.status == 200, "\(path)")
+            for code in raw { #expect(!zh.text.contains("<td>\(code)</td>") && !zh.text.contains(": \(code)</p>"), "\(path): \(code)") }
+        }
+        #expect(try browser.get("/fleet?lang=zh-CN").text.contains("<td>现场</td>"))
+        let late = try browser.get("/projects/R-009?lang=zh-CN").text
+        #expect(late.contains("<td>未开工</td>") && late.contains("<td>已识别</td>"))
+        // The warnings' reasons: the domain's English forms, said in Chinese.
+        let phrases = [" was due ", " was to start ", "no field entry", " is below ", "each unit of value", "open risk", "activities cover",
+                       "budgets add up"]
+        let (overviewEN, overviewZH) = (try browser.get("/?lang=en"), try browser.get("/?lang=zh-CN"))
+        #expect(phrases.contains { overviewEN.text.contains($0) }, "the fixture's overview has warnings to say")
+        for phrase in phrases { #expect(!overviewZH.text.contains(phrase), "\(phrase)") }
+        #expect(overviewZH.text.contains("至今") || overviewZH.text.contains("现场数据") || overviewZH.text.contains("预算合计"))
+        // Error pages: a Chinese title and message.
+        let missing = try browser.get("/projects/NO-SUCH?lang=zh-CN")
+        #expect(missing.status == 404 && missing.text.contains("<h1>404 未找到</h1>") && !missing.text.contains("Not Found"))
+        // An address the server has no page for, asked by a browser: the page, not the API's problem.
+        for path in ["/no-such-page", "/projects/"] {
+            let unknown = try browser.get(path + "?lang=zh-CN", headers: ["Accept": "text/html,application/xhtml+xml,*/*;q=0.8"])
+            #expect(unknown.status == 404 && unknown.text.contains("<h1>404 未找到</h1>") && unknown.text.contains("没有找到"), "\(path)")
+        }
+        let apiClient = try browser.get("/no-such-page", headers: ["Accept": "application/json"])
+        #expect(apiClient.status == 404 && apiClient.header("content-type")?.hasPrefix("application/problem+json") == true)
+        let page = try browser.get("/conflicts")
+        let incomplete = try browser.post("/conflicts/resolve", form: [("csrf", try browser.csrf(from: page)), ("collection", "activity")])
+        #expect(incomplete.status == 422 && incomplete.text.contains("表单不完整") && !incomplete.text.contains("are all needed"),
+                "\(incomplete.status)")
+
+        // A hub whose configuration says English speaks English to a browser naming neither.
+        f.hub.terminate()
+        let english = try BackgroundProcess(f.cli, ["serve", "--data-dir", "hub", "--listen", "tcp://127.0.0.1:*", "--http", "127.0.0.1:0"],
+                                            environment: ["SITESYNC_DASHBOARD_LANGUAGE": "en"])
+        defer { english.terminate() }
+        _ = try english.waitForLine("listening on ")
+        let login = try Browser(url: try english.waitForLine("http on ")).get("/login")
+        #expect(login.status == 200 && login.text.contains(#"<html lang="en">"#))
     }
 
     @Test func aDepartmentHeadSeesOnlyTheirDepartment() throws {
@@ -221,6 +304,10 @@ import Testing
                                                         ("anonymous", "1")])
         #expect(left.status == 303 && left.header("location") == "/suggestions?done=left")
         #expect(try head.post("/suggestions", form: [("text", "no token")]).status == 403)
+        // An empty one is refused in the page's language, without the command line's options.
+        let empty = try head.post("/suggestions?lang=zh-CN", form: [("csrf", try head.csrf(from: box)), ("text", "  ")])
+        #expect(empty.status == 422 && empty.text.contains("意见是空的") && !empty.text.contains("--text"), "\(empty.status)")
+        _ = try head.get("/suggestions?lang=en")
 
         let office = Browser(url: f.url)
         try office.signIn()
@@ -230,6 +317,11 @@ import Testing
         let answered = try office.post("/suggestions/answer", form: [("csrf", try office.csrf(from: listed)), ("id", id ?? ""),
                                                                       ("status", "accepted"), ("reply", "Lights ordered for next week")])
         #expect(answered.status == 303, "\(answered.status) \(answered.text)")
+        for (status, reply, says) in [("maybe", "x", "Choose the answer"), ("done", " ", "The reply is empty")] {
+            let refused = try office.post("/suggestions/answer", form: [("csrf", try office.csrf(from: listed)), ("id", id ?? ""),
+                                                                         ("status", status), ("reply", reply)])
+            #expect(refused.status == 422 && refused.text.contains(says) && !refused.text.contains("--"), "\(refused.status) \(refused.text)")
+        }
         let after = try office.get("/suggestions?lang=en")
         #expect(after.text.contains("Lights ordered for next week") && after.text.contains("office-staff"))
 
@@ -268,6 +360,8 @@ import Testing
                 && project.text.contains(#"aria-labelledby="fan-title""#) && project.text.contains("Daily-log tags (days): rain 1"))
         #expect(project.text.contains("Suggested KPI weights") && project.text.contains("<td>Pass rate</td><td class=\"num\">0.667</td>"),
                 "the suggestion beside the current weights")
+        // Each of the fan's dates is written beside its mark, not only in its title.
+        #expect(["P50", "P80", "P95"].allSatisfy { project.text.contains("\">\($0) ") }, "the fan chart labels P50, P80 and P95")
         let goals = try office.get("/goals?lang=en")
         #expect(goals.text.contains("Safer roads") && goals.text.contains("Capacity") && goals.text.contains("Wang Fang"))
         #expect(try office.get("/goals?period=2026-Q9").status == 422)
@@ -281,6 +375,30 @@ import Testing
         let leadBrowser = Browser(url: f.url)
         try leadBrowser.signIn("r1-lead")
         #expect(try leadBrowser.get("/scorecards").status == 404 && !(try leadBrowser.get("/goals").text.contains(#"href="/scorecards""#)))
+    }
+
+    /// A goal tree reaches every activity: 250 under one goal make three pages of 100 rows,
+    /// the period kept in the links.
+    @Test func aLongGoalTreeIsPaged() throws {
+        let f = try Self.fixture()
+        defer { f.stop() }
+        var lines = [#"{"collection": "goal", "id": "g1", "fields": {"project": "p1", "title": "Ring road open", "weight": "1"}}"#]
+        for n in 0..<250 {
+            lines.append(#"{"collection": "activity", "id": "ga\#(n)", "fields": {"project": "p1", "goal": "g1", "name": "Section \#(n)", "budget": "10"}}"#)
+        }
+        try f.cli.ok("record", "import", "--data-dir", "office", "-", stdin: lines.joined(separator: "\n"))
+        try f.cli.ok("sync", "--data-dir", "office")
+        let browser = Browser(url: f.url)
+        try browser.signIn()
+        func rows(_ page: HTTPAnswer) -> Int { page.text.components(separatedBy: "<tr><th scope=\"row\">").count - 1 }
+        let first = try browser.get("/goals?period=2026&lang=en")
+        #expect(first.status == 200 && rows(first) == 100 && first.text.contains("1–100 of 251"), "\(rows(first))")
+        #expect(first.text.contains(#"href="/goals?period=2026&amp;page=3""#))
+        let last = try browser.get("/goals?period=2026&page=3&lang=en")
+        #expect(first.text.contains("Ring road open") && rows(last) == 51 && !last.text.contains("Ring road open"), "\(rows(last))")
+        // Every activity on exactly one page.
+        let all = try (1...3).map { try browser.get("/goals?period=2026&page=\($0)&lang=en").text }.joined()
+        #expect((0..<250).allSatisfy { all.components(separatedBy: "Section \($0) [").count == 2 })
     }
 
     @Test func textFromTheDataIsEscaped() throws {

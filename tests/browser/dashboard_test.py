@@ -126,6 +126,83 @@ def office_tour(driver):
     screenshot(driver, "monthly")
 
 
+# Column headings that read the same in both languages: acronyms and percentiles.
+SAME_IN_BOTH = {"SPI", "CPI", "P50", "P80", "P95", "EAC P50", "EAC P80"}
+
+# The planning pages: each page's path, its screenshot's name and its heading in each language.
+PLANNING = [("/goals", "goals", "目标拆解", "Goal tree"), ("/scorecards", "scorecards", "个人绩效", "Scorecards"),
+            ("/templates", "templates", "模板库", "Templates"), ("/templates/park", "template", "模板", "Template"),
+            ("/suggestions", "suggestions", "意见箱", "Suggestion box")]
+
+
+def column_headings(driver):
+    """Every column heading's text, those of a folded table (the S-curve's, in <details>) too."""
+    return driver.execute_script("""
+        return Array.from(document.querySelectorAll('main th[scope=col]')).map(function (th) { return th.textContent.trim(); });""")
+
+
+def open_in(driver, path, language):
+    separator = "&" if "?" in path else "?"
+    driver.get(URL + path + separator + "lang=" + language)
+    lang = driver.find_element(By.TAG_NAME, "html").get_attribute("lang")
+    assert lang == language, f"{path}?lang={language} answered a page in {lang}"
+
+
+def every_page_in_both_languages(driver):
+    """Every page the office reads, in Chinese then in English: the page's language is the one
+    asked, and every column heading changes with it (none left in one language); the planning
+    pages and the project's forecast are saved as screenshots in both."""
+    month = datetime.date.today().strftime("%Y-%m")
+    pages = [(p, None, None, None) for p in ("/", "/departments/roads", "/projects/R-101", "/fleet", f"/reports/monthly/{month}")] + PLANNING
+    for path, name, zh, en in pages:
+        open_in(driver, path, "zh-CN")
+        headings_zh = column_headings(driver)
+        heading = driver.find_element(By.CSS_SELECTOR, "main h1").text
+        assert zh is None or heading.startswith(zh), f"{path} in Chinese is headed '{heading}', not '{zh}'"
+        if name:
+            screenshot(driver, name + "-zh")
+        open_in(driver, path, "en")
+        headings_en = column_headings(driver)
+        heading = driver.find_element(By.CSS_SELECTOR, "main h1").text
+        assert en is None or heading.startswith(en), f"{path} in English is headed '{heading}', not '{en}'"
+        if name:
+            screenshot(driver, name + "-en")
+        assert len(headings_zh) == len(headings_en), f"{path}: {len(headings_zh)} column headings in Chinese, {len(headings_en)} in English"
+        untranslated = [h for h, e in zip(headings_zh, headings_en) if h == e and h not in SAME_IN_BOTH]
+        assert not untranslated, f"{path}: column headings the same in both languages: {untranslated}"
+    # The goal tree shows the demo's goals; the template library its template.
+    open_in(driver, "/goals", "en")
+    assert driver.find_elements(By.CSS_SELECTOR, "main table th[scope=row]"), "/goals shows no goal of the demo"
+    open_in(driver, "/templates", "en")
+    assert driver.find_elements(By.CSS_SELECTOR, "main a[href='/templates/park']"), "/templates does not list the park template"
+    # The completion forecast's fan chart on the project's page, in each language.
+    for language, label in (("zh-CN", "完工预测"), ("en", "Completion forecast")):
+        open_in(driver, "/projects/R-101", language)
+        fans = driver.find_elements(By.CSS_SELECTOR, "main svg[aria-labelledby=fan-title]")
+        assert fans, f"R-101's page in {language} has no completion forecast chart"
+        title = fans[0].find_element(By.TAG_NAME, "title").get_attribute("textContent")
+        assert title.startswith(label), f"the forecast chart in {language} is titled '{title}'"
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", fans[0])
+        screenshot(driver, "forecast-" + language.split("-")[0])
+
+
+def suggestion_through_the_form(driver):
+    """The office leaves a suggestion through the page's form (with its CSRF token) and answers it."""
+    open_in(driver, "/suggestions", "en")
+    text = "Browser test: a second crane for the bridge deck"
+    driver.find_element(By.ID, "suggestion-text").send_keys(text)
+    driver.find_element(By.CSS_SELECTOR, "form[action='/suggestions'] button[type=submit]").click()
+    WebDriverWait(driver, 10).until(lambda d: "done=left" in d.current_url)
+    assert driver.find_elements(By.CSS_SELECTOR, "p.message[role=status]"), "leaving a suggestion said nothing"
+    assert text in page_text(driver), "the suggestion left is not listed"
+    row = [r for r in driver.find_elements(By.CSS_SELECTOR, "main tbody tr") if text in r.text][0]
+    row.find_element(By.CSS_SELECTOR, "select[name=status]").send_keys("accepted")
+    row.find_element(By.CSS_SELECTOR, "input[name=reply]").send_keys("A crane is booked")
+    row.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(driver, 10).until(lambda d: "done=answered" in d.current_url)
+    assert "A crane is booked" in page_text(driver), "the answer is not shown"
+
+
 def keyboard_only(driver):
     """From the overview, Tab reaches every link, button and form control in page order, each
     visible and drawn with a focus outline; Enter follows the language switch and a project link."""
@@ -188,6 +265,10 @@ def overview_updates_live(driver):
     WebDriverWait(driver, 5, poll_frequency=0.1).until(lambda d: d.execute_script("return window.liveStreamOpen === true"))
     before = driver.find_element(By.ID, "figures").text
     driver.execute_script("window.notReloaded = true")
+    # A keyboard reader is on a department's link when the figures change: they stay on it.
+    focused = driver.find_element(By.CSS_SELECTOR, "#figures a[href^='/departments/']")
+    driver.execute_script("arguments[0].focus()", focused)
+    focused_href = focused.get_attribute("href")
     demo = os.environ["DEMO"]
     sitesync("cost", "--data-dir", demo + "/site-r1", "R-101/Earthworks", "250000", "--note", "browser test: excavator hire")
     sitesync("sync", "--data-dir", demo + "/site-r1", "--peer", os.environ["HUB_ENDPOINT"], "--peer-key", os.environ["HUB_KEY"])
@@ -197,6 +278,9 @@ def overview_updates_live(driver):
     except TimeoutException:
         raise AssertionError("the overview did not change within 5 s of the site's sync") from None
     assert driver.execute_script("return window.notReloaded === true"), "the overview changed by reloading the page"
+    now = driver.switch_to.active_element
+    assert now.get_attribute("href") == focused_href, \
+        f"the keyboard's focus was on {focused_href}; after the update it is on {now.tag_name} {now.get_attribute('href')}"
     print(f"browser: the overview changed {time.monotonic() - synced:.1f} s after the site synced")
 
 
@@ -204,7 +288,10 @@ def main():
     driver = browser()
     try:
         steps = [department_head_sees_only_roads, city_department_project_by_links, language_switch,
-                 office_tour, keyboard_only, resolve_conflict, overview_updates_live]
+                 office_tour, every_page_in_both_languages, keyboard_only, suggestion_through_the_form, resolve_conflict,
+                 overview_updates_live]
+        # (The suggestion is written after the keyboard's walk: a write refreshes the overview's
+        # figures under the walk, and the element it reached is then a new one.)
         for step in steps:
             started = time.monotonic()
             try:

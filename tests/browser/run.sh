@@ -3,8 +3,9 @@
 # which scripts/setup.sh installs) driven by Selenium against `sitesync serve --http` over the
 # demo's hub, with two people added as an administrator would: an office person and the roads
 # department head. dashboard_test.py signs them in, follows the links, switches the language,
-# resolves a conflict, and watches the overview change by itself after a site syncs; it saves
-# a screenshot of each page. Then the server must stop cleanly on SIGTERM. Last, the demo on a
+# resolves a conflict, and watches the overview change by itself after a site syncs; it opens
+# every page in both languages (the planning pages and the project's forecast too), leaves and
+# answers a suggestion, and saves a screenshot of each page. Then the server must stop cleanly on SIGTERM. Last, the demo on a
 # terminal (tmux gives it one) must leave its dashboard running with the person it prints, until
 # Ctrl-C stops both.
 # Usage: tests/browser/run.sh PATH/TO/sitesync
@@ -89,6 +90,10 @@ grep -q "$kerbs" <<<"$open_conflicts" || {
     echo "browser: the hub shows no open conflict on the kerbs' remarks; the test needs one" >&2
     exit 1
 }
+
+# A template in the library for the planning pages.
+"$binary" template import --data-dir "$demo/office" "$root/config/templates/park.toml" >/dev/null
+sync_with_hub office
 
 started=$SECONDS
 SITESYNC="$binary" DEMO="$demo" HUB_ENDPOINT="$endpoint" HUB_KEY="$hub_key" URL="$url" PASSWORD="$password" \

@@ -66,7 +66,7 @@ extension DashboardRoutes {
         body += table(caption: c[.people], headers: [c[.name], c[.role], c[.department], c[.projects], c[.lastSignIn], c[.created],
                                                     c[.passwordChanged], c[.disabled]],
                       rows: shown.map { p in
-                          ["<th scope=\"row\">\(html(p.name))</th>", html(p.role.rawValue), html(p.department ?? "—"),
+                          ["<th scope=\"row\">\(html(p.name))</th>", html(c.word(p.role.rawValue)), html(p.department ?? "—"),
                            html(p.projects.map { $0.sorted().joined(separator: ", ") } ?? "—"),
                            html(p.lastSignInMilliseconds.map { moment($0, c) } ?? c[.never]), html(moment(p.createdMilliseconds, c)),
                            html(moment(p.passwordChangedMilliseconds, c)), html(p.disabledMilliseconds.map { moment($0, c) } ?? "—")]

@@ -232,6 +232,106 @@ struct Catalog: Sendable {
 
     /// A warning level (red, amber) as a word.
     func level(_ level: String?) -> String { color(level) }
+
+    /// A value of one of the schema's enumerations a page shows as it is stored (an activity's,
+    /// issue's or risk's status, an issue's priority, a conflict's state) or a role (a person's,
+    /// a node's), as a word of the page's language; a value it does not know, as it is.
+    func word(_ value: String?) -> String {
+        guard let value, !value.isEmpty else { return "—" }
+        guard let pair = Self.words[value] else { return value }
+        return language == .zhCN ? pair.zh : pair.en
+    }
+
+    /// An early warning's reason in the page's language. The domain writes each rule's reason
+    /// in English, in a fixed form (``WarningRules``); in Chinese each form is read back and
+    /// said again, its numbers and names kept and its dates written the Chinese way. A reason
+    /// in no known form is shown after its rule's name, as the domain wrote it.
+    func warningReason(rule: String?, reason: String?) -> String {
+        guard let reason else { return "—" }
+        guard language == .zhCN else { return reason }
+        let whole = NSRange(reason.startIndex..., in: reason)
+        for form in Self.warningForms {
+            guard let match = form.expression.firstMatch(in: reason, range: whole) else { continue }
+            let groups = (1..<match.numberOfRanges).map { index in
+                Range(match.range(at: index), in: reason).map { String(reason[$0]) } ?? ""
+            }
+            return form.say(self, groups)
+        }
+        return "\(ruleName(rule))：\(reason)"
+    }
+
+    /// The forms of ``WarningRules``' reasons, each with its Chinese saying (compiled once;
+    /// matching with an `NSRegularExpression` is safe from any thread).
+    nonisolated(unsafe) private static let warningForms: [(expression: NSRegularExpression, say: (Catalog, [String]) -> String)] = [
+        (try! NSRegularExpression(pattern: #"^SPI\(t\) ([-\d.]+) is below ([-\d.]+): the work done so far was planned to take ([-\d.]+)% of the time it took$"#),
+         { c, g in "SPI(t) 为 \(g[0])，低于 \(g[1])：至今完成的工作按计划只需实际用时的 \(g[2])%" }),
+        (try! NSRegularExpression(pattern: #"^CPI ([-\d.]+): each unit of value earned cost ([-\d.]+)$"#), { c, g in "CPI 为 \(g[0])：每挣得 1 元价值实际花费 \(g[1]) 元" }),
+        (try! NSRegularExpression(pattern: #"^SPI\(t\) fell by ([-\d.]+) a month over the last (\d+) months \((.*)\)$"#),
+         { c, g in "近 \(g[1]) 个月 SPI(t) 每月下降 \(g[0])（\(g[2])）" }),
+        (try! NSRegularExpression(pattern: "^(.*) was due (\\d{4}-\\d{2}-\\d{2}) and is not finished \\((\\d+) days late\\)$"),
+         { c, g in "\(g[0]) 应于 \(c.date(g[1])) 完成，至今未完工（已逾期 \(g[2]) 天）" }),
+        (try! NSRegularExpression(pattern: "^(.*) was to start (\\d{4}-\\d{2}-\\d{2}) and has not started \\((\\d+) days\\)$"),
+         { c, g in "\(g[0]) 应于 \(c.date(g[1])) 开工，至今未开工（已 \(g[2]) 天）" }),
+        (try! NSRegularExpression(pattern: #"^work is due but no field entry was ever recorded$"#), { _, _ in "工作已到期，但从未录入现场数据" }),
+        (try! NSRegularExpression(pattern: "^no field entry for (\\d+) days \\(the last on (\\d{4}-\\d{2}-\\d{2})\\)$"),
+         { c, g in "已 \(g[0]) 天没有现场数据（最近一次在 \(c.date(g[1]))）" }),
+        (try! NSRegularExpression(pattern: #"^activities cover (.*) of the budget (.*): the rest is planned in no activity and earns no value$"#),
+         { c, g in "各作业预算合计 \(g[0])，少于项目预算 \(g[1])：其余部分未落实到作业，不产生挣值" }),
+        (try! NSRegularExpression(pattern: #"^activities' budgets add up to (.*), more than the budget (.*)$"#), { c, g in "各作业预算合计 \(g[0])，超过项目预算 \(g[1])" }),
+        (try! NSRegularExpression(pattern: #"^open risk "(.*)" scores (\d+) \(probability (\d+) × impact (\d+)\)$"#),
+         { c, g in "未关闭风险“\(g[0])”评分 \(g[1])（可能性 \(g[2]) × 影响 \(g[3])）" }),
+        (try! NSRegularExpression(pattern: #"^(\d+) open risks score (\d+) or more$"#), { c, g in "\(g[0]) 个未关闭风险评分达到 \(g[1]) 或以上" }),
+    ]
+
+    /// A warning rule's name (`schedule`, `overdue`, …) as a word of the page's language.
+    func ruleName(_ rule: String?) -> String {
+        let names: [String: (zh: String, en: String)] = [
+            "schedule": ("进度", "schedule"), "cost": ("费用", "cost"), "slip-trend": ("进度下滑", "slipping"),
+            "overdue": ("逾期", "overdue"), "not-started": ("未按期开工", "not started"), "stale": ("数据陈旧", "stale"),
+            "risk": ("风险", "risk"), "budget-coverage": ("预算分解", "budget coverage"),
+        ]
+        guard let rule, let pair = names[rule] else { return rule ?? "—" }
+        return language == .zhCN ? pair.zh : pair.en
+    }
+
+    /// A feature of the delay model (``DelayFeatures/names``) as words of the page's language.
+    func delayFeature(_ name: String) -> String {
+        let names: [String: (zh: String, en: String)] = [
+            "spi_t": ("时间进度指数 SPI(t)", "SPI(t)"), "spi_t_trend": ("SPI(t) 变化趋势", "SPI(t) trend"),
+            "elapsed_share": ("已用工期占比", "share of the time elapsed"), "max_open_risk": ("最高未关闭风险评分", "highest open risk"),
+            "days_since_report": ("距上次填报天数", "days since the last report"), "productivity_cv": ("工效波动", "spread of productivity"),
+            "rain_days_30": ("近 30 天雨天", "rain days (30 days)"), "breakdown_days_30": ("近 30 天故障天数", "breakdown days (30 days)"),
+            "shortage_days_30": ("近 30 天缺料天数", "material shortage days (30 days)"),
+        ]
+        guard let pair = names[name] else { return name }
+        return language == .zhCN ? pair.zh : pair.en
+    }
+
+    /// An error page's title: the status code and its meaning in the page's language.
+    func statusTitle(_ code: Int) -> String {
+        let names: [Int: (zh: String, en: String)] = [
+            400: ("请求有误", "Bad request"), 401: ("未登录", "Not signed in"), 403: ("无权操作", "Forbidden"),
+            404: ("未找到", "Not found"), 409: ("数据冲突", "Conflict"), 413: ("提交内容过大", "Too large"),
+            422: ("输入有误", "Not accepted"), 429: ("尝试次数过多", "Too many attempts"), 500: ("服务器出错", "Server error"),
+            503: ("服务暂不可用", "Unavailable"),
+        ]
+        let name = names[code] ?? (code >= 500 ? names[500]! : names[400]!)
+        return "\(code) " + (language == .zhCN ? name.zh : name.en)
+    }
+
+    private static let words: [String: (zh: String, en: String)] = [
+        // Statuses of activities, issues, risks, plans and conflicts.
+        "not_started": ("未开工", "not started"), "in_progress": ("进行中", "in progress"), "completed": ("已完工", "completed"),
+        "accepted": ("已验收", "accepted"), "open": ("未关闭", "open"), "resolved": ("已解决", "resolved"), "closed": ("已关闭", "closed"),
+        "identified": ("已识别", "identified"), "mitigating": ("应对中", "mitigating"), "draft": ("草稿", "draft"),
+        "submitted": ("已提交", "submitted"), "approved": ("已批准", "approved"), "auto": ("自动合并", "merged by rule"),
+        // Priorities.
+        "low": ("低", "low"), "medium": ("中", "medium"), "high": ("高", "high"), "critical": ("紧急", "critical"),
+        // People's roles and nodes' roles.
+        "leader": ("市领导", "leader"), "department_head": ("部门负责人", "department head"), "project_lead": ("项目负责人", "project lead"),
+        "hrbp": ("人力资源业务伙伴", "HR business partner"), "auditor": ("审计", "auditor"), "office": ("中心办公室", "office"),
+        "field": ("现场", "field"), "department": ("部门", "department"), "hub": ("中心节点", "hub"), "other": ("其他", "other"),
+    ]
 }
 
 extension Catalog {
@@ -263,6 +363,7 @@ extension Catalog {
         case lastUsed, endsBy, apiLog, apiLogNote, token, idempotencyKey, statusCode, changeCount, at, rejections, refusedBy, origin
         case refusalCode, conflictHistory, rule, settledAt, settledBy, stillSideBySide, values, recordHistory, recordHistoryHelp, show
         case deleted, inForce, notInForce, logPosition, previousPage, nextPage, pages, change, signInsNote, history
+        case formIncomplete, refusedBecause, crossSiteSignIn, tooManyAttempts, suggestionEmpty, replyEmpty, notAnAnswer
     }
 
     /// The text of `key` in Chinese and in English.
@@ -496,6 +597,16 @@ extension Catalog {
         case .pages: ("分页", "Pages")
         case .change: ("变更内容", "Change")
         case .history: ("历史", "History")
+        case .formIncomplete: ("表单不完整：数据集、记录、字段和值都要填写，请刷新页面后重试。",
+                               "The form is incomplete: collection, id, field and value are all needed; reload the page and try again.")
+        case .tooManyAttempts: ("登录失败次数过多，暂不接受登录（密码正确也不行）；请稍后再试，或请管理员重置密码。",
+                                "Too many failed sign-ins: signing in is refused for now, the right password too; try again later, or ask the hub's operator.")
+        case .suggestionEmpty: ("意见是空的：请写下您的意见再提交。", "The suggestion is empty: write what you suggest, then send it.")
+        case .replyEmpty: ("答复是空的：请写明中心办公室将怎么做，或为什么不采纳。", "The reply is empty: say what the office will do, or why not.")
+        case .notAnAnswer: ("请选择答复结果：采纳、不采纳或已办结。", "Choose the answer: accepted, declined or done.")
+        case .refusedBecause: ("未能完成，原因（系统原文）：", "Not done, because:")
+        case .crossSiteSignIn: ("登录表单来自其他网站，已拒绝；请直接打开本看板的登录页面登录。",
+                                "The sign-in form came from another site and is refused: open this dashboard's sign-in page and sign in there.")
         }
     }
 }

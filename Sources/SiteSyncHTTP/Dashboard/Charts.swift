@@ -75,7 +75,8 @@ enum Charts {
             <rect x="\(x(p80))" y="44" width="\(max(1, x(p95) - x(p80)))" height="32" fill="#36c" fill-opacity="0.3"/>
             <line x1="\(x(p50))" y1="38" x2="\(x(p50))" y2="82" stroke="#123" stroke-width="2"/>
             <text x="\(x(p50))" y="32" text-anchor="middle">P50 \(html(c.date(p50.description)))</text>
-            <text x="\(x(p95))" y="98" text-anchor="end">P95 \(html(c.date(p95.description)))</text>
+            <text x="\(x(p80))" y="94" text-anchor="middle">P80 \(html(c.date(p80.description)))</text>
+            <text x="\(x(p95))" y="108" text-anchor="end">P95 \(html(c.date(p95.description)))</text>
             """
         if let planned {
             svg += "<line x1=\"\(x(planned))\" y1=\"20\" x2=\"\(x(planned))\" y2=\"90\" stroke=\"#c0392b\" stroke-width=\"2\" stroke-dasharray=\"4 3\"/>"

@@ -27,7 +27,8 @@ struct DashboardRoutes {
     var today: CalendarDate { CalendarDate(unixMilliseconds: node.store.wallClock()) }
 
     func add(to router: Router<APIContext>) {
-        router.get("login") { request, _ in try await answer(request, needsSession: false) { try loginPage($0, failed: false) } }
+        router.add(middleware: PageNotFound(routes: self))
+        router.get("login") { request, _ in try await answer(request, needsSession: false) { try loginPage($0, refusal: nil) } }
         router.post("login") { request, context in
             try await answer(request, needsSession: false) { try await signIn(request, $0, client: context.client) }
         }
@@ -117,10 +118,11 @@ struct DashboardRoutes {
         } catch Refusal.page(let status, let message) {
             response = errorPage(visit, status: status, message: message)
         } catch let problem as Problem {
-            response = errorPage(visit, status: problem.kind.status, message: problem.detail)
+            response = errorPage(visit, status: problem.kind.status, message: "\(catalog[.refusedBecause]) \(problem.detail)")
         } catch {
             if let problem = Problem(domain: error) {
-                response = errorPage(visit, status: problem.kind.status, message: problem.detail)
+                // The domain says why in English: the page says in its own language that it was refused.
+                response = errorPage(visit, status: problem.kind.status, message: "\(catalog[.refusedBecause]) \(problem.detail)")
             } else {
                 response = errorPage(visit, status: .internalServerError, message: "\(error)")
             }
@@ -180,7 +182,7 @@ struct DashboardRoutes {
 
     func errorPage(_ visit: Visit, status: HTTPResponse.Status, message: String) -> Response {
         let body = "<p class=\"message error\" role=\"alert\">\(html(message))</p><p><a href=\"/\">\(html(visit.catalog[.back]))</a></p>"
-        return htmlResponse(visit.frame.render(title: "\(status.code) \(status.reasonPhrase)", body: body), status: status)
+        return htmlResponse(visit.frame.render(title: visit.catalog.statusTitle(status.code), body: body), status: status)
     }
 
     // MARK: - Forms
@@ -217,9 +219,10 @@ struct DashboardRoutes {
 
     // MARK: - Signing in
 
-    func loginPage(_ visit: Visit, failed: Bool) throws -> Response {
+    /// The sign-in form, under the message saying why the last try was refused (`refusal`).
+    func loginPage(_ visit: Visit, refusal: Catalog.Key?) throws -> Response {
         let c = visit.catalog
-        let message = failed ? "<p class=\"message error\" role=\"alert\">\(html(c[.signInFailed]))</p>" : ""
+        let message = refusal.map { "<p class=\"message error\" role=\"alert\">\(html(c[$0]))</p>" } ?? ""
         let body = """
             \(message)<form method="post" action="/login">
             <p><label for="name">\(html(c[.name]))</label><br><input id="name" name="name" autocomplete="username" required autofocus></p>
@@ -227,12 +230,13 @@ struct DashboardRoutes {
             <p><button type="submit">\(html(c[.signIn]))</button></p></form>
             """
         return htmlResponse(PageFrame(catalog: c, path: "/login", person: nil, csrfToken: nil).render(title: c[.signInTitle], body: body),
-                            status: failed ? .unauthorized : .ok)
+                            status: refusal == nil ? .ok : .unauthorized)
     }
 
     /// `POST /login`: the first form has no CSRF token (there is no session yet); the cookie it
     /// sets is `SameSite=Strict`, so no other site's form can use the session it opens.
     func signIn(_ request: Request, _ visit: Visit, client: String) async throws -> Response {
+        guard !Self.postedFromAnotherSite(request) else { throw Refusal.page(.forbidden, visit.catalog[.crossSiteSignIn]) }
         let fields = try await Self.formFields(request)
         let name = fields["name"] ?? "", password = fields["password"] ?? ""
         let session: (sessionSecret: String, csrfToken: String, person: Person)
@@ -240,16 +244,32 @@ struct DashboardRoutes {
             session = try await offPool { [node] in try Sessions.signIn(node, name: name, password: password, client: client) }
         } catch let refusal as SignInRefusal where refusal.code == .tooManyAttempts {
             // Too many failures for this name or this address: refused, right password or not.
-            var response = try loginPage(visit, failed: true)
+            var response = try loginPage(visit, refusal: .tooManyAttempts)
             response.status = .tooManyRequests
             if let seconds = refusal.retryAfterSeconds { response.headers[.retryAfter] = String(seconds) }
             return response
         } catch {
-            return try loginPage(visit, failed: true)
+            return try loginPage(visit, refusal: .signInFailed)
         }
         var response = redirect("/")
         response.headers.append(HTTPField(name: .setCookie, value: cookie(Self.sessionCookie, session.sessionSecret, maxAge: nil, httpOnly: true)))
         return response
+    }
+
+    /// Whether a browser says the form was posted from another site: the sign-in form carries no
+    /// CSRF token (there is no session yet), so a page elsewhere could otherwise sign a visitor
+    /// in as someone else (login CSRF). `Sec-Fetch-Site` when the browser sends it (every
+    /// current one does); else an `Origin` naming another host than the request's. A client
+    /// that sends neither (curl, a script) is not a browser on another site's page.
+    static func postedFromAnotherSite(_ request: Request) -> Bool {
+        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!]?.lowercased() {
+            return site != "same-origin" && site != "none"
+        }
+        guard let origin = request.headers[.origin] else { return false }
+        guard let host = URL(string: origin)?.host(percentEncoded: false), let authority = request.head.authority else { return true }
+        let port = URL(string: origin)?.port.map { ":\($0)" } ?? ""
+        let named = host.contains(":") ? "[\(host)]" : host   // an IPv6 address, as a Host header writes it
+        return (named + port).lowercased() != authority.lowercased()
     }
 
     // MARK: - Resolving a conflict
@@ -261,7 +281,7 @@ struct DashboardRoutes {
         guard let person = visit.person, let writer = person.writer else { throw Refusal.page(.forbidden, visit.catalog[.noWriter]) }
         guard let collection = fields["collection"], let id = fields["id"], let field = fields["field"], let value = fields["value"],
               !collection.isEmpty, !id.isEmpty, !field.isEmpty else {
-            throw Refusal.page(.unprocessableContent, "collection, id, field and value are all needed")
+            throw Refusal.page(.unprocessableContent, visit.catalog[.formIncomplete])
         }
         // Only a conflict the person can see is theirs to settle.
         let visible = try ReadModel.conflicts(node, scope: person.scope).elements.contains {
@@ -344,5 +364,28 @@ final class ReviewCache: Sendable {
             held[key] = (generation, review)
         }
         return review
+    }
+}
+
+/// A browser that asks for a page at no path of the server (a mistyped address, an old
+/// bookmark) gets the dashboard's "not found" page in its language, not the API's problem
+/// document. Only a request for HTML outside `/api/` is a browser's: the API's clients get the
+/// problem as before (``ProblemMiddleware``). The router sends an unknown path through its
+/// middleware, so this sees the router's own "not found".
+struct PageNotFound: RouterMiddleware {
+    let routes: DashboardRoutes
+
+    func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as any HTTPResponseError where error.status == .notFound && Self.isPageRequest(request) {
+            return try await routes.answer(request, needsSession: false) { visit in
+                throw DashboardRoutes.Refusal.page(.notFound, visit.catalog[.notFound])
+            }
+        }
+    }
+
+    static func isPageRequest(_ request: Request) -> Bool {
+        request.method == .get && !request.uri.path.hasPrefix("/api/") && (request.headers[.accept] ?? "").contains("text/html")
     }
 }

@@ -18,8 +18,8 @@ enum PageSecurity {
     static let scriptTag = "<script src=\"\(scriptPath)\" defer></script>"
 
     /// The dashboard's only script: a print button (`data-print`) prints the page, and the
-    /// overview's figures (`#figures`) reload when `/events` says they changed. Every page
-    /// reads the same without it.
+    /// overview's figures (`#figures`) reload when `/events` says they changed, the link that
+    /// had the keyboard's focus keeping it. Every page reads the same without it.
     static let script = """
         (function () {
           var printers = document.querySelectorAll('[data-print]');
@@ -33,7 +33,13 @@ enum PageSecurity {
             fetch(location.pathname, {credentials: 'same-origin'}).then(function (r) { return r.text(); }).then(function (text) {
               var fresh = new DOMParser().parseFromString(text, 'text/html').getElementById('figures');
               var now = document.getElementById('figures');
-              if (fresh && now) now.innerHTML = fresh.innerHTML;
+              if (!fresh || !now) return;
+              // A keyboard reader keeps their place: the link they were on is focused again.
+              var on = document.activeElement;
+              var href = on && now.contains(on) ? on.getAttribute('href') : null;
+              now.innerHTML = fresh.innerHTML;
+              var again = href && now.querySelector('a[href="' + CSS.escape(href) + '"]');
+              if (again) again.focus();
             });
           });
         })();

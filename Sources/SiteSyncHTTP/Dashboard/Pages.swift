@@ -119,7 +119,7 @@ extension DashboardRoutes {
         let rows = shown.map { warning in
             let code = warning.text("code") ?? ""
             return [Charts.color(warning.text("level"), catalog: c), "<a href=\"/projects/\(html(code))\">\(html(code))</a>",
-                    html(warning.text("subject") ?? ""), html(warning.text("reason") ?? "")]
+                    html(warning.text("subject") ?? ""), html(c.warningReason(rule: warning.text("rule"), reason: warning.text("reason")))]
         }
         let more = warnings.total > shown.count ? "<p>\(html(c[.moreNotShown])) \(html(c.number(String(warnings.total - shown.count))))</p>" : ""
         return "<h2>\(html(c[.warningsFeed]))</h2>" + table(caption: c[.warningsFeed], headers: [c[.level], c[.project], c[.subject], c[.reason]], rows: rows) + more
@@ -166,7 +166,7 @@ extension DashboardRoutes {
                                                         c[.color], c[.warnings]],
                       rows: projects.map { row in
                           var cells = projectCells(row, c, columns: [.percent, .budget, .pv, .ev, .ac, .spi, .cpi, .score, .grade, .color, .warnings])
-                          cells.insert(html(row.text("stage") ?? "—"), at: 3)
+                          cells.insert(html(c.stageName(row.text("stage"))), at: 3)
                           return cells
                       }, numeric: [5, 6, 7, 8, 9, 10, 11, 14])
         return htmlResponse(visit.frame.render(title: "\(c[.department]): \(departmentLabel(code, names: names))", body: body))
@@ -191,7 +191,7 @@ extension DashboardRoutes {
             headers: [c[.activity], c[.status], c[.progress], c[.plannedStart], c[.plannedFinish], c[.actualStart], c[.actualFinish],
                       c[.budget], c[.plannedValue], c[.earnedValue], c[.actualCost]],
             rows: (detail.member("activities")?.elements ?? []).map { a in
-                [html(a.text("name") ?? ""), html(a.text("status") ?? "—"), Charts.progress(a.text("percent_complete"), catalog: c),
+                [html(a.text("name") ?? ""), html(c.word(a.text("status"))), Charts.progress(a.text("percent_complete"), catalog: c),
                  html(c.date(a.text("planned_start"))), html(c.date(a.text("planned_finish"))), html(c.date(a.text("actual_start"))),
                  html(c.date(a.text("actual_finish"))), html(c.money(a.text("bac"))), html(c.money(a.text("pv"))), html(c.money(a.text("ev"))),
                  html(c.money(a.text("ac")))]
@@ -203,13 +203,13 @@ extension DashboardRoutes {
         if !risks.isEmpty {
             body += table(caption: c[.risks], headers: [c[.risk], c[.probability], c[.impact], c[.status], c[.mitigation]],
                           rows: risks.map { r in [html(r.text("title") ?? ""), html(r.text("probability") ?? "—"), html(r.text("impact") ?? "—"),
-                                                  html(r.text("status") ?? "—"), html(r.text("mitigation") ?? "")] }, numeric: [1, 2])
+                                                  html(c.word(r.text("status"))), html(r.text("mitigation") ?? "")] }, numeric: [1, 2])
         }
         let open = (detail.member("issues")?.elements ?? []).filter { !["closed", "resolved"].contains($0.text("status") ?? "") }
         body += "<h2>\(html(c[.openIssues]))</h2>" + (open.isEmpty ? "<p>\(html(c[.noneYet]))</p>" : table(
             caption: c[.openIssues], headers: [c[.issues], c[.priority], c[.status], c[.assignees], c[.due], c[.opened]],
             rows: open.map { i in
-                [html(i.text("title") ?? ""), html(i.text("priority") ?? "—"), html(i.text("status") ?? "—"),
+                [html(i.text("title") ?? ""), html(c.word(i.text("priority"))), html(c.word(i.text("status"))),
                  html((i.member("assignees")?.elements ?? []).compactMap(\.plainText).joined(separator: ", ")),
                  html(c.date(i.text("due"))), html(c.date(i.text("opened_on")))]
             }))
@@ -220,7 +220,7 @@ extension DashboardRoutes {
                 + "<br>\(html(log.text("summary") ?? ""))</li>"
         }.joined() + "</ol>")
         let warnings = (numbers.member("warnings")?.elements ?? []).map { w in
-            [Charts.color(w.text("level"), catalog: c), html(w.text("subject") ?? ""), html(w.text("reason") ?? "")]
+            [Charts.color(w.text("level"), catalog: c), html(w.text("subject") ?? ""), html(c.warningReason(rule: w.text("rule"), reason: w.text("reason")))]
         }
         body += "<h2>\(html(c[.warnings]))</h2>" + (warnings.isEmpty ? "<p>\(html(c[.noWarnings]))</p>"
             : table(caption: c[.warnings], headers: [c[.level], c[.subject], c[.reason]], rows: warnings))
@@ -265,7 +265,7 @@ extension DashboardRoutes {
         let fleet = ReadRoutes.fleet(try ReadModel.fleet(node), scope: visit.scope)
         let rows = (fleet.member("nodes")?.elements ?? []).map { n in
             let stale = n.member("stale") == .bool(true)
-            return ["<th scope=\"row\">\(html(n.text("node") ?? ""))</th>", html(n.text("department") ?? ""), html(n.text("role") ?? ""),
+            return ["<th scope=\"row\">\(html(n.text("node") ?? ""))</th>", html(n.text("department") ?? ""), html(c.word(n.text("role"))),
                     html(c.moment(n.text("last_seen"))), html(c.number(n.text("behind"))),
                     stale ? "<strong>⚠ \(html(c[.staleYes]))</strong>" : html(c[.staleNo]), html(c.number(n.text("open_conflicts"))),
                     html(c.number(n.text("clock_offset_ms")))]
@@ -287,7 +287,7 @@ extension DashboardRoutes {
             let collection = conflict.text("collection") ?? "", id = conflict.text("id") ?? "", field = conflict.text("field") ?? ""
             let values = conflict.member("values")?.elements ?? []
             body += "<section><h2>\(html(collection)) \(html(id)) · \(html(field))</h2>"
-            body += "<p>\(html(c[.detectedAt])): \(html(c.moment(conflict.text("detected_at")))) · \(html(c[.status])): \(html(conflict.text("status") ?? ""))</p>"
+            body += "<p>\(html(c[.detectedAt])): \(html(c.moment(conflict.text("detected_at")))) · \(html(c[.status])): \(html(c.word(conflict.text("status"))))</p>"
             body += table(caption: "\(c[.value]) — \(collection) \(id) \(field)", headers: [c[.value], c[.writtenBy], c[.writtenAt]],
                           rows: values.map { v in
                               [html(v.member("value")?.plainText ?? "—"), html(v.text("node") ?? ""), html(c.moment(v.text("at")))]
@@ -350,7 +350,7 @@ extension DashboardRoutes {
         let freshness = review.member("freshness")?.elements ?? []
         if !freshness.isEmpty {
             body += table(caption: c[.freshness], headers: [c[.node], c[.role], c[.department], c[.daysSinceSync]],
-                          rows: freshness.map { f in [html(f.text("node") ?? ""), html(f.text("role") ?? ""), html(f.text("department") ?? ""),
+                          rows: freshness.map { f in [html(f.text("node") ?? ""), html(c.word(f.text("role"))), html(f.text("department") ?? ""),
                                                       html(c.number(f.text("days_since_sync")))] }, numeric: [3])
         }
         return htmlResponse(visit.frame.render(title: "\(c[.monthlyReport]) · \(c.month(period))", body: body))

@@ -20,14 +20,16 @@ extension DashboardRoutes {
         }
         router.get("goals") { request, _ in
             let query = request.uri.queryParameters
-            let (period, department) = (query["period"].map(String.init), query["department"].map(String.init))
-            return try await answer(request) { visit in try await offPool { try goals(visit, period: period, department: department) } }
+            let (period, department, page) = (query["period"].map(String.init), query["department"].map(String.init), query["page"].map(String.init))
+            return try await answer(request) { visit in
+                try await offPool { try goals(visit, period: period, department: department, page: page) }
+            }
         }
         router.get("scorecards") { request, _ in
             let query = request.uri.queryParameters
-            let (period, department) = (query["period"].map(String.init), query["department"].map(String.init))
+            let (period, department, page) = (query["period"].map(String.init), query["department"].map(String.init), query["page"].map(String.init))
             return try await answer(request) { visit in
-                try await offPool { try scorecards(visit, period: period, department: department, csv: query["format"] == "csv") }
+                try await offPool { try scorecards(visit, period: period, department: department, page: page, csv: query["format"] == "csv") }
             }
         }
         router.get("suggestions") { request, _ in
@@ -155,7 +157,8 @@ extension DashboardRoutes {
                                 catalog: c)
         out += "<p>\(html(c[.forecastNote]))</p>"
         if let probability = forecast.text("delay_probability").flatMap(Double.init) {
-            let factors = (forecast.member("delay_factors")?.elements ?? []).compactMap { $0.text("feature") }.joined(separator: ", ")
+            let factors = (forecast.member("delay_factors")?.elements ?? []).compactMap { $0.text("feature").map(c.delayFeature) }
+                .joined(separator: c.language == .zhCN ? "、" : ", ")
             out += "<p><strong>\(html(c[.delayProbability])): \(html(c.percent(String(probability * 100))))</strong> · "
                 + "\(html(c[.movedMostBy])): \(html(factors))</p>"
         }
@@ -193,8 +196,9 @@ extension DashboardRoutes {
 
     // MARK: - /goals
 
-    /// The goal tree from the city's objectives down to activities, in the person's scope.
-    func goals(_ visit: Visit, period text: String?, department: String?) throws -> Response {
+    /// The goal tree from the city's objectives down to activities, in the person's scope, 100
+    /// rows a page (a city's tree reaches every activity: a hundred thousand rows).
+    func goals(_ visit: Visit, period text: String?, department: String?, page: String?) throws -> Response {
         let c = visit.catalog
         let period = try text.flatMap { $0.isEmpty ? nil : $0 }.map { text -> PlanPeriod in
             guard let period = PlanPeriod(text) else { throw Refusal.page(.unprocessableContent, c[.badPeriod]) }
@@ -204,6 +208,9 @@ extension DashboardRoutes {
                                        period: period, today: today)
         var rows: [[String]] = []
         func walk(_ node: JSONValue, depth: Int) {
+            // A project lead reads their projects' goals and work only (the department's
+            // objectives above them stay: the lead reads how the department stands).
+            if let code = node.text("project"), !visit.scope.includes(projectCode: code, of: node.text("department") ?? "") { return }
             let marker = switch node.text("kind") {
             case "objective": (node.text("department") ?? "").isEmpty ? "◆" : "◇"
             case "goal": "●"
@@ -218,10 +225,17 @@ extension DashboardRoutes {
         for root in tree.member("tree")?.elements ?? [] { walk(root, depth: 0) }
         var body = periodForm(c, action: "/goals", period: period?.description ?? "")
         body += "<p>\(html(c[.asOf])) \(html(c.date(tree.text("as_of")))) · \(html(c[.goalLegend]))</p>"
+        let paging = Paging(asked: page, total: rows.count, path: "/goals", keep: Self.kept(period: text, department: department))
+        body += paging.navigation(c)
         body += rows.isEmpty ? "<p>\(html(c[.noneYet]))</p>"
             : table(caption: c[.goalTree], headers: [c[.goal], c[.weight], c[.score], c[.grade], c[.owner], c[.target], c[.actual]],
-                    rows: rows, numeric: [1, 2, 5, 6])
+                    rows: Array(paging.slice(rows)), numeric: [1, 2, 5, 6])
         return htmlResponse(visit.frame.render(title: c[.goalTree], body: body))
+    }
+
+    /// The query items a planning page's links keep from page to page.
+    static func kept(period: String?, department: String?) -> [(String, String)] {
+        [("period", period), ("department", department)].compactMap { name, value in value.flatMap { $0.isEmpty ? nil : (name, $0) } }
     }
 
     /// A small form choosing a period (a year, quarter or month).
@@ -241,7 +255,8 @@ extension DashboardRoutes {
         [.hrbp, .office, .leader, .auditor, .departmentHead].contains(person.role)
     }
 
-    func scorecards(_ visit: Visit, period text: String?, department: String?, csv: Bool) throws -> Response {
+    /// The scorecards of a period, 100 a page (the CSV download holds them all).
+    func scorecards(_ visit: Visit, period text: String?, department: String?, page: String?, csv: Bool) throws -> Response {
         let c = visit.catalog
         guard let person = visit.person, Self.readsScorecards(person) else { throw Refusal.page(.notFound, c[.notFound]) }
         let quarter = "\(today.year)-Q\((today.month - 1) / 3 + 1)"
@@ -261,11 +276,14 @@ extension DashboardRoutes {
         var body = periodForm(c, action: "/scorecards", period: period.description)
         body += "<p>\(html(c[.asOf])) \(html(c.date(cards.json.text("as_of")))) · \(html(c[.scorecardRule])) · "
             + "<a href=\"/scorecards?period=\(html(period.description))&amp;format=csv\" download>\(html(c[.downloadCSV]))</a></p>"
+        let paging = Paging(asked: page, total: list.count, path: "/scorecards",
+                            keep: Self.kept(period: period.description, department: department))
+        body += paging.navigation(c)
         body += list.isEmpty ? "<p>\(html(c[.noneYet]))</p>" : table(
             caption: "\(c[.scorecards]) · \(period.description)",
             headers: [c[.name], c[.department], c[.role], c[.goals], c[.kpis], c[.activities], c[.score], c[.grade], c[.openIssues]],
-            rows: list.map { card in
-                [html(card.text("name") ?? ""), html(card.text("department") ?? ""), html(card.text("role") ?? ""),
+            rows: paging.slice(list).map { card in
+                [html(card.text("name") ?? ""), html(card.text("department") ?? ""), html(c.word(card.text("role"))),
                  html(c.number(card.text("goals"), places: 1)), html(c.number(card.text("kpis"), places: 1)),
                  html(c.number(card.text("activities"), places: 1)), html(c.number(card.text("score"), places: 1)),
                  html(c.grade(card.text("grade"))), html(c.number(card.text("open_issues")))]
@@ -323,6 +341,10 @@ extension DashboardRoutes {
     func leaveSuggestion(_ visit: Visit, _ fields: [String: String]) throws -> Response {
         guard let person = visit.person, let writer = person.writer else { throw Refusal.page(.forbidden, visit.catalog[.noWriter]) }
         let anonymous = fields["anonymous"] == "1"
+        // Said here in the page's language (the domain's message names the command's options).
+        guard !(fields["text"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw Refusal.page(.unprocessableContent, visit.catalog[.suggestionEmpty])
+        }
         _ = try node.addSuggestion(text: fields["text"] ?? "", author: anonymous ? nil : person.name, anonymous: anonymous,
                                    today: today, as: writer)
         return redirect("/suggestions?done=left")
@@ -332,6 +354,10 @@ extension DashboardRoutes {
     func answerSuggestion(_ visit: Visit, _ fields: [String: String]) throws -> Response {
         guard let person = visit.person, let writer = person.writer, writer.role.writesPlan else {
             throw Refusal.page(.forbidden, visit.catalog[.forbidden])
+        }
+        guard Suggestion.answers.contains(fields["status"] ?? "") else { throw Refusal.page(.unprocessableContent, visit.catalog[.notAnAnswer]) }
+        guard !(fields["reply"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw Refusal.page(.unprocessableContent, visit.catalog[.replyEmpty])
         }
         let found = try node.suggestion(fields["id"] ?? "")
         guard visit.scope.includes(department: found.department) else { throw Refusal.page(.notFound, visit.catalog[.notFound]) }
