@@ -30,13 +30,15 @@ public enum KPIWeights {
     /// set has a reading.
     public static func suggest(_ node: Node, project: String? = nil) throws -> Suggestion {
         let projectID = try project.map { try node.findProject($0).id }
+        // One project's KPIs by the parent indexes (the project page asks for each view), or all.
+        let only = projectID == nil ? "1" : "project = ?1"
         let result = try node.store.rows([
-            ("SELECT id, coalesce(project, ''), name, coalesce(direction, 'higher_better'), weight FROM kpi WHERE ?1 = '' OR project = ?1 ORDER BY id",
-             [projectID ?? ""]),
+            ("SELECT id, coalesce(project, ''), name, coalesce(direction, 'higher_better'), weight FROM kpi WHERE \(only) ORDER BY id",
+             projectID.map { [$0] } ?? []),
             ("""
              SELECT r.kpi, r.period, r.value FROM kpi_reading r JOIN kpi k ON k.id = r.kpi
-             WHERE (?1 = '' OR k.project = ?1) AND r.value IS NOT NULL ORDER BY r.kpi, r.period
-             """, [projectID ?? ""]),
+             WHERE \(projectID == nil ? "1" : "k.project = ?1") AND r.value IS NOT NULL ORDER BY r.kpi, r.period
+             """, projectID.map { [$0] } ?? []),
         ])
         let kpis = result[0].compactMap { row -> (id: String, project: String, name: String, higher: Bool, weight: Double)? in
             guard let id = row[0], let name = row[2] else { return nil }
@@ -76,6 +78,21 @@ public enum KPIWeights {
             return Line(name: names[j], current: current[j], suggested: result.weights[j], entropy: e, reason: reason)
         }
         return Suggestion(kpis: kpis.map { ($0.id, $0.name) }, rows: rows.count, lines: lines)
+    }
+
+    /// The suggestion as the API gives it (`GET /api/v1/kpi-weights`): the method, the months
+    /// compared and each KPI's current and suggested share with the reason. Applying stays a
+    /// command at an office (`sitesync kpi weights suggest --apply`).
+    public static func json(_ suggestion: Suggestion, project: String?) -> JSONValue {
+        func share(_ value: Double) -> JSONValue { .number(String(format: "%.4f", value)) }
+        return .object([
+            "method": .string("entropy-weight"), "project": project.map(JSONValue.string) ?? .null,
+            "months_compared": .int(Int64(suggestion.rows)),
+            "kpis": .array(suggestion.lines.map {
+                .object(["name": .string($0.name), "current": share($0.current), "suggested": share($0.suggested),
+                         "entropy": share($0.entropy), "reason": .string($0.reason)])
+            }),
+        ])
     }
 
     /// Writes the suggested weights (shares, to four places) into every KPI of the set, at an

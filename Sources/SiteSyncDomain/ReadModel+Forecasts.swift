@@ -38,6 +38,20 @@ extension ReadModel {
         return ForecastJSON.comparison(comparison, asOf: asOf, settings: settings)
     }
 
+    /// The suggested KPI weights (``KPIWeights``) of the project named (code or id) in `scope`,
+    /// or, for a reader of the whole city only, of every KPI on the node; `nil` when the project
+    /// is not in scope.
+    public static func suggestedWeights(_ node: Node, scope: ReadScope, project: String?) throws -> JSONValue? {
+        guard let project else {
+            guard scope.department == nil, scope.projects == nil else {
+                throw NodeError(.usage, "give ?project=CODE: a token of one department or of some projects reads the weights of one project at a time")
+            }
+            return KPIWeights.json(try KPIWeights.suggest(node), project: nil)
+        }
+        guard let id = try projectIDs(node, scope: scope, project: project).first else { return nil }
+        return KPIWeights.json(try KPIWeights.suggest(node, project: id), project: try node.findProject(id).code)
+    }
+
     /// The ids of the projects in `scope`, or of the one named (none when it is out of scope
     /// or unknown).
     static func projectIDs(_ node: Node, scope: ReadScope, project: String?) throws -> [String] {

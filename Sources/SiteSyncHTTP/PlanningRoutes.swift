@@ -153,6 +153,22 @@ struct PlanningRoutes {
                 return try Representation(json: answer).response(to: request)
             }
         }
+        group.get("kpi-weights") { request, context in
+            try await offPool {
+                let caller = try context.requireCaller()
+                let project = Query(request).text("project")
+                let answer: JSONValue?
+                do {
+                    answer = try ReadModel.suggestedWeights(node, scope: caller.scope, project: project)
+                } catch let error as NodeError {
+                    throw Problem(.invalidField, error.message, field: "project")
+                }
+                guard let answer else {
+                    throw Problem(.notFound, "no project '\(project ?? "")' that this token may read: `GET /api/v1/projects` lists them")
+                }
+                return try Representation(json: answer).response(to: request)
+            }
+        }
         group.get("suggestions") { request, context in
             try await offPool {
                 let caller = try context.requireCaller()

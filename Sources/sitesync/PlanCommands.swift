@@ -116,6 +116,13 @@ struct ProjectCommand: ParsableCommand {
                let finish = forecast.finish, let eac = forecast.eac {
                 print(String(format: "forecast: finish P50 %@, P80 %@, P95 %@; EAC P50 %.2f, P80 %.2f (sitesync forecast %@)",
                              finish.p50.description, finish.p80.description, finish.p95.description, eac.p50, eac.p80, forecast.code))
+                if !forecast.tagCounts.isEmpty {
+                    print("daily-log tags (days): " + forecast.tagCounts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+                }
+                // The delay model's chance of finishing late, where one was trained (a hub's history).
+                if try DelayHistory.load(node) != nil, let delay = try DelayHistory.prediction(node, project: detail.project.id, asOf: asOf) {
+                    print(delay.text)
+                }
             }
         }
     }

@@ -50,6 +50,23 @@ import Testing
         }
     }
 
+    /// The same records and seed print the same forecast on two nodes, and the figures this
+    /// code printed when they were pinned (a change to the reading or the runs that moves a
+    /// forecast shows here, not only as a run differing from another of the same code).
+    @Test func theSameDataAndSeedPrintTheSameForecast() throws {
+        let settings = ForecastSettings()
+        func printed(_ hub: Node) throws -> String {
+            ForecastJSON.forecasts(try Forecasts.forecast(hub, asOf: Self.asOf, settings: settings), asOf: Self.asOf, settings: settings).canonicalText
+        }
+        let (rootA, rootB) = (TemporaryDirectory(), TemporaryDirectory())
+        let first = try Self.hub(rootA), second = try Self.hub(rootB)
+        #expect(try printed(first) == printed(second), "two nodes holding the same records")
+        let forecast = try #require(try Forecasts.forecast(first, project: "R-101", asOf: Self.asOf, settings: settings).first)
+        let pinned = [forecast.finish?.p50.description, forecast.finish?.p80.description, forecast.finish?.p95.description,
+                      forecast.eac.map { String(format: "%.2f", $0.p50) }, forecast.eac.map { String(format: "%.2f", $0.p80) }]
+        #expect(pinned == ["2026-07-27", "2026-08-02", "2026-08-09", "883448.98", "919476.80"], "\(pinned)")
+    }
+
     @Test func aWhatIfChangesNoRecord() throws {
         let root = TemporaryDirectory()
         let hub = try Self.hub(root)

@@ -344,6 +344,7 @@ import Testing
         let f = try Self.fixture()
         defer { f.stop() }
         try HTTPAPITests.plannedOwnersAndStages(f)
+        try HTTPAPITests.readKPIs(f)
         try f.cli.ok("log", "--data-dir", "r1", "R-001", "--date", "2026-11-20", "--weather", "heavy rain", "--summary", "kerbs stopped: rain")
         try f.cli.ok("sync", "--data-dir", "r1")
         let lead = try f.cli.run(["user", "add", "--data-dir", "hub", "--name", "r1-lead", "--role", "project_lead", "--department", "roads",
@@ -357,6 +358,8 @@ import Testing
         #expect(try office.get("/projects/R-001?lang=zh-CN").text.contains("<strong>执行</strong>"))
         #expect(project.text.contains("Completion forecast") && project.text.contains("planned rate (no progress yet)")
                 && project.text.contains(#"aria-labelledby="fan-title""#) && project.text.contains("Daily-log tags (days): rain 1"))
+        #expect(project.text.contains("Suggested KPI weights") && project.text.contains("<td>Pass rate</td><td class=\"num\">0.667</td>"),
+                "the suggestion beside the current weights")
         // Each of the fan's dates is written beside its mark, not only in its title.
         #expect(["P50", "P80", "P95"].allSatisfy { project.text.contains("\">\($0) ") }, "the fan chart labels P50, P80 and P95")
         let goals = try office.get("/goals?lang=en")

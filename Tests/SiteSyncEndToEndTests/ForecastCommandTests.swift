@@ -62,5 +62,9 @@ import Testing
         let predicted = try #require((after["projects"] as? [[String: Any]])?.first)
         let probability = try #require(predicted["delay_probability"] as? Double, "\(predicted["delay_probability"] ?? "missing")")
         #expect(probability >= 0 && probability <= 1 && (predicted["delay_factors"] as? [Any])?.count == 3)
+        // The project's report carries the forecast, the logs' tags and the delay probability.
+        let shown = try cli.ok("project", "show", "--data-dir", "hub", "H-040")
+        #expect(shown.contains("forecast: finish P50") && shown.contains("daily-log tags (days): ") && shown.contains("rain ")
+                && shown.contains("delay probability ") && shown.contains("moved most by: "), "\(shown)")
     }
 }

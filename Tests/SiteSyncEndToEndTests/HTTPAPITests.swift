@@ -138,6 +138,20 @@ import Testing
         try f.cli.ok("sync", "--data-dir", "office")
     }
 
+    /// R-001's two KPIs, weighed 2 and 1, read three months: the pass rate 95, 95, 96 and the
+    /// complaints 4, 2, 9 (the entropy-weight method gives the pass rate more).
+    static func readKPIs(_ f: Fixture) throws {
+        try f.cli.ok("record", "put", "--data-dir", "office", "kpi", "kw1", "project=p1", "name=Pass rate", "direction=higher_better",
+                     "baseline=90", "target=98", "weight=2")
+        try f.cli.ok("record", "put", "--data-dir", "office", "kpi", "kw2", "project=p1", "name=Complaints", "direction=lower_better",
+                     "baseline=10", "target=0", "weight=1")
+        for (month, pass, complaints) in [("2026-08", "95", "4"), ("2026-09", "95", "2"), ("2026-10", "96", "9")] {
+            try f.cli.ok("kpi", "read", "--data-dir", "office", "kw1", pass, "--period", month)
+            try f.cli.ok("kpi", "read", "--data-dir", "office", "kw2", complaints, "--period", month)
+        }
+        try f.cli.ok("sync", "--data-dir", "office")
+    }
+
     @Test func stagesGoalsAndScorecardsAreReadInTheCallersScope() throws {
         let f = try Fixture()
         defer { f.stop() }
@@ -208,6 +222,21 @@ import Testing
         let bad = try f.post("/api/v1/forecasts/what-if", token: roads, json: #"{"project": "R-001", "what_if": ["faster please"]}"#)
         #expect(bad.status == 422 && bad.text.contains("crew"), "\(bad.text)")
         #expect(try f.post("/api/v1/forecasts/what-if", token: water, json: #"{"project": "R-001", "what_if": ["rain-days 8/month"]}"#).status == 404)
+
+        // Suggested KPI weights beside the current ones, read in scope; applying is an office's command.
+        try Self.readKPIs(f)
+        let unweighed = try f.cli.ok("digest", "--data-dir", "hub")
+        let weights = try f.get("/api/v1/kpi-weights?project=R-001", token: roads)
+        #expect(weights.status == 200, "\(weights.status) \(weights.text)")
+        let suggestion = try weights.json()
+        let kpis = try #require(suggestion["kpis"] as? [[String: Any]], "\(suggestion)")
+        #expect(suggestion["method"] as? String == "entropy-weight" && suggestion["months_compared"] as? Int == 3)
+        #expect(kpis.map { $0["name"] as? String } == ["Complaints", "Pass rate"] && (kpis[1]["current"] as? Double).map { abs($0 - 0.6667) < 1e-9 } == true,
+                "the current weights 2 and 1 as shares: \(kpis)")
+        #expect((kpis[1]["suggested"] as? Double ?? 0) > (kpis[0]["suggested"] as? Double ?? 1) && kpis.allSatisfy { ($0["reason"] as? String)?.isEmpty == false })
+        #expect(try f.get("/api/v1/kpi-weights?project=R-001", token: water).status == 404)
+        #expect(try f.get("/api/v1/kpi-weights", token: roads).status == 422, "a department's token names the project")
+        #expect(try f.cli.ok("digest", "--data-dir", "hub") == unweighed, "a suggestion writes nothing")
     }
 
     @Test func eachWriteIsAnOrdinaryChangeThatReachesTheField() throws {

@@ -38,6 +38,47 @@ import Testing
         }
     }
 
+    /// The forecasts' weekly sums are, bit for bit, what adding each row's `Double(amount) / 1e9`
+    /// to its activity's week in a dictionary gives, over the same rows in the same order (a run
+    /// of one activity's rows at a time, as the pass always added them): the faster pass changes
+    /// no forecast. Amounts past an `Int64` of billionths (ten billion and
+    /// more) take the other conversion; activities interleave and dates come in any order.
+    @Test func weeklySumsAreTheRowsAddedOneByOne() async {
+        await seededCheck(count: 6) { seed in
+            var g = SeededGenerator(seed: seed)
+            let office = try TestReplica(name: "office")
+            try seedPlan(office, sendTo: [])
+            for n in 0..<Int.random(in: 80...200, using: &g) {
+                let activity = n % 17 < 12 ? "a1" : ["a1", "a2"].randomElement(using: &g)!
+                let day = "2026-\(["02", "03"].randomElement(using: &g)!)-\(String(format: "%02d", Int.random(in: 1...28, using: &g)))"
+                let amount: String
+                switch Int.random(in: 0..<4, using: &g) {
+                case 0: amount = "\(Int.random(in: 10_000_000_000...99_999_999_999, using: &g)).\(Int.random(in: 1...9, using: &g))"
+                case 1: amount = "-0.\(Int.random(in: 1...999_999_999, using: &g))"
+                default: amount = "\(Int.random(in: 0...500, using: &g)).\(Int.random(in: 1...99, using: &g))"
+                }
+                try office.put("quantity_entry", nil, "activity=\(activity)", "date=\(day)", "quantity=\(amount)", "note=\(n)")
+            }
+            let (got, want) = try office.store.reading { reader in
+                // Each run of one activity's rows summed by week from zero, then added to what
+                // its earlier runs summed.
+                var want: [String: [Int: Double]] = [:], run: [Int: Double] = [:], runOf = ""
+                func endRun() { for (week, value) in run { want[runOf, default: [:]][week, default: 0] += value } }
+                try ReplicaStore.forEachEntry(reader.db, table: "quantity_entry", amount: "quantity", upTo: "2026-03-20",
+                                              restriction: nil) { activity, stamp, amount in
+                    let key = String(decoding: activity, as: UTF8.self)
+                    if key != runOf { endRun(); (run, runOf) = ([:], key) }
+                    let day = CalendarDate(year: stamp / 10_000, month: stamp / 100 % 100, day: stamp % 100)!.daysSinceEpoch
+                    run[day - ((day + 3) % 7 + 7) % 7, default: 0] += Double(amount) / 1e9
+                }
+                endRun()
+                return (try reader.weeklySums(table: "quantity_entry", amount: "quantity", upTo: "2026-03-20"), want)
+            }
+            #expect(got.mapValues(\.weeks) == want, "seed \(seed)")
+            #expect(got.values.contains { $0.weeks.values.contains { abs($0) > Double(Int64.max) / 1e9 } }, "some sums past an Int64 of billionths")
+        }
+    }
+
     @Test func onlyCanonicalAmountsAreRead() {
         func read(_ text: String) -> Int128? {
             var text = text

@@ -358,6 +358,7 @@ extension Catalog {
         case stageGates, waitingProposal, proposedBy, decision, decidedBy, varianceAgainst, finishDays, startDays, sinceBaseline
         case goalTree, goalLegend, owner, actual, badPeriod, scorecards, scorecardRule, downloadCSV
         case finishForecast, forecastNote, today, basis, delayProbability, movedMostBy, logTags
+        case suggestedWeights, suggestedWeightsNote, currentWeight, suggestedWeight
         case audit, auditIntro, signIns, people, liveSessions, created, passwordChanged, lastSignIn, disabled, never, from, signedInAt
         case lastUsed, endsBy, apiLog, apiLogNote, token, idempotencyKey, statusCode, changeCount, at, rejections, refusedBy, origin
         case refusalCode, conflictHistory, rule, settledAt, settledBy, stillSideBySide, values, recordHistory, recordHistoryHelp, show
@@ -542,6 +543,11 @@ extension Catalog {
         case .delayProbability: ("延期概率（模型预测）", "Delay probability (the model's)")
         case .movedMostBy: ("影响最大的因素", "moved most by")
         case .logTags: ("施工日志标签（天数）", "Daily-log tags (days)")
+        case .suggestedWeights: ("建议的指标权重（熵权法）", "Suggested KPI weights (entropy-weight method)")
+        case .suggestedWeightsNote: ("按各月读数的离散程度计算，仅供参考；由机关用 sitesync kpi weights suggest --apply 采用。",
+                                     "From how much the monthly readings differ: a suggestion to judge; an office applies it with sitesync kpi weights suggest --apply.")
+        case .currentWeight: ("现行权重", "Current weight")
+        case .suggestedWeight: ("建议权重", "Suggested")
         case .basis: ("工效依据", "Rate from")
         case .allColors: ("全部", "All")
         case .onlyColor: ("只看", "Only")

@@ -177,7 +177,21 @@ extension DashboardRoutes {
                              html(c.date(a.text("finish_p80"))), html(c.date(a.text("finish_p95"))), html(c.money(a.text("eac_p50"))),
                              html(c.money(a.text("eac_p80")))]
                         }, numeric: [5, 6])
-        return out
+        return out + suggestedWeights(visit, code: code)
+    }
+
+    /// The project's suggested KPI weights beside its current ones, with the reason
+    /// (docs/design.md §17.3); nothing while its KPIs have too few readings to compare.
+    func suggestedWeights(_ visit: Visit, code: String) -> String {
+        let c = visit.catalog
+        guard let suggestion = try? ReadModel.suggestedWeights(node, scope: visit.scope, project: code),
+              let kpis = suggestion.member("kpis")?.elements, !kpis.isEmpty else { return "" }
+        return "<h2>\(html(c[.suggestedWeights]))</h2><p>\(html(c[.suggestedWeightsNote]))</p>"
+            + table(caption: c[.suggestedWeights], headers: [c[.kpi], c[.currentWeight], c[.suggestedWeight], c[.reason]],
+                    rows: kpis.map { k in
+                        [html(k.text("name") ?? ""), html(c.number(k.text("current"), places: 3)), html(c.number(k.text("suggested"), places: 3)),
+                         html(k.text("reason") ?? "")]
+                    }, numeric: [1, 2])
     }
 
     // MARK: - /goals
