@@ -186,7 +186,7 @@ extension ReplicaStore {
             guard let collection = schema.collection(named: row[1]) else { continue }
             let key = RecordKey(collection: collection.code, id: row[2])
             guard let blob = row[4] as Data? else {
-                return "record \(collection.name) \(key.id): it is live but its row in table \(collection.name) is missing: it was deleted"
+                return "record \(collection.name) \(key.id): it is live but its row in table \(collection.name) is missing or holds no state: it was deleted or altered"
             }
             // A live record's state is in its typed row alone.
             guard (row[3] as Int) == 1 || (row[5] as Int) == 0 else {

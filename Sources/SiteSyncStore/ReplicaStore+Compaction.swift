@@ -114,7 +114,7 @@ extension ReplicaStore {
                     }
                     guard let blob = row[4] as Data? else {
                         throw StoreError(.database, "record \(row[1] as String) \(row[2] as String) is live but its row in table \(row[1] as String) "
-                                         + "is missing: it was deleted behind SiteSync's back; run `sitesync audit verify`")
+                                         + "is missing or holds no state: it was deleted or altered behind SiteSync's back; run `sitesync audit verify`")
                     }
                     let state = try RecordStateCodec.decode([UInt8](blob), key: RecordKey(collection: collection.code, id: row[2]))
                     // Measured as it travels (with its field's tag and length), so that the whole

@@ -17,8 +17,8 @@ extension ReplicaStore {
                     let name: String = row[0]
                     guard let collection = self.schema.collection(named: name) else { continue }
                     guard let blob = row[2] as Data? else {
-                        throw StoreError(.database, "record \(name) \(row[1] as String) is live but its row in table \(name) is missing: "
-                                         + "it was deleted behind SiteSync's back; run `sitesync audit verify`")
+                        throw StoreError(.database, "record \(name) \(row[1] as String) is live but its row in table \(name) is missing or holds no state: "
+                                         + "it was deleted or altered behind SiteSync's back; run `sitesync audit verify`")
                     }
                     let state = try RecordStateCodec.decode([UInt8](blob), key: RecordKey(collection: collection.code, id: row[1]))
                     try body(collection, state)
