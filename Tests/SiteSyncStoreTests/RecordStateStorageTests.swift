@@ -86,4 +86,46 @@ import Testing
         #expect(try reopened.audit().broken == nil)
         try reopened.close()
     }
+
+    /// A hub's working copy filled from rows written before v8 (a hub's tables in PostgreSQL
+    /// keep them until each record changes: every state in `sync_record`, none in the typed
+    /// rows) holds what the store holds, its live states in the typed rows.
+    @Test func aWorkingCopyFilledWithRowsFromBeforeV8HoldsWhatTheStoreHolds() throws {
+        let office = try TestReplica(name: "office")
+        try seedPlan(office, sendTo: [])
+        try office.delete("activity", "a2")
+        let layouts = try office.store.tableLayouts()
+        var operations = try office.store.rowsAsInserts(layouts)
+        var states: [String: DatabaseValue] = [:]
+        for (index, operation) in operations.enumerated() {
+            let columns = layouts.first { $0.name == operation.table }!.columns.map(\.name)
+            guard let state = columns.firstIndex(of: "sync_state"), let id = columns.firstIndex(of: "id") else { continue }
+            states[operation.table + "/" + String.fromDatabaseValue(operation.new[id]!)!] = operation.new[state]!
+            var row = operation.new
+            row[state] = .null
+            operations[index] = RowOperation(table: operation.table, kind: .insert, primaryKey: operation.primaryKey, old: [], new: row)
+        }
+        for (index, operation) in operations.enumerated() where operation.table == "sync_record" {
+            var row = operation.new
+            let key = String.fromDatabaseValue(row[1]!)! + "/" + String.fromDatabaseValue(row[2]!)!
+            if let state = states[key] { row[6] = state }
+            operations[index] = RowOperation(table: operation.table, kind: .insert, primaryKey: operation.primaryKey, old: [], new: row)
+        }
+        #expect(states.count >= 4)
+
+        let directory = TemporaryDirectory()
+        try ReplicaStore.buildWorkingCopy(at: directory.file("copy.db")) { _, insert in
+            for operation in operations { try insert(operation.table, operation.new.map { $0 ?? .null }) }
+            return HubLogPosition(sequence: 0, digest: nil)
+        }
+        let copy = try ReplicaStore.open(at: directory.file("copy.db"), options: StoreOptions(durability: .off))
+        let moved = try copy.rows([
+            ("SELECT count(*) FROM sync_record WHERE deleted = 0 AND length(state) > 0", []),
+            ("SELECT count(*) FROM activity WHERE sync_state IS NULL", []),
+        ])
+        #expect(moved.map { $0[0][0] } == ["0", "0"])
+        #expect(try copy.digest() == office.store.digest())
+        #expect(try copy.audit().broken == nil)
+        try copy.close()
+    }
 }
