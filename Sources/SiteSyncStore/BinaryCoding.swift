@@ -48,7 +48,8 @@ struct BinaryReader {
         "a record's version metadata in the database is damaged; restore the node from a backup or re-initialise it and sync")
 }
 
-/// The storage form of a ``RecordState`` in `sync_record.state`: compact and versioned.
+/// The storage form of a ``RecordState`` in a typed row's `sync_state` (a live record) or in
+/// `sync_record.state` (a deleted one): compact and versioned.
 ///
 /// Layout (format 1): department; the version vector; a table of the distinct writes
 /// (replica as an index into the vector, counter, HLC) that produced the live versions and

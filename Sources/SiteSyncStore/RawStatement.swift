@@ -5,8 +5,8 @@ import SiteSyncCore
 
 /// Binds values straight into a cached GRDB statement through the SQLite C API and steps it.
 ///
-/// The store's hot write paths (a typed row, a `sync_record` row and a `sync_change` row per
-/// applied change) run hundreds of thousands of times in a bulk apply; GRDB's general argument
+/// The store's hot write paths (a typed row and a `sync_change` row per applied change, and a
+/// `sync_record` row per new record) run hundreds of thousands of times in a bulk apply; GRDB's general argument
 /// handling allocates on every call, which costs more than SQLite itself here. Statements still
 /// come from `Database.cachedStatement`, so GRDB owns their lifetime, and errors become
 /// `DatabaseError`s like any other. The corresponding C functions are `sqlite3_bind_*`,
@@ -42,9 +42,10 @@ struct RawStatement {
         }
     }
 
+    /// Binds a blob; an empty one stays an empty blob (SQLite binds NULL for a null pointer).
     func bind(_ index: Int32, blob: [UInt8]) {
         blob.withUnsafeBytes { buffer in
-            _ = sqlite3_bind_blob(handle, index, buffer.baseAddress, Int32(buffer.count), Self.transient)
+            _ = sqlite3_bind_blob(handle, index, buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(buffer.count), Self.transient)
         }
     }
 

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import SiteSyncCore
 
-/// A record's state as stored, with its `sync_record` rowid (also its typed row's rowid).
+/// A record's state as stored, with its `sync_record` id (also its typed row's rowid).
 struct StoredRecord {
     let rowID: Int64
     var state: RecordState
@@ -10,12 +10,15 @@ struct StoredRecord {
 
 /// Where records live, and how they are found and saved.
 ///
-/// A live record has a typed row (what people query) and a `sync_record` row (its replicated
-/// state) with the same rowid; a deleted record has only its `sync_record` row, flagged
-/// `deleted`, and is found through the partial index `sync_record_deleted`. Looking a record up
-/// by id therefore goes through the typed table's `id` index, the one index a plain table of
-/// the same rows has too; a new record's `sync_record` row is an append. Nothing but the store
-/// writes these tables; people and scripts read them.
+/// A live record has a typed row (what people query, with its replicated state in the
+/// `sync_state` column) and a `sync_record` row (its identity, department and conflict count)
+/// with the same rowid; a deleted record has only its `sync_record` row, flagged `deleted` and
+/// holding its state, and is found through the partial index `sync_record_deleted`. Looking a
+/// record up by id therefore goes through the typed table's `id` index, the one index a plain
+/// table of the same rows has too; a new record's `sync_record` row is an append, and a change
+/// to a live record rewrites its typed row alone (its `sync_record` row only when its
+/// department, deletion or conflict count changes). Nothing but the store writes these tables;
+/// people and scripts read them.
 struct RecordTable {
     let collection: CollectionSpec
     private let withDepartment: Bool
@@ -38,20 +41,23 @@ struct RecordTable {
         let table = StoreSchema.quoted(collection.name)
         let valueColumns = (withDepartment ? ["department"] : []) + collection.fields.map(\.name)
         let quoted = valueColumns.map(StoreSchema.quoted)
-        insertSQL = "INSERT INTO \(table) (rowid, id, \(quoted.joined(separator: ", "))) VALUES (?, ?, "
-            + Array(repeating: "?", count: quoted.count).joined(separator: ", ") + ")"
-        // Numbered parameters, so that both updates bind the same values at the same places.
+        let state = StoreSchema.stateColumn
+        // The values, then the state, then the row: numbered parameters, so that both updates
+        // and the insert bind the same values at the same places.
+        insertSQL = "INSERT INTO \(table) (\(quoted.joined(separator: ", ")), \(state), rowid, id) VALUES ("
+            + (1...quoted.count + 3).map { "?\($0)" }.joined(separator: ", ") + ")"
         let assignments = quoted.enumerated().map { "\($1) = ?\($0 + 1)" }
-        let rowParameter = " WHERE rowid = ?\(quoted.count + 1)"
-        updateSQL = "UPDATE \(table) SET " + assignments.joined(separator: ", ") + rowParameter
+        let stateAndRow = ", \(state) = ?\(quoted.count + 1) WHERE rowid = ?\(quoted.count + 2)"
+        updateSQL = "UPDATE \(table) SET " + assignments.joined(separator: ", ") + stateAndRow
         let indexedNames = Set(StoreSchema.parentIndexes.filter { $0.0 == collection.name }.map(\.1))
         indexedFields = collection.fields.filter { indexedNames.contains($0.name) }
         let kept = zip(valueColumns, assignments).filter { !indexedNames.contains($0.0) }
         updateKeepingIndexedSQL = indexedFields.isEmpty || kept.isEmpty ? nil
-            : "UPDATE \(table) SET " + kept.map(\.1).joined(separator: ", ") + rowParameter
+            : "UPDATE \(table) SET " + kept.map(\.1).joined(separator: ", ") + stateAndRow
         deleteSQL = "DELETE FROM \(table) WHERE rowid = ?"
-        // A live record through its typed row, else a deleted one through the partial index.
-        loadSQL = "SELECT r.id, r.state FROM \(table) AS t JOIN sync_record AS r ON r.id = t.rowid WHERE t.id = ?1 "
+        // A live record through its typed row, else a deleted one through the partial index. A
+        // typed row without a state was written by hand, not by the store: no record of it.
+        loadSQL = "SELECT rowid, \(state) FROM \(table) WHERE id = ?1 AND \(state) IS NOT NULL "
             + "UNION ALL SELECT id, state FROM sync_record WHERE collection = ?2 AND deleted = 1 AND record_id = ?1"
     }
 
@@ -74,22 +80,29 @@ struct RecordTable {
     /// Saves a record's new state and makes its typed row show it.
     /// - Parameters:
     ///   - stored: the record as loaded before the change, `nil` when new.
-    ///   - conflicts: the record's number of fields in conflict, kept beside the state.
-    func save(_ statements: PreparedStatements, _ state: RecordState, stored: StoredRecord?, conflicts: Int) throws {
+    ///   - conflicts: the record's number of fields in conflict, kept in `sync_record`.
+    ///   - conflictsBefore: the stored record's number (0 when new).
+    func save(_ statements: PreparedStatements, _ state: RecordState, stored: StoredRecord?, conflicts: Int, conflictsBefore: Int) throws {
         let blob = RecordStateCodec.encode(state)
         let live = !state.isDeleted
         let wasLive = stored.map { !$0.state.isDeleted } ?? false
+        // A live record's state goes in its typed row; `sync_record` keeps a deleted one's.
+        let recordState = live ? [] : blob
         let rowID: Int64
         if let stored {
             rowID = stored.rowID
-            let update = try statements.statement(key(.updateState),
-                "UPDATE sync_record SET department = ?, deleted = ?, conflicts = ?, state = ? WHERE id = ?")
-            update.bind(1, state.department)
-            update.bind(2, live ? 0 : 1)
-            update.bind(3, Int64(conflicts))
-            update.bind(4, blob: blob)
-            update.bind(5, rowID)
-            try update.run()
+            // A live record changed in its fields alone leaves its `sync_record` row as it was:
+            // one random page fewer per change.
+            if !(wasLive && live && stored.state.department == state.department && conflictsBefore == conflicts) {
+                let update = try statements.statement(key(.updateState),
+                    "UPDATE sync_record SET department = ?, deleted = ?, conflicts = ?, state = ? WHERE id = ?")
+                update.bind(1, state.department)
+                update.bind(2, live ? 0 : 1)
+                update.bind(3, Int64(conflicts))
+                update.bind(4, blob: recordState)
+                update.bind(5, rowID)
+                try update.run()
+            }
         } else {
             let insert = try statements.statement(key(.insertState),
                 "INSERT INTO sync_record (collection, record_id, department, deleted, conflicts, state) VALUES (?, ?, ?, ?, ?, ?)")
@@ -98,7 +111,7 @@ struct RecordTable {
             insert.bind(3, state.department)
             insert.bind(4, live ? 0 : 1)
             insert.bind(5, Int64(conflicts))
-            insert.bind(6, blob: blob)
+            insert.bind(6, blob: recordState)
             try insert.run()
             rowID = statements.db.lastInsertedRowID
         }
@@ -112,18 +125,21 @@ struct RecordTable {
                indexedFields.allSatisfy({ stored.state.value(of: $0) == state.value(of: $0) }) {
                 let update = try statements.statement(key(.updateRowKeepingIndexed), keepingIndexed)
                 let next = bindValues(of: state, to: update, from: 1)
-                update.bind(next, rowID)
+                update.bind(next, blob: blob)
+                update.bind(next + 1, rowID)
                 try update.run()
                 break
             }
             let next = bindValues(of: state, to: update, from: 1)
-            update.bind(next, rowID)
+            update.bind(next, blob: blob)
+            update.bind(next + 1, rowID)
             try update.run()
         case (false, true):
             let insert = try statements.statement(key(.insertRow), insertSQL)
-            insert.bind(1, rowID)
-            insert.bind(2, state.key.id)
-            _ = bindValues(of: state, to: insert, from: 3)
+            let next = bindValues(of: state, to: insert, from: 1)
+            insert.bind(next, blob: blob)
+            insert.bind(next + 1, rowID)
+            insert.bind(next + 2, state.key.id)
             try insert.run()
         case (true, false):
             let delete = try statements.statement(key(.deleteRow), deleteSQL)
@@ -198,7 +214,8 @@ struct RecordTable {
     /// Every live record, in id order.
     func live(_ db: Database) throws -> [RecordState] {
         let rows = try Row.fetchCursor(db, sql: """
-            SELECT t.id, r.state FROM \(StoreSchema.quoted(collection.name)) AS t JOIN sync_record AS r ON r.id = t.rowid ORDER BY t.id
+            SELECT id, \(StoreSchema.stateColumn) FROM \(StoreSchema.quoted(collection.name))
+            WHERE \(StoreSchema.stateColumn) IS NOT NULL ORDER BY id
             """)
         var result: [RecordState] = []
         while let row = try rows.next() {

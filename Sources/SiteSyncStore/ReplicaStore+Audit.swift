@@ -179,24 +179,32 @@ extension ReplicaStore {
         }
         let statements = PreparedStatements(db)
         let partial = try compactedChains(db)
-        let stored = try Row.fetchCursor(db, sql: "SELECT id, collection, record_id, deleted, state FROM sync_record")
+        let stored = try Row.fetchCursor(db, sql: "SELECT r.id, r.collection, r.record_id, r.deleted, "
+                                         + StoreSchema.stateExpression(schema, record: "r") + ", length(r.state) FROM sync_record AS r")
         var seen = 0, checked = 0
         while let row = try stored.next() {
             guard let collection = schema.collection(named: row[1]) else { continue }
             let key = RecordKey(collection: collection.code, id: row[2])
-            let state = try RecordStateCodec.decode([UInt8](row[4] as Data), key: key)
+            guard let blob = row[4] as Data? else {
+                return "record \(collection.name) \(key.id): it is live but its row in table \(collection.name) is missing or holds no state: it was deleted or altered"
+            }
+            // A live record's state is in its typed row alone.
+            guard (row[3] as Int) == 1 || (row[5] as Int) == 0 else {
+                return "record \(collection.name) \(key.id): it is live but sync_record holds a state for it: it was altered"
+            }
+            let state = try RecordStateCodec.decode([UInt8](blob), key: key)
             if inForce.contains(key), !unreplayable.contains(key), states[key] == state {
                 seen += 1
             } else if partial.contains(where: { $0.chain.department == state.department && state.context[$0.chain.origin] > 0 }) {
                 // Made partly by changes no longer logged (compacted, or received as state): the
                 // changes that are logged must all be in it.
                 guard logged[key].map({ $0.isCovered(by: state.context) }) ?? true else {
-                    return "record \(collection.name) \(key.id): its state in sync_record lacks changes of it the log holds: it was altered"
+                    return "record \(collection.name) \(key.id): its stored state lacks changes of it the log holds: it was altered"
                 }
                 report.partialRecords += 1
                 if inForce.contains(key) { seen += 1 }
             } else {
-                return "record \(collection.name) \(key.id): its state in sync_record is not what its changes make: it was altered"
+                return "record \(collection.name) \(key.id): its stored state is not what its changes make: it was altered"
             }
             if !state.isDeleted, try !tables[collection.code]!.rowMatches(statements, state, rowID: row[0]) {
                 return "record \(collection.name) \(key.id): its row in table \(collection.name) does not show its state: it was altered"

@@ -104,14 +104,18 @@ extension ReplicaStore {
                 var bytes = 0
                 var cursor = after
                 var exhausted = true
-                let rows = try Row.fetchCursor(db, sql: "SELECT id, collection, record_id, department, state FROM sync_record WHERE id > ? ORDER BY id",
+                let rows = try Row.fetchCursor(db, sql: "SELECT r.id, r.collection, r.record_id, r.department, "
+                                               + StoreSchema.stateExpression(self.schema, record: "r") + " FROM sync_record AS r WHERE r.id > ? ORDER BY r.id",
                                                arguments: [after])
                 while let row = try rows.next() {
                     guard scope.includes(department: row[3]), let collection = self.schema.collection(named: row[1]) else {
                         cursor = row[0]
                         continue
                     }
-                    let blob: Data = row[4]
+                    guard let blob = row[4] as Data? else {
+                        throw StoreError(.database, "record \(row[1] as String) \(row[2] as String) is live but its row in table \(row[1] as String) "
+                                         + "is missing or holds no state: it was deleted or altered behind SiteSync's back; run `sitesync audit verify`")
+                    }
                     let state = try RecordStateCodec.decode([UInt8](blob), key: RecordKey(collection: collection.code, id: row[2]))
                     // Measured as it travels (with its field's tag and length), so that the whole
                     // message stays within the receiver's bytes, a little kept for the batch's own.

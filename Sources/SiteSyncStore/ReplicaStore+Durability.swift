@@ -36,8 +36,9 @@ extension ReplicaStore {
 }
 
 extension ReplicaStore {
-    /// The SQL that makes `collection`'s typed table as a store holds it, with its indexes: a
-    /// plain table of the same rows (the benchmark's baseline) pays for the same indexes.
+    /// The SQL that makes `collection`'s typed table as a store holds it, with its indexes but
+    /// without the column of record states: a plain table of the same rows (the benchmark's
+    /// baseline) pays for the same indexes.
     public static func typedTableSQL(_ collection: CollectionSpec) -> [String] {
         StoreSchema.typedTableSQL(collection)
     }

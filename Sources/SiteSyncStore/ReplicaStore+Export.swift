@@ -8,15 +8,19 @@ extension ReplicaStore {
     public func forEachRecord(department: String? = nil, _ body: (CollectionSpec, RecordState) throws -> Void) throws {
         try StoreError.mapping {
             try pool.read { db in
-                var sql = "SELECT collection, record_id, state FROM sync_record"
+                var sql = "SELECT r.collection, r.record_id, \(StoreSchema.stateExpression(self.schema, record: "r")) FROM sync_record AS r"
                 var arguments: StatementArguments = []
-                if let department { sql += " WHERE department = ?"; arguments = [department] }
-                sql += " ORDER BY collection, record_id"
+                if let department { sql += " WHERE r.department = ?"; arguments = [department] }
+                sql += " ORDER BY r.collection, r.record_id"
                 let cursor = try Row.fetchCursor(db, sql: sql, arguments: arguments)
                 while let row = try cursor.next() {
                     let name: String = row[0]
                     guard let collection = self.schema.collection(named: name) else { continue }
-                    let state = try RecordStateCodec.decode([UInt8](row[2] as Data), key: RecordKey(collection: collection.code, id: row[1]))
+                    guard let blob = row[2] as Data? else {
+                        throw StoreError(.database, "record \(name) \(row[1] as String) is live but its row in table \(name) is missing or holds no state: "
+                                         + "it was deleted or altered behind SiteSync's back; run `sitesync audit verify`")
+                    }
+                    let state = try RecordStateCodec.decode([UInt8](blob), key: RecordKey(collection: collection.code, id: row[1]))
                     try body(collection, state)
                 }
             }

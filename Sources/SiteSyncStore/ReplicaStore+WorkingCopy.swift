@@ -164,6 +164,8 @@ extension ReplicaStore {
                 UPDATE \(table) SET rowid = (SELECT id FROM sync_record WHERE collection = ? AND record_id = \(table).id)
                 """, arguments: [collection.name])
         }
+        // Rows a SiteSync before schema v8 wrote keep live records' states in `sync_record`.
+        try StoreSchema.moveLiveStates(db, schema: schema)
         try StorePool.setAppliedPosition(db, position)
         let meta = try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT key, value FROM sync_meta")
             .map { ($0["key"] as String, $0["value"] as String) })

@@ -18,11 +18,13 @@ import SiteSyncCore
 ///   state transfer move it up: the changes below are held as record state only.
 /// - `sync_knowledge`: per origin replica, the highest counter held contiguously (`counter`),
 ///   the highest held at all (`max_seen`).
-/// - `sync_record`: per record, its scoping department and its replicated state (every field
-///   version with its dot, the version vector, tombstones) as a compact blob. A live record's
-///   typed row has the same rowid as its `sync_record` row, so the typed table's `id` index is
-///   the only index a new record touches at a random place; deleted records (no typed row) are
-///   found through a partial index. See ``RecordTable``.
+/// - `sync_record`: per record, its identity (`id`, also the rowid of a live record's typed row
+///   and the order a state transfer pages in), its scoping department, whether it is deleted
+///   and its number of fields in conflict. A record's replicated state (every field version
+///   with its dot, the version vector, tombstones) is a compact blob: for a live record in its
+///   typed row's `sync_state` column (v8), so that a change to it writes the one page its row
+///   is on; for a deleted record (no typed row) in `sync_record.state`, found through a partial
+///   index. A live record's `sync_record.state` is empty. See ``RecordTable``.
 /// - `sync_conflict`: the conflict log: every automatic resolution that had a loser, and every
 ///   conflict waiting for a person.
 /// - `sync_replica`: the node name behind each origin replica, as learned, and the key and salt
@@ -277,7 +279,48 @@ enum StoreSchema {
                 try db.execute(sql: parentIndexSQL(table, column))
             }
         }
+        migrator.registerMigration("v8") { db in
+            // A live record's state moves into its typed row: a change to a record then writes
+            // the page its row is on, not that page and a random page of `sync_record` too.
+            for collection in schema.collections where try db.tableExists(collection.name) {
+                let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(\(quoted(collection.name)))").map { $0["name"] as String }
+                if !columns.contains(stateColumn) {
+                    try db.execute(sql: "ALTER TABLE \(quoted(collection.name)) ADD COLUMN \(stateColumn) BLOB")
+                }
+            }
+            try moveLiveStates(db, schema: schema)
+        }
         return migrator
+    }
+
+    /// The typed-table column that holds a live record's replicated state (v8).
+    static let stateColumn = "sync_state"
+
+    /// Moves the state of every live record still kept in `sync_record` (a database written
+    /// before v8, or a hub's working copy filled from such rows) into its typed row, and leaves
+    /// `sync_record.state` empty for it. A typed row that holds a state already keeps it: that
+    /// one is newer.
+    static func moveLiveStates(_ db: Database, schema: Schema) throws {
+        for collection in schema.collections where try db.tableExists(collection.name) {
+            let table = quoted(collection.name)
+            try db.execute(sql: """
+                UPDATE \(table) SET \(stateColumn) = (SELECT state FROM sync_record WHERE id = \(table).rowid AND deleted = 0)
+                WHERE \(stateColumn) IS NULL
+                """)
+        }
+        try db.execute(sql: "UPDATE sync_record SET state = x'' WHERE deleted = 0 AND length(state) > 0")
+    }
+
+    /// An expression for the state of the record `record` (an alias of `sync_record`): its
+    /// `state` when deleted, else its typed row's state; NULL when a live record has no typed
+    /// row (only where someone deleted it by hand, which `audit verify` reports).
+    static func stateExpression(_ schema: Schema, record: String) -> String {
+        let branches = schema.collections.map { collection in
+            "WHEN '\(collection.name.replacingOccurrences(of: "'", with: "''"))' THEN "
+                + "(SELECT \(stateColumn) FROM \(quoted(collection.name)) WHERE rowid = \(record).id)"
+        }
+        return "CASE WHEN \(record).deleted = 1 THEN \(record).state ELSE CASE \(record).collection "
+            + branches.joined(separator: " ") + " END END"
     }
 
     /// Brings the typed tables of a database made by an older SiteSync up to `schema`: the
@@ -303,12 +346,15 @@ enum StoreSchema {
 
     /// `CREATE TABLE` for a collection's typed table: `id`, every field with its SQL type, and
     /// the scoping `department` where the collection has no field of that name.
-    static func createTableSQL(_ collection: CollectionSpec) -> String {
+    /// - Parameter withState: whether the table has the `sync_state` column a store keeps its
+    ///   live records' states in (the benchmark's plain baseline has not).
+    static func createTableSQL(_ collection: CollectionSpec, withState: Bool = true) -> String {
         var columns = ["id TEXT PRIMARY KEY NOT NULL"]
         if hasDepartmentColumn(collection) { columns.append("department TEXT NOT NULL") }
         for field in collection.fields {
             columns.append("\(quoted(field.name)) \(sqlType(field.type))")
         }
+        if withState { columns.append("\(stateColumn) BLOB") }
         return "CREATE TABLE \(quoted(collection.name)) (\(columns.joined(separator: ", ")))"
     }
 
@@ -322,9 +368,10 @@ enum StoreSchema {
     }
 
     /// The statements that make a collection's typed table as a store holds it: the table and
-    /// its indexes (for the benchmark's plain baseline, which writes the same rows into the same table).
+    /// its indexes, without the store's `sync_state` column (for the benchmark's plain
+    /// baseline, which writes the same rows into the same table).
     static func typedTableSQL(_ collection: CollectionSpec) -> [String] {
-        [createTableSQL(collection)] + parentIndexes.filter { $0.0 == collection.name && collection.field(named: $0.1) != nil }
+        [createTableSQL(collection, withState: false)] + parentIndexes.filter { $0.0 == collection.name && collection.field(named: $0.1) != nil }
             .map { parentIndexSQL($0.0, $0.1) }
     }
 

@@ -39,8 +39,9 @@ struct StoredRecords: Sendable {
             throw StoreError(.rejectedChange, "collection code \(state.key.collection) is not in schema \(schema.version)")
         }
         let conflicts = state.conflictCount(in: collection)
-        try tables[collection.code]!.save(statements, state, stored: stored, conflicts: conflicts)
-        if conflicts > 0 || (stored.map { $0.state.conflictCount(in: collection) } ?? 0) > 0 {
+        let conflictsBefore = stored.map { $0.state.conflictCount(in: collection) } ?? 0
+        try tables[collection.code]!.save(statements, state, stored: stored, conflicts: conflicts, conflictsBefore: conflictsBefore)
+        if conflicts > 0 || conflictsBefore > 0 {
             try ConflictLog.reconcile(statements.db, state: state, collection: collection, settledBy: dot, now: now)
         }
     }

@@ -206,7 +206,10 @@ import Testing
         #expect(try altered("DELETE FROM sync_change WHERE counter = 4")?.contains("broken link") == true)
         #expect(try altered("DELETE FROM sync_change WHERE counter = 6") != nil)
         #expect(try altered("UPDATE sync_seal SET signature = zeroblob(64) WHERE counter = 2")?.contains("seal") == true)
-        #expect(try altered("UPDATE sync_record SET state = (SELECT state FROM sync_record WHERE record_id = 'a2') WHERE record_id = 'a1'") != nil)
+        #expect(try altered("UPDATE activity SET sync_state = (SELECT sync_state FROM activity WHERE id = 'a2') WHERE id = 'a1'") != nil)
+        #expect(try altered("UPDATE sync_record SET state = (SELECT sync_state FROM activity WHERE id = 'a1') WHERE record_id = 'a1'")?
+            .contains("sync_record holds a state") == true)
+        #expect(try altered("DELETE FROM activity WHERE id = 'a1'")?.contains("row in table activity is missing") == true)
         #expect(try altered("INSERT INTO activity (id, department, project, name) VALUES ('ghost', 'roads', 'p1', 'Ghost')") != nil)
     }
 }
