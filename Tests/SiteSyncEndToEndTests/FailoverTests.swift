@@ -178,8 +178,12 @@ import Testing
         #expect(outcome["endpoint"] as? String == standby)
         let passed = try #require((outcome["passed_over"] as? [[String: Any]])?.first)
         #expect(passed["endpoint"] as? String == first && ["silent", "unreachable"].contains(passed["code"] as? String ?? ""), "\(passed)")
-        // The standby's Welcome said what the hub's database holds: exactly the rest went.
-        #expect(outcome["sent"] as? Int == total - committed, "\(outcome)")
+        // The standby's Welcome said what the hub's database holds, and the rest went: every
+        // change the hub lacked arrived new, none twice. Up to the hub's window (2 batches of
+        // 256) may be sent again and arrive as known, as the test's summary allows: whether the
+        // last batch was committed before the kill is the scheduler's, not the test's.
+        let sent = try #require(outcome["sent"] as? Int, "\(outcome)")
+        #expect(sent >= total - committed && sent <= total - committed + 2 * 256, "\(outcome)")
         #expect(outcome["pushed_new"] as? Int == total - committed, "\(outcome)")
         #expect(outcome["resent"] as? Int == 0)
         #expect(try cli.ok("digest", "--data-dir", "hub", "--department", "roads") == cli.ok("digest", "--data-dir", "site", "--department", "roads"))
