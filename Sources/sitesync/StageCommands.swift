@@ -160,8 +160,8 @@ extension ProjectCommand {
     }
 }
 
-/// `sitesync stage propose|approve|return|list`: the stage gates under the names issue 19 gives
-/// them, the same acts as `sitesync project propose|approve|return|stages` (docs/design.md §14).
+/// `sitesync stage propose|approve|return|list`: the stage gates under their short names, the
+/// same acts as `sitesync project propose|approve|return|stages` (docs/design.md §14).
 struct StageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stage",
@@ -227,7 +227,7 @@ struct StageCommand: ParsableCommand {
     }
 }
 
-/// `sitesync baseline set|list`: baselines under the names issue 19 gives them, the same acts as
+/// `sitesync baseline set|list`: baselines under their short names, the same acts as
 /// `sitesync project rebaseline|baselines` (docs/design.md §14).
 struct BaselineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -74,7 +74,7 @@ struct SuggestionCommand: ParsableCommand {
 
 }
 
-/// `sitesync suggest TEXT [--anonymous]`: leave a suggestion in one word, as issue 19 names it;
+/// `sitesync suggest TEXT [--anonymous]`: leave a suggestion in one word (the short name);
 /// the same act as `sitesync suggestion add --text TEXT` (docs/design.md §15.2).
 struct SuggestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
