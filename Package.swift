@@ -50,7 +50,8 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
-        // SQLite's session extension (changesets), which <sqlite3.h> declares only on request.
+        // SQLite's session extension (changesets), which <sqlite3.h> declares only on request, and
+        // its process-wide settings (sqlite3_config, a variadic function Swift cannot call).
         .target(name: "CSQLiteSession", linkerSettings: [.linkedLibrary("sqlite3")]),
         // A small synchronous wrapper over libpq: connections, typed parameters and rows,
         // transactions with bounded retries of serialization failures.
@@ -119,7 +120,7 @@ let package = Package(
         .executableTarget(
             name: "sitesync-bench",
             dependencies: [
-                "SiteSyncCore", "SiteSyncNode", "SiteSyncDomain", "SiteSyncBench",
+                "SiteSyncCore", "SiteSyncStore", "SiteSyncNode", "SiteSyncDomain", "SiteSyncBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

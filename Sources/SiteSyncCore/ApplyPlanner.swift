@@ -120,10 +120,12 @@ public struct ApplyPlanner: Sendable {
     ///   - held: the change's record as held here (empty when never seen).
     ///   - hubRefused: whether the hub's refusal of this change is known here already.
     public func judge<Facts: HeldFacts>(
-        _ change: Change, in collection: CollectionSpec, held: RecordState, hubRefused: Bool, facts: Facts
+        _ change: Change, in collection: CollectionSpec, held: @autoclosure () -> RecordState, hubRefused: Bool, facts: Facts
     ) throws -> Verdict {
         if hubRefused { return .withhold(nil, noting: []) }
         guard let authorizer else { return .apply(noting: []) }
+        // Read only here: a receiver that judges nothing does not copy the record.
+        let held = held()
         if let refusal = try authorizer.refusal(for: change, held: held, schema: schema, referrers: { try facts.referrers(of: $0) }) {
             return .withhold(refusal, noting: [])
         }

@@ -84,18 +84,27 @@ public struct CalendarDate: Hashable, Comparable, Sendable, CustomStringConverti
     }
 
     public var description: String {
-        var bytes = [UInt8](repeating: UInt8(ascii: "-"), count: 10)
-        func put(_ value: Int, at offset: Int, width: Int) {
-            var v = value
-            for index in stride(from: offset + width - 1, through: offset, by: -1) {
-                bytes[index] = UInt8(ascii: "0") + UInt8(v % 10)
-                v /= 10
+        withISO8601UTF8 { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Calls `body` with the `YYYY-MM-DD` form's UTF-8 bytes, written into a buffer on the
+    /// stack: the store binds every date it writes this way, without making a `String`.
+    public func withISO8601UTF8<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 10) { bytes in
+            func put(_ value: Int, at offset: Int, width: Int) {
+                var v = value
+                for index in stride(from: offset + width - 1, through: offset, by: -1) {
+                    bytes[index] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                }
             }
+            put(year, at: 0, width: 4)
+            bytes[4] = UInt8(ascii: "-")
+            put(month, at: 5, width: 2)
+            bytes[7] = UInt8(ascii: "-")
+            put(day, at: 8, width: 2)
+            return try body(UnsafeBufferPointer(bytes))
         }
-        put(year, at: 0, width: 4)
-        put(month, at: 5, width: 2)
-        put(day, at: 8, width: 2)
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     public static func < (lhs: CalendarDate, rhs: CalendarDate) -> Bool {

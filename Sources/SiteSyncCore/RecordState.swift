@@ -104,25 +104,25 @@ public struct RecordState: Hashable, Sendable {
             // and growing it one insertion at a time copied the versions once per write.
             versions.reserveCapacity(versions.count + writes.count)
             for write in writes {
-                guard let spec = collection.field(code: write.field) else {
+                guard let field = collection.fieldIndex(code: write.field) else {
                     throw CoreError(.invalidChange,
                         "change \(change.dot) writes field \(write.field), unknown in \(collection.name); the sender uses another schema")
                 }
+                let rule = collection.fields[field].rule
                 switch write.operation {
                 case .assign(let value, let tag, let supersede):
-                    guard spec.rule != .orset, value.conforms(to: spec.type) else {
-                        throw CoreError(.invalidChange, "change \(change.dot) writes a value of the wrong type to \(spec.name)")
+                    guard rule != .orset, value.conforms(to: collection.fields[field].type) else {
+                        throw CoreError(.invalidChange, "change \(change.dot) writes a value of the wrong type to \(collection.fields[field].name)")
                     }
                     // An immutable field keeps a differing value as a conflict instead of losing it,
                     // unless a person resolved that conflict.
-                    let keepsDiffering = spec.rule == .immutable && !supersede
-                    replace(in: write.field, adding: CollectionOfOne(FieldVersion(field: write.field, dot: change.dot, hlc: change.hlc,
-                                                                                  value: value, tag: tag))) {
+                    let keepsDiffering = rule == .immutable && !supersede
+                    replace(in: write.field, adding: FieldVersion(field: write.field, dot: change.dot, hlc: change.hlc, value: value, tag: tag)) {
                         covered.contains($0.dot) && (!keepsDiffering || $0.value == value)
                     }
                 case .updateSet(let add, let remove):
-                    guard spec.rule == .orset else {
-                        throw CoreError(.invalidChange, "change \(change.dot) updates \(spec.name) as a set, but it is not one")
+                    guard rule == .orset else {
+                        throw CoreError(.invalidChange, "change \(change.dot) updates \(collection.fields[field].name) as a set, but it is not one")
                     }
                     let added = Set(add).map { FieldVersion(field: write.field, dot: change.dot, hlc: change.hlc, value: .text($0)) }
                     replace(in: write.field, adding: added) { version in
@@ -155,18 +155,35 @@ public struct RecordState: Hashable, Sendable {
 
     /// Removes the versions of `field` that `removed` selects and inserts `added`, keeping the
     /// canonical order.
-    private mutating func replace(in field: UInt16, adding added: some Sequence<FieldVersion>, removing removed: (FieldVersion) -> Bool) {
-        let start = firstIndex(of: field)
-        var end = start
+    private mutating func replace(in field: UInt16, adding added: [FieldVersion], removing removed: (FieldVersion) -> Bool) {
+        var end = remove(in: field, removed)
+        for version in added {
+            insert(version, in: field, before: end)
+            end += 1
+        }
+    }
+
+    /// The same for one version (an assignment: the hot path of applying changes, without a
+    /// collection around the version to copy it into).
+    private mutating func replace(in field: UInt16, adding version: FieldVersion, removing removed: (FieldVersion) -> Bool) {
+        insert(version, in: field, before: remove(in: field, removed))
+    }
+
+    /// Removes the versions of `field` that `removed` selects; returns where the field's
+    /// versions end now.
+    private mutating func remove(in field: UInt16, _ removed: (FieldVersion) -> Bool) -> Int {
+        var end = firstIndex(of: field)
         while end < versions.count && versions[end].field == field {
             if removed(versions[end]) { versions.remove(at: end) } else { end += 1 }
         }
-        for version in added {
-            var position = start
-            while position < end && FieldVersion.canonicalOrder(versions[position], version) { position += 1 }
-            versions.insert(version, at: position)
-            end += 1
-        }
+        return end
+    }
+
+    /// Inserts `version` among the versions of `field` (which end at `end`) in canonical order.
+    private mutating func insert(_ version: FieldVersion, in field: UInt16, before end: Int) {
+        var position = firstIndex(of: field)
+        while position < end && FieldVersion.canonicalOrder(versions[position], version) { position += 1 }
+        versions.insert(version, at: position)
     }
 
     /// Merges another replica's state of the same record: the least upper bound of both.

@@ -158,6 +158,12 @@ public struct CollectionSpec: Hashable, Sendable {
     public func field(code: UInt16) -> FieldSpec? {
         byCode[code].map { fields[$0] }
     }
+
+    /// The position in ``fields`` of the field with wire code `code`: for hot paths that read
+    /// one property of the field (`fields[i].rule`) without copying all of it.
+    public func fieldIndex(code: UInt16) -> Int? {
+        byCode[code]
+    }
 }
 
 /// The set of collections every replica agrees on.

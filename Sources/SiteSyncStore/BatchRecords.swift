@@ -62,7 +62,10 @@ final class BatchRecords: HeldFacts {
 
     /// Saves every changed record.
     func save(now: UInt64) throws {
-        for slot in keys.indices where dirty[slot] {
+        // Read from local arrays, which lend their elements to the call; elements of this
+        // object's own arrays are copied out for it.
+        let (states, stored, lastDots, dirty) = (self.states, self.stored, self.lastDots, self.dirty)
+        for slot in states.indices where dirty[slot] {
             try store.saveState(statements, states[slot], stored: stored[slot], settledBy: lastDots[slot], now: now)
         }
     }

@@ -8,7 +8,10 @@ import SiteSyncWire
 ///
 /// The hash is taken where the change is decoded or rebuilt, off the thread that writes, and
 /// used for everything after: the batch's chain check and, for a change withheld, its hole.
-public struct IncomingChange: Sendable {
+///
+/// A class: the writer passes each change around several times, and a copy of the struct (its
+/// change's arrays and strings, its payload) cost 2 % of the writer's time in a profile.
+public final class IncomingChange: Sendable {
     public let change: Change
     public let payload: Data
     public let payloadHash: ChainHash

@@ -17,18 +17,34 @@ struct StoredRecords: Sendable {
     }
 
     /// The stored states of many records, in the order of `keys` (`nil` where never seen).
+    ///
+    /// Whether a collection holds any deleted record is asked once for all of them: where it
+    /// holds none (the common case), each probe looks in the typed table alone.
     func load(_ statements: PreparedStatements, _ keys: [RecordKey]) throws -> [StoredRecord?] {
-        try keys.map { key in
-            guard let table = tables[key.collection] else {
-                throw StoreError(.rejectedChange, "collection code \(key.collection) is unknown")
+        var holdsDeleted: [UInt16: Bool] = [:]
+        return try keys.map { key in
+            let table = try self.table(key)
+            let deleted: Bool
+            if let known = holdsDeleted[key.collection] {
+                deleted = known
+            } else {
+                deleted = try table.holdsDeleted(statements)
+                holdsDeleted[key.collection] = deleted
             }
-            return try table.load(statements, id: key.id)
+            return try table.load(statements, id: key.id, orDeleted: deleted)
         }
     }
 
     /// A record's stored state, or `nil` when never seen.
     func load(_ statements: PreparedStatements, _ key: RecordKey) throws -> StoredRecord? {
-        try load(statements, [key])[0]
+        try table(key).load(statements, id: key.id, orDeleted: true)
+    }
+
+    private func table(_ key: RecordKey) throws -> RecordTable {
+        guard let table = tables[key.collection] else {
+            throw StoreError(.rejectedChange, "collection code \(key.collection) is unknown")
+        }
+        return table
     }
 
     /// Writes a record's new state: its version metadata, its typed row and its conflict log

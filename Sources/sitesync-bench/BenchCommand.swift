@@ -2,11 +2,19 @@ import ArgumentParser
 import Foundation
 import SiteSyncBench
 import SiteSyncCore
+import SiteSyncStore
 
 /// The benchmarks and the soak, a binary of their own so that the shipped `sitesync` carries
 /// none of their code.
 @main
 struct BenchCommand: ParsableCommand {
+    /// SQLite's process-wide settings first, as `sitesync` makes them (both sides of every
+    /// comparison run in this process, so both have them).
+    static func main() {
+        SQLiteProcess.configure()
+        main(nil)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "sitesync-bench",
         abstract: "SiteSync's benchmarks: the performance targets of docs/design.md §9 (the default), or a fault soak (`sitesync-bench soak`).",

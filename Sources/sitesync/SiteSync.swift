@@ -1,8 +1,10 @@
 import ArgumentParser
+import SiteSyncStore
 
 @main
 struct SiteSync: ParsableCommand {
     static func main() {
+        SQLiteProcess.configure()
         main(KeyArguments.parseable(Array(CommandLine.arguments.dropFirst())))
     }
 

@@ -1,6 +1,7 @@
-// SQLite's session extension (sqlite3session_*, sqlite3changeset_*), reached through small C
-// functions: its declarations in <sqlite3.h> exist only when SQLITE_ENABLE_SESSION is defined,
-// and this header keeps <sqlite3.h> out of Swift's view (GRDB's module already imports it).
+// SQLite's session extension (sqlite3session_*, sqlite3changeset_*) and its process-wide
+// settings, reached through small C functions: the extension's declarations in <sqlite3.h> exist
+// only when SQLITE_ENABLE_SESSION is defined, sqlite3_config is variadic, and this header keeps
+// <sqlite3.h> out of Swift's view (GRDB's module already imports it).
 // Handles are passed as `void *`; the database handle is GRDB's `Database.sqliteConnection`.
 #ifndef CSQLITESESSION_H
 #define CSQLITESESSION_H
@@ -35,5 +36,10 @@ int sitesync_changeset_primary_key(void *iterator, unsigned char **flags, int *c
 /// valid until the next call on the iterator.
 int sitesync_changeset_value(void *iterator, int old, int column, int *present, int *type,
                              int64_t *integer, double *real, const void **bytes, int *length);
+
+/// Turns SQLite's memory statistics off for the whole process (SQLITE_CONFIG_MEMSTATUS), which
+/// makes its allocations take no lock. Only before SQLite's first use in the process: later it
+/// changes nothing and returns SQLITE_MISUSE (21).
+int sitesync_sqlite_configure_process(void);
 
 #endif
