@@ -183,7 +183,8 @@ public struct RecordState: Hashable, Sendable {
     private mutating func insert(_ version: FieldVersion, in field: UInt16, before end: Int) {
         var position = firstIndex(of: field)
         while position < end && FieldVersion.canonicalOrder(versions[position], version) { position += 1 }
-        versions.insert(version, at: position)
+        // A new record's fields come in code order: each goes at the end.
+        if position == versions.count { versions.append(version) } else { versions.insert(version, at: position) }
     }
 
     /// Merges another replica's state of the same record: the least upper bound of both.

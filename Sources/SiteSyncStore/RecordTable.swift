@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import SiteSyncCore
 
 /// A record's state as stored, with its `sync_record` id (also its typed row's rowid).
@@ -131,7 +132,7 @@ final class RecordTable: Sendable {
             insert.bind(5, Int64(conflicts))
             insert.bind(6, blob: recordState)
             try insert.run()
-            rowID = statements.db.lastInsertedRowID
+            rowID = sqlite3_last_insert_rowid(statements.db.sqliteConnection)
         }
         switch (wasLive, live) {
         case (true, true):

@@ -37,7 +37,7 @@ struct RejectionLog {
 
     /// Every change refused (by anyone), for a batch to withhold them.
     func refusedDots() throws -> Set<Dot> {
-        try Set(Row.fetchAll(db, sql: "SELECT replica, counter FROM sync_rejected").map {
+        try Set(Row.fetchAll(db.cachedStatement(sql: "SELECT replica, counter FROM sync_rejected")).map {
             Dot(replica: ReplicaID(storageValue: $0[0]), counter: UInt64(bitPattern: $0[1]))
         })
     }

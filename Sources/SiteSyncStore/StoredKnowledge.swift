@@ -27,7 +27,7 @@ struct StoredKnowledge {
     /// Each origin's knowledge, with the highest counter held at all.
     func origins() throws -> [ReplicaID: OriginKnowledge] {
         var knowledge: [ReplicaID: OriginKnowledge] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT replica, counter, max_seen FROM sync_knowledge") {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT replica, counter, max_seen FROM sync_knowledge")) {
             knowledge[ReplicaID(storageValue: row[0])] = OriginKnowledge(counter: UInt64(bitPattern: row[1]), maxSeen: UInt64(bitPattern: row[2]))
         }
         return knowledge

@@ -51,14 +51,14 @@ struct StoredRecords: Sendable {
     /// entries.
     /// - Parameter stored: the record as it was stored before, `nil` when new.
     func save(_ statements: PreparedStatements, _ state: RecordState, stored: StoredRecord?, settledBy dot: Dot?, now: UInt64) throws {
-        guard let collection = schema.collection(code: state.key.collection) else {
+        guard let table = tables[state.key.collection] else {
             throw StoreError(.rejectedChange, "collection code \(state.key.collection) is not in schema \(schema.version)")
         }
-        let conflicts = state.conflictCount(in: collection)
-        let conflictsBefore = stored.map { $0.state.conflictCount(in: collection) } ?? 0
-        try tables[collection.code]!.save(statements, state, stored: stored, conflicts: conflicts, conflictsBefore: conflictsBefore)
+        let conflicts = state.conflictCount(in: table.collection)
+        let conflictsBefore = stored.map { $0.state.conflictCount(in: table.collection) } ?? 0
+        try table.save(statements, state, stored: stored, conflicts: conflicts, conflictsBefore: conflictsBefore)
         if conflicts > 0 || conflictsBefore > 0 {
-            try ConflictLog.reconcile(statements.db, state: state, collection: collection, settledBy: dot, now: now)
+            try ConflictLog.reconcile(statements.db, state: state, collection: table.collection, settledBy: dot, now: now)
         }
     }
 
