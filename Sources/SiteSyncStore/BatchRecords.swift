@@ -18,6 +18,9 @@ final class BatchRecords: HeldFacts {
     private var dirty: [Bool] = []
     /// The last change applied to each slot's record: it settles the conflicts it resolves.
     private var lastDots: [Dot?] = []
+    /// Each slot's state blob where it was prepared with the state (``CreatedRecord``) and
+    /// nothing changed the record since; encoded on save otherwise.
+    private var blobs: [[UInt8]?] = []
 
     init(store: ReplicaStore, statements: PreparedStatements) {
         self.store = store
@@ -40,6 +43,12 @@ final class BatchRecords: HeldFacts {
         states = zip(keys, stored).map { key, stored in stored?.state ?? RecordState(key: key) }
         dirty = [Bool](repeating: false, count: keys.count)
         lastDots = [Dot?](repeating: nil, count: keys.count)
+        blobs = [[UInt8]?](repeating: nil, count: keys.count)
+    }
+
+    /// Whether the slot's record is held nowhere: neither stored nor touched by this batch.
+    func holdsNothing(_ slot: Int) -> Bool {
+        stored[slot] == nil && states[slot].isEmpty
     }
 
     /// Takes `dot` as seen without effect in the slot's record (if held at all).
@@ -47,12 +56,15 @@ final class BatchRecords: HeldFacts {
         guard !states[slot].isEmpty else { return }
         states[slot].withhold(dot)
         dirty[slot] = true
+        blobs[slot] = nil
     }
 
-    /// Notes that `dot` was applied to the slot's record.
-    func changed(_ slot: Int, by dot: Dot) {
+    /// Notes that `dot` was applied to the slot's record, which `blob` encodes when it was
+    /// prepared with the state (`nil`: encoded on save).
+    func changed(_ slot: Int, by dot: Dot, blob: [UInt8]? = nil) {
         lastDots[slot] = dot
         dirty[slot] = true
+        blobs[slot] = blob
     }
 
     /// The records changed, each with its department now.
@@ -64,9 +76,9 @@ final class BatchRecords: HeldFacts {
     func save(now: UInt64) throws {
         // Read from local arrays, which lend their elements to the call; elements of this
         // object's own arrays are copied out for it.
-        let (states, stored, lastDots, dirty) = (self.states, self.stored, self.lastDots, self.dirty)
+        let (states, stored, lastDots, dirty, blobs) = (self.states, self.stored, self.lastDots, self.dirty, self.blobs)
         for slot in states.indices where dirty[slot] {
-            try store.saveState(statements, states[slot], stored: stored[slot], settledBy: lastDots[slot], now: now)
+            try store.saveState(statements, states[slot], stored: stored[slot], settledBy: lastDots[slot], now: now, blob: blobs[slot])
         }
     }
 

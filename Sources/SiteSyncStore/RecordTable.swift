@@ -101,8 +101,10 @@ final class RecordTable: Sendable {
     ///   - stored: the record as loaded before the change, `nil` when new.
     ///   - conflicts: the record's number of fields in conflict, kept in `sync_record`.
     ///   - conflictsBefore: the stored record's number (0 when new).
-    func save(_ statements: PreparedStatements, _ state: RecordState, stored: StoredRecord?, conflicts: Int, conflictsBefore: Int) throws {
-        let blob = RecordStateCodec.encode(state)
+    ///   - blob: the state's blob, when it was encoded beforehand (``CreatedRecord``).
+    func save(_ statements: PreparedStatements, _ state: RecordState, stored: StoredRecord?, conflicts: Int, conflictsBefore: Int,
+              blob: [UInt8]? = nil) throws {
+        let blob = blob ?? RecordStateCodec.encode(state)
         let live = !state.isDeleted
         let wasLive = stored.map { !$0.state.isDeleted } ?? false
         // A live record's state goes in its typed row; `sync_record` keeps a deleted one's.

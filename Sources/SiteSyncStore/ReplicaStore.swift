@@ -323,8 +323,9 @@ public final class ReplicaStore: Sendable {
     }
 
     /// Writes a record's new state, inside the caller's transaction (``StoredRecords``).
-    func saveState(_ statements: PreparedStatements, _ state: RecordState, stored: StoredRecord?, settledBy dot: Dot?, now: UInt64) throws {
-        try storedRecords.save(statements, state, stored: stored, settledBy: dot, now: now)
+    func saveState(_ statements: PreparedStatements, _ state: RecordState, stored: StoredRecord?, settledBy dot: Dot?, now: UInt64,
+                   blob: [UInt8]? = nil) throws {
+        try storedRecords.save(statements, state, stored: stored, settledBy: dot, now: now, blob: blob)
     }
 
     func loadClock(_ db: Database) throws -> HybridLogicalClock {

@@ -50,13 +50,15 @@ struct StoredRecords: Sendable {
     /// Writes a record's new state: its version metadata, its typed row and its conflict log
     /// entries.
     /// - Parameter stored: the record as it was stored before, `nil` when new.
-    func save(_ statements: PreparedStatements, _ state: RecordState, stored: StoredRecord?, settledBy dot: Dot?, now: UInt64) throws {
+    /// - Parameter blob: the state's blob, when it was encoded beforehand.
+    func save(_ statements: PreparedStatements, _ state: RecordState, stored: StoredRecord?, settledBy dot: Dot?, now: UInt64,
+              blob: [UInt8]? = nil) throws {
         guard let table = tables[state.key.collection] else {
             throw StoreError(.rejectedChange, "collection code \(state.key.collection) is not in schema \(schema.version)")
         }
         let conflicts = state.conflictCount(in: table.collection)
         let conflictsBefore = stored.map { $0.state.conflictCount(in: table.collection) } ?? 0
-        try table.save(statements, state, stored: stored, conflicts: conflicts, conflictsBefore: conflictsBefore)
+        try table.save(statements, state, stored: stored, conflicts: conflicts, conflictsBefore: conflictsBefore, blob: blob)
         if conflicts > 0 || conflictsBefore > 0 {
             try ConflictLog.reconcile(statements.db, state: state, collection: table.collection, settledBy: dot, now: now)
         }

@@ -6,10 +6,11 @@ import Testing
 @testable import SiteSyncCore
 @testable import SiteSyncStore
 
-/// The apply path's own ways of talking to SQLite: text and blobs bound in place from a buffer
-/// of the statement's own (``BindingBuffer``), and a record looked up in its typed table alone
-/// when its collection holds no deleted record.
-@Suite struct HotPathBindingTests {
+/// The apply path's shortcuts: text and blobs bound in place from a buffer of the statement's
+/// own (``BindingBuffer``), a record looked up in its typed table alone when its collection
+/// holds no deleted record, and a creation's record prepared where it was decoded
+/// (``CreatedRecord``), taken only where the record is held nowhere.
+@Suite struct ApplyHotPathTests {
     /// Values of every size — empty, one byte, a block's worth and past it, several in one use
     /// filling more than a block — arrive whole, use after use of the same statement.
     @Test func textsAndBlobsBoundInPlaceArriveWhole() throws {
@@ -95,5 +96,42 @@ import Testing
         #expect(try site.value("activity", "a2", "name") == .text("Drainage, again"))
         #expect(try site.store.digest() == office.store.digest())
         #expect(try site.store.audit().broken == nil)
+    }
+
+    /// Two offices create the same record at once (a natural key: the same id). Whichever
+    /// creation a site receives second finds the record held and merges into it, in one batch
+    /// or two, so every order gives the same record, and the prepared state of the first is
+    /// what the merge would have made.
+    @Test func aCreationOfARecordHeldAlreadyMergesWhateverTheOrder() throws {
+        let first = try TestReplica(name: "office-1"), second = try TestReplica(name: "office-2", clock: { 1_700_000_009_000 })
+        for office in [first, second] {
+            try office.put("department", "roads", "name=Roads Bureau")
+            try office.put("project", "p1", "code=R-001", "name=Ring road", "department=roads")
+        }
+        try first.put("activity", "a1", "project=p1", "name=Earthworks", "budget=100")
+        try second.put("activity", "a1", "project=p1", "name=Drainage", "budget=250")
+        let oneThenTwo = try TestReplica(name: "site-1"), twoThenOne = try TestReplica(name: "site-2")
+        let together = try TestReplica(name: "site-3")
+        try first.send(to: oneThenTwo)
+        try second.send(to: oneThenTwo)
+        try second.send(to: twoThenOne)
+        try first.send(to: twoThenOne)
+        // Both offices' changes in one batch: the second creation finds the first in its slot.
+        try first.send(to: second)
+        try second.send(to: together)
+        #expect(try oneThenTwo.store.digest() == twoThenOne.store.digest())
+        #expect(try together.store.digest() == oneThenTwo.store.digest())
+        #expect(try second.store.digest() == oneThenTwo.store.digest())
+        for site in [oneThenTwo, twoThenOne, together] {
+            #expect(try site.store.audit().broken == nil)
+            #expect(try site.store.rows([("SELECT conflicts FROM sync_record WHERE record_id = 'a1'", [])])[0] != [["0"]],
+                    "the two creations' differing values are a conflict")
+        }
+        // The record created by one batch and edited by the next, and created and edited in one.
+        try first.put("activity", "a2", "project=p1", "name=Kerbs")
+        try first.put("activity", "a2", "remarks=half done")
+        try first.send(to: oneThenTwo)
+        #expect(try oneThenTwo.value("activity", "a2", "remarks") == .text("half done"))
+        #expect(try oneThenTwo.store.audit().broken == nil)
     }
 }
