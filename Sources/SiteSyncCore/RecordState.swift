@@ -29,13 +29,15 @@ public struct RecordState: Hashable, Sendable {
         tombstones = []
     }
 
-    /// A state as stored (used by the store's decoder). Versions are put in canonical order.
+    /// A state as stored (used by the store's decoder). Versions are put in canonical order
+    /// (checked first: the store writes them in that order, and sorting copies them).
     public init(key: RecordKey, department: String, context: VersionVector, versions: [FieldVersion], tombstones: [Tombstone]) {
         self.key = key
         self.department = department
         self.context = context
-        self.versions = versions.sorted(by: FieldVersion.canonicalOrder)
-        self.tombstones = tombstones.sorted { $0.dot < $1.dot }
+        let inOrder = versions.indices.dropFirst().allSatisfy { !FieldVersion.canonicalOrder(versions[$0], versions[$0 - 1]) }
+        self.versions = inOrder ? versions : versions.sorted(by: FieldVersion.canonicalOrder)
+        self.tombstones = tombstones.count < 2 ? tombstones : tombstones.sorted { $0.dot < $1.dot }
     }
 
     /// Whether no change has been applied yet.

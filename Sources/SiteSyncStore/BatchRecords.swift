@@ -12,7 +12,8 @@ final class BatchRecords: HeldFacts {
     let statements: PreparedStatements
     private(set) var keys: [RecordKey] = []
     private var slotOf: [RecordKey: Int] = [:]
-    private var stored: [StoredRecord?] = []
+    /// What saving each slot's record needs to know of it as stored (`nil` where never seen).
+    private var stored: [StoredFacts?] = []
     /// Each slot's record as it stands now (empty when never seen).
     var states: [RecordState] = []
     private var dirty: [Bool] = []
@@ -39,8 +40,10 @@ final class BatchRecords: HeldFacts {
 
     /// Loads every slot's record, once all are given.
     func load() throws {
-        stored = try store.loadStored(statements, keys)
-        states = zip(keys, stored).map { key, stored in stored?.state ?? RecordState(key: key) }
+        let loaded = try store.loadStored(statements, keys)
+        stored = try loaded.map { try $0.map(store.storedRecords.facts(of:)) }
+        // Once `loaded` is gone, each state is the only holder of its versions, and changes in place.
+        states = zip(keys, loaded).map { key, stored in stored?.state ?? RecordState(key: key) }
         dirty = [Bool](repeating: false, count: keys.count)
         lastDots = [Dot?](repeating: nil, count: keys.count)
         blobs = [[UInt8]?](repeating: nil, count: keys.count)
@@ -78,7 +81,7 @@ final class BatchRecords: HeldFacts {
         // object's own arrays are copied out for it.
         let (states, stored, lastDots, dirty, blobs) = (self.states, self.stored, self.lastDots, self.dirty, self.blobs)
         for slot in states.indices where dirty[slot] {
-            try store.saveState(statements, states[slot], stored: stored[slot], settledBy: lastDots[slot], now: now, blob: blobs[slot])
+            try store.saveState(statements, states[slot], facts: stored[slot], settledBy: lastDots[slot], now: now, blob: blobs[slot])
         }
     }
 

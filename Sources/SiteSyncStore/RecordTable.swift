@@ -9,6 +9,18 @@ struct StoredRecord {
     var state: RecordState
 }
 
+/// What saving a record needs to know of it as it was stored, taken when it is loaded: then
+/// the loaded state itself can change in place (the first change to a loaded state otherwise
+/// copied all its versions, the stored copy still holding them).
+struct StoredFacts {
+    let rowID: Int64
+    let wasLive: Bool
+    let department: String
+    let conflicts: Int
+    /// The values of the fields the table's indexes cover, in ``RecordTable``'s order of them.
+    let indexedValues: [FieldValue]
+}
+
 /// Where records live, and how they are found and saved. A class: the apply path reaches a
 /// table once or twice per change, and a copy of this struct (a dozen strings and arrays) cost
 /// 4 % of the writer's time in a profile.
@@ -97,16 +109,20 @@ final class RecordTable: Sendable {
     }
 
     /// Saves a record's new state and makes its typed row show it.
+    /// What a save needs to know of `stored`.
+    func facts(of stored: StoredRecord) -> StoredFacts {
+        StoredFacts(rowID: stored.rowID, wasLive: !stored.state.isDeleted, department: stored.state.department,
+                    conflicts: stored.state.conflictCount(in: collection), indexedValues: indexedFields.map { stored.state.value(of: $0) })
+    }
+
     /// - Parameters:
-    ///   - stored: the record as loaded before the change, `nil` when new.
+    ///   - stored: the record as loaded before the change (``facts(of:)``), `nil` when new.
     ///   - conflicts: the record's number of fields in conflict, kept in `sync_record`.
-    ///   - conflictsBefore: the stored record's number (0 when new).
     ///   - blob: the state's blob, when it was encoded beforehand (``CreatedRecord``).
-    func save(_ statements: PreparedStatements, _ state: RecordState, stored: StoredRecord?, conflicts: Int, conflictsBefore: Int,
-              blob: [UInt8]? = nil) throws {
+    func save(_ statements: PreparedStatements, _ state: RecordState, stored: StoredFacts?, conflicts: Int, blob: [UInt8]? = nil) throws {
         let blob = blob ?? RecordStateCodec.encode(state)
         let live = !state.isDeleted
-        let wasLive = stored.map { !$0.state.isDeleted } ?? false
+        let wasLive = stored?.wasLive ?? false
         // A live record's state goes in its typed row; `sync_record` keeps a deleted one's.
         let recordState = live ? [] : blob
         let rowID: Int64
@@ -114,7 +130,7 @@ final class RecordTable: Sendable {
             rowID = stored.rowID
             // A live record changed in its fields alone leaves its `sync_record` row as it was:
             // one random page fewer per change.
-            if !(wasLive && live && stored.state.department == state.department && conflictsBefore == conflicts) {
+            if !(wasLive && live && stored.department == state.department && stored.conflicts == conflicts) {
                 let update = try statements.statement(key(.updateState),
                     "UPDATE sync_record SET department = ?, deleted = ?, conflicts = ?, state = ? WHERE id = ?")
                 update.bind(1, state.department)
@@ -143,7 +159,7 @@ final class RecordTable: Sendable {
             // value it had: a page of the index written per change to a record (a quarter of a
             // bulk apply's), where most changes leave the parent the index is on as it was.
             if let keepingIndexed = updateKeepingIndexedSQL, let stored,
-               indexedFields.allSatisfy({ stored.state.value(of: $0) == state.value(of: $0) }) {
+               zip(indexedFields, stored.indexedValues).allSatisfy({ state.value(of: $0) == $1 }) {
                 let update = try statements.statement(key(.updateRowKeepingIndexed), keepingIndexed)
                 let next = bindValues(of: state, to: update, from: 1)
                 update.bind(next, blob: blob)

@@ -323,9 +323,15 @@ public final class ReplicaStore: Sendable {
     }
 
     /// Writes a record's new state, inside the caller's transaction (``StoredRecords``).
-    func saveState(_ statements: PreparedStatements, _ state: RecordState, stored: StoredRecord?, settledBy dot: Dot?, now: UInt64,
-                   blob: [UInt8]? = nil) throws {
-        try storedRecords.save(statements, state, stored: stored, settledBy: dot, now: now, blob: blob)
+    func saveState(_ statements: PreparedStatements, _ state: RecordState, stored: StoredRecord?, settledBy dot: Dot?, now: UInt64) throws {
+        try storedRecords.save(statements, state, stored: stored, settledBy: dot, now: now)
+    }
+
+    /// The same from what was known of the record as stored (``StoredFacts``), with the
+    /// state's blob when it was encoded beforehand.
+    func saveState(_ statements: PreparedStatements, _ state: RecordState, facts: StoredFacts?, settledBy dot: Dot?, now: UInt64,
+                   blob: [UInt8]?) throws {
+        try storedRecords.save(statements, state, facts: facts, settledBy: dot, now: now, blob: blob)
     }
 
     func loadClock(_ db: Database) throws -> HybridLogicalClock {

@@ -23,7 +23,7 @@ struct StoredRecords: Sendable {
     func load(_ statements: PreparedStatements, _ keys: [RecordKey]) throws -> [StoredRecord?] {
         var holdsDeleted: [UInt16: Bool] = [:]
         return try keys.map { key in
-            let table = try self.table(key)
+            let table = try self.table(of: key)
             let deleted: Bool
             if let known = holdsDeleted[key.collection] {
                 deleted = known
@@ -37,12 +37,12 @@ struct StoredRecords: Sendable {
 
     /// A record's stored state, or `nil` when never seen.
     func load(_ statements: PreparedStatements, _ key: RecordKey) throws -> StoredRecord? {
-        try table(key).load(statements, id: key.id, orDeleted: true)
+        try table(of: key).load(statements, id: key.id, orDeleted: true)
     }
 
-    private func table(_ key: RecordKey) throws -> RecordTable {
+    private func table(of key: RecordKey) throws -> RecordTable {
         guard let table = tables[key.collection] else {
-            throw StoreError(.rejectedChange, "collection code \(key.collection) is unknown")
+            throw StoreError(.rejectedChange, "collection code \(key.collection) is not in schema \(schema.version)")
         }
         return table
     }
@@ -50,15 +50,23 @@ struct StoredRecords: Sendable {
     /// Writes a record's new state: its version metadata, its typed row and its conflict log
     /// entries.
     /// - Parameter stored: the record as it was stored before, `nil` when new.
+    func save(_ statements: PreparedStatements, _ state: RecordState, stored: StoredRecord?, settledBy dot: Dot?, now: UInt64) throws {
+        try save(statements, state, facts: stored.map { try table(of: $0.state.key).facts(of: $0) }, settledBy: dot, now: now)
+    }
+
+    /// What saving `stored` again needs to know of it (``StoredFacts``).
+    func facts(of stored: StoredRecord) throws -> StoredFacts {
+        try table(of: stored.state.key).facts(of: stored)
+    }
+
+    /// The same, from what was known of the record as stored (`nil` when new).
     /// - Parameter blob: the state's blob, when it was encoded beforehand.
-    func save(_ statements: PreparedStatements, _ state: RecordState, stored: StoredRecord?, settledBy dot: Dot?, now: UInt64,
+    func save(_ statements: PreparedStatements, _ state: RecordState, facts: StoredFacts?, settledBy dot: Dot?, now: UInt64,
               blob: [UInt8]? = nil) throws {
-        guard let table = tables[state.key.collection] else {
-            throw StoreError(.rejectedChange, "collection code \(state.key.collection) is not in schema \(schema.version)")
-        }
+        let table = try table(of: state.key)
         let conflicts = state.conflictCount(in: table.collection)
-        let conflictsBefore = stored.map { $0.state.conflictCount(in: table.collection) } ?? 0
-        try table.save(statements, state, stored: stored, conflicts: conflicts, conflictsBefore: conflictsBefore, blob: blob)
+        let conflictsBefore = facts?.conflicts ?? 0
+        try table.save(statements, state, stored: facts, conflicts: conflicts, blob: blob)
         if conflicts > 0 || conflictsBefore > 0 {
             try ConflictLog.reconcile(statements.db, state: state, collection: table.collection, settledBy: dot, now: now)
         }
