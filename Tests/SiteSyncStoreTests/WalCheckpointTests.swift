@@ -60,6 +60,28 @@ import Testing
         #expect(try store.integrityCheck() == ["ok"])
     }
 
+    /// The checkpointer prepares the log's next stretch ahead of the writer (allocated and in
+    /// memory), within the log's bound; the zeros past the last frame mean nothing to SQLite,
+    /// which reopens the store with every write.
+    @Test func theLogIsPreparedAheadOfTheWriterWithinItsBound() throws {
+        let directory = TemporaryDirectory()
+        let bound = 32 << 20
+        let key = NodeSecretKey.generate()
+        let store = try Self.store(directory, key: key, frames: 40, bound: bound)
+        try Self.write(store, activities: 300)
+        let checkpointer = try #require(store.checkpointer)
+        checkpointer.settle()
+        #expect(checkpointer.counts().truncate == 0, "the log passed its bound, so its file was cut: write less")
+        let frames = try store.pool.writeWithoutTransaction { db in try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")![1] as Int }
+        let wal = Self.walBytes(directory)
+        #expect(wal > 32 + frames * (4096 + 24), "the log's file (\(wal) bytes) is no longer than its \(frames) frames")
+        #expect(wal <= bound, "the log's file holds \(wal) bytes, past its bound of \(bound)")
+        try store.close()
+        let reopened = try ReplicaStore.open(at: directory.file("sitesync.db"), options: StoreOptions(signer: key))
+        #expect(try reopened.rows([("SELECT count(*) FROM activity", [])])[0].first?[0] ?? nil == "300")
+        #expect(try reopened.integrityCheck() == ["ok"])
+    }
+
     /// A checkpoint each time the log grows by its step, not one per commit: a writer that
     /// never pauses keeps the log from restarting, and a checkpoint per commit (each with an
     /// fsync of the database file) slowed durable local writes by half.

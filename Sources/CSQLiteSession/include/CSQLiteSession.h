@@ -42,4 +42,9 @@ int sitesync_changeset_value(void *iterator, int old, int column, int *present, 
 /// changes nothing and returns SQLITE_MISUSE (21).
 int sitesync_sqlite_configure_process(void);
 
+/// Allocates `length` bytes of the file `fd` from `offset` (Linux fallocate, mode 0): the file
+/// grows to cover them and they read as zeros; bytes already written stay as they are.
+/// Returns 0, or the errno (EOPNOTSUPP where the file system cannot).
+int sitesync_reserve(int fd, long long offset, long long length);
+
 #endif
