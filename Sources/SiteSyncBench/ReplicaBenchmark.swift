@@ -247,9 +247,10 @@ public enum ReplicaBenchmark {
         let batches = stride(from: 0, to: workload.envelopes.count, by: batchSize).map { $0..<min($0 + batchSize, workload.envelopes.count) }
         let decode = { @Sendable (range: Range<Int>) throws -> CheckedBatch in try workload.batch(range, schema: schema) }
         let start = DispatchTime.now().uptimeNanoseconds
-        var next = try decode(batches[0])
+        var next: CheckedBatch? = try decode(batches[0])
         for index in batches.indices {
-            let current = next
+            let current = next!
+            next = nil
             let decoded = DecodedBatch()
             let group = DispatchGroup()
             if index + 1 < batches.count {
@@ -257,6 +258,8 @@ public enum ReplicaBenchmark {
                 DispatchQueue.global().async(group: group) { decoded.result = Result { try decode(upcoming) } }
             }
             try store.apply(current, claim: .inOrder(vouched: workload.knowledge))
+            // As a session's receiver does, the batch applied is freed off the writer.
+            Spent.free(current)
             group.wait()
             if index + 1 < batches.count { next = try decoded.result!.get() }
         }
@@ -303,6 +306,7 @@ public enum ReplicaBenchmark {
             transactions += 1
             applied += group.count
             arrivals.acknowledge(group.count)
+            Spent.free(group)
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let held = try store.counts().changes

@@ -61,6 +61,7 @@ final class ReceivedBatches: @unchecked Sendable {
         for (batch, outcome) in zip(group, outcomes) {
             batch.report(outcome, seconds * Double(max(1, batch.request.changes.count)) / Double(changes))
         }
+        Spent.free(group)
     }
 
     private func takeGroup() -> [Waiting] {
