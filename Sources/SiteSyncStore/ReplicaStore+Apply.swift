@@ -197,10 +197,10 @@ extension ReplicaStore {
             try recordRejection(db, refusal, record: incoming.change.record, refusedBy: "", now: now)
             report.refusals.append(refusal)
         }
+        /// Notes `dot` as held in the knowledge (a change's dot already counts in `highest`).
         func noteHeld(_ dot: Dot) {
             let known = knowledge[dot.replica] ?? OriginKnowledge()
             knowledge[dot.replica] = OriginKnowledge(counter: known.counter, maxSeen: max(known.maxSeen, dot.counter))
-            highest[dot.replica] = max(highest[dot.replica] ?? 0, dot.counter)
         }
         /// Keeps a withheld change's place in its chain; its dot stops counting in its record.
         func withhold(_ hole: Hole, slot: Int, refusal: Refusal?) throws {
@@ -213,6 +213,7 @@ extension ReplicaStore {
                 report.refusals.append(refusal)
             }
             noteHeld(hole.dot)
+            highest[hole.dot.replica] = max(highest[hole.dot.replica] ?? 0, hole.dot.counter)
         }
         func applyHole(_ index: Int) throws {
             let hole = batch.holes[index]
@@ -231,6 +232,7 @@ extension ReplicaStore {
             }
         }
 
+        var lastCollection: CollectionSpec?
         var nextHole = 0
         let holeOrder = batch.holes.indices.sorted { batch.holes[$0].position < batch.holes[$1].position }
         for (index, incoming) in batch.changes.enumerated() {
@@ -259,9 +261,12 @@ extension ReplicaStore {
                 if let repeated { report.refusals.append(repeated) }
                 continue
             }
-            let collection = try collection(change.record.collection)
+            // The collection is looked up once per run of changes to it (a lookup copies it).
+            if lastCollection?.code != change.record.collection { lastCollection = try collection(change.record.collection) }
+            let collection = lastCollection!
             let slot = changeSlots[index]
-            switch try planner.judge(change, in: collection, held: records.states[slot], hubRefused: refused.contains(change.dot), facts: records) {
+            switch try planner.judge(change, in: collection, held: records.states[slot], hubRefused: !refused.isEmpty && refused.contains(change.dot),
+                                     facts: records) {
             case .withhold(let refusal, let noting):
                 try notePendingReferences(db, change.dot, targets: noting)
                 try withhold(incoming.hole, slot: slot, refusal: refusal)
@@ -273,9 +278,9 @@ extension ReplicaStore {
             // prepared off this thread, and is what the merge would give.
             let outcome: ApplyPlanner.MergeOutcome
             var preparedBlob: [UInt8]?
-            if let created = incoming.created, created.schemaVersion == schema.version, records.holdsNothing(slot) {
-                records.states[slot] = created.state
-                preparedBlob = created.blob
+            if incoming.created?.schemaVersion == schema.version, records.holdsNothing(slot) {
+                records.states[slot] = incoming.created!.state
+                preparedBlob = incoming.created!.blob
                 outcome = .applied(conflict: false)
             } else {
                 outcome = try planner.merge(change, into: &records.states[slot], in: collection, facts: records)
