@@ -35,7 +35,9 @@ public struct RecordState: Hashable, Sendable {
         self.key = key
         self.department = department
         self.context = context
-        let inOrder = versions.indices.dropFirst().allSatisfy { !FieldVersion.canonicalOrder(versions[$0], versions[$0 - 1]) }
+        let inOrder = versions.indices.dropFirst().allSatisfy {
+            !FieldVersion.canonicalOrder(versions[$0], versions[$0 - 1])
+        }
         self.versions = inOrder ? versions : versions.sorted(by: FieldVersion.canonicalOrder)
         self.tombstones = tombstones.count < 2 ? tombstones : tombstones.sorted { $0.dot < $1.dot }
     }
@@ -114,17 +116,20 @@ public struct RecordState: Hashable, Sendable {
                 switch write.operation {
                 case .assign(let value, let tag, let supersede):
                     guard rule != .orset, value.conforms(to: collection.fields[field].type) else {
-                        throw CoreError(.invalidChange, "change \(change.dot) writes a value of the wrong type to \(collection.fields[field].name)")
+                        throw CoreError(.invalidChange,
+                                        "change \(change.dot) writes a value of the wrong type to \(collection.fields[field].name)")
                     }
                     // An immutable field keeps a differing value as a conflict instead of losing it,
                     // unless a person resolved that conflict.
                     let keepsDiffering = rule == .immutable && !supersede
-                    replace(in: write.field, adding: FieldVersion(field: write.field, dot: change.dot, hlc: change.hlc, value: value, tag: tag)) {
+                    let version = FieldVersion(field: write.field, dot: change.dot, hlc: change.hlc, value: value, tag: tag)
+                    replace(in: write.field, adding: version) {
                         covered.contains($0.dot) && (!keepsDiffering || $0.value == value)
                     }
                 case .updateSet(let add, let remove):
                     guard rule == .orset else {
-                        throw CoreError(.invalidChange, "change \(change.dot) updates \(collection.fields[field].name) as a set, but it is not one")
+                        throw CoreError(.invalidChange,
+                                        "change \(change.dot) updates \(collection.fields[field].name) as a set, but it is not one")
                     }
                     let added = Set(add).map { FieldVersion(field: write.field, dot: change.dot, hlc: change.hlc, value: .text($0)) }
                     replace(in: write.field, adding: added) { version in

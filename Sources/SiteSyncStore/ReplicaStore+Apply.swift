@@ -265,8 +265,8 @@ extension ReplicaStore {
             if lastCollection?.code != change.record.collection { lastCollection = try collection(change.record.collection) }
             let collection = lastCollection!
             let slot = changeSlots[index]
-            switch try planner.judge(change, in: collection, held: records.states[slot], hubRefused: !refused.isEmpty && refused.contains(change.dot),
-                                     facts: records) {
+            let hubRefused = !refused.isEmpty && refused.contains(change.dot)
+            switch try planner.judge(change, in: collection, held: records.states[slot], hubRefused: hubRefused, facts: records) {
             case .withhold(let refusal, let noting):
                 try notePendingReferences(db, change.dot, targets: noting)
                 try withhold(incoming.hole, slot: slot, refusal: refusal)

@@ -142,7 +142,8 @@ extension ReplicaStore {
     /// refused (they continue a history this replica does not hold).
     func reusedFrom(_ db: Database) throws -> [ReplicaID: UInt64] {
         var first: [ReplicaID: UInt64] = [:]
-        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT replica, min(counter) FROM sync_collision WHERE state = 'kept' GROUP BY replica")) {
+        let sql = "SELECT replica, min(counter) FROM sync_collision WHERE state = 'kept' GROUP BY replica"
+        for row in try Row.fetchAll(db.cachedStatement(sql: sql)) {
             first[ReplicaID(storageValue: row[0])] = UInt64(bitPattern: row[1])
         }
         return first
