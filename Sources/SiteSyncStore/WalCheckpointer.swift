@@ -129,11 +129,12 @@ final class WalCheckpointer: @unchecked Sendable {
     /// commit writes into new pages of a growing file, which the kernel allocates and zeroes
     /// as it writes: in a profile, a quarter of the writer's time went to writing the log,
     /// half of it to that. Here the file is extended ahead of the writer (`fallocate`, which
-    /// never alters a byte already written, so it cannot race the writer's frames) and the new
-    /// stretch read once, which puts its pages in memory on this thread. SQLite reads a log only
-    /// up to its last valid frame, so the zeros past it mean nothing; they stay within the
-    /// log's bound, and the next truncation removes them. Best effort: where the file system
-    /// cannot allocate ahead, nothing is prepared.
+    /// never alters a byte already written, so it cannot race the writer's frames) and the
+    /// kernel asked to bring the new stretch into memory (`posix_fadvise`, `WILLNEED`), off the
+    /// writer's thread; the writer's frames then land in pages already there. SQLite reads a
+    /// log only up to its last valid frame, so the zeros past it mean nothing; they stay within
+    /// the log's bound, and the next truncation removes them. Best effort: where the file
+    /// system cannot allocate ahead, nothing is prepared.
     private func prepareLog(after frames: Int) {
         let wanted = min(boundBytes, 32 + frames * (pageSize + 24) + Self.preparedBytes)
         let fd = open(path + "-wal", O_RDWR)
